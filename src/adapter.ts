@@ -1,0 +1,113 @@
+/**
+ * The contract every engine adapter implements. Adapters stay thin: they translate between the
+ * engine and the neutral model (src/model.ts); batching, digests, segments, resume and verification
+ * live in the core. See docs/writing-an-adapter.md for the full table and checklist.
+ */
+import type { Checkpoint, CollectionSchema, EngineName, Id, IdType, RecordBatch, VectorRecord } from './model.js';
+
+export interface AdapterCapabilities {
+  /** How incremental export finds changes (issue: incremental). */
+  readonly changeCapture: 'native' | 'timestamp' | 'digest';
+  readonly idTypes: readonly IdType[];
+  /** More than one vector per record. */
+  readonly namedVectors: boolean;
+  /** `write(..., { marker })` commits the marker atomically with the rows (else the core writes it after, at-least-once). */
+  readonly atomicMarker: boolean;
+  /** `swap()` atomically replaces a collection with another (restore into a staging name, then swap). */
+  readonly atomicSwap: boolean;
+  /** Largest vector dimension the engine accepts. */
+  readonly maxDims: number;
+}
+
+export interface ScanOptions {
+  /** Rows per batch the adapter yields. */
+  batchSize: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A consistent read of one collection: `schema`, `checkpoint`, `estimatedRows` and every batch come
+ * from one point-in-time view. Always `close()` it (also on error).
+ */
+export interface ScanSession {
+  readonly schema: CollectionSchema;
+  readonly checkpoint: Checkpoint | undefined;
+  /** Row count at the snapshot point when cheap to get, else an estimate or undefined. */
+  readonly estimatedRows: number | undefined;
+  batches(): AsyncIterable<RecordBatch>;
+  close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  /** Build secondary/vector indexes now, or leave them to `buildIndexes` after loading (faster restores). */
+  indexes: 'now' | 'deferred';
+  signal?: AbortSignal;
+}
+
+export interface WriteOptions {
+  /** `insert` on a collection the restore created and owns (fast path); `upsert` otherwise (idempotent). */
+  mode: 'insert' | 'upsert';
+  /** Opaque restore progress marker committed with (atomicMarker) or after the rows. */
+  marker?: string;
+  signal?: AbortSignal;
+}
+
+export interface SearchOptions {
+  /** Which vector field; defaults to the first. */
+  vector?: string;
+  /** Exact (brute-force) search instead of the index. */
+  exact?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface SearchHit {
+  id: Id;
+  /** Engine-reported distance or score, in the engine's convention. */
+  score: number;
+}
+
+export interface ProbeResult {
+  reachable: boolean;
+  role: 'primary' | 'standby' | 'unknown';
+  /** Replay lag of a standby, in milliseconds. */
+  lagMs?: number;
+  latencyMs: number;
+  engineVersion?: string;
+  error?: string;
+}
+
+export interface IndexBuildReport {
+  built: { kind: string; field: string; ms: number }[];
+  /** Indexes that could not be recreated as recorded, with the reason. */
+  skipped: { kind: string; field: string; reason: string }[];
+}
+
+export interface VectorAdapter {
+  readonly engine: EngineName;
+  readonly capabilities: AdapterCapabilities;
+
+  /** Schema of an existing collection. Throws `COLLECTION_NOT_FOUND`. */
+  describe(collection: string): Promise<CollectionSchema>;
+  exists(collection: string): Promise<boolean>;
+  /** Opens a consistent scan (see `ScanSession`). */
+  scan(collection: string, options: ScanOptions): Promise<ScanSession>;
+  /** Creates `schema.name` with the recorded schema. Fails if it exists. */
+  create(schema: CollectionSchema, options: CreateOptions): Promise<void>;
+  /** Builds the indexes recorded in `schema` on an existing collection. */
+  buildIndexes(collection: string, schema: CollectionSchema, options?: { signal?: AbortSignal }): Promise<IndexBuildReport>;
+  /** Writes a batch. Validates vectors (dims, finite) before sending anything. */
+  write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void>;
+  readMarker(collection: string): Promise<string | undefined>;
+  writeMarker(collection: string, marker: string | undefined): Promise<void>;
+  /** Atomically makes `source` known as `target`; with `replace`, an existing `target` is dropped in the same step. */
+  swap?(source: string, target: string, options: { replace: boolean }): Promise<void>;
+  drop(collection: string): Promise<void>;
+  delete(collection: string, ids: Id[]): Promise<void>;
+  count(collection: string): Promise<number>;
+  fetch(collection: string, ids: Id[]): Promise<VectorRecord[]>;
+  search(collection: string, vector: Float32Array, k: number, options?: SearchOptions): Promise<SearchHit[]>;
+  probe(): Promise<ProbeResult>;
+  /** Human-readable endpoint without credentials (recorded in manifests). */
+  describeEndpoint(): Promise<{ engineVersion: string; extensionVersion?: string; endpoint: string }>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,131 @@
+/**
+ * Typed errors. Every error vectordr throws is a `VectordrError` with a stable `code` (safe to
+ * switch on), a `category` the caller can act on, the plugin that raised it, and a message that says
+ * what to do next. Messages never contain credentials.
+ */
+
+/** What kind of failure this is; retry logic and callers act on this, not on messages. */
+export type ErrorCategory =
+  | 'invalid-input' // the caller must change something; retrying will not help
+  | 'not-found'
+  | 'conflict' // the target is in a state that forbids the operation (exists, not empty, locked)
+  | 'integrity' // stored data does not match its hash or digest
+  | 'unsupported' // the engine, adapter or format cannot do this
+  | 'transient' // retrying later may succeed
+  | 'permanent' // an unexpected failure that retrying will not fix
+  | 'aborted';
+
+/** Stable error codes. Adding codes is a minor change; renaming one is breaking. */
+export type ErrorCode =
+  | 'INVALID_OPTIONS'
+  | 'INVALID_IDENTIFIER'
+  | 'INVALID_VECTOR'
+  | 'DIMENSION_MISMATCH'
+  | 'SCHEMA_MISMATCH'
+  | 'NO_PRIMARY_KEY'
+  | 'UNSUPPORTED_ID_TYPE'
+  | 'UNSUPPORTED_OPERATION'
+  | 'COLLECTION_NOT_FOUND'
+  | 'SNAPSHOT_NOT_FOUND'
+  | 'REPOSITORY_NOT_FOUND'
+  | 'REPOSITORY_EXISTS'
+  | 'KEY_NOT_FOUND'
+  | 'KEY_EXISTS'
+  | 'PATH_ESCAPE'
+  | 'FORMAT_VERSION'
+  | 'MANIFEST_INVALID'
+  | 'SEGMENT_MISSING'
+  | 'SEGMENT_CORRUPT'
+  | 'DIGEST_MISMATCH'
+  | 'TARGET_NOT_EMPTY'
+  | 'TARGET_EXISTS'
+  | 'ENGINE_ERROR'
+  | 'ABORTED';
+
+export interface VectordrErrorOptions {
+  /** Which part raised it: 'core', 'fs', 'pgvector', ... */
+  plugin?: string;
+  cause?: unknown;
+  /** Machine-readable context (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+export class VectordrError extends Error {
+  readonly code: ErrorCode;
+  readonly category: ErrorCategory;
+  readonly plugin: string;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, category: ErrorCategory, message: string, options: VectordrErrorOptions = {}) {
+    const plugin = options.plugin ?? 'core';
+    super(`[vectordr] [${plugin}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.category = category;
+    this.plugin = plugin;
+    this.details = options.details ?? {};
+  }
+
+  /** True when retrying the same call later may succeed. */
+  get retryable(): boolean {
+    return this.category === 'transient';
+  }
+}
+
+export class InvalidInputError extends VectordrError {
+  constructor(code: ErrorCode, message: string, options?: VectordrErrorOptions) {
+    super(code, 'invalid-input', message, options);
+  }
+}
+
+export class NotFoundError extends VectordrError {
+  constructor(code: ErrorCode, message: string, options?: VectordrErrorOptions) {
+    super(code, 'not-found', message, options);
+  }
+}
+
+export class ConflictError extends VectordrError {
+  constructor(code: ErrorCode, message: string, options?: VectordrErrorOptions) {
+    super(code, 'conflict', message, options);
+  }
+}
+
+export class IntegrityError extends VectordrError {
+  constructor(code: ErrorCode, message: string, options?: VectordrErrorOptions) {
+    super(code, 'integrity', message, options);
+  }
+}
+
+export class UnsupportedOperationError extends VectordrError {
+  constructor(message: string, options?: VectordrErrorOptions) {
+    super('UNSUPPORTED_OPERATION', 'unsupported', message, options);
+  }
+}
+
+export class FormatVersionError extends VectordrError {
+  constructor(message: string, options?: VectordrErrorOptions) {
+    super('FORMAT_VERSION', 'unsupported', message, options);
+  }
+}
+
+export class AbortedError extends VectordrError {
+  constructor(message = 'The operation was aborted.', options?: VectordrErrorOptions) {
+    super('ABORTED', 'aborted', message, options);
+  }
+}
+
+/** Engine/storage failure that is not classified more precisely. */
+export class EngineError extends VectordrError {
+  constructor(message: string, category: 'transient' | 'permanent', options?: VectordrErrorOptions) {
+    super('ENGINE_ERROR', category, message, options);
+  }
+}
+
+/** Throws `AbortedError` when the signal has fired (carries the signal's reason as cause). */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+}
+
+export function isVectordrError(err: unknown, code?: ErrorCode): err is VectordrError {
+  return err instanceof VectordrError && (code === undefined || err.code === code);
+}

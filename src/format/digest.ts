@@ -1,0 +1,153 @@
+/**
+ * Record and collection digests.
+ *
+ * record digest  = SHA-256( idBytes || for each vector field (sorted by name): presence byte, float32 LE ||
+ *                           u32be(len) || canonical payload JSON )
+ * bucket(id)     = u32be(SHA-256(idBytes)[0..4]) mod B
+ * bucket sum     = Σ record digests in that bucket, as 256-bit big-endian integers, mod 2^256
+ * collection     = SHA-256( "vectordr-collection-digest-v1" || u32be(B) || for each bucket: u64be(count) || sum )
+ *
+ * The sums are order-independent, so two engines that scan in different orders still agree, and a
+ * mismatch is localised to buckets. See docs/format.md.
+ */
+import { createHash } from 'node:crypto';
+import type { Id, IdType } from '../model.js';
+
+export const DEFAULT_BUCKETS = 256;
+const ID_TAG = { int64: 1, string: 2, uuid: 3 } as const;
+const encoder = new TextEncoder();
+
+/** Canonical bytes of an id: a type tag, then 8 bytes big-endian (int64) or UTF-8. */
+export function idBytes(idType: IdType, id: Id): Uint8Array {
+  if (idType === 'int64') {
+    const out = new Uint8Array(9);
+    out[0] = ID_TAG.int64;
+    new DataView(out.buffer).setBigInt64(1, BigInt(id));
+    return out;
+  }
+  const s = encoder.encode(String(id));
+  const out = new Uint8Array(1 + s.length);
+  out[0] = ID_TAG[idType];
+  out.set(s, 1);
+  return out;
+}
+
+export function bucketOf(idB: Uint8Array, buckets: number): number {
+  const h = createHash('sha256').update(idB).digest();
+  return h.readUInt32BE(0) % buckets;
+}
+
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Little-endian bytes of a float32 vector without copying on little-endian hosts. */
+export function float32LeBytes(v: Float32Array): Uint8Array {
+  const view = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (LE) return view;
+  const out = new Uint8Array(view.length);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < v.length; i++) dv.setFloat32(i * 4, v[i] as number, true);
+  return out;
+}
+
+const PRESENT = Uint8Array.of(1);
+const ABSENT = Uint8Array.of(0);
+
+/** Digest of one record. `vectors` sorted by field name; null for an absent (nullable) vector. */
+export function recordDigest(idB: Uint8Array, vectors: (Float32Array | null)[], canonicalPayloadJson: string): Buffer {
+  const h = createHash('sha256').update(idB);
+  for (const v of vectors) {
+    if (v === null) h.update(ABSENT);
+    else h.update(PRESENT).update(float32LeBytes(v));
+  }
+  const p = Buffer.from(canonicalPayloadJson, 'utf8');
+  const len = Buffer.allocUnsafe(4);
+  len.writeUInt32BE(p.length);
+  return h.update(len).update(p).digest();
+}
+
+/** Order-independent accumulator of record digests in B buckets. */
+export class BucketDigest {
+  readonly buckets: number;
+  readonly counts: Float64Array;
+  /** 8 big-endian u32 limbs per bucket (limb 0 most significant). */
+  private readonly sums: Uint32Array;
+
+  constructor(buckets = DEFAULT_BUCKETS) {
+    this.buckets = buckets;
+    this.counts = new Float64Array(buckets);
+    this.sums = new Uint32Array(buckets * 8);
+  }
+
+  add(bucket: number, digest: Uint8Array): void {
+    this.counts[bucket] = (this.counts[bucket] as number) + 1;
+    const base = bucket * 8;
+    let carry = 0;
+    for (let limb = 7; limb >= 0; limb--) {
+      const o = limb * 4;
+      const d = ((digest[o] as number) << 24 >>> 0) + ((digest[o + 1] as number) << 16) + ((digest[o + 2] as number) << 8) + (digest[o + 3] as number);
+      const s = (this.sums[base + limb] as number) + d + carry;
+      this.sums[base + limb] = s >>> 0;
+      carry = s > 0xffffffff ? 1 : 0;
+    }
+  }
+
+  sumBytes(bucket: number): Uint8Array {
+    const out = new Uint8Array(32);
+    const dv = new DataView(out.buffer);
+    for (let limb = 0; limb < 8; limb++) dv.setUint32(limb * 4, this.sums[bucket * 8 + limb] as number);
+    return out;
+  }
+
+  sumHex(bucket: number): string {
+    return Buffer.from(this.sumBytes(bucket)).toString('hex');
+  }
+
+  total(): number {
+    let n = 0;
+    for (const c of this.counts) n += c;
+    return n;
+  }
+
+  /** The collection digest (hex). */
+  collectionDigest(): string {
+    const h = createHash('sha256').update('vectordr-collection-digest-v1');
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32BE(this.buckets);
+    h.update(head);
+    const cnt = Buffer.allocUnsafe(8);
+    for (let b = 0; b < this.buckets; b++) {
+      cnt.writeBigUInt64BE(BigInt(this.counts[b] as number));
+      h.update(cnt).update(this.sumBytes(b));
+    }
+    return h.digest('hex');
+  }
+
+  toJSON(): BucketDigestJson {
+    return {
+      buckets: this.buckets,
+      collection: this.collectionDigest(),
+      counts: Array.from(this.counts),
+      sums: Array.from({ length: this.buckets }, (_, b) => this.sumHex(b)),
+    };
+  }
+
+  /** Buckets whose count or sum differs from `other`. */
+  diff(other: BucketDigestJson): number[] {
+    const out: number[] = [];
+    for (let b = 0; b < this.buckets; b++) {
+      if (this.counts[b] !== other.counts[b] || this.sumHex(b) !== other.sums[b]) out.push(b);
+    }
+    return out;
+  }
+}
+
+export interface BucketDigestJson {
+  buckets: number;
+  collection: string;
+  counts: number[];
+  sums: string[];
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,100 @@
+/**
+ * Repository config and snapshot manifest (format v1). Both are JSON; `formatVersion` is read and
+ * checked before anything else so that a newer format is refused with a clear error, never misread.
+ */
+import { z } from 'zod';
+import { FormatVersionError, IntegrityError } from '../errors.js';
+import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
+
+export const FORMAT_VERSION = 1;
+
+export const RepositoryConfigSchema = z.object({
+  formatVersion: z.literal(FORMAT_VERSION),
+  /** Random id of this repository. */
+  id: z.string().min(1),
+  createdAt: z.string(),
+  /** Digest parameters every snapshot in this repository uses. */
+  digest: z.object({ algorithm: z.literal('sha256-bucket-sum'), buckets: z.number().int().positive().max(65_536) }),
+  /** Reserved for client-side encryption (format: encryption section); null = plaintext. */
+  encryption: z.null(),
+});
+export type RepositoryConfig = z.infer<typeof RepositoryConfigSchema>;
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const SegmentRefSchema = z.object({
+  /** Storage key, `data/<aa>/<sha256>`. */
+  key: z.string(),
+  sha256: hex64,
+  bytes: z.number().int().nonnegative(),
+  rows: z.number().int().nonnegative(),
+});
+export type SegmentRef = z.infer<typeof SegmentRefSchema>;
+
+export const ManifestSchema = z.object({
+  formatVersion: z.literal(FORMAT_VERSION),
+  id: z.string().min(1),
+  kind: z.enum(['full', 'incremental']),
+  /** Snapshot this one builds on (incrementals), null for a full snapshot. */
+  parent: z.string().nullable(),
+  collection: z.string().min(1),
+  createdAt: z.string(),
+  completedAt: z.string(),
+  source: z.object({
+    engine: EngineNameSchema,
+    engineVersion: z.string(),
+    extensionVersion: z.string().optional(),
+    /** host:port/database or similar; never credentials. */
+    endpoint: z.string(),
+  }),
+  schema: CollectionSchemaSchema,
+  segments: z.array(SegmentRefSchema),
+  rows: z.object({ upserts: z.number().int().nonnegative(), deletes: z.number().int().nonnegative() }),
+  digest: z.object({
+    algorithm: z.literal('sha256-bucket-sum'),
+    buckets: z.number().int().positive(),
+    collection: hex64,
+    counts: z.array(z.number().int().nonnegative()),
+    sums: z.array(hex64),
+  }),
+  checkpoint: CheckpointSchema.nullable(),
+  timings: z.object({ scanMs: z.number(), totalMs: z.number() }),
+  tags: z.record(z.string(), z.string()).default({}),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** Parses JSON bytes whose first concern is `formatVersion`. */
+function parseVersioned<T>(bytes: Uint8Array, what: string, schema: z.ZodType<T>): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new IntegrityError('MANIFEST_INVALID', `${what} is not valid JSON; it is damaged. Restore it from another copy of the repository.`, { cause: err });
+  }
+  const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
+  if (version !== FORMAT_VERSION) {
+    throw new FormatVersionError(
+      `${what} has formatVersion ${JSON.stringify(version)}; this vectordr reads formatVersion ${FORMAT_VERSION}. ${
+        typeof version === 'number' && version > FORMAT_VERSION ? 'Upgrade vectordr to read it.' : 'It was not written by vectordr or is damaged.'
+      }`,
+      { details: { found: version, supported: FORMAT_VERSION } },
+    );
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new IntegrityError('MANIFEST_INVALID', `${what} does not match format v${FORMAT_VERSION}: ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+export function parseManifest(bytes: Uint8Array, key: string): Manifest {
+  return parseVersioned(bytes, `Manifest ${key}`, ManifestSchema);
+}
+
+export function parseRepositoryConfig(bytes: Uint8Array): RepositoryConfig {
+  return parseVersioned(bytes, 'Repository config vectordr.json', RepositoryConfigSchema);
+}
+
+export function serialize(value: unknown): Uint8Array {
+  return Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+}

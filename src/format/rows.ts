@@ -1,0 +1,94 @@
+/** Row-level helpers shared by snapshot, restore and verify: digests per batch, slicing, concatenation. */
+import type { CollectionSchema, IdType, RecordBatch, RecordOp, VectorColumn } from '../model.js';
+import { canonicalPayload } from './canonical-json.js';
+import { type BucketDigest, bucketOf, idBytes, recordDigest } from './digest.js';
+
+export interface DigestedRows {
+  payloadJson: string[];
+  /** rows * 32 bytes. */
+  digests: Uint8Array;
+  buckets: Uint32Array;
+}
+
+/** Vector field names in digest order (sorted), so engines that list fields differently agree. */
+export function digestVectorOrder(schema: Pick<CollectionSchema, 'vectors'>): string[] {
+  return schema.vectors.map((v) => v.name).sort();
+}
+
+/**
+ * Canonicalises payloads, computes record digests and buckets, and adds them to `acc`.
+ * `payloadJson` may be given (segments store it) to hash exactly the stored bytes.
+ */
+export function digestBatch(idType: IdType, vectorOrder: string[], batch: RecordBatch, acc: BucketDigest, payloadJson?: string[]): DigestedRows {
+  const n = batch.length;
+  const pj = payloadJson ?? batch.payloads.map(canonicalPayload);
+  const digests = new Uint8Array(n * 32);
+  const buckets = new Uint32Array(n);
+  const cols = vectorOrder.map((name) => batch.vectors[name] as VectorColumn);
+  const vecs: (Float32Array | null)[] = new Array<Float32Array | null>(cols.length);
+  for (let i = 0; i < n; i++) {
+    const ib = idBytes(idType, batch.ids[i] as bigint | string);
+    for (let c = 0; c < cols.length; c++) {
+      const col = cols[c] as VectorColumn;
+      vecs[c] = col.valid && col.valid[i] === 0 ? null : col.data.subarray(i * col.dims, (i + 1) * col.dims);
+    }
+    const d = recordDigest(ib, vecs, pj[i] as string);
+    digests.set(d, i * 32);
+    const b = bucketOf(ib, acc.buckets);
+    buckets[i] = b;
+    acc.add(b, d);
+  }
+  return { payloadJson: pj, digests, buckets };
+}
+
+export function sliceBatch(batch: RecordBatch, start: number, end: number): RecordBatch {
+  const vectors: Record<string, VectorColumn> = {};
+  for (const [name, col] of Object.entries(batch.vectors)) {
+    const data = col.data.subarray(start * col.dims, end * col.dims);
+    vectors[name] = col.valid ? { dims: col.dims, data, valid: col.valid.subarray(start, end) } : { dims: col.dims, data };
+  }
+  const ops = batch.ops?.slice(start, end);
+  return {
+    length: end - start,
+    ids: batch.ids instanceof BigInt64Array ? batch.ids.subarray(start, end) : batch.ids.slice(start, end),
+    vectors,
+    payloads: batch.payloads.slice(start, end),
+    ...(ops ? { ops } : {}),
+  };
+}
+
+export function concatBatches(idType: IdType, vectorFields: { name: string; dims: number }[], batches: RecordBatch[]): RecordBatch {
+  if (batches.length === 1) return batches[0] as RecordBatch;
+  const n = batches.reduce((s, b) => s + b.length, 0);
+  let ids: BigInt64Array | string[];
+  if (idType === 'int64') {
+    const out = new BigInt64Array(n);
+    let o = 0;
+    for (const b of batches) {
+      out.set(b.ids as BigInt64Array, o);
+      o += b.length;
+    }
+    ids = out;
+  } else {
+    ids = batches.flatMap((b) => b.ids as string[]);
+  }
+  const vectors: Record<string, VectorColumn> = {};
+  for (const f of vectorFields) {
+    const data = new Float32Array(n * f.dims);
+    let valid: Uint8Array | undefined;
+    let o = 0;
+    for (const b of batches) {
+      const col = b.vectors[f.name] as VectorColumn;
+      data.set(col.data, o * f.dims);
+      if (col.valid) {
+        valid ??= new Uint8Array(n).fill(1);
+        valid.set(col.valid, o);
+      }
+      o += b.length;
+    }
+    vectors[f.name] = valid ? { dims: f.dims, data, valid } : { dims: f.dims, data };
+  }
+  const anyOps = batches.some((b) => b.ops);
+  const ops: RecordOp[] | undefined = anyOps ? batches.flatMap((b) => b.ops ?? new Array<RecordOp>(b.length).fill('upsert')) : undefined;
+  return { length: n, ids, vectors, payloads: batches.flatMap((b) => b.payloads), ...(ops ? { ops } : {}) };
+}

@@ -1,0 +1,39 @@
+/**
+ * vectordr — disaster recovery for vector databases, as a library.
+ *
+ * @example
+ * ```ts
+ * import { openRepository, fsStorage } from 'vectordr';
+ * import { pgvectorAdapter } from 'vectordr/adapters/pgvector';
+ *
+ * const repo = await openRepository({ storage: fsStorage({ path: './backups' }), create: true });
+ * const adapter = pgvectorAdapter({ pool });
+ * const { manifest } = await repo.snapshot(adapter, 'documents');
+ * await repo.restore(adapter, { collection: 'documents', snapshot: manifest.id, ifExists: 'replace' });
+ * const parity = await repo.verifyParity(adapter, { collection: 'documents' });
+ * ```
+ */
+export * from './errors.js';
+export * from './model.js';
+export type * from './adapter.js';
+export type { Logger } from './logger.js';
+export { silentLogger } from './logger.js';
+export type { ProgressCallback, ProgressEvent } from './progress.js';
+export { Repository, openRepository, OpenRepositoryOptionsSchema } from './repository/repository.js';
+export type { OpenRepositoryOptions, SnapshotInfo } from './repository/repository.js';
+export { SnapshotOptionsSchema } from './snapshot/snapshot.js';
+export type { SnapshotOptions, SnapshotResult } from './snapshot/snapshot.js';
+export { RestoreOptionsSchema } from './restore/restore.js';
+export type { RestoreOptions, RestoreResult } from './restore/restore.js';
+export { VerifyIntegrityOptionsSchema } from './verify/verify-integrity.js';
+export type { IntegrityProblem, IntegrityReport, SnapshotIntegrity, VerifyIntegrityOptions } from './verify/verify-integrity.js';
+export { ParityOptionsSchema } from './verify/verify-parity.js';
+export type { ParityOptions, ParityReport } from './verify/verify-parity.js';
+export type { Storage, StorageObjectInfo, GetOptions, PutOptions } from './storage/storage.js';
+export { assertValidKey } from './storage/storage.js';
+export { FsStorage, fsStorage, FsStorageOptionsSchema } from './storage/fs-storage.js';
+export type { FsStorageOptions } from './storage/fs-storage.js';
+export { MemoryStorage, memoryStorage } from './storage/memory-storage.js';
+export { FORMAT_VERSION, ManifestSchema, RepositoryConfigSchema } from './format/manifest.js';
+export type { Manifest, RepositoryConfig, SegmentRef } from './format/manifest.js';
+export { validateBatchVectors } from './validate.js';

@@ -1,0 +1,171 @@
+/**
+ * The engine-neutral data model. Adapters translate their engine's collections into these types and
+ * back; the snapshot format stores them. Everything that crosses a process boundary has a zod schema.
+ */
+import { z } from 'zod';
+
+/** Engines vectordr knows. */
+export const EngineNameSchema = z.enum(['pgvector', 'milvus', 'qdrant', 'weaviate']);
+export type EngineName = z.infer<typeof EngineNameSchema>;
+
+/**
+ * Id types. `int64` ids travel as `bigint` (never rounded), `string` and `uuid` as strings
+ * (uuids lower-case, hyphenated).
+ */
+export const IdTypeSchema = z.enum(['int64', 'string', 'uuid']);
+export type IdType = z.infer<typeof IdTypeSchema>;
+export type Id = bigint | string;
+
+/** Distance metrics. `unspecified` means the engine stores vectors without a metric (e.g. pgvector without an index). */
+export const MetricSchema = z.enum(['cosine', 'l2', 'dot', 'l1', 'hamming', 'jaccard', 'unspecified']);
+export type Metric = z.infer<typeof MetricSchema>;
+
+/** Neutral payload value types; `nativeType` on the field keeps the engine's exact type for same-engine restores. */
+export const PayloadTypeSchema = z.enum([
+  'bool',
+  'int32',
+  'int64',
+  'float32',
+  'float64',
+  'string',
+  'uuid',
+  'datetime', // ISO-8601 UTC string with microseconds: 2024-01-02T03:04:05.123456Z
+  'date', // YYYY-MM-DD
+  'json', // any JSON value
+  'bytes', // base64 string
+]);
+export type PayloadType = z.infer<typeof PayloadTypeSchema>;
+
+export const PayloadFieldSchema = z.object({
+  name: z.string().min(1),
+  type: PayloadTypeSchema,
+  /** One-dimensional array of `type`. */
+  array: z.boolean().default(false),
+  nullable: z.boolean().default(true),
+  /** The engine's own type declaration (e.g. `character varying(64)`), for same-engine fidelity. */
+  nativeType: z.string().optional(),
+});
+export type PayloadField = z.infer<typeof PayloadFieldSchema>;
+
+export const VectorFieldSchema = z.object({
+  /** Name of the vector; for pgvector the column name. */
+  name: z.string().min(1),
+  dims: z.number().int().positive().max(65_535),
+  metric: MetricSchema,
+  element: z.literal('float32').default('float32'),
+  nullable: z.boolean().default(false),
+  nativeType: z.string().optional(),
+});
+export type VectorField = z.infer<typeof VectorFieldSchema>;
+
+export const IndexSpecSchema = z.object({
+  /** Index name in the source engine, if it has one. */
+  name: z.string().optional(),
+  /** hnsw | ivfflat | btree | ... (engine-neutral where possible). */
+  kind: z.string().min(1),
+  /** Vector or payload field the index covers. */
+  field: z.string().min(1),
+  metric: MetricSchema.optional(),
+  /** Build/search parameters, e.g. { m: 16, ef_construction: 64 } or { lists: 100 }. */
+  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
+  /** The engine's own definition (e.g. `CREATE INDEX ...`), informational. */
+  native: z.string().optional(),
+});
+export type IndexSpec = z.infer<typeof IndexSpecSchema>;
+
+export const CollectionSchemaSchema = z.object({
+  name: z.string().min(1),
+  /** Name of the primary key field in the source engine. */
+  idField: z.string().min(1),
+  idType: IdTypeSchema,
+  idNativeType: z.string().optional(),
+  vectors: z.array(VectorFieldSchema).min(1),
+  payload: z.array(PayloadFieldSchema).default([]),
+  indexes: z.array(IndexSpecSchema).default([]),
+});
+export type CollectionSchema = z.infer<typeof CollectionSchemaSchema>;
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type Payload = Record<string, JsonValue>;
+
+/** One row as the public API returns it. */
+export interface VectorRecord {
+  id: Id;
+  /** One entry per vector field; `null` where the row has no value for a nullable vector. */
+  vectors: Record<string, Float32Array | null>;
+  payload: Payload;
+}
+
+/** Row operation; full snapshots contain only upserts, incrementals also deletes. */
+export type RecordOp = 'upsert' | 'delete';
+
+/**
+ * A columnar batch: the unit that flows from scan to segment and from segment to write.
+ * Vectors are one contiguous Float32Array per vector field (`rows * dims`), never number[].
+ */
+export interface RecordBatch {
+  readonly length: number;
+  /** `BigInt64Array` for int64 ids, string[] otherwise. */
+  readonly ids: BigInt64Array | string[];
+  readonly vectors: Record<string, VectorColumn>;
+  /** Payload per row. */
+  readonly payloads: Payload[];
+  /** Defaults to all upserts. */
+  readonly ops?: RecordOp[];
+}
+
+export interface VectorColumn {
+  readonly dims: number;
+  readonly data: Float32Array;
+  /** `valid[i] === 0` marks a null vector at row i (its slot in `data` is zeros). Absent: all valid. */
+  readonly valid?: Uint8Array;
+}
+
+/** Opaque position in an engine's change history, stored in a manifest for the next incremental. */
+export const CheckpointSchema = z.object({
+  engine: EngineNameSchema,
+  kind: z.string(),
+  value: z.record(z.string(), z.union([z.string(), z.number(), z.null()])),
+  takenAt: z.string(),
+});
+export type Checkpoint = z.infer<typeof CheckpointSchema>;
+
+export function idAt(batch: RecordBatch, i: number): Id {
+  const ids = batch.ids;
+  return ids instanceof BigInt64Array ? (ids[i] as bigint) : (ids[i] as string);
+}
+
+export function recordAt(batch: RecordBatch, i: number): VectorRecord {
+  const vectors: Record<string, Float32Array | null> = {};
+  for (const [name, col] of Object.entries(batch.vectors)) {
+    vectors[name] = col.valid && col.valid[i] === 0 ? null : col.data.slice(i * col.dims, (i + 1) * col.dims);
+  }
+  return { id: idAt(batch, i), vectors, payload: batch.payloads[i] ?? {} };
+}
+
+/** Builds a columnar batch from row records (tests and small writes; hot paths build columns directly). */
+export function batchFromRecords(schema: Pick<CollectionSchema, 'idType' | 'vectors'>, records: VectorRecord[]): RecordBatch {
+  const n = records.length;
+  const ids: BigInt64Array | string[] = schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
+  const vectors: Record<string, VectorColumn> = {};
+  for (const v of schema.vectors) {
+    const data = new Float32Array(n * v.dims);
+    const valid = new Uint8Array(n);
+    let anyNull = false;
+    records.forEach((r, i) => {
+      const vec = r.vectors[v.name];
+      if (vec == null) {
+        anyNull = true;
+        return;
+      }
+      data.set(vec, i * v.dims);
+      valid[i] = 1;
+    });
+    vectors[v.name] = anyNull ? { dims: v.dims, data, valid } : { dims: v.dims, data };
+  }
+  records.forEach((r, i) => {
+    if (ids instanceof BigInt64Array) ids[i] = BigInt(r.id);
+    else ids[i] = String(r.id);
+  });
+  return { length: n, ids, vectors, payloads: records.map((r) => r.payload) };
+}

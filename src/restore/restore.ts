@@ -1,0 +1,237 @@
+/**
+ * Restore: manifest -> preflight (schema, capabilities, every segment present with the right size)
+ * -> create a staging collection -> write segment by segment with a progress marker -> build indexes
+ * -> swap into place. The target is never half-written: until the swap, it is untouched; with
+ * `ifExists: 'replace'` the old collection is dropped in the same atomic step as the swap.
+ *
+ * Resume: the marker ("vectordr-restore/v1 <snapshot> <segment> <batch>") names the last committed
+ * batch; a rerun of the same restore continues after it.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { VectorAdapter } from '../adapter.js';
+import { ConflictError, IntegrityError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../errors.js';
+import type { Manifest } from '../format/manifest.js';
+import { sliceBatch } from '../format/rows.js';
+import { decodeSegment } from '../format/segment-codec.js';
+import type { CollectionSchema } from '../model.js';
+import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import type { Repository } from '../repository/repository.js';
+import { validateBatchVectors } from '../validate.js';
+
+export const RestoreOptionsSchema = z.object({
+  /** Collection name the snapshot was taken of. */
+  collection: z.string().min(1),
+  /** Snapshot id, or 'latest'. @default 'latest' */
+  snapshot: z.string().default('latest'),
+  /** Name to restore into. @default the snapshot's collection name */
+  target: z.string().min(1).optional(),
+  /**
+   * What to do when the target exists:
+   * - `fail`: refuse if it holds any rows (an empty table of a compatible schema is filled);
+   * - `replace`: restore beside it, then atomically swap (the old data survives until the new is complete);
+   * - `append`: upsert the snapshot's rows into it (schemas must be compatible).
+   * @default 'fail' — never destroy data without being told to.
+   */
+  ifExists: z.enum(['fail', 'replace', 'append']).default('fail'),
+  /** Rebuild the recorded indexes after loading. @default true */
+  buildIndexes: z.boolean().default(true),
+  /** Rows per write call; the adapter may write a whole segment in one transaction. @default 0 (one write per segment) */
+  writeBatchRows: z.number().int().min(0).default(0),
+  signal: z.instanceof(AbortSignal).optional(),
+  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+});
+export type RestoreOptions = z.input<typeof RestoreOptionsSchema>;
+
+export interface RestoreResult {
+  snapshot: string;
+  target: string;
+  rows: number;
+  segments: number;
+  /** True when this run continued an interrupted restore. */
+  resumed: boolean;
+  timings: { loadMs: number; indexMs: number; totalMs: number };
+  indexes: { built: { kind: string; field: string; ms: number }[]; skipped: { kind: string; field: string; reason: string }[] };
+}
+
+const MARKER_PREFIX = 'vectordr-restore/v1';
+
+interface Marker {
+  snapshot: string;
+  segment: number;
+  batch: number;
+}
+
+function formatMarker(m: Marker): string {
+  return `${MARKER_PREFIX} ${m.snapshot} ${m.segment} ${m.batch}`;
+}
+
+function parseMarker(s: string | undefined): Marker | undefined {
+  const m = s ? /^vectordr-restore\/v1 ([0-9A-Z]{26}) (\d+) (\d+)$/.exec(s) : null;
+  return m ? { snapshot: m[1] as string, segment: Number(m[2]), batch: Number(m[3]) } : undefined;
+}
+
+/** Deterministic staging name, so a rerun finds the staging collection of an interrupted restore. */
+export function stagingName(target: string, snapshotId: string): string {
+  const h = createHash('sha256').update(`${target}\0${snapshotId}`).digest('hex').slice(0, 10);
+  return `${target.slice(0, 36)}_vdr_${h}`;
+}
+
+/** Refuses restores the target engine cannot represent faithfully. */
+export function checkTargetSupports(adapter: VectorAdapter, schema: CollectionSchema): void {
+  if (!adapter.capabilities.idTypes.includes(schema.idType)) {
+    throw new UnsupportedOperationError(`${adapter.engine} cannot store ${schema.idType} ids (it supports ${adapter.capabilities.idTypes.join(', ')}).`, { plugin: adapter.engine });
+  }
+  if (schema.vectors.length > 1 && !adapter.capabilities.namedVectors) {
+    throw new UnsupportedOperationError(`${adapter.engine} stores one vector per record; the snapshot has ${schema.vectors.length}.`, { plugin: adapter.engine });
+  }
+  for (const v of schema.vectors) {
+    if (v.dims > adapter.capabilities.maxDims) {
+      throw new InvalidInputError('DIMENSION_MISMATCH', `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; ${adapter.engine} accepts at most ${adapter.capabilities.maxDims}.`, { plugin: adapter.engine });
+    }
+  }
+}
+
+/** An existing target must have the same vector fields (names and dims) and id type. */
+export function checkCompatible(existing: CollectionSchema, wanted: CollectionSchema): void {
+  if (existing.idType !== wanted.idType) {
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has ${existing.idType} ids, the snapshot has ${wanted.idType}; restore into a new name or use ifExists: 'replace'.`);
+  }
+  for (const v of wanted.vectors) {
+    const e = existing.vectors.find((x) => x.name === v.name);
+    if (!e) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no vector field ${JSON.stringify(v.name)}; restore into a new name or use ifExists: 'replace'.`);
+    }
+    if (e.dims !== v.dims) {
+      throw new InvalidInputError('DIMENSION_MISMATCH', `Target ${JSON.stringify(existing.name)} stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}; restore into a new name or use ifExists: 'replace'.`, {
+        details: { field: v.name, target: e.dims, snapshot: v.dims },
+      });
+    }
+  }
+  for (const p of wanted.payload) {
+    if (!existing.payload.some((x) => x.name === p.name)) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no payload field ${JSON.stringify(p.name)}; nothing was written.`);
+    }
+  }
+}
+
+/** Every segment exists with the recorded size: a missing or truncated one fails before any write. */
+async function preflight(repo: Repository, manifest: Manifest, signal?: AbortSignal): Promise<void> {
+  for (const ref of manifest.segments) {
+    throwIfAborted(signal);
+    const st = await repo.storage.stat(ref.key);
+    if (!st) throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} of snapshot ${manifest.id} is missing; nothing was restored. Run repo.verify() and restore an older snapshot.`, { details: { key: ref.key } });
+    if (st.size !== ref.bytes) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of snapshot ${manifest.id} has ${st.size} bytes, expected ${ref.bytes} (truncated?); nothing was restored.`, { details: { key: ref.key } });
+    }
+  }
+}
+
+export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, options: RestoreOptions): Promise<RestoreResult> {
+  const parsed = RestoreOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid restore options: ${z.prettifyError(parsed.error)}`);
+  const opts = parsed.data;
+  const { signal } = opts;
+  const progress = new ProgressReporter('restore', opts.onProgress);
+  const manifest = await repo.readManifest(opts.collection, opts.snapshot);
+  const target = opts.target ?? manifest.collection;
+  const schema: CollectionSchema = { ...manifest.schema, name: target };
+  checkTargetSupports(adapter, schema);
+  progress.totalRows = manifest.rows.upserts;
+  progress.totalSegments = manifest.segments.length;
+  progress.emit('start');
+  await preflight(repo, manifest, signal);
+
+  // Decide where rows go.
+  const targetExists = await adapter.exists(target);
+  let writeInto = target;
+  let mode: 'insert' | 'upsert' = 'insert';
+  let swapInto: { replace: boolean } | undefined;
+  let resumeFrom: Marker | undefined;
+  const useStaging = adapter.capabilities.atomicSwap && adapter.swap !== undefined && (!targetExists || opts.ifExists === 'replace');
+
+  if (targetExists && !useStaging) {
+    const existingMarker = parseMarker(await adapter.readMarker(target));
+    if (existingMarker?.snapshot === manifest.id) {
+      resumeFrom = existingMarker;
+    } else if (opts.ifExists === 'replace') {
+      // No atomic swap on this engine: the only way to replace is drop, then load.
+      await adapter.drop(target);
+    } else {
+      checkCompatible(await adapter.describe(target), schema);
+      if (opts.ifExists === 'fail' && (await adapter.count(target)) > 0) {
+        throw new ConflictError('TARGET_NOT_EMPTY', `Target ${JSON.stringify(target)} already holds rows; pass ifExists: 'replace' (swap in the snapshot) or 'append' (upsert into it), or restore under another name with target.`, { plugin: adapter.engine });
+      }
+      mode = 'upsert';
+    }
+  }
+  if (useStaging) {
+    writeInto = stagingName(target, manifest.id);
+    swapInto = { replace: targetExists };
+    if (await adapter.exists(writeInto)) {
+      const m = parseMarker(await adapter.readMarker(writeInto));
+      if (m?.snapshot === manifest.id) resumeFrom = m;
+      else await adapter.drop(writeInto); // our deterministic name, but not our run: start clean
+    }
+  }
+  if (!(await adapter.exists(writeInto))) {
+    await adapter.create({ ...schema, name: writeInto }, { indexes: 'deferred', signal });
+    await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: 0, batch: 0 }));
+    resumeFrom = undefined;
+  }
+
+  const loadStart = performance.now();
+  const layout = { idType: manifest.schema.idType, vectors: manifest.schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
+  let rows = 0;
+  for (let s = 0; s < manifest.segments.length; s++) {
+    const ref = manifest.segments[s] as (typeof manifest.segments)[number];
+    if (resumeFrom && s + 1 < resumeFrom.segment) {
+      rows += ref.rows;
+      continue;
+    }
+    throwIfAborted(signal);
+    const bytes = await repo.getSegment(ref, signal);
+    const { batch } = decodeSegment(layout, bytes, ref.key);
+    validateBatchVectors(batch, schema.vectors, adapter.engine);
+    const per = opts.writeBatchRows > 0 ? opts.writeBatchRows : batch.length;
+    for (let b = 0, start = 0; start < batch.length; b++, start += per) {
+      // Marker segment numbers are 1-based: "s b" means batch b of segment s is committed.
+      if (resumeFrom && s + 1 === resumeFrom.segment && b < resumeFrom.batch) continue;
+      const part = start === 0 && per >= batch.length ? batch : sliceBatch(batch, start, Math.min(batch.length, start + per));
+      const marker = formatMarker({ snapshot: manifest.id, segment: s + 1, batch: b + 1 });
+      await adapter.write(writeInto, part, { mode, marker, signal });
+      if (!adapter.capabilities.atomicMarker) await adapter.writeMarker(writeInto, marker);
+      progress.rows = rows + Math.min(batch.length, start + per);
+      progress.emit('write');
+    }
+    rows += batch.length;
+    progress.rows = rows;
+    progress.segments = s + 1;
+    progress.bytes += ref.bytes;
+    progress.emit('segment');
+  }
+  const loadMs = performance.now() - loadStart;
+
+  const indexStart = performance.now();
+  let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
+  if (opts.buildIndexes && mode === 'insert') {
+    progress.emit('index');
+    indexes = await adapter.buildIndexes(writeInto, { ...schema, name: writeInto }, { signal });
+  }
+  const indexMs = performance.now() - indexStart;
+
+  progress.emit('commit');
+  await adapter.writeMarker(writeInto, undefined);
+  if (swapInto) await adapter.swap?.(writeInto, target, swapInto);
+  progress.emit('done');
+  repo.logger.info({ snapshot: manifest.id, target, rows, resumed: resumeFrom !== undefined }, 'restore complete');
+  return {
+    snapshot: manifest.id,
+    target,
+    rows,
+    segments: manifest.segments.length,
+    resumed: resumeFrom !== undefined,
+    timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
+    indexes,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Full snapshot pipeline: consistent scan -> digest rows -> cut fixed-size segments -> encode
+ * (Parquet) -> store content-addressed -> commit the manifest last.
+ *
+ * Memory is bounded by one segment plus one adapter batch, whatever the collection size. Segments are
+ * cut at fixed row counts, so rerunning after a crash produces the same segment bytes for unchanged
+ * data and `putSegment` skips what is already stored (resume without a journal).
+ */
+import { z } from 'zod';
+import type { VectorAdapter } from '../adapter.js';
+import { InvalidInputError, throwIfAborted } from '../errors.js';
+import { BucketDigest } from '../format/digest.js';
+import { newSnapshotId } from '../format/keys.js';
+import type { Manifest, SegmentRef } from '../format/manifest.js';
+import { concatBatches, digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
+import { type SegmentLayout, encodeSegment } from '../format/segment-codec.js';
+import type { CollectionSchema, RecordBatch, RecordOp } from '../model.js';
+import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import type { Repository } from '../repository/repository.js';
+import { validateBatchVectors } from '../validate.js';
+
+export const SnapshotOptionsSchema = z.object({
+  /** Free-form labels stored in the manifest (e.g. { trigger: 'cron' }). Never put secrets here. */
+  tags: z.record(z.string(), z.string()).default({}),
+  /**
+   * Target uncompressed bytes per segment. Larger segments mean fewer objects and better
+   * compression; smaller ones mean less memory and finer-grained resume.
+   * @default 33554432 (32 MiB)
+   */
+  segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(32 * 1024 * 1024),
+  /** Rows per adapter read. @default 2000 */
+  batchSize: z.number().int().min(1).max(100_000).default(2000),
+  signal: z.instanceof(AbortSignal).optional(),
+  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+});
+export type SnapshotOptions = z.input<typeof SnapshotOptionsSchema>;
+
+export interface SnapshotResult {
+  manifest: Manifest;
+  /** Segments written by this run (the rest were already in the repository). */
+  uploadedSegments: number;
+  reusedSegments: number;
+}
+
+/** Rows per segment: fixed for a schema, so segment boundaries are reproducible. */
+export function segmentRowsFor(schema: CollectionSchema, segmentBytes: number): number {
+  const rowBytes = schema.vectors.reduce((s, v) => s + v.dims * 4, 0) + 256;
+  return Math.max(1, Math.floor(segmentBytes / rowBytes));
+}
+
+export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, collection: string, options: SnapshotOptions): Promise<SnapshotResult> {
+  const parsed = SnapshotOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid snapshot options: ${z.prettifyError(parsed.error)}`);
+  const opts = parsed.data;
+  const { signal } = opts;
+  throwIfAborted(signal);
+  const createdAt = new Date().toISOString();
+  const id = newSnapshotId();
+  const progress = new ProgressReporter('snapshot', opts.onProgress);
+  const endpoint = await adapter.describeEndpoint();
+  const session = await adapter.scan(collection, { batchSize: opts.batchSize, signal });
+  const segments: SegmentRef[] = [];
+  let uploaded = 0;
+  let scanMs = 0;
+  let rows = 0;
+  const acc = new BucketDigest(repo.config.digest.buckets);
+  try {
+    const { schema } = session;
+    progress.totalRows = session.estimatedRows;
+    progress.emit('start');
+    const layout: SegmentLayout = { idType: schema.idType, vectors: schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
+    const order = digestVectorOrder(schema);
+    const perSegment = segmentRowsFor(schema, opts.segmentBytes);
+    let pending: RecordBatch[] = [];
+    let pendingRows = 0;
+
+    const flush = async (): Promise<void> => {
+      if (pendingRows === 0) return;
+      const batch = concatBatches(schema.idType, layout.vectors, pending);
+      pending = [];
+      pendingRows = 0;
+      const digested = digestBatch(schema.idType, order, batch, acc);
+      const ops = new Array<RecordOp>(batch.length).fill('upsert');
+      const bytes = encodeSegment(layout, { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops });
+      const { ref, uploaded: up } = await repo.putSegment(bytes, batch.length, signal);
+      if (up) uploaded++;
+      segments.push(ref);
+      progress.segments++;
+      progress.bytes += ref.bytes;
+      progress.emit('segment');
+    };
+
+    const scanStart = performance.now();
+    for await (const batch of session.batches()) {
+      throwIfAborted(signal);
+      validateBatchVectors(batch, schema.vectors, adapter.engine);
+      rows += batch.length;
+      progress.rows = rows;
+      let offset = 0;
+      while (offset < batch.length) {
+        const take = Math.min(batch.length - offset, perSegment - pendingRows);
+        pending.push(offset === 0 && take === batch.length ? batch : sliceBatch(batch, offset, offset + take));
+        pendingRows += take;
+        offset += take;
+        if (pendingRows === perSegment) await flush();
+      }
+      progress.emit('scan');
+    }
+    await flush();
+    scanMs = performance.now() - scanStart;
+
+    throwIfAborted(signal);
+    const manifest: Manifest = {
+      formatVersion: 1,
+      id,
+      kind: 'full',
+      parent: null,
+      collection,
+      createdAt,
+      completedAt: new Date().toISOString(),
+      source: { engine: adapter.engine, ...endpoint },
+      schema,
+      segments,
+      rows: { upserts: rows, deletes: 0 },
+      digest: { algorithm: 'sha256-bucket-sum', ...acc.toJSON() },
+      checkpoint: session.checkpoint ?? null,
+      timings: { scanMs: Math.round(scanMs), totalMs: Math.round(progress.elapsedMs) },
+      tags: opts.tags,
+    };
+    progress.emit('commit');
+    await repo.commitManifest(manifest);
+    progress.emit('done');
+    repo.logger.info({ snapshot: id, collection, rows, segments: segments.length, uploaded }, 'snapshot committed');
+    return { manifest, uploadedSegments: uploaded, reusedSegments: segments.length - uploaded };
+  } finally {
+    await session.close();
+  }
+}

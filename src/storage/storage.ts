@@ -1,0 +1,65 @@
+/**
+ * Storage moves bytes by key and nothing else: layout, manifests and verification live in the core
+ * (see src/repository). Keys are relative, '/'-separated, and validated by `assertValidKey` so no
+ * backend can be made to write outside its root.
+ */
+import { InvalidInputError } from '../errors.js';
+
+export interface StorageObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface PutOptions {
+  /** `'*'`: fail with `KEY_EXISTS` if the key exists (atomic create-only; used to commit manifests). */
+  ifNoneMatch?: '*';
+  signal?: AbortSignal;
+}
+
+export interface GetOptions {
+  range?: { offset: number; length: number };
+  signal?: AbortSignal;
+}
+
+export interface Storage {
+  /** Short name for messages and logs, e.g. `fs`, `memory`, `s3`. Never contains credentials. */
+  readonly name: string;
+  /** Human-readable location without secrets, e.g. `file:///backups` or `s3://bucket/prefix`. */
+  readonly location: string;
+  /** Whole object (or a byte range). Throws `NotFoundError` (`KEY_NOT_FOUND`) when absent. */
+  get(key: string, options?: GetOptions): Promise<Uint8Array>;
+  /** Atomically replaces or creates the object: readers see the old bytes or the new, never a mix. */
+  put(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
+  /** Deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Size and time, or undefined when absent. */
+  stat(key: string): Promise<StorageObjectInfo | undefined>;
+  /** Every key under `prefix` (which ends with '/' or is ''), in lexicographic order. */
+  list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<StorageObjectInfo>;
+}
+
+const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.%@=+-]*$/;
+
+/**
+ * Keys are relative paths of safe segments: no '', '.', '..', no backslashes, no NUL, no leading '/'.
+ * A key that fails this is a bug or an attack; either way nothing is read or written.
+ */
+export function assertValidKey(key: string, plugin = 'core'): void {
+  const bad = (why: string): never => {
+    throw new InvalidInputError('PATH_ESCAPE', `Refusing storage key ${JSON.stringify(key)}: ${why}. Keys must be relative paths of [A-Za-z0-9_.%@=+-] segments.`, { plugin });
+  };
+  if (key.length === 0 || key.length > 1024) bad('empty or longer than 1024 characters');
+  for (const seg of key.split('/')) {
+    if (seg === '' || seg === '.' || seg === '..') bad('empty, "." or ".." path segment');
+    if (!SEGMENT.test(seg)) bad('a segment contains characters outside the safe set');
+  }
+}
+
+export function assertValidPrefix(prefix: string, plugin = 'core'): void {
+  if (prefix === '') return;
+  if (!prefix.endsWith('/')) {
+    throw new InvalidInputError('PATH_ESCAPE', `List prefix ${JSON.stringify(prefix)} must be '' or end with '/'.`, { plugin });
+  }
+  assertValidKey(prefix.slice(0, -1), plugin);
+}

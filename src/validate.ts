@@ -1,0 +1,36 @@
+import { InvalidInputError } from './errors.js';
+import type { RecordBatch, VectorField } from './model.js';
+
+/**
+ * Checks that every vector in the batch has the declared dims and only finite values. Run before
+ * anything is written so a bad batch is refused whole.
+ */
+export function validateBatchVectors(batch: RecordBatch, fields: readonly Pick<VectorField, 'name' | 'dims' | 'nullable'>[], plugin = 'core'): void {
+  for (const f of fields) {
+    const col = batch.vectors[f.name];
+    if (!col) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Batch has no values for vector field ${JSON.stringify(f.name)}.`, { plugin });
+    }
+    if (col.dims !== f.dims || col.data.length !== batch.length * f.dims) {
+      throw new InvalidInputError('DIMENSION_MISMATCH', `Vector field ${JSON.stringify(f.name)} has ${f.dims} dimensions but the data has ${col.dims}; restore into a collection with ${col.dims} dimensions or re-embed.`, {
+        plugin,
+        details: { field: f.name, expected: f.dims, actual: col.dims },
+      });
+    }
+    const d = col.data;
+    for (let i = 0; i < d.length; i++) {
+      const x = d[i] as number;
+      // x - x is NaN for NaN and ±Infinity: one comparison per value on the hot path.
+      if (x - x !== 0) {
+        const row = Math.floor(i / f.dims);
+        throw new InvalidInputError('INVALID_VECTOR', `Vector field ${JSON.stringify(f.name)} of row ${row} (id ${String(batch.ids[row])}) contains ${String(x)}; vectors must be finite. Fix the source data; nothing was written.`, {
+          plugin,
+          details: { field: f.name, row },
+        });
+      }
+    }
+    if (col.valid && !f.nullable && col.valid.includes(0)) {
+      throw new InvalidInputError('INVALID_VECTOR', `Vector field ${JSON.stringify(f.name)} is not nullable but the batch has null vectors.`, { plugin });
+    }
+  }
+}
