@@ -135,7 +135,17 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
   const progress = new ProgressReporter('restore', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);
   const target = opts.target ?? manifest.collection;
-  const schema: CollectionSchema = { ...manifest.schema, name: target };
+  // Native type declarations only mean something to the engine that wrote them.
+  const sameEngine = manifest.source.engine === adapter.engine;
+  const schema: CollectionSchema = sameEngine
+    ? { ...manifest.schema, name: target }
+    : {
+        ...manifest.schema,
+        name: target,
+        idNativeType: undefined,
+        payload: manifest.schema.payload.map(({ nativeType: _n, ...p }) => p),
+        vectors: manifest.schema.vectors.map(({ nativeType: _n, ...v }) => v),
+      };
   checkTargetSupports(adapter, schema);
   progress.totalRows = manifest.rows.upserts;
   progress.totalSegments = manifest.segments.length;

@@ -1,0 +1,591 @@
+/**
+ * pgvector adapter: one PostgreSQL table with a single-column primary key and one or more vector(n)
+ * columns is one collection. Works on `pg` (binary COPY both ways) and PGlite (keyset SELECT and
+ * batched INSERT) through the same minimal driver interface.
+ */
+import { z } from 'zod';
+import type {
+  AdapterCapabilities,
+  CreateOptions,
+  IndexBuildReport,
+  ProbeResult,
+  ScanOptions,
+  ScanSession,
+  SearchHit,
+  SearchOptions,
+  VectorAdapter,
+  WriteOptions,
+} from '../../src/adapter.js';
+import { EngineError, InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
+import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import { recordAt } from '../../src/model.js';
+import { validateBatchVectors } from '../../src/validate.js';
+import { BINARY_ENCODERS, ByteSink, CopyBinaryParser, copyHeader } from './pgvector-copy.js';
+import { METRIC_OPCLASS, type TableInfo, describeTable, findTableOid } from './pgvector-describe.js';
+import { type PgDriver, type PgQueryable, type PgSession, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
+import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema } from './pgvector-options.js';
+import { checkNativeType, qualified, quoteIdent, quoteLiteral } from './pgvector-sql.js';
+import { castExpr, defaultNativeType, parseText, selectExpr, toText } from './pgvector-types.js';
+
+const PLUGIN = 'pgvector';
+const MARKER_LINE = /(?:^|\n)vectordr-restore\/v1 [^\n]*$/;
+const DISTANCE_OP: Record<string, string> = { l2: '<->', cosine: '<=>', dot: '<#>', l1: '<+>', unspecified: '<->' };
+const ID_NATIVE_DEFAULT = { int64: 'bigint', string: 'text', uuid: 'uuid' } as const;
+const INDEX_PARAMS: Record<string, Record<string, [number, number]>> = {
+  hnsw: { m: [2, 100], ef_construction: [4, 1000] },
+  ivfflat: { lists: [1, 32768] },
+};
+
+/** Raw row as both scan paths deliver it: [id text, ...vector bytes, ...payload text]. */
+type RawField = Uint8Array | string | null;
+
+const text = (f: RawField): string | null => (f === null ? null : typeof f === 'string' ? f : Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('utf8'));
+
+/** Accumulates raw rows into a columnar batch; vector bytes are copied once and byte-swapped per batch. */
+class BatchBuilder {
+  private n = 0;
+  private ids: bigint[] | string[] = [];
+  private vecBytes: Uint8Array[];
+  private valid: Uint8Array[];
+  private anyNull: boolean[];
+  private payloads: Payload[] = [];
+
+  constructor(
+    private readonly info: TableInfo,
+    private readonly capacity: number,
+  ) {
+    this.vecBytes = info.vectors.map((v) => new Uint8Array(capacity * info.schema.vectors.find((f) => f.name === v.name)!.dims * 4));
+    this.valid = info.vectors.map(() => new Uint8Array(capacity));
+    this.anyNull = info.vectors.map(() => false);
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  add(row: RawField[]): void {
+    const i = this.n;
+    const { schema } = this.info;
+    const idText = text(row[0] ?? null) as string;
+    if (schema.idType === 'int64') (this.ids as bigint[]).push(BigInt(idText));
+    else (this.ids as string[]).push(idText);
+    for (let v = 0; v < this.vecBytes.length; v++) {
+      const f = row[1 + v] ?? null;
+      const dims = (schema.vectors[v] as { dims: number }).dims;
+      if (f === null) {
+        this.anyNull[v] = true;
+        continue;
+      }
+      const bytes = typeof f === 'string' ? Buffer.from(f, 'hex') : f;
+      const got = (bytes[0] as number) * 256 + (bytes[1] as number);
+      if (got !== dims || bytes.length !== 4 + dims * 4) {
+        throw new EngineError(`Row ${idText}: vector ${schema.vectors[v]?.name} has ${got} dimensions, the column declares ${dims}.`, 'permanent', { plugin: PLUGIN });
+      }
+      (this.vecBytes[v] as Uint8Array).set(bytes.subarray(4), i * dims * 4);
+      (this.valid[v] as Uint8Array)[i] = 1;
+    }
+    const payload: Payload = {};
+    const base = 1 + this.vecBytes.length;
+    this.info.payload.forEach((p, k) => {
+      const value = parseText(text(row[base + k] ?? null), p.field);
+      if (value !== null) payload[p.field.name] = value; // absent == null, in every engine
+    });
+    this.payloads.push(payload);
+    this.n++;
+  }
+
+  take(): RecordBatch {
+    const n = this.n;
+    const { schema } = this.info;
+    const vectors: Record<string, VectorColumn> = {};
+    this.vecBytes.forEach((buf, v) => {
+      const dims = (schema.vectors[v] as { dims: number }).dims;
+      const bytes = Buffer.from(buf.buffer, buf.byteOffset, n * dims * 4);
+      bytes.swap32(); // float4 big-endian -> little-endian, whole batch at once
+      const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + n * dims * 4));
+      const name = (schema.vectors[v] as { name: string }).name;
+      vectors[name] = this.anyNull[v] ? { dims, data, valid: (this.valid[v] as Uint8Array).slice(0, n) } : { dims, data };
+    });
+    const ids = schema.idType === 'int64' ? BigInt64Array.from(this.ids as bigint[]) : (this.ids as string[]);
+    const batch: RecordBatch = { length: n, ids, vectors, payloads: this.payloads };
+    this.n = 0;
+    this.ids = [];
+    this.payloads = [];
+    this.valid = this.valid.map(() => new Uint8Array(this.capacity));
+    this.anyNull = this.anyNull.map(() => false);
+    return batch;
+  }
+}
+
+/** Maps driver errors to typed errors; keeps VectordrErrors as they are. */
+function mapError(err: unknown, what: string): VectordrError {
+  if (err instanceof VectordrError) return err;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const msg = typeof e.message === 'string' ? e.message : String(err);
+  if (code === '42P01') return new NotFoundError('COLLECTION_NOT_FOUND', `${what}: ${msg}`, { plugin: PLUGIN, cause: err });
+  if (/^(08|57P|40001|40P01|53)/.test(code) || /ECONNRESET|ECONNREFUSED|ETIMEDOUT|Connection terminated/i.test(msg)) {
+    return new EngineError(`${what}: ${msg}`, 'transient', { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
+  }
+  if (/^22|^23/.test(code)) return new InvalidInputError('SCHEMA_MISMATCH', `${what}: ${msg}`, { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
+  return new EngineError(`${what}: ${msg}`, 'permanent', { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
+}
+
+function vectorLiteral(v: Float32Array): string {
+  return `[${Array.prototype.join.call(v, ',')}]`;
+}
+
+export class PgvectorAdapter implements VectorAdapter {
+  readonly engine = 'pgvector' as const;
+  readonly capabilities: AdapterCapabilities = {
+    changeCapture: 'digest',
+    idTypes: ['int64', 'string', 'uuid'],
+    namedVectors: true,
+    atomicMarker: true,
+    atomicSwap: true,
+    maxDims: 16_000,
+  };
+  private readonly driver: PgDriver;
+  private readonly schemaName: string;
+  private readonly useCopy: boolean;
+  private readonly insertBatchRows: number;
+  private readonly endpointLabel: string | undefined;
+  private readonly logger: Logger;
+
+  constructor(options: PgvectorAdapterOptions) {
+    const parsed = PgvectorAdapterOptionsSchema.safeParse(options);
+    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgvector adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
+    const o = parsed.data;
+    this.driver = o.pool ? pgPoolDriver(o.pool) : o.client ? pgClientDriver(o.client) : pgliteDriver(o.pglite as PgQueryable);
+    this.schemaName = o.schema;
+    quoteIdent(o.schema);
+    this.useCopy = o.copy === 'auto' && this.driver.kind === 'pg';
+    this.insertBatchRows = o.insertBatchRows;
+    this.endpointLabel = o.endpointLabel;
+    this.logger = o.logger ?? silentLogger;
+  }
+
+  private table(name: string): string {
+    return qualified(this.schemaName, name);
+  }
+
+  private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapError(err, what);
+    }
+  }
+
+  private async withSession<T>(fn: (s: PgSession) => Promise<T>): Promise<T> {
+    const s = await this.driver.acquire();
+    let broken = false;
+    try {
+      return await fn(s);
+    } catch (err) {
+      broken = true;
+      throw err;
+    } finally {
+      s.release(broken);
+    }
+  }
+
+  /** Runs fn in a transaction on one session, rolling back on error. */
+  private transaction<T>(what: string, fn: (s: PgSession) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+    return this.run(what, () =>
+      this.withSession(async (s) => {
+        await s.query(begin);
+        try {
+          const out = await fn(s);
+          await s.query('COMMIT');
+          return out;
+        } catch (err) {
+          await s.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }),
+    );
+  }
+
+  describe(collection: string): Promise<CollectionSchema> {
+    return this.run(`describe ${collection}`, async () => (await describeTable(this.driver, this.schemaName, collection)).schema);
+  }
+
+  exists(collection: string): Promise<boolean> {
+    return this.run(`exists ${collection}`, async () => (await findTableOid(this.driver, this.schemaName, collection)) !== undefined);
+  }
+
+  private selectList(info: TableInfo, vectorsAsBytea: boolean): string {
+    const parts = [`${quoteIdent(info.pk.name)}::text`];
+    for (const v of info.vectors) parts.push(vectorsAsBytea ? `vector_send(${quoteIdent(v.name)})` : quoteIdent(v.name));
+    for (const p of info.payload) parts.push(selectExpr(p.col, p.field));
+    // Positional aliases: row objects keep every column even when expressions share a name.
+    return parts.map((e, i) => `${e} AS c${i}`).join(', ');
+  }
+
+  async scan(collection: string, options: ScanOptions): Promise<ScanSession> {
+    const { batchSize, signal } = options;
+    const session = await this.run(`scan ${collection}`, () => this.driver.acquire());
+    let open = true;
+    const close = async (): Promise<void> => {
+      if (!open) return;
+      open = false;
+      await session.query('COMMIT').catch(() => undefined);
+      session.release();
+    };
+    try {
+      // One REPEATABLE READ snapshot for describe, checkpoint, count and every row.
+      await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const info = await describeTable(session, this.schemaName, collection);
+      const cp = await session.query(
+        `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
+                txid_current_snapshot()::text AS snap, GREATEST(c.reltuples, 0)::int8::text AS estimate
+           FROM pg_catalog.pg_class c WHERE c.oid = $1::oid`,
+        [info.oid],
+      );
+      const row = cp.rows[0] ?? {};
+      const checkpoint: Checkpoint = { engine: 'pgvector', kind: 'pg-lsn', value: { lsn: String(row.lsn ?? ''), snapshot: String(row.snap ?? '') }, takenAt: new Date().toISOString() };
+      const estimate = Number(row.estimate ?? 0);
+      const table = this.table(collection);
+      const self = this;
+      return {
+        schema: info.schema,
+        checkpoint,
+        estimatedRows: estimate > 0 ? estimate : undefined,
+        close,
+        async *batches(): AsyncIterable<RecordBatch> {
+          const builder = new BatchBuilder(info, batchSize);
+          try {
+            if (self.useCopy && session.copyOut) {
+              const parser = new CopyBinaryParser();
+              for await (const chunk of session.copyOut(`COPY (SELECT ${self.selectList(info, false)} FROM ${table}) TO STDOUT (FORMAT binary)`)) {
+                throwIfAborted(signal);
+                for (const fields of parser.push(chunk)) {
+                  builder.add(fields);
+                  if (builder.length === batchSize) yield builder.take();
+                }
+              }
+            } else {
+              let after: string | null = null;
+              const pk = quoteIdent(info.pk.name);
+              for (;;) {
+                throwIfAborted(signal);
+                const where: string = after === null ? '' : `WHERE ${pk} > $1::${checkNativeType(info.pk.formatted)}`;
+                const r = await session.query(
+                  `SELECT ${self.selectList(info, true)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}`,
+                  after === null ? [] : [after],
+                );
+                if (r.rows.length === 0) break;
+                for (const rowObj of r.rows) builder.add(Object.values(rowObj) as RawField[]);
+                after = String(Object.values(r.rows[r.rows.length - 1] as object)[0]);
+                yield builder.take();
+                if (r.rows.length < batchSize) break;
+              }
+            }
+            if (builder.length > 0) yield builder.take();
+          } catch (err) {
+            throw mapError(err, `scan ${collection}`);
+          }
+        },
+      };
+    } catch (err) {
+      await close();
+      throw mapError(err, `scan ${collection}`);
+    }
+  }
+
+  async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
+    throwIfAborted(options.signal);
+    const names = new Set<string>();
+    const column = (name: string, type: string, notNull: boolean): string => {
+      if (names.has(name)) throw new InvalidInputError('SCHEMA_MISMATCH', `Field name ${JSON.stringify(name)} is used twice in the schema.`, { plugin: PLUGIN });
+      names.add(name);
+      return `${quoteIdent(name)} ${type}${notNull ? ' NOT NULL' : ''}`;
+    };
+    const idType = schema.idNativeType && ID_NATIVE_DEFAULT[schema.idType] !== undefined && isPgNative(schema.idNativeType) ? checkNativeType(schema.idNativeType) : ID_NATIVE_DEFAULT[schema.idType];
+    const defs = [`${column(schema.idField, idType, true)} PRIMARY KEY`];
+    for (const v of schema.vectors) defs.push(column(v.name, `vector(${v.dims})`, !v.nullable));
+    for (const p of schema.payload) defs.push(column(p.name, p.nativeType ? checkNativeType(p.nativeType) : defaultNativeType(p), !p.nullable));
+    await this.transaction(`create ${schema.name}`, async (s) => {
+      const ext = await s.query(`SELECT 1 AS ok FROM pg_catalog.pg_extension WHERE extname = 'vector'`);
+      if (ext.rows.length === 0) await s.query('CREATE EXTENSION IF NOT EXISTS vector');
+      await s.query(`CREATE TABLE ${this.table(schema.name)} (${defs.join(', ')})`);
+    });
+    if (options.indexes === 'now') await this.buildIndexes(schema.name, schema, { signal: options.signal });
+  }
+
+  async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {
+    const report: IndexBuildReport = { built: [], skipped: [] };
+    for (const ix of schema.indexes) {
+      throwIfAborted(options.signal);
+      const skip = (reason: string): void => {
+        report.skipped.push({ kind: ix.kind, field: ix.field, reason });
+      };
+      if (ix.params.unsupported !== undefined) {
+        skip(String(ix.params.unsupported));
+        continue;
+      }
+      const vector = schema.vectors.find((v) => v.name === ix.field);
+      let sql: string;
+      if (vector) {
+        const allowed = INDEX_PARAMS[ix.kind];
+        if (!allowed) {
+          skip(`pgvector has no ${ix.kind} index`);
+          continue;
+        }
+        const opclass = METRIC_OPCLASS[ix.metric ?? vector.metric];
+        if (!opclass) {
+          skip(`pgvector has no operator class for metric ${ix.metric ?? vector.metric}`);
+          continue;
+        }
+        const withParams: string[] = [];
+        for (const [k, v] of Object.entries(ix.params)) {
+          const range = allowed[k];
+          if (!range || typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
+            report.skipped.push({ kind: ix.kind, field: ix.field, reason: `parameter ${k}=${String(v)} not applicable; default used` });
+            continue;
+          }
+          withParams.push(`${k} = ${v}`);
+        }
+        sql = `CREATE INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)} ${opclass})${withParams.length ? ` WITH (${withParams.join(', ')})` : ''}`;
+      } else if (schema.payload.some((p) => p.name === ix.field) && ['btree', 'hash', 'gin', 'brin'].includes(ix.kind)) {
+        sql = `CREATE INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)})`;
+      } else {
+        skip(`no field ${ix.field} or index kind ${ix.kind} unsupported`);
+        continue;
+      }
+      const t0 = performance.now();
+      await this.run(`build index on ${collection}.${ix.field}`, () => this.driver.query(sql));
+      report.built.push({ kind: ix.kind, field: ix.field, ms: Math.round(performance.now() - t0) });
+    }
+    return report;
+  }
+
+  async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
+    throwIfAborted(options.signal);
+    if (batch.length === 0 && options.marker === undefined) return;
+    await this.transaction(`write ${collection}`, async (s) => {
+      const info = await describeTable(s, this.schemaName, collection);
+      validateBatchVectors(batch, info.schema.vectors.filter((v) => v.name in batch.vectors), PLUGIN);
+      const fields = this.writableFields(info, batch);
+      const copyable = this.useCopy && s.copyIn !== undefined && [info.pk, ...fields.payload.map((p) => p.col)].every((c) => BINARY_ENCODERS[c.typname] !== undefined);
+      if (batch.length > 0) {
+        if (copyable) await this.writeCopy(s, info, fields, batch, options.mode);
+        else await this.writeInsert(s, info, fields, batch, options.mode);
+      }
+      if (options.marker !== undefined) await this.setMarker(s, info, options.marker);
+    });
+  }
+
+  /** Target columns for the batch's fields; a payload field the table lacks is an error, never dropped. */
+  private writableFields(info: TableInfo, batch: RecordBatch): { vectors: TableInfo['vectors']; payload: TableInfo['payload'] } {
+    const vectors = info.vectors.filter((v) => v.name in batch.vectors);
+    const missing = Object.keys(batch.vectors).filter((n) => !info.vectors.some((v) => v.name === n));
+    if (missing.length > 0) throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${info.schema.name} has no vector column ${missing.join(', ')}.`, { plugin: PLUGIN });
+    const keys = new Set<string>();
+    for (const p of batch.payloads) for (const k of Object.keys(p)) keys.add(k);
+    const unknown = [...keys].filter((k) => !info.payload.some((p) => p.field.name === k));
+    if (unknown.length > 0) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${info.schema.name} has no column for payload field(s) ${unknown.join(', ')}; add them or restore into a new table. Nothing was written.`, { plugin: PLUGIN });
+    }
+    return { vectors, payload: info.payload };
+  }
+
+  private conflictClause(info: TableInfo, fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] }, mode: WriteOptions['mode']): string {
+    if (mode === 'insert') return '';
+    const sets = [...fields.vectors.map((v) => v.name), ...fields.payload.map((p) => p.col.name)].map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`);
+    return ` ON CONFLICT (${quoteIdent(info.pk.name)}) DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`;
+  }
+
+  private columnList(info: TableInfo, fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] }): string {
+    return [info.pk.name, ...fields.vectors.map((v) => v.name), ...fields.payload.map((p) => p.col.name)].map(quoteIdent).join(', ');
+  }
+
+  private async writeCopy(s: PgSession, info: TableInfo, fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] }, batch: RecordBatch, mode: WriteOptions['mode']): Promise<void> {
+    const sink = new ByteSink();
+    copyHeader(sink);
+    const nFields = 1 + fields.vectors.length + fields.payload.length;
+    const idEnc = BINARY_ENCODERS[info.pk.typname] as (t: string) => Uint8Array;
+    const encs = fields.payload.map((p) => BINARY_ENCODERS[p.col.typname] as (t: string) => Uint8Array);
+    const cols = fields.vectors.map((v) => batch.vectors[v.name] as VectorColumn);
+    for (let i = 0; i < batch.length; i++) {
+      sink.int16(nFields);
+      sink.field(idEnc(String(batch.ids[i])));
+      for (const col of cols) {
+        if (col.valid && col.valid[i] === 0) sink.int32(-1);
+        else sink.vector(col.data, i * col.dims, col.dims);
+      }
+      const payload = batch.payloads[i] ?? {};
+      fields.payload.forEach((p, k) => {
+        const t = toText(payload[p.field.name], p.field);
+        sink.field(t === null ? null : (encs[k] as (t: string) => Uint8Array)(t));
+      });
+    }
+    sink.int16(-1);
+    const columns = this.columnList(info, fields);
+    const copyIn = s.copyIn as NonNullable<PgSession['copyIn']>;
+    if (mode === 'insert') {
+      await copyIn(`COPY ${this.table(info.schema.name)} (${columns}) FROM STDIN (FORMAT binary)`, sink.finish());
+      return;
+    }
+    const tmp = quoteIdent(`vectordr_stage_${process.pid}`);
+    await s.query(`CREATE TEMP TABLE ${tmp} (LIKE ${this.table(info.schema.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
+    await copyIn(`COPY ${tmp} (${columns}) FROM STDIN (FORMAT binary)`, sink.finish());
+    await s.query(`INSERT INTO ${this.table(info.schema.name)} (${columns}) SELECT ${columns} FROM ${tmp}${this.conflictClause(info, fields, mode)}`);
+  }
+
+  private async writeInsert(s: PgSession, info: TableInfo, fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] }, batch: RecordBatch, mode: WriteOptions['mode']): Promise<void> {
+    const all: { nativeType: string; field: Pick<PayloadField, 'type' | 'array'> }[] = [
+      { nativeType: info.pk.formatted, field: { type: 'string', array: false } },
+      ...fields.vectors.map((v) => ({ nativeType: v.formatted, field: { type: 'string' as const, array: false } })),
+      ...fields.payload.map((p) => ({ nativeType: p.col.formatted, field: p.field })),
+    ];
+    const casts = all.map((c, k) => castExpr(`u.c${k}`, checkNativeType(c.nativeType), c.field));
+    const sql = `INSERT INTO ${this.table(info.schema.name)} (${this.columnList(info, fields)})
+      SELECT ${casts.join(', ')} FROM unnest(${all.map((_, k) => `$${k + 1}::text[]`).join(', ')}) AS u(${all.map((_, k) => `c${k}`).join(', ')})${this.conflictClause(info, fields, mode)}`;
+    for (let start = 0; start < batch.length; start += this.insertBatchRows) {
+      const end = Math.min(batch.length, start + this.insertBatchRows);
+      const params: (string | null)[][] = all.map(() => []);
+      for (let i = start; i < end; i++) {
+        (params[0] as (string | null)[]).push(String(batch.ids[i]));
+        fields.vectors.forEach((v, k) => {
+          const col = batch.vectors[v.name] as VectorColumn;
+          (params[1 + k] as (string | null)[]).push(col.valid && col.valid[i] === 0 ? null : vectorLiteral(col.data.subarray(i * col.dims, (i + 1) * col.dims)));
+        });
+        const payload = batch.payloads[i] ?? {};
+        fields.payload.forEach((p, k) => {
+          (params[1 + fields.vectors.length + k] as (string | null)[]).push(toText(payload[p.field.name], p.field));
+        });
+      }
+      await s.query(sql, params);
+    }
+  }
+
+  private async setMarker(q: PgQueryable, info: TableInfo, marker: string | undefined): Promise<void> {
+    const current = (await q.query(`SELECT obj_description($1::oid, 'pg_class') AS c`, [info.oid])).rows[0]?.c;
+    const user = typeof current === 'string' ? current.replace(MARKER_LINE, '') : '';
+    const next = marker === undefined ? user : user ? `${user}\n${marker}` : marker;
+    await q.query(`COMMENT ON TABLE ${this.table(info.schema.name)} IS ${next ? quoteLiteral(next) : 'NULL'}`);
+  }
+
+  async readMarker(collection: string): Promise<string | undefined> {
+    return this.run(`read marker of ${collection}`, async () => {
+      const oid = await findTableOid(this.driver, this.schemaName, collection);
+      if (!oid) return undefined;
+      const c = (await this.driver.query(`SELECT obj_description($1::oid, 'pg_class') AS c`, [oid])).rows[0]?.c;
+      const m = typeof c === 'string' ? MARKER_LINE.exec(c) : null;
+      return m ? m[0].replace(/^\n/, '') : undefined;
+    });
+  }
+
+  async writeMarker(collection: string, marker: string | undefined): Promise<void> {
+    await this.transaction(`write marker of ${collection}`, async (s) => {
+      const oid = await findTableOid(s, this.schemaName, collection);
+      if (!oid) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
+      await this.setMarker(s, { oid, schema: { name: collection } } as TableInfo, marker);
+    });
+  }
+
+  async swap(source: string, target: string, options: { replace: boolean }): Promise<void> {
+    await this.transaction(`swap ${source} into ${target}`, async (s) => {
+      if (options.replace) await s.query(`DROP TABLE IF EXISTS ${this.table(target)}`);
+      await s.query(`ALTER TABLE ${this.table(source)} RENAME TO ${quoteIdent(target)}`);
+    });
+  }
+
+  async drop(collection: string): Promise<void> {
+    await this.run(`drop ${collection}`, () => this.driver.query(`DROP TABLE IF EXISTS ${this.table(collection)}`));
+  }
+
+  async delete(collection: string, ids: Id[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.run(`delete from ${collection}`, async () => {
+      const info = await describeTable(this.driver, this.schemaName, collection);
+      await this.driver.query(`DELETE FROM ${this.table(collection)} WHERE ${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[])`, [ids.map(String)]);
+    });
+  }
+
+  count(collection: string): Promise<number> {
+    return this.run(`count ${collection}`, async () => Number((await this.driver.query(`SELECT count(*)::text AS n FROM ${this.table(collection)}`)).rows[0]?.n ?? 0));
+  }
+
+  fetch(collection: string, ids: Id[]): Promise<VectorRecord[]> {
+    return this.run(`fetch from ${collection}`, async () => {
+      const info = await describeTable(this.driver, this.schemaName, collection);
+      if (ids.length === 0) return [];
+      const r = await this.driver.query(
+        `SELECT ${this.selectList(info, true)} FROM ${this.table(collection)} WHERE ${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[]) ORDER BY 1`,
+        [ids.map(String)],
+      );
+      const builder = new BatchBuilder(info, Math.max(1, r.rows.length));
+      for (const row of r.rows) builder.add(Object.values(row) as RawField[]);
+      const batch = builder.take();
+      return Array.from({ length: batch.length }, (_, i) => recordAt(batch, i));
+    });
+  }
+
+  async search(collection: string, vector: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
+    if (!Number.isInteger(k) || k < 1) throw new InvalidInputError('INVALID_OPTIONS', `k must be a positive integer, got ${k}.`, { plugin: PLUGIN });
+    return this.transaction(`search ${collection}`, async (s) => {
+      const info = await describeTable(s, this.schemaName, collection);
+      const field = options.vector === undefined ? info.schema.vectors[0] : info.schema.vectors.find((v) => v.name === options.vector);
+      if (!field) throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${collection} has no vector column ${String(options.vector)}.`, { plugin: PLUGIN });
+      validateBatchVectors({ length: 1, ids: ['q'], vectors: { [field.name]: { dims: vector.length, data: vector } }, payloads: [{}] }, [field], PLUGIN);
+      if (options.exact) await s.query('SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off');
+      const op = DISTANCE_OP[field.metric] ?? '<->';
+      const r = await s.query(
+        `SELECT ${quoteIdent(info.pk.name)}::text AS id, (${quoteIdent(field.name)} ${op} $1::vector)::float8 AS d FROM ${this.table(collection)}
+          WHERE ${quoteIdent(field.name)} IS NOT NULL ORDER BY ${quoteIdent(field.name)} ${op} $1::vector LIMIT ${k}`,
+        [vectorLiteral(vector)],
+      );
+      return r.rows.map((row) => ({ id: info.schema.idType === 'int64' ? BigInt(String(row.id)) : String(row.id), score: Number(row.d) }));
+    });
+  }
+
+  async probe(): Promise<ProbeResult> {
+    const t0 = performance.now();
+    try {
+      const r = await this.driver.query(
+        `SELECT pg_is_in_recovery()::text AS standby, COALESCE((EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000)::int8, 0)::text AS lag,
+                current_setting('server_version') AS version`,
+      );
+      const row = r.rows[0] ?? {};
+      const standby = row.standby === 'true';
+      const result: ProbeResult = { reachable: true, role: standby ? 'standby' : 'primary', latencyMs: performance.now() - t0, engineVersion: String(row.version) };
+      if (standby) result.lagMs = Number(row.lag);
+      return result;
+    } catch (err) {
+      return { reachable: false, role: 'unknown', latencyMs: performance.now() - t0, error: mapError(err, 'probe').message };
+    }
+  }
+
+  async describeEndpoint(): Promise<{ engineVersion: string; extensionVersion?: string; endpoint: string }> {
+    return this.run('describe endpoint', async () => {
+      const r = await this.driver.query(
+        `SELECT current_setting('server_version') AS v, (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'vector') AS ev,
+                current_database() AS db, COALESCE(host(inet_server_addr()), 'local') AS host, COALESCE(inet_server_port()::text, '') AS port`,
+      );
+      const row = r.rows[0] ?? {};
+      const endpoint = this.endpointLabel ?? (this.driver.kind === 'pglite' ? `pglite/${String(row.db)}` : `${String(row.host)}:${String(row.port)}/${String(row.db)}`);
+      const out: { engineVersion: string; extensionVersion?: string; endpoint: string } = { engineVersion: String(row.v), endpoint };
+      if (row.ev != null) out.extensionVersion = String(row.ev);
+      return out;
+    });
+  }
+}
+
+function isPgNative(t: string): boolean {
+  try {
+    checkNativeType(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates a pgvector adapter over a `pg` Pool/Client or a PGlite instance. */
+export function pgvectorAdapter(options: PgvectorAdapterOptions): PgvectorAdapter {
+  return new PgvectorAdapter(options);
+}
+

@@ -1,0 +1,129 @@
+/**
+ * The minimal slice of a PostgreSQL client the adapter needs. `pg` (Pool or Client) and PGlite both
+ * satisfy `PgQueryable`; only `pg` offers COPY streams. Declared here rather than imported so that
+ * neither client is a hard dependency.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+
+export interface PgQueryResult {
+  rows: Record<string, unknown>[];
+}
+
+/** Anything with `query(text, values)`: pg.Pool, pg.Client, pg.PoolClient, PGlite. */
+export interface PgQueryable {
+  query(text: string, values?: unknown[]): Promise<PgQueryResult>;
+}
+
+/** A `pg` Pool (connect hands out a client for a transaction). */
+export interface PgPoolLike extends PgQueryable {
+  connect(): Promise<PgPoolClientLike>;
+}
+
+export interface PgPoolClientLike extends PgQueryable {
+  release(err?: Error | boolean): void;
+}
+
+/** One connection held for a transaction or a COPY. */
+export interface PgSession extends PgQueryable {
+  /** `COPY ... TO STDOUT` as a byte stream; absent on PGlite. */
+  copyOut?(sql: string): AsyncIterable<Uint8Array>;
+  /** `COPY ... FROM STDIN` from chunks; absent on PGlite. */
+  copyIn?(sql: string, chunks: Iterable<Uint8Array>): Promise<void>;
+  release(broken?: boolean): void;
+}
+
+export interface PgDriver {
+  readonly kind: 'pg' | 'pglite';
+  query(text: string, values?: unknown[]): Promise<PgQueryResult>;
+  acquire(): Promise<PgSession>;
+}
+
+type CopyModule = typeof import('pg-copy-streams');
+let copyModule: Promise<CopyModule> | undefined;
+function loadCopy(): Promise<CopyModule> {
+  copyModule ??= import('pg-copy-streams');
+  return copyModule;
+}
+
+/** Submittable-capable query: what pg-copy-streams needs from a pg client. */
+interface PgSubmitter {
+  query(stream: unknown): unknown;
+}
+
+function pgSession(client: PgQueryable, release: (broken?: boolean) => void): PgSession {
+  return {
+    query: (t, v) => client.query(t, v),
+    async *copyOut(sql: string): AsyncIterable<Uint8Array> {
+      const { to } = await loadCopy();
+      const stream = (client as unknown as PgSubmitter).query(to(sql)) as Readable;
+      try {
+        for await (const chunk of stream) yield chunk as Uint8Array;
+      } finally {
+        if (!stream.readableEnded) stream.destroy();
+      }
+    },
+    async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
+      const { from } = await loadCopy();
+      const stream = (client as unknown as PgSubmitter).query(from(sql)) as Writable;
+      const done = finished(stream);
+      for (const c of chunks) {
+        if (!stream.write(c)) await new Promise<void>((resolve, reject) => {
+          stream.once('drain', resolve);
+          stream.once('error', reject);
+        });
+      }
+      stream.end();
+      await done;
+    },
+    release,
+  };
+}
+
+export function pgPoolDriver(pool: PgPoolLike): PgDriver {
+  return {
+    kind: 'pg',
+    query: (t, v) => pool.query(t, v),
+    async acquire() {
+      const client = await pool.connect();
+      return pgSession(client, (broken) => client.release(broken === true ? true : undefined));
+    },
+  };
+}
+
+/**
+ * One connection shared by everything: a transaction must not interleave with other statements, so
+ * sessions and single queries are queued. (Never call the driver while holding its session.)
+ */
+function serialised(kind: PgDriver['kind'], conn: PgQueryable, session: (release: () => void) => PgSession): PgDriver {
+  let tail: Promise<void> = Promise.resolve();
+  const acquire = async (): Promise<PgSession> => {
+    let release!: () => void;
+    const prev = tail;
+    tail = new Promise<void>((r) => (release = r));
+    await prev;
+    return session(release);
+  };
+  return {
+    kind,
+    acquire,
+    async query(t, v) {
+      const s = await acquire();
+      try {
+        return await conn.query(t, v);
+      } finally {
+        s.release();
+      }
+    },
+  };
+}
+
+/** A single pg Client. Prefer a Pool: with a Client, snapshots and app queries take turns. */
+export function pgClientDriver(client: PgQueryable): PgDriver {
+  return serialised('pg', client, (release) => pgSession(client, release));
+}
+
+/** PGlite: one in-process connection. No COPY streams (keyset scan, batched INSERT). */
+export function pgliteDriver(db: PgQueryable): PgDriver {
+  return serialised('pglite', db, (release) => ({ query: (t, v) => db.query(t, v), release }));
+}

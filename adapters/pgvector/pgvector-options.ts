@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import type { Logger } from '../../src/logger.js';
+import type { PgPoolLike, PgQueryable } from './pgvector-driver.js';
+
+const isQueryable = (v: unknown): boolean => typeof v === 'object' && v !== null && typeof (v as { query?: unknown }).query === 'function';
+
+export const PgvectorAdapterOptionsSchema = z
+  .object({
+    /** A `pg` Pool. Preferred: snapshots hold one connection for their transaction and COPY; the app keeps the rest. */
+    pool: z.custom<PgPoolLike>((v) => isQueryable(v) && typeof (v as { connect?: unknown }).connect === 'function', 'a pg Pool').optional(),
+    /** A connected `pg` Client, used exclusively (operations take turns on it). */
+    client: z.custom<PgQueryable>(isQueryable, 'a pg Client').optional(),
+    /** A PGlite instance with the pgvector extension loaded (in-process; no COPY, keyset scans and batched INSERTs). */
+    pglite: z.custom<PgQueryable>(isQueryable, 'a PGlite instance').optional(),
+    /**
+     * PostgreSQL schema the collections (tables) live in.
+     * @default 'public'
+     */
+    schema: z.string().min(1).default('public'),
+    /**
+     * Use binary `COPY` for scans and loads when the client supports it (`pg`).
+     * @default 'auto' — 'never' forces keyset SELECTs and batched INSERTs (slower; for proxies that block COPY).
+     */
+    copy: z.enum(['auto', 'never']).default('auto'),
+    /** Rows per INSERT statement on the non-COPY path; bigger is faster until statements get huge. @default 500 */
+    insertBatchRows: z.number().int().min(1).max(50_000).default(500),
+    /** Label recorded in manifests instead of host:port/database (never put credentials here). */
+    endpointLabel: z.string().optional(),
+    logger: z.custom<Logger>().optional(),
+  })
+  .refine((o) => [o.pool, o.client, o.pglite].filter((x) => x !== undefined).length === 1, {
+    message: 'pass exactly one of pool, client or pglite',
+  });
+export type PgvectorAdapterOptions = z.input<typeof PgvectorAdapterOptionsSchema>;
