@@ -131,7 +131,7 @@ export function toText(value: JsonValue | undefined, field: Pick<PayloadField, '
 export function castExpr(param: string, nativeType: string, field: Pick<PayloadField, 'type' | 'array'>): string {
   if (field.type === 'bytes' && !field.array) return `decode(${param}, 'base64')::${nativeType}`;
   if (field.array) {
-    return `ARRAY(SELECT jsonb_array_elements_text(${param}::jsonb))::${nativeType}`;
+    return `CASE WHEN ${param} IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(${param}::jsonb))::${nativeType} END`;
   }
   return `${param}::${nativeType}`;
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Starts/stops a real PostgreSQL 16 + pgvector for tests and benchmarks, from the `pgserver` wheel
+# (PyPI), on a loopback port, with its data in the git-ignored .cache/ folder of the checkout.
+#
+#   scripts/pg-server.sh start   # prints PG_URL=... on success
+#   scripts/pg-server.sh stop
+#   scripts/pg-server.sh url
+#
+# Downloads are cached in ${VECTORDR_CACHE:-~/.cache/vectordr}, keyed by version.
+set -euo pipefail
+
+PGSERVER_VERSION=0.1.4
+PORT=${VECTORDR_PG_PORT:-54329}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
+VENV="$CACHE/venv-pgserver-$PGSERVER_VERSION"
+RUN="$ROOT/.cache/pg"
+DATA="$RUN/data"
+PGHOME="$RUN/pgserver-$PGSERVER_VERSION"
+PGBIN="$PGHOME/pgserver/pginstall/bin"
+OS_USER=""
+[ "$(id -u)" = "0" ] && OS_USER=vectordr-pg
+
+as_pg() {
+  if [ -n "$OS_USER" ]; then runuser -u "$OS_USER" -- "$@"; else "$@"; fi
+}
+
+install() {
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/pip" show --quiet pgserver >/dev/null 2>&1; then
+    echo "[pg-server] installing pgserver==$PGSERVER_VERSION into $VENV" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "pgserver==$PGSERVER_VERSION"
+  fi
+  local site
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  if [ ! -x "$PGBIN/postgres" ]; then
+    # PostgreSQL refuses to run as root, and root's home is not readable by other users: give the
+    # server its own copy (hard links where possible) inside the checkout's cache folder. The
+    # binaries find their bundled libraries at $ORIGIN/../../../pgserver.libs, so keep that shape.
+    rm -rf "$PGHOME.tmp"
+    mkdir -p "$PGHOME.tmp/pgserver"
+    for part in pgserver/pginstall pgserver.libs; do
+      cp -al "$site/$part" "$PGHOME.tmp/$part" 2>/dev/null || cp -a "$site/$part" "$PGHOME.tmp/$part"
+    done
+    rm -rf "$PGHOME"
+    mv "$PGHOME.tmp" "$PGHOME"
+  fi
+  if [ -n "$OS_USER" ] && ! id "$OS_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$OS_USER"
+  fi
+}
+
+start() {
+  install
+  mkdir -p "$RUN"
+  if [ -n "$OS_USER" ]; then chown "$OS_USER" "$RUN"; fi
+  if [ -f "$DATA/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+    echo "PG_URL=$(url)"
+    return
+  fi
+  if [ ! -f "$DATA/PG_VERSION" ]; then
+    rm -rf "$DATA"
+    as_pg "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C >/dev/null
+    cat >>"$DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$DATA'
+max_connections = 50
+shared_buffers = 256MB
+maintenance_work_mem = 512MB
+max_wal_size = 4GB
+wal_level = logical
+max_replication_slots = 4
+max_wal_senders = 4
+CONF
+  fi
+  as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$RUN/postgres.log" -w -t 60 start >/dev/null
+  echo "PG_URL=$(url)"
+}
+
+stop() {
+  if [ -x "$PGBIN/pg_ctl" ] && [ -f "$DATA/postmaster.pid" ]; then
+    as_pg "$PGBIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null || true
+  fi
+}
+
+url() {
+  echo "postgres://postgres@127.0.0.1:$PORT/postgres"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  url) url ;;
+  bin) install >/dev/null; echo "$PGBIN" ;;
+  *) echo "usage: $0 start|stop|url|bin" >&2; exit 2 ;;
+esac
