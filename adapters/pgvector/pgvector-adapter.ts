@@ -532,7 +532,10 @@ export class PgvectorAdapter implements VectorAdapter {
       const field = options.vector === undefined ? info.schema.vectors[0] : info.schema.vectors.find((v) => v.name === options.vector);
       if (!field) throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${collection} has no vector column ${String(options.vector)}.`, { plugin: PLUGIN });
       validateBatchVectors({ length: 1, ids: ['q'], vectors: { [field.name]: { dims: vector.length, data: vector } }, payloads: [{}] }, [field], PLUGIN);
-      if (options.exact) await s.query('SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off');
+      if (options.exact) {
+        await s.query('SET LOCAL enable_indexscan = off');
+        await s.query('SET LOCAL enable_bitmapscan = off');
+      }
       const op = DISTANCE_OP[field.metric] ?? '<->';
       const r = await s.query(
         `SELECT ${quoteIdent(info.pk.name)}::text AS id, (${quoteIdent(field.name)} ${op} $1::vector)::float8 AS d FROM ${this.table(collection)}

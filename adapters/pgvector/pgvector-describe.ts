@@ -2,6 +2,7 @@
 import { InvalidInputError, NotFoundError, UnsupportedOperationError } from '../../src/errors.js';
 import type { CollectionSchema, IdType, IndexSpec, Metric, PayloadField, VectorField } from '../../src/model.js';
 import type { PgQueryable } from './pgvector-driver.js';
+import { quoteIdent } from './pgvector-sql.js';
 import { type ColumnInfo, neutralType } from './pgvector-types.js';
 
 export interface TableInfo {
@@ -28,6 +29,7 @@ const UNSUPPORTED_VECTOR_TYPES = new Set(['halfvec', 'sparsevec', 'bit']);
 const s = (v: unknown): string => String(v);
 
 export async function findTableOid(q: PgQueryable, schemaName: string, table: string): Promise<string | undefined> {
+  quoteIdent(table); // refuses names PostgreSQL would truncate or cannot hold
   const r = await q.query(
     `SELECT c.oid::int8::text AS oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
-import { ConflictError, IntegrityError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../errors.js';
+import { ConflictError, IntegrityError, InvalidInputError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../errors.js';
 import type { Manifest } from '../format/manifest.js';
 import { sliceBatch } from '../format/rows.js';
 import { decodeSegment } from '../format/segment-codec.js';
@@ -190,58 +190,70 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
     resumeFrom = undefined;
   }
 
-  const loadStart = performance.now();
-  const layout = { idType: manifest.schema.idType, vectors: manifest.schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
-  let rows = 0;
-  for (let s = 0; s < manifest.segments.length; s++) {
-    const ref = manifest.segments[s] as (typeof manifest.segments)[number];
-    if (resumeFrom && s + 1 < resumeFrom.segment) {
-      rows += ref.rows;
-      continue;
-    }
-    throwIfAborted(signal);
-    const bytes = await repo.getSegment(ref, signal);
-    const { batch } = decodeSegment(layout, bytes, ref.key);
-    validateBatchVectors(batch, schema.vectors, adapter.engine);
-    const per = opts.writeBatchRows > 0 ? opts.writeBatchRows : batch.length;
-    for (let b = 0, start = 0; start < batch.length; b++, start += per) {
-      // Marker segment numbers are 1-based: "s b" means batch b of segment s is committed.
-      if (resumeFrom && s + 1 === resumeFrom.segment && b < resumeFrom.batch) continue;
-      const part = start === 0 && per >= batch.length ? batch : sliceBatch(batch, start, Math.min(batch.length, start + per));
-      const marker = formatMarker({ snapshot: manifest.id, segment: s + 1, batch: b + 1 });
-      await adapter.write(writeInto, part, { mode, marker, signal });
-      if (!adapter.capabilities.atomicMarker) await adapter.writeMarker(writeInto, marker);
-      progress.rows = rows + Math.min(batch.length, start + per);
-      progress.emit('write');
-    }
-    rows += batch.length;
-    progress.rows = rows;
-    progress.segments = s + 1;
-    progress.bytes += ref.bytes;
-    progress.emit('segment');
+  try {
+    return await load();
+  } catch (err) {
+    // A staging collection is kept for resume after an abort or a transient failure; after a
+    // permanent one (corrupt segment, bad data) it is dropped so nothing half-restored lingers.
+    const resumable = err instanceof VectordrError && (err.category === 'aborted' || err.category === 'transient');
+    if (useStaging && !resumable) await adapter.drop(writeInto).catch(() => undefined);
+    throw err;
   }
-  const loadMs = performance.now() - loadStart;
 
-  const indexStart = performance.now();
-  let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
-  if (opts.buildIndexes && mode === 'insert') {
-    progress.emit('index');
-    indexes = await adapter.buildIndexes(writeInto, { ...schema, name: writeInto }, { signal });
+  async function load(): Promise<RestoreResult> {
+    const loadStart = performance.now();
+    const layout = { idType: manifest.schema.idType, vectors: manifest.schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
+    let rows = 0;
+    for (let s = 0; s < manifest.segments.length; s++) {
+      const ref = manifest.segments[s] as (typeof manifest.segments)[number];
+      if (resumeFrom && s + 1 < resumeFrom.segment) {
+        rows += ref.rows;
+        continue;
+      }
+      throwIfAborted(signal);
+      const bytes = await repo.getSegment(ref, signal);
+      const { batch } = decodeSegment(layout, bytes, ref.key);
+      validateBatchVectors(batch, schema.vectors, adapter.engine);
+      const per = opts.writeBatchRows > 0 ? opts.writeBatchRows : batch.length;
+      for (let b = 0, start = 0; start < batch.length; b++, start += per) {
+        // Marker segment numbers are 1-based: "s b" means batch b of segment s is committed.
+        if (resumeFrom && s + 1 === resumeFrom.segment && b < resumeFrom.batch) continue;
+        const part = start === 0 && per >= batch.length ? batch : sliceBatch(batch, start, Math.min(batch.length, start + per));
+        const marker = formatMarker({ snapshot: manifest.id, segment: s + 1, batch: b + 1 });
+        await adapter.write(writeInto, part, { mode, marker, signal });
+        if (!adapter.capabilities.atomicMarker) await adapter.writeMarker(writeInto, marker);
+        progress.rows = rows + Math.min(batch.length, start + per);
+        progress.emit('write');
+      }
+      rows += batch.length;
+      progress.rows = rows;
+      progress.segments = s + 1;
+      progress.bytes += ref.bytes;
+      progress.emit('segment');
+    }
+    const loadMs = performance.now() - loadStart;
+
+    const indexStart = performance.now();
+    let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
+    if (opts.buildIndexes && mode === 'insert') {
+      progress.emit('index');
+      indexes = await adapter.buildIndexes(writeInto, { ...schema, name: writeInto }, { signal });
+    }
+    const indexMs = performance.now() - indexStart;
+
+    progress.emit('commit');
+    await adapter.writeMarker(writeInto, undefined);
+    if (swapInto) await adapter.swap?.(writeInto, target, swapInto);
+    progress.emit('done');
+    repo.logger.info({ snapshot: manifest.id, target, rows, resumed: resumeFrom !== undefined }, 'restore complete');
+    return {
+      snapshot: manifest.id,
+      target,
+      rows,
+      segments: manifest.segments.length,
+      resumed: resumeFrom !== undefined,
+      timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
+      indexes,
+    };
   }
-  const indexMs = performance.now() - indexStart;
-
-  progress.emit('commit');
-  await adapter.writeMarker(writeInto, undefined);
-  if (swapInto) await adapter.swap?.(writeInto, target, swapInto);
-  progress.emit('done');
-  repo.logger.info({ snapshot: manifest.id, target, rows, resumed: resumeFrom !== undefined }, 'restore complete');
-  return {
-    snapshot: manifest.id,
-    target,
-    rows,
-    segments: manifest.segments.length,
-    resumed: resumeFrom !== undefined,
-    timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
-    indexes,
-  };
 }

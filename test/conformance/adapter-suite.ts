@@ -1,0 +1,287 @@
+/**
+ * The adapter conformance suite: every engine adapter runs exactly these cases against a real
+ * server (or, for Qdrant, a schema-validating stand-in). Engine-specific behaviour belongs in the
+ * adapter's own test file; cases here are skipped only by declared capability, never by name.
+ *
+ *   testAdapter({ name: 'pgvector (pg)', create: async () => ({ adapter, cleanup }) })
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VectorAdapter } from '../../src/adapter.js';
+import { isVectordrError } from '../../src/errors.js';
+import type { CollectionSchema, VectorRecord } from '../../src/model.js';
+import { type Repository, openRepository } from '../../src/repository/repository.js';
+import { memoryStorage } from '../../src/storage/memory-storage.js';
+import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
+import { randomName } from '../helpers/engines.js';
+
+export interface AdapterHarness {
+  adapter: VectorAdapter;
+  cleanup(): Promise<void>;
+}
+
+export interface AdapterSuiteOptions {
+  name: string;
+  create(): Promise<AdapterHarness>;
+  /** Rows for the snapshot/restore cases. @default 2500 */
+  rows?: number;
+}
+
+export async function expectError(p: Promise<unknown>, code: string): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    if (!isVectordrError(err)) throw err;
+    expect(err.code, err.message).toBe(code);
+    return err;
+  }
+  throw new Error(`expected error ${code}, but the call succeeded`);
+}
+
+function expectSameRecords(actual: VectorRecord[], expected: VectorRecord[]): void {
+  expect(actual.map((r) => String(r.id))).toEqual(expected.map((r) => String(r.id)));
+  actual.forEach((a, i) => {
+    const e = expected[i] as VectorRecord;
+    expect(a.payload).toEqual(e.payload);
+    for (const [name, v] of Object.entries(e.vectors)) expect(Array.from(a.vectors[name] ?? [])).toEqual(Array.from(v ?? []));
+  });
+}
+
+export function testAdapter(options: AdapterSuiteOptions): void {
+  const rows = options.rows ?? 2500;
+  describe(`adapter conformance: ${options.name}`, () => {
+    let h: AdapterHarness;
+    let a: VectorAdapter;
+    let repo: Repository;
+    const created: string[] = [];
+    const name = (p: string): string => {
+      const n = randomName(p);
+      created.push(n);
+      return n;
+    };
+    const createFilled = async (schema: CollectionSchema, records: VectorRecord[]): Promise<void> => {
+      await a.create(schema, { indexes: 'now' });
+      for (let i = 0; i < records.length; i += 1000) {
+        await a.write(schema.name, makeBatch(schema, records.slice(i, i + 1000)), { mode: 'upsert' });
+      }
+    };
+
+    beforeAll(async () => {
+      h = await options.create();
+      a = h.adapter;
+      repo = await openRepository({ storage: memoryStorage(), create: true });
+    });
+    afterAll(async () => {
+      if (a) for (const c of created) await a.drop(c).catch(() => undefined);
+      await h?.cleanup();
+    });
+
+    it('probe reports a reachable endpoint', async () => {
+      const p = await a.probe();
+      expect(p.reachable).toBe(true);
+      expect(p.latencyMs).toBeGreaterThanOrEqual(0);
+    });
+
+    it('creates a collection and describes it back', async () => {
+      const schema = testSchema(name('conf_desc'));
+      await a.create(schema, { indexes: 'now' });
+      expect(await a.exists(schema.name)).toBe(true);
+      const d = await a.describe(schema.name);
+      expect(d.idType).toBe('int64');
+      expect(d.vectors.map((v) => [v.name, v.dims, v.metric])).toEqual([['embedding', 16, 'cosine']]);
+      expect(d.payload.map((p) => [p.name, p.type, p.array]).sort()).toEqual(schema.payload.map((p) => [p.name, p.type, p.array]).sort());
+      expect(d.indexes.some((i) => i.kind === 'hnsw' && i.field === 'embedding')).toBe(true);
+    });
+
+    it('describe of a missing collection throws COLLECTION_NOT_FOUND', async () => {
+      await expectError(a.describe(randomName('missing')), 'COLLECTION_NOT_FOUND');
+      expect(await a.exists(randomName('missing'))).toBe(false);
+    });
+
+    it('writes, counts and fetches records exactly (vectors bit for bit, payload types kept)', async () => {
+      const schema = testSchema(name('conf_rw'));
+      const records = makeRecords(50);
+      await createFilled(schema, records);
+      expect(await a.count(schema.name)).toBe(50);
+      const ids = [records[0], records[3], records[49]].map((r) => (r as VectorRecord).id);
+      expectSameRecords(await a.fetch(schema.name, ids), [records[0], records[3], records[49]] as VectorRecord[]);
+    });
+
+    it('upsert is idempotent and updates in place', async () => {
+      const schema = testSchema(name('conf_upsert'));
+      const records = makeRecords(20);
+      await createFilled(schema, records);
+      const changed = records.map((r) => ({ ...r, payload: { ...r.payload, title: 'changed' } }));
+      await a.write(schema.name, makeBatch(schema, changed), { mode: 'upsert' });
+      await a.write(schema.name, makeBatch(schema, changed), { mode: 'upsert' });
+      expect(await a.count(schema.name)).toBe(20);
+      expect((await a.fetch(schema.name, [records[0]?.id as bigint]))[0]?.payload.title).toBe('changed');
+    });
+
+    it('keeps int64 ids above 2^53 exact', async () => {
+      const schema = testSchema(name('conf_bigid'));
+      const records = makeRecords(3, 16, 7, 9_007_199_254_740_993n);
+      await createFilled(schema, records);
+      const got = await a.fetch(schema.name, records.map((r) => r.id));
+      expect(got.map((r) => r.id)).toEqual([9_007_199_254_740_993n, 9_007_199_254_740_994n, 9_007_199_254_740_995n]);
+    });
+
+    it('deletes by id', async () => {
+      const schema = testSchema(name('conf_del'));
+      const records = makeRecords(10);
+      await createFilled(schema, records);
+      await a.delete(schema.name, [records[0]?.id as bigint, records[1]?.id as bigint]);
+      expect(await a.count(schema.name)).toBe(8);
+      expect(await a.fetch(schema.name, [records[0]?.id as bigint])).toEqual([]);
+    });
+
+    it('exact search returns the query vector itself first', async () => {
+      const schema = testSchema(name('conf_search'));
+      const records = makeRecords(200);
+      await createFilled(schema, records);
+      const q = records[42]?.vectors.embedding as Float32Array;
+      const hits = await a.search(schema.name, q, 5, { exact: true });
+      expect(hits[0]?.id).toBe(records[42]?.id);
+      expect(hits).toHaveLength(5);
+    });
+
+    it('refuses NaN and Infinity in vectors, writing nothing', async () => {
+      const schema = testSchema(name('conf_nan'));
+      await a.create(schema, { indexes: 'deferred' });
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const records = makeRecords(5);
+        (records[3]?.vectors.embedding as Float32Array)[2] = bad;
+        await expectError(a.write(schema.name, makeBatch(schema, records), { mode: 'upsert' }), 'INVALID_VECTOR');
+      }
+      expect(await a.count(schema.name)).toBe(0);
+    });
+
+    it('refuses vectors of the wrong dimension', async () => {
+      const schema = testSchema(name('conf_dims'));
+      await a.create(schema, { indexes: 'deferred' });
+      const wrong = testSchema(schema.name, 8);
+      await expectError(a.write(schema.name, makeBatch(wrong, makeRecords(3, 8)), { mode: 'upsert' }), 'DIMENSION_MISMATCH');
+      expect(await a.count(schema.name)).toBe(0);
+    });
+
+    describe('snapshot -> disaster -> restore -> verify', () => {
+      let source: string;
+      let records: VectorRecord[];
+      let snapshotId: string;
+      beforeAll(async () => {
+        source = name('conf_snap');
+        records = makeRecords(rows, 16, 3);
+        await createFilled(testSchema(source), records);
+        const events: string[] = [];
+        const { manifest } = await repo.snapshot(a, source, { segmentBytes: 64 * 1024, onProgress: (e) => events.push(e.phase) });
+        snapshotId = manifest.id;
+        expect(manifest.rows.upserts).toBe(rows);
+        expect(manifest.segments.length).toBeGreaterThan(3);
+        expect(events).toContain('done');
+      });
+
+      it('the snapshot verifies clean, with no database', async () => {
+        const report = await repo.verify({ collection: source, snapshot: snapshotId });
+        expect(report.ok, JSON.stringify(report)).toBe(true);
+        expect(report.snapshots[0]?.rows).toBe(rows);
+      });
+
+      it('the live collection has parity with its snapshot', async () => {
+        const p = await repo.verifyParity(a, { collection: source, snapshot: snapshotId });
+        expect(p.ok).toBe(true);
+        expect(p.rows).toEqual({ live: rows, snapshot: rows });
+      });
+
+      it('restores after the collection is dropped, with parity and indexes', async () => {
+        await a.drop(source);
+        expect(await a.exists(source)).toBe(false);
+        const r = await repo.restore(a, { collection: source, snapshot: snapshotId });
+        expect(r.rows).toBe(rows);
+        expect(await a.count(source)).toBe(rows);
+        expect(r.indexes.built.length).toBeGreaterThan(0);
+        const p = await repo.verifyParity(a, { collection: source, snapshot: snapshotId });
+        expect(p.ok, JSON.stringify(p.mismatchedBuckets)).toBe(true);
+        const hits = await a.search(source, records[7]?.vectors.embedding as Float32Array, 1);
+        expect(hits[0]?.id).toBe(records[7]?.id);
+      });
+
+      it('parity names the ids that differ', async () => {
+        const target = name('conf_diff');
+        await repo.restore(a, { collection: source, snapshot: snapshotId, target });
+        const [r0, r1, r2] = records as [VectorRecord, VectorRecord, VectorRecord];
+        const schema = testSchema(target);
+        await a.write(target, makeBatch(schema, [{ ...r0, payload: { ...r0.payload, title: 'tampered' } }]), { mode: 'upsert' });
+        await a.delete(target, [r1.id]);
+        await a.write(target, makeBatch(schema, makeRecords(1, 16, 99, 10_000_000n)), { mode: 'upsert' });
+        const p = await repo.verifyParity(a, { collection: source, snapshot: snapshotId, live: target });
+        expect(p.ok).toBe(false);
+        expect(p.changed).toEqual([r0.id]);
+        expect(p.missing).toEqual([r1.id]);
+        expect(p.extra).toEqual([10_000_000n]);
+        expect(p.mismatchedBuckets.length).toBeGreaterThanOrEqual(1);
+        void r2;
+      });
+
+      it('refuses to restore into a non-empty collection without a policy, and leaves it untouched', async () => {
+        const target = name('conf_exists');
+        const schema = testSchema(target);
+        await createFilled(schema, makeRecords(5, 16, 42));
+        await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target }), 'TARGET_NOT_EMPTY');
+        expect(await a.count(target)).toBe(5);
+        const r = await repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'replace' });
+        expect(r.rows).toBe(rows);
+        expect(await a.count(target)).toBe(rows);
+        expect((await repo.verifyParity(a, { collection: source, snapshot: snapshotId, live: target })).ok).toBe(true);
+      });
+
+      it('appends (upserts) into an existing collection when asked', async () => {
+        const target = name('conf_append');
+        const schema = testSchema(target);
+        await createFilled(schema, makeRecords(5, 16, 42, 50_000_000n));
+        await repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' });
+        expect(await a.count(target)).toBe(rows + 5);
+      });
+
+      it('refuses a dimension mismatch with the existing target, writing nothing', async () => {
+        const target = name('conf_dimmis');
+        await a.create(testSchema(target, 8), { indexes: 'deferred' });
+        await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }), 'DIMENSION_MISMATCH');
+        expect(await a.count(target)).toBe(0);
+      });
+
+      it('resumes an interrupted restore where it stopped', async () => {
+        const target = name('conf_resume');
+        const ac = new AbortController();
+        let segments = 0;
+        await expectError(
+          repo.restore(a, {
+            collection: source,
+            snapshot: snapshotId,
+            target,
+            signal: ac.signal,
+            onProgress: (e) => {
+              if (e.phase === 'segment' && ++segments === 3) ac.abort();
+            },
+          }),
+          'ABORTED',
+        );
+        if (a.capabilities.atomicSwap) expect(await a.exists(target)).toBe(false); // never half-visible under its name
+        const events: number[] = [];
+        const r = await repo.restore(a, { collection: source, snapshot: snapshotId, target, onProgress: (e) => e.phase === 'write' && events.push(e.rows) });
+        expect(r.resumed).toBe(true);
+        expect(events[0]).toBeGreaterThan(0);
+        expect(Math.min(...events)).toBeGreaterThan(2 * 200); // the first segments were not rewritten
+        expect((await repo.verifyParity(a, { collection: source, snapshot: snapshotId, live: target })).ok).toBe(true);
+      });
+
+      it('an aborted snapshot leaves no snapshot behind', async () => {
+        const ac = new AbortController();
+        const before = (await repo.list({ collection: source })).length;
+        await expectError(
+          repo.snapshot(a, source, { segmentBytes: 64 * 1024, signal: ac.signal, onProgress: (e) => e.phase === 'segment' && ac.abort() }),
+          'ABORTED',
+        );
+        expect((await repo.list({ collection: source })).length).toBe(before);
+      });
+    });
+  });
+}

@@ -1,0 +1,213 @@
+/**
+ * pgvector adapter: the shared conformance suite on PGlite (in-process) and on a real PostgreSQL 16
+ * + pgvector (PG_URL, started by scripts/test-all.sh), plus what is specific to PostgreSQL.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
+import { openRepository } from '../../src/repository/repository.js';
+import { memoryStorage } from '../../src/storage/memory-storage.js';
+import { expectError, testAdapter } from '../conformance/adapter-suite.js';
+import { engineAvailable, randomName } from '../helpers/engines.js';
+
+const PG_URL = process.env.PG_URL;
+
+testAdapter({
+  name: 'pgvector on PGlite',
+  rows: 1200,
+  create: async () => {
+    engineAvailable('pglite', true);
+    const db = await PGlite.create({ extensions: { vector } });
+    await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+    return { adapter: pgvectorAdapter({ pglite: db }), cleanup: () => db.close() };
+  },
+});
+
+const hasPg = engineAvailable('pgvector', PG_URL !== undefined);
+
+describe.runIf(hasPg)('real PostgreSQL', () => {
+  testAdapter({
+    name: 'pgvector on PostgreSQL (pg Pool, binary COPY)',
+    create: async () => {
+      const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+      await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+      return { adapter: pgvectorAdapter({ pool }), cleanup: () => pool.end() };
+    },
+  });
+
+  testAdapter({
+    name: 'pgvector on PostgreSQL (pg Client, no COPY)',
+    rows: 800,
+    create: async () => {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      return { adapter: pgvectorAdapter({ client, copy: 'never' }), cleanup: () => client.end() };
+    },
+  });
+
+  describe('PostgreSQL specifics', () => {
+    let pool: pg.Pool;
+    let adapter: PgvectorAdapter;
+    const tables: string[] = [];
+    const table = (p: string): string => {
+      const t = randomName(p);
+      tables.push(t);
+      return t;
+    };
+    beforeAll(async () => {
+      pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+      adapter = pgvectorAdapter({ pool });
+    });
+    afterAll(async () => {
+      for (const t of tables) await pool.query(`DROP TABLE IF EXISTS "${t.replaceAll('"', '""')}"`).catch(() => undefined);
+      await pool.end();
+    });
+
+    it('round-trips every supported column type, on the COPY path and the INSERT path', async () => {
+      const t = table('types');
+      await pool.query(`CREATE TABLE ${t} (id uuid PRIMARY KEY, a vector(4) NOT NULL, b vector(3), title varchar(40), body text, n int8, i int4, s int2,
+        r real, d double precision, ok boolean, ts timestamptz, tsn timestamp, day date, raw bytea, j json, jb jsonb, tags text[], nums int4[], money numeric(10,2), ip inet)`);
+      await pool.query(`INSERT INTO ${t} SELECT gen_random_uuid(), ARRAY[g, 1, 2, 3]::real[]::vector, CASE WHEN g % 3 = 0 THEN NULL ELSE ARRAY[g, -1.5, 1e-7]::real[]::vector END,
+        'title ' || g, repeat('x', g % 50), 9007199254740993 + g, g, 7, g / 3.0, g / 7.0, g % 2 = 0, now() - g * interval '1 hour 1 microsecond', '2024-02-29 12:34:56.789012',
+        '2024-02-29'::date + g, '\\x00ff10'::bytea, '{"a": [1, 2]}', jsonb_build_object('g', g, 'deep', jsonb_build_object('x', 'y')), ARRAY['a', NULL, 'c'], ARRAY[1, 2], g * 1.25, '10.0.0.1'
+        FROM generate_series(1, 300) g`);
+      await pool.query(`INSERT INTO ${t} (id, a) VALUES ('00000000-0000-0000-0000-000000000001', '[0,0,0,0]')`);
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, t);
+      expect(manifest.schema.idType).toBe('uuid');
+      expect(manifest.schema.vectors.map((v) => [v.name, v.dims, v.nullable])).toEqual([['a', 4, false], ['b', 3, true]]);
+      // numeric and inet have no binary codec: restore takes the INSERT path; without them, COPY.
+      for (const [target, drop] of [[table('types_insert'), ''], [table('types_copy'), 'money, ip']] as const) {
+        await repo.restore(adapter, { collection: t, snapshot: manifest.id, target });
+        expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id, live: target })).ok).toBe(true);
+        void drop;
+      }
+      const [row] = await adapter.fetch(t, ['00000000-0000-0000-0000-000000000001']);
+      expect(row?.vectors.b).toBeNull();
+    });
+
+    it('uses binary COPY for tables whose columns all have binary codecs', async () => {
+      const t = table('copyable');
+      await pool.query(`CREATE TABLE ${t} (id text PRIMARY KEY, e vector(3), ts timestamptz, day date, u uuid, raw bytea, jb jsonb, f float8)`);
+      await pool.query(`INSERT INTO ${t} SELECT 'k' || g, ARRAY[g, 0, 1]::real[]::vector, '2020-01-01T00:00:00.000001Z'::timestamptz + g * interval '1 day', '1999-12-31'::date + g,
+        gen_random_uuid(), '\\xdeadbeef', '{"z": 1, "a": [true, null]}', 'NaN'::float8 FROM generate_series(1, 100) g`);
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, t);
+      const target = table('copyable_r');
+      const queries: string[] = [];
+      const spy = pgvectorAdapter({
+        pool: {
+          query: (q: string, v?: unknown[]) => pool.query(q, v),
+          connect: async () => {
+            const c = await pool.connect();
+            return {
+              query: (q: unknown, v?: unknown[]) => {
+                if (typeof q === 'string') queries.push(q);
+                else queries.push(String((q as { text?: string }).text));
+                return (c.query as (q: unknown, v?: unknown[]) => Promise<pg.QueryResult>)(q, v);
+              },
+              release: (e?: Error | boolean) => c.release(e),
+            };
+          },
+        },
+      });
+      await repo.restore(spy, { collection: t, snapshot: manifest.id, target });
+      expect(queries.some((q) => q.startsWith('COPY') && q.includes('FROM STDIN'))).toBe(true);
+      expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id, live: target })).ok).toBe(true);
+    });
+
+    it('scans one consistent snapshot: rows written during the export are not in it', async () => {
+      const t = table('consistent');
+      await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(3))`);
+      await pool.query(`INSERT INTO ${t} SELECT g, '[1,2,3]' FROM generate_series(1, 5000) g`);
+      const session = await adapter.scan(t, { batchSize: 500 });
+      let seen = 0;
+      let first = true;
+      try {
+        for await (const b of session.batches()) {
+          if (first) {
+            await pool.query(`INSERT INTO ${t} SELECT g, '[1,2,3]' FROM generate_series(5001, 6000) g`);
+            await pool.query(`DELETE FROM ${t} WHERE id <= 1000`);
+            first = false;
+          }
+          seen += b.length;
+        }
+      } finally {
+        await session.close();
+      }
+      expect(seen).toBe(5000);
+    });
+
+    it('refuses a table without a primary key', async () => {
+      const t = table('nopk');
+      await pool.query(`CREATE TABLE ${t} (id int8, e vector(3))`);
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      await expectError(repo.snapshot(adapter, t), 'NO_PRIMARY_KEY');
+      expect(await repo.list()).toEqual([]);
+    });
+
+    it('quotes hostile identifiers instead of interpolating them', async () => {
+      const victim = table('victim');
+      await pool.query(`CREATE TABLE ${victim} (id int8 PRIMARY KEY)`);
+      const hostile = `x"; DROP TABLE ${victim}; --`;
+      tables.push(hostile);
+      const col = `e"); DROP TABLE ${victim}; --`;
+      await pool.query(`CREATE TABLE "${hostile.replaceAll('"', '""')}" (id int8 PRIMARY KEY, "${col.replaceAll('"', '""')}" vector(2), "it's" text)`);
+      await pool.query(`INSERT INTO "${hostile.replaceAll('"', '""')}" VALUES (1, '[1,2]', 'o''clock')`);
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, hostile);
+      await adapter.drop(hostile);
+      await repo.restore(adapter, { collection: hostile, snapshot: manifest.id });
+      expect((await repo.verifyParity(adapter, { collection: hostile, snapshot: manifest.id })).ok).toBe(true);
+      expect(await adapter.exists(victim)).toBe(true);
+      await expectError(adapter.describe('a'.repeat(64)), 'INVALID_IDENTIFIER');
+    });
+
+    it('refuses a tampered manifest whose column type tries SQL injection', async () => {
+      const t = table('inj');
+      const victim = table('victim2');
+      await pool.query(`CREATE TABLE ${victim} (id int8 PRIMARY KEY)`);
+      await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(2), note text)`);
+      const storage = memoryStorage();
+      const repo = await openRepository({ storage, create: true });
+      const { manifest } = await repo.snapshot(adapter, t);
+      const key = `snapshots/${t}/${manifest.id}.json`;
+      const m = JSON.parse(Buffer.from(await storage.get(key)).toString());
+      m.schema.payload[0].nativeType = `text); DROP TABLE ${victim}; --`;
+      await storage.put(key, Buffer.from(JSON.stringify(m)));
+      await expectError(repo.restore(adapter, { collection: t, snapshot: manifest.id, target: table('inj_r') }), 'INVALID_IDENTIFIER');
+      expect(await adapter.exists(victim)).toBe(true);
+    });
+
+    it('refuses vector columns the adapter does not support, naming the column', async () => {
+      const t = table('novdim');
+      await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector)`);
+      const err = await expectError(adapter.describe(t), 'UNSUPPORTED_OPERATION');
+      expect(err.message).toContain('Column e');
+    });
+
+    it('probe reports role and version', async () => {
+      const p = await adapter.probe();
+      expect(p).toMatchObject({ reachable: true, role: 'primary' });
+      expect(p.engineVersion).toMatch(/^16\./);
+      const dead = pgvectorAdapter({ pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/x', connectionTimeoutMillis: 500 }) });
+      expect((await dead.probe()).reachable).toBe(false);
+    });
+
+    it('manifests record the endpoint without credentials', async () => {
+      const t = table('cred');
+      await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(2))`);
+      const secretPool = new pg.Pool({ connectionString: (PG_URL as string).replace('postgres@', 'postgres:s3cret-pass@') });
+      try {
+        const repo = await openRepository({ storage: memoryStorage(), create: true });
+        const { manifest } = await repo.snapshot(pgvectorAdapter({ pool: secretPool }), t);
+        expect(JSON.stringify(manifest)).not.toContain('s3cret');
+        expect(manifest.source.endpoint).toMatch(/^127\.0\.0\.1:\d+\/postgres$/);
+      } finally {
+        await secretPool.end();
+      }
+    });
+  });
+});
