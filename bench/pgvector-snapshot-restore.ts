@@ -13,6 +13,7 @@
  * PostgreSQL backends it used (/proc/<pid>/stat), to tell client-bound from server-bound steps.
  */
 import { spawn, execFileSync } from 'node:child_process';
+import { Session } from 'node:inspector/promises';
 import { createReadStream, createWriteStream, promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,6 +97,9 @@ function procCpuSeconds(pid: number): number | undefined {
 interface ChildResult {
   step: string;
   ms: number;
+  /** Busy CPU seconds of the whole machine while the child ran (ours + everyone else's); set by the parent. */
+  machineCpuS?: number;
+  loadavg1?: number;
   /** Peak RSS of the whole child process (kernel high-water mark), bytes. */
   maxRssBytes: number;
   /** Peak of the 50 ms RSS samples taken during the step, bytes. */
@@ -140,6 +144,15 @@ async function runChild(step: string): Promise<void> {
     const rss = process.memoryUsage().rss;
     if (rss > sampledPeak) sampledPeak = rss;
   }, 50);
+  // CPU profile of exactly the measured window (same .cpuprofile format as node --cpu-prof).
+  let inspector: Session | undefined;
+  if (args['cpu-prof']) {
+    inspector = new Session();
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.setSamplingInterval', { interval: 500 });
+    await inspector.post('Profiler.start');
+  }
   const cpu0 = process.cpuUsage();
   const serverCpu0 = await backendCpu();
   const t0 = performance.now();
@@ -205,6 +218,12 @@ async function runChild(step: string): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const serverCpu1 = await backendCpu();
   clearInterval(sampler);
+  if (inspector) {
+    const { profile } = await inspector.post('Profiler.stop');
+    await fs.writeFile(args['cpu-prof'] as string, JSON.stringify(profile));
+    inspector.disconnect();
+    extra.cpuProfile = args['cpu-prof'];
+  }
   const result: ChildResult = {
     step,
     ms,
@@ -234,11 +253,11 @@ interface Ctx {
 }
 
 function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profile = false): Promise<ChildResult> {
-  const argv = [...process.execArgv];
-  if (profile && ctx.cpuProfDir) argv.push('--cpu-prof', '--cpu-prof-dir', ctx.cpuProfDir, '--cpu-prof-name', `${step}-${Date.now()}.cpuprofile`);
-  argv.push(SCRIPT, '--child', step, '--fsync', String(args.fsync), '--batch-size', String(args['batch-size']), '--segment-bytes', String(args['segment-bytes']));
+  const argv = [...process.execArgv, SCRIPT, '--child', step, '--fsync', String(args.fsync), '--batch-size', String(args['batch-size']), '--segment-bytes', String(args['segment-bytes'])];
+  if (profile && ctx.cpuProfDir) argv.push('--cpu-prof', path.join(ctx.cpuProfDir, `${step}-${childArgs.table ?? ''}-${new Date().toISOString().replace(/[:.]/g, '')}.cpuprofile`));
   for (const [k, v] of Object.entries(childArgs)) argv.push(`--${k}`, v);
-  return new Promise((resolve, reject) => {
+  const cpuBefore = machineBusyCpuS();
+  return new Promise<ChildResult>((resolve, reject) => {
     const p = spawn(process.execPath, argv, { env: { ...process.env, PG_URL: ctx.url }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -248,7 +267,19 @@ function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profil
       if (code !== 0 || !line) return reject(new Error(`child ${step} exited with ${code}: ${out}`));
       resolve(JSON.parse(line.slice(RESULT_TAG.length)) as ChildResult);
     });
-  });
+  }).then((r) => ({ ...r, machineCpuS: machineBusyCpuS() - cpuBefore, loadavg1: os.loadavg()[0] }));
+}
+
+/** Busy CPU seconds of the whole machine (all processes, all cores) since boot, from /proc/stat. */
+function machineBusyCpuS(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 interface CliResult {
@@ -355,7 +386,7 @@ async function warm(ctx: Ctx, name: string): Promise<void> {
 }
 
 async function otherActiveSessions(ctx: Ctx): Promise<number> {
-  const r = await ctx.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`);
+  const r = await ctx.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name NOT LIKE 'vectordr-bench%'`);
   return Number(r.rows[0]?.n ?? 0);
 }
 

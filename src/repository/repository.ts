@@ -108,13 +108,18 @@ export class Repository {
 
   /** Snapshots in the repository, oldest first; only committed ones (a snapshot exists iff its manifest does). */
   async list(options: { collection?: string; signal?: AbortSignal } = {}): Promise<SnapshotInfo[]> {
-    const prefix = options.collection === undefined ? SNAPSHOTS_PREFIX : `${SNAPSHOTS_PREFIX}${collectionKey(options.collection)}/`;
     const out: SnapshotInfo[] = [];
+    for (const ref of await this.snapshotRefs(options)) out.push(summarize(await this.readManifest(ref.collection, ref.id)));
+    return out;
+  }
+
+  /** Committed snapshots by key alone (no manifest is parsed), oldest first. */
+  async snapshotRefs(options: { collection?: string; signal?: AbortSignal } = {}): Promise<{ collection: string; id: string }[]> {
+    const prefix = options.collection === undefined ? SNAPSHOTS_PREFIX : `${SNAPSHOTS_PREFIX}${collectionKey(options.collection)}/`;
+    const out: { collection: string; id: string }[] = [];
     for await (const obj of this.storage.list(prefix, { signal: options.signal })) {
       const m = /^snapshots\/([^/]+)\/([0-9A-Z]{26})\.json$/.exec(obj.key);
-      if (!m) continue;
-      const manifest = await this.readManifest(collectionFromKey(m[1] as string), m[2] as string);
-      out.push(summarize(manifest));
+      if (m) out.push({ collection: collectionFromKey(m[1] as string), id: m[2] as string });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

@@ -40,8 +40,6 @@ export interface SnapshotIntegrity {
 export interface IntegrityReport {
   ok: boolean;
   snapshots: SnapshotIntegrity[];
-  /** Problems reading manifests themselves (unknown formatVersion, invalid JSON, ...). */
-  problems: IntegrityProblem[];
 }
 
 export async function verifyIntegrity(repo: Repository, options: VerifyIntegrityOptions): Promise<IntegrityReport> {
@@ -52,18 +50,11 @@ export async function verifyIntegrity(repo: Repository, options: VerifyIntegrity
     throw new InvalidInputError('INVALID_OPTIONS', 'verify({ snapshot }) also needs { collection }.');
   }
   const progress = new ProgressReporter('verify-integrity', parsed.data.onProgress);
-  const report: IntegrityReport = { ok: true, snapshots: [], problems: [] };
+  const report: IntegrityReport = { ok: true, snapshots: [] };
   const targets: { collection: string; id: string }[] = [];
   if (snapshot !== undefined && collection !== undefined) targets.push({ collection, id: snapshot });
   else {
-    try {
-      for (const s of await repo.list({ collection, signal })) targets.push({ collection: s.collection, id: s.id });
-    } catch (err) {
-      if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
-      report.ok = false;
-      report.problems.push({ code: err.code, message: err.message });
-      return report;
-    }
+    targets.push(...(await repo.snapshotRefs({ collection, signal })));
   }
   /** Segments shared between snapshots are verified once per run (dedup). */
   const verified = new Map<string, IntegrityProblem | null>();
@@ -77,6 +68,7 @@ export async function verifyIntegrity(repo: Repository, options: VerifyIntegrity
     } catch (err) {
       if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
       result.ok = false;
+      report.ok = false;
       result.problems.push({ code: err.code, message: err.message });
       continue;
     }

@@ -78,12 +78,10 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       const { manifest } = await repo.snapshot(adapter, t);
       expect(manifest.schema.idType).toBe('uuid');
       expect(manifest.schema.vectors.map((v) => [v.name, v.dims, v.nullable])).toEqual([['a', 4, false], ['b', 3, true]]);
-      // numeric and inet have no binary codec: restore takes the INSERT path; without them, COPY.
-      for (const [target, drop] of [[table('types_insert'), ''], [table('types_copy'), 'money, ip']] as const) {
-        await repo.restore(adapter, { collection: t, snapshot: manifest.id, target });
-        expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id, live: target })).ok).toBe(true);
-        void drop;
-      }
+      // numeric and inet have no binary codec: this restore takes the INSERT path (the next test covers COPY).
+      const target = table('types_r');
+      await repo.restore(adapter, { collection: t, snapshot: manifest.id, target });
+      expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id, live: target })).ok).toBe(true);
       const [row] = await adapter.fetch(t, ['00000000-0000-0000-0000-000000000001']);
       expect(row?.vectors.b).toBeNull();
     });
