@@ -108,6 +108,12 @@ interface ChildResult {
   baselineRssBytes: number;
   /** Node CPU seconds (user+system) spent during the step. */
   clientCpuS: number;
+  /** Node CPU seconds of the whole child process, start-up included. */
+  childTotalCpuS: number;
+  /** machineCpuS minus this child's and its backends' CPU: other processes' load while it ran (the machine is shared). */
+  foreignCpuS?: number;
+  /** Wall time of the child process, start-up included. */
+  childWallMs?: number;
   /** CPU seconds of the PostgreSQL backend(s) this child's connections used. */
   serverCpuS: number | null;
   extra: Record<string, unknown>;
@@ -231,6 +237,7 @@ async function runChild(step: string): Promise<void> {
     sampledPeakRssBytes: sampledPeak,
     baselineRssBytes: baseline,
     clientCpuS: (cpu.user + cpu.system) / 1e6,
+    childTotalCpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     serverCpuS: serverCpu0 === null || serverCpu1 === null ? null : serverCpu1 - serverCpu0,
     extra,
   };
@@ -257,6 +264,7 @@ function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profil
   if (profile && ctx.cpuProfDir) argv.push('--cpu-prof', path.join(ctx.cpuProfDir, `${step}-${childArgs.table ?? ''}-${new Date().toISOString().replace(/[:.]/g, '')}.cpuprofile`));
   for (const [k, v] of Object.entries(childArgs)) argv.push(`--${k}`, v);
   const cpuBefore = machineBusyCpuS();
+  const wall0 = performance.now();
   return new Promise<ChildResult>((resolve, reject) => {
     const p = spawn(process.execPath, argv, { env: { ...process.env, PG_URL: ctx.url }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -267,7 +275,11 @@ function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profil
       if (code !== 0 || !line) return reject(new Error(`child ${step} exited with ${code}: ${out}`));
       resolve(JSON.parse(line.slice(RESULT_TAG.length)) as ChildResult);
     });
-  }).then((r) => ({ ...r, machineCpuS: machineBusyCpuS() - cpuBefore, loadavg1: os.loadavg()[0] }));
+  }).then((r) => {
+    const machineCpuS = machineBusyCpuS() - cpuBefore;
+    const foreignCpuS = Math.max(0, machineCpuS - r.childTotalCpuS - (r.serverCpuS ?? 0));
+    return { ...r, machineCpuS, foreignCpuS, childWallMs: performance.now() - wall0, loadavg1: os.loadavg()[0] };
+  });
 }
 
 /** Busy CPU seconds of the whole machine (all processes, all cores) since boot, from /proc/stat. */
@@ -286,10 +298,15 @@ interface CliResult {
   ms: number;
   clientCpuS: number | null;
   maxRssBytes: number | null;
+  /** CPU of the tool's PostgreSQL backend, polled every 100 ms (so up to 100 ms short). */
+  serverCpuS: number | null;
+  machineCpuS: number;
+  foreignCpuS: number | null;
+  childWallMs: number;
 }
 
 /** Runs a PostgreSQL CLI tool, timing it; /usr/bin/time (if present) adds its CPU and peak RSS. */
-function cli(ctx: Ctx, tool: string, toolArgs: string[]): Promise<CliResult> {
+async function cli(ctx: Ctx, tool: string, toolArgs: string[]): Promise<CliResult> {
   const bin = path.join(ctx.pgBin, tool);
   const timeBin = '/usr/bin/time';
   const useTime = (() => {
@@ -301,27 +318,52 @@ function cli(ctx: Ctx, tool: string, toolArgs: string[]): Promise<CliResult> {
     }
   })();
   const marker = '@@TIME ';
+  const appName = `vectordr-bench-${tool}-${Date.now()}`;
   const [cmd, argv] = useTime ? [timeBin, ['-f', `${marker}%U %S %M`, bin, ...toolArgs]] : [bin, toolArgs];
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const p = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'pipe'] });
+  const backendCpu = new Map<number, number>();
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      const r = await ctx.pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName]).catch(() => ({ rows: [] }));
+      for (const row of r.rows) {
+        const pid = Number((row as { pid: number }).pid);
+        const c = procCpuSeconds(pid);
+        if (c !== undefined) backendCpu.set(pid, c);
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  })();
+  const cpuBefore = machineBusyCpuS();
+  const t0 = performance.now();
+  const code = await new Promise<{ code: number | null; err: string }>((resolve, reject) => {
+    const p = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, PGAPPNAME: appName } });
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', reject);
-    p.on('close', (code) => {
-      const ms = performance.now() - t0;
-      const line = err.split('\n').find((l) => l.startsWith(marker));
-      const rest = err
-        .split('\n')
-        .filter((l) => l && !l.startsWith(marker))
-        .join('\n');
-      if (code !== 0) return reject(new Error(`${tool} exited with ${code}: ${rest}`));
-      if (rest) process.stderr.write(`${rest}\n`);
-      if (!line) return resolve({ ms, clientCpuS: null, maxRssBytes: null });
-      const [u, s, m] = line.slice(marker.length).trim().split(' ').map(Number);
-      resolve({ ms, clientCpuS: (u as number) + (s as number), maxRssBytes: (m as number) * 1024 });
-    });
+    p.on('close', (c) => resolve({ code: c, err }));
   });
+  const ms = performance.now() - t0;
+  const machineCpuS = machineBusyCpuS() - cpuBefore;
+  polling = false;
+  await poll;
+  const { err } = code;
+  const line = err.split('\n').find((l) => l.startsWith(marker));
+  const rest = err
+    .split('\n')
+    .filter((l) => l && !l.startsWith(marker))
+    .join('\n');
+  if (code.code !== 0) throw new Error(`${tool} exited with ${code.code}: ${rest}`);
+  if (rest) process.stderr.write(`${rest}\n`);
+  const serverCpuS = backendCpu.size ? [...backendCpu.values()].reduce((a, b) => a + b, 0) : null;
+  let clientCpuS: number | null = null;
+  let maxRssBytes: number | null = null;
+  if (line) {
+    const [u, s, m] = line.slice(marker.length).trim().split(' ').map(Number);
+    clientCpuS = (u as number) + (s as number);
+    maxRssBytes = (m as number) * 1024;
+  }
+  const foreignCpuS = clientCpuS === null ? null : Math.max(0, machineCpuS - clientCpuS - (serverCpuS ?? 0));
+  return { ms, clientCpuS, maxRssBytes, serverCpuS, machineCpuS, foreignCpuS, childWallMs: ms };
 }
 
 async function resolveServer(): Promise<{ url: string; pgBin: string }> {
@@ -586,15 +628,16 @@ function printMain(r: Record<string, unknown>): void {
   lines.push('');
   lines.push(`pgvector ${rows} rows x ${r.dims as number} dims, payload ~${r.avgPayloadJsonBytes as number} B JSON, table ${fmtMB(r.tableBytes as number)} (tags ${r.tagsType as string}); median of ${r.repeat as number}`);
   lines.push('');
-  lines.push('| step | time | rows/s | MB/s (COPY bytes) | client CPU | server CPU | peak RSS |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('| step | time | rows/s | MB/s (COPY bytes) | client CPU | server CPU | peak RSS | other load |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   const copyBytes = (r.copyBinaryBytes as number | null) ?? 0;
   for (const s of steps) {
     const d = s.detail.at(-1) ?? {};
     const cpu = typeof d.clientCpuS === 'number' ? `${(d.clientCpuS as number).toFixed(1)} s` : '';
     const scpu = typeof d.serverCpuS === 'number' ? `${(d.serverCpuS as number).toFixed(1)} s` : '';
     const rss = typeof d.maxRssBytes === 'number' ? fmtMB(d.maxRssBytes as number) : '';
-    lines.push(`| ${s.name} | ${fmtMs(s.medianMs)} | ${Math.round(rows / (s.medianMs / 1000)).toLocaleString('en')} | ${copyBytes ? (copyBytes / MB / (s.medianMs / 1000)).toFixed(0) : ''} | ${cpu} | ${scpu} | ${rss} |`);
+    const other = typeof d.foreignCpuS === 'number' && typeof d.childWallMs === 'number' ? `${((d.foreignCpuS as number) / ((d.childWallMs as number) / 1000)).toFixed(2)} cores` : '';
+    lines.push(`| ${s.name} | ${fmtMs(s.medianMs)} | ${Math.round(rows / (s.medianMs / 1000)).toLocaleString('en')} | ${copyBytes ? (copyBytes / MB / (s.medianMs / 1000)).toFixed(0) : ''} | ${cpu} | ${scpu} | ${rss} | ${other} |`);
   }
   lines.push('');
   const t = (v: number | null, target: number, better: 'le'): string => (v === null ? 'n/a' : `${v.toFixed(2)}x (target <= ${target.toFixed(2)}x: ${better === 'le' && v <= target ? 'MET' : 'MISSED'})`);
