@@ -685,6 +685,18 @@ async function rssScaling(ctx: Ctx, sizes: number[]): Promise<Record<string, unk
   return { dims: ctx.dims, tagsType: ctx.tagsType, sizes: out };
 }
 
+/** Which code was measured: the commit, and whether src/ or adapters/ had uncommitted changes. */
+function codeVersion(): { commit: string | null; dirty: boolean | null } {
+  if (process.env.BENCH_GIT_COMMIT) return { commit: process.env.BENCH_GIT_COMMIT, dirty: false };
+  try {
+    const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'adapters'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return { commit, dirty };
+  } catch {
+    return { commit: null, dirty: null };
+  }
+}
+
 async function main(): Promise<void> {
   if (args.child) return runChild(args.child);
   const rows = Number(args.rows);
@@ -712,12 +724,14 @@ async function main(): Promise<void> {
       platform: `${os.type()} ${os.release()}`,
       loadavg: os.loadavg(),
     };
+    const code = codeVersion();
+    log(`code ${code.commit ?? 'unknown commit'}${code.dirty ? ' + uncommitted changes in src/ or adapters/' : ''}`);
     log(`server ${url} (PostgreSQL ${String(v?.pg)}, pgvector ${String(v?.pgvector)}); work dir ${work}`);
     const result = args['rss-scaling']
       ? await rssScaling(ctx, String(args['scaling-rows']).split(',').map(Number))
       : await mainBench(ctx, rows, repeat);
     if (!args['rss-scaling']) printMain(result);
-    const json = { bench: args['rss-scaling'] ? 'pgvector-rss-scaling' : 'pgvector-snapshot-restore', started, machine, server: v, options: { fsync: args.fsync, batchSize: Number(args['batch-size']), segmentBytes: Number(args['segment-bytes']) }, ...result };
+    const json = { bench: args['rss-scaling'] ? 'pgvector-rss-scaling' : 'pgvector-snapshot-restore', started, code, machine, server: v, options: { fsync: args.fsync, batchSize: Number(args['batch-size']), segmentBytes: Number(args['segment-bytes']) }, ...result };
     const line = JSON.stringify(json);
     process.stdout.write(`BENCH_JSON ${line}\n`);
     if (args.out) await fs.writeFile(args.out, `${JSON.stringify(json, null, 2)}\n`);
