@@ -21,7 +21,7 @@ import { type Logger, silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
-import { BINARY_ENCODERS, ByteSink, CopyBinaryParser, copyHeader } from './pgvector-copy.js';
+import { ByteSink, CopyBinaryParser, binaryEncoder, copyHeader } from './pgvector-copy.js';
 import { METRIC_OPCLASS, type TableInfo, describeTable, findTableOid } from './pgvector-describe.js';
 import { type PgDriver, type PgQueryable, type PgSession, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema } from './pgvector-options.js';
@@ -160,7 +160,7 @@ export class PgvectorAdapter implements VectorAdapter {
     this.driver = o.pool ? pgPoolDriver(o.pool) : o.client ? pgClientDriver(o.client) : pgliteDriver(o.pglite as PgQueryable);
     this.schemaName = o.schema;
     quoteIdent(o.schema);
-    this.useCopy = o.copy === 'auto' && this.driver.kind === 'pg';
+    this.useCopy = o.copy === 'auto';
     this.insertBatchRows = o.insertBatchRows;
     this.endpointLabel = o.endpointLabel;
     this.logger = o.logger ?? silentLogger;
@@ -247,51 +247,64 @@ export class PgvectorAdapter implements VectorAdapter {
       const row = cp.rows[0] ?? {};
       const checkpoint: Checkpoint = { engine: 'pgvector', kind: 'pg-lsn', value: { lsn: String(row.lsn ?? ''), snapshot: String(row.snap ?? '') }, takenAt: new Date().toISOString() };
       const estimate = Number(row.estimate ?? 0);
-      const table = this.table(collection);
-      const self = this;
       return {
         schema: info.schema,
         checkpoint,
         estimatedRows: estimate > 0 ? estimate : undefined,
         close,
-        async *batches(): AsyncIterable<RecordBatch> {
-          const builder = new BatchBuilder(info, batchSize);
-          try {
-            if (self.useCopy && session.copyOut) {
-              const parser = new CopyBinaryParser();
-              for await (const chunk of session.copyOut(`COPY (SELECT ${self.selectList(info, false)} FROM ${table}) TO STDOUT (FORMAT binary)`)) {
-                throwIfAborted(signal);
-                for (const fields of parser.push(chunk)) {
-                  builder.add(fields);
-                  if (builder.length === batchSize) yield builder.take();
-                }
-              }
-            } else {
-              let after: string | null = null;
-              const pk = quoteIdent(info.pk.name);
-              for (;;) {
-                throwIfAborted(signal);
-                const where: string = after === null ? '' : `WHERE ${pk} > $1::${checkNativeType(info.pk.formatted)}`;
-                const r = await session.query(
-                  `SELECT ${self.selectList(info, true)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}`,
-                  after === null ? [] : [after],
-                );
-                if (r.rows.length === 0) break;
-                for (const rowObj of r.rows) builder.add(Object.values(rowObj) as RawField[]);
-                after = String(Object.values(r.rows[r.rows.length - 1] as object)[0]);
-                yield builder.take();
-                if (r.rows.length < batchSize) break;
-              }
-            }
-            if (builder.length > 0) yield builder.take();
-          } catch (err) {
-            throw mapError(err, `scan ${collection}`);
-          }
-        },
+        batches: () => this.scanBatches(session, info, batchSize, signal),
       };
     } catch (err) {
       await close();
       throw mapError(err, `scan ${collection}`);
+    }
+  }
+
+  /** Rows of an open scan session: binary COPY on pg, keyset pages on PGlite (or with copy: 'never'). */
+  private async *scanBatches(session: PgSession, info: TableInfo, batchSize: number, signal: AbortSignal | undefined): AsyncIterable<RecordBatch> {
+    const builder = new BatchBuilder(info, batchSize);
+    const table = this.table(info.schema.name);
+    try {
+      if (this.useCopy && session.copyOut) {
+        const parser = new CopyBinaryParser();
+        for await (const chunk of session.copyOut(`COPY (SELECT ${this.selectList(info, false)} FROM ${table}) TO STDOUT (FORMAT binary)`)) {
+          throwIfAborted(signal);
+          for (const fields of parser.push(chunk)) {
+            builder.add(fields);
+            if (builder.length === batchSize) yield builder.take();
+          }
+        }
+      } else {
+        // Keyset pages: by binary COPY into a buffer where only that exists (PGlite), else SELECT.
+        let after: string | null = null;
+        const pk = quoteIdent(info.pk.name);
+        const pkType = checkNativeType(info.pk.formatted);
+        for (;;) {
+          throwIfAborted(signal);
+          let rows = 0;
+          if (this.useCopy && session.copyOutBuffered) {
+            const where = after === null ? '' : `WHERE ${pk} > ${quoteLiteral(after)}::${pkType}`;
+            const bytes = await session.copyOutBuffered(`COPY (SELECT ${this.selectList(info, false)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}) TO STDOUT (FORMAT binary)`);
+            for (const fields of new CopyBinaryParser().push(bytes)) {
+              builder.add(fields);
+              after = text(fields[0] ?? null);
+              rows++;
+            }
+          } else {
+            const where = after === null ? '' : `WHERE ${pk} > $1::${pkType}`;
+            const r = await session.query(`SELECT ${this.selectList(info, true)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}`, after === null ? [] : [after]);
+            for (const rowObj of r.rows) builder.add(Object.values(rowObj) as RawField[]);
+            if (r.rows.length > 0) after = String(Object.values(r.rows[r.rows.length - 1] as object)[0]);
+            rows = r.rows.length;
+          }
+          if (rows === 0) break;
+          yield builder.take();
+          if (rows < batchSize) break;
+        }
+      }
+      if (builder.length > 0) yield builder.take();
+    } catch (err) {
+      throw mapError(err, `scan ${info.schema.name}`);
     }
   }
 
@@ -369,7 +382,7 @@ export class PgvectorAdapter implements VectorAdapter {
       const info = await describeTable(s, this.schemaName, collection);
       validateBatchVectors(batch, info.schema.vectors.filter((v) => v.name in batch.vectors), PLUGIN);
       const fields = this.writableFields(info, batch);
-      const copyable = this.useCopy && s.copyIn !== undefined && [info.pk, ...fields.payload.map((p) => p.col)].every((c) => BINARY_ENCODERS[c.typname] !== undefined);
+      const copyable = this.useCopy && s.copyIn !== undefined && [info.pk, ...fields.payload.map((p) => p.col)].every((c) => binaryEncoder(c.typname) !== undefined);
       if (batch.length > 0) {
         if (copyable) await this.writeCopy(s, info, fields, batch, options.mode);
         else await this.writeInsert(s, info, fields, batch, options.mode);
@@ -406,8 +419,8 @@ export class PgvectorAdapter implements VectorAdapter {
     const sink = new ByteSink();
     copyHeader(sink);
     const nFields = 1 + fields.vectors.length + fields.payload.length;
-    const idEnc = BINARY_ENCODERS[info.pk.typname] as (t: string) => Uint8Array;
-    const encs = fields.payload.map((p) => BINARY_ENCODERS[p.col.typname] as (t: string) => Uint8Array);
+    const idEnc = binaryEncoder(info.pk.typname) as (t: string) => Uint8Array;
+    const encs = fields.payload.map((p) => binaryEncoder(p.col.typname) as (t: string) => Uint8Array);
     const cols = fields.vectors.map((v) => batch.vectors[v.name] as VectorColumn);
     for (let i = 0; i < batch.length; i++) {
       sink.int16(nFields);

@@ -199,3 +199,42 @@ export const BINARY_ENCODERS: Record<string, BinaryEncoder> = {
   }),
   bytea: (t) => Buffer.from(t, 'base64'),
 };
+
+/** Element type OIDs for one-dimensional arrays the binary path can encode. */
+const ARRAY_ELEMENT_OID: Record<string, number> = { bool: 16, int2: 21, int4: 23, int8: 20, float4: 700, float8: 701, text: 25, varchar: 1043, bpchar: 1042, uuid: 2950 };
+
+/**
+ * Binary encoder for a column type, or undefined when it has none (the adapter then uses INSERT).
+ * Arrays arrive as JSON text (see pgvector-types toText) and are sent in array_send layout:
+ * ndim, has-nulls flag, element oid, length, lower bound 1, then length-prefixed elements.
+ */
+export function binaryEncoder(typname: string): BinaryEncoder | undefined {
+  const scalar = BINARY_ENCODERS[typname];
+  if (scalar) return scalar;
+  const elem = typname.startsWith('_') ? typname.slice(1) : undefined;
+  const oid = elem === undefined ? undefined : ARRAY_ELEMENT_OID[elem];
+  const enc = elem === undefined ? undefined : BINARY_ENCODERS[elem];
+  if (oid === undefined || enc === undefined) return undefined;
+  return (t) => {
+    const values = JSON.parse(t) as unknown[];
+    const parts = values.map((v) => (v === null ? null : enc(typeof v === 'string' ? v : typeof v === 'boolean' ? (v ? 't' : 'f') : JSON.stringify(v))));
+    const size = 20 + parts.reduce((n, p) => n + 4 + (p?.length ?? 0), 0);
+    const out = Buffer.allocUnsafe(size);
+    let p = out.writeInt32BE(values.length === 0 ? 0 : 1, 0);
+    p = out.writeInt32BE(parts.includes(null) ? 1 : 0, p);
+    p = out.writeUInt32BE(oid, p);
+    if (values.length === 0) return out.subarray(0, 12);
+    p = out.writeInt32BE(values.length, p);
+    p = out.writeInt32BE(1, p);
+    for (const part of parts) {
+      if (part === null) {
+        p = out.writeInt32BE(-1, p);
+        continue;
+      }
+      p = out.writeInt32BE(part.length, p);
+      out.set(part, p);
+      p += part.length;
+    }
+    return out;
+  };
+}

@@ -28,8 +28,10 @@ export interface PgPoolClientLike extends PgQueryable {
 export interface PgSession extends PgQueryable {
   /** `COPY ... TO STDOUT` as a byte stream; absent on PGlite. */
   copyOut?(sql: string): AsyncIterable<Uint8Array>;
-  /** `COPY ... FROM STDIN` from chunks; absent on PGlite. */
+  /** `COPY ... FROM STDIN` from chunks (on PGlite through its /dev/blob device). */
   copyIn?(sql: string, chunks: Iterable<Uint8Array>): Promise<void>;
+  /** `COPY ... TO STDOUT` collected in memory (PGlite); callers page it to bound memory. */
+  copyOutBuffered?(sql: string): Promise<Uint8Array>;
   release(broken?: boolean): void;
 }
 
@@ -123,7 +125,26 @@ export function pgClientDriver(client: PgQueryable): PgDriver {
   return serialised('pg', client, (release) => pgSession(client, release));
 }
 
-/** PGlite: one in-process connection. No COPY streams (keyset scan, batched INSERT). */
+/** The part of PGlite's query() that moves COPY data through its virtual /dev/blob device. */
+interface PgliteBlobQueryable {
+  query(text: string, values?: unknown[], options?: { blob?: Blob }): Promise<PgQueryResult & { blob?: Blob }>;
+}
+
+/**
+ * PGlite: one in-process connection. COPY runs through `/dev/blob` (PGlite has no COPY protocol
+ * stream): loads in one blob per batch, scans in keyset-paged blobs so memory stays bounded.
+ */
 export function pgliteDriver(db: PgQueryable): PgDriver {
-  return serialised('pglite', db, (release) => ({ query: (t, v) => db.query(t, v), release }));
+  const blobDb = db as unknown as PgliteBlobQueryable;
+  return serialised('pglite', db, (release) => ({
+    query: (t, v) => db.query(t, v),
+    async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
+      await blobDb.query(sql.replace(/FROM STDIN/, "FROM '/dev/blob'"), [], { blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]) });
+    },
+    async copyOutBuffered(sql: string): Promise<Uint8Array> {
+      const r = await blobDb.query(sql.replace(/TO STDOUT/, "TO '/dev/blob'"));
+      return r.blob ? new Uint8Array(await r.blob.arrayBuffer()) : new Uint8Array(0);
+    },
+    release,
+  }));
 }

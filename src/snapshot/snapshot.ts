@@ -61,7 +61,6 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
   const session = await adapter.scan(collection, { batchSize: opts.batchSize, signal });
   const segments: SegmentRef[] = [];
   let uploaded = 0;
-  let scanMs = 0;
   let rows = 0;
   const acc = new BucketDigest(repo.config.digest.buckets);
   try {
@@ -107,7 +106,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       progress.emit('scan');
     }
     await flush();
-    scanMs = performance.now() - scanStart;
+    const scanMs = performance.now() - scanStart;
 
     throwIfAborted(signal);
     const manifest: Manifest = {
