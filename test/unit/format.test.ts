@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { ByteSink, CopyBinaryParser, binaryEncoder, copyHeader, isoToMicros } from '../../adapters/pgvector/pgvector-copy.js';
+import { canonicalPayload } from '../../src/format/canonical-json.js';
+import { BucketDigest, idBytes, recordDigest } from '../../src/format/digest.js';
+import { newSnapshotId } from '../../src/format/keys.js';
+import { digestBatch, digestVectorOrder } from '../../src/format/rows.js';
+import { decodeSegment, encodeSegment } from '../../src/format/segment-codec.js';
+import { makeBatch, makeRecords, rng, testSchema } from '../helpers/data.js';
+
+describe('digests (format v1 — these values are frozen)', () => {
+  it('record digest of a fixed record', () => {
+    const d = recordDigest(idBytes('int64', 42n), [Float32Array.of(1, -0.5, 0.25)], canonicalPayload({ b: 1, a: 'x' }));
+    // Independently computed from docs/format.md with Python's hashlib:
+    // sha256(b'\x01' + pack('>q', 42) + b'\x01' + pack('<3f', 1, -0.5, 0.25) + pack('>I', 15) + b'{"a":"x","b":1}')
+    expect(Buffer.from(d).toString('hex')).toBe('54daa9d1200925b598f9357da9f5c5a4cb1a12a87d27b180e4a28eb4c8aeb791');
+  });
+
+  it('canonical payload sorts keys and is whitespace-free', () => {
+    expect(canonicalPayload({ b: [1, { d: 2, c: 'é' }], a: 1.5 })).toBe('{"a":1.5,"b":[1,{"c":"é","d":2}]}');
+  });
+
+  it('collection digest is order independent and localises differences to buckets', () => {
+    const schema = testSchema('x');
+    const records = makeRecords(300);
+    const order = digestVectorOrder(schema);
+    const a = new BucketDigest(16);
+    digestBatch('int64', order, makeBatch(schema, records), a);
+    const b = new BucketDigest(16);
+    digestBatch('int64', order, makeBatch(schema, [...records].reverse()), b);
+    expect(a.collectionDigest()).toBe(b.collectionDigest());
+    const changed = records.map((r, i) => (i === 10 ? { ...r, payload: { ...r.payload, title: 'other' } } : r));
+    const c = new BucketDigest(16);
+    digestBatch('int64', order, makeBatch(schema, changed), c);
+    expect(c.diff(a.toJSON())).toHaveLength(1);
+  });
+
+  it('bucket sums carry across 32-bit limbs and wrap mod 2^256', () => {
+    const acc = new BucketDigest(1);
+    const ones = new Uint8Array(32).fill(0xff);
+    acc.add(0, ones);
+    acc.add(0, Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 1 : 0)));
+    expect(acc.sumHex(0)).toBe('0'.repeat(64)); // (2^256 - 1) + 1 = 0 mod 2^256
+    expect(acc.counts[0]).toBe(2);
+  });
+});
+
+describe('segment codec', () => {
+  it('round-trips ids, vectors (with nulls), payloads and digests exactly', () => {
+    const schema = { ...testSchema('x', 5), vectors: [{ name: 'a', dims: 5, metric: 'cosine' as const, element: 'float32' as const, nullable: false }, { name: 'b', dims: 3, metric: 'l2' as const, element: 'float32' as const, nullable: true }] };
+    const r = rng(5);
+    const records = makeRecords(100, 5).map((rec, i) => ({ ...rec, vectors: { a: rec.vectors.embedding ?? null, b: i % 4 === 0 ? null : Float32Array.of(r(), r(), r()) } }));
+    const batch = makeBatch(schema, records);
+    const acc = new BucketDigest(8);
+    const d = digestBatch('int64', digestVectorOrder(schema), batch, acc);
+    const layout = { idType: 'int64' as const, vectors: [{ name: 'a', dims: 5 }, { name: 'b', dims: 3 }] };
+    const bytes = encodeSegment(layout, { batch, payloadJson: d.payloadJson, digests: d.digests, ops: new Array(100).fill('upsert') });
+    const back = decodeSegment(layout, bytes);
+    expect(Array.from(back.batch.ids as BigInt64Array)).toEqual(Array.from(batch.ids as BigInt64Array));
+    expect(Array.from(back.batch.vectors.a?.data ?? [])).toEqual(Array.from(batch.vectors.a?.data ?? []));
+    expect(Array.from(back.batch.vectors.b?.valid ?? [])).toEqual(Array.from(batch.vectors.b?.valid ?? []));
+    expect(back.payloadJson).toEqual(d.payloadJson);
+    expect(Buffer.from(back.digests).equals(Buffer.from(d.digests))).toBe(true);
+  });
+
+  it('string ids round-trip, and encoding is deterministic (same bytes -> same content address)', () => {
+    const schema = { ...testSchema('x', 4), idType: 'string' as const };
+    const records = makeRecords(20, 4).map((rec, i) => ({ ...rec, id: `doc-${i}-ü` }));
+    const batch = makeBatch(schema, records);
+    const d = digestBatch('string', ['embedding'], batch, new BucketDigest(4));
+    const layout = { idType: 'string' as const, vectors: [{ name: 'embedding', dims: 4 }] };
+    const rows = { batch, payloadJson: d.payloadJson, digests: d.digests, ops: new Array(20).fill('upsert') };
+    const one = encodeSegment(layout, rows);
+    expect(Buffer.from(encodeSegment(layout, rows)).equals(Buffer.from(one))).toBe(true);
+    expect(decodeSegment(layout, one).batch.ids).toEqual(records.map((x) => x.id));
+  });
+});
+
+describe('binary COPY codec', () => {
+  it('parses tuples split at every possible chunk boundary', () => {
+    const sink = new ByteSink(64);
+    copyHeader(sink);
+    const vec = Float32Array.of(1.5, -2, 3.25);
+    for (let i = 0; i < 5; i++) {
+      sink.int16(3);
+      sink.field(Buffer.from(`id-${i}`));
+      sink.vector(vec, 0, 3);
+      sink.field(i % 2 ? null : Buffer.from('x'.repeat(i * 10)));
+    }
+    sink.int16(-1);
+    const all = Buffer.concat(sink.finish());
+    for (let cut = 1; cut < all.length; cut++) {
+      const p = new CopyBinaryParser();
+      const rows: string[] = [];
+      for (const chunk of [all.subarray(0, cut), all.subarray(cut)]) {
+        for (const f of p.push(chunk)) {
+          const v = Buffer.from(f[1] as Buffer);
+          rows.push(`${f[0]?.toString()}|${v.readInt16BE(0)}|${v.readFloatBE(4)},${v.readFloatBE(8)},${v.readFloatBE(12)}|${f[2] === null ? 'null' : f[2].length}`);
+        }
+      }
+      expect(p.done).toBe(true);
+      expect(rows).toEqual([0, 1, 2, 3, 4].map((i) => `id-${i}|3|1.5,-2,3.25|${i % 2 ? 'null' : i * 10}`));
+    }
+  });
+
+  it('encodes timestamps, dates and arrays in PostgreSQL binary layout', () => {
+    expect(isoToMicros('2000-01-01T00:00:00.000001Z')).toBe(946_684_800_000_001n);
+    expect(isoToMicros('2000-01-01T01:00:00+01:00')).toBe(946_684_800_000_000n);
+    expect(Buffer.from(binaryEncoder('timestamptz')?.('2000-01-01T00:00:00.000002Z') ?? []).readBigInt64BE(0)).toBe(2n);
+    expect(Buffer.from(binaryEncoder('date')?.('2000-01-03') ?? []).readInt32BE(0)).toBe(2);
+    const arr = Buffer.from(binaryEncoder('_int4')?.('[1,null,3]') ?? []);
+    expect([arr.readInt32BE(0), arr.readInt32BE(4), arr.readUInt32BE(8), arr.readInt32BE(12), arr.readInt32BE(16)]).toEqual([1, 1, 23, 3, 1]);
+    expect(binaryEncoder('numeric')).toBeUndefined();
+    expect(() => binaryEncoder('uuid')?.('not-a-uuid')).toThrow();
+  });
+});
+
+describe('snapshot ids', () => {
+  it('are 26 Crockford base32 characters and sort by time', () => {
+    const a = newSnapshotId(1_700_000_000_000);
+    const b = newSnapshotId(1_700_000_000_001);
+    expect(a).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(a < b).toBe(true);
+  });
+});
