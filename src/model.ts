@@ -66,6 +66,8 @@ export const IndexSpecSchema = z.object({
   /** Vector or payload field the index covers. */
   field: z.string().min(1),
   metric: MetricSchema.optional(),
+  /** Enforces uniqueness (payload indexes). */
+  unique: z.boolean().optional(),
   /** Build/search parameters, e.g. { m: 16, ef_construction: 64 } or { lists: 100 }. */
   params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
   /** The engine's own definition (e.g. `CREATE INDEX ...`), informational. */

@@ -1,7 +1,8 @@
 /**
  * pgvector adapter: one PostgreSQL table with a single-column primary key and one or more vector(n)
- * columns is one collection. Works on `pg` (binary COPY both ways) and PGlite (keyset SELECT and
- * batched INSERT) through the same minimal driver interface.
+ * columns is one collection. Works on `pg` (binary COPY protocol both ways) and PGlite (binary COPY
+ * through /dev/blob, keyset-paged) through the same minimal driver interface; tables with column types
+ * that have no binary codec load through batched INSERT ... SELECT FROM unnest().
  */
 import { z } from 'zod';
 import type {
@@ -121,6 +122,9 @@ class BatchBuilder {
 /** Maps driver errors to typed errors; keeps VectordrErrors as they are. */
 function mapError(err: unknown, what: string): VectordrError {
   if (err instanceof VectordrError) return err;
+  if (err instanceof RangeError) {
+    return new InvalidInputError('SCHEMA_MISMATCH', `${what}: a value does not fit its column type (${err.message}); nothing from this batch was written.`, { plugin: PLUGIN, cause: err });
+  }
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
   const msg = typeof e.message === 'string' ? e.message : String(err);
@@ -363,7 +367,7 @@ export class PgvectorAdapter implements VectorAdapter {
         }
         sql = `CREATE INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)} ${opclass})${withParams.length ? ` WITH (${withParams.join(', ')})` : ''}`;
       } else if (schema.payload.some((p) => p.name === ix.field) && ['btree', 'hash', 'gin', 'brin'].includes(ix.kind)) {
-        sql = `CREATE INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)})`;
+        sql = `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)})`;
       } else {
         skip(`no field ${ix.field} or index kind ${ix.kind} unsupported`);
         continue;
@@ -504,6 +508,20 @@ export class PgvectorAdapter implements VectorAdapter {
     await this.transaction(`swap ${source} into ${target}`, async (s) => {
       if (options.replace) await s.query(`DROP TABLE IF EXISTS ${this.table(target)}`);
       await s.query(`ALTER TABLE ${this.table(source)} RENAME TO ${quoteIdent(target)}`);
+      // Indexes (and the primary key constraint with its index) were named after the staging table.
+      const oid = await findTableOid(s, this.schemaName, target);
+      const idx = await s.query(
+        `SELECT ic.relname AS name FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::oid ORDER BY 1`,
+        [oid],
+      );
+      for (const row of idx.rows) {
+        const name = String(row.name);
+        if (!name.startsWith(source)) continue;
+        const renamed = target + name.slice(source.length);
+        if (Buffer.byteLength(renamed, 'utf8') > 63) continue;
+        const taken = await s.query(`SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [this.schemaName, renamed]);
+        if (taken.rows.length === 0) await s.query(`ALTER INDEX ${qualified(this.schemaName, name)} RENAME TO ${quoteIdent(renamed)}`);
+      }
     });
   }
 

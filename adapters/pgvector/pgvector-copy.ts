@@ -142,6 +142,22 @@ export function copyHeader(sink: ByteSink): void {
 
 const US_2000 = 946_684_800_000_000n;
 const DAYS_1970_2000 = 10_957;
+const INT64_MAX = 9_223_372_036_854_775_807n;
+const INT64_MIN = -9_223_372_036_854_775_808n;
+const INTEGER = /^-?\d+$/;
+
+function integer(t: string, bits: 16 | 32): number {
+  const n = Number(t);
+  const limit = 2 ** (bits - 1);
+  if (!INTEGER.test(t) || n < -limit || n >= limit) throw new RangeError(`not an int${bits}: ${t}`);
+  return n;
+}
+
+function timestampMicros(t: string): bigint {
+  if (t === 'infinity') return INT64_MAX;
+  if (t === '-infinity') return INT64_MIN;
+  return isoToMicros(t) - US_2000;
+}
 
 /** Binary send format of one neutral text value for the column's typname, or undefined if unsupported. */
 export type BinaryEncoder = (text: string) => Uint8Array;
@@ -175,9 +191,12 @@ const utf8: BinaryEncoder = (t) => Buffer.from(t, 'utf8');
 
 export const BINARY_ENCODERS: Record<string, BinaryEncoder> = {
   bool: fixed(1, (b, t) => b.writeUInt8(t === 't' || t === 'true' ? 1 : 0)),
-  int2: fixed(2, (b, t) => b.writeInt16BE(Number(t))),
-  int4: fixed(4, (b, t) => b.writeInt32BE(Number(t))),
-  int8: fixed(8, (b, t) => b.writeBigInt64BE(BigInt(t))),
+  int2: fixed(2, (b, t) => b.writeInt16BE(integer(t, 16))),
+  int4: fixed(4, (b, t) => b.writeInt32BE(integer(t, 32))),
+  int8: fixed(8, (b, t) => {
+    if (!INTEGER.test(t)) throw new RangeError(`not an int64: ${t}`);
+    b.writeBigInt64BE(BigInt(t));
+  }),
   float4: fixed(4, (b, t) => b.writeFloatBE(Number(t))),
   float8: fixed(8, (b, t) => b.writeDoubleBE(Number(t))),
   text: utf8,
@@ -190,9 +209,13 @@ export const BINARY_ENCODERS: Record<string, BinaryEncoder> = {
     if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new RangeError(`not a uuid: ${t}`);
     return Buffer.from(hex, 'hex');
   },
-  timestamptz: fixed(8, (b, t) => b.writeBigInt64BE(isoToMicros(t) - US_2000)),
-  timestamp: fixed(8, (b, t) => b.writeBigInt64BE(isoToMicros(t) - US_2000)),
+  timestamptz: fixed(8, (b, t) => b.writeBigInt64BE(timestampMicros(t))),
+  timestamp: fixed(8, (b, t) => b.writeBigInt64BE(timestampMicros(t))),
   date: fixed(4, (b, t) => {
+    if (t === 'infinity' || t === '-infinity') {
+      b.writeInt32BE(t === 'infinity' ? 0x7fffffff : -0x80000000);
+      return;
+    }
     const ms = Date.parse(`${t}T00:00:00Z`);
     if (Number.isNaN(ms)) throw new RangeError(`not a date: ${t}`);
     b.writeInt32BE(Math.round(ms / 86_400_000) - DAYS_1970_2000);
@@ -217,6 +240,9 @@ export function binaryEncoder(typname: string): BinaryEncoder | undefined {
   if (oid === undefined || enc === undefined) return undefined;
   return (t) => {
     const values = JSON.parse(t) as unknown[];
+    if (!Array.isArray(values) || values.some((v) => typeof v === 'object' && v !== null)) {
+      throw new RangeError('only one-dimensional arrays of scalars are supported');
+    }
     const parts = values.map((v) => (v === null ? null : enc(typeof v === 'string' ? v : typeof v === 'boolean' ? (v ? 't' : 'f') : JSON.stringify(v))));
     const size = 20 + parts.reduce((n, p) => n + 4 + (p?.length ?? 0), 0);
     const out = Buffer.allocUnsafe(size);

@@ -59,7 +59,7 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
   );
   const idx = await q.query(
     `SELECT ic.relname AS name, am.amname AS am, pg_get_indexdef(i.indexrelid) AS def,
-            COALESCE(array_to_string(ic.reloptions, ','), '') AS options, i.indisprimary::text AS is_primary,
+            COALESCE(array_to_string(ic.reloptions, ','), '') AS options, i.indisprimary::text AS is_primary, i.indisunique::text AS is_unique,
             i.indnatts::text AS natts, (i.indpred IS NOT NULL OR i.indexprs IS NOT NULL)::text AS complex,
             (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0]) AS col,
             (SELECT opc.opcname FROM pg_catalog.pg_opclass opc WHERE opc.oid = i.indclass[0]) AS opclass
@@ -90,6 +90,7 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
   for (const r of idx.rows) {
     if (r.is_primary === 'true') continue;
     const spec: IndexSpec = { name: s(r.name), kind: s(r.am), field: s(r.col ?? ''), params: {}, native: s(r.def) };
+    if (r.is_unique === 'true') spec.unique = true;
     const metric = r.opclass ? OPCLASS_METRIC[s(r.opclass)] : undefined;
     if (metric) {
       spec.metric = metric;

@@ -26,7 +26,7 @@ export interface PgPoolClientLike extends PgQueryable {
 
 /** One connection held for a transaction or a COPY. */
 export interface PgSession extends PgQueryable {
-  /** `COPY ... TO STDOUT` as a byte stream; absent on PGlite. */
+  /** `COPY ... TO STDOUT (FORMAT binary)` as a byte stream; absent on PGlite. */
   copyOut?(sql: string): AsyncIterable<Uint8Array>;
   /** `COPY ... FROM STDIN` from chunks (on PGlite through its /dev/blob device). */
   copyIn?(sql: string, chunks: Iterable<Uint8Array>): Promise<void>;
@@ -139,10 +139,10 @@ export function pgliteDriver(db: PgQueryable): PgDriver {
   return serialised('pglite', db, (release) => ({
     query: (t, v) => db.query(t, v),
     async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
-      await blobDb.query(sql.replace(/FROM STDIN/, "FROM '/dev/blob'"), [], { blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]) });
+      await blobDb.query(sql.replace(/ FROM STDIN \(FORMAT binary\)$/, " FROM '/dev/blob' (FORMAT binary)"), [], { blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]) });
     },
     async copyOutBuffered(sql: string): Promise<Uint8Array> {
-      const r = await blobDb.query(sql.replace(/TO STDOUT/, "TO '/dev/blob'"));
+      const r = await blobDb.query(sql.replace(/ TO STDOUT \(FORMAT binary\)$/, " TO '/dev/blob' (FORMAT binary)"));
       return r.blob ? new Uint8Array(await r.blob.arrayBuffer()) : new Uint8Array(0);
     },
     release,

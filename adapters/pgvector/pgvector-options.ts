@@ -10,7 +10,7 @@ export const PgvectorAdapterOptionsSchema = z
     pool: z.custom<PgPoolLike>((v) => isQueryable(v) && typeof (v as { connect?: unknown }).connect === 'function', 'a pg Pool').optional(),
     /** A connected `pg` Client, used exclusively (operations take turns on it). */
     client: z.custom<PgQueryable>(isQueryable, 'a pg Client').optional(),
-    /** A PGlite instance with the pgvector extension loaded (in-process; no COPY, keyset scans and batched INSERTs). */
+    /** A PGlite instance with the pgvector extension loaded (in-process; binary COPY through its /dev/blob device, keyset-paged scans). */
     pglite: z.custom<PgQueryable>(isQueryable, 'a PGlite instance').optional(),
     /**
      * PostgreSQL schema the collections (tables) live in.
@@ -18,7 +18,7 @@ export const PgvectorAdapterOptionsSchema = z
      */
     schema: z.string().min(1).default('public'),
     /**
-     * Use binary `COPY` for scans and loads when the client supports it (`pg`).
+     * Use binary `COPY` for scans and loads (`pg`: COPY protocol; PGlite: /dev/blob).
      * @default 'auto' — 'never' forces keyset SELECTs and batched INSERTs (slower; for proxies that block COPY).
      */
     copy: z.enum(['auto', 'never']).default('auto'),

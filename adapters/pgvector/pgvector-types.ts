@@ -66,14 +66,17 @@ export interface ColumnInfo {
 /** SELECT expression producing canonical text for a payload column. */
 export function selectExpr(col: ColumnInfo, field: Pick<PayloadField, 'type' | 'array'>): string {
   const c = quoteIdent(col.name);
+  // int8 elements as strings so JSON parsing cannot round them; parseText turns them back.
+  if (field.array && field.type === 'int64') return `to_json(${c}::text[])::text`;
   if (field.array || (field.type === 'json' && col.typname.startsWith('_'))) return `to_json(${c})::text`;
   switch (field.type) {
-    case 'datetime':
-      return col.typname === 'timestamptz'
-        ? `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
-        : `to_char(${c}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
+    case 'datetime': {
+      // Naive timestamps are taken as UTC; 'infinity' and '-infinity' pass through as text.
+      const utc = col.typname === 'timestamptz' ? `${c} AT TIME ZONE 'UTC'` : c;
+      return `CASE WHEN isfinite(${c}) THEN to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') ELSE ${c}::text END`;
+    }
     case 'date':
-      return `to_char(${c}, 'YYYY-MM-DD')`;
+      return `CASE WHEN isfinite(${c}) THEN to_char(${c}, 'YYYY-MM-DD') ELSE ${c}::text END`;
     case 'bytes':
       return `translate(encode(${c}, 'base64'), E'\\n', '')`;
     case 'float32':
@@ -95,6 +98,7 @@ export function int64ToJson(text: string): JsonValue {
 
 export function parseText(text: string | null, field: Pick<PayloadField, 'type' | 'array'>): JsonValue {
   if (text === null) return null;
+  if (field.array && field.type === 'int64') return (JSON.parse(text) as (string | null)[]).map((v) => (v === null ? null : int64ToJson(v)));
   if (field.array || field.type === 'json') return JSON.parse(text) as JsonValue;
   switch (field.type) {
     case 'bool':
@@ -130,7 +134,8 @@ export function toText(value: JsonValue | undefined, field: Pick<PayloadField, '
 /** Server-side cast from the text parameter to the column type. */
 export function castExpr(param: string, nativeType: string, field: Pick<PayloadField, 'type' | 'array'>): string {
   if (field.type === 'bytes' && !field.array) return `decode(${param}, 'base64')::${nativeType}`;
-  if (field.array) {
+  // Arrays, including arrays of types captured as JSON (numeric[], date[], jsonb[], ...).
+  if (field.array || nativeType.endsWith('[]')) {
     return `CASE WHEN ${param} IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(${param}::jsonb))::${nativeType} END`;
   }
   return `${param}::${nativeType}`;

@@ -80,6 +80,19 @@ export class BucketDigest {
 
   add(bucket: number, digest: Uint8Array): void {
     this.counts[bucket] = (this.counts[bucket] as number) + 1;
+    this.addSum(bucket, digest);
+  }
+
+  /** Adds another accumulator's buckets into this one (sums are associative). */
+  merge(other: BucketDigest): void {
+    if (other.buckets !== this.buckets) throw new RangeError(`cannot merge ${other.buckets} buckets into ${this.buckets}`);
+    for (let b = 0; b < this.buckets; b++) {
+      this.counts[b] = (this.counts[b] as number) + (other.counts[b] as number);
+      this.addSum(b, other.sumBytes(b));
+    }
+  }
+
+  private addSum(bucket: number, digest: Uint8Array): void {
     const base = bucket * 8;
     let carry = 0;
     for (let limb = 7; limb >= 0; limb--) {

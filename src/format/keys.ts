@@ -25,11 +25,21 @@ export function collectionKey(collection: string): string {
     const c = String.fromCharCode(byte);
     out += /[A-Za-z0-9_-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
+  // One path segment: filesystems allow 255 bytes per name.
+  if (out.length > 255) {
+    throw new InvalidInputError('INVALID_IDENTIFIER', `Collection name ${JSON.stringify(collection.slice(0, 40))}... is too long to store (its key would be ${out.length} bytes, limit 255).`);
+  }
   return out;
 }
 
-export function collectionFromKey(key: string): string {
-  return decodeURIComponent(key);
+/** Inverse of collectionKey; undefined for a folder name vectordr did not write. */
+export function collectionFromKey(key: string): string | undefined {
+  try {
+    const name = decodeURIComponent(key);
+    return collectionKey(name) === key ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function manifestKey(collection: string, snapshotId: string): string {

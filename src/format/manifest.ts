@@ -50,13 +50,15 @@ export const ManifestSchema = z.object({
   schema: CollectionSchemaSchema,
   segments: z.array(SegmentRefSchema),
   rows: z.object({ upserts: z.number().int().nonnegative(), deletes: z.number().int().nonnegative() }),
-  digest: z.object({
-    algorithm: z.literal('sha256-bucket-sum'),
-    buckets: z.number().int().positive(),
-    collection: hex64,
-    counts: z.array(z.number().int().nonnegative()),
-    sums: z.array(hex64),
-  }),
+  digest: z
+    .object({
+      algorithm: z.literal('sha256-bucket-sum'),
+      buckets: z.number().int().positive().max(65_536),
+      collection: hex64,
+      counts: z.array(z.number().int().nonnegative()),
+      sums: z.array(hex64),
+    })
+    .refine((d) => d.counts.length === d.buckets && d.sums.length === d.buckets, { message: 'counts and sums must have one entry per bucket' }),
   checkpoint: CheckpointSchema.nullable(),
   timings: z.object({ scanMs: z.number(), totalMs: z.number() }),
   tags: z.record(z.string(), z.string()).default({}),

@@ -119,7 +119,8 @@ export class Repository {
     const out: { collection: string; id: string }[] = [];
     for await (const obj of this.storage.list(prefix, { signal: options.signal })) {
       const m = /^snapshots\/([^/]+)\/([0-9A-Z]{26})\.json$/.exec(obj.key);
-      if (m) out.push({ collection: collectionFromKey(m[1] as string), id: m[2] as string });
+      const collection = m ? collectionFromKey(m[1] as string) : undefined;
+      if (m && collection !== undefined) out.push({ collection, id: m[2] as string });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

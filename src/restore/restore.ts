@@ -4,8 +4,10 @@
  * -> swap into place. The target is never half-written: until the swap, it is untouched; with
  * `ifExists: 'replace'` the old collection is dropped in the same atomic step as the swap.
  *
- * Resume: the marker ("vectordr-restore/v1 <snapshot> <segment> <batch>") names the last committed
- * batch; a rerun of the same restore continues after it.
+ * Resume: the marker ("vectordr-restore/v1 <snapshot> <segment> <rows> <i|u>") says that segments
+ * before <segment> (1-based) are complete and the first <rows> rows of <segment> are committed, and
+ * whether rows go in by insert (a collection this restore created) or upsert (an existing one). A
+ * rerun of the same restore continues after it, whatever write batch size it uses.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -58,23 +60,32 @@ const MARKER_PREFIX = 'vectordr-restore/v1';
 
 interface Marker {
   snapshot: string;
+  /** 1-based segment in progress; 0 = nothing written yet. */
   segment: number;
-  batch: number;
+  /** Rows of that segment already committed. */
+  rows: number;
+  mode: 'insert' | 'upsert';
 }
 
 function formatMarker(m: Marker): string {
-  return `${MARKER_PREFIX} ${m.snapshot} ${m.segment} ${m.batch}`;
+  return `${MARKER_PREFIX} ${m.snapshot} ${m.segment} ${m.rows} ${m.mode === 'insert' ? 'i' : 'u'}`;
 }
 
 function parseMarker(s: string | undefined): Marker | undefined {
-  const m = s ? /^vectordr-restore\/v1 ([0-9A-Z]{26}) (\d+) (\d+)$/.exec(s) : null;
-  return m ? { snapshot: m[1] as string, segment: Number(m[2]), batch: Number(m[3]) } : undefined;
+  const m = s ? /^vectordr-restore\/v1 ([0-9A-Z]{26}) (\d+) (\d+) ([iu])$/.exec(s) : null;
+  return m ? { snapshot: m[1] as string, segment: Number(m[2]), rows: Number(m[3]), mode: m[4] === 'i' ? 'insert' : 'upsert' } : undefined;
 }
 
 /** Deterministic staging name, so a rerun finds the staging collection of an interrupted restore. */
 export function stagingName(target: string, snapshotId: string): string {
   const h = createHash('sha256').update(`${target}\0${snapshotId}`).digest('hex').slice(0, 10);
-  return `${target.slice(0, 36)}_vdr_${h}`;
+  // At most 36 bytes of the target (whole characters), so the name fits engines' 63-byte limits.
+  let prefix = '';
+  for (const ch of target) {
+    if (Buffer.byteLength(prefix + ch, 'utf8') > 36) break;
+    prefix += ch;
+  }
+  return `${prefix}_vdr_${h}`;
 }
 
 /** Refuses restores the target engine cannot represent faithfully. */
@@ -101,6 +112,11 @@ export function checkCompatible(existing: CollectionSchema, wanted: CollectionSc
     const e = existing.vectors.find((x) => x.name === v.name);
     if (!e) {
       throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no vector field ${JSON.stringify(v.name)}; restore into a new name or use ifExists: 'replace'.`);
+    }
+    if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}; vectordr never changes a metric silently. Restore into a new name or use ifExists: 'replace'.`, {
+        details: { field: v.name, target: e.metric, snapshot: v.metric },
+      });
     }
     if (e.dims !== v.dims) {
       throw new InvalidInputError('DIMENSION_MISMATCH', `Target ${JSON.stringify(existing.name)} stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}; restore into a new name or use ifExists: 'replace'.`, {
@@ -134,6 +150,9 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
   const { signal } = opts;
   const progress = new ProgressReporter('restore', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);
+  if (manifest.kind !== 'full') {
+    throw new UnsupportedOperationError(`Snapshot ${manifest.id} is ${manifest.kind}; restoring snapshot chains is not supported by this version. Restore a full snapshot.`);
+  }
   const target = opts.target ?? manifest.collection;
   // Native type declarations only mean something to the engine that wrote them.
   const sameEngine = manifest.source.engine === adapter.engine;
@@ -152,18 +171,21 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
   progress.emit('start');
   await preflight(repo, manifest, signal);
 
-  // Decide where rows go.
+  // Decide where rows go, and whether an interrupted run of this same restore is to be resumed.
   const targetExists = await adapter.exists(target);
-  let writeInto = target;
-  let mode: 'insert' | 'upsert' = 'insert';
-  let swapInto: { replace: boolean } | undefined;
-  let resumeFrom: Marker | undefined;
   const useStaging = adapter.capabilities.atomicSwap && adapter.swap !== undefined && (!targetExists || opts.ifExists === 'replace');
+  const writeInto = useStaging ? stagingName(target, manifest.id) : target;
+  const swapInto = useStaging ? { replace: targetExists } : undefined;
+  let resumeFrom: Marker | undefined;
+  let mode: Marker['mode'] = 'insert';
 
-  if (targetExists && !useStaging) {
-    const existingMarker = parseMarker(await adapter.readMarker(target));
-    if (existingMarker?.snapshot === manifest.id) {
-      resumeFrom = existingMarker;
+  if (await adapter.exists(writeInto)) {
+    const marker = parseMarker(await adapter.readMarker(writeInto));
+    if (marker?.snapshot === manifest.id) {
+      resumeFrom = marker;
+      mode = marker.mode;
+    } else if (useStaging) {
+      await adapter.drop(writeInto); // our deterministic name, but not this restore's: start clean
     } else if (opts.ifExists === 'replace') {
       // No atomic swap on this engine: the only way to replace is drop, then load.
       await adapter.drop(target);
@@ -173,30 +195,25 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
         throw new ConflictError('TARGET_NOT_EMPTY', `Target ${JSON.stringify(target)} already holds rows; pass ifExists: 'replace' (swap in the snapshot) or 'append' (upsert into it), or restore under another name with target.`, { plugin: adapter.engine });
       }
       mode = 'upsert';
-    }
-  }
-  if (useStaging) {
-    writeInto = stagingName(target, manifest.id);
-    swapInto = { replace: targetExists };
-    if (await adapter.exists(writeInto)) {
-      const m = parseMarker(await adapter.readMarker(writeInto));
-      if (m?.snapshot === manifest.id) resumeFrom = m;
-      else await adapter.drop(writeInto); // our deterministic name, but not our run: start clean
+      await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: 0, rows: 0, mode }));
     }
   }
   if (!(await adapter.exists(writeInto))) {
     await adapter.create({ ...schema, name: writeInto }, { indexes: 'deferred', signal });
-    await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: 0, batch: 0 }));
+    mode = 'insert';
     resumeFrom = undefined;
+    await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: 0, rows: 0, mode }));
   }
 
+  let loaded = false;
   try {
     return await load();
   } catch (err) {
     // A staging collection is kept for resume after an abort or a transient failure; after a
     // permanent one (corrupt segment, bad data) it is dropped so nothing half-restored lingers.
+    // Once every row is in, a failing index build or swap keeps the staging collection (rerun resumes).
     const resumable = err instanceof VectordrError && (err.category === 'aborted' || err.category === 'transient');
-    if (useStaging && !resumable) await adapter.drop(writeInto).catch(() => undefined);
+    if (useStaging && !resumable && !loaded) await adapter.drop(writeInto).catch(() => undefined);
     throw err;
   }
 
@@ -206,23 +223,27 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
     let rows = 0;
     for (let s = 0; s < manifest.segments.length; s++) {
       const ref = manifest.segments[s] as (typeof manifest.segments)[number];
-      if (resumeFrom && s + 1 < resumeFrom.segment) {
+      const skipRows = !resumeFrom || s + 1 > resumeFrom.segment ? 0 : s + 1 === resumeFrom.segment ? resumeFrom.rows : ref.rows;
+      if (skipRows >= ref.rows) {
         rows += ref.rows;
         continue;
       }
       throwIfAborted(signal);
       const bytes = await repo.getSegment(ref, signal);
-      const { batch } = decodeSegment(layout, bytes, ref.key);
+      const decoded = decodeSegment(layout, bytes, ref.key);
+      const { batch } = decoded;
+      if (decoded.ops.some((op) => op !== 'upsert')) {
+        throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of full snapshot ${manifest.id} contains delete rows; the snapshot is inconsistent.`);
+      }
       validateBatchVectors(batch, schema.vectors, adapter.engine);
       const per = opts.writeBatchRows > 0 ? opts.writeBatchRows : batch.length;
-      for (let b = 0, start = 0; start < batch.length; b++, start += per) {
-        // Marker segment numbers are 1-based: "s b" means batch b of segment s is committed.
-        if (resumeFrom && s + 1 === resumeFrom.segment && b < resumeFrom.batch) continue;
-        const part = start === 0 && per >= batch.length ? batch : sliceBatch(batch, start, Math.min(batch.length, start + per));
-        const marker = formatMarker({ snapshot: manifest.id, segment: s + 1, batch: b + 1 });
+      for (let start = skipRows; start < batch.length; start += per) {
+        const end = Math.min(batch.length, start + per);
+        const part = start === 0 && end === batch.length ? batch : sliceBatch(batch, start, end);
+        const marker = formatMarker({ snapshot: manifest.id, segment: s + 1, rows: end, mode });
         await adapter.write(writeInto, part, { mode, marker, signal });
         if (!adapter.capabilities.atomicMarker) await adapter.writeMarker(writeInto, marker);
-        progress.rows = rows + Math.min(batch.length, start + per);
+        progress.rows = rows + end;
         progress.emit('write');
       }
       rows += batch.length;
@@ -232,6 +253,7 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
       progress.emit('segment');
     }
     const loadMs = performance.now() - loadStart;
+    loaded = true;
 
     const indexStart = performance.now();
     let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };

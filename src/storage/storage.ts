@@ -39,7 +39,8 @@ export interface Storage {
   list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<StorageObjectInfo>;
 }
 
-const SEGMENT = /^[A-Za-z0-9_%][A-Za-z0-9_.%@=+-]*$/;
+// A segment may not start with '.', so '.' and '..' can never appear.
+const SEGMENT = /^[A-Za-z0-9_%=+@-][A-Za-z0-9_.%@=+-]*$/;
 
 /**
  * Keys are relative paths of safe segments: no '', '.', '..', no backslashes, no NUL, no leading '/'.

@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { InvalidInputError, VectordrError, throwIfAborted } from '../errors.js';
 import { canonicalPayload } from '../format/canonical-json.js';
 import { BucketDigest } from '../format/digest.js';
-import type { Manifest } from '../format/manifest.js';
+import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
-import { decodeSegment } from '../format/segment-codec.js';
+import { type SegmentLayout, decodeSegment } from '../format/segment-codec.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
 
@@ -56,8 +56,8 @@ export async function verifyIntegrity(repo: Repository, options: VerifyIntegrity
   else {
     targets.push(...(await repo.snapshotRefs({ collection, signal })));
   }
-  /** Segments shared between snapshots are verified once per run (dedup). */
-  const verified = new Map<string, IntegrityProblem | null>();
+  /** Segments shared between snapshots are read and verified once per run; their digest sums are reused. */
+  const verified = new Map<string, { problem: IntegrityProblem } | { acc: BucketDigest; rows: number }>();
   progress.emit('start');
   for (const t of targets) {
     const result: SnapshotIntegrity = { collection: t.collection, snapshot: t.id, ok: true, rows: 0, problems: [] };
@@ -77,30 +77,20 @@ export async function verifyIntegrity(repo: Repository, options: VerifyIntegrity
     const order = digestVectorOrder(manifest.schema);
     for (const ref of manifest.segments) {
       throwIfAborted(signal);
-      try {
-        const bytes = await repo.getSegment(ref, signal);
-        const rows = decodeSegment(layout, bytes, ref.key);
-        if (rows.batch.length !== ref.rows) {
-          throw new VectordrError('SEGMENT_CORRUPT', 'integrity', `Segment ${ref.key} holds ${rows.batch.length} rows, the manifest says ${ref.rows}.`);
-        }
-        for (let i = 0; i < rows.payloadJson.length; i++) {
-          const p = rows.payloadJson[i] as string;
-          if (canonicalPayload(rows.batch.payloads[i] ?? {}) !== p) {
-            throw new VectordrError('DIGEST_MISMATCH', 'integrity', `Segment ${ref.key} row ${i} has a payload that is not canonical JSON.`);
-          }
-        }
-        const recomputed = digestBatch(layout.idType, order, rows.batch, acc, rows.payloadJson);
-        if (Buffer.compare(Buffer.from(recomputed.digests), Buffer.from(rows.digests)) !== 0) {
-          throw new VectordrError('DIGEST_MISMATCH', 'integrity', `Segment ${ref.key}: stored record digests do not match the records.`);
-        }
-        result.rows += rows.batch.length;
-        verified.set(ref.key, null);
-      } catch (err) {
-        if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
-        const problem = { code: err.code, message: err.message, segment: ref.key };
-        verified.set(ref.key, problem);
+      let outcome = verified.get(ref.key);
+      if (!outcome) {
+        outcome = await verifySegment(repo, ref, layout, order, manifest.digest.buckets, signal);
+        verified.set(ref.key, outcome);
+      }
+      if ('problem' in outcome) {
         result.ok = false;
-        result.problems.push(problem);
+        result.problems.push(outcome.problem);
+      } else if (outcome.acc.buckets !== acc.buckets) {
+        result.ok = false;
+        result.problems.push({ code: 'DIGEST_MISMATCH', message: `Segment ${ref.key} is shared by snapshots with different bucket counts.`, segment: ref.key });
+      } else {
+        acc.merge(outcome.acc);
+        result.rows += outcome.rows;
       }
       progress.segments++;
       progress.bytes += ref.bytes;
@@ -123,4 +113,36 @@ export async function verifyIntegrity(repo: Repository, options: VerifyIntegrity
   }
   progress.emit('done');
   return report;
+}
+
+/** Reads one segment, checks hash, row count, canonical payloads and stored record digests. */
+async function verifySegment(
+  repo: Repository,
+  ref: SegmentRef,
+  layout: SegmentLayout,
+  order: string[],
+  buckets: number,
+  signal: AbortSignal | undefined,
+): Promise<{ problem: IntegrityProblem } | { acc: BucketDigest; rows: number }> {
+  try {
+    const bytes = await repo.getSegment(ref, signal);
+    const rows = decodeSegment(layout, bytes, ref.key);
+    if (rows.batch.length !== ref.rows) {
+      throw new VectordrError('SEGMENT_CORRUPT', 'integrity', `Segment ${ref.key} holds ${rows.batch.length} rows, the manifest says ${ref.rows}.`);
+    }
+    for (let i = 0; i < rows.payloadJson.length; i++) {
+      if (canonicalPayload(rows.batch.payloads[i] ?? {}) !== rows.payloadJson[i]) {
+        throw new VectordrError('DIGEST_MISMATCH', 'integrity', `Segment ${ref.key} row ${i} has a payload that is not canonical JSON.`);
+      }
+    }
+    const acc = new BucketDigest(buckets);
+    const recomputed = digestBatch(layout.idType, order, rows.batch, acc, rows.payloadJson);
+    if (Buffer.compare(Buffer.from(recomputed.digests), Buffer.from(rows.digests)) !== 0) {
+      throw new VectordrError('DIGEST_MISMATCH', 'integrity', `Segment ${ref.key}: stored record digests do not match the records.`);
+    }
+    return { acc, rows: rows.batch.length };
+  } catch (err) {
+    if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
+    return { problem: { code: err.code, message: err.message, segment: ref.key } };
+  }
 }

@@ -163,6 +163,18 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       expect(await a.count(schema.name)).toBe(0);
     });
 
+    it('snapshots and restores string ids with quotes, unicode and SQL-looking text, exactly', async () => {
+      const schema: CollectionSchema = { ...testSchema(name('conf_strid')), idType: 'string' };
+      const ids = [`doc'1`, 'a"b', 'x TO STDOUT (FORMAT binary)', 'FROM STDIN', 'ünï-çødé ✓', ' lead', 'z'.repeat(200)];
+      const records = makeRecords(ids.length).map((r, i) => ({ ...r, id: ids[i] as string }));
+      await createFilled(schema, records);
+      const { manifest } = await repo.snapshot(a, schema.name, { batchSize: 2 });
+      const target = name('conf_strid_r');
+      await repo.restore(a, { collection: schema.name, snapshot: manifest.id, target });
+      expect((await repo.verifyParity(a, { collection: schema.name, snapshot: manifest.id, live: target })).ok).toBe(true);
+      expectSameRecords(await a.fetch(target, [...ids].sort()), [...records].sort((x, y) => (String(x.id) < String(y.id) ? -1 : 1)));
+    });
+
     describe('snapshot -> disaster -> restore -> verify', () => {
       let source: string;
       let records: VectorRecord[];
@@ -257,6 +269,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
             collection: source,
             snapshot: snapshotId,
             target,
+            writeBatchRows: 70, // the rerun uses whole segments: resume must not depend on batch size
             signal: ac.signal,
             onProgress: (e) => {
               if (e.phase === 'segment' && ++segments === 3) ac.abort();
@@ -271,6 +284,32 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         expect(events[0]).toBeGreaterThan(0);
         expect(Math.min(...events)).toBeGreaterThan(2 * 200); // the first segments were not rewritten
         expect((await repo.verifyParity(a, { collection: source, snapshot: snapshotId, live: target })).ok).toBe(true);
+      });
+
+      it('resumes an interrupted append in upsert mode, without rebuilding indexes', async () => {
+        const target = name('conf_append_resume');
+        const schema = testSchema(target);
+        await createFilled(schema, makeRecords(5, 16, 42, 60_000_000n));
+        const indexesBefore = (await a.describe(target)).indexes.length;
+        const ac = new AbortController();
+        let segments = 0;
+        await expectError(
+          repo.restore(a, {
+            collection: source,
+            snapshot: snapshotId,
+            target,
+            ifExists: 'append',
+            signal: ac.signal,
+            onProgress: (e) => {
+              if (e.phase === 'segment' && ++segments === 2) ac.abort();
+            },
+          }),
+          'ABORTED',
+        );
+        const r = await repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' });
+        expect(r.resumed).toBe(true);
+        expect(await a.count(target)).toBe(rows + 5);
+        expect((await a.describe(target)).indexes.length).toBe(indexesBefore);
       });
 
       it('an aborted snapshot leaves no snapshot behind', async () => {

@@ -68,12 +68,14 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
     it('round-trips every supported column type, on the COPY path and the INSERT path', async () => {
       const t = table('types');
       await pool.query(`CREATE TABLE ${t} (id uuid PRIMARY KEY, a vector(4) NOT NULL, b vector(3), title varchar(40), body text, n int8, i int4, s int2,
-        r real, d double precision, ok boolean, ts timestamptz, tsn timestamp, day date, raw bytea, j json, jb jsonb, tags text[], nums int4[], money numeric(10,2), ip inet)`);
+        r real, d double precision, ok boolean, ts timestamptz, tsn timestamp, day date, raw bytea, j json, jb jsonb, tags text[], nums int4[], money numeric(10,2), ip inet,
+        bigs int8[], amounts numeric[], days date[], docs jsonb[])`);
       await pool.query(`INSERT INTO ${t} SELECT gen_random_uuid(), ARRAY[g, 1, 2, 3]::real[]::vector, CASE WHEN g % 3 = 0 THEN NULL ELSE ARRAY[g, -1.5, 1e-7]::real[]::vector END,
         'title ' || g, repeat('x', g % 50), 9007199254740993 + g, g, 7, g / 3.0, g / 7.0, g % 2 = 0, now() - g * interval '1 hour 1 microsecond', '2024-02-29 12:34:56.789012',
-        '2024-02-29'::date + g, '\\x00ff10'::bytea, '{"a": [1, 2]}', jsonb_build_object('g', g, 'deep', jsonb_build_object('x', 'y')), ARRAY['a', NULL, 'c'], ARRAY[1, 2], g * 1.25, '10.0.0.1'
+        '2024-02-29'::date + g, '\\x00ff10'::bytea, '{"a": [1, 2]}', jsonb_build_object('g', g, 'deep', jsonb_build_object('x', 'y')), ARRAY['a', NULL, 'c'], ARRAY[1, 2], g * 1.25, '10.0.0.1',
+        ARRAY[9007199254740993, -g], ARRAY[1.5, g / 3.0], ARRAY['2024-01-01'::date, NULL], ARRAY['{"k": 1}'::jsonb]
         FROM generate_series(1, 300) g`);
-      await pool.query(`INSERT INTO ${t} (id, a) VALUES ('00000000-0000-0000-0000-000000000001', '[0,0,0,0]')`);
+      await pool.query(`INSERT INTO ${t} (id, a, ts, tsn, day) VALUES ('00000000-0000-0000-0000-000000000001', '[0,0,0,0]', 'infinity', '-infinity', 'infinity')`);
       const repo = await openRepository({ storage: memoryStorage(), create: true });
       const { manifest } = await repo.snapshot(adapter, t);
       expect(manifest.schema.idType).toBe('uuid');
@@ -82,8 +84,22 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       const target = table('types_r');
       await repo.restore(adapter, { collection: t, snapshot: manifest.id, target });
       expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id, live: target })).ok).toBe(true);
-      const [row] = await adapter.fetch(t, ['00000000-0000-0000-0000-000000000001']);
+      const [row] = await adapter.fetch(target, ['00000000-0000-0000-0000-000000000001']);
       expect(row?.vectors.b).toBeNull();
+      expect(row?.payload).toMatchObject({ ts: 'infinity', tsn: '-infinity', day: 'infinity' });
+      const exact = await pool.query(`SELECT bigs[1]::text AS b FROM ${target} WHERE bigs IS NOT NULL LIMIT 1`);
+      expect(exact.rows[0].b).toBe('9007199254740993');
+    });
+
+    it('refuses multi-dimensional arrays with an error instead of corrupting them', async () => {
+      const t = table('multidim');
+      await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(2), m int4[])`);
+      await pool.query(`INSERT INTO ${t} VALUES (1, '[1,2]', '{{1,2},{3,4}}')`);
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, t);
+      const target = table('multidim_r');
+      await expectError(repo.restore(adapter, { collection: t, snapshot: manifest.id, target }), 'SCHEMA_MISMATCH');
+      expect(await adapter.exists(target)).toBe(false);
     });
 
     it('uses binary COPY for tables whose columns all have binary codecs', async () => {

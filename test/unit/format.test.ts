@@ -94,7 +94,7 @@ describe('binary COPY codec', () => {
       for (const chunk of [all.subarray(0, cut), all.subarray(cut)]) {
         for (const f of p.push(chunk)) {
           const v = Buffer.from(f[1] as Buffer);
-          rows.push(`${f[0]?.toString()}|${v.readInt16BE(0)}|${v.readFloatBE(4)},${v.readFloatBE(8)},${v.readFloatBE(12)}|${f[2] === null ? 'null' : f[2].length}`);
+          rows.push(`${f[0]?.toString()}|${v.readInt16BE(0)}|${v.readFloatBE(4)},${v.readFloatBE(8)},${v.readFloatBE(12)}|${f[2] == null ? 'null' : f[2].length}`);
         }
       }
       expect(p.done).toBe(true);

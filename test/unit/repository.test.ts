@@ -115,6 +115,9 @@ describe('repository guarantees', () => {
     expect(files).toContain('%2E%2E%2F%2E%2E%2Fescape');
     expect((await repo.list({ collection: '../../escape' })).map((s) => s.id)).toEqual([manifest.id]);
     await expectError(repo.storage.put('../outside', Uint8Array.of(1)), 'PATH_ESCAPE');
+    await db.exec(`CREATE TABLE "-dash.name" (id int8 PRIMARY KEY, e vector(2))`);
+    await repo.snapshot(adapter, '-dash.name');
+    expect((await repo.list({ collection: '-dash.name' })).length).toBe(1);
     await expectError(repo.readManifest('docs', '../../../etc/passwd'), 'INVALID_IDENTIFIER');
   });
 
