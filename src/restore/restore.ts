@@ -257,15 +257,18 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
 
     const indexStart = performance.now();
     let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
-    if (opts.buildIndexes && mode === 'insert') {
+    const alreadyIndexed = resumeFrom !== undefined && resumeFrom.segment > manifest.segments.length;
+    if (opts.buildIndexes && mode === 'insert' && !alreadyIndexed) {
       progress.emit('index');
       indexes = await adapter.buildIndexes(writeInto, { ...schema, name: writeInto }, { signal });
     }
+    // Segment N+1 means "loaded and indexed": a rerun after a failed swap only repeats the swap.
+    await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: manifest.segments.length + 1, rows: 0, mode }));
     const indexMs = performance.now() - indexStart;
 
     progress.emit('commit');
-    await adapter.writeMarker(writeInto, undefined);
     if (swapInto) await adapter.swap?.(writeInto, target, swapInto);
+    await adapter.writeMarker(target, undefined);
     progress.emit('done');
     repo.logger.info({ snapshot: manifest.id, target, rows, resumed: resumeFrom !== undefined }, 'restore complete');
     return {

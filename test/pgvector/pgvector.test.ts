@@ -132,6 +132,28 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id, live: target })).ok).toBe(true);
     });
 
+    it('a swap that fails keeps the loaded staging table; the rerun only repeats the swap', async () => {
+      const t = table('swapfail');
+      await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(3), note text)`);
+      await pool.query(`CREATE INDEX ON ${t} USING hnsw (e vector_l2_ops)`);
+      await pool.query(`INSERT INTO ${t} SELECT g, ARRAY[g, 1, 2]::real[]::vector, 'n' || g FROM generate_series(1, 500) g`);
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, t);
+      const view = table('swapfail_view');
+      await pool.query(`CREATE VIEW ${view} AS SELECT id FROM ${t}`);
+      await pool.query(`DELETE FROM ${t} WHERE id > 250`);
+      await expect(repo.restore(adapter, { collection: t, snapshot: manifest.id, ifExists: 'replace' })).rejects.toThrow(/depend/);
+      expect(await adapter.count(t)).toBe(250); // the old table is untouched
+      await pool.query(`DROP VIEW ${view}`);
+      const r = await repo.restore(adapter, { collection: t, snapshot: manifest.id, ifExists: 'replace' });
+      expect(r.resumed).toBe(true);
+      expect(r.indexes.built).toEqual([]); // built by the first run, kept with the staging table
+      expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id })).ok).toBe(true);
+      const idx = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY 1`, [t]);
+      expect(idx.rows.map((x) => x.indexname)).toEqual([`${t}_e_idx`, `${t}_pkey`]);
+      expect(await adapter.readMarker(t)).toBeUndefined();
+    });
+
     it('scans one consistent snapshot: rows written during the export are not in it', async () => {
       const t = table('consistent');
       await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(3))`);
