@@ -28,6 +28,12 @@ export const SnapshotOptionsSchema = z.object({
    * @default 33554432 (32 MiB)
    */
   segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(32 * 1024 * 1024),
+  /**
+   * Compression of vector values inside segments. `none` encodes ~3x faster; `zstd` stores float32
+   * embeddings ~8-10% smaller. Payload, ids and digests are always zstd.
+   * @default 'none'
+   */
+  vectorCompression: z.enum(['none', 'zstd']).default('none'),
   /** Rows per adapter read. @default 2000 */
   batchSize: z.number().int().min(1).max(100_000).default(2000),
   signal: z.instanceof(AbortSignal).optional(),
@@ -80,7 +86,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       pendingRows = 0;
       const digested = digestBatch(schema.idType, order, batch, acc);
       const ops = new Array<RecordOp>(batch.length).fill('upsert');
-      const bytes = encodeSegment(layout, { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops });
+      const bytes = encodeSegment(layout, { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops }, { vectorCompression: opts.vectorCompression });
       const { ref, uploaded: up } = await repo.putSegment(bytes, batch.length, signal);
       if (up) uploaded++;
       segments.push(ref);

@@ -53,7 +53,11 @@ describe('segment codec', () => {
     const acc = new BucketDigest(8);
     const d = digestBatch('int64', digestVectorOrder(schema), batch, acc);
     const layout = { idType: 'int64' as const, vectors: [{ name: 'a', dims: 5 }, { name: 'b', dims: 3 }] };
-    const bytes = encodeSegment(layout, { batch, payloadJson: d.payloadJson, digests: d.digests, ops: new Array(100).fill('upsert') });
+    const rowsIn = { batch, payloadJson: d.payloadJson, digests: d.digests, ops: new Array(100).fill('upsert') };
+    const bytes = encodeSegment(layout, rowsIn);
+    const zstd = encodeSegment(layout, rowsIn, { vectorCompression: 'zstd' });
+    expect(zstd.length).not.toBe(bytes.length);
+    expect(Array.from(decodeSegment(layout, zstd).batch.vectors.a?.data ?? [])).toEqual(Array.from(batch.vectors.a?.data ?? []));
     const back = decodeSegment(layout, bytes);
     expect(Array.from(back.batch.ids as BigInt64Array)).toEqual(Array.from(batch.ids as BigInt64Array));
     expect(Array.from(back.batch.vectors.a?.data ?? [])).toEqual(Array.from(batch.vectors.a?.data ?? []));
