@@ -491,7 +491,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
   const copyFile = path.join(ctx.work, 'bench_docs.copybin');
   const dumpFile = path.join(ctx.work, 'bench_docs.dump');
   const dumpFileZ0 = path.join(ctx.work, 'bench_docs_z0.dump');
-  let snapshotId = '';
+  let snapshotId: string;
   let repoDir = '';
 
   for (let r = 0; r < repeat; r++) {
