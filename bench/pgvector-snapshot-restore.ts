@@ -114,6 +114,9 @@ interface ChildResult {
   foreignCpuS?: number;
   /** Wall time of the child process, start-up included. */
   childWallMs?: number;
+  /** Bytes the machine's disks read / wrote while the child ran (all processes). */
+  diskReadBytes?: number;
+  diskWrittenBytes?: number;
   /** CPU seconds of the PostgreSQL backend(s) this child's connections used. */
   serverCpuS: number | null;
   extra: Record<string, unknown>;
@@ -264,6 +267,7 @@ function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profil
   if (profile && ctx.cpuProfDir) argv.push('--cpu-prof', path.join(ctx.cpuProfDir, `${step}-${childArgs.table ?? ''}-${new Date().toISOString().replace(/[:.]/g, '')}.cpuprofile`));
   for (const [k, v] of Object.entries(childArgs)) argv.push(`--${k}`, v);
   const cpuBefore = machineBusyCpuS();
+  const disk0 = diskBytes();
   const wall0 = performance.now();
   return new Promise<ChildResult>((resolve, reject) => {
     const p = spawn(process.execPath, argv, { env: { ...process.env, PG_URL: ctx.url }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -278,8 +282,26 @@ function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profil
   }).then((r) => {
     const machineCpuS = machineBusyCpuS() - cpuBefore;
     const foreignCpuS = Math.max(0, machineCpuS - r.childTotalCpuS - (r.serverCpuS ?? 0));
-    return { ...r, machineCpuS, foreignCpuS, childWallMs: performance.now() - wall0, loadavg1: os.loadavg()[0] };
+    const disk1 = diskBytes();
+    return { ...r, machineCpuS, foreignCpuS, childWallMs: performance.now() - wall0, loadavg1: os.loadavg()[0], diskReadBytes: disk1.read - disk0.read, diskWrittenBytes: disk1.written - disk0.written };
   });
+}
+
+/** Bytes read and written by whole disks (vdX, sdX, nvmeXnY, xvdX) since boot, from /proc/diskstats. */
+function diskBytes(): { read: number; written: number } {
+  try {
+    let read = 0;
+    let written = 0;
+    for (const line of readFileSync('/proc/diskstats', 'utf8').split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (!f[2] || !/^(?:[vsx]?vd[a-z]+|sd[a-z]+|nvme\d+n\d+)$/.test(f[2])) continue;
+      read += Number(f[5]) * 512;
+      written += Number(f[9]) * 512;
+    }
+    return { read, written };
+  } catch {
+    return { read: Number.NaN, written: Number.NaN };
+  }
 }
 
 /** Busy CPU seconds of the whole machine (all processes, all cores) since boot, from /proc/stat. */
@@ -303,6 +325,8 @@ interface CliResult {
   machineCpuS: number;
   foreignCpuS: number | null;
   childWallMs: number;
+  diskReadBytes: number;
+  diskWrittenBytes: number;
 }
 
 /** Runs a PostgreSQL CLI tool, timing it; /usr/bin/time (if present) adds its CPU and peak RSS. */
@@ -334,6 +358,7 @@ async function cli(ctx: Ctx, tool: string, toolArgs: string[]): Promise<CliResul
     }
   })();
   const cpuBefore = machineBusyCpuS();
+  const disk0 = diskBytes();
   const t0 = performance.now();
   const code = await new Promise<{ code: number | null; err: string }>((resolve, reject) => {
     const p = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, PGAPPNAME: appName } });
@@ -344,6 +369,7 @@ async function cli(ctx: Ctx, tool: string, toolArgs: string[]): Promise<CliResul
   });
   const ms = performance.now() - t0;
   const machineCpuS = machineBusyCpuS() - cpuBefore;
+  const disk1 = diskBytes();
   polling = false;
   await poll;
   const { err } = code;
@@ -363,7 +389,7 @@ async function cli(ctx: Ctx, tool: string, toolArgs: string[]): Promise<CliResul
     maxRssBytes = (m as number) * 1024;
   }
   const foreignCpuS = clientCpuS === null ? null : Math.max(0, machineCpuS - clientCpuS - (serverCpuS ?? 0));
-  return { ms, clientCpuS, maxRssBytes, serverCpuS, machineCpuS, foreignCpuS, childWallMs: ms };
+  return { ms, clientCpuS, maxRssBytes, serverCpuS, machineCpuS, foreignCpuS, childWallMs: ms, diskReadBytes: disk1.read - disk0.read, diskWrittenBytes: disk1.written - disk0.written };
 }
 
 async function resolveServer(): Promise<{ url: string; pgBin: string }> {
@@ -628,16 +654,18 @@ function printMain(r: Record<string, unknown>): void {
   lines.push('');
   lines.push(`pgvector ${rows} rows x ${r.dims as number} dims, payload ~${r.avgPayloadJsonBytes as number} B JSON, table ${fmtMB(r.tableBytes as number)} (tags ${r.tagsType as string}); median of ${r.repeat as number}`);
   lines.push('');
-  lines.push('| step | time | rows/s | MB/s (COPY bytes) | client CPU | server CPU | peak RSS | other load |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| step | time (median) | all runs | rows/s | MB/s (COPY bytes) | client CPU | server CPU | peak RSS | other load | disk read | disk written |');
+  lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const copyBytes = (r.copyBinaryBytes as number | null) ?? 0;
   for (const s of steps) {
-    const d = s.detail.at(-1) ?? {};
+    // Figures of the repetition whose time is the median (the first such one).
+    const d = s.detail[s.ms.indexOf(s.medianMs)] ?? s.detail.at(-1) ?? {};
     const cpu = typeof d.clientCpuS === 'number' ? `${(d.clientCpuS as number).toFixed(1)} s` : '';
     const scpu = typeof d.serverCpuS === 'number' ? `${(d.serverCpuS as number).toFixed(1)} s` : '';
     const rss = typeof d.maxRssBytes === 'number' ? fmtMB(d.maxRssBytes as number) : '';
     const other = typeof d.foreignCpuS === 'number' && typeof d.childWallMs === 'number' ? `${((d.foreignCpuS as number) / ((d.childWallMs as number) / 1000)).toFixed(2)} cores` : '';
-    lines.push(`| ${s.name} | ${fmtMs(s.medianMs)} | ${Math.round(rows / (s.medianMs / 1000)).toLocaleString('en')} | ${copyBytes ? (copyBytes / MB / (s.medianMs / 1000)).toFixed(0) : ''} | ${cpu} | ${scpu} | ${rss} | ${other} |`);
+    const disk = (k: string): string => (typeof d[k] === 'number' ? fmtMB(d[k] as number) : '');
+    lines.push(`| ${s.name} | ${fmtMs(s.medianMs)} | ${s.ms.map((x) => (x / 1000).toFixed(1)).join(' / ')} | ${Math.round(rows / (s.medianMs / 1000)).toLocaleString('en')} | ${copyBytes ? (copyBytes / MB / (s.medianMs / 1000)).toFixed(0) : ''} | ${cpu} | ${scpu} | ${rss} | ${other} | ${disk('diskReadBytes')} | ${disk('diskWrittenBytes')} |`);
   }
   lines.push('');
   const t = (v: number | null, target: number, better: 'le'): string => (v === null ? 'n/a' : `${v.toFixed(2)}x (target <= ${target.toFixed(2)}x: ${better === 'le' && v <= target ? 'MET' : 'MISSED'})`);
