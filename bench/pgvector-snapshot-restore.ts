@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     fsync: { type: 'string', default: 'true' },
     'batch-size': { type: 'string', default: '2000' },
     'segment-bytes': { type: 'string', default: String(32 * 1024 * 1024) },
+    /** Passed to repo.snapshot as vectorCompression ('none' | 'zstd'); omitted = the library default. */
+    'vector-compression': { type: 'string' },
     'cpu-prof': { type: 'string' },
     'skip-dump': { type: 'boolean', default: false },
     'skip-restore': { type: 'boolean', default: false },
@@ -205,7 +207,9 @@ async function runChild(step: string): Promise<void> {
   } else if (step === 'snapshot' && vdr && pgv) {
     const repo = await vdr.openRepository({ storage: vdr.fsStorage({ path: args.repo as string, fsync }), create: true });
     const adapter = pgv.pgvectorAdapter({ pool });
-    const res = await repo.snapshot(adapter, table, { batchSize: Number(args['batch-size']), segmentBytes: Number(args['segment-bytes']) });
+    const opts: Record<string, unknown> = { batchSize: Number(args['batch-size']), segmentBytes: Number(args['segment-bytes']) };
+    if (args['vector-compression']) opts.vectorCompression = args['vector-compression'];
+    const res = await repo.snapshot(adapter, table, opts as Parameters<typeof repo.snapshot>[2]);
     extra.snapshot = res.manifest.id;
     extra.rows = res.manifest.rows.upserts;
     extra.segments = res.manifest.segments.length;
@@ -264,6 +268,7 @@ interface Ctx {
 
 function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profile = false): Promise<ChildResult> {
   const argv = [...process.execArgv, SCRIPT, '--child', step, '--fsync', String(args.fsync), '--batch-size', String(args['batch-size']), '--segment-bytes', String(args['segment-bytes'])];
+  if (args['vector-compression']) argv.push('--vector-compression', args['vector-compression']);
   if (profile && ctx.cpuProfDir) argv.push('--cpu-prof', path.join(ctx.cpuProfDir, `${step}-${childArgs.table ?? ''}-${new Date().toISOString().replace(/[:.]/g, '')}.cpuprofile`));
   for (const [k, v] of Object.entries(childArgs)) argv.push(`--${k}`, v);
   const cpuBefore = machineBusyCpuS();
@@ -759,7 +764,7 @@ async function main(): Promise<void> {
       ? await rssScaling(ctx, String(args['scaling-rows']).split(',').map(Number))
       : await mainBench(ctx, rows, repeat);
     if (!args['rss-scaling']) printMain(result);
-    const json = { bench: args['rss-scaling'] ? 'pgvector-rss-scaling' : 'pgvector-snapshot-restore', started, code, machine, server: v, options: { fsync: args.fsync, batchSize: Number(args['batch-size']), segmentBytes: Number(args['segment-bytes']) }, ...result };
+    const json = { bench: args['rss-scaling'] ? 'pgvector-rss-scaling' : 'pgvector-snapshot-restore', started, code, machine, server: v, options: { fsync: args.fsync, batchSize: Number(args['batch-size']), segmentBytes: Number(args['segment-bytes']), vectorCompression: args['vector-compression'] ?? 'library default' }, ...result };
     const line = JSON.stringify(json);
     process.stdout.write(`BENCH_JSON ${line}\n`);
     if (args.out) await fs.writeFile(args.out, `${JSON.stringify(json, null, 2)}\n`);
