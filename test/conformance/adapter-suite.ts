@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';
 import { isVectordrError } from '../../src/errors.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
+import type { ProgressEvent } from '../../src/progress.js';
+import type { RestoreOptions } from '../../src/restore/restore.js';
 import { type Repository, openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
@@ -175,6 +177,16 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       expectSameRecords(await a.fetch(target, [...ids].sort()), [...records].sort((x, y) => (String(x.id) < String(y.id) ? -1 : 1)));
     });
 
+    /** Runs a restore that is aborted once `segments` segments are written, and expects ABORTED. */
+    const restoreAbortedAfter = async (segments: number, options: RestoreOptions): Promise<void> => {
+      const ac = new AbortController();
+      let seen = 0;
+      const onProgress = (e: ProgressEvent): void => {
+        if (e.phase === 'segment' && ++seen === segments) ac.abort();
+      };
+      await expectError(repo.restore(a, { ...options, signal: ac.signal, onProgress }), 'ABORTED');
+    };
+
     describe('snapshot -> disaster -> restore -> verify', () => {
       let source: string;
       let records: VectorRecord[];
@@ -262,21 +274,8 @@ export function testAdapter(options: AdapterSuiteOptions): void {
 
       it('resumes an interrupted restore where it stopped', async () => {
         const target = name('conf_resume');
-        const ac = new AbortController();
-        let segments = 0;
-        await expectError(
-          repo.restore(a, {
-            collection: source,
-            snapshot: snapshotId,
-            target,
-            writeBatchRows: 70, // the rerun uses whole segments: resume must not depend on batch size
-            signal: ac.signal,
-            onProgress: (e) => {
-              if (e.phase === 'segment' && ++segments === 3) ac.abort();
-            },
-          }),
-          'ABORTED',
-        );
+        // The rerun uses whole segments: resume must not depend on the write batch size.
+        await restoreAbortedAfter(3, { collection: source, snapshot: snapshotId, target, writeBatchRows: 70 });
         if (a.capabilities.atomicSwap) expect(await a.exists(target)).toBe(false); // never half-visible under its name
         const events: number[] = [];
         const r = await repo.restore(a, { collection: source, snapshot: snapshotId, target, onProgress: (e) => e.phase === 'write' && events.push(e.rows) });
@@ -291,21 +290,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         const schema = testSchema(target);
         await createFilled(schema, makeRecords(5, 16, 42, 60_000_000n));
         const indexesBefore = (await a.describe(target)).indexes.length;
-        const ac = new AbortController();
-        let segments = 0;
-        await expectError(
-          repo.restore(a, {
-            collection: source,
-            snapshot: snapshotId,
-            target,
-            ifExists: 'append',
-            signal: ac.signal,
-            onProgress: (e) => {
-              if (e.phase === 'segment' && ++segments === 2) ac.abort();
-            },
-          }),
-          'ABORTED',
-        );
+        await restoreAbortedAfter(2, { collection: source, snapshot: snapshotId, target, ifExists: 'append' });
         const r = await repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' });
         expect(r.resumed).toBe(true);
         expect(await a.count(target)).toBe(rows + 5);
