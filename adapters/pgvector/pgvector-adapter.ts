@@ -268,6 +268,8 @@ export class PgvectorAdapter implements VectorAdapter {
   private async *scanBatches(session: PgSession, info: TableInfo, batchSize: number, signal: AbortSignal | undefined): AsyncIterable<RecordBatch> {
     const builder = new BatchBuilder(info, batchSize);
     const table = this.table(info.schema.name);
+    const path = this.useCopy && session.copyOut ? 'copy-stream' : this.useCopy && session.copyOutBuffered ? 'copy-paged' : 'select-paged';
+    this.logger.debug({ collection: info.schema.name, path, batchSize }, 'scan started');
     try {
       if (this.useCopy && session.copyOut) {
         const parser = new CopyBinaryParser();
@@ -338,6 +340,7 @@ export class PgvectorAdapter implements VectorAdapter {
       throwIfAborted(options.signal);
       const skip = (reason: string): void => {
         report.skipped.push({ kind: ix.kind, field: ix.field, reason });
+        this.logger.warn({ collection, kind: ix.kind, field: ix.field, reason }, 'index not recreated');
       };
       if (ix.params.unsupported !== undefined) {
         skip(String(ix.params.unsupported));
@@ -374,7 +377,9 @@ export class PgvectorAdapter implements VectorAdapter {
       }
       const t0 = performance.now();
       await this.run(`build index on ${collection}.${ix.field}`, () => this.driver.query(sql));
-      report.built.push({ kind: ix.kind, field: ix.field, ms: Math.round(performance.now() - t0) });
+      const ms = Math.round(performance.now() - t0);
+      this.logger.info({ collection, kind: ix.kind, field: ix.field, ms }, 'index built');
+      report.built.push({ kind: ix.kind, field: ix.field, ms });
     }
     return report;
   }
