@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
 import { ConflictError, IntegrityError, InvalidInputError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../errors.js';
-import type { Manifest } from '../format/manifest.js';
+import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { sliceBatch } from '../format/rows.js';
 import { decodeSegment } from '../format/segment-codec.js';
-import type { CollectionSchema } from '../model.js';
+import type { CollectionSchema, RecordBatch } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
 import { validateBatchVectors } from '../validate.js';
@@ -221,23 +221,40 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
     const loadStart = performance.now();
     const layout = { idType: manifest.schema.idType, vectors: manifest.schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
     let rows = 0;
-    for (let s = 0; s < manifest.segments.length; s++) {
-      const ref = manifest.segments[s] as (typeof manifest.segments)[number];
-      const skipRows = !resumeFrom || s + 1 > resumeFrom.segment ? 0 : s + 1 === resumeFrom.segment ? resumeFrom.rows : ref.rows;
-      if (skipRows >= ref.rows) {
-        rows += ref.rows;
-        continue;
-      }
-      throwIfAborted(signal);
-      const bytes = await repo.getSegment(ref, signal);
-      const decoded = decodeSegment(layout, bytes, ref.key);
-      const { batch } = decoded;
+    const skipRowsOf = (s: number): number => {
+      const ref = manifest.segments[s] as SegmentRef;
+      return !resumeFrom || s + 1 > resumeFrom.segment ? 0 : s + 1 === resumeFrom.segment ? resumeFrom.rows : ref.rows;
+    };
+    /** Reads, checks and decodes one segment. */
+    const readSegment = async (s: number): Promise<RecordBatch> => {
+      const ref = manifest.segments[s] as SegmentRef;
+      const decoded = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
       if (decoded.ops.some((op) => op !== 'upsert')) {
         throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of full snapshot ${manifest.id} contains delete rows; the snapshot is inconsistent.`);
       }
-      validateBatchVectors(batch, schema.vectors, adapter.engine);
+      validateBatchVectors(decoded.batch, schema.vectors, adapter.engine);
+      return decoded.batch;
+    };
+    const todo = manifest.segments.map((_, s) => s).filter((s) => skipRowsOf(s) < (manifest.segments[s] as SegmentRef).rows);
+    const pending = new Set(todo);
+    rows = manifest.segments.reduce((n, ref, s) => (pending.has(s) ? n : n + ref.rows), 0);
+    // One segment read ahead: the next is read and decoded while the engine ingests the current one.
+    // Writes stay strictly in order, so the marker always describes a prefix of the snapshot.
+    const prefetch = (k: number): Promise<RecordBatch> | undefined => {
+      if (k >= todo.length) return undefined;
+      const p = readSegment(todo[k] as number);
+      p.catch(() => undefined); // observed when awaited; never an unhandled rejection meanwhile
+      return p;
+    };
+    let next = prefetch(0);
+    for (let k = 0; k < todo.length; k++) {
+      throwIfAborted(signal);
+      const s = todo[k] as number;
+      const ref = manifest.segments[s] as SegmentRef;
+      const batch = await (next as Promise<RecordBatch>);
+      next = prefetch(k + 1);
       const per = opts.writeBatchRows > 0 ? opts.writeBatchRows : batch.length;
-      for (let start = skipRows; start < batch.length; start += per) {
+      for (let start = skipRowsOf(s); start < batch.length; start += per) {
         const end = Math.min(batch.length, start + per);
         const part = start === 0 && end === batch.length ? batch : sliceBatch(batch, start, end);
         const marker = formatMarker({ snapshot: manifest.id, segment: s + 1, rows: end, mode });
