@@ -220,7 +220,6 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
   async function load(): Promise<RestoreResult> {
     const loadStart = performance.now();
     const layout = { idType: manifest.schema.idType, vectors: manifest.schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
-    let rows = 0;
     const skipRowsOf = (s: number): number => {
       const ref = manifest.segments[s] as SegmentRef;
       return !resumeFrom || s + 1 > resumeFrom.segment ? 0 : s + 1 === resumeFrom.segment ? resumeFrom.rows : ref.rows;
@@ -237,7 +236,7 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
     };
     const todo = manifest.segments.map((_, s) => s).filter((s) => skipRowsOf(s) < (manifest.segments[s] as SegmentRef).rows);
     const pending = new Set(todo);
-    rows = manifest.segments.reduce((n, ref, s) => (pending.has(s) ? n : n + ref.rows), 0);
+    let rows = manifest.segments.reduce((n, ref, s) => (pending.has(s) ? n : n + ref.rows), 0);
     // One segment read ahead: the next is read and decoded while the engine ingests the current one.
     // Writes stay strictly in order, so the marker always describes a prefix of the snapshot.
     const prefetch = (k: number): Promise<RecordBatch> | undefined => {
