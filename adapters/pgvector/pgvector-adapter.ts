@@ -235,8 +235,10 @@ export class PgvectorAdapter implements VectorAdapter {
     const close = async (): Promise<void> => {
       if (!open) return;
       open = false;
-      await session.query('COMMIT').catch(() => undefined);
-      session.release();
+      // A scan abandoned mid-COPY leaves the connection unusable: it is destroyed, which also ends
+      // the read-only transaction on the server.
+      if (!session.broken) await session.query('COMMIT').catch(() => undefined);
+      session.release(session.broken);
     };
     try {
       // One REPEATABLE READ snapshot for describe, checkpoint, count and every row.

@@ -26,6 +26,8 @@ export interface PgPoolClientLike extends PgQueryable {
 
 /** One connection held for a transaction or a COPY. */
 export interface PgSession extends PgQueryable {
+  /** Set when the connection was left mid-protocol (a COPY stream abandoned early): never reuse it. */
+  broken: boolean;
   /** `COPY ... TO STDOUT (FORMAT binary)` as a byte stream; absent on PGlite. */
   copyOut?(sql: string): AsyncIterable<Uint8Array>;
   /** `COPY ... FROM STDIN` from chunks (on PGlite through its /dev/blob device). */
@@ -53,16 +55,40 @@ interface PgSubmitter {
   query(stream: unknown): unknown;
 }
 
-function pgSession(client: PgQueryable, release: (broken?: boolean) => void): PgSession {
-  return {
+/**
+ * @param drainAbandonedCopy read an abandoned COPY to its end instead of marking the connection
+ *   broken: for a caller's own Client, which cannot be replaced.
+ */
+function pgSession(client: PgQueryable, release: (broken?: boolean) => void, drainAbandonedCopy = false): PgSession {
+  const session: PgSession = {
+    broken: false,
     query: (t, v) => client.query(t, v),
     async *copyOut(sql: string): AsyncIterable<Uint8Array> {
       const { to } = await loadCopy();
       const stream = (client as unknown as PgSubmitter).query(to(sql)) as Readable;
+      // An explicit iterator: leaving early must not call the stream iterator's return(), which
+      // would destroy the stream before we decide between draining and discarding the connection.
+      const it = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+      let ended = false;
       try {
-        for await (const chunk of stream) yield chunk as Uint8Array;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) {
+            ended = true;
+            break;
+          }
+          yield r.value;
+        }
       } finally {
-        if (!stream.readableEnded) stream.destroy();
+        if (!ended && drainAbandonedCopy) {
+          while (!(await it.next()).done) {
+            // discard: the caller's Client must be usable after this session
+          }
+        } else if (!ended) {
+          // The server is still sending COPY data: the connection cannot run another statement.
+          session.broken = true;
+          stream.destroy();
+        }
       }
     },
     async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
@@ -78,8 +104,9 @@ function pgSession(client: PgQueryable, release: (broken?: boolean) => void): Pg
       stream.end();
       await done;
     },
-    release,
+    release: (broken) => release(broken === true || session.broken),
   };
+  return session;
 }
 
 export function pgPoolDriver(pool: PgPoolLike): PgDriver {
@@ -88,6 +115,7 @@ export function pgPoolDriver(pool: PgPoolLike): PgDriver {
     query: (t, v) => pool.query(t, v),
     async acquire() {
       const client = await pool.connect();
+      // release(true) destroys the connection instead of returning it to the pool.
       return pgSession(client, (broken) => client.release(broken === true ? true : undefined));
     },
   };
@@ -122,7 +150,7 @@ function serialised(kind: PgDriver['kind'], conn: PgQueryable, session: (release
 
 /** A single pg Client. Prefer a Pool: with a Client, snapshots and app queries take turns. */
 export function pgClientDriver(client: PgQueryable): PgDriver {
-  return serialised('pg', client, (release) => pgSession(client, release));
+  return serialised('pg', client, (release) => pgSession(client, release, true));
 }
 
 /** The part of PGlite's query() that moves COPY data through its virtual /dev/blob device. */
@@ -137,6 +165,7 @@ interface PgliteBlobQueryable {
 export function pgliteDriver(db: PgQueryable): PgDriver {
   const blobDb = db as unknown as PgliteBlobQueryable;
   return serialised('pglite', db, (release) => ({
+    broken: false,
     query: (t, v) => db.query(t, v),
     async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
       await blobDb.query(sql.replace(/ FROM STDIN \(FORMAT binary\)$/, " FROM '/dev/blob' (FORMAT binary)"), [], { blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]) });

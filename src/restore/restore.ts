@@ -19,7 +19,6 @@ import { decodeSegment } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
-import { validateBatchVectors } from '../validate.js';
 
 export const RestoreOptionsSchema = z.object({
   /** Collection name the snapshot was taken of. */
@@ -231,7 +230,7 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
       if (decoded.ops.some((op) => op !== 'upsert')) {
         throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of full snapshot ${manifest.id} contains delete rows; the snapshot is inconsistent.`);
       }
-      validateBatchVectors(decoded.batch, schema.vectors, adapter.engine);
+      // Vectors (dims, finite values) are validated by adapter.write before it sends anything.
       return decoded.batch;
     };
     const todo = manifest.segments.map((_, s) => s).filter((s) => skipRowsOf(s) < (manifest.segments[s] as SegmentRef).rows);

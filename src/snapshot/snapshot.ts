@@ -34,8 +34,11 @@ export const SnapshotOptionsSchema = z.object({
    * @default 'none'
    */
   vectorCompression: z.enum(['none', 'zstd']).default('none'),
-  /** Rows per adapter read. @default 2000 */
-  batchSize: z.number().int().min(1).max(100_000).default(2000),
+  /**
+   * Rows per adapter read. Smaller batches only add copying: rows are assembled into segments anyway.
+   * @default the rows of one segment
+   */
+  batchSize: z.number().int().min(1).max(1_000_000).optional(),
   signal: z.instanceof(AbortSignal).optional(),
   onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
 });
@@ -64,7 +67,9 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
   const id = newSnapshotId();
   const progress = new ProgressReporter('snapshot', opts.onProgress);
   const endpoint = await adapter.describeEndpoint();
-  const session = await adapter.scan(collection, { batchSize: opts.batchSize, signal });
+  // Read a segment's worth of rows per batch, so segments are cut without re-copying rows.
+  const batchSize = opts.batchSize ?? segmentRowsFor(await adapter.describe(collection), opts.segmentBytes);
+  const session = await adapter.scan(collection, { batchSize, signal });
   const segments: SegmentRef[] = [];
   let uploaded = 0;
   let rows = 0;

@@ -176,6 +176,27 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       expect(seen).toBe(5000);
     });
 
+    it('an abandoned COPY scan never leaves a connection stuck: Pool connections are discarded, a Client is drained', async () => {
+      const t = table('abandon');
+      await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64))`);
+      await pool.query(`INSERT INTO ${t} SELECT g, array_fill(g::real, ARRAY[64])::vector FROM generate_series(1, 20000) g`);
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        for (const a of [adapter, pgvectorAdapter({ client })]) {
+          const session = await a.scan(t, { batchSize: 100 });
+          for await (const _ of session.batches()) break; // abandon after the first batch
+          await session.close();
+          expect(await a.count(t)).toBe(20000); // the adapter (and its connection) still works
+        }
+        expect((await client.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+        const stuck = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'COPY%'`);
+        expect(stuck.rows[0].n).toBe(0);
+      } finally {
+        await client.end();
+      }
+    });
+
     it('refuses a table without a primary key', async () => {
       const t = table('nopk');
       await pool.query(`CREATE TABLE ${t} (id int8, e vector(3))`);
