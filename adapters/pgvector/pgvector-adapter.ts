@@ -47,7 +47,9 @@ const text = (f: RawField): string | null => (f === null ? null : typeof f === '
 class BatchBuilder {
   private n = 0;
   private ids: bigint[] | string[] = [];
-  private vecBytes: Uint8Array[];
+  /** Allocated when the first row of a batch arrives; handed over whole to the batch by take(). */
+  private vecBytes: Uint8Array[] = [];
+  private readonly dims: number[];
   private valid: Uint8Array[];
   private anyNull: boolean[];
   private payloads: Payload[] = [];
@@ -56,7 +58,7 @@ class BatchBuilder {
     private readonly info: TableInfo,
     private readonly capacity: number,
   ) {
-    this.vecBytes = info.vectors.map((v) => new Uint8Array(capacity * info.schema.vectors.find((f) => f.name === v.name)!.dims * 4));
+    this.dims = info.vectors.map((v) => info.schema.vectors.find((f) => f.name === v.name)!.dims);
     this.valid = info.vectors.map(() => new Uint8Array(capacity));
     this.anyNull = info.vectors.map(() => false);
   }
@@ -68,12 +70,13 @@ class BatchBuilder {
   add(row: RawField[]): void {
     const i = this.n;
     const { schema } = this.info;
+    if (i === 0) this.vecBytes = this.dims.map((d) => new Uint8Array(this.capacity * d * 4));
     const idText = text(row[0] ?? null) as string;
     if (schema.idType === 'int64') (this.ids as bigint[]).push(BigInt(idText));
     else (this.ids as string[]).push(idText);
-    for (let v = 0; v < this.vecBytes.length; v++) {
+    for (let v = 0; v < this.dims.length; v++) {
       const f = row[1 + v] ?? null;
-      const dims = (schema.vectors[v] as { dims: number }).dims;
+      const dims = this.dims[v] as number;
       if (f === null) {
         this.anyNull[v] = true;
         continue;
@@ -87,7 +90,7 @@ class BatchBuilder {
       (this.valid[v] as Uint8Array)[i] = 1;
     }
     const payload: Payload = {};
-    const base = 1 + this.vecBytes.length;
+    const base = 1 + this.dims.length;
     this.info.payload.forEach((p, k) => {
       const value = parseText(text(row[base + k] ?? null), p.field);
       if (value !== null) payload[p.field.name] = value; // absent == null, in every engine
@@ -100,11 +103,13 @@ class BatchBuilder {
     const n = this.n;
     const { schema } = this.info;
     const vectors: Record<string, VectorColumn> = {};
+    if (n === 0) this.vecBytes = this.dims.map(() => new Uint8Array(0));
     this.vecBytes.forEach((buf, v) => {
-      const dims = (schema.vectors[v] as { dims: number }).dims;
+      const dims = this.dims[v] as number;
       const bytes = Buffer.from(buf.buffer, buf.byteOffset, n * dims * 4);
       bytes.swap32(); // float4 big-endian -> little-endian, whole batch at once
-      const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + n * dims * 4));
+      // Hand the buffer itself to the batch (no copy); the next batch gets a fresh one.
+      const data = new Float32Array(buf.buffer, buf.byteOffset, n * dims);
       const name = (schema.vectors[v] as { name: string }).name;
       vectors[name] = this.anyNull[v] ? { dims, data, valid: (this.valid[v] as Uint8Array).slice(0, n) } : { dims, data };
     });
@@ -114,6 +119,7 @@ class BatchBuilder {
     this.ids = [];
     this.payloads = [];
     this.valid = this.valid.map(() => new Uint8Array(this.capacity));
+    this.vecBytes = [];
     this.anyNull = this.anyNull.map(() => false);
     return batch;
   }
