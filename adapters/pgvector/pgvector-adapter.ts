@@ -162,6 +162,7 @@ export class PgvectorAdapter implements VectorAdapter {
   private readonly insertBatchRows: number;
   private readonly endpointLabel: string | undefined;
   private readonly logger: Logger;
+  private readonly writeInfo = new Map<string, TableInfo>();
 
   constructor(options: PgvectorAdapterOptions) {
     const parsed = PgvectorAdapterOptionsSchema.safeParse(options);
@@ -396,7 +397,7 @@ export class PgvectorAdapter implements VectorAdapter {
     throwIfAborted(options.signal);
     if (batch.length === 0 && options.marker === undefined) return;
     await this.transaction(`write ${collection}`, async (s) => {
-      const info = await describeTable(s, this.schemaName, collection);
+      const info = await this.describeForWrite(s, collection);
       validateBatchVectors(batch, info.schema.vectors.filter((v) => v.name in batch.vectors), PLUGIN);
       const fields = this.writableFields(info, batch);
       const copyable = this.useCopy && s.copyIn !== undefined && [info.pk, ...fields.payload.map((p) => p.col)].every((c) => binaryEncoder(c.typname) !== undefined);
@@ -406,6 +407,20 @@ export class PgvectorAdapter implements VectorAdapter {
       }
       if (options.marker !== undefined) await this.setMarker(s, info, options.marker);
     });
+  }
+
+  /**
+   * The table's shape for write(), cached per table: a restore writes hundreds of batches into one
+   * table, and describing it costs five catalog queries. The cache is keyed by the table's oid, so a
+   * table dropped and recreated under the same name is described again.
+   */
+  private async describeForWrite(s: PgSession, collection: string): Promise<TableInfo> {
+    const oid = await findTableOid(s, this.schemaName, collection);
+    const cached = this.writeInfo.get(collection);
+    if (cached && cached.oid === oid) return cached;
+    const info = await describeTable(s, this.schemaName, collection);
+    this.writeInfo.set(collection, info);
+    return info;
   }
 
   /** Target columns for the batch's fields; a payload field the table lacks is an error, never dropped. */
