@@ -5,6 +5,7 @@ import { BucketDigest, idBytes, recordDigest } from '../../src/format/digest.js'
 import { newSnapshotId } from '../../src/format/keys.js';
 import { digestBatch, digestVectorOrder } from '../../src/format/rows.js';
 import { decodeSegment, encodeSegment } from '../../src/format/segment-codec.js';
+import type { JsonValue, Payload } from '../../src/model.js';
 import { makeBatch, makeRecords, rng, testSchema } from '../helpers/data.js';
 
 describe('digests (format v1 — these values are frozen)', () => {
@@ -17,6 +18,31 @@ describe('digests (format v1 — these values are frozen)', () => {
 
   it('canonical payload sorts keys and is whitespace-free', () => {
     expect(canonicalPayload({ b: [1, { d: 2, c: 'é' }], a: 1.5 })).toBe('{"a":1.5,"b":[1,{"c":"é","d":2}]}');
+    // Array-index keys sort as strings in JCS ("10" < "2" < "b"), not numerically as JS enumerates them.
+    expect(canonicalPayload({ b: 1, '2': 2, '10': 3, nested: { '1': true, a: null } })).toBe('{"10":3,"2":2,"b":1,"nested":{"1":true,"a":null}}');
+  });
+
+  it('the fast canonical JSON path matches the reference JCS implementation on random payloads', async () => {
+    const mod: unknown = await import('canonicalize');
+    const m = mod as { default?: unknown };
+    const canonicalize = (typeof m.default === 'function' ? m.default : mod) as (v: unknown) => string;
+    const r = rng(11);
+    const pick = <T,>(xs: T[]): T => xs[Math.floor(r() * xs.length)] as T;
+    const value = (depth: number): JsonValue => {
+      const kind = Math.floor(r() * (depth > 2 ? 4 : 6));
+      if (kind === 0) return pick([null, true, false]);
+      if (kind === 1) return pick([0, -0, 1e21, 1e-7, 123.456, -5, 2 ** 53 + 2, Number.MIN_VALUE, r() * 1e6]);
+      if (kind === 2) return pick(['', 'é', '\u2028', '"q"\\', '\ud800', 'emoji 😀', 'tab\t']);
+      if (kind === 3) return pick(['a', 'B', '_', 'z', '10']);
+      if (kind === 4) return Array.from({ length: Math.floor(r() * 4) }, () => value(depth + 1));
+      const o: { [k: string]: JsonValue } = {};
+      for (let i = Math.floor(r() * 5); i > 0; i--) o[pick(['a', 'b', 'B', 'é', '€', '😀', 'aa', '1', '07', 'x y'])] = value(depth + 1);
+      return o;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const p = { k: value(0), [pick(['z', 'é', 'A'])]: value(0) } as Payload;
+      expect(canonicalPayload(p)).toBe(canonicalize(p));
+    }
   });
 
   it('collection digest is order independent and localises differences to buckets', () => {
