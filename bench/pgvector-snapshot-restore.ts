@@ -129,6 +129,7 @@ async function runChild(step: string): Promise<void> {
   const appName = `vectordr-bench-${step}-${process.pid}`;
   // No idle timeout: a backend closed mid-step would take its CPU time with it.
   const pool = new pg.Pool({ connectionString: url, application_name: appName, max: 4, idleTimeoutMillis: 0 });
+  pool.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
   // Backends opened by this child: CPU at connect time is ~0, so their CPU at the end is this step's.
   const backendCpu = async (): Promise<number | null> => {
     const r = await pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName]);
@@ -743,6 +744,8 @@ async function main(): Promise<void> {
   const cpuProfDir = args['cpu-prof'] ? path.resolve(args['cpu-prof']) : undefined;
   if (cpuProfDir) await fs.mkdir(cpuProfDir, { recursive: true });
   const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
+  // An idle client's error (e.g. the server restarted) must not kill the process before cleanup.
+  pool.on('error', (err) => log(`idle connection error: ${err.message}`));
   const ctx: Ctx = { url, pgBin, pool, work, dims, tagsType, cpuProfDir };
   const started = new Date().toISOString();
   try {
