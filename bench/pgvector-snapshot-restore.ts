@@ -41,8 +41,8 @@ const { values: args } = parseArgs({
     'scaling-rows': { type: 'string', default: '100000,1000000' },
     'tags-type': { type: 'string', default: 'text[]' },
     fsync: { type: 'string', default: 'true' },
-    'batch-size': { type: 'string', default: '2000' },
-    'segment-bytes': { type: 'string', default: String(32 * 1024 * 1024) },
+    'batch-size': { type: 'string', default: 'library' },
+    'segment-bytes': { type: 'string', default: 'library' },
     /** Passed to repo.snapshot as vectorCompression ('none' | 'zstd'); omitted = the library default. */
     'vector-compression': { type: 'string' },
     'cpu-prof': { type: 'string' },
@@ -208,7 +208,9 @@ async function runChild(step: string): Promise<void> {
   } else if (step === 'snapshot' && vdr && pgv) {
     const repo = await vdr.openRepository({ storage: vdr.fsStorage({ path: args.repo as string, fsync }), create: true });
     const adapter = pgv.pgvectorAdapter({ pool });
-    const opts: Record<string, unknown> = { batchSize: Number(args['batch-size']), segmentBytes: Number(args['segment-bytes']) };
+    const opts: Record<string, unknown> = {};
+    if (args['segment-bytes'] !== 'library') opts.segmentBytes = Number(args['segment-bytes']);
+    if (args['batch-size'] !== 'library') opts.batchSize = Number(args['batch-size']);
     if (args['vector-compression']) opts.vectorCompression = args['vector-compression'];
     const res = await repo.snapshot(adapter, table, opts as Parameters<typeof repo.snapshot>[2]);
     extra.snapshot = res.manifest.id;
@@ -767,7 +769,7 @@ async function main(): Promise<void> {
       ? await rssScaling(ctx, String(args['scaling-rows']).split(',').map(Number))
       : await mainBench(ctx, rows, repeat);
     if (!args['rss-scaling']) printMain(result);
-    const json = { bench: args['rss-scaling'] ? 'pgvector-rss-scaling' : 'pgvector-snapshot-restore', started, code, machine, server: v, options: { fsync: args.fsync, batchSize: Number(args['batch-size']), segmentBytes: Number(args['segment-bytes']), vectorCompression: args['vector-compression'] ?? 'library default' }, ...result };
+    const json = { bench: args['rss-scaling'] ? 'pgvector-rss-scaling' : 'pgvector-snapshot-restore', started, code, machine, server: v, options: { fsync: args.fsync, batchSize: args['batch-size'], segmentBytes: args['segment-bytes'], vectorCompression: args['vector-compression'] ?? 'library default' }, ...result };
     const line = JSON.stringify(json);
     process.stdout.write(`BENCH_JSON ${line}\n`);
     if (args.out) await fs.writeFile(args.out, `${JSON.stringify(json, null, 2)}\n`);

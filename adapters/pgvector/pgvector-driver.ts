@@ -4,6 +4,7 @@
  * neither client is a hard dependency.
  */
 import type { Readable, Writable } from 'node:stream';
+import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 
 export interface PgQueryResult {
@@ -95,11 +96,10 @@ function pgSession(client: PgQueryable, release: (broken?: boolean) => void, dra
       const { from } = await loadCopy();
       const stream = (client as unknown as PgSubmitter).query(from(sql)) as Writable;
       const done = finished(stream);
+      done.catch(() => undefined); // awaited below; never an unhandled rejection while writing
       for (const c of chunks) {
-        if (!stream.write(c)) await new Promise<void>((resolve, reject) => {
-          stream.once('drain', resolve);
-          stream.once('error', reject);
-        });
+        // events.once removes both of its listeners whichever fires, and rejects on 'error'.
+        if (!stream.write(c)) await once(stream, 'drain');
       }
       stream.end();
       await done;

@@ -60,7 +60,8 @@ export const ManifestSchema = z.object({
     })
     .refine((d) => d.counts.length === d.buckets && d.sums.length === d.buckets, { message: 'counts and sums must have one entry per bucket' }),
   checkpoint: CheckpointSchema.nullable(),
-  timings: z.object({ scanMs: z.number(), totalMs: z.number() }),
+  /** Where the time went: waiting for the engine's rows, digesting and encoding, storing segments. */
+  timings: z.object({ scanMs: z.number(), encodeMs: z.number(), storeMs: z.number(), totalMs: z.number() }),
   tags: z.record(z.string(), z.string()).default({}),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;

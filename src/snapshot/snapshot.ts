@@ -23,11 +23,12 @@ export const SnapshotOptionsSchema = z.object({
   /** Free-form labels stored in the manifest (e.g. { trigger: 'cron' }). Never put secrets here. */
   tags: z.record(z.string(), z.string()).default({}),
   /**
-   * Target uncompressed bytes per segment. Larger segments mean fewer objects and better
-   * compression; smaller ones mean less memory and finer-grained resume.
-   * @default 33554432 (32 MiB)
+   * Target uncompressed bytes per segment. Peak memory is a small multiple of this (the Parquet
+   * encoder holds about four copies); larger segments mean fewer objects, smaller ones less memory
+   * and finer-grained resume.
+   * @default 8388608 (8 MiB): keeps a snapshot under ~300 MB RSS (docs/benchmarks.md)
    */
-  segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(32 * 1024 * 1024),
+  segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
   /**
    * Compression of vector values inside segments. `none` encodes ~3x faster; `zstd` stores float32
    * embeddings ~8-10% smaller. Payload, ids and digests are always zstd.
@@ -73,6 +74,8 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
   const segments: SegmentRef[] = [];
   let uploaded = 0;
   let rows = 0;
+  let encodeMs = 0;
+  let storeMs = 0;
   const acc = new BucketDigest(repo.config.digest.buckets);
   try {
     const { schema } = session;
@@ -89,10 +92,14 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       const batch = concatBatches(schema.idType, layout.vectors, pending);
       pending = [];
       pendingRows = 0;
+      const t0 = performance.now();
       const digested = digestBatch(schema.idType, order, batch, acc);
       const ops = new Array<RecordOp>(batch.length).fill('upsert');
       const bytes = encodeSegment(layout, { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops }, { vectorCompression: opts.vectorCompression });
+      const t1 = performance.now();
       const { ref, uploaded: up } = await repo.putSegment(bytes, batch.length, signal);
+      encodeMs += t1 - t0;
+      storeMs += performance.now() - t1;
       if (up) uploaded++;
       segments.push(ref);
       progress.segments++;
@@ -100,7 +107,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       progress.emit('segment');
     };
 
-    const scanStart = performance.now();
+    const loopStart = performance.now();
     for await (const batch of session.batches()) {
       throwIfAborted(signal);
       validateBatchVectors(batch, schema.vectors, adapter.engine);
@@ -117,7 +124,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       progress.emit('scan');
     }
     await flush();
-    const scanMs = performance.now() - scanStart;
+    const scanMs = performance.now() - loopStart - encodeMs - storeMs;
 
     throwIfAborted(signal);
     const manifest: Manifest = {
@@ -134,7 +141,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       rows: { upserts: rows, deletes: 0 },
       digest: { algorithm: 'sha256-bucket-sum', ...acc.toJSON() },
       checkpoint: session.checkpoint ?? null,
-      timings: { scanMs: Math.round(scanMs), totalMs: Math.round(progress.elapsedMs) },
+      timings: { scanMs: Math.round(scanMs), encodeMs: Math.round(encodeMs), storeMs: Math.round(storeMs), totalMs: Math.round(progress.elapsedMs) },
       tags: opts.tags,
     };
     progress.emit('commit');
