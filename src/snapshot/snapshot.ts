@@ -26,9 +26,9 @@ export const SnapshotOptionsSchema = z.object({
    * Target uncompressed bytes per segment. Peak memory is a small multiple of this (the Parquet
    * encoder holds about four copies); larger segments mean fewer objects, smaller ones less memory
    * and finer-grained resume.
-   * @default 8388608 (8 MiB): keeps a snapshot under ~300 MB RSS (docs/benchmarks.md)
+   * @default 4194304 (4 MiB): keeps a 768-dim snapshot under 300 MB RSS (docs/benchmarks.md)
    */
-  segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
   /**
    * Compression of vector values inside segments. `none` encodes ~3x faster; `zstd` stores float32
    * embeddings ~8-10% smaller. Payload, ids and digests are always zstd.
