@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
 import { InvalidInputError, throwIfAborted } from '../errors.js';
-import { BucketDigest } from '../format/digest.js';
+import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
 import { decodeSegment } from '../format/segment-codec.js';
 import type { Id } from '../model.js';
@@ -106,10 +106,10 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
   for (const ref of manifest.segments) {
     throwIfAborted(signal);
     const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
-    const d = digestBatch(idType, order, rows.batch, new BucketDigest(manifest.digest.buckets), rows.payloadJson);
+    // The segment stores each record's digest (checked by getSegment's hash); only buckets are needed.
     for (let i = 0; i < rows.batch.length; i++) {
-      if (!examine.has(d.buckets[i] as number)) continue;
       const id = rows.batch.ids[i] as Id;
+      if (!examine.has(bucketOf(idBytes(idType, id), manifest.digest.buckets))) continue;
       snapSide.set(key(id), { id, digest: hex(rows.digests, i) });
     }
   }
