@@ -87,34 +87,6 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
     let pending: RecordBatch[] = [];
     let pendingRows = 0;
 
-    /**
-     * One store in flight: the segment's write and fsync (libuv threads) overlap with scanning and
-     * encoding the next segment. Stores complete, and are recorded, strictly in order.
-     */
-    let storing: Promise<void> | undefined;
-    const store = (bytes: Uint8Array, rowCount: number): Promise<void> => {
-      const t0 = performance.now();
-      const p = repo.putSegment(bytes, rowCount, signal).then(({ ref, uploaded: up }) => {
-        storeMs += performance.now() - t0;
-        if (up) uploaded++;
-        segments.push(ref);
-        progress.segments++;
-        progress.bytes += ref.bytes;
-        progress.emit('segment');
-      });
-      p.catch(() => undefined); // observed by the next awaitStore(); never unhandled meanwhile
-      return p;
-    };
-    let blockedMs = 0; // time the loop waited for a store to finish
-    const awaitStore = async (): Promise<void> => {
-      const p = storing;
-      storing = undefined;
-      if (!p) return;
-      const t0 = performance.now();
-      await p;
-      blockedMs += performance.now() - t0;
-    };
-
     const flush = async (): Promise<void> => {
       if (pendingRows === 0) return;
       const batch = concatBatches(schema.idType, layout.vectors, pending);
@@ -124,9 +96,15 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       const digested = digestBatch(schema.idType, order, batch, acc);
       const ops = new Array<RecordOp>(batch.length).fill('upsert');
       const bytes = encodeSegment(layout, { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops }, { vectorCompression: opts.vectorCompression });
-      encodeMs += performance.now() - t0;
-      await awaitStore();
-      storing = store(bytes, batch.length);
+      const t1 = performance.now();
+      const { ref, uploaded: up } = await repo.putSegment(bytes, batch.length, signal);
+      encodeMs += t1 - t0;
+      storeMs += performance.now() - t1;
+      if (up) uploaded++;
+      segments.push(ref);
+      progress.segments++;
+      progress.bytes += ref.bytes;
+      progress.emit('segment');
     };
 
     const loopStart = performance.now();
@@ -146,8 +124,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       progress.emit('scan');
     }
     await flush();
-    await awaitStore();
-    const scanMs = performance.now() - loopStart - encodeMs - blockedMs;
+    const scanMs = performance.now() - loopStart - encodeMs - storeMs;
 
     throwIfAborted(signal);
     const manifest: Manifest = {
