@@ -331,7 +331,7 @@ export class PgvectorAdapter implements VectorAdapter {
       names.add(name);
       return `${quoteIdent(name)} ${type}${notNull ? ' NOT NULL' : ''}`;
     };
-    const idType = schema.idNativeType && ID_NATIVE_DEFAULT[schema.idType] !== undefined && isPgNative(schema.idNativeType) ? checkNativeType(schema.idNativeType) : ID_NATIVE_DEFAULT[schema.idType];
+    const idType = schema.idNativeType !== undefined && isPgNative(schema.idNativeType) ? schema.idNativeType : ID_NATIVE_DEFAULT[schema.idType];
     const defs = [`${column(schema.idField, idType, true)} PRIMARY KEY`];
     for (const v of schema.vectors) defs.push(column(v.name, `vector(${v.dims})`, !v.nullable));
     for (const p of schema.payload) defs.push(column(p.name, p.nativeType ? checkNativeType(p.nativeType) : defaultNativeType(p), !p.nullable));
@@ -405,7 +405,7 @@ export class PgvectorAdapter implements VectorAdapter {
         if (copyable) await this.writeCopy(s, info, fields, batch, options.mode);
         else await this.writeInsert(s, info, fields, batch, options.mode);
       }
-      if (options.marker !== undefined) await this.setMarker(s, info, options.marker);
+      if (options.marker !== undefined) await this.setMarker(s, info.oid, info.schema.name, options.marker);
     });
   }
 
@@ -507,11 +507,11 @@ export class PgvectorAdapter implements VectorAdapter {
     }
   }
 
-  private async setMarker(q: PgQueryable, info: TableInfo, marker: string | undefined): Promise<void> {
-    const current = (await q.query(`SELECT obj_description($1::oid, 'pg_class') AS c`, [info.oid])).rows[0]?.c;
+  private async setMarker(q: PgQueryable, oid: string, table: string, marker: string | undefined): Promise<void> {
+    const current = (await q.query(`SELECT obj_description($1::oid, 'pg_class') AS c`, [oid])).rows[0]?.c;
     const user = typeof current === 'string' ? current.replace(MARKER_LINE, '') : '';
     const next = marker === undefined ? user : user ? `${user}\n${marker}` : marker;
-    await q.query(`COMMENT ON TABLE ${this.table(info.schema.name)} IS ${next ? quoteLiteral(next) : 'NULL'}`);
+    await q.query(`COMMENT ON TABLE ${this.table(table)} IS ${next ? quoteLiteral(next) : 'NULL'}`);
   }
 
   async readMarker(collection: string): Promise<string | undefined> {
@@ -528,7 +528,7 @@ export class PgvectorAdapter implements VectorAdapter {
     await this.transaction(`write marker of ${collection}`, async (s) => {
       const oid = await findTableOid(s, this.schemaName, collection);
       if (!oid) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
-      await this.setMarker(s, { oid, schema: { name: collection } } as TableInfo, marker);
+      await this.setMarker(s, oid, collection, marker);
     });
   }
 

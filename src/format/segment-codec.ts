@@ -13,7 +13,7 @@
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
 import { IntegrityError } from '../errors.js';
-import type { IdType, Payload, RecordBatch, RecordOp, VectorColumn } from '../model.js';
+import type { CollectionSchema, IdType, Payload, RecordBatch, RecordOp, VectorColumn } from '../model.js';
 
 export const VECTOR_COLUMN_PREFIX = 'vec_';
 
@@ -30,6 +30,11 @@ export interface SegmentRows {
 export interface SegmentLayout {
   idType: IdType;
   vectors: { name: string; dims: number }[];
+}
+
+/** The columns a schema's segments have. */
+export function segmentLayout(schema: Pick<CollectionSchema, 'idType' | 'vectors'>): SegmentLayout {
+  return { idType: schema.idType, vectors: schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
 }
 
 function validityBitmap(valid: Uint8Array): { bitmap: Uint8Array; nullCount: number } {

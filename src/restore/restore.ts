@@ -15,7 +15,7 @@ import type { VectorAdapter } from '../adapter.js';
 import { ConflictError, IntegrityError, InvalidInputError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../errors.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { sliceBatch } from '../format/rows.js';
-import { decodeSegment } from '../format/segment-codec.js';
+import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
@@ -218,7 +218,7 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
 
   async function load(): Promise<RestoreResult> {
     const loadStart = performance.now();
-    const layout = { idType: manifest.schema.idType, vectors: manifest.schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
+    const layout = segmentLayout(manifest.schema);
     const skipRowsOf = (s: number): number => {
       const ref = manifest.segments[s] as SegmentRef;
       return !resumeFrom || s + 1 > resumeFrom.segment ? 0 : s + 1 === resumeFrom.segment ? resumeFrom.rows : ref.rows;

@@ -13,7 +13,7 @@ import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { concatBatches, digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
-import { type SegmentLayout, encodeSegment } from '../format/segment-codec.js';
+import { encodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch, RecordOp } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
@@ -81,7 +81,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
     const { schema } = session;
     progress.totalRows = session.estimatedRows;
     progress.emit('start');
-    const layout: SegmentLayout = { idType: schema.idType, vectors: schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
+    const layout = segmentLayout(schema);
     const order = digestVectorOrder(schema);
     const perSegment = segmentRowsFor(schema, opts.segmentBytes);
     let pending: RecordBatch[] = [];

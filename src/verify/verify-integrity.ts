@@ -9,7 +9,7 @@ import { canonicalPayload } from '../format/canonical-json.js';
 import { BucketDigest } from '../format/digest.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
-import { type SegmentLayout, decodeSegment } from '../format/segment-codec.js';
+import { type SegmentLayout, decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
 
@@ -73,7 +73,7 @@ export async function verifyIntegrity(repo: Repository, options: VerifyIntegrity
       continue;
     }
     const acc = new BucketDigest(manifest.digest.buckets);
-    const layout = { idType: manifest.schema.idType, vectors: manifest.schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
+    const layout = segmentLayout(manifest.schema);
     const order = digestVectorOrder(manifest.schema);
     for (const ref of manifest.segments) {
       throwIfAborted(signal);

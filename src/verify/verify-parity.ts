@@ -9,7 +9,7 @@ import type { VectorAdapter } from '../adapter.js';
 import { InvalidInputError, throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
-import { decodeSegment } from '../format/segment-codec.js';
+import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { Id } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
@@ -102,7 +102,7 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
   const key = (id: Id): string => String(id);
   const hex = (d: Uint8Array, i: number): string => Buffer.from(d.subarray(i * 32, i * 32 + 32)).toString('hex');
   const snapSide = new Map<string, { id: Id; digest: string }>();
-  const layout = { idType, vectors: manifest.schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
+  const layout = segmentLayout(manifest.schema);
   for (const ref of manifest.segments) {
     throwIfAborted(signal);
     const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
