@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';
-import { isVectordrError } from '../../src/errors.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import type { ProgressEvent } from '../../src/progress.js';
 import type { RestoreOptions } from '../../src/restore/restore.js';
@@ -15,6 +14,7 @@ import { type Repository, openRepository } from '../../src/repository/repository
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
 import { randomName } from '../helpers/engines.js';
+import { expectError } from '../helpers/errors.js';
 
 export interface AdapterHarness {
   adapter: VectorAdapter;
@@ -26,17 +26,6 @@ export interface AdapterSuiteOptions {
   create(): Promise<AdapterHarness>;
   /** Rows for the snapshot/restore cases. @default 2500 */
   rows?: number;
-}
-
-export async function expectError(p: Promise<unknown>, code: string): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    if (!isVectordrError(err)) throw err;
-    expect(err.code, err.message).toBe(code);
-    return err;
-  }
-  throw new Error(`expected error ${code}, but the call succeeded`);
 }
 
 function expectSameRecords(actual: VectorRecord[], expected: VectorRecord[]): void {

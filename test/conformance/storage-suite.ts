@@ -3,7 +3,7 @@
  *   testStorage({ name: 'fs', create: async () => ({ storage, cleanup }) })
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isVectordrError } from '../../src/errors.js';
+import { expectError } from '../helpers/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
 
 export interface StorageHarness {
@@ -20,17 +20,6 @@ async function collect(storage: Storage, prefix: string): Promise<string[]> {
   const out: string[] = [];
   for await (const o of storage.list(prefix)) out.push(o.key);
   return out;
-}
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isVectordrError(err), String(err)).toBe(true);
-    expect((err as { code: string }).code).toBe(code);
-    return;
-  }
-  throw new Error(`expected ${code}, got success`);
 }
 
 export function testStorage(options: StorageSuiteOptions): void {
@@ -63,7 +52,7 @@ export function testStorage(options: StorageSuiteOptions): void {
     });
 
     it('get of a missing key throws KEY_NOT_FOUND', async () => {
-      await expectCode(s.get('nope/nothing'), 'KEY_NOT_FOUND');
+      await expectError(s.get('nope/nothing'), 'KEY_NOT_FOUND');
     });
 
     it('put replaces an object whole', async () => {
@@ -74,7 +63,7 @@ export function testStorage(options: StorageSuiteOptions): void {
 
     it('create-only put (ifNoneMatch) refuses to overwrite, and exactly one of two racers wins', async () => {
       await s.put('cas/obj', Uint8Array.of(1), { ifNoneMatch: '*' });
-      await expectCode(s.put('cas/obj', Uint8Array.of(2), { ifNoneMatch: '*' }), 'KEY_EXISTS');
+      await expectError(s.put('cas/obj', Uint8Array.of(2), { ifNoneMatch: '*' }), 'KEY_EXISTS');
       expect(Array.from(await s.get('cas/obj'))).toEqual([1]);
       const results = await Promise.allSettled([1, 2, 3, 4].map((v) => s.put('cas/race', Uint8Array.of(v), { ifNoneMatch: '*' })));
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
@@ -95,16 +84,16 @@ export function testStorage(options: StorageSuiteOptions): void {
 
     it('refuses keys that escape the root or are malformed', async () => {
       for (const bad of ['../escape', 'a/../../etc/passwd', '/abs', 'a//b', 'a\\b', 'a/./b', '', 'nul\0byte']) {
-        await expectCode(s.put(bad, Uint8Array.of(1)), 'PATH_ESCAPE');
-        await expectCode(s.get(bad), 'PATH_ESCAPE');
+        await expectError(s.put(bad, Uint8Array.of(1)), 'PATH_ESCAPE');
+        await expectError(s.get(bad), 'PATH_ESCAPE');
       }
-      await expectCode(collect(s, '../'), 'PATH_ESCAPE');
+      await expectError(collect(s, '../'), 'PATH_ESCAPE');
     });
 
     it('honours an aborted signal', async () => {
       const ac = new AbortController();
       ac.abort();
-      await expectCode(s.put('abort/obj', Uint8Array.of(1), { signal: ac.signal }), 'ABORTED');
+      await expectError(s.put('abort/obj', Uint8Array.of(1), { signal: ac.signal }), 'ABORTED');
       expect(await s.stat('abort/obj')).toBeUndefined();
     });
   });

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
-import { expectError, testAdapter } from '../conformance/adapter-suite.js';
+import { testAdapter } from '../conformance/adapter-suite.js';
+import { expectError } from '../helpers/errors.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 
 const PG_URL = process.env.PG_URL;

@@ -12,7 +12,7 @@ import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/i
 import { collectionKey } from '../../src/format/keys.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
-import { expectError } from '../conformance/adapter-suite.js';
+import { expectError } from '../helpers/errors.js';
 
 describe('repository guarantees', () => {
   let db: PGlite;
