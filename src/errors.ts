@@ -11,6 +11,7 @@ export type ErrorCategory =
   | 'conflict' // the target is in a state that forbids the operation (exists, not empty, locked)
   | 'integrity' // stored data does not match its hash or digest
   | 'unsupported' // the engine, adapter or format cannot do this
+  | 'permission' // credentials are wrong or lack a permission; fix the credentials or the policy
   | 'transient' // retrying later may succeed
   | 'permanent' // an unexpected failure that retrying will not fix
   | 'aborted';
@@ -40,6 +41,17 @@ export type ErrorCode =
   | 'TARGET_NOT_EMPTY'
   | 'TARGET_EXISTS'
   | 'ENGINE_ERROR'
+  | 'STORAGE_ERROR'
+  | 'STORAGE_UNAVAILABLE'
+  | 'STORAGE_PROTOCOL'
+  | 'BUCKET_NOT_FOUND'
+  | 'ACCESS_DENIED'
+  | 'KEY_REQUIRED'
+  | 'WRONG_KEY'
+  | 'NOT_ENCRYPTED'
+  | 'LOCKED'
+  | 'LOCK_LOST'
+  | 'PRUNE_UNSAFE'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {
@@ -96,6 +108,12 @@ export class IntegrityError extends VectordrError {
   }
 }
 
+export class PermissionError extends VectordrError {
+  constructor(code: ErrorCode, message: string, options?: VectordrErrorOptions) {
+    super(code, 'permission', message, options);
+  }
+}
+
 export class UnsupportedOperationError extends VectordrError {
   constructor(message: string, options?: VectordrErrorOptions) {
     super('UNSUPPORTED_OPERATION', 'unsupported', message, options);
@@ -118,6 +136,13 @@ export class AbortedError extends VectordrError {
 export class EngineError extends VectordrError {
   constructor(message: string, category: 'transient' | 'permanent', options?: VectordrErrorOptions) {
     super('ENGINE_ERROR', category, message, options);
+  }
+}
+
+/** A storage backend failed in a way no more specific code describes. */
+export class StorageError extends VectordrError {
+  constructor(code: 'STORAGE_ERROR' | 'STORAGE_UNAVAILABLE' | 'STORAGE_PROTOCOL', message: string, category: 'transient' | 'permanent', options?: VectordrErrorOptions) {
+    super(code, category, message, options);
   }
 }
 

@@ -1,7 +1,7 @@
 /** Progress reported by every long operation, through the `onProgress` callback. */
 export interface ProgressEvent {
-  operation: 'snapshot' | 'restore' | 'verify-integrity' | 'verify-parity';
-  phase: 'start' | 'scan' | 'segment' | 'write' | 'index' | 'commit' | 'verify' | 'done';
+  operation: 'snapshot' | 'restore' | 'verify-integrity' | 'verify-parity' | 'prune';
+  phase: 'start' | 'scan' | 'segment' | 'write' | 'index' | 'commit' | 'verify' | 'delete' | 'done';
   rows: number;
   /** Known or estimated total rows, when available. */
   totalRows?: number;

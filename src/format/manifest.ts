@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { FormatVersionError, IntegrityError } from '../errors.js';
 import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
+import { EncryptionConfigSchema } from './encryption.js';
 
 export const FORMAT_VERSION = 1;
 
@@ -15,8 +16,8 @@ export const RepositoryConfigSchema = z.object({
   createdAt: z.string(),
   /** Digest parameters every snapshot in this repository uses. */
   digest: z.object({ algorithm: z.literal('sha256-bucket-sum'), buckets: z.number().int().positive().max(65_536) }),
-  /** Reserved for client-side encryption (format: encryption section); null = plaintext. */
-  encryption: z.null(),
+  /** Client-side encryption (format: encryption section); null = plaintext. Holds the wrapped key and a key check, never the key. */
+  encryption: EncryptionConfigSchema.nullable(),
 });
 export type RepositoryConfig = z.infer<typeof RepositoryConfigSchema>;
 

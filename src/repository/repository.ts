@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
 import { ConflictError, InvalidInputError, IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
 import { DEFAULT_BUCKETS, sha256Hex } from '../format/digest.js';
+import { type EncryptionOptions, type RepositoryCipher, SEAL_OVERHEAD, createEncryption, looksSealed, openEncryption } from '../format/encryption.js';
 import { CONFIG_KEY, SNAPSHOTS_PREFIX, assertSnapshotId, collectionFromKey, collectionKey, manifestKey, segmentKey } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, parseRepositoryConfig, serialize } from '../format/manifest.js';
 import { type Logger, silentLogger } from '../logger.js';
@@ -15,6 +16,9 @@ import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../res
 import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from '../snapshot/snapshot.js';
 import { type IntegrityReport, type VerifyIntegrityOptions, verifyIntegrity } from '../verify/verify-integrity.js';
 import { type ParityOptions, type ParityReport, verifyParity } from '../verify/verify-parity.js';
+import { type LockInfo, type LockOptions, type LockStore, type RepositoryLock, LockOptionsSchema, acquireLock, listLocks } from './locks.js';
+import { type ForgetOptions, type ForgetReport, type PruneOptions, type PruneReport, forgetSnapshots, pruneRepository } from './prune.js';
+import type { RetentionPolicy } from './retention.js';
 
 export const OpenRepositoryOptionsSchema = z.object({
   /** Where the repository lives (`fsStorage({ path })`, `memoryStorage()`, ...). */
@@ -26,6 +30,15 @@ export const OpenRepositoryOptionsSchema = z.object({
   create: z.boolean().default(false),
   /** Digest buckets for a new repository. More buckets localise mismatches better; the manifest grows ~70 bytes per bucket. @default 256 */
   buckets: z.number().int().min(1).max(65_536).default(DEFAULT_BUCKETS),
+  /**
+   * Client-side encryption: `{ passphrase }`, `{ key }` (32 bytes) or `{ kms }` (a KeyWrapper).
+   * Required to open an encrypted repository; with `create: true` on an empty storage it makes an
+   * encrypted one. Given for a plaintext repository, opening fails (NOT_ENCRYPTED) rather than
+   * letting you believe your backups are encrypted.
+   */
+  encryption: z.custom<EncryptionOptions>((v) => typeof v === 'object' && v !== null).optional(),
+  /** Lock timing for snapshots, restores, forget and prune. */
+  locks: LockOptionsSchema.optional(),
   logger: z.custom<Logger>().optional(),
 });
 export type OpenRepositoryOptions = z.input<typeof OpenRepositoryOptionsSchema>;
@@ -41,49 +54,112 @@ export interface SnapshotInfo {
   tags: Record<string, string>;
 }
 
-export class Repository {
+export class Repository implements LockStore {
   readonly storage: Storage;
   readonly config: RepositoryConfig;
   readonly logger: Logger;
+  readonly #cipher: RepositoryCipher | undefined;
+  readonly #locks: LockOptions;
 
-  private constructor(storage: Storage, config: RepositoryConfig, logger: Logger) {
+  private constructor(storage: Storage, config: RepositoryConfig, logger: Logger, cipher: RepositoryCipher | undefined, locks: LockOptions) {
     this.storage = storage;
     this.config = config;
     this.logger = logger;
+    this.#cipher = cipher;
+    this.#locks = locks;
+  }
+
+  /** True when segments, manifests and locks are encrypted client-side. */
+  get encrypted(): boolean {
+    return this.#cipher !== undefined;
+  }
+
+  private static async fromConfig(storage: Storage, bytes: Uint8Array, options: z.output<typeof OpenRepositoryOptionsSchema>, logger: Logger): Promise<Repository> {
+    if (looksSealed(bytes)) {
+      throw new IntegrityError('MANIFEST_INVALID', `Repository config ${CONFIG_KEY} in ${storage.location} is encrypted; the config is always plaintext, so this object was replaced.`);
+    }
+    const config = parseRepositoryConfig(bytes);
+    let cipher: RepositoryCipher | undefined;
+    if (config.encryption) {
+      cipher = await openEncryption(config.id, config.encryption, options.encryption, storage.location);
+    } else if (options.encryption !== undefined) {
+      throw new InvalidInputError('NOT_ENCRYPTED', `Repository ${storage.location} is not encrypted, but an encryption key was given. Its data is stored in plaintext; create a new encrypted repository to encrypt backups, or open this one without { encryption }.`);
+    }
+    return new Repository(storage, config, logger, cipher, options.locks ?? {});
   }
 
   /** Opens (or with `create: true`, initialises) a repository. */
   static async open(options: OpenRepositoryOptions): Promise<Repository> {
     const parsed = OpenRepositoryOptionsSchema.safeParse(options);
     if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid repository options: ${z.prettifyError(parsed.error)}`);
-    const { storage, create, buckets } = parsed.data;
-    const logger = parsed.data.logger ?? silentLogger;
+    const o = parsed.data;
+    const { storage, create, buckets } = o;
+    const logger = o.logger ?? silentLogger;
     let bytes: Uint8Array | undefined;
     try {
       bytes = await storage.get(CONFIG_KEY);
     } catch (err) {
       if (!isVectordrError(err, 'KEY_NOT_FOUND')) throw err;
     }
-    if (bytes) return new Repository(storage, parseRepositoryConfig(bytes), logger);
+    if (bytes) return Repository.fromConfig(storage, bytes, o, logger);
     if (!create) {
       throw new NotFoundError('REPOSITORY_NOT_FOUND', `No vectordr repository at ${storage.location}; pass { create: true } to initialise one.`);
     }
+    const id = randomUUID();
+    const enc = o.encryption === undefined ? undefined : await createEncryption(id, o.encryption);
     const config: RepositoryConfig = {
       formatVersion: FORMAT_VERSION,
-      id: randomUUID(),
+      id,
       createdAt: new Date().toISOString(),
       digest: { algorithm: 'sha256-bucket-sum', buckets },
-      encryption: null,
+      encryption: enc?.config ?? null,
     };
     try {
       await storage.put(CONFIG_KEY, serialize(config), { ifNoneMatch: '*' });
     } catch (err) {
-      // Another process initialised it first: use theirs.
+      // Another process initialised it first: use theirs (with the key check against it).
       if (!isVectordrError(err, 'KEY_EXISTS')) throw err;
-      return new Repository(storage, parseRepositoryConfig(await storage.get(CONFIG_KEY)), logger);
+      return Repository.fromConfig(storage, await storage.get(CONFIG_KEY), o, logger);
     }
-    logger.info({ location: storage.location, id: config.id }, 'repository created');
-    return new Repository(storage, config, logger);
+    logger.info({ location: storage.location, id: config.id, encrypted: enc !== undefined }, 'repository created');
+    return new Repository(storage, config, logger, enc?.cipher, o.locks ?? {});
+  }
+
+  /** Seals an object for storage under `key` (identity when the repository is plaintext). */
+  encodeObject(key: string, plain: Uint8Array): Uint8Array {
+    return this.#cipher ? this.#cipher.seal(plain, key) : plain;
+  }
+
+  /** Opens a stored object; undefined when it fails authentication (altered, or moved from another key). */
+  decodeObject(key: string, stored: Uint8Array): Uint8Array | undefined {
+    if (!this.#cipher) return stored;
+    return this.#cipher.open(stored, key);
+  }
+
+  /** Stored size of a segment: its plaintext size plus the encryption envelope, if any. */
+  storedSize(ref: SegmentRef): number {
+    return ref.bytes + (this.#cipher ? SEAL_OVERHEAD : 0);
+  }
+
+  /** Takes a repository lock (shared for snapshot/restore, exclusive for forget/prune). */
+  lock(request: { exclusive: boolean; operation: string; signal?: AbortSignal }, options: LockOptions = this.#locks): Promise<RepositoryLock> {
+    return acquireLock(this, request, { ...this.#locks, ...options });
+  }
+
+  /** Current locks and whether each is stale. */
+  async locks(): Promise<LockInfo[]> {
+    const staleAfterMs = LockOptionsSchema.parse(this.#locks).staleAfterMs;
+    return listLocks(this, new Date(), staleAfterMs);
+  }
+
+  /** Removes snapshots (manifests only) that a retention policy does not keep; run prune() to free their data. */
+  forget(policy: RetentionPolicy, options: ForgetOptions = {}): Promise<ForgetReport> {
+    return forgetSnapshots(this, policy, options);
+  }
+
+  /** Deletes segments no snapshot references (orphans of crashed runs, data of forgotten snapshots) and stale locks. */
+  prune(options: PruneOptions = {}): Promise<PruneReport> {
+    return pruneRepository(this, options);
   }
 
   /** Takes a consistent full snapshot of `collection` through `adapter`. */
@@ -144,7 +220,14 @@ export class Repository {
       }
       throw err;
     }
-    const manifest = parseManifest(bytes, key);
+    const plain = this.decodeObject(key, bytes);
+    if (plain === undefined) {
+      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} fails decryption (altered, truncated, or not written under this repository's key); restore it from another copy of the repository.`);
+    }
+    if (!this.#cipher && looksSealed(plain)) {
+      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} is encrypted but the repository config says the repository is not; the config was replaced.`);
+    }
+    const manifest = parseManifest(plain, key);
     if (manifest.id !== snapshotId || manifest.collection !== collection) {
       throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} names snapshot ${manifest.id} of ${JSON.stringify(manifest.collection)}; it was moved or tampered with.`);
     }
@@ -154,31 +237,39 @@ export class Repository {
   /** Stores a segment under its content address unless it is already there (dedup, and resume after a crash). */
   async putSegment(bytes: Uint8Array, rows: number, signal?: AbortSignal): Promise<{ ref: SegmentRef; uploaded: boolean }> {
     const sha256 = sha256Hex(bytes);
-    const key = segmentKey(sha256);
+    // Encrypted repositories address segments by a keyed hash, so equal content dedups without leaking.
+    const key = segmentKey(this.#cipher ? this.#cipher.segmentId(bytes) : sha256);
     const ref: SegmentRef = { key, sha256, bytes: bytes.length, rows };
     const existing = await this.storage.stat(key);
-    if (existing && existing.size === bytes.length) return { ref, uploaded: false };
+    if (existing && existing.size === this.storedSize(ref)) return { ref, uploaded: false };
     throwIfAborted(signal);
-    await this.storage.put(key, bytes, { signal });
+    await this.storage.put(key, this.encodeObject(key, bytes), { signal });
     return { ref, uploaded: true };
   }
 
   /** Reads a segment and checks its size and hash before anyone decodes it. */
   async getSegment(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array> {
-    if (ref.key !== segmentKey(ref.sha256)) {
+    if (this.#cipher ? !/^data\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(ref.key) || ref.key.slice(5, 7) !== ref.key.slice(8, 10) : ref.key !== segmentKey(ref.sha256)) {
       throw new IntegrityError('MANIFEST_INVALID', `Segment key ${ref.key} does not match its hash ${ref.sha256}; the manifest was tampered with.`);
     }
-    let bytes: Uint8Array;
+    let stored: Uint8Array;
     try {
-      bytes = await this.storage.get(ref.key, { signal });
+      stored = await this.storage.get(ref.key, { signal });
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) {
         throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} is missing from ${this.storage.location}; the snapshot cannot be restored from this repository.`, { cause: err });
       }
       throw err;
     }
-    if (bytes.length !== ref.bytes) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} has ${bytes.length} bytes, the manifest says ${ref.bytes} (truncated or replaced).`, { details: { key: ref.key } });
+    if (stored.length !== this.storedSize(ref)) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} has ${stored.length} bytes, the manifest says ${this.storedSize(ref)} (truncated or replaced).`, { details: { key: ref.key } });
+    }
+    const bytes = this.decodeObject(ref.key, stored);
+    if (bytes === undefined) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} fails AES-GCM authentication; the stored bytes were altered.`, { details: { key: ref.key } });
+    }
+    if (this.#cipher && segmentKey(this.#cipher.segmentId(bytes)) !== ref.key) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} decrypts to content with another address; it was moved or the manifest was tampered with.`, { details: { key: ref.key } });
     }
     const actual = sha256Hex(bytes);
     if (actual !== ref.sha256) {
@@ -191,7 +282,7 @@ export class Repository {
   async commitManifest(manifest: Manifest): Promise<void> {
     const key = manifestKey(manifest.collection, manifest.id);
     try {
-      await this.storage.put(key, serialize(manifest), { ifNoneMatch: '*' });
+      await this.storage.put(key, this.encodeObject(key, serialize(manifest)), { ifNoneMatch: '*' });
     } catch (err) {
       if (isVectordrError(err, 'KEY_EXISTS')) throw new ConflictError('KEY_EXISTS', `Snapshot ${manifest.id} already exists; refusing to overwrite it.`, { cause: err });
       throw err;

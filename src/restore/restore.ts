@@ -39,6 +39,11 @@ export const RestoreOptionsSchema = z.object({
   buildIndexes: z.boolean().default(true),
   /** Rows per write call; the adapter may write a whole segment in one transaction. @default 0 (one write per segment) */
   writeBatchRows: z.number().int().min(0).default(0),
+  /**
+   * Hold a shared repository lock while reading, so prune cannot delete the snapshot under the
+   * restore. Set false for read-only credentials (then do not prune while restoring). @default true
+   */
+  lock: z.boolean().default(true),
   signal: z.instanceof(AbortSignal).optional(),
   onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
 });
@@ -136,8 +141,8 @@ async function preflight(repo: Repository, manifest: Manifest, signal?: AbortSig
     throwIfAborted(signal);
     const st = await repo.storage.stat(ref.key);
     if (!st) throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} of snapshot ${manifest.id} is missing; nothing was restored. Run repo.verify() and restore an older snapshot.`, { details: { key: ref.key } });
-    if (st.size !== ref.bytes) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of snapshot ${manifest.id} has ${st.size} bytes, expected ${ref.bytes} (truncated?); nothing was restored.`, { details: { key: ref.key } });
+    if (st.size !== repo.storedSize(ref)) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of snapshot ${manifest.id} has ${st.size} bytes, expected ${repo.storedSize(ref)} (truncated?); nothing was restored.`, { details: { key: ref.key } });
     }
   }
 }
@@ -146,6 +151,16 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
   const parsed = RestoreOptionsSchema.safeParse(options);
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid restore options: ${z.prettifyError(parsed.error)}`);
   const opts = parsed.data;
+  const { signal } = opts;
+  const lock = opts.lock ? await repo.lock({ exclusive: false, operation: `restore ${opts.collection}`, signal }) : undefined;
+  try {
+    return await restoreUnderLock(repo, adapter, opts);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: z.output<typeof RestoreOptionsSchema>): Promise<RestoreResult> {
   const { signal } = opts;
   const progress = new ProgressReporter('restore', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);

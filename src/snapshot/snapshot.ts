@@ -16,6 +16,7 @@ import { concatBatches, digestBatch, digestVectorOrder, sliceBatch } from '../fo
 import { encodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch, RecordOp } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import type { RepositoryLock } from '../repository/locks.js';
 import type { Repository } from '../repository/repository.js';
 import { validateBatchVectors } from '../validate.js';
 
@@ -64,6 +65,23 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
   const opts = parsed.data;
   const { signal } = opts;
   throwIfAborted(signal);
+  // A shared lock keeps prune from deleting this snapshot's segments before its manifest exists.
+  const lock = await repo.lock({ exclusive: false, operation: `snapshot ${collection}`, signal });
+  try {
+    return await snapshotUnderLock(repo, adapter, collection, opts, lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function snapshotUnderLock(
+  repo: Repository,
+  adapter: VectorAdapter,
+  collection: string,
+  opts: z.output<typeof SnapshotOptionsSchema>,
+  lock: RepositoryLock,
+): Promise<SnapshotResult> {
+  const { signal } = opts;
   const createdAt = new Date().toISOString();
   const id = newSnapshotId();
   const progress = new ProgressReporter('snapshot', opts.onProgress);
@@ -145,6 +163,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
       tags: opts.tags,
     };
     progress.emit('commit');
+    await lock.assertHeld();
     await repo.commitManifest(manifest);
     progress.emit('done');
     repo.logger.info({ snapshot: id, collection, rows, segments: segments.length, uploaded }, 'snapshot committed');

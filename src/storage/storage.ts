@@ -37,6 +37,8 @@ export interface Storage {
   stat(key: string): Promise<StorageObjectInfo | undefined>;
   /** Every key under `prefix` (which ends with '/' or is ''), in lexicographic order. */
   list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<StorageObjectInfo>;
+  /** Releases sockets or handles the backend opened itself. */
+  close?(): Promise<void>;
 }
 
 // A segment may not start with '.', so '.' and '..' can never appear.

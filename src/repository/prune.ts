@@ -1,0 +1,169 @@
+/**
+ * forget (apply a retention policy to manifests) and prune (delete data no manifest references).
+ *
+ * Both hold the repository's exclusive lock, so no snapshot can be between "segments uploaded" and
+ * "manifest committed" while they decide what is unreferenced. Prune refuses to delete anything if
+ * a single manifest cannot be read: it could not know what that snapshot needs.
+ */
+import { z } from 'zod';
+import { IntegrityError, InvalidInputError, VectordrError, throwIfAborted } from '../errors.js';
+import { DATA_PREFIX, manifestKey } from '../format/keys.js';
+import type { Manifest } from '../format/manifest.js';
+import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import type { Repository } from './repository.js';
+import { type RetentionPolicy, applyRetention } from './retention.js';
+
+export const ForgetOptionsSchema = z.object({
+  /** Only this collection. @default every collection, each with the same policy */
+  collection: z.string().optional(),
+  /** Report what would be removed, change nothing (takes no lock). @default false */
+  dryRun: z.boolean().default(false),
+  signal: z.instanceof(AbortSignal).optional(),
+});
+export type ForgetOptions = z.input<typeof ForgetOptionsSchema>;
+
+export interface ForgetReport {
+  dryRun: boolean;
+  collections: {
+    collection: string;
+    keep: { id: string; createdAt: string; reasons: string[] }[];
+    remove: { id: string; createdAt: string }[];
+  }[];
+  /** Snapshots removed (0 on a dry run). */
+  removed: number;
+}
+
+export const PruneOptionsSchema = z.object({
+  /** Report what would be deleted, change nothing (takes no lock). @default false */
+  dryRun: z.boolean().default(false),
+  /**
+   * Also spare unreferenced segments younger than this. Locks already keep prune away from running
+   * snapshots; this is a second guard for writers that bypass locking. @default 0
+   */
+  graceMs: z.number().int().min(0).default(0),
+  signal: z.instanceof(AbortSignal).optional(),
+  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+});
+export type PruneOptions = z.input<typeof PruneOptionsSchema>;
+
+export interface PruneReport {
+  dryRun: boolean;
+  snapshots: number;
+  referenced: { segments: number; bytes: number };
+  unreferenced: { segments: number; bytes: number };
+  /** Unreferenced segments spared by graceMs. */
+  spared: number;
+  /** Segments deleted (0 on a dry run). */
+  deleted: number;
+  /** Stale locks removed when taking the exclusive lock. */
+  staleLocksRemoved: number;
+  /** Objects under data/ that vectordr did not write; never deleted. */
+  foreign: string[];
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid ${what} options: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Every manifest, or PRUNE_UNSAFE naming the first that cannot be read. */
+async function readAllManifests(repo: Repository, signal: AbortSignal | undefined, collection?: string): Promise<Manifest[]> {
+  const out: Manifest[] = [];
+  for (const ref of await repo.snapshotRefs({ collection, signal })) {
+    throwIfAborted(signal);
+    try {
+      out.push(await repo.readManifest(ref.collection, ref.id));
+    } catch (err) {
+      if (err instanceof VectordrError && err.category !== 'aborted' && err.category !== 'transient') {
+        throw new IntegrityError('PRUNE_UNSAFE', `Manifest ${manifestKey(ref.collection, ref.id)} cannot be read (${err.code}); without it there is no knowing which data it needs, so nothing was deleted. Run repo.verify() and repair or remove that manifest first.`, { cause: err });
+      }
+      throw err;
+    }
+  }
+  return out;
+}
+
+export async function forgetSnapshots(repo: Repository, policy: RetentionPolicy, options: ForgetOptions): Promise<ForgetReport> {
+  const o = parse(ForgetOptionsSchema, options, 'forget');
+  applyRetention([], policy); // validates the policy before anything is read
+  const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'forget', signal: o.signal });
+  try {
+    const manifests = await readAllManifests(repo, o.signal, o.collection);
+    const byCollection = new Map<string, Manifest[]>();
+    for (const m of manifests) byCollection.set(m.collection, [...(byCollection.get(m.collection) ?? []), m]);
+    const report: ForgetReport = { dryRun: o.dryRun, collections: [], removed: 0 };
+    for (const [collection, list] of byCollection) {
+      const decision = applyRetention(list, policy);
+      report.collections.push({ collection, ...decision });
+      if (o.dryRun) continue;
+      for (const r of decision.remove) {
+        throwIfAborted(o.signal);
+        await repo.storage.delete(manifestKey(collection, r.id));
+        report.removed++;
+      }
+    }
+    repo.logger.info({ dryRun: o.dryRun, removed: report.removed }, 'forget done');
+    return report;
+  } finally {
+    await lock?.release();
+  }
+}
+
+const SEGMENT_KEY = /^data\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
+
+export async function pruneRepository(repo: Repository, options: PruneOptions): Promise<PruneReport> {
+  const o = parse(PruneOptionsSchema, options, 'prune');
+  const progress = new ProgressReporter('prune', o.onProgress);
+  const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'prune', signal: o.signal });
+  try {
+    progress.emit('start');
+    const manifests = await readAllManifests(repo, o.signal);
+    const referenced = new Set<string>();
+    let referencedBytes = 0;
+    for (const m of manifests) {
+      for (const ref of m.segments) {
+        if (referenced.has(ref.key)) continue;
+        referenced.add(ref.key);
+        referencedBytes += repo.storedSize(ref);
+      }
+    }
+    const report: PruneReport = {
+      dryRun: o.dryRun,
+      snapshots: manifests.length,
+      referenced: { segments: referenced.size, bytes: referencedBytes },
+      unreferenced: { segments: 0, bytes: 0 },
+      spared: 0,
+      deleted: 0,
+      staleLocksRemoved: lock?.removedStale ?? 0,
+      foreign: [],
+    };
+    const cutoff = Date.now() - o.graceMs;
+    for await (const obj of repo.storage.list(DATA_PREFIX, { signal: o.signal })) {
+      const m = SEGMENT_KEY.exec(obj.key);
+      if (!m || m[1] !== m[2]?.slice(0, 2)) {
+        report.foreign.push(obj.key);
+        continue;
+      }
+      if (referenced.has(obj.key)) continue;
+      report.unreferenced.segments++;
+      report.unreferenced.bytes += obj.size;
+      if (o.graceMs > 0 && obj.lastModified.getTime() > cutoff) {
+        report.spared++;
+        continue;
+      }
+      if (o.dryRun) continue;
+      throwIfAborted(o.signal);
+      await repo.storage.delete(obj.key);
+      report.deleted++;
+      progress.segments++;
+      progress.bytes += obj.size;
+      progress.emit('delete');
+    }
+    progress.emit('done');
+    repo.logger.info({ ...report, foreign: report.foreign.length }, 'prune done');
+    return report;
+  } finally {
+    await lock?.release();
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * S3 and S3-compatible storage (AWS S3, MinIO, SeaweedFS, Ceph RGW, R2, ...) on @aws-sdk/client-s3.
+ *
+ *   import { s3Storage } from 'vectordr/storage/s3';
+ *   const storage = s3Storage({ bucket: 'dr', prefix: 'vectordr/prod', region: 'eu-west-1' });
+ *
+ * - Create-only puts (manifests, locks, the repository config) use `If-None-Match: *`, so two writers
+ *   can never overwrite each other; the server decides, not a list-then-write race.
+ * - Every request is retried with exponential backoff and jitter on transient failures (connection
+ *   resets, timeouts, 500/502/503/504, SlowDown); permanent ones (no such bucket, access denied, not
+ *   an S3 endpoint) fail at once with a typed error that says what to fix.
+ * - Uploads carry a checksum the server verifies (CRC32 by default); objects at or above
+ *   `multipartThreshold` go up as a streamed multipart upload of `partSize` parts.
+ */
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type ChecksumAlgorithm,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { z } from 'zod';
+import {
+  AbortedError,
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  PermissionError,
+  StorageError,
+  VectordrError,
+  throwIfAborted,
+} from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
+
+const PLUGIN = 's3';
+const MiB = 1024 * 1024;
+
+export const S3StorageOptionsSchema = z
+  .object({
+    bucket: z.string().min(3).max(63),
+    /** Folder inside the bucket; '' (the default) is the bucket root. Leading/trailing '/' are ignored. */
+    prefix: z.string().default(''),
+    /** @default process.env.AWS_REGION ?? 'us-east-1' */
+    region: z.string().optional(),
+    /** For S3-compatible servers, e.g. `http://127.0.0.1:9000`. Omit for AWS S3. */
+    endpoint: z.string().url().optional(),
+    /** Path-style URLs (`endpoint/bucket/key`); most S3-compatible servers need it. @default true when `endpoint` is set */
+    forcePathStyle: z.boolean().optional(),
+    /** Static credentials. Omit to use the SDK's default chain (env, profile, IMDS, IRSA, ...). */
+    credentials: z
+      .object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().optional() })
+      .optional(),
+    /** An S3Client you configured yourself; the options above except bucket/prefix are then ignored. */
+    client: z.custom<S3Client>((v) => v instanceof S3Client, 'an S3Client').optional(),
+    /** Attempts per request, including the first, with exponential backoff and jitter. @default 8 */
+    maxAttempts: z.number().int().min(1).max(30).default(8),
+    /** Abort and retry a request with no response for this long. @default 60000 */
+    requestTimeoutMs: z.number().int().min(100).default(60_000),
+    /** Abort and retry a connect that takes this long. @default 5000 */
+    connectionTimeoutMs: z.number().int().min(50).default(5_000),
+    /** Checksum sent with every upload and verified by the server. @default 'CRC32' */
+    checksumAlgorithm: z.enum(['CRC32', 'CRC32C', 'SHA1', 'SHA256']).default('CRC32'),
+    /** Objects of at least this many bytes are uploaded in parts. @default 16 MiB */
+    multipartThreshold: z.number().int().min(5 * MiB).default(16 * MiB),
+    /** Part size of multipart uploads (S3 minimum 5 MiB). @default 8 MiB */
+    partSize: z.number().int().min(5 * MiB).default(8 * MiB),
+    /** Parts in flight per multipart upload; memory is about partSize × queueSize. @default 2 */
+    queueSize: z.number().int().min(1).max(16).default(2),
+    /** e.g. `STANDARD_IA` for segments; manifests use the same class. */
+    storageClass: z.string().optional(),
+    logger: z.custom<Logger>().optional(),
+  })
+  .strict();
+export type S3StorageOptions = z.input<typeof S3StorageOptionsSchema>;
+
+export class S3Storage implements Storage {
+  readonly name = PLUGIN;
+  readonly location: string;
+  readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly root: string;
+  private readonly options: z.output<typeof S3StorageOptionsSchema>;
+  private readonly logger: Logger;
+  private readonly ownsClient: boolean;
+
+  constructor(options: S3StorageOptions) {
+    const parsed = S3StorageOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new InvalidInputError('INVALID_OPTIONS', `Invalid S3 storage options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
+    }
+    const o = parsed.data;
+    this.options = o;
+    this.bucket = o.bucket;
+    const prefix = o.prefix.replace(/^\/+|\/+$/g, '');
+    if (prefix !== '') assertValidKey(prefix, PLUGIN);
+    this.root = prefix === '' ? '' : `${prefix}/`;
+    this.logger = o.logger ?? silentLogger;
+    this.location = `s3://${o.bucket}/${prefix}`;
+    if (o.client) {
+      this.client = o.client;
+      this.ownsClient = false;
+    } else {
+      const config: S3ClientConfig = {
+        region: o.region ?? process.env.AWS_REGION ?? 'us-east-1',
+        maxAttempts: o.maxAttempts,
+        retryMode: 'standard',
+        requestHandler: { requestTimeout: o.requestTimeoutMs, connectionTimeout: o.connectionTimeoutMs },
+        // Our own SHA-256 / AES-GCM checks cover every byte read; do not hash downloads twice.
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestChecksumCalculation: 'WHEN_SUPPORTED',
+      };
+      if (o.endpoint !== undefined) config.endpoint = o.endpoint;
+      if (o.credentials !== undefined) config.credentials = o.credentials;
+      config.forcePathStyle = o.forcePathStyle ?? o.endpoint !== undefined;
+      this.client = new S3Client(config);
+      this.ownsClient = true;
+    }
+  }
+
+  private objectKey(key: string): string {
+    assertValidKey(key, PLUGIN);
+    return this.root + key;
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
+    const Key = this.objectKey(key);
+    throwIfAborted(options.signal);
+    const Range = options.range ? `bytes=${options.range.offset}-${options.range.offset + options.range.length - 1}` : undefined;
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal: options.signal });
+      if (!res.Body) throw new StorageError('STORAGE_PROTOCOL', `GetObject ${key} returned no body.`, 'transient', { plugin: PLUGIN });
+      return await res.Body.transformToByteArray();
+    } catch (err) {
+      throw this.classify(err, 'get', key, options.signal);
+    }
+  }
+
+  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+    const Key = this.objectKey(key);
+    throwIfAborted(options.signal);
+    const ChecksumAlgorithm = this.options.checksumAlgorithm as ChecksumAlgorithm;
+    const StorageClass = this.options.storageClass as never;
+    try {
+      if (options.ifNoneMatch === undefined && data.length >= this.options.multipartThreshold) {
+        const upload = new Upload({
+          client: this.client,
+          params: { Bucket: this.bucket, Key, Body: data, ChecksumAlgorithm, StorageClass },
+          partSize: this.options.partSize,
+          queueSize: this.options.queueSize,
+          leavePartsOnError: false,
+        });
+        const onAbort = (): void => void upload.abort().catch(() => undefined);
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          await upload.done();
+        } finally {
+          options.signal?.removeEventListener('abort', onAbort);
+        }
+        return;
+      }
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ChecksumAlgorithm, StorageClass, IfNoneMatch: options.ifNoneMatch }),
+        { abortSignal: options.signal },
+      );
+    } catch (err) {
+      // A create-only put whose first attempt succeeded but whose response was lost comes back as
+      // 412 on the retry. If the object holds exactly our bytes, the write was ours.
+      if (options.ifNoneMatch === '*' && httpStatus(err) === 412 && attempts(err) > 1 && (await this.holds(key, data))) {
+        this.logger.debug({ key }, 'create-only put: retry found our own write');
+        return;
+      }
+      throw this.classify(err, 'put', key, options.signal);
+    }
+  }
+
+  private async holds(key: string, data: Uint8Array): Promise<boolean> {
+    try {
+      return Buffer.from(await this.get(key)).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    } catch {
+      return false;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+    } catch (err) {
+      if (httpStatus(err) === 404 && errorName(err) !== 'NoSuchBucket') return;
+      throw this.classify(err, 'delete', key);
+    }
+  }
+
+  async stat(key: string): Promise<StorageObjectInfo | undefined> {
+    const Key = this.objectKey(key);
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
+    } catch (err) {
+      // HEAD has no body, so a missing bucket also reads as 404; tell them apart with a list.
+      if (httpStatus(err) === 404) {
+        await this.assertBucket();
+        return undefined;
+      }
+      throw this.classify(err, 'stat', key);
+    }
+  }
+
+  async *list(prefix: string, options: { signal?: AbortSignal } = {}): AsyncIterable<StorageObjectInfo> {
+    assertValidPrefix(prefix, PLUGIN);
+    let ContinuationToken: string | undefined;
+    do {
+      throwIfAborted(options.signal);
+      let res;
+      try {
+        res = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ContinuationToken }),
+          { abortSignal: options.signal },
+        );
+      } catch (err) {
+        throw this.classify(err, 'list', prefix, options.signal);
+      }
+      for (const obj of res.Contents ?? []) {
+        if (obj.Key === undefined || !obj.Key.startsWith(this.root)) continue;
+        yield { key: obj.Key.slice(this.root.length), size: obj.Size ?? 0, lastModified: obj.LastModified ?? new Date(0) };
+      }
+      ContinuationToken = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (ContinuationToken !== undefined);
+  }
+
+  /** Throws BUCKET_NOT_FOUND / ACCESS_DENIED / ... if the bucket cannot be listed. */
+  async assertBucket(): Promise<void> {
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root, MaxKeys: 1 }));
+    } catch (err) {
+      throw this.classify(err, 'list', this.root);
+    }
+  }
+
+  /** Closes the client's sockets if this storage created the client. */
+  async close(): Promise<void> {
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  private classify(err: unknown, op: string, key: string, signal?: AbortSignal): Error {
+    if (err instanceof VectordrError) return err;
+    const name = errorName(err);
+    const status = httpStatus(err);
+    const opts = { plugin: PLUGIN, cause: err, details: { op, key, status, s3Code: name } };
+    const where = `${this.location}${key === '' ? '' : ` (${op} ${key})`}`;
+    if (signal?.aborted || name === 'AbortError') return new AbortedError(undefined, opts);
+    switch (name) {
+      case 'NoSuchKey':
+      case 'NotFound':
+        return new NotFoundError('KEY_NOT_FOUND', `Object ${key} does not exist in ${this.location}.`, opts);
+      case 'NoSuchBucket':
+        return new NotFoundError('BUCKET_NOT_FOUND', `Bucket ${JSON.stringify(this.bucket)} does not exist at this endpoint; create it (vectordr never creates buckets) or fix the bucket name/region.`, opts);
+      case 'PreconditionFailed':
+      case 'ConditionalRequestConflict':
+        return new ConflictError('KEY_EXISTS', `Object ${key} already exists in ${this.location}; it was not overwritten.`, opts);
+      case 'AccessDenied':
+      case 'AllAccessDisabled':
+      case 'AccountProblem':
+        return new PermissionError('ACCESS_DENIED', `Access denied to ${where}; the credentials lack a permission vectordr needs (see docs/storage.md for the IAM policy).`, opts);
+      case 'InvalidAccessKeyId':
+      case 'SignatureDoesNotMatch':
+      case 'ExpiredToken':
+      case 'InvalidToken':
+      case 'TokenRefreshRequired':
+      case 'CredentialsProviderError':
+        return new PermissionError('ACCESS_DENIED', `The S3 credentials were rejected (${name}) at ${this.location}; check the access key, secret and clock.`, opts);
+      case 'NotImplemented':
+        return new StorageError('STORAGE_PROTOCOL', `The server at ${this.location} does not implement ${op}${op === 'put' ? ' with If-None-Match (conditional writes), which vectordr needs to commit safely' : ''}.`, 'permanent', opts);
+      default:
+        break;
+    }
+    if (status === 412) return new ConflictError('KEY_EXISTS', `Object ${key} already exists in ${this.location}; it was not overwritten.`, opts);
+    if (status === 403) return new PermissionError('ACCESS_DENIED', `Access denied to ${where} (HTTP 403).`, opts);
+    if (status === 404 && op !== 'get') return new NotFoundError('BUCKET_NOT_FOUND', `Bucket ${JSON.stringify(this.bucket)} was not found (HTTP 404).`, opts);
+    if (status === 404) return new NotFoundError('KEY_NOT_FOUND', `Object ${key} does not exist in ${this.location}.`, opts);
+    if (status !== undefined && (status >= 500 || status === 429 || status === 408)) {
+      return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} failed with HTTP ${status} (${name}) after ${attempts(err)} attempts; the store is overloaded or down. Rerun later; completed segments are reused.`, 'transient', opts);
+    }
+    if (isNetworkError(err)) {
+      return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} failed after ${attempts(err)} attempts: ${(err as Error).message}. Check that the endpoint is reachable; rerun to resume.`, 'transient', opts);
+    }
+    if (!(err instanceof S3ServiceException) || status === undefined || (status >= 200 && status < 300)) {
+      // The SDK could not parse a response: HTML from a proxy, a web server, a non-S3 service.
+      return new StorageError('STORAGE_PROTOCOL', `The endpoint of ${this.location} did not answer ${op} like an S3 server (${name}: ${(err as Error).message}); check the endpoint URL and path-style setting.`, 'permanent', opts);
+    }
+    return new StorageError('STORAGE_ERROR', `S3 ${op} of ${key} failed: ${name} (HTTP ${status}).`, 'permanent', opts);
+  }
+}
+
+function errorName(err: unknown): string {
+  return (err as { name?: string } | null)?.name ?? 'Error';
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+function attempts(err: unknown): number {
+  return (err as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts ?? 1;
+}
+
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function isNetworkError(err: unknown): boolean {
+  const e = err as { code?: string; name?: string } | null;
+  return (e?.code !== undefined && NETWORK_CODES.has(e.code)) || e?.name === 'TimeoutError' || e?.name === 'RequestTimeout';
+}
+
+/** S3 or S3-compatible storage. See `S3StorageOptions`. */
+export function s3Storage(options: S3StorageOptions): S3Storage {
+  return new S3Storage(options);
+}
