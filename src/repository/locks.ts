@@ -18,7 +18,7 @@ import type { Storage, StorageObjectInfo } from '../storage/storage.js';
 
 export const LOCKS_PREFIX = 'locks/';
 
-export const LockOptionsSchema = z.object({
+export const LockOptionsSchema = z.strictObject({
   /** A lock not refreshed for this long is stale. @default 1800000 (30 min) */
   staleAfterMs: z.number().int().min(1_000).default(30 * 60_000),
   /** How often the holder rewrites its lock. @default staleAfterMs / 6 */

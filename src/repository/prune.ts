@@ -13,7 +13,7 @@ import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from './repository.js';
 import { type RetentionPolicy, applyRetention } from './retention.js';
 
-export const ForgetOptionsSchema = z.object({
+export const ForgetOptionsSchema = z.strictObject({
   /** Only this collection. @default every collection, each with the same policy */
   collection: z.string().optional(),
   /** Report what would be removed, change nothing (takes no lock). @default false */
@@ -33,7 +33,7 @@ export interface ForgetReport {
   removed: number;
 }
 
-export const PruneOptionsSchema = z.object({
+export const PruneOptionsSchema = z.strictObject({
   /** Report what would be deleted, change nothing (takes no lock). @default false */
   dryRun: z.boolean().default(false),
   /**

@@ -20,7 +20,7 @@ import { type LockInfo, type LockOptions, type LockStore, type RepositoryLock, L
 import { type ForgetOptions, type ForgetReport, type PruneOptions, type PruneReport, forgetSnapshots, pruneRepository } from './prune.js';
 import type { RetentionPolicy } from './retention.js';
 
-export const OpenRepositoryOptionsSchema = z.object({
+export const OpenRepositoryOptionsSchema = z.strictObject({
   /** Where the repository lives (`fsStorage({ path })`, `memoryStorage()`, ...). */
   storage: z.custom<Storage>((v) => typeof v === 'object' && v !== null && 'put' in v && 'get' in v && 'list' in v, 'a Storage'),
   /**

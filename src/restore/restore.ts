@@ -20,7 +20,7 @@ import type { CollectionSchema, RecordBatch } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
 
-export const RestoreOptionsSchema = z.object({
+export const RestoreOptionsSchema = z.strictObject({
   /** Collection name the snapshot was taken of. */
   collection: z.string().min(1),
   /** Snapshot id, or 'latest'. @default 'latest' */

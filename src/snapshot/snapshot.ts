@@ -20,7 +20,7 @@ import type { RepositoryLock } from '../repository/locks.js';
 import type { Repository } from '../repository/repository.js';
 import { validateBatchVectors } from '../validate.js';
 
-export const SnapshotOptionsSchema = z.object({
+export const SnapshotOptionsSchema = z.strictObject({
   /** Free-form labels stored in the manifest (e.g. { trigger: 'cron' }). Never put secrets here. */
   tags: z.record(z.string(), z.string()).default({}),
   /**

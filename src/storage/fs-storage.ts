@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AbortedError, ConflictError, InvalidInputError, NotFoundError, PermissionError, StorageError, VectordrError, throwIfAborted } from '../errors.js';
 import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
 
-export const FsStorageOptionsSchema = z.object({
+export const FsStorageOptionsSchema = z.strictObject({
   /** Root directory of the repository. Created if missing. */
   path: z.string().min(1),
   /**

@@ -13,7 +13,7 @@ import { type SegmentLayout, decodeSegment, segmentLayout } from '../format/segm
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
 
-export const VerifyIntegrityOptionsSchema = z.object({
+export const VerifyIntegrityOptionsSchema = z.strictObject({
   /** Only this collection. @default every collection */
   collection: z.string().optional(),
   /** Only this snapshot id (requires `collection`). @default every snapshot */

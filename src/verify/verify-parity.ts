@@ -16,7 +16,7 @@ import type { Repository } from '../repository/repository.js';
 import { checkCompatible } from '../restore/restore.js';
 import { validateBatchVectors } from '../validate.js';
 
-export const ParityOptionsSchema = z.object({
+export const ParityOptionsSchema = z.strictObject({
   /** Collection name in the repository. */
   collection: z.string().min(1),
   /** @default 'latest' */
