@@ -19,11 +19,25 @@ step "install npm dependencies"
 # packages from the lock file, so ci sees it as out of sync. `npm install` honours the lock.
 npm install --no-audit --no-fund --loglevel=error
 
+stop_servers() {
+  scripts/pg-server.sh stop || true
+  scripts/s3-server.sh stop || true
+  scripts/toxiproxy.sh stop || true
+}
+trap stop_servers EXIT
+
 step "start PostgreSQL 16 + pgvector (pgserver wheel) on loopback"
-trap 'scripts/pg-server.sh stop' EXIT
 PG_URL=$(scripts/pg-server.sh start | sed -n 's/^PG_URL=//p')
 export PG_URL
 echo "PG_URL=$PG_URL"
+
+step "start the S3 server (MinIO, built from its Go module) and toxiproxy on loopback"
+while IFS='=' read -r name value; do
+  case "$name" in VECTORDR_S3_*) export "$name=$value"; echo "$name=${value/#vectordr-secret-key/***}" ;; esac
+done < <(scripts/s3-server.sh start)
+VECTORDR_TOXIPROXY_URL=$(scripts/toxiproxy.sh start | sed -n 's/^VECTORDR_TOXIPROXY_URL=//p')
+export VECTORDR_TOXIPROXY_URL
+echo "VECTORDR_TOXIPROXY_URL=$VECTORDR_TOXIPROXY_URL"
 
 step "typecheck, lint, build"
 npm run --silent typecheck
@@ -31,11 +45,11 @@ npm run --silent lint
 npm run --silent build
 
 step "package smoke: the built ESM and CJS entry points load"
-node --input-type=module -e "import('vectordr').then(async (m) => { const a = await import('vectordr/adapters/pgvector'); if (!m.openRepository || !a.pgvectorAdapter) throw new Error('exports missing'); })"
-node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); if (!m.openRepository || !a.pgvectorAdapter) throw new Error('exports missing');"
+node --input-type=module -e "import('vectordr').then(async (m) => { const a = await import('vectordr/adapters/pgvector'); const s = await import('vectordr/storage/s3'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage) throw new Error('exports missing'); })"
+node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage) throw new Error('exports missing');"
 
 # In CI a required engine suite that skips is a failure.
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,s3,toxiproxy
 
 mkdir -p .cache
 step "tests on $(node --version)"
@@ -59,11 +73,12 @@ QUICKSTART_ROWS=2000 QUICKSTART_REPO="$ROOT/.cache/quickstart-ci" PATH="$(dirnam
 
 step "summary"
 node -e '
-let p = 0, f = 0, s = 0;
+let p = 0, f = 0, s = 0, suites = 0;
 for (const file of [".cache/vitest-node-default.json", ".cache/vitest-node24.json"]) {
   const r = require(require("node:path").resolve(file));
   p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + r.numTodoTests;
+  suites += r.numFailedTestSuites; // a failing beforeAll reports its tests as skipped, not failed
 }
-console.log(`tests: ${p} passed, ${f} failed, ${s} skipped`);
-if (f > 0 || p === 0) process.exit(1);
+console.log(`tests: ${p} passed, ${f} failed, ${s} skipped; suites failed: ${suites}`);
+if (f > 0 || suites > 0 || p === 0) process.exit(1);
 '

@@ -6,9 +6,12 @@
  *
  * - Create-only puts (manifests, locks, the repository config) use `If-None-Match: *`, so two writers
  *   can never overwrite each other; the server decides, not a list-then-write race.
- * - Every request is retried with exponential backoff and jitter on transient failures (connection
- *   resets, timeouts, 500/502/503/504, SlowDown); permanent ones (no such bucket, access denied, not
- *   an S3 endpoint) fail at once with a typed error that says what to fix.
+ * - Every request is retried with exponential backoff and full jitter on transient failures
+ *   (connection resets, timeouts, 500/502/503/504, SlowDown, 429); permanent ones (no such bucket,
+ *   access denied, not an S3 endpoint) fail at once with a typed error that says what to fix. The
+ *   retry loop is ours, not the SDK's: the SDK's standard strategy shares a retry quota per client
+ *   that a burst of 503s drains (measured: a snapshot through a proxy failing one request in three
+ *   gave up after 2 attempts), and a backup should rather slow down than fail.
  * - Uploads carry a checksum the server verifies (CRC32 by default); objects at or above
  *   `multipartThreshold` go up as a streamed multipart upload of `partSize` parts.
  */
@@ -21,6 +24,7 @@ import {
   S3Client,
   S3ServiceException,
   type ChecksumAlgorithm,
+  type ListObjectsV2CommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -33,6 +37,7 @@ import {
   PermissionError,
   StorageError,
   VectordrError,
+  isVectordrError,
   throwIfAborted,
 } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
@@ -58,8 +63,12 @@ export const S3StorageOptionsSchema = z
       .optional(),
     /** An S3Client you configured yourself; the options above except bucket/prefix are then ignored. */
     client: z.custom<S3Client>((v) => v instanceof S3Client, 'an S3Client').optional(),
-    /** Attempts per request, including the first, with exponential backoff and jitter. @default 8 */
+    /** Attempts per request, including the first, with exponential backoff and full jitter. @default 8 */
     maxAttempts: z.number().int().min(1).max(30).default(8),
+    /** First backoff ceiling; doubles per attempt up to `maxBackoffMs`. @default 100 */
+    baseBackoffMs: z.number().int().min(1).default(100),
+    /** @default 20000 */
+    maxBackoffMs: z.number().int().min(1).default(20_000),
     /** Abort and retry a request with no response for this long. @default 60000 */
     requestTimeoutMs: z.number().int().min(100).default(60_000),
     /** Abort and retry a connect that takes this long. @default 5000 */
@@ -108,8 +117,7 @@ export class S3Storage implements Storage {
     } else {
       const config: S3ClientConfig = {
         region: o.region ?? process.env.AWS_REGION ?? 'us-east-1',
-        maxAttempts: o.maxAttempts,
-        retryMode: 'standard',
+        maxAttempts: 1, // retries are ours (see the header)
         requestHandler: { requestTimeout: o.requestTimeoutMs, connectionTimeout: o.connectionTimeoutMs },
         // Our own SHA-256 / AES-GCM checks cover every byte read; do not hash downloads twice.
         responseChecksumValidation: 'WHEN_REQUIRED',
@@ -132,13 +140,11 @@ export class S3Storage implements Storage {
     const Key = this.objectKey(key);
     throwIfAborted(options.signal);
     const Range = options.range ? `bytes=${options.range.offset}-${options.range.offset + options.range.length - 1}` : undefined;
-    try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal: options.signal });
-      if (!res.Body) throw new StorageError('STORAGE_PROTOCOL', `GetObject ${key} returned no body.`, 'transient', { plugin: PLUGIN });
+    return this.call('get', key, options.signal, async (abortSignal) => {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
+      if (!res.Body || res.ETag === undefined) throw notS3(`GetObject ${key} answered without an ETag`);
       return await res.Body.transformToByteArray();
-    } catch (err) {
-      throw this.classify(err, 'get', key, options.signal);
-    }
+    });
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
@@ -147,35 +153,45 @@ export class S3Storage implements Storage {
     const ChecksumAlgorithm = this.options.checksumAlgorithm as ChecksumAlgorithm;
     const StorageClass = this.options.storageClass as never;
     try {
-      if (options.ifNoneMatch === undefined && data.length >= this.options.multipartThreshold) {
-        const upload = new Upload({
-          client: this.client,
-          params: { Bucket: this.bucket, Key, Body: data, ChecksumAlgorithm, StorageClass },
-          partSize: this.options.partSize,
-          queueSize: this.options.queueSize,
-          leavePartsOnError: false,
-        });
-        const onAbort = (): void => void upload.abort().catch(() => undefined);
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        try {
-          await upload.done();
-        } finally {
-          options.signal?.removeEventListener('abort', onAbort);
-        }
-        return;
-      }
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ChecksumAlgorithm, StorageClass, IfNoneMatch: options.ifNoneMatch }),
-        { abortSignal: options.signal },
+      const multipart = options.ifNoneMatch === undefined && data.length >= this.options.multipartThreshold;
+      const timeoutMs = this.options.requestTimeoutMs * (multipart ? Math.ceil(data.length / this.options.partSize) : 1);
+      await this.call(
+        'put',
+        key,
+        options.signal,
+        async (abortSignal) => {
+          if (multipart) {
+            const upload = new Upload({
+              client: this.client,
+              params: { Bucket: this.bucket, Key, Body: data, ChecksumAlgorithm, StorageClass },
+              partSize: this.options.partSize,
+              queueSize: this.options.queueSize,
+              leavePartsOnError: false,
+            });
+            const onAbort = (): void => void upload.abort().catch(() => undefined);
+            abortSignal.addEventListener('abort', onAbort, { once: true });
+            try {
+              await upload.done();
+            } finally {
+              abortSignal.removeEventListener('abort', onAbort);
+            }
+            return;
+          }
+          await this.client.send(
+            new PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ChecksumAlgorithm, StorageClass, IfNoneMatch: options.ifNoneMatch }),
+            { abortSignal },
+          );
+        },
+        timeoutMs,
       );
     } catch (err) {
-      // A create-only put whose first attempt succeeded but whose response was lost comes back as
-      // 412 on the retry. If the object holds exactly our bytes, the write was ours.
-      if (options.ifNoneMatch === '*' && httpStatus(err) === 412 && attempts(err) > 1 && (await this.holds(key, data))) {
-        this.logger.debug({ key }, 'create-only put: retry found our own write');
+      // A create-only put whose earlier attempt succeeded but whose response was lost comes back as
+      // KEY_EXISTS on the retry. If the object holds exactly our bytes, the write was ours.
+      if (options.ifNoneMatch === '*' && isVectordrError(err, 'KEY_EXISTS') && Number(err.details.attempts) > 1 && (await this.holds(key, data))) {
+        this.logger.debug({ key }, 'create-only put: a retry found our own earlier write');
         return;
       }
-      throw this.classify(err, 'put', key, options.signal);
+      throw err;
     }
   }
 
@@ -190,25 +206,28 @@ export class S3Storage implements Storage {
   async delete(key: string): Promise<void> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+      await this.call('delete', key, undefined, (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }));
     } catch (err) {
-      if (httpStatus(err) === 404 && errorName(err) !== 'NoSuchBucket') return;
-      throw this.classify(err, 'delete', key);
+      if (isVectordrError(err, 'KEY_NOT_FOUND')) return;
+      throw err;
     }
   }
 
   async stat(key: string): Promise<StorageObjectInfo | undefined> {
     const Key = this.objectKey(key);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
-      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
+      return await this.call('stat', key, undefined, async (abortSignal) => {
+        const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+        if (res.ETag === undefined) throw notS3(`HeadObject ${key} answered without an ETag`);
+        return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
+      });
     } catch (err) {
       // HEAD has no body, so a missing bucket also reads as 404; tell them apart with a list.
-      if (httpStatus(err) === 404) {
+      if (isVectordrError(err, 'KEY_NOT_FOUND') || isVectordrError(err, 'BUCKET_NOT_FOUND')) {
         await this.assertBucket();
         return undefined;
       }
-      throw this.classify(err, 'stat', key);
+      throw err;
     }
   }
 
@@ -217,15 +236,8 @@ export class S3Storage implements Storage {
     let ContinuationToken: string | undefined;
     do {
       throwIfAborted(options.signal);
-      let res;
-      try {
-        res = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ContinuationToken }),
-          { abortSignal: options.signal },
-        );
-      } catch (err) {
-        throw this.classify(err, 'list', prefix, options.signal);
-      }
+      const token = ContinuationToken;
+      const res = await this.call('list', prefix, options.signal, (abortSignal) => this.listPage(this.root + prefix, token, undefined, abortSignal));
       for (const obj of res.Contents ?? []) {
         if (obj.Key === undefined || !obj.Key.startsWith(this.root)) continue;
         yield { key: obj.Key.slice(this.root.length), size: obj.Size ?? 0, lastModified: obj.LastModified ?? new Date(0) };
@@ -236,10 +248,39 @@ export class S3Storage implements Storage {
 
   /** Throws BUCKET_NOT_FOUND / ACCESS_DENIED / ... if the bucket cannot be listed. */
   async assertBucket(): Promise<void> {
-    try {
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root, MaxKeys: 1 }));
-    } catch (err) {
-      throw this.classify(err, 'list', this.root);
+    await this.call('list', '', undefined, (abortSignal) => this.listPage(this.root, undefined, 1, abortSignal));
+  }
+
+  private async listPage(Prefix: string, ContinuationToken: string | undefined, MaxKeys?: number, signal?: AbortSignal): Promise<ListObjectsV2CommandOutput> {
+    const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken, MaxKeys }), { abortSignal: signal });
+    // Every S3 ListObjectsV2 answer has IsTruncated; a web server's page parses to nothing.
+    if (res.IsTruncated === undefined) throw notS3('ListObjectsV2 answered without IsTruncated');
+    return res;
+  }
+
+  /**
+   * Runs one S3 request with retries: transient failures back off exponentially with full jitter
+   * (AWS's recommendation) up to maxAttempts; anything else, or an abort, is classified at once.
+   */
+  private async call<T>(op: string, key: string, signal: AbortSignal | undefined, fn: (attemptSignal: AbortSignal) => Promise<T>, timeoutMs = this.options.requestTimeoutMs): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      throwIfAborted(signal);
+      // The SDK's own requestTimeout does not fire on a connection that stalls mid-response
+      // (measured with a toxiproxy `timeout` toxic), so every attempt also gets a deadline.
+      const deadline = AbortSignal.timeout(timeoutMs);
+      try {
+        return await fn(signal ? AbortSignal.any([signal, deadline]) : deadline);
+      } catch (err) {
+        const timedOut = deadline.aborted && !signal?.aborted;
+        const transient = timedOut || isTransient(err);
+        if (signal?.aborted || attempt >= this.options.maxAttempts || !transient) {
+          throw timedOut ? this.timeoutError(op, key, attempt, timeoutMs, err) : this.classify(err, op, key, attempt, signal);
+        }
+        const ceiling = Math.min(this.options.maxBackoffMs, this.options.baseBackoffMs * 2 ** (attempt - 1));
+        const delay = Math.round(Math.random() * ceiling);
+        this.logger.debug({ op, key, attempt, delayMs: delay, status: httpStatus(err), error: errorName(err) }, 's3 request failed; retrying');
+        await sleep(delay, signal);
+      }
     }
   }
 
@@ -248,11 +289,19 @@ export class S3Storage implements Storage {
     if (this.ownsClient) this.client.destroy();
   }
 
-  private classify(err: unknown, op: string, key: string, signal?: AbortSignal): Error {
+  private timeoutError(op: string, key: string, attempts: number, timeoutMs: number, cause: unknown): Error {
+    return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} got no complete answer within ${timeoutMs} ms, ${attempts} time(s); the store or the network is stalled. Rerun to resume (raise requestTimeoutMs for slow links).`, 'transient', {
+      plugin: PLUGIN,
+      cause,
+      details: { op, key, attempts },
+    });
+  }
+
+  private classify(err: unknown, op: string, key: string, attempts: number, signal?: AbortSignal): Error {
     if (err instanceof VectordrError) return err;
     const name = errorName(err);
     const status = httpStatus(err);
-    const opts = { plugin: PLUGIN, cause: err, details: { op, key, status, s3Code: name } };
+    const opts = { plugin: PLUGIN, cause: err, details: { op, key, status, s3Code: name, attempts } };
     const where = `${this.location}${key === '' ? '' : ` (${op} ${key})`}`;
     if (signal?.aborted || name === 'AbortError') return new AbortedError(undefined, opts);
     switch (name) {
@@ -262,7 +311,6 @@ export class S3Storage implements Storage {
       case 'NoSuchBucket':
         return new NotFoundError('BUCKET_NOT_FOUND', `Bucket ${JSON.stringify(this.bucket)} does not exist at this endpoint; create it (vectordr never creates buckets) or fix the bucket name/region.`, opts);
       case 'PreconditionFailed':
-      case 'ConditionalRequestConflict':
         return new ConflictError('KEY_EXISTS', `Object ${key} already exists in ${this.location}; it was not overwritten.`, opts);
       case 'AccessDenied':
       case 'AllAccessDisabled':
@@ -285,12 +333,12 @@ export class S3Storage implements Storage {
     if (status === 404 && op !== 'get') return new NotFoundError('BUCKET_NOT_FOUND', `Bucket ${JSON.stringify(this.bucket)} was not found (HTTP 404).`, opts);
     if (status === 404) return new NotFoundError('KEY_NOT_FOUND', `Object ${key} does not exist in ${this.location}.`, opts);
     if (status !== undefined && (status >= 500 || status === 429 || status === 408)) {
-      return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} failed with HTTP ${status} (${name}) after ${attempts(err)} attempts; the store is overloaded or down. Rerun later; completed segments are reused.`, 'transient', opts);
+      return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} failed with HTTP ${status} (${name}) after ${attempts} attempt(s); the store is overloaded or down. Rerun later; completed segments are reused.`, 'transient', opts);
     }
     if (isNetworkError(err)) {
-      return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} failed after ${attempts(err)} attempts: ${(err as Error).message}. Check that the endpoint is reachable; rerun to resume.`, 'transient', opts);
+      return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} failed after ${attempts} attempt(s): ${(err as Error).message}. Check that the endpoint is reachable; rerun to resume.`, 'transient', opts);
     }
-    if (!(err instanceof S3ServiceException) || status === undefined || (status >= 200 && status < 300)) {
+    if (err instanceof NotS3Error || !(err instanceof S3ServiceException) || status === undefined || (status >= 200 && status < 300)) {
       // The SDK could not parse a response: HTML from a proxy, a web server, a non-S3 service.
       return new StorageError('STORAGE_PROTOCOL', `The endpoint of ${this.location} did not answer ${op} like an S3 server (${name}: ${(err as Error).message}); check the endpoint URL and path-style setting.`, 'permanent', opts);
     }
@@ -306,15 +354,44 @@ function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 }
 
-function attempts(err: unknown): number {
-  return (err as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts ?? 1;
+class NotS3Error extends Error {
+  override name = 'NotS3Error';
+}
+
+function notS3(what: string): NotS3Error {
+  return new NotS3Error(`${what}, which no S3 server does`);
+}
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof NotS3Error || err instanceof VectordrError) return false;
+  const status = httpStatus(err);
+  // 409 ConditionalRequestConflict: AWS's answer to a conditional write racing another; the retry
+  // then gets 412 (someone else won) or 200.
+  const name = errorName(err);
+  if (status !== undefined) return status >= 500 || status === 429 || status === 408 || name === 'SlowDown' || name === 'RequestTimeout' || name === 'ConditionalRequestConflict';
+  return isNetworkError(err) || (err as { $retryable?: unknown } | null)?.$retryable !== undefined;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(new AbortedError(undefined, { plugin: PLUGIN, cause: signal?.reason }));
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 function isNetworkError(err: unknown): boolean {
   const e = err as { code?: string; name?: string } | null;
-  return (e?.code !== undefined && NETWORK_CODES.has(e.code)) || e?.name === 'TimeoutError' || e?.name === 'RequestTimeout';
+  return (e?.code !== undefined && NETWORK_CODES.has(e.code)) || e?.name === 'TimeoutError' || e?.name === 'RequestTimeout' || /socket hang up|ECONNRESET|EPIPE/i.test(String((err as Error | null)?.message));
 }
 
 /** S3 or S3-compatible storage. See `S3StorageOptions`. */

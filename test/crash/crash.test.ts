@@ -44,7 +44,8 @@ function runChild(table: string, storage: StorageSpec, crash: CrashPoint | null)
 
 function storageOf(spec: StorageSpec): Promise<Storage> {
   if (spec.kind === 'fs') return Promise.resolve(fsStorage({ path: spec.path }));
-  return import('../../src/storage/s3-storage.js').then(({ S3Storage }) => new S3Storage(spec));
+  const { kind: _kind, ...options } = spec;
+  return import('../../src/storage/s3-storage.js').then(({ S3Storage }) => new S3Storage(options));
 }
 
 async function allKeys(storage: Storage, prefix: string): Promise<string[]> {

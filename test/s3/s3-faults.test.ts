@@ -33,7 +33,7 @@ describe.runIf(s3Available)('s3 under faults', () => {
   /** Snapshot through `endpoint`, then verify and restore through a clean connection. */
   async function snapshotThrough(endpoint: string, prefix: string): Promise<{ uploaded: number; segments: number }> {
     const c = s3Config()!;
-    const faulty = new S3Storage({ endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix, maxAttempts: 12, requestTimeoutMs: 1_500, connectionTimeoutMs: 1_000 });
+    const faulty = new S3Storage({ endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix, maxAttempts: 12, baseBackoffMs: 20, requestTimeoutMs: 1_500, connectionTimeoutMs: 1_000 });
     const clean = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix });
     const adapter = pgvectorAdapter({ pglite: db });
     try {
@@ -99,6 +99,30 @@ describe.runIf(s3Available)('s3 under faults', () => {
       const r = await snapshotThrough(`http://${listen}`, randomName('toxic'));
       expect(r.segments).toBeGreaterThan(10);
     } finally {
+      await toxi('DELETE', `/proxies/${name}`);
+    }
+  });
+
+  it.runIf(toxiproxyAvailable)('toxiproxy: a connection that stalls forever is abandoned after requestTimeoutMs and retried', async () => {
+    const c = s3Config()!;
+    const upstream = new URL(c.endpoint);
+    const name = randomName('vdr_stall');
+    const listen = '127.0.0.1:54339';
+    await toxi('POST', '/proxies', { name, listen, upstream: `${upstream.hostname}:${upstream.port}`, enabled: true });
+    const storage = new S3Storage({ endpoint: `http://${listen}`, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix: randomName('stall'), maxAttempts: 20, baseBackoffMs: 20, maxBackoffMs: 200, requestTimeoutMs: 400 });
+    try {
+      // timeout 0: data stops and the connection is never closed; only a client deadline ends it.
+      await toxi('POST', `/proxies/${name}/toxics`, { name: 'hang', type: 'timeout', stream: 'downstream', toxicity: 1, attributes: { timeout: 0 } });
+      setTimeout(() => void toxi('DELETE', `/proxies/${name}/toxics/hang`), 1_500);
+      const t0 = performance.now();
+      await storage.put('obj', Uint8Array.of(1, 2, 3), { ifNoneMatch: '*' });
+      const ms = performance.now() - t0;
+      expect(ms).toBeGreaterThan(1_000);
+      expect(ms).toBeLessThan(6_000);
+      expect(Array.from(await storage.get('obj'))).toEqual([1, 2, 3]);
+      await storage.delete('obj');
+    } finally {
+      await storage.close();
       await toxi('DELETE', `/proxies/${name}`);
     }
   });

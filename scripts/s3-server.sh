@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Starts/stops a real S3-compatible server (MinIO, built from its Go module) for tests, on a loopback
+# port, with its data in the git-ignored .cache/ folder of the checkout.
+#
+#   scripts/s3-server.sh start   # prints VECTORDR_S3_*=... lines on success; creates bucket vectordr-test
+#   scripts/s3-server.sh stop
+#   scripts/s3-server.sh url     # http://127.0.0.1:54330
+#   scripts/s3-server.sh env     # export VECTORDR_S3_ENDPOINT=... (for eval "$(scripts/s3-server.sh env)")
+#
+# Why MinIO: it honours conditional writes as AWS S3 does: PutObject and CompleteMultipartUpload with
+# `If-None-Match: *` on an existing key fail with 412 PreconditionFailed (exactly one winner under a
+# race), `If-Match: <etag>` is a compare-and-swap (412 on a stale ETag, 404 NoSuchKey on a missing key),
+# and listings come in UTF-8 byte order. It is one process on one port and starts in about a second.
+# scripts/s3-check-conditional.mjs probes all of this against the running server.
+# The community MinIO repository is archived; the pin below is its final commit, so it will not move.
+#
+# The first start builds MinIO with `go install` (Go >= 1.24; about 3 minutes on 2 cores) into
+# ${VECTORDR_CACHE:-~/.cache/vectordr}/minio-<version>/bin; later starts reuse it.
+# Needs: go (first start only), curl >= 7.75 (SigV4 signing, to create the bucket).
+set -euo pipefail
+
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # github.com/minio/minio, last commit (archived)
+PORT=${VECTORDR_S3_PORT:-54330}
+ACCESS_KEY=vectordr
+SECRET_KEY=vectordr-secret-key
+REGION=us-east-1
+BUCKET=vectordr-test
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
+TOOL="$CACHE/minio-$MINIO_VERSION"
+MINIO="$TOOL/bin/minio"
+RUN="$ROOT/.cache/s3"
+DATA="$RUN/data"
+PIDFILE="$RUN/minio.pid"
+LOG="$RUN/minio.log"
+
+say() { echo "[s3-server] $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+install() {
+  [ -x "$MINIO" ] && return
+  command -v go >/dev/null 2>&1 \
+    || die "building MinIO needs Go >= 1.24 on PATH (https://go.dev/dl, or Debian's golang-1.24+); none found"
+  mkdir -p "$CACHE"
+  # One build at a time (parallel test runners may all call start).
+  exec 9>"$CACHE/.minio-$MINIO_VERSION.lock"
+  flock 9
+  if [ -x "$MINIO" ]; then exec 9>&-; return; fi
+  say "building MinIO $MINIO_VERSION with $(go version | awk '{print $3}') into $TOOL (first run only; ~3 min on 2 cores)"
+  local tmp="$TOOL.tmp"
+  rm -rf "$tmp"
+  mkdir -p "$tmp/bin"
+  local t0=$SECONDS
+  if ! GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "github.com/minio/minio@$MINIO_VERSION" >"$tmp/build.log" 2>&1; then
+    tail -n 30 "$tmp/build.log" >&2
+    die "go install github.com/minio/minio@$MINIO_VERSION failed (full log: $tmp/build.log)"
+  fi
+  [ -x "$tmp/bin/minio" ] || die "go install finished but $tmp/bin/minio is missing"
+  rm -rf "$TOOL"
+  mv "$tmp" "$TOOL"
+  say "built MinIO in $((SECONDS - t0)) s"
+  exec 9>&-
+}
+
+# The pid in the pid file, if that process is still our MinIO.
+running_pid() {
+  [ -f "$PIDFILE" ] || return 1
+  local pid
+  pid=$(cat "$PIDFILE")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$MINIO")" ] || return 1
+  echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+
+# Signed S3 request with curl; prints the HTTP status.
+s3_curl() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+    --aws-sigv4 "aws:amz:$REGION:s3" --user "$ACCESS_KEY:$SECRET_KEY" "$@" || true
+}
+
+ensure_bucket() {
+  local code
+  code=$(s3_curl -X PUT "$(url)/$BUCKET")
+  case "$code" in
+    200 | 409) ;; # 409: BucketAlreadyOwnedByYou
+    *) die "creating bucket $BUCKET answered HTTP $code (log: $LOG)" ;;
+  esac
+}
+
+print_vars() {
+  echo "VECTORDR_S3_ENDPOINT=$(url)"
+  echo "VECTORDR_S3_ACCESS_KEY=$ACCESS_KEY"
+  echo "VECTORDR_S3_SECRET_KEY=$SECRET_KEY"
+  echo "VECTORDR_S3_REGION=$REGION"
+  echo "VECTORDR_S3_BUCKET=$BUCKET"
+}
+
+start() {
+  install
+  mkdir -p "$DATA"
+  if running_pid >/dev/null; then
+    ensure_bucket
+    print_vars
+    return
+  fi
+  rm -f "$PIDFILE"
+  port_open && die "127.0.0.1:$PORT is already in use by another process (not ours: no live pid in $PIDFILE)"
+  # setsid: its own session, so a Ctrl-C in the calling terminal does not reach it; stop uses the pid.
+  MINIO_ROOT_USER=$ACCESS_KEY MINIO_ROOT_PASSWORD=$SECRET_KEY MINIO_SITE_REGION=$REGION \
+    MINIO_BROWSER=off MINIO_UPDATE=off \
+    setsid "$MINIO" server "$DATA" --address "127.0.0.1:$PORT" --quiet --anonymous \
+    </dev/null >>"$LOG" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$PIDFILE"
+  local deadline=$((SECONDS + 60))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url)/minio/health/ready" || true)" = 200 ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PIDFILE"
+      tail -n 20 "$LOG" >&2
+      die "MinIO exited during startup (log: $LOG)"
+    fi
+    [ $SECONDS -lt $deadline ] || { stop; die "MinIO not ready on $(url) after 60 s (log: $LOG)"; }
+    sleep 0.1
+  done
+  ensure_bucket
+  print_vars
+}
+
+stop() {
+  local pid
+  if pid=$(running_pid); then
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 20))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "MinIO (pid $pid) ignored SIGTERM for 20 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$PIDFILE"
+}
+
+url() {
+  echo "http://127.0.0.1:$PORT"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  url) url ;;
+  env) print_vars | sed 's/^/export /' ;;
+  bin) install; echo "$MINIO" ;;
+  *) echo "usage: $0 start|stop|url|env|bin" >&2; exit 2 ;;
+esac
