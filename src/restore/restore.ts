@@ -12,12 +12,13 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
-import { ConflictError, IntegrityError, InvalidInputError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../errors.js';
+import { ConflictError, IntegrityError, InvalidInputError, PermissionError, UnsupportedOperationError, VectordrError, isVectordrError, throwIfAborted } from '../errors.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import type { RepositoryLock } from '../repository/locks.js';
 import type { Repository } from '../repository/repository.js';
 
 export const RestoreOptionsSchema = z.strictObject({
@@ -152,7 +153,15 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid restore options: ${z.prettifyError(parsed.error)}`);
   const opts = parsed.data;
   const { signal } = opts;
-  const lock = opts.lock ? await repo.lock({ exclusive: false, operation: `restore ${opts.collection}`, signal }) : undefined;
+  let lock: RepositoryLock | undefined;
+  try {
+    lock = opts.lock ? await repo.lock({ exclusive: false, operation: `restore ${opts.collection}`, signal }) : undefined;
+  } catch (err) {
+    if (isVectordrError(err, 'ACCESS_DENIED')) {
+      throw new PermissionError('ACCESS_DENIED', `${err.message.replace(/^\[vectordr\] \[[^\]]*\] /, '')} A restore only needs to write its lock; with read-only credentials, restore with { lock: false } (and do not prune meanwhile).`, { cause: err, plugin: err.plugin });
+    }
+    throw err;
+  }
   try {
     return await restoreUnderLock(repo, adapter, opts);
   } finally {

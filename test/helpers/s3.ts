@@ -31,3 +31,17 @@ export function s3TestStorage(overrides: Partial<S3StorageOptions> = {}): S3Stor
 
 export const toxiproxyUrl = process.env.VECTORDR_TOXIPROXY_URL;
 export const toxiproxyAvailable = engineAvailable('toxiproxy', toxiproxyUrl !== undefined);
+
+/** Temporary credentials limited to `actions` on the test bucket (STS AssumeRole with a session policy, as AWS and MinIO do it). */
+export async function restrictedCredentials(actions: string[]): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }> {
+  const c = s3Config();
+  if (!c) throw new Error('S3 test server not configured');
+  const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient({ endpoint: c.endpoint, region: c.region, credentials: c.credentials });
+  const Policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: [`arn:aws:s3:::${c.bucket}`, `arn:aws:s3:::${c.bucket}/*`] }] });
+  const r = await sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::000000000000:role/vectordr-test', RoleSessionName: 'vectordr-test', Policy, DurationSeconds: 900 }));
+  sts.destroy();
+  const cred = r.Credentials;
+  if (!cred?.AccessKeyId || !cred.SecretAccessKey || !cred.SessionToken) throw new Error('STS answered without credentials');
+  return { accessKeyId: cred.AccessKeyId, secretAccessKey: cred.SecretAccessKey, sessionToken: cred.SessionToken };
+}

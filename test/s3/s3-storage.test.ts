@@ -13,7 +13,8 @@ import { openRepository } from '../../src/repository/repository.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 import { testStorage } from '../conformance/storage-suite.js';
 import { expectError } from '../helpers/errors.js';
-import { s3Available, s3Config, s3TestStorage } from '../helpers/s3.js';
+import { randomName } from '../helpers/engines.js';
+import { restrictedCredentials, s3Available, s3Config, s3TestStorage } from '../helpers/s3.js';
 
 describe.runIf(s3Available)('s3', () => {
   testStorage({
@@ -92,6 +93,31 @@ describe.runIf(s3Available)('s3', () => {
       await expectError(openRepository({ storage, encryption: { passphrase: 'wrong passphrase!' } }), 'WRONG_KEY');
       for await (const o of storage.list('')) await storage.delete(o.key);
       await storage.close();
+    });
+
+    it('read-only credentials: snapshot is ACCESS_DENIED naming the write, restore works with lock: false; no GetObject at all is ACCESS_DENIED at open', async () => {
+      const c = s3Config()!;
+      const prefix = randomName('ro');
+      const admin = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix });
+      const adapter = pgvectorAdapter({ pglite: db });
+      const repo = await openRepository({ storage: admin, create: true });
+      await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024 });
+
+      const readOnly = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: await restrictedCredentials(['s3:GetObject', 's3:ListBucket']), prefix, maxAttempts: 2 });
+      const ro = await openRepository({ storage: readOnly });
+      expect((await ro.verify()).ok).toBe(true);
+      const denied = await expectError(ro.snapshot(adapter, 'docs'), 'ACCESS_DENIED');
+      expect((denied as { category?: string }).category).toBe('permission');
+      expect(denied.message).toMatch(/put locks\//);
+      const lockDenied = await expectError(ro.restore(adapter, { collection: 'docs', target: 'docs_ro_restored' }), 'ACCESS_DENIED');
+      expect(lockDenied.message).toContain('lock: false');
+      await ro.restore(adapter, { collection: 'docs', target: 'docs_ro_restored', lock: false });
+      expect((await ro.verifyParity(adapter, { collection: 'docs', live: 'docs_ro_restored' })).ok).toBe(true);
+
+      const listOnly = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: await restrictedCredentials(['s3:ListBucket']), prefix, maxAttempts: 2 });
+      await expectError(openRepository({ storage: listOnly }), 'ACCESS_DENIED');
+      for await (const o of admin.list('')) await admin.delete(o.key);
+      await Promise.all([admin.close(), readOnly.close(), listOnly.close()]);
     });
 
     it('a repository created by a newer format version is refused', async () => {
