@@ -3,7 +3,10 @@
  * checked before anything else so that a newer format is refused with a clear error, never misread.
  */
 import { z } from 'zod';
+import { createHash } from 'node:crypto';
 import { FormatVersionError, IntegrityError } from '../errors.js';
+import type { Payload } from '../model.js';
+import { canonicalPayload } from './canonical-json.js';
 import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
 import { EncryptionConfigSchema } from './encryption.js';
 
@@ -64,11 +67,20 @@ export const ManifestSchema = z.object({
   /** Where the time went: waiting for the engine's rows, digesting and encoding, storing segments. */
   timings: z.object({ scanMs: z.number(), encodeMs: z.number(), storeMs: z.number(), totalMs: z.number() }),
   tags: z.record(z.string(), z.string()).default({}),
+  /**
+   * `sha256:<hex>` of the RFC 8785 canonical JSON of every other field. Written since 0.2.0, checked
+   * when present: any changed bit of a plaintext manifest is detected (encrypted ones have GCM).
+   */
+  checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
+function manifestChecksum(withoutChecksum: Payload): string {
+  return `sha256:${createHash('sha256').update(canonicalPayload(withoutChecksum)).digest('hex')}`;
+}
+
 /** Parses JSON bytes whose first concern is `formatVersion`. */
-function parseVersioned<T>(bytes: Uint8Array, what: string, schema: z.ZodType<T>): T {
+function parseVersioned<T>(bytes: Uint8Array, what: string, schema: z.ZodType<T>, check?: (raw: unknown) => void): T {
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -84,6 +96,7 @@ function parseVersioned<T>(bytes: Uint8Array, what: string, schema: z.ZodType<T>
       { details: { found: version, supported: FORMAT_VERSION } },
     );
   }
+  check?.(raw);
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new IntegrityError('MANIFEST_INVALID', `${what} does not match format v${FORMAT_VERSION}: ${z.prettifyError(parsed.error)}`);
@@ -92,7 +105,20 @@ function parseVersioned<T>(bytes: Uint8Array, what: string, schema: z.ZodType<T>
 }
 
 export function parseManifest(bytes: Uint8Array, key: string): Manifest {
-  return parseVersioned(bytes, `Manifest ${key}`, ManifestSchema);
+  return parseVersioned(bytes, `Manifest ${key}`, ManifestSchema, (raw) => {
+    if (typeof raw !== 'object' || raw === null || !('checksum' in raw)) return; // written before 0.2.0
+    const { checksum, ...rest } = raw as { checksum: unknown } & Payload;
+    if (checksum !== manifestChecksum(rest)) {
+      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} fails its checksum; it was altered after it was written. Restore it from another copy of the repository, or use an older snapshot.`);
+    }
+  });
+}
+
+/** Manifest bytes with their checksum. */
+export function serializeManifest(manifest: Manifest): Uint8Array {
+  const { checksum: _old, ...rest } = manifest;
+  const plain = JSON.parse(JSON.stringify(rest)) as Payload; // drops undefined, as the reader will see it
+  return serialize({ ...plain, checksum: manifestChecksum(plain) });
 }
 
 export function parseRepositoryConfig(bytes: Uint8Array): RepositoryConfig {

@@ -9,7 +9,7 @@ import { ConflictError, InvalidInputError, IntegrityError, NotFoundError, isVect
 import { DEFAULT_BUCKETS, sha256Hex } from '../format/digest.js';
 import { type EncryptionOptions, type RepositoryCipher, SEAL_OVERHEAD, createEncryption, looksSealed, openEncryption } from '../format/encryption.js';
 import { CONFIG_KEY, SNAPSHOTS_PREFIX, assertSnapshotId, collectionFromKey, collectionKey, manifestKey, segmentKey } from '../format/keys.js';
-import { FORMAT_VERSION, type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, parseRepositoryConfig, serialize } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, parseRepositoryConfig, serialize, serializeManifest } from '../format/manifest.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
 import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../restore/restore.js';
@@ -282,7 +282,7 @@ export class Repository implements LockStore {
   async commitManifest(manifest: Manifest): Promise<void> {
     const key = manifestKey(manifest.collection, manifest.id);
     try {
-      await this.storage.put(key, this.encodeObject(key, serialize(manifest)), { ifNoneMatch: '*' });
+      await this.storage.put(key, this.encodeObject(key, serializeManifest(manifest)), { ifNoneMatch: '*' });
     } catch (err) {
       if (isVectordrError(err, 'KEY_EXISTS')) throw new ConflictError('KEY_EXISTS', `Snapshot ${manifest.id} already exists; refusing to overwrite it.`, { cause: err });
       throw err;

@@ -102,9 +102,29 @@ describe('repository guarantees', () => {
     const file = path.join(dir, 'snapshots', 'docs', `${snapshotId}.json`);
     const m = JSON.parse(await readFile(file, 'utf8'));
     m.digest.collection = 'f'.repeat(64);
+    // With its checksum the change is caught at once; without one (as 0.1.0 wrote them) by the digest.
     await writeFile(file, JSON.stringify(m));
-    const report = await repo.verify();
-    expect(report.snapshots[0]?.problems.map((p) => p.code)).toEqual(['DIGEST_MISMATCH']);
+    expect((await repo.verify()).snapshots[0]?.problems.map((p) => p.code)).toEqual(['MANIFEST_INVALID']);
+    delete m.checksum;
+    await writeFile(file, JSON.stringify(m));
+    expect((await repo.verify()).snapshots[0]?.problems.map((p) => p.code)).toEqual(['DIGEST_MISMATCH']);
+  });
+
+  it('one flipped bit anywhere in a plaintext manifest is detected by verify and refused by restore, every time', async () => {
+    const file = path.join(dir, 'snapshots', 'docs', `${snapshotId}.json`);
+    const original = await readFile(file);
+    for (let trial = 0; trial < 25; trial++) {
+      const bad = Buffer.from(original);
+      const bit = Math.floor(Math.random() * bad.length * 8);
+      bad[bit >> 3] = (bad[bit >> 3] as number) ^ (1 << (bit & 7));
+      await writeFile(file, bad);
+      const report = await repo.verify();
+      expect(report.ok, `bit ${bit}`).toBe(false);
+      await expect(repo.restore(adapter, { collection: 'docs', snapshot: snapshotId, target: 'restored' }), `bit ${bit}`).rejects.toThrow();
+      expect((await db.query(`SELECT to_regclass('restored') AS t`)).rows[0]).toEqual({ t: null });
+    }
+    await writeFile(file, original);
+    expect((await repo.verify()).ok).toBe(true);
   });
 
   it('collection names cannot escape the repository root', async () => {
