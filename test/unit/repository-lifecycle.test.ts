@@ -14,6 +14,7 @@ import type { KeyWrapper } from '../../src/format/encryption.js';
 import { applyRetention } from '../../src/repository/retention.js';
 import { openRepository, type OpenRepositoryOptions } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
+import type { Storage } from '../../src/storage/storage.js';
 import { expectError } from '../helpers/errors.js';
 
 const FAST_KDF = { N: 2 ** 14, r: 8, p: 1 };
@@ -306,6 +307,36 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
       const r = await repo.prune();
       expect(r.staleLocksRemoved).toBe(2);
       expect(await readdir(path.join(dir, 'locks'))).toEqual([]);
+    });
+
+    it('prune racing a running snapshot: refused (LOCKED) or, with waitMs, run after it; the snapshot is intact', async () => {
+      const dir = await newDir();
+      const inner = fsStorage({ path: dir, fsync: false });
+      // Every segment upload takes 40 ms, so the snapshot is still uploading when prune starts.
+      const slow: Storage = {
+        name: inner.name,
+        location: inner.location,
+        get: (k, o) => inner.get(k, o),
+        stat: (k) => inner.stat(k),
+        list: (p, o) => inner.list(p, o),
+        delete: (k) => inner.delete(k),
+        put: async (k, d, o) => {
+          if (k.startsWith('data/')) await new Promise((r) => setTimeout(r, 40));
+          return inner.put(k, d, o);
+        },
+      };
+      const repo = await openRepository({ storage: slow, create: true });
+      await db.exec(`UPDATE docs_copy SET t = 'race ' || id`);
+      const running = repo.snapshot(adapter, 'docs_copy', { segmentBytes: 64 * 1024 });
+      await new Promise((r) => setTimeout(r, 150));
+      const err = await expectError(repo.prune(), 'LOCKED');
+      expect(err.message).toContain('"snapshot docs_copy"');
+      const patient = await openRepository({ storage: slow, locks: { waitMs: 30_000 } });
+      const pruned = await patient.prune();
+      const { manifest } = await running;
+      expect(pruned.deleted).toBe(0);
+      expect((await repo.verify()).ok).toBe(true);
+      expect((await repo.list()).map((x) => x.id)).toEqual([manifest.id]);
     });
 
     it('a snapshot whose lock was not refreshed in time commits nothing (LOCK_LOST)', async () => {
