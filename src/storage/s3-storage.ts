@@ -25,6 +25,7 @@ import {
   S3ServiceException,
   type ChecksumAlgorithm,
   type ListObjectsV2CommandOutput,
+  type StorageClass,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -151,7 +152,7 @@ export class S3Storage implements Storage {
     const Key = this.objectKey(key);
     throwIfAborted(options.signal);
     const ChecksumAlgorithm = this.options.checksumAlgorithm as ChecksumAlgorithm;
-    const StorageClass = this.options.storageClass as never;
+    const StorageClass = this.options.storageClass as StorageClass | undefined;
     try {
       const multipart = options.ifNoneMatch === undefined && data.length >= this.options.multipartThreshold;
       const timeoutMs = this.options.requestTimeoutMs * (multipart ? Math.ceil(data.length / this.options.partSize) : 1);
