@@ -14,7 +14,7 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
-import { createReadStream, createWriteStream, promises as fs, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { MB, RESULT_TAG, backendCpuSeconds, benchEnvironment, measuredChild, sampleRss, fmtMs, fmtMB, ratio, median, log, procCpuSeconds, machineBusyCpuS, diskBytes, codeVersion } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -30,7 +31,6 @@ const TABLE = 'bench_docs';
 const COPY_TABLE = 'bench_docs2';
 const RESTORE_TABLE = 'bench_docs_restored';
 const RESTORE_DB = 'vectordr_bench_restore';
-const RESULT_TAG = '@@BENCH_CHILD_RESULT ';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,31 +66,6 @@ const { values: args } = parseArgs({
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-const MB = 1024 * 1024;
-const fmtMs = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
-const fmtMB = (b: number): string => `${(b / MB).toFixed(0)} MB`;
-const ratio = (a: number, b: number): number => Math.round((a / b) * 1000) / 1000;
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-const log = (msg: string): void => {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
-
-/** CPU seconds (user+system) a process has used so far, from /proc. */
-function procCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Child steps
@@ -131,16 +106,7 @@ async function runChild(step: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, application_name: appName, max: 4, idleTimeoutMillis: 0 });
   pool.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
   // Backends opened by this child: CPU at connect time is ~0, so their CPU at the end is this step's.
-  const backendCpu = async (): Promise<number | null> => {
-    const r = await pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName]);
-    let total = 0;
-    for (const row of r.rows) {
-      const c = procCpuSeconds(Number(row.pid));
-      if (c === undefined) return null;
-      total += c;
-    }
-    return total;
-  };
+  const backendCpu = (): Promise<number | null> => backendCpuSeconds(pool, appName);
   await pool.query('SELECT 1');
   const table = args.table ?? TABLE;
   const fsync = args.fsync !== 'false';
@@ -150,12 +116,7 @@ async function runChild(step: string): Promise<void> {
   const pgv = step === 'snapshot' || step === 'restore' ? await import('../adapters/pgvector/index.js') : undefined;
   if (global.gc) global.gc();
 
-  let sampledPeak = process.memoryUsage().rss;
-  const baseline = sampledPeak;
-  const sampler = setInterval(() => {
-    const rss = process.memoryUsage().rss;
-    if (rss > sampledPeak) sampledPeak = rss;
-  }, 50);
+  const rss = sampleRss();
   // CPU profile of exactly the measured window (same .cpuprofile format as node --cpu-prof).
   let inspector: Session | undefined;
   if (args['cpu-prof']) {
@@ -233,7 +194,7 @@ async function runChild(step: string): Promise<void> {
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const serverCpu1 = await backendCpu();
-  clearInterval(sampler);
+  const { baselineRssBytes, sampledPeakRssBytes } = rss.stop();
   if (inspector) {
     const { profile } = await inspector.post('Profiler.stop');
     await fs.writeFile(args['cpu-prof'] as string, JSON.stringify(profile));
@@ -244,8 +205,8 @@ async function runChild(step: string): Promise<void> {
     step,
     ms,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    sampledPeakRssBytes: sampledPeak,
-    baselineRssBytes: baseline,
+    sampledPeakRssBytes,
+    baselineRssBytes,
     clientCpuS: (cpu.user + cpu.system) / 1e6,
     childTotalCpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     serverCpuS: serverCpu0 === null || serverCpu1 === null ? null : serverCpu1 - serverCpu0,
@@ -274,54 +235,7 @@ function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profil
   if (args['vector-compression']) argv.push('--vector-compression', args['vector-compression']);
   if (profile && ctx.cpuProfDir) argv.push('--cpu-prof', path.join(ctx.cpuProfDir, `${step}-${childArgs.table ?? ''}-${new Date().toISOString().replace(/[:.]/g, '')}.cpuprofile`));
   for (const [k, v] of Object.entries(childArgs)) argv.push(`--${k}`, v);
-  const cpuBefore = machineBusyCpuS();
-  const disk0 = diskBytes();
-  const wall0 = performance.now();
-  return new Promise<ChildResult>((resolve, reject) => {
-    const p = spawn(process.execPath, argv, { env: { ...process.env, PG_URL: ctx.url }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith(RESULT_TAG));
-      if (code !== 0 || !line) return reject(new Error(`child ${step} exited with ${code}: ${out}`));
-      resolve(JSON.parse(line.slice(RESULT_TAG.length)) as ChildResult);
-    });
-  }).then((r) => {
-    const machineCpuS = machineBusyCpuS() - cpuBefore;
-    const foreignCpuS = Math.max(0, machineCpuS - r.childTotalCpuS - (r.serverCpuS ?? 0));
-    const disk1 = diskBytes();
-    return { ...r, machineCpuS, foreignCpuS, childWallMs: performance.now() - wall0, loadavg1: os.loadavg()[0], diskReadBytes: disk1.read - disk0.read, diskWrittenBytes: disk1.written - disk0.written };
-  });
-}
-
-/** Bytes read and written by whole disks (vdX, sdX, nvmeXnY, xvdX) since boot, from /proc/diskstats. */
-function diskBytes(): { read: number; written: number } {
-  try {
-    let read = 0;
-    let written = 0;
-    for (const line of readFileSync('/proc/diskstats', 'utf8').split('\n')) {
-      const f = line.trim().split(/\s+/);
-      if (!f[2] || !/^(?:[vsx]?vd[a-z]+|sd[a-z]+|nvme\d+n\d+)$/.test(f[2])) continue;
-      read += Number(f[5]) * 512;
-      written += Number(f[9]) * 512;
-    }
-    return { read, written };
-  } catch {
-    return { read: Number.NaN, written: Number.NaN };
-  }
-}
-
-/** Busy CPU seconds of the whole machine (all processes, all cores) since boot, from /proc/stat. */
-function machineBusyCpuS(): number {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
-    const f = line.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal
-    return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / 100;
-  } catch {
-    return Number.NaN;
-  }
+  return measuredChild<ChildResult>(step, argv, { ...process.env, PG_URL: ctx.url });
 }
 
 interface CliResult {
@@ -721,18 +635,6 @@ async function rssScaling(ctx: Ctx, sizes: number[]): Promise<Record<string, unk
   return { dims: ctx.dims, tagsType: ctx.tagsType, sizes: out };
 }
 
-/** Which code was measured: the commit, and whether src/ or adapters/ had uncommitted changes. */
-function codeVersion(): { commit: string | null; dirty: boolean | null } {
-  if (process.env.BENCH_GIT_COMMIT) return { commit: process.env.BENCH_GIT_COMMIT, dirty: false };
-  try {
-    const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'adapters'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return { commit: null, dirty: null };
-  }
-}
-
 async function main(): Promise<void> {
   if (args.child) return runChild(args.child);
   const rows = Number(args.rows);
@@ -752,16 +654,7 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
   try {
     await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
-    const v = (await pool.query(`SELECT current_setting('server_version') AS pg, (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector,
-      current_setting('shared_buffers') AS shared_buffers, current_setting('synchronous_commit') AS synchronous_commit, current_setting('wal_level') AS wal_level`)).rows[0];
-    const machine = {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model,
-      memGB: Math.round(os.totalmem() / 1024 ** 3),
-      node: process.version,
-      platform: `${os.type()} ${os.release()}`,
-      loadavg: os.loadavg(),
-    };
+    const { server: v, machine } = await benchEnvironment(pool);
     const code = codeVersion();
     log(`code ${code.commit ?? 'unknown commit'}${code.dirty ? ' + uncommitted changes in src/ or adapters/' : ''}`);
     log(`server ${url} (PostgreSQL ${String(v?.pg)}, pgvector ${String(v?.pgvector)}); work dir ${work}`);
