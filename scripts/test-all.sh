@@ -32,9 +32,10 @@ export PG_URL
 echo "PG_URL=$PG_URL"
 
 step "start the S3 server (MinIO, built from its Go module) and toxiproxy on loopback"
+S3_VARS=$(scripts/s3-server.sh start) # fails the run (set -e) if MinIO cannot be built or started
 while IFS='=' read -r name value; do
   case "$name" in VECTORDR_S3_*) export "$name=$value"; echo "$name=${value/#vectordr-secret-key/***}" ;; esac
-done < <(scripts/s3-server.sh start)
+done <<<"$S3_VARS"
 VECTORDR_TOXIPROXY_URL=$(scripts/toxiproxy.sh start | sed -n 's/^VECTORDR_TOXIPROXY_URL=//p')
 export VECTORDR_TOXIPROXY_URL
 echo "VECTORDR_TOXIPROXY_URL=$VECTORDR_TOXIPROXY_URL"
