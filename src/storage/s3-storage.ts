@@ -82,6 +82,11 @@ export const S3StorageOptionsSchema = z
     partSize: z.number().int().min(5 * MiB).default(8 * MiB),
     /** Parts in flight per multipart upload; memory is about partSize × queueSize. @default 2 */
     queueSize: z.number().int().min(1).max(16).default(2),
+    /**
+     * Segment uploads a snapshot keeps in flight while it encodes the next segment; each holds one
+     * segment in memory. @default 2
+     */
+    writeConcurrency: z.number().int().min(0).max(16).default(2),
     /** e.g. `STANDARD_IA` for segments; manifests use the same class. */
     storageClass: z.string().optional(),
     logger: z.custom<Logger>().optional(),
@@ -93,6 +98,7 @@ export class S3Storage implements Storage {
   readonly name = PLUGIN;
   readonly location: string;
   readonly client: S3Client;
+  readonly writeConcurrency: number;
   private readonly bucket: string;
   private readonly root: string;
   private readonly options: z.output<typeof S3StorageOptionsSchema>;
@@ -107,6 +113,7 @@ export class S3Storage implements Storage {
     const o = parsed.data;
     this.options = o;
     this.bucket = o.bucket;
+    this.writeConcurrency = o.writeConcurrency;
     const prefix = o.prefix.replace(/^\/+|\/+$/g, '');
     if (prefix !== '') assertValidKey(prefix, PLUGIN);
     this.root = prefix === '' ? '' : `${prefix}/`;

@@ -33,11 +33,13 @@ function die(): never {
 class CrashingStorage implements Storage {
   readonly name: string;
   readonly location: string;
+  readonly writeConcurrency: number | undefined;
   private puts = 0;
   private deletes = 0;
   constructor(private readonly inner: Storage) {
     this.name = inner.name;
     this.location = inner.location;
+    this.writeConcurrency = inner.writeConcurrency;
   }
   private async around<T>(op: 'put' | 'delete', n: number, key: string, run: () => Promise<T>): Promise<T> {
     const c = config.crash;
