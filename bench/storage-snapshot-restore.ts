@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '200000' },
     dims: { type: 'string', default: '768' },
     repeat: { type: 'string', default: '3' },
+    /** S3Storage writeConcurrency for the vectordr steps (segment uploads in flight); omitted = the library default. */
+    's3-write-concurrency': { type: 'string' },
     tmp: { type: 'string', default: os.tmpdir() },
     out: { type: 'string' },
     // child-process mode (internal)
@@ -169,7 +171,7 @@ async function runChild(step: string): Promise<void> {
   const storage = !vdr
     ? undefined
     : s3mod
-      ? s3mod.s3Storage({ ...s3Env(), prefix: location })
+      ? s3mod.s3Storage({ ...s3Env(), prefix: location, ...(process.env.BENCH_S3_WRITE_CONCURRENCY ? { writeConcurrency: Number(process.env.BENCH_S3_WRITE_CONCURRENCY) } : {}) })
       : vdr.fsStorage({ path: location });
   const encryption = args.encrypted ? { passphrase: PASSPHRASE, scrypt: FAST_SCRYPT } : undefined;
   if (global.gc) global.gc();
@@ -616,6 +618,8 @@ function printResult(r: Record<string, unknown>): void {
 
 async function main(): Promise<void> {
   if (args.child) return runChild(args.child);
+  // Children inherit it through the environment.
+  if (args['s3-write-concurrency'] !== undefined) process.env.BENCH_S3_WRITE_CONCURRENCY = args['s3-write-concurrency'];
   const rows = Number(args.rows);
   const dims = Number(args.dims);
   const repeat = Number(args.repeat);
@@ -638,7 +642,7 @@ async function main(): Promise<void> {
     log(`server ${url} (PostgreSQL ${String(v?.pg)}, pgvector ${String(v?.pgvector)}); S3 ${s3.endpoint} s3://${s3.bucket}/${ctx.s3Prefix}/${ctx.minio === undefined ? ' (MinIO pid unknown: its CPU is not measured)' : ` (MinIO pid ${ctx.minio})`}; table ${ctx.table}; work dir ${work}`);
     const result = await mainBench(ctx, rows, repeat);
     printResult(result);
-    const json = { bench: 'storage-snapshot-restore', started, code, machine, server: v, s3: { endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region }, ...result };
+    const json = { bench: 'storage-snapshot-restore', started, code, machine, server: v, options: { s3WriteConcurrency: args['s3-write-concurrency'] ?? 'library default' }, s3: { endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region }, ...result };
     process.stdout.write(`BENCH_JSON ${JSON.stringify(json)}\n`);
     const out = args.out ?? path.join(ROOT, 'bench/results', `${(code.commit ?? 'unknown').slice(0, 7)}-storage-${rows}.json`);
     await fs.writeFile(out, `${JSON.stringify(json, null, 2)}\n`);
