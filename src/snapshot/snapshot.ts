@@ -93,7 +93,6 @@ async function snapshotUnderLock(
   let uploaded = 0;
   let rows = 0;
   let encodeMs = 0;
-  let storeMs = 0;
   const acc = new BucketDigest(repo.config.digest.buckets);
   const inFlight: Promise<void>[] = [];
   try {
@@ -121,9 +120,7 @@ async function snapshotUnderLock(
     const store = (bytes: Uint8Array, rowCount: number): Promise<void> => {
       const index = segments.length;
       segments.length++;
-      const t0 = performance.now();
       const p = repo.putSegment(bytes, rowCount, signal).then(({ ref, uploaded: up }) => {
-        storeMs += performance.now() - t0;
         if (up) uploaded++;
         segments[index] = ref;
         progress.segments++;
@@ -143,8 +140,10 @@ async function snapshotUnderLock(
       const digested = digestBatch(schema.idType, order, batch, acc);
       const ops = new Array<RecordOp>(batch.length).fill('upsert');
       const bytes = encodeSegment(layout, { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops }, { vectorCompression: opts.vectorCompression });
-      encodeMs += performance.now() - t0;
-      inFlight.push(store(bytes, batch.length));
+      const t1 = performance.now();
+      encodeMs += t1 - t0;
+      inFlight.push(store(bytes, batch.length)); // hashes (and seals) synchronously, then uploads
+      waitedMs += performance.now() - t1;
       while (inFlight.length > depth) await awaitOldest();
     };
 
@@ -183,7 +182,7 @@ async function snapshotUnderLock(
       rows: { upserts: rows, deletes: 0 },
       digest: { algorithm: 'sha256-bucket-sum', ...acc.toJSON() },
       checkpoint: session.checkpoint ?? null,
-      timings: { scanMs: Math.round(scanMs), encodeMs: Math.round(encodeMs), storeMs: Math.round(storeMs), totalMs: Math.round(progress.elapsedMs) },
+      timings: { scanMs: Math.round(scanMs), encodeMs: Math.round(encodeMs), storeMs: Math.round(waitedMs), totalMs: Math.round(progress.elapsedMs) },
       tags: opts.tags,
     };
     progress.emit('commit');
