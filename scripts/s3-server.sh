@@ -36,6 +36,10 @@ LOG="$RUN/minio.log"
 
 say() { echo "[s3-server] $*" >&2; }
 die() { say "error: $*"; exit 1; }
+BIN=$MINIO
+NAME=MinIO
+# shellcheck source=scripts/service-lib.sh
+. "$ROOT/scripts/service-lib.sh"
 
 install() {
   [ -x "$MINIO" ] && return
@@ -61,18 +65,6 @@ install() {
   say "built MinIO in $((SECONDS - t0)) s"
   exec 9>&-
 }
-
-# The pid in the pid file, if that process is still our MinIO.
-running_pid() {
-  [ -f "$PIDFILE" ] || return 1
-  local pid
-  pid=$(cat "$PIDFILE")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$MINIO")" ] || return 1
-  echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 
 # Signed S3 request with curl; prints the HTTP status.
 s3_curl() {
@@ -129,17 +121,7 @@ start() {
 }
 
 stop() {
-  local pid
-  if pid=$(running_pid); then
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 20))
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "MinIO (pid $pid) ignored SIGTERM for 20 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$PIDFILE"
+  stop_running 20
 }
 
 url() {

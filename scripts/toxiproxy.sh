@@ -49,6 +49,10 @@ LOG="$RUN/toxiproxy.log"
 
 say() { echo "[toxiproxy] $*" >&2; }
 die() { say "error: $*"; exit 1; }
+BIN=$SERVER
+NAME=toxiproxy-server
+# shellcheck source=scripts/service-lib.sh
+. "$ROOT/scripts/service-lib.sh"
 
 install() {
   [ -x "$SERVER" ] && [ -x "$TOOL/bin/toxiproxy-cli" ] && return
@@ -79,18 +83,6 @@ install() {
   exec 9>&-
 }
 
-# The pid in the pid file, if that process is still our toxiproxy-server.
-running_pid() {
-  [ -f "$PIDFILE" ] || return 1
-  local pid
-  pid=$(cat "$PIDFILE")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$SERVER")" ] || return 1
-  echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
-
 start() {
   install
   mkdir -p "$RUN"
@@ -117,17 +109,7 @@ start() {
 }
 
 stop() {
-  local pid
-  if pid=$(running_pid); then
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "toxiproxy-server (pid $pid) ignored SIGTERM for 10 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$PIDFILE"
+  stop_running 10
 }
 
 url() {
