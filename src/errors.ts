@@ -52,6 +52,7 @@ export type ErrorCode =
   | 'LOCKED'
   | 'LOCK_LOST'
   | 'PRUNE_UNSAFE'
+  | 'VALUE_TOO_LONG'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {

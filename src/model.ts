@@ -171,3 +171,11 @@ export function batchFromRecords(schema: Pick<CollectionSchema, 'idType' | 'vect
   });
   return { length: n, ids, vectors, payloads: records.map((r) => r.payload) };
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The neutral form of an int64 payload value: a JSON number when exactly representable, else its decimal string (never rounded). */
+export function int64ToJson(value: string | bigint): JsonValue {
+  const b = typeof value === 'bigint' ? value : BigInt(value);
+  return b <= MAX_SAFE && b >= -MAX_SAFE ? Number(b) : b.toString();
+}

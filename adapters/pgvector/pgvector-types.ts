@@ -4,7 +4,7 @@
  *   session-setting-independent form, and a parser from that text to the neutral JSON value;
  * - write: the neutral value to text (cast server-side) and, for the COPY fast path, binary encoders.
  */
-import type { JsonValue, PayloadField, PayloadType } from '../../src/model.js';
+import { type JsonValue, type PayloadField, type PayloadType, int64ToJson } from '../../src/model.js';
 import { quoteIdent } from './pgvector-sql.js';
 
 /** typname (pg_type) -> neutral type. Unknown types travel as their text form (`string`) with nativeType kept. */
@@ -88,13 +88,6 @@ export function selectExpr(col: ColumnInfo, field: Pick<PayloadField, 'type' | '
   }
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** int64 values: JSON numbers when exactly representable, decimal strings beyond ±2^53 (never rounded). */
-export function int64ToJson(text: string): JsonValue {
-  const b = BigInt(text);
-  return b <= MAX_SAFE && b >= -MAX_SAFE ? Number(b) : text;
-}
 
 export function parseText(text: string | null, field: Pick<PayloadField, 'type' | 'array'>): JsonValue {
   if (text === null) return null;
