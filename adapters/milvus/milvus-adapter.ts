@@ -40,6 +40,7 @@ import {
   isUnsupportedVector,
   metricToMilvus,
   payloadFieldFromMilvus,
+  parseObject,
   payloadFieldToMilvus,
   typeHints,
   valueFromMilvus,
@@ -133,12 +134,7 @@ export class MilvusAdapter implements VectorAdapter {
 
   async describe(collection: string): Promise<CollectionSchema> {
     const { fields, dynamic, properties } = await this.describeRaw(collection);
-    let hints: TypeHints = {};
-    try {
-      hints = properties[TYPES_PROPERTY] ? (JSON.parse(properties[TYPES_PROPERTY]) as TypeHints) : {};
-    } catch {
-      hints = {};
-    }
+    const hints = parseObject(properties[TYPES_PROPERTY]) as TypeHints;
     const pk = fields.find((f) => f.is_primary_key);
     if (!pk) throw new EngineError(`Milvus collection ${JSON.stringify(collection)} has no primary key field.`, 'permanent', { plugin: PLUGIN });
     if (pk.autoID) this.logger.warn({ collection }, 'primary key is autoID: ids are kept on restore into Milvus by creating the key without autoID');
@@ -206,7 +202,9 @@ export class MilvusAdapter implements VectorAdapter {
     if (!(await this.isLoaded(collection))) await this.call('loadCollection', collection, () => this.client.loadCollectionSync({ collection_name: collection }));
     const estimatedRows = await this.count(collection);
     const pageSize = Math.max(1, Math.min(options.batchSize, MAX_QUERY_WINDOW));
-    const adapter = this;
+    const page = (last: string | undefined): Promise<Record<string, unknown>[]> => this.page(schema, last, pageSize);
+    const toBatch = (rows: Record<string, unknown>[]): RecordBatch => this.toBatch(schema, rows);
+    const logger = this.logger;
     let closed = false;
     return {
       schema,
@@ -218,16 +216,16 @@ export class MilvusAdapter implements VectorAdapter {
         for (;;) {
           throwIfAborted(options.signal);
           if (closed) return;
-          const rows = await adapter.page(schema, last, pageSize);
+          const rows = await page(last);
           if (rows.length === 0) break;
-          const batch = adapter.toBatch(schema, rows);
+          const batch = toBatch(rows);
           last = String(idAt(batch, batch.length - 1));
           seen += batch.length;
           yield batch;
           if (rows.length < pageSize) break;
         }
         if (seen !== estimatedRows) {
-          adapter.logger.warn({ collection, scanned: seen, counted: estimatedRows }, 'row count changed during the scan (writes during a live snapshot)');
+          logger.warn({ collection, scanned: seen, counted: estimatedRows }, 'row count changed during the scan (writes during a live snapshot)');
         }
       },
       async close() {

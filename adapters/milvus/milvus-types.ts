@@ -152,12 +152,7 @@ export function typeHints(idType: string, payload: PayloadField[]): TypeHints {
 /** Milvus index params (index_type, metric_type, params JSON) as a neutral IndexSpec. */
 export function indexFromMilvus(field: string, params: Record<string, string>): IndexSpec {
   const indexType = (params.index_type ?? 'UNKNOWN').toUpperCase();
-  let inner: Record<string, unknown> = {};
-  try {
-    inner = params.params ? (JSON.parse(params.params) as Record<string, unknown>) : {};
-  } catch {
-    inner = {};
-  }
+  const inner = parseObject(params.params);
   const scalar = (v: unknown): number | string | boolean => (typeof v === 'number' || typeof v === 'boolean' ? v : String(v));
   const metric = metricFromMilvus(params.metric_type);
   const native = JSON.stringify({ index_type: indexType, metric_type: params.metric_type, params: inner });
@@ -168,6 +163,15 @@ export function indexFromMilvus(field: string, params: Record<string, string>): 
   const raw: Record<string, number | string | boolean> = {};
   for (const [k, v] of Object.entries(inner)) raw[k] = scalar(v);
   return { kind: indexType.toLowerCase(), field, metric, params: raw, native };
+}
+
+/** A JSON object from a property string; {} when absent or malformed. */
+export function parseObject(json: string | undefined): Record<string, unknown> {
+  try {
+    return json ? (JSON.parse(json) as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 /** A neutral index as Milvus createIndex arguments, or undefined when Milvus has no equivalent. */
