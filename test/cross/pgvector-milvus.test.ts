@@ -1,0 +1,161 @@
+/**
+ * Cross-engine restore pgvector <-> Milvus, both directions, against the real servers: parity
+ * verified, id and payload types kept, metrics and index parameters translated (or refused).
+ */
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { milvusAdapter, type MilvusAdapter } from '../../adapters/milvus/index.js';
+import { pgvectorAdapter, type PgvectorAdapter } from '../../adapters/pgvector/index.js';
+import { openRepository, type Repository } from '../../src/repository/repository.js';
+import { memoryStorage } from '../../src/storage/memory-storage.js';
+import { engineAvailable, randomName } from '../helpers/engines.js';
+import { expectError } from '../helpers/errors.js';
+
+const PG_URL = process.env.PG_URL;
+const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
+const both = engineAvailable('pgvector', PG_URL !== undefined) && engineAvailable('milvus', MILVUS_ADDRESS !== undefined);
+
+describe.runIf(both)('cross-engine restore: pgvector <-> milvus', () => {
+  let pool: pg.Pool;
+  let pgA: PgvectorAdapter;
+  let mv: MilvusAdapter;
+  let repo: Repository;
+  const pgTables: string[] = [];
+  const mvCollections: string[] = [];
+  const pgName = (p: string): string => {
+    const n = randomName(p);
+    pgTables.push(n);
+    return n;
+  };
+  const mvName = (p: string): string => {
+    const n = randomName(p);
+    mvCollections.push(n);
+    return n;
+  };
+
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+    pgA = pgvectorAdapter({ pool });
+    mv = milvusAdapter({ address: MILVUS_ADDRESS as string });
+    repo = await openRepository({ storage: memoryStorage(), create: true });
+  });
+  afterAll(async () => {
+    for (const t of pgTables) await pgA.drop(t).catch(() => undefined);
+    for (const c of mvCollections) await mv.drop(c).catch(() => undefined);
+    await mv?.close();
+    await pool?.end();
+  });
+
+  it('pgvector -> milvus -> pgvector: bigint ids, every payload type, HNSW parameters and metric, parity at each hop', async () => {
+    const src = pgName('x_src');
+    await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, embedding vector(16) NOT NULL, title text, n int4, big int8, f4 real, f8 double precision,
+      ok boolean, tags text[], meta jsonb, ref uuid, at timestamptz, day date)`);
+    await pool.query(`INSERT INTO ${src} SELECT g, ARRAY(SELECT sin(g * 16 + d) FROM generate_series(1, 16) d WHERE g > 0)::vector,
+      CASE WHEN g % 7 = 0 THEN NULL ELSE 'doc ' || g || ' "q" ✓' END, g * 3, CASE WHEN g = 5 THEN 9007199254740993 ELSE g::int8 * 1000000007 END,
+      g / 3.0, g / 7.0, g % 2 = 0, ARRAY['t' || (g % 5), 'u'], jsonb_build_object('k', g, 'nested', jsonb_build_object('ok', true)),
+      md5(g::text)::uuid, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 minute 0.123456 second', DATE '2024-02-29' + g
+      FROM generate_series(1, 700) g`);
+    await pool.query(`CREATE INDEX ON ${src} USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32)`);
+    const s1 = await repo.snapshot(pgA, src, { segmentBytes: 64 * 1024 });
+
+    const inMilvus = mvName('x_mv');
+    const r1 = await repo.restore(mv, { collection: src, snapshot: s1.manifest.id, target: inMilvus });
+    expect(r1.indexes.built).toEqual([expect.objectContaining({ kind: 'hnsw', field: 'embedding' })]);
+    expect((await repo.verifyParity(mv, { collection: src, snapshot: s1.manifest.id, live: inMilvus })).ok).toBe(true);
+    const d = await mv.describe(inMilvus);
+    expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
+    expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', metric: 'cosine', params: { m: 8, ef_construction: 32 } });
+    expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
+      title: 'string', n: 'int32', big: 'int64', f4: 'float32', f8: 'float64', ok: 'bool', tags: 'string[]', meta: 'json', ref: 'uuid', at: 'datetime', day: 'date',
+    });
+
+    // And home again, into a new pgvector table.
+    const s2 = await repo.snapshot(mv, inMilvus, { segmentBytes: 64 * 1024 });
+    expect(s2.manifest.digest.collection).toBe(s1.manifest.digest.collection);
+    const home = pgName('x_home');
+    await repo.restore(pgA, { collection: inMilvus, snapshot: s2.manifest.id, target: home });
+    expect((await repo.verifyParity(pgA, { collection: src, snapshot: s1.manifest.id, live: home })).ok).toBe(true);
+    const types = await pool.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [home]);
+    expect(Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]))).toMatchObject({
+      id: 'bigint', title: 'text', n: 'integer', big: 'bigint', f4: 'real', f8: 'double precision', ok: 'boolean', tags: 'ARRAY', meta: 'jsonb', ref: 'uuid', at: 'timestamp with time zone', day: 'date',
+    });
+    const row = (await pool.query(`SELECT big::text, at, ref FROM ${home} WHERE id = 5`)).rows[0];
+    expect(row.big).toBe('9007199254740993');
+  });
+
+  it('uuid and text keys travel as VarChar and come back as uuid and text', async () => {
+    for (const [keyType, value] of [['uuid', `md5(g::text)::uuid`], ['text', `'key/' || g || '/"ü"'`]] as const) {
+      const src = pgName('x_key');
+      await pool.query(`CREATE TABLE ${src} (k ${keyType} PRIMARY KEY, v vector(4) NOT NULL)`);
+      await pool.query(`INSERT INTO ${src} SELECT ${value}, ARRAY[g, 1, 2, 3]::real[]::vector FROM generate_series(1, 50) g`);
+      await pool.query(`CREATE INDEX ON ${src} USING hnsw (v vector_l2_ops)`);
+      const s = await repo.snapshot(pgA, src);
+      const m = mvName('x_key_mv');
+      await repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: m });
+      expect((await mv.describe(m)).idType).toBe(keyType === 'uuid' ? 'uuid' : 'string');
+      expect((await repo.verifyParity(mv, { collection: src, snapshot: s.manifest.id, live: m })).ok).toBe(true);
+      const back = pgName('x_key_back');
+      const s2 = await repo.snapshot(mv, m);
+      await repo.restore(pgA, { collection: m, snapshot: s2.manifest.id, target: back });
+      const t = await pool.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'k'`, [back]);
+      expect(t.rows[0].data_type).toBe(keyType);
+      expect((await repo.verifyParity(pgA, { collection: src, snapshot: s.manifest.id, live: back })).ok).toBe(true);
+    }
+  });
+
+  it('a vector without a metric is refused into Milvus unless the caller names one; then it restores with parity', async () => {
+    const src = pgName('x_nometric');
+    await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, v vector(4) NOT NULL)`);
+    await pool.query(`INSERT INTO ${src} SELECT g, ARRAY[g, 0, 1, 2]::real[]::vector FROM generate_series(1, 20) g`);
+    const s = await repo.snapshot(pgA, src);
+    const target = mvName('x_nometric_mv');
+    const err = await expectError(repo.restore(mv, { collection: src, snapshot: s.manifest.id, target }), 'UNSUPPORTED_OPERATION');
+    expect(err.message).toContain('metricForUnindexed');
+    expect(await mv.exists(target)).toBe(false);
+    const withMetric = milvusAdapter({ address: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
+    try {
+      await repo.restore(withMetric, { collection: src, snapshot: s.manifest.id, target });
+      expect((await repo.verifyParity(withMetric, { collection: src, snapshot: s.manifest.id, live: target })).ok).toBe(true);
+    } finally {
+      await withMetric.close();
+    }
+  });
+
+  it('an inner-product pgvector index becomes IP in Milvus, and Milvus dynamic fields become a jsonb column in pgvector', async () => {
+    const src = pgName('x_ip');
+    await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, v vector(4) NOT NULL, extra jsonb)`);
+    await pool.query(`INSERT INTO ${src} SELECT g, ARRAY[g, 1, 0, 0]::real[]::vector, jsonb_build_object('g', g) FROM generate_series(1, 30) g`);
+    await pool.query(`CREATE INDEX ON ${src} USING ivfflat (v vector_ip_ops) WITH (lists = 4)`);
+    const s = await repo.snapshot(pgA, src);
+    const m = mvName('x_ip_mv');
+    await repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: m });
+    expect((await mv.describe(m)).indexes[0]).toMatchObject({ kind: 'ivfflat', metric: 'dot', params: { lists: 4 } });
+    expect((await repo.verifyParity(mv, { collection: src, snapshot: s.manifest.id, live: m })).ok).toBe(true);
+
+    const dyn = mvName('x_dyn');
+    const client = new MilvusClient({ address: MILVUS_ADDRESS as string, logLevel: 'error' });
+    try {
+      await client.createCollection({
+        collection_name: dyn,
+        fields: [
+          { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false },
+          { name: 'v', data_type: DataType.FloatVector, dim: 4 },
+        ],
+        enable_dynamic_field: true,
+      } as never);
+      await client.createIndex({ collection_name: dyn, field_name: 'v', index_type: 'HNSW', metric_type: 'COSINE', params: { M: 8, efConstruction: 16 } } as never);
+      await client.loadCollectionSync({ collection_name: dyn });
+      await client.insert({ collection_name: dyn, data: [{ id: 1, v: [1, 0, 0, 0], color: 'red', n: 3 }, { id: 2, v: [0, 1, 0, 0] }] } as never);
+    } finally {
+      await client.closeConnection();
+    }
+    const sd = await repo.snapshot(mv, dyn);
+    const home = pgName('x_dyn_pg');
+    await repo.restore(pgA, { collection: dyn, snapshot: sd.manifest.id, target: home });
+    expect((await repo.verifyParity(pgA, { collection: dyn, snapshot: sd.manifest.id, live: home })).ok).toBe(true);
+    const rows = await pool.query(`SELECT id::int, "$meta" AS meta FROM ${home} ORDER BY id`);
+    expect(rows.rows).toEqual([{ id: 1, meta: { color: 'red', n: 3 } }, { id: 2, meta: null }]);
+  });
+});
