@@ -200,6 +200,12 @@ export class MilvusAdapter implements VectorAdapter {
   async scan(collection: string, options: ScanOptions): Promise<ScanSession> {
     const schema = await this.describe(collection);
     if (!(await this.isLoaded(collection))) await this.call('loadCollection', collection, () => this.client.loadCollectionSync({ collection_name: collection }));
+    const partitions = await this.client.listPartitions({ collection_name: collection }).catch(() => undefined);
+    const named = (partitions?.partition_names ?? []).filter((p) => p !== '_default');
+    if (named.length > 0) {
+      // Rows are all captured; which partition each was in is not (docs/adapters/milvus.md).
+      this.logger.warn({ collection, partitions: named }, 'partitions are not captured: a restore puts every row in the default partition');
+    }
     const estimatedRows = await this.count(collection);
     const pageSize = Math.max(1, Math.min(options.batchSize, MAX_QUERY_WINDOW));
     const page = (last: string | undefined): Promise<Record<string, unknown>[]> => this.page(schema, last, pageSize);
@@ -461,8 +467,7 @@ export class MilvusAdapter implements VectorAdapter {
         data: [Array.from(vector)],
         limit: k,
         output_fields: [schema.idField],
-        // Exact: HNSW with ef far above k visits (nearly) every candidate on test-sized data; FLAT indexes are exact anyway.
-        params: { ef: options.exact ? Math.max(4 * k, 2048) : Math.max(k, 64) },
+        params: searchParams(schema.indexes.find((i) => i.field === field), k, options.exact === true),
         consistency_level: 'Strong',
       } as never),
     );
@@ -489,6 +494,18 @@ export class MilvusAdapter implements VectorAdapter {
   async close(): Promise<void> {
     if (this.ownsClient) await this.client.closeConnection();
   }
+}
+
+/**
+ * Search parameters for the field's index. Exact: HNSW with ef far above k, IVF probing every list;
+ * FLAT is exact anyway. Milvus has no brute-force switch for an indexed field.
+ */
+function searchParams(index: IndexSpec | undefined, k: number, exact: boolean): Record<string, number> {
+  if (index?.kind === 'ivfflat') {
+    const lists = Number(index.params.lists ?? 128);
+    return { nprobe: exact ? lists : Math.min(lists, 16) };
+  }
+  return { ef: exact ? Math.max(4 * k, 2048) : Math.max(k, 64) };
 }
 
 /** A neutral payload value as Milvus expects it for field `f`. */

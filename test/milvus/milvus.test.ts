@@ -130,6 +130,32 @@ describe.runIf(hasMilvus)('milvus', () => {
       expect((await adapter.describe(target)).indexes[0]).toMatchObject({ kind: 'hnsw', params: { m: 8, ef_construction: 40 }, metric: 'l2' });
     });
 
+    it('rows of every partition are captured, with a warning that partition membership is not', async () => {
+      const n = name('parts');
+      await client.createCollection({
+        collection_name: n,
+        fields: [
+          { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false },
+          { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+        ],
+      } as never);
+      await client.createIndex({ collection_name: n, field_name: 'v', index_type: 'FLAT', metric_type: 'L2', params: {} } as never);
+      await client.createPartition({ collection_name: n, partition_name: 'p1' });
+      await client.loadCollectionSync({ collection_name: n });
+      await client.insert({ collection_name: n, data: [{ id: 1, v: [1, 0] }] } as never);
+      await client.insert({ collection_name: n, partition_name: 'p1', data: [{ id: 2, v: [0, 1] }, { id: 3, v: [1, 1] }] } as never);
+      const warnings: string[] = [];
+      const noisy = milvusAdapter({ address: address as string, logger: { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, m) => warnings.push(String(m)) } });
+      try {
+        const repo = await openRepository({ storage: memoryStorage(), create: true });
+        const { manifest } = await repo.snapshot(noisy, n);
+        expect(manifest.rows.upserts).toBe(3);
+        expect(warnings.some((w) => w.includes('partitions are not captured'))).toBe(true);
+      } finally {
+        await noisy.close();
+      }
+    });
+
     it('a restore marker lives in the collection properties and is cleared at the end', async () => {
       const schema = testSchema(name('marker'));
       await adapter.create(schema, { indexes: 'now' });
