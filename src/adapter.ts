@@ -91,6 +91,12 @@ export interface VectorAdapter {
   exists(collection: string): Promise<boolean>;
   /** Opens a consistent scan (see `ScanSession`). */
   scan(collection: string, options: ScanOptions): Promise<ScanSession>;
+  /**
+   * Throws what `create(schema)` would throw for reasons known in advance (unsupported metric, too
+   * many dimensions, types it cannot store). The restore core calls it before it creates or drops
+   * anything, so a `replace` restore never drops the old collection and then fails.
+   */
+  preflightCreate?(schema: CollectionSchema): void | Promise<void>;
   /** Creates `schema.name` with the recorded schema. Fails if it exists. */
   create(schema: CollectionSchema, options: CreateOptions): Promise<void>;
   /** Builds the indexes recorded in `schema` on an existing collection. */

@@ -104,7 +104,9 @@ export class MilvusAdapter implements VectorAdapter {
     if (collection !== undefined && (status?.error_code === 'CollectionNotExists' || status?.code === 100 || /collection .* (does not exist|not found)|can't find collection/i.test(reason))) {
       throw new NotFoundError('COLLECTION_NOT_FOUND', `Milvus collection ${JSON.stringify(collection)} does not exist (${what}).`, { plugin: PLUGIN, details: { collection } });
     }
-    throw new EngineError(`${what}: ${reason}`, 'permanent', { plugin: PLUGIN, details: { code: status?.code, errorCode: status?.error_code } });
+    // Milvus answers quota and rate limits (RateLimit, ForceDeny on memory) with a status: retry later.
+    const transient = /rate ?limit|quota|memory|too many requests/i.test(reason) || status?.error_code === 'RateLimit';
+    throw new EngineError(`${what}: ${reason}`, transient ? 'transient' : 'permanent', { plugin: PLUGIN, details: { code: status?.code, errorCode: status?.error_code } });
   }
 
   private async call<T extends { status?: Status } | Status>(what: string, collection: string | undefined, run: () => Promise<T>): Promise<T> {
@@ -114,7 +116,7 @@ export class MilvusAdapter implements VectorAdapter {
     } catch (err) {
       if (err instanceof VectordrError) throw err;
       const msg = (err as Error).message;
-      const transient = /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET|14 UNAVAILABLE/i.test(msg);
+      const transient = /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET|RESOURCE_EXHAUSTED|rate ?limit/i.test(msg);
       throw new EngineError(`${what}: ${msg}`, transient ? 'transient' : 'permanent', { plugin: PLUGIN, cause: err });
     }
     return this.check(res, what, collection);
@@ -256,9 +258,11 @@ export class MilvusAdapter implements VectorAdapter {
       } as never),
     );
     const rows = (res as unknown as { data: Record<string, unknown>[] }).data;
-    const key = (r: Record<string, unknown>): bigint | string => (schema.idType === 'int64' ? BigInt(String(r[pk])) : String(r[pk]));
+    // Milvus orders VarChar keys by their UTF-8 bytes, which JavaScript string order is not.
+    const ascending = (a: Record<string, unknown>, b: Record<string, unknown>): boolean =>
+      schema.idType === 'int64' ? BigInt(String(a[pk])) < BigInt(String(b[pk])) : Buffer.compare(Buffer.from(String(a[pk])), Buffer.from(String(b[pk]))) < 0;
     for (let i = 1; i < rows.length; i++) {
-      if (!(key(rows[i - 1] as Record<string, unknown>) < key(rows[i] as Record<string, unknown>))) {
+      if (!ascending(rows[i - 1] as Record<string, unknown>, rows[i] as Record<string, unknown>)) {
         throw new EngineError(`Milvus returned rows of ${JSON.stringify(schema.name)} out of primary-key order; a keyset scan could skip rows, so the snapshot was stopped. Upgrade Milvus (2.3+ orders query results with iterator parameters).`, 'permanent', { plugin: PLUGIN });
       }
     }
@@ -293,16 +297,10 @@ export class MilvusAdapter implements VectorAdapter {
 
   async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
-    for (const v of schema.vectors) {
-      if (v.dims > MAX_DIMS) {
-        throw new InvalidInputError('DIMENSION_MISMATCH', `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Milvus accepts at most ${MAX_DIMS}. Nothing was created.`, { plugin: PLUGIN, details: { field: v.name, dims: v.dims, max: MAX_DIMS } });
-      }
-    }
+    this.preflightCreate(schema);
     if (await this.exists(schema.name)) {
       throw new InvalidInputError('TARGET_EXISTS', `Milvus collection ${JSON.stringify(schema.name)} already exists.`, { plugin: PLUGIN });
     }
-    // Resolve every vector's metric and index before anything is created.
-    for (const v of schema.vectors) this.metricOf(schema, v);
     const fields: FieldType[] = [];
     if (schema.idType === 'int64') fields.push({ name: schema.idField, data_type: DataType.Int64, is_primary_key: true, autoID: false });
     else {
@@ -318,6 +316,16 @@ export class MilvusAdapter implements VectorAdapter {
       this.client.createCollection({ collection_name: schema.name, fields, enable_dynamic_field: dynamic, ...(Object.keys(properties).length ? { properties } : {}) } as never),
     );
     if (options.indexes === 'now') await this.buildIndexes(schema.name, schema, { signal: options.signal });
+  }
+
+  /** Refuses, before anything is created or dropped, what Milvus cannot store: dims over 32768, metrics it lacks. */
+  preflightCreate(schema: CollectionSchema): void {
+    for (const v of schema.vectors) {
+      if (v.dims > MAX_DIMS) {
+        throw new InvalidInputError('DIMENSION_MISMATCH', `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Milvus accepts at most ${MAX_DIMS}. Nothing was created.`, { plugin: PLUGIN, details: { field: v.name, dims: v.dims, max: MAX_DIMS } });
+      }
+      this.metricOf(schema, v);
+    }
   }
 
   /** The Milvus metric of a vector field: its own, or `metricForUnindexed`, or a clear refusal. */
@@ -376,23 +384,21 @@ export class MilvusAdapter implements VectorAdapter {
         row[pk.name] = s;
       }
       let rowBytes = 64;
+      // Null vectors never get here: validateBatchVectors refuses them (Milvus vectors are not nullable).
       for (const [name, col] of Object.entries(batch.vectors)) {
-        if (col.valid && col.valid[i] === 0) {
-          throw new UnsupportedOperationError(`Row ${String(id)} has no ${name} vector; Milvus vector fields cannot be null. Nothing of this batch was written.`, { plugin: PLUGIN });
-        }
         row[name] = Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
         rowBytes += col.dims * 4;
       }
       const payload = batch.payloads[i] ?? {};
       for (const [key, value] of Object.entries(payload)) {
         if (key === DYNAMIC_FIELD) {
-          if (value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign(row, value);
+          rowBytes += dynamicInto(row, value, columns, String(id), collection);
           continue;
         }
         const f = columns.get(key);
         if (!f) throw new InvalidInputError('SCHEMA_MISMATCH', `Payload field ${JSON.stringify(key)} has no column in Milvus collection ${JSON.stringify(collection)}.`, { plugin: PLUGIN });
         row[key] = toMilvusValue(value, f, collection);
-        rowBytes += typeof value === 'string' ? value.length * 2 : 16;
+        rowBytes += valueBytes(value);
       }
       for (const f of fields) if (row[f.name] === undefined && f.nullable) row[f.name] = null;
       rows[i] = row;
@@ -506,6 +512,28 @@ function searchParams(index: IndexSpec | undefined, k: number, exact: boolean): 
     return { nprobe: exact ? lists : Math.min(lists, 16) };
   }
   return { ef: exact ? Math.max(4 * k, 2048) : Math.max(k, 64) };
+}
+
+/** Rough wire size of a payload value, for the insert byte budget. */
+function valueBytes(value: JsonValue): number {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return 8;
+  if (typeof value === 'string') return value.length * 2;
+  return JSON.stringify(value).length * 2;
+}
+
+/** Spreads the `$meta` payload object into the row's dynamic keys; refuses what Milvus would misread. */
+function dynamicInto(row: Record<string, unknown>, value: JsonValue, columns: Map<string, MilvusFieldInfo>, id: string, collection: string): number {
+  if (value === null) return 0;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${id}: the dynamic field ${DYNAMIC_FIELD} must be a JSON object to restore into Milvus collection ${JSON.stringify(collection)}, got ${Array.isArray(value) ? 'an array' : typeof value}. Nothing of this batch was written.`, { plugin: PLUGIN });
+  }
+  for (const key of Object.keys(value)) {
+    if (columns.has(key)) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${id}: dynamic key ${JSON.stringify(key)} has the name of a field of Milvus collection ${JSON.stringify(collection)}; it would overwrite that field. Nothing of this batch was written.`, { plugin: PLUGIN });
+    }
+  }
+  Object.assign(row, value);
+  return valueBytes(value);
 }
 
 /** A neutral payload value as Milvus expects it for field `f`. */

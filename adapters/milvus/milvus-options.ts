@@ -1,11 +1,14 @@
-import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { z } from 'zod';
 import type { Logger } from '../../src/logger.js';
 
 export const MilvusAdapterOptionsSchema = z
   .strictObject({
     /** A MilvusClient you configured (TLS, auth, timeouts). The adapter never closes a client it was given. */
-    client: z.custom<MilvusClient>((v) => v instanceof MilvusClient, 'a MilvusClient').optional(),
+    // Duck-typed: an app may have its own copy of the SDK, whose class is not this one.
+    client: z
+      .custom<MilvusClient>((v) => typeof v === 'object' && v !== null && ['query', 'insert', 'describeCollection'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), 'a MilvusClient')
+      .optional(),
     /** gRPC address, e.g. `milvus.internal:19530`; the adapter creates (and closes) its own client. */
     address: z.string().min(1).optional(),
     /** `user:password` or an API key (Zilliz Cloud). Never logged or recorded. */

@@ -117,25 +117,33 @@ export function isUnsupportedVector(f: MilvusFieldInfo): boolean {
   return VECTOR_TYPES_UNSUPPORTED.has(f.data_type);
 }
 
-/** Milvus field definition for a neutral payload field. */
+/**
+ * Milvus field definition for a neutral payload field. A same-engine restore still has the field's
+ * `nativeType` (`Int8`, `VarChar(64)`, `Array<VarChar>(16, 32)`) and gets exactly that field back;
+ * across engines the core drops native types and the neutral type decides.
+ */
 export function payloadFieldToMilvus(p: PayloadField, options: { varcharMaxLength: number; arrayMaxCapacity: number }): FieldType {
   if (p.name === DYNAMIC_FIELD) throw new Error('dynamic field is not a column');
-  const nativeLength = /\((\d+)\)$/.exec(p.nativeType ?? '')?.[1];
-  const maxLength = VARCHAR_BOUND[p.type] ?? (nativeLength ? Number(nativeLength) : options.varcharMaxLength);
+  const native = p.nativeType ?? '';
+  const nullable = p.nullable;
   if (p.array) {
-    if (p.type === 'json') return { name: p.name, data_type: DataType.JSON, nullable: true };
+    if (p.type === 'json') return { name: p.name, data_type: DataType.JSON, nullable };
+    const a = /^Array<\w+>\((\d+)(?:, (\d+))?\)$/.exec(native);
     const element = SCALAR[p.type];
     return {
       name: p.name,
       data_type: DataType.Array,
       element_type: element,
-      max_capacity: options.arrayMaxCapacity,
-      ...(element === DataType.VarChar ? { max_length: options.varcharMaxLength } : {}),
-      nullable: true,
+      max_capacity: a?.[1] ? Number(a[1]) : options.arrayMaxCapacity,
+      ...(element === DataType.VarChar ? { max_length: a?.[2] ? Number(a[2]) : options.varcharMaxLength } : {}),
+      nullable,
     };
   }
+  if (native === 'Int8' || native === 'Int16') return { name: p.name, data_type: native === 'Int8' ? DataType.Int8 : DataType.Int16, nullable };
+  const nativeLength = /^VarChar\((\d+)\)$/.exec(native)?.[1];
   const data_type = SCALAR[p.type];
-  return { name: p.name, data_type, ...(data_type === DataType.VarChar ? { max_length: maxLength } : {}), nullable: true };
+  const maxLength = VARCHAR_BOUND[p.type] ?? (nativeLength ? Number(nativeLength) : options.varcharMaxLength);
+  return { name: p.name, data_type, ...(data_type === DataType.VarChar ? { max_length: maxLength } : {}), nullable };
 }
 
 /** Types Milvus stores as something else, to keep in `vectordr.types`. */
@@ -177,7 +185,7 @@ export function parseObject(json: string | undefined): Record<string, unknown> {
 /** A neutral index as Milvus createIndex arguments, or undefined when Milvus has no equivalent. */
 export function indexToMilvus(index: IndexSpec, sameEngine: boolean): { index_type: string; params: Record<string, number | string> } | undefined {
   if (index.kind === 'hnsw') return { index_type: 'HNSW', params: { M: Number(index.params.m ?? 16), efConstruction: Number(index.params.ef_construction ?? 64) } };
-  if (index.kind === 'ivfflat') return { index_type: 'IVF_FLAT', params: { nlist: Number(index.params.lists ?? 128) } };
+  if (index.kind === 'ivfflat') return { index_type: 'IVF_FLAT', params: { nlist: Number(index.params.lists ?? 100) } }; // pgvector's default lists
   if (index.kind === 'flat') return { index_type: 'FLAT', params: {} };
   if (sameEngine) {
     const params: Record<string, number | string> = {};

@@ -189,6 +189,8 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
         vectors: manifest.schema.vectors.map(({ nativeType: _n, ...v }) => v),
       };
   checkTargetSupports(adapter, schema);
+  // Everything the target engine can refuse about this schema, before anything is created or dropped.
+  await adapter.preflightCreate?.(schema);
   progress.totalRows = manifest.rows.upserts;
   progress.totalSegments = manifest.segments.length;
   progress.emit('start');
@@ -258,6 +260,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
       return decoded.batch;
     };
     const todo = manifest.segments.map((_, s) => s).filter((s) => skipRowsOf(s) < (manifest.segments[s] as SegmentRef).rows);
+    let uncertain = resumeFrom !== undefined && !adapter.capabilities.atomicMarker;
     const pending = new Set(todo);
     let rows = manifest.segments.reduce((n, ref, s) => (pending.has(s) ? n : n + ref.rows), 0);
     // One segment read ahead: the next is read and decoded while the engine ingests the current one.
@@ -280,7 +283,12 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
         const end = Math.min(batch.length, start + per);
         const part = start === 0 && end === batch.length ? batch : sliceBatch(batch, start, end);
         const marker = formatMarker({ snapshot: manifest.id, segment: s + 1, rows: end, mode });
-        await adapter.write(writeInto, part, { mode, marker, signal });
+        // Without an atomic marker the batch after the marker may already be stored (crash between
+        // the write and the marker): resend it as an upsert, so engines that keep duplicate keys
+        // on insert (Milvus) do not store it twice.
+        const writeMode = uncertain ? 'upsert' : mode;
+        uncertain = false;
+        await adapter.write(writeInto, part, { mode: writeMode, marker, signal });
         if (!adapter.capabilities.atomicMarker) await adapter.writeMarker(writeInto, marker);
         progress.rows = rows + end;
         progress.emit('write');

@@ -114,6 +114,15 @@ describe.runIf(both)('cross-engine restore: pgvector <-> milvus', () => {
     const err = await expectError(repo.restore(mv, { collection: src, snapshot: s.manifest.id, target }), 'UNSUPPORTED_OPERATION');
     expect(err.message).toContain('metricForUnindexed');
     expect(await mv.exists(target)).toBe(false);
+    // ifExists 'replace' on an engine without atomic swap drops the old collection first: the refusal
+    // must come before that drop.
+    const existing = mvName('x_keep');
+    const keepSnap = await repo.snapshot(pgA, src);
+    const l2 = milvusAdapter({ address: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
+    await repo.restore(l2, { collection: src, snapshot: keepSnap.manifest.id, target: existing });
+    await l2.close();
+    await expectError(repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: existing, ifExists: 'replace' }), 'UNSUPPORTED_OPERATION');
+    expect(await mv.count(existing)).toBe(20);
     const withMetric = milvusAdapter({ address: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
     try {
       await repo.restore(withMetric, { collection: src, snapshot: s.manifest.id, target });

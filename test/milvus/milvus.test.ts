@@ -156,6 +156,41 @@ describe.runIf(hasMilvus)('milvus', () => {
       }
     });
 
+    it('a resumed restore resends the batch after its marker as an upsert (Milvus keeps duplicate keys on insert)', async () => {
+      const src = name('resume_src');
+      const schema = testSchema(src);
+      await adapter.create(schema, { indexes: 'now' });
+      await adapter.write(src, makeBatch(schema, makeRecords(600)), { mode: 'insert' });
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, src, { segmentBytes: 64 * 1024 });
+      expect(manifest.segments.length).toBeGreaterThan(2);
+      const target = name('resume_dst');
+      const ac = new AbortController();
+      let segments = 0;
+      await expectError(repo.restore(adapter, { collection: src, target, signal: ac.signal, onProgress: (e) => e.phase === 'segment' && ++segments === 1 && ac.abort() }), 'ABORTED');
+      const modes: string[] = [];
+      const spy = Object.create(adapter) as MilvusAdapter;
+      spy.write = (c, b, o) => {
+        modes.push(o.mode);
+        return adapter.write(c, b, o);
+      };
+      const r = await repo.restore(spy, { collection: src, target });
+      expect(r.resumed).toBe(true);
+      expect(modes[0]).toBe('upsert');
+      expect(modes.slice(1).every((m) => m === 'insert')).toBe(true);
+      expect(await adapter.count(target)).toBe(600);
+    });
+
+    it('a $meta that is not an object, or a dynamic key named like a field, is refused and nothing is written', async () => {
+      const schema = { ...testSchema(name('dyn_bad')), payload: [...testSchema('x').payload, { name: '$meta', type: 'json' as const, array: false, nullable: true }] };
+      await adapter.create(schema, { indexes: 'now' });
+      const bad1 = makeRecords(2).map((r) => ({ ...r, payload: { ...r.payload, $meta: [1, 2] } }));
+      await expectError(adapter.write(schema.name, makeBatch(schema, bad1), { mode: 'insert' }), 'SCHEMA_MISMATCH');
+      const bad2 = makeRecords(2).map((r) => ({ ...r, payload: { ...r.payload, $meta: { title: 'clash' } } }));
+      await expectError(adapter.write(schema.name, makeBatch(schema, bad2), { mode: 'insert' }), 'SCHEMA_MISMATCH');
+      expect(await adapter.count(schema.name)).toBe(0);
+    });
+
     it('a restore marker lives in the collection properties and is cleared at the end', async () => {
       const schema = testSchema(name('marker'));
       await adapter.create(schema, { indexes: 'now' });
