@@ -209,7 +209,10 @@ export class MilvusAdapter implements VectorAdapter {
       this.logger.warn({ collection, partitions: named }, 'partitions are not captured: a restore puts every row in the default partition');
     }
     const estimatedRows = await this.count(collection);
-    const pageSize = Math.max(1, Math.min(options.batchSize, MAX_QUERY_WINDOW));
+    // Each query costs Milvus a pass over the matching segments, so pages are at least scanPageRows
+    // (measured on 100k x 768: the snapshot took 156 s with ~1300-row pages, the raw loop 46 s with 16384);
+    // the batches handed to the core are still batchSize rows.
+    const pageSize = Math.min(MAX_QUERY_WINDOW, Math.max(options.batchSize, this.options.scanPageRows));
     const page = (last: string | undefined): Promise<Record<string, unknown>[]> => this.page(schema, last, pageSize);
     const toBatch = (rows: Record<string, unknown>[]): RecordBatch => this.toBatch(schema, rows);
     const logger = this.logger;
@@ -226,10 +229,12 @@ export class MilvusAdapter implements VectorAdapter {
           if (closed) return;
           const rows = await page(last);
           if (rows.length === 0) break;
-          const batch = toBatch(rows);
-          last = String(idAt(batch, batch.length - 1));
-          seen += batch.length;
-          yield batch;
+          for (let start = 0; start < rows.length; start += options.batchSize) {
+            const batch = toBatch(rows.slice(start, start + options.batchSize));
+            last = String(idAt(batch, batch.length - 1));
+            seen += batch.length;
+            yield batch;
+          }
           if (rows.length < pageSize) break;
         }
         if (seen !== estimatedRows) {

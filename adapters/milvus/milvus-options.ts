@@ -31,6 +31,11 @@ export const MilvusAdapterOptionsSchema = z
     varcharMaxLength: z.number().int().min(1).max(65_535).default(65_535),
     /** max_capacity of Array fields created for arrays. @default 4096 */
     arrayMaxCapacity: z.number().int().min(1).max(4096).default(4096),
+    /**
+     * Rows per scan query (Milvus caps a query window at 16384). Larger pages mean fewer passes over
+     * the collection; memory is about a page of rows as JS arrays (~25 KB per 768-dim row). @default 4096
+     */
+    scanPageRows: z.number().int().min(1).max(16_384).default(4096),
     /** Level of the SDK's own (process-wide, console) logger, set when the adapter creates the client. @default 'error' */
     sdkLogLevel: z.enum(['error', 'warn', 'info', 'debug']).default('error'),
     /** Label recorded in manifests instead of the address (never put credentials here). */
