@@ -20,10 +20,16 @@
  *   Iw  sweep: the insert loop on a prefix, one batch size per child, each into a fresh collection
  *   I   anchor: MilvusClient.insert of all rows (number[] vectors, prepared before the clock), best batch size
  *   X   anchor: createIndex (HNSW, M 16, efConstruction 64, COSINE) + loadCollectionSync, after I
- *   R   repo.restore(milvusAdapter({ address }), { collection, snapshot, target }): loadMs, indexMs, total
+ *   R   repo.restore(milvusAdapter(...), { collection, snapshot, target }): loadMs, indexMs, total
  *   Qw  sweep: the raw keyset query loop on a prefix, one page size per child
  *   Q   anchor: raw keyset query loop (`id > last`, iterator params, Strong) over all rows, best page size
- *   M   repo.snapshot(milvusAdapter({ address }), <restored collection>) into a fresh fs repository
+ *   M   repo.snapshot(milvusAdapter(...), <restored collection>) into a fresh fs repository
+ *
+ * Every SDK call gets a 10-minute deadline (--sdk-timeout-ms): the anchor's client is created with it,
+ * and the adapter is handed a client of the same configuration (`milvusAdapter({ client })`) rather
+ * than building its own from `{ address }`, whose calls have the SDK's 15 s default deadline. milvus-lite
+ * builds an HNSW index inside createIndex, ~14 s at 100k x 768, so with the default a 100k restore
+ * can fail with DEADLINE_EXCEEDED after loading every row. --sdk-timeout-ms 0 measures the default.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
@@ -50,10 +56,16 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '1' },
     /** Rows of the prefix the batch-size and page-size sweeps run on. */
     'sweep-rows': { type: 'string', default: '10000' },
-    batches: { type: 'string', default: '500,1000,2000,4000' },
+    batches: { type: 'string', default: '250,500,1000,2000,4000' },
     'page-sweep-rows': { type: 'string', default: '32768' },
     'page-sizes': { type: 'string', default: '1260,4096,16384' },
-    /** Directory: CPU profiles (.cpuprofile) of the R and M children's measured windows. */
+    /**
+     * Deadline of every SDK call (ms), for the anchor's client and for the client handed to the
+     * adapter. 0: the SDK's default (15 s), and the adapter is built from `{ address }` (at 100k rows
+     * milvus-lite's synchronous createIndex then exceeds it; see docs/benchmarks.md).
+     */
+    'sdk-timeout-ms': { type: 'string', default: '600000' },
+    /** Directory: CPU profiles (.cpuprofile) of the measured windows of the I, R, Q and M children. */
     'cpu-prof': { type: 'string' },
     tmp: { type: 'string', default: os.tmpdir() },
     out: { type: 'string' },
@@ -106,7 +118,8 @@ function must<T>(res: T, what: string): T {
 function milvusClient(): MilvusClient {
   const address = process.env.MILVUS_ADDRESS;
   if (!address) throw new Error('MILVUS_ADDRESS must be set (scripts/milvus-server.sh start prints it); this benchmark starts no server');
-  return new MilvusClient({ address, logLevel: 'error' });
+  const timeout = Number(args['sdk-timeout-ms']);
+  return new MilvusClient({ address, logLevel: 'error', ...(timeout > 0 ? { timeout } : {}) });
 }
 
 /** The milvus-lite server started by scripts/milvus-server.sh, if that is the server in use: its pid, to read its CPU time. */
@@ -196,6 +209,8 @@ async function runChild(step: string): Promise<void> {
   const mva = step === 'restore' || step === 'mv-snapshot' ? await import('../adapters/milvus/index.js') : undefined;
   const pgv = step === 'pg-snapshot' ? await import('../adapters/pgvector/index.js') : undefined;
   const client = step === 'insert' || step === 'index' || step === 'query' ? milvusClient() : undefined;
+  // The adapter gets the same client configuration as the anchor (a caller's client, which it does not close).
+  const adapterClient = mva && Number(args['sdk-timeout-ms']) > 0 ? milvusClient() : undefined;
   const collection = args.collection as string;
   const limit = args.limit ? Number(args.limit) : Number.POSITIVE_INFINITY;
   let rows: Row[] = [];
@@ -205,7 +220,7 @@ async function runChild(step: string): Promise<void> {
   }
   if (client) must(await client.hasCollection({ collection_name: collection }), 'hasCollection'); // connection up
   const repo = vdr ? await vdr.openRepository({ storage: vdr.fsStorage({ path: args.location as string }), create: step !== 'restore' }) : undefined;
-  const adapter = mva ? mva.milvusAdapter({ address: process.env.MILVUS_ADDRESS as string }) : pgv && pool ? pgv.pgvectorAdapter({ pool }) : undefined;
+  const adapter = mva ? mva.milvusAdapter(adapterClient ? { client: adapterClient } : { address: process.env.MILVUS_ADDRESS as string }) : pgv && pool ? pgv.pgvectorAdapter({ pool }) : undefined;
   if (mva && adapter) await adapter.probe(); // connection up
   if (global.gc) global.gc();
 
@@ -305,6 +320,7 @@ async function runChild(step: string): Promise<void> {
   };
   if (adapter && 'close' in adapter) await adapter.close();
   await client?.closeConnection();
+  await adapterClient?.closeConnection();
   await pool?.end();
   process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
 }
@@ -397,7 +413,7 @@ async function exportRows(ctx: Ctx): Promise<{ ms: number; rows: number; vectorB
   let payloadBytes = 0;
   try {
     for (;;) {
-      const r = await ctx.pool.query(`SELECT id::text, embedding::text AS e, title, n::text, score, meta FROM ${ctx.table} WHERE id > $1 ORDER BY id LIMIT 5000`, [last]);
+      const r = await ctx.pool.query(`SELECT id, embedding::text AS e, title, n, score, meta FROM ${ctx.table} WHERE id > $1 ORDER BY id LIMIT 5000`, [last]);
       if (r.rows.length === 0) break;
       const f32 = new Float32Array(r.rows.length * ctx.dims);
       let lines = '';
@@ -425,6 +441,13 @@ async function countRows(ctx: Ctx, collection: string): Promise<number> {
   return Number(((res as unknown as { data: Record<string, unknown>[] }).data[0] ?? {})['count(*)']);
 }
 
+/** JSON with object keys sorted (vectordr stores JSON canonically; jsonb orders keys by length): equal values, equal text. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
 /** Every field of ~60 rows spread over the id range, as Milvus returns them, in id order. */
 async function sampleRows(ctx: Ctx, collection: string, rows: number): Promise<string> {
   const ids = [...new Set(Array.from({ length: 60 }, (_, i) => 1 + Math.floor((i * (rows - 1)) / 59)))];
@@ -432,7 +455,23 @@ async function sampleRows(ctx: Ctx, collection: string, rows: number): Promise<s
   const data = (res as unknown as { data: Record<string, unknown>[] }).data.map((r) => ({ ...r, id: String(r.id), n: String(r.n) }));
   data.sort((a, b) => Number(a.id) - Number(b.id));
   if (data.length !== ids.length) throw new Error(`sample of ${collection}: ${data.length} of ${ids.length} rows found`);
-  return JSON.stringify(data);
+  return JSON.stringify(canonical(data));
+}
+
+/** Where two samples (sampleRows) differ: the first row and field, for the error message. */
+function sampleDiff(a: string, b: string): string {
+  const ra = JSON.parse(a) as Record<string, unknown>[];
+  const rb = JSON.parse(b) as Record<string, unknown>[];
+  for (let i = 0; i < Math.max(ra.length, rb.length); i++) {
+    const x = ra[i] ?? {};
+    const y = rb[i] ?? {};
+    for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      const sx = JSON.stringify(x[k]);
+      const sy = JSON.stringify(y[k]);
+      if (sx !== sy) return `row ${String(x.id)}/${String(y.id)} field ${k}: ${String(sx).slice(0, 120)} vs ${String(sy).slice(0, 120)}`;
+    }
+  }
+  return 'equal';
 }
 
 async function dropCollection(ctx: Ctx, name: string): Promise<void> {
@@ -468,6 +507,8 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     log(`${name}: ${fmtMs(c.ms)} (maxRSS ${fmtMB(c.maxRssBytes)}, before the step ${fmtMB(c.baselineRssBytes)}; CPU ${cpu}) ${JSON.stringify(c.extra)}`);
   };
   const base = ctx.table;
+  /** With --cpu-prof: where the measured child writes its profile. */
+  const prof = (name: string): { profile?: string } => (ctx.cpuProfDir ? { profile: path.join(ctx.cpuProfDir, `${name}.cpuprofile`) } : {});
 
   // The source table, its index, and the export the insert loop reads.
   await ctx.pool.query(tableDdl(ctx.table, ctx.dims));
@@ -513,22 +554,22 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     const vdrName = `${base}_vdr${r}`;
     const runLoop = async (): Promise<void> => {
       const name = `${base}_loop${r}`;
-      record(STEP.insert, await child(ctx, 'insert', { collection: name, data: ctx.data, batch: best }));
+      record(STEP.insert, await child(ctx, 'insert', { collection: name, data: ctx.data, batch: best, ...prof(`insert-r${r}`) }));
       record(STEP.index, await child(ctx, 'index', { collection: name }));
       const n = await countRows(ctx, name);
       const sample = await sampleRows(ctx, name, rows);
       checks.push({ repetition: r, collection: 'loop', count: n, sampleMatches: reference === undefined ? 'reference' : sample === reference });
-      if (n !== rows || (reference !== undefined && sample !== reference)) throw new Error(`insert-loop collection check failed: ${n} rows, sample ${sample === reference ? 'equal' : 'differs'}`);
+      if (n !== rows || (reference !== undefined && sample !== reference)) throw new Error(`insert-loop collection check failed: ${n} rows; sample vs the restored collection's: ${sampleDiff(sample, reference ?? sample)}`);
       reference ??= sample;
       await dropCollection(ctx, name);
     };
     const runRestore = async (): Promise<void> => {
-      const c = await child(ctx, 'restore', { table: ctx.table, location: pgRepo, snapshot: snapshotId, target: vdrName, ...(ctx.cpuProfDir ? { profile: path.join(ctx.cpuProfDir, `restore-r${r}.cpuprofile`) } : {}) });
+      const c = await child(ctx, 'restore', { table: ctx.table, location: pgRepo, snapshot: snapshotId, target: vdrName, ...prof(`restore-r${r}`) });
       record(STEP.restore, c);
       const n = await countRows(ctx, vdrName);
       const sample = await sampleRows(ctx, vdrName, rows);
       checks.push({ repetition: r, collection: 'vectordr', count: n, sampleMatches: reference === undefined ? 'reference' : sample === reference });
-      if (n !== rows || (reference !== undefined && sample !== reference)) throw new Error(`restored collection check failed: ${n} rows, sample ${sample === reference ? 'equal' : 'differs'}`);
+      if (n !== rows || (reference !== undefined && sample !== reference)) throw new Error(`restored collection check failed: ${n} rows; sample vs the insert loop's: ${sampleDiff(sample, reference ?? sample)}`);
       reference ??= sample;
     };
     // Each goes first in turn; only one of the two collections exists while the other is measured.
@@ -550,13 +591,13 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
       log(`query loop sweep on ${pageSweepRows} rows: ${pageSweep.map((s) => `${s.page}: ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; best ${bestPage}`);
     }
     const runQuery = async (): Promise<void> => {
-      const c = await child(ctx, 'query', { collection: vdrName, page: bestPage });
+      const c = await child(ctx, 'query', { collection: vdrName, page: bestPage, ...prof(`query-r${r}`) });
       record(STEP.query, c);
       if (c.extra.rows !== rows) throw new Error(`query loop read ${String(c.extra.rows)} rows, expected ${rows}`);
     };
     const runMvSnapshot = async (): Promise<void> => {
       const location = path.join(ctx.work, `repo-mv-${r}`);
-      const c = await child(ctx, 'mv-snapshot', { collection: vdrName, location, ...(ctx.cpuProfDir ? { profile: path.join(ctx.cpuProfDir, `mv-snapshot-r${r}.cpuprofile`) } : {}) });
+      const c = await child(ctx, 'mv-snapshot', { collection: vdrName, location, ...prof(`mv-snapshot-r${r}`) });
       record(STEP.mvSnapshot, c);
       if (c.extra.rows !== rows) throw new Error(`Milvus snapshot has ${String(c.extra.rows)} rows, expected ${rows}`);
       mvDigests.push(String(c.extra.digest));
@@ -696,7 +737,9 @@ async function main(): Promise<void> {
     log(`Milvus ${process.env.MILVUS_ADDRESS as string} (version ${String(mv?.version)}${ctx.milvusPid === undefined ? '; server pid unknown: its CPU is not measured' : `; milvus-lite pid ${ctx.milvusPid}`}); PostgreSQL ${url} (${String(v?.pg)}, pgvector ${String(v?.pgvector)}); table/collections ${ctx.table}*; work dir ${work}`);
     const result = await mainBench(ctx, rows, repeat);
     printResult(result);
-    const json = { bench: 'milvus-restore', started, code, machine, server: v, milvus: { address: process.env.MILVUS_ADDRESS, version: mv?.version ?? null, server: ctx.milvusPid === undefined ? 'unknown' : 'milvus-lite (scripts/milvus-server.sh)' }, ...result };
+    const sdkTimeoutMs = Number(args['sdk-timeout-ms']);
+    const options = { sdkTimeoutMs: sdkTimeoutMs > 0 ? sdkTimeoutMs : 'SDK default (15 s); adapter from { address }', sweepRows: Number(args['sweep-rows']), batches: args.batches, pageSweepRows: Number(args['page-sweep-rows']), pageSizes: args['page-sizes'], cpuProfiled: cpuProfDir !== undefined };
+    const json = { bench: 'milvus-restore', started, code, machine, server: v, options, milvus: { address: process.env.MILVUS_ADDRESS, version: mv?.version ?? null, server: ctx.milvusPid === undefined ? 'unknown' : 'milvus-lite (scripts/milvus-server.sh)' }, ...result };
     process.stdout.write(`BENCH_JSON ${JSON.stringify(json)}\n`);
     const out = args.out ?? path.join(ROOT, 'bench/results', `${(code.commit ?? 'unknown').slice(0, 7)}-milvus-restore-${rows}.json`);
     await fs.writeFile(out, `${JSON.stringify(json, null, 2)}\n`);

@@ -90,7 +90,7 @@ export class MilvusAdapter implements VectorAdapter {
     } else {
       // The SDK logs to the console through a process-wide winston logger (debug under NODE_ENV=test);
       // a library must not, so the clients it creates turn that down to errors.
-      this.client = new MilvusClient({ address: o.address as string, token: o.token, database: o.database, ssl: o.ssl, logLevel: o.sdkLogLevel });
+      this.client = new MilvusClient({ address: o.address as string, token: o.token, database: o.database, ssl: o.ssl, logLevel: o.sdkLogLevel, timeout: o.timeoutMs });
       this.ownsClient = true;
       this.address = o.endpointLabel ?? `${o.address as string}${o.database ? `/${o.database}` : ''}`;
     }
@@ -317,6 +317,7 @@ export class MilvusAdapter implements VectorAdapter {
     const dynamic = schema.payload.some((p) => p.name === DYNAMIC_FIELD);
     const hints = typeHints(schema.idType, schema.payload);
     const properties: Record<string, string> = Object.keys(hints).length > 0 ? { [TYPES_PROPERTY]: JSON.stringify(hints) } : {};
+    this.fieldCache.delete(schema.name);
     await this.call('createCollection', undefined, () =>
       this.client.createCollection({ collection_name: schema.name, fields, enable_dynamic_field: dynamic, ...(Object.keys(properties).length ? { properties } : {}) } as never),
     );
@@ -367,9 +368,21 @@ export class MilvusAdapter implements VectorAdapter {
     return report;
   }
 
+  /** Fields of a collection, described once per adapter (a restore writes many batches); dropped with the collection. */
+  private readonly fieldCache = new Map<string, MilvusFieldInfo[]>();
+
+  private async fieldsOf(collection: string): Promise<MilvusFieldInfo[]> {
+    let fields = this.fieldCache.get(collection);
+    if (!fields) {
+      fields = (await this.describeRaw(collection)).fields;
+      this.fieldCache.set(collection, fields);
+    }
+    return fields;
+  }
+
   async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
     throwIfAborted(options.signal);
-    const { fields } = await this.describeRaw(collection);
+    const fields = await this.fieldsOf(collection);
     const schemaLike: Pick<VectorField, 'name' | 'dims' | 'nullable'>[] = fields.filter((f) => f.data_type === 'FloatVector').map((f) => ({ name: f.name, dims: Number(f.dim), nullable: false }));
     validateBatchVectors(batch, schemaLike, PLUGIN);
     const pk = fields.find((f) => f.is_primary_key) as MilvusFieldInfo;
@@ -439,6 +452,7 @@ export class MilvusAdapter implements VectorAdapter {
   }
 
   async drop(collection: string): Promise<void> {
+    this.fieldCache.delete(collection);
     if (!(await this.exists(collection))) return;
     await this.call('dropCollection', collection, () => this.client.dropCollection({ collection_name: collection }));
   }
