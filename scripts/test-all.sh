@@ -22,6 +22,7 @@ npm install --no-audit --no-fund --loglevel=error
 stop_servers() {
   scripts/pg-server.sh stop || true
   scripts/milvus-server.sh stop || true
+  scripts/weaviate-server.sh stop || true
   scripts/s3-server.sh stop || true
   scripts/toxiproxy.sh stop || true
 }
@@ -36,6 +37,12 @@ step "start Milvus (milvus-lite from PyPI, gRPC) on loopback"
 MILVUS_ADDRESS=$(scripts/milvus-server.sh start | sed -n 's/^MILVUS_ADDRESS=//p')
 export MILVUS_ADDRESS
 echo "MILVUS_ADDRESS=$MILVUS_ADDRESS"
+
+step "start Weaviate (weaviate-server built from its Go module) on loopback"
+WEAVIATE_VARS=$(scripts/weaviate-server.sh start) # fails the run (set -e) if it cannot be built or started
+while IFS='=' read -r name value; do
+  case "$name" in WEAVIATE_*) export "$name=$value"; echo "$name=$value" ;; esac
+done <<<"$WEAVIATE_VARS"
 
 step "start the S3 server (MinIO, built from its Go module) and toxiproxy on loopback"
 S3_VARS=$(scripts/s3-server.sh start) # fails the run (set -e) if MinIO cannot be built or started
@@ -52,11 +59,11 @@ npm run --silent lint
 npm run --silent build
 
 step "package smoke: the built ESM and CJS entry points load"
-node --input-type=module -e "import('vectordr').then(async (m) => { const a = await import('vectordr/adapters/pgvector'); const s = await import('vectordr/storage/s3'); const mv = await import('vectordr/adapters/milvus'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter) throw new Error('exports missing'); })"
-node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); const mv = require('vectordr/adapters/milvus'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter) throw new Error('exports missing');"
+node --input-type=module -e "import('vectordr').then(async (m) => { const a = await import('vectordr/adapters/pgvector'); const s = await import('vectordr/storage/s3'); const mv = await import('vectordr/adapters/milvus'); const wv = await import('vectordr/adapters/weaviate'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter) throw new Error('exports missing'); })"
+node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); const mv = require('vectordr/adapters/milvus'); const wv = require('vectordr/adapters/weaviate'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter) throw new Error('exports missing');"
 
 # In CI a required engine suite that skips is a failure.
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,milvus,s3,toxiproxy
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,milvus,weaviate,s3,toxiproxy
 
 mkdir -p .cache
 step "tests on $(node --version)"

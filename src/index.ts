@@ -45,3 +45,4 @@ export type { ForgetOptions, ForgetReport, PruneOptions, PruneReport } from './r
 export { FORMAT_VERSION, ManifestSchema, RepositoryConfigSchema } from './format/manifest.js';
 export type { Manifest, RepositoryConfig, SegmentRef } from './format/manifest.js';
 export { validateBatchVectors } from './validate.js';
+export { VECTORDR_ID_NAMESPACE, idToUuid, isUuid, uuidV5 } from './id-mapping.js';

@@ -84,6 +84,12 @@ export const CollectionSchemaSchema = z.object({
   vectors: z.array(VectorFieldSchema).min(1),
   payload: z.array(PayloadFieldSchema).default([]),
   indexes: z.array(IndexSpecSchema).default([]),
+  /**
+   * Collection-level settings in the source engine's own terms (e.g. Weaviate's inverted index,
+   * replication and sharding config), recorded for same-engine restores and for the record; the
+   * restore core drops them across engines, as it drops `nativeType`.
+   */
+  native: z.record(z.string(), z.json()).optional(),
 });
 export type CollectionSchema = z.infer<typeof CollectionSchemaSchema>;
 

@@ -185,6 +185,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
         ...manifest.schema,
         name: target,
         idNativeType: undefined,
+        native: undefined,
         payload: manifest.schema.payload.map(({ nativeType: _n, ...p }) => p),
         vectors: manifest.schema.vectors.map(({ nativeType: _n, ...v }) => v),
       };

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { Logger } from '../../src/logger.js';
+import type { WeaviateClient } from 'weaviate-client';
+
+export const WeaviateAdapterOptionsSchema = z.strictObject({
+  /**
+   * REST base URL, e.g. `http://weaviate.internal:8080`. Always needed: schema operations
+   * (describe, create, markers) go over REST as raw class definitions, so nothing Weaviate records
+   * about a collection is lost in a client-side translation.
+   */
+  url: z.url({ protocol: /^https?$/ }),
+  /** gRPC address `host:port` for data (scan, write, search). @default the REST host, port 50051 */
+  grpcAddress: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port').optional(),
+  /** TLS for gRPC. @default true when `url` is https */
+  grpcSecure: z.boolean().optional(),
+  /** API key (sent as a Bearer token). Never logged or recorded. */
+  apiKey: z.string().min(1).optional(),
+  /** Extra headers on every request (e.g. a vectorizer's API key header). Never logged or recorded. */
+  headers: z.record(z.string(), z.string()).optional(),
+  /**
+   * A connected weaviate-client v3 client you configured (auth, proxies, timeouts); used for gRPC
+   * data calls. The adapter never closes a client it was given. Without it, the adapter connects
+   * its own from `url`/`grpcAddress` and closes it in `close()`.
+   */
+  client: z
+    .custom<WeaviateClient>((v) => typeof v === 'object' && v !== null && typeof (v as { collections?: { use?: unknown } }).collections?.use === 'function', 'a weaviate-client v3 client')
+    .optional(),
+  /**
+   * Bytes of object data (vectors + properties) per batch insert request. Weaviate's gRPC limit is
+   * `GRPC_MAX_MESSAGE_SIZE` (100 MB by default); larger batches cost memory on both sides. @default 4194304
+   */
+  insertBatchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /**
+   * Objects per cursor page of a scan (`fetchObjects({ after, limit })`). Weaviate caps a page at
+   * `QUERY_MAXIMUM_RESULTS` (10000 by default). @default 2000
+   */
+  scanPageRows: z.number().int().min(1).max(10_000).default(2000),
+  /**
+   * Metric for vector fields that have none in the snapshot (a pgvector column without an index).
+   * Weaviate needs one for its vector index; without this option such a restore is refused rather
+   * than given a metric silently.
+   */
+  metricForUnindexed: z.enum(['cosine', 'l2', 'dot', 'l1', 'hamming']).optional(),
+  /** Deadline of one REST or gRPC call, in milliseconds. @default 600000 */
+  timeoutMs: z.number().int().min(1_000).default(600_000),
+  /** Label recorded in manifests instead of the URL (never put credentials here). */
+  endpointLabel: z.string().optional(),
+  logger: z.custom<Logger>().optional(),
+});
+export type WeaviateAdapterOptions = z.input<typeof WeaviateAdapterOptionsSchema>;

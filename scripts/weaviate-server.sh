@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Starts/stops a real Weaviate (weaviate-server built from its Go module) for tests and benchmarks,
+# on loopback ports, with its data and backups in the git-ignored .cache/ folder of the checkout.
+#
+#   scripts/weaviate-server.sh start   # prints WEAVIATE_URL=... and WEAVIATE_GRPC=... on success
+#   scripts/weaviate-server.sh stop
+#   scripts/weaviate-server.sh env     # export lines, for eval "$(scripts/weaviate-server.sh env)"
+#   scripts/weaviate-server.sh bin     # builds (if needed) and prints the binary's path
+#
+# The first start builds weaviate-server with `go install` (about 10 minutes on 2 cores) into
+# ${VECTORDR_CACHE:-~/.cache/vectordr}/weaviate-<version>/bin; later starts reuse it.
+# Modules enabled: backup-filesystem (native backups, for the benchmark's comparison) and
+# text2vec-openai (so a collection can record a vectorizer; vectors are always supplied, so it never
+# calls out). Single node, anonymous access, telemetry off.
+set -euo pipefail
+
+WEAVIATE_VERSION=v1.35.2 # github.com/weaviate/weaviate
+HTTP_PORT=${VECTORDR_WEAVIATE_PORT:-54350}
+GRPC_PORT=$((HTTP_PORT + 1))
+GOSSIP_PORT=$((HTTP_PORT + 2))
+DATA_PORT=$((HTTP_PORT + 3))
+RAFT_PORT=$((HTTP_PORT + 4))
+RAFT_RPC_PORT=$((HTTP_PORT + 5))
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
+TOOL="$CACHE/weaviate-$WEAVIATE_VERSION"
+WEAVIATE="$TOOL/bin/weaviate-server"
+RUN="$ROOT/.cache/weaviate"
+DATA="$RUN/data"
+BACKUPS="$RUN/backups"
+PIDFILE="$RUN/weaviate.pid"
+LOG="$RUN/weaviate.log"
+PORT=$HTTP_PORT
+
+say() { echo "[weaviate-server] $*" >&2; }
+die() { say "error: $*"; exit 1; }
+BIN=$WEAVIATE
+NAME=Weaviate
+# shellcheck source=scripts/service-lib.sh
+. "$ROOT/scripts/service-lib.sh"
+
+install() {
+  [ -x "$WEAVIATE" ] && return
+  command -v go >/dev/null 2>&1 || die "building Weaviate needs Go >= 1.24 on PATH; none found"
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.weaviate-$WEAVIATE_VERSION.lock"
+  flock 9
+  if [ -x "$WEAVIATE" ]; then exec 9>&-; return; fi
+  say "building weaviate-server $WEAVIATE_VERSION with $(go version | awk '{print $3}') into $TOOL (first run only; ~10 min on 2 cores)"
+  local tmp="$TOOL.tmp"
+  rm -rf "$tmp"
+  mkdir -p "$tmp/bin"
+  local t0=$SECONDS
+  if ! GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "github.com/weaviate/weaviate/cmd/weaviate-server@$WEAVIATE_VERSION" >"$tmp/build.log" 2>&1; then
+    tail -n 30 "$tmp/build.log" >&2
+    die "go install github.com/weaviate/weaviate/cmd/weaviate-server@$WEAVIATE_VERSION failed (full log: $tmp/build.log)"
+  fi
+  [ -x "$tmp/bin/weaviate-server" ] || die "go install finished but $tmp/bin/weaviate-server is missing"
+  rm -rf "$TOOL"
+  mv "$tmp" "$TOOL"
+  say "built weaviate-server in $((SECONDS - t0)) s"
+  exec 9>&-
+}
+
+print_vars() {
+  echo "WEAVIATE_URL=$(url)"
+  echo "WEAVIATE_GRPC=127.0.0.1:$GRPC_PORT"
+  echo "WEAVIATE_BACKUP_PATH=$BACKUPS"
+}
+
+start() {
+  install
+  mkdir -p "$DATA" "$BACKUPS"
+  if running_pid >/dev/null; then
+    print_vars
+    return
+  fi
+  rm -f "$PIDFILE"
+  port_open && die "127.0.0.1:$PORT is already in use by another process (not ours: no live pid in $PIDFILE)"
+  PERSISTENCE_DATA_PATH="$DATA" \
+    AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true \
+    DEFAULT_VECTORIZER_MODULE=none \
+    ENABLE_MODULES=backup-filesystem,text2vec-openai \
+    BACKUP_FILESYSTEM_PATH="$BACKUPS" \
+    CLUSTER_HOSTNAME=vectordr-node1 \
+    CLUSTER_ADVERTISE_ADDR=127.0.0.1 \
+    CLUSTER_GOSSIP_BIND_PORT=$GOSSIP_PORT \
+    CLUSTER_DATA_BIND_PORT=$DATA_PORT \
+    RAFT_PORT=$RAFT_PORT \
+    RAFT_INTERNAL_RPC_PORT=$RAFT_RPC_PORT \
+    RAFT_BOOTSTRAP_EXPECT=1 \
+    RAFT_JOIN=vectordr-node1 \
+    GRPC_PORT=$GRPC_PORT \
+    DISABLE_TELEMETRY=true \
+    LIMIT_RESOURCES=true \
+    QUERY_DEFAULTS_LIMIT=100 \
+    LOG_LEVEL=warning \
+    setsid "$WEAVIATE" --host 127.0.0.1 --port "$HTTP_PORT" --scheme http \
+    </dev/null >>"$LOG" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$PIDFILE"
+  local deadline=$((SECONDS + 120))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url)/v1/.well-known/ready" || true)" = 200 ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PIDFILE"
+      tail -n 20 "$LOG" >&2
+      die "Weaviate exited during startup (log: $LOG)"
+    fi
+    [ $SECONDS -lt $deadline ] || { stop; die "Weaviate not ready on $(url) after 120 s (log: $LOG)"; }
+    sleep 0.2
+  done
+  print_vars
+}
+
+stop() {
+  stop_running 30
+}
+
+url() {
+  echo "http://127.0.0.1:$HTTP_PORT"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  url) url ;;
+  env) print_vars | sed 's/^/export /' ;;
+  bin) install; echo "$WEAVIATE" ;;
+  *) echo "usage: $0 start|stop|url|env|bin" >&2; exit 2 ;;
+esac
