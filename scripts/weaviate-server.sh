@@ -9,9 +9,10 @@
 #
 # The first start builds weaviate-server with `go install` (about 10 minutes on 2 cores) into
 # ${VECTORDR_CACHE:-~/.cache/vectordr}/weaviate-<version>/bin; later starts reuse it.
-# Modules enabled: backup-filesystem (native backups, for the benchmark's comparison) and
-# text2vec-openai (so a collection can record a vectorizer; vectors are always supplied, so it never
-# calls out). Single node, anonymous access, telemetry off.
+# Modules: backup-filesystem (native backups, for the benchmark's comparison); Weaviate 1.35 enables
+# its API-based vectorizers (text2vec-openai, -cohere, ...) by default, so a collection can record a
+# vectorizer; tests always supply vectors, so nothing calls out. Modules that need a local inference
+# container (text2vec-transformers, ...) are not enabled. Single node, anonymous access, telemetry off.
 set -euo pipefail
 
 WEAVIATE_VERSION=v1.35.2 # github.com/weaviate/weaviate
@@ -80,7 +81,7 @@ start() {
   PERSISTENCE_DATA_PATH="$DATA" \
     AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true \
     DEFAULT_VECTORIZER_MODULE=none \
-    ENABLE_MODULES=backup-filesystem,text2vec-openai \
+    ENABLE_MODULES=backup-filesystem \
     BACKUP_FILESYSTEM_PATH="$BACKUPS" \
     CLUSTER_HOSTNAME=vectordr-node1 \
     CLUSTER_ADVERTISE_ADDR=127.0.0.1 \

@@ -57,6 +57,8 @@ const MAX_DIMS = 65_535;
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 /** Weaviate's name of the unnamed vector of a class without named vectors. */
 const LEGACY_VECTOR = 'default';
+/** Property types read over REST rather than gRPC (see `Resolved.props`). */
+const REST_TYPES = new Set(['date', 'date[]', 'object', 'object[]', 'geoCoordinates', 'phoneNumber', 'blob']);
 
 /** A collection as the adapter works with it: the neutral schema and how each part maps to Weaviate. */
 interface Resolved {
@@ -67,7 +69,8 @@ interface Resolved {
   /** Neutral vector -> Weaviate vector name (LEGACY_VECTOR for an unnamed vector). */
   vectors: { field: VectorField; w: string }[];
   legacy: boolean;
-  props: { field: PayloadField; w: string; date: boolean }[];
+  /** `rest`: read over REST (dates: the client rounds them to ms; objects, geo, phone, blobs: gRPC needs nested selections). */
+  props: { field: PayloadField; w: string; rest: boolean }[];
   /** Original ids live in `vdr_id` (int64 and string ids). */
   originalIds: boolean;
 }
@@ -199,7 +202,7 @@ export class WeaviateAdapter implements VectorAdapter {
       if (originalIds && p.name === ORIGINAL_ID_PROPERTY) continue;
       const mp = meta?.props[p.name];
       const field: PayloadField = mp ? { name: mp.name, type: mp.type, array: mp.array, nullable: mp.nullable ?? true } : payloadFieldFromWeaviate(p, collection);
-      props.push({ field, w: p.name, date: p.dataType[0] === 'date' || p.dataType[0] === 'date[]' });
+      props.push({ field, w: p.name, rest: REST_TYPES.has(p.dataType[0] as string) });
     }
     const native: Record<string, JsonValue> = {};
     for (const k of ['invertedIndexConfig', 'moduleConfig', 'replicationConfig', 'shardingConfig'] as const) {
@@ -253,7 +256,9 @@ export class WeaviateAdapter implements VectorAdapter {
     const r = await this.resolve(collection);
     const startedAt = Date.now();
     const estimatedRows = await this.count(collection);
-    const pageSize = Math.max(options.batchSize, this.options.scanPageRows);
+    // A page is capped by the server's QUERY_MAXIMUM_RESULTS, so its size is the adapter's option,
+    // not the core's batch size; the batches handed to the core are at most batchSize rows.
+    const pageSize = this.options.scanPageRows;
     const col = await this.collection(r.className);
     const logger = this.logger;
     const page = (after: string | undefined): Promise<WeaviateObjectLike[]> => this.page(r, col, after, pageSize);
@@ -289,12 +294,13 @@ export class WeaviateAdapter implements VectorAdapter {
   }
 
   /**
-   * One cursor page (UUID order), checked to be strictly ascending. Date properties come from the
-   * REST listing of the same page: the client turns gRPC dates into JS Dates (milliseconds), REST
-   * returns Weaviate's own text (microseconds and beyond).
+   * One cursor page (UUID order), checked to be strictly ascending. Dates, objects, geo
+   * coordinates, phone numbers and blobs come from the REST listing of the same page: the client
+   * turns gRPC dates into JS Dates (milliseconds) and needs nested selections for objects; REST
+   * returns Weaviate's own values (dates to the microsecond and beyond).
    */
   private async page(r: Resolved, col: WeaviateCollectionLike, after: string | undefined, limit: number): Promise<WeaviateObjectLike[]> {
-    const props = [...(r.originalIds ? [ORIGINAL_ID_PROPERTY] : []), ...r.props.filter((p) => !p.date).map((p) => p.w)];
+    const props = [...(r.originalIds ? [ORIGINAL_ID_PROPERTY] : []), ...r.props.filter((p) => !p.rest).map((p) => p.w)];
     const res = await grpcCall('fetchObjects', () =>
       col.query.fetchObjects({ ...(after ? { after } : {}), limit, includeVector: r.legacy ? true : r.vectors.map((v) => v.w), returnProperties: props }),
     );
@@ -304,11 +310,11 @@ export class WeaviateAdapter implements VectorAdapter {
         throw new EngineError(`Weaviate returned objects of ${JSON.stringify(r.schema.name)} out of UUID order; a cursor scan could skip objects, so the snapshot was stopped.`, 'permanent', { plugin: PLUGIN });
       }
     }
-    if (objs.length > 0 && r.props.some((p) => p.date)) await this.mergeDates(r, objs, after, limit);
+    if (objs.length > 0 && r.props.some((p) => p.rest)) await this.mergeRestProps(r, objs, after, limit);
     return objs;
   }
 
-  private async mergeDates(r: Resolved, objs: WeaviateObjectLike[], after: string | undefined, limit: number): Promise<void> {
+  private async mergeRestProps(r: Resolved, objs: WeaviateObjectLike[], after: string | undefined, limit: number): Promise<void> {
     const q = new URLSearchParams({ class: r.className, limit: String(limit) });
     if (after) q.set('after', after);
     const json = (await this.rest.ok('GET', `/v1/objects?${q.toString()}`)) as { objects?: { id: string; properties?: Record<string, unknown> }[] };
@@ -318,10 +324,10 @@ export class WeaviateAdapter implements VectorAdapter {
       if (!props) {
         // The page changed between the two reads (a concurrent write): read this object alone.
         const one = (await this.rest.ok('GET', `/v1/objects/${r.className}/${o.uuid}`)) as { properties?: Record<string, unknown> };
-        for (const p of r.props) if (p.date) o.properties[p.w] = one.properties?.[p.w];
+        for (const p of r.props) if (p.rest) o.properties[p.w] = one.properties?.[p.w];
         continue;
       }
-      for (const p of r.props) if (p.date) o.properties[p.w] = props[p.w];
+      for (const p of r.props) if (p.rest) o.properties[p.w] = props[p.w];
     }
   }
 
@@ -546,14 +552,14 @@ export class WeaviateAdapter implements VectorAdapter {
     const r = await this.resolve(collection);
     const col = await this.collection(r.className);
     const uuids = ids.map((id) => idToUuid(id, r.schema.idType));
-    const props = [...(r.originalIds ? [ORIGINAL_ID_PROPERTY] : []), ...r.props.filter((p) => !p.date).map((p) => p.w)];
+    const props = [...(r.originalIds ? [ORIGINAL_ID_PROPERTY] : []), ...r.props.filter((p) => !p.rest).map((p) => p.w)];
     const res = await grpcCall('fetchObjects', () =>
       col.query.fetchObjects({ filters: col.filter.byId().containsAny(uuids), limit: uuids.length, includeVector: r.legacy ? true : r.vectors.map((v) => v.w), returnProperties: props }),
     );
-    if (r.props.some((p) => p.date)) {
+    if (r.props.some((p) => p.rest)) {
       for (const o of res.objects) {
         const one = (await this.rest.ok('GET', `/v1/objects/${r.className}/${o.uuid}`)) as { properties?: Record<string, unknown> };
-        for (const p of r.props) if (p.date) o.properties[p.w] = one.properties?.[p.w];
+        for (const p of r.props) if (p.rest) o.properties[p.w] = one.properties?.[p.w];
       }
     }
     const batch = toRecordBatch(r, res.objects);

@@ -3,14 +3,31 @@
  * from its Go module by scripts/weaviate-server.sh; WEAVIATE_URL, WEAVIATE_GRPC), Weaviate
  * specifics and bad input.
  */
-import { describe } from 'vitest';
-import { weaviateAdapter } from '../../adapters/weaviate/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type WeaviateAdapter, weaviateAdapter } from '../../adapters/weaviate/index.js';
+import { idToUuid } from '../../src/id-mapping.js';
+import type { CollectionSchema, VectorRecord } from '../../src/model.js';
+import { type Repository, openRepository } from '../../src/repository/repository.js';
+import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
-import { engineAvailable } from '../helpers/engines.js';
+import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
+import { engineAvailable, randomName } from '../helpers/engines.js';
+import { expectError } from '../helpers/errors.js';
 
 const url = process.env.WEAVIATE_URL;
 const grpcAddress = process.env.WEAVIATE_GRPC;
 const hasWeaviate = engineAvailable('weaviate', url !== undefined && grpcAddress !== undefined);
+
+/** Raw REST call to the test server (creating classes the way a Weaviate user would). */
+async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${url}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+function vec(dims: number, seed: number): number[] {
+  return Array.from({ length: dims }, (_, d) => Math.fround(Math.sin(seed * 31 + d)));
+}
 
 describe.runIf(hasWeaviate)('weaviate', () => {
   testAdapter({
@@ -20,5 +37,259 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       const adapter = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
       return { adapter, cleanup: () => adapter.close() };
     },
+  });
+
+  describe('weaviate specifics and bad input', () => {
+    let a: WeaviateAdapter;
+    let repo: Repository;
+    const created: string[] = [];
+    const name = (p: string): string => {
+      const n = randomName(p);
+      created.push(n);
+      return n;
+    };
+    beforeAll(async () => {
+      a = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
+      repo = await openRepository({ storage: memoryStorage(), create: true });
+    });
+    afterAll(async () => {
+      for (const c of created) await a.drop(c).catch(() => undefined);
+      await a.close();
+    });
+
+    it('capitalises collection names as Weaviate does, and refuses names it cannot hold before creating anything', async () => {
+      const n = name('lower');
+      await a.create(testSchema(n), { indexes: 'now' });
+      expect((await rest('GET', `/v1/schema/${n.charAt(0).toUpperCase()}${n.slice(1)}`)).status).toBe(200);
+      expect(await a.exists(n)).toBe(true);
+      const err = await expectError(a.create(testSchema('my-docs.v2'), { indexes: 'now' }), 'INVALID_IDENTIFIER');
+      expect(err.message).toContain('"My_docs_v2"');
+      await expectError(a.exists('my docs'), 'INVALID_IDENTIFIER');
+    });
+
+    it('renames property and vector names Weaviate cannot hold by the documented rule, and gives the originals back', async () => {
+      const n = name('names');
+      const schema: CollectionSchema = {
+        ...testSchema(n),
+        vectors: [{ name: 'text-embedding', dims: 4, metric: 'l2', element: 'float32', nullable: false }],
+        indexes: [],
+        payload: [
+          { name: 'id', type: 'string', array: false, nullable: true },
+          { name: 'Title', type: 'string', array: false, nullable: true },
+          { name: '2nd', type: 'int32', array: false, nullable: true },
+          { name: 'with space', type: 'string', array: false, nullable: true },
+          { name: 'vdr_id', type: 'string', array: false, nullable: true },
+        ],
+      };
+      await a.create(schema, { indexes: 'now' });
+      const cls = (await rest('GET', `/v1/schema/${n.charAt(0).toUpperCase()}${n.slice(1)}`)).json;
+      expect((cls.properties as { name: string }[]).map((p) => p.name).sort()).toEqual(['_2nd', 'id_', 'title', 'vdr_id', 'vdr_id_', 'with_space']);
+      expect(Object.keys(cls.vectorConfig as object)).toEqual(['text_embedding']);
+      const d = await a.describe(n);
+      expect(d.payload.map((p) => p.name)).toEqual(['id', 'Title', '2nd', 'with space', 'vdr_id']);
+      expect(d.vectors.map((v) => [v.name, v.metric])).toEqual([['text-embedding', 'l2']]);
+      const rec: VectorRecord = { id: 7n, vectors: { 'text-embedding': new Float32Array([1, 2, 3, 4]) }, payload: { id: 'x', Title: 'T', '2nd': 2, 'with space': 's', vdr_id: 'mine' } };
+      await a.write(n, makeBatch(schema, [rec]), { mode: 'insert' });
+      const [got] = await a.fetch(n, [7n]);
+      expect(got?.id).toBe(7n);
+      expect(got?.payload).toEqual(rec.payload);
+    });
+
+    it('refuses two names that collide after renaming, before anything is created', async () => {
+      const n = name('collide');
+      const schema: CollectionSchema = {
+        ...testSchema(n),
+        payload: [
+          { name: 'a-b', type: 'string', array: false, nullable: true },
+          { name: 'a_b', type: 'string', array: false, nullable: true },
+        ],
+      };
+      const err = await expectError(a.create(schema, { indexes: 'now' }), 'SCHEMA_MISMATCH');
+      expect(err.message).toContain('"a-b" and "a_b"');
+      expect(await a.exists(n)).toBe(false);
+    });
+
+    it('snapshots a Weaviate-native collection (UUIDs, every property type, two named vectors, a vectorizer) and restores it faithfully', async () => {
+      const n = name('native');
+      const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
+      const created = await rest('POST', '/v1/schema', {
+        class: cls,
+        description: 'support articles',
+        properties: [
+          { name: 'title', dataType: ['text'], tokenization: 'lowercase' },
+          { name: 'body', dataType: ['text'], indexFilterable: false },
+          { name: 'views', dataType: ['int'] },
+          { name: 'rating', dataType: ['number'] },
+          { name: 'live', dataType: ['boolean'] },
+          { name: 'published', dataType: ['date'] },
+          { name: 'owner', dataType: ['uuid'] },
+          { name: 'tags', dataType: ['text[]'] },
+          { name: 'counts', dataType: ['int[]'] },
+          { name: 'where', dataType: ['geoCoordinates'] },
+          { name: 'author', dataType: ['object'], nestedProperties: [{ name: 'name', dataType: ['text'] }, { name: 'age', dataType: ['int'] }] },
+        ],
+        vectorConfig: {
+          content: { vectorizer: { 'text2vec-openai': { sourceProperties: ['body'] } }, vectorIndexType: 'hnsw', vectorIndexConfig: { distance: 'dot', maxConnections: 12, efConstruction: 96 } },
+          title_vec: { vectorizer: { none: {} }, vectorIndexType: 'flat', vectorIndexConfig: { distance: 'l2-squared' } },
+        },
+        invertedIndexConfig: { indexTimestamps: true },
+      });
+      expect(created.status, JSON.stringify(created.json)).toBe(200);
+      const uuids: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const id = idToUuid(`obj-${i}`, 'string'); // any UUIDs
+        uuids.push(id);
+        const r = await rest('POST', '/v1/objects', {
+          class: cls,
+          id,
+          properties: {
+            title: `Title ${i}`,
+            body: `body ${i} ✓`,
+            views: i * 10,
+            rating: i / 3,
+            live: i % 2 === 0,
+            published: `2024-03-0${(i % 9) + 1}T10:11:12.${String(123456 + i)}Z`,
+            owner: idToUuid(BigInt(i), 'int64'),
+            tags: ['a', `t${i % 3}`],
+            counts: [i, i + 1],
+            where: { latitude: 52.5 + i / 100, longitude: 13.4 },
+            author: { name: `A${i}`, age: 30 + i },
+          },
+          vectors: { content: vec(8, i), title_vec: vec(3, i + 100) },
+        });
+        expect(r.status, JSON.stringify(r.json)).toBe(200);
+      }
+      const d = await a.describe(n);
+      expect(d.idType).toBe('uuid');
+      expect(d.vectors.map((v) => [v.name, v.dims, v.metric])).toEqual([
+        ['content', 8, 'dot'],
+        ['title_vec', 3, 'l2'],
+      ]);
+      expect(JSON.parse(d.vectors[0]?.nativeType ?? '{}')).toEqual({ vectorizer: { 'text2vec-openai': expect.objectContaining({ sourceProperties: ['body'] }) } });
+      expect(d.indexes.map((i) => [i.field, i.kind, i.params])).toEqual([
+        ['content', 'hnsw', { m: 12, ef_construction: 96 }],
+        ['title_vec', 'flat', {}],
+      ]);
+      expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
+        title: 'string', body: 'string', views: 'int64', rating: 'float64', live: 'bool', published: 'datetime', owner: 'uuid', tags: 'string[]', counts: 'int64[]', where: 'json', author: 'json',
+      });
+
+      const { manifest } = await repo.snapshot(a, n, { segmentBytes: 65536 });
+      expect(manifest.rows.upserts).toBe(30);
+      const target = name('native_r');
+      const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+      expect(r.indexes.skipped).toEqual([]);
+      expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
+      const [orig] = await a.fetch(n, [uuids[4] as string]);
+      const [back] = await a.fetch(target, [uuids[4] as string]);
+      expect(back).toEqual(orig);
+      expect(back?.payload.published).toBe('2024-03-05T10:11:12.123460Z'); // microseconds kept (the client alone rounds to ms)
+      expect(back?.payload.author).toEqual({ name: 'A4', age: 34 });
+      // The class definition came back as Weaviate had it: tokenization, index flags, vectorizer, index types.
+      const restored = (await rest('GET', `/v1/schema/${target.charAt(0).toUpperCase()}${target.slice(1)}`)).json;
+      const props = Object.fromEntries((restored.properties as { name: string }[]).map((p) => [p.name, p]));
+      expect(props.title).toMatchObject({ tokenization: 'lowercase' });
+      expect(props.body).toMatchObject({ indexFilterable: false });
+      expect(props.author).toMatchObject({ dataType: ['object'] });
+      expect(restored.vectorConfig).toMatchObject({
+        content: { vectorizer: { 'text2vec-openai': expect.anything() }, vectorIndexType: 'hnsw', vectorIndexConfig: { distance: 'dot', maxConnections: 12, efConstruction: 96 } },
+        title_vec: { vectorIndexType: 'flat', vectorIndexConfig: { distance: 'l2-squared' } },
+      });
+      expect(restored.invertedIndexConfig).toMatchObject({ indexTimestamps: true });
+      expect(String(restored.description)).toMatch(/^support articles\n\[vectordr:v1\]/);
+    });
+
+    it('a vectorizer module missing on the target: the stored vectors are restored as they are, and the restore says so', async () => {
+      const n = name('novec');
+      const schema: CollectionSchema = {
+        ...testSchema(n, 4),
+        idType: 'uuid',
+        payload: [{ name: 'body', type: 'string', array: false, nullable: true }],
+        vectors: [{ name: 'content', dims: 4, metric: 'cosine', element: 'float32', nullable: false, nativeType: JSON.stringify({ vectorizer: { 'text2vec-transformers': { poolingStrategy: 'masked_mean' } } }) }],
+        indexes: [],
+      };
+      await a.create(schema, { indexes: 'deferred' });
+      const report = await a.buildIndexes(n, schema);
+      expect(report.skipped).toEqual([expect.objectContaining({ kind: 'vectorizer text2vec-transformers', field: 'content', reason: expect.stringContaining('restored as they are') })]);
+      const cls = (await rest('GET', `/v1/schema/${n.charAt(0).toUpperCase()}${n.slice(1)}`)).json;
+      expect((cls.vectorConfig as Record<string, { vectorizer: unknown }>).content?.vectorizer).toEqual({ none: {} });
+    });
+
+    it('refuses multi-tenant collections with a clear error', async () => {
+      const n = name('tenants');
+      const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
+      expect((await rest('POST', '/v1/schema', { class: cls, multiTenancyConfig: { enabled: true }, properties: [{ name: 't', dataType: ['text'] }], vectorizer: 'none' })).status).toBe(200);
+      const err = await expectError(repo.snapshot(a, n), 'UNSUPPORTED_OPERATION');
+      expect(err.message).toContain('multi-tenant');
+    });
+
+    it('refuses cross-references and empty collections it cannot size, naming why', async () => {
+      const target = name('reftarget');
+      const tcls = `${target.charAt(0).toUpperCase()}${target.slice(1)}`;
+      expect((await rest('POST', '/v1/schema', { class: tcls, vectorizer: 'none' })).status).toBe(200);
+      const err0 = await expectError(a.describe(target), 'UNSUPPORTED_OPERATION');
+      expect(err0.message).toContain('dimensions');
+      const n = name('refs');
+      const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
+      expect((await rest('POST', '/v1/schema', { class: cls, vectorizer: 'none', properties: [{ name: 'ref', dataType: [tcls] }] })).status).toBe(200);
+      expect((await rest('POST', '/v1/objects', { class: cls, properties: {}, vector: [1, 2] })).status).toBe(200);
+      const err = await expectError(a.describe(n), 'UNSUPPORTED_OPERATION');
+      expect(err.message).toContain('cross-reference');
+    });
+
+    it('a class with the unnamed (legacy) vector round-trips as such', async () => {
+      const n = name('legacy');
+      const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
+      expect((await rest('POST', '/v1/schema', { class: cls, vectorizer: 'none', vectorIndexConfig: { distance: 'cosine' }, properties: [{ name: 'k', dataType: ['int'] }] })).status).toBe(200);
+      for (let i = 0; i < 5; i++) expect((await rest('POST', '/v1/objects', { class: cls, properties: { k: i }, vector: vec(6, i) })).status).toBe(200);
+      const { manifest } = await repo.snapshot(a, n);
+      expect(manifest.schema.vectors.map((v) => [v.name, v.dims])).toEqual([['default', 6]]);
+      const target = name('legacy_r');
+      await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+      const restored = (await rest('GET', `/v1/schema/${target.charAt(0).toUpperCase()}${target.slice(1)}`)).json;
+      expect(restored.vectorConfig ?? {}).toEqual({});
+      expect(restored.vectorIndexConfig).toMatchObject({ distance: 'cosine' });
+      expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
+    });
+
+    it('refuses int64 payload values Weaviate would round, writing nothing of the batch', async () => {
+      const n = name('bigint');
+      const schema = testSchema(n);
+      await a.create(schema, { indexes: 'now' });
+      const records = makeRecords(4);
+      (records[2] as VectorRecord).payload.n = '9007199254740993';
+      const err = await expectError(a.write(n, makeBatch(schema, records), { mode: 'insert' }), 'SCHEMA_MISMATCH');
+      expect(err.message).toContain('2^53');
+      expect(await a.count(n)).toBe(0);
+    });
+
+    it('refuses a metric Weaviate lacks, and an unspecified one unless the caller names it', async () => {
+      const s1: CollectionSchema = { ...testSchema(name('jac')), vectors: [{ name: 'embedding', dims: 4, metric: 'jaccard', element: 'float32', nullable: false }], indexes: [] };
+      const err = await expectError(a.create(s1, { indexes: 'now' }), 'UNSUPPORTED_OPERATION');
+      expect(err.message).toContain('cosine, dot, l2-squared, manhattan, hamming');
+      const s2: CollectionSchema = { ...testSchema(name('nometric')), vectors: [{ name: 'embedding', dims: 4, metric: 'unspecified', element: 'float32', nullable: false }], indexes: [] };
+      expect((await expectError(a.create(s2, { indexes: 'now' }), 'UNSUPPORTED_OPERATION')).message).toContain('metricForUnindexed');
+      expect(await a.exists(s2.name)).toBe(false);
+      const withDefault = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string, metricForUnindexed: 'l2' });
+      await withDefault.create(s2, { indexes: 'now' });
+      expect((await withDefault.describe(s2.name)).vectors[0]?.metric).toBe('l2');
+      await withDefault.close();
+    });
+
+    it('keeps credentials out of options errors and manifests', async () => {
+      expect(() => weaviateAdapter({ url: 'http://admin:hunter2@127.0.0.1:1' })).toThrow(/apiKey or headers/);
+      const withKey = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string, apiKey: 'sekret-key-123' });
+      const e = await withKey.describeEndpoint();
+      expect(JSON.stringify(e)).not.toContain('sekret');
+      await withKey.close();
+      await expectError(Promise.resolve().then(() => weaviateAdapter({ url: 'ftp://x' })), 'INVALID_OPTIONS');
+    });
+
+    it('probe reports an unreachable endpoint without throwing', async () => {
+      const dead = weaviateAdapter({ url: 'http://127.0.0.1:9', grpcAddress: '127.0.0.1:9', timeoutMs: 2000 });
+      const p = await dead.probe();
+      expect(p.reachable).toBe(false);
+      expect(p.error).toBeTruthy();
+    });
   });
 });
