@@ -13,6 +13,8 @@
 # its API-based vectorizers (text2vec-openai, -cohere, ...) by default, so a collection can record a
 # vectorizer; tests always supply vectors, so nothing calls out. Modules that need a local inference
 # container (text2vec-transformers, ...) are not enabled. Single node, anonymous access, telemetry off.
+# VECTORDR_WEAVIATE_ASYNC_INDEXING=true starts it with ASYNC_INDEXING (vector index built in the
+# background; the benchmark uses it to time loading and index building apart).
 set -euo pipefail
 
 WEAVIATE_VERSION=v1.35.2 # github.com/weaviate/weaviate
@@ -26,7 +28,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
 TOOL="$CACHE/weaviate-$WEAVIATE_VERSION"
 WEAVIATE="$TOOL/bin/weaviate-server"
-RUN="$ROOT/.cache/weaviate"
+# A second server (VECTORDR_WEAVIATE_PORT set) gets its own folder, so it can run beside the tests' one.
+RUN="$ROOT/.cache/weaviate${VECTORDR_WEAVIATE_PORT:+-$VECTORDR_WEAVIATE_PORT}"
 DATA="$RUN/data"
 BACKUPS="$RUN/backups"
 PIDFILE="$RUN/weaviate.pid"
@@ -67,6 +70,7 @@ print_vars() {
   echo "WEAVIATE_URL=$(url)"
   echo "WEAVIATE_GRPC=127.0.0.1:$GRPC_PORT"
   echo "WEAVIATE_BACKUP_PATH=$BACKUPS"
+  echo "WEAVIATE_PIDFILE=$PIDFILE"
 }
 
 start() {
@@ -94,6 +98,7 @@ start() {
     GRPC_PORT=$GRPC_PORT \
     DISABLE_TELEMETRY=true \
     LIMIT_RESOURCES=true \
+    ASYNC_INDEXING="${VECTORDR_WEAVIATE_ASYNC_INDEXING:-false}" \
     QUERY_DEFAULTS_LIMIT=100 \
     LOG_LEVEL=warning \
     setsid "$WEAVIATE" --host 127.0.0.1 --port "$HTTP_PORT" --scheme http \
