@@ -25,7 +25,7 @@ import type {
   WriteOptions,
 } from '../../src/adapter.js';
 import { AbortedError, EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import { idToUuid, isUuid } from '../../src/id-mapping.js';
+import { VECTORDR_ID_NAMESPACE, idToUuid, isUuid, uuidV5 } from '../../src/id-mapping.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
@@ -57,6 +57,8 @@ const MAX_DIMS = 65_535;
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 /** Weaviate's name of the unnamed vector of a class without named vectors. */
 const LEGACY_VECTOR = 'default';
+/** The class holding restore markers (see readMarker). */
+const MARKER_CLASS = 'VectordrRestoreMarkers';
 /** Property types read over REST rather than gRPC (see `Resolved.props`). */
 const REST_TYPES = new Set(['date', 'date[]', 'object', 'object[]', 'geoCoordinates', 'phoneNumber', 'blob']);
 
@@ -527,27 +529,70 @@ export class WeaviateAdapter implements VectorAdapter {
     await Promise.all(Array.from({ length: Math.min(this.options.writeConcurrency, parts.length) }, worker));
   }
 
+  /**
+   * Restore markers live as objects of one small class, `VectordrRestoreMarkers` (created on first
+   * use; no vectors), keyed by a UUIDv5 of the class name. Not in the class description: every
+   * schema update makes Weaviate re-apply the vector index config and flip the collection's shards
+   * to READONLY for a moment (seen in its log), which would fail an application's concurrent writes.
+   */
+  private markerPath(className: string): string {
+    return `/v1/objects/${MARKER_CLASS}/${uuidV5(`marker:${className}`, VECTORDR_ID_NAMESPACE)}`;
+  }
+
   async readMarker(collection: string): Promise<string | undefined> {
-    const cls = await this.rest.mustGetClass(classNameOf(collection), collection);
-    return parseDescription(cls.description).meta?.marker;
+    const className = classNameOf(collection);
+    await this.rest.mustGetClass(className, collection);
+    const { status, json } = await this.rest.request('GET', this.markerPath(className));
+    if (status === 404) return undefined;
+    if (status !== 200) throw new EngineError(`GET ${MARKER_CLASS} object: HTTP ${status}`, status >= 500 ? 'transient' : 'permanent', { plugin: PLUGIN });
+    const marker = (json as { properties?: { marker?: unknown } }).properties?.marker;
+    return typeof marker === 'string' && marker ? marker : undefined;
   }
 
   async writeMarker(collection: string, marker: string | undefined): Promise<void> {
-    const cls = await this.rest.mustGetClass(classNameOf(collection), collection);
-    const { text, meta } = parseDescription(cls.description);
-    if (meta?.marker === marker) return;
-    const next: ClassMeta = { ...(meta ?? { vectors: {}, props: {} }) };
-    if (marker === undefined) delete next.marker;
-    else next.marker = marker;
-    const hasMore = next.idType !== undefined || Object.keys(next.vectors).length > 0 || Object.keys(next.props).length > 0;
-    const description = hasMore || next.marker !== undefined ? formatDescription(text, next) : text;
-    await this.rest.ok('PUT', `/v1/schema/${encodeURIComponent(cls.class)}`, { ...cls, description });
+    const className = classNameOf(collection);
+    await this.rest.mustGetClass(className, collection);
+    const path = this.markerPath(className);
+    if (marker === undefined) {
+      const { status } = await this.rest.request('DELETE', path);
+      if (status >= 300 && status !== 404) throw new EngineError(`DELETE ${MARKER_CLASS} object: HTTP ${status}`, status >= 500 ? 'transient' : 'permanent', { plugin: PLUGIN });
+      return;
+    }
+    const body = { class: MARKER_CLASS, id: path.slice(path.lastIndexOf('/') + 1), properties: { collection: className, marker } };
+    // REST batch import is an upsert (PUT of a missing object is an error in Weaviate 1.35).
+    const upsert = async (): Promise<string | undefined> => {
+      const res = (await this.rest.ok('POST', '/v1/batch/objects', { objects: [body] })) as { result?: { errors?: { error?: { message?: string }[] } } }[];
+      return res[0]?.result?.errors?.error?.map((e) => e.message).join('; ') || undefined;
+    };
+    let error = await upsert();
+    if (error !== undefined && !(await this.rest.getClass(MARKER_CLASS))) {
+      await this.ensureMarkerClass(); // the first marker on this Weaviate
+      error = await upsert();
+    }
+    if (error !== undefined) throw new EngineError(`Writing the restore marker of ${JSON.stringify(collection)} failed: ${error}`, 'transient', { plugin: PLUGIN });
+  }
+
+  private async ensureMarkerClass(): Promise<void> {
+    if (await this.rest.getClass(MARKER_CLASS)) return;
+    const { status, json } = await this.rest.request('POST', '/v1/schema', {
+      class: MARKER_CLASS,
+      description: 'vectordr restore progress markers (one object per collection being restored; safe to delete when no restore runs)',
+      vectorizer: 'none',
+      vectorIndexConfig: { skip: true },
+      properties: [
+        { name: 'collection', dataType: ['text'], tokenization: 'field' },
+        { name: 'marker', dataType: ['text'], tokenization: 'field', indexSearchable: false },
+      ],
+    });
+    // Another adapter may have created it meanwhile.
+    if (status >= 300 && !(await this.rest.getClass(MARKER_CLASS))) throw new EngineError(`Cannot create ${MARKER_CLASS}: HTTP ${status} ${JSON.stringify(json)?.slice(0, 200)}`, 'permanent', { plugin: PLUGIN });
   }
 
   async drop(collection: string): Promise<void> {
     this.cache.delete(collection);
     const className = classNameOf(collection);
     const { status, json } = await this.rest.request('DELETE', `/v1/schema/${encodeURIComponent(className)}`);
+    await this.rest.request('DELETE', this.markerPath(className)).catch(() => undefined);
     if (status >= 300 && status !== 404) throw new EngineError(`DELETE /v1/schema/${className}: HTTP ${status} ${JSON.stringify(json)?.slice(0, 200)}`, status >= 500 ? 'transient' : 'permanent', { plugin: PLUGIN });
   }
 

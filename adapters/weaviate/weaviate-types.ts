@@ -126,10 +126,7 @@ export type WeaviateClass = z.infer<typeof WeaviateClassSchema>;
 
 const META_TAG = '[vectordr:v1]';
 
-/**
- * Present in full on classes vectordr created; a class created by someone else gets only a `marker`
- * while a restore appends into it (everything else is then read from Weaviate's own definition).
- */
+/** Written once, when vectordr creates a class; classes created by others have none. */
 export const ClassMetaSchema = z.object({
   idField: z.string().min(1).optional(),
   idType: IdTypeSchema.optional(),
@@ -138,8 +135,6 @@ export const ClassMetaSchema = z.object({
   vectors: z.record(z.string(), z.object({ name: z.string().min(1), dims: z.number().int().positive(), nullable: z.boolean().optional() })).default({}),
   /** Weaviate property -> neutral field. */
   props: z.record(z.string(), z.object({ name: z.string().min(1), type: PayloadTypeSchema, array: z.boolean(), nullable: z.boolean().optional() })).default({}),
-  /** Restore progress marker (see src/restore/restore.ts). */
-  marker: z.string().optional(),
 });
 export type ClassMeta = z.infer<typeof ClassMetaSchema>;
 

@@ -215,6 +215,22 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       expect((cls.vectorConfig as Record<string, { vectorizer: unknown }>).content?.vectorizer).toEqual({ none: {} });
     });
 
+    it('keeps restore markers out of the class definition (a schema update flips shards to READONLY), and removes them at the end', async () => {
+      const n = name('marker');
+      const schema = testSchema(n);
+      await a.create(schema, { indexes: 'now' });
+      const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
+      const before = (await rest('GET', `/v1/schema/${cls}`)).json.description;
+      await a.writeMarker(n, 'vectordr-restore/v1 01J00000000000000000000000 3 70 i');
+      expect(await a.readMarker(n)).toBe('vectordr-restore/v1 01J00000000000000000000000 3 70 i');
+      await a.writeMarker(n, 'vectordr-restore/v1 01J00000000000000000000000 4 0 i');
+      expect(await a.readMarker(n)).toBe('vectordr-restore/v1 01J00000000000000000000000 4 0 i');
+      expect((await rest('GET', `/v1/schema/${cls}`)).json.description).toBe(before);
+      expect(await a.count(n)).toBe(0); // not an object of the collection
+      await a.writeMarker(n, undefined);
+      expect(await a.readMarker(n)).toBeUndefined();
+    });
+
     it('refuses multi-tenant collections with a clear error', async () => {
       const n = name('tenants');
       const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
