@@ -17,6 +17,12 @@ export interface AdapterCapabilities {
   readonly atomicSwap: boolean;
   /** Largest vector dimension the engine accepts. */
   readonly maxDims: number;
+  /**
+   * The engine stores cosine vectors normalised to unit length (Qdrant): what comes back is not
+   * bit for bit what was written. Parity then compares cosine vectors after normalisation, within a
+   * tolerance. @default false
+   */
+  readonly normalizesCosine?: boolean;
 }
 
 export interface ScanOptions {

@@ -3,14 +3,20 @@
  * the same bucket digests the snapshot stored; equal digests prove equality (up to SHA-256). When
  * buckets differ, a second pass over only those buckets (live and snapshot) names the ids that are
  * missing, extra or changed.
+ *
+ * Engines that normalise cosine vectors on write (Qdrant) cannot match a digest of the raw vectors.
+ * In `cosine: 'normalized'` mode (chosen automatically for such an adapter), cosine vector fields
+ * take no part in the digests (ids, payloads and the other vectors stay exact), and every record's
+ * cosine vectors are compared after normalising both sides, within `tolerance`, by fetching the live
+ * records batch by batch (bounded memory).
  */
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
 import { InvalidInputError, throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
-import { digestBatch, digestVectorOrder } from '../format/rows.js';
+import { digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import type { Id } from '../model.js';
+import type { Id, RecordBatch, VectorColumn } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
 import { checkCompatible } from '../restore/restore.js';
@@ -28,6 +34,15 @@ export const ParityOptionsSchema = z.strictObject({
   /** Most differing buckets to examine id by id. @default 16 */
   maxBuckets: z.number().int().min(0).default(16),
   batchSize: z.number().int().min(1).default(2000),
+  /**
+   * How cosine vectors are compared. `exact`: bit for bit (in the digests). `normalized`: after
+   * normalising both sides to unit length, each component within `tolerance`. `auto`: `normalized`
+   * when the live adapter normalises cosine vectors on write (capability `normalizesCosine`), or
+   * when the snapshot came from one. @default 'auto'
+   */
+  cosine: z.enum(['auto', 'exact', 'normalized']).default('auto'),
+  /** Largest difference of one component of two normalised vectors in `normalized` mode. @default 1e-5 */
+  tolerance: z.number().min(0).max(1).default(1e-5),
   signal: z.instanceof(AbortSignal).optional(),
   onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
 });
@@ -45,6 +60,34 @@ export interface ParityReport {
   missing: Id[];
   extra: Id[];
   changed: Id[];
+  /** How cosine vectors were compared, and which fields that applied to. */
+  vectors: { mode: 'exact' | 'normalized'; fields: string[]; tolerance?: number; maxDifference?: number };
+}
+
+/** A copy of the batch with the given vector fields zeroed (presence kept): they leave the digests. */
+function withoutVectors(batch: RecordBatch, fields: string[]): RecordBatch {
+  if (fields.length === 0) return batch;
+  const vectors = { ...batch.vectors };
+  for (const f of fields) {
+    const col = vectors[f];
+    if (col) vectors[f] = { ...col, data: new Float32Array(col.data.length) };
+  }
+  return { ...batch, vectors };
+}
+
+/** Largest component difference of the two vectors after normalising each to unit length (f64). */
+function normalizedDifference(a: Float32Array, b: Float32Array): number {
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    na += (a[i] as number) ** 2;
+    nb += (b[i] as number) ** 2;
+  }
+  const sa = na > 0 ? 1 / Math.sqrt(na) : 1;
+  const sb = nb > 0 ? 1 / Math.sqrt(nb) : 1;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) * sa - (b[i] as number) * sb));
+  return max;
 }
 
 export async function verifyParity(repo: Repository, adapter: VectorAdapter, options: ParityOptions): Promise<ParityReport> {
@@ -59,6 +102,11 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
   const idType = manifest.schema.idType;
   progress.totalRows = manifest.rows.upserts;
   progress.emit('start');
+  const cosineFields = manifest.schema.vectors.filter((v) => v.metric === 'cosine').map((v) => v.name);
+  const normalized =
+    cosineFields.length > 0 &&
+    (opts.cosine === 'normalized' || (opts.cosine === 'auto' && (adapter.capabilities.normalizesCosine === true || manifest.source.engine === 'qdrant')));
+  const looseFields = normalized ? cosineFields : [];
 
   const scanLive = async (onRows: (ids: ArrayLike<Id>, digests: Uint8Array, buckets: Uint32Array) => void): Promise<BucketDigest> => {
     const acc = new BucketDigest(manifest.digest.buckets);
@@ -68,7 +116,7 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
       for await (const batch of session.batches()) {
         throwIfAborted(signal);
         validateBatchVectors(batch, session.schema.vectors, adapter.engine);
-        const d = digestBatch(idType, order, batch, acc);
+        const d = digestBatch(idType, order, withoutVectors(batch, looseFields), acc);
         onRows(batch.ids as ArrayLike<Id>, d.digests, d.buckets);
         progress.rows += batch.length;
         progress.emit('scan');
@@ -80,19 +128,57 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
   };
 
   const liveAcc = await scanLive(() => undefined);
-  const mismatched = liveAcc.diff(manifest.digest);
+  const layout = segmentLayout(manifest.schema);
+  // The snapshot side without the loose fields: recomputed from the segments (their stored digests include them).
+  let snapDigest = manifest.digest;
+  const vectorReport: ParityReport['vectors'] = normalized ? { mode: 'normalized', fields: looseFields, tolerance: opts.tolerance, maxDifference: 0 } : { mode: 'exact', fields: [] };
+  const loose: Id[] = [];
+  if (normalized) {
+    const acc = new BucketDigest(manifest.digest.buckets);
+    for (const ref of manifest.segments) {
+      throwIfAborted(signal);
+      const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
+      digestBatch(idType, order, withoutVectors(rows.batch, looseFields), acc);
+      for (let start = 0; start < rows.batch.length; start += opts.batchSize) {
+        const part = sliceBatch(rows.batch, start, Math.min(rows.batch.length, start + opts.batchSize));
+        const ids = Array.from({ length: part.length }, (_, i) => part.ids[i] as Id);
+        const got = new Map((await adapter.fetch(live, ids)).map((r) => [String(r.id), r]));
+        for (let i = 0; i < part.length; i++) {
+          const rec = got.get(String(ids[i]));
+          if (!rec) continue; // missing: the digests say so
+          let bad = false;
+          for (const f of looseFields) {
+            const col = part.vectors[f] as VectorColumn;
+            const want = col.valid && col.valid[i] === 0 ? null : col.data.subarray(i * col.dims, (i + 1) * col.dims);
+            const have = rec.vectors[f] ?? null;
+            if (want === null || have === null) {
+              bad ||= want !== have;
+              continue;
+            }
+            const d = want.length === have.length ? normalizedDifference(want, have) : Number.POSITIVE_INFINITY;
+            vectorReport.maxDifference = Math.max(vectorReport.maxDifference ?? 0, d);
+            bad ||= !(d <= opts.tolerance);
+          }
+          if (bad) loose.push(ids[i] as Id);
+        }
+      }
+    }
+    snapDigest = { ...manifest.digest, ...acc.toJSON() };
+  }
+  const mismatched = liveAcc.diff(snapDigest);
   const report: ParityReport = {
-    ok: mismatched.length === 0,
+    ok: mismatched.length === 0 && loose.length === 0,
     snapshot: manifest.id,
     live,
     rows: { live: liveAcc.total(), snapshot: manifest.rows.upserts },
-    collectionDigest: { live: liveAcc.collectionDigest(), snapshot: manifest.digest.collection },
+    collectionDigest: { live: liveAcc.collectionDigest(), snapshot: snapDigest.collection },
     mismatchedBuckets: mismatched,
     missing: [],
     extra: [],
-    changed: [],
+    changed: loose.slice(0, opts.maxIds),
+    vectors: vectorReport,
   };
-  if (report.ok || opts.maxIds === 0) {
+  if (mismatched.length === 0 || opts.maxIds === 0) {
     progress.emit('done');
     return report;
   }
@@ -102,15 +188,15 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
   const key = (id: Id): string => String(id);
   const hex = (d: Uint8Array, i: number): string => Buffer.from(d.subarray(i * 32, i * 32 + 32)).toString('hex');
   const snapSide = new Map<string, { id: Id; digest: string }>();
-  const layout = segmentLayout(manifest.schema);
   for (const ref of manifest.segments) {
     throwIfAborted(signal);
     const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
     // The segment stores each record's digest (checked by getSegment's hash); only buckets are needed.
+    const digests = normalized ? digestBatch(idType, order, withoutVectors(rows.batch, looseFields), new BucketDigest(manifest.digest.buckets)).digests : rows.digests;
     for (let i = 0; i < rows.batch.length; i++) {
       const id = rows.batch.ids[i] as Id;
       if (!examine.has(bucketOf(idBytes(idType, id), manifest.digest.buckets))) continue;
-      snapSide.set(key(id), { id, digest: hex(rows.digests, i) });
+      snapSide.set(key(id), { id, digest: hex(digests, i) });
     }
   }
   await scanLive((ids, digests, buckets) => {
@@ -123,7 +209,7 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
         continue;
       }
       snapSide.delete(key(id));
-      if (s.digest !== hex(digests, i) && report.changed.length < opts.maxIds) report.changed.push(id);
+      if (s.digest !== hex(digests, i) && report.changed.length < opts.maxIds && !report.changed.includes(id)) report.changed.push(id);
     }
   });
   for (const { id } of snapSide.values()) {

@@ -28,12 +28,32 @@ export interface AdapterSuiteOptions {
   rows?: number;
 }
 
-function expectSameRecords(actual: VectorRecord[], expected: VectorRecord[]): void {
+const unit = (v: Float32Array | null | undefined): number[] => {
+  const xs = Array.from(v ?? []);
+  const n = Math.sqrt(xs.reduce((s, x) => s + x * x, 0)) || 1;
+  return xs.map((x) => x / n);
+};
+
+/**
+ * Records equal: ids, payloads, and vectors bit for bit — or, on an engine that normalises cosine
+ * vectors on write (capability `normalizesCosine`; the suite's vectors are cosine), equal after
+ * normalisation within 1e-6 per component.
+ */
+function expectSameRecords(actual: VectorRecord[], expected: VectorRecord[], normalizesCosine = false): void {
   expect(actual.map((r) => String(r.id))).toEqual(expected.map((r) => String(r.id)));
   actual.forEach((a, i) => {
     const e = expected[i] as VectorRecord;
     expect(a.payload).toEqual(e.payload);
-    for (const [name, v] of Object.entries(e.vectors)) expect(Array.from(a.vectors[name] ?? [])).toEqual(Array.from(v ?? []));
+    for (const [name, v] of Object.entries(e.vectors)) {
+      if (!normalizesCosine) {
+        expect(Array.from(a.vectors[name] ?? [])).toEqual(Array.from(v ?? []));
+        continue;
+      }
+      const got = unit(a.vectors[name]);
+      const want = unit(v);
+      expect(got.length).toBe(want.length);
+      expect(Math.max(...got.map((x, k) => Math.abs(x - (want[k] as number))))).toBeLessThan(1e-6);
+    }
   });
 }
 
@@ -94,7 +114,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       await createFilled(schema, records);
       expect(await a.count(schema.name)).toBe(50);
       const ids = [records[0], records[3], records[49]].map((r) => (r as VectorRecord).id);
-      expectSameRecords(await a.fetch(schema.name, ids), [records[0], records[3], records[49]] as VectorRecord[]);
+      expectSameRecords(await a.fetch(schema.name, ids), [records[0], records[3], records[49]] as VectorRecord[], a.capabilities.normalizesCosine);
     });
 
     it('upsert is idempotent and updates in place', async () => {
@@ -163,7 +183,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       const target = name('conf_strid_r');
       await repo.restore(a, { collection: schema.name, snapshot: manifest.id, target });
       expect((await repo.verifyParity(a, { collection: schema.name, snapshot: manifest.id, live: target })).ok).toBe(true);
-      expectSameRecords(await a.fetch(target, [...ids].sort()), [...records].sort((x, y) => (String(x.id) < String(y.id) ? -1 : 1)));
+      expectSameRecords(await a.fetch(target, [...ids].sort()), [...records].sort((x, y) => (String(x.id) < String(y.id) ? -1 : 1)), a.capabilities.normalizesCosine);
     });
 
     /** Runs a restore that is aborted once `segments` segments are written, and expects ABORTED. */
