@@ -6,6 +6,7 @@ export default defineConfig({
     'adapters/pgvector/index': 'adapters/pgvector/index.ts',
     'adapters/milvus/index': 'adapters/milvus/index.ts',
     'adapters/weaviate/index': 'adapters/weaviate/index.ts',
+    'adapters/qdrant/index': 'adapters/qdrant/index.ts',
     'storage/s3/index': 'src/storage/s3-storage.ts',
   },
   format: ['esm', 'cjs'],
@@ -15,5 +16,5 @@ export default defineConfig({
   target: 'node20',
   splitting: true,
   // Engine clients are optional peers; never bundle them.
-  external: ['pg', 'pg-copy-streams', '@electric-sql/pglite', '@electric-sql/pglite-pgvector', 'parquet-wasm', 'apache-arrow', '@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@zilliz/milvus2-sdk-node', 'weaviate-client'],
+  external: ['pg', 'pg-copy-streams', '@electric-sql/pglite', '@electric-sql/pglite-pgvector', 'parquet-wasm', 'apache-arrow', '@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@zilliz/milvus2-sdk-node', 'weaviate-client', '@qdrant/js-client-rest'],
 });

@@ -59,8 +59,8 @@ npm run --silent lint
 npm run --silent build
 
 step "package smoke: the built ESM and CJS entry points load"
-node --input-type=module -e "import('vectordr').then(async (m) => { const a = await import('vectordr/adapters/pgvector'); const s = await import('vectordr/storage/s3'); const mv = await import('vectordr/adapters/milvus'); const wv = await import('vectordr/adapters/weaviate'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter) throw new Error('exports missing'); })"
-node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); const mv = require('vectordr/adapters/milvus'); const wv = require('vectordr/adapters/weaviate'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter) throw new Error('exports missing');"
+node --input-type=module -e "import('vectordr').then(async (m) => { const a = await import('vectordr/adapters/pgvector'); const s = await import('vectordr/storage/s3'); const mv = await import('vectordr/adapters/milvus'); const wv = await import('vectordr/adapters/weaviate'); const qd = await import('vectordr/adapters/qdrant'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter || !qd.qdrantAdapter) throw new Error('exports missing'); })"
+node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); const mv = require('vectordr/adapters/milvus'); const wv = require('vectordr/adapters/weaviate'); const qd = require('vectordr/adapters/qdrant'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter || !qd.qdrantAdapter) throw new Error('exports missing');"
 
 # In CI a required engine suite that skips is a failure.
 export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,milvus,weaviate,s3,toxiproxy

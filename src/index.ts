@@ -29,6 +29,8 @@ export { VerifyIntegrityOptionsSchema } from './verify/verify-integrity.js';
 export type { IntegrityProblem, IntegrityReport, SnapshotIntegrity, VerifyIntegrityOptions } from './verify/verify-integrity.js';
 export { ParityOptionsSchema } from './verify/verify-parity.js';
 export type { ParityOptions, ParityReport } from './verify/verify-parity.js';
+export { RecallOptionsSchema } from './verify/verify-recall.js';
+export type { RecallOptions, RecallReport } from './verify/verify-recall.js';
 export type { Storage, StorageObjectInfo, GetOptions, PutOptions } from './storage/storage.js';
 export { assertValidKey } from './storage/storage.js';
 export { FsStorage, fsStorage, FsStorageOptionsSchema } from './storage/fs-storage.js';

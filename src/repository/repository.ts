@@ -16,6 +16,7 @@ import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../res
 import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from '../snapshot/snapshot.js';
 import { type IntegrityReport, type VerifyIntegrityOptions, verifyIntegrity } from '../verify/verify-integrity.js';
 import { type ParityOptions, type ParityReport, verifyParity } from '../verify/verify-parity.js';
+import { type RecallOptions, type RecallReport, verifyRecall } from '../verify/verify-recall.js';
 import { type LockInfo, type LockOptions, type LockStore, type RepositoryLock, LockOptionsSchema, acquireLock, listLocks } from './locks.js';
 import { type ForgetOptions, type ForgetReport, type PruneOptions, type PruneReport, forgetSnapshots, pruneRepository } from './prune.js';
 import type { RetentionPolicy } from './retention.js';
@@ -180,6 +181,18 @@ export class Repository implements LockStore {
   /** Compares a live collection with a snapshot, bucket by bucket, and names the ids that differ. */
   verifyParity(adapter: VectorAdapter, options: ParityOptions): Promise<ParityReport> {
     return verifyParity(this, adapter, options);
+  }
+
+  /**
+   * Recall@k of search on a live collection against exact neighbours computed from the snapshot;
+   * `ok` is false below `minRecall`.
+   *
+   * @example
+   * const r = await repo.verifyRecall(adapter, { collection: 'docs', k: 10, queries: 100, minRecall: 0.95 });
+   * if (!r.ok) throw new Error(`recall@10 ${r.recall}`);
+   */
+  verifyRecall(adapter: VectorAdapter, options: RecallOptions): Promise<RecallReport> {
+    return verifyRecall(this, adapter, options);
   }
 
   /** Snapshots in the repository, oldest first; only committed ones (a snapshot exists iff its manifest does). */

@@ -235,6 +235,10 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         expect(p.ok, JSON.stringify(p.mismatchedBuckets)).toBe(true);
         const hits = await a.search(source, records[7]?.vectors.embedding as Float32Array, 1);
         expect(hits[0]?.id).toBe(records[7]?.id);
+        // Search still finds the right neighbours: recall@10 of the restored index against exact
+        // neighbours computed from the snapshot.
+        const recall = await repo.verifyRecall(a, { collection: source, snapshot: snapshotId, k: 10, queries: 25, minRecall: 0.9 });
+        expect(recall.ok, JSON.stringify(recall)).toBe(true);
       });
 
       it('parity names the ids that differ', async () => {

@@ -1,0 +1,36 @@
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import { z } from 'zod';
+import type { Logger } from '../../src/logger.js';
+
+export const QdrantAdapterOptionsSchema = z
+  .strictObject({
+    /** REST URL, e.g. `http://qdrant.internal:6333`; the adapter creates its own client. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** API key (header `api-key`). Never logged or recorded. */
+    apiKey: z.string().min(1).optional(),
+    /**
+     * A QdrantClient you configured. Checked by shape (`scroll`, `upsert`, `getCollection`), so a
+     * client from your application's own copy of the package works.
+     */
+    client: z
+      .custom<QdrantClient>((v) => typeof v === 'object' && v !== null && ['scroll', 'upsert', 'getCollection'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), 'a QdrantClient')
+      .optional(),
+    /** Bytes of point data per upsert request (Qdrant's default request limit is 32 MiB). @default 4194304 */
+    upsertBatchBytes: z.number().int().min(64 * 1024).max(30 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Upsert requests in flight within one write. @default 2 */
+    writeConcurrency: z.number().int().min(1).max(16).default(2),
+    /** Points per scroll page. @default 1000 */
+    scanPageRows: z.number().int().min(1).max(10_000).default(1000),
+    /**
+     * Distance for vectors that have no metric in the snapshot (a pgvector column without an index);
+     * without it such a restore is refused, never given a metric silently.
+     */
+    metricForUnindexed: z.enum(['cosine', 'l2', 'dot', 'l1']).optional(),
+    /** Deadline of one request of the client the adapter creates, in milliseconds. @default 600000 */
+    timeoutMs: z.number().int().min(1_000).default(600_000),
+    /** Label recorded in manifests instead of the URL (never put credentials here). */
+    endpointLabel: z.string().optional(),
+    logger: z.custom<Logger>().optional(),
+  })
+  .refine((o) => (o.client === undefined) !== (o.url === undefined), { message: 'pass exactly one of client or url' });
+export type QdrantAdapterOptions = z.input<typeof QdrantAdapterOptionsSchema>;

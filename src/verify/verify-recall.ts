@@ -1,0 +1,196 @@
+/**
+ * Recall: does search on a (restored) live collection still return the right neighbours? A sample
+ * of the snapshot's own vectors serves as queries; their exact top-k is computed by brute force over
+ * the snapshot's segments (streamed, bounded memory: queries x k candidates), and compared with the
+ * top-k the live collection's index returns. recall@k = |live ∩ exact| / k, averaged over queries.
+ * A recall under `minRecall` makes the report not ok.
+ */
+import { z } from 'zod';
+import type { VectorAdapter } from '../adapter.js';
+import { InvalidInputError, throwIfAborted } from '../errors.js';
+import { bucketOf, idBytes } from '../format/digest.js';
+import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
+import type { Id, Metric, VectorColumn } from '../model.js';
+import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import type { Repository } from '../repository/repository.js';
+
+export const RecallOptionsSchema = z.strictObject({
+  collection: z.string().min(1),
+  /** @default 'latest' */
+  snapshot: z.string().default('latest'),
+  /** Live collection searched. @default the snapshot's collection name */
+  live: z.string().min(1).optional(),
+  /** Vector field. @default the first */
+  vector: z.string().min(1).optional(),
+  /** Neighbours per query. @default 10 */
+  k: z.number().int().min(1).max(1000).default(10),
+  /** Sampled queries (records of the snapshot, chosen by a hash of their id: the same every run). @default 100 */
+  queries: z.number().int().min(1).max(10_000).default(100),
+  /** Recall below this fails the check. @default 0.9 */
+  minRecall: z.number().min(0).max(1).default(0.9),
+  /** Ask the engine for exact search instead of its index (checks the data, not the index). @default false */
+  exact: z.boolean().default(false),
+  signal: z.instanceof(AbortSignal).optional(),
+  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+});
+export type RecallOptions = z.input<typeof RecallOptionsSchema>;
+
+export interface RecallReport {
+  ok: boolean;
+  snapshot: string;
+  live: string;
+  vector: string;
+  metric: Metric;
+  k: number;
+  queries: number;
+  /** Mean recall@k over the queries. */
+  recall: number;
+  /** Lowest recall@k of one query. */
+  minQueryRecall: number;
+  minRecall: number;
+  timings: { exactMs: number; searchMs: number };
+}
+
+/** Smaller is nearer, for every metric. */
+function distanceFn(metric: Metric): (a: Float32Array, b: Float32Array, bOff: number, dims: number, aNorm: number) => number {
+  switch (metric) {
+    case 'l2':
+      return (a, b, o, d) => {
+        let s = 0;
+        for (let i = 0; i < d; i++) {
+          const x = (a[i] as number) - (b[o + i] as number);
+          s += x * x;
+        }
+        return s;
+      };
+    case 'l1':
+      return (a, b, o, d) => {
+        let s = 0;
+        for (let i = 0; i < d; i++) s += Math.abs((a[i] as number) - (b[o + i] as number));
+        return s;
+      };
+    case 'dot':
+      return (a, b, o, d) => {
+        let s = 0;
+        for (let i = 0; i < d; i++) s += (a[i] as number) * (b[o + i] as number);
+        return -s;
+      };
+    case 'cosine':
+      return (a, b, o, d, an) => {
+        let s = 0;
+        let bn = 0;
+        for (let i = 0; i < d; i++) {
+          const y = b[o + i] as number;
+          s += (a[i] as number) * y;
+          bn += y * y;
+        }
+        return bn === 0 || an === 0 ? 1 : 1 - s / Math.sqrt(an * bn);
+      };
+    default:
+      throw new InvalidInputError('INVALID_OPTIONS', `Recall needs a metric to compute exact neighbours; the vector's metric is ${metric}. Restore with a metric (metricForUnindexed) first.`);
+  }
+}
+
+/** Keeps the k nearest (id, distance) pairs; k is small, so a sorted array is enough. */
+class TopK {
+  readonly ids: Id[] = [];
+  readonly dist: number[] = [];
+  constructor(private readonly k: number) {}
+  offer(id: Id, d: number): void {
+    if (this.dist.length === this.k && d >= (this.dist[this.k - 1] as number)) return;
+    let i = this.dist.length;
+    while (i > 0 && (this.dist[i - 1] as number) > d) i--;
+    this.dist.splice(i, 0, d);
+    this.ids.splice(i, 0, id);
+    if (this.dist.length > this.k) {
+      this.dist.pop();
+      this.ids.pop();
+    }
+  }
+}
+
+export async function verifyRecall(repo: Repository, adapter: VectorAdapter, options: RecallOptions): Promise<RecallReport> {
+  const parsed = RecallOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid recall options: ${z.prettifyError(parsed.error)}`);
+  const opts = parsed.data;
+  const { signal } = opts;
+  const progress = new ProgressReporter('verify-recall', opts.onProgress);
+  const manifest = await repo.readManifest(opts.collection, opts.snapshot);
+  const live = opts.live ?? manifest.collection;
+  const field = opts.vector ? manifest.schema.vectors.find((v) => v.name === opts.vector) : manifest.schema.vectors[0];
+  if (!field) throw new InvalidInputError('INVALID_OPTIONS', `Snapshot ${manifest.id} has no vector ${JSON.stringify(opts.vector)}.`);
+  const dist = distanceFn(field.metric);
+  const layout = segmentLayout(manifest.schema);
+  const idType = manifest.schema.idType;
+  const total = manifest.rows.upserts;
+  progress.totalRows = total;
+  progress.emit('start');
+
+  // Pass 1: pick queries by a hash of their id (stable across runs and engines): the records whose
+  // bucket in a large space falls under the sampling rate, capped at `queries`.
+  const space = 1 << 20;
+  const threshold = Math.min(space, Math.ceil((space * Math.min(opts.queries * 2, total)) / Math.max(total, 1)));
+  const queries: { id: Id; v: Float32Array; norm: number; top: TopK }[] = [];
+  const t0 = performance.now();
+  for (const ref of manifest.segments) {
+    if (queries.length >= opts.queries) break;
+    throwIfAborted(signal);
+    const { batch } = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
+    const col = batch.vectors[field.name] as VectorColumn;
+    for (let i = 0; i < batch.length && queries.length < opts.queries; i++) {
+      if (col.valid && col.valid[i] === 0) continue;
+      const id = batch.ids[i] as Id;
+      if (bucketOf(idBytes(idType, id), space) >= threshold) continue;
+      const v = col.data.slice(i * col.dims, (i + 1) * col.dims);
+      let norm = 0;
+      for (const x of v) norm += x * x;
+      queries.push({ id, v, norm, top: new TopK(opts.k) });
+    }
+  }
+  if (queries.length === 0) throw new InvalidInputError('INVALID_OPTIONS', `Snapshot ${manifest.id} has no ${field.name} vectors to sample queries from.`);
+
+  // Pass 2: exact neighbours of every query over the whole snapshot.
+  for (const ref of manifest.segments) {
+    throwIfAborted(signal);
+    const { batch } = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
+    const col = batch.vectors[field.name] as VectorColumn;
+    for (let i = 0; i < batch.length; i++) {
+      if (col.valid && col.valid[i] === 0) continue;
+      const id = batch.ids[i] as Id;
+      for (const q of queries) q.top.offer(id, dist(q.v, col.data, i * col.dims, col.dims, q.norm));
+    }
+    progress.rows += batch.length;
+    progress.emit('scan');
+  }
+  const exactMs = performance.now() - t0;
+
+  // Live: the engine's own search, one query at a time.
+  const t1 = performance.now();
+  let sum = 0;
+  let minQ = 1;
+  for (const q of queries) {
+    throwIfAborted(signal);
+    const hits = await adapter.search(live, q.v, opts.k, { vector: field.name, exact: opts.exact, signal });
+    const want = new Set(q.top.ids.map(String));
+    const k = Math.min(opts.k, want.size);
+    const found = hits.slice(0, opts.k).filter((h) => want.has(String(h.id))).length;
+    const r = k === 0 ? 1 : found / k;
+    sum += r;
+    minQ = Math.min(minQ, r);
+  }
+  const recall = sum / queries.length;
+  progress.emit('done');
+  return {
+    ok: recall >= opts.minRecall,
+    snapshot: manifest.id,
+    live,
+    vector: field.name,
+    metric: field.metric,
+    k: opts.k,
+    queries: queries.length,
+    recall: Math.round(recall * 10_000) / 10_000,
+    minQueryRecall: minQ,
+    minRecall: opts.minRecall,
+    timings: { exactMs: Math.round(exactMs), searchMs: Math.round(performance.now() - t1) },
+  };
+}
