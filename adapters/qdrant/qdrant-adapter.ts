@@ -66,7 +66,8 @@ interface PointLike {
 interface QdrantLike {
   getCollection(name: string): Promise<Record<string, unknown>>;
   collectionExists(name: string): Promise<{ exists: boolean }>;
-  createCollection(name: string, body: Record<string, unknown>): Promise<boolean>;
+  /** The generated REST API: its createCollection forwards every field (the client's own drops `metadata`). */
+  api(): { createCollection(args: Record<string, unknown>): Promise<{ data: { result?: boolean | null } }> };
   updateCollection(name: string, body: Record<string, unknown>): Promise<boolean>;
   deleteCollection(name: string): Promise<boolean>;
   createPayloadIndex(name: string, body: Record<string, unknown>): Promise<unknown>;
@@ -339,7 +340,8 @@ export class QdrantAdapter implements VectorAdapter {
     const { body, notes } = this.planCollection(schema);
     if (await this.exists(schema.name)) throw new InvalidInputError('TARGET_EXISTS', `Qdrant collection ${JSON.stringify(schema.name)} already exists.`, { plugin: PLUGIN });
     this.cache.delete(schema.name);
-    await this.call('createCollection', undefined, () => this.client.createCollection(schema.name, body));
+    // QdrantClient.createCollection (1.18) forwards a fixed list of fields and drops `metadata`.
+    await this.call('createCollection', undefined, () => this.client.api().createCollection({ collection_name: schema.name, ...body }));
     this.createNotes.set(schema.name, notes);
     if (options.indexes === 'now') await this.payloadIndexes(schema.name, schema, notes);
   }

@@ -9,11 +9,11 @@ export const QdrantAdapterOptionsSchema = z
     /** API key (header `api-key`). Never logged or recorded. */
     apiKey: z.string().min(1).optional(),
     /**
-     * A QdrantClient you configured. Checked by shape (`scroll`, `upsert`, `getCollection`), so a
+     * A QdrantClient you configured. Checked by shape (`scroll`, `upsert`, `getCollection`, `api`), so a
      * client from your application's own copy of the package works.
      */
     client: z
-      .custom<QdrantClient>((v) => typeof v === 'object' && v !== null && ['scroll', 'upsert', 'getCollection'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), 'a QdrantClient')
+      .custom<QdrantClient>((v) => typeof v === 'object' && v !== null && ['scroll', 'upsert', 'getCollection', 'api'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), 'a QdrantClient')
       .optional(),
     /** Bytes of point data per upsert request (Qdrant's default request limit is 32 MiB). @default 4194304 */
     upsertBatchBytes: z.number().int().min(64 * 1024).max(30 * 1024 * 1024).default(4 * 1024 * 1024),

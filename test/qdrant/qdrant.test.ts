@@ -1,0 +1,149 @@
+/**
+ * Qdrant adapter: the shared conformance suite against the Qdrant-compatible test server (every
+ * request and response validated against Qdrant's OpenAPI v1.19 document; test/qdrant/), and, when
+ * QDRANT_URL is set, the same suite unchanged against a real Qdrant. Then Qdrant specifics.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { qdrantAdapter, type QdrantAdapter } from '../../adapters/qdrant/index.js';
+import type { CollectionSchema, VectorRecord } from '../../src/model.js';
+import { openRepository, type Repository } from '../../src/repository/repository.js';
+import { memoryStorage } from '../../src/storage/memory-storage.js';
+import { testAdapter } from '../conformance/adapter-suite.js';
+import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
+import { randomName } from '../helpers/engines.js';
+import { expectError } from '../helpers/errors.js';
+import { type QdrantTestServer, startQdrantTestServer } from './qdrant-test-server.js';
+
+const realUrl = process.env.QDRANT_URL;
+
+describe('qdrant (test server validating against the OpenAPI v1.19 document)', () => {
+  let server: QdrantTestServer;
+  testAdapter({
+    name: 'qdrant (OpenAPI-validating test server)',
+    rows: 1500,
+    create: async () => {
+      server = await startQdrantTestServer();
+      const adapter = qdrantAdapter({ url: server.url });
+      return {
+        adapter,
+        cleanup: async () => {
+          const violations = [...server.violations];
+          await server.close();
+          expect(violations, 'requests or responses outside the OpenAPI schema').toEqual([]);
+        },
+      };
+    },
+  });
+});
+
+describe.runIf(realUrl !== undefined)('qdrant (real server at QDRANT_URL)', () => {
+  testAdapter({
+    name: 'qdrant (real server)',
+    rows: 1500,
+    create: async () => {
+      const adapter = qdrantAdapter({ url: realUrl as string, apiKey: process.env.QDRANT_API_KEY });
+      return { adapter, cleanup: async () => undefined };
+    },
+  });
+});
+
+describe('qdrant specifics and bad input (test server)', () => {
+  let server: QdrantTestServer;
+  let a: QdrantAdapter;
+  let repo: Repository;
+  const raw = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await fetch(`${server.url}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    const text = await res.text();
+    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+  beforeAll(async () => {
+    server = await startQdrantTestServer();
+    a = qdrantAdapter({ url: server.url });
+    repo = await openRepository({ storage: memoryStorage(), create: true });
+  });
+  afterAll(async () => {
+    const violations = [...server.violations];
+    await server.close();
+    expect(violations).toEqual([]);
+  });
+
+  it('int64 ids above 2^53 and negative ids become UUIDv5 points with the original kept; small ones stay integers', async () => {
+    const n = randomName('ids');
+    const schema = testSchema(n);
+    await a.create(schema, { indexes: 'now' });
+    const records = [...makeRecords(2, 16, 1, 5n), ...makeRecords(1, 16, 2, 9_007_199_254_740_993n), ...makeRecords(1, 16, 3, -7n)];
+    await a.write(n, makeBatch(schema, records), { mode: 'insert' });
+    const scroll = await raw('POST', `/collections/${n}/points/scroll`, { limit: 10, with_payload: true });
+    const points = (scroll.json.result as { points: { id: number | string; payload: Record<string, unknown> }[] }).points;
+    expect(points.filter((p) => typeof p.id === 'number').map((p) => p.id)).toEqual([5, 6]);
+    expect(points.filter((p) => typeof p.id === 'string').map((p) => p.payload.vdr_id).sort()).toEqual(['-7', '9007199254740993']);
+    expect((await a.fetch(n, [9_007_199_254_740_993n, -7n])).map((r) => r.id)).toEqual([9_007_199_254_740_993n, -7n]);
+  });
+
+  it('a collection created outside vectordr: integer, UUID and mixed ids, the whole payload as one json field, restored faithfully', async () => {
+    for (const [kind, ids] of [
+      ['int64', [1, 2, 3]],
+      ['uuid', ['6f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c', '7f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c']],
+      ['string', [10, '8f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c']],
+    ] as const) {
+      const n = randomName('native');
+      expect((await raw('PUT', `/collections/${n}`, { vectors: { size: 3, distance: 'Dot' } })).status).toBe(200);
+      const points = ids.map((id, i) => ({ id, vector: [i, 1, 2], payload: { city: `c${i}`, tags: ['a'], nested: { k: i } } }));
+      expect((await raw('PUT', `/collections/${n}/points?wait=true`, { points })).status).toBe(200);
+      const d = await a.describe(n);
+      expect([d.idType, d.vectors[0]?.name, d.vectors[0]?.metric, d.payload.map((p) => p.name)]).toEqual([kind, 'vector', 'dot', ['payload']]);
+      const { manifest } = await repo.snapshot(a, n);
+      const target = randomName('native_r');
+      await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+      expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
+      const back = await a.fetch(target, [kind === 'int64' ? 2n : String(ids[1])]);
+      expect(back[0]?.payload).toEqual({ payload: { city: 'c1', tags: ['a'], nested: { k: 1 } } });
+    }
+  });
+
+  it('refuses sparse vectors, multivectors and unsupported datatypes, naming them', async () => {
+    const sparse = randomName('sparse');
+    expect((await raw('PUT', `/collections/${sparse}`, { vectors: { d: { size: 2, distance: 'Cosine' } }, sparse_vectors: { text: {} } })).status).toBe(200);
+    expect((await expectError(a.describe(sparse), 'UNSUPPORTED_OPERATION')).message).toContain('sparse');
+    const multi = randomName('multi');
+    expect((await raw('PUT', `/collections/${multi}`, { vectors: { size: 2, distance: 'Cosine', multivector_config: { comparator: 'max_sim' } } })).status).toBe(200);
+    expect((await expectError(a.describe(multi), 'UNSUPPORTED_OPERATION')).message).toContain('multivector');
+  });
+
+  it('refuses a metric Qdrant lacks (with the choices) and an unspecified one unless named', async () => {
+    const s1: CollectionSchema = { ...testSchema(randomName('ham')), vectors: [{ name: 'embedding', dims: 4, metric: 'hamming', element: 'float32', nullable: false }], indexes: [] };
+    const err = await expectError(a.create(s1, { indexes: 'now' }), 'UNSUPPORTED_OPERATION');
+    expect(err.message).toContain('Cosine, Euclid, Dot, Manhattan');
+    const s2: CollectionSchema = { ...testSchema(randomName('nom')), vectors: [{ name: 'embedding', dims: 4, metric: 'unspecified', element: 'float32', nullable: false }], indexes: [] };
+    expect((await expectError(a.create(s2, { indexes: 'now' }), 'UNSUPPORTED_OPERATION')).message).toContain('metricForUnindexed');
+    expect(await a.exists(s2.name)).toBe(false);
+  });
+
+  it('cosine vectors come back normalised; parity compares them after normalisation and still catches a changed one', async () => {
+    const n = randomName('cos');
+    const schema = testSchema(n);
+    const records = makeRecords(50);
+    await a.create(schema, { indexes: 'now' });
+    await a.write(n, makeBatch(schema, records), { mode: 'insert' });
+    const [got] = await a.fetch(n, [records[0]?.id as bigint]);
+    const v = got?.vectors.embedding as Float32Array;
+    expect(Math.abs(Math.hypot(...v) - 1)).toBeLessThan(1e-6);
+    // A snapshot of raw vectors (taken elsewhere) against the normalised collection.
+    const { manifest } = await repo.snapshot(a, n);
+    const p = await repo.verifyParity(a, { collection: n, snapshot: manifest.id });
+    expect(p.ok).toBe(true);
+    expect(p.vectors.mode).toBe('normalized');
+    const r3 = records[3] as VectorRecord;
+    await a.write(n, makeBatch(schema, [{ ...r3, vectors: { embedding: (r3.vectors.embedding as Float32Array).map((x, i) => (i === 1 ? x + 0.5 : x)) } }]), { mode: 'upsert' });
+    const p2 = await repo.verifyParity(a, { collection: n, snapshot: manifest.id });
+    expect(p2.ok).toBe(false);
+    expect(p2.changed).toEqual([r3.id]);
+  });
+
+  it('a missing collection is COLLECTION_NOT_FOUND', async () => {
+    const missing = randomName('nope');
+    await expectError(a.describe(missing), 'COLLECTION_NOT_FOUND');
+    await expectError(a.count(missing), 'COLLECTION_NOT_FOUND');
+    expect(await a.exists(missing)).toBe(false);
+  });
+});
