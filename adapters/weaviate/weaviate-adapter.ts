@@ -31,6 +31,7 @@ import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField,
 import { recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { type WeaviateClientLike, type WeaviateCollectionLike, type WeaviateObjectLike, WeaviateRest, grpcCall } from './weaviate-client.js';
+import { type BatchObjectInput, type BatchProperty, WeaviateGrpcBatch, batchPropertyOf, encodeBatchObjects } from './weaviate-grpc-batch.js';
 import { type WeaviateAdapterOptions, WeaviateAdapterOptionsSchema } from './weaviate-options.js';
 import {
   type ClassMeta,
@@ -73,6 +74,8 @@ interface Resolved {
   legacy: boolean;
   /** `rest`: read over REST (dates: the client rounds them to ms; objects, geo, phone, blobs: gRPC needs nested selections). */
   props: { field: PayloadField; w: string; rest: boolean }[];
+  /** Every property by Weaviate name for the own batch encoder; undefined when one is an object, geo or phone property. */
+  batchProps: Map<string, BatchProperty> | undefined;
   /** Original ids live in `vdr_id` (int64 and string ids). */
   originalIds: boolean;
 }
@@ -98,6 +101,7 @@ export class WeaviateAdapter implements VectorAdapter {
   /** What create() could not recreate as recorded (vectorizer modules, index kinds), reported by buildIndexes. */
   private readonly createNotes = new Map<string, IndexBuildReport['skipped']>();
   private modules: Promise<Set<string>> | undefined;
+  private batcher: WeaviateGrpcBatch | undefined;
 
   constructor(options: WeaviateAdapterOptions) {
     const parsed = WeaviateAdapterOptionsSchema.safeParse(options);
@@ -200,7 +204,11 @@ export class WeaviateAdapter implements VectorAdapter {
     }
     const originalIds = meta?.idType !== undefined && meta.idType !== 'uuid';
     const props: Resolved['props'] = [];
+    let batchProps: Map<string, BatchProperty> | undefined = new Map();
     for (const p of cls.properties ?? []) {
+      const bp = batchPropertyOf(p.name, p.dataType[0] as string);
+      if (bp && batchProps) batchProps.set(p.name, bp);
+      else if (!bp && p.dataType.length === 1) batchProps = undefined;
       if (originalIds && p.name === ORIGINAL_ID_PROPERTY) continue;
       const mp = meta?.props[p.name];
       const field: PayloadField = mp ? { name: mp.name, type: mp.type, array: mp.array, nullable: mp.nullable ?? true } : payloadFieldFromWeaviate(p, collection);
@@ -221,7 +229,7 @@ export class WeaviateAdapter implements VectorAdapter {
       indexes,
       native,
     };
-    return { className, cls, meta, schema, vectors, legacy, props, originalIds };
+    return { className, cls, meta, schema, vectors, legacy, props, originalIds, batchProps };
   }
 
   private async resolveCached(collection: string): Promise<Resolved> {
@@ -460,7 +468,7 @@ export class WeaviateAdapter implements VectorAdapter {
     const r = await this.resolveCached(collection);
     validateBatchVectors(batch, r.schema.vectors, PLUGIN);
     const byName = new Map(r.props.map((p) => [p.field.name, p]));
-    const objects: { id: string; properties: Record<string, unknown>; vectors: Record<string, number[]> | number[] }[] = new Array(batch.length);
+    const objects: BatchObjectInput[] = new Array<BatchObjectInput>(batch.length);
     const flushAt: number[] = [];
     let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -478,14 +486,14 @@ export class WeaviateAdapter implements VectorAdapter {
         properties[p.w] = v;
         rowBytes += typeof v === 'string' ? v.length * 2 : 16;
       }
-      const vectors: Record<string, number[]> = {};
+      const vectors: Record<string, Float32Array> = {};
       for (const v of r.vectors) {
         const col = batch.vectors[v.field.name] as VectorColumn;
         if (col.valid && col.valid[i] === 0) continue;
-        vectors[v.w] = Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
+        vectors[v.w] = col.data.subarray(i * col.dims, (i + 1) * col.dims);
         rowBytes += col.dims * 4;
       }
-      objects[i] = { id: idToUuid(id, r.schema.idType), properties, vectors: r.legacy ? (vectors[LEGACY_VECTOR] ?? []) : vectors };
+      objects[i] = { uuid: idToUuid(id, r.schema.idType), properties, vectors };
       bytes += rowBytes;
       if (bytes >= this.options.insertBatchBytes) {
         flushAt.push(i + 1);
@@ -510,13 +518,12 @@ export class WeaviateAdapter implements VectorAdapter {
         throwIfAborted(options.signal);
         const part = parts[next++] as (typeof parts)[number];
         // Weaviate's batch import is an upsert by UUID: insert and upsert are the same call.
-        const res = await grpcCall('insertMany', () => col.data.insertMany(part.objects)).catch((err: unknown) => {
+        const errors = await this.sendBatch(r, col, part.objects, options.signal).catch((err: unknown) => {
           failed = true;
           throw err;
         });
-        if (res.hasErrors) {
+        if (errors.length > 0) {
           failed = true;
-          const errors = Object.entries(res.errors);
           const first = errors.slice(0, 3).map(([k, e]) => `id ${String(batch.ids[part.offset + Number(k)])}: ${e.message}`);
           const transient = errors.every(([, e]) => /timeout|unavailable|too many|rate/i.test(e.message));
           throw new EngineError(`Weaviate refused ${errors.length} of ${part.objects.length} objects written to ${JSON.stringify(collection)} (${first.join('; ')}). The others were stored; writes are idempotent, so rerunning the restore resumes safely.`, transient ? 'transient' : 'permanent', {
@@ -537,6 +544,38 @@ export class WeaviateAdapter implements VectorAdapter {
    */
   private markerPath(className: string): string {
     return `/v1/objects/${MARKER_CLASS}/${uuidV5(`marker:${className}`, VECTORDR_ID_NAMESPACE)}`;
+  }
+
+  /**
+   * One batch import: over vectordr's own BatchObjects encoder when every property is a scalar or an
+   * array of scalars (weaviate-grpc-batch.ts says why), else through the client's insertMany.
+   */
+  private async sendBatch(r: Resolved, col: WeaviateCollectionLike, objects: BatchObjectInput[], signal?: AbortSignal): Promise<[number, { message: string }][]> {
+    if (r.batchProps) {
+      const body = encodeBatchObjects(r.className, objects, r.batchProps, r.legacy ? LEGACY_VECTOR : undefined);
+      const errors = await this.grpcBatch().batchObjects(body, signal);
+      return errors.map((e) => [e.index, { message: e.error }]);
+    }
+    const res = await grpcCall('insertMany', () =>
+      col.data.insertMany(
+        objects.map((o) => {
+          const vectors = Object.fromEntries(Object.entries(o.vectors).map(([k, v]) => [k, Array.from(v)]));
+          return { id: o.uuid, properties: o.properties, vectors: r.legacy ? (vectors[LEGACY_VECTOR] ?? []) : vectors };
+        }),
+      ),
+    );
+    return res.hasErrors ? Object.entries(res.errors).map(([k, e]) => [Number(k), e]) : [];
+  }
+
+  private grpcBatch(): WeaviateGrpcBatch {
+    if (!this.batcher) {
+      const o = this.options;
+      const url = new URL(o.url);
+      const secure = o.grpcSecure ?? url.protocol === 'https:';
+      const address = o.grpcAddress ?? `${url.hostname}:50051`;
+      this.batcher = new WeaviateGrpcBatch(`${secure ? 'https' : 'http'}://${address}`, () => this.rest.headers(), o.timeoutMs);
+    }
+    return this.batcher;
   }
 
   async readMarker(collection: string): Promise<string | undefined> {
@@ -668,6 +707,8 @@ export class WeaviateAdapter implements VectorAdapter {
   }
 
   async close(): Promise<void> {
+    this.batcher?.close();
+    this.batcher = undefined;
     const p = this.clientPromise;
     this.clientPromise = undefined;
     if (this.ownsClient && p) await (await p.catch(() => undefined))?.close();

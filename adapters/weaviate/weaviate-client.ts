@@ -52,7 +52,7 @@ export interface WeaviateClientLike {
 export class WeaviateRest {
   constructor(
     private readonly base: string,
-    private readonly headers: () => Promise<Record<string, string>>,
+    readonly headers: () => Promise<Record<string, string>>,
     private readonly timeoutMs: number,
   ) {}
 

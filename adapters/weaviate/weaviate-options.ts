@@ -27,14 +27,15 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
     .optional(),
   /**
    * Bytes of object data (vectors + properties) per batch insert request. Weaviate's gRPC limit is
-   * `GRPC_MAX_MESSAGE_SIZE` (100 MB by default); larger batches cost memory on both sides. @default 4194304
+   * `GRPC_MAX_MESSAGE_SIZE` (100 MB by default). Measured on 20k x 768 into a flat index: 1 MiB with
+   * 4 requests in flight 3950 objects/s, 4 MiB with 2 3350. @default 1048576
    */
-  insertBatchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  insertBatchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /**
-   * Batch insert requests in flight within one write (the client encodes the next while Weaviate
-   * ingests one). @default 2
+   * Batch insert requests in flight within one write (vectordr encodes the next while Weaviate
+   * ingests one; Weaviate spreads concurrent batches over its cores). @default 4
    */
-  writeConcurrency: z.number().int().min(1).max(16).default(2),
+  writeConcurrency: z.number().int().min(1).max(16).default(4),
   /**
    * Objects per cursor page of a scan (`fetchObjects({ after, limit })`). Weaviate caps a page at
    * `QUERY_MAXIMUM_RESULTS` (10000 by default). @default 2000
