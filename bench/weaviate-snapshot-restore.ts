@@ -119,6 +119,7 @@ async function timed<T>(step: string, run: () => Promise<T>): Promise<{ value: T
 }
 
 async function main(): Promise<void> {
+  const code = codeVersion(); // now: the code that runs was loaded at start
   const tag = Math.random().toString(36).slice(2, 8);
   const source = `Bench_src_${tag}`;
   const target = `Bench_vdr_${tag}`;
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
     const backupBytes = await dirBytes(path.join(backupPath, backupId)).catch(() => Number.NaN);
     const result = {
       benchmark: 'weaviate-snapshot-restore',
-      code: codeVersion(),
+      code,
       when: new Date().toISOString(),
       weaviate: meta.version,
       asyncIndexing: process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING ?? null,

@@ -53,6 +53,7 @@ export type ErrorCode =
   | 'LOCK_LOST'
   | 'PRUNE_UNSAFE'
   | 'VALUE_TOO_LONG'
+  | 'ID_COLLISION'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {

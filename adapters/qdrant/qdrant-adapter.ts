@@ -397,10 +397,16 @@ export class QdrantAdapter implements VectorAdapter {
     const known = new Set(r.schema.payload.map((p) => p.name));
     const points: { id: PointId; vector: number[] | Record<string, number[]>; payload: Record<string, unknown> }[] = new Array(batch.length);
     const flushAt: number[] = [];
+    const seen = new Map<string, Id>();
     let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const id = batch.ids instanceof BigInt64Array ? (batch.ids[i] as bigint) : (batch.ids[i] as string);
       const pid = pointId(id, r.schema.idType);
+      const other = seen.get(String(pid.id));
+      if (other !== undefined && String(other) !== String(id)) {
+        throw new InvalidInputError('ID_COLLISION', `Ids ${JSON.stringify(String(other))} and ${JSON.stringify(String(id))} map to the same Qdrant point ${String(pid.id)}; one would overwrite the other. Nothing of this batch was written.`, { plugin: PLUGIN });
+      }
+      seen.set(String(pid.id), id);
       const src = batch.payloads[i] ?? {};
       let payload: Record<string, unknown>;
       if (r.wholePayload) {
@@ -535,6 +541,11 @@ export class QdrantAdapter implements VectorAdapter {
   async probe(): Promise<ProbeResult> {
     const t0 = performance.now();
     try {
+      if (this.options.url) {
+        const ready = await fetch(`${this.options.url.replace(/\/+$/, '')}/readyz`, { signal: AbortSignal.timeout(Math.min(this.options.timeoutMs, 10_000)) });
+        await ready.text();
+        if (ready.status !== 200) return { reachable: false, role: 'unknown', latencyMs: performance.now() - t0, error: `not ready (HTTP ${ready.status})` };
+      }
       const v = await this.client.versionInfo();
       return { reachable: true, role: 'primary', latencyMs: performance.now() - t0, ...(v.version ? { engineVersion: v.version } : {}) };
     } catch (err) {

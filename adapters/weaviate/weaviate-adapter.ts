@@ -470,12 +470,19 @@ export class WeaviateAdapter implements VectorAdapter {
     const byName = new Map(r.props.map((p) => [p.field.name, p]));
     const objects: BatchObjectInput[] = new Array<BatchObjectInput>(batch.length);
     const flushAt: number[] = [];
+    const seen = new Map<string, Id>();
     let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const id = batch.ids instanceof BigInt64Array ? (batch.ids[i] as bigint) : (batch.ids[i] as string);
       if (r.schema.idType === 'uuid' && !isUuid(String(id).toLowerCase())) {
         throw new InvalidInputError('UNSUPPORTED_ID_TYPE', `Id ${JSON.stringify(String(id).slice(0, 60))} of a uuid collection is not a UUID. Nothing of this batch was written.`, { plugin: PLUGIN });
       }
+      const uuid = idToUuid(id, r.schema.idType);
+      const other = seen.get(uuid);
+      if (other !== undefined && String(other) !== String(id)) {
+        throw new InvalidInputError('ID_COLLISION', `Ids ${JSON.stringify(String(other))} and ${JSON.stringify(String(id))} map to the same Weaviate UUID ${uuid}; one would overwrite the other. Nothing of this batch was written.`, { plugin: PLUGIN });
+      }
+      seen.set(uuid, id);
       const properties: Record<string, unknown> = r.originalIds ? { [ORIGINAL_ID_PROPERTY]: String(id) } : {};
       let rowBytes = 64;
       for (const [key, value] of Object.entries(batch.payloads[i] ?? {})) {
@@ -493,7 +500,7 @@ export class WeaviateAdapter implements VectorAdapter {
         vectors[v.w] = col.data.subarray(i * col.dims, (i + 1) * col.dims);
         rowBytes += col.dims * 4;
       }
-      objects[i] = { uuid: idToUuid(id, r.schema.idType), properties, vectors };
+      objects[i] = { uuid, properties, vectors };
       bytes += rowBytes;
       if (bytes >= this.options.insertBatchBytes) {
         flushAt.push(i + 1);

@@ -301,6 +301,17 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
       progress.emit('segment');
     }
     const loadMs = performance.now() - loadStart;
+    // Into a collection this restore created, fewer rows than the snapshot holds means two ids
+    // landed on one record (an id mapping collided, or the engine folded ids): refuse, never report success.
+    if (mode === 'insert' && !useStaging && resumeFrom === undefined) {
+      const stored = await adapter.count(writeInto);
+      if (stored < manifest.rows.upserts) {
+        throw new IntegrityError('ID_COLLISION', `${JSON.stringify(writeInto)} holds ${stored} records after loading ${manifest.rows.upserts}: ids of snapshot ${manifest.id} collided in ${adapter.engine} (two ids stored as one). Run verifyParity to see which; restore into an engine that keeps these ids apart.`, {
+          plugin: adapter.engine,
+          details: { stored, expected: manifest.rows.upserts },
+        });
+      }
+    }
     loaded = true;
 
     const indexStart = performance.now();

@@ -107,6 +107,31 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
     expect(violations, 'Qdrant requests or responses outside the OpenAPI schema').toEqual([]);
   });
 
+  it('a Manhattan (l1) collection into an engine without l1 is refused with the choices, creating nothing', async () => {
+    const source = randomName('mx_l1');
+    made.push(['qdrant', source]);
+    const schema: CollectionSchema = { ...schemaFor(source, 'int64'), vectors: [{ name: 'embedding', dims: 8, metric: 'l1', element: 'float32', nullable: false }], indexes: [] };
+    await adapters.qdrant.create(schema, { indexes: 'now' });
+    await adapters.qdrant.write(source, makeBatch(schema, recordsFor('int64', 10)), { mode: 'insert' });
+    const s = await repo.snapshot(adapters.qdrant, source);
+    const target = randomName('mx_l1_mv');
+    const err = await repo.restore(adapters.milvus, { collection: source, snapshot: s.manifest.id, target }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    expect(err?.code).toBe('UNSUPPORTED_OPERATION');
+    expect(err?.message).toMatch(/cosine.*l2.*dot|COSINE.*L2.*IP/i);
+    expect(await adapters.milvus.exists(target)).toBe(false);
+    // Weaviate and pgvector have l1: the same snapshot restores there with parity.
+    for (const engine of ['weaviate', 'pgvector'] as const) {
+      const t = randomName(`mx_l1_${engine}`);
+      made.push([engine, t]);
+      await repo.restore(adapters[engine], { collection: source, snapshot: s.manifest.id, target: t });
+      expect((await repo.verifyParity(adapters[engine], { collection: source, snapshot: s.manifest.id, live: t })).ok).toBe(true);
+      expect((await adapters[engine].describe(t)).vectors[0]?.metric).toBe('l1');
+    }
+  });
+
   PAIRS.forEach(([from, to], p) => {
     const idType = ID_TYPES[p % ID_TYPES.length] as IdType;
     it(`${from} -> ${to} -> ${from} (${idType} ids)`, async () => {

@@ -140,6 +140,43 @@ describe('qdrant specifics and bad input (test server)', () => {
     expect(p2.changed).toEqual([r3.id]);
   });
 
+  it('refuses two ids that land on the same point (ID_COLLISION), writing nothing', async () => {
+    const n = randomName('collide');
+    const schema: CollectionSchema = { ...testSchema(n), idType: 'uuid' };
+    await a.create(schema, { indexes: 'now' });
+    const [r0, r1] = makeRecords(2);
+    const recs = [
+      { ...(r0 as VectorRecord), id: '6F1E0B36-1C4F-4B8E-9D1A-0C3F3B1A2B4C' },
+      { ...(r1 as VectorRecord), id: '6f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c' },
+    ];
+    await expectError(a.write(n, makeBatch(schema, recs), { mode: 'insert' }), 'ID_COLLISION');
+    expect(await a.count(n)).toBe(0);
+  });
+
+  it('an integer point id above 2^53 written by another client is read exactly where the client can (Node 22+), and refused with a clear error where it cannot (Node 20)', async () => {
+    const n = randomName('bigpoint');
+    expect((await raw('PUT', `/collections/${n}`, { vectors: { size: 2, distance: 'Dot' } })).status).toBe(200);
+    // Raw JSON text: the id must not pass through a JS number on the way in.
+    const res = await fetch(`${server.url}/collections/${n}/points?wait=true`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"points":[{"id":9007199254740993,"vector":[1,2],"payload":{}}]}' });
+    expect(res.status).toBe(200);
+    if ('rawJSON' in JSON) {
+      const { manifest } = await repo.snapshot(a, n);
+      const target = randomName('bigpoint_r');
+      await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+      expect((await a.fetch(target, [9_007_199_254_740_993n]))[0]?.id).toBe(9_007_199_254_740_993n);
+    } else {
+      const err = await expectError(repo.snapshot(a, n), 'ENGINE_ERROR');
+      expect(err.message).toContain('Node 22');
+    }
+  });
+
+  it('probe reports the version; an unreachable endpoint is reported, not thrown', async () => {
+    const p = await a.probe();
+    expect(p).toMatchObject({ reachable: true, role: 'primary', engineVersion: '1.19.0' });
+    const dead = await qdrantAdapter({ url: 'http://127.0.0.1:9', timeoutMs: 2000 }).probe();
+    expect(dead.reachable).toBe(false);
+  });
+
   it('a missing collection is COLLECTION_NOT_FOUND', async () => {
     const missing = randomName('nope');
     await expectError(a.describe(missing), 'COLLECTION_NOT_FOUND');

@@ -268,6 +268,19 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
     });
 
+    it('refuses two ids that land on the same object (ID_COLLISION), writing nothing', async () => {
+      const n = name('collide_ids');
+      const schema: CollectionSchema = { ...testSchema(n), idType: 'uuid' };
+      await a.create(schema, { indexes: 'now' });
+      const [r0, r1] = makeRecords(2);
+      const recs = [
+        { ...(r0 as VectorRecord), id: '6F1E0B36-1C4F-4B8E-9D1A-0C3F3B1A2B4C' },
+        { ...(r1 as VectorRecord), id: '6f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c' },
+      ];
+      await expectError(a.write(n, makeBatch(schema, recs), { mode: 'insert' }), 'ID_COLLISION');
+      expect(await a.count(n)).toBe(0);
+    });
+
     it('refuses int64 payload values Weaviate would round, writing nothing of the batch', async () => {
       const n = name('bigint');
       const schema = testSchema(n);
