@@ -23,7 +23,8 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
-import { AbortedError, EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { forEachLimit, sleep } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
@@ -455,19 +456,7 @@ export class QdrantAdapter implements VectorAdapter {
     }
     // Up to writeConcurrency upserts in flight; all waited for (wait: true) before write() returns,
     // so the marker the core writes next never runs ahead of stored points.
-    let next = 0;
-    let failed = false;
-    const worker = async (): Promise<void> => {
-      while (!failed && next < parts.length) {
-        throwIfAborted(options.signal);
-        const part = parts[next++] as typeof points;
-        await this.call('upsert', collection, () => this.client.upsert(collection, { wait: true, points: part })).catch((err: unknown) => {
-          failed = true;
-          throw err;
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.options.writeConcurrency, parts.length) }, worker));
+    await forEachLimit(parts, this.options.writeConcurrency, (part) => this.call('upsert', collection, () => this.client.upsert(collection, { wait: true, points: part })).then(() => undefined), options.signal);
   }
 
   async readMarker(collection: string): Promise<string | undefined> {
@@ -593,19 +582,6 @@ function toRecordBatch(r: Resolved, points: PointLike[]): RecordBatch {
   return { length: n, ids, vectors, payloads };
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(new AbortedError());
-      },
-      { once: true },
-    );
-  });
-}
 
 /** Creates a Qdrant adapter. See `QdrantAdapterOptions`. */
 export function qdrantAdapter(options: QdrantAdapterOptions): QdrantAdapter {

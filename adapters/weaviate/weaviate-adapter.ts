@@ -24,8 +24,9 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
-import { AbortedError, EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
+import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import { VECTORDR_ID_NAMESPACE, idToUuid, isUuid, uuidV5 } from '../../src/id-mapping.js';
+import { forEachLimit, sleep } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
@@ -518,29 +519,22 @@ export class WeaviateAdapter implements VectorAdapter {
     // Up to writeConcurrency requests in flight: the client encodes the next batch while Weaviate
     // ingests one. Objects of one restore have distinct UUIDs, so their order does not matter; the
     // core writes the marker only after write() has returned, i.e. after every request succeeded.
-    let next = 0;
-    let failed = false;
-    const worker = async (): Promise<void> => {
-      while (!failed && next < parts.length) {
-        throwIfAborted(options.signal);
-        const part = parts[next++] as (typeof parts)[number];
-        // Weaviate's batch import is an upsert by UUID: insert and upsert are the same call.
-        const errors = await this.sendBatch(r, col, part.objects, options.signal).catch((err: unknown) => {
-          failed = true;
-          throw err;
+    // Weaviate's batch import is an upsert by UUID: insert and upsert are the same call.
+    await forEachLimit(
+      parts,
+      this.options.writeConcurrency,
+      async (part) => {
+        const errors = await this.sendBatch(r, col, part.objects, options.signal);
+        if (errors.length === 0) return;
+        const first = errors.slice(0, 3).map(([k, e]) => `id ${String(batch.ids[part.offset + Number(k)])}: ${e.message}`);
+        const transient = errors.every(([, e]) => /timeout|unavailable|too many|rate/i.test(e.message));
+        throw new EngineError(`Weaviate refused ${errors.length} of ${part.objects.length} objects written to ${JSON.stringify(collection)} (${first.join('; ')}). The others were stored; writes are idempotent, so rerunning the restore resumes safely.`, transient ? 'transient' : 'permanent', {
+          plugin: PLUGIN,
+          details: { failed: errors.length, batch: part.objects.length },
         });
-        if (errors.length > 0) {
-          failed = true;
-          const first = errors.slice(0, 3).map(([k, e]) => `id ${String(batch.ids[part.offset + Number(k)])}: ${e.message}`);
-          const transient = errors.every(([, e]) => /timeout|unavailable|too many|rate/i.test(e.message));
-          throw new EngineError(`Weaviate refused ${errors.length} of ${part.objects.length} objects written to ${JSON.stringify(collection)} (${first.join('; ')}). The others were stored; writes are idempotent, so rerunning the restore resumes safely.`, transient ? 'transient' : 'permanent', {
-            plugin: PLUGIN,
-            details: { failed: errors.length, batch: part.objects.length },
-          });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.options.writeConcurrency, parts.length) }, worker));
+      },
+      options.signal,
+    );
   }
 
   /**
@@ -783,19 +777,6 @@ function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBatch {
   return { length: n, ids, vectors, payloads };
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(new AbortedError());
-      },
-      { once: true },
-    );
-  });
-}
 
 /** Creates a Weaviate adapter. See `WeaviateAdapterOptions`. */
 export function weaviateAdapter(options: WeaviateAdapterOptions): WeaviateAdapter {
