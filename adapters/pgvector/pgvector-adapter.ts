@@ -17,7 +17,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
-import { EngineError, InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
@@ -341,6 +341,30 @@ export class PgvectorAdapter implements VectorAdapter {
       await s.query(`CREATE TABLE ${this.table(schema.name)} (${defs.join(', ')})`);
     });
     if (options.indexes === 'now') await this.buildIndexes(schema.name, schema, { signal: options.signal });
+  }
+
+  /**
+   * Refuses, before anything is created or dropped, a vector index whose operator class this
+   * pgvector lacks (vector_l1_ops for HNSW came with pgvector 0.7): without the index the metric
+   * would be lost, and vectordr never drops a metric silently.
+   */
+  async preflightCreate(schema: CollectionSchema): Promise<void> {
+    for (const ix of schema.indexes) {
+      const vector = schema.vectors.find((v) => v.name === ix.field);
+      const opclass = vector ? METRIC_OPCLASS[ix.metric ?? vector.metric] : undefined;
+      if (!vector || !INDEX_PARAMS[ix.kind] || !opclass || ix.params.unsupported !== undefined) continue;
+      const r = await this.run('check operator class', () =>
+        this.driver.query(`SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'vector') AS ev,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod WHERE c.opcname = ${quoteLiteral(opclass)} AND a.amname = ${quoteLiteral(ix.kind)}) AS ok`),
+      );
+      const row = r.rows[0] ?? {};
+      // No extension yet (create() installs it): nothing to check against.
+      if (row.ev == null || row.ok === true || row.ok === 't') continue;
+      throw new UnsupportedOperationError(`pgvector ${String(row.ev)} has no ${opclass} for ${ix.kind} indexes, so ${JSON.stringify(ix.field)} could not be searched by ${ix.metric ?? vector.metric} (pgvector added vector_l1_ops in 0.7.0). Upgrade pgvector, or restore into an engine that has this metric. Nothing was created.`, {
+        plugin: PLUGIN,
+        details: { field: ix.field, opclass, method: ix.kind, pgvector: String(row.ev) },
+      });
+    }
   }
 
   async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {

@@ -107,7 +107,7 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
     expect(violations, 'Qdrant requests or responses outside the OpenAPI schema').toEqual([]);
   });
 
-  it('a Manhattan (l1) collection into an engine without l1 is refused with the choices, creating nothing', async () => {
+  it('a Manhattan (l1) collection into an engine without l1 is refused with the choices, creating nothing; into one with l1 it restores', async () => {
     const source = randomName('mx_l1');
     made.push(['qdrant', source]);
     const schema: CollectionSchema = { ...schemaFor(source, 'int64'), vectors: [{ name: 'embedding', dims: 8, metric: 'l1', element: 'float32', nullable: false }], indexes: [] };
@@ -122,8 +122,23 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
     expect(err?.code).toBe('UNSUPPORTED_OPERATION');
     expect(err?.message).toMatch(/cosine.*l2.*dot|COSINE.*L2.*IP/i);
     expect(await adapters.milvus.exists(target)).toBe(false);
-    // Weaviate and pgvector have l1: the same snapshot restores there with parity.
-    for (const engine of ['weaviate', 'pgvector'] as const) {
+    // pgvector has vector_l1_ops for HNSW only from 0.7 (the pgserver wheel ships 0.6.2): refused
+    // there before anything is created, with the reason; on a newer pgvector it restores.
+    const pgTarget = randomName('mx_l1_pg');
+    made.push(['pgvector', pgTarget]);
+    const pgErr = await repo.restore(adapters.pgvector, { collection: source, snapshot: s.manifest.id, target: pgTarget }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    if (pgErr) {
+      expect(pgErr.code).toBe('UNSUPPORTED_OPERATION');
+      expect(pgErr.message).toContain('vector_l1_ops');
+      expect(await adapters.pgvector.exists(pgTarget)).toBe(false);
+    } else {
+      expect((await repo.verifyParity(adapters.pgvector, { collection: source, snapshot: s.manifest.id, live: pgTarget })).ok).toBe(true);
+    }
+    // Weaviate has l1 (manhattan): the same snapshot restores there with parity.
+    for (const engine of ['weaviate'] as const) {
       const t = randomName(`mx_l1_${engine}`);
       made.push([engine, t]);
       await repo.restore(adapters[engine], { collection: source, snapshot: s.manifest.id, target: t });

@@ -89,9 +89,10 @@ describe.runIf(s3Available)('s3 under faults', () => {
     const c = s3Config()!;
     const upstream = new URL(c.endpoint);
     const name = randomName('vdr_s3');
-    const listen = '127.0.0.1:54338';
     await toxi('DELETE', `/proxies/${name}`);
-    await toxi('POST', '/proxies', { name, listen, upstream: `${upstream.hostname}:${upstream.port}`, enabled: true });
+    // Port 0: toxiproxy picks a free port and answers with it (a fixed port collided with an
+    // ephemeral port of another suite's connection: EADDRINUSE).
+    const { listen } = (await toxi('POST', '/proxies', { name, listen: '127.0.0.1:0', upstream: `${upstream.hostname}:${upstream.port}`, enabled: true })) as { listen: string };
     try {
       await toxi('POST', `/proxies/${name}/toxics`, { name: 'reset', type: 'reset_peer', stream: 'downstream', toxicity: 0.25, attributes: { timeout: 0 } });
       await toxi('POST', `/proxies/${name}/toxics`, { name: 'stall', type: 'timeout', stream: 'downstream', toxicity: 0.1, attributes: { timeout: 4_000 } });
@@ -107,8 +108,7 @@ describe.runIf(s3Available)('s3 under faults', () => {
     const c = s3Config()!;
     const upstream = new URL(c.endpoint);
     const name = randomName('vdr_stall');
-    const listen = '127.0.0.1:54339';
-    await toxi('POST', '/proxies', { name, listen, upstream: `${upstream.hostname}:${upstream.port}`, enabled: true });
+    const { listen } = (await toxi('POST', '/proxies', { name, listen: '127.0.0.1:0', upstream: `${upstream.hostname}:${upstream.port}`, enabled: true })) as { listen: string };
     const storage = new S3Storage({ endpoint: `http://${listen}`, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix: randomName('stall'), maxAttempts: 20, baseBackoffMs: 20, maxBackoffMs: 200, requestTimeoutMs: 400 });
     try {
       // timeout 0: data stops and the connection is never closed; only a client deadline ends it.
