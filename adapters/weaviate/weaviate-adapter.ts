@@ -67,8 +67,6 @@ const REST_TYPES = new Set(['date', 'date[]', 'object', 'object[]', 'geoCoordina
 /** A collection as the adapter works with it: the neutral schema and how each part maps to Weaviate. */
 interface Resolved {
   className: string;
-  cls: WeaviateClass;
-  meta: ClassMeta | undefined;
   schema: CollectionSchema;
   /** Neutral vector -> Weaviate vector name (LEGACY_VECTOR for an unnamed vector). */
   vectors: { field: VectorField; w: string }[];
@@ -230,7 +228,7 @@ export class WeaviateAdapter implements VectorAdapter {
       indexes,
       native,
     };
-    return { className, cls, meta, schema, vectors, legacy, props, originalIds, batchProps };
+    return { className, schema, vectors, legacy, props, originalIds, batchProps };
   }
 
   private async resolveCached(collection: string): Promise<Resolved> {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { InvalidInputError, UnsupportedOperationError } from '../../src/errors.js';
-import type { IdType, IndexSpec, JsonValue, Metric, PayloadField, PayloadType } from '../../src/model.js';
+import type { IndexSpec, JsonValue, Metric, PayloadField, PayloadType } from '../../src/model.js';
 import { IdTypeSchema, PayloadTypeSchema, int64ToJson } from '../../src/model.js';
 
 export const PLUGIN = 'weaviate';
@@ -14,7 +14,6 @@ export const ORIGINAL_ID_PROPERTY = 'vdr_id';
 
 /** Weaviate's own reserved property names, and vectordr's. */
 const RESERVED_PROPERTIES = new Set(['id', '_id', '_additional', 'vector', 'vectors', ORIGINAL_ID_PROPERTY]);
-const NAME_RE = /^[_A-Za-z][_0-9A-Za-z]{0,230}$/;
 const CLASS_RE = /^[A-Z][_0-9A-Za-z]{0,254}$/;
 
 /**
@@ -76,10 +75,6 @@ export function mapNames(names: string[], kind: 'property' | 'vector'): Map<stri
     out.set(n, w);
   }
   return out;
-}
-
-export function isValidWeaviateName(name: string): boolean {
-  return NAME_RE.test(name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,6 +340,3 @@ export function indexToWeaviate(index: IndexSpec | undefined, distance: string):
   if (index.kind === 'flat') return { vectorIndexType: 'flat', vectorIndexConfig: { distance } };
   return { vectorIndexType: 'hnsw', vectorIndexConfig: { distance }, skipped: `Weaviate has no ${index.kind} index; built hnsw with Weaviate's defaults instead` };
 }
-
-/** Id type of a class vectordr did not create: Weaviate's own UUIDs. */
-export const NATIVE_ID: { idField: string; idType: IdType } = { idField: 'id', idType: 'uuid' };
