@@ -42,28 +42,7 @@ NAME=MinIO
 . "$ROOT/scripts/service-lib.sh"
 
 install() {
-  [ -x "$MINIO" ] && return
-  command -v go >/dev/null 2>&1 \
-    || die "building MinIO needs Go >= 1.24 on PATH (https://go.dev/dl, or Debian's golang-1.24+); none found"
-  mkdir -p "$CACHE"
-  # One build at a time (parallel test runners may all call start).
-  exec 9>"$CACHE/.minio-$MINIO_VERSION.lock"
-  flock 9
-  if [ -x "$MINIO" ]; then exec 9>&-; return; fi
-  say "building MinIO $MINIO_VERSION with $(go version | awk '{print $3}') into $TOOL (first run only; ~3 min on 2 cores)"
-  local tmp="$TOOL.tmp"
-  rm -rf "$tmp"
-  mkdir -p "$tmp/bin"
-  local t0=$SECONDS
-  if ! GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "github.com/minio/minio@$MINIO_VERSION" >"$tmp/build.log" 2>&1; then
-    tail -n 30 "$tmp/build.log" >&2
-    die "go install github.com/minio/minio@$MINIO_VERSION failed (full log: $tmp/build.log)"
-  fi
-  [ -x "$tmp/bin/minio" ] || die "go install finished but $tmp/bin/minio is missing"
-  rm -rf "$TOOL"
-  mv "$tmp" "$TOOL"
-  say "built MinIO in $((SECONDS - t0)) s"
-  exec 9>&-
+  go_install_tool "$TOOL" minio "github.com/minio/minio@$MINIO_VERSION" "~3 min on 2 cores"
 }
 
 # Signed S3 request with curl; prints the HTTP status.

@@ -1,5 +1,6 @@
-# Pid-file handling shared by scripts/s3-server.sh and scripts/toxiproxy.sh (sourced, not run).
-# The caller sets PIDFILE, BIN (the server binary), PORT and NAME, and defines say().
+# Pid-file handling and cached Go builds shared by scripts/s3-server.sh, scripts/weaviate-server.sh and
+# scripts/toxiproxy.sh (sourced, not run). The caller sets PIDFILE, BIN (the server binary), PORT and
+# NAME, and defines say().
 
 # The pid in $PIDFILE, if that process is alive and is still $BIN (checked through /proc).
 running_pid() {
@@ -26,4 +27,32 @@ stop_running() {
     fi
   fi
   rm -f "$PIDFILE"
+}
+
+# Builds one Go command into a cached tool folder, once: `go_install_tool <tool-dir> <binary> <pkg@version> <eta>`.
+# A lock serialises parallel callers; the build goes to <tool-dir>.tmp and is moved into place only
+# when <tool-dir>/bin/<binary> exists, so an interrupted build never leaves a half tool behind.
+# The caller sets CACHE and defines say() and die().
+go_install_tool() {
+  local tool=$1 binary=$2 pkg=$3 eta=$4
+  [ -x "$tool/bin/$binary" ] && return
+  command -v go >/dev/null 2>&1 || die "building $binary needs Go >= 1.24 on PATH (https://go.dev/dl, or Debian's golang-1.24+); none found"
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.$(basename "$tool").lock"
+  flock 9
+  if [ -x "$tool/bin/$binary" ]; then exec 9>&-; return; fi
+  say "building $pkg with $(go version | awk '{print $3}') into $tool (first run only; $eta)"
+  local tmp="$tool.tmp"
+  rm -rf "$tmp"
+  mkdir -p "$tmp/bin"
+  local t0=$SECONDS
+  if ! GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$pkg" >"$tmp/build.log" 2>&1; then
+    tail -n 30 "$tmp/build.log" >&2
+    die "go install $pkg failed (full log: $tmp/build.log)"
+  fi
+  [ -x "$tmp/bin/$binary" ] || die "go install finished but $tmp/bin/$binary is missing"
+  rm -rf "$tool"
+  mv "$tmp" "$tool"
+  say "built $binary in $((SECONDS - t0)) s"
+  exec 9>&-
 }

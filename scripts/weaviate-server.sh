@@ -7,7 +7,7 @@
 #   scripts/weaviate-server.sh env     # export lines, for eval "$(scripts/weaviate-server.sh env)"
 #   scripts/weaviate-server.sh bin     # builds (if needed) and prints the binary's path
 #
-# The first start builds weaviate-server with `go install` (about 10 minutes on 2 cores) into
+# The first start builds weaviate-server with `go install` (about 7 minutes on 2 cores) into
 # ${VECTORDR_CACHE:-~/.cache/vectordr}/weaviate-<version>/bin; later starts reuse it.
 # Modules: backup-filesystem (native backups, for the benchmark's comparison); Weaviate 1.35 enables
 # its API-based vectorizers (text2vec-openai, -cohere, ...) by default, so a collection can record a
@@ -44,26 +44,7 @@ NAME=Weaviate
 . "$ROOT/scripts/service-lib.sh"
 
 install() {
-  [ -x "$WEAVIATE" ] && return
-  command -v go >/dev/null 2>&1 || die "building Weaviate needs Go >= 1.24 on PATH; none found"
-  mkdir -p "$CACHE"
-  exec 9>"$CACHE/.weaviate-$WEAVIATE_VERSION.lock"
-  flock 9
-  if [ -x "$WEAVIATE" ]; then exec 9>&-; return; fi
-  say "building weaviate-server $WEAVIATE_VERSION with $(go version | awk '{print $3}') into $TOOL (first run only; ~10 min on 2 cores)"
-  local tmp="$TOOL.tmp"
-  rm -rf "$tmp"
-  mkdir -p "$tmp/bin"
-  local t0=$SECONDS
-  if ! GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "github.com/weaviate/weaviate/cmd/weaviate-server@$WEAVIATE_VERSION" >"$tmp/build.log" 2>&1; then
-    tail -n 30 "$tmp/build.log" >&2
-    die "go install github.com/weaviate/weaviate/cmd/weaviate-server@$WEAVIATE_VERSION failed (full log: $tmp/build.log)"
-  fi
-  [ -x "$tmp/bin/weaviate-server" ] || die "go install finished but $tmp/bin/weaviate-server is missing"
-  rm -rf "$TOOL"
-  mv "$tmp" "$TOOL"
-  say "built weaviate-server in $((SECONDS - t0)) s"
-  exec 9>&-
+  go_install_tool "$TOOL" weaviate-server "github.com/weaviate/weaviate/cmd/weaviate-server@$WEAVIATE_VERSION" "~7 min on 2 cores"
 }
 
 print_vars() {
