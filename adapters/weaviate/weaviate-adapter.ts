@@ -671,7 +671,9 @@ export class WeaviateAdapter implements VectorAdapter {
    * `flatSearchCutoff` objects (40000 by default); above that the search stays approximate.
    */
   async search(collection: string, vector: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
-    const r = await this.resolve(collection);
+    // Cached like write(): verifyRecall searches once per query, and resolving reads the schema (and
+    // for collections vectordr did not create, samples objects) every time.
+    const r = await this.resolveCached(collection);
     const v = options.vector ? r.vectors.find((x) => x.field.name === options.vector) : r.vectors[0];
     if (!v) throw new InvalidInputError('SCHEMA_MISMATCH', `Weaviate collection ${JSON.stringify(collection)} has no vector ${JSON.stringify(options.vector)}.`, { plugin: PLUGIN });
     const col = await this.collection(r.className);
