@@ -54,6 +54,12 @@ export type ErrorCode =
   | 'PRUNE_UNSAFE'
   | 'VALUE_TOO_LONG'
   | 'ID_COLLISION'
+  | 'NO_PRIMARY'
+  | 'PRIMARY_UNAVAILABLE'
+  | 'SPLIT_BRAIN'
+  | 'ENDPOINT_MISCONFIGURED'
+  | 'FAILOVER_FAILED'
+  | 'SWITCHOVER_REFUSED'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {
@@ -145,6 +151,30 @@ export class EngineError extends VectordrError {
 export class StorageError extends VectordrError {
   constructor(code: 'STORAGE_ERROR' | 'STORAGE_UNAVAILABLE' | 'STORAGE_PROTOCOL', message: string, category: 'transient' | 'permanent', options?: VectordrErrorOptions) {
     super(code, category, message, options);
+  }
+}
+
+/**
+ * The router has no primary to send work to, or the one it used failed under the work. Retryable
+ * (category `transient`): `newPrimary` names the endpoint that has taken over when the router knows
+ * it; `outcome` says whether the failed work may have been applied (`'unknown'` once it had started:
+ * retry it only when it is idempotent).
+ */
+export class RoutingError extends VectordrError {
+  readonly endpoint: string | undefined;
+  readonly newPrimary: string | undefined;
+  readonly outcome: 'not-applied' | 'unknown';
+
+  constructor(
+    code: 'NO_PRIMARY' | 'PRIMARY_UNAVAILABLE',
+    message: string,
+    info: { endpoint?: string; newPrimary?: string; outcome: 'not-applied' | 'unknown' },
+    options: VectordrErrorOptions = {},
+  ) {
+    super(code, 'transient', message, { ...options, details: { ...options.details, endpoint: info.endpoint, newPrimary: info.newPrimary, outcome: info.outcome } });
+    this.endpoint = info.endpoint;
+    this.newPrimary = info.newPrimary;
+    this.outcome = info.outcome;
   }
 }
 

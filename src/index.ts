@@ -48,3 +48,14 @@ export { FORMAT_VERSION, ManifestSchema, RepositoryConfigSchema } from './format
 export type { Manifest, RepositoryConfig, SegmentRef } from './format/manifest.js';
 export { validateBatchVectors } from './validate.js';
 export { VECTORDR_ID_NAMESPACE, idToUuid, isUuid, uuidV5 } from './id-mapping.js';
+export { FailoverRouter, ProbeError } from './router/router.js';
+export type { EndpointObservation, EndpointStatus, FenceReason, PrimaryChangeCause, ProbeFailureKind, RouterDriver, RouterEvent, RouterStatus } from './router/router.js';
+export type { EndpointHealth } from './router/endpoint-health.js';
+export { RouterCoreOptionsSchema, EndpointNameSchema } from './router/router-options.js';
+export type { RouterCoreOptions } from './router/router-options.js';
+export { memoryLease } from './router/lease.js';
+export type { Lease, LeaseGrant } from './router/lease.js';
+export { withRetry, RetryOptionsSchema } from './router/retry.js';
+export type { RetryOptions } from './router/retry.js';
+export { registerRouterMetrics } from './router/router-metrics.js';
+export type { PromClientLike, RouterMetricsOptions } from './router/router-metrics.js';
