@@ -376,6 +376,7 @@ export class FailoverRouter {
         await unfence(from).catch((e: unknown) => this.logger.error({ endpoint: from, err: errorText(e) }, 'vectordr router: could not unfence after a failed switchover'));
         src.fenced = undefined;
         this.emit({ type: 'unfenced', endpoint: from });
+        await this.probeNow(src); // its last observation says read-only
       }
       throw err;
     } finally {
