@@ -16,5 +16,5 @@ export default defineConfig({
   target: 'node20',
   splitting: true,
   // Engine clients are optional peers; never bundle them.
-  external: ['pg', 'pg-copy-streams', '@electric-sql/pglite', '@electric-sql/pglite-pgvector', 'parquet-wasm', 'apache-arrow', '@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@zilliz/milvus2-sdk-node', 'weaviate-client', '@qdrant/js-client-rest'],
+  external: ['pg', 'pg-copy-streams', '@electric-sql/pglite', '@electric-sql/pglite-pgvector', 'parquet-wasm', 'apache-arrow', '@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@zilliz/milvus2-sdk-node', 'weaviate-client', '@qdrant/js-client-rest', 'prom-client'],
 });

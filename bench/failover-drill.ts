@@ -213,7 +213,6 @@ async function trial(mode: Mode, set: 'sync' | 'async'): Promise<Trial> {
   }
   const acks: { id: number; at: number; port: number }[] = [];
   let stop = false;
-  let killAt = Infinity;
   const loops = Array.from({ length: WRITERS }, async (_, w) => {
     for (let i = 0; !stop; i++) {
       const id = i * WRITERS + w;
@@ -223,7 +222,7 @@ async function trial(mode: Mode, set: 'sync' | 'async'): Promise<Trial> {
   });
   await sleep(1000);
   const pid = Number(readFileSync(path.join(ROOT, '.cache/pg-replica/a/postmaster.pid'), 'utf8').split('\n')[0]);
-  killAt = performance.now();
+  const killAt = performance.now();
   process.kill(pid, 'SIGKILL');
   if (mode !== 'vectordr') void sql(B, 'SELECT pg_promote()').catch(() => undefined);
   const deadline = killAt + 60_000;
@@ -285,7 +284,7 @@ for (const set of SETS) {
   }
 }
 console.table(summary);
-const out = path.join(ROOT, 'bench', 'results', `${version.commit ?? 'unknown'}${version.dirty === true ? '-dirty' : ''}-failover-drill.json`);
+const out = path.join(ROOT, 'bench', 'results', `${(version.commit ?? 'unknown').slice(0, 7)}${version.dirty === true ? '-dirty' : ''}-failover-drill.json`);
 await fs.mkdir(path.dirname(out), { recursive: true });
 await fs.writeFile(out, JSON.stringify({ bench: 'failover-drill', version, trials: TRIALS, writers: WRITERS, summary, results }, null, 2));
 log(`wrote ${path.relative(ROOT, out)}`);

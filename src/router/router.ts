@@ -126,6 +126,7 @@ interface EndpointState {
   timer: NodeJS.Timeout | undefined;
   probing: Promise<void> | undefined;
   reprobe: boolean;
+  lastProbeStart: number;
 }
 
 interface Waiter {
@@ -180,6 +181,7 @@ export class FailoverRouter {
       timer: undefined,
       probing: undefined,
       reprobe: false,
+      lastProbeStart: 0,
     }));
     // Listeners are the application's; an 'error' event name is never emitted.
     this.emitter.setMaxListeners(100);
@@ -253,13 +255,13 @@ export class FailoverRouter {
   }
 
   /**
-   * Work on `endpoint` failed in a way that suggests the endpoint is gone: probe it now (and fast
-   * until it recovers or is down), and build the retryable error for the caller, naming the new
+   * Work on `endpoint` failed in a way that suggests the endpoint is gone: probe it soon (see
+   * `nudge`), and build the retryable error for the caller, naming the new
    * primary if one takes over within `errorWaitMs`.
    */
   async failedUnder(endpoint: string, cause: unknown, outcome: 'not-applied' | 'unknown'): Promise<RoutingError> {
     const ep = this.eps.find((e) => e.name === endpoint);
-    if (ep !== undefined) void this.probeNow(ep);
+    if (ep !== undefined) this.nudge(ep);
     let newPrimary: string | undefined;
     try {
       newPrimary = await this.waitForPrimary({ timeoutMs: this.options.errorWaitMs, exclude: endpoint });
@@ -271,10 +273,10 @@ export class FailoverRouter {
     return new RoutingError('PRIMARY_UNAVAILABLE', `Endpoint "${endpoint}" failed under the work (${errorText(cause)}); ${what}; ${where}.`, { endpoint, newPrimary, outcome }, { plugin: this.driver.engine, cause });
   }
 
-  /** Probe the endpoint now (used when work on it just failed). */
+  /** Probe the endpoint soon (work on it just failed, or its connection broke). */
   reportFailure(endpoint: string): void {
     const ep = this.eps.find((e) => e.name === endpoint);
-    if (ep !== undefined) void this.probeNow(ep);
+    if (ep !== undefined) this.nudge(ep);
   }
 
   /**
@@ -416,17 +418,41 @@ export class FailoverRouter {
       ep.reprobe = true; // the probe in flight may have started before whatever prompted this one
       return ep.probing;
     }
+    ep.lastProbeStart = performance.now();
     ep.probing = this.runProbe(ep).finally(() => {
       ep.probing = undefined;
       if (this.closed) return;
       const again = ep.reprobe;
       ep.reprobe = false;
-      const h = ep.health.health;
-      const delay = again ? 0 : h === 'up' ? this.options.probeIntervalMs : this.options.fastProbeIntervalMs;
+      const failing = ep.health.consecutiveFailures > 0;
+      const delay = again ? (failing ? this.options.fastProbeIntervalMs : 0) : ep.health.health === 'up' ? this.options.probeIntervalMs : this.options.fastProbeIntervalMs;
       ep.timer = setTimeout(() => void this.probeNow(ep), delay);
       ep.timer.unref();
     });
     return ep.probing;
+  }
+
+  /**
+   * Something suggests the endpoint failed (a broken connection, failing work): probe it soon.
+   * Such signals come in bursts (every failing call sends one), so while it is failing probes stay
+   * `fastProbeIntervalMs` apart: `failThreshold` failures take at least
+   * (failThreshold − 1) × fastProbeIntervalMs, and a blip of a few milliseconds cannot make a
+   * primary `down` (and, in promote mode, trigger a promotion).
+   */
+  private nudge(ep: EndpointState): void {
+    if (this.closed) return;
+    if (ep.probing !== undefined) {
+      ep.reprobe = true;
+      return;
+    }
+    const wait = ep.health.consecutiveFailures > 0 ? ep.lastProbeStart + this.options.fastProbeIntervalMs - performance.now() : 0;
+    if (wait <= 0) {
+      void this.probeNow(ep);
+      return;
+    }
+    clearTimeout(ep.timer);
+    ep.timer = setTimeout(() => void this.probeNow(ep), wait);
+    ep.timer.unref();
   }
 
   private async runProbe(ep: EndpointState): Promise<void> {

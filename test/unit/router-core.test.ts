@@ -124,6 +124,28 @@ describe('FailoverRouter (scripted driver)', () => {
     await r.close();
   });
 
+  it('a burst of failure reports cannot make an endpoint down faster than the fast probe interval allows', async () => {
+    const c = new FakeCluster();
+    c.set('a', 'primary', 1, 100n);
+    const r = new FailoverRouter(c.driver(), ['a'], { ...fast, fastProbeIntervalMs: 50, failThreshold: 3, probeIntervalMs: 5000, probeTimeoutMs: 40 });
+    let downAt = 0;
+    r.on((e) => {
+      if (e.type === 'endpoint-health' && e.to === 'down') downAt = performance.now();
+    });
+    await r.start();
+    c.kill('a');
+    const t0 = performance.now();
+    const burst = setInterval(() => {
+      for (let i = 0; i < 20; i++) r.reportFailure('a');
+    }, 1);
+    await until(() => downAt > 0);
+    clearInterval(burst);
+    // Three failed probes, at least 50 ms apart: not the 3 ms a burst of immediate re-probes would take.
+    expect(downAt - t0).toBeGreaterThanOrEqual(95);
+    expect(downAt - t0).toBeLessThan(400);
+    await r.close();
+  });
+
   it('never routes to two primaries on the same epoch', async () => {
     const c = new FakeCluster();
     c.set('a', 'primary', 3, 100n);
