@@ -200,7 +200,8 @@ class PgRouterDriver implements RouterDriver {
       const { rows } = await client.query(PROBE_SQL);
       return this.observation(rows[0]);
     } catch (err) {
-      this.dropProbe(endpoint);
+      // Only this probe's connection: a later probe may already have opened a new one.
+      if (this.probes.get(endpoint) === client) this.dropProbe(endpoint);
       if (err instanceof ProbeError) throw err;
       const classified = classifyProbeError(err);
       // Cut off during the handshake: find out whether anything PostgreSQL-like listens there at all.
