@@ -25,7 +25,7 @@
 import { connect } from 'node:net';
 import { z } from 'zod';
 import { InvalidInputError, RoutingError, isVectordrError } from '../../src/errors.js';
-import { EndpointNameSchema, RouterCoreOptionsSchema } from '../../src/router/router-options.js';
+import { EndpointNameSchema } from '../../src/router/router-options.js';
 import type { RouterCoreOptions } from '../../src/router/router-options.js';
 import { FailoverRouter, ProbeError, errorText } from '../../src/router/router.js';
 import type { EndpointObservation, RouterDriver, RouterEvent, RouterStatus } from '../../src/router/router.js';
@@ -35,6 +35,12 @@ import type { RetryOptions } from '../../src/router/retry.js';
 /** What work receives: a `pg` PoolClient (declared minimally; cast to `pg.PoolClient` for more). */
 export interface PgRouterClient {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+}
+
+/** What `asPool()` returns: the slice of `pg.Pool` that `pgvectorAdapter({ pool })` uses. */
+export interface PgRouterPool {
+  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+  connect(): Promise<PgRouterClient & { release(destroy?: boolean | Error): void }>;
 }
 
 interface PgClientLike extends PgRouterClient {
@@ -407,6 +413,43 @@ export class PgRouter {
     return new PgRouterSession(this);
   }
 
+  /**
+   * A `pg.Pool`-shaped view that picks the endpoint at every `connect()` / `query()`: give it to
+   * `pgvectorAdapter({ pool })` so that snapshots read from a standby (`'prefer-standby'`: the
+   * adapter takes its consistent snapshot there, recording the replay LSN) and restores write to
+   * the primary (`'primary'`), wherever the router finds them at the time.
+   *
+   * @example
+   * ```ts
+   * await repo.snapshot(pgvectorAdapter({ pool: router.asPool('prefer-standby') }), 'documents');
+   * await repo.restore(pgvectorAdapter({ pool: router.asPool('primary') }), { collection: 'documents' });
+   * ```
+   */
+  asPool(policy: ReadPolicy = 'primary', opts: { maxLagBytes?: number } = {}): PgRouterPool {
+    const pick = async (): Promise<string> => {
+      if (policy === 'prefer-standby') {
+        const standbys = this.core.readableStandbys(opts.maxLagBytes === undefined ? {} : { maxLagBytes: opts.maxLagBytes });
+        if (standbys.length > 0) return standbys[this.rr++ % standbys.length] as string;
+      }
+      return this.core.waitForPrimary();
+    };
+    return {
+      query: async (text, values) => {
+        const name = await pick();
+        return this.runOn(name, (c) => c.query(text, values));
+      },
+      connect: async () => {
+        const name = await pick();
+        try {
+          return await this.pool(name).connect();
+        } catch (err) {
+          if (isEndpointFailure(err)) throw await this.core.failedUnder(name, redactError(err), 'not-applied');
+          throw err;
+        }
+      },
+    };
+  }
+
   /** Planned switchover (failback) to a caught-up standby; see `FailoverRouter.switchover`. */
   switchover(target: string, opts?: { timeoutMs?: number; maxLagBytes?: number }): Promise<void> {
     return this.core.switchover(target, opts);
@@ -550,14 +593,10 @@ export function pgRouter(options: PgRouterOptions): PgRouter {
   if (!parsed.success) {
     throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgRouter options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { plugin: 'pgvector' });
   }
-  const coreCheck = RouterCoreOptionsSchema.safeParse(core);
-  if (!coreCheck.success) {
-    throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgRouter options: ${coreCheck.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { plugin: 'pgvector' });
-  }
   const o = parsed.data;
   const pgModule = o.pg;
   const urls = new Map(o.endpoints.map((e) => [e.name, e.connectionString]));
   const driver = new PgRouterDriver(pgModule, urls, { requireVector: o.requireVector, promoteWaitSeconds: o.promoteWaitSeconds });
-  const router = new FailoverRouter(driver, o.endpoints.map((e) => e.name), core);
+  const router = new FailoverRouter(driver, o.endpoints.map((e) => e.name), core); // validates the core options
   return new PgRouter(router, driver, o);
 }

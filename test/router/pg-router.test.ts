@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import * as prom from 'prom-client';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pgLease, pgRouter } from '../../adapters/pgvector/index.js';
+import { pgLease, pgRouter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import type { PgRouter, PgRouterOptions } from '../../adapters/pgvector/index.js';
-import { RoutingError, isVectordrError, memoryLease, registerRouterMetrics } from '../../src/index.js';
+import { RoutingError, isVectordrError, memoryLease, memoryStorage, openRepository, registerRouterMetrics } from '../../src/index.js';
 import type { RouterEvent } from '../../src/index.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { REPLICA_A_URL, REPLICA_B_URL, freshPair, onNode, replica, urlOf } from '../helpers/pg-replica.js';
@@ -255,6 +255,29 @@ describe.skipIf(!hasPair)('pgRouter on real streaming replication', () => {
     for (let i = 0; i < 20; i++) await r.write((c) => c.query(`INSERT INTO ${t} VALUES ($1)`, [i]), { idempotent: true });
     expect((await onNode('b', `SELECT count(*)::int AS n FROM ${t}`))[0]?.n).toBe(20);
     expect((await onNode('a', `SELECT count(*)::int AS n FROM ${t}`))[0]?.n).toBe(0);
+  });
+
+  it('disaster recovery through the router: snapshot from the standby, lose the primary, restore into the new one', async () => {
+    await freshPair({ sync: true });
+    const r = router({ mode: 'promote', lease: memoryLease() });
+    await r.start();
+    await until(() => r.status().endpoints.every((e) => e.health === 'up'));
+    const t = randomName('docs');
+    await r.write((c) => c.query(`CREATE TABLE ${t} (id bigint PRIMARY KEY, body text, embedding vector(8))`));
+    await r.write((c) => c.query(`INSERT INTO ${t} SELECT i, 'doc ' || i, array(SELECT random() FROM generate_series(1, 8) WHERE i > 0)::vector FROM generate_series(1, 2000) i`));
+    const fromStandby = r.asPool('prefer-standby');
+    expect((await fromStandby.query('SELECT pg_is_in_recovery() AS standby')).rows[0]?.standby).toBe(true);
+    const repo = await openRepository({ storage: memoryStorage(), create: true });
+    const { manifest } = await repo.snapshot(pgvectorAdapter({ pool: fromStandby }), t);
+    expect(manifest.rows.upserts).toBe(2000);
+    await replica('kill', 'a');
+    await until(() => r.primary === 'b', 15_000, 'b promoted');
+    await r.write((c) => c.query(`DELETE FROM ${t} WHERE id % 2 = 0`)); // the corruption we recover from
+    const toPrimary = pgvectorAdapter({ pool: r.asPool('primary') });
+    await repo.restore(toPrimary, { collection: t, snapshot: manifest.id, ifExists: 'replace' });
+    const parity = await repo.verifyParity(toPrimary, { collection: t, snapshot: manifest.id });
+    expect(parity.ok).toBe(true);
+    expect((await onNode('b', `SELECT count(*)::int AS n FROM ${t}`))[0]?.n).toBe(2000);
   });
 
   it('bad input: nothing reachable, not PostgreSQL, no pgvector, and a timeout shorter than the network', async () => {
