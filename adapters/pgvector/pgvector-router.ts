@@ -240,7 +240,7 @@ class PgRouterDriver implements RouterDriver {
   private dropProbe(endpoint: string): void {
     const c = this.probes.get(endpoint);
     this.probes.delete(endpoint);
-    c?.end().catch(() => undefined);
+    if (c !== undefined) destroyClient(c);
   }
 
   /** A short-lived connection for an administrative command. */
@@ -322,6 +322,18 @@ export function sniffPostgres(connectionString: string, timeoutMs: number): Prom
     sock.on('end', () => done('the endpoint does not speak the PostgreSQL protocol (it closed the connection on an SSLRequest); check the host and port'));
     sock.on('error', () => done(undefined));
   });
+}
+
+/**
+ * Closes a pg client at once. `end()` alone sends Terminate and waits for the server to close the
+ * socket, which never happens on a stalled link (a partition): the query in flight would hang. So
+ * the socket is destroyed too (pg's `connection.stream`, when it is there); the query in flight
+ * then rejects with a connection error.
+ */
+function destroyClient(c: object): void {
+  const stream = (c as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream;
+  (c as Partial<PgClientLike>).end?.().catch(() => undefined);
+  stream?.destroy?.();
 }
 
 function classifyProbeError(err: unknown): ProbeError {
@@ -524,7 +536,7 @@ export class PgRouter {
   private detach(endpoint: string): void {
     const p = this.pools.get(endpoint);
     this.pools.delete(endpoint);
-    for (const c of this.active.get(endpoint) ?? []) (c as unknown as PgClientLike).end().catch(() => undefined);
+    for (const c of this.active.get(endpoint) ?? []) destroyClient(c);
     p?.end().catch(() => undefined);
   }
 

@@ -17,6 +17,14 @@ import { REPLICA_A_URL, REPLICA_B_URL, freshPair, onNode, replica, urlOf } from 
 
 const hasPair = engineAvailable('pg-replica', REPLICA_A_URL !== undefined && REPLICA_B_URL !== undefined);
 const PG_URL = process.env.PG_URL; // a separate server: the lease's witness
+const TOXIPROXY = process.env.VECTORDR_TOXIPROXY_URL;
+const hasToxiproxy = engineAvailable('toxiproxy', TOXIPROXY !== undefined);
+
+async function toxi(method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${TOXIPROXY}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok && res.status !== 404) throw new Error(`toxiproxy ${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+  return res.status === 204 ? undefined : res.json().catch(() => undefined);
+}
 
 const fast = { probeIntervalMs: 200, fastProbeIntervalMs: 50, probeTimeoutMs: 200, failThreshold: 3, recoverThreshold: 2, startTimeoutMs: 10_000 };
 
@@ -278,6 +286,64 @@ describe.skipIf(!hasPair)('pgRouter on real streaming replication', () => {
     const parity = await repo.verifyParity(toPrimary, { collection: t, snapshot: manifest.id });
     expect(parity.ok).toBe(true);
     expect((await onNode('b', `SELECT count(*)::int AS n FROM ${t}`))[0]?.n).toBe(2000);
+  });
+
+  it.runIf(hasToxiproxy)('a partition (the primary alive but unreachable from the router): probes time out, the standby is promoted, and the healed old primary is fenced read-only for every client', async () => {
+    await freshPair();
+    const name = randomName('pg_a');
+    const { listen } = (await toxi('POST', '/proxies', { name, listen: '127.0.0.1:0', upstream: `127.0.0.1:${new URL(urlOf('a')).port}`, enabled: true })) as { listen: string };
+    try {
+      const r = router({
+        endpoints: [
+          { name: 'a', connectionString: `postgres://postgres@${listen}/postgres` },
+          { name: 'b', connectionString: urlOf('b') },
+        ],
+        mode: 'promote',
+        lease: memoryLease(),
+        fence: 'read-only',
+        errorWaitMs: 10_000,
+      });
+      const events: RouterEvent[] = [];
+      r.on((e) => events.push(e));
+      expect(await r.start()).toBe('a');
+      await until(() => r.status().endpoints.every((e) => e.health === 'up'));
+      const t = randomName('part');
+      await r.write((c) => c.query(`CREATE TABLE ${t} (id int PRIMARY KEY, via text)`));
+      await until(() => r.core.readableStandbys().includes('b'));
+      for (let i = 0; i < 200 && (await onNode('b', `SELECT to_regclass('${t}') AS t`))[0]?.t === null; i++) await new Promise((x) => setTimeout(x, 10));
+
+      // Data stops flowing both ways on every connection through the proxy; nothing is refused or reset.
+      await toxi('POST', `/proxies/${name}/toxics`, { name: 'stall-up', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } });
+      await toxi('POST', `/proxies/${name}/toxics`, { name: 'stall-down', type: 'timeout', stream: 'downstream', toxicity: 1, attributes: { timeout: 0 } });
+      const stalled = r.write((c) => c.query(`INSERT INTO ${t} VALUES (1, 'router')`)).catch((e: unknown) => e);
+      await until(() => r.primary === 'b', 15_000, 'b promoted');
+      expect(events.find((e) => e.type === 'endpoint-health' && e.endpoint === 'a' && e.to === 'down')).toMatchObject({ error: expect.stringMatching(/^timeout: /) as unknown });
+      // The write stuck on the stalled connection is ended, not left hanging, and names the new primary.
+      expect(await stalled).toMatchObject({ code: 'PRIMARY_UNAVAILABLE', endpoint: 'a', newPrimary: 'b', outcome: 'unknown' });
+      // Another application, not behind the router, still reaches a and writes there.
+      await onNode('a', `INSERT INTO ${t} VALUES (2, 'other app during the partition')`);
+      await r.write((c) => c.query(`INSERT INTO ${t} VALUES (3, 'router') ON CONFLICT DO NOTHING`));
+
+      // The partition heals: a is a primary on timeline 1, b on 2. a is fenced, for the other app too.
+      await toxi('DELETE', `/proxies/${name}/toxics/stall-up`);
+      await toxi('DELETE', `/proxies/${name}/toxics/stall-down`);
+      await until(() => r.status().endpoints.find((e) => e.name === 'a')?.fenced === 'older-epoch', 15_000, 'a fenced');
+      // Until the fence lands the insert may succeed (a is still writable) or be cut by the fence
+      // ending a's sessions (57P01); after it, a refuses writes.
+      let refused: unknown;
+      for (let i = 0; i < 100 && (refused as { code?: string } | undefined)?.code !== '25006'; i++) {
+        refused = await onNode('a', `INSERT INTO ${t} VALUES (4, 'other app after the fence') ON CONFLICT DO NOTHING`).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if ((refused as { code?: string } | undefined)?.code !== '25006') await new Promise((x) => setTimeout(x, 50));
+      }
+      expect(refused).toMatchObject({ code: '25006' }); // read_only_sql_transaction
+      expect(r.primary).toBe('b');
+      expect((await onNode('b', `SELECT array_agg(id ORDER BY id) AS ids FROM ${t}`))[0]?.ids).toEqual([3]);
+    } finally {
+      await toxi('DELETE', `/proxies/${name}`);
+    }
   });
 
   it('bad input: nothing reachable, not PostgreSQL, no pgvector, and a timeout shorter than the network', async () => {
