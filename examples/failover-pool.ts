@@ -79,3 +79,5 @@ for (let id = 0; performance.now() - started < 4000; id++) {
 const st = router.status();
 say(`done: ${written} upserts, ${searches} searches, ${failed} failed; primary ${st.primary} (timeline ${st.epoch}), failovers ${st.failovers}, ${st.noPrimaryMs} ms without a primary`);
 await router.close();
+// Run by `npm run test:all` as a check: with the kill, exactly one failover and no failed call.
+if (failed > 0 || (killed && st.failovers !== 1)) process.exit(1);

@@ -97,6 +97,11 @@ PATH="$(dirname "$NODE24"):$PATH" "$NODE24" node_modules/vitest/vitest.mjs run -
 step "quickstart on Node $NODE24_VERSION"
 QUICKSTART_ROWS=2000 QUICKSTART_REPO="$ROOT/.cache/quickstart-ci" PATH="$(dirname "$NODE24"):$PATH" "$NODE24" node_modules/tsx/dist/cli.mjs examples/quickstart.ts
 
+step "failover example on Node $NODE24_VERSION (examples/failover-pool.ts: SIGKILL the primary under load)"
+scripts/pg-replica.sh reset
+VECTORDR_PG_SYNC=1 scripts/pg-replica.sh start >/dev/null
+PATH="$(dirname "$NODE24"):$PATH" "$NODE24" node_modules/tsx/dist/cli.mjs examples/failover-pool.ts
+
 step "summary"
 node -e '
 let p = 0, f = 0, s = 0, suites = 0;

@@ -420,9 +420,19 @@ export class PgRouter {
   /**
    * A session with read-your-writes: after `session.write`, `session.read` goes only to a standby
    * that has replayed past that write (checked on the standby itself), else to the primary.
+   * `lastWriteLsn` continues a session from its token (`session.lastWriteLsn`), e.g. carried in a
+   * cookie to the next request, which another instance of the service may serve.
    */
-  session(): PgRouterSession {
-    return new PgRouterSession(this);
+  session(opts: { lastWriteLsn?: string } = {}): PgRouterSession {
+    let lsn: bigint | undefined;
+    if (opts.lastWriteLsn !== undefined) {
+      try {
+        lsn = parseLsn(opts.lastWriteLsn);
+      } catch {
+        throw new InvalidInputError('INVALID_OPTIONS', `session({ lastWriteLsn }) takes a PostgreSQL LSN such as "16/B374D848" (from another session's lastWriteLsn); got ${JSON.stringify(opts.lastWriteLsn.slice(0, 40))}.`, { plugin: 'pgvector' });
+      }
+    }
+    return new PgRouterSession(this, lsn);
   }
 
   /**
@@ -556,7 +566,12 @@ function redactError(err: unknown): Error {
 export class PgRouterSession {
   private lastWrite: bigint | undefined;
 
-  constructor(private readonly router: PgRouter) {}
+  constructor(
+    private readonly router: PgRouter,
+    lastWrite?: bigint,
+  ) {
+    this.lastWrite = lastWrite;
+  }
 
   /** The WAL position this session's reads must see (after its last write). */
   get lastWriteLsn(): string | undefined {

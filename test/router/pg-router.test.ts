@@ -108,13 +108,25 @@ describe.skipIf(!hasPair)('pgRouter on real streaming replication', () => {
     } finally {
       await onNode('b', 'SELECT pg_wal_replay_resume()');
     }
+    // The token carries the guarantee to another session (another request, another instance).
+    await onNode('b', 'SELECT pg_wal_replay_pause()');
+    try {
+      const first = r.session();
+      await first.write((c) => c.query(`INSERT INTO ${t} VALUES (10)`));
+      const token = first.lastWriteLsn;
+      const next = r.session({ lastWriteLsn: token });
+      expect((await next.read((c) => c.query(`SELECT count(*)::int AS n, pg_is_in_recovery() AS standby FROM ${t} WHERE id = 10`))).rows[0]).toEqual({ n: 1, standby: false });
+      expect(() => r.session({ lastWriteLsn: 'not-an-lsn' })).toThrow(/takes a PostgreSQL LSN/);
+    } finally {
+      await onNode('b', 'SELECT pg_wal_replay_resume()');
+    }
     const s2 = r.session();
     await s2.write((c) => c.query(`INSERT INTO ${t} VALUES (2)`));
     // Once b has replayed past the write, the session reads there.
     let onStandby = false;
     for (let i = 0; i < 100 && !onStandby; i++) {
       const res = await s2.read((c) => c.query(`SELECT count(*)::int AS n, pg_is_in_recovery() AS standby FROM ${t}`));
-      expect(res.rows[0]?.n).toBe(2);
+      expect(res.rows[0]?.n).toBe(3);
       onStandby = res.rows[0]?.standby === true;
       if (!onStandby) await new Promise((x) => setTimeout(x, 20));
     }
