@@ -195,7 +195,8 @@ export class FailoverRouter {
 
   /**
    * Probes every endpoint and waits (up to `startTimeoutMs`) for a primary; keeps probing in the
-   * background afterwards. Fails with `NO_PRIMARY` naming what each endpoint looked like.
+   * background afterwards. Fails with `NO_PRIMARY` (retryable) naming what each endpoint looked
+   * like, and stops probing; `start()` may then be called again.
    */
   async start(signal?: AbortSignal): Promise<string> {
     if (this.started) throw new InvalidInputError('INVALID_OPTIONS', 'This router has already been started.', { plugin: this.driver.engine });
@@ -206,11 +207,21 @@ export class FailoverRouter {
       return await this.waitForPrimary({ timeoutMs: this.options.startTimeoutMs, signal, purpose: 'start' });
     } catch (err) {
       if (err instanceof RoutingError) {
-        await this.close();
-        throw new RoutingError('NO_PRIMARY', `No primary among ${this.eps.length} endpoint(s) after ${this.options.startTimeoutMs} ms: ${this.describeEndpoints()}. Check the endpoints' addresses and that one of them is a primary; raise startTimeoutMs to wait longer${this.anyTimedOut() ? `, or probeTimeoutMs (${this.options.probeTimeoutMs} ms) if the network is slower than that` : ''}.`, { outcome: 'not-applied' }, { plugin: this.driver.engine, details: { endpoints: this.status().endpoints.map((e) => ({ name: e.name, health: e.health, role: e.role, lastError: e.lastError, misconfigured: e.misconfigured })) } });
+        const e = new RoutingError('NO_PRIMARY', `No primary among ${this.eps.length} endpoint(s) after ${this.options.startTimeoutMs} ms: ${this.describeEndpoints()}. Check the endpoints' addresses and that one of them is a primary; call start() again to keep trying (withRetry does), or raise startTimeoutMs${this.anyTimedOut() ? `, or probeTimeoutMs (${this.options.probeTimeoutMs} ms) if the network is slower than that` : ''}.`, { outcome: 'not-applied' }, { plugin: this.driver.engine, details: { endpoints: this.status().endpoints.map((x) => ({ name: x.name, health: x.health, role: x.role, lastError: x.lastError, misconfigured: x.misconfigured })) } });
+        await this.stopProbing();
+        throw e;
       }
+      await this.stopProbing();
       throw err;
     }
+  }
+
+  /** After a failed start: no background probes until start() is called again. */
+  private async stopProbing(): Promise<void> {
+    this.started = false;
+    for (const ep of this.eps) clearTimeout(ep.timer);
+    await Promise.allSettled(this.eps.map((e) => e.probing));
+    for (const ep of this.eps) clearTimeout(ep.timer);
   }
 
   /** The endpoint writes go to now, if any. */
@@ -421,7 +432,7 @@ export class FailoverRouter {
     ep.lastProbeStart = performance.now();
     ep.probing = this.runProbe(ep).finally(() => {
       ep.probing = undefined;
-      if (this.closed) return;
+      if (this.closed || !this.started) return;
       const again = ep.reprobe;
       ep.reprobe = false;
       const failing = ep.health.consecutiveFailures > 0;

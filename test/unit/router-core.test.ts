@@ -275,6 +275,10 @@ describe('FailoverRouter (scripted driver)', () => {
     expect((err as RoutingError).code).toBe('NO_PRIMARY');
     expect((err as RoutingError).retryable).toBe(true);
     expect((err as Error).message).toMatch(/a: down \(unreachable: ECONNREFUSED\); b: up standby/);
+    // Retryable: once a primary exists, start() again (here through withRetry) succeeds.
+    setTimeout(() => c.set('a', 'primary', 1, 2n), 300);
+    expect(await withRetry(() => r.start(), { attempts: 5, baseDelayMs: 1 })).toBe('a');
+    await r.close();
 
     const c2 = new FakeCluster();
     c2.set('a', 'primary', 1, 1n);
