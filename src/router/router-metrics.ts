@@ -51,77 +51,36 @@ export function registerRouterMetrics<R>(router: HasStatus, options: RouterMetri
   const registers = [options.registry ?? prom.register];
   const prefix = options.prefix ?? 'vectordr_router_';
   const routerName = router.options?.name ?? router.core?.options.name ?? 'default';
-  let snap: RouterStatus | undefined;
-  const read = (): RouterStatus => {
-    snap = router.status();
-    return snap;
+  // Gauges are filled from one status() read per gauge at scrape time (cheap: a few endpoints).
+  const gauge = (name: string, help: string, labelNames: readonly string[], fill: (set: (labels: Record<string, string>, v: number) => void, s: RouterStatus) => void): void => {
+    const g: GaugeLike = new prom.Gauge({
+      name: `${prefix}${name}`,
+      help,
+      labelNames: ['router', ...labelNames],
+      registers,
+      collect() {
+        g.reset();
+        fill((labels, v) => g.set({ router: routerName, ...labels }, v), router.status());
+      },
+    });
   };
-  const up = new prom.Gauge({
-    name: `${prefix}endpoint_up`,
-    help: 'Whether the endpoint answers probes (1) or is down (0); suspect and recovering count as up.',
-    labelNames: ['router', 'endpoint'],
-    registers,
-    collect() {
-      for (const e of read().endpoints) up.set({ router: routerName, endpoint: e.name }, e.health === 'down' || e.health === 'unknown' ? 0 : 1);
-    },
+  gauge('endpoint_up', 'Whether the endpoint answers probes (1) or is down (0); suspect and recovering count as up.', ['endpoint'], (set, s) => {
+    for (const e of s.endpoints) set({ endpoint: e.name }, e.health === 'down' || e.health === 'unknown' ? 0 : 1);
   });
-  const role = new prom.Gauge({
-    name: `${prefix}endpoint_role`,
-    help: 'The endpoint\'s role as last probed: 1 for its role, 0 for the others.',
-    labelNames: ['router', 'endpoint', 'role'],
-    registers,
-    collect() {
-      for (const e of (snap ?? read()).endpoints) for (const r of ROLES) role.set({ router: routerName, endpoint: e.name, role: r }, e.role === r ? 1 : 0);
-    },
+  gauge('endpoint_role', "The endpoint's role as last probed: 1 for its role, 0 for the others.", ['endpoint', 'role'], (set, s) => {
+    for (const e of s.endpoints) for (const r of ROLES) set({ endpoint: e.name, role: r }, e.role === r ? 1 : 0);
   });
-  const fenced = new prom.Gauge({
-    name: `${prefix}endpoint_fenced`,
-    help: 'Whether the router fenced the endpoint (a stale or second primary): no work goes there.',
-    labelNames: ['router', 'endpoint'],
-    registers,
-    collect() {
-      for (const e of (snap ?? read()).endpoints) fenced.set({ router: routerName, endpoint: e.name }, e.fenced === undefined ? 0 : 1);
-    },
+  gauge('endpoint_fenced', 'Whether the router fenced the endpoint (a stale or second primary): no work goes there.', ['endpoint'], (set, s) => {
+    for (const e of s.endpoints) set({ endpoint: e.name }, e.fenced === undefined ? 0 : 1);
   });
-  const lag = new prom.Gauge({
-    name: `${prefix}replication_lag_bytes`,
-    help: 'Bytes a standby is behind the primary, by the last probes (the RPO of a failover to it).',
-    labelNames: ['router', 'endpoint'],
-    registers,
-    collect() {
-      lag.reset();
-      for (const e of (snap ?? read()).endpoints) if (e.lagBytes !== undefined) lag.set({ router: routerName, endpoint: e.name }, e.lagBytes);
-    },
+  gauge('replication_lag_bytes', 'Bytes a standby is behind the primary, by the last probes (the RPO of a failover to it).', ['endpoint'], (set, s) => {
+    for (const e of s.endpoints) if (e.lagBytes !== undefined) set({ endpoint: e.name }, e.lagBytes);
   });
-  const replay = new prom.Gauge({
-    name: `${prefix}replay_lag_seconds`,
-    help: 'Time since the standby replayed its last transaction (grows while the primary is idle).',
-    labelNames: ['router', 'endpoint'],
-    registers,
-    collect() {
-      replay.reset();
-      for (const e of (snap ?? read()).endpoints) if (e.replayLagMs !== undefined) replay.set({ router: routerName, endpoint: e.name }, e.replayLagMs / 1000);
-    },
+  gauge('replay_lag_seconds', 'Time since the standby replayed its last transaction (grows while the primary is idle).', ['endpoint'], (set, s) => {
+    for (const e of s.endpoints) if (e.replayLagMs !== undefined) set({ endpoint: e.name }, e.replayLagMs / 1000);
   });
-  const hasPrimary = new prom.Gauge({
-    name: `${prefix}primary_present`,
-    help: 'Whether the router has a primary to send writes to.',
-    labelNames: ['router'],
-    registers,
-    collect() {
-      hasPrimary.set({ router: routerName }, (snap ?? read()).primary === undefined ? 0 : 1);
-    },
-  });
-  const without = new prom.Gauge({
-    name: `${prefix}no_primary_seconds_total`,
-    help: 'Total time without a primary since the router started (writes waited or failed meanwhile).',
-    labelNames: ['router'],
-    registers,
-    collect() {
-      without.set({ router: routerName }, (snap ?? read()).noPrimaryMs / 1000);
-      snap = undefined; // the last gauge of a scrape: the next scrape reads a fresh status
-    },
-  });
+  gauge('primary_present', 'Whether the router has a primary to send writes to.', [], (set, s) => set({}, s.primary === undefined ? 0 : 1));
+  gauge('no_primary_seconds_total', 'Total time without a primary since the router started (writes waited or failed meanwhile).', [], (set, s) => set({}, s.noPrimaryMs / 1000));
   const failovers = new prom.Counter({ name: `${prefix}failovers_total`, help: 'Primary changes to a different endpoint, by cause (promoted by this router, switchover, followed an external promotion).', labelNames: ['router', 'kind'], registers });
   const fences = new prom.Counter({ name: `${prefix}fences_total`, help: 'Endpoints fenced, by reason.', labelNames: ['router', 'reason'], registers });
   let lastPrimary: string | undefined;
