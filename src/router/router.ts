@@ -20,7 +20,7 @@ import { silentLogger } from '../logger.js';
 import type { Logger } from '../logger.js';
 import { initialHealth, nextHealth } from './endpoint-health.js';
 import type { EndpointHealth, HealthState } from './endpoint-health.js';
-import { RouterCoreOptionsSchema } from './router-options.js';
+import { EndpointNameSchema, RouterCoreOptionsSchema } from './router-options.js';
 import type { ResolvedRouterCoreOptions, RouterCoreOptions } from './router-options.js';
 
 /** What one successful probe saw. */
@@ -164,6 +164,10 @@ export class FailoverRouter {
       throw new InvalidInputError('INVALID_OPTIONS', `Invalid router options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { plugin: driver.engine });
     }
     if (endpoints.length === 0) throw new InvalidInputError('INVALID_OPTIONS', 'A router needs at least one endpoint.', { plugin: driver.engine });
+    for (const name of endpoints) {
+      const ok = EndpointNameSchema.safeParse(name);
+      if (!ok.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid endpoint name ${JSON.stringify(name.slice(0, 80))}: ${ok.error.issues[0]?.message ?? 'invalid'}.`, { plugin: driver.engine });
+    }
     if (new Set(endpoints).size !== endpoints.length) throw new InvalidInputError('INVALID_OPTIONS', `Endpoint names must be unique (got ${endpoints.join(', ')}).`, { plugin: driver.engine });
     this.options = parsed.data;
     this.driver = driver;
@@ -199,12 +203,13 @@ export class FailoverRouter {
    * like, and stops probing; `start()` may then be called again.
    */
   async start(signal?: AbortSignal): Promise<string> {
+    if (this.closed) throw new InvalidInputError('INVALID_OPTIONS', 'This router is closed; create a new one.', { plugin: this.driver.engine });
     if (this.started) throw new InvalidInputError('INVALID_OPTIONS', 'This router has already been started.', { plugin: this.driver.engine });
     this.started = true;
     this.noPrimarySince = Date.now();
     for (const ep of this.eps) void this.probeNow(ep);
     try {
-      return await this.waitForPrimary({ timeoutMs: this.options.startTimeoutMs, signal, purpose: 'start' });
+      return await this.waitForPrimary({ timeoutMs: this.options.startTimeoutMs, signal });
     } catch (err) {
       if (err instanceof RoutingError) {
         const e = new RoutingError('NO_PRIMARY', `No primary among ${this.eps.length} endpoint(s) after ${this.options.startTimeoutMs} ms: ${this.describeEndpoints()}. Check the endpoints' addresses and that one of them is a primary; call start() again to keep trying (withRetry does), or raise startTimeoutMs${this.anyTimedOut() ? `, or probeTimeoutMs (${this.options.probeTimeoutMs} ms) if the network is slower than that` : ''}.`, { outcome: 'not-applied' }, { plugin: this.driver.engine, details: { endpoints: this.status().endpoints.map((x) => ({ name: x.name, health: x.health, role: x.role, lastError: x.lastError, misconfigured: x.misconfigured })) } });
@@ -233,7 +238,7 @@ export class FailoverRouter {
    * Resolves with the primary's name as soon as there is one (other than `exclude`); rejects with
    * a retryable `NO_PRIMARY` after `timeoutMs`.
    */
-  waitForPrimary(opts: { timeoutMs?: number; signal?: AbortSignal; exclude?: string; purpose?: string } = {}): Promise<string> {
+  waitForPrimary(opts: { timeoutMs?: number; signal?: AbortSignal; exclude?: string } = {}): Promise<string> {
     const cur = this.primary;
     if (cur !== undefined && cur !== opts.exclude) return Promise.resolve(cur);
     if (this.closed) return Promise.reject(new RoutingError('NO_PRIMARY', 'The router is closed.', { outcome: 'not-applied' }, { plugin: this.driver.engine }));
@@ -292,8 +297,7 @@ export class FailoverRouter {
 
   /**
    * Standbys a read may go to: healthy, same cluster and epoch as the primary, within `maxLagBytes`
-   * of it (by the last probes), and (for read-your-writes) replayed to at least `minPosition`
-   * when `requireObserved` is set. Least lag first.
+   * of it (by the last probes). Least lag first. None while there is no primary (lag unknown).
    */
   readableStandbys(opts: { maxLagBytes?: number } = {}): string[] {
     const maxLag = BigInt(opts.maxLagBytes ?? this.options.maxLagBytes);
@@ -620,7 +624,7 @@ export class FailoverRouter {
     const lease = this.options.lease;
     try {
       if (lease === undefined || this.clusterId === undefined) return;
-      this.emit({ type: 'failover-started', from: undefined });
+      this.emit({ type: 'failover-started', from: this.lastPrimary });
       const grant = await lease.acquire(`vectordr-router:${this.clusterId}`, this.instanceId, this.options.leaseTtlMs);
       if (!grant.acquired) {
         this.emit({ type: 'failover-deferred', holder: grant.holder });
