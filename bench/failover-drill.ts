@@ -15,9 +15,10 @@
  * acknowledgements (any writer) from 0.5 s before the kill on; kill → first write on b; lost =
  * acknowledged ids missing on the new primary.
  *
- *   scripts/pg-server.sh bin >/dev/null; npx tsx bench/failover-drill.ts [--trials 10] [--sets sync,async] [--modes vectordr,haproxy,libpq]
+ *   npx tsx bench/failover-drill.ts [--trials 10] [--sets sync,async] [--modes vectordr,haproxy,libpq]
+ *                                   [--fast-probe-ms N] [--fail-threshold N] [--tag name]
  *
- * Writes bench/results/<commit>-failover-drill.json.
+ * Writes bench/results/<commit>-failover-drill[-<tag>].json.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -38,8 +39,16 @@ const { values: args } = parseArgs({
     sets: { type: 'string', default: 'sync,async' },
     modes: { type: 'string', default: 'vectordr,haproxy,libpq' },
     writers: { type: 'string', default: '4' },
+    // The router's detection settings (its defaults when not given): fewer/closer probes, smaller gap.
+    'fast-probe-ms': { type: 'string' },
+    'fail-threshold': { type: 'string' },
+    tag: { type: 'string', default: '' },
   },
 });
+const ROUTER_TUNING = {
+  ...(args['fast-probe-ms'] !== undefined ? { fastProbeIntervalMs: Number(args['fast-probe-ms']) } : {}),
+  ...(args['fail-threshold'] !== undefined ? { failThreshold: Number(args['fail-threshold']) } : {}),
+};
 const TRIALS = Number(args.trials);
 const WRITERS = Number(args.writers);
 const SETS = String(args.sets).split(',') as ('sync' | 'async')[];
@@ -87,6 +96,7 @@ async function vectordrWriter(): Promise<Writer> {
     lease: memoryLease(),
     poolMax: WRITERS + 2,
     acquireTimeoutMs: 30_000,
+    ...ROUTER_TUNING,
   });
   await router.start();
   // Wait until the standby has been seen: promote mode needs a standby to promote.
@@ -284,7 +294,7 @@ for (const set of SETS) {
   }
 }
 console.table(summary);
-const out = path.join(ROOT, 'bench', 'results', `${(version.commit ?? 'unknown').slice(0, 7)}${version.dirty === true ? '-dirty' : ''}-failover-drill.json`);
+const out = path.join(ROOT, 'bench', 'results', `${(version.commit ?? 'unknown').slice(0, 7)}${version.dirty === true ? '-dirty' : ''}-failover-drill${args.tag === '' ? '' : `-${String(args.tag)}`}.json`);
 await fs.mkdir(path.dirname(out), { recursive: true });
-await fs.writeFile(out, JSON.stringify({ bench: 'failover-drill', version, trials: TRIALS, writers: WRITERS, summary, results }, null, 2));
+await fs.writeFile(out, JSON.stringify({ bench: 'failover-drill', version, trials: TRIALS, writers: WRITERS, routerTuning: ROUTER_TUNING, summary, results }, null, 2));
 log(`wrote ${path.relative(ROOT, out)}`);
