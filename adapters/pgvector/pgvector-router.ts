@@ -398,18 +398,17 @@ export class PgRouter {
 
   /** Runs `fn` where the policy says: the primary, or a standby within the lag bound (else the primary). */
   read<T>(fn: (client: PgRouterClient) => Promise<T>, opts: PgReadOptions = {}): Promise<T> {
-    const once = async (): Promise<T> => {
-      if (opts.policy === 'prefer-standby') {
-        const standbys = this.core.readableStandbys(opts.maxLagBytes === undefined ? {} : { maxLagBytes: opts.maxLagBytes });
-        if (standbys.length > 0) {
-          const pick = standbys[this.rr++ % standbys.length] as string;
-          return this.runOn(pick, fn);
-        }
-      }
-      const name = await this.core.waitForPrimary({ signal: opts.signal });
-      return this.runOn(name, fn);
-    };
+    const once = async (): Promise<T> => this.runOn(await this.pick(opts.policy ?? 'primary', opts.maxLagBytes, opts.signal), fn);
     return opts.idempotent === false ? once() : withRetry(once, { signal: opts.signal, ...opts.retry });
+  }
+
+  /** Where a read by `policy` goes: a standby within the lag bound (round robin), else the primary once there is one. */
+  private pick(policy: ReadPolicy, maxLagBytes: number | undefined, signal?: AbortSignal): Promise<string> {
+    if (policy === 'prefer-standby') {
+      const standbys = this.core.readableStandbys(maxLagBytes === undefined ? {} : { maxLagBytes });
+      if (standbys.length > 0) return Promise.resolve(standbys[this.rr++ % standbys.length] as string);
+    }
+    return this.core.waitForPrimary({ signal });
   }
 
   /** One statement on the primary (not retried: see `write(..., { idempotent: true })`). */
@@ -448,13 +447,7 @@ export class PgRouter {
    * ```
    */
   asPool(policy: ReadPolicy = 'primary', opts: { maxLagBytes?: number } = {}): PgRouterPool {
-    const pick = async (): Promise<string> => {
-      if (policy === 'prefer-standby') {
-        const standbys = this.core.readableStandbys(opts.maxLagBytes === undefined ? {} : { maxLagBytes: opts.maxLagBytes });
-        if (standbys.length > 0) return standbys[this.rr++ % standbys.length] as string;
-      }
-      return this.core.waitForPrimary();
-    };
+    const pick = (): Promise<string> => this.pick(policy, opts.maxLagBytes);
     return {
       query: async (text, values) => {
         const name = await pick();
