@@ -6,6 +6,7 @@
  * original id beside it so a round trip returns it unchanged.
  */
 import { createHash } from 'node:crypto';
+import { InvalidInputError } from './errors.js';
 import type { Id, IdType } from './model.js';
 
 /** vectordr's UUIDv5 namespace: uuidv5(NAMESPACE_URL, 'https://vectordr.dev/ids'). Never change it. */
@@ -41,4 +42,21 @@ export function uuidV5(name: string, namespace: string): string {
 export function idToUuid(id: Id, idType: IdType): string {
   if (idType === 'uuid') return String(id).toLowerCase();
   return uuidV5(`${idType}:${typeof id === 'bigint' ? id.toString() : id}`, VECTORDR_ID_NAMESPACE);
+}
+
+/**
+ * For one batch: remembers which id took each engine key (point id, object UUID) and throws
+ * `ID_COLLISION` when a second, different id lands on the same key (`6F1E...` and `6f1e...` in a
+ * uuid collection), before anything of the batch is written. `target` names the key in messages
+ * ("Qdrant point", "Weaviate UUID").
+ */
+export function idCollisionGuard(target: string, plugin: string): (key: string, id: Id) => void {
+  const seen = new Map<string, Id>();
+  return (key, id) => {
+    const other = seen.get(key);
+    if (other !== undefined && String(other) !== String(id)) {
+      throw new InvalidInputError('ID_COLLISION', `Ids ${JSON.stringify(String(other))} and ${JSON.stringify(String(id))} map to the same ${target} ${key}; one would overwrite the other. Nothing of this batch was written.`, { plugin });
+    }
+    seen.set(key, id);
+  };
 }

@@ -27,7 +27,8 @@ import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationErro
 import { forEachLimit, sleep } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
-import { recordAt } from '../../src/model.js';
+import { idAt, recordAt } from '../../src/model.js';
+import { idCollisionGuard } from '../../src/id-mapping.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { type QdrantAdapterOptions, QdrantAdapterOptionsSchema } from './qdrant-options.js';
 import {
@@ -398,16 +399,12 @@ export class QdrantAdapter implements VectorAdapter {
     const known = new Set(r.schema.payload.map((p) => p.name));
     const points: { id: PointId; vector: number[] | Record<string, number[]>; payload: Record<string, unknown> }[] = new Array(batch.length);
     const flushAt: number[] = [];
-    const seen = new Map<string, Id>();
+    const claim = idCollisionGuard('Qdrant point', PLUGIN);
     let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
-      const id = batch.ids instanceof BigInt64Array ? (batch.ids[i] as bigint) : (batch.ids[i] as string);
+      const id = idAt(batch, i);
       const pid = pointId(id, r.schema.idType);
-      const other = seen.get(String(pid.id));
-      if (other !== undefined && String(other) !== String(id)) {
-        throw new InvalidInputError('ID_COLLISION', `Ids ${JSON.stringify(String(other))} and ${JSON.stringify(String(id))} map to the same Qdrant point ${String(pid.id)}; one would overwrite the other. Nothing of this batch was written.`, { plugin: PLUGIN });
-      }
-      seen.set(String(pid.id), id);
+      claim(String(pid.id), id);
       const src = batch.payloads[i] ?? {};
       let payload: Record<string, unknown>;
       if (r.wholePayload) {

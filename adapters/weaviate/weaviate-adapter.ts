@@ -25,11 +25,11 @@ import type {
   WriteOptions,
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import { VECTORDR_ID_NAMESPACE, idToUuid, isUuid, uuidV5 } from '../../src/id-mapping.js';
+import { VECTORDR_ID_NAMESPACE, idCollisionGuard, idToUuid, isUuid, uuidV5 } from '../../src/id-mapping.js';
 import { forEachLimit, sleep } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
-import { recordAt } from '../../src/model.js';
+import { idAt, recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { type WeaviateClientLike, type WeaviateCollectionLike, type WeaviateObjectLike, WeaviateRest, grpcCall } from './weaviate-client.js';
 import { type BatchObjectInput, type BatchProperty, WeaviateGrpcBatch, batchPropertyOf, encodeBatchObjects } from './weaviate-grpc-batch.js';
@@ -469,19 +469,15 @@ export class WeaviateAdapter implements VectorAdapter {
     const byName = new Map(r.props.map((p) => [p.field.name, p]));
     const objects: BatchObjectInput[] = new Array<BatchObjectInput>(batch.length);
     const flushAt: number[] = [];
-    const seen = new Map<string, Id>();
+    const claim = idCollisionGuard('Weaviate UUID', PLUGIN);
     let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
-      const id = batch.ids instanceof BigInt64Array ? (batch.ids[i] as bigint) : (batch.ids[i] as string);
+      const id = idAt(batch, i);
       if (r.schema.idType === 'uuid' && !isUuid(String(id).toLowerCase())) {
         throw new InvalidInputError('UNSUPPORTED_ID_TYPE', `Id ${JSON.stringify(String(id).slice(0, 60))} of a uuid collection is not a UUID. Nothing of this batch was written.`, { plugin: PLUGIN });
       }
       const uuid = idToUuid(id, r.schema.idType);
-      const other = seen.get(uuid);
-      if (other !== undefined && String(other) !== String(id)) {
-        throw new InvalidInputError('ID_COLLISION', `Ids ${JSON.stringify(String(other))} and ${JSON.stringify(String(id))} map to the same Weaviate UUID ${uuid}; one would overwrite the other. Nothing of this batch was written.`, { plugin: PLUGIN });
-      }
-      seen.set(uuid, id);
+      claim(uuid, id);
       const properties: Record<string, unknown> = r.originalIds ? { [ORIGINAL_ID_PROPERTY]: String(id) } : {};
       let rowBytes = 64;
       for (const [key, value] of Object.entries(batch.payloads[i] ?? {})) {
