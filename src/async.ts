@@ -1,4 +1,4 @@
-/** Small async helpers shared by adapters: an abortable sleep and a bounded pool of workers. */
+/** Small helpers shared by adapters: an abortable sleep, a bounded pool of workers, byte-budgeted chunks. */
 import { AbortedError, throwIfAborted } from './errors.js';
 
 /** Resolves after `ms`; rejects with `AbortedError` when `signal` aborts first. */
@@ -36,4 +36,25 @@ export async function forEachLimit<T>(items: readonly T[], limit: number, run: (
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Splits `items` into consecutive chunks of about `budget` bytes for write requests: a chunk ends
+ * after the row that brings it to `budget` or more (`sizes[i]` is row i's estimated size), the
+ * rest is the last chunk. `offset` is the chunk's first index in `items`.
+ */
+export function chunksByBytes<T>(items: readonly T[], sizes: readonly number[], budget: number): { offset: number; items: T[] }[] {
+  const out: { offset: number; items: T[] }[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    bytes += sizes[i] ?? 0;
+    if (bytes >= budget) {
+      out.push({ offset: start, items: items.slice(start, i + 1) });
+      start = i + 1;
+      bytes = 0;
+    }
+  }
+  if (start < items.length) out.push({ offset: start, items: items.slice(start) });
+  return out;
 }

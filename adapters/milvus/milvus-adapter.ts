@@ -21,6 +21,7 @@ import type {
   WriteOptions,
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { chunksByBytes } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
@@ -388,8 +389,7 @@ export class MilvusAdapter implements VectorAdapter {
     const pk = fields.find((f) => f.is_primary_key) as MilvusFieldInfo;
     const columns = new Map(fields.map((f) => [f.name, f]));
     const rows: Record<string, unknown>[] = new Array<Record<string, unknown>>(batch.length);
-    let bytes = 0;
-    const flushAt: number[] = [];
+    const sizes: number[] = new Array<number>(batch.length);
     for (let i = 0; i < batch.length; i++) {
       const id = idAt(batch, i);
       const row: Record<string, unknown> = {};
@@ -420,19 +420,10 @@ export class MilvusAdapter implements VectorAdapter {
       }
       for (const f of fields) if (row[f.name] === undefined && f.nullable) row[f.name] = null;
       rows[i] = row;
-      bytes += rowBytes;
-      if (bytes >= this.options.insertBatchBytes) {
-        flushAt.push(i + 1);
-        bytes = 0;
-      }
+      sizes[i] = rowBytes;
     }
-    if (flushAt.at(-1) !== batch.length) flushAt.push(batch.length);
-    let start = 0;
-    for (const end of flushAt) {
+    for (const { items: data } of chunksByBytes(rows, sizes, this.options.insertBatchBytes)) {
       throwIfAborted(options.signal);
-      const data = rows.slice(start, end);
-      start = end;
-      if (data.length === 0) continue;
       if (options.mode === 'insert') await this.call('insert', collection, () => this.client.insert({ collection_name: collection, data } as never));
       else await this.call('upsert', collection, () => this.client.upsert({ collection_name: collection, data } as never));
     }

@@ -24,7 +24,7 @@ import type {
   WriteOptions,
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
-import { forEachLimit, sleep } from '../../src/async.js';
+import { chunksByBytes, forEachLimit, sleep } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
@@ -398,9 +398,8 @@ export class QdrantAdapter implements VectorAdapter {
     validateBatchVectors(batch, r.schema.vectors, PLUGIN);
     const known = new Set(r.schema.payload.map((p) => p.name));
     const points: { id: PointId; vector: number[] | Record<string, number[]>; payload: Record<string, unknown> }[] = new Array(batch.length);
-    const flushAt: number[] = [];
+    const sizes: number[] = new Array<number>(batch.length);
     const claim = idCollisionGuard('Qdrant point', PLUGIN);
-    let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const id = idAt(batch, i);
       const pid = pointId(id, r.schema.idType);
@@ -438,19 +437,9 @@ export class QdrantAdapter implements VectorAdapter {
         vector = named;
       }
       points[i] = { id: pid.id, vector, payload };
-      bytes += rowBytes;
-      if (bytes >= this.options.upsertBatchBytes) {
-        flushAt.push(i + 1);
-        bytes = 0;
-      }
+      sizes[i] = rowBytes;
     }
-    if (flushAt.at(-1) !== batch.length) flushAt.push(batch.length);
-    const parts: (typeof points)[] = [];
-    let start = 0;
-    for (const end of flushAt) {
-      if (end > start) parts.push(points.slice(start, end));
-      start = end;
-    }
+    const parts = chunksByBytes(points, sizes, this.options.upsertBatchBytes).map((c) => c.items);
     // Up to writeConcurrency upserts in flight; all waited for (wait: true) before write() returns,
     // so the marker the core writes next never runs ahead of stored points.
     await forEachLimit(parts, this.options.writeConcurrency, (part) => this.call('upsert', collection, () => this.client.upsert(collection, { wait: true, points: part })).then(() => undefined), options.signal);

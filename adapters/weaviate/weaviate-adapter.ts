@@ -26,7 +26,7 @@ import type {
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import { VECTORDR_ID_NAMESPACE, idCollisionGuard, idToUuid, isUuid, uuidV5 } from '../../src/id-mapping.js';
-import { forEachLimit, sleep } from '../../src/async.js';
+import { chunksByBytes, forEachLimit, sleep } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
@@ -468,9 +468,8 @@ export class WeaviateAdapter implements VectorAdapter {
     validateBatchVectors(batch, r.schema.vectors, PLUGIN);
     const byName = new Map(r.props.map((p) => [p.field.name, p]));
     const objects: BatchObjectInput[] = new Array<BatchObjectInput>(batch.length);
-    const flushAt: number[] = [];
+    const sizes: number[] = new Array<number>(batch.length);
     const claim = idCollisionGuard('Weaviate UUID', PLUGIN);
-    let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const id = idAt(batch, i);
       if (r.schema.idType === 'uuid' && !isUuid(String(id).toLowerCase())) {
@@ -496,20 +495,10 @@ export class WeaviateAdapter implements VectorAdapter {
         rowBytes += col.dims * 4;
       }
       objects[i] = { uuid, properties, vectors };
-      bytes += rowBytes;
-      if (bytes >= this.options.insertBatchBytes) {
-        flushAt.push(i + 1);
-        bytes = 0;
-      }
+      sizes[i] = rowBytes;
     }
-    if (flushAt.at(-1) !== batch.length) flushAt.push(batch.length);
     const col = await this.collection(r.className);
-    const parts: { offset: number; objects: typeof objects }[] = [];
-    let start = 0;
-    for (const end of flushAt) {
-      if (end > start) parts.push({ offset: start, objects: objects.slice(start, end) });
-      start = end;
-    }
+    const parts = chunksByBytes(objects, sizes, this.options.insertBatchBytes);
     // Up to writeConcurrency requests in flight: the client encodes the next batch while Weaviate
     // ingests one. Objects of one restore have distinct UUIDs, so their order does not matter; the
     // core writes the marker only after write() has returned, i.e. after every request succeeded.
@@ -518,13 +507,13 @@ export class WeaviateAdapter implements VectorAdapter {
       parts,
       this.options.writeConcurrency,
       async (part) => {
-        const errors = await this.sendBatch(r, col, part.objects, options.signal);
+        const errors = await this.sendBatch(r, col, part.items, options.signal);
         if (errors.length === 0) return;
         const first = errors.slice(0, 3).map(([k, e]) => `id ${String(batch.ids[part.offset + Number(k)])}: ${e.message}`);
         const transient = errors.every(([, e]) => /timeout|unavailable|too many|rate/i.test(e.message));
-        throw new EngineError(`Weaviate refused ${errors.length} of ${part.objects.length} objects written to ${JSON.stringify(collection)} (${first.join('; ')}). The others were stored; writes are idempotent, so rerunning the restore resumes safely.`, transient ? 'transient' : 'permanent', {
+        throw new EngineError(`Weaviate refused ${errors.length} of ${part.items.length} objects written to ${JSON.stringify(collection)} (${first.join('; ')}). The others were stored; writes are idempotent, so rerunning the restore resumes safely.`, transient ? 'transient' : 'permanent', {
           plugin: PLUGIN,
-          details: { failed: errors.length, batch: part.objects.length },
+          details: { failed: errors.length, batch: part.items.length },
         });
       },
       options.signal,
