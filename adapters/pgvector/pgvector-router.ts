@@ -162,9 +162,10 @@ class PgRouterDriver implements RouterDriver {
     private readonly o: { requireVector: boolean; promoteWaitSeconds: number },
   ) {}
 
-  private url(name: string): string {
+  /** The endpoint's connection string (the one map of them: the router's pools use it too). */
+  url(name: string): string {
     const u = this.urls.get(name);
-    if (u === undefined) throw new Error(`unknown endpoint ${name}`);
+    if (u === undefined) throw new InvalidInputError('INVALID_OPTIONS', `Unknown endpoint "${name}".`, { plugin: 'pgvector' });
     return u;
   }
 
@@ -353,9 +354,8 @@ function classifyProbeError(err: unknown): ProbeError {
 /** A failover-aware pool over a PostgreSQL primary and its standbys. */
 export class PgRouter {
   readonly core: FailoverRouter;
-  private readonly pg: PgModuleLike;
+  private readonly driver: PgRouterDriver;
   private readonly opts: z.output<typeof PgRouterOptionsSchema>;
-  private readonly urls: Map<string, string>;
   private readonly pools = new Map<string, PgPoolLike>();
   private readonly active = new Map<string, Set<PgPoolClient>>();
   private rr = 0;
@@ -363,9 +363,8 @@ export class PgRouter {
   /** Use `pgRouter(options)`. */
   constructor(core: FailoverRouter, driver: PgRouterDriver, opts: z.output<typeof PgRouterOptionsSchema>) {
     this.core = core;
-    this.pg = opts.pg;
+    this.driver = driver;
     this.opts = opts;
-    this.urls = new Map(opts.endpoints.map((e) => [e.name, e.connectionString]));
     driver.onConnectionLost = (endpoint) => core.reportFailure(endpoint);
     core.on((e) => this.onEvent(e));
   }
@@ -526,9 +525,7 @@ export class PgRouter {
   private pool(endpoint: string): PgPoolLike {
     let p = this.pools.get(endpoint);
     if (p === undefined) {
-      const url = this.urls.get(endpoint);
-      if (url === undefined) throw new InvalidInputError('INVALID_OPTIONS', `Unknown endpoint "${endpoint}".`, { plugin: 'pgvector' });
-      p = new this.pg.Pool({ connectionString: url, max: this.opts.poolMax, connectionTimeoutMillis: Math.max(1000, this.core.options.probeTimeoutMs), application_name: 'vectordr-router' });
+      p = new this.opts.pg.Pool({ connectionString: this.driver.url(endpoint), max: this.opts.poolMax, connectionTimeoutMillis: Math.max(1000, this.core.options.probeTimeoutMs), application_name: 'vectordr-router' });
       p.on('error', () => this.core.reportFailure(endpoint)); // an idle connection died
       this.pools.set(endpoint, p);
     }
@@ -614,9 +611,8 @@ export function pgRouter(options: PgRouterOptions): PgRouter {
     throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgRouter options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { plugin: 'pgvector' });
   }
   const o = parsed.data;
-  const pgModule = o.pg;
   const urls = new Map(o.endpoints.map((e) => [e.name, e.connectionString]));
-  const driver = new PgRouterDriver(pgModule, urls, { requireVector: o.requireVector, promoteWaitSeconds: o.promoteWaitSeconds });
+  const driver = new PgRouterDriver(o.pg, urls, { requireVector: o.requireVector, promoteWaitSeconds: o.promoteWaitSeconds });
   const router = new FailoverRouter(driver, o.endpoints.map((e) => e.name), core); // validates the core options
   return new PgRouter(router, driver, o);
 }

@@ -120,7 +120,8 @@ interface EndpointState {
   health: HealthState;
   obs: EndpointObservation | undefined;
   fenced: { reason: FenceReason; epoch: number } | undefined;
-  misconfigured: string | undefined;
+  /** `probe`: the probe reported it (cleared by a good probe); `cluster`: another cluster's endpoint (stays). */
+  misconfigured: { reason: string; source: 'probe' | 'cluster' } | undefined;
   lastError: string | undefined;
   probeMs: number | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -307,7 +308,7 @@ export class FailoverRouter {
       if (e.obs?.role !== 'standby' || e.health.health !== 'up' || e.misconfigured !== undefined || e.obs.clusterId !== this.clusterId) continue;
       if (primary?.obs === undefined) continue; // no primary: lag unknown, and a standby of a lost primary may be about to be promoted
       if (e.obs.epoch !== primary.obs.epoch) continue;
-      const lag = primary.obs.position > e.obs.position ? primary.obs.position - e.obs.position : 0n;
+      const lag = behind(primary.obs.position, e.obs.position);
       if (lag <= maxLag) out.push({ name: e.name, lag });
     }
     out.sort((a, b) => (a.lag < b.lag ? -1 : a.lag > b.lag ? 1 : 0));
@@ -333,10 +334,10 @@ export class FailoverRouter {
           s.epoch = e.obs.epoch;
           s.position = e.obs.position;
           if (e.obs.replayLagMs !== undefined) s.replayLagMs = e.obs.replayLagMs;
-          if (e.obs.role === 'standby' && primary?.obs !== undefined) s.lagBytes = Number(primary.obs.position > e.obs.position ? primary.obs.position - e.obs.position : 0n);
+          if (e.obs.role === 'standby' && primary?.obs !== undefined) s.lagBytes = Number(behind(primary.obs.position, e.obs.position));
         }
         if (e.fenced !== undefined) s.fenced = e.fenced.reason;
-        if (e.misconfigured !== undefined) s.misconfigured = e.misconfigured;
+        if (e.misconfigured !== undefined) s.misconfigured = e.misconfigured.reason;
         if (e.lastError !== undefined) s.lastError = e.lastError;
         if (e.probeMs !== undefined) s.probeMs = e.probeMs;
         return s;
@@ -487,15 +488,11 @@ export class FailoverRouter {
       const prevRole = ep.health.health === 'down' ? 'unknown' : (ep.obs?.role ?? 'unknown');
       ep.obs = obs;
       ep.lastError = undefined;
-      if (ep.misconfigured !== undefined && !ep.misconfigured.startsWith('belongs to another cluster')) ep.misconfigured = undefined;
+      if (ep.misconfigured?.source === 'probe') ep.misconfigured = undefined;
       if (prevRole !== obs.role) this.emit({ type: 'role-changed', endpoint: ep.name, from: prevRole, to: obs.role, epoch: obs.epoch });
     } else if (failure !== undefined) {
       ep.lastError = `${failure.kind}: ${failure.message}`;
-      if (failure.kind === 'misconfigured' && ep.misconfigured !== failure.message) {
-        ep.misconfigured = failure.message;
-        this.emit({ type: 'misconfigured', endpoint: ep.name, reason: failure.message });
-        this.logger.error({ endpoint: ep.name, reason: failure.message }, 'vectordr router: endpoint misconfigured; never routed to');
-      }
+      if (failure.kind === 'misconfigured' && ep.misconfigured?.reason !== failure.message) this.markMisconfigured(ep, failure.message, 'probe');
     }
     const after = ep.health.health;
     if (before !== after) {
@@ -511,14 +508,12 @@ export class FailoverRouter {
     if (this.closed) return;
     const live = this.eps.filter((e) => e.obs !== undefined && e.health.health !== 'down' && e.misconfigured === undefined);
     if (this.clusterId === undefined) {
-      const firstPrimary = [...live].filter((e) => e.obs?.role === 'primary').sort((a, b) => (b.obs?.epoch ?? 0) - (a.obs?.epoch ?? 0))[0];
+      const firstPrimary = live.filter((e) => e.obs?.role === 'primary').sort((a, b) => (b.obs?.epoch ?? 0) - (a.obs?.epoch ?? 0))[0];
       this.clusterId = (firstPrimary ?? live[0])?.obs?.clusterId;
     }
     for (const e of live) {
       if (e.obs !== undefined && this.clusterId !== undefined && e.obs.clusterId !== this.clusterId) {
-        e.misconfigured = `belongs to another cluster (identifier ${e.obs.clusterId}, the others ${this.clusterId})`;
-        this.emit({ type: 'misconfigured', endpoint: e.name, reason: e.misconfigured });
-        this.logger.error({ endpoint: e.name, reason: e.misconfigured }, 'vectordr router: endpoint misconfigured; never routed to');
+        this.markMisconfigured(e, `belongs to another cluster (identifier ${e.obs.clusterId}, the others ${this.clusterId})`, 'cluster');
       }
     }
     const members = live.filter((e) => e.misconfigured === undefined);
@@ -551,6 +546,12 @@ export class FailoverRouter {
     }
     this.setPrimary(next);
     if (next === undefined) this.maybeFailover();
+  }
+
+  private markMisconfigured(ep: EndpointState, reason: string, source: 'probe' | 'cluster'): void {
+    ep.misconfigured = { reason, source };
+    this.emit({ type: 'misconfigured', endpoint: ep.name, reason });
+    this.logger.error({ endpoint: ep.name, reason }, 'vectordr router: endpoint misconfigured; never routed to');
   }
 
   private fence(ep: EndpointState, reason: FenceReason): void {
@@ -601,11 +602,14 @@ export class FailoverRouter {
   private maybeFailover(): void {
     if (this.options.mode !== 'promote' || this.failoverRunning || this.closed || this.paused || !this.started) return;
     if (Date.now() - this.lastFailoverAttempt < this.options.fastProbeIntervalMs * this.options.failThreshold) return;
-    // Anything that might still be the primary (not yet down) blocks a promotion.
-    const mightBePrimary = this.eps.some((e) => e.misconfigured === undefined && e.fenced === undefined && e.health.health !== 'down' && e.obs?.role !== 'standby');
-    if (mightBePrimary) return;
+    if (this.primaryMayBeReachable()) return;
     if (this.promotable().length === 0) return;
     void this.runFailover();
+  }
+
+  /** Anything that might still be the primary (not down, not known to be a standby) blocks a promotion. */
+  private primaryMayBeReachable(): boolean {
+    return this.eps.some((e) => e.misconfigured === undefined && e.fenced === undefined && e.health.health !== 'down' && e.obs?.role !== 'standby');
   }
 
   private promotable(): EndpointState[] {
@@ -633,10 +637,10 @@ export class FailoverRouter {
       // A fresh look under the lease: another instance may have promoted already, or the primary be back.
       await this.probeAll();
       if (this.primaryName !== undefined || this.closed) return;
-      if (this.eps.some((e) => e.misconfigured === undefined && e.fenced === undefined && e.health.health !== 'down' && e.obs?.role !== 'standby')) return;
+      if (this.primaryMayBeReachable()) return;
       const target = this.promotable()[0];
       if (target?.obs === undefined) return;
-      const lost = this.lastPrimaryPosition !== undefined && this.lastPrimaryPosition > target.obs.position ? Number(this.lastPrimaryPosition - target.obs.position) : this.lastPrimaryPosition !== undefined ? 0 : undefined;
+      const lost = this.lastPrimaryPosition === undefined ? undefined : Number(behind(this.lastPrimaryPosition, target.obs.position));
       this.logger.warn({ endpoint: target.name, lostBytesAtLeast: lost }, 'vectordr router: promoting the most advanced standby');
       await this.driver.promote(target.name);
       this.nextCause = 'promoted';
@@ -668,13 +672,18 @@ export class FailoverRouter {
   private describeEndpoints(): string {
     return this.eps
       .map((e) => {
-        if (e.misconfigured !== undefined) return `${e.name}: misconfigured (${e.misconfigured})`;
+        if (e.misconfigured !== undefined) return `${e.name}: misconfigured (${e.misconfigured.reason})`;
         if (e.fenced !== undefined) return `${e.name}: fenced (${e.fenced.reason})`;
         if (e.health.health === 'down' || e.obs === undefined) return `${e.name}: ${e.health.health}${e.lastError !== undefined ? ` (${e.lastError})` : ''}`;
         return `${e.name}: ${e.health.health} ${e.obs.role}${e.obs.readOnly ? ' read-only' : ''}`;
       })
       .join('; ');
   }
+}
+
+/** Bytes `position` is behind `ahead` (0 when it is not: e.g. the standby was probed later than the primary). */
+function behind(ahead: bigint, position: bigint): bigint {
+  return ahead > position ? ahead - position : 0n;
 }
 
 export function errorText(err: unknown): string {
