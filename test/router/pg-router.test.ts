@@ -13,6 +13,7 @@ import type { PgRouter, PgRouterOptions } from '../../adapters/pgvector/index.js
 import { RoutingError, isVectordrError, memoryLease, memoryStorage, openRepository, registerRouterMetrics } from '../../src/index.js';
 import type { RouterEvent } from '../../src/index.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
+import { until } from '../helpers/wait.js';
 import { REPLICA_A_URL, REPLICA_B_URL, freshPair, onNode, replica, urlOf } from '../helpers/pg-replica.js';
 
 const hasPair = engineAvailable('pg-replica', REPLICA_A_URL !== undefined && REPLICA_B_URL !== undefined);
@@ -33,18 +34,6 @@ function endpoints(): PgRouterOptions['endpoints'] {
     { name: 'a', connectionString: urlOf('a') },
     { name: 'b', connectionString: urlOf('b') },
   ];
-}
-
-function until(cond: () => boolean, ms = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`${what} not met within ${ms} ms`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 const routers: PgRouter[] = [];

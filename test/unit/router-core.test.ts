@@ -7,6 +7,7 @@ import { FailoverRouter, ProbeError, RoutingError, isVectordrError, memoryLease,
 import type { EndpointObservation, Lease, RouterDriver, RouterEvent } from '../../src/index.js';
 import { initialHealth, nextHealth } from '../../src/router/endpoint-health.js';
 import * as prom from 'prom-client';
+import { until as waitUntil } from '../helpers/wait.js';
 
 type Node = { obs?: EndpointObservation; fail?: ProbeError; readOnly?: boolean };
 
@@ -61,17 +62,8 @@ class FakeCluster {
 
 const fast = { probeIntervalMs: 50, fastProbeIntervalMs: 10, probeTimeoutMs: 40, failThreshold: 2, recoverThreshold: 2, startTimeoutMs: 1000 };
 
-function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) return resolve();
-      if (Date.now() > deadline) return reject(new Error('condition not met in time'));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+/** The scripted cluster answers in a millisecond: wait at most 3 s, polling every 5 ms. */
+const until = (cond: () => boolean, ms = 3000): Promise<void> => waitUntil(cond, ms, 'condition', 5);
 
 describe('endpoint health state machine', () => {
   const t = { failThreshold: 3, recoverThreshold: 2 };
