@@ -51,13 +51,19 @@ s3_curl() {
     --aws-sigv4 "aws:amz:$REGION:s3" --user "$ACCESS_KEY:$SECRET_KEY" "$@" || true
 }
 
+# MinIO can answer /minio/health/ready with 200 and still refuse the first S3 calls with 503
+# (its object layer is not initialised yet; seen once in a clean-clone CI run): retry those for 30 s.
 ensure_bucket() {
-  local code
-  code=$(s3_curl -X PUT "$(url)/$BUCKET")
-  case "$code" in
-    200 | 409) ;; # 409: BucketAlreadyOwnedByYou
-    *) die "creating bucket $BUCKET answered HTTP $code (log: $LOG)" ;;
-  esac
+  local code deadline=$((SECONDS + 30))
+  while :; do
+    code=$(s3_curl -X PUT "$(url)/$BUCKET")
+    case "$code" in
+      200 | 409) return ;; # 409: BucketAlreadyOwnedByYou
+      503 | 000) [ $SECONDS -lt $deadline ] || break; sleep 0.2 ;;
+      *) break ;;
+    esac
+  done
+  die "creating bucket $BUCKET answered HTTP $code (log: $LOG)"
 }
 
 print_vars() {
