@@ -27,8 +27,10 @@ import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField,
 import { idAt, recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { type MilvusAdapterOptions, MilvusAdapterOptionsSchema } from './milvus-options.js';
+import { type MilvusServerInfo, milvusServerInfo } from './milvus-version.js';
 import {
   DYNAMIC_FIELD,
+  DYNAMIC_KEY,
   MARKER_PROPERTY,
   MAX_DIMS,
   type MilvusFieldInfo,
@@ -36,6 +38,7 @@ import {
   TYPES_PROPERTY,
   type TypeHints,
   exprString,
+  fromDynamicValue,
   indexFromMilvus,
   indexToMilvus,
   isUnsupportedVector,
@@ -43,9 +46,16 @@ import {
   payloadFieldFromMilvus,
   parseObject,
   payloadFieldToMilvus,
+  toDynamicValue,
   typeHints,
   valueFromMilvus,
 } from './milvus-types.js';
+
+/** What `write` needs of a collection: its fields and the payload fields kept as dynamic keys. */
+interface WriteTarget {
+  fields: MilvusFieldInfo[];
+  dynamicKeys: Map<string, { type: PayloadField['type']; array: boolean }>;
+}
 
 /** Milvus answers most failures as a status object, not an exception. */
 interface Status {
@@ -54,7 +64,7 @@ interface Status {
   reason?: string;
 }
 
-const INT64_MIN = '-9223372036854775808';
+const INT64_MAX = '9223372036854775807';
 /** Milvus caps limit + offset of one query. */
 const MAX_QUERY_WINDOW = 16_384;
 
@@ -123,6 +133,24 @@ export class MilvusAdapter implements VectorAdapter {
     return this.check(res, what, collection);
   }
 
+  private serverInfo: Promise<MilvusServerInfo> | undefined;
+
+  /**
+   * The server's version and what it can store, asked once per adapter (`getVersion`); refuses a
+   * Milvus older than 2.3 (UNSUPPORTED_OPERATION) before anything is read or written. A failed
+   * call is not cached, so a server that was down is asked again.
+   */
+  async server(): Promise<MilvusServerInfo> {
+    this.serverInfo ??= this.call('getVersion', undefined, () => this.client.getVersion() as unknown as Promise<{ status?: Status; version: string }>).then(
+      (v) => milvusServerInfo(String(v.version)),
+      (err: unknown) => {
+        this.serverInfo = undefined;
+        throw err;
+      },
+    );
+    return this.serverInfo;
+  }
+
   async exists(collection: string): Promise<boolean> {
     const res = await this.call('hasCollection', undefined, () => this.client.hasCollection({ collection_name: collection }));
     return Boolean(res.value);
@@ -136,6 +164,7 @@ export class MilvusAdapter implements VectorAdapter {
   }
 
   async describe(collection: string): Promise<CollectionSchema> {
+    await this.server();
     const { fields, dynamic, properties } = await this.describeRaw(collection);
     const hints = parseObject(properties[TYPES_PROPERTY]) as TypeHints;
     const pk = fields.find((f) => f.is_primary_key);
@@ -161,7 +190,9 @@ export class MilvusAdapter implements VectorAdapter {
       }
       payload.push(payloadFieldFromMilvus(f, hints, collection));
     }
-    if (dynamic) payload.push({ name: DYNAMIC_FIELD, type: 'json', array: false, nullable: true, nativeType: 'dynamic' });
+    // Nullable fields a server without nullable fields keeps as dynamic keys (milvus-version.ts).
+    for (const [name, h] of Object.entries(hints.dynamic ?? {})) payload.push({ name, type: h.type, array: h.array, nullable: true, nativeType: DYNAMIC_KEY });
+    if (dynamic && hints.meta !== false) payload.push({ name: DYNAMIC_FIELD, type: 'json', array: false, nullable: true, nativeType: 'dynamic' });
     return { name: collection, idField: pk.name, idType, idNativeType: pk.max_length ? `VarChar(${String(pk.max_length)})` : pk.data_type, vectors, payload, indexes };
   }
 
@@ -228,6 +259,9 @@ export class MilvusAdapter implements VectorAdapter {
         for (;;) {
           throwIfAborted(options.signal);
           if (closed) return;
+          // Only an empty page ends the scan: with reduce_stop_for_best, Milvus stops a page when
+          // one segment's rows run out (the rows it returns are still the smallest keys, in order),
+          // so a short page is not the last one (Milvus 2.3.5 returned 1 row of 3 in 2 segments).
           const rows = await page(last);
           if (rows.length === 0) break;
           for (let start = 0; start < rows.length; start += options.batchSize) {
@@ -236,7 +270,6 @@ export class MilvusAdapter implements VectorAdapter {
             seen += batch.length;
             yield batch;
           }
-          if (rows.length < pageSize) break;
         }
         if (seen !== estimatedRows) {
           logger.warn({ collection, scanned: seen, counted: estimatedRows }, 'row count changed during the scan (writes during a live snapshot)');
@@ -251,8 +284,10 @@ export class MilvusAdapter implements VectorAdapter {
   /** One page of rows with primary key > last, ascending; checks the order Milvus returned. */
   private async page(schema: CollectionSchema, last: string | undefined, limit: number): Promise<Record<string, unknown>[]> {
     const pk = schema.idField;
-    const filter =
-      schema.idType === 'int64' ? (last === undefined ? `${pk} >= ${INT64_MIN}` : `${pk} > ${last}`) : last === undefined ? `${pk} >= ""` : `${pk} > ${exprString(last)}`;
+    // The first page has no lower bound: Milvus's parser refuses the literal -9223372036854775808
+    // (it parses 9223372036854775808, out of int64 range, then negates), and an empty filter with
+    // a limit is a plain ordered query.
+    const filter = last === undefined ? '' : schema.idType === 'int64' ? `${pk} > ${last}` : `${pk} > ${exprString(last)}`;
     const res = await this.call('query', schema.name, () =>
       this.client.query({
         collection_name: schema.name,
@@ -281,6 +316,7 @@ export class MilvusAdapter implements VectorAdapter {
     const vectors: Record<string, VectorColumn> = {};
     for (const v of schema.vectors) vectors[v.name] = { dims: v.dims, data: new Float32Array(n * v.dims) };
     const payloads: Payload[] = new Array<Payload>(n);
+    const dynamicKeys = schema.payload.filter((p) => p.nativeType === DYNAMIC_KEY).map((p) => p.name);
     rows.forEach((r, i) => {
       const id = r[schema.idField];
       if (ids instanceof BigInt64Array) ids[i] = BigInt(String(id));
@@ -291,9 +327,12 @@ export class MilvusAdapter implements VectorAdapter {
         (vectors[v.name] as VectorColumn).data.set(vec, i * v.dims);
       }
       const payload: Payload = {};
+      const meta = r[DYNAMIC_FIELD] as Record<string, unknown> | null | undefined;
       for (const p of schema.payload) {
-        const raw = p.name === DYNAMIC_FIELD ? r[DYNAMIC_FIELD] : r[p.name];
-        const value = valueFromMilvus(raw, p);
+        let value: JsonValue;
+        if (p.nativeType === DYNAMIC_KEY) value = fromDynamicValue(meta?.[p.name], p);
+        else if (p.name === DYNAMIC_FIELD) value = valueFromMilvus(dynamicKeys.length > 0 && meta ? withoutKeys(meta, dynamicKeys) : meta, p);
+        else value = valueFromMilvus(r[p.name], p);
         if (value !== null && !(p.name === DYNAMIC_FIELD && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0)) payload[p.name] = value;
       }
       payloads[i] = payload;
@@ -307,6 +346,10 @@ export class MilvusAdapter implements VectorAdapter {
     if (await this.exists(schema.name)) {
       throw new InvalidInputError('TARGET_EXISTS', `Milvus collection ${JSON.stringify(schema.name)} already exists.`, { plugin: PLUGIN });
     }
+    const server = await this.server();
+    // Without nullable fields (Milvus < 2.5) a nullable payload field is kept as a dynamic key:
+    // absent where null, its neutral type in vectordr.types.
+    const asDynamic = new Set(server.nullableFields ? [] : schema.payload.filter((p) => p.nullable && p.name !== DYNAMIC_FIELD).map((p) => p.name));
     const fields: FieldType[] = [];
     if (schema.idType === 'int64') fields.push({ name: schema.idField, data_type: DataType.Int64, is_primary_key: true, autoID: false });
     else {
@@ -314,9 +357,9 @@ export class MilvusAdapter implements VectorAdapter {
       fields.push({ name: schema.idField, data_type: DataType.VarChar, is_primary_key: true, autoID: false, max_length: schema.idType === 'uuid' ? 36 : bound ? Number(bound) : this.options.varcharMaxLength });
     }
     for (const v of schema.vectors) fields.push({ name: v.name, data_type: DataType.FloatVector, dim: v.dims });
-    for (const p of schema.payload) if (p.name !== DYNAMIC_FIELD) fields.push(payloadFieldToMilvus(p, this.options));
-    const dynamic = schema.payload.some((p) => p.name === DYNAMIC_FIELD);
-    const hints = typeHints(schema.idType, schema.payload);
+    for (const p of schema.payload) if (p.name !== DYNAMIC_FIELD && !asDynamic.has(p.name)) fields.push(payloadFieldToMilvus(p, this.options));
+    const dynamic = asDynamic.size > 0 || schema.payload.some((p) => p.name === DYNAMIC_FIELD);
+    const hints = typeHints(schema.idType, schema.payload, asDynamic);
     const properties: Record<string, string> = Object.keys(hints).length > 0 ? { [TYPES_PROPERTY]: JSON.stringify(hints) } : {};
     this.fieldCache.delete(schema.name);
     await this.call('createCollection', undefined, () =>
@@ -370,20 +413,24 @@ export class MilvusAdapter implements VectorAdapter {
   }
 
   /** Fields of a collection, described once per adapter (a restore writes many batches); dropped with the collection. */
-  private readonly fieldCache = new Map<string, MilvusFieldInfo[]>();
+  private readonly fieldCache = new Map<string, WriteTarget>();
 
-  private async fieldsOf(collection: string): Promise<MilvusFieldInfo[]> {
-    let fields = this.fieldCache.get(collection);
-    if (!fields) {
-      fields = (await this.describeRaw(collection)).fields;
-      this.fieldCache.set(collection, fields);
+  private async fieldsOf(collection: string): Promise<WriteTarget> {
+    let target = this.fieldCache.get(collection);
+    if (!target) {
+      await this.server();
+      const { fields, properties } = await this.describeRaw(collection);
+      const hints = parseObject(properties[TYPES_PROPERTY]) as TypeHints;
+      target = { fields, dynamicKeys: new Map(Object.entries(hints.dynamic ?? {})) };
+      this.fieldCache.set(collection, target);
     }
-    return fields;
+    return target;
   }
 
   async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
     throwIfAborted(options.signal);
-    const fields = await this.fieldsOf(collection);
+    const { fields, dynamicKeys } = await this.fieldsOf(collection);
+    const server = await this.server();
     const schemaLike: Pick<VectorField, 'name' | 'dims' | 'nullable'>[] = fields.filter((f) => f.data_type === 'FloatVector').map((f) => ({ name: f.name, dims: Number(f.dim), nullable: false }));
     validateBatchVectors(batch, schemaLike, PLUGIN);
     const pk = fields.find((f) => f.is_primary_key) as MilvusFieldInfo;
@@ -393,8 +440,15 @@ export class MilvusAdapter implements VectorAdapter {
     for (let i = 0; i < batch.length; i++) {
       const id = idAt(batch, i);
       const row: Record<string, unknown> = {};
-      if (pk.data_type === 'Int64') row[pk.name] = typeof id === 'bigint' ? id.toString() : String(id);
-      else {
+      if (pk.data_type === 'Int64') {
+        row[pk.name] = typeof id === 'bigint' ? id.toString() : String(id);
+        if (!server.readsMaxInt64Key && row[pk.name] === INT64_MAX) {
+          throw new UnsupportedOperationError(`Id ${INT64_MAX} (2^63-1) of ${JSON.stringify(collection)}: Milvus ${server.version} stores a row with this primary key, but no query returns it, so vectordr could never read it back (a snapshot would miss it). Nothing of this batch was written; restore into an engine that keeps this id (pgvector, or Qdrant and Weaviate through id mapping).`, {
+            plugin: PLUGIN,
+            details: { collection, id: INT64_MAX, version: server.version },
+          });
+        }
+      } else {
         const s = String(id);
         if (Buffer.byteLength(s, 'utf8') > Number(pk.max_length)) {
           throw new InvalidInputError('VALUE_TOO_LONG', `Id ${JSON.stringify(s.slice(0, 40))}${s.length > 40 ? '…' : ''} is ${Buffer.byteLength(s, 'utf8')} bytes; primary key ${JSON.stringify(pk.name)} of ${JSON.stringify(collection)} holds at most ${String(pk.max_length)}. Nothing of this batch was written; restore into a new collection (created with a long enough key).`, { plugin: PLUGIN });
@@ -410,7 +464,13 @@ export class MilvusAdapter implements VectorAdapter {
       const payload = batch.payloads[i] ?? {};
       for (const [key, value] of Object.entries(payload)) {
         if (key === DYNAMIC_FIELD) {
-          rowBytes += dynamicInto(row, value, columns, String(id), collection);
+          rowBytes += dynamicInto(row, value, columns, dynamicKeys, String(id), collection);
+          continue;
+        }
+        const asKey = dynamicKeys.get(key);
+        if (asKey) {
+          if (value !== null) row[key] = toDynamicValue(value, asKey.type);
+          rowBytes += valueBytes(value);
           continue;
         }
         const f = columns.get(key);
@@ -418,7 +478,17 @@ export class MilvusAdapter implements VectorAdapter {
         row[key] = toMilvusValue(value, f, collection);
         rowBytes += valueBytes(value);
       }
-      for (const f of fields) if (row[f.name] === undefined && f.nullable) row[f.name] = null;
+      for (const f of fields) {
+        if (row[f.name] !== undefined && row[f.name] !== null) continue;
+        if (f.nullable) row[f.name] = null;
+        else if (!f.is_dynamic && !f.data_type.endsWith('Vector') && !hasDefault(f)) {
+          // The SDK would leave the value out and Milvus refuse the whole request with a row count.
+          throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${String(id)}: field ${JSON.stringify(f.name)} of Milvus collection ${JSON.stringify(collection)} has no value, and the field cannot hold null (Milvus has nullable fields from 2.5 on, and only when created so). Nothing of this batch was written; restore into a new collection, which vectordr creates to hold nulls.`, {
+            plugin: PLUGIN,
+            details: { collection, field: f.name },
+          });
+        }
+      }
       rows[i] = row;
       sizes[i] = rowBytes;
     }
@@ -436,7 +506,12 @@ export class MilvusAdapter implements VectorAdapter {
   async writeMarker(collection: string, marker: string | undefined): Promise<void> {
     if (marker === undefined) {
       if ((await this.readMarker(collection)) === undefined) return;
-      await this.call('dropCollectionProperties', collection, () => this.client.dropCollectionProperties({ collection_name: collection, properties: [MARKER_PROPERTY] } as never));
+      // dropCollectionProperties exists from Milvus 2.5; before, an empty value reads as no marker.
+      if ((await this.server()).dropProperties) {
+        await this.call('dropCollectionProperties', collection, () => this.client.dropCollectionProperties({ collection_name: collection, properties: [MARKER_PROPERTY] } as never));
+      } else {
+        await this.call('alterCollectionProperties', collection, () => this.client.alterCollectionProperties({ collection_name: collection, properties: { [MARKER_PROPERTY]: '' } } as never));
+      }
       return;
     }
     await this.call('alterCollectionProperties', collection, () => this.client.alterCollectionProperties({ collection_name: collection, properties: { [MARKER_PROPERTY]: marker } } as never));
@@ -532,18 +607,32 @@ function valueBytes(value: JsonValue): number {
 }
 
 /** Spreads the `$meta` payload object into the row's dynamic keys; refuses what Milvus would misread. */
-function dynamicInto(row: Record<string, unknown>, value: JsonValue, columns: Map<string, MilvusFieldInfo>, id: string, collection: string): number {
+function dynamicInto(row: Record<string, unknown>, value: JsonValue, columns: Map<string, MilvusFieldInfo>, dynamicKeys: ReadonlyMap<string, unknown>, id: string, collection: string): number {
   if (value === null) return 0;
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${id}: the dynamic field ${DYNAMIC_FIELD} must be a JSON object to restore into Milvus collection ${JSON.stringify(collection)}, got ${Array.isArray(value) ? 'an array' : typeof value}. Nothing of this batch was written.`, { plugin: PLUGIN });
   }
   for (const key of Object.keys(value)) {
-    if (columns.has(key)) {
+    if (columns.has(key) || dynamicKeys.has(key)) {
       throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${id}: dynamic key ${JSON.stringify(key)} has the name of a field of Milvus collection ${JSON.stringify(collection)}; it would overwrite that field. Nothing of this batch was written.`, { plugin: PLUGIN });
     }
   }
   Object.assign(row, value);
   return valueBytes(value);
+}
+
+/** `meta` without the keys that stand for payload fields of their own. */
+function withoutKeys(meta: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const rest: Record<string, unknown> = {};
+  // defineProperty: a key named __proto__ stays a key.
+  for (const [k, v] of Object.entries(meta)) if (!keys.includes(k)) Object.defineProperty(rest, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return rest;
+}
+
+/** The field has a server-side default value (Milvus 2.4+), which Milvus fills in for a missing value. */
+function hasDefault(f: MilvusFieldInfo): boolean {
+  const d = f.default_value as unknown;
+  return d !== undefined && d !== null && !(typeof d === 'object' && Object.keys(d).length === 0);
 }
 
 /** A neutral payload value as Milvus expects it for field `f`. */

@@ -20,7 +20,17 @@ export const MAX_DIMS = 32_768;
 export interface TypeHints {
   id?: 'uuid';
   payload?: Record<string, PayloadType>;
+  /**
+   * Nullable payload fields kept as keys of the dynamic field, on a server without nullable fields
+   * (Milvus < 2.5): a row without the key has null there.
+   */
+  dynamic?: Record<string, { type: PayloadType; array: boolean }>;
+  /** `false` when the dynamic field holds only `dynamic` keys (the schema had no `$meta`). */
+  meta?: boolean;
 }
+
+/** nativeType of a payload field kept as a dynamic key. */
+export const DYNAMIC_KEY = 'dynamic key';
 
 const METRIC_TO_MILVUS: Partial<Record<Metric, string>> = { cosine: 'COSINE', l2: 'L2', dot: 'IP' };
 const METRIC_FROM_MILVUS: Record<string, Metric> = { COSINE: 'cosine', L2: 'l2', IP: 'dot' };
@@ -93,6 +103,8 @@ export interface MilvusFieldInfo {
   element_type?: string;
   max_capacity?: string | number;
   nullable?: boolean;
+  /** A server-side default (Milvus 2.4+); the SDK's shape varies, so only its presence is read. */
+  default_value?: unknown;
 }
 
 const VECTOR_TYPES_UNSUPPORTED = new Set(['BinaryVector', 'Float16Vector', 'BFloat16Vector', 'SparseFloatVector', 'Int8Vector']);
@@ -146,15 +158,37 @@ export function payloadFieldToMilvus(p: PayloadField, options: { varcharMaxLengt
   return { name: p.name, data_type, ...(data_type === DataType.VarChar ? { max_length: maxLength } : {}), nullable };
 }
 
-/** Types Milvus stores as something else, to keep in `vectordr.types`. */
-export function typeHints(idType: string, payload: PayloadField[]): TypeHints {
+/**
+ * Types Milvus stores as something else, to keep in `vectordr.types`; `asDynamic` are the payload
+ * fields kept as dynamic keys (their neutral type and arrayness go there whole).
+ */
+export function typeHints(idType: string, payload: PayloadField[], asDynamic: ReadonlySet<string> = new Set()): TypeHints {
   const hints: TypeHints = {};
   if (idType === 'uuid') hints.id = 'uuid';
   for (const p of payload) {
     if (p.name === DYNAMIC_FIELD) continue;
-    if (['uuid', 'datetime', 'date', 'bytes'].includes(p.type) || (p.array && p.type === 'json')) (hints.payload ??= {})[p.name] = p.type;
+    if (asDynamic.has(p.name)) (hints.dynamic ??= {})[p.name] = { type: p.type, array: p.array };
+    else if (['uuid', 'datetime', 'date', 'bytes'].includes(p.type) || (p.array && p.type === 'json')) (hints.payload ??= {})[p.name] = p.type;
   }
+  if (hints.dynamic && !payload.some((p) => p.name === DYNAMIC_FIELD)) hints.meta = false;
   return hints;
+}
+
+/**
+ * A value of a payload field kept as a dynamic key, in a form JSON holds exactly: JSON has no
+ * negative zero (`JSON.stringify(-0)` is `0`), so a float -0 travels as the string "-0".
+ */
+export function toDynamicValue(v: JsonValue, type: PayloadType): JsonValue {
+  if (type !== 'float32' && type !== 'float64') return v;
+  if (Array.isArray(v)) return v.map((x) => (Object.is(x, -0) ? '-0' : x));
+  return Object.is(v, -0) ? '-0' : v;
+}
+
+/** The inverse of `toDynamicValue`, then `valueFromMilvus`. */
+export function fromDynamicValue(v: unknown, field: PayloadField): JsonValue {
+  if (field.type !== 'float32' && field.type !== 'float64') return valueFromMilvus(v, field);
+  const unzero = (x: unknown): unknown => (x === '-0' ? -0 : x);
+  return valueFromMilvus(Array.isArray(v) ? v.map(unzero) : unzero(v), field);
 }
 
 /** Milvus index params (index_type, metric_type, params JSON) as a neutral IndexSpec. */

@@ -1,26 +1,41 @@
 /**
- * Milvus adapter: the shared conformance suite against a real Milvus-protocol server (milvus-lite,
- * started by scripts/milvus-server.sh; MILVUS_ADDRESS), Milvus specifics and bad input.
+ * Milvus adapter: the shared conformance suite, Milvus specifics and bad input, run once against
+ * each configured server — milvus-lite (scripts/milvus-server.sh; MILVUS_ADDRESS) and the real
+ * Milvus 2.3.5 standalone (scripts/milvus-standalone.sh; MILVUS_STANDALONE_ADDRESS). Where the two
+ * differ, a case asks the adapter what the server can do (`adapter.server()`).
  */
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { milvusAdapter, type MilvusAdapter } from '../../adapters/milvus/index.js';
+import type { Payload, VectorRecord } from '../../src/model.js';
 import { openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { engineAvailable, randomName } from '../helpers/engines.js';
+import { type MilvusTestServer, milvusTestServers, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 
-const address = process.env.MILVUS_ADDRESS;
-const hasMilvus = engineAvailable('milvus', address !== undefined);
+const servers = milvusTestServers();
 
-describe.runIf(hasMilvus)('milvus', () => {
+describe('milvus', () => {
+  if (servers.length === 0) it.skip('needs MILVUS_ADDRESS or MILVUS_STANDALONE_ADDRESS (scripts/milvus-server.sh, scripts/milvus-standalone.sh)', () => undefined);
+  for (const server of servers) describe(server.label, () => milvusSuite(server));
+});
+
+/** The same client, reporting another server version: what the adapter decides from the version. */
+function reportingVersion(client: MilvusClient, version: string): MilvusClient {
+  return new Proxy(client, {
+    get: (target, p, receiver) => (p === 'getVersion' ? async () => ({ status: { error_code: 'Success', code: 0, reason: '' }, version }) : Reflect.get(target, p, receiver)),
+  });
+}
+
+function milvusSuite(server: MilvusTestServer): void {
+  const address = server.address;
   testAdapter({
-    name: 'milvus (milvus-lite server over gRPC)',
+    name: `milvus (${server.label} over gRPC)`,
     rows: 1500,
     create: async () => {
-      const adapter = milvusAdapter({ address: address as string });
+      const adapter = milvusAdapter({ address });
       return { adapter, cleanup: () => adapter.close() };
     },
   });
@@ -35,8 +50,8 @@ describe.runIf(hasMilvus)('milvus', () => {
       return n;
     };
     beforeAll(() => {
-      adapter = milvusAdapter({ address: address as string });
-      client = new MilvusClient({ address: address as string, logLevel: 'error' });
+      adapter = milvusAdapter({ address: address });
+      client = new MilvusClient({ address: address, logLevel: 'error' });
     });
     afterAll(async () => {
       for (const c of created) await adapter.drop(c).catch(() => undefined);
@@ -96,13 +111,15 @@ describe.runIf(hasMilvus)('milvus', () => {
 
     it('keeps uuid ids, datetime/date/bytes payloads and dynamic fields through a snapshot and restore', async () => {
       const schemaName = name('types');
+      // Nullable fields exist from Milvus 2.5 (milvus-lite has them); before, every row has a value.
+      const { nullableFields } = await adapter.server();
       await client.createCollection({
         collection_name: schemaName,
         fields: [
           { name: 'pk', data_type: DataType.VarChar, is_primary_key: true, autoID: false, max_length: 64 },
           { name: 'v', data_type: DataType.FloatVector, dim: 4 },
-          { name: 'small', data_type: DataType.Int8, nullable: true },
-          { name: 'tags', data_type: DataType.Array, element_type: DataType.Int64, max_capacity: 8, nullable: true },
+          { name: 'small', data_type: DataType.Int8, nullable: nullableFields },
+          { name: 'tags', data_type: DataType.Array, element_type: DataType.Int64, max_capacity: 8, nullable: nullableFields },
         ],
         enable_dynamic_field: true,
       } as never);
@@ -112,7 +129,7 @@ describe.runIf(hasMilvus)('milvus', () => {
         collection_name: schemaName,
         data: [
           { pk: 'a', v: [1, 2, 3, 4], small: 7, tags: ['9007199254740993', '1'], extra: 'dyn', nested: { k: [1, 2] } },
-          { pk: 'b"\\q', v: [0, 0, 0, 1], small: null, tags: null },
+          nullableFields ? { pk: 'b"\\q', v: [0, 0, 0, 1], small: null, tags: null } : { pk: 'b"\\q', v: [0, 0, 0, 1], small: -128, tags: [] },
         ],
       } as never);
       const d = await adapter.describe(schemaName);
@@ -126,7 +143,7 @@ describe.runIf(hasMilvus)('milvus', () => {
       await repo.restore(adapter, { collection: schemaName, snapshot: manifest.id, target });
       expect((await repo.verifyParity(adapter, { collection: schemaName, snapshot: manifest.id, live: target })).ok).toBe(true);
       const got = await adapter.fetch(target, ['a', 'b"\\q']);
-      expect(got.map((r) => r.payload)).toEqual([{ small: 7, tags: ['9007199254740993', 1], $meta: { extra: 'dyn', nested: { k: [1, 2] } } }, {}]);
+      expect(got.map((r) => r.payload)).toEqual([{ small: 7, tags: ['9007199254740993', 1], $meta: { extra: 'dyn', nested: { k: [1, 2] } } }, nullableFields ? {} : { small: -128, tags: [] }]);
       expect((await adapter.describe(target)).indexes[0]).toMatchObject({ kind: 'hnsw', params: { m: 8, ef_construction: 40 }, metric: 'l2' });
     });
 
@@ -145,7 +162,7 @@ describe.runIf(hasMilvus)('milvus', () => {
       await client.insert({ collection_name: n, data: [{ id: 1, v: [1, 0] }] } as never);
       await client.insert({ collection_name: n, partition_name: 'p1', data: [{ id: 2, v: [0, 1] }, { id: 3, v: [1, 1] }] } as never);
       const warnings: string[] = [];
-      const noisy = milvusAdapter({ address: address as string, logger: { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, m) => warnings.push(String(m)) } });
+      const noisy = milvusAdapter({ address: address, logger: { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, m) => warnings.push(String(m)) } });
       try {
         const repo = await openRepository({ storage: memoryStorage(), create: true });
         const { manifest } = await repo.snapshot(noisy, n);
@@ -191,13 +208,109 @@ describe.runIf(hasMilvus)('milvus', () => {
       expect(await adapter.count(schema.name)).toBe(0);
     });
 
-    it('a restore marker lives in the collection properties and is cleared at the end', async () => {
-      const schema = testSchema(name('marker'));
+    it('a restore marker lives in the collection properties and is cleared at the end (also without dropCollectionProperties, before 2.5)', async () => {
+      const pre25 = milvusAdapter({ client: reportingVersion(client, 'v2.4.9') });
+      for (const a of [adapter, pre25]) {
+        const schema = testSchema(name('marker'));
+        await a.create(schema, { indexes: 'now' });
+        await a.writeMarker(schema.name, 'vectordr-restore/v1 X 1 0 i');
+        expect(await a.readMarker(schema.name)).toBe('vectordr-restore/v1 X 1 0 i');
+        await a.writeMarker(schema.name, undefined);
+        expect(await a.readMarker(schema.name)).toBeUndefined();
+      }
+    });
+
+    it('a Milvus older than 2.3 is refused by version before anything is created, read or written', async () => {
+      const old = milvusAdapter({ client: reportingVersion(client, 'v2.2.16') });
+      const schema = testSchema(name('old'));
+      const err = await expectError(old.create(schema, { indexes: 'now' }), 'UNSUPPORTED_OPERATION');
+      expect(err.message).toContain('"v2.2.16"');
+      expect(err.message).toContain('2.3.0 and later');
+      expect(await adapter.exists(schema.name)).toBe(false);
       await adapter.create(schema, { indexes: 'now' });
-      await adapter.writeMarker(schema.name, 'vectordr-restore/v1 X 1 0 i');
-      expect(await adapter.readMarker(schema.name)).toBe('vectordr-restore/v1 X 1 0 i');
-      await adapter.writeMarker(schema.name, undefined);
-      expect(await adapter.readMarker(schema.name)).toBeUndefined();
+      await expectError(old.describe(schema.name), 'UNSUPPORTED_OPERATION');
+      await expectError(old.scan(schema.name, { batchSize: 10 }), 'UNSUPPORTED_OPERATION');
+      await expectError(old.write(schema.name, makeBatch(schema, makeRecords(3)), { mode: 'insert' }), 'UNSUPPORTED_OPERATION');
+      expect(await adapter.count(schema.name)).toBe(0);
+    });
+
+    it('without nullable fields (a server before 2.5), nullable payload fields are dynamic keys: values exact, nulls kept, described back, restored with parity', async () => {
+      const pre25 = milvusAdapter({ client: reportingVersion(client, 'v2.4.9') });
+      const schema = { ...testSchema(name('nulls')), payload: [...testSchema('x').payload, { name: 'f4', type: 'float32' as const, array: false, nullable: true }, { name: 'must', type: 'int32' as const, array: false, nullable: false }, { name: '$meta', type: 'json' as const, array: false, nullable: true }] };
+      await pre25.create(schema, { indexes: 'now' });
+      const fields = (await client.describeCollection({ collection_name: schema.name })).schema.fields.map((f) => f.name);
+      expect(fields).toEqual(['id', 'embedding', 'must']); // only the non-nullable field is a column
+      const records: VectorRecord[] = makeRecords(40).map((r, i) => {
+        const payload: Payload = { ...r.payload, must: i };
+        if (i % 4 !== 0) payload.f4 = Math.fround(i / 3 - 5);
+        if (i === 0) payload.n = '9007199254740993';
+        if (i % 3 === 0) payload.$meta = { extra: i };
+        if (i === 2) delete payload.tags; // absent == null
+        return { ...r, payload };
+      });
+      await pre25.write(schema.name, makeBatch(schema, records), { mode: 'insert' });
+      const d = await pre25.describe(schema.name);
+      expect(d.payload.map((p) => [p.name, p.type, p.array, p.nullable]).sort()).toEqual(schema.payload.map((p) => [p.name, p.type, p.array, p.nullable]).sort());
+      const got = await pre25.fetch(schema.name, records.map((r) => r.id));
+      expect(got.map((r) => r.payload)).toEqual(records.map((r) => r.payload));
+      // JSON has no -0: the adapter keeps float -0 of a dynamic key as "-0" and reads it back as -0.
+      const zeros = makeRecords(1, 16, 9, 500n).map((r) => ({ ...r, payload: { must: 0, score: -0, f4: -0 } }));
+      await pre25.write(schema.name, makeBatch(schema, zeros), { mode: 'insert' });
+      const [zero] = await pre25.fetch(schema.name, [500n]);
+      expect([Object.is(zero?.payload.score, -0), Object.is(zero?.payload.f4, -0)]).toEqual([true, true]);
+      await pre25.delete(schema.name, [500n]);
+      // A dynamic key named like a payload field would overwrite it: refused, nothing written.
+      const clash = makeRecords(2, 16, 5, 1000n).map((r) => ({ ...r, payload: { ...r.payload, must: 1, $meta: { title: 'clash' } } }));
+      await expectError(pre25.write(schema.name, makeBatch(schema, clash), { mode: 'insert' }), 'SCHEMA_MISMATCH');
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(pre25, schema.name);
+      expect(manifest.rows.upserts).toBe(40);
+      for (const a of [pre25, adapter]) {
+        const target = name('nulls_r');
+        await repo.restore(a, { collection: schema.name, snapshot: manifest.id, target });
+        expect((await repo.verifyParity(a, { collection: schema.name, snapshot: manifest.id, live: target })).ok).toBe(true);
+        expect((await a.fetch(target, records.map((r) => r.id))).map((r) => r.payload)).toEqual(records.map((r) => r.payload));
+      }
+    });
+
+    it('a row without a value for a field that cannot hold null is SCHEMA_MISMATCH and nothing is written', async () => {
+      const n = name('notnull');
+      await client.createCollection({
+        collection_name: n,
+        fields: [
+          { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false },
+          { name: 'embedding', data_type: DataType.FloatVector, dim: 16 },
+          { name: 'title', data_type: DataType.VarChar, max_length: 200 },
+        ],
+      } as never);
+      await client.createIndex({ collection_name: n, field_name: 'embedding', index_type: 'FLAT', metric_type: 'COSINE', params: {} } as never);
+      await client.loadCollectionSync({ collection_name: n });
+      const schema = { ...testSchema(n), payload: [{ name: 'title', type: 'string' as const, array: false, nullable: true }] };
+      const records: VectorRecord[] = makeRecords(10).map((r) => ({ ...r, payload: (r.payload.title === undefined ? {} : { title: r.payload.title }) as Payload }));
+      const err = await expectError(adapter.write(n, makeBatch(schema, records), { mode: 'upsert' }), 'SCHEMA_MISMATCH');
+      expect(err.message).toContain('"title"');
+      expect(err.message).toContain('cannot hold null');
+      expect(await adapter.count(n)).toBe(0);
+    });
+
+    it('the scan starts below every key: rows with ids -2^63 and (where the server returns it) 2^63-1 are captured', async () => {
+      const schema = testSchema(name('extremes'));
+      await adapter.create(schema, { indexes: 'now' });
+      const lowest = makeRecords(2, 16, 3, -9_223_372_036_854_775_808n);
+      const highest = makeRecords(1, 16, 4, 9_223_372_036_854_775_807n);
+      // Milvus 2.3.5 stores a row with key 2^63-1 but no query returns it: refused, not lost.
+      const { readsMaxInt64Key } = await adapter.server();
+      if (!readsMaxInt64Key) {
+        const err = await expectError(adapter.write(schema.name, makeBatch(schema, [...lowest, ...highest]), { mode: 'insert' }), 'UNSUPPORTED_OPERATION');
+        expect(err.message).toContain('9223372036854775807');
+        expect(await adapter.count(schema.name)).toBe(0);
+      }
+      const records = readsMaxInt64Key ? [...lowest, ...highest] : lowest;
+      await adapter.write(schema.name, makeBatch(schema, records), { mode: 'insert' });
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, schema.name, { batchSize: 1 });
+      expect(manifest.rows.upserts).toBe(records.length);
+      expect((await repo.verifyParity(adapter, { collection: schema.name, snapshot: manifest.id })).ok).toBe(true);
     });
 
     it('probe reports health and version', async () => {
@@ -214,4 +327,4 @@ describe.runIf(hasMilvus)('milvus', () => {
       expect(() => milvusAdapter({ address: 'x:1', insertBatchBytes: 10 })).toThrow(/Invalid Milvus adapter options/);
     });
   });
-});
+}

@@ -1,0 +1,54 @@
+/**
+ * Which Milvus servers the adapter supports, and what each can store. The adapter asks the server
+ * once (`getVersion`) and decides from the answer, never from the address or a guess:
+ *
+ * - Milvus < 2.3 is refused: no Array fields, no upsert, and its query results are not ordered by
+ *   primary key, which the keyset scan relies on.
+ * - Milvus 2.3 and 2.4 have no nullable scalar fields and no `dropCollectionProperties`: the adapter
+ *   keeps nullable payload fields as keys of the dynamic field (absent == null) and clears its
+ *   restore marker by setting it to the empty string.
+ * - Milvus >= 2.5 and milvus-lite 3.x have both.
+ * - Milvus (2.3.5 tested; later releases not known otherwise) stores a row whose Int64 primary key
+ *   is 2^63-1 but no query returns it, so such ids are refused on write; milvus-lite returns them.
+ */
+import { UnsupportedOperationError } from '../../src/errors.js';
+import { PLUGIN } from './milvus-types.js';
+
+/** The oldest Milvus release the adapter supports. */
+export const MIN_MILVUS_VERSION = '2.3.0';
+/** The first Milvus release with nullable scalar fields and `dropCollectionProperties`. */
+const NULLABLE_SINCE: readonly [number, number] = [2, 5];
+
+export interface MilvusServerInfo {
+  /** As the server reports it: `v2.3.5-lite` (PyPI `milvus`), `v2.5.4`, `milvus_lite-3.2.2`. */
+  readonly version: string;
+  /** Scalar fields can be created nullable and take null values (Milvus >= 2.5, milvus-lite 3). */
+  readonly nullableFields: boolean;
+  /** `dropCollectionProperties` exists (Milvus >= 2.5, milvus-lite 3). */
+  readonly dropProperties: boolean;
+  /** A row with Int64 primary key 2^63-1 can be read back (milvus-lite; not Milvus 2.3.5). */
+  readonly readsMaxInt64Key: boolean;
+}
+
+/**
+ * What a server of this version can do, or UNSUPPORTED_OPERATION for a Milvus older than 2.3. A
+ * version string the adapter cannot read (a managed service's own wording) is taken as a current
+ * Milvus: the server then refuses what it lacks itself.
+ */
+export function milvusServerInfo(version: string): MilvusServerInfo {
+  const lite = /^milvus[_-]lite-(\d+)\./i.exec(version);
+  if (lite) return { version, nullableFields: Number(lite[1]) >= 3, dropProperties: Number(lite[1]) >= 3, readsMaxInt64Key: true };
+  const m = /(?:^v?|milvus\s*v?)(\d+)\.(\d+)(?:\.(\d+))?/i.exec(version);
+  if (!m) return { version, nullableFields: true, dropProperties: true, readsMaxInt64Key: false };
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  const [minMajor, minMinor] = MIN_MILVUS_VERSION.split('.').map(Number) as [number, number];
+  if (major < minMajor || (major === minMajor && minor < minMinor)) {
+    throw new UnsupportedOperationError(
+      `The Milvus server reports version ${JSON.stringify(version)}; vectordr supports Milvus ${MIN_MILVUS_VERSION} and later (Array fields, upsert, query results ordered by primary key, which the snapshot scan relies on). Nothing was read or written: upgrade Milvus to 2.3 or later.`,
+      { plugin: PLUGIN, details: { version, minimum: MIN_MILVUS_VERSION } },
+    );
+  }
+  const atLeast = (v: readonly [number, number]): boolean => major > v[0] || (major === v[0] && minor >= v[1]);
+  return { version, nullableFields: atLeast(NULLABLE_SINCE), dropProperties: atLeast(NULLABLE_SINCE), readsMaxInt64Key: false };
+}
