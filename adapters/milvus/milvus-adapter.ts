@@ -126,7 +126,11 @@ export class MilvusAdapter implements VectorAdapter {
       res = await run();
     } catch (err) {
       if (err instanceof VectordrError) throw err;
-      const msg = (err as Error).message;
+      // Some SDK calls (createCollection on Milvus 2.3) throw the failed status itself, not an Error.
+      if (!(err instanceof Error) && typeof err === 'object' && err !== null && ('error_code' in err || 'reason' in err)) {
+        this.check(err as Status, what, collection);
+      }
+      const msg = err instanceof Error ? err.message : String(err);
       const transient = /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET|RESOURCE_EXHAUSTED|rate ?limit/i.test(msg);
       throw new EngineError(`${what}: ${msg}`, transient ? 'transient' : 'permanent', { plugin: PLUGIN, cause: err });
     }

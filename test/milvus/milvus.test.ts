@@ -220,6 +220,15 @@ function milvusSuite(server: MilvusTestServer): void {
       }
     });
 
+    it('a failed status the SDK throws (not returns) is reported with its reason', async () => {
+      const status = { error_code: 'IllegalArgument', code: 1100, reason: 'Invalid collection name: bad-name. collection name can only contain numbers, letters and underscores: invalid parameter' };
+      const throwing = milvusAdapter({
+        client: new Proxy(client, { get: (t, p, r) => (p === 'createCollection' ? () => Promise.reject(status) : Reflect.get(t, p, r)) }),
+      });
+      const err = await expectError(throwing.create(testSchema(name('bad')), { indexes: 'now' }), 'ENGINE_ERROR');
+      expect(err.message).toContain('createCollection: Invalid collection name: bad-name');
+    });
+
     it('a Milvus older than 2.3 is refused by version before anything is created, read or written', async () => {
       const old = milvusAdapter({ client: reportingVersion(client, 'v2.2.16') });
       const schema = testSchema(name('old'));
