@@ -23,6 +23,7 @@ stop_servers() {
   scripts/pg-server.sh stop || true
   scripts/pg-replica.sh stop || true
   scripts/milvus-server.sh stop || true
+  scripts/milvus-standalone.sh stop || true
   scripts/weaviate-server.sh stop || true
   scripts/s3-server.sh stop || true
   scripts/toxiproxy.sh stop || true
@@ -46,6 +47,12 @@ step "start Milvus (milvus-lite from PyPI, gRPC) on loopback"
 MILVUS_ADDRESS=$(scripts/milvus-server.sh start | sed -n 's/^MILVUS_ADDRESS=//p')
 export MILVUS_ADDRESS
 echo "MILVUS_ADDRESS=$MILVUS_ADDRESS"
+
+step "start a real Milvus 2.3.5 standalone (PyPI milvus package, gRPC) on loopback"
+# The Milvus suites run against milvus-lite and this real server; only on this machine's Node (below).
+MILVUS_STANDALONE_ADDRESS=$(scripts/milvus-standalone.sh start | sed -n 's/^MILVUS_STANDALONE_ADDRESS=//p')
+export MILVUS_STANDALONE_ADDRESS
+echo "MILVUS_STANDALONE_ADDRESS=$MILVUS_STANDALONE_ADDRESS"
 
 step "start Weaviate (weaviate-server built from its Go module) on loopback"
 WEAVIATE_VARS=$(scripts/weaviate-server.sh start) # fails the run (set -e) if it cannot be built or started
@@ -72,13 +79,18 @@ node --input-type=module -e "import('vectordr').then(async (m) => { const a = aw
 node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); const mv = require('vectordr/adapters/milvus'); const wv = require('vectordr/adapters/weaviate'); const qd = require('vectordr/adapters/qdrant'); if (!m.openRepository || !m.FailoverRouter || !m.memoryLease || !a.pgvectorAdapter || !a.pgRouter || !a.pgLease || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter || !qd.qdrantAdapter) throw new Error('exports missing');"
 
 # In CI a required engine suite that skips is a failure.
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,weaviate,s3,toxiproxy
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,s3,toxiproxy
 
 mkdir -p .cache
 step "tests on $(node --version)"
 node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-node-default.json
 
 step "tests on Node $NODE24_VERSION"
+# The real Milvus standalone suites ran above (they take minutes, and exercise the server, not
+# Node): stopped here, so on Node 24 the Milvus suites run against milvus-lite only.
+scripts/milvus-standalone.sh stop
+unset MILVUS_STANDALONE_ADDRESS
+export VECTORDR_REQUIRE_ENGINES=${VECTORDR_REQUIRE_ENGINES/milvus-standalone,/}
 # The router tests left the pair in whatever state their last drill did.
 scripts/pg-replica.sh reset
 scripts/pg-replica.sh start >/dev/null

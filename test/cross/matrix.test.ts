@@ -4,7 +4,8 @@
  * (after normalisation, within 1e-5, where Qdrant normalises cosine vectors; exact elsewhere), then
  * snapshotted there and restored back, and the original ids and payloads must come home unchanged.
  * pgvector, Milvus and Weaviate are real servers; Qdrant is the OpenAPI-validating test server
- * (or a real Qdrant when QDRANT_URL is set).
+ * (or a real Qdrant when QDRANT_URL is set). Milvus is milvus-lite; when MILVUS_STANDALONE_ADDRESS
+ * is set, the real Milvus standalone is a fifth engine, paired with each of the other four.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,14 +24,21 @@ import { engineAvailable, randomName } from '../helpers/engines.js';
 
 const PG_URL = process.env.PG_URL;
 const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
+const MILVUS_STANDALONE_ADDRESS = process.env.MILVUS_STANDALONE_ADDRESS;
 const WEAVIATE_URL = process.env.WEAVIATE_URL;
 const WEAVIATE_GRPC = process.env.WEAVIATE_GRPC;
 const all =
   engineAvailable('pgvector', PG_URL !== undefined) && engineAvailable('milvus', MILVUS_ADDRESS !== undefined) && engineAvailable('weaviate', WEAVIATE_URL !== undefined && WEAVIATE_GRPC !== undefined);
 
 const ENGINES = ['pgvector', 'milvus', 'weaviate', 'qdrant'] as const;
-type Engine = (typeof ENGINES)[number];
-const PAIRS = ENGINES.flatMap((a) => ENGINES.filter((b) => b !== a).map((b) => [a, b] as const));
+type Engine = (typeof ENGINES)[number] | 'milvus-standalone';
+const standalone = all && engineAvailable('milvus-standalone', MILVUS_STANDALONE_ADDRESS !== undefined);
+const PAIRS: (readonly [Engine, Engine])[] = [
+  ...ENGINES.flatMap((a) => ENGINES.filter((b) => b !== a).map((b) => [a, b] as const)),
+  ...(standalone ? ENGINES.flatMap((e) => [['milvus-standalone', e] as const, [e, 'milvus-standalone'] as const]) : []),
+];
+/** The Milvus engines of this run: a case about Milvus runs on each. */
+const MILVUS_ENGINES: Engine[] = standalone ? ['milvus', 'milvus-standalone'] : ['milvus'];
 const ID_TYPES: IdType[] = ['int64', 'string', 'uuid'];
 
 function schemaFor(name: string, idType: IdType): CollectionSchema {
@@ -82,7 +90,7 @@ const byId = (rs: VectorRecord[]): VectorRecord[] => [...rs].sort((x, y) => (Str
 describe.runIf(all)('cross-engine matrix: every engine into every other, and home again', () => {
   let pool: pg.Pool;
   let qserver: QdrantTestServer | undefined;
-  let adapters: Record<Engine, VectorAdapter>;
+  let adapters: Record<Engine, VectorAdapter>; // milvus-standalone only when configured
   let repo: Repository;
   const made: [Engine, string][] = [];
 
@@ -95,7 +103,8 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
       milvus: milvusAdapter({ address: MILVUS_ADDRESS as string }),
       weaviate: weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string }),
       qdrant: qdrantAdapter({ url: qdrantUrl, ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) }),
-    };
+      ...(standalone ? { 'milvus-standalone': milvusAdapter({ address: MILVUS_STANDALONE_ADDRESS as string }) } : {}),
+    } as Record<Engine, VectorAdapter>;
     repo = await openRepository({ storage: memoryStorage(), create: true });
   });
   afterAll(async () => {
@@ -114,14 +123,16 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
     await adapters.qdrant.create(schema, { indexes: 'now' });
     await adapters.qdrant.write(source, makeBatch(schema, recordsFor('int64', 10)), { mode: 'insert' });
     const s = await repo.snapshot(adapters.qdrant, source);
-    const target = randomName('mx_l1_mv');
-    const err = await repo.restore(adapters.milvus, { collection: source, snapshot: s.manifest.id, target }).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string; message?: string },
-    );
-    expect(err?.code).toBe('UNSUPPORTED_OPERATION');
-    expect(err?.message).toMatch(/cosine.*l2.*dot|COSINE.*L2.*IP/i);
-    expect(await adapters.milvus.exists(target)).toBe(false);
+    for (const milvus of MILVUS_ENGINES) {
+      const target = randomName('mx_l1_mv');
+      const err = await repo.restore(adapters[milvus], { collection: source, snapshot: s.manifest.id, target }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: string; message?: string },
+      );
+      expect(err?.code).toBe('UNSUPPORTED_OPERATION');
+      expect(err?.message).toMatch(/cosine.*l2.*dot|COSINE.*L2.*IP/i);
+      expect(await adapters[milvus].exists(target)).toBe(false);
+    }
     // pgvector has vector_l1_ops for HNSW only from 0.7 (the pgserver wheel ships 0.6.2): refused
     // there before anything is created, with the reason; on a newer pgvector it restores.
     const pgTarget = randomName('mx_l1_pg');
@@ -154,7 +165,7 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
       const dst = adapters[to];
       const qdrant = from === 'qdrant' || to === 'qdrant';
       const name = (engine: Engine, prefix: string): string => {
-        const n = randomName(prefix);
+        const n = randomName(prefix.replace(/-/g, '_')); // Milvus names: letters, digits and underscores
         made.push([engine, n]);
         return n;
       };

@@ -1,6 +1,7 @@
 /**
  * Cross-engine restore pgvector <-> Milvus, both directions, against the real servers: parity
- * verified, id and payload types kept, metrics and index parameters translated (or refused).
+ * verified, id and payload types kept, metrics and index parameters translated (or refused). Runs
+ * once per configured Milvus server (milvus-lite, the real Milvus standalone).
  */
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import pg from 'pg';
@@ -9,14 +10,19 @@ import { milvusAdapter, type MilvusAdapter } from '../../adapters/milvus/index.j
 import { pgvectorAdapter, type PgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
-import { engineAvailable, randomName } from '../helpers/engines.js';
+import { engineAvailable, milvusTestServers, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 
 const PG_URL = process.env.PG_URL;
-const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
-const both = engineAvailable('pgvector', PG_URL !== undefined) && engineAvailable('milvus', MILVUS_ADDRESS !== undefined);
+const hasPg = engineAvailable('pgvector', PG_URL !== undefined);
+const servers = hasPg ? milvusTestServers() : [];
 
-describe.runIf(both)('cross-engine restore: pgvector <-> milvus', () => {
+describe('cross-engine restore: pgvector <-> milvus', () => {
+  if (servers.length === 0) it.skip('needs PG_URL and MILVUS_ADDRESS or MILVUS_STANDALONE_ADDRESS', () => undefined);
+  for (const { label, address: MILVUS_ADDRESS } of servers) describe(label, () => crossSuite(MILVUS_ADDRESS));
+});
+
+function crossSuite(MILVUS_ADDRESS: string): void {
   let pool: pg.Pool;
   let pgA: PgvectorAdapter;
   let mv: MilvusAdapter;
@@ -167,4 +173,4 @@ describe.runIf(both)('cross-engine restore: pgvector <-> milvus', () => {
     const rows = await pool.query(`SELECT id::int, "$meta" AS meta FROM ${home} ORDER BY id`);
     expect(rows.rows).toEqual([{ id: 1, meta: { color: 'red', n: 3 } }, { id: 2, meta: null }]);
   });
-});
+}
