@@ -72,7 +72,7 @@ install() {
 # wheel: the package keeps an md5 per file), then replaces itself with the Milvus binary. Uses the
 # package's MilvusServerConfig and _initialize_data_files, pinned by MILVUS_VERSION above.
 read -r -d '' LAUNCHER <<'PY' || true
-import os, sys
+import os, socket, sys
 from os.path import join
 import milvus
 
@@ -90,6 +90,20 @@ with open(etcd_conf, 'w', encoding='utf-8') as f:
             f'listen-peer-urls: {peer}\ninitial-advertise-peer-urls: {peer}\ninitial-cluster: vectordr={peer}\n')
 
 config = milvus.MilvusServerConfig()
+# The package test-binds each port without SO_REUSEADDR, which fails for a minute after a stop while
+# old connections sit in TIME_WAIT; Milvus (Go) binds with it. A port another process listens on
+# still fails the bind.
+def try_bind_port(port):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(('127.0.0.1', port))
+        sock.listen()
+        return sock
+    except OSError:
+        sock.close()
+        return None
+config.try_bind_port = try_bind_port
 # The template has no etcd.config.path line to fill; add one under `etcd:`.
 config.template_text = config.template_text.replace('\netcd:\n', f'\netcd:\n  config:\n    path: {etcd_conf}\n', 1)
 template_ports = {k: v for k, v in ports.items() if k in config.configurable_items}
