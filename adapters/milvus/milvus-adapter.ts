@@ -346,7 +346,7 @@ export class MilvusAdapter implements VectorAdapter {
 
   async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
-    this.preflightCreate(schema);
+    await this.preflightCreate(schema);
     if (await this.exists(schema.name)) {
       throw new InvalidInputError('TARGET_EXISTS', `Milvus collection ${JSON.stringify(schema.name)} already exists.`, { plugin: PLUGIN });
     }
@@ -372,8 +372,12 @@ export class MilvusAdapter implements VectorAdapter {
     if (options.indexes === 'now') await this.buildIndexes(schema.name, schema, { signal: options.signal });
   }
 
-  /** Refuses, before anything is created or dropped, what Milvus cannot store: dims over 32768, metrics it lacks. */
-  preflightCreate(schema: CollectionSchema): void {
+  /**
+   * Refuses, before anything is created or dropped, what Milvus cannot store: a server older than
+   * 2.3, dims over 32768, metrics it lacks.
+   */
+  async preflightCreate(schema: CollectionSchema): Promise<void> {
+    await this.server();
     for (const v of schema.vectors) {
       if (v.dims > MAX_DIMS) {
         throw new InvalidInputError('DIMENSION_MISMATCH', `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Milvus accepts at most ${MAX_DIMS}. Nothing was created.`, { plugin: PLUGIN, details: { field: v.name, dims: v.dims, max: MAX_DIMS } });

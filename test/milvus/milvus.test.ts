@@ -241,6 +241,12 @@ function milvusSuite(server: MilvusTestServer): void {
       await expectError(old.scan(schema.name, { batchSize: 10 }), 'UNSUPPORTED_OPERATION');
       await expectError(old.write(schema.name, makeBatch(schema, makeRecords(3)), { mode: 'insert' }), 'UNSUPPORTED_OPERATION');
       expect(await adapter.count(schema.name)).toBe(0);
+      // A replace restore is refused before the existing collection is dropped.
+      await adapter.write(schema.name, makeBatch(schema, makeRecords(3)), { mode: 'insert' });
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, schema.name);
+      await expectError(repo.restore(old, { collection: schema.name, snapshot: manifest.id, target: schema.name, ifExists: 'replace' }), 'UNSUPPORTED_OPERATION');
+      expect(await adapter.count(schema.name)).toBe(3);
     });
 
     it('without nullable fields (a server before 2.5), nullable payload fields are dynamic keys: values exact, nulls kept, described back, restored with parity', async () => {
