@@ -36,7 +36,7 @@ export const PayloadTypeSchema = z.enum([
 ]);
 export type PayloadType = z.infer<typeof PayloadTypeSchema>;
 
-export const PayloadFieldSchema = z.object({
+export const PayloadFieldSchema = z.strictObject({
   name: z.string().min(1),
   type: PayloadTypeSchema,
   /** One-dimensional array of `type`. */
@@ -47,7 +47,7 @@ export const PayloadFieldSchema = z.object({
 });
 export type PayloadField = z.infer<typeof PayloadFieldSchema>;
 
-export const VectorFieldSchema = z.object({
+export const VectorFieldSchema = z.strictObject({
   /** Name of the vector; for pgvector the column name. */
   name: z.string().min(1),
   dims: z.number().int().positive().max(65_535),
@@ -58,7 +58,7 @@ export const VectorFieldSchema = z.object({
 });
 export type VectorField = z.infer<typeof VectorFieldSchema>;
 
-export const IndexSpecSchema = z.object({
+export const IndexSpecSchema = z.strictObject({
   /** Index name in the source engine, if it has one. */
   name: z.string().optional(),
   /** hnsw | ivfflat | btree | ... (engine-neutral where possible). */
@@ -75,7 +75,7 @@ export const IndexSpecSchema = z.object({
 });
 export type IndexSpec = z.infer<typeof IndexSpecSchema>;
 
-export const CollectionSchemaSchema = z.object({
+export const CollectionSchemaSchema = z.strictObject({
   name: z.string().min(1),
   /** Name of the primary key field in the source engine. */
   idField: z.string().min(1),
@@ -130,7 +130,7 @@ export interface VectorColumn {
 }
 
 /** Opaque position in an engine's change history, stored in a manifest for the next incremental. */
-export const CheckpointSchema = z.object({
+export const CheckpointSchema = z.strictObject({
   engine: EngineNameSchema,
   kind: z.string(),
   value: z.record(z.string(), z.union([z.string(), z.number(), z.null()])),

@@ -9,7 +9,7 @@ import { ConflictError, InvalidInputError, IntegrityError, NotFoundError, isVect
 import { DEFAULT_BUCKETS, sha256Hex } from '../format/digest.js';
 import { type EncryptionOptions, type RepositoryCipher, SEAL_OVERHEAD, createEncryption, looksSealed, openEncryption } from '../format/encryption.js';
 import { CONFIG_KEY, SNAPSHOTS_PREFIX, assertSnapshotId, collectionFromKey, collectionKey, manifestKey, segmentKey } from '../format/keys.js';
-import { FORMAT_VERSION, type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, parseRepositoryConfig, serialize, serializeManifest } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, parseRepositoryConfig, serializeManifest, withChecksum } from '../format/manifest.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
 import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../restore/restore.js';
@@ -77,7 +77,7 @@ export class Repository implements LockStore {
 
   private static async fromConfig(storage: Storage, bytes: Uint8Array, options: z.output<typeof OpenRepositoryOptionsSchema>, logger: Logger): Promise<Repository> {
     if (looksSealed(bytes)) {
-      throw new IntegrityError('MANIFEST_INVALID', `Repository config ${CONFIG_KEY} in ${storage.location} is encrypted; the config is always plaintext, so this object was replaced.`);
+      throw new IntegrityError('CONFIG_INVALID', `Repository config ${CONFIG_KEY} in ${storage.location} is encrypted; the config is always plaintext, so this object was replaced.`);
     }
     const config = parseRepositoryConfig(bytes);
     let cipher: RepositoryCipher | undefined;
@@ -96,27 +96,29 @@ export class Repository implements LockStore {
     const o = parsed.data;
     const { storage, create, buckets } = o;
     const logger = o.logger ?? silentLogger;
-    let bytes: Uint8Array | undefined;
+    let existing: Uint8Array | undefined;
     try {
-      bytes = await storage.get(CONFIG_KEY);
+      existing = await storage.get(CONFIG_KEY);
     } catch (err) {
       if (!isVectordrError(err, 'KEY_NOT_FOUND')) throw err;
     }
-    if (bytes) return Repository.fromConfig(storage, bytes, o, logger);
+    if (existing) return Repository.fromConfig(storage, existing, o, logger);
     if (!create) {
       throw new NotFoundError('REPOSITORY_NOT_FOUND', `No vectordr repository at ${storage.location}; pass { create: true } to initialise one.`);
     }
     const id = randomUUID();
     const enc = o.encryption === undefined ? undefined : await createEncryption(id, o.encryption);
-    const config: RepositoryConfig = {
+    const bytes = withChecksum({
       formatVersion: FORMAT_VERSION,
       id,
       createdAt: new Date().toISOString(),
       digest: { algorithm: 'sha256-bucket-sum', buckets },
       encryption: enc?.config ?? null,
-    };
+      features: [],
+    });
+    const config = parseRepositoryConfig(bytes);
     try {
-      await storage.put(CONFIG_KEY, serialize(config), { ifNoneMatch: '*' });
+      await storage.put(CONFIG_KEY, bytes, { ifNoneMatch: '*' });
     } catch (err) {
       // Another process initialised it first: use theirs (with the key check against it).
       if (!isVectordrError(err, 'KEY_EXISTS')) throw err;
@@ -140,6 +142,15 @@ export class Repository implements LockStore {
   /** Stored size of a segment: its plaintext size plus the encryption envelope, if any. */
   storedSize(ref: SegmentRef): number {
     return ref.bytes + (this.#cipher ? SEAL_OVERHEAD : 0);
+  }
+
+  /** The error for a stored segment whose size is not the recorded one: truncated, or other content under its key. */
+  segmentSizeError(ref: SegmentRef, size: number, consequence: string): IntegrityError {
+    return new IntegrityError(
+      'SEGMENT_CORRUPT',
+      `Segment ${ref.key} has ${size} bytes where the manifest records ${this.storedSize(ref)}: the object was truncated or replaced by other content (another segment's, say)${consequence}. Restore it from another copy of the repository, or use another snapshot.`,
+      { details: { key: ref.key } },
+    );
   }
 
   /** Takes a repository lock (shared for snapshot/restore, exclusive for forget/prune). */
@@ -274,9 +285,7 @@ export class Repository implements LockStore {
       }
       throw err;
     }
-    if (stored.length !== this.storedSize(ref)) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} has ${stored.length} bytes, the manifest says ${this.storedSize(ref)} (truncated or replaced).`, { details: { key: ref.key } });
-    }
+    if (stored.length !== this.storedSize(ref)) throw this.segmentSizeError(ref, stored.length, '');
     const bytes = this.decodeObject(ref.key, stored);
     if (bytes === undefined) {
       throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} fails AES-GCM authentication; the stored bytes were altered.`, { details: { key: ref.key } });

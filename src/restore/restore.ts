@@ -142,9 +142,7 @@ async function preflight(repo: Repository, manifest: Manifest, signal?: AbortSig
     throwIfAborted(signal);
     const st = await repo.storage.stat(ref.key);
     if (!st) throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} of snapshot ${manifest.id} is missing; nothing was restored. Run repo.verify() and restore an older snapshot.`, { details: { key: ref.key } });
-    if (st.size !== repo.storedSize(ref)) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of snapshot ${manifest.id} has ${st.size} bytes, expected ${repo.storedSize(ref)} (truncated?); nothing was restored.`, { details: { key: ref.key } });
-    }
+    if (st.size !== repo.storedSize(ref)) throw repo.segmentSizeError(ref, st.size, `; nothing of snapshot ${manifest.id} was restored`);
   }
 }
 

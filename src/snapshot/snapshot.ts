@@ -11,7 +11,7 @@ import type { VectorAdapter } from '../adapter.js';
 import { InvalidInputError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
-import type { Manifest, SegmentRef } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
 import { concatBatches, digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { encodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch, RecordOp } from '../model.js';
@@ -169,7 +169,8 @@ async function snapshotUnderLock(
 
     throwIfAborted(signal);
     const manifest: Manifest = {
-      formatVersion: 1,
+      formatVersion: FORMAT_VERSION,
+      features: [],
       id,
       kind: 'full',
       parent: null,

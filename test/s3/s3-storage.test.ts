@@ -122,7 +122,7 @@ describe.runIf(s3Available)('s3', () => {
 
     it('a repository created by a newer format version is refused', async () => {
       const storage = s3TestStorage();
-      await storage.put('vectordr.json', serialize({ formatVersion: 2, id: 'future' }));
+      await storage.put('vectordr.json', serialize({ formatVersion: 3, id: 'future' }));
       const err = await expectError(openRepository({ storage }), 'FORMAT_VERSION');
       expect(err.message).toContain('Upgrade vectordr');
       await storage.delete('vectordr.json');
