@@ -1,5 +1,5 @@
 /**
- * pgvector adapter: the shared conformance suite on PGlite (in-process) and on a real PostgreSQL 16
+ * pgvector adapter: the shared conformance suite on PGlite (in-process) and on a real PostgreSQL 18
  * + pgvector (PG_URL, started by scripts/test-all.sh), plus what is specific to PostgreSQL.
  */
 import { PGlite } from '@electric-sql/pglite';
@@ -252,7 +252,8 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
     it('probe reports role and version', async () => {
       const p = await adapter.probe();
       expect(p).toMatchObject({ reachable: true, role: 'primary' });
-      expect(p.engineVersion).toMatch(/^16\./);
+      const { rows } = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
+      expect(p.engineVersion).toBe(rows[0]?.v.split(' ')[0]);
       const dead = pgvectorAdapter({ pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/x', connectionTimeoutMillis: 500 }) });
       expect((await dead.probe()).reachable).toBe(false);
     });
