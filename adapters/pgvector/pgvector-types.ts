@@ -4,7 +4,7 @@
  *   session-setting-independent form, and a parser from that text to the neutral JSON value;
  * - write: the neutral value to text (cast server-side) and, for the COPY fast path, binary encoders.
  */
-import { type JsonValue, type PayloadField, type PayloadType, int64ToJson } from '../../src/model.js';
+import { type PayloadField, type PayloadType, type PayloadValue, int64ToJson } from '../../src/model.js';
 import { quoteIdent } from './pgvector-sql.js';
 
 /** typname (pg_type) -> neutral type. Unknown types travel as their text form (`string`) with nativeType kept. */
@@ -89,10 +89,10 @@ export function selectExpr(col: ColumnInfo, field: Pick<PayloadField, 'type' | '
 }
 
 
-export function parseText(text: string | null, field: Pick<PayloadField, 'type' | 'array'>): JsonValue {
+export function parseText(text: string | null, field: Pick<PayloadField, 'type' | 'array'>): PayloadValue {
   if (text === null) return null;
   if (field.array && field.type === 'int64') return (JSON.parse(text) as (string | null)[]).map((v) => (v === null ? null : int64ToJson(v)));
-  if (field.array || field.type === 'json') return JSON.parse(text) as JsonValue;
+  if (field.array || field.type === 'json') return JSON.parse(text) as PayloadValue;
   switch (field.type) {
     case 'bool':
       return text === 't' || text === 'true';
@@ -111,7 +111,7 @@ export function parseText(text: string | null, field: Pick<PayloadField, 'type' 
 }
 
 /** Neutral JSON value -> text PostgreSQL casts back to the column type. */
-export function toText(value: JsonValue | undefined, field: Pick<PayloadField, 'type' | 'array'>): string | null {
+export function toText(value: PayloadValue | undefined, field: Pick<PayloadField, 'type' | 'array'>): string | null {
   if (value === null || value === undefined) return null;
   if (field.array) return JSON.stringify(value);
   switch (field.type) {
