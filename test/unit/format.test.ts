@@ -192,6 +192,22 @@ describe('binary COPY codec', () => {
     expect(binaryEncoder('numeric')).toBeUndefined();
     expect(() => binaryEncoder('uuid')?.('not-a-uuid')).toThrow();
   });
+
+  it('encodes years above 9999 and before 1 AD (the scan writes them so) in binary layout', () => {
+    const days = (t: string): number => Buffer.from(binaryEncoder('date')?.(t) ?? []).readInt32BE(0);
+    const micros = (t: string): bigint => Buffer.from(binaryEncoder('timestamptz')?.(t) ?? []).readBigInt64BE(0);
+    // Values from PostgreSQL: SELECT d - '2000-01-01'::date, and the binary send format of timestamps.
+    expect(days('12345-06-07')).toBe(3_778_591);
+    expect(days('5874897-12-31')).toBe(2_145_031_948);
+    expect(days('0044-03-15 BC')).toBe(-746_117);
+    expect(days('0001-12-31 BC')).toBe(-730_120);
+    expect(days('4714-11-24 BC')).toBe(-2_451_545);
+    expect(micros('12345-01-01T00:00:00.000000Z')).toBe(326_456_697_600_000_000n);
+    expect(micros('0044-03-15T10:00:00.500000Z BC')).toBe(-64_464_472_799_500_000n);
+    expect(micros('294276-12-31T23:59:59.999999Z')).toBe(9_223_371_331_199_999_999n);
+    expect(() => days('0000-01-01 BC')).toThrow(RangeError);
+    expect(() => days('2023-02-29')).toThrow(RangeError);
+  });
 });
 
 describe('snapshot ids', () => {
