@@ -93,8 +93,31 @@ export const CollectionSchemaSchema = z.strictObject({
 });
 export type CollectionSchema = z.infer<typeof CollectionSchemaSchema>;
 
+/**
+ * A JSON number kept as its exact text, where a float64 would change it: `9007199254740993`, `1.50`,
+ * `-0`, `1e400`. Only numbers whose text is not the ECMAScript shortest round-trip form of their
+ * float64 value take this form; every other number stays a plain `number` (see docs/format.md,
+ * "Payload values"). Canonical JSON writes `text` verbatim. `toJSON()` gives the nearest float64 (the
+ * text when that is not finite), which is what an engine without exact numbers stores; parity then
+ * reports the difference.
+ */
+export class JsonNumber {
+  constructor(readonly text: string) {}
+
+  toJSON(): number | string {
+    const n = Number(this.text);
+    return Number.isFinite(n) ? n : this.text;
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export type Payload = Record<string, JsonValue>;
+/** A payload value: JSON, where a number may be held as its exact text ({@link JsonNumber}). */
+export type PayloadValue = null | boolean | number | string | JsonNumber | PayloadValue[] | { [key: string]: PayloadValue };
+export type Payload = Record<string, PayloadValue>;
 
 /** One row as the public API returns it. */
 export interface VectorRecord {

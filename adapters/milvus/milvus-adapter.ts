@@ -23,7 +23,7 @@ import type {
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
-import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
+import type { CollectionSchema, Id, IndexSpec, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { type MilvusAdapterOptions, MilvusAdapterOptionsSchema } from './milvus-options.js';
@@ -525,14 +525,14 @@ function searchParams(index: IndexSpec | undefined, k: number, exact: boolean): 
 }
 
 /** Rough wire size of a payload value, for the insert byte budget. */
-function valueBytes(value: JsonValue): number {
+function valueBytes(value: PayloadValue): number {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return 8;
   if (typeof value === 'string') return value.length * 2;
   return JSON.stringify(value).length * 2;
 }
 
 /** Spreads the `$meta` payload object into the row's dynamic keys; refuses what Milvus would misread. */
-function dynamicInto(row: Record<string, unknown>, value: JsonValue, columns: Map<string, MilvusFieldInfo>, id: string, collection: string): number {
+function dynamicInto(row: Record<string, unknown>, value: PayloadValue, columns: Map<string, MilvusFieldInfo>, id: string, collection: string): number {
   if (value === null) return 0;
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${id}: the dynamic field ${DYNAMIC_FIELD} must be a JSON object to restore into Milvus collection ${JSON.stringify(collection)}, got ${Array.isArray(value) ? 'an array' : typeof value}. Nothing of this batch was written.`, { plugin: PLUGIN });
@@ -547,7 +547,7 @@ function dynamicInto(row: Record<string, unknown>, value: JsonValue, columns: Ma
 }
 
 /** A neutral payload value as Milvus expects it for field `f`. */
-function toMilvusValue(value: JsonValue, f: MilvusFieldInfo, collection: string): unknown {
+function toMilvusValue(value: PayloadValue, f: MilvusFieldInfo, collection: string): unknown {
   if (value === null) return null;
   if (f.data_type === 'VarChar' && typeof value === 'string' && f.max_length !== undefined && Buffer.byteLength(value, 'utf8') > Number(f.max_length)) {
     throw new InvalidInputError('VALUE_TOO_LONG', `A value of ${JSON.stringify(f.name)} is ${Buffer.byteLength(value, 'utf8')} bytes; the Milvus field of ${JSON.stringify(collection)} holds at most ${String(f.max_length)}. Nothing of this batch was written.`, { plugin: PLUGIN });

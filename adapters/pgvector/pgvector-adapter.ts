@@ -19,7 +19,7 @@ import type {
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
-import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { ByteSink, CopyBinaryParser, binaryEncoder, copyHeader } from './pgvector-copy.js';
@@ -27,7 +27,7 @@ import { METRIC_OPCLASS, type TableInfo, describeTable, findTableOid } from './p
 import { type PgDriver, type PgQueryable, type PgSession, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema } from './pgvector-options.js';
 import { checkNativeType, qualified, quoteIdent, quoteLiteral } from './pgvector-sql.js';
-import { castExpr, defaultNativeType, parseText, selectExpr, toText } from './pgvector-types.js';
+import { castExpr, defaultNativeType, isArrayLiteral, parseText, selectExpr, toText } from './pgvector-types.js';
 
 const PLUGIN = 'pgvector';
 const MARKER_LINE = /(?:^|\n)vectordr-restore\/v1 [^\n]*$/;
@@ -89,11 +89,13 @@ class BatchBuilder {
       (this.vecBytes[v] as Uint8Array).set(bytes.subarray(4), i * dims * 4);
       (this.valid[v] as Uint8Array)[i] = 1;
     }
-    const payload: Payload = {};
+    // Null prototype: a column may be named "__proto__" or "constructor".
+    const payload = Object.create(null) as Payload;
     const base = 1 + this.dims.length;
     this.info.payload.forEach((p, k) => {
-      const value = parseText(text(row[base + k] ?? null), p.field);
-      if (value !== null) payload[p.field.name] = value; // absent == null, in every engine
+      const raw = text(row[base + k] ?? null);
+      // SQL NULL is an absent field (absent == null, in every engine); a jsonb 'null' is a present null.
+      if (raw !== null) payload[p.field.name] = parseText(raw, p.col, p.field);
     });
     this.payloads.push(payload);
     this.n++;
@@ -142,8 +144,19 @@ function mapError(err: unknown, what: string): VectordrError {
   return new EngineError(`${what}: ${msg}`, 'permanent', { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
 }
 
+/** pgvector's text form; -0 written as -0 (String(-0) is "0"). */
 function vectorLiteral(v: Float32Array): string {
-  return `[${Array.prototype.join.call(v, ',')}]`;
+  let out = '[';
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i] as number;
+    out += (i > 0 ? ',' : '') + (Object.is(x, -0) ? '-0' : String(x));
+  }
+  return `${out}]`;
+}
+
+/** A payload's own value for a field: never one inherited from Object.prototype (a column named "constructor"). */
+function own(payload: Payload, name: string): PayloadValue | undefined {
+  return Object.hasOwn(payload, name) ? payload[name] : undefined;
 }
 
 export class PgvectorAdapter implements VectorAdapter {
@@ -424,7 +437,12 @@ export class PgvectorAdapter implements VectorAdapter {
       const info = await this.describeForWrite(s, collection);
       validateBatchVectors(batch, info.schema.vectors.filter((v) => v.name in batch.vectors), PLUGIN);
       const fields = this.writableFields(info, batch);
-      const copyable = this.useCopy && s.copyIn !== undefined && [info.pk, ...fields.payload.map((p) => p.col)].every((c) => binaryEncoder(c.typname) !== undefined);
+      const copyable =
+        this.useCopy &&
+        s.copyIn !== undefined &&
+        [info.pk, ...fields.payload.map((p) => p.col)].every((c) => binaryEncoder(c.typname) !== undefined) &&
+        // Arrays held as their text form ('[0:2]={1,2,3}') are cast by the server, on the INSERT path.
+        !fields.payload.some((p) => batch.payloads.some((row) => isArrayLiteral(own(row, p.field.name), p.col, p.field)));
       if (batch.length > 0) {
         if (copyable) await this.writeCopy(s, info, fields, batch, options.mode);
         else await this.writeInsert(s, info, fields, batch, options.mode);
@@ -487,7 +505,7 @@ export class PgvectorAdapter implements VectorAdapter {
       }
       const payload = batch.payloads[i] ?? {};
       fields.payload.forEach((p, k) => {
-        const t = toText(payload[p.field.name], p.field);
+        const t = toText(own(payload, p.field.name), p.col, p.field);
         sink.field(t === null ? null : (encs[k] as (t: string) => Uint8Array)(t));
       });
     }
@@ -524,7 +542,7 @@ export class PgvectorAdapter implements VectorAdapter {
         });
         const payload = batch.payloads[i] ?? {};
         fields.payload.forEach((p, k) => {
-          (params[1 + fields.vectors.length + k] as (string | null)[]).push(toText(payload[p.field.name], p.field));
+          (params[1 + fields.vectors.length + k] as (string | null)[]).push(toText(own(payload, p.field.name), p.col, p.field));
         });
       }
       await s.query(sql, params);

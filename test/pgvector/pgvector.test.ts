@@ -93,15 +93,17 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       expect(exact.rows[0].b).toBe('9007199254740993');
     });
 
-    it('refuses multi-dimensional arrays with an error instead of corrupting them', async () => {
+    it('restores multi-dimensional arrays and arrays with explicit bounds exactly (their text form)', async () => {
       const t = table('multidim');
       await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(2), m int4[])`);
-      await pool.query(`INSERT INTO ${t} VALUES (1, '[1,2]', '{{1,2},{3,4}}')`);
+      await pool.query(`INSERT INTO ${t} VALUES (1, '[1,2]', '{{1,2},{3,4}}'), (2, '[1,2]', '[0:2]={1,2,3}'), (3, '[1,2]', '{1,2}')`);
       const repo = await openRepository({ storage: memoryStorage(), create: true });
       const { manifest } = await repo.snapshot(adapter, t);
       const target = table('multidim_r');
-      await expectError(repo.restore(adapter, { collection: t, snapshot: manifest.id, target }), 'SCHEMA_MISMATCH');
-      expect(await adapter.exists(target)).toBe(false);
+      await repo.restore(adapter, { collection: t, snapshot: manifest.id, target });
+      const rows = await pool.query(`SELECT m::text AS m FROM ${target} ORDER BY id`);
+      expect(rows.rows.map((r) => r.m)).toEqual(['{{1,2},{3,4}}', '[0:2]={1,2,3}', '{1,2}']);
+      expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id, live: target })).ok).toBe(true);
     });
 
     it('uses binary COPY for tables whose columns all have binary codecs', async () => {
