@@ -121,6 +121,7 @@ export class RepositoryLock {
   private lastRefresh: number;
   private timer: NodeJS.Timeout | undefined;
   private refreshing = false;
+  private touchRefused = false;
   private released = false;
   /** Why the lock cannot be trusted any more, once it cannot. */
   private lostBecause: 'overdue' | 'removed' | undefined;
@@ -188,7 +189,16 @@ export class RepositoryLock {
   /** Refreshes the stored lock's time; false when it is gone (and then it stays gone). */
   private async rewriteIfPresent(): Promise<boolean> {
     const { storage } = this.store;
-    if (storage.touch) return storage.touch(this.key);
+    if (storage.touch && !this.touchRefused) {
+      try {
+        return await storage.touch(this.key);
+      } catch (err) {
+        // A store that refuses the copy (some S3-compatible ones) still gets its lock refreshed.
+        if (!isVectordrError(err) || err.retryable || err.category === 'aborted') throw err;
+        this.touchRefused = true;
+        this.store.logger.warn({ lock: this.key, err: err.message }, 'storage refused touch; refreshing the lock by stat and put');
+      }
+    }
     if (!(await storage.stat(this.key))) return false;
     await storage.put(this.key, this.stored);
     return true;
