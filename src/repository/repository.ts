@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
+import { forEachLimit } from '../async.js';
 import { ConflictError, InvalidInputError, IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
 import { DEFAULT_BUCKETS, sha256Hex } from '../format/digest.js';
 import { type EncryptionOptions, type RepositoryCipher, SEAL_OVERHEAD, createEncryption, looksSealed, openEncryption } from '../format/encryption.js';
@@ -20,6 +21,9 @@ import { type RecallOptions, type RecallReport, verifyRecall } from '../verify/v
 import { type LockInfo, type LockOptions, type LockStore, type RepositoryLock, LockOptionsSchema, acquireLock, listLocks } from './locks.js';
 import { type ForgetOptions, type ForgetReport, type PruneOptions, type PruneReport, forgetSnapshots, pruneRepository } from './prune.js';
 import type { RetentionPolicy } from './retention.js';
+
+/** Segment `stat`s in flight when a snapshot confirms its segments before committing. */
+const STAT_CONCURRENCY = 8;
 
 export const OpenRepositoryOptionsSchema = z.strictObject({
   /** Where the repository lives (`fsStorage({ path })`, `memoryStorage()`, ...). */
@@ -158,10 +162,14 @@ export class Repository implements LockStore {
     return acquireLock(this, request, { ...this.#locks, ...options });
   }
 
+  /** The lock timing of this handle, defaults applied. */
+  get lockOptions(): z.output<typeof LockOptionsSchema> {
+    return LockOptionsSchema.parse(this.#locks);
+  }
+
   /** Current locks and whether each is stale. */
   async locks(): Promise<LockInfo[]> {
-    const staleAfterMs = LockOptionsSchema.parse(this.#locks).staleAfterMs;
-    return listLocks(this, new Date(), staleAfterMs);
+    return listLocks(this, new Date(), this.lockOptions.staleAfterMs);
   }
 
   /** Removes snapshots (manifests only) that a retention policy does not keep; run prune() to free their data. */
@@ -269,6 +277,27 @@ export class Repository implements LockStore {
     throwIfAborted(signal);
     await this.storage.put(key, this.encodeObject(key, bytes), { signal });
     return { ref, uploaded: true };
+  }
+
+  /**
+   * Checks that every segment is stored with its expected size (a `stat` each, not a re-hash); the
+   * first that is not is returned. A snapshot calls it before it commits, so it never names data a
+   * prune deleted meanwhile.
+   */
+  async missingSegment(refs: readonly SegmentRef[], signal?: AbortSignal): Promise<{ ref: SegmentRef; found: number | undefined } | undefined> {
+    const unique = [...new Map(refs.map((r) => [r.key, r])).values()];
+    let missing: { ref: SegmentRef; found: number | undefined } | undefined;
+    await forEachLimit(
+      unique,
+      Math.max(1, this.storage.writeConcurrency ?? 0, STAT_CONCURRENCY),
+      async (ref) => {
+        if (missing) return;
+        const info = await this.storage.stat(ref.key);
+        if (!info || info.size !== this.storedSize(ref)) missing ??= { ref, found: info?.size };
+      },
+      signal,
+    );
+    return missing;
   }
 
   /** Reads a segment and checks its size and hash before anyone decodes it. */

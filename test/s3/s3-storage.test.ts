@@ -87,7 +87,7 @@ describe.runIf(s3Available)('s3', () => {
       await repo.restore(adapter, { collection: 'docs', snapshot: first.manifest.id, target: 'docs_from_s3' });
       expect((await repo.verifyParity(adapter, { collection: 'docs', snapshot: first.manifest.id, live: 'docs_from_s3' })).ok).toBe(true);
       expect((await repo.forget({ keepLast: 1 })).removed).toBe(1);
-      const pruned = await repo.prune();
+      const pruned = await repo.prune({ graceMs: 0 }); // the forgotten snapshot is seconds old
       expect(pruned.deleted).toBe(first.manifest.segments.length - second.reusedSegments);
       expect((await repo.verify()).ok).toBe(true);
       await expectError(openRepository({ storage, encryption: { passphrase: 'wrong passphrase!' } }), 'WRONG_KEY');
