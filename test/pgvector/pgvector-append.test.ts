@@ -8,11 +8,10 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
-import type { VectorAdapter } from '../../src/adapter.js';
-import { EngineError } from '../../src/errors.js';
 import type { Manifest } from '../../src/format/manifest.js';
 import { type Repository, openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
+import { crashBeforeIndexedMarker } from '../conformance/adapter-suite.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 
@@ -20,29 +19,6 @@ const PG_URL = process.env.PG_URL;
 
 interface Sql {
   query(sql: string): Promise<{ rows: Record<string, unknown>[] }>;
-}
-
-/**
- * Wraps an adapter so that the first write of the "loaded and indexed" marker (segment N+1) fails
- * as a crash would: after the indexes are built, before the marker says so.
- */
-function crashBeforeIndexedMarker(adapter: VectorAdapter, segments: number): VectorAdapter {
-  let crashed = false;
-  return new Proxy(adapter, {
-    get(target, prop, receiver) {
-      if (prop === 'writeMarker') {
-        return async (collection: string, marker: string | undefined): Promise<void> => {
-          if (!crashed && marker !== undefined && marker.split(' ')[2] === String(segments + 1)) {
-            crashed = true;
-            throw new EngineError('simulated crash between the index build and the indexed marker', 'transient', { plugin: 'test' });
-          }
-          return target.writeMarker(collection, marker);
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
 }
 
 function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: PgvectorAdapter; close(): Promise<void> }>): void {
