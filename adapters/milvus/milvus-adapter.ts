@@ -301,6 +301,24 @@ export class MilvusAdapter implements VectorAdapter {
     return { length: n, ids, vectors, payloads };
   }
 
+  /**
+   * Refuses, before anything is written, a target with a scalar field that is neither nullable nor
+   * defaulted and that the snapshot does not have: Milvus would refuse every insert without it.
+   */
+  async preflightAppend(collection: string, schema: CollectionSchema): Promise<void> {
+    const { fields } = await this.describeRaw(collection);
+    const fed = new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]);
+    const hasDefault = (f: MilvusFieldInfo & { default_value?: unknown }): boolean =>
+      f.default_value != null && (typeof f.default_value !== 'object' || Object.values(f.default_value as object).some((v) => v != null));
+    const required = fields.filter((f) => !f.is_primary_key && !f.is_dynamic && f.name !== DYNAMIC_FIELD && !f.data_type.endsWith('Vector') && !f.nullable && !hasDefault(f) && !fed.has(f.name)).map((f) => f.name);
+    const [field] = required;
+    if (field === undefined) return;
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Cannot restore into the existing Milvus collection ${JSON.stringify(collection)}: field ${JSON.stringify(field)} is required (not nullable, no default), and the snapshot has no such field. Nothing was written. Restore into a new collection (target) or with ifExists: 'replace'.`, {
+      plugin: PLUGIN,
+      details: { target: collection, fields: required },
+    });
+  }
+
   async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
     this.preflightCreate(schema);

@@ -270,6 +270,9 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
     // A merge the target refuses drops the staging collection too: a refusal leaves nothing behind.
     const resumable = err instanceof VectordrError && (err.category === 'aborted' || err.category === 'transient');
     if (useStaging && !resumable && (!loaded || merge)) await adapter.drop(writeInto).catch(() => undefined);
+    // A direct append (an engine without merge) that failed for good keeps no marker on the user's
+    // collection: a rerun starts over (the writes are upserts) instead of resuming a refused run.
+    if (!useStaging && into && !resumable && !loaded) await adapter.writeMarker(target, undefined).catch(() => undefined);
     throw err;
   }
 

@@ -350,6 +350,21 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         }
       });
 
+      // Engines that know required fields declare preflightAppend; elsewhere a missing field is null.
+      it('refuses an append into a collection that requires a field the snapshot lacks, before writing anything', async (ctx) => {
+        if (!a.preflightAppend) ctx.skip();
+        const target = name('conf_append_req');
+        const base = testSchema(target);
+        const schema: CollectionSchema = { ...base, payload: [...base.payload, { name: 'required', type: 'int64', array: false, nullable: false }] };
+        await createFilled(schema, makeRecords(5, 16, 42, 80_000_000n).map((r) => ({ ...r, payload: { ...r.payload, required: 1 } })));
+        const err = await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }), 'SCHEMA_MISMATCH');
+        expect(err.message).toContain(target);
+        expect(err.message).toContain('"required"');
+        expect(await a.count(target)).toBe(5);
+        expect(await a.readMarker(target)).toBeUndefined();
+        expect(await a.exists(stagingName(target, snapshotId))).toBe(false);
+      });
+
       it('a resume after a crash between the index build and the indexed marker builds no index twice', async () => {
         const target = name('conf_idx_resume');
         const manifest = await repo.readManifest(source, snapshotId);
