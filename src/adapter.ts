@@ -115,7 +115,7 @@ export interface VectorAdapter {
    * Throws what writing records of `schema` into the existing `collection` would refuse for reasons
    * known before any record is read: a field the collection requires that the snapshot does not
    * have (a NOT NULL column without a default). The restore core calls it after its own comparison
-   * of the two schemas (`checkCompatible`), before it writes anything.
+   * of the two schemas (`checkAppendable`), before it writes anything.
    */
   preflightAppend?(collection: string, schema: CollectionSchema): void | Promise<void>;
   /**

@@ -117,7 +117,7 @@ const typeOf = (f: { type: string; array: boolean; nativeType?: string | undefin
  * snapshot allows null, and no required vector the snapshot lacks. Checked before anything is
  * written, so a refusal leaves the target exactly as it was.
  */
-export function checkCompatible(existing: CollectionSchema, wanted: CollectionSchema): void {
+export function checkAppendable(existing: CollectionSchema, wanted: CollectionSchema): void {
   const target = JSON.stringify(existing.name);
   const refuse = (code: 'SCHEMA_MISMATCH' | 'DIMENSION_MISMATCH', what: string, details: Record<string, unknown>): never => {
     throw new InvalidInputError(code, `Cannot restore into the existing ${target}: ${what}. Nothing was written. Restore with ifExists: 'replace' (swap the snapshot in) or into a new target, or change ${target} to match the snapshot.`, {
@@ -149,6 +149,37 @@ export function checkCompatible(existing: CollectionSchema, wanted: CollectionSc
       refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is ${typeOf(e)} there, ${typeOf(p)} in the snapshot`, { field: p.name, targetType: typeOf(e), snapshotType: typeOf(p) });
     } else if (p.nullable && !e.nullable) {
       refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is required (NOT NULL) there, nullable in the snapshot`, { field: p.name });
+    }
+  }
+}
+
+/**
+ * The live collection parity compares with a snapshot has the same vector fields (names and dims)
+ * and id type, and every payload field (a restore into an existing target checks more: `checkAppendable`).
+ */
+export function checkCompatible(existing: CollectionSchema, wanted: CollectionSchema): void {
+  if (existing.idType !== wanted.idType) {
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has ${existing.idType} ids, the snapshot has ${wanted.idType}; restore into a new name or use ifExists: 'replace'.`);
+  }
+  for (const v of wanted.vectors) {
+    const e = existing.vectors.find((x) => x.name === v.name);
+    if (!e) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no vector field ${JSON.stringify(v.name)}; restore into a new name or use ifExists: 'replace'.`);
+    }
+    if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}; vectordr never changes a metric silently. Restore into a new name or use ifExists: 'replace'.`, {
+        details: { field: v.name, target: e.metric, snapshot: v.metric },
+      });
+    }
+    if (e.dims !== v.dims) {
+      throw new InvalidInputError('DIMENSION_MISMATCH', `Target ${JSON.stringify(existing.name)} stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}; restore into a new name or use ifExists: 'replace'.`, {
+        details: { field: v.name, target: e.dims, snapshot: v.dims },
+      });
+    }
+  }
+  for (const p of wanted.payload) {
+    if (!existing.payload.some((x) => x.name === p.name)) {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no payload field ${JSON.stringify(p.name)}; nothing was written.`);
     }
   }
 }
@@ -243,7 +274,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
   // Everything known in advance about an existing target, before anything is written (a direct
   // append being resumed was checked by the run that started it, and holds its own rows since).
   if (into && (useStaging || resumeFrom === undefined)) {
-    checkCompatible(await adapter.describe(target), schema);
+    checkAppendable(await adapter.describe(target), schema);
     await adapter.preflightAppend?.(target, schema);
     if (opts.ifExists === 'fail' && (await adapter.count(target)) > 0) {
       throw new ConflictError('TARGET_NOT_EMPTY', `Target ${JSON.stringify(target)} already holds rows; pass ifExists: 'replace' (swap in the snapshot) or 'append' (upsert into it), or restore under another name with target.`, { plugin: adapter.engine });
