@@ -8,6 +8,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
+import { EngineError } from '../../src/errors.js';
 import type { Manifest } from '../../src/format/manifest.js';
 import { type Repository, openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
@@ -166,6 +167,35 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       expect(String(idx.rows[0]?.indexdef)).toMatch(/hnsw \(e vector_cosine_ops\) WITH \(m='?8'?\)/);
       expect((await repo.verifyParity(adapter, { collection: src, snapshot: m.id, live: target })).ok).toBe(true);
       expect(await adapter.readMarker(target)).toBeUndefined();
+    });
+
+    it('a resume after a crash between two index builds builds only the missing one', async () => {
+      const src = table('app_idx2');
+      await sql.query(`CREATE TABLE ${src} (id int8 PRIMARY KEY, e vector(64), note text)`);
+      await sql.query(`CREATE INDEX ON ${src} USING hnsw (e vector_l2_ops)`);
+      await sql.query(`CREATE UNIQUE INDEX ON ${src} USING btree (note)`);
+      await sql.query(`INSERT INTO ${src} SELECT g, array_fill(g::real, ARRAY[64])::vector, 'n' || g FROM generate_series(1, 300) g`);
+      const { manifest: m } = await repo.snapshot(adapter, src);
+      const target = table('app_idx2_r');
+      // Builds the first recorded index, then "crashes" before the second.
+      const halfway = new Proxy(adapter, {
+        get(t, prop, receiver) {
+          if (prop === 'buildIndexes') {
+            return async (c: string, schema: Manifest['schema']) => {
+              await t.buildIndexes(c, { ...schema, indexes: schema.indexes.slice(0, 1) });
+              throw new EngineError('simulated crash between two index builds', 'transient', { plugin: 'test' });
+            };
+          }
+          const v = Reflect.get(t, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        },
+      });
+      await expectError(repo.restore(halfway, { collection: src, snapshot: m.id, target }), 'ENGINE_ERROR');
+      const r = await repo.restore(adapter, { collection: src, snapshot: m.id, target });
+      expect(r.resumed).toBe(true);
+      expect(r.indexes.built).toHaveLength(1);
+      const idx = await sql.query(`SELECT indexname FROM pg_indexes WHERE tablename = '${target}' ORDER BY 1`);
+      expect(idx.rows.map((x) => x.indexname)).toEqual([`${target}_e_idx`, `${target}_note_idx`, `${target}_pkey`]);
     });
 
     it('an index of the same column but another definition is not taken for the recorded one', async () => {
