@@ -301,6 +301,24 @@ export class MilvusAdapter implements VectorAdapter {
     return { length: n, ids, vectors, payloads };
   }
 
+  /**
+   * Refuses, before anything is written, a target with a scalar field that is neither nullable nor
+   * defaulted and that the snapshot does not have: Milvus would refuse every insert without it.
+   */
+  async preflightAppend(collection: string, schema: CollectionSchema): Promise<void> {
+    const { fields } = await this.describeRaw(collection);
+    const fed = new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]);
+    const hasDefault = (f: MilvusFieldInfo & { default_value?: unknown }): boolean =>
+      f.default_value != null && (typeof f.default_value !== 'object' || Object.values(f.default_value as object).some((v) => v != null));
+    const required = fields.filter((f) => !f.is_primary_key && !f.is_dynamic && f.name !== DYNAMIC_FIELD && !f.data_type.endsWith('Vector') && !f.nullable && !hasDefault(f) && !fed.has(f.name)).map((f) => f.name);
+    const [field] = required;
+    if (field === undefined) return;
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Cannot restore into the existing Milvus collection ${JSON.stringify(collection)}: field ${JSON.stringify(field)} is required (not nullable, no default), and the snapshot has no such field. Nothing was written. Restore into a new collection (target) or with ifExists: 'replace'.`, {
+      plugin: PLUGIN,
+      details: { target: collection, fields: required },
+    });
+  }
+
   async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
     this.preflightCreate(schema);
@@ -358,6 +376,12 @@ export class MilvusAdapter implements VectorAdapter {
       let spec = recorded ? indexToMilvus(recorded, sameEngine) : undefined;
       if (recorded && !spec) report.skipped.push({ kind: recorded.kind, field: v.name, reason: `Milvus has no ${recorded.kind} index; built FLAT (exact search) instead` });
       spec ??= { index_type: 'FLAT', params: {} };
+      // A resumed restore (interrupted between the build and the marker that records it) finds the
+      // index in place: Milvus refuses a second one on the field, so keep the one of this definition.
+      if (sameIndex(await this.vectorIndex(collection, v.name), spec, metric_type)) {
+        this.logger.info({ collection, field: v.name, kind: spec.index_type }, 'index already present (a resumed restore): not built again');
+        continue;
+      }
       const t0 = performance.now();
       await this.call('createIndex', collection, () => this.client.createIndex({ collection_name: collection, field_name: v.name, index_type: spec.index_type, metric_type, params: spec.params } as never));
       report.built.push({ kind: spec.index_type.toLowerCase(), field: v.name, ms: Math.round(performance.now() - t0) });
@@ -555,6 +579,14 @@ function toMilvusValue(value: PayloadValue, f: MilvusFieldInfo, collection: stri
   return value;
 }
 
+
+/** Whether the index Milvus reports for a field is the one `spec` with `metric` would create. */
+function sameIndex(existing: IndexSpec | undefined, spec: { index_type: string; params: Record<string, number | string> }, metric: string): boolean {
+  if (!existing?.native) return false;
+  const d = parseObject(existing.native) as { index_type?: unknown; metric_type?: unknown; params?: unknown };
+  const params = (d.params ?? {}) as Record<string, unknown>;
+  return d.index_type === spec.index_type && d.metric_type === metric && Object.entries(spec.params).every(([k, v]) => String(params[k]) === String(v));
+}
 /** Creates a Milvus adapter. See `MilvusAdapterOptions`. */
 export function milvusAdapter(options: MilvusAdapterOptions): MilvusAdapter {
   return new MilvusAdapter(options);

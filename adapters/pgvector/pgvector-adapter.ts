@@ -23,7 +23,7 @@ import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, PayloadVa
 import { recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { ByteSink, CopyBinaryParser, binaryEncoder, copyHeader } from './pgvector-copy.js';
-import { METRIC_OPCLASS, type TableInfo, describeTable, findTableOid } from './pgvector-describe.js';
+import { type IndexDefinition, METRIC_OPCLASS, type TableInfo, describeTable, findTableOid, indexDefinitions, requiredColumnsOutside } from './pgvector-describe.js';
 import { type PgDriver, type PgQueryable, type PgSession, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema } from './pgvector-options.js';
 import { checkNativeType, qualified, quoteIdent, quoteLiteral } from './pgvector-sql.js';
@@ -382,6 +382,11 @@ export class PgvectorAdapter implements VectorAdapter {
 
   async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {
     const report: IndexBuildReport = { built: [], skipped: [] };
+    // What the table already has: a resumed restore (interrupted between the build and the marker
+    // that records it) must not build an index twice, and "the same index" means the same definition.
+    const oid = await this.run(`indexes of ${collection}`, () => findTableOid(this.driver, this.schemaName, collection));
+    if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
+    const present = await this.run(`indexes of ${collection}`, () => indexDefinitions(this.driver, oid));
     for (const ix of schema.indexes) {
       throwIfAborted(options.signal);
       const skip = (reason: string): void => {
@@ -394,6 +399,7 @@ export class PgvectorAdapter implements VectorAdapter {
       }
       const vector = schema.vectors.find((v) => v.name === ix.field);
       let sql: string;
+      let same: (d: IndexDefinition) => boolean;
       if (vector) {
         const allowed = INDEX_PARAMS[ix.kind];
         if (!allowed) {
@@ -415,10 +421,19 @@ export class PgvectorAdapter implements VectorAdapter {
           withParams.push(`${k} = ${v}`);
         }
         sql = `CREATE INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)} ${opclass})${withParams.length ? ` WITH (${withParams.join(', ')})` : ''}`;
+        const options = withParams.map((w) => w.replace(' = ', '=')).sort();
+        same = (d) => d.method === ix.kind && d.column === ix.field && d.opclass === opclass && !d.unique && d.options.join(',') === options.join(',');
       } else if (schema.payload.some((p) => p.name === ix.field) && ['btree', 'hash', 'gin', 'brin'].includes(ix.kind)) {
         sql = `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)})`;
+        same = (d) => d.method === ix.kind && d.column === ix.field && d.defaultOpclass && d.unique === (ix.unique === true) && d.options.length === 0;
       } else {
         skip(`no field ${ix.field} or index kind ${ix.kind} unsupported`);
+        continue;
+      }
+      const match = present.findIndex(same);
+      if (match >= 0) {
+        present.splice(match, 1); // one existing index stands for one recorded index
+        this.logger.info({ collection, kind: ix.kind, field: ix.field }, 'index already present (a resumed restore): not built again');
         continue;
       }
       const t0 = performance.now();
@@ -428,6 +443,55 @@ export class PgvectorAdapter implements VectorAdapter {
       report.built.push({ kind: ix.kind, field: ix.field, ms });
     }
     return report;
+  }
+
+  /** Refuses, before anything is written, a target with a NOT NULL column the snapshot cannot fill. */
+  async preflightAppend(collection: string, schema: CollectionSchema): Promise<void> {
+    const required = await this.run(`check ${collection}`, async () => {
+      const oid = await findTableOid(this.driver, this.schemaName, collection);
+      if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
+      return requiredColumnsOutside(this.driver, oid, new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]));
+    });
+    const [column] = required;
+    if (column === undefined) return;
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Cannot restore into the existing ${this.schemaName}.${collection}: column ${JSON.stringify(column)} is NOT NULL without a default, and the snapshot has no such field. Nothing was written. Give the column a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or drop NOT NULL, or restore with ifExists: 'replace' or into a new target.`, {
+      plugin: PLUGIN,
+      details: { target: collection, columns: required },
+    });
+  }
+
+  /**
+   * One transaction: INSERT ... SELECT ... ON CONFLICT DO UPDATE from the staging table into the
+   * target, then DROP the staging table. A row the target refuses (a CHECK, unique or foreign key
+   * constraint, a trigger) rolls it all back: the target is left exactly as it was.
+   */
+  async merge(source: string, target: string): Promise<void> {
+    try {
+      await this.transaction(`merge into ${target}`, async (s) => {
+        const from = await describeTable(s, this.schemaName, source);
+        const into = await describeTable(s, this.schemaName, target);
+        const fields = [...from.vectors.map((v) => v.name), ...from.payload.map((p) => p.col.name)].map(quoteIdent);
+        const sets = fields.map((n) => `${n} = EXCLUDED.${n}`);
+        await s.query(
+          `INSERT INTO ${this.table(target)} (${[quoteIdent(into.pk.name), ...fields].join(', ')}) SELECT ${[quoteIdent(from.pk.name), ...fields].join(', ')} FROM ${this.table(source)}
+            ON CONFLICT (${quoteIdent(into.pk.name)}) DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`,
+        );
+        await s.query(`DROP TABLE ${this.table(source)}`);
+      });
+    } catch (err) {
+      const e = err instanceof VectordrError ? err : undefined;
+      const sqlstate = typeof e?.details?.sqlstate === 'string' ? e.details.sqlstate : '';
+      if (!/^2[23]/.test(sqlstate)) throw err;
+      // The engine's own words name the target and the constraint or column; never the row (data).
+      const cause = e?.cause as { message?: unknown; constraint?: unknown; column?: unknown } | undefined;
+      const constraint = typeof cause?.constraint === 'string' ? cause.constraint : undefined;
+      const column = typeof cause?.column === 'string' ? cause.column : undefined;
+      throw new InvalidInputError('SCHEMA_MISMATCH', `${this.schemaName}.${target} refused the snapshot's rows (${String(cause?.message)}); the restore into it was rolled back, nothing was written to it. Restore with ifExists: 'replace' or into a new target, or change the table so that it accepts these rows.`, {
+        plugin: PLUGIN,
+        cause: err,
+        details: { target, sqlstate, ...(constraint ? { constraint } : {}), ...(column ? { column } : {}) },
+      });
+    }
   }
 
   async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
