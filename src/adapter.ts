@@ -111,6 +111,21 @@ export interface VectorAdapter {
   write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void>;
   readMarker(collection: string): Promise<string | undefined>;
   writeMarker(collection: string, marker: string | undefined): Promise<void>;
+  /**
+   * Throws what writing records of `schema` into the existing `collection` would refuse for reasons
+   * known before any record is read: a field the collection requires that the snapshot does not
+   * have (a NOT NULL column without a default). The restore core calls it after its own comparison
+   * of the two schemas (`checkAppendable`), before it writes anything.
+   */
+  preflightAppend?(collection: string, schema: CollectionSchema): void | Promise<void>;
+  /**
+   * Upserts every record of `source` into `target` and drops `source`, as one atomic step: when the
+   * target refuses any record (a CHECK or unique constraint, a trigger), it is left exactly as it
+   * was, and the error names `target`. With it, a restore into an existing collection loads a
+   * staging collection first (resumable, like any restore) and merges it at the end; without it,
+   * the restore upserts into the target directly.
+   */
+  merge?(source: string, target: string): Promise<void>;
   /** Atomically makes `source` known as `target`; with `replace`, an existing `target` is dropped in the same step. */
   swap?(source: string, target: string, options: { replace: boolean }): Promise<void>;
   drop(collection: string): Promise<void>;

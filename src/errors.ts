@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'KEY_EXISTS'
   | 'PATH_ESCAPE'
   | 'FORMAT_VERSION'
+  | 'FORMAT_FEATURE'
+  | 'CONFIG_INVALID'
   | 'MANIFEST_INVALID'
   | 'SEGMENT_MISSING'
   | 'SEGMENT_CORRUPT'
@@ -128,9 +130,10 @@ export class UnsupportedOperationError extends VectordrError {
   }
 }
 
+/** A document of a version (`FORMAT_VERSION`) or with a feature (`FORMAT_FEATURE`) this vectordr cannot read. */
 export class FormatVersionError extends VectordrError {
-  constructor(message: string, options?: VectordrErrorOptions) {
-    super('FORMAT_VERSION', 'unsupported', message, options);
+  constructor(message: string, options: VectordrErrorOptions & { code?: 'FORMAT_VERSION' | 'FORMAT_FEATURE' } = {}) {
+    super(options.code ?? 'FORMAT_VERSION', 'unsupported', message, options);
   }
 }
 

@@ -36,7 +36,7 @@ export const PayloadTypeSchema = z.enum([
 ]);
 export type PayloadType = z.infer<typeof PayloadTypeSchema>;
 
-export const PayloadFieldSchema = z.object({
+export const PayloadFieldSchema = z.strictObject({
   name: z.string().min(1),
   type: PayloadTypeSchema,
   /** One-dimensional array of `type`. */
@@ -47,7 +47,7 @@ export const PayloadFieldSchema = z.object({
 });
 export type PayloadField = z.infer<typeof PayloadFieldSchema>;
 
-export const VectorFieldSchema = z.object({
+export const VectorFieldSchema = z.strictObject({
   /** Name of the vector; for pgvector the column name. */
   name: z.string().min(1),
   dims: z.number().int().positive().max(65_535),
@@ -58,7 +58,7 @@ export const VectorFieldSchema = z.object({
 });
 export type VectorField = z.infer<typeof VectorFieldSchema>;
 
-export const IndexSpecSchema = z.object({
+export const IndexSpecSchema = z.strictObject({
   /** Index name in the source engine, if it has one. */
   name: z.string().optional(),
   /** hnsw | ivfflat | btree | ... (engine-neutral where possible). */
@@ -75,7 +75,7 @@ export const IndexSpecSchema = z.object({
 });
 export type IndexSpec = z.infer<typeof IndexSpecSchema>;
 
-export const CollectionSchemaSchema = z.object({
+export const CollectionSchemaSchema = z.strictObject({
   name: z.string().min(1),
   /** Name of the primary key field in the source engine. */
   idField: z.string().min(1),
@@ -93,8 +93,31 @@ export const CollectionSchemaSchema = z.object({
 });
 export type CollectionSchema = z.infer<typeof CollectionSchemaSchema>;
 
+/**
+ * A JSON number kept as its exact text, where a float64 would change it: `9007199254740993`, `1.50`,
+ * `-0`, `1e400`. Only numbers whose text is not the ECMAScript shortest round-trip form of their
+ * float64 value take this form; every other number stays a plain `number` (see docs/format.md,
+ * "Payload values"). Canonical JSON writes `text` verbatim. `toJSON()` gives the nearest float64 (the
+ * text when that is not finite), which is what an engine without exact numbers stores; parity then
+ * reports the difference.
+ */
+export class JsonNumber {
+  constructor(readonly text: string) {}
+
+  toJSON(): number | string {
+    const n = Number(this.text);
+    return Number.isFinite(n) ? n : this.text;
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export type Payload = Record<string, JsonValue>;
+/** A payload value: JSON, where a number may be held as its exact text ({@link JsonNumber}). */
+export type PayloadValue = null | boolean | number | string | JsonNumber | PayloadValue[] | { [key: string]: PayloadValue };
+export type Payload = Record<string, PayloadValue>;
 
 /** One row as the public API returns it. */
 export interface VectorRecord {
@@ -130,7 +153,7 @@ export interface VectorColumn {
 }
 
 /** Opaque position in an engine's change history, stored in a manifest for the next incremental. */
-export const CheckpointSchema = z.object({
+export const CheckpointSchema = z.strictObject({
   engine: EngineNameSchema,
   kind: z.string(),
   value: z.record(z.string(), z.union([z.string(), z.number(), z.null()])),

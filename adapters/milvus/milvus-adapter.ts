@@ -23,7 +23,7 @@ import type {
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes } from '../../src/async.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
-import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
+import type { CollectionSchema, Id, IndexSpec, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { type MilvusAdapterOptions, MilvusAdapterOptionsSchema } from './milvus-options.js';
@@ -333,7 +333,7 @@ export class MilvusAdapter implements VectorAdapter {
       const payload: Payload = {};
       const meta = r[DYNAMIC_FIELD] as Record<string, unknown> | null | undefined;
       for (const p of schema.payload) {
-        let value: JsonValue;
+        let value: PayloadValue;
         if (p.nativeType === DYNAMIC_KEY) value = fromDynamicValue(meta?.[p.name], p);
         else if (p.name === DYNAMIC_FIELD) value = valueFromMilvus(dynamicKeys.length > 0 && meta ? withoutKeys(meta, dynamicKeys) : meta, p);
         else value = valueFromMilvus(r[p.name], p);
@@ -342,6 +342,22 @@ export class MilvusAdapter implements VectorAdapter {
       payloads[i] = payload;
     });
     return { length: n, ids, vectors, payloads };
+  }
+
+  /**
+   * Refuses, before anything is written, a target with a scalar field that is neither nullable nor
+   * defaulted and that the snapshot does not have: Milvus would refuse every insert without it.
+   */
+  async preflightAppend(collection: string, schema: CollectionSchema): Promise<void> {
+    const { fields } = await this.describeRaw(collection);
+    const fed = new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]);
+    const required = fields.filter((f) => !f.is_primary_key && !f.is_dynamic && f.name !== DYNAMIC_FIELD && !f.data_type.endsWith('Vector') && !f.nullable && !hasDefault(f) && !fed.has(f.name)).map((f) => f.name);
+    const [field] = required;
+    if (field === undefined) return;
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Cannot restore into the existing Milvus collection ${JSON.stringify(collection)}: field ${JSON.stringify(field)} is required (not nullable, no default), and the snapshot has no such field. Nothing was written. Restore into a new collection (target) or with ifExists: 'replace'.`, {
+      plugin: PLUGIN,
+      details: { target: collection, fields: required },
+    });
   }
 
   async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
@@ -409,6 +425,12 @@ export class MilvusAdapter implements VectorAdapter {
       let spec = recorded ? indexToMilvus(recorded, sameEngine) : undefined;
       if (recorded && !spec) report.skipped.push({ kind: recorded.kind, field: v.name, reason: `Milvus has no ${recorded.kind} index; built FLAT (exact search) instead` });
       spec ??= { index_type: 'FLAT', params: {} };
+      // A resumed restore (interrupted between the build and the marker that records it) finds the
+      // index in place: Milvus refuses a second one on the field, so keep the one of this definition.
+      if (sameIndex(await this.vectorIndex(collection, v.name), spec, metric_type)) {
+        this.logger.info({ collection, field: v.name, kind: spec.index_type }, 'index already present (a resumed restore): not built again');
+        continue;
+      }
       const t0 = performance.now();
       await this.call('createIndex', collection, () => this.client.createIndex({ collection_name: collection, field_name: v.name, index_type: spec.index_type, metric_type, params: spec.params } as never));
       report.built.push({ kind: spec.index_type.toLowerCase(), field: v.name, ms: Math.round(performance.now() - t0) });
@@ -608,14 +630,14 @@ function searchParams(index: IndexSpec | undefined, k: number, exact: boolean): 
 }
 
 /** Rough wire size of a payload value, for the insert byte budget. */
-function valueBytes(value: JsonValue): number {
+function valueBytes(value: PayloadValue): number {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return 8;
   if (typeof value === 'string') return value.length * 2;
   return JSON.stringify(value).length * 2;
 }
 
 /** Spreads the `$meta` payload object into the row's dynamic keys; refuses what Milvus would misread. */
-function dynamicInto(row: Record<string, unknown>, value: JsonValue, columns: Map<string, MilvusFieldInfo>, dynamicKeys: ReadonlyMap<string, unknown>, id: string, collection: string): number {
+function dynamicInto(row: Record<string, unknown>, value: PayloadValue, columns: Map<string, MilvusFieldInfo>, dynamicKeys: ReadonlyMap<string, unknown>, id: string, collection: string): number {
   if (value === null) return 0;
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${id}: the dynamic field ${DYNAMIC_FIELD} must be a JSON object to restore into Milvus collection ${JSON.stringify(collection)}, got ${Array.isArray(value) ? 'an array' : typeof value}. Nothing of this batch was written.`, { plugin: PLUGIN });
@@ -639,12 +661,11 @@ function withoutKeys(meta: Record<string, unknown>, keys: readonly string[]): Re
 
 /** The field has a server-side default value (Milvus 2.4+), which Milvus fills in for a missing value. */
 function hasDefault(f: MilvusFieldInfo): boolean {
-  const d = f.default_value as unknown;
-  return d !== undefined && d !== null && !(typeof d === 'object' && Object.keys(d).length === 0);
+  return f.default_value != null && (typeof f.default_value !== 'object' || Object.values(f.default_value as object).some((v) => v != null));
 }
 
 /** A neutral payload value as Milvus expects it for field `f`. */
-function toMilvusValue(value: JsonValue, f: MilvusFieldInfo, collection: string): unknown {
+function toMilvusValue(value: PayloadValue, f: MilvusFieldInfo, collection: string): unknown {
   if (value === null) return null;
   if (f.data_type === 'VarChar' && typeof value === 'string' && f.max_length !== undefined && Buffer.byteLength(value, 'utf8') > Number(f.max_length)) {
     throw new InvalidInputError('VALUE_TOO_LONG', `A value of ${JSON.stringify(f.name)} is ${Buffer.byteLength(value, 'utf8')} bytes; the Milvus field of ${JSON.stringify(collection)} holds at most ${String(f.max_length)}. Nothing of this batch was written.`, { plugin: PLUGIN });
@@ -652,6 +673,14 @@ function toMilvusValue(value: JsonValue, f: MilvusFieldInfo, collection: string)
   return value;
 }
 
+
+/** Whether the index Milvus reports for a field is the one `spec` with `metric` would create. */
+function sameIndex(existing: IndexSpec | undefined, spec: { index_type: string; params: Record<string, number | string> }, metric: string): boolean {
+  if (!existing?.native) return false;
+  const d = parseObject(existing.native) as { index_type?: unknown; metric_type?: unknown; params?: unknown };
+  const params = (d.params ?? {}) as Record<string, unknown>;
+  return d.index_type === spec.index_type && d.metric_type === metric && Object.entries(spec.params).every(([k, v]) => String(params[k]) === String(v));
+}
 /** Creates a Milvus adapter. See `MilvusAdapterOptions`. */
 export function milvusAdapter(options: MilvusAdapterOptions): MilvusAdapter {
   return new MilvusAdapter(options);

@@ -7,7 +7,7 @@
  */
 import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
 import { UnsupportedOperationError } from '../../src/errors.js';
-import { type IndexSpec, type JsonValue, type Metric, type PayloadField, type PayloadType, int64ToJson } from '../../src/model.js';
+import { type IndexSpec, type JsonValue, type Metric, type PayloadField, type PayloadType, type PayloadValue, int64ToJson } from '../../src/model.js';
 
 export const PLUGIN = 'milvus';
 /** Property holding neutral types Milvus cannot express: `{ "id": "uuid", "payload": { "created": "datetime" } }`. */
@@ -178,7 +178,7 @@ export function typeHints(idType: string, payload: PayloadField[], asDynamic: Re
  * A value of a payload field kept as a dynamic key, in a form JSON holds exactly: JSON has no
  * negative zero (`JSON.stringify(-0)` is `0`), so a float -0 travels as the string "-0".
  */
-export function toDynamicValue(v: JsonValue, type: PayloadType): JsonValue {
+export function toDynamicValue(v: PayloadValue, type: PayloadType): PayloadValue {
   if (type !== 'float32' && type !== 'float64') return v;
   if (Array.isArray(v)) return v.map((x) => (Object.is(x, -0) ? '-0' : x));
   return Object.is(v, -0) ? '-0' : v;

@@ -19,15 +19,15 @@ import type {
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
-import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { ByteSink, CopyBinaryParser, binaryEncoder, copyHeader } from './pgvector-copy.js';
-import { METRIC_OPCLASS, type TableInfo, describeTable, findTableOid } from './pgvector-describe.js';
+import { type IndexDefinition, METRIC_OPCLASS, type TableInfo, describeTable, findTableOid, indexDefinitions, requiredColumnsOutside } from './pgvector-describe.js';
 import { type PgDriver, type PgQueryable, type PgSession, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema } from './pgvector-options.js';
 import { checkNativeType, qualified, quoteIdent, quoteLiteral } from './pgvector-sql.js';
-import { castExpr, defaultNativeType, parseText, selectExpr, toText } from './pgvector-types.js';
+import { castExpr, defaultNativeType, isArrayLiteral, parseText, selectExpr, toText } from './pgvector-types.js';
 
 const PLUGIN = 'pgvector';
 const MARKER_LINE = /(?:^|\n)vectordr-restore\/v1 [^\n]*$/;
@@ -89,11 +89,13 @@ class BatchBuilder {
       (this.vecBytes[v] as Uint8Array).set(bytes.subarray(4), i * dims * 4);
       (this.valid[v] as Uint8Array)[i] = 1;
     }
-    const payload: Payload = {};
+    // Null prototype: a column may be named "__proto__" or "constructor".
+    const payload = Object.create(null) as Payload;
     const base = 1 + this.dims.length;
     this.info.payload.forEach((p, k) => {
-      const value = parseText(text(row[base + k] ?? null), p.field);
-      if (value !== null) payload[p.field.name] = value; // absent == null, in every engine
+      const raw = text(row[base + k] ?? null);
+      // SQL NULL is an absent field (absent == null, in every engine); a jsonb 'null' is a present null.
+      if (raw !== null) payload[p.field.name] = parseText(raw, p.col, p.field);
     });
     this.payloads.push(payload);
     this.n++;
@@ -142,8 +144,19 @@ function mapError(err: unknown, what: string): VectordrError {
   return new EngineError(`${what}: ${msg}`, 'permanent', { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
 }
 
+/** pgvector's text form; -0 written as -0 (String(-0) is "0"). */
 function vectorLiteral(v: Float32Array): string {
-  return `[${Array.prototype.join.call(v, ',')}]`;
+  let out = '[';
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i] as number;
+    out += (i > 0 ? ',' : '') + (Object.is(x, -0) ? '-0' : String(x));
+  }
+  return `${out}]`;
+}
+
+/** A payload's own value for a field: never one inherited from Object.prototype (a column named "constructor"). */
+function own(payload: Payload, name: string): PayloadValue | undefined {
+  return Object.hasOwn(payload, name) ? payload[name] : undefined;
 }
 
 export class PgvectorAdapter implements VectorAdapter {
@@ -369,6 +382,11 @@ export class PgvectorAdapter implements VectorAdapter {
 
   async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {
     const report: IndexBuildReport = { built: [], skipped: [] };
+    // What the table already has: a resumed restore (interrupted between the build and the marker
+    // that records it) must not build an index twice, and "the same index" means the same definition.
+    const oid = await this.run(`indexes of ${collection}`, () => findTableOid(this.driver, this.schemaName, collection));
+    if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
+    const present = await this.run(`indexes of ${collection}`, () => indexDefinitions(this.driver, oid));
     for (const ix of schema.indexes) {
       throwIfAborted(options.signal);
       const skip = (reason: string): void => {
@@ -381,6 +399,7 @@ export class PgvectorAdapter implements VectorAdapter {
       }
       const vector = schema.vectors.find((v) => v.name === ix.field);
       let sql: string;
+      let same: (d: IndexDefinition) => boolean;
       if (vector) {
         const allowed = INDEX_PARAMS[ix.kind];
         if (!allowed) {
@@ -402,10 +421,19 @@ export class PgvectorAdapter implements VectorAdapter {
           withParams.push(`${k} = ${v}`);
         }
         sql = `CREATE INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)} ${opclass})${withParams.length ? ` WITH (${withParams.join(', ')})` : ''}`;
+        const options = withParams.map((w) => w.replace(' = ', '=')).sort();
+        same = (d) => d.method === ix.kind && d.column === ix.field && d.opclass === opclass && !d.unique && d.options.join(',') === options.join(',');
       } else if (schema.payload.some((p) => p.name === ix.field) && ['btree', 'hash', 'gin', 'brin'].includes(ix.kind)) {
         sql = `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ON ${this.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)})`;
+        same = (d) => d.method === ix.kind && d.column === ix.field && d.defaultOpclass && d.unique === (ix.unique === true) && d.options.length === 0;
       } else {
         skip(`no field ${ix.field} or index kind ${ix.kind} unsupported`);
+        continue;
+      }
+      const match = present.findIndex(same);
+      if (match >= 0) {
+        present.splice(match, 1); // one existing index stands for one recorded index
+        this.logger.info({ collection, kind: ix.kind, field: ix.field }, 'index already present (a resumed restore): not built again');
         continue;
       }
       const t0 = performance.now();
@@ -417,6 +445,55 @@ export class PgvectorAdapter implements VectorAdapter {
     return report;
   }
 
+  /** Refuses, before anything is written, a target with a NOT NULL column the snapshot cannot fill. */
+  async preflightAppend(collection: string, schema: CollectionSchema): Promise<void> {
+    const required = await this.run(`check ${collection}`, async () => {
+      const oid = await findTableOid(this.driver, this.schemaName, collection);
+      if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
+      return requiredColumnsOutside(this.driver, oid, new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]));
+    });
+    const [column] = required;
+    if (column === undefined) return;
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Cannot restore into the existing ${this.schemaName}.${collection}: column ${JSON.stringify(column)} is NOT NULL without a default, and the snapshot has no such field. Nothing was written. Give the column a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or drop NOT NULL, or restore with ifExists: 'replace' or into a new target.`, {
+      plugin: PLUGIN,
+      details: { target: collection, columns: required },
+    });
+  }
+
+  /**
+   * One transaction: INSERT ... SELECT ... ON CONFLICT DO UPDATE from the staging table into the
+   * target, then DROP the staging table. A row the target refuses (a CHECK, unique or foreign key
+   * constraint, a trigger) rolls it all back: the target is left exactly as it was.
+   */
+  async merge(source: string, target: string): Promise<void> {
+    try {
+      await this.transaction(`merge into ${target}`, async (s) => {
+        const from = await describeTable(s, this.schemaName, source);
+        const into = await describeTable(s, this.schemaName, target);
+        const fields = [...from.vectors.map((v) => v.name), ...from.payload.map((p) => p.col.name)].map(quoteIdent);
+        const sets = fields.map((n) => `${n} = EXCLUDED.${n}`);
+        await s.query(
+          `INSERT INTO ${this.table(target)} (${[quoteIdent(into.pk.name), ...fields].join(', ')}) SELECT ${[quoteIdent(from.pk.name), ...fields].join(', ')} FROM ${this.table(source)}
+            ON CONFLICT (${quoteIdent(into.pk.name)}) DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`,
+        );
+        await s.query(`DROP TABLE ${this.table(source)}`);
+      });
+    } catch (err) {
+      const e = err instanceof VectordrError ? err : undefined;
+      const sqlstate = typeof e?.details?.sqlstate === 'string' ? e.details.sqlstate : '';
+      if (!/^2[23]/.test(sqlstate)) throw err;
+      // The engine's own words name the target and the constraint or column; never the row (data).
+      const cause = e?.cause as { message?: unknown; constraint?: unknown; column?: unknown } | undefined;
+      const constraint = typeof cause?.constraint === 'string' ? cause.constraint : undefined;
+      const column = typeof cause?.column === 'string' ? cause.column : undefined;
+      throw new InvalidInputError('SCHEMA_MISMATCH', `${this.schemaName}.${target} refused the snapshot's rows (${String(cause?.message)}); the restore into it was rolled back, nothing was written to it. Restore with ifExists: 'replace' or into a new target, or change the table so that it accepts these rows.`, {
+        plugin: PLUGIN,
+        cause: err,
+        details: { target, sqlstate, ...(constraint ? { constraint } : {}), ...(column ? { column } : {}) },
+      });
+    }
+  }
+
   async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
     throwIfAborted(options.signal);
     if (batch.length === 0 && options.marker === undefined) return;
@@ -424,7 +501,12 @@ export class PgvectorAdapter implements VectorAdapter {
       const info = await this.describeForWrite(s, collection);
       validateBatchVectors(batch, info.schema.vectors.filter((v) => v.name in batch.vectors), PLUGIN);
       const fields = this.writableFields(info, batch);
-      const copyable = this.useCopy && s.copyIn !== undefined && [info.pk, ...fields.payload.map((p) => p.col)].every((c) => binaryEncoder(c.typname) !== undefined);
+      const copyable =
+        this.useCopy &&
+        s.copyIn !== undefined &&
+        [info.pk, ...fields.payload.map((p) => p.col)].every((c) => binaryEncoder(c.typname) !== undefined) &&
+        // Arrays held as their text form ('[0:2]={1,2,3}') are cast by the server, on the INSERT path.
+        !fields.payload.some((p) => batch.payloads.some((row) => isArrayLiteral(own(row, p.field.name), p.col, p.field)));
       if (batch.length > 0) {
         if (copyable) await this.writeCopy(s, info, fields, batch, options.mode);
         else await this.writeInsert(s, info, fields, batch, options.mode);
@@ -487,7 +569,7 @@ export class PgvectorAdapter implements VectorAdapter {
       }
       const payload = batch.payloads[i] ?? {};
       fields.payload.forEach((p, k) => {
-        const t = toText(payload[p.field.name], p.field);
+        const t = toText(own(payload, p.field.name), p.col, p.field);
         sink.field(t === null ? null : (encs[k] as (t: string) => Uint8Array)(t));
       });
     }
@@ -524,7 +606,7 @@ export class PgvectorAdapter implements VectorAdapter {
         });
         const payload = batch.payloads[i] ?? {};
         fields.payload.forEach((p, k) => {
-          (params[1 + fields.vectors.length + k] as (string | null)[]).push(toText(payload[p.field.name], p.field));
+          (params[1 + fields.vectors.length + k] as (string | null)[]).push(toText(own(payload, p.field.name), p.col, p.field));
         });
       }
       await s.query(sql, params);

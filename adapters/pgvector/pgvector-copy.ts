@@ -170,21 +170,46 @@ function fixed(size: number, write: (b: Buffer, text: string) => void): BinaryEn
   };
 }
 
-/** Parses ISO-8601 'YYYY-MM-DDTHH:MM:SS(.ffffff)(Z|±HH:MM)?' to microseconds since 1970 (naive = UTC). */
-export function isoToMicros(text: string): bigint {
-  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(text);
-  if (!m) throw new RangeError(`not an ISO-8601 timestamp: ${text}`);
-  const ms = Date.parse(`${m[1]}T${m[2]}${normalizeZone(m[4])}`);
-  if (Number.isNaN(ms)) throw new RangeError(`not an ISO-8601 timestamp: ${text}`);
-  const frac = BigInt((m[3] ?? '').padEnd(6, '0'));
-  return BigInt(ms) * 1000n + frac;
+/** Days since 1970-01-01 of a proleptic Gregorian date (astronomical year: 1 BC is year 0), any year. */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
 
-function normalizeZone(z: string | undefined): string {
-  if (!z || z === 'Z') return 'Z';
-  if (/^[+-]\d{2}$/.test(z)) return `${z}:00`;
-  if (/^[+-]\d{4}$/.test(z)) return `${z.slice(0, 3)}:${z.slice(3)}`;
-  return z;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days since 1970 of 'YYYY-MM-DD' (four or more year digits, optional ' BC' as PostgreSQL writes it), or NaN. */
+function dateDays(year: string, month: string, day: string, bc: string | undefined): number {
+  const y = bc ? 1 - Number(year) : Number(year);
+  const m = Number(month);
+  const d = Number(day);
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (bc && Number(year) === 0) return Number.NaN;
+  if (m < 1 || m > 12 || d < 1 || d > (MONTH_DAYS[m - 1] as number) + (m === 2 && leap ? 1 : 0)) return Number.NaN;
+  return daysFromCivil(y, m, d);
+}
+
+/**
+ * Parses ISO-8601 'YYYY-MM-DDTHH:MM:SS(.ffffff)(Z|±HH:MM)?' to microseconds since 1970 (naive = UTC).
+ * Years may have more than four digits and carry PostgreSQL's ' BC' suffix, as the scan writes them.
+ */
+export function isoToMicros(text: string): bigint {
+  const m = /^(\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}(?::?\d{2})?)?( BC)?$/.exec(text);
+  const days = m ? dateDays(m[1] as string, m[2] as string, m[3] as string, m[9]) : Number.NaN;
+  if (!m || Number.isNaN(days) || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) throw new RangeError(`not an ISO-8601 timestamp: ${text}`);
+  const seconds = days * 86_400 + Number(m[4]) * 3600 + Number(m[5]) * 60 + Number(m[6]) - zoneSeconds(m[8]);
+  return BigInt(seconds) * 1_000_000n + BigInt((m[7] ?? '').padEnd(6, '0'));
+}
+
+function zoneSeconds(z: string | undefined): number {
+  if (!z || z === 'Z') return 0;
+  const sign = z.startsWith('-') ? -1 : 1;
+  const digits = z.slice(1).replace(':', '');
+  return sign * (Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2) || '0') * 60);
 }
 
 const utf8: BinaryEncoder = (t) => Buffer.from(t, 'utf8');
@@ -216,9 +241,10 @@ export const BINARY_ENCODERS: Record<string, BinaryEncoder> = {
       b.writeInt32BE(t === 'infinity' ? 0x7fffffff : -0x80000000);
       return;
     }
-    const ms = Date.parse(`${t}T00:00:00Z`);
-    if (Number.isNaN(ms)) throw new RangeError(`not a date: ${t}`);
-    b.writeInt32BE(Math.round(ms / 86_400_000) - DAYS_1970_2000);
+    const m = /^(\d{4,})-(\d{2})-(\d{2})( BC)?$/.exec(t);
+    const days = m ? dateDays(m[1] as string, m[2] as string, m[3] as string, m[4]) : Number.NaN;
+    if (Number.isNaN(days)) throw new RangeError(`not a date: ${t}`);
+    b.writeInt32BE(days - DAYS_1970_2000);
   }),
   bytea: (t) => Buffer.from(t, 'base64'),
 };

@@ -154,3 +154,51 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
     },
   };
 }
+
+/** One single-column index as the catalog defines it, to tell whether a recorded index already exists. */
+export interface IndexDefinition {
+  method: string;
+  column: string;
+  opclass: string;
+  /** The column type's default operator class for this method. */
+  defaultOpclass: boolean;
+  unique: boolean;
+  /** reloptions, `k=v`, sorted. */
+  options: string[];
+}
+
+/** The table's plain single-column indexes (no expression, no predicate), primary key excluded. */
+export async function indexDefinitions(q: PgQueryable, oid: string): Promise<IndexDefinition[]> {
+  const r = await q.query(
+    `SELECT am.amname AS method, a.attname AS col, opc.opcname AS opclass, opc.opcdefault::text AS opcdefault, i.indisunique::text AS is_unique,
+            COALESCE(array_to_string(ARRAY(SELECT o FROM unnest(ic.reloptions) o ORDER BY o), ','), '') AS options
+       FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+       JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[0]
+      WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND i.indnatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL`,
+    [oid],
+  );
+  return r.rows.map((row) => ({
+    method: s(row.method),
+    column: s(row.col),
+    opclass: s(row.opclass),
+    defaultOpclass: row.opcdefault === 'true',
+    unique: row.is_unique === 'true',
+    options: s(row.options).split(',').filter(Boolean),
+  }));
+}
+
+/**
+ * Columns of an existing table that a restore must fill but a snapshot with these `fields` would
+ * leave empty: NOT NULL, no default, not an identity or generated column, not the primary key.
+ */
+export async function requiredColumnsOutside(q: PgQueryable, oid: string, fields: ReadonlySet<string>): Promise<string[]> {
+  const r = await q.query(
+    `SELECT a.attname AS name FROM pg_catalog.pg_attribute a
+      WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY(i.indkey))
+      ORDER BY a.attnum`,
+    [oid],
+  );
+  return r.rows.map((row) => s(row.name)).filter((n) => !fields.has(n));
+}

@@ -29,13 +29,15 @@ export function qualified(schema: string, table: string): string {
 
 // Type names as format_type() prints them: words, optional (n[,m]) modifier, optional [] suffixes.
 const NATIVE_TYPE = /^[a-z][a-z0-9_]*( [a-z][a-z0-9_]*)*( ?\(\d{1,5}(,\d{1,5})?\))?( [a-z][a-z0-9_]*)*(\[\])*$/;
+// The one-byte internal type "char", which format_type() prints quoted (unquoted, char is character(1)).
+const QUOTED_CHAR = /^"char"(\[\])*$/;
 
 /**
  * A type declaration read from a manifest is untrusted input: accept only the shape format_type()
  * produces (e.g. `character varying(64)`, `timestamp(3) with time zone`, `numeric(10,2)`, `text[]`).
  */
 export function checkNativeType(type: string): string {
-  if (!NATIVE_TYPE.test(type) || type.length > 100) {
+  if (!(NATIVE_TYPE.test(type) || QUOTED_CHAR.test(type)) || type.length > 100) {
     throw new InvalidInputError('INVALID_IDENTIFIER', `Refusing column type ${JSON.stringify(type)} from the snapshot: it is not a plain PostgreSQL type name.`, { plugin: 'pgvector' });
   }
   return type;

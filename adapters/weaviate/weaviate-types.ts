@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { InvalidInputError, UnsupportedOperationError } from '../../src/errors.js';
-import type { IndexSpec, JsonValue, Metric, PayloadField, PayloadType } from '../../src/model.js';
+import type { IndexSpec, JsonValue, Metric, PayloadField, PayloadType, PayloadValue } from '../../src/model.js';
 import { IdTypeSchema, PayloadTypeSchema, int64ToJson } from '../../src/model.js';
 
 export const PLUGIN = 'weaviate';
@@ -210,7 +210,7 @@ export function parseNativeProperty(nativeType: string | undefined): WeaviatePro
 const INT_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /** Neutral payload value -> the value sent to Weaviate for this field; null means "leave unset". */
-export function valueToWeaviate(value: JsonValue, field: Pick<PayloadField, 'name' | 'type' | 'array' | 'nativeType'>, id: string): unknown {
+export function valueToWeaviate(value: PayloadValue, field: Pick<PayloadField, 'name' | 'type' | 'array' | 'nativeType'>, id: string): unknown {
   if (value === null) return null;
   const native = parseNativeProperty(field.nativeType);
   if (native) return value; // a Weaviate-native property going home: its own value shape
@@ -219,7 +219,7 @@ export function valueToWeaviate(value: JsonValue, field: Pick<PayloadField, 'nam
   };
   if (field.type === 'json') return JSON.stringify(value);
   if (field.type === 'bytes' && field.array) return JSON.stringify(value);
-  const one = (v: JsonValue): unknown => {
+  const one = (v: PayloadValue): unknown => {
     if (v === null) return bad('has a null inside an array, which Weaviate arrays cannot hold');
     switch (field.type) {
       case 'int32':

@@ -1,53 +1,100 @@
-import canonicalizeImport from 'canonicalize';
-import type { JsonValue, Payload } from '../model.js';
-
-// The package is CommonJS; under some bundler interop the function arrives as `.default`.
-const canonicalizeFn: (v: unknown) => string | undefined =
-  typeof canonicalizeImport === 'function'
-    ? canonicalizeImport
-    : (canonicalizeImport as unknown as { default: (v: unknown) => string | undefined }).default;
+import { parse as losslessParse } from 'lossless-json';
+import { JsonNumber, type Payload, type PayloadValue } from '../model.js';
 
 // Keys that JavaScript engines enumerate first, in numeric order, whatever the insertion order.
 const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
 
 /**
- * A copy with object keys inserted in UTF-16 code-unit order, or undefined when an object has an
- * array-index-like key (JS would enumerate it out of that order).
+ * A copy with object keys inserted in UTF-16 code-unit order, or undefined when the value holds an
+ * object with an array-index-like key (JS would enumerate it out of that order) or a JsonNumber
+ * (JSON.stringify cannot write its text verbatim). Copies are null-prototype objects: a key such
+ * as "__proto__" is an ordinary key, never the prototype setter.
  */
-function sortedCopy(v: JsonValue): JsonValue | undefined {
+function sortedCopy(v: PayloadValue): PayloadValue | undefined {
   if (v === null || typeof v !== 'object') return v;
+  if (v instanceof JsonNumber) return undefined;
   if (Array.isArray(v)) {
-    const out: JsonValue[] = new Array<JsonValue>(v.length);
+    const out: PayloadValue[] = new Array<PayloadValue>(v.length);
     for (let i = 0; i < v.length; i++) {
-      const x = sortedCopy(v[i] as JsonValue);
+      const x = sortedCopy(v[i] as PayloadValue);
       if (x === undefined) return undefined;
       out[i] = x;
     }
     return out;
   }
   const keys = Object.keys(v).sort();
-  const out: { [key: string]: JsonValue } = {};
+  const out = Object.create(null) as { [key: string]: PayloadValue };
   for (const k of keys) {
     if (ARRAY_INDEX.test(k)) return undefined;
-    const x = sortedCopy(v[k] as JsonValue);
+    const x = sortedCopy(v[k] as PayloadValue);
     if (x === undefined) return undefined;
     out[k] = x;
   }
   return out;
 }
 
+/** The general writer: JCS, with a JsonNumber written as its text. Undefined members are skipped, as JSON.stringify does. */
+function write(v: PayloadValue | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (v instanceof JsonNumber) return v.text;
+  if (Array.isArray(v)) return `[${v.map((x) => write(x) ?? 'null').join(',')}]`;
+  const parts: string[] = [];
+  for (const k of Object.keys(v).sort()) {
+    const x = write(v[k]);
+    if (x !== undefined) parts.push(`${JSON.stringify(k)}:${x}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
 /**
  * RFC 8785 (JCS) canonical JSON: keys sorted by UTF-16 code units, ECMAScript number serialisation,
- * no whitespace. The record digest hashes this, so two engines holding the same payload produce the
- * same bytes.
+ * no whitespace; a {@link JsonNumber} (a number a float64 would change) is written as its exact
+ * text. The record digest hashes this, so two engines holding the same payload produce the same bytes.
  *
  * Fast path: JSON.stringify of a key-sorted copy, which is byte-identical to JCS for JSON values
- * (JCS's number and string rules are JSON.stringify's) and ~5x faster than the `canonicalize`
- * package (bench/segment-encode-micro.ts). Objects with array-index keys such as "10" take the
- * package, because JavaScript enumerates those keys numerically first.
+ * (JCS's number and string rules are JSON.stringify's) and ~5x faster than a recursive writer
+ * (bench/segment-encode-micro.ts). Objects with array-index keys such as "10" and values holding a
+ * JsonNumber take the general writer, because JavaScript enumerates those keys numerically first.
  */
 export function canonicalPayload(payload: Payload): string {
   const sorted = sortedCopy(payload);
   if (sorted !== undefined) return JSON.stringify(sorted);
-  return canonicalizeFn(payload) ?? '{}';
+  return write(payload) ?? '{}';
+}
+
+/** Canonical JSON of one value (e.g. a json column's value sent back to its engine), JsonNumbers verbatim. */
+export function stringifyPayloadValue(value: PayloadValue): string {
+  return write(value) ?? 'null';
+}
+
+/**
+ * Number tokens JSON.parse could change: 16 or more significant digits (with or without a point),
+ * a trailing fractional zero (`1.50`), an exponent (`1e400`), `-0`, or six leading fractional
+ * zeros (JavaScript writes 1e-7 in exponent form). Matches inside strings only send a text to the
+ * slower exact parser; a text without a match holds only numbers in their shortest round-trip form.
+ */
+const MAYBE_INEXACT = /(?:\d\.?){16}|\.\d*0(?!\d)|\d[eE][+-]?\d|-0(?![.\d])|\.0{6}/;
+
+function exactNumber(token: string): number | JsonNumber {
+  const n = Number(token);
+  return String(n) === token ? n : new JsonNumber(token);
+}
+
+/**
+ * Parses JSON text (a payload, or a json value the engine rendered) without changing any number:
+ * a number token whose text is the ECMAScript shortest round-trip form of its float64 becomes a
+ * `number`, any other (`9007199254740993`, `1.50`, `-0`, `1e400`) a {@link JsonNumber} of its text.
+ * Keys such as "__proto__" become own properties.
+ */
+export function parseExactJson(text: string): PayloadValue {
+  if (!MAYBE_INEXACT.test(text)) return JSON.parse(text) as PayloadValue;
+  return losslessParse(text, null, exactNumber) as PayloadValue;
+}
+
+/** A payload read back from canonical JSON: exact numbers, and a null-prototype top level so field names never meet Object.prototype. */
+export function parsePayload(text: string): Payload {
+  const p = parseExactJson(text);
+  if (p === null || typeof p !== 'object' || Array.isArray(p) || p instanceof JsonNumber) return p as unknown as Payload;
+  return Object.setPrototypeOf(p, null) as Payload;
 }

@@ -49,15 +49,15 @@ export type EncryptionOptions = z.input<typeof EncryptionOptionsSchema>;
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
 
-export const EncryptionConfigSchema = z.object({
+export const EncryptionConfigSchema = z.strictObject({
   algorithm: z.literal('aes-256-gcm'),
   /** Segment addresses: HMAC-SHA256 of the plaintext under the id key. */
   segmentIds: z.literal('hmac-sha256'),
   /** How the master key is wrapped. Never the key itself. */
   wrap: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('scrypt'), N: z.number().int(), r: z.number().int(), p: z.number().int(), salt: b64 }),
-    z.object({ kind: z.literal('key') }),
-    z.object({ kind: z.literal('kms'), keyId: z.string() }),
+    z.strictObject({ kind: z.literal('scrypt'), N: z.number().int(), r: z.number().int(), p: z.number().int(), salt: b64 }),
+    z.strictObject({ kind: z.literal('key') }),
+    z.strictObject({ kind: z.literal('kms'), keyId: z.string() }),
   ]),
   /** The master key, sealed under the wrapping key (or the KMS blob). */
   wrappedKey: b64,

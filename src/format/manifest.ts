@@ -1,5 +1,5 @@
 /**
- * Repository config and snapshot manifest (format v1). Both are JSON; `formatVersion` is read and
+ * Repository config and snapshot manifest (format v2; v1 read too). Both are JSON; `formatVersion` is read and
  * checked before anything else so that a newer format is refused with a clear error, never misread.
  */
 import { z } from 'zod';
@@ -10,23 +10,45 @@ import { canonicalPayload } from './canonical-json.js';
 import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
 import { EncryptionConfigSchema } from './encryption.js';
 
-export const FORMAT_VERSION = 1;
+/** The version new configs and manifests are written in. */
+export const FORMAT_VERSION = 2;
+/** Versions this vectordr reads. v1 stays readable (docs/format.md, "Format v2 — decided once"). */
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
+/**
+ * Features of v2 documents this vectordr implements. A document naming any other feature is refused
+ * (`FORMAT_FEATURE`) before anything else of it is interpreted: later additions add a feature, not a
+ * version.
+ */
+export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>();
 
-export const RepositoryConfigSchema = z.object({
-  formatVersion: z.literal(FORMAT_VERSION),
+const checksumString = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+const featuresList = z.array(z.string().min(1)).refine((f) => f.every((x, i) => i === 0 || (f[i - 1] as string) < x), { message: 'features must be sorted and unique' });
+
+const configShape = {
   /** Random id of this repository. */
   id: z.string().min(1),
   createdAt: z.string(),
   /** Digest parameters every snapshot in this repository uses. */
-  digest: z.object({ algorithm: z.literal('sha256-bucket-sum'), buckets: z.number().int().positive().max(65_536) }),
+  digest: z.strictObject({ algorithm: z.literal('sha256-bucket-sum'), buckets: z.number().int().positive().max(65_536) }),
   /** Client-side encryption (format: encryption section); null = plaintext. Holds the wrapped key and a key check, never the key. */
   encryption: EncryptionConfigSchema.nullable(),
+};
+
+const RepositoryConfigV1Schema = z.strictObject({ formatVersion: z.literal(1), ...configShape });
+
+export const RepositoryConfigSchema = z.strictObject({
+  formatVersion: z.literal(2),
+  ...configShape,
+  features: featuresList,
+  /** `sha256:<hex>` of the RFC 8785 canonical JSON of every other field: a damaged config is told apart from a wrong key. */
+  checksum: checksumString,
 });
-export type RepositoryConfig = z.infer<typeof RepositoryConfigSchema>;
+/** A repository config as read (v1 configs have no features and no checksum). */
+export type RepositoryConfig = z.infer<typeof RepositoryConfigV1Schema> | z.infer<typeof RepositoryConfigSchema>;
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 
-export const SegmentRefSchema = z.object({
+export const SegmentRefSchema = z.strictObject({
   /** Storage key, `data/<aa>/<sha256>`. */
   key: z.string(),
   sha256: hex64,
@@ -35,8 +57,7 @@ export const SegmentRefSchema = z.object({
 });
 export type SegmentRef = z.infer<typeof SegmentRefSchema>;
 
-export const ManifestSchema = z.object({
-  formatVersion: z.literal(FORMAT_VERSION),
+const manifestShape = {
   id: z.string().min(1),
   kind: z.enum(['full', 'incremental']),
   /** Snapshot this one builds on (incrementals), null for a full snapshot. */
@@ -44,7 +65,7 @@ export const ManifestSchema = z.object({
   collection: z.string().min(1),
   createdAt: z.string(),
   completedAt: z.string(),
-  source: z.object({
+  source: z.strictObject({
     engine: EngineNameSchema,
     engineVersion: z.string(),
     extensionVersion: z.string().optional(),
@@ -53,9 +74,9 @@ export const ManifestSchema = z.object({
   }),
   schema: CollectionSchemaSchema,
   segments: z.array(SegmentRefSchema),
-  rows: z.object({ upserts: z.number().int().nonnegative(), deletes: z.number().int().nonnegative() }),
+  rows: z.strictObject({ upserts: z.number().int().nonnegative(), deletes: z.number().int().nonnegative() }),
   digest: z
-    .object({
+    .strictObject({
       algorithm: z.literal('sha256-bucket-sum'),
       buckets: z.number().int().positive().max(65_536),
       collection: hex64,
@@ -65,64 +86,111 @@ export const ManifestSchema = z.object({
     .refine((d) => d.counts.length === d.buckets && d.sums.length === d.buckets, { message: 'counts and sums must have one entry per bucket' }),
   checkpoint: CheckpointSchema.nullable(),
   /** Where the time went: waiting for the engine's rows, digesting and encoding, storing segments. */
-  timings: z.object({ scanMs: z.number(), encodeMs: z.number(), storeMs: z.number(), totalMs: z.number() }),
+  timings: z.strictObject({ scanMs: z.number(), encodeMs: z.number(), storeMs: z.number(), totalMs: z.number() }),
   tags: z.record(z.string(), z.string()).default({}),
-  /**
-   * `sha256:<hex>` of the RFC 8785 canonical JSON of every other field. Written since 0.2.0, checked
-   * when present: any changed bit of a plaintext manifest is detected (encrypted ones have GCM).
-   */
-  checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
-});
-export type Manifest = z.infer<typeof ManifestSchema>;
+};
 
-function manifestChecksum(withoutChecksum: Payload): string {
+const ManifestV1Schema = z.strictObject({
+  formatVersion: z.literal(1),
+  ...manifestShape,
+  /** Written since 0.2.0; only 0.1.0 manifests lack it. A renamed key is an unknown key (strict), never "no checksum". */
+  checksum: checksumString.optional(),
+});
+
+export const ManifestSchema = z.strictObject({
+  formatVersion: z.literal(2),
+  ...manifestShape,
+  /** Features a reader must implement to read this snapshot; `[]` for a plain full snapshot. */
+  features: featuresList,
+  /** `sha256:<hex>` of the RFC 8785 canonical JSON of every other field (as parsed). Required. */
+  checksum: checksumString,
+});
+/**
+ * A manifest in memory: v2's shape. A v1 manifest is read into it with `features: []`; the checksum is
+ * added when the manifest is serialised (and is absent from v1 manifests of 0.1.0).
+ */
+export type Manifest = Omit<z.infer<typeof ManifestSchema>, 'formatVersion' | 'checksum'> & { formatVersion: 1 | 2; checksum?: string };
+
+function documentChecksum(withoutChecksum: Payload): string {
   return `sha256:${createHash('sha256').update(canonicalPayload(withoutChecksum)).digest('hex')}`;
 }
 
-/** Parses JSON bytes whose first concern is `formatVersion`. */
-function parseVersioned<T>(bytes: Uint8Array, what: string, schema: z.ZodType<T>, check?: (raw: unknown) => void): T {
+type Versioned<T> = { [version: number]: z.ZodType<T> };
+
+/**
+ * Parses JSON bytes in the order the format requires: `formatVersion`, then `features`, then the
+ * checksum, then the schema (strict: unknown keys are damage, not an older writer).
+ */
+function parseVersioned<T>(bytes: Uint8Array, what: string, code: 'MANIFEST_INVALID' | 'CONFIG_INVALID', schemas: Versioned<T>, checksumRequired: (version: number) => boolean): T {
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new IntegrityError('MANIFEST_INVALID', `${what} is not valid JSON; it is damaged. Restore it from another copy of the repository.`, { cause: err });
+    throw new IntegrityError(code, `${what} is not valid JSON; it is damaged. Restore it from another copy of the repository.`, { cause: err });
   }
-  const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
-  if (version !== FORMAT_VERSION) {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new IntegrityError(code, `${what} is not a JSON object; it is damaged. Restore it from another copy of the repository.`);
+  }
+  const doc = raw as Record<string, unknown>;
+  const version = doc.formatVersion;
+  if (typeof version !== 'number' || !READABLE_FORMAT_VERSIONS.includes(version)) {
+    const newer = typeof version === 'number' && Number.isInteger(version) && version > FORMAT_VERSION;
     throw new FormatVersionError(
-      `${what} has formatVersion ${JSON.stringify(version)}; this vectordr reads formatVersion ${FORMAT_VERSION}. ${
-        typeof version === 'number' && version > FORMAT_VERSION ? 'Upgrade vectordr to read it.' : 'It was not written by vectordr or is damaged.'
+      `${what} has formatVersion ${JSON.stringify(version)}; this vectordr reads formatVersion ${READABLE_FORMAT_VERSIONS.join(' and ')}. ${
+        newer ? 'Upgrade vectordr to read it.' : 'It was not written by vectordr or is damaged.'
       }`,
-      { details: { found: version, supported: FORMAT_VERSION } },
+      { details: { found: typeof version === 'number' ? version : String(version), supported: FORMAT_VERSION } },
     );
   }
-  check?.(raw);
+  if (Array.isArray(doc.features)) {
+    const unknown = doc.features.filter((f) => typeof f !== 'string' || !KNOWN_FEATURES.has(f));
+    if (unknown.length > 0) {
+      throw new FormatVersionError(`${what} uses format features this vectordr does not implement (${unknown.map((f) => JSON.stringify(f)).join(', ')}). Upgrade vectordr to read it.`, {
+        code: 'FORMAT_FEATURE',
+        details: { features: unknown.map(String).join(',') },
+      });
+    }
+  }
+  if ('checksum' in doc) {
+    const { checksum, ...rest } = doc;
+    if (checksum !== documentChecksum(rest as Payload)) {
+      throw new IntegrityError(code, `${what} fails its checksum; it was altered after it was written. Restore it from another copy of the repository${code === 'MANIFEST_INVALID' ? ', or use an older snapshot' : ''}.`);
+    }
+  } else if (checksumRequired(version)) {
+    throw new IntegrityError(code, `${what} has no checksum, which every formatVersion ${version} document carries; it was damaged or edited. Restore it from another copy of the repository.`);
+  }
+  const schema = schemas[version] as z.ZodType<T>;
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new IntegrityError('MANIFEST_INVALID', `${what} does not match format v${FORMAT_VERSION}: ${z.prettifyError(parsed.error)}`);
+    throw new IntegrityError(code, `${what} does not match format v${version}: ${z.prettifyError(parsed.error)}`);
   }
   return parsed.data;
 }
 
 export function parseManifest(bytes: Uint8Array, key: string): Manifest {
-  return parseVersioned(bytes, `Manifest ${key}`, ManifestSchema, (raw) => {
-    if (typeof raw !== 'object' || raw === null || !('checksum' in raw)) return; // written before 0.2.0
-    const { checksum, ...rest } = raw as { checksum: unknown } & Payload;
-    if (checksum !== manifestChecksum(rest)) {
-      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} fails its checksum; it was altered after it was written. Restore it from another copy of the repository, or use an older snapshot.`);
-    }
-  });
+  return parseVersioned<Manifest>(
+    bytes,
+    `Manifest ${key}`,
+    'MANIFEST_INVALID',
+    { 1: ManifestV1Schema.transform((m) => ({ ...m, features: [] })), 2: ManifestSchema },
+    (v) => v >= 2,
+  );
 }
 
 /** Manifest bytes with their checksum. */
 export function serializeManifest(manifest: Manifest): Uint8Array {
-  const { checksum: _old, ...rest } = manifest;
-  const plain = JSON.parse(JSON.stringify(rest)) as Payload; // drops undefined, as the reader will see it
-  return serialize({ ...plain, checksum: manifestChecksum(plain) });
+  return withChecksum(manifest);
 }
 
 export function parseRepositoryConfig(bytes: Uint8Array): RepositoryConfig {
-  return parseVersioned(bytes, 'Repository config vectordr.json', RepositoryConfigSchema);
+  return parseVersioned<RepositoryConfig>(bytes, 'Repository config vectordr.json', 'CONFIG_INVALID', { 1: RepositoryConfigV1Schema, 2: RepositoryConfigSchema }, (v) => v >= 2);
+}
+
+/** Config or manifest bytes with a fresh `checksum` over every other field. */
+export function withChecksum(document: { readonly [field: string]: unknown }): Uint8Array {
+  const { checksum: _old, ...rest } = document;
+  const plain = JSON.parse(JSON.stringify(rest)) as Payload; // drops undefined, as the reader will see it
+  return serialize({ ...plain, checksum: documentChecksum(plain) });
 }
 
 export function serialize(value: unknown): Uint8Array {

@@ -14,6 +14,7 @@ import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
 import { IntegrityError } from '../errors.js';
 import type { CollectionSchema, IdType, Payload, RecordBatch, RecordOp, VectorColumn } from '../model.js';
+import { parsePayload } from './canonical-json.js';
 
 export const VECTOR_COLUMN_PREFIX = 'vec_';
 
@@ -159,6 +160,6 @@ export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 's
     }
     vectors[v.name] = valid ? { dims: v.dims, data, valid } : { dims: v.dims, data };
   }
-  const payloads: Payload[] = payloadJson.map((p) => JSON.parse(p) as Payload);
+  const payloads: Payload[] = payloadJson.map(parsePayload);
   return { batch: { length: n, ids, vectors, payloads, ops }, payloadJson, digests, ops };
 }

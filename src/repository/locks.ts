@@ -4,11 +4,16 @@
  * exclusive one. Acquiring writes the lock first, then lists the others, so two racers always see
  * each other and at least one backs off; nobody relies on list-then-write.
  *
- * A lock is stale when its holder stopped refreshing it for `staleAfterMs` (compared with the
- * storage's own clock: the new lock's lastModified, so client clock skew does not matter), or when
- * it was written on this host by a process that no longer exists. Stale locks are ignored and
- * removed by exclusive acquirers.
+ * A lock is stale when its holder stopped refreshing it for the staleness limit: the larger of the
+ * reader's `staleAfterMs` and the one the holder declared in its lock, so processes configured
+ * differently never misjudge each other. Age is measured with the storage's own clock (the new
+ * lock's lastModified), so client clock skew does not matter. A lock is also stale at once when its
+ * holder is certainly gone: same host, same PID namespace and same boot as the reader, and its pid
+ * not running. A pid is never judged across PID namespaces (two containers of one pod share a
+ * hostname, not a PID space) or across boots. Stale locks are ignored and removed by exclusive
+ * acquirers.
  */
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConflictError, isVectordrError, throwIfAborted } from '../errors.js';
@@ -18,9 +23,16 @@ import type { Storage, StorageObjectInfo } from '../storage/storage.js';
 
 export const LOCKS_PREFIX = 'locks/';
 
+/** Longest staleness limit a lock may declare: a longer one would let a dead holder block the repository for weeks. */
+export const MAX_STALE_AFTER_MS = 7 * 24 * 3_600_000;
+export const DEFAULT_STALE_AFTER_MS = 30 * 60_000;
+
 export const LockOptionsSchema = z.strictObject({
-  /** A lock not refreshed for this long is stale. @default 1800000 (30 min) */
-  staleAfterMs: z.number().int().min(1_000).default(30 * 60_000),
+  /**
+   * A lock not refreshed for this long is stale. Other processes judge this process's locks by the
+   * larger of their own value and this one (it is written into the lock). @default 1800000 (30 min)
+   */
+  staleAfterMs: z.number().int().min(1_000).max(MAX_STALE_AFTER_MS).default(DEFAULT_STALE_AFTER_MS),
   /** How often the holder rewrites its lock. @default staleAfterMs / 6 */
   refreshMs: z.number().int().min(100).optional(),
   /** Keep retrying a conflicting lock for this long before failing with LOCKED. @default 0 */
@@ -35,8 +47,42 @@ const LockBodySchema = z.object({
   host: z.string(),
   pid: z.number().int(),
   createdAt: z.string(),
+  /** `readlink /proc/self/ns/pid` of the holder (Linux), e.g. `pid:[4026531836]`. */
+  pidNamespace: z.string().min(1).max(200).optional(),
+  /** `/proc/sys/kernel/random/boot_id` of the holder (Linux). */
+  bootId: z.string().min(1).max(200).optional(),
+  /** The holder's own staleness limit and refresh interval. */
+  staleAfterMs: z.number().int().min(1_000).max(MAX_STALE_AFTER_MS).optional(),
+  refreshMs: z.number().int().min(1).optional(),
 });
 type LockBody = z.infer<typeof LockBodySchema>;
+
+/** Where this process's pid means something: its PID namespace and boot, when the platform tells. */
+export interface ProcessIdentity {
+  host: string;
+  pid: number;
+  pidNamespace: string | undefined;
+  bootId: string | undefined;
+}
+
+let cachedIdentity: { pidNamespace: string | undefined; bootId: string | undefined } | undefined;
+
+function readOrUndefined(read: () => string): string | undefined {
+  try {
+    const v = read().trim();
+    return v === '' ? undefined : v;
+  } catch {
+    return undefined; // not Linux, or /proc not mounted: pids are then never judged
+  }
+}
+
+export function processIdentity(): ProcessIdentity {
+  cachedIdentity ??= {
+    pidNamespace: readOrUndefined(() => readlinkSync('/proc/self/ns/pid')),
+    bootId: readOrUndefined(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
+  };
+  return { host: hostname(), pid: process.pid, ...cachedIdentity };
+}
 
 /** What a lock holder needs from the repository: storage, and sealing when the repository is encrypted. */
 export interface LockStore {
@@ -50,7 +96,11 @@ export interface LockInfo extends LockBody {
   key: string;
   /** Storage time of the last refresh. */
   refreshedAt: Date;
+  /** The staleness limit this lock was judged by: the larger of the reader's and the one the lock declares. */
+  staleLimitMs: number;
   stale: boolean;
+  /** Why it is stale: not refreshed within `staleLimitMs`, or its process is gone (same host, PID namespace and boot). */
+  staleReason?: 'expired' | 'process-gone';
 }
 
 export class RepositoryLock {
@@ -58,53 +108,135 @@ export class RepositoryLock {
   readonly exclusive: boolean;
   /** Stale locks this acquirer removed (exclusive locks only). */
   readonly removedStale: number;
+  /**
+   * The longest staleness limit seen when the lock was taken: this process's own and every other
+   * lock's declared one. A live holder refreshes at least this often.
+   */
+  readonly staleLimitMs: number;
   private readonly store: LockStore;
-  private readonly body: Uint8Array;
+  private readonly stored: Uint8Array;
   private readonly staleAfterMs: number;
+  /** Storage time of the acquisition, and the local time it was read at (to tell storage time later). */
+  private readonly acquiredAt: { storage: number; local: number };
   private lastRefresh: number;
   private timer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+  private touchRefused = false;
   private released = false;
-  private lost = false;
+  /** Why the lock cannot be trusted any more, once it cannot. */
+  private lostBecause: 'overdue' | 'removed' | undefined;
 
-  constructor(store: LockStore, key: string, body: Uint8Array, exclusive: boolean, timing: { staleAfterMs: number; refreshMs: number }, removedStale: number) {
-    const { staleAfterMs, refreshMs } = timing;
+  constructor(
+    store: LockStore,
+    key: string,
+    stored: Uint8Array,
+    exclusive: boolean,
+    timing: { staleAfterMs: number; refreshMs: number; staleLimitMs: number; writtenAt: number; storageNow: Date },
+    removedStale: number,
+  ) {
     this.store = store;
     this.removedStale = removedStale;
     this.key = key;
-    this.body = body;
+    this.stored = stored;
     this.exclusive = exclusive;
-    this.staleAfterMs = staleAfterMs;
-    this.lastRefresh = Date.now();
-    this.timer = setInterval(() => void this.refresh(), refreshMs);
+    this.staleAfterMs = timing.staleAfterMs;
+    this.staleLimitMs = timing.staleLimitMs;
+    this.lastRefresh = timing.writtenAt;
+    this.acquiredAt = { storage: timing.storageNow.getTime(), local: Date.now() };
+    this.timer = setInterval(() => void this.refresh(), timing.refreshMs);
     this.timer.unref();
   }
 
+  /** The storage clock now, as far as this process can tell (storage time at acquisition + local time since). */
+  storageNow(): Date {
+    return new Date(this.acquiredAt.storage + (Date.now() - this.acquiredAt.local));
+  }
+
+  private markLost(reason: 'overdue' | 'removed'): void {
+    this.lostBecause ??= reason;
+    clearInterval(this.timer);
+  }
+
   private async refresh(): Promise<void> {
-    if (this.lost || this.released) return;
-    // Missed our own window (process paused, store unreachable): someone may have judged the lock
-    // stale and pruned meanwhile, so it can never be trusted again, even if a rewrite succeeds now.
-    if (Date.now() - this.lastRefresh > this.staleAfterMs / 2) {
-      this.lost = true;
-      clearInterval(this.timer);
-      this.store.logger.warn({ lock: this.key }, 'lock lost: not refreshed within half its stale time');
-      return;
-    }
+    if (this.lostBecause || this.released || this.refreshing) return;
+    this.refreshing = true;
     try {
-      await this.store.storage.put(this.key, this.body);
-      this.lastRefresh = Date.now();
+      // Missed our own window (process paused, store unreachable): someone may have judged the lock
+      // stale and pruned meanwhile, so it can never be trusted again, even if a rewrite succeeds now.
+      if (Date.now() - this.lastRefresh > this.staleAfterMs / 2) {
+        this.markLost('overdue');
+        this.store.logger.warn({ lock: this.key }, 'lock lost: not refreshed within half its stale time');
+        return;
+      }
+      // Gone means another process judged it stale and may have deleted data: rewriting it would
+      // hide that, so it stays gone and the holder fails before it commits. `touch` never recreates
+      // a removed lock; the stat-then-put fallback can, if the removal falls between the two.
+      // The storage stamps the object when the write starts, so that is when it was refreshed.
+      const started = Date.now();
+      if (!(await this.rewriteIfPresent())) {
+        this.markLost('removed');
+        this.store.logger.warn({ lock: this.key }, 'lock lost: removed by another process');
+        return;
+      }
+      this.lastRefresh = started;
     } catch (err) {
       this.store.logger.warn({ lock: this.key, err: (err as Error).message }, 'lock refresh failed; will retry');
+    } finally {
+      this.refreshing = false;
     }
+  }
+
+  /** Refreshes the stored lock's time; false when it is gone (and then it stays gone). */
+  private async rewriteIfPresent(): Promise<boolean> {
+    const { storage } = this.store;
+    if (storage.touch && !this.touchRefused) {
+      try {
+        return await storage.touch(this.key);
+      } catch (err) {
+        // A store that refuses the copy (some S3-compatible ones) still gets its lock refreshed.
+        if (!isVectordrError(err) || err.retryable || err.category === 'aborted') throw err;
+        this.touchRefused = true;
+        this.store.logger.warn({ lock: this.key, err: err.message }, 'storage refused touch; refreshing the lock by stat and put');
+      }
+    }
+    if (!(await storage.stat(this.key))) return false;
+    await storage.put(this.key, this.stored);
+    return true;
   }
 
   /**
    * Throws LOCK_LOST unless the lock is certainly still ours: refreshed recently enough that no one
-   * can have judged it stale, and still present. Called before a commit that relies on it.
+   * can have judged it stale, and still stored with our bytes (not removed, not replaced). Called
+   * before a commit that relies on it, and by prune before it deletes.
    */
   async assertHeld(): Promise<void> {
-    const age = Date.now() - this.lastRefresh;
-    if (this.released || this.lost || age > this.staleAfterMs / 2 || !(await this.store.storage.stat(this.key))) {
-      throw new ConflictError('LOCK_LOST', `Lost the repository lock ${this.key} (last refreshed ${Math.round(age / 1000)} s ago; the process was paused or the store unreachable). Nothing was committed; rerun (stored segments are reused).`);
+    if (this.released) throw new ConflictError('LOCK_LOST', `The repository lock ${this.key} was already released; this is a bug in the caller. Nothing was committed.`);
+    if (!this.lostBecause && Date.now() - this.lastRefresh > this.staleAfterMs / 2) this.markLost('overdue');
+    if (!this.lostBecause) {
+      let current: Uint8Array | undefined;
+      try {
+        current = await this.store.storage.get(this.key);
+      } catch (err) {
+        if (!isVectordrError(err, 'KEY_NOT_FOUND')) throw err;
+      }
+      if (current === undefined || !Buffer.from(current).equals(this.stored)) this.markLost('removed');
+    }
+    if (this.lostBecause === 'removed') {
+      throw new ConflictError(
+        'LOCK_LOST',
+        `The repository lock ${this.key} was removed or replaced by another process while this operation held it (refreshed on time, last ${Math.round((Date.now() - this.lastRefresh) / 1000)} s ago). ` +
+          `A prune or forget that judged it stale may have deleted data this operation wrote, so nothing was committed. ` +
+          `Rerun (stored segments are reused), and check that no process removes locks by hand or runs an older vectordr (which judges locks by its own staleAfterMs, and by pids of other containers).`,
+        { details: { lock: this.key, reason: 'removed' } },
+      );
+    }
+    if (this.lostBecause === 'overdue') {
+      const age = Math.round((Date.now() - this.lastRefresh) / 1000);
+      throw new ConflictError(
+        'LOCK_LOST',
+        `Lost the repository lock ${this.key}: not refreshed for ${age} s, more than half of staleAfterMs (${Math.round(this.staleAfterMs / 1000)} s), because the process was paused or the store unreachable; another process may have judged it stale. Nothing was committed; rerun (stored segments are reused).`,
+        { details: { lock: this.key, reason: 'overdue' } },
+      );
     }
   }
 
@@ -112,6 +244,7 @@ export class RepositoryLock {
     if (this.released) return;
     this.released = true;
     clearInterval(this.timer);
+    if (this.lostBecause === 'removed') return; // not ours any more
     await this.store.storage.delete(this.key).catch((err: unknown) => {
       this.store.logger.warn({ lock: this.key, err: (err as Error).message }, 'could not remove lock; it will go stale');
     });
@@ -127,13 +260,32 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True when the lock's pid can be checked here: written on this host, in this PID namespace, since
+ * this boot. A lock that does not say (written by an older vectordr, or on a platform without /proc)
+ * is judged by time alone.
+ */
+function samePidSpace(body: LockBody, me: ProcessIdentity): boolean {
+  return body.host === me.host && me.pidNamespace !== undefined && me.bootId !== undefined && body.pidNamespace === me.pidNamespace && body.bootId === me.bootId;
+}
+
 /** Every lock in the repository with its staleness judged against `now` (a storage timestamp). */
 export async function listLocks(store: LockStore, now: Date, staleAfterMs: number): Promise<LockInfo[]> {
+  return (await readLocks(store, undefined, () => now, staleAfterMs)).locks;
+}
+
+/**
+ * The locks, judged against the storage's time: the lastModified of `ownKey` in the same listing
+ * when given (a listing has millisecond times; S3's HEAD has whole seconds), else `fallbackNow`.
+ */
+async function readLocks(store: LockStore, ownKey: string | undefined, fallbackNow: () => Promise<Date> | Date, staleAfterMs: number): Promise<{ locks: LockInfo[]; now: Date }> {
   const out: LockInfo[] = [];
   const objects: StorageObjectInfo[] = [];
   for await (const o of store.storage.list(LOCKS_PREFIX)) objects.push(o);
-  const host = hostname();
+  const now = objects.find((o) => o.key === ownKey)?.lastModified ?? (await fallbackNow());
+  const me = processIdentity();
   for (const o of objects) {
+    if (o.key === ownKey) continue;
     let body: LockBody | undefined;
     try {
       const plain = store.decodeObject(o.key, await store.storage.get(o.key));
@@ -143,11 +295,13 @@ export async function listLocks(store: LockStore, now: Date, staleAfterMs: numbe
     }
     // An unreadable lock is honoured until it is stale by time.
     const b = body ?? { formatVersion: 1 as const, exclusive: true, operation: 'unknown (unreadable lock)', host: '?', pid: 0, createdAt: o.lastModified.toISOString() };
-    const expired = now.getTime() - o.lastModified.getTime() > staleAfterMs;
-    const dead = body !== undefined && b.host === host && b.pid !== process.pid && !processAlive(b.pid);
-    out.push({ ...b, key: o.key, refreshedAt: o.lastModified, stale: expired || dead });
+    const staleLimitMs = Math.max(staleAfterMs, b.staleAfterMs ?? 0);
+    const expired = now.getTime() - o.lastModified.getTime() > staleLimitMs;
+    const gone = body !== undefined && samePidSpace(body, me) && body.pid !== me.pid && !processAlive(body.pid);
+    const staleReason = expired ? ('expired' as const) : gone ? ('process-gone' as const) : undefined;
+    out.push({ ...b, key: o.key, refreshedAt: o.lastModified, staleLimitMs, stale: staleReason !== undefined, ...(staleReason ? { staleReason } : {}) });
   }
-  return out;
+  return { locks: out, now };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -161,24 +315,36 @@ export async function acquireLock(
   const o = LockOptionsSchema.parse(options);
   const refreshMs = o.refreshMs ?? Math.floor(o.staleAfterMs / 6);
   const deadline = Date.now() + o.waitMs;
-  const body: LockBody = { formatVersion: 1, exclusive: request.exclusive, operation: request.operation, host: hostname(), pid: process.pid, createdAt: new Date().toISOString() };
+  const me = processIdentity();
+  const body: LockBody = {
+    formatVersion: 1,
+    exclusive: request.exclusive,
+    operation: request.operation,
+    host: me.host,
+    pid: me.pid,
+    createdAt: new Date().toISOString(),
+    ...(me.pidNamespace === undefined ? {} : { pidNamespace: me.pidNamespace }),
+    ...(me.bootId === undefined ? {} : { bootId: me.bootId }),
+    staleAfterMs: o.staleAfterMs,
+    refreshMs,
+  };
   const plain = Buffer.from(JSON.stringify(body), 'utf8');
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(request.signal);
     const key = `${LOCKS_PREFIX}${newSnapshotId()}.json`;
     const stored = store.encodeObject(key, plain);
+    const writtenAt = Date.now();
     await store.storage.put(key, stored, { ifNoneMatch: '*' });
-    const mine = await store.storage.stat(key);
-    const now = mine?.lastModified ?? new Date();
-    const others = (await listLocks(store, now, o.staleAfterMs)).filter((l) => l.key !== key);
+    const { locks: others, now } = await readLocks(store, key, async () => (await store.storage.stat(key))?.lastModified ?? new Date(), o.staleAfterMs);
     const conflicting = others.filter((l) => !l.stale && (request.exclusive || l.exclusive));
     if (conflicting.length === 0) {
       const stale = request.exclusive ? others.filter((x) => x.stale) : [];
       for (const l of stale) {
-        store.logger.info({ lock: l.key, operation: l.operation, host: l.host, pid: l.pid }, 'removing stale lock');
+        store.logger.info({ lock: l.key, operation: l.operation, host: l.host, pid: l.pid, reason: l.staleReason }, 'removing stale lock');
         await store.storage.delete(l.key);
       }
-      return new RepositoryLock(store, key, stored, request.exclusive, { staleAfterMs: o.staleAfterMs, refreshMs }, stale.length);
+      const staleLimitMs = Math.max(o.staleAfterMs, ...others.map((l) => l.staleLimitMs));
+      return new RepositoryLock(store, key, stored, request.exclusive, { staleAfterMs: o.staleAfterMs, refreshMs, staleLimitMs, writtenAt, storageNow: now }, stale.length);
     }
     await store.storage.delete(key);
     if (Date.now() >= deadline) {
@@ -187,7 +353,7 @@ export async function acquireLock(
       throw new ConflictError(
         'LOCKED',
         `Repository ${store.storage.location} is locked${h.exclusive ? ' exclusively' : ''} by "${h.operation}" on ${h.host} (pid ${h.pid}) since ${h.createdAt}, refreshed ${ago} s ago; ` +
-          `it goes stale ${Math.round(o.staleAfterMs / 1000)} s after its last refresh. Wait (lock option waitMs), or if that process is gone, rerun once it is stale.`,
+          `it goes stale ${Math.round(h.staleLimitMs / 1000)} s after its last refresh. Wait (lock option waitMs), or if that process is gone, rerun once it is stale.`,
         { details: { lock: h.key, operation: h.operation, host: h.host, pid: h.pid, exclusive: h.exclusive } },
       );
     }

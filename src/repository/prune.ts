@@ -3,13 +3,16 @@
  *
  * Both hold the repository's exclusive lock, so no snapshot can be between "segments uploaded" and
  * "manifest committed" while they decide what is unreferenced. Prune refuses to delete anything if
- * a single manifest cannot be read: it could not know what that snapshot needs.
+ * a single manifest cannot be read: it could not know what that snapshot needs. It also spares
+ * segments younger than a grace period, in case a writer's lock was misjudged or bypassed, and
+ * stops (LOCK_LOST) if its own lock was lost, since a snapshot may then have started meanwhile.
  */
 import { z } from 'zod';
 import { IntegrityError, InvalidInputError, VectordrError, throwIfAborted } from '../errors.js';
 import { DATA_PREFIX, manifestKey } from '../format/keys.js';
 import type { Manifest } from '../format/manifest.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import { DEFAULT_STALE_AFTER_MS } from './locks.js';
 import type { Repository } from './repository.js';
 import { type RetentionPolicy, applyRetention } from './retention.js';
 
@@ -37,10 +40,15 @@ export const PruneOptionsSchema = z.strictObject({
   /** Report what would be deleted, change nothing (takes no lock). @default false */
   dryRun: z.boolean().default(false),
   /**
-   * Also spare unreferenced segments younger than this. Locks already keep prune away from running
-   * snapshots; this is a second guard for writers that bypass locking. @default 0
+   * Spare unreferenced segments younger than this (age by the storage's clock: the object's
+   * lastModified). Locks already keep prune away from running snapshots; this second guard covers a
+   * writer whose lock was misjudged or bypassed (another tool, an older vectordr, a lock removed by
+   * hand). 0 deletes orphans at once, e.g. right after a crashed run; the trade-off is space held
+   * for one grace period longer.
+   * @default the longest staleness limit in play, at least 30 min: this process's `locks.staleAfterMs`
+   * and every lock's declared one (a live writer refreshes its lock within that time)
    */
-  graceMs: z.number().int().min(0).default(0),
+  graceMs: z.number().int().min(0).optional(),
   signal: z.instanceof(AbortSignal).optional(),
   onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
 });
@@ -51,8 +59,10 @@ export interface PruneReport {
   snapshots: number;
   referenced: { segments: number; bytes: number };
   unreferenced: { segments: number; bytes: number };
-  /** Unreferenced segments spared by graceMs. */
+  /** Unreferenced segments spared by the grace period. */
   spared: number;
+  /** The grace period applied (graceMs, or its default). */
+  graceMs: number;
   /** Segments deleted (0 on a dry run). */
   deleted: number;
   /** Stale locks removed when taking the exclusive lock. */
@@ -110,6 +120,9 @@ export async function forgetSnapshots(repo: Repository, policy: RetentionPolicy,
   }
 }
 
+/** Deletes between two checks that prune still holds its lock (one `get` of the lock each). */
+const HELD_CHECK_EVERY = 100;
+
 const SEGMENT_KEY = /^data\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
 export async function pruneRepository(repo: Repository, options: PruneOptions): Promise<PruneReport> {
@@ -128,17 +141,20 @@ export async function pruneRepository(repo: Repository, options: PruneOptions): 
         referencedBytes += repo.storedSize(ref);
       }
     }
+    const graceMs = o.graceMs ?? Math.max(DEFAULT_STALE_AFTER_MS, lock?.staleLimitMs ?? repo.lockOptions.staleAfterMs);
     const report: PruneReport = {
       dryRun: o.dryRun,
       snapshots: manifests.length,
       referenced: { segments: referenced.size, bytes: referencedBytes },
       unreferenced: { segments: 0, bytes: 0 },
       spared: 0,
+      graceMs,
       deleted: 0,
       staleLocksRemoved: lock?.removedStale ?? 0,
       foreign: [],
     };
-    const cutoff = Date.now() - o.graceMs;
+    // Segment times are the storage's; so is the cutoff.
+    const cutoff = (lock?.storageNow() ?? new Date()).getTime() - graceMs;
     for await (const obj of repo.storage.list(DATA_PREFIX, { signal: o.signal })) {
       const m = SEGMENT_KEY.exec(obj.key);
       if (!m || m[1] !== m[2]?.slice(0, 2)) {
@@ -148,12 +164,15 @@ export async function pruneRepository(repo: Repository, options: PruneOptions): 
       if (referenced.has(obj.key)) continue;
       report.unreferenced.segments++;
       report.unreferenced.bytes += obj.size;
-      if (o.graceMs > 0 && obj.lastModified.getTime() > cutoff) {
+      if (obj.lastModified.getTime() > cutoff) {
         report.spared++;
         continue;
       }
       if (o.dryRun) continue;
       throwIfAborted(o.signal);
+      // Before the first delete and every so often: a prune paused past its own lock's stale time
+      // may be racing a snapshot that judged it gone.
+      if (report.deleted % HELD_CHECK_EVERY === 0) await lock?.assertHeld();
       await repo.storage.delete(obj.key);
       report.deleted++;
       progress.segments++;

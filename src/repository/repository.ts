@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
+import { forEachLimit } from '../async.js';
 import { ConflictError, InvalidInputError, IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
 import { DEFAULT_BUCKETS, sha256Hex } from '../format/digest.js';
 import { type EncryptionOptions, type RepositoryCipher, SEAL_OVERHEAD, createEncryption, looksSealed, openEncryption } from '../format/encryption.js';
 import { CONFIG_KEY, SNAPSHOTS_PREFIX, assertSnapshotId, collectionFromKey, collectionKey, manifestKey, segmentKey } from '../format/keys.js';
-import { FORMAT_VERSION, type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, parseRepositoryConfig, serialize, serializeManifest } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, parseRepositoryConfig, serializeManifest, withChecksum } from '../format/manifest.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
 import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../restore/restore.js';
@@ -20,6 +21,9 @@ import { type RecallOptions, type RecallReport, verifyRecall } from '../verify/v
 import { type LockInfo, type LockOptions, type LockStore, type RepositoryLock, LockOptionsSchema, acquireLock, listLocks } from './locks.js';
 import { type ForgetOptions, type ForgetReport, type PruneOptions, type PruneReport, forgetSnapshots, pruneRepository } from './prune.js';
 import type { RetentionPolicy } from './retention.js';
+
+/** Segment `stat`s in flight when a snapshot confirms its segments before committing. */
+const STAT_CONCURRENCY = 8;
 
 export const OpenRepositoryOptionsSchema = z.strictObject({
   /** Where the repository lives (`fsStorage({ path })`, `memoryStorage()`, ...). */
@@ -77,7 +81,7 @@ export class Repository implements LockStore {
 
   private static async fromConfig(storage: Storage, bytes: Uint8Array, options: z.output<typeof OpenRepositoryOptionsSchema>, logger: Logger): Promise<Repository> {
     if (looksSealed(bytes)) {
-      throw new IntegrityError('MANIFEST_INVALID', `Repository config ${CONFIG_KEY} in ${storage.location} is encrypted; the config is always plaintext, so this object was replaced.`);
+      throw new IntegrityError('CONFIG_INVALID', `Repository config ${CONFIG_KEY} in ${storage.location} is encrypted; the config is always plaintext, so this object was replaced.`);
     }
     const config = parseRepositoryConfig(bytes);
     let cipher: RepositoryCipher | undefined;
@@ -96,27 +100,29 @@ export class Repository implements LockStore {
     const o = parsed.data;
     const { storage, create, buckets } = o;
     const logger = o.logger ?? silentLogger;
-    let bytes: Uint8Array | undefined;
+    let existing: Uint8Array | undefined;
     try {
-      bytes = await storage.get(CONFIG_KEY);
+      existing = await storage.get(CONFIG_KEY);
     } catch (err) {
       if (!isVectordrError(err, 'KEY_NOT_FOUND')) throw err;
     }
-    if (bytes) return Repository.fromConfig(storage, bytes, o, logger);
+    if (existing) return Repository.fromConfig(storage, existing, o, logger);
     if (!create) {
       throw new NotFoundError('REPOSITORY_NOT_FOUND', `No vectordr repository at ${storage.location}; pass { create: true } to initialise one.`);
     }
     const id = randomUUID();
     const enc = o.encryption === undefined ? undefined : await createEncryption(id, o.encryption);
-    const config: RepositoryConfig = {
+    const bytes = withChecksum({
       formatVersion: FORMAT_VERSION,
       id,
       createdAt: new Date().toISOString(),
       digest: { algorithm: 'sha256-bucket-sum', buckets },
       encryption: enc?.config ?? null,
-    };
+      features: [],
+    });
+    const config = parseRepositoryConfig(bytes);
     try {
-      await storage.put(CONFIG_KEY, serialize(config), { ifNoneMatch: '*' });
+      await storage.put(CONFIG_KEY, bytes, { ifNoneMatch: '*' });
     } catch (err) {
       // Another process initialised it first: use theirs (with the key check against it).
       if (!isVectordrError(err, 'KEY_EXISTS')) throw err;
@@ -142,15 +148,28 @@ export class Repository implements LockStore {
     return ref.bytes + (this.#cipher ? SEAL_OVERHEAD : 0);
   }
 
+  /** The error for a stored segment whose size is not the recorded one: truncated, or other content under its key. */
+  segmentSizeError(ref: SegmentRef, size: number, consequence: string): IntegrityError {
+    return new IntegrityError(
+      'SEGMENT_CORRUPT',
+      `Segment ${ref.key} has ${size} bytes where the manifest records ${this.storedSize(ref)}: the object was truncated or replaced by other content (another segment's, say)${consequence}. Restore it from another copy of the repository, or use another snapshot.`,
+      { details: { key: ref.key } },
+    );
+  }
+
   /** Takes a repository lock (shared for snapshot/restore, exclusive for forget/prune). */
   lock(request: { exclusive: boolean; operation: string; signal?: AbortSignal }, options: LockOptions = this.#locks): Promise<RepositoryLock> {
     return acquireLock(this, request, { ...this.#locks, ...options });
   }
 
+  /** The lock timing of this handle, defaults applied. */
+  get lockOptions(): z.output<typeof LockOptionsSchema> {
+    return LockOptionsSchema.parse(this.#locks);
+  }
+
   /** Current locks and whether each is stale. */
   async locks(): Promise<LockInfo[]> {
-    const staleAfterMs = LockOptionsSchema.parse(this.#locks).staleAfterMs;
-    return listLocks(this, new Date(), staleAfterMs);
+    return listLocks(this, new Date(), this.lockOptions.staleAfterMs);
   }
 
   /** Removes snapshots (manifests only) that a retention policy does not keep; run prune() to free their data. */
@@ -260,6 +279,27 @@ export class Repository implements LockStore {
     return { ref, uploaded: true };
   }
 
+  /**
+   * Checks that every segment is stored with its expected size (a `stat` each, not a re-hash); the
+   * first that is not is returned. A snapshot calls it before it commits, so it never names data a
+   * prune deleted meanwhile.
+   */
+  async missingSegment(refs: readonly SegmentRef[], signal?: AbortSignal): Promise<{ ref: SegmentRef; found: number | undefined } | undefined> {
+    const unique = [...new Map(refs.map((r) => [r.key, r])).values()];
+    let missing: { ref: SegmentRef; found: number | undefined } | undefined;
+    await forEachLimit(
+      unique,
+      Math.max(1, this.storage.writeConcurrency ?? 0, STAT_CONCURRENCY),
+      async (ref) => {
+        if (missing) return;
+        const info = await this.storage.stat(ref.key);
+        if (!info || info.size !== this.storedSize(ref)) missing ??= { ref, found: info?.size };
+      },
+      signal,
+    );
+    return missing;
+  }
+
   /** Reads a segment and checks its size and hash before anyone decodes it. */
   async getSegment(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.#cipher ? !/^data\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(ref.key) || ref.key.slice(5, 7) !== ref.key.slice(8, 10) : ref.key !== segmentKey(ref.sha256)) {
@@ -274,9 +314,7 @@ export class Repository implements LockStore {
       }
       throw err;
     }
-    if (stored.length !== this.storedSize(ref)) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} has ${stored.length} bytes, the manifest says ${this.storedSize(ref)} (truncated or replaced).`, { details: { key: ref.key } });
-    }
+    if (stored.length !== this.storedSize(ref)) throw this.segmentSizeError(ref, stored.length, '');
     const bytes = this.decodeObject(ref.key, stored);
     if (bytes === undefined) {
       throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} fails AES-GCM authentication; the stored bytes were altered.`, { details: { key: ref.key } });

@@ -108,7 +108,55 @@ export function checkTargetSupports(adapter: VectorAdapter, schema: CollectionSc
   }
 }
 
-/** An existing target must have the same vector fields (names and dims) and id type. */
+const typeOf = (f: { type: string; array: boolean; nativeType?: string | undefined }): string => f.nativeType ?? `${f.type}${f.array ? '[]' : ''}`;
+
+/**
+ * An existing target must be able to take every record of the snapshot as it is: the same id type,
+ * the same vector fields (dims, metric), every payload field with the same type (the engine's own
+ * declaration when both sides have one, else the neutral type), no required field where the
+ * snapshot allows null, and no required vector the snapshot lacks. Checked before anything is
+ * written, so a refusal leaves the target exactly as it was.
+ */
+export function checkAppendable(existing: CollectionSchema, wanted: CollectionSchema): void {
+  const target = JSON.stringify(existing.name);
+  const refuse = (code: 'SCHEMA_MISMATCH' | 'DIMENSION_MISMATCH', what: string, details: Record<string, unknown>): never => {
+    throw new InvalidInputError(code, `Cannot restore into the existing ${target}: ${what}. Nothing was written. Restore with ifExists: 'replace' (swap the snapshot in) or into a new target, or change ${target} to match the snapshot.`, {
+      details: { target: existing.name, ...details },
+    });
+  };
+  if (existing.idType !== wanted.idType) refuse('SCHEMA_MISMATCH', `it has ${existing.idType} ids, the snapshot has ${wanted.idType}`, { target_id: existing.idType, snapshot_id: wanted.idType });
+  if (existing.idNativeType !== undefined && wanted.idNativeType !== undefined && existing.idNativeType !== wanted.idNativeType) {
+    refuse('SCHEMA_MISMATCH', `its id ${JSON.stringify(existing.idField)} is ${existing.idNativeType}, ${wanted.idNativeType} in the snapshot`, { field: existing.idField, targetType: existing.idNativeType, snapshotType: wanted.idNativeType });
+  }
+  for (const v of wanted.vectors) {
+    const e = existing.vectors.find((x) => x.name === v.name);
+    if (!e) refuse('SCHEMA_MISMATCH', `it has no vector field ${JSON.stringify(v.name)}`, { field: v.name });
+    else if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
+      refuse('SCHEMA_MISMATCH', `it searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}, and vectordr never changes a metric silently`, { field: v.name, target: e.metric, snapshot: v.metric });
+    } else if (e.dims !== v.dims) {
+      refuse('DIMENSION_MISMATCH', `it stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}`, { field: v.name, target: e.dims, snapshot: v.dims });
+    } else if (v.nullable && !e.nullable) {
+      refuse('SCHEMA_MISMATCH', `vector field ${JSON.stringify(v.name)} is required there, optional in the snapshot`, { field: v.name });
+    }
+  }
+  for (const e of existing.vectors) {
+    if (!e.nullable && !wanted.vectors.some((v) => v.name === e.name)) refuse('SCHEMA_MISMATCH', `it requires vector field ${JSON.stringify(e.name)}, which the snapshot does not have`, { field: e.name });
+  }
+  for (const p of wanted.payload) {
+    const e = existing.payload.find((x) => x.name === p.name);
+    if (!e) refuse('SCHEMA_MISMATCH', `it has no field ${JSON.stringify(p.name)}`, { field: p.name });
+    else if (e.type !== p.type || e.array !== p.array || (e.nativeType !== undefined && p.nativeType !== undefined && e.nativeType !== p.nativeType)) {
+      refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is ${typeOf(e)} there, ${typeOf(p)} in the snapshot`, { field: p.name, targetType: typeOf(e), snapshotType: typeOf(p) });
+    } else if (p.nullable && !e.nullable) {
+      refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is required (NOT NULL) there, nullable in the snapshot`, { field: p.name });
+    }
+  }
+}
+
+/**
+ * The live collection parity compares with a snapshot has the same vector fields (names and dims)
+ * and id type, and every payload field (a restore into an existing target checks more: `checkAppendable`).
+ */
 export function checkCompatible(existing: CollectionSchema, wanted: CollectionSchema): void {
   if (existing.idType !== wanted.idType) {
     throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has ${existing.idType} ids, the snapshot has ${wanted.idType}; restore into a new name or use ifExists: 'replace'.`);
@@ -142,9 +190,7 @@ async function preflight(repo: Repository, manifest: Manifest, signal?: AbortSig
     throwIfAborted(signal);
     const st = await repo.storage.stat(ref.key);
     if (!st) throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} of snapshot ${manifest.id} is missing; nothing was restored. Run repo.verify() and restore an older snapshot.`, { details: { key: ref.key } });
-    if (st.size !== repo.storedSize(ref)) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of snapshot ${manifest.id} has ${st.size} bytes, expected ${repo.storedSize(ref)} (truncated?); nothing was restored.`, { details: { key: ref.key } });
-    }
+    if (st.size !== repo.storedSize(ref)) throw repo.segmentSizeError(ref, st.size, `; nothing of snapshot ${manifest.id} was restored`);
   }
 }
 
@@ -198,10 +244,16 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
   await preflight(repo, manifest, signal);
 
   // Decide where rows go, and whether an interrupted run of this same restore is to be resumed.
+  // Into an existing target (append, or fail into an empty one) an engine with merge() loads a
+  // staging collection and merges it in one atomic step at the end; one with an atomic swap loads a
+  // new collection into staging and swaps it in; any other engine writes into the target directly.
   const targetExists = await adapter.exists(target);
-  const useStaging = adapter.capabilities.atomicSwap && adapter.swap !== undefined && (!targetExists || opts.ifExists === 'replace');
+  const into = targetExists && opts.ifExists !== 'replace';
+  const merge = into && adapter.merge !== undefined;
+  const swap = !into && adapter.capabilities.atomicSwap && adapter.swap !== undefined;
+  const useStaging = merge || swap;
   const writeInto = useStaging ? stagingName(target, manifest.id) : target;
-  const swapInto = useStaging ? { replace: targetExists } : undefined;
+  const swapInto = swap ? { replace: targetExists } : undefined;
   let resumeFrom: Marker | undefined;
   let mode: Marker['mode'] = 'insert';
 
@@ -215,11 +267,17 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
     } else if (opts.ifExists === 'replace') {
       // No atomic swap on this engine: the only way to replace is drop, then load.
       await adapter.drop(target);
-    } else {
-      checkCompatible(await adapter.describe(target), schema);
-      if (opts.ifExists === 'fail' && (await adapter.count(target)) > 0) {
-        throw new ConflictError('TARGET_NOT_EMPTY', `Target ${JSON.stringify(target)} already holds rows; pass ifExists: 'replace' (swap in the snapshot) or 'append' (upsert into it), or restore under another name with target.`, { plugin: adapter.engine });
-      }
+    }
+  }
+  // Everything known in advance about an existing target, before anything is written (a direct
+  // append being resumed was checked by the run that started it, and holds its own rows since).
+  if (into && (useStaging || resumeFrom === undefined)) {
+    checkAppendable(await adapter.describe(target), schema);
+    await adapter.preflightAppend?.(target, schema);
+    if (opts.ifExists === 'fail' && (await adapter.count(target)) > 0) {
+      throw new ConflictError('TARGET_NOT_EMPTY', `Target ${JSON.stringify(target)} already holds rows; pass ifExists: 'replace' (swap in the snapshot) or 'append' (upsert into it), or restore under another name with target.`, { plugin: adapter.engine });
+    }
+    if (!useStaging) {
       mode = 'upsert';
       await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: 0, rows: 0, mode }));
     }
@@ -238,8 +296,12 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
     // A staging collection is kept for resume after an abort or a transient failure; after a
     // permanent one (corrupt segment, bad data) it is dropped so nothing half-restored lingers.
     // Once every row is in, a failing index build or swap keeps the staging collection (rerun resumes).
+    // A merge the target refuses drops the staging collection too: a refusal leaves nothing behind.
     const resumable = err instanceof VectordrError && (err.category === 'aborted' || err.category === 'transient');
-    if (useStaging && !resumable && !loaded) await adapter.drop(writeInto).catch(() => undefined);
+    if (useStaging && !resumable && (!loaded || merge)) await adapter.drop(writeInto).catch(() => undefined);
+    // A direct append (an engine without merge) that failed for good keeps no marker on the user's
+    // collection: a rerun starts over (the writes are upserts) instead of resuming a refused run.
+    if (!useStaging && into && !resumable && !loaded) await adapter.writeMarker(target, undefined).catch(() => undefined);
     throw err;
   }
 
@@ -317,7 +379,8 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
     const indexStart = performance.now();
     let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
     const alreadyIndexed = resumeFrom !== undefined && resumeFrom.segment > manifest.segments.length;
-    if (opts.buildIndexes && mode === 'insert' && !alreadyIndexed) {
+    // Rows merged into an existing target are indexed by the target's own indexes.
+    if (opts.buildIndexes && mode === 'insert' && !merge && !alreadyIndexed) {
       progress.emit('index');
       indexes = await adapter.buildIndexes(writeInto, { ...schema, name: writeInto }, { signal });
     }
@@ -327,6 +390,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
 
     progress.emit('commit');
     if (swapInto) await adapter.swap?.(writeInto, target, swapInto);
+    if (merge) await adapter.merge?.(writeInto, target);
     await adapter.writeMarker(target, undefined);
     progress.emit('done');
     repo.logger.info({ snapshot: manifest.id, target, rows, resumed: resumeFrom !== undefined }, 'restore complete');

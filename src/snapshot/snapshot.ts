@@ -8,10 +8,10 @@
  */
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
-import { InvalidInputError, throwIfAborted } from '../errors.js';
+import { IntegrityError, InvalidInputError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
-import type { Manifest, SegmentRef } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
 import { concatBatches, digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { encodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch, RecordOp } from '../model.js';
@@ -72,6 +72,27 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * The last checks before a manifest names its segments: the lock is still ours (so no prune can
+ * have judged it stale), every segment is stored with its size, and the lock is still ours after
+ * that (a prune that removed it during the check may have deleted what was just confirmed).
+ */
+async function confirmBeforeCommit(repo: Repository, lock: RepositoryLock, segments: readonly SegmentRef[], signal: AbortSignal | undefined): Promise<void> {
+  await lock.assertHeld();
+  const missing = await repo.missingSegment(segments, signal);
+  if (missing) {
+    await lock.assertHeld(); // a removed lock explains the loss better than the loss itself
+    const { ref, found } = missing;
+    throw new IntegrityError(
+      'SEGMENT_MISSING',
+      `Segment ${ref.key} of this snapshot ${found === undefined ? 'is gone' : `has ${found} bytes instead of ${repo.storedSize(ref)}`} from ${repo.storage.location} although this run stored (or found) it and held its lock throughout: something deleted or replaced it without taking the repository lock. ` +
+        `Nothing was committed; rerun (the segment is stored again), and find what deletes data under data/ (a lifecycle rule, another tool).`,
+      { details: { key: ref.key } },
+    );
+  }
+  await lock.assertHeld();
 }
 
 async function snapshotUnderLock(
@@ -169,7 +190,8 @@ async function snapshotUnderLock(
 
     throwIfAborted(signal);
     const manifest: Manifest = {
-      formatVersion: 1,
+      formatVersion: FORMAT_VERSION,
+      features: [],
       id,
       kind: 'full',
       parent: null,
@@ -186,7 +208,7 @@ async function snapshotUnderLock(
       tags: opts.tags,
     };
     progress.emit('commit');
-    await lock.assertHeld();
+    await confirmBeforeCommit(repo, lock, segments, signal);
     await repo.commitManifest(manifest);
     progress.emit('done');
     repo.logger.info({ snapshot: id, collection, rows, segments: segments.length, uploaded }, 'snapshot committed');

@@ -101,6 +101,18 @@ export class FsStorage implements Storage {
     await fs.rm(file, { force: true });
   }
 
+  async touch(key: string): Promise<boolean> {
+    const file = this.resolve(key);
+    try {
+      const now = new Date();
+      await fs.utimes(file, now, now); // fails with ENOENT, never creates
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw this.classify(err, key);
+    }
+  }
+
   async stat(key: string): Promise<StorageObjectInfo | undefined> {
     const file = this.resolve(key);
     try {

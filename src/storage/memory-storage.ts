@@ -30,6 +30,13 @@ export class MemoryStorage implements Storage {
     this.objects.delete(key);
   }
 
+  async touch(key: string): Promise<boolean> {
+    assertValidKey(key, this.name);
+    const obj = this.objects.get(key);
+    if (obj) obj.lastModified = new Date();
+    return obj !== undefined;
+  }
+
   async stat(key: string): Promise<StorageObjectInfo | undefined> {
     assertValidKey(key, this.name);
     const obj = this.objects.get(key);

@@ -16,6 +16,7 @@
  *   `multipartThreshold` go up as a streamed multipart upload of `partSize` parts.
  */
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -217,6 +218,24 @@ export class S3Storage implements Storage {
       await this.call('delete', key, undefined, (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }));
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) return;
+      throw err;
+    }
+  }
+
+  /** A copy of the object onto itself (new metadata): the server refuses it when the source is gone, so it never recreates one. */
+  async touch(key: string): Promise<boolean> {
+    const Key = this.objectKey(key);
+    const CopySource = `${this.bucket}/${Key.split('/').map(encodeURIComponent).join('/')}`;
+    try {
+      await this.call('touch', key, undefined, (abortSignal) =>
+        this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key, CopySource, MetadataDirective: 'REPLACE', Metadata: { 'vectordr-touched': new Date().toISOString() } }), { abortSignal }),
+      );
+      return true;
+    } catch (err) {
+      if (isVectordrError(err, 'KEY_NOT_FOUND') || isVectordrError(err, 'BUCKET_NOT_FOUND')) {
+        await this.assertBucket();
+        return false;
+      }
       throw err;
     }
   }

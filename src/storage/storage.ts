@@ -41,6 +41,14 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** Size and time, or undefined when absent. */
   stat(key: string): Promise<StorageObjectInfo | undefined>;
+  /**
+   * Sets an existing object's lastModified to now, keeping its bytes; false (and nothing created)
+   * when the key does not exist. Atomic with respect to `delete`: an object deleted meanwhile stays
+   * deleted. Lock refreshes use it so that a lock another process removed is never rewritten;
+   * without it the core falls back to `stat` then `put`, which can recreate a lock removed between
+   * the two.
+   */
+  touch?(key: string): Promise<boolean>;
   /** Every key under `prefix` (which ends with '/' or is ''), in lexicographic order. */
   list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<StorageObjectInfo>;
   /** Releases sockets or handles the backend opened itself. */

@@ -7,9 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';
+import { EngineError } from '../../src/errors.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import type { ProgressEvent } from '../../src/progress.js';
-import type { RestoreOptions } from '../../src/restore/restore.js';
+import { type RestoreOptions, stagingName } from '../../src/restore/restore.js';
 import { type Repository, openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
@@ -54,6 +55,29 @@ function expectSameRecords(actual: VectorRecord[], expected: VectorRecord[], nor
       expect(got.length).toBe(want.length);
       expect(Math.max(...got.map((x, k) => Math.abs(x - (want[k] as number))))).toBeLessThan(1e-6);
     }
+  });
+}
+
+/**
+ * The adapter, except that its first write of the "loaded and indexed" restore marker (segment
+ * `segments + 1`) fails as a crash would: after the indexes are built, before the marker says so.
+ */
+export function crashBeforeIndexedMarker(adapter: VectorAdapter, segments: number): VectorAdapter {
+  let crashed = false;
+  return new Proxy(adapter, {
+    get(target, prop, receiver) {
+      if (prop === 'writeMarker') {
+        return async (collection: string, marker: string | undefined): Promise<void> => {
+          if (!crashed && marker !== undefined && marker.split(' ')[2] === String(segments + 1)) {
+            crashed = true;
+            throw new EngineError('simulated crash between the index build and the indexed marker', 'transient', { plugin: 'test' });
+          }
+          return target.writeMarker(collection, marker);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
   });
 }
 
@@ -308,6 +332,49 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         expect(r.resumed).toBe(true);
         expect(await a.count(target)).toBe(rows + 5);
         expect((await a.describe(target)).indexes.length).toBe(indexesBefore);
+      });
+
+      it('refuses an append whose field types differ before writing anything, leaving no marker or staging collection', async () => {
+        const target = name('conf_append_types');
+        const base = testSchema(target);
+        // "n" holds strings in the target, int64 in the snapshot.
+        const schema: CollectionSchema = { ...base, payload: base.payload.map((p) => (p.name === 'n' ? { ...p, type: 'string' as const } : p)) };
+        await createFilled(schema, makeRecords(5, 16, 42, 70_000_000n).map((r) => ({ ...r, payload: { ...r.payload, n: String(r.payload.n) } })));
+        for (let run = 0; run < 2; run++) {
+          const err = await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }), 'SCHEMA_MISMATCH');
+          expect(err.message).toContain(target);
+          expect(err.message).toContain('"n"');
+          expect(await a.count(target)).toBe(5);
+          expect(await a.readMarker(target)).toBeUndefined();
+          expect(await a.exists(stagingName(target, snapshotId))).toBe(false);
+        }
+      });
+
+      // Engines that know required fields declare preflightAppend; elsewhere a missing field is null.
+      it('refuses an append into a collection that requires a field the snapshot lacks, before writing anything', async (ctx) => {
+        if (!a.preflightAppend) ctx.skip();
+        const target = name('conf_append_req');
+        const base = testSchema(target);
+        const schema: CollectionSchema = { ...base, payload: [...base.payload, { name: 'required', type: 'int64', array: false, nullable: false }] };
+        await createFilled(schema, makeRecords(5, 16, 42, 80_000_000n).map((r) => ({ ...r, payload: { ...r.payload, required: 1 } })));
+        const err = await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }), 'SCHEMA_MISMATCH');
+        expect(err.message).toContain(target);
+        expect(err.message).toContain('"required"');
+        expect(await a.count(target)).toBe(5);
+        expect(await a.readMarker(target)).toBeUndefined();
+        expect(await a.exists(stagingName(target, snapshotId))).toBe(false);
+      });
+
+      it('a resume after a crash between the index build and the indexed marker builds no index twice', async () => {
+        const target = name('conf_idx_resume');
+        const manifest = await repo.readManifest(source, snapshotId);
+        await expectError(repo.restore(crashBeforeIndexedMarker(a, manifest.segments.length), { collection: source, snapshot: snapshotId, target }), 'ENGINE_ERROR');
+        const r = await repo.restore(a, { collection: source, snapshot: snapshotId, target });
+        expect(r.resumed).toBe(true);
+        const shape = (s: CollectionSchema): string[] => s.indexes.map((i) => `${i.kind} ${i.field} ${i.metric ?? ''}`).sort();
+        expect(shape(await a.describe(target))).toEqual(shape(await a.describe(source)));
+        expect((await repo.verifyParity(a, { collection: source, snapshot: snapshotId, live: target })).ok).toBe(true);
+        expect(await a.readMarker(target)).toBeUndefined();
       });
 
       it('an aborted snapshot leaves no snapshot behind', async () => {

@@ -75,6 +75,20 @@ export function testStorage(options: StorageSuiteOptions): void {
       expect(await collect(s, 'empty-prefix/')).toEqual([]);
     });
 
+    it('touch (when offered) renews lastModified, keeps the bytes, and never creates a missing key', async () => {
+      if (!s.touch) return;
+      await s.put('touch/obj', Uint8Array.of(7, 8));
+      const before = await s.stat('touch/obj');
+      await new Promise((r) => setTimeout(r, 1_100)); // S3 HEAD times have whole seconds
+      expect(await s.touch('touch/obj')).toBe(true);
+      const after = await s.stat('touch/obj');
+      expect(after?.lastModified.getTime()).toBeGreaterThan(before?.lastModified.getTime() ?? Infinity);
+      expect(Array.from(await s.get('touch/obj'))).toEqual([7, 8]);
+      await s.delete('touch/obj');
+      expect(await s.touch('touch/obj')).toBe(false);
+      expect(await s.stat('touch/obj')).toBeUndefined();
+    });
+
     it('delete removes a key and ignores a missing one', async () => {
       await s.put('del/obj', Uint8Array.of(1));
       await s.delete('del/obj');

@@ -116,7 +116,7 @@ function crashMatrix(name: string, spec: () => Promise<StorageSpec>, every: numb
         expect((await repo.verify({ collection: table, snapshot: rerun.manifest.id })).ok).toBe(true);
 
         // 3. Prune: orphans of the dead run go, the stale lock goes, every kept snapshot still verifies.
-        const pruned = await repo.prune();
+        const pruned = await repo.prune({ graceMs: 0 }); // the orphans are seconds old
         // Uploads still in flight when the process died (writeConcurrency) may have landed unlogged.
         if (changeFirst) expect(pruned.deleted, JSON.stringify(point)).toBeGreaterThanOrEqual(uploadedByChild);
         if (changeFirst) expect(pruned.deleted, JSON.stringify(point)).toBeLessThanOrEqual(uploadedByChild + (storage.writeConcurrency ?? 0));
@@ -126,7 +126,7 @@ function crashMatrix(name: string, spec: () => Promise<StorageSpec>, every: numb
         expect((await repo.verify()).ok).toBe(true);
         // Keep the repository small: the newest two snapshots, and no garbage going into the next kill.
         await repo.forget({ keepLast: 2 });
-        await repo.prune();
+        await repo.prune({ graceMs: 0 });
       }
     }, 600_000);
   });

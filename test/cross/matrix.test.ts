@@ -133,7 +133,7 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
       expect(err?.message).toMatch(/cosine.*l2.*dot|COSINE.*L2.*IP/i);
       expect(await adapters[milvus].exists(target)).toBe(false);
     }
-    // pgvector has vector_l1_ops for HNSW only from 0.7 (the pgserver wheel ships 0.6.2): refused
+    // pgvector has vector_l1_ops for HNSW only from 0.7 (CI runs 0.8.5; users may run older): refused
     // there before anything is created, with the reason; on a newer pgvector it restores.
     const pgTarget = randomName('mx_l1_pg');
     made.push(['pgvector', pgTarget]);

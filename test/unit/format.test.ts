@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ByteSink, CopyBinaryParser, binaryEncoder, copyHeader, isoToMicros } from '../../adapters/pgvector/pgvector-copy.js';
-import { canonicalPayload } from '../../src/format/canonical-json.js';
+import fc from 'fast-check';
+import { canonicalPayload, parseExactJson, parsePayload } from '../../src/format/canonical-json.js';
 import { BucketDigest, idBytes, recordDigest } from '../../src/format/digest.js';
 import { newSnapshotId } from '../../src/format/keys.js';
 import { digestBatch, digestVectorOrder } from '../../src/format/rows.js';
 import { decodeSegment, encodeSegment } from '../../src/format/segment-codec.js';
-import type { JsonValue, Payload } from '../../src/model.js';
+import { JsonNumber, type JsonValue, type Payload } from '../../src/model.js';
 import { makeBatch, makeRecords, rng, testSchema } from '../helpers/data.js';
 
 describe('digests (format v1 — these values are frozen)', () => {
@@ -45,6 +46,55 @@ describe('digests (format v1 — these values are frozen)', () => {
     }
   });
 
+  it('the general writer (array-index keys) matches the reference JCS implementation too', async () => {
+    const mod: unknown = await import('canonicalize');
+    const m = mod as { default?: unknown };
+    const canonicalize = (typeof m.default === 'function' ? m.default : mod) as (v: unknown) => string;
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (p) => {
+        const withIndexKey = { ...p, '10': 1 } as Payload;
+        expect(canonicalPayload(withIndexKey)).toBe(canonicalize(withIndexKey));
+        expect(canonicalPayload(p as Payload)).toBe(canonicalize(p));
+      }),
+      { seed: 7, numRuns: 500 },
+    );
+  });
+});
+
+describe('exact payloads (format v2)', () => {
+  it('keeps keys named like Object.prototype members, at any depth', () => {
+    const p = parsePayload('{"__proto__":{"__proto__":[1],"constructor":2},"valueOf":null}');
+    expect(Object.keys(p)).toEqual(['__proto__', 'valueOf']);
+    expect(canonicalPayload(p)).toBe('{"__proto__":{"__proto__":[1],"constructor":2},"valueOf":null}');
+    // A field named "constructor" that the payload lacks is absent, not Object.prototype.constructor.
+    expect(p.constructor).toBeUndefined();
+    expect(canonicalPayload(JSON.parse('{"a":{"__proto__":{"x":1}}}') as Payload)).toBe('{"a":{"__proto__":{"x":1}}}');
+  });
+
+  it('keeps numbers a float64 would change as their text, and every other number as v1 wrote it', () => {
+    const exact = ['9007199254740993', '1.50', '-0', '1e400', '1E2', '0.0000001', '100000000000000000000000', '0.30000000000000004000'];
+    for (const t of exact) {
+      const v = parseExactJson(`{"n":${t},"a":[${t}]}`);
+      expect(canonicalPayload(v as Payload)).toBe(`{"a":[${t}],"n":${t}}`);
+    }
+    expect(parseExactJson('9007199254740993')).toEqual(new JsonNumber('9007199254740993'));
+    // Shortest round-trip forms stay plain numbers: v1 digests of ordinary payloads do not change.
+    for (const t of ['0.30000000000000004', '1e-7', '1e+21', '123.456', '-5', '5e-324']) expect(parseExactJson(t)).toBe(Number(t));
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const text = JSON.stringify({ v });
+        expect(canonicalPayload(parsePayload(text))).toBe(canonicalPayload(JSON.parse(text) as Payload));
+      }),
+      { seed: 8, numRuns: 500 },
+    );
+  });
+
+  it('a JsonNumber serialises as the nearest float64 for engines without exact numbers', () => {
+    expect(JSON.stringify({ n: new JsonNumber('9007199254740993'), m: new JsonNumber('1e400') })).toBe('{"n":9007199254740992,"m":"1e400"}');
+  });
+});
+
+describe('digests, buckets and segments', () => {
   it('collection digest is order independent and localises differences to buckets', () => {
     const schema = testSchema('x');
     const records = makeRecords(300);
@@ -141,6 +191,22 @@ describe('binary COPY codec', () => {
     expect([arr.readInt32BE(0), arr.readInt32BE(4), arr.readUInt32BE(8), arr.readInt32BE(12), arr.readInt32BE(16)]).toEqual([1, 1, 23, 3, 1]);
     expect(binaryEncoder('numeric')).toBeUndefined();
     expect(() => binaryEncoder('uuid')?.('not-a-uuid')).toThrow();
+  });
+
+  it('encodes years above 9999 and before 1 AD (the scan writes them so) in binary layout', () => {
+    const days = (t: string): number => Buffer.from(binaryEncoder('date')?.(t) ?? []).readInt32BE(0);
+    const micros = (t: string): bigint => Buffer.from(binaryEncoder('timestamptz')?.(t) ?? []).readBigInt64BE(0);
+    // Values from PostgreSQL: SELECT d - '2000-01-01'::date, and the binary send format of timestamps.
+    expect(days('12345-06-07')).toBe(3_778_591);
+    expect(days('5874897-12-31')).toBe(2_145_031_948);
+    expect(days('0044-03-15 BC')).toBe(-746_117);
+    expect(days('0001-12-31 BC')).toBe(-730_120);
+    expect(days('4714-11-24 BC')).toBe(-2_451_545);
+    expect(micros('12345-01-01T00:00:00.000000Z')).toBe(326_456_697_600_000_000n);
+    expect(micros('0044-03-15T10:00:00.500000Z BC')).toBe(-64_464_472_799_500_000n);
+    expect(micros('294276-12-31T23:59:59.999999Z')).toBe(9_223_371_331_199_999_999n);
+    expect(() => days('0000-01-01 BC')).toThrow(RangeError);
+    expect(() => days('2023-02-29')).toThrow(RangeError);
   });
 });
 

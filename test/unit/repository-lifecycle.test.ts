@@ -11,6 +11,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import type { KeyWrapper } from '../../src/format/encryption.js';
+import { processIdentity } from '../../src/repository/locks.js';
 import { applyRetention } from '../../src/repository/retention.js';
 import { openRepository, type OpenRepositoryOptions } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
@@ -251,7 +252,7 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
       expect(dryPrune.unreferenced.segments).toBeGreaterThan(0);
       expect(dryPrune.deleted).toBe(0);
       const segsBefore = (await filesUnder(path.join(dir, 'data'))).length;
-      const pruned = await repo.prune();
+      const pruned = await repo.prune({ graceMs: 0 }); // the forgotten data was written moments ago
       expect(pruned.deleted).toBe(dryPrune.unreferenced.segments);
       expect((await filesUnder(path.join(dir, 'data'))).length).toBe(segsBefore - pruned.deleted);
       expect(pruned.referenced.segments).toBe((await filesUnder(path.join(dir, 'data'))).length);
@@ -294,9 +295,10 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
       setTimeout(() => void s2.release(), 300);
       expect((await waited.prune()).deleted).toBe(0);
 
-      // A lock of a process on this host that is gone: stale at once.
+      // A lock of a process on this host (same PID namespace, same boot) that is gone: stale at once.
       const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-      await writeFile(path.join(dir, 'locks', '01J00000000000000000000000.json'), JSON.stringify({ formatVersion: 1, exclusive: false, operation: 'snapshot crashed', host: hostname(), pid: Number(dead), createdAt: new Date().toISOString() }));
+      const { pidNamespace, bootId } = processIdentity();
+      await writeFile(path.join(dir, 'locks', '01J00000000000000000000000.json'), JSON.stringify({ formatVersion: 1, exclusive: false, operation: 'snapshot crashed', host: hostname(), pid: Number(dead), createdAt: new Date().toISOString(), pidNamespace, bootId }));
       // A lock of another host: live until it has not been refreshed for staleAfterMs.
       const foreign = path.join(dir, 'locks', '01J00000000000000000000001.json');
       await writeFile(foreign, JSON.stringify({ formatVersion: 1, exclusive: false, operation: 'snapshot elsewhere', host: 'other-host', pid: 1, createdAt: new Date().toISOString() }));
@@ -349,7 +351,7 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
       };
       await expectError(repo.snapshot(adapter, 'docs', { onProgress: stall }), 'LOCK_LOST');
       expect(await repo.list()).toEqual([]);
-      expect((await repo.prune()).deleted).toBeGreaterThan(0);
+      expect((await repo.prune({ graceMs: 0 })).deleted).toBeGreaterThan(0);
     });
   });
 });

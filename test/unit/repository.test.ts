@@ -50,7 +50,7 @@ describe('repository guarantees', () => {
 
   it('a repository created by a newer format version is refused before anything is read', async () => {
     const cfg = JSON.parse(await readFile(path.join(dir, 'vectordr.json'), 'utf8'));
-    await writeFile(path.join(dir, 'vectordr.json'), JSON.stringify({ ...cfg, formatVersion: 2 }));
+    await writeFile(path.join(dir, 'vectordr.json'), JSON.stringify({ ...cfg, formatVersion: 3 }));
     const err = await expectError(openRepository({ storage: fsStorage({ path: dir }) }), 'FORMAT_VERSION');
     expect(err.message).toContain('Upgrade vectordr');
   });
@@ -102,11 +102,15 @@ describe('repository guarantees', () => {
     const file = path.join(dir, 'snapshots', 'docs', `${snapshotId}.json`);
     const m = JSON.parse(await readFile(file, 'utf8'));
     m.digest.collection = 'f'.repeat(64);
-    // With its checksum the change is caught at once; without one (as 0.1.0 wrote them) by the digest.
+    // With its checksum the change is caught at once; a v2 manifest without one is damaged; a v1
+    // manifest without one (as 0.1.0 wrote them) is caught by the digest.
     await writeFile(file, JSON.stringify(m));
     expect((await repo.verify()).snapshots[0]?.problems.map((p) => p.code)).toEqual(['MANIFEST_INVALID']);
     delete m.checksum;
     await writeFile(file, JSON.stringify(m));
+    expect((await repo.verify()).snapshots[0]?.problems.map((p) => p.code)).toEqual(['MANIFEST_INVALID']);
+    delete m.features;
+    await writeFile(file, JSON.stringify({ ...m, formatVersion: 1 }));
     expect((await repo.verify()).snapshots[0]?.problems.map((p) => p.code)).toEqual(['DIGEST_MISMATCH']);
   });
 
