@@ -1,7 +1,9 @@
 /**
  * Qdrant adapter: the shared conformance suite against the Qdrant-compatible test server (every
  * request and response validated against Qdrant's OpenAPI v1.19 document; test/qdrant/), and, when
- * QDRANT_URL is set, the same suite unchanged against a real Qdrant. Then Qdrant specifics.
+ * QDRANT_URL is set, the same suite unchanged against a real Qdrant as well (CI: the Qdrant 1.18.3
+ * of scripts/qdrant-server.sh; VECTORDR_REQUIRE_ENGINES=qdrant-real makes its absence a failure).
+ * Then Qdrant specifics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qdrantAdapter, type QdrantAdapter } from '../../adapters/qdrant/index.js';
@@ -10,11 +12,12 @@ import { openRepository, type Repository } from '../../src/repository/repository
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { randomName } from '../helpers/engines.js';
+import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 import { type QdrantTestServer, startQdrantTestServer } from './qdrant-test-server.js';
 
 const realUrl = process.env.QDRANT_URL;
+const real = engineAvailable('qdrant-real', realUrl !== undefined);
 
 describe('qdrant (test server validating against the OpenAPI v1.19 document)', () => {
   let server: QdrantTestServer;
@@ -36,7 +39,7 @@ describe('qdrant (test server validating against the OpenAPI v1.19 document)', (
   });
 });
 
-describe.runIf(realUrl !== undefined)('qdrant (real server at QDRANT_URL)', () => {
+describe.runIf(real)('qdrant (real server at QDRANT_URL)', () => {
   testAdapter({
     name: 'qdrant (real server)',
     rows: 1500,
