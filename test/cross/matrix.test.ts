@@ -20,6 +20,7 @@ import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { type QdrantTestServer, startQdrantTestServer } from '../qdrant/qdrant-test-server.js';
 import { makeBatch } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
+import { pgPool } from '../helpers/pg.js';
 
 const PG_URL = process.env.PG_URL;
 const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
@@ -89,7 +90,7 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
   const made: [Engine, string][] = [];
 
   beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+    pool = pgPool({ connectionString: PG_URL, max: 4 });
     await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
     qserver = await startQdrantTestServer();
     adapters = {
