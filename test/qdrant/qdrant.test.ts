@@ -5,7 +5,10 @@
  * of scripts/qdrant-server.sh; VECTORDR_REQUIRE_ENGINES=qdrant-real makes its absence a failure).
  * Then Qdrant specifics.
  */
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { qdrantAdapter, type QdrantAdapter } from '../../adapters/qdrant/index.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
@@ -141,6 +144,47 @@ describe('qdrant specifics and bad input (test server)', () => {
     const p2 = await repo.verifyParity(a, { collection: n, snapshot: manifest.id });
     expect(p2.ok).toBe(false);
     expect(p2.changed).toEqual([r3.id]);
+  });
+
+  it('payload floats Qdrant cannot hold exactly: parity passes them within the declared ulps and names every altered record; exact mode and a real change fail it', async () => {
+    expect(a.capabilities.payloadFloatExact).toBe(false);
+    const db = await PGlite.create({ extensions: { vector } });
+    try {
+      await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+      const pgv = pgvectorAdapter({ pglite: db });
+      const n = randomName('floats');
+      const schema = testSchema(n);
+      const records = makeRecords(200, 16, 11);
+      (records[0] as VectorRecord).payload.score = 0.48914389545097947; // Qdrant 1.18.3 answers 0.4891438954509794
+      await pgv.create(schema, { indexes: 'now' });
+      await pgv.write(n, makeBatch(schema, records), { mode: 'insert' });
+      const { manifest } = await repo.snapshot(pgv, n);
+      const target = randomName('floats_q');
+      await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+      expect((await a.fetch(target, [records[0]?.id as bigint]))[0]?.payload.score).toBe(0.4891438954509794);
+
+      const p = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target });
+      expect(p.ok, `changed ${p.changed.length}, buckets ${p.mismatchedBuckets.length}`).toBe(true);
+      expect(p.payloadFloats).toMatchObject({ mode: 'ulps', toleranceUlps: 16 });
+      expect(p.payloadFloats.altered).toBeGreaterThan(0);
+      expect(p.payloadFloats.ids).toContain(records[0]?.id);
+      expect(p.payloadFloats.maxUlps).toBeGreaterThan(0);
+      expect(p.payloadFloats.maxUlps).toBeLessThanOrEqual(16);
+      expect(p.changed).toEqual([]);
+
+      const strict = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target, payloadFloats: 'exact' });
+      expect(strict.ok).toBe(false);
+      expect(strict.changed).toContain(records[0]?.id);
+
+      // A float changed by more than rounding is a change, whatever the mode.
+      const r5 = records[5] as VectorRecord;
+      await a.write(target, makeBatch(schema, [{ ...r5, payload: { ...r5.payload, score: (r5.payload.score as number) * (1 + 1e-9) } }]), { mode: 'upsert' });
+      const p2 = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target });
+      expect(p2.ok).toBe(false);
+      expect(p2.changed).toEqual([r5.id]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('refuses two ids that land on the same point (ID_COLLISION), writing nothing', async () => {
