@@ -29,7 +29,7 @@ import { checkCompatible } from '../restore/restore.js';
 import { validateBatchVectors } from '../validate.js';
 import { floatDistance, maskedPayloadJson } from './payload-floats.js';
 
-/** Default `floatUlps`: Qdrant's double parse moves a value by 1-2 ulps; later segment rewrites measured up to 15. */
+/** Default `floatUlps`: Qdrant's double parse moves a value by 1-2 ulps; repeated segment rewrites move one by up to 15 in the model of its parser (docs/adapters/qdrant.md). */
 export const DEFAULT_FLOAT_ULPS = 16;
 
 export const ParityOptionsSchema = z.strictObject({
