@@ -14,9 +14,10 @@ import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
-import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
+import { makeBatch, makeRecords, rng, testSchema } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { storedNumber } from './qdrant-json-numbers.js';
 import { type QdrantTestServer, startQdrantTestServer } from './qdrant-test-server.js';
 
 const realUrl = process.env.QDRANT_URL;
@@ -50,6 +51,27 @@ describe.runIf(real)('qdrant (real server at QDRANT_URL)', () => {
       const adapter = qdrantAdapter({ url: realUrl as string, apiKey: process.env.QDRANT_API_KEY });
       return { adapter, cleanup: async () => undefined };
     },
+  });
+
+  it("stores payload numbers exactly as the test server's model of its parser says (else update qdrant-json-numbers.ts and the capability)", async () => {
+    const headers = { 'content-type': 'application/json', ...(process.env.QDRANT_API_KEY ? { 'api-key': process.env.QDRANT_API_KEY } : {}) };
+    const call = async (method: string, path: string, body?: string): Promise<string> => (await fetch(`${realUrl as string}${path}`, { method, headers, body })).text();
+    const n = randomName('floatmodel');
+    await call('PUT', `/collections/${n}`, JSON.stringify({ vectors: { size: 1, distance: 'Dot' } }));
+    try {
+      const r = rng(13);
+      const texts = Array.from({ length: 2000 }, (_, i) => (i % 2 ? String(r()) : String((r() - 0.5) * 10 ** Math.floor(r() * 60 - 30))));
+      texts.push('0.48914389545097947', '18446744073709551615', '18446744073709551616', '-0', '1.0');
+      await call('PUT', `/collections/${n}/points?wait=true`, `{"points":[${texts.map((t, i) => `{"id":${i},"vector":[1],"payload":{"x":${t}}}`).join(',')}]}`);
+      const text = await call('POST', `/collections/${n}/points/scroll`, JSON.stringify({ limit: texts.length, with_payload: true }));
+      const answered = new Map([...text.matchAll(/"id":(\d+),"payload":\{"x":([^}]*)\}/g)].map((m) => [Number(m[1]), m[2]]));
+      expect(answered.size).toBe(texts.length);
+      const off = texts.filter((t, i) => answered.get(i) !== storedNumber(t).value);
+      expect(off).toEqual([]);
+      expect(texts.filter((t, i) => Number(answered.get(i)) !== Number(t)).length).toBeGreaterThan(0); // still lossy: payloadFloatExact stays false
+    } finally {
+      await call('DELETE', `/collections/${n}`);
+    }
   });
 });
 
