@@ -4,8 +4,8 @@
  * router's fence does; a killed server) as an 'error' event on the Client, or on the Pool for an
  * idle pooled connection; with no listener Node turns that event into an uncaught exception, which
  * kills the test run. A statement in flight rejects with the error anyway: the listener only keeps
- * the event from crashing the process. Every `pg.Client`/`pg.Pool` in test/ and bench/ is made here
- * (test/unit/pg-error-listeners.test.ts checks that none is made elsewhere).
+ * the event from crashing the process. Tests and benchmarks make their pg clients here
+ * (test/unit/pg-error-listeners.test.ts checks that every one made anywhere has a listener).
  */
 import pg from 'pg';
 
