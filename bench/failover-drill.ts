@@ -30,6 +30,7 @@ import pg from 'pg';
 import { pgRouter } from '../adapters/pgvector/index.js';
 import { memoryLease } from '../src/router/lease.js';
 import { codeVersion, log, median } from './bench-lib.js';
+import { pgClient } from '../test/helpers/pg.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -69,7 +70,7 @@ async function replica(...cmd: string[]): Promise<void> {
 }
 
 async function sql(url: string, text: string): Promise<Record<string, unknown>[]> {
-  const c = new pg.Client({ connectionString: url });
+  const c = pgClient({ connectionString: url });
   await c.connect();
   try {
     return (await c.query(text)).rows;
@@ -140,7 +141,7 @@ function reconnectingWriter(connect: () => Promise<pg.Client>): Writer {
 }
 
 async function connectTo(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  const c = pgClient({ connectionString: url, connectionTimeoutMillis: 1000 });
   c.on('error', () => undefined);
   await c.connect();
   return c;

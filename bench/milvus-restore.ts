@@ -41,6 +41,7 @@ import { parseArgs } from 'node:util';
 import { DataType, type FieldType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import pg from 'pg';
 import { MB, RESULT_TAG, backendCpuSeconds, benchEnvironment, codeVersion, fmtMB, fmtMs, log, measuredChild, median, ratio, sampleRss } from './bench-lib.js';
+import { pgPool } from '../test/helpers/pg.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -198,7 +199,7 @@ async function runChild(step: string): Promise<void> {
   const dims = Number(args.dims);
   const extra: Record<string, unknown> = {};
   const appName = `vectordr-bench-milvus-${step}-${process.pid}`;
-  const pool = step === 'pg-snapshot' ? new pg.Pool({ connectionString: process.env.PG_URL, application_name: appName, max: 4, idleTimeoutMillis: 0 }) : undefined;
+  const pool = step === 'pg-snapshot' ? pgPool({ connectionString: process.env.PG_URL, application_name: appName, max: 4, idleTimeoutMillis: 0 }) : undefined;
   pool?.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
   if (pool) await pool.query('SELECT 1');
   const backendCpu = (): Promise<number | null> => backendCpuSeconds(pool, appName);
@@ -721,7 +722,7 @@ async function main(): Promise<void> {
   const url = process.env.PG_URL ?? DEFAULT_PG_URL;
   const milvus = milvusClient();
   const work = await fs.mkdtemp(path.join(args.tmp as string, 'vectordr-bench-milvus-'));
-  const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
+  const pool = pgPool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
   pool.on('error', (err) => log(`idle connection error: ${err.message}`));
   const suffix = randomBytes(4).toString('hex');
   const cpuProfDir = args['cpu-prof'] ? path.resolve(args['cpu-prof']) : undefined;

@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { MB, RESULT_TAG, backendCpuSeconds, benchEnvironment, measuredChild, sampleRss, fmtMs, fmtMB, ratio, median, log, procCpuSeconds, machineBusyCpuS, diskBytes, codeVersion } from './bench-lib.js';
+import { pgClient, pgPool } from '../test/helpers/pg.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -103,7 +104,7 @@ async function runChild(step: string): Promise<void> {
   const url = process.env.PG_URL as string;
   const appName = `vectordr-bench-${step}-${process.pid}`;
   // No idle timeout: a backend closed mid-step would take its CPU time with it.
-  const pool = new pg.Pool({ connectionString: url, application_name: appName, max: 4, idleTimeoutMillis: 0 });
+  const pool = pgPool({ connectionString: url, application_name: appName, max: 4, idleTimeoutMillis: 0 });
   pool.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
   // Backends opened by this child: CPU at connect time is ~0, so their CPU at the end is this step's.
   const backendCpu = (): Promise<number | null> => backendCpuSeconds(pool, appName);
@@ -505,7 +506,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
         const restoreUrl = withDb(ctx.url, RESTORE_DB);
         await ctx.pool.query(`DROP DATABASE IF EXISTS ${RESTORE_DB}`);
         await ctx.pool.query(`CREATE DATABASE ${RESTORE_DB}`);
-        const c2 = new pg.Client({ connectionString: restoreUrl });
+        const c2 = pgClient({ connectionString: restoreUrl });
         await c2.connect();
         await c2.query('CREATE EXTENSION IF NOT EXISTS vector');
         await c2.end();
@@ -647,7 +648,7 @@ async function main(): Promise<void> {
   const work = await fs.mkdtemp(path.join(args.tmp as string, 'vectordr-bench-'));
   const cpuProfDir = args['cpu-prof'] ? path.resolve(args['cpu-prof']) : undefined;
   if (cpuProfDir) await fs.mkdir(cpuProfDir, { recursive: true });
-  const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
+  const pool = pgPool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
   // An idle client's error (e.g. the server restarted) must not kill the process before cleanup.
   pool.on('error', (err) => log(`idle connection error: ${err.message}`));
   const ctx: Ctx = { url, pgBin, pool, work, dims, tagsType, cpuProfDir };

@@ -14,7 +14,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { milvusAdapter } from '../adapters/milvus/index.js';
 import { pgvectorAdapter } from '../adapters/pgvector/index.js';
 import { qdrantAdapter } from '../adapters/qdrant/index.js';
@@ -24,6 +23,7 @@ import { openRepository } from '../src/repository/repository.js';
 import { memoryStorage } from '../src/storage/memory-storage.js';
 import { startQdrantTestServer } from '../test/qdrant/qdrant-test-server.js';
 import { codeVersion, log } from './bench-lib.js';
+import { pgPool } from '../test/helpers/pg.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '20000' }, dims: { type: 'string', default: '128' }, k: { type: 'string', default: '10' }, queries: { type: 'string', default: '100' } } });
@@ -34,7 +34,7 @@ const QUERIES = Number(args.queries);
 
 async function main(): Promise<void> {
   const code = codeVersion();
-  const pool = new pg.Pool({ connectionString: process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:54329/postgres', max: 4 });
+  const pool = pgPool({ connectionString: process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:54329/postgres', max: 4 });
   await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
   const table = `recall_${Math.random().toString(36).slice(2, 8)}`;
   // Clustered data (64 centres + noise), closer to real embeddings than uniform noise.

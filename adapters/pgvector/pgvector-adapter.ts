@@ -181,13 +181,13 @@ export class PgvectorAdapter implements VectorAdapter {
     const parsed = PgvectorAdapterOptionsSchema.safeParse(options);
     if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgvector adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
     const o = parsed.data;
-    this.driver = o.pool ? pgPoolDriver(o.pool) : o.client ? pgClientDriver(o.client) : pgliteDriver(o.pglite as PgQueryable);
+    this.logger = o.logger ?? silentLogger;
+    this.driver = o.pool ? pgPoolDriver(o.pool, this.logger) : o.client ? pgClientDriver(o.client) : pgliteDriver(o.pglite as PgQueryable);
     this.schemaName = o.schema;
     quoteIdent(o.schema);
     this.useCopy = o.copy === 'auto';
     this.insertBatchRows = o.insertBatchRows;
     this.endpointLabel = o.endpointLabel;
-    this.logger = o.logger ?? silentLogger;
   }
 
   private table(name: string): string {

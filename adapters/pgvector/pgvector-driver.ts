@@ -6,6 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
+import { type Logger, silentLogger } from '../../src/logger.js';
 
 export interface PgQueryResult {
   rows: Record<string, unknown>[];
@@ -23,6 +24,9 @@ export interface PgPoolLike extends PgQueryable {
 
 export interface PgPoolClientLike extends PgQueryable {
   release(err?: Error | boolean): void;
+  /** `pg` clients are EventEmitters: a connection lost while checked out is emitted as 'error'. */
+  on?(event: 'error', listener: (err: Error) => void): unknown;
+  off?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /** One connection held for a transaction or a COPY. */
@@ -109,14 +113,26 @@ function pgSession(client: PgQueryable, release: (broken?: boolean) => void, dra
   return session;
 }
 
-export function pgPoolDriver(pool: PgPoolLike): PgDriver {
+export function pgPoolDriver(pool: PgPoolLike, logger: Logger = silentLogger): PgDriver {
   return {
     kind: 'pg',
     query: (t, v) => pool.query(t, v),
     async acquire() {
       const client = await pool.connect();
+      // The pool stops listening to a client it hands out: while vectordr holds it, a lost connection
+      // (a terminated backend, 57P01; a failover) is emitted as 'error' on the client, which would
+      // crash the process without a listener. The statement in flight, if any, rejects with it too.
+      const onError = (err: Error): void => {
+        session.broken = true;
+        logger.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'vectordr [pgvector]: a connection vectordr held from the pool was lost; it is discarded, not returned');
+      };
+      client.on?.('error', onError);
       // release(true) destroys the connection instead of returning it to the pool.
-      return pgSession(client, (broken) => client.release(broken === true ? true : undefined));
+      const session = pgSession(client, (broken) => {
+        client.off?.('error', onError);
+        client.release(broken === true ? true : undefined);
+      });
+      return session;
     },
   };
 }

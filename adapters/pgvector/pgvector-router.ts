@@ -31,6 +31,7 @@ import { FailoverRouter, ProbeError, errorText } from '../../src/router/router.j
 import type { EndpointObservation, RouterDriver, RouterEvent, RouterStatus } from '../../src/router/router.js';
 import { withRetry } from '../../src/router/retry.js';
 import type { RetryOptions } from '../../src/router/retry.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
 
 /** What work receives: a `pg` PoolClient (declared minimally; cast to `pg.PoolClient` for more). */
 export interface PgRouterClient {
@@ -46,7 +47,7 @@ export interface PgRouterPool {
 interface PgClientLike extends PgRouterClient {
   connect(): Promise<unknown>;
   end(): Promise<void>;
-  on(event: 'error' | 'end', listener: (err?: Error) => void): unknown;
+  on(event: 'error' | 'end', listener: (err: Error) => void): unknown;
 }
 interface PgPoolClient extends PgRouterClient {
   release(destroy?: boolean | Error): void;
@@ -159,7 +160,7 @@ class PgRouterDriver implements RouterDriver {
   constructor(
     private readonly pg: PgModuleLike,
     private readonly urls: ReadonlyMap<string, string>,
-    private readonly o: { requireVector: boolean; promoteWaitSeconds: number },
+    private readonly o: { requireVector: boolean; promoteWaitSeconds: number; logger: Logger },
   ) {}
 
   /** The endpoint's connection string (the one map of them: the router's pools use it too). */
@@ -192,7 +193,8 @@ class PgRouterDriver implements RouterDriver {
         this.probes.set(endpoint, c);
         client = c;
         // A probe connection that breaks (the server died) is the fastest failure signal there is.
-        c.on('error', () => {
+        c.on('error', (err: Error) => {
+          this.o.logger.debug({ endpoint, err: redact(err.message) }, 'vectordr router: probe connection lost');
           if (this.probes.get(endpoint) === c) this.dropProbe(endpoint);
           this.onConnectionLost(endpoint);
         });
@@ -247,7 +249,9 @@ class PgRouterDriver implements RouterDriver {
   /** A short-lived connection for an administrative command. */
   private async admin<T>(endpoint: string, run: (c: PgClientLike) => Promise<T>): Promise<T> {
     const c = new this.pg.Client({ connectionString: this.url(endpoint), connectionTimeoutMillis: 5000, application_name: 'vectordr-router-admin' });
-    c.on('error', () => undefined);
+    // Without a listener a connection lost mid-command (a terminated backend) crashes the process;
+    // the command in flight rejects with the same error, which the caller gets.
+    c.on('error', (err: Error) => this.o.logger.warn({ endpoint, err: redact(err.message) }, 'vectordr router: administrative connection lost'));
     await c.connect();
     try {
       return await run(c);
@@ -355,13 +359,13 @@ function classifyProbeError(err: unknown): ProbeError {
 export class PgRouter {
   readonly core: FailoverRouter;
   private readonly driver: PgRouterDriver;
-  private readonly opts: z.output<typeof PgRouterOptionsSchema>;
+  private readonly opts: z.output<typeof PgRouterOptionsSchema> & { logger: Logger };
   private readonly pools = new Map<string, PgPoolLike>();
   private readonly active = new Map<string, Set<PgPoolClient>>();
   private rr = 0;
 
   /** Use `pgRouter(options)`. */
-  constructor(core: FailoverRouter, driver: PgRouterDriver, opts: z.output<typeof PgRouterOptionsSchema>) {
+  constructor(core: FailoverRouter, driver: PgRouterDriver, opts: z.output<typeof PgRouterOptionsSchema> & { logger: Logger }) {
     this.core = core;
     this.driver = driver;
     this.opts = opts;
@@ -526,7 +530,12 @@ export class PgRouter {
     let p = this.pools.get(endpoint);
     if (p === undefined) {
       p = new this.opts.pg.Pool({ connectionString: this.driver.url(endpoint), max: this.opts.poolMax, connectionTimeoutMillis: Math.max(1000, this.core.options.probeTimeoutMs), application_name: 'vectordr-router' });
-      p.on('error', () => this.core.reportFailure(endpoint)); // an idle connection died
+      // An idle connection died (a terminated backend, a dead server): pg emits it on the pool, which
+      // would crash the process without a listener.
+      p.on('error', (err: Error) => {
+        this.opts.logger.warn({ endpoint, err: redact(err.message) }, 'vectordr router: an idle pooled connection was lost');
+        this.core.reportFailure(endpoint);
+      });
       this.pools.set(endpoint, p);
     }
     return p;
@@ -612,7 +621,8 @@ export function pgRouter(options: PgRouterOptions): PgRouter {
   }
   const o = parsed.data;
   const urls = new Map(o.endpoints.map((e) => [e.name, e.connectionString]));
-  const driver = new PgRouterDriver(o.pg, urls, { requireVector: o.requireVector, promoteWaitSeconds: o.promoteWaitSeconds });
+  const logger = core.logger ?? silentLogger;
+  const driver = new PgRouterDriver(o.pg, urls, { requireVector: o.requireVector, promoteWaitSeconds: o.promoteWaitSeconds, logger });
   const router = new FailoverRouter(driver, o.endpoints.map((e) => e.name), core); // validates the core options
-  return new PgRouter(router, driver, o);
+  return new PgRouter(router, driver, { ...o, logger });
 }

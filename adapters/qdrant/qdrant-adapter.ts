@@ -103,6 +103,7 @@ export class QdrantAdapter implements VectorAdapter {
     atomicSwap: false,
     maxDims: MAX_DIMS,
     normalizesCosine: true,
+    payloadFloatExact: false,
   };
   private readonly client: QdrantLike;
   private readonly options: z.output<typeof QdrantAdapterOptionsSchema>;

@@ -9,6 +9,12 @@
  * take no part in the digests (ids, payloads and the other vectors stay exact), and every record's
  * cosine vectors are compared after normalising both sides, within `tolerance`, by fetching the live
  * records batch by batch (bounded memory).
+ *
+ * Engines that cannot hold float payload numbers exactly (capability `payloadFloatExact: false`,
+ * Qdrant) get the same treatment for payloads in `payloadFloats: 'ulps'` mode (chosen automatically
+ * for such a live adapter): the digests mask every number that is not an integer, and each record's
+ * floats are compared within `floatUlps`. A record whose floats moved within that bound does not
+ * fail parity but is counted and named in `payloadFloats`; beyond it, it is `changed`.
  */
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
@@ -16,11 +22,15 @@ import { InvalidInputError, throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
 import { digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import type { Id, RecordBatch, VectorColumn } from '../model.js';
+import type { Id, JsonValue, RecordBatch, VectorColumn } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { Repository } from '../repository/repository.js';
 import { checkCompatible } from '../restore/restore.js';
 import { validateBatchVectors } from '../validate.js';
+import { floatDistance, maskedPayloadJson } from './payload-floats.js';
+
+/** Default `floatUlps`: Qdrant's double parse moves a value by 1-2 ulps; repeated segment rewrites move one by up to 15 in the model of its parser (docs/adapters/qdrant.md). */
+export const DEFAULT_FLOAT_ULPS = 16;
 
 export const ParityOptionsSchema = z.strictObject({
   /** Collection name in the repository. */
@@ -43,6 +53,15 @@ export const ParityOptionsSchema = z.strictObject({
   cosine: z.enum(['auto', 'exact', 'normalized']).default('auto'),
   /** Largest difference of one component of two normalised vectors in `normalized` mode. @default 1e-5 */
   tolerance: z.number().min(0).max(1).default(1e-5),
+  /**
+   * How payload floats (numbers that are not integers) are compared. `exact`: bit for bit (in the
+   * digests); any change makes the record `changed`. `ulps`: within `floatUlps`, each such record
+   * reported in `payloadFloats` without failing parity. `auto`: `ulps` when the live adapter cannot
+   * hold payload floats exactly (capability `payloadFloatExact: false`, Qdrant). @default 'auto'
+   */
+  payloadFloats: z.enum(['auto', 'exact', 'ulps']).default('auto'),
+  /** Largest distance, in ulps, of a payload float from the snapshot's in `ulps` mode. @default 16 */
+  floatUlps: z.number().int().min(0).max(2 ** 52).default(DEFAULT_FLOAT_ULPS),
   signal: z.instanceof(AbortSignal).optional(),
   onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
 });
@@ -62,6 +81,13 @@ export interface ParityReport {
   changed: Id[];
   /** How cosine vectors were compared, and which fields that applied to. */
   vectors: { mode: 'exact' | 'normalized'; fields: string[]; tolerance?: number; maxDifference?: number };
+  /**
+   * How payload floats were compared. In `ulps` mode: `altered` records whose floats differ from the
+   * snapshot's within `toleranceUlps` (not failures: the engine cannot hold them exactly), the first
+   * `maxIds` of them in `ids`, and the largest distance seen. Never silent: a value parity let
+   * through as altered is listed here.
+   */
+  payloadFloats: { mode: 'exact' | 'ulps'; toleranceUlps?: number; altered: number; maxUlps: number; ids: Id[] };
 }
 
 /** A copy of the batch with the given vector fields zeroed (presence kept): they leave the digests. */
@@ -107,6 +133,10 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
     cosineFields.length > 0 &&
     (opts.cosine === 'normalized' || (opts.cosine === 'auto' && (adapter.capabilities.normalizesCosine === true || manifest.source.engine === 'qdrant')));
   const looseFields = normalized ? cosineFields : [];
+  const floatsLoose = opts.payloadFloats === 'ulps' || (opts.payloadFloats === 'auto' && adapter.capabilities.payloadFloatExact === false);
+  /** Payload JSON for the digests: the canonical one, or with inexact numbers masked. */
+  const payloadJson = (batch: RecordBatch): string[] | undefined => (floatsLoose ? batch.payloads.map(maskedPayloadJson) : undefined);
+  const floatReport: ParityReport['payloadFloats'] = floatsLoose ? { mode: 'ulps', toleranceUlps: opts.floatUlps, altered: 0, maxUlps: 0, ids: [] } : { mode: 'exact', altered: 0, maxUlps: 0, ids: [] };
 
   const scanLive = async (onRows: (ids: ArrayLike<Id>, digests: Uint8Array, buckets: Uint32Array) => void): Promise<BucketDigest> => {
     const acc = new BucketDigest(manifest.digest.buckets);
@@ -116,7 +146,7 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
       for await (const batch of session.batches()) {
         throwIfAborted(signal);
         validateBatchVectors(batch, session.schema.vectors, adapter.engine);
-        const d = digestBatch(idType, order, withoutVectors(batch, looseFields), acc);
+        const d = digestBatch(idType, order, withoutVectors(batch, looseFields), acc, payloadJson(batch));
         onRows(batch.ids as ArrayLike<Id>, d.digests, d.buckets);
         progress.rows += batch.length;
         progress.emit('scan');
@@ -133,12 +163,12 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
   let snapDigest = manifest.digest;
   const vectorReport: ParityReport['vectors'] = normalized ? { mode: 'normalized', fields: looseFields, tolerance: opts.tolerance, maxDifference: 0 } : { mode: 'exact', fields: [] };
   const loose: Id[] = [];
-  if (normalized) {
+  if (normalized || floatsLoose) {
     const acc = new BucketDigest(manifest.digest.buckets);
     for (const ref of manifest.segments) {
       throwIfAborted(signal);
       const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
-      digestBatch(idType, order, withoutVectors(rows.batch, looseFields), acc);
+      digestBatch(idType, order, withoutVectors(rows.batch, looseFields), acc, payloadJson(rows.batch));
       for (let start = 0; start < rows.batch.length; start += opts.batchSize) {
         const part = sliceBatch(rows.batch, start, Math.min(rows.batch.length, start + opts.batchSize));
         const ids = Array.from({ length: part.length }, (_, i) => part.ids[i] as Id);
@@ -159,6 +189,15 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
             vectorReport.maxDifference = Math.max(vectorReport.maxDifference ?? 0, d);
             bad ||= !(d <= opts.tolerance);
           }
+          if (floatsLoose) {
+            const u = floatDistance(part.payloads[i] as JsonValue, rec.payload as JsonValue);
+            if (u > opts.floatUlps) bad = true;
+            else if (u > 0) {
+              floatReport.altered++;
+              floatReport.maxUlps = Math.max(floatReport.maxUlps, u);
+              if (floatReport.ids.length < opts.maxIds) floatReport.ids.push(ids[i] as Id);
+            }
+          }
           if (bad) loose.push(ids[i] as Id);
         }
       }
@@ -177,6 +216,7 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
     extra: [],
     changed: loose.slice(0, opts.maxIds),
     vectors: vectorReport,
+    payloadFloats: floatReport,
   };
   if (mismatched.length === 0 || opts.maxIds === 0) {
     progress.emit('done');
@@ -192,7 +232,8 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
     throwIfAborted(signal);
     const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
     // The segment stores each record's digest (checked by getSegment's hash); only buckets are needed.
-    const digests = normalized ? digestBatch(idType, order, withoutVectors(rows.batch, looseFields), new BucketDigest(manifest.digest.buckets)).digests : rows.digests;
+    const digests =
+      normalized || floatsLoose ? digestBatch(idType, order, withoutVectors(rows.batch, looseFields), new BucketDigest(manifest.digest.buckets), payloadJson(rows.batch)).digests : rows.digests;
     for (let i = 0; i < rows.batch.length; i++) {
       const id = rows.batch.ids[i] as Id;
       if (!examine.has(bucketOf(idBytes(idType, id), manifest.digest.buckets))) continue;

@@ -16,6 +16,7 @@ import { fsStorage } from '../../src/storage/fs-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { s3Available, s3Config } from '../helpers/s3.js';
+import { pgPool } from '../helpers/pg.js';
 
 const pgUrl = process.env.PG_URL;
 const pgAvailable = engineAvailable('pgvector', pgUrl !== undefined);
@@ -64,7 +65,7 @@ function crashMatrix(name: string, spec: () => Promise<StorageSpec>, every: numb
     let points: CrashPoint[] = [];
 
     beforeAll(async () => {
-      pool = new pg.Pool({ connectionString: pgUrl, max: 2 });
+      pool = pgPool({ connectionString: pgUrl, max: 2 });
       await pool.query(`CREATE EXTENSION IF NOT EXISTS vector; CREATE TABLE ${table} (id int8 PRIMARY KEY, e vector(32), t text);
         INSERT INTO ${table} SELECT g, array_fill(g::real, ARRAY[32])::vector, 'v0 ' || g FROM generate_series(1, ${ROWS}) g;`);
       storageSpec = await spec();

@@ -7,12 +7,12 @@
  *             crash: { op: 'put' | 'delete', nth: number, when: 'before' | 'after' } | null, segmentBytes }
  */
 import { writeSync } from 'node:fs';
-import pg from 'pg';
 import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { openRepository } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
 import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.js';
 import type { GetOptions, PutOptions, Storage, StorageObjectInfo } from '../../src/storage/storage.js';
+import { pgPool } from '../helpers/pg.js';
 
 interface ChildConfig {
   pgUrl: string;
@@ -69,7 +69,7 @@ class CrashingStorage implements Storage {
 
 const { kind, ...storageOptions } = config.storage;
 const inner = kind === 'fs' ? fsStorage({ path: (config.storage as { path: string }).path }) : new S3Storage(storageOptions as S3StorageOptions);
-const pool = new pg.Pool({ connectionString: config.pgUrl, max: 2 });
+const pool = pgPool({ connectionString: config.pgUrl, max: 2 });
 const repo = await openRepository({ storage: new CrashingStorage(inner), create: true });
 const { manifest } = await repo.snapshot(pgvectorAdapter({ pool }), config.table, { segmentBytes: config.segmentBytes });
 writeSync(1, `committed ${manifest.id}\n`);

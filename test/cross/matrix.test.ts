@@ -3,9 +3,10 @@
  * varied ids and payload types is snapshotted, restored into the other engine with parity verified
  * (after normalisation, within 1e-5, where Qdrant normalises cosine vectors; exact elsewhere), then
  * snapshotted there and restored back, and the original ids and payloads must come home unchanged.
- * pgvector, Milvus and Weaviate are real servers; Qdrant is the OpenAPI-validating test server
- * (or a real Qdrant when QDRANT_URL is set). Milvus is milvus-lite; when MILVUS_STANDALONE_ADDRESS
- * is set, the real Milvus standalone is a fifth engine, paired with each of the other four.
+ * pgvector, Milvus and Weaviate are real servers; Qdrant is the OpenAPI-validating test server.
+ * When QDRANT_URL is set, a real Qdrant is one more engine `qdrant-real` (CI: Qdrant 1.18.3), paired
+ * with every other; when MILVUS_STANDALONE_ADDRESS is set, the real Milvus standalone is one more,
+ * paired with each of the four base engines (milvus-lite is the base Milvus).
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,21 +22,25 @@ import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { type QdrantTestServer, startQdrantTestServer } from '../qdrant/qdrant-test-server.js';
 import { makeBatch } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
+import { pgPool } from '../helpers/pg.js';
 
 const PG_URL = process.env.PG_URL;
 const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
 const MILVUS_STANDALONE_ADDRESS = process.env.MILVUS_STANDALONE_ADDRESS;
 const WEAVIATE_URL = process.env.WEAVIATE_URL;
 const WEAVIATE_GRPC = process.env.WEAVIATE_GRPC;
+const QDRANT_URL = process.env.QDRANT_URL;
 const all =
   engineAvailable('pgvector', PG_URL !== undefined) && engineAvailable('milvus', MILVUS_ADDRESS !== undefined) && engineAvailable('weaviate', WEAVIATE_URL !== undefined && WEAVIATE_GRPC !== undefined);
+const qdrantReal = engineAvailable('qdrant-real', QDRANT_URL !== undefined);
 
-const ENGINES = ['pgvector', 'milvus', 'weaviate', 'qdrant'] as const;
-type Engine = (typeof ENGINES)[number] | 'milvus-standalone';
+type Engine = 'pgvector' | 'milvus' | 'weaviate' | 'qdrant' | 'qdrant-real' | 'milvus-standalone';
+const BASE: Engine[] = ['pgvector', 'milvus', 'weaviate', 'qdrant'];
+const ENGINES: Engine[] = [...BASE, ...(qdrantReal ? (['qdrant-real'] as const) : [])];
 const standalone = all && engineAvailable('milvus-standalone', MILVUS_STANDALONE_ADDRESS !== undefined);
 const PAIRS: (readonly [Engine, Engine])[] = [
   ...ENGINES.flatMap((a) => ENGINES.filter((b) => b !== a).map((b) => [a, b] as const)),
-  ...(standalone ? ENGINES.flatMap((e) => [['milvus-standalone', e] as const, [e, 'milvus-standalone'] as const]) : []),
+  ...(standalone ? BASE.flatMap((e) => [['milvus-standalone', e] as const, [e, 'milvus-standalone'] as const]) : []),
 ];
 /** The Milvus engines of this run: a case about Milvus runs on each. */
 const MILVUS_ENGINES: Engine[] = standalone ? ['milvus', 'milvus-standalone'] : ['milvus'];
@@ -95,14 +100,15 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
   const made: [Engine, string][] = [];
 
   beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+    pool = pgPool({ connectionString: PG_URL, max: 4 });
     await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
-    const qdrantUrl = process.env.QDRANT_URL ?? (qserver = await startQdrantTestServer()).url;
+    qserver = await startQdrantTestServer();
     adapters = {
       pgvector: pgvectorAdapter({ pool }),
       milvus: milvusAdapter({ address: MILVUS_ADDRESS as string }),
       weaviate: weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string }),
-      qdrant: qdrantAdapter({ url: qdrantUrl, ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) }),
+      qdrant: qdrantAdapter({ url: qserver.url }),
+      'qdrant-real': qdrantAdapter({ url: QDRANT_URL ?? 'http://127.0.0.1:9', ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) }),
       ...(standalone ? { 'milvus-standalone': milvusAdapter({ address: MILVUS_STANDALONE_ADDRESS as string }) } : {}),
     } as Record<Engine, VectorAdapter>;
     repo = await openRepository({ storage: memoryStorage(), create: true });
@@ -163,7 +169,7 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
     it(`${from} -> ${to} -> ${from} (${idType} ids)`, async () => {
       const src = adapters[from];
       const dst = adapters[to];
-      const qdrant = from === 'qdrant' || to === 'qdrant';
+      const qdrant = src.capabilities.normalizesCosine === true || dst.capabilities.normalizesCosine === true;
       const name = (engine: Engine, prefix: string): string => {
         const n = randomName(prefix.replace(/-/g, '_')); // Milvus names: letters, digits and underscores
         made.push([engine, n]);

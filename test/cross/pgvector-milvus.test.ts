@@ -12,6 +12,7 @@ import { openRepository, type Repository } from '../../src/repository/repository
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { engineAvailable, milvusTestServers, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { pgPool } from '../helpers/pg.js';
 
 const PG_URL = process.env.PG_URL;
 const hasPg = engineAvailable('pgvector', PG_URL !== undefined);
@@ -41,7 +42,7 @@ function crossSuite(MILVUS_ADDRESS: string): void {
   };
 
   beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+    pool = pgPool({ connectionString: PG_URL, max: 4 });
     await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
     pgA = pgvectorAdapter({ pool });
     mv = milvusAdapter({ address: MILVUS_ADDRESS as string });

@@ -16,6 +16,7 @@ import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { makeBatch } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { pgPool } from '../helpers/pg.js';
 
 const PG_URL = process.env.PG_URL;
 const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
@@ -43,7 +44,7 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
   const wvName = (p: string): string => named(() => wv, p);
 
   beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+    pool = pgPool({ connectionString: PG_URL, max: 4 });
     await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
     pgA = pgvectorAdapter({ pool });
     mv = milvusAdapter({ address: MILVUS_ADDRESS as string });

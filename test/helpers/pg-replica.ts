@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { pgClient } from './pg.js';
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL('../../scripts/pg-replica.sh', import.meta.url));
@@ -38,7 +38,7 @@ export function urlOf(node: NodeName): string {
 
 /** One statement on one node, on its own connection. */
 export async function onNode(node: NodeName, sql: string, values?: unknown[]): Promise<Record<string, unknown>[]> {
-  const c = new pg.Client({ connectionString: urlOf(node) });
+  const c = pgClient({ connectionString: urlOf(node) });
   await c.connect();
   try {
     return (await c.query(sql, values)).rows;

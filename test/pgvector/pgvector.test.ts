@@ -13,6 +13,7 @@ import { testAdapter } from '../conformance/adapter-suite.js';
 import { expectError } from '../helpers/errors.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { serializeManifest } from '../../src/format/manifest.js';
+import { pgClient, pgPool } from '../helpers/pg.js';
 
 const PG_URL = process.env.PG_URL;
 
@@ -33,7 +34,7 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
   testAdapter({
     name: 'pgvector on PostgreSQL (pg Pool, binary COPY)',
     create: async () => {
-      const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+      const pool = pgPool({ connectionString: PG_URL, max: 4 });
       await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
       return { adapter: pgvectorAdapter({ pool }), cleanup: () => pool.end() };
     },
@@ -43,7 +44,7 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
     name: 'pgvector on PostgreSQL (pg Client, no COPY)',
     rows: 800,
     create: async () => {
-      const client = new pg.Client({ connectionString: PG_URL });
+      const client = pgClient({ connectionString: PG_URL });
       await client.connect();
       return { adapter: pgvectorAdapter({ client, copy: 'never' }), cleanup: () => client.end() };
     },
@@ -59,7 +60,7 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       return t;
     };
     beforeAll(async () => {
-      pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+      pool = pgPool({ connectionString: PG_URL, max: 4 });
       adapter = pgvectorAdapter({ pool });
     });
     afterAll(async () => {
@@ -184,7 +185,7 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       const t = table('abandon');
       await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64))`);
       await pool.query(`INSERT INTO ${t} SELECT g, array_fill(g::real, ARRAY[64])::vector FROM generate_series(1, 20000) g`);
-      const client = new pg.Client({ connectionString: PG_URL });
+      const client = pgClient({ connectionString: PG_URL });
       await client.connect();
       try {
         for (const a of [adapter, pgvectorAdapter({ client })]) {
@@ -256,14 +257,14 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       expect(p).toMatchObject({ reachable: true, role: 'primary' });
       const { rows } = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
       expect(p.engineVersion).toBe(rows[0]?.v.split(' ')[0]);
-      const dead = pgvectorAdapter({ pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/x', connectionTimeoutMillis: 500 }) });
+      const dead = pgvectorAdapter({ pool: pgPool({ connectionString: 'postgres://postgres@127.0.0.1:1/x', connectionTimeoutMillis: 500 }) });
       expect((await dead.probe()).reachable).toBe(false);
     });
 
     it('manifests record the endpoint without credentials', async () => {
       const t = table('cred');
       await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(2))`);
-      const secretPool = new pg.Pool({ connectionString: (PG_URL as string).replace('postgres@', 'postgres:s3cret-pass@') });
+      const secretPool = pgPool({ connectionString: (PG_URL as string).replace('postgres@', 'postgres:s3cret-pass@') });
       try {
         const repo = await openRepository({ storage: memoryStorage(), create: true });
         const { manifest } = await repo.snapshot(pgvectorAdapter({ pool: secretPool }), t);

@@ -237,7 +237,8 @@ describe('Qdrant test server: behaviour through the official client', () => {
     const put = await raw('PUT', `/collections/${name}/points?wait=true`, `{"points":[{"id":${max},"vector":[1,2],"payload":{"big":123456789012345678901}}]}`);
     expect(put.status).toBe(200);
     const scroll = await raw('POST', `/collections/${name}/points/scroll`, '{}');
-    expect(scroll.text).toContain(`{"id":${max},"payload":{"big":123456789012345678901}}`);
+    // An integer beyond u64 is a float to Qdrant (serde_json), and printed as one.
+    expect(scroll.text).toContain(`{"id":${max},"payload":{"big":1.2345678901234568e+20}}`);
     expect(scroll.text).toContain('"next_page_offset":null');
     const get = await raw('GET', `/collections/${name}/points/${max}`);
     expect(get.text).toContain(`"id":${max}`);
@@ -248,6 +249,39 @@ describe('Qdrant test server: behaviour through the official client', () => {
     const deleted = await raw('POST', `/collections/${name}/points/delete?wait=true`, `{"points":[${max}]}`);
     expect(deleted.status).toBe(200);
     expect((await client.count(name)).count).toBe(0);
+  });
+
+  it('stores float payload numbers as lossily as Qdrant 1.18.3 does, and prints them as it does', async () => {
+    // Sent text -> what the real Qdrant 1.18.3 answered (scripts/qdrant-server.sh), byte for byte.
+    const measured: [string, string][] = [
+      ['0.48914389545097947', '0.4891438954509794'],
+      ['234.30505622156406', '234.3050562215641'],
+      ['942.5978835559961', '942.597883555996'],
+      ['-3.9593266893687787e-126', '-3.959326689368778e-126'],
+      ['-1.1189045653681883e-18', '-1.1189045653681885e-18'],
+      ['1.0806970130912023e+154', '1.0806970130912024e+154'],
+      ['3.1463068736879e300', '3.1463068736879005e+300'],
+      ['5.024849396e295', '5.024849396000001e+295'],
+      ['-45332.07408245403465523484473e33', '-4.533207408245404e+37'],
+      ['-0', '-0.0'],
+      ['1.0', '1.0'],
+      ['1e16', '1e+16'],
+      ['5e-324', '5e-324'],
+      ['18446744073709551615', '18446744073709551615'],
+      ['18446744073709551616', '1.8446744073709552e+19'],
+      ['-9223372036854775809', '-9.223372036854776e+18'],
+    ];
+    const name = unique('floats');
+    await client.createCollection(name, { vectors: { size: 1, distance: 'Dot' } });
+    const points = measured.map(([text], i) => `{"id":${i},"vector":[1],"payload":{"x":${text},"in":[{"y":${text}}]}}`);
+    expect((await raw('PUT', `/collections/${name}/points?wait=true`, `{"points":[${points.join(',')}]}`)).status).toBe(200);
+    const scroll = await raw('POST', `/collections/${name}/points/scroll`, '{"limit":100}');
+    measured.forEach(([, answered], i) => expect(scroll.text).toContain(`{"id":${i},"payload":{"x":${answered},"in":[{"y":${answered}}]}}`));
+    // Out of f64 range: refused, as serde_json refuses it.
+    await expectViolations(1, async () => {
+      const put = await raw('PUT', `/collections/${name}/points?wait=true`, '{"points":[{"id":99,"vector":[1],"payload":{"x":1e400}}]}');
+      expect([put.status, put.text]).toEqual([400, expect.stringContaining('number out of range')]);
+    });
   });
 
   it('answers uuids lower-case hyphenated whatever form they were sent in', async () => {

@@ -8,7 +8,8 @@
  *
  * Behaviour follows Qdrant 1.19 where a disaster-recovery tool can observe it: exact u64 and uuid
  * ids, id-ordered scroll paging, Cosine normalisation on write in float32, float32 storage,
- * asynchronous `wait=false` writes, atomic alias changes, Qdrant's error texts and status codes.
+ * asynchronous `wait=false` writes, atomic alias changes, Qdrant's error texts and status codes,
+ * float payload numbers parsed as lossily as Qdrant parses them (qdrant-json-numbers.ts).
  * Search is always exact brute force. What is valid per the schema but not emulated is refused
  * with 400 and a message saying so, never ignored.
  *
@@ -28,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { LosslessNumber, isLosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { OpenApiValidator, QDRANT_UUID, type OpenApiOperation } from './openapi-validator.js';
+import { storedPayload } from './qdrant-json-numbers.js';
 
 export interface QdrantTestServer {
   /** Base URL, e.g. `http://127.0.0.1:40123`. */
@@ -102,6 +104,19 @@ const obj = (v: unknown): JsonObject => (isObject(v) ? v : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const num = (v: unknown): number => (isLosslessNumber(v) ? Number(v.value) : typeof v === 'number' ? v : NaN);
 const present = (v: unknown): boolean => v !== undefined && v !== null;
+
+/**
+ * A payload as Qdrant stores it: its float numbers through Qdrant's lossy parsing, twice (a value
+ * can come back a few ulps off; see qdrant-json-numbers.ts), its integers exact.
+ */
+function payloadOf(v: unknown): JsonObject {
+  try {
+    return storedPayload(obj(v));
+  } catch (e) {
+    if (e instanceof RangeError) throw new QdrantError(400, `Format error in JSON body: ${e.message}`, true);
+    throw e;
+  }
+}
 
 /** Drops null members, as Qdrant's serializer skips `None` fields when it echoes a config. */
 function compact(v: unknown): unknown {
@@ -906,12 +921,12 @@ function operations(store: MemoryStore): Record<string, (ctx: RequestContext) =>
         if (present(payloads) && arr(payloads).length !== idList.length) throw validationError('batch: number of ids and payloads must be equal');
         idList.forEach((id, i) => {
           const struct = Array.isArray(vectors) ? vectors[i] : Object.fromEntries(byName.map(([n, list]) => [n, list[i]]));
-          points.push({ id: parseId(id), vectors: toStoredVectors(c, struct, `batch.vectors[${i}]`), payload: obj(arr(payloads)[i]) });
+          points.push({ id: parseId(id), vectors: toStoredVectors(c, struct, `batch.vectors[${i}]`), payload: payloadOf(arr(payloads)[i]) });
         });
       } else {
         arr(body.points).forEach((raw, i) => {
           const p = obj(raw);
-          points.push({ id: parseId(p.id), vectors: toStoredVectors(c, p.vector, `points[${i}].vector`), payload: obj(p.payload) });
+          points.push({ id: parseId(p.id), vectors: toStoredVectors(c, p.vector, `points[${i}].vector`), payload: payloadOf(p.payload) });
         });
       }
       return result(
@@ -927,11 +942,11 @@ function operations(store: MemoryStore): Record<string, (ctx: RequestContext) =>
     },
     set_payload: (ctx) =>
       payloadOperation(store, ctx, (p, body) => {
-        p.payload = { ...p.payload, ...obj(body.payload) };
+        p.payload = { ...p.payload, ...payloadOf(body.payload) };
       }),
     overwrite_payload: (ctx) =>
       payloadOperation(store, ctx, (p, body) => {
-        p.payload = { ...obj(body.payload) };
+        p.payload = { ...payloadOf(body.payload) };
       }),
     delete_payload: (ctx) => {
       const keys = arr(obj(ctx.body).keys).map(String);

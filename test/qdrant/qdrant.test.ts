@@ -1,20 +1,27 @@
 /**
  * Qdrant adapter: the shared conformance suite against the Qdrant-compatible test server (every
  * request and response validated against Qdrant's OpenAPI v1.19 document; test/qdrant/), and, when
- * QDRANT_URL is set, the same suite unchanged against a real Qdrant. Then Qdrant specifics.
+ * QDRANT_URL is set, the same suite unchanged against a real Qdrant as well (CI: the Qdrant 1.18.3
+ * of scripts/qdrant-server.sh; VECTORDR_REQUIRE_ENGINES=qdrant-real makes its absence a failure).
+ * Then Qdrant specifics.
  */
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { qdrantAdapter, type QdrantAdapter } from '../../adapters/qdrant/index.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
-import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { randomName } from '../helpers/engines.js';
+import { makeBatch, makeRecords, rng, testSchema } from '../helpers/data.js';
+import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { storedNumber } from './qdrant-json-numbers.js';
 import { type QdrantTestServer, startQdrantTestServer } from './qdrant-test-server.js';
 
 const realUrl = process.env.QDRANT_URL;
+const real = engineAvailable('qdrant-real', realUrl !== undefined);
 
 describe('qdrant (test server validating against the OpenAPI v1.19 document)', () => {
   let server: QdrantTestServer;
@@ -36,7 +43,7 @@ describe('qdrant (test server validating against the OpenAPI v1.19 document)', (
   });
 });
 
-describe.runIf(realUrl !== undefined)('qdrant (real server at QDRANT_URL)', () => {
+describe.runIf(real)('qdrant (real server at QDRANT_URL)', () => {
   testAdapter({
     name: 'qdrant (real server)',
     rows: 1500,
@@ -44,6 +51,27 @@ describe.runIf(realUrl !== undefined)('qdrant (real server at QDRANT_URL)', () =
       const adapter = qdrantAdapter({ url: realUrl as string, apiKey: process.env.QDRANT_API_KEY });
       return { adapter, cleanup: async () => undefined };
     },
+  });
+
+  it("stores payload numbers exactly as the test server's model of its parser says (else update qdrant-json-numbers.ts and the capability)", async () => {
+    const headers = { 'content-type': 'application/json', ...(process.env.QDRANT_API_KEY ? { 'api-key': process.env.QDRANT_API_KEY } : {}) };
+    const call = async (method: string, path: string, body?: string): Promise<string> => (await fetch(`${realUrl as string}${path}`, { method, headers, body })).text();
+    const n = randomName('floatmodel');
+    await call('PUT', `/collections/${n}`, JSON.stringify({ vectors: { size: 1, distance: 'Dot' } }));
+    try {
+      const r = rng(13);
+      const texts = Array.from({ length: 2000 }, (_, i) => (i % 2 ? String(r()) : String((r() - 0.5) * 10 ** Math.floor(r() * 60 - 30))));
+      texts.push('0.48914389545097947', '18446744073709551615', '18446744073709551616', '-0', '1.0');
+      await call('PUT', `/collections/${n}/points?wait=true`, `{"points":[${texts.map((t, i) => `{"id":${i},"vector":[1],"payload":{"x":${t}}}`).join(',')}]}`);
+      const text = await call('POST', `/collections/${n}/points/scroll`, JSON.stringify({ limit: texts.length, with_payload: true }));
+      const answered = new Map([...text.matchAll(/"id":(\d+),"payload":\{"x":([^}]*)\}/g)].map((m) => [Number(m[1]), m[2]]));
+      expect(answered.size).toBe(texts.length);
+      const off = texts.filter((t, i) => answered.get(i) !== storedNumber(t).value);
+      expect(off).toEqual([]);
+      expect(texts.filter((t, i) => Number(answered.get(i)) !== Number(t)).length).toBeGreaterThan(0); // still lossy: payloadFloatExact stays false
+    } finally {
+      await call('DELETE', `/collections/${n}`);
+    }
   });
 });
 
@@ -138,6 +166,47 @@ describe('qdrant specifics and bad input (test server)', () => {
     const p2 = await repo.verifyParity(a, { collection: n, snapshot: manifest.id });
     expect(p2.ok).toBe(false);
     expect(p2.changed).toEqual([r3.id]);
+  });
+
+  it('payload floats Qdrant cannot hold exactly: parity passes them within the declared ulps and names every altered record; exact mode and a real change fail it', async () => {
+    expect(a.capabilities.payloadFloatExact).toBe(false);
+    const db = await PGlite.create({ extensions: { vector } });
+    try {
+      await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+      const pgv = pgvectorAdapter({ pglite: db });
+      const n = randomName('floats');
+      const schema = testSchema(n);
+      const records = makeRecords(200, 16, 11);
+      (records[0] as VectorRecord).payload.score = 0.48914389545097947; // Qdrant 1.18.3 answers 0.4891438954509794
+      await pgv.create(schema, { indexes: 'now' });
+      await pgv.write(n, makeBatch(schema, records), { mode: 'insert' });
+      const { manifest } = await repo.snapshot(pgv, n);
+      const target = randomName('floats_q');
+      await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+      expect((await a.fetch(target, [records[0]?.id as bigint]))[0]?.payload.score).toBe(0.4891438954509794);
+
+      const p = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target });
+      expect(p.ok, `changed ${p.changed.length}, buckets ${p.mismatchedBuckets.length}`).toBe(true);
+      expect(p.payloadFloats).toMatchObject({ mode: 'ulps', toleranceUlps: 16 });
+      expect(p.payloadFloats.altered).toBeGreaterThan(0);
+      expect(p.payloadFloats.ids).toContain(records[0]?.id);
+      expect(p.payloadFloats.maxUlps).toBeGreaterThan(0);
+      expect(p.payloadFloats.maxUlps).toBeLessThanOrEqual(16);
+      expect(p.changed).toEqual([]);
+
+      const strict = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target, payloadFloats: 'exact' });
+      expect(strict.ok).toBe(false);
+      expect(strict.changed).toContain(records[0]?.id);
+
+      // A float changed by more than rounding is a change, whatever the mode.
+      const r5 = records[5] as VectorRecord;
+      await a.write(target, makeBatch(schema, [{ ...r5, payload: { ...r5.payload, score: (r5.payload.score as number) * (1 + 1e-9) } }]), { mode: 'upsert' });
+      const p2 = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target });
+      expect(p2.ok).toBe(false);
+      expect(p2.changed).toEqual([r5.id]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('refuses two ids that land on the same point (ID_COLLISION), writing nothing', async () => {

@@ -15,6 +15,7 @@ import type { RouterEvent } from '../../src/index.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { until } from '../helpers/wait.js';
 import { REPLICA_A_URL, REPLICA_B_URL, freshPair, onNode, replica, urlOf } from '../helpers/pg-replica.js';
+import { pgClient, pgPool } from '../helpers/pg.js';
 
 const hasPair = engineAvailable('pg-replica', REPLICA_A_URL !== undefined && REPLICA_B_URL !== undefined);
 const PG_URL = process.env.PG_URL; // a separate server: the lease's witness
@@ -235,7 +236,7 @@ describe.skipIf(!hasPair)('pgRouter on real streaming replication', () => {
   it('many instances with a PostgreSQL lease promote exactly once', async () => {
     if (PG_URL === undefined) throw new Error('PG_URL (the lease witness) is not set');
     await freshPair();
-    const witness = new pg.Pool({ connectionString: PG_URL, max: 4 });
+    const witness = pgPool({ connectionString: PG_URL, max: 4 });
     try {
       const lease = pgLease({ pool: witness, table: randomName('lease') });
       const rs = Array.from({ length: 3 }, (_, i) => router({ mode: 'promote', lease, instanceId: `app-${i}` }));
@@ -371,7 +372,7 @@ describe.skipIf(!hasPair)('pgRouter on real streaming replication', () => {
     // A PostgreSQL database without pgvector.
     if (PG_URL === undefined) throw new Error('PG_URL is not set');
     const db = randomName('novector');
-    const admin = new pg.Client({ connectionString: PG_URL });
+    const admin = pgClient({ connectionString: PG_URL });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${db}`);
     try {
