@@ -670,6 +670,9 @@ function toMilvusValue(value: PayloadValue, f: MilvusFieldInfo, collection: stri
   if (f.data_type === 'VarChar' && typeof value === 'string' && f.max_length !== undefined && Buffer.byteLength(value, 'utf8') > Number(f.max_length)) {
     throw new InvalidInputError('VALUE_TOO_LONG', `A value of ${JSON.stringify(f.name)} is ${Buffer.byteLength(value, 'utf8')} bytes; the Milvus field of ${JSON.stringify(collection)} holds at most ${String(f.max_length)}. Nothing of this batch was written.`, { plugin: PLUGIN });
   }
+  // The neutral float -0 is the string "-0" (docs/format.md, payload values); Milvus floats hold -0.
+  const isFloat = f.data_type === 'Float' || f.data_type === 'Double' || (f.data_type === 'Array' && (f.element_type === 'Float' || f.element_type === 'Double'));
+  if (isFloat) return Array.isArray(value) ? value.map((x) => (x === '-0' ? -0 : x)) : value === '-0' ? -0 : value;
   return value;
 }
 
