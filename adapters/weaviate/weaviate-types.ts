@@ -232,6 +232,7 @@ export function valueToWeaviate(value: PayloadValue, field: Pick<PayloadField, '
       }
       case 'float32':
       case 'float64':
+        if (v === '-0') return -0; // the neutral float -0 (docs/format.md, negative zero)
         if (typeof v !== 'number') return bad(`holds ${JSON.stringify(v)}, which a Weaviate number cannot store (NaN and Infinity have no JSON form)`);
         return v;
       case 'datetime':

@@ -322,3 +322,27 @@ describe.runIf(hasWeaviate)('weaviate', () => {
     });
   });
 });
+
+describe.runIf(hasWeaviate)('weaviate: negative zero', () => {
+  it('a float -0 survives snapshot and restore into Weaviate (written back from the neutral "-0"), with parity', async () => {
+    const adapter = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
+    const source = randomName('Negz');
+    const target = `${source}R`;
+    try {
+      const schema: CollectionSchema = { ...testSchema(source), payload: [{ name: 'f64', type: 'float64', array: false, nullable: true }] };
+      await adapter.create(schema, { indexes: 'now' });
+      const records: VectorRecord[] = makeRecords(4).map((r, i) => ({ ...r, payload: { f64: i % 2 === 1 ? -0 : 1.5 } }));
+      await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, source);
+      await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
+      const back = await adapter.fetch(target, records.map((r) => r.id));
+      expect(back.map((r) => Object.is(r.payload.f64, -0))).toEqual([false, true, false, true]);
+      expect((await repo.verifyParity(adapter, { collection: source, snapshot: manifest.id, live: target })).ok).toBe(true);
+    } finally {
+      await adapter.drop(source).catch(() => undefined);
+      await adapter.drop(target).catch(() => undefined);
+      await adapter.close?.();
+    }
+  });
+});
