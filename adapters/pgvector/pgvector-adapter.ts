@@ -482,11 +482,13 @@ export class PgvectorAdapter implements VectorAdapter {
       const e = err instanceof VectordrError ? err : undefined;
       const sqlstate = typeof e?.details?.sqlstate === 'string' ? e.details.sqlstate : '';
       if (!/^2[23]/.test(sqlstate)) throw err;
-      // The engine's own words name the target and the constraint or column; never the row (data).
-      const cause = e?.cause as { message?: unknown; constraint?: unknown; column?: unknown } | undefined;
+      // Name the target, the SQLSTATE and the constraint or column — never the engine's message, which
+      // can quote a row's value (22P02 "invalid input syntax ...: <value>").
+      const cause = e?.cause as { constraint?: unknown; column?: unknown } | undefined;
       const constraint = typeof cause?.constraint === 'string' ? cause.constraint : undefined;
       const column = typeof cause?.column === 'string' ? cause.column : undefined;
-      throw new InvalidInputError('SCHEMA_MISMATCH', `${this.schemaName}.${target} refused the snapshot's rows (${String(cause?.message)}); the restore into it was rolled back, nothing was written to it. Restore with ifExists: 'replace' or into a new target, or change the table so that it accepts these rows.`, {
+      const what = constraint ? `constraint ${quoteIdent(constraint)}` : column ? `column ${quoteIdent(column)}` : 'a constraint or column type';
+      throw new InvalidInputError('SCHEMA_MISMATCH', `${this.schemaName}.${target} refused the snapshot's rows (SQLSTATE ${sqlstate}, ${what}); the restore into it was rolled back, nothing was written to it. Restore with ifExists: 'replace' or into a new target, or change the table so that it accepts these rows.`, {
         plugin: PLUGIN,
         cause: err,
         details: { target, sqlstate, ...(constraint ? { constraint } : {}), ...(column ? { column } : {}) },

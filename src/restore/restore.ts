@@ -184,6 +184,18 @@ export function checkCompatible(existing: CollectionSchema, wanted: CollectionSc
   }
 }
 
+/** `schema` with the engine's own type declarations of the fields (and id) an existing collection has. */
+function withFieldTypesOf(existing: CollectionSchema, schema: CollectionSchema): CollectionSchema {
+  const payload = new Map(existing.payload.map((p) => [p.name, p.nativeType]));
+  const vectors = new Map(existing.vectors.map((v) => [v.name, v.nativeType]));
+  return {
+    ...schema,
+    idNativeType: existing.idNativeType ?? schema.idNativeType,
+    payload: schema.payload.map((p) => ({ ...p, nativeType: payload.get(p.name) ?? p.nativeType })),
+    vectors: schema.vectors.map((v) => ({ ...v, nativeType: vectors.get(v.name) ?? v.nativeType })),
+  };
+}
+
 /** Every segment exists with the recorded size: a missing or truncated one fails before any write. */
 async function preflight(repo: Repository, manifest: Manifest, signal?: AbortSignal): Promise<void> {
   for (const ref of manifest.segments) {
@@ -271,8 +283,15 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
   }
   // Everything known in advance about an existing target, before anything is written (a direct
   // append being resumed was checked by the run that started it, and holds its own rows since).
+  let stagingSchema = schema;
   if (into && (useStaging || resumeFrom === undefined)) {
-    checkAppendable(await adapter.describe(target), schema);
+    const existing = await adapter.describe(target);
+    checkAppendable(existing, schema);
+    // A merge copies staging into the target inside the engine: staging takes the target's own
+    // field types, so each value is converted once, as a direct write into the target would, and
+    // never again by an implicit cast between two engine types (timestamptz -> timestamp shifts by
+    // the session's zone; text -> numeric is refused only after the whole load).
+    if (merge) stagingSchema = withFieldTypesOf(existing, schema);
     await adapter.preflightAppend?.(target, schema);
     if (opts.ifExists === 'fail' && (await adapter.count(target)) > 0) {
       throw new ConflictError('TARGET_NOT_EMPTY', `Target ${JSON.stringify(target)} already holds rows; pass ifExists: 'replace' (swap in the snapshot) or 'append' (upsert into it), or restore under another name with target.`, { plugin: adapter.engine });
@@ -283,7 +302,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
     }
   }
   if (!(await adapter.exists(writeInto))) {
-    await adapter.create({ ...schema, name: writeInto }, { indexes: 'deferred', signal });
+    await adapter.create({ ...stagingSchema, name: writeInto }, { indexes: 'deferred', signal });
     mode = 'insert';
     resumeFrom = undefined;
     await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: 0, rows: 0, mode }));
