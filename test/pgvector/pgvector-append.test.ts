@@ -5,7 +5,6 @@
  */
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { EngineError } from '../../src/errors.js';
@@ -15,6 +14,7 @@ import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { crashBeforeIndexedMarker } from '../conformance/adapter-suite.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { pgPool } from '../helpers/pg.js';
 
 const PG_URL = process.env.PG_URL;
 
@@ -229,7 +229,7 @@ const hasPg = engineAvailable('pgvector', PG_URL !== undefined);
 describe.runIf(hasPg)('real PostgreSQL', () => {
   for (const copy of ['auto', 'never'] as const) {
     appendSuite(`PostgreSQL (pg Pool, copy: ${copy})`, async () => {
-      const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+      const pool = pgPool({ connectionString: PG_URL, max: 4 });
       await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
       return { sql: { query: (q) => pool.query(q) }, adapter: pgvectorAdapter({ pool, copy }), close: () => pool.end() };
     });
