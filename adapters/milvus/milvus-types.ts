@@ -234,8 +234,12 @@ export function valueFromMilvus(v: unknown, field: PayloadField): JsonValue {
   if (v === null || v === undefined) return null;
   if (field.type === 'int64' && !field.array) return typeof v === 'string' || typeof v === 'bigint' ? int64ToJson(v) : (v as number);
   if (field.type === 'int64' && Array.isArray(v)) return v.map((x) => (x === null ? null : typeof x === 'number' ? x : int64ToJson(x as string)));
-  if (field.type === 'float32' && !field.array && typeof v === 'number') return Math.fround(v);
-  if (field.type === 'float32' && Array.isArray(v)) return v.map((x) => (typeof x === 'number' ? Math.fround(x) : null));
+  // The neutral float -0 is the string "-0" (docs/format.md, negative zero), as every adapter gives it.
+  const float = (x: number): JsonValue => (Object.is(x, -0) ? '-0' : x);
+  if (field.type === 'float32' && !field.array && typeof v === 'number') return float(Math.fround(v));
+  if (field.type === 'float32' && Array.isArray(v)) return v.map((x) => (typeof x === 'number' ? float(Math.fround(x)) : null));
+  if (field.type === 'float64' && !field.array && typeof v === 'number') return float(v);
+  if (field.type === 'float64' && Array.isArray(v)) return v.map((x) => (typeof x === 'number' ? float(x) : x) as JsonValue);
   return v as JsonValue;
 }
 

@@ -274,6 +274,9 @@ export function valueFromWeaviate(raw: unknown, field: Pick<PayloadField, 'type'
         return int64ToJson(BigInt(Math.round(Number(v))));
       case 'int32':
         return Number(v);
+      case 'float32':
+      case 'float64':
+        return Object.is(v, -0) ? '-0' : (v as JsonValue); // the neutral float -0 (docs/format.md, negative zero)
       case 'datetime':
         return typeof v === 'string' ? datetimeFromWeaviate(v) : v instanceof Date ? `${v.toISOString().slice(0, 23)}000Z` : (v as JsonValue);
       case 'date':

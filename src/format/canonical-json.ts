@@ -11,7 +11,7 @@ const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
  * as "__proto__" is an ordinary key, never the prototype setter.
  */
 function sortedCopy(v: PayloadValue): PayloadValue | undefined {
-  if (v === 0 && 1 / v < 0) return undefined; // -0: JSON.stringify would write 0
+  if (v === 0 && 1 / v < 0) return undefined; // -0: JSON.stringify would write 0, the general writer -0
   if (v === null || typeof v !== 'object') return v;
   if (v instanceof JsonNumber) return undefined;
   if (Array.isArray(v)) {
@@ -37,7 +37,7 @@ function sortedCopy(v: PayloadValue): PayloadValue | undefined {
 /** The general writer: JCS, with a JsonNumber written as its text. Undefined members are skipped, as JSON.stringify does. */
 function write(v: PayloadValue | undefined): string | undefined {
   if (v === undefined) return undefined;
-  if (v === 0 && 1 / v < 0) return '"-0"'; // a float -0 has no JSON number form: the neutral "-0", never a silent 0
+  if (v === 0 && 1 / v < 0) return '-0'; // the token -0, as a JsonNumber('-0') is written: never a silent 0
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
   if (v instanceof JsonNumber) return v.text;
   if (Array.isArray(v)) return `[${v.map((x) => write(x) ?? 'null').join(',')}]`;
@@ -52,8 +52,8 @@ function write(v: PayloadValue | undefined): string | undefined {
 /**
  * RFC 8785 (JCS) canonical JSON: keys sorted by UTF-16 code units, ECMAScript number serialisation,
  * no whitespace; a {@link JsonNumber} (a number a float64 would change) is written as its exact
- * text, and a number -0 (which JSON.stringify writes as 0) as the string "-0", the neutral float -0,
- * so that no adapter can lose a sign silently. The record digest hashes this, so two engines holding the same payload produce the same bytes.
+ * text, and a number -0 (which JSON.stringify writes as 0) as the token `-0`, exactly as a
+ * JsonNumber('-0') — so no sign is lost silently, and it reads back as a number. The record digest hashes this, so two engines holding the same payload produce the same bytes.
  *
  * Fast path: JSON.stringify of a key-sorted copy, which is byte-identical to JCS for JSON values
  * (JCS's number and string rules are JSON.stringify's) and ~5x faster than a recursive writer
