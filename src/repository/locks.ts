@@ -40,11 +40,14 @@ export const LockOptionsSchema = z.strictObject({
 });
 export type LockOptions = z.input<typeof LockOptionsSchema>;
 
+/** A lock body is a few hundred bytes; a bigger object under locks/ is not read (untrusted storage). */
+const MAX_LOCK_BYTES = 64 * 1024;
+
 const LockBodySchema = z.object({
   formatVersion: z.literal(1),
   exclusive: z.boolean(),
-  operation: z.string(),
-  host: z.string(),
+  operation: z.string().max(1_000),
+  host: z.string().max(255),
   pid: z.number().int(),
   createdAt: z.string(),
   /** `readlink /proc/self/ns/pid` of the holder (Linux), e.g. `pid:[4026531836]`. */
@@ -288,7 +291,8 @@ async function readLocks(store: LockStore, ownKey: string | undefined, fallbackN
     if (o.key === ownKey) continue;
     let body: LockBody | undefined;
     try {
-      const plain = store.decodeObject(o.key, await store.storage.get(o.key));
+      // An oversized lock object is unreadable: honoured until stale by time, never read whole.
+      const plain = o.size > MAX_LOCK_BYTES ? undefined : store.decodeObject(o.key, await store.storage.get(o.key));
       if (plain) body = LockBodySchema.parse(JSON.parse(Buffer.from(plain).toString('utf8')));
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) continue; // released meanwhile
