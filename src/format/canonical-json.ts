@@ -72,12 +72,28 @@ export function stringifyPayloadValue(value: PayloadValue): string {
 }
 
 /**
- * Number tokens JSON.parse could change: 16 or more significant digits (with or without a point),
- * a trailing fractional zero (`1.50`), an exponent (`1e400`), `-0`, or six leading fractional
- * zeros (JavaScript writes 1e-7 in exponent form). Matches inside strings only send a text to the
- * slower exact parser; a text without a match holds only numbers in their shortest round-trip form.
+ * A quick filter: patterns of number tokens JSON.parse could change — 16 or more significant digits,
+ * a trailing fractional zero (`1.50`), an exponent (`1e400`), `-0`, six leading fractional zeros
+ * (JavaScript writes 1e-7 in exponent form). It also matches inside strings (half of all UUIDs hold
+ * `\d[eE]\d`), so a match is confirmed token by token before the slower exact parser runs.
  */
 const MAYBE_INEXACT = /(?:\d\.?){16}|\.\d*0(?!\d)|\d[eE][+-]?\d|-0(?![.\d])|\.0{6}/;
+
+/**
+ * Every JSON number token: one starts the text or follows `[`, `:` or `,` (whitespace between).
+ * Strings may hold such a sequence too (`"a,1.50"`); that only sends a text to the exact parser.
+ */
+const NUMBER_TOKEN = /(?:^|[[:,])\s*(-?\d[\d.eE+-]*)/g;
+
+/** True when some number token of `text` is not the ECMAScript shortest form of its float64 (JSON.parse would change it). */
+function mayBeInexact(text: string): boolean {
+  NUMBER_TOKEN.lastIndex = 0;
+  for (let m = NUMBER_TOKEN.exec(text); m !== null; m = NUMBER_TOKEN.exec(text)) {
+    const token = m[1] as string;
+    if (String(Number(token)) !== token) return true;
+  }
+  return false;
+}
 
 function exactNumber(token: string): number | JsonNumber {
   const n = Number(token);
@@ -91,7 +107,7 @@ function exactNumber(token: string): number | JsonNumber {
  * Keys such as "__proto__" become own properties.
  */
 export function parseExactJson(text: string): PayloadValue {
-  if (!MAYBE_INEXACT.test(text)) return JSON.parse(text) as PayloadValue;
+  if (!MAYBE_INEXACT.test(text) || !mayBeInexact(text)) return JSON.parse(text) as PayloadValue;
   return losslessParse(text, null, exactNumber) as PayloadValue;
 }
 

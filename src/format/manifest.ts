@@ -179,6 +179,10 @@ export function parseManifest(bytes: Uint8Array, key: string): Manifest {
 
 /** Manifest bytes with their checksum. */
 export function serializeManifest(manifest: Manifest): Uint8Array {
+  // A v1 manifest read into memory carries `features` (v1's strict schema refuses it): only v2 is written.
+  if (manifest.formatVersion !== FORMAT_VERSION) {
+    throw new FormatVersionError(`Manifest ${manifest.id} is formatVersion ${manifest.formatVersion}; vectordr writes only formatVersion ${FORMAT_VERSION} manifests.`);
+  }
   return withChecksum(manifest);
 }
 
