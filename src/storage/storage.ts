@@ -43,8 +43,9 @@ export interface Storage {
   stat(key: string): Promise<StorageObjectInfo | undefined>;
   /**
    * Sets an existing object's lastModified to now, keeping its bytes; false (and nothing created)
-   * when the key does not exist. Atomic with respect to `delete`: an object deleted meanwhile stays
-   * deleted. Lock refreshes use it so that a lock another process removed is never rewritten;
+   * when the key does not exist. An object deleted before the call stays deleted; one deleted while
+   * the call runs may not, on stores that do not order the two (S3 promises no order between a copy
+   * and a delete of the same key), which is why a snapshot also checks its segments before it commits. Lock refreshes use it so that a lock another process removed is never rewritten;
    * without it the core falls back to `stat` then `put`, which can recreate a lock removed between
    * the two.
    */
