@@ -72,6 +72,8 @@ install() {
 
 # A gRPC CheckHealth through the server's own stubs: the port being open is not enough to know that
 # the Milvus service (and not some other gRPC server) answers.
+port_healthy() { port_open && healthy; }
+
 healthy() {
   "$VENV/bin/python" - "127.0.0.1:$PORT" <<'PY' >/dev/null 2>&1
 import sys, grpc
@@ -105,16 +107,7 @@ sys.exit(main(sys.argv[1:]))
     </dev/null >>"$LOG" 2>&1 9>&- &
   local pid=$!
   echo "$pid" >"$PIDFILE"
-  local deadline=$((SECONDS + 60))
-  until port_open && healthy; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PIDFILE"
-      tail -n 20 "$LOG" >&2
-      die "Milvus Lite exited during startup (log: $LOG)"
-    fi
-    [ $SECONDS -lt $deadline ] || { stop; die "Milvus Lite not ready on $(url) after 60 s (log: $LOG)"; }
-    sleep 0.1
-  done
+  wait_ready "$pid" 60 0.1 'Milvus Lite' "log: $LOG" port_healthy
   exec 9>&-
   echo "MILVUS_ADDRESS=$(url)"
 }

@@ -121,6 +121,8 @@ os.chdir(base)  # Milvus reads ./configs/milvus.yaml
 os.execve(exe, [exe, 'run', 'standalone'], env)
 PY
 
+port_healthy() { port_open && healthy; }
+
 healthy() {
   "$VENV/bin/python" - "$METRICS_PORT" <<'PY' >/dev/null 2>&1
 import sys, urllib.request
@@ -156,16 +158,7 @@ start() {
   setsid "$VENV/bin/python" -c "$LAUNCHER" "$RUN" "$PORT" "$BASE_PORT" </dev/null >>"$LOG" 2>&1 9>&- &
   local pid=$!
   echo "$pid" >"$PIDFILE"
-  local deadline=$((SECONDS + STARTUP_S))
-  until port_open && healthy; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PIDFILE"
-      tail -n 20 "$LOG" >&2
-      die "Milvus standalone exited during startup (logs: $RUN/logs)"
-    fi
-    [ $SECONDS -lt $deadline ] || { stop; die "Milvus standalone not ready on $(url) after $STARTUP_S s (logs: $RUN/logs)"; }
-    sleep 0.5
-  done
+  wait_ready "$pid" "$STARTUP_S" 0.5 'Milvus standalone' "logs: $RUN/logs" port_healthy
   # The launcher exec'ed the binary in place: the pid must now be Milvus itself.
   running_pid >/dev/null || { stop; die "pid $pid is not $BIN after startup (logs: $RUN/logs)"; }
   exec 9>&-

@@ -94,16 +94,7 @@ start() {
   ) &
   local pid=$!
   echo "$pid" >"$PIDFILE"
-  local deadline=$((SECONDS + 60))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url)/readyz" || true)" = 200 ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PIDFILE"
-      tail -n 20 "$LOG" >&2
-      die "Qdrant exited during startup (log: $LOG)"
-    fi
-    [ $SECONDS -lt $deadline ] || { stop; die "Qdrant not ready on $(url) after 60 s (log: $LOG)"; }
-    sleep 0.1
-  done
+  wait_ready "$pid" 60 0.1 Qdrant "log: $LOG" http_ok "$(url)/readyz"
   exec 9>&-
   echo "QDRANT_URL=$(url)"
 }

@@ -91,16 +91,7 @@ start() {
     </dev/null >>"$LOG" 2>&1 &
   local pid=$!
   echo "$pid" >"$PIDFILE"
-  local deadline=$((SECONDS + 60))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url)/minio/health/ready" || true)" = 200 ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PIDFILE"
-      tail -n 20 "$LOG" >&2
-      die "MinIO exited during startup (log: $LOG)"
-    fi
-    [ $SECONDS -lt $deadline ] || { stop; die "MinIO not ready on $(url) after 60 s (log: $LOG)"; }
-    sleep 0.1
-  done
+  wait_ready "$pid" 60 0.1 MinIO "log: $LOG" http_ok "$(url)/minio/health/ready"
   ensure_bucket
   print_vars
 }

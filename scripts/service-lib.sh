@@ -56,3 +56,26 @@ go_install_tool() {
   say "built $binary in $((SECONDS - t0)) s"
   exec 9>&-
 }
+
+# True when GET $1 answers 200 within 2 s.
+http_ok() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)" = 200 ]; }
+
+# Waits for a server just started as pid $1 until the command `$6...` succeeds, checking every $3 s:
+# `wait_ready <pid> <timeout s> <interval s> <name> <where its logs are> <check command...>`.
+# If the process exits, the tail of $LOG is shown and the script dies; if it is not ready within the
+# timeout, it is stopped (the caller's stop()) and the script dies. The caller sets PIDFILE and LOG
+# and defines url(), stop() and die().
+wait_ready() {
+  local pid=$1 timeout=$2 interval=$3 name=$4 logs=$5
+  shift 5
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PIDFILE"
+      tail -n 20 "$LOG" >&2
+      die "$name exited during startup ($logs)"
+    fi
+    [ $SECONDS -lt $deadline ] || { stop; die "$name not ready on $(url) after $timeout s ($logs)"; }
+    sleep "$interval"
+  done
+}

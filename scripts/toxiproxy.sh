@@ -95,16 +95,7 @@ start() {
   setsid "$SERVER" -host 127.0.0.1 -port "$PORT" </dev/null >>"$LOG" 2>&1 &
   local pid=$!
   echo "$pid" >"$PIDFILE"
-  local deadline=$((SECONDS + 30))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url)/version" || true)" = 200 ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PIDFILE"
-      tail -n 20 "$LOG" >&2
-      die "toxiproxy-server exited during startup (log: $LOG)"
-    fi
-    [ $SECONDS -lt $deadline ] || { stop; die "toxiproxy not ready on $(url) after 30 s (log: $LOG)"; }
-    sleep 0.05
-  done
+  wait_ready "$pid" 30 0.05 toxiproxy-server "log: $LOG" http_ok "$(url)/version"
   echo "VECTORDR_TOXIPROXY_URL=$(url)"
 }
 

@@ -86,16 +86,7 @@ start() {
     </dev/null >>"$LOG" 2>&1 &
   local pid=$!
   echo "$pid" >"$PIDFILE"
-  local deadline=$((SECONDS + 120))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url)/v1/.well-known/ready" || true)" = 200 ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PIDFILE"
-      tail -n 20 "$LOG" >&2
-      die "Weaviate exited during startup (log: $LOG)"
-    fi
-    [ $SECONDS -lt $deadline ] || { stop; die "Weaviate not ready on $(url) after 120 s (log: $LOG)"; }
-    sleep 0.2
-  done
+  wait_ready "$pid" 120 0.2 Weaviate "log: $LOG" http_ok "$(url)/v1/.well-known/ready"
   print_vars
 }
 
