@@ -10,7 +10,7 @@ import { JsonNumber, type Payload, type PayloadValue } from '../model.js';
 const MASK = '\u0000vectordr:float';
 
 /** Exact through any JSON number parser: an integer written without an exponent that fits i64 or u64. */
-const exactNumber = (x: number): boolean => Number.isInteger(x) && x >= -(2 ** 63) && x < 2 ** 64;
+const exactInteger = (x: number): boolean => Number.isInteger(x) && x >= -(2 ** 63) && x < 2 ** 64;
 
 const integerText = (v: PayloadValue | undefined): boolean => v instanceof JsonNumber && /^-?\d+$/.test(v.text);
 
@@ -18,7 +18,7 @@ const integerText = (v: PayloadValue | undefined): boolean => v instanceof JsonN
 const asNumber = (v: PayloadValue | undefined): number | undefined => (typeof v === 'number' ? v : v instanceof JsonNumber ? Number(v.text) : undefined);
 
 function mask(v: PayloadValue): PayloadValue {
-  if (typeof v === 'number') return exactNumber(v) ? v : MASK;
+  if (typeof v === 'number') return exactInteger(v) ? v : MASK;
   if (v instanceof JsonNumber) return MASK; // its text is not a double's shortest form: never exact through a float parser
   if (Array.isArray(v)) return v.map(mask);
   if (v !== null && typeof v === 'object') {
@@ -63,7 +63,7 @@ export function floatDistance(want: PayloadValue | undefined, have: PayloadValue
   if (w !== undefined || h !== undefined) {
     if (w === undefined || h === undefined) return Number.POSITIVE_INFINITY;
     if (w === h && !(want instanceof JsonNumber) && !(have instanceof JsonNumber)) return 0;
-    return exactNumber(w) && exactNumber(h) && !(want instanceof JsonNumber) ? Number.POSITIVE_INFINITY : Math.max(1, ulpDistance(w, h));
+    return exactInteger(w) && exactInteger(h) && !(want instanceof JsonNumber) ? Number.POSITIVE_INFINITY : Math.max(1, ulpDistance(w, h));
   }
   let max = 0;
   if (Array.isArray(want) && Array.isArray(have)) {
