@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { InvalidInputError, UnsupportedOperationError } from '../../src/errors.js';
 import type { IndexSpec, JsonValue, Metric, PayloadField, PayloadType, PayloadValue } from '../../src/model.js';
 import { IdTypeSchema, PayloadTypeSchema, int64ToJson } from '../../src/model.js';
+import { parseExactJson, stringifyPayloadValue } from '../../src/format/canonical-json.js';
 
 export const PLUGIN = 'weaviate';
 
@@ -217,7 +218,7 @@ export function valueToWeaviate(value: PayloadValue, field: Pick<PayloadField, '
   const bad = (why: string): never => {
     throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${id}: field ${JSON.stringify(field.name)} ${why}. Nothing of this batch was written.`, { plugin: PLUGIN, details: { field: field.name } });
   };
-  if (field.type === 'json') return JSON.stringify(value);
+  if (field.type === 'json') return stringifyPayloadValue(value); // Weaviate keeps it as text: numbers exactly as given
   if (field.type === 'bytes' && field.array) return JSON.stringify(value);
   const one = (v: PayloadValue): unknown => {
     if (v === null) return bad('has a null inside an array, which Weaviate arrays cannot hold');
@@ -263,10 +264,10 @@ export function datetimeFromWeaviate(s: string): string {
 }
 
 /** A value read from Weaviate -> the neutral value of `field`. */
-export function valueFromWeaviate(raw: unknown, field: Pick<PayloadField, 'type' | 'array' | 'nativeType'>): JsonValue {
+export function valueFromWeaviate(raw: unknown, field: Pick<PayloadField, 'type' | 'array' | 'nativeType'>): PayloadValue {
   if (raw === null || raw === undefined) return null;
   const native = parseNativeProperty(field.nativeType);
-  if (field.type === 'json' && !native) return typeof raw === 'string' ? (JSON.parse(raw) as JsonValue) : (raw as JsonValue);
+  if (field.type === 'json' && !native) return typeof raw === 'string' ? parseExactJson(raw) : (raw as JsonValue);
   if (field.type === 'bytes' && field.array && typeof raw === 'string') return JSON.parse(raw) as JsonValue;
   const one = (v: unknown): JsonValue => {
     switch (field.type) {

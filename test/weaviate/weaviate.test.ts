@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WeaviateAdapter, weaviateAdapter } from '../../adapters/weaviate/index.js';
+import { canonicalPayload, parseExactJson } from '../../src/format/canonical-json.js';
 import { idToUuid } from '../../src/id-mapping.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import { type Repository, openRepository } from '../../src/repository/repository.js';
@@ -323,7 +324,32 @@ describe.runIf(hasWeaviate)('weaviate', () => {
   });
 });
 
-describe.runIf(hasWeaviate)('weaviate: negative zero', () => {
+describe.runIf(hasWeaviate)('weaviate: exact values', () => {
+  it('a json property keeps numbers a float64 would change (big integers, 1.50) through write, fetch, snapshot and restore', async () => {
+    const adapter = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
+    const source = randomName('Exactj');
+    const target = `${source}R`;
+    try {
+      const schema: CollectionSchema = { ...testSchema(source), payload: [{ name: 'meta', type: 'json', array: false, nullable: true }] };
+      await adapter.create(schema, { indexes: 'now' });
+      const meta = parseExactJson('{"big":9007199254740993,"price":1.50,"list":[1e400,-0]}');
+      const records: VectorRecord[] = makeRecords(2).map((r) => ({ ...r, payload: { meta } }));
+      await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
+      const back = await adapter.fetch(source, records.map((r) => r.id));
+      expect(back.map((r) => canonicalPayload(r.payload))).toEqual(records.map((r) => canonicalPayload(r.payload)));
+      expect(canonicalPayload(back[0]?.payload ?? {})).toBe('{"meta":{"big":9007199254740993,"list":[1e400,-0],"price":1.50}}');
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const { manifest } = await repo.snapshot(adapter, source);
+      await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
+      expect((await repo.verifyParity(adapter, { collection: source, snapshot: manifest.id, live: target })).ok).toBe(true);
+    } finally {
+      await adapter.drop(source).catch(() => undefined);
+      await adapter.drop(target).catch(() => undefined);
+      await adapter.close?.();
+    }
+  });
+
+
   it('a float -0 survives snapshot and restore into Weaviate (written back from the neutral "-0"), with parity', async () => {
     const adapter = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
     const source = randomName('Negz');
