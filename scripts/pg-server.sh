@@ -84,7 +84,9 @@ max_replication_slots = 4
 max_wal_senders = 4
 CONF
   fi
-  as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$RUN/postgres.log" -w -t 60 start >/dev/null
+  # The port is given at every start, not only written at initdb: a data folder first started on
+  # another port (VECTORDR_PG_PORT) would otherwise keep listening there while PG_URL says $PORT.
+  as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$RUN/postgres.log" -o "-p $PORT" -w -t 60 start >/dev/null
   echo "PG_URL=$(url)"
 }
 
