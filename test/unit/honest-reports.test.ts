@@ -8,8 +8,10 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
+import type { VectorAdapter } from '../../src/adapter.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
+import { expectError } from '../helpers/errors.js';
 
 describe('honest reports and clear refusals', () => {
   let db: PGlite;
@@ -60,6 +62,73 @@ describe('honest reports and clear refusals', () => {
       expect(capped.truncated).toBe(true);
       const none = await repo.verifyParity(adapter, { collection: table, maxIds: 0 });
       expect(none).toMatchObject({ ok: false, examinedBuckets: 0, truncated: true, missing: [] });
+    });
+  });
+
+  describe('every report has a JSON form, ids as strings', () => {
+    it('snapshot, parity, recall, verify, restore, forget and prune reports survive JSON.stringify', async () => {
+      await db.exec(`CREATE INDEX ON ${table} USING hnsw (e vector_l2_ops)`); // recall needs a metric
+      const snap = await repo.snapshot(adapter, table);
+      await db.exec(`UPDATE ${table} SET t = 'changed' WHERE id IN (7, 1999); DELETE FROM ${table} WHERE id = 42; INSERT INTO ${table} VALUES (9007199254740993, '[1,1,1,1,1,1,1,1]', 'big')`);
+      const parity = await repo.verifyParity(adapter, { collection: table, maxBuckets: 256 });
+      expect(parity.missing).toEqual([42n]); // bigint in memory
+      const pj = JSON.parse(JSON.stringify(parity));
+      expect(pj.missing).toEqual(['42']);
+      expect(pj.extra).toEqual(['9007199254740993']); // beyond 2^53, exact
+      expect([...pj.changed].sort()).toEqual(['1999', '7']);
+      expect(pj).toMatchObject({ ok: false, truncated: false, rows: parity.rows, mismatchedBuckets: parity.mismatchedBuckets });
+      expect(parity.toJSON()).toEqual(pj);
+      expect(Object.keys(parity)).not.toContain('toJSON'); // the report's own fields are unchanged
+
+      const reports: [string, object][] = [
+        ['snapshot', snap],
+        ['verify', await repo.verify()],
+        ['recall', await repo.verifyRecall(adapter, { collection: table, queries: 5, exact: true })],
+        ['restore', await repo.restore(adapter, { collection: table, target: `${table}_copy` })],
+        ['forget', await repo.forget({ keepLast: 1 }, { dryRun: true })],
+        ['prune', await repo.prune({ dryRun: true })],
+      ];
+      for (const [name, report] of reports) {
+        const text = JSON.stringify(report);
+        expect(typeof text, name).toBe('string');
+        expect(JSON.parse(text), name).toEqual(JSON.parse(JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))));
+      }
+    });
+  });
+
+  describe('typed refusals instead of silent no-ops', () => {
+    it('verify({ collection }) of a collection without snapshots is SNAPSHOT_NOT_FOUND naming what exists', async () => {
+      await repo.snapshot(adapter, table);
+      const err = await expectError(repo.verify({ collection: 'nope' }), 'SNAPSHOT_NOT_FOUND');
+      expect(err.message).toContain('"nope"');
+      expect(err.message).toContain(JSON.stringify(table));
+      expect(err.message).toContain('repo.list()');
+      expect((await repo.verify({ collection: table })).ok).toBe(true);
+    });
+
+    it('forget with a collection that has no snapshot is SNAPSHOT_NOT_FOUND, dry run or not, and removes nothing', async () => {
+      await repo.snapshot(adapter, table);
+      await repo.snapshot(adapter, table);
+      for (const dryRun of [true, false]) {
+        const err = await expectError(repo.forget({ keepLast: 1 }, { collection: `${table}x`, dryRun }), 'SNAPSHOT_NOT_FOUND');
+        expect(err.message).toContain(JSON.stringify(`${table}x`));
+        expect(err.message).toContain('repo.list()');
+      }
+      expect(await repo.list()).toHaveLength(2);
+      expect((await repo.forget({ keepLast: 1 }, { collection: table })).removed).toBe(1);
+    });
+
+    it('a non-adapter given to snapshot, restore, verifyParity or verifyRecall is INVALID_ARGUMENT, not a TypeError', async () => {
+      await repo.snapshot(adapter, table);
+      for (const bad of [null, undefined, {}, 'pgvector', { engine: 'pgvector' }] as unknown as VectorAdapter[]) {
+        const e1 = await expectError(repo.snapshot(bad, table), 'INVALID_ARGUMENT');
+        expect(e1.message).toContain('repo.snapshot() needs a VectorAdapter');
+        await expectError(repo.restore(bad, { collection: table, target: 'x' }), 'INVALID_ARGUMENT');
+        await expectError(repo.verifyParity(bad, { collection: table }), 'INVALID_ARGUMENT');
+        await expectError(repo.verifyRecall(bad, { collection: table }), 'INVALID_ARGUMENT');
+      }
+      await expectError(repo.snapshot(adapter, null as unknown as string), 'INVALID_ARGUMENT');
+      expect(await repo.list()).toHaveLength(1);
     });
   });
 
