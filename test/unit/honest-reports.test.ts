@@ -9,6 +9,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import type { VectorAdapter } from '../../src/adapter.js';
+import type { ProgressEvent } from '../../src/progress.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { expectError } from '../helpers/errors.js';
@@ -132,4 +133,27 @@ describe('honest reports and clear refusals', () => {
     });
   });
 
+  describe('progress', () => {
+    it('a never-analyzed table still has totalRows, and each advance is reported once', async () => {
+      expect((await db.query<{ reltuples: number }>(`SELECT reltuples FROM pg_class WHERE relname = $1`, [table])).rows[0]?.reltuples).toBe(-1);
+      const events: ProgressEvent[] = [];
+      await repo.snapshot(adapter, table, { segmentBytes: 64 * 1024, onProgress: (e) => events.push(e) });
+      expect(events.every((e) => e.totalRows === 2000)).toBe(true);
+      const key = (e: ProgressEvent): string => `${e.rows} ${e.segments} ${e.bytes}`;
+      for (let i = 1; i < events.length; i++) {
+        const [prev, cur] = [events[i - 1] as ProgressEvent, events[i] as ProgressEvent];
+        if (cur.phase === 'scan' || cur.phase === 'segment') expect(key(cur), `event ${i} (${cur.phase}) repeats event ${i - 1} (${prev.phase})`).not.toBe(key(prev));
+      }
+      expect(events.filter((e) => e.phase === 'segment')).toHaveLength(9);
+      expect(events.map((e) => e.phase).at(0)).toBe('start');
+      expect(events.map((e) => e.phase).slice(-2)).toEqual(['commit', 'done']);
+    });
+
+    it('an empty never-analyzed table has totalRows 0', async () => {
+      await db.exec(`CREATE TABLE ${table}_empty (id int8 PRIMARY KEY, e vector(8))`);
+      const events: ProgressEvent[] = [];
+      await repo.snapshot(adapter, `${table}_empty`, { onProgress: (e) => events.push(e) });
+      expect(events[0]).toMatchObject({ phase: 'start', totalRows: 0 });
+    });
+  });
 });
