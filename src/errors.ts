@@ -19,6 +19,7 @@ export type ErrorCategory =
 /** Stable error codes. Adding codes is a minor change; renaming one is breaking. */
 export type ErrorCode =
   | 'INVALID_OPTIONS'
+  | 'INVALID_ARGUMENT'
   | 'INVALID_IDENTIFIER'
   | 'INVALID_VECTOR'
   | 'DIMENSION_MISMATCH'

@@ -19,6 +19,7 @@ export type * from './adapter.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { ProgressCallback, ProgressEvent } from './progress.js';
+export type { JsonForm, Report } from './report.js';
 export { Repository, openRepository, OpenRepositoryOptionsSchema } from './repository/repository.js';
 export type { OpenRepositoryOptions, SnapshotInfo } from './repository/repository.js';
 export { SnapshotOptionsSchema } from './snapshot/snapshot.js';

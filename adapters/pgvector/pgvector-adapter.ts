@@ -266,17 +266,21 @@ export class PgvectorAdapter implements VectorAdapter {
       const info = await describeTable(session, this.schemaName, collection);
       const cp = await session.query(
         `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
-                txid_current_snapshot()::text AS snap, GREATEST(c.reltuples, 0)::int8::text AS estimate
+                txid_current_snapshot()::text AS snap, c.reltuples::int8::text AS estimate
            FROM pg_catalog.pg_class c WHERE c.oid = $1::oid`,
         [info.oid],
       );
       const row = cp.rows[0] ?? {};
       const checkpoint: Checkpoint = { engine: 'pgvector', kind: 'pg-lsn', value: { lsn: String(row.lsn ?? ''), snapshot: String(row.snap ?? '') }, takenAt: new Date().toISOString() };
-      const estimate = Number(row.estimate ?? 0);
+      let estimate = Number(row.estimate ?? -1);
+      // reltuples is -1 on a table never analyzed (always so on PGlite, which has no autovacuum) and
+      // 0 when it was empty at its last analyze: count it then, in the same snapshot. Autovacuum
+      // analyzes any table of real size, so on a server this extra pass is for small or fresh tables.
+      if (!(estimate > 0)) estimate = Number((await session.query(`SELECT count(*)::text AS n FROM ${this.table(info.schema.name)}`)).rows[0]?.n ?? 0);
       return {
         schema: info.schema,
         checkpoint,
-        estimatedRows: estimate > 0 ? estimate : undefined,
+        estimatedRows: estimate,
         close,
         batches: () => this.scanBatches(session, info, batchSize, signal),
       };

@@ -100,6 +100,8 @@ export async function forgetSnapshots(repo: Repository, policy: RetentionPolicy,
   const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'forget', signal: o.signal });
   try {
     const manifests = await readAllManifests(repo, o.signal, o.collection);
+    // A misspelled collection would otherwise "keep everything" and remove nothing, silently.
+    if (o.collection !== undefined && manifests.length === 0) throw await repo.noSnapshotError(o.collection, o.signal);
     const byCollection = new Map<string, Manifest[]>();
     for (const m of manifests) byCollection.set(m.collection, [...(byCollection.get(m.collection) ?? []), m]);
     const report: ForgetReport = { dryRun: o.dryRun, collections: [], removed: 0 };

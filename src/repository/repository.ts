@@ -12,6 +12,7 @@ import { type EncryptionOptions, type RepositoryCipher, SEAL_OVERHEAD, createEnc
 import { CONFIG_KEY, SNAPSHOTS_PREFIX, assertSnapshotId, collectionFromKey, collectionKey, manifestKey, segmentKey } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, parseRepositoryConfig, serializeManifest, withChecksum } from '../format/manifest.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { type Report, withJsonForm } from '../report.js';
 import type { Storage } from '../storage/storage.js';
 import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../restore/restore.js';
 import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from '../snapshot/snapshot.js';
@@ -173,33 +174,39 @@ export class Repository implements LockStore {
   }
 
   /** Removes snapshots (manifests only) that a retention policy does not keep; run prune() to free their data. */
-  forget(policy: RetentionPolicy, options: ForgetOptions = {}): Promise<ForgetReport> {
-    return forgetSnapshots(this, policy, options);
+  async forget(policy: RetentionPolicy, options: ForgetOptions = {}): Promise<Report<ForgetReport>> {
+    return withJsonForm(await forgetSnapshots(this, policy, options));
   }
 
   /** Deletes segments no snapshot references (orphans of crashed runs, data of forgotten snapshots) and stale locks. */
-  prune(options: PruneOptions = {}): Promise<PruneReport> {
-    return pruneRepository(this, options);
+  async prune(options: PruneOptions = {}): Promise<Report<PruneReport>> {
+    return withJsonForm(await pruneRepository(this, options));
   }
 
   /** Takes a consistent full snapshot of `collection` through `adapter`. */
-  snapshot(adapter: VectorAdapter, collection: string, options: SnapshotOptions = {}): Promise<SnapshotResult> {
-    return takeSnapshot(this, adapter, collection, options);
+  async snapshot(adapter: VectorAdapter, collection: string, options: SnapshotOptions = {}): Promise<Report<SnapshotResult>> {
+    assertAdapter(adapter, 'snapshot', ['describe', 'scan']);
+    if (typeof collection !== 'string' || collection.length === 0) {
+      throw new InvalidInputError('INVALID_ARGUMENT', `repo.snapshot(adapter, collection) needs the collection name as a non-empty string; got ${describeValue(collection)}.`);
+    }
+    return withJsonForm(await takeSnapshot(this, adapter, collection, options));
   }
 
   /** Restores a snapshot into `adapter` (same or another engine, same or another name). */
-  restore(adapter: VectorAdapter, options: RestoreOptions): Promise<RestoreResult> {
-    return restoreSnapshot(this, adapter, options);
+  async restore(adapter: VectorAdapter, options: RestoreOptions): Promise<Report<RestoreResult>> {
+    assertAdapter(adapter, 'restore', ['create', 'write']);
+    return withJsonForm(await restoreSnapshot(this, adapter, options));
   }
 
   /** Re-hashes every segment and recomputes every digest; needs no database. */
-  verify(options: VerifyIntegrityOptions = {}): Promise<IntegrityReport> {
-    return verifyIntegrity(this, options);
+  async verify(options: VerifyIntegrityOptions = {}): Promise<Report<IntegrityReport>> {
+    return withJsonForm(await verifyIntegrity(this, options));
   }
 
   /** Compares a live collection with a snapshot, bucket by bucket, and names the ids that differ. */
-  verifyParity(adapter: VectorAdapter, options: ParityOptions): Promise<ParityReport> {
-    return verifyParity(this, adapter, options);
+  async verifyParity(adapter: VectorAdapter, options: ParityOptions): Promise<Report<ParityReport>> {
+    assertAdapter(adapter, 'verifyParity', ['scan', 'fetch']);
+    return withJsonForm(await verifyParity(this, adapter, options));
   }
 
   /**
@@ -210,8 +217,9 @@ export class Repository implements LockStore {
    * const r = await repo.verifyRecall(adapter, { collection: 'docs', k: 10, queries: 100, minRecall: 0.95 });
    * if (!r.ok) throw new Error(`recall@10 ${r.recall}`);
    */
-  verifyRecall(adapter: VectorAdapter, options: RecallOptions): Promise<RecallReport> {
-    return verifyRecall(this, adapter, options);
+  async verifyRecall(adapter: VectorAdapter, options: RecallOptions): Promise<Report<RecallReport>> {
+    assertAdapter(adapter, 'verifyRecall', ['search']);
+    return withJsonForm(await verifyRecall(this, adapter, options));
   }
 
   /** Snapshots in the repository, oldest first; only committed ones (a snapshot exists iff its manifest does). */
@@ -233,12 +241,26 @@ export class Repository implements LockStore {
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /**
+   * SNAPSHOT_NOT_FOUND for a collection this repository holds no snapshot of, naming the
+   * collections it does hold (a misspelling shows at once) and where to look.
+   */
+  async noSnapshotError(collection: string, signal?: AbortSignal): Promise<NotFoundError> {
+    const names = [...new Set((await this.snapshotRefs({ signal })).map((r) => r.collection))].sort();
+    const shown = names.slice(0, 20).map((n) => JSON.stringify(n)).join(', ');
+    const held = names.length === 0 ? 'it holds no snapshot at all' : `collections with snapshots: ${shown}${names.length > 20 ? `, and ${names.length - 20} more` : ''}`;
+    return new NotFoundError(
+      'SNAPSHOT_NOT_FOUND',
+      `Repository ${this.storage.location} has no snapshot of collection ${JSON.stringify(collection)} (${held}). Check the name; repo.list() lists every snapshot.`,
+      { details: { collection, collections: names.slice(0, 20) } },
+    );
+  }
+
   /** Loads and validates a manifest; `'latest'` picks the newest snapshot of the collection. */
   async readManifest(collection: string, snapshotId: string): Promise<Manifest> {
     if (snapshotId === 'latest') {
-      const all = await this.list({ collection });
-      const last = all.at(-1);
-      if (!last) throw new NotFoundError('SNAPSHOT_NOT_FOUND', `Repository ${this.storage.location} has no snapshot of collection ${JSON.stringify(collection)}.`);
+      const last = (await this.list({ collection })).at(-1);
+      if (!last) throw await this.noSnapshotError(collection);
       snapshotId = last.id;
     }
     assertSnapshotId(snapshotId);
@@ -338,6 +360,26 @@ export class Repository implements LockStore {
       if (isVectordrError(err, 'KEY_EXISTS')) throw new ConflictError('KEY_EXISTS', `Snapshot ${manifest.id} already exists; refusing to overwrite it.`, { cause: err });
       throw err;
     }
+  }
+}
+
+/** A short, secret-free description of a wrong argument for an error message. */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : typeof v === 'string' ? `the string ${JSON.stringify(v.slice(0, 64))}` : typeof v;
+}
+
+/** Refuses, with a typed error, anything that is not a `VectorAdapter` able to do `operation`. */
+function assertAdapter(adapter: unknown, operation: string, methods: readonly string[]): asserts adapter is VectorAdapter {
+  const a = adapter as Record<string, unknown> | null;
+  const ok =
+    typeof a === 'object' && a !== null && typeof a.engine === 'string' && typeof a.capabilities === 'object' && a.capabilities !== null && methods.every((m) => typeof a[m] === 'function');
+  if (!ok) {
+    throw new InvalidInputError(
+      'INVALID_ARGUMENT',
+      `repo.${operation}() needs a VectorAdapter as its first argument (e.g. pgvectorAdapter({ pool }) from 'vectordr/adapters/pgvector'), with ${methods.join(', ')}; got ${describeValue(adapter)}.`,
+    );
   }
 }
 

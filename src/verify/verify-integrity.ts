@@ -55,6 +55,8 @@ export async function verifyIntegrity(repo: Repository, options: VerifyIntegrity
   if (snapshot !== undefined && collection !== undefined) targets.push({ collection, id: snapshot });
   else {
     targets.push(...(await repo.snapshotRefs({ collection, signal })));
+    // "ok" with nothing checked would read as a verified backup: a collection with no snapshot is an error.
+    if (collection !== undefined && targets.length === 0) throw await repo.noSnapshotError(collection, signal);
   }
   /** Segments shared between snapshots are read and verified once per run; their digest sums are reused. */
   const verified = new Map<string, { problem: IntegrityProblem } | { acc: BucketDigest; rows: number }>();
@@ -146,3 +148,4 @@ async function verifySegment(
     return { problem: { code: err.code, message: err.message, segment: ref.key } };
   }
 }
+

@@ -75,6 +75,14 @@ export interface ParityReport {
   collectionDigest: { live: string; snapshot: string };
   /** Buckets whose count or digest sum differ. */
   mismatchedBuckets: number[];
+  /** How many of the mismatched buckets were examined id by id (the first `maxBuckets`; 0 when `maxIds` is 0). */
+  examinedBuckets: number;
+  /**
+   * True when the id lists are not the whole story: some mismatched buckets were not examined
+   * (`examinedBuckets < mismatchedBuckets.length`) or a list stopped at `maxIds`. Raise `maxBuckets`
+   * and `maxIds` to see every id.
+   */
+  truncated: boolean;
   /** Ids in the examined buckets (up to `maxIds` each). */
   missing: Id[];
   extra: Id[];
@@ -212,6 +220,8 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
     rows: { live: liveAcc.total(), snapshot: manifest.rows.upserts },
     collectionDigest: { live: liveAcc.collectionDigest(), snapshot: snapDigest.collection },
     mismatchedBuckets: mismatched,
+    examinedBuckets: 0,
+    truncated: loose.length > opts.maxIds || floatReport.altered > floatReport.ids.length,
     missing: [],
     extra: [],
     changed: loose.slice(0, opts.maxIds),
@@ -219,12 +229,20 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
     payloadFloats: floatReport,
   };
   if (mismatched.length === 0 || opts.maxIds === 0) {
+    report.truncated ||= mismatched.length > 0;
     progress.emit('done');
     return report;
   }
 
   // Second pass: id -> digest maps for the first `maxBuckets` differing buckets only (bounded memory).
   const examine = new Set(mismatched.slice(0, opts.maxBuckets));
+  report.examinedBuckets = examine.size;
+  report.truncated ||= examine.size < mismatched.length;
+  /** Appends an id unless the list is full; a full list makes the report truncated. */
+  const add = (list: Id[], id: Id): void => {
+    if (list.length < opts.maxIds) list.push(id);
+    else report.truncated = true;
+  };
   const key = (id: Id): string => String(id);
   const hex = (d: Uint8Array, i: number): string => Buffer.from(d.subarray(i * 32, i * 32 + 32)).toString('hex');
   const snapSide = new Map<string, { id: Id; digest: string }>();
@@ -246,16 +264,16 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
       const id = ids[i] as Id;
       const s = snapSide.get(key(id));
       if (!s) {
-        if (report.extra.length < opts.maxIds) report.extra.push(id);
+        add(report.extra, id);
         continue;
       }
       snapSide.delete(key(id));
-      if (s.digest !== hex(digests, i) && report.changed.length < opts.maxIds && !report.changed.includes(id)) report.changed.push(id);
+      if (s.digest !== hex(digests, i) && !report.changed.includes(id)) add(report.changed, id);
     }
   });
   for (const { id } of snapSide.values()) {
-    if (report.missing.length >= opts.maxIds) break;
-    report.missing.push(id);
+    add(report.missing, id);
+    if (report.truncated && report.missing.length >= opts.maxIds) break;
   }
   progress.emit('done');
   return report;
