@@ -22,6 +22,7 @@ import type {
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes } from '../../src/async.js';
+import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
@@ -89,9 +90,7 @@ export class MilvusAdapter implements VectorAdapter {
   private readonly address: string;
 
   constructor(options: MilvusAdapterOptions) {
-    const parsed = MilvusAdapterOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid Milvus adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
-    const o = parsed.data;
+    const o = parseOptions(MilvusAdapterOptionsSchema, options, 'Milvus adapter', PLUGIN);
     this.options = o;
     this.logger = o.logger ?? silentLogger;
     if (o.client) {

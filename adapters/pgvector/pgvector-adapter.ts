@@ -4,7 +4,6 @@
  * through /dev/blob, keyset-paged) through the same minimal driver interface; tables with column types
  * that have no binary codec load through batched INSERT ... SELECT FROM unnest().
  */
-import { z } from 'zod';
 import type {
   AdapterCapabilities,
   CreateOptions,
@@ -18,6 +17,7 @@ import type {
   WriteOptions,
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
@@ -178,9 +178,7 @@ export class PgvectorAdapter implements VectorAdapter {
   private readonly writeInfo = new Map<string, TableInfo>();
 
   constructor(options: PgvectorAdapterOptions) {
-    const parsed = PgvectorAdapterOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgvector adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
-    const o = parsed.data;
+    const o = parseOptions(PgvectorAdapterOptionsSchema, options, 'pgvector adapter', PLUGIN);
     this.logger = o.logger ?? silentLogger;
     this.driver = o.pool ? pgPoolDriver(o.pool, this.logger) : o.client ? pgClientDriver(o.client) : pgliteDriver(o.pglite as PgQueryable);
     this.schemaName = o.schema;

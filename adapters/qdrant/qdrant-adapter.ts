@@ -25,6 +25,7 @@ import type {
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes, forEachLimit, sleep } from '../../src/async.js';
+import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
@@ -113,9 +114,7 @@ export class QdrantAdapter implements VectorAdapter {
   private readonly createNotes = new Map<string, IndexBuildReport['skipped']>();
 
   constructor(options: QdrantAdapterOptions) {
-    const parsed = QdrantAdapterOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid Qdrant adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
-    const o = parsed.data;
+    const o = parseOptions(QdrantAdapterOptionsSchema, options, 'Qdrant adapter', PLUGIN);
     this.options = o;
     this.logger = o.logger ?? silentLogger;
     if (o.client) {
