@@ -26,7 +26,7 @@ import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
-import { validateBatchVectors } from '../../src/validate.js';
+import { invalidCollectionName, validateBatchVectors } from '../../src/validate.js';
 import { type MilvusAdapterOptions, MilvusAdapterOptionsSchema } from './milvus-options.js';
 import { type MilvusServerInfo, milvusServerInfo } from './milvus-version.js';
 import {
@@ -164,6 +164,12 @@ export class MilvusAdapter implements VectorAdapter {
     const properties: Record<string, string> = {};
     for (const kv of (d.properties ?? []) as { key: string; value: string }[]) properties[kv.key] = kv.value;
     return { fields: d.schema.fields as unknown as MilvusFieldInfo[], dynamic: Boolean(d.schema.enable_dynamic_field), properties };
+  }
+
+  checkCollectionName(name: string, use: 'read' | 'create'): void {
+    if (/^[A-Za-z_][A-Za-z0-9_]{0,254}$/.test(name)) return;
+    const suggestion = (/^[A-Za-z_]/.test(name) ? '' : '_') + name.replace(/[^A-Za-z0-9_]/g, '_');
+    throw invalidCollectionName(PLUGIN, name, 'Milvus names are 1 to 255 letters, digits and underscores, the first a letter or underscore', suggestion.slice(0, 255), use);
   }
 
   async describe(collection: string): Promise<CollectionSchema> {

@@ -162,6 +162,10 @@ export class WeaviateAdapter implements VectorAdapter {
     return (await this.rest.getClass(classNameOf(collection))) !== undefined;
   }
 
+  checkCollectionName(name: string): void {
+    classNameOf(name); // throws INVALID_IDENTIFIER with a suggested target
+  }
+
   async describe(collection: string): Promise<CollectionSchema> {
     return (await this.resolve(collection)).schema;
   }
