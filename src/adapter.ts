@@ -100,6 +100,14 @@ export interface VectorAdapter {
   readonly engine: EngineName;
   readonly capabilities: AdapterCapabilities;
 
+  /**
+   * Throws `INVALID_IDENTIFIER` when `name` cannot name a collection on this engine, saying what to
+   * do (e.g. restore with `target: 'docs_v2'`). `use` is `'create'` for a collection a restore will
+   * create (the engine's rules for new names), `'read'` for one that exists (snapshot, verify). The
+   * core calls it with every collection name an operation is given, before anything is read,
+   * created or dropped; without it, names reach the engine unchecked.
+   */
+  checkCollectionName?(name: string, use: 'read' | 'create'): void;
   /** Schema of an existing collection. Throws `COLLECTION_NOT_FOUND`. */
   describe(collection: string): Promise<CollectionSchema>;
   exists(collection: string): Promise<boolean>;

@@ -34,3 +34,12 @@ export function validateBatchVectors(batch: RecordBatch, fields: readonly Pick<V
     }
   }
 }
+
+/**
+ * The INVALID_IDENTIFIER an adapter's `checkCollectionName` throws: the name, the engine's rule, and
+ * a valid name to restore into instead.
+ */
+export function invalidCollectionName(plugin: string, name: string, rule: string, suggestion: string, use: 'read' | 'create'): InvalidInputError {
+  const next = use === 'create' ? `Restore with target: ${JSON.stringify(suggestion)} (or another valid name); nothing was created.` : 'Pass the name of an existing collection.';
+  return new InvalidInputError('INVALID_IDENTIFIER', `${JSON.stringify(name)} cannot name a ${plugin} collection: ${rule}. ${next}`, { plugin, details: { collection: name } });
+}

@@ -22,10 +22,11 @@ import type {
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes } from '../../src/async.js';
+import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
-import { validateBatchVectors } from '../../src/validate.js';
+import { invalidCollectionName, validateBatchVectors } from '../../src/validate.js';
 import { type MilvusAdapterOptions, MilvusAdapterOptionsSchema } from './milvus-options.js';
 import { type MilvusServerInfo, milvusServerInfo } from './milvus-version.js';
 import {
@@ -89,9 +90,7 @@ export class MilvusAdapter implements VectorAdapter {
   private readonly address: string;
 
   constructor(options: MilvusAdapterOptions) {
-    const parsed = MilvusAdapterOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid Milvus adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
-    const o = parsed.data;
+    const o = parseOptions(MilvusAdapterOptionsSchema, options, 'Milvus adapter', PLUGIN);
     this.options = o;
     this.logger = o.logger ?? silentLogger;
     if (o.client) {
@@ -165,6 +164,12 @@ export class MilvusAdapter implements VectorAdapter {
     const properties: Record<string, string> = {};
     for (const kv of (d.properties ?? []) as { key: string; value: string }[]) properties[kv.key] = kv.value;
     return { fields: d.schema.fields as unknown as MilvusFieldInfo[], dynamic: Boolean(d.schema.enable_dynamic_field), properties };
+  }
+
+  checkCollectionName(name: string, use: 'read' | 'create'): void {
+    if (/^[A-Za-z_][A-Za-z0-9_]{0,254}$/.test(name)) return;
+    const suggestion = (/^[A-Za-z_]/.test(name) ? '' : '_') + name.replace(/[^A-Za-z0-9_]/g, '_');
+    throw invalidCollectionName(PLUGIN, name, 'Milvus names are 1 to 255 letters, digits and underscores, the first a letter or underscore', suggestion.slice(0, 255), use);
   }
 
   async describe(collection: string): Promise<CollectionSchema> {

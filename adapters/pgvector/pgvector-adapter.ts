@@ -4,7 +4,6 @@
  * through /dev/blob, keyset-paged) through the same minimal driver interface; tables with column types
  * that have no binary codec load through batched INSERT ... SELECT FROM unnest().
  */
-import { z } from 'zod';
 import type {
   AdapterCapabilities,
   CreateOptions,
@@ -18,6 +17,7 @@ import type {
   WriteOptions,
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
@@ -26,7 +26,7 @@ import { ByteSink, CopyBinaryParser, binaryEncoder, copyHeader } from './pgvecto
 import { type IndexDefinition, METRIC_OPCLASS, type TableInfo, describeTable, findTableOid, indexDefinitions, requiredColumnsOutside } from './pgvector-describe.js';
 import { type PgDriver, type PgQueryable, type PgSession, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema } from './pgvector-options.js';
-import { checkNativeType, qualified, quoteIdent, quoteLiteral } from './pgvector-sql.js';
+import { checkCollectionName, checkNativeType, collectionRef, qualified, quoteIdent, quoteLiteral } from './pgvector-sql.js';
 import { castExpr, defaultNativeType, isArrayLiteral, parseText, selectExpr, toText } from './pgvector-types.js';
 
 const PLUGIN = 'pgvector';
@@ -178,9 +178,7 @@ export class PgvectorAdapter implements VectorAdapter {
   private readonly writeInfo = new Map<string, TableInfo>();
 
   constructor(options: PgvectorAdapterOptions) {
-    const parsed = PgvectorAdapterOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgvector adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
-    const o = parsed.data;
+    const o = parseOptions(PgvectorAdapterOptionsSchema, options, 'pgvector adapter', PLUGIN);
     this.logger = o.logger ?? silentLogger;
     this.driver = o.pool ? pgPoolDriver(o.pool, this.logger) : o.client ? pgClientDriver(o.client) : pgliteDriver(o.pglite as PgQueryable);
     this.schemaName = o.schema;
@@ -190,8 +188,24 @@ export class PgvectorAdapter implements VectorAdapter {
     this.endpointLabel = o.endpointLabel;
   }
 
+  /**
+   * Schema and table of a collection name: `schema.table` when it holds a dot, else the `schema`
+   * option's table (docs/adapters/pgvector.md, "Collection names").
+   */
+  private ref(name: string): [schema: string, table: string] {
+    return collectionRef(name, this.schemaName);
+  }
+
+  private display(name: string): string {
+    return this.ref(name).join('.');
+  }
+
   private table(name: string): string {
-    return qualified(this.schemaName, name);
+    return qualified(...this.ref(name));
+  }
+
+  checkCollectionName(name: string, use: 'read' | 'create'): void {
+    checkCollectionName(name, use);
   }
 
   private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -233,11 +247,11 @@ export class PgvectorAdapter implements VectorAdapter {
   }
 
   describe(collection: string): Promise<CollectionSchema> {
-    return this.run(`describe ${collection}`, async () => (await describeTable(this.driver, this.schemaName, collection)).schema);
+    return this.run(`describe ${collection}`, async () => (await describeTable(this.driver, ...this.ref(collection), collection)).schema);
   }
 
   exists(collection: string): Promise<boolean> {
-    return this.run(`exists ${collection}`, async () => (await findTableOid(this.driver, this.schemaName, collection)) !== undefined);
+    return this.run(`exists ${collection}`, async () => (await findTableOid(this.driver, ...this.ref(collection))) !== undefined);
   }
 
   private selectList(info: TableInfo, vectorsAsBytea: boolean): string {
@@ -263,7 +277,7 @@ export class PgvectorAdapter implements VectorAdapter {
     try {
       // One REPEATABLE READ snapshot for describe, checkpoint, count and every row.
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const info = await describeTable(session, this.schemaName, collection);
+      const info = await describeTable(session, ...this.ref(collection), collection);
       const cp = await session.query(
         `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
                 txid_current_snapshot()::text AS snap, c.reltuples::int8::text AS estimate
@@ -388,8 +402,8 @@ export class PgvectorAdapter implements VectorAdapter {
     const report: IndexBuildReport = { built: [], skipped: [] };
     // What the table already has: a resumed restore (interrupted between the build and the marker
     // that records it) must not build an index twice, and "the same index" means the same definition.
-    const oid = await this.run(`indexes of ${collection}`, () => findTableOid(this.driver, this.schemaName, collection));
-    if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
+    const oid = await this.run(`indexes of ${collection}`, () => findTableOid(this.driver, ...this.ref(collection)));
+    if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.display(collection)} does not exist.`, { plugin: PLUGIN });
     const present = await this.run(`indexes of ${collection}`, () => indexDefinitions(this.driver, oid));
     for (const ix of schema.indexes) {
       throwIfAborted(options.signal);
@@ -452,13 +466,13 @@ export class PgvectorAdapter implements VectorAdapter {
   /** Refuses, before anything is written, a target with a NOT NULL column the snapshot cannot fill. */
   async preflightAppend(collection: string, schema: CollectionSchema): Promise<void> {
     const required = await this.run(`check ${collection}`, async () => {
-      const oid = await findTableOid(this.driver, this.schemaName, collection);
-      if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
+      const oid = await findTableOid(this.driver, ...this.ref(collection));
+      if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.display(collection)} does not exist.`, { plugin: PLUGIN });
       return requiredColumnsOutside(this.driver, oid, new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]));
     });
     const [column] = required;
     if (column === undefined) return;
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Cannot restore into the existing ${this.schemaName}.${collection}: column ${JSON.stringify(column)} is NOT NULL without a default, and the snapshot has no such field. Nothing was written. Give the column a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or drop NOT NULL, or restore with ifExists: 'replace' or into a new target.`, {
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Cannot restore into the existing ${this.display(collection)}: column ${JSON.stringify(column)} is NOT NULL without a default, and the snapshot has no such field. Nothing was written. Give the column a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or drop NOT NULL, or restore with ifExists: 'replace' or into a new target.`, {
       plugin: PLUGIN,
       details: { target: collection, columns: required },
     });
@@ -472,8 +486,8 @@ export class PgvectorAdapter implements VectorAdapter {
   async merge(source: string, target: string): Promise<void> {
     try {
       await this.transaction(`merge into ${target}`, async (s) => {
-        const from = await describeTable(s, this.schemaName, source);
-        const into = await describeTable(s, this.schemaName, target);
+        const from = await describeTable(s, ...this.ref(source), source);
+        const into = await describeTable(s, ...this.ref(target), target);
         const fields = [...from.vectors.map((v) => v.name), ...from.payload.map((p) => p.col.name)].map(quoteIdent);
         const sets = fields.map((n) => `${n} = EXCLUDED.${n}`);
         await s.query(
@@ -492,7 +506,7 @@ export class PgvectorAdapter implements VectorAdapter {
       const constraint = typeof cause?.constraint === 'string' ? cause.constraint : undefined;
       const column = typeof cause?.column === 'string' ? cause.column : undefined;
       const what = constraint ? `constraint ${quoteIdent(constraint)}` : column ? `column ${quoteIdent(column)}` : 'a constraint or column type';
-      throw new InvalidInputError('SCHEMA_MISMATCH', `${this.schemaName}.${target} refused the snapshot's rows (SQLSTATE ${sqlstate}, ${what}); the restore into it was rolled back, nothing was written to it. Restore with ifExists: 'replace' or into a new target, or change the table so that it accepts these rows.`, {
+      throw new InvalidInputError('SCHEMA_MISMATCH', `${this.display(target)} refused the snapshot's rows (SQLSTATE ${sqlstate}, ${what}); the restore into it was rolled back, nothing was written to it. Restore with ifExists: 'replace' or into a new target, or change the table so that it accepts these rows.`, {
         plugin: PLUGIN,
         cause: err,
         details: { target, sqlstate, ...(constraint ? { constraint } : {}), ...(column ? { column } : {}) },
@@ -527,10 +541,10 @@ export class PgvectorAdapter implements VectorAdapter {
    * table dropped and recreated under the same name is described again.
    */
   private async describeForWrite(s: PgSession, collection: string): Promise<TableInfo> {
-    const oid = await findTableOid(s, this.schemaName, collection);
+    const oid = await findTableOid(s, ...this.ref(collection));
     const cached = this.writeInfo.get(collection);
     if (cached && cached.oid === oid) return cached;
-    const info = await describeTable(s, this.schemaName, collection);
+    const info = await describeTable(s, ...this.ref(collection), collection);
     this.writeInfo.set(collection, info);
     return info;
   }
@@ -628,7 +642,7 @@ export class PgvectorAdapter implements VectorAdapter {
 
   async readMarker(collection: string): Promise<string | undefined> {
     return this.run(`read marker of ${collection}`, async () => {
-      const oid = await findTableOid(this.driver, this.schemaName, collection);
+      const oid = await findTableOid(this.driver, ...this.ref(collection));
       if (!oid) return undefined;
       const c = (await this.driver.query(`SELECT obj_description($1::oid, 'pg_class') AS c`, [oid])).rows[0]?.c;
       const m = typeof c === 'string' ? MARKER_LINE.exec(c) : null;
@@ -638,29 +652,32 @@ export class PgvectorAdapter implements VectorAdapter {
 
   async writeMarker(collection: string, marker: string | undefined): Promise<void> {
     await this.transaction(`write marker of ${collection}`, async (s) => {
-      const oid = await findTableOid(s, this.schemaName, collection);
-      if (!oid) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.schemaName}.${collection} does not exist.`, { plugin: PLUGIN });
+      const oid = await findTableOid(s, ...this.ref(collection));
+      if (!oid) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.display(collection)} does not exist.`, { plugin: PLUGIN });
       await this.setMarker(s, oid, collection, marker);
     });
   }
 
   async swap(source: string, target: string, options: { replace: boolean }): Promise<void> {
     await this.transaction(`swap ${source} into ${target}`, async (s) => {
+      const [sourceSchema, sourceTable] = this.ref(source);
+      const [targetSchema, targetTable] = this.ref(target);
       if (options.replace) await s.query(`DROP TABLE IF EXISTS ${this.table(target)}`);
-      await s.query(`ALTER TABLE ${this.table(source)} RENAME TO ${quoteIdent(target)}`);
+      if (sourceSchema !== targetSchema) await s.query(`ALTER TABLE ${this.table(source)} SET SCHEMA ${quoteIdent(targetSchema)}`);
+      await s.query(`ALTER TABLE ${qualified(targetSchema, sourceTable)} RENAME TO ${quoteIdent(targetTable)}`);
       // Indexes (and the primary key constraint with its index) were named after the staging table.
-      const oid = await findTableOid(s, this.schemaName, target);
+      const oid = await findTableOid(s, ...this.ref(target));
       const idx = await s.query(
         `SELECT ic.relname AS name FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::oid ORDER BY 1`,
         [oid],
       );
       for (const row of idx.rows) {
         const name = String(row.name);
-        if (!name.startsWith(source)) continue;
-        const renamed = target + name.slice(source.length);
+        if (!name.startsWith(sourceTable)) continue;
+        const renamed = targetTable + name.slice(sourceTable.length);
         if (Buffer.byteLength(renamed, 'utf8') > 63) continue;
-        const taken = await s.query(`SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [this.schemaName, renamed]);
-        if (taken.rows.length === 0) await s.query(`ALTER INDEX ${qualified(this.schemaName, name)} RENAME TO ${quoteIdent(renamed)}`);
+        const taken = await s.query(`SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [targetSchema, renamed]);
+        if (taken.rows.length === 0) await s.query(`ALTER INDEX ${qualified(targetSchema, name)} RENAME TO ${quoteIdent(renamed)}`);
       }
     });
   }
@@ -672,7 +689,7 @@ export class PgvectorAdapter implements VectorAdapter {
   async delete(collection: string, ids: Id[]): Promise<void> {
     if (ids.length === 0) return;
     await this.run(`delete from ${collection}`, async () => {
-      const info = await describeTable(this.driver, this.schemaName, collection);
+      const info = await describeTable(this.driver, ...this.ref(collection), collection);
       await this.driver.query(`DELETE FROM ${this.table(collection)} WHERE ${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[])`, [ids.map(String)]);
     });
   }
@@ -683,7 +700,7 @@ export class PgvectorAdapter implements VectorAdapter {
 
   fetch(collection: string, ids: Id[]): Promise<VectorRecord[]> {
     return this.run(`fetch from ${collection}`, async () => {
-      const info = await describeTable(this.driver, this.schemaName, collection);
+      const info = await describeTable(this.driver, ...this.ref(collection), collection);
       if (ids.length === 0) return [];
       const r = await this.driver.query(
         `SELECT ${this.selectList(info, true)} FROM ${this.table(collection)} WHERE ${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[]) ORDER BY 1`,
@@ -699,7 +716,7 @@ export class PgvectorAdapter implements VectorAdapter {
   async search(collection: string, vector: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
     if (!Number.isInteger(k) || k < 1) throw new InvalidInputError('INVALID_OPTIONS', `k must be a positive integer, got ${k}.`, { plugin: PLUGIN });
     return this.transaction(`search ${collection}`, async (s) => {
-      const info = await describeTable(s, this.schemaName, collection);
+      const info = await describeTable(s, ...this.ref(collection), collection);
       const field = options.vector === undefined ? info.schema.vectors[0] : info.schema.vectors.find((v) => v.name === options.vector);
       if (!field) throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${collection} has no vector column ${String(options.vector)}.`, { plugin: PLUGIN });
       validateBatchVectors({ length: 1, ids: ['q'], vectors: { [field.name]: { dims: vector.length, data: vector } }, payloads: [{}] }, [field], PLUGIN);

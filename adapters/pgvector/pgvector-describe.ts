@@ -39,7 +39,8 @@ export async function findTableOid(q: PgQueryable, schemaName: string, table: st
   return row ? s(row.oid) : undefined;
 }
 
-export async function describeTable(q: PgQueryable, schemaName: string, table: string): Promise<TableInfo> {
+/** `name`: the collection name the caller addressed the table by (`schema.table` or `table`). */
+export async function describeTable(q: PgQueryable, schemaName: string, table: string, name = table): Promise<TableInfo> {
   const oid = await findTableOid(q, schemaName, table);
   if (!oid) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${schemaName}.${table} does not exist.`, { plugin: 'pgvector' });
 
@@ -144,7 +145,7 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
     payload,
     comment: comment.rows[0]?.c == null ? null : s(comment.rows[0]?.c),
     schema: {
-      name: table,
+      name,
       idField: pk.name,
       idType,
       idNativeType: pk.formatted,

@@ -141,24 +141,33 @@ export function pgPoolDriver(pool: PgPoolLike, logger: Logger = silentLogger): P
  * One connection shared by everything: a transaction must not interleave with other statements, so
  * sessions and single queries are queued. (Never call the driver while holding its session.)
  */
-function serialised(kind: PgDriver['kind'], conn: PgQueryable, session: (release: () => void) => PgSession): PgDriver {
+function serialised(kind: PgDriver['kind'], conn: PgQueryable, session: (release: () => void) => PgSession | Promise<PgSession>): PgDriver {
   let tail: Promise<void> = Promise.resolve();
-  const acquire = async (): Promise<PgSession> => {
+  const turn = async (): Promise<() => void> => {
     let release!: () => void;
     const prev = tail;
     tail = new Promise<void>((r) => (release = r));
     await prev;
-    return session(release);
+    return release;
   };
   return {
     kind,
-    acquire,
+    async acquire() {
+      const release = await turn();
+      try {
+        return await session(release);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    },
     async query(t, v) {
-      const s = await acquire();
+      // One statement needs no session: the connection runs it whole (PGlite: under its own lock).
+      const release = await turn();
       try {
         return await conn.query(t, v);
       } finally {
-        s.release();
+        release();
       }
     },
   };
@@ -179,17 +188,62 @@ interface PgliteBlobQueryable {
  * stream): loads in one blob per batch, scans in keyset-paged blobs so memory stays bounded.
  */
 export function pgliteDriver(db: PgQueryable): PgDriver {
-  const blobDb = db as unknown as PgliteBlobQueryable;
-  return serialised('pglite', db, (release) => ({
-    broken: false,
-    query: (t, v) => db.query(t, v),
-    async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
-      await blobDb.query(sql.replace(/ FROM STDIN \(FORMAT binary\)$/, " FROM '/dev/blob' (FORMAT binary)"), [], { blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]) });
+  return serialised('pglite', db, async (release) => {
+    const held = await holdExclusive(db);
+    const blobDb = held.conn as PgliteBlobQueryable;
+    return {
+      broken: false,
+      query: (t, v) => held.conn.query(t, v),
+      async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
+        await blobDb.query(sql.replace(/ FROM STDIN \(FORMAT binary\)$/, " FROM '/dev/blob' (FORMAT binary)"), [], { blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]) });
+      },
+      async copyOutBuffered(sql: string): Promise<Uint8Array> {
+        const r = await blobDb.query(sql.replace(/ TO STDOUT \(FORMAT binary\)$/, " TO '/dev/blob' (FORMAT binary)"));
+        return r.blob ? new Uint8Array(await r.blob.arrayBuffer()) : new Uint8Array(0);
+      },
+      release: () => held.release(release),
+    };
+  });
+}
+
+/** The part of PGlite's API that takes its connection exclusively. */
+interface PgliteTransactional {
+  transaction<T>(fn: (tx: PgQueryable) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Takes PGlite's one connection for a session, so that statements the application sends meanwhile
+ * (`db.query`, `db.exec`, `db.transaction`) queue behind the session instead of running inside its
+ * transaction (an INSERT inside a snapshot's read-only transaction failed). PGlite's public way to
+ * hold its lock is `transaction()`; its own BEGIN is ended at once, so the session runs its
+ * statements (and its own BEGIN ... COMMIT) exactly as on a dedicated connection. Without
+ * `transaction()` (a PGlite-like object), the session shares the connection as before.
+ */
+async function holdExclusive(db: PgQueryable): Promise<{ conn: PgQueryable; release: (then: () => void) => void }> {
+  const pglite = db as unknown as Partial<PgliteTransactional>;
+  if (typeof pglite.transaction !== 'function') return { conn: db, release: (then) => then() };
+  let opened!: (tx: PgQueryable) => void;
+  let failed!: (err: unknown) => void;
+  const ready = new Promise<PgQueryable>((res, rej) => {
+    opened = res;
+    failed = rej;
+  });
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const whole = pglite.transaction(async (tx) => {
+    await tx.query('ROLLBACK');
+    opened(tx);
+    await finished;
+    // Something for PGlite's closing COMMIT to end (a session always ends its own transaction).
+    await tx.query('BEGIN');
+  });
+  whole.catch(failed);
+  const conn = await ready;
+  return {
+    conn,
+    release: (then) => {
+      done();
+      whole.then(then, then);
     },
-    async copyOutBuffered(sql: string): Promise<Uint8Array> {
-      const r = await blobDb.query(sql.replace(/ TO STDOUT \(FORMAT binary\)$/, " TO '/dev/blob' (FORMAT binary)"));
-      return r.blob ? new Uint8Array(await r.blob.arrayBuffer()) : new Uint8Array(0);
-    },
-    release,
-  }));
+  };
 }

@@ -5,7 +5,7 @@ import type { PgPoolLike, PgQueryable } from './pgvector-driver.js';
 const isQueryable = (v: unknown): boolean => typeof v === 'object' && v !== null && typeof (v as { query?: unknown }).query === 'function';
 
 export const PgvectorAdapterOptionsSchema = z
-  .object({
+  .strictObject({
     /** A `pg` Pool. Preferred: snapshots hold one connection for their transaction and COPY; the app keeps the rest. */
     pool: z.custom<PgPoolLike>((v) => isQueryable(v) && typeof (v as { connect?: unknown }).connect === 'function', 'a pg Pool').optional(),
     /** A connected `pg` Client, used exclusively (operations take turns on it). */

@@ -23,6 +23,43 @@ export function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/**
+ * The schema and table a collection name addresses: `schema.table` when the name holds a dot, else
+ * `defaultSchema`'s table. A name with more than one dot is refused by `checkCollectionName`
+ * (a table whose own name contains a dot cannot be addressed).
+ */
+export function collectionRef(name: string, defaultSchema: string): [schema: string, table: string] {
+  const dot = name.indexOf('.');
+  return dot < 0 ? [defaultSchema, name] : [name.slice(0, dot), name.slice(dot + 1)];
+}
+
+// What PostgreSQL accepts unquoted (any case kept: vectordr always quotes): a letter or underscore,
+// then letters, digits, underscores and dollar signs.
+const NEW_IDENT = /^[\p{L}_][\p{L}\p{N}_$]*$/u;
+
+/**
+ * Refuses a collection name the adapter cannot address (`use: 'read'`) or should not create
+ * (`use: 'create'`: `docs/v2` would become a table literally named so), saying what to do.
+ */
+export function checkCollectionName(name: string, use: 'read' | 'create'): void {
+  const parts = name.split('.');
+  const suggestion = parts.map((p) => p.replace(/[^\p{L}\p{N}_$]/gu, '_').replace(/^([\p{N}$])/u, '_$1') || '_').join('_').slice(0, 63);
+  const refuse = (why: string): never => {
+    throw new InvalidInputError(
+      'INVALID_IDENTIFIER',
+      `${JSON.stringify(name)} cannot name a pgvector collection: ${why}. A collection is a table (\`table\`, in the adapter's schema) or \`schema.table\`, each part a PostgreSQL identifier of at most 63 bytes${use === 'create' ? ' (a letter or _, then letters, digits, _ or $)' : ''}. ` +
+        (use === 'create' ? `Restore with target: ${JSON.stringify(suggestion)} (or another valid name); nothing was created.` : 'Pass the name of an existing table.'),
+      { plugin: 'pgvector', details: { collection: name } },
+    );
+  };
+  if (parts.length > 2) refuse('it has more than one "." (a dot separates the schema from the table)');
+  for (const part of parts) {
+    if (part.length === 0 || part.includes('\0')) refuse('a part is empty or contains a NUL byte');
+    if (Buffer.byteLength(part, 'utf8') > NAMEDATALEN) refuse(`${JSON.stringify(part)} is longer than 63 bytes (PostgreSQL would truncate it)`);
+    if (use === 'create' && !NEW_IDENT.test(part)) refuse(`${JSON.stringify(part)} is not a plain identifier`);
+  }
+}
+
 export function qualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }

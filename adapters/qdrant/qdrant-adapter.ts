@@ -25,11 +25,12 @@ import type {
 } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes, forEachLimit, sleep } from '../../src/async.js';
+import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
 import { idCollisionGuard } from '../../src/id-mapping.js';
-import { validateBatchVectors } from '../../src/validate.js';
+import { invalidCollectionName, validateBatchVectors } from '../../src/validate.js';
 import { type QdrantAdapterOptions, QdrantAdapterOptionsSchema } from './qdrant-options.js';
 import {
   type CollectionMeta,
@@ -113,9 +114,7 @@ export class QdrantAdapter implements VectorAdapter {
   private readonly createNotes = new Map<string, IndexBuildReport['skipped']>();
 
   constructor(options: QdrantAdapterOptions) {
-    const parsed = QdrantAdapterOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid Qdrant adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
-    const o = parsed.data;
+    const o = parseOptions(QdrantAdapterOptionsSchema, options, 'Qdrant adapter', PLUGIN);
     this.options = o;
     this.logger = o.logger ?? silentLogger;
     if (o.client) {
@@ -147,6 +146,14 @@ export class QdrantAdapter implements VectorAdapter {
 
   async exists(collection: string): Promise<boolean> {
     return (await this.call('collectionExists', undefined, () => this.client.collectionExists(collection))).exists;
+  }
+
+  checkCollectionName(name: string, use: 'read' | 'create'): void {
+    // Qdrant's own rule (collection names become directory names): 1 to 255 characters, none of < > : " / \ | ? * or a control character.
+    // eslint-disable-next-line no-control-regex
+    const bad = /[<>:"/\\|?*\u0000-\u001f]/g;
+    if (name.length >= 1 && name.length <= 255 && !bad.test(name) && name !== '.' && name !== '..') return;
+    throw invalidCollectionName(PLUGIN, name, 'Qdrant names are 1 to 255 characters without < > : " / \\ | ? * or control characters', name.replace(bad, '_').replace(/^\.{1,2}$/, '_').slice(0, 255) || '_', use);
   }
 
   async describe(collection: string): Promise<CollectionSchema> {

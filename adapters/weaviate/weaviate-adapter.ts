@@ -27,6 +27,7 @@ import type {
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import { VECTORDR_ID_NAMESPACE, idCollisionGuard, idToUuid, isUuid, uuidV5 } from '../../src/id-mapping.js';
 import { chunksByBytes, forEachLimit, sleep } from '../../src/async.js';
+import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
@@ -103,9 +104,7 @@ export class WeaviateAdapter implements VectorAdapter {
   private batcher: WeaviateGrpcBatch | undefined;
 
   constructor(options: WeaviateAdapterOptions) {
-    const parsed = WeaviateAdapterOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid Weaviate adapter options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
-    const o = parsed.data;
+    const o = parseOptions(WeaviateAdapterOptionsSchema, options, 'Weaviate adapter', PLUGIN);
     this.options = o;
     this.logger = o.logger ?? silentLogger;
     const url = new URL(o.url);
@@ -161,6 +160,10 @@ export class WeaviateAdapter implements VectorAdapter {
 
   async exists(collection: string): Promise<boolean> {
     return (await this.rest.getClass(classNameOf(collection))) !== undefined;
+  }
+
+  checkCollectionName(name: string): void {
+    classNameOf(name); // throws INVALID_IDENTIFIER with a suggested target
   }
 
   async describe(collection: string): Promise<CollectionSchema> {

@@ -247,6 +247,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
         payload: manifest.schema.payload.map(({ nativeType: _n, ...p }) => p),
         vectors: manifest.schema.vectors.map(({ nativeType: _n, ...v }) => v),
       };
+  adapter.checkCollectionName?.(target, 'create');
   checkTargetSupports(adapter, schema);
   // Everything the target engine can refuse about this schema, before anything is created or dropped.
   await adapter.preflightCreate?.(schema);

@@ -65,6 +65,7 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
   const opts = parsed.data;
   const { signal } = opts;
   throwIfAborted(signal);
+  adapter.checkCollectionName?.(collection, 'read');
   // A shared lock keeps prune from deleting this snapshot's segments before its manifest exists.
   const lock = await repo.lock({ exclusive: false, operation: `snapshot ${collection}`, signal });
   try {

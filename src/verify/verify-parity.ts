@@ -132,6 +132,7 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
   const progress = new ProgressReporter('verify-parity', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);
   const live = opts.live ?? manifest.collection;
+  adapter.checkCollectionName?.(live, 'read');
   const order = digestVectorOrder(manifest.schema);
   const idType = manifest.schema.idType;
   progress.totalRows = manifest.rows.upserts;

@@ -120,6 +120,7 @@ export async function verifyRecall(repo: Repository, adapter: VectorAdapter, opt
   const progress = new ProgressReporter('verify-recall', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);
   const live = opts.live ?? manifest.collection;
+  adapter.checkCollectionName?.(live, 'read');
   const field = opts.vector ? manifest.schema.vectors.find((v) => v.name === opts.vector) : manifest.schema.vectors[0];
   if (!field) throw new InvalidInputError('INVALID_OPTIONS', `Snapshot ${manifest.id} has no vector ${JSON.stringify(opts.vector)}.`);
   const dist = distanceFn(field.metric);
