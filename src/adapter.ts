@@ -93,7 +93,15 @@ export interface ProbeResult {
 export interface IndexBuildReport {
   built: { kind: string; field: string; ms: number }[];
   /** Indexes that could not be recreated as recorded, with the reason. */
-  skipped: { kind: string; field: string; reason: string }[];
+  skipped: {
+    kind: string;
+    field: string;
+    reason: string;
+    /** An index, or a setting that goes with the field (a vectorizer). @default 'index' */
+    what?: 'index' | 'setting';
+    /** `converted`: built as another kind or with other settings (the reason says which); `not-recreated`: no index; `dropped`: a setting left out. @default 'not-recreated' */
+    action?: 'converted' | 'not-recreated' | 'dropped';
+  }[];
 }
 
 export interface VectorAdapter {

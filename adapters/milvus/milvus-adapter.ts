@@ -423,7 +423,7 @@ export class MilvusAdapter implements VectorAdapter {
       const metric_type = this.metricOf(schema, v);
       const recorded = schema.indexes.find((i) => i.field === v.name);
       let spec = recorded ? indexToMilvus(recorded, sameEngine) : undefined;
-      if (recorded && !spec) report.skipped.push({ kind: recorded.kind, field: v.name, reason: `Milvus has no ${recorded.kind} index; built FLAT (exact search) instead` });
+      if (recorded && !spec) report.skipped.push({ kind: recorded.kind, field: v.name, reason: `Milvus has no ${recorded.kind} index; built FLAT (exact search) instead`, action: 'converted' });
       spec ??= { index_type: 'FLAT', params: {} };
       // A resumed restore (interrupted between the build and the marker that records it) finds the
       // index in place: Milvus refuses a second one on the field, so keep the one of this definition.

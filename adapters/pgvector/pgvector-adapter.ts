@@ -415,7 +415,7 @@ export class PgvectorAdapter implements VectorAdapter {
         for (const [k, v] of Object.entries(ix.params)) {
           const range = allowed[k];
           if (!range || typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
-            report.skipped.push({ kind: ix.kind, field: ix.field, reason: `parameter ${k}=${String(v)} not applicable; default used` });
+            report.skipped.push({ kind: ix.kind, field: ix.field, reason: `parameter ${k}=${String(v)} not applicable; default used`, action: 'converted' });
             continue;
           }
           withParams.push(`${k} = ${v}`);

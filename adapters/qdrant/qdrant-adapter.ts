@@ -316,7 +316,7 @@ export class QdrantAdapter implements VectorAdapter {
       }
       const index = schema.indexes.find((i) => i.field === v.name && !i.kind.startsWith('payload:') && i.kind !== 'btree');
       const planned = vectorParamsFor(v.dims, distanceToQdrant(metric, v.name), index, sameEngine);
-      if (planned.skipped) notes.push({ kind: index?.kind ?? 'hnsw', field: v.name, reason: planned.skipped });
+      if (planned.skipped) notes.push({ kind: index?.kind ?? 'hnsw', field: v.name, reason: planned.skipped, action: 'converted' });
       vectors[v.name] = planned.params;
     }
     const meta: CollectionMeta = {

@@ -51,6 +51,15 @@ export interface RecallReport {
   /** Hits outside the exact top-k counted as found because their exact distance ties the k-th. */
   tiesCounted: number;
   minRecall: number;
+  /**
+   * The live collection has a vector index on the field (its `describe()`): false means the engine
+   * searched every vector (a restore into an existing collection without one, see the restore's
+   * `notCarriedOver`), so recall says nothing about an index. `index` is its kind.
+   */
+  indexed: boolean;
+  index: string | null;
+  /** What the numbers cannot show (no index, exact search asked for). Empty when none. */
+  warnings: string[];
   timings: { exactMs: number; searchMs: number };
 }
 
@@ -128,6 +137,10 @@ export async function verifyRecall(repo: Repository, adapter: VectorAdapter, opt
   const total = manifest.rows.upserts;
   progress.totalRows = total;
   progress.emit('start');
+  const liveIndex = (await adapter.describe(live)).indexes.find((i) => i.field === field.name && i.params.unsupported === undefined);
+  const warnings: string[] = [];
+  if (!liveIndex) warnings.push(`${JSON.stringify(live)} has no index on ${JSON.stringify(field.name)}: the engine searched every vector, so this recall checks the data, not an index. Create the index, or restore with ifExists: 'replace' to get the recorded one.`);
+  else if (opts.exact) warnings.push('exact: true asked the engine not to use its index: this recall checks the data, not the index.');
 
   // Pass 1: pick queries by a hash of their id (stable across runs and engines): the records whose
   // bucket in a large space falls under the sampling rate, capped at `queries`.
@@ -212,6 +225,9 @@ export async function verifyRecall(repo: Repository, adapter: VectorAdapter, opt
     minQueryRecall: minQ,
     tiesCounted,
     minRecall: opts.minRecall,
+    indexed: liveIndex !== undefined,
+    index: liveIndex?.kind ?? null,
+    warnings,
     timings: { exactMs: Math.round(exactMs), searchMs: Math.round(performance.now() - t1) },
   };
 }

@@ -209,6 +209,24 @@ describe('qdrant specifics and bad input (test server)', () => {
     }
   });
 
+  it('an index kind Qdrant lacks (a pgvector ivfflat) is listed in the restore result as converted to HNSW', async () => {
+    const db = await PGlite.create({ extensions: { vector } });
+    try {
+      await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+      const pgv = pgvectorAdapter({ pglite: db });
+      const n = randomName('ivf');
+      const schema: CollectionSchema = { ...testSchema(n), indexes: [{ kind: 'ivfflat', field: 'embedding', metric: 'cosine', params: { lists: 4 } }] };
+      await pgv.create(schema, { indexes: 'now' });
+      await pgv.write(n, makeBatch(schema, makeRecords(50, 16, 3)), { mode: 'insert' });
+      const { manifest } = await repo.snapshot(pgv, n);
+      expect(manifest.schema.indexes.map((i) => i.kind)).toEqual(['ivfflat']);
+      const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target: randomName('ivf_q') });
+      expect(r.notCarriedOver).toEqual([{ what: 'index', name: 'ivfflat index on "embedding"', reason: expect.stringMatching(/became HNSW/), action: 'converted' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses two ids that land on the same point (ID_COLLISION), writing nothing', async () => {
     const n = randomName('collide');
     const schema: CollectionSchema = { ...testSchema(n), idType: 'uuid' };
