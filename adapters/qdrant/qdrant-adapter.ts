@@ -508,7 +508,7 @@ export class QdrantAdapter implements VectorAdapter {
         query: Array.from(vector),
         ...(r.unnamed ? {} : { using: v.q }),
         limit: k,
-        params: { exact: options.exact === true },
+        params: { exact: options.exact === true, ...(options.effort !== undefined && !options.exact ? { hnsw_ef: Math.max(k, Math.trunc(options.effort)) } : {}) },
         with_payload: [ORIGINAL_ID_KEY],
         with_vector: false,
       }),

@@ -88,6 +88,8 @@ export class WeaviateAdapter implements VectorAdapter {
     atomicMarker: false,
     atomicSwap: false,
     maxDims: MAX_DIMS,
+    // Weaviate's nearVector has no per-query ef: it is the class's vectorIndexConfig.ef.
+    searchEffort: 'collection',
   };
   private readonly options: z.output<typeof WeaviateAdapterOptionsSchema>;
   private readonly logger: Logger;
