@@ -76,6 +76,16 @@ export interface NotCarriedOver {
   action: 'converted' | 'dropped' | 'not-recreated';
 }
 
+/** Collection-level settings of another engine (`schema.native`), which a cross-engine restore drops. */
+function foreignSettings(manifest: Manifest, engine: string): NotCarriedOver[] {
+  return Object.keys(manifest.schema.native ?? {}).map((key) => ({
+    what: 'setting',
+    name: key,
+    reason: `a ${manifest.source.engine} collection setting, which ${engine} has no equivalent for; the restore keeps what the neutral schema holds`,
+    action: 'dropped',
+  }));
+}
+
 /** The restore result's entries for the indexes an adapter's `buildIndexes` skipped. */
 function skippedIndexes(skipped: IndexBuildReport['skipped']): NotCarriedOver[] {
   return skipped.map((s) =>
@@ -469,7 +479,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
       resumed: resumeFrom !== undefined,
       timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
       indexes,
-      notCarriedOver: [...skippedIndexes(indexes.skipped), ...notCarriedOver],
+      notCarriedOver: [...skippedIndexes(indexes.skipped), ...notCarriedOver, ...(sameEngine ? [] : foreignSettings(manifest, adapter.engine))],
     };
   }
 }

@@ -209,7 +209,7 @@ describe('qdrant specifics and bad input (test server)', () => {
     }
   });
 
-  it('an index kind Qdrant lacks (a pgvector ivfflat) is listed in the restore result as converted to HNSW', async () => {
+  it('an index kind Qdrant lacks (a pgvector ivfflat) is listed in the restore result as converted to HNSW, and Qdrant settings as dropped on the way back', async () => {
     const db = await PGlite.create({ extensions: { vector } });
     try {
       await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
@@ -222,6 +222,13 @@ describe('qdrant specifics and bad input (test server)', () => {
       expect(manifest.schema.indexes.map((i) => i.kind)).toEqual(['ivfflat']);
       const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target: randomName('ivf_q') });
       expect(r.notCarriedOver).toEqual([{ what: 'index', name: 'ivfflat index on "embedding"', reason: expect.stringMatching(/became HNSW/), action: 'converted' }]);
+      // And back: Qdrant's collection settings have no pgvector equivalent; each is listed as dropped.
+      const q = r.target;
+      const { manifest: back } = await repo.snapshot(a, q);
+      const settings = Object.keys(back.schema.native ?? {});
+      expect(settings).toContain('hnsw_config');
+      const r2 = await repo.restore(pgv, { collection: q, snapshot: back.id, target: randomName('ivf_back') });
+      expect(r2.notCarriedOver.filter((n) => n.what === 'setting')).toEqual(settings.map((name) => ({ what: 'setting', name, reason: expect.stringMatching(/qdrant collection setting/), action: 'dropped' })));
     } finally {
       await db.close();
     }
