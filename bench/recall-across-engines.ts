@@ -1,7 +1,7 @@
 /**
  * recall@k after a cross-engine restore: one pgvector table (N x D, HNSW cosine m 16,
  * ef_construction 64) is snapshotted once and restored into pgvector, Milvus, Weaviate and Qdrant;
- * repo.verifyRecall then compares each engine's search (its index, default search parameters) with
+ * repo.verifyRecall then compares each engine's search (its index, verifyRecall's search effort) with
  * the exact top-k computed from the snapshot, and the engine's exact search where it has one.
  *
  *   eval "$(scripts/weaviate-server.sh env)"; scripts/pg-server.sh start; scripts/milvus-server.sh start
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       const restoreMs = Math.round(performance.now() - t0);
       const indexed = await repo.verifyRecall(a, { collection: table, snapshot: manifest.id, live: target, k: K, queries: QUERIES });
       const exact = await repo.verifyRecall(a, { collection: table, snapshot: manifest.id, live: target, k: K, queries: QUERIES, exact: true });
-      results[engine] = { restoreMs, recall: indexed.recall, minQueryRecall: indexed.minQueryRecall, exactRecall: exact.recall, searchMs: indexed.timings.searchMs, exactNeighboursMs: indexed.timings.exactMs };
+      results[engine] = { restoreMs, effort: indexed.effort, recall: indexed.recall, minQueryRecall: indexed.minQueryRecall, exactRecall: exact.recall, searchMs: indexed.timings.searchMs, exactNeighboursMs: indexed.timings.exactMs };
       log(`${engine}: recall@${K} ${indexed.recall} (lowest query ${indexed.minQueryRecall}), with exact search ${exact.recall}; restore ${restoreMs} ms`);
     }
   } finally {

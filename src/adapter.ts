@@ -31,6 +31,12 @@ export interface AdapterCapabilities {
    * integers, strings and structure stay exact. @default true
    */
   readonly payloadFloatExact?: boolean;
+  /**
+   * `per-query`: `search(…, { effort })` sets the effort of that one search. `collection`: the
+   * engine has no per-query knob (Weaviate's `ef` is a setting of the class); `effort` is ignored
+   * and recall reports the collection's setting instead. @default 'per-query'
+   */
+  readonly searchEffort?: 'per-query' | 'collection';
 }
 
 export interface ScanOptions {
@@ -71,7 +77,21 @@ export interface SearchOptions {
   vector?: string;
   /** Exact (brute-force) search instead of the index. */
   exact?: boolean;
+  /**
+   * Search effort of an approximate index: the candidate list size of HNSW (`ef`), raised to at
+   * least k. Each adapter maps it to its engine's knob for this one search: pgvector
+   * `SET LOCAL hnsw.ef_search` (at most 1000) and `ivfflat.probes = ceil(effort / 10)` (at most the
+   * lists), Milvus `ef` / `nprobe` the same way, Qdrant `params.hnsw_ef`. Where the engine has no
+   * per-query knob (`capabilities.searchEffort: 'collection'`, Weaviate) it is the collection's
+   * setting and this is ignored. @default the engine's own default (pgvector's `hnsw.ef_search` is 40)
+   */
+  effort?: number;
   signal?: AbortSignal;
+}
+
+/** The IVF lists to probe for a search effort (docs/architecture.md, "Verify search recall"). */
+export function probesForEffort(effort: number, lists: number): number {
+  return Math.max(1, Math.min(lists, Math.ceil(effort / 10)));
 }
 
 export interface SearchHit {
@@ -93,7 +113,15 @@ export interface ProbeResult {
 export interface IndexBuildReport {
   built: { kind: string; field: string; ms: number }[];
   /** Indexes that could not be recreated as recorded, with the reason. */
-  skipped: { kind: string; field: string; reason: string }[];
+  skipped: {
+    kind: string;
+    field: string;
+    reason: string;
+    /** An index, or a setting that goes with the field (a vectorizer). @default 'index' */
+    what?: 'index' | 'setting';
+    /** `converted`: built as another kind or with other settings (the reason says which); `not-recreated`: no index; `dropped`: a setting left out. @default 'not-recreated' */
+    action?: 'converted' | 'not-recreated' | 'dropped';
+  }[];
 }
 
 export interface VectorAdapter {

@@ -25,7 +25,7 @@ export type { OpenRepositoryOptions, SnapshotInfo } from './repository/repositor
 export { SnapshotOptionsSchema } from './snapshot/snapshot.js';
 export type { SnapshotOptions, SnapshotResult } from './snapshot/snapshot.js';
 export { RestoreOptionsSchema } from './restore/restore.js';
-export type { RestoreOptions, RestoreResult } from './restore/restore.js';
+export type { NotCarriedOver, RestoreOptions, RestoreResult } from './restore/restore.js';
 export { VerifyIntegrityOptionsSchema } from './verify/verify-integrity.js';
 export type { IntegrityProblem, IntegrityReport, SnapshotIntegrity, VerifyIntegrityOptions } from './verify/verify-integrity.js';
 export { ParityOptionsSchema } from './verify/verify-parity.js';

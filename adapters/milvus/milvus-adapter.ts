@@ -20,6 +20,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
+import { probesForEffort } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes } from '../../src/async.js';
 import { parseOptions } from '../../src/options.js';
@@ -428,7 +429,7 @@ export class MilvusAdapter implements VectorAdapter {
       const metric_type = this.metricOf(schema, v);
       const recorded = schema.indexes.find((i) => i.field === v.name);
       let spec = recorded ? indexToMilvus(recorded, sameEngine) : undefined;
-      if (recorded && !spec) report.skipped.push({ kind: recorded.kind, field: v.name, reason: `Milvus has no ${recorded.kind} index; built FLAT (exact search) instead` });
+      if (recorded && !spec) report.skipped.push({ kind: recorded.kind, field: v.name, reason: `Milvus has no ${recorded.kind} index; built FLAT (exact search) instead`, action: 'converted' });
       spec ??= { index_type: 'FLAT', params: {} };
       // A resumed restore (interrupted between the build and the marker that records it) finds the
       // index in place: Milvus refuses a second one on the field, so keep the one of this definition.
@@ -593,7 +594,7 @@ export class MilvusAdapter implements VectorAdapter {
         data: [Array.from(vector)],
         limit: k,
         output_fields: [schema.idField],
-        params: searchParams(schema.indexes.find((i) => i.field === field), k, options.exact === true),
+        params: searchParams(schema.indexes.find((i) => i.field === field), k, options.exact === true, options.effort),
         consistency_level: 'Strong',
       } as never),
     );
@@ -624,14 +625,15 @@ export class MilvusAdapter implements VectorAdapter {
 
 /**
  * Search parameters for the field's index. Exact: HNSW with ef far above k, IVF probing every list;
- * FLAT is exact anyway. Milvus has no brute-force switch for an indexed field.
+ * FLAT is exact anyway. Milvus has no brute-force switch for an indexed field. `effort` (the
+ * neutral search effort, `SearchOptions.effort`) is HNSW's `ef` (k..32768) and IVF's probes.
  */
-function searchParams(index: IndexSpec | undefined, k: number, exact: boolean): Record<string, number> {
+function searchParams(index: IndexSpec | undefined, k: number, exact: boolean, effort: number | undefined): Record<string, number> {
   if (index?.kind === 'ivfflat') {
     const lists = Number(index.params.lists ?? 128);
-    return { nprobe: exact ? lists : Math.min(lists, 16) };
+    return { nprobe: exact ? lists : effort !== undefined ? probesForEffort(effort, lists) : Math.min(lists, 16) };
   }
-  return { ef: exact ? Math.max(4 * k, 2048) : Math.max(k, 64) };
+  return { ef: exact ? Math.max(4 * k, 2048) : Math.min(32_768, Math.max(k, Math.trunc(effort ?? 64))) };
 }
 
 /** Rough wire size of a payload value, for the insert byte budget. */

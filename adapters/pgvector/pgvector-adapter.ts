@@ -16,6 +16,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
+import { probesForEffort } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
@@ -433,7 +434,7 @@ export class PgvectorAdapter implements VectorAdapter {
         for (const [k, v] of Object.entries(ix.params)) {
           const range = allowed[k];
           if (!range || typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
-            report.skipped.push({ kind: ix.kind, field: ix.field, reason: `parameter ${k}=${String(v)} not applicable; default used` });
+            report.skipped.push({ kind: ix.kind, field: ix.field, reason: `parameter ${k}=${String(v)} not applicable; default used`, action: 'converted' });
             continue;
           }
           withParams.push(`${k} = ${v}`);
@@ -723,6 +724,12 @@ export class PgvectorAdapter implements VectorAdapter {
       if (options.exact) {
         await s.query('SET LOCAL enable_indexscan = off');
         await s.query('SET LOCAL enable_bitmapscan = off');
+      } else if (options.effort !== undefined) {
+        // Integers only (validated), so they can be part of the statement: SET takes no parameters.
+        const effort = Math.max(1, Math.trunc(options.effort));
+        await s.query(`SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(effort, k))}`);
+        const ivf = info.schema.indexes.find((i) => i.field === field.name && i.kind === 'ivfflat');
+        if (ivf) await s.query(`SET LOCAL ivfflat.probes = ${probesForEffort(effort, Number(ivf.params.lists ?? 100))}`);
       }
       const op = DISTANCE_OP[field.metric] ?? '<->';
       const r = await s.query(

@@ -323,7 +323,7 @@ export class QdrantAdapter implements VectorAdapter {
       }
       const index = schema.indexes.find((i) => i.field === v.name && !i.kind.startsWith('payload:') && i.kind !== 'btree');
       const planned = vectorParamsFor(v.dims, distanceToQdrant(metric, v.name), index, sameEngine);
-      if (planned.skipped) notes.push({ kind: index?.kind ?? 'hnsw', field: v.name, reason: planned.skipped });
+      if (planned.skipped) notes.push({ kind: index?.kind ?? 'hnsw', field: v.name, reason: planned.skipped, action: 'converted' });
       vectors[v.name] = planned.params;
     }
     const meta: CollectionMeta = {
@@ -515,7 +515,7 @@ export class QdrantAdapter implements VectorAdapter {
         query: Array.from(vector),
         ...(r.unnamed ? {} : { using: v.q }),
         limit: k,
-        params: { exact: options.exact === true },
+        params: { exact: options.exact === true, ...(options.effort !== undefined && !options.exact ? { hnsw_ef: Math.max(k, Math.trunc(options.effort)) } : {}) },
         with_payload: [ORIGINAL_ID_KEY],
         with_vector: false,
       }),

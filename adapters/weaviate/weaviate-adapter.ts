@@ -89,6 +89,8 @@ export class WeaviateAdapter implements VectorAdapter {
     atomicMarker: false,
     atomicSwap: false,
     maxDims: MAX_DIMS,
+    // Weaviate's nearVector has no per-query ef: it is the class's vectorIndexConfig.ef.
+    searchEffort: 'collection',
   };
   private readonly options: z.output<typeof WeaviateAdapterOptionsSchema>;
   private readonly logger: Logger;
@@ -377,13 +379,13 @@ export class WeaviateAdapter implements VectorAdapter {
       const distance = distanceToWeaviate(metric, v.name);
       const recorded = schema.indexes.find((i) => i.field === v.name && i.kind !== 'btree');
       const index = indexToWeaviate(recorded, distance);
-      if (index.skipped && recorded) notes.push({ kind: recorded.kind, field: v.name, reason: index.skipped });
+      if (index.skipped && recorded) notes.push({ kind: recorded.kind, field: v.name, reason: index.skipped, action: 'converted' });
       const native = parseVectorNative(v.nativeType);
       let vectorizer: Record<string, unknown> = { none: {} };
       if (native?.vectorizer) {
         const [module] = Object.keys(native.vectorizer);
         if (module && module !== 'none' && !modules.has(module) && !dryRun) {
-          notes.push({ kind: `vectorizer ${module}`, field: v.name, reason: `module ${module} is not enabled on this Weaviate; the stored vectors were restored as they are, and new objects will not be vectorized until the collection is reconfigured` });
+          notes.push({ kind: `vectorizer ${module}`, field: v.name, reason: `module ${module} is not enabled on this Weaviate; the stored vectors were restored as they are, and new objects will not be vectorized until the collection is reconfigured`, what: 'setting', action: 'dropped' });
           this.logger.warn({ collection: schema.name, vector: v.name, module }, 'vectorizer module not available: restoring stored vectors with vectorizer none');
         } else if (module) vectorizer = native.vectorizer;
       }

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { VectorAdapter } from '../adapter.js';
+import type { IndexBuildReport, VectorAdapter } from '../adapter.js';
 import { ConflictError, IntegrityError, InvalidInputError, PermissionError, UnsupportedOperationError, VectordrError, isVectordrError, throwIfAborted } from '../errors.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { sliceBatch } from '../format/rows.js';
@@ -59,6 +59,63 @@ export interface RestoreResult {
   resumed: boolean;
   timings: { loadMs: number; indexMs: number; totalMs: number };
   indexes: { built: { kind: string; field: string; ms: number }[]; skipped: { kind: string; field: string; reason: string }[] };
+  /**
+   * What the snapshot recorded that the target does not have as recorded, with the reason: an index
+   * the target engine cannot build (converted or not recreated), or one an existing target lacks (a
+   * restore into an existing collection builds no index). Empty when everything was carried over.
+   */
+  notCarriedOver: NotCarriedOver[];
+}
+
+/** One thing a restore converted, dropped or could not recreate (docs/format.md, decision 7). */
+export interface NotCarriedOver {
+  what: 'value' | 'column' | 'index' | 'definition' | 'setting';
+  /** What it is, e.g. `hnsw index on "embedding"`. */
+  name: string;
+  reason: string;
+  action: 'converted' | 'dropped' | 'not-recreated';
+}
+
+/** Collection-level settings of another engine (`schema.native`), which a cross-engine restore drops. */
+function foreignSettings(manifest: Manifest, engine: string): NotCarriedOver[] {
+  return Object.keys(manifest.schema.native ?? {}).map((key) => ({
+    what: 'setting',
+    name: key,
+    reason: `a ${manifest.source.engine} collection setting, which ${engine} has no equivalent for; the restore keeps what the neutral schema holds`,
+    action: 'dropped',
+  }));
+}
+
+/** The restore result's entries for the indexes an adapter's `buildIndexes` skipped. */
+function skippedIndexes(skipped: IndexBuildReport['skipped']): NotCarriedOver[] {
+  return skipped.map((s) =>
+    s.what === 'setting'
+      ? { what: 'setting', name: `${s.kind} of ${JSON.stringify(s.field)}`, reason: s.reason, action: s.action ?? 'dropped' }
+      : { what: 'index', name: `${s.kind} index on ${JSON.stringify(s.field)}`, reason: s.reason, action: s.action ?? 'not-recreated' },
+  );
+}
+
+/**
+ * The recorded indexes an existing target has no index for on the same field. A restore into an
+ * existing collection keeps the target's indexes as they are and builds none, so these stay missing:
+ * vector indexes always (every engine describes them), payload indexes when the target is of the
+ * snapshot's engine (engines without separate payload indexes describe none).
+ */
+function missingOnTarget(existing: CollectionSchema, schema: CollectionSchema, sameEngine: boolean): NotCarriedOver[] {
+  const target = JSON.stringify(existing.name);
+  const out: NotCarriedOver[] = [];
+  for (const ix of schema.indexes) {
+    const vector = schema.vectors.some((v) => v.name === ix.field);
+    if (!vector && !sameEngine) continue;
+    if (existing.indexes.some((e) => e.field === ix.field && e.params.unsupported === undefined)) continue;
+    out.push({
+      what: 'index',
+      name: `${ix.kind} index on ${JSON.stringify(ix.field)}`,
+      reason: `the restore went into the existing ${target}, which has no index on ${JSON.stringify(ix.field)}; a restore into an existing collection keeps its indexes as they are and builds none${vector ? ', so search scans every vector' : ''}. Create the index on ${target}, or restore with ifExists: 'replace' to get the recorded indexes`,
+      action: 'not-recreated',
+    });
+  }
+  return out;
 }
 
 const MARKER_PREFIX = 'vectordr-restore/v1';
@@ -285,8 +342,9 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
   // Everything known in advance about an existing target, before anything is written (a direct
   // append being resumed was checked by the run that started it, and holds its own rows since).
   let stagingSchema = schema;
-  if (into && (useStaging || resumeFrom === undefined)) {
-    const existing = await adapter.describe(target);
+  const existing = into ? await adapter.describe(target) : undefined;
+  const notCarriedOver = existing ? missingOnTarget(existing, schema, sameEngine) : [];
+  if (existing && (useStaging || resumeFrom === undefined)) {
     checkAppendable(existing, schema);
     // A merge copies staging into the target inside the engine: staging takes the target's own
     // field types, so each value is converted once, as a direct write into the target would, and
@@ -422,6 +480,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
       resumed: resumeFrom !== undefined,
       timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
       indexes,
+      notCarriedOver: [...skippedIndexes(indexes.skipped), ...notCarriedOver, ...(sameEngine ? [] : foreignSettings(manifest, adapter.engine))],
     };
   }
 }

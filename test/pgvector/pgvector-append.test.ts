@@ -150,6 +150,27 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       expect(await stagingTables(t)).toEqual([]);
     });
 
+    it('into an existing empty table without an index: the result lists the recorded index not recreated, and recall says it searched without one', async () => {
+      const src = table('app_noix');
+      await sql.query(`CREATE TABLE ${src} (id int8 PRIMARY KEY, e vector(8), note text)`);
+      await sql.query(`CREATE INDEX ON ${src} USING hnsw (e vector_l2_ops)`);
+      await sql.query(`INSERT INTO ${src} SELECT g, ARRAY[sin(g), cos(g), sin(2*g), cos(3*g), g % 7, g % 5, sin(g*g), 1]::real[]::vector, 'n' || g FROM generate_series(1, 300) g`);
+      const { manifest: m } = await repo.snapshot(adapter, src);
+      const target = table('app_noix_r');
+      await sql.query(`CREATE TABLE ${target} (id int8 PRIMARY KEY, e vector(8), note text)`);
+      const r = await repo.restore(adapter, { collection: src, snapshot: m.id, target });
+      expect(r.rows).toBe(300);
+      expect(r.notCarriedOver).toEqual([{ what: 'index', name: 'hnsw index on "e"', reason: expect.stringMatching(/existing .*no index on "e".*replace/), action: 'not-recreated' }]);
+      expect(JSON.parse(JSON.stringify(r.notCarriedOver))).toEqual(r.notCarriedOver);
+      const recall = await repo.verifyRecall(adapter, { collection: src, snapshot: m.id, live: target, k: 5, queries: 20 });
+      expect(recall).toMatchObject({ indexed: false, index: null });
+      expect(recall.warnings.join(' ')).toMatch(/no index on "e"/);
+      // A new target gets the recorded index: nothing to report, and recall searched an index.
+      const fresh = table('app_noix_n');
+      expect((await repo.restore(adapter, { collection: src, snapshot: m.id, target: fresh })).notCarriedOver).toEqual([]);
+      expect(await repo.verifyRecall(adapter, { collection: src, snapshot: m.id, live: fresh, k: 5, queries: 20 })).toMatchObject({ indexed: true, index: 'hnsw', warnings: [] });
+    });
+
     it('a resume after a crash between the index build and the indexed marker builds no index twice', async () => {
       const src = table('app_idx');
       await sql.query(`CREATE TABLE ${src} (id int8 PRIMARY KEY, e vector(64), note text)`);

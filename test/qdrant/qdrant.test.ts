@@ -209,6 +209,31 @@ describe('qdrant specifics and bad input (test server)', () => {
     }
   });
 
+  it('an index kind Qdrant lacks (a pgvector ivfflat) is listed in the restore result as converted to HNSW, and Qdrant settings as dropped on the way back', async () => {
+    const db = await PGlite.create({ extensions: { vector } });
+    try {
+      await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+      const pgv = pgvectorAdapter({ pglite: db });
+      const n = randomName('ivf');
+      const schema: CollectionSchema = { ...testSchema(n), indexes: [{ kind: 'ivfflat', field: 'embedding', metric: 'cosine', params: { lists: 4 } }] };
+      await pgv.create(schema, { indexes: 'now' });
+      await pgv.write(n, makeBatch(schema, makeRecords(50, 16, 3)), { mode: 'insert' });
+      const { manifest } = await repo.snapshot(pgv, n);
+      expect(manifest.schema.indexes.map((i) => i.kind)).toEqual(['ivfflat']);
+      const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target: randomName('ivf_q') });
+      expect(r.notCarriedOver).toEqual([{ what: 'index', name: 'ivfflat index on "embedding"', reason: expect.stringMatching(/became HNSW/), action: 'converted' }]);
+      // And back: Qdrant's collection settings have no pgvector equivalent; each is listed as dropped.
+      const q = r.target;
+      const { manifest: back } = await repo.snapshot(a, q);
+      const settings = Object.keys(back.schema.native ?? {});
+      expect(settings).toContain('hnsw_config');
+      const r2 = await repo.restore(pgv, { collection: q, snapshot: back.id, target: randomName('ivf_back') });
+      expect(r2.notCarriedOver.filter((n) => n.what === 'setting')).toEqual(settings.map((name) => ({ what: 'setting', name, reason: expect.stringMatching(/qdrant collection setting/), action: 'dropped' })));
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses two ids that land on the same point (ID_COLLISION), writing nothing', async () => {
     const n = randomName('collide');
     const schema: CollectionSchema = { ...testSchema(n), idType: 'uuid' };
