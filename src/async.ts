@@ -1,18 +1,22 @@
-/** Small helpers shared by adapters: an abortable sleep, a bounded pool of workers, byte-budgeted chunks. */
+/** Small helpers shared by the core and the adapters: the one abortable sleep, a bounded pool of workers, byte-budgeted chunks. */
 import { AbortedError, throwIfAborted } from './errors.js';
 
 /** Resolves after `ms`; rejects with `AbortedError` when `signal` aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(new AbortedError());
-      },
-      { once: true },
-    );
+    if (signal?.aborted) {
+      reject(new AbortedError(undefined, { cause: signal.reason }));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new AbortedError(undefined, { cause: signal?.reason }));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

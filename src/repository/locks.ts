@@ -17,8 +17,10 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConflictError, isVectordrError, throwIfAborted } from '../errors.js';
+import { sleep } from '../async.js';
 import { newSnapshotId } from '../format/keys.js';
 import type { Logger } from '../logger.js';
+import { backoffDelay } from '../retry.js';
 import type { Storage, StorageObjectInfo } from '../storage/storage.js';
 
 export const LOCKS_PREFIX = 'locks/';
@@ -308,8 +310,6 @@ async function readLocks(store: LockStore, ownKey: string | undefined, fallbackN
   return { locks: out, now };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** Takes a shared or exclusive lock; LOCKED (with who holds it) when a live conflicting lock exists. */
 export async function acquireLock(
   store: LockStore,
@@ -361,6 +361,6 @@ export async function acquireLock(
         { details: { lock: h.key, operation: h.operation, host: h.host, pid: h.pid, exclusive: h.exclusive } },
       );
     }
-    await sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6) * (0.5 + Math.random())));
+    await sleep(backoffDelay(attempt + 1, { baseDelayMs: 100, maxDelayMs: 5_000, jitter: 'equal' }), request.signal);
   }
 }

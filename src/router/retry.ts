@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { AbortedError, InvalidInputError, VectordrError } from '../errors.js';
-import { sleep } from '../async.js';
+import { InvalidInputError, VectordrError } from '../errors.js';
+import { retry } from '../retry.js';
 
 export const RetryOptionsSchema = z.object({
   /** Attempts in all, the first included. @default 5 */
@@ -32,17 +32,14 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
   const parsed = RetryOptionsSchema.safeParse(options);
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid retry options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const o = parsed.data;
-  const started = performance.now();
-  for (let attempt = 1; ; attempt++) {
-    if (o.signal?.aborted) throw new AbortedError(undefined, { cause: o.signal.reason });
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      const retryable = err instanceof VectordrError && err.retryable;
-      if (!retryable || attempt >= o.attempts || performance.now() - started >= o.deadlineMs) throw err;
-      o.onRetry?.(err, attempt);
-      const backoff = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
-      await sleep(backoff / 2 + Math.random() * (backoff / 2), o.signal);
-    }
-  }
+  return retry(fn, {
+    attempts: o.attempts,
+    deadlineMs: o.deadlineMs,
+    baseDelayMs: o.baseDelayMs,
+    maxDelayMs: o.maxDelayMs,
+    jitter: 'equal',
+    signal: o.signal,
+    retryable: (err) => err instanceof VectordrError && err.retryable,
+    onRetry: (err, attempt) => o.onRetry?.(err as VectordrError, attempt),
+  });
 }

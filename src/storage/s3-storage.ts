@@ -42,7 +42,9 @@ import {
   isVectordrError,
   throwIfAborted,
 } from '../errors.js';
+import { isNetworkError } from '../engine-errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { retry } from '../retry.js';
 import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
 
 const PLUGIN = 's3';
@@ -290,24 +292,36 @@ export class S3Storage implements Storage {
    * (AWS's recommendation) up to maxAttempts; anything else, or an abort, is classified at once.
    */
   private async call<T>(op: string, key: string, signal: AbortSignal | undefined, fn: (attemptSignal: AbortSignal) => Promise<T>, timeoutMs = this.options.requestTimeoutMs): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      throwIfAborted(signal);
-      // The SDK's own requestTimeout does not fire on a connection that stalls mid-response
-      // (measured with a toxiproxy `timeout` toxic), so every attempt also gets a deadline.
-      const deadline = AbortSignal.timeout(timeoutMs);
-      try {
-        return await fn(signal ? AbortSignal.any([signal, deadline]) : deadline);
-      } catch (err) {
-        const timedOut = deadline.aborted && !signal?.aborted;
-        const transient = timedOut || isTransient(err);
-        if (signal?.aborted || attempt >= this.options.maxAttempts || !transient) {
-          throw timedOut ? this.timeoutError(op, key, attempt, timeoutMs, err) : this.classify(err, op, key, attempt, signal);
-        }
-        const ceiling = Math.min(this.options.maxBackoffMs, this.options.baseBackoffMs * 2 ** (attempt - 1));
-        const delay = Math.round(Math.random() * ceiling);
-        this.logger.debug({ op, key, attempt, delayMs: delay, status: httpStatus(err), error: errorName(err) }, 's3 request failed; retrying');
-        await sleep(delay, signal);
-      }
+    let attempts = 0;
+    let timedOut = false;
+    try {
+      return await retry(
+        async (attempt) => {
+          attempts = attempt;
+          throwIfAborted(signal);
+          // The SDK's own requestTimeout does not fire on a connection that stalls mid-response
+          // (measured with a toxiproxy `timeout` toxic), so every attempt also gets a deadline.
+          const deadline = AbortSignal.timeout(timeoutMs);
+          try {
+            return await fn(signal ? AbortSignal.any([signal, deadline]) : deadline);
+          } catch (err) {
+            timedOut = deadline.aborted && !signal?.aborted;
+            throw err;
+          }
+        },
+        {
+          attempts: this.options.maxAttempts,
+          baseDelayMs: this.options.baseBackoffMs,
+          maxDelayMs: this.options.maxBackoffMs,
+          jitter: 'full',
+          signal,
+          retryable: (err) => timedOut || isTransient(err),
+          onRetry: (err, attempt, delayMs) => this.logger.debug({ op, key, attempt, delayMs, status: httpStatus(err), error: errorName(err) }, 's3 request failed; retrying'),
+        },
+      );
+    } catch (err) {
+      if (err instanceof AbortedError) throw err;
+      throw timedOut ? this.timeoutError(op, key, attempts, timeoutMs, err) : this.classify(err, op, key, attempts, signal);
     }
   }
 
@@ -397,28 +411,6 @@ function isTransient(err: unknown): boolean {
   const name = errorName(err);
   if (status !== undefined) return status >= 500 || status === 429 || status === 408 || name === 'SlowDown' || name === 'RequestTimeout' || name === 'ConditionalRequestConflict';
   return isNetworkError(err) || (err as { $retryable?: unknown } | null)?.$retryable !== undefined;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(new AbortedError(undefined, { plugin: PLUGIN, cause: signal?.reason }));
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-function isNetworkError(err: unknown): boolean {
-  const e = err as { code?: string; name?: string } | null;
-  return (e?.code !== undefined && NETWORK_CODES.has(e.code)) || e?.name === 'TimeoutError' || e?.name === 'RequestTimeout' || /socket hang up|ECONNRESET|EPIPE/i.test(String((err as Error | null)?.message));
 }
 
 /** S3 or S3-compatible storage. See `S3StorageOptions`. */
