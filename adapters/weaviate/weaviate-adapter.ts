@@ -32,7 +32,8 @@ import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, Payload, PayloadField, RecordBatch, VectorColumn, VectorField, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
-import { type WeaviateClientLike, type WeaviateCollectionLike, type WeaviateObjectLike, WeaviateRest, grpcCall } from './weaviate-client.js';
+import { type WeaviateClientLike, type WeaviateCollectionLike, type WeaviateObjectLike, WeaviateRest } from './weaviate-client.js';
+import { grpcCall, httpStatusError, refusedObjectsError, unreachableError } from './weaviate-errors.js';
 import { type BatchObjectInput, type BatchProperty, WeaviateGrpcBatch, batchPropertyOf, encodeBatchObjects } from './weaviate-grpc-batch.js';
 import { type WeaviateAdapterOptions, WeaviateAdapterOptionsSchema } from './weaviate-options.js';
 import {
@@ -150,7 +151,7 @@ export class WeaviateAdapter implements VectorAdapter {
         .then((c) => c as unknown as WeaviateClientLike)
         .catch((err: unknown) => {
           this.clientPromise = undefined;
-          throw new EngineError(`Cannot connect to Weaviate at ${this.endpoint} (gRPC ${grpcHost}:${grpcPort}): ${(err as Error).message}`, 'transient', { plugin: PLUGIN, cause: err });
+          throw unreachableError(`Cannot connect to Weaviate at ${this.endpoint} (gRPC ${grpcHost}:${grpcPort}): ${(err as Error).message}`, err);
         });
     }
     return this.clientPromise;
@@ -514,12 +515,8 @@ export class WeaviateAdapter implements VectorAdapter {
       async (part) => {
         const errors = await this.sendBatch(r, col, part.items, options.signal);
         if (errors.length === 0) return;
-        const first = errors.slice(0, 3).map(([k, e]) => `id ${String(batch.ids[part.offset + Number(k)])}: ${e.message}`);
-        const transient = errors.every(([, e]) => /timeout|unavailable|too many|rate/i.test(e.message));
-        throw new EngineError(`Weaviate refused ${errors.length} of ${part.items.length} objects written to ${JSON.stringify(collection)} (${first.join('; ')}). The others were stored; writes are idempotent, so rerunning the restore resumes safely.`, transient ? 'transient' : 'permanent', {
-          plugin: PLUGIN,
-          details: { failed: errors.length, batch: part.items.length },
-        });
+        const refused = errors.map(([k, e]) => ({ id: String(batch.ids[part.offset + Number(k)]), message: e.message }));
+        throw refusedObjectsError(collection, refused, part.items.length);
       },
       options.signal,
     );
@@ -572,7 +569,7 @@ export class WeaviateAdapter implements VectorAdapter {
     await this.rest.mustGetClass(className, collection);
     const { status, json } = await this.rest.request('GET', this.markerPath(className));
     if (status === 404) return undefined;
-    if (status !== 200) throw new EngineError(`GET ${MARKER_CLASS} object: HTTP ${status}`, status >= 500 ? 'transient' : 'permanent', { plugin: PLUGIN });
+    if (status !== 200) throw httpStatusError(`GET ${MARKER_CLASS} object: HTTP ${status}`, status);
     const marker = (json as { properties?: { marker?: unknown } }).properties?.marker;
     return typeof marker === 'string' && marker ? marker : undefined;
   }
@@ -583,7 +580,7 @@ export class WeaviateAdapter implements VectorAdapter {
     const path = this.markerPath(className);
     if (marker === undefined) {
       const { status } = await this.rest.request('DELETE', path);
-      if (status >= 300 && status !== 404) throw new EngineError(`DELETE ${MARKER_CLASS} object: HTTP ${status}`, status >= 500 ? 'transient' : 'permanent', { plugin: PLUGIN });
+      if (status >= 300 && status !== 404) throw httpStatusError(`DELETE ${MARKER_CLASS} object: HTTP ${status}`, status);
       return;
     }
     const body = { class: MARKER_CLASS, id: path.slice(path.lastIndexOf('/') + 1), properties: { collection: className, marker } };
@@ -621,7 +618,7 @@ export class WeaviateAdapter implements VectorAdapter {
     const className = classNameOf(collection);
     const { status, json } = await this.rest.request('DELETE', `/v1/schema/${encodeURIComponent(className)}`);
     await this.rest.request('DELETE', this.markerPath(className)).catch(() => undefined);
-    if (status >= 300 && status !== 404) throw new EngineError(`DELETE /v1/schema/${className}: HTTP ${status} ${JSON.stringify(json)?.slice(0, 200)}`, status >= 500 ? 'transient' : 'permanent', { plugin: PLUGIN });
+    if (status >= 300 && status !== 404) throw httpStatusError(`DELETE /v1/schema/${className}: HTTP ${status} ${JSON.stringify(json)?.slice(0, 200)}`, status);
   }
 
   async delete(collection: string, ids: Id[]): Promise<void> {
