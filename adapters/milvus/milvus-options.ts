@@ -50,3 +50,5 @@ export const MilvusAdapterOptionsSchema = z
   })
   .refine((o) => (o.client === undefined) !== (o.address === undefined), { message: 'pass exactly one of client or address' });
 export type MilvusAdapterOptions = z.input<typeof MilvusAdapterOptionsSchema>;
+/** The options after parsing (defaults filled in), as the adapter's parts read them. */
+export type ParsedMilvusOptions = z.output<typeof MilvusAdapterOptionsSchema>;
