@@ -27,7 +27,7 @@ export async function engineCall<T>(classifier: EngineErrorClassifier, what: str
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 const NETWORK_MESSAGE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|fetch failed|other side closed|Connection terminated/i;
 /** gRPC status names a retry may cure (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED). */
-const GRPC_TRANSIENT = /UNAVAILABLE|DEADLINE_EXCEEDED|RESOURCE_EXHAUSTED/;
+const GRPC_TRANSIENT = /UNAVAILABLE|DEADLINE_EXCEEDED|RESOURCE_EXHAUSTED/i;
 const GRPC_TRANSIENT_CODES = new Set([4, 8, 14]);
 /** Overload answers an engine gives in prose. */
 const OVERLOAD_MESSAGE = /rate ?limit|too many requests|timed? ?out/i;
@@ -43,10 +43,10 @@ export function isNetworkError(err: unknown): boolean {
   return e.cause !== undefined && e.cause !== err && isNetworkError(e.cause);
 }
 
-/** A gRPC failure a retry may cure: by status code (4, 8, 14) or, when only text is left, by status name. */
+/** A gRPC failure a retry may cure: by status code (4, 8, 14) or by status name in its text (clients rewrap statuses). */
 export function isTransientGrpc(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'number') return GRPC_TRANSIENT_CODES.has(code);
+  if (typeof code === 'number' && GRPC_TRANSIENT_CODES.has(code)) return true;
   const msg = err instanceof Error ? err.message : String(err);
   return GRPC_TRANSIENT.test(msg);
 }
