@@ -221,7 +221,7 @@ async function runChild(step: string): Promise<void> {
   }
   if (client) must(await client.hasCollection({ collection_name: collection }), 'hasCollection'); // connection up
   const repo = vdr ? await vdr.openRepository({ storage: vdr.fsStorage({ path: args.location as string }), create: step !== 'restore' }) : undefined;
-  const adapter = mva ? mva.milvusAdapter(adapterClient ? { client: adapterClient } : { address: process.env.MILVUS_ADDRESS as string }) : pgv && pool ? pgv.pgvectorAdapter({ pool }) : undefined;
+  const adapter = mva ? mva.milvusAdapter(adapterClient ? { client: adapterClient } : { url: process.env.MILVUS_ADDRESS as string }) : pgv && pool ? pgv.pgvectorAdapter({ pool }) : undefined;
   if (mva && adapter) await adapter.probe(); // connection up
   if (global.gc) global.gc();
 

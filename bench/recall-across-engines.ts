@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const server = process.env.QDRANT_URL ? undefined : await startQdrantTestServer();
   const engines: Record<string, VectorAdapter> = {
     pgvector: pgvectorAdapter({ pool }),
-    milvus: milvusAdapter({ address: process.env.MILVUS_ADDRESS ?? '127.0.0.1:54340' }),
+    milvus: milvusAdapter({ url: process.env.MILVUS_ADDRESS ?? '127.0.0.1:54340' }),
     weaviate: weaviateAdapter({ url: process.env.WEAVIATE_URL ?? 'http://127.0.0.1:54350', grpcAddress: process.env.WEAVIATE_GRPC ?? '127.0.0.1:54351' }),
     qdrant: qdrantAdapter({ url: process.env.QDRANT_URL ?? (server?.url as string) }),
   };

@@ -1,13 +1,20 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors.js';
+import type { Logger } from './logger.js';
+
+/**
+ * Former option names still accepted for one minor version (0.5.x), each with the name that
+ * replaced it. Using one logs a warning on the options' own `logger`; giving both is refused.
+ */
+export type RenamedOptions = Readonly<Record<string, string>>;
 
 /**
  * Parses plugin options with their (strict) zod schema, or throws INVALID_OPTIONS. An unknown key
  * is named, with the known key it most likely meant (`schemaNme` → "did you mean schema?"): a typo
  * in an option must not silently fall back to the default (a snapshot of the wrong schema).
  */
-export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, what: string, plugin?: string): z.output<T> {
-  const parsed = schema.safeParse(value);
+export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, what: string, plugin?: string, renamed: RenamedOptions = {}): z.output<T> {
+  const parsed = schema.safeParse(applyRenames(value, what, plugin, renamed));
   if (parsed.success) return parsed.data;
   const known = knownKeys(schema);
   const hints: string[] = [];
@@ -20,6 +27,24 @@ export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, wha
   }
   const detail = hints.length > 0 ? `${hints.join('; ')}. Known options: ${known.join(', ')}.` : z.prettifyError(parsed.error);
   throw new InvalidInputError('INVALID_OPTIONS', `Invalid ${what} options: ${detail}`, plugin === undefined ? {} : { plugin });
+}
+
+function applyRenames(value: unknown, what: string, plugin: string | undefined, renamed: RenamedOptions): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const used = Object.keys(renamed).filter((old) => Object.hasOwn(value, old));
+  if (used.length === 0) return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  const logger = out.logger as Logger | undefined;
+  for (const old of used) {
+    const name = renamed[old] as string;
+    if (Object.hasOwn(out, name)) {
+      throw new InvalidInputError('INVALID_OPTIONS', `Invalid ${what} options: pass ${name} only (${old} is its former name, still read until 0.6).`, plugin === undefined ? {} : { plugin });
+    }
+    out[name] = out[old];
+    delete out[old];
+    if (typeof logger?.warn === 'function') logger.warn({ option: old, replacement: name }, `${what} option ${old} is deprecated; use ${name} (the old name is read until 0.6)`);
+  }
+  return out;
 }
 
 function knownKeys(schema: z.ZodType): string[] {

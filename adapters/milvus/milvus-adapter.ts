@@ -28,7 +28,7 @@ import { buildIndexes, createCollection, preflightCreate } from './milvus-create
 import { checkCollectionName, collectionExists, describeSchema } from './milvus-describe.js';
 import { type MilvusStatus, milvusCall } from './milvus-errors.js';
 import { readMarker, writeMarker } from './milvus-marker.js';
-import { type MilvusAdapterOptions, MilvusAdapterOptionsSchema, type ParsedMilvusOptions } from './milvus-options.js';
+import { type MilvusAdapterOptions, MilvusAdapterOptionsSchema, MILVUS_RENAMED_OPTIONS, type ParsedMilvusOptions } from './milvus-options.js';
 import { countRows, fetchRecords, scanCollection } from './milvus-scan.js';
 import { searchCollection } from './milvus-search.js';
 import { MAX_DIMS, PLUGIN } from './milvus-types.js';
@@ -57,7 +57,7 @@ export class MilvusAdapter implements VectorAdapter {
   private serverInfo: Promise<MilvusServerInfo> | undefined;
 
   constructor(options: MilvusAdapterOptions) {
-    const o: ParsedMilvusOptions = parseOptions(MilvusAdapterOptionsSchema, options, 'Milvus adapter', PLUGIN);
+    const o: ParsedMilvusOptions = parseOptions(MilvusAdapterOptionsSchema, options, 'Milvus adapter', PLUGIN, MILVUS_RENAMED_OPTIONS);
     const logger: Logger = o.logger ?? silentLogger;
     const { client, ownsClient, endpoint } = openClient(o);
     this.client = client;

@@ -9,10 +9,13 @@ export const MilvusAdapterOptionsSchema = z
     client: z
       .custom<MilvusClient>((v) => typeof v === 'object' && v !== null && ['query', 'insert', 'describeCollection'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), 'a MilvusClient')
       .optional(),
-    /** gRPC address, e.g. `milvus.internal:19530`; the adapter creates (and closes) its own client. */
-    address: z.string().min(1).optional(),
-    /** `user:password` or an API key (Zilliz Cloud). Never logged or recorded. */
-    token: z.string().optional(),
+    /**
+     * Milvus's gRPC endpoint, `host:port` or `http(s)://host:port` (e.g. `milvus.internal:19530`); the
+     * adapter creates (and closes) its own client. Formerly `address`.
+     */
+    url: z.string().min(1).optional(),
+    /** API key (Zilliz Cloud) or `user:password`, sent as Milvus's token. Never logged or recorded. Formerly `token`. */
+    apiKey: z.string().optional(),
     /** Database. @default 'default' */
     database: z.string().min(1).optional(),
     ssl: z.boolean().optional(),
@@ -24,9 +27,9 @@ export const MilvusAdapterOptionsSchema = z
     timeoutMs: z.number().int().min(1_000).default(600_000),
     /**
      * Bytes of row data per insert/upsert request; Milvus rejects messages over its gRPC limit
-     * (64 MiB by default). @default 4194304 (4 MiB; measured fastest on milvus-lite)
+     * (64 MiB by default). Formerly `insertBatchBytes`. @default 1048576
      */
-    insertBatchBytes: z.number().int().min(64 * 1024).max(60 * 1024 * 1024).default(1024 * 1024),
+    writeBatchBytes: z.number().int().min(64 * 1024).max(60 * 1024 * 1024).default(1024 * 1024),
     /**
      * Metric for vector fields that have none in the snapshot (e.g. a pgvector column without an
      * index). Milvus needs one to build an index; without this option such a restore is refused
@@ -44,11 +47,20 @@ export const MilvusAdapterOptionsSchema = z
     scanPageRows: z.number().int().min(1).max(16_384).default(4096),
     /** Level of the SDK's own (process-wide, console) logger, set when the adapter creates the client. @default 'error' */
     sdkLogLevel: z.enum(['error', 'warn', 'info', 'debug']).default('error'),
-    /** Label recorded in manifests instead of the address (never put credentials here). */
+    /** Label recorded in manifests instead of the url (never put credentials here). */
     endpointLabel: z.string().optional(),
     logger: z.custom<Logger>().optional(),
   })
-  .refine((o) => (o.client === undefined) !== (o.address === undefined), { message: 'pass exactly one of client or address' });
-export type MilvusAdapterOptions = z.input<typeof MilvusAdapterOptionsSchema>;
+  .refine((o) => (o.client === undefined) !== (o.url === undefined), { message: 'pass exactly one of client or url' });
+/** Former option names, read until 0.6 (`parseOptions`). */
+export const MILVUS_RENAMED_OPTIONS = { address: 'url', token: 'apiKey', insertBatchBytes: 'writeBatchBytes' } as const;
+export type MilvusAdapterOptions = z.input<typeof MilvusAdapterOptionsSchema> & {
+  /** @deprecated Renamed `url` (read until 0.6). */
+  address?: string;
+  /** @deprecated Renamed `apiKey` (read until 0.6). */
+  token?: string;
+  /** @deprecated Renamed `writeBatchBytes` (read until 0.6). */
+  insertBatchBytes?: number;
+};
 /** The options after parsing (defaults filled in), as the adapter's parts read them. */
 export type ParsedMilvusOptions = z.output<typeof MilvusAdapterOptionsSchema>;

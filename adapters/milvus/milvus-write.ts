@@ -70,7 +70,7 @@ export class MilvusWriter {
     const sizes: number[] = new Array<number>(batch.length);
     for (let i = 0; i < batch.length; i++) [rows[i], sizes[i]] = toRow(batch, i, rc);
     const { client } = this.ctx;
-    for (const { items: data } of chunksByBytes(rows, sizes, this.ctx.options.insertBatchBytes)) {
+    for (const { items: data } of chunksByBytes(rows, sizes, this.ctx.options.writeBatchBytes)) {
       throwIfAborted(options.signal);
       if (options.mode === 'insert') await milvusCall('insert', collection, () => client.insert({ collection_name: collection, data } as never));
       else await milvusCall('upsert', collection, () => client.upsert({ collection_name: collection, data } as never));

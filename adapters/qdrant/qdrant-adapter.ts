@@ -36,7 +36,7 @@ import { createCollection, createPayloadIndexes, planCollection, waitForHnsw } f
 import { type ResolvedCollection, checkCollectionName, collectionExists, resolveCollection } from './qdrant-describe.js';
 import { qdrantErrors } from './qdrant-errors.js';
 import { readMarker, writeMarker } from './qdrant-marker.js';
-import { type QdrantAdapterOptions, QdrantAdapterOptionsSchema } from './qdrant-options.js';
+import { type QdrantAdapterOptions, QdrantAdapterOptionsSchema, QDRANT_RENAMED_OPTIONS } from './qdrant-options.js';
 import { fetchRecords, openScan } from './qdrant-scan.js';
 import { searchPoints } from './qdrant-search.js';
 import { MAX_DIMS, PLUGIN } from './qdrant-types.js';
@@ -62,7 +62,7 @@ export class QdrantAdapter implements VectorAdapter {
   private readonly createNotes = new Map<string, IndexBuildReport['skipped']>();
 
   constructor(options: QdrantAdapterOptions) {
-    const o = parseOptions(QdrantAdapterOptionsSchema, options, 'Qdrant adapter', PLUGIN);
+    const o = parseOptions(QdrantAdapterOptionsSchema, options, 'Qdrant adapter', PLUGIN, QDRANT_RENAMED_OPTIONS);
     const { client, endpoint } = connectQdrant(o);
     this.ctx = { client, options: o, logger: o.logger ?? silentLogger };
     this.endpoint = endpoint;

@@ -15,8 +15,8 @@ export const QdrantAdapterOptionsSchema = z
     client: z
       .custom<QdrantClient>((v) => typeof v === 'object' && v !== null && ['scroll', 'upsert', 'getCollection', 'api'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), 'a QdrantClient')
       .optional(),
-    /** Bytes of point data per upsert request (Qdrant's default request limit is 32 MiB). @default 4194304 */
-    upsertBatchBytes: z.number().int().min(64 * 1024).max(30 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Bytes of point data per upsert request (Qdrant's default request limit is 32 MiB). Formerly `upsertBatchBytes`. @default 4194304 */
+    writeBatchBytes: z.number().int().min(64 * 1024).max(30 * 1024 * 1024).default(4 * 1024 * 1024),
     /** Upsert requests in flight within one write. @default 2 */
     writeConcurrency: z.number().int().min(1).max(16).default(2),
     /** Points per scroll page. @default 1000 */
@@ -33,6 +33,11 @@ export const QdrantAdapterOptionsSchema = z
     logger: z.custom<Logger>().optional(),
   })
   .refine((o) => (o.client === undefined) !== (o.url === undefined), { message: 'pass exactly one of client or url' });
-export type QdrantAdapterOptions = z.input<typeof QdrantAdapterOptionsSchema>;
+/** Former option names, read until 0.6 (`parseOptions`). */
+export const QDRANT_RENAMED_OPTIONS = { upsertBatchBytes: 'writeBatchBytes' } as const;
+export type QdrantAdapterOptions = z.input<typeof QdrantAdapterOptionsSchema> & {
+  /** @deprecated Renamed `writeBatchBytes` (read until 0.6). */
+  upsertBatchBytes?: number;
+};
 /** The options after parsing: defaults filled in. */
 export type QdrantAdapterConfig = z.output<typeof QdrantAdapterOptionsSchema>;

@@ -63,7 +63,7 @@ export async function writePoints(ctx: QdrantContext, r: ResolvedCollection, bat
     points[i] = { id: pid.id, vector, payload };
     sizes[i] = rowBytes;
   }
-  const parts = chunksByBytes(points, sizes, ctx.options.upsertBatchBytes).map((c) => c.items);
+  const parts = chunksByBytes(points, sizes, ctx.options.writeBatchBytes).map((c) => c.items);
   // Up to writeConcurrency upserts in flight; all waited for (wait: true) before write() returns,
   // so the marker the core writes next never runs ahead of stored points.
   const upsert = async (part: PointStruct[]): Promise<void> => {

@@ -30,7 +30,7 @@ import { MAX_DIMS, indexReport, planClass, waitForIndexing } from './weaviate-cr
 import { type Resolved, resolveClass } from './weaviate-describe.js';
 import { httpStatusError } from './weaviate-errors.js';
 import { markerPath, readMarker, writeMarker } from './weaviate-marker.js';
-import { type WeaviateAdapterOptions, WeaviateAdapterOptionsSchema } from './weaviate-options.js';
+import { type WeaviateAdapterOptions, WeaviateAdapterOptionsSchema, WEAVIATE_RENAMED_OPTIONS } from './weaviate-options.js';
 import { countObjects, fetchRecords, scanSession } from './weaviate-scan.js';
 import { searchNearest } from './weaviate-search.js';
 import { PLUGIN, classNameOf } from './weaviate-types.js';
@@ -59,7 +59,7 @@ export class WeaviateAdapter implements VectorAdapter {
   private readonly createNotes = new Map<string, IndexBuildReport['skipped']>();
 
   constructor(options: WeaviateAdapterOptions) {
-    this.conn = new WeaviateConnection(parseOptions(WeaviateAdapterOptionsSchema, options, 'Weaviate adapter', PLUGIN));
+    this.conn = new WeaviateConnection(parseOptions(WeaviateAdapterOptionsSchema, options, 'Weaviate adapter', PLUGIN, WEAVIATE_RENAMED_OPTIONS));
   }
 
   async exists(collection: string): Promise<boolean> {

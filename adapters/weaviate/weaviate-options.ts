@@ -28,9 +28,9 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
   /**
    * Bytes of object data (vectors + properties) per batch insert request. Weaviate's gRPC limit is
    * `GRPC_MAX_MESSAGE_SIZE` (100 MB by default). Measured on 20k x 768 into a flat index: 1 MiB with
-   * 4 requests in flight 3950 objects/s, 4 MiB with 2 3350. @default 1048576
+   * 4 requests in flight 3950 objects/s, 4 MiB with 2 3350. Formerly `insertBatchBytes`. @default 1048576
    */
-  insertBatchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  writeBatchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /**
    * Batch insert requests in flight within one write (vectordr encodes the next while Weaviate
    * ingests one; Weaviate spreads concurrent batches over its cores). @default 4
@@ -53,4 +53,9 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
   endpointLabel: z.string().optional(),
   logger: z.custom<Logger>().optional(),
 });
-export type WeaviateAdapterOptions = z.input<typeof WeaviateAdapterOptionsSchema>;
+/** Former option names, read until 0.6 (`parseOptions`). */
+export const WEAVIATE_RENAMED_OPTIONS = { insertBatchBytes: 'writeBatchBytes' } as const;
+export type WeaviateAdapterOptions = z.input<typeof WeaviateAdapterOptionsSchema> & {
+  /** @deprecated Renamed `writeBatchBytes` (read until 0.6). */
+  insertBatchBytes?: number;
+};

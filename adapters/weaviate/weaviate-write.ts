@@ -22,7 +22,7 @@ export async function writeRecords(conn: WeaviateConnection, r: Resolved, batch:
   validateBatchVectors(batch, r.schema.vectors, PLUGIN);
   const { objects, sizes } = toObjects(r, batch);
   const col = await conn.collection(r.className);
-  const parts = chunksByBytes(objects, sizes, conn.options.insertBatchBytes);
+  const parts = chunksByBytes(objects, sizes, conn.options.writeBatchBytes);
   // Up to writeConcurrency requests in flight: the client encodes the next batch while Weaviate
   // ingests one. Objects of one restore have distinct UUIDs, so their order does not matter; the
   // core writes the marker only after write() has returned, i.e. after every request succeeded.

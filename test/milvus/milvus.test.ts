@@ -368,7 +368,7 @@ function milvusSuite(server: MilvusTestServer): void {
     });
 
     it('invalid options are refused', () => {
-      expect(() => milvusAdapter({} as never)).toThrow(/exactly one of client or address/);
+      expect(() => milvusAdapter({} as never)).toThrow(/exactly one of client or url/);
       expect(() => milvusAdapter({ address: 'x:1', insertBatchBytes: 10 })).toThrow(/Invalid Milvus adapter options/);
     });
   });

@@ -34,3 +34,31 @@ describe('adapter options are strict', () => {
     expect(closest('zzz', ['schema', 'copy'])).toBeUndefined();
   });
 });
+
+describe('one option vocabulary: former names are read for one minor version', () => {
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (_o: object, msg: string) => warnings.push(msg), error: () => {} };
+
+  it.each([
+    ['milvus', 'address', 'url', () => milvusAdapter({ address: 'localhost:19530', logger })],
+    ['milvus', 'token', 'apiKey', () => milvusAdapter({ url: 'localhost:19530', token: 'u:p', logger })],
+    ['milvus', 'insertBatchBytes', 'writeBatchBytes', () => milvusAdapter({ url: 'localhost:19530', insertBatchBytes: 1 << 20, logger })],
+    ['qdrant', 'upsertBatchBytes', 'writeBatchBytes', () => qdrantAdapter({ url: 'http://localhost:6333', upsertBatchBytes: 1 << 20, logger })],
+    ['weaviate', 'insertBatchBytes', 'writeBatchBytes', () => weaviateAdapter({ url: 'http://localhost:8080', insertBatchBytes: 1 << 20, logger })],
+  ])('%s accepts %s as %s, with a deprecation warning', async (_engine, old, name, make) => {
+    warnings.length = 0;
+    const adapter = make();
+    expect(warnings).toEqual([expect.stringContaining(`${old} is deprecated; use ${name}`)]);
+    await (adapter as { close?: () => Promise<void> }).close?.();
+  });
+
+  it('refuses a former name beside its new one', async () => {
+    const err = await expectError(Promise.resolve().then(() => qdrantAdapter({ url: 'http://localhost:6333', upsertBatchBytes: 1 << 20, writeBatchBytes: 1 << 20 })), 'INVALID_OPTIONS');
+    expect(err.message).toContain('pass writeBatchBytes only (upsertBatchBytes is its former name');
+  });
+
+  it('refuses credentials inside a Milvus url', async () => {
+    const err = await expectError(Promise.resolve().then(() => milvusAdapter({ url: 'http://root:secret@localhost:19530' })), 'INVALID_OPTIONS');
+    expect(err.message).not.toContain('secret');
+  });
+});
