@@ -34,3 +34,5 @@ export const QdrantAdapterOptionsSchema = z
   })
   .refine((o) => (o.client === undefined) !== (o.url === undefined), { message: 'pass exactly one of client or url' });
 export type QdrantAdapterOptions = z.input<typeof QdrantAdapterOptionsSchema>;
+/** The options after parsing: defaults filled in. */
+export type QdrantAdapterConfig = z.output<typeof QdrantAdapterOptionsSchema>;

@@ -17,6 +17,8 @@ export const WHOLE_PAYLOAD_FIELD = 'payload';
 export const WHOLE_PAYLOAD_NATIVE = 'qdrant:payload';
 /** Name of the unnamed vector of a collection created with a single VectorParams. */
 export const UNNAMED_VECTOR = 'vector';
+/** Most dimensions of a Qdrant vector. */
+export const MAX_DIMS = 65_536;
 /** Largest integer sent as a Qdrant integer id: ids must survive JSON.parse in every client. */
 const MAX_INT_ID = 2n ** 53n - 1n;
 

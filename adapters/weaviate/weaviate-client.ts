@@ -4,7 +4,8 @@
  * independent of the client's generics and lets an app pass its own (possibly other) copy.
  */
 import { z } from 'zod';
-import { EngineError, NotFoundError, isVectordrError } from '../../src/errors.js';
+import { EngineError, NotFoundError } from '../../src/errors.js';
+import { restError, unreachableError } from './weaviate-errors.js';
 import { PLUGIN, type WeaviateClass, WeaviateClassSchema } from './weaviate-types.js';
 
 export interface WeaviateObjectLike {
@@ -68,7 +69,7 @@ export class WeaviateRest {
       });
     } catch (err) {
       // Never the URL's credentials: the base is validated to be a plain URL, and headers are not printed.
-      throw new EngineError(`${method} ${path.split('?')[0]}: ${(err as Error).message}`, 'transient', { plugin: PLUGIN, cause: err });
+      throw unreachableError(`${method} ${path.split('?')[0]}: ${(err as Error).message}`, err);
     }
     const text = await res.text();
     let json: unknown;
@@ -100,24 +101,5 @@ export class WeaviateRest {
     const c = await this.getClass(className);
     if (!c) throw new NotFoundError('COLLECTION_NOT_FOUND', `Weaviate collection ${JSON.stringify(collection)} (class ${className}) does not exist.`, { plugin: PLUGIN, details: { collection } });
     return c;
-  }
-}
-
-function restError(method: string, path: string, status: number, json: unknown): EngineError {
-  const messages = (json as { error?: { message?: string }[] } | undefined)?.error?.map((e) => e.message).filter(Boolean);
-  const msg = messages?.length ? messages.join('; ') : typeof json === 'string' ? json.slice(0, 300) : `HTTP ${status}`;
-  const transient = status === 429 || status >= 500;
-  return new EngineError(`${method} ${path.split('?')[0]}: ${msg}`, transient ? 'transient' : 'permanent', { plugin: PLUGIN, details: { status } });
-}
-
-/** Wraps a client call: typed, retryable-where-it-is errors; VectordrErrors pass through. */
-export async function grpcCall<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (isVectordrError(err)) throw err;
-    const msg = (err as Error).message ?? String(err);
-    const transient = /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET|RESOURCE_EXHAUSTED|timed? ?out|429|503/i.test(msg);
-    throw new EngineError(`${what}: ${msg}`, transient ? 'transient' : 'permanent', { plugin: PLUGIN, cause: err });
   }
 }

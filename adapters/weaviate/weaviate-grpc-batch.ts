@@ -16,6 +16,7 @@
  */
 import http2 from 'node:http2';
 import { EngineError } from '../../src/errors.js';
+import { batchStatusError, unreachableError } from './weaviate-errors.js';
 import { PLUGIN } from './weaviate-types.js';
 
 /** Protobuf writer: just what BatchObjectsRequest needs. */
@@ -308,14 +309,12 @@ export class WeaviateGrpcBatch {
       req.on('data', (d: Buffer) => chunks.push(d));
       req.on('error', (err) => {
         signal?.removeEventListener('abort', onAbort);
-        reject(new EngineError(`BatchObjects: ${err.message}`, 'transient', { plugin: PLUGIN, cause: err }));
+        reject(unreachableError(`BatchObjects: ${err.message}`, err));
       });
       req.on('close', () => {
         signal?.removeEventListener('abort', onAbort);
         if (status !== '0') {
-          // gRPC codes: 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE are worth a retry.
-          const transient = status === undefined || ['4', '8', '14'].includes(status);
-          reject(new EngineError(`BatchObjects: gRPC status ${status ?? 'none (connection closed)'} ${statusMessage}`.trim(), transient ? 'transient' : 'permanent', { plugin: PLUGIN, details: { grpcStatus: status } }));
+          reject(batchStatusError(status, statusMessage));
           return;
         }
         const all = Buffer.concat(chunks);

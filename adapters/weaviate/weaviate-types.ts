@@ -13,6 +13,9 @@ export const PLUGIN = 'weaviate';
 /** Property holding the original id of records whose id is not a UUID (text: int64 ids stay exact). */
 export const ORIGINAL_ID_PROPERTY = 'vdr_id';
 
+/** Weaviate's name of the unnamed vector of a class without named vectors. */
+export const LEGACY_VECTOR = 'default';
+
 /** Weaviate's own reserved property names, and vectordr's. */
 const RESERVED_PROPERTIES = new Set(['id', '_id', '_additional', 'vector', 'vectors', ORIGINAL_ID_PROPERTY]);
 const CLASS_RE = /^[A-Z][_0-9A-Za-z]{0,254}$/;

@@ -1,0 +1,125 @@
+/**
+ * Reading points: the scan pages with `scroll` and `next_page_offset` (id order), each page checked
+ * to be in Qdrant's id order; `fetch` retrieves by id. Both turn points into columnar batches.
+ */
+import type { ScanOptions, ScanSession } from '../../src/adapter.js';
+import { engineCall } from '../../src/engine-errors.js';
+import { EngineError, throwIfAborted } from '../../src/errors.js';
+import type { Id, JsonValue, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import { recordAt } from '../../src/model.js';
+import type { PointId, PointLike, QdrantContext } from './qdrant-client.js';
+import { type ResolvedCollection, lookupId } from './qdrant-describe.js';
+import { qdrantErrors } from './qdrant-errors.js';
+import { ORIGINAL_ID_KEY, PLUGIN, WHOLE_PAYLOAD_FIELD, idFromPoint, pointIdLess } from './qdrant-types.js';
+
+/** A scan session over `r`; `estimatedRows` is the exact count taken before the first page. */
+export function openScan(ctx: QdrantContext, r: ResolvedCollection, estimatedRows: number, options: ScanOptions): ScanSession {
+  const collection = r.name;
+  const pageSize = ctx.options.scanPageRows;
+  const logger = ctx.logger;
+  let closed = false;
+  return {
+    schema: r.schema,
+    checkpoint: undefined,
+    estimatedRows,
+    async *batches(): AsyncIterable<RecordBatch> {
+      let offset: PointId | undefined;
+      let seen = 0;
+      for (;;) {
+        throwIfAborted(options.signal);
+        if (closed) return;
+        const { points, next } = await scrollPage(ctx, r, offset, pageSize);
+        for (let start = 0; start < points.length; start += options.batchSize) {
+          const batch = toRecordBatch(r, points.slice(start, start + options.batchSize));
+          seen += batch.length;
+          yield batch;
+        }
+        if (next === undefined || points.length === 0) break;
+        offset = next;
+      }
+      if (seen !== estimatedRows) logger.warn({ collection, scanned: seen, counted: estimatedRows }, 'point count changed during the scan (writes during a live snapshot)');
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}
+
+/** One scroll page, checked to be in Qdrant's id order. */
+async function scrollPage(
+  ctx: QdrantContext,
+  r: ResolvedCollection,
+  offset: PointId | undefined,
+  limit: number,
+): Promise<{ points: PointLike[]; next: PointId | undefined }> {
+  const res = await engineCall(qdrantErrors, 'scroll', r.name, () =>
+    ctx.client.scroll(r.name, { limit, ...(offset !== undefined ? { offset } : {}), with_payload: true, with_vector: withVector(r) }),
+  );
+  const points = res.points;
+  for (let i = 1; i < points.length; i++) {
+    if (!pointIdLess((points[i - 1] as PointLike).id, (points[i] as PointLike).id)) {
+      throw new EngineError(`Qdrant returned points of ${JSON.stringify(r.name)} out of id order; a scroll could skip points, so the snapshot was stopped.`, 'permanent', { plugin: PLUGIN });
+    }
+  }
+  const n = res.next_page_offset;
+  const next = n === null || n === undefined ? undefined : typeof n === 'object' ? undefined : n;
+  if (next !== undefined && typeof next === 'number' && !Number.isSafeInteger(next)) idFromPoint(next, undefined, 'int64', r.name); // throws the rounding error
+  return { points, next };
+}
+
+/** The records of `ids` that exist, in the order of `ids`. */
+export async function fetchRecords(ctx: QdrantContext, r: ResolvedCollection, ids: Id[]): Promise<VectorRecord[]> {
+  const out = new Map<string, VectorRecord>();
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000).map((id) => lookupId(r, id));
+    const body = { ids: chunk, with_payload: true, with_vector: withVector(r) };
+    const points = await engineCall(qdrantErrors, 'retrieve', r.name, () => ctx.client.retrieve(r.name, body));
+    const batch = toRecordBatch(r, points);
+    for (let k = 0; k < batch.length; k++) {
+      const rec = recordAt(batch, k);
+      out.set(String(rec.id), rec);
+    }
+  }
+  return ids.flatMap((id) => out.get(String(id)) ?? []);
+}
+
+/** Which vectors to read: the unnamed one, or every named one the schema knows. */
+function withVector(r: ResolvedCollection): true | string[] {
+  return r.unnamed ? true : r.vectors.map((v) => v.q);
+}
+
+function toRecordBatch(r: ResolvedCollection, points: PointLike[]): RecordBatch {
+  const n = points.length;
+  const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
+  const vectors: Record<string, VectorColumn> = {};
+  const valids: Record<string, Uint8Array> = {};
+  for (const v of r.vectors) vectors[v.field.name] = { dims: v.field.dims, data: new Float32Array(n * v.field.dims) };
+  const payloads: Payload[] = new Array<Payload>(n);
+  points.forEach((p, i) => {
+    const id = idFromPoint(p.id, r.meta ? p.payload : undefined, r.schema.idType, r.name);
+    if (ids instanceof BigInt64Array) ids[i] = id as bigint;
+    else ids[i] = String(id);
+    for (const v of r.vectors) {
+      const raw = r.unnamed ? p.vector : (p.vector as Record<string, unknown> | null | undefined)?.[v.q];
+      if (!Array.isArray(raw)) {
+        (valids[v.field.name] ??= new Uint8Array(n).fill(1))[i] = 0;
+        continue;
+      }
+      if (raw.length !== v.field.dims) {
+        throw new EngineError(`Point ${String(id)} of ${JSON.stringify(r.name)}: vector ${v.field.name} has ${raw.length} values, expected ${v.field.dims}.`, 'permanent', { plugin: PLUGIN });
+      }
+      (vectors[v.field.name] as VectorColumn).data.set(raw as number[], i * v.field.dims);
+    }
+    const src = { ...(p.payload ?? {}) };
+    if (r.meta) delete src[ORIGINAL_ID_KEY];
+    if (r.wholePayload) {
+      payloads[i] = Object.keys(src).length > 0 ? { [WHOLE_PAYLOAD_FIELD]: src as Payload } : {};
+    } else {
+      const payload: Payload = {};
+      for (const [k, v] of Object.entries(src)) if (v !== null && v !== undefined) payload[k] = v as JsonValue;
+      payloads[i] = payload;
+    }
+  });
+  for (const [name, valid] of Object.entries(valids)) vectors[name] = { ...(vectors[name] as VectorColumn), valid };
+  return { length: n, ids, vectors, payloads };
+}

@@ -1,0 +1,193 @@
+/**
+ * Reads: the cursor scan (`fetchObjects({ after, limit })`, UUID order, checked page by page), fetch
+ * by ids, the object count, and Weaviate objects as neutral records (original ids, vectors, values).
+ */
+import type { ScanOptions, ScanSession } from '../../src/adapter.js';
+import { EngineError, throwIfAborted } from '../../src/errors.js';
+import { idToUuid } from '../../src/id-mapping.js';
+import type { Id, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import { recordAt } from '../../src/model.js';
+import type { WeaviateCollectionLike, WeaviateObjectLike } from './weaviate-client.js';
+import type { WeaviateConnection } from './weaviate-connection.js';
+import { type Resolved, vectorOf } from './weaviate-describe.js';
+import { grpcCall } from './weaviate-errors.js';
+import { ORIGINAL_ID_PROPERTY, PLUGIN, classNameOf, valueFromWeaviate } from './weaviate-types.js';
+
+export async function countObjects(conn: WeaviateConnection, collection: string): Promise<number> {
+  const className = classNameOf(collection);
+  await conn.rest.mustGetClass(className, collection);
+  const col = await conn.collection(className);
+  return (await grpcCall('aggregate', () => col.aggregate.overAll())).totalCount;
+}
+
+/** A scan of `r` that started at `startedAt` (ms) when the collection held `estimatedRows` objects. */
+export async function scanSession(conn: WeaviateConnection, r: Resolved, options: ScanOptions, startedAt: number, estimatedRows: number): Promise<ScanSession> {
+  const collection = r.schema.name;
+  // A page is capped by the server's QUERY_MAXIMUM_RESULTS, so its size is the adapter's option,
+  // not the core's batch size; the batches handed to the core are at most batchSize rows.
+  const pageSize = conn.options.scanPageRows;
+  const col = await conn.collection(r.className);
+  const logger = conn.logger;
+  let closed = false;
+  return {
+    schema: r.schema,
+    // Incremental export (planned) will read objects updated after this time (lastUpdateTimeUnix).
+    checkpoint: { engine: 'weaviate', kind: 'scan-start', value: { unixMs: startedAt }, takenAt: new Date(startedAt).toISOString() },
+    estimatedRows,
+    async *batches(): AsyncIterable<RecordBatch> {
+      let after: string | undefined;
+      let seen = 0;
+      for (;;) {
+        throwIfAborted(options.signal);
+        if (closed) return;
+        const objs = await page(conn, r, col, after, pageSize);
+        if (objs.length === 0) break;
+        for (let start = 0; start < objs.length; start += options.batchSize) {
+          const batch = toRecordBatch(r, objs.slice(start, start + options.batchSize));
+          seen += batch.length;
+          yield batch;
+        }
+        after = (objs[objs.length - 1] as WeaviateObjectLike).uuid;
+        if (objs.length < pageSize) break;
+      }
+      if (seen !== estimatedRows) {
+        logger.warn({ collection, scanned: seen, counted: estimatedRows }, 'object count changed during the scan (writes during a live snapshot)');
+      }
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}
+
+/** The properties read over gRPC: the original id and every property not read over REST. */
+function grpcProps(r: Resolved): string[] {
+  return [...(r.originalIds ? [ORIGINAL_ID_PROPERTY] : []), ...r.props.filter((p) => !p.rest).map((p) => p.w)];
+}
+
+/**
+ * One cursor page (UUID order), checked to be strictly ascending. Dates, objects, geo
+ * coordinates, phone numbers and blobs come from the REST listing of the same page: the client
+ * turns gRPC dates into JS Dates (milliseconds) and needs nested selections for objects; REST
+ * returns Weaviate's own values (dates to the microsecond and beyond).
+ */
+async function page(
+  conn: WeaviateConnection,
+  r: Resolved,
+  col: WeaviateCollectionLike,
+  after: string | undefined,
+  limit: number,
+): Promise<WeaviateObjectLike[]> {
+  const props = grpcProps(r);
+  const res = await grpcCall('fetchObjects', () =>
+    col.query.fetchObjects({ ...(after ? { after } : {}), limit, includeVector: r.legacy ? true : r.vectors.map((v) => v.w), returnProperties: props }),
+  );
+  const objs = res.objects;
+  for (let i = 1; i < objs.length; i++) {
+    if ((objs[i - 1] as WeaviateObjectLike).uuid >= (objs[i] as WeaviateObjectLike).uuid) {
+      throw new EngineError(
+        `Weaviate returned objects of ${JSON.stringify(r.schema.name)} out of UUID order; a cursor scan could skip objects, so the snapshot was stopped.`,
+        'permanent',
+        { plugin: PLUGIN },
+      );
+    }
+  }
+  if (objs.length > 0 && r.props.some((p) => p.rest)) await mergeRestProps(conn, r, objs, after, limit);
+  return objs;
+}
+
+async function mergeRestProps(conn: WeaviateConnection, r: Resolved, objs: WeaviateObjectLike[], after: string | undefined, limit: number): Promise<void> {
+  const q = new URLSearchParams({ class: r.className, limit: String(limit) });
+  if (after) q.set('after', after);
+  const json = (await conn.rest.ok('GET', `/v1/objects?${q.toString()}`)) as { objects?: { id: string; properties?: Record<string, unknown> }[] };
+  const byId = new Map((json.objects ?? []).map((o) => [o.id, o.properties ?? {}]));
+  for (const o of objs) {
+    const props = byId.get(o.uuid);
+    if (!props) {
+      // The page changed between the two reads (a concurrent write): read this object alone.
+      await mergeRestObject(conn, r, o);
+      continue;
+    }
+    for (const p of r.props) if (p.rest) o.properties[p.w] = props[p.w];
+  }
+}
+
+/** Reads the REST-only properties of one object. */
+async function mergeRestObject(conn: WeaviateConnection, r: Resolved, o: WeaviateObjectLike): Promise<void> {
+  const one = (await conn.rest.ok('GET', `/v1/objects/${r.className}/${o.uuid}`)) as { properties?: Record<string, unknown> };
+  for (const p of r.props) if (p.rest) o.properties[p.w] = one.properties?.[p.w];
+}
+
+/** The records of `ids` that exist, in the order asked. */
+export async function fetchRecords(conn: WeaviateConnection, r: Resolved, ids: Id[]): Promise<VectorRecord[]> {
+  const col = await conn.collection(r.className);
+  const uuids = ids.map((id) => idToUuid(id, r.schema.idType));
+  const props = grpcProps(r);
+  const res = await grpcCall('fetchObjects', () =>
+    col.query.fetchObjects({
+      filters: col.filter.byId().containsAny(uuids),
+      limit: uuids.length,
+      includeVector: r.legacy ? true : r.vectors.map((v) => v.w),
+      returnProperties: props,
+    }),
+  );
+  if (r.props.some((p) => p.rest)) {
+    for (const o of res.objects) await mergeRestObject(conn, r, o);
+  }
+  const batch = toRecordBatch(r, res.objects);
+  const byUuid = new Map<string, VectorRecord>();
+  for (let i = 0; i < batch.length; i++) byUuid.set((res.objects[i] as WeaviateObjectLike).uuid, recordAt(batch, i));
+  return uuids.flatMap((u) => byUuid.get(u) ?? []);
+}
+
+/** The original id of an object: its UUID, or the `vdr_id` property of int64 and string collections. */
+export function idOf(r: Resolved, o: WeaviateObjectLike): Id {
+  if (!r.originalIds) return o.uuid;
+  const raw = o.properties[ORIGINAL_ID_PROPERTY];
+  if (typeof raw !== 'string') {
+    throw new EngineError(
+      `Object ${o.uuid} of ${JSON.stringify(r.schema.name)} has no ${ORIGINAL_ID_PROPERTY} property, so its original ${r.schema.idType} id is unknown (written outside vectordr?). Add it, or delete the object, and snapshot again.`,
+      'permanent',
+      { plugin: PLUGIN, details: { uuid: o.uuid } },
+    );
+  }
+  return r.schema.idType === 'int64' ? BigInt(raw) : raw;
+}
+
+function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBatch {
+  const n = objs.length;
+  const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
+  const vectors: Record<string, VectorColumn> = {};
+  const valids: Record<string, Uint8Array | undefined> = {};
+  for (const v of r.vectors) vectors[v.field.name] = { dims: v.field.dims, data: new Float32Array(n * v.field.dims) };
+  const payloads: Payload[] = new Array<Payload>(n);
+  objs.forEach((o, i) => {
+    const id = idOf(r, o);
+    if (ids instanceof BigInt64Array) ids[i] = id as bigint;
+    else ids[i] = id as string;
+    for (const v of r.vectors) {
+      const vec = vectorOf(o, v.w, r.legacy);
+      if (!vec) {
+        const valid = (valids[v.field.name] ??= new Uint8Array(n).fill(1));
+        valid[i] = 0;
+        continue;
+      }
+      if (vec.length !== v.field.dims) {
+        throw new EngineError(
+          `Object ${String(id)} of ${JSON.stringify(r.schema.name)}: vector ${v.field.name} has ${vec.length} values, expected ${v.field.dims}.`,
+          'permanent',
+          { plugin: PLUGIN },
+        );
+      }
+      (vectors[v.field.name] as VectorColumn).data.set(vec, i * v.field.dims);
+    }
+    const payload: Payload = {};
+    for (const p of r.props) {
+      const value = valueFromWeaviate(o.properties[p.w], p.field);
+      if (value !== null) payload[p.field.name] = value;
+    }
+    payloads[i] = payload;
+  });
+  for (const [name, valid] of Object.entries(valids)) if (valid) vectors[name] = { ...(vectors[name] as VectorColumn), valid };
+  return { length: n, ids, vectors, payloads };
+}

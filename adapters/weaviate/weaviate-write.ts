@@ -1,0 +1,125 @@
+/**
+ * Writes: neutral records as Weaviate objects (ids as UUIDs, values converted, vectors by Weaviate
+ * name), sent as batch imports of about `insertBatchBytes` with `writeConcurrency` in flight; and
+ * deletes by id.
+ */
+import type { WriteOptions } from '../../src/adapter.js';
+import { chunksByBytes, forEachLimit } from '../../src/async.js';
+import { InvalidInputError } from '../../src/errors.js';
+import { idCollisionGuard, idToUuid, isUuid } from '../../src/id-mapping.js';
+import type { Id, RecordBatch, VectorColumn } from '../../src/model.js';
+import { idAt } from '../../src/model.js';
+import { validateBatchVectors } from '../../src/validate.js';
+import type { WeaviateCollectionLike } from './weaviate-client.js';
+import type { WeaviateConnection } from './weaviate-connection.js';
+import type { Resolved } from './weaviate-describe.js';
+import { grpcCall, refusedObjectsError } from './weaviate-errors.js';
+import { type BatchObjectInput, encodeBatchObjects } from './weaviate-grpc-batch.js';
+import { LEGACY_VECTOR, ORIGINAL_ID_PROPERTY, PLUGIN, valueToWeaviate } from './weaviate-types.js';
+
+export async function writeRecords(conn: WeaviateConnection, r: Resolved, batch: RecordBatch, options: WriteOptions): Promise<void> {
+  const collection = r.schema.name;
+  validateBatchVectors(batch, r.schema.vectors, PLUGIN);
+  const { objects, sizes } = toObjects(r, batch);
+  const col = await conn.collection(r.className);
+  const parts = chunksByBytes(objects, sizes, conn.options.insertBatchBytes);
+  // Up to writeConcurrency requests in flight: the client encodes the next batch while Weaviate
+  // ingests one. Objects of one restore have distinct UUIDs, so their order does not matter; the
+  // core writes the marker only after write() has returned, i.e. after every request succeeded.
+  // Weaviate's batch import is an upsert by UUID: insert and upsert are the same call.
+  await forEachLimit(
+    parts,
+    conn.options.writeConcurrency,
+    async (part) => {
+      const errors = await sendBatch(conn, r, col, part.items, options.signal);
+      if (errors.length === 0) return;
+      const refused = errors.map(([k, e]) => ({ id: String(batch.ids[part.offset + Number(k)]), message: e.message }));
+      throw refusedObjectsError(collection, refused, part.items.length);
+    },
+    options.signal,
+  );
+}
+
+/** The batch as Weaviate objects, with a rough size of each (for request sizing). */
+function toObjects(r: Resolved, batch: RecordBatch): { objects: BatchObjectInput[]; sizes: number[] } {
+  const collection = r.schema.name;
+  const byName = new Map(r.props.map((p) => [p.field.name, p]));
+  const objects: BatchObjectInput[] = new Array<BatchObjectInput>(batch.length);
+  const sizes: number[] = new Array<number>(batch.length);
+  const claim = idCollisionGuard('Weaviate UUID', PLUGIN);
+  for (let i = 0; i < batch.length; i++) {
+    const id = idAt(batch, i);
+    if (r.schema.idType === 'uuid' && !isUuid(String(id).toLowerCase())) {
+      throw new InvalidInputError(
+        'UNSUPPORTED_ID_TYPE',
+        `Id ${JSON.stringify(String(id).slice(0, 60))} of a uuid collection is not a UUID. Nothing of this batch was written.`,
+        { plugin: PLUGIN },
+      );
+    }
+    const uuid = idToUuid(id, r.schema.idType);
+    claim(uuid, id);
+    const properties: Record<string, unknown> = r.originalIds ? { [ORIGINAL_ID_PROPERTY]: String(id) } : {};
+    let rowBytes = 64;
+    for (const [key, value] of Object.entries(batch.payloads[i] ?? {})) {
+      const p = byName.get(key);
+      if (!p) {
+        throw new InvalidInputError(
+          'SCHEMA_MISMATCH',
+          `Payload field ${JSON.stringify(key)} has no property in Weaviate collection ${JSON.stringify(collection)}. Nothing of this batch was written.`,
+          { plugin: PLUGIN },
+        );
+      }
+      const v = valueToWeaviate(value, p.field, String(id));
+      if (v === null) continue;
+      properties[p.w] = v;
+      rowBytes += typeof v === 'string' ? v.length * 2 : 16;
+    }
+    const vectors: Record<string, Float32Array> = {};
+    for (const v of r.vectors) {
+      const col = batch.vectors[v.field.name] as VectorColumn;
+      if (col.valid && col.valid[i] === 0) continue;
+      vectors[v.w] = col.data.subarray(i * col.dims, (i + 1) * col.dims);
+      rowBytes += col.dims * 4;
+    }
+    objects[i] = { uuid, properties, vectors };
+    sizes[i] = rowBytes;
+  }
+  return { objects, sizes };
+}
+
+/**
+ * One batch import: over vectordr's own BatchObjects encoder when every property is a scalar or an
+ * array of scalars (weaviate-grpc-batch.ts says why), else through the client's insertMany.
+ * Returns the refused objects by index in `objects`.
+ */
+async function sendBatch(
+  conn: WeaviateConnection,
+  r: Resolved,
+  col: WeaviateCollectionLike,
+  objects: BatchObjectInput[],
+  signal?: AbortSignal,
+): Promise<[number, { message: string }][]> {
+  if (r.batchProps) {
+    const body = encodeBatchObjects(r.className, objects, r.batchProps, r.legacy ? LEGACY_VECTOR : undefined);
+    const errors = await conn.grpcBatch().batchObjects(body, signal);
+    return errors.map((e) => [e.index, { message: e.error }]);
+  }
+  const res = await grpcCall('insertMany', () =>
+    col.data.insertMany(
+      objects.map((o) => {
+        const vectors = Object.fromEntries(Object.entries(o.vectors).map(([k, v]) => [k, Array.from(v)]));
+        return { id: o.uuid, properties: o.properties, vectors: r.legacy ? (vectors[LEGACY_VECTOR] ?? []) : vectors };
+      }),
+    ),
+  );
+  return res.hasErrors ? Object.entries(res.errors).map(([k, e]) => [Number(k), e]) : [];
+}
+
+/** Deletes by id, 1000 ids per request. */
+export async function deleteRecords(conn: WeaviateConnection, r: Resolved, ids: Id[]): Promise<void> {
+  const col = await conn.collection(r.className);
+  for (let i = 0; i < ids.length; i += 1000) {
+    const uuids = ids.slice(i, i + 1000).map((id) => idToUuid(id, r.schema.idType));
+    await grpcCall('deleteMany', () => col.data.deleteMany(col.filter.byId().containsAny(uuids)));
+  }
+}
