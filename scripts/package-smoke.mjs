@@ -45,7 +45,8 @@ for (const [s, { dist }] of Object.entries(subpaths)) {
   for (const [containing, mode, ext] of [['smoke.mts', ts.ModuleKind.ESNext, '.d.ts'], ['smoke.cts', ts.ModuleKind.CommonJS, '.d.cts']]) {
     const options = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext };
     const found = ts.resolveModuleName(s, join(from, containing), options, ts.sys, undefined, undefined, mode).resolvedModule?.resolvedFileName;
-    if (!found?.replaceAll('\\', '/').endsWith(`/dist/${dist}${ext}`)) problems.push(`${s} from ${containing}: types at ${found ?? 'nowhere'}, not dist/${dist}${ext}`);
+    if (found?.replaceAll('\\', '/').endsWith(`/dist/${dist}${ext}`)) continue;
+    problems.push(`${s} from ${containing}: types at ${found ?? 'nowhere'}, not dist/${dist}${ext}`);
   }
 }
 if (problems.length > 0) throw new Error(`type declarations:\n${problems.join('\n')}`);

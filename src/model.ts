@@ -10,7 +10,9 @@ import { z } from 'zod';
  * and subpath (`vectordr/adapters/<name>`). The set is open, so a new adapter edits no list here.
  * The engines with an adapter in this package: `pgvector`, `milvus`, `qdrant`, `weaviate`.
  */
-export const EngineNameSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an engine name is a lowercase identifier: [a-z][a-z0-9_-]*, at most 64 characters');
+export const EngineNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an engine name is a lowercase identifier: [a-z][a-z0-9_-]*, at most 64 characters');
 /** The known names, for editors; any other lowercase identifier is an engine too. */
 export type EngineName = 'pgvector' | 'milvus' | 'qdrant' | 'weaviate' | (string & {});
 

@@ -117,7 +117,8 @@ export const TEST_ENGINES: readonly TestEngine[] = [
     core: true,
     configured: () => true,
     start: async () => {
-      const [{ qdrantAdapter }, { startQdrantTestServer }] = await Promise.all([import('../../adapters/qdrant/index.js'), import('../qdrant/qdrant-test-server.js')]);
+      const { qdrantAdapter } = await import('../../adapters/qdrant/index.js');
+      const { startQdrantTestServer } = await import('../qdrant/qdrant-test-server.js');
       const server = await startQdrantTestServer();
       const adapter: VectorAdapter = qdrantAdapter({ url: server.url });
       const close = async (): Promise<void> => {
