@@ -1,20 +1,15 @@
 import { defineConfig } from 'tsup';
+import { buildEntries, externalPackages } from './scripts/package-entries.js';
 
 export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    'adapters/pgvector/index': 'adapters/pgvector/index.ts',
-    'adapters/milvus/index': 'adapters/milvus/index.ts',
-    'adapters/weaviate/index': 'adapters/weaviate/index.ts',
-    'adapters/qdrant/index': 'adapters/qdrant/index.ts',
-    'storage/s3/index': 'src/storage/s3-storage.ts',
-  },
+  // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3.
+  entry: buildEntries(),
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'node20',
   splitting: true,
-  // Engine clients are optional peers; never bundle them.
-  external: ['pg', 'pg-copy-streams', '@electric-sql/pglite', '@electric-sql/pglite-pgvector', 'parquet-wasm', 'apache-arrow', '@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@zilliz/milvus2-sdk-node', 'weaviate-client', '@qdrant/js-client-rest', 'prom-client'],
+  // Engine clients are optional peers; never bundle them (nor any other dependency).
+  external: externalPackages(),
 });

@@ -83,9 +83,8 @@ npm run --silent typecheck
 npm run --silent lint
 npm run --silent build
 
-step "package smoke: the built ESM and CJS entry points load"
-node --input-type=module -e "import('vectordr').then(async (m) => { const a = await import('vectordr/adapters/pgvector'); const s = await import('vectordr/storage/s3'); const mv = await import('vectordr/adapters/milvus'); const wv = await import('vectordr/adapters/weaviate'); const qd = await import('vectordr/adapters/qdrant'); if (!m.openRepository || !m.FailoverRouter || !m.memoryLease || !a.pgvectorAdapter || !a.pgRouter || !a.pgLease || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter || !qd.qdrantAdapter) throw new Error('exports missing'); })"
-node -e "const m = require('vectordr'); const a = require('vectordr/adapters/pgvector'); const s = require('vectordr/storage/s3'); const mv = require('vectordr/adapters/milvus'); const wv = require('vectordr/adapters/weaviate'); const qd = require('vectordr/adapters/qdrant'); if (!m.openRepository || !m.FailoverRouter || !m.memoryLease || !a.pgvectorAdapter || !a.pgRouter || !a.pgLease || !s.s3Storage || !mv.milvusAdapter || !wv.weaviateAdapter || !qd.qdrantAdapter) throw new Error('exports missing');"
+step "package smoke: every subpath of the build (index, storage/s3, each folder of adapters/) loads as ESM and CJS, with types"
+node scripts/package-smoke.mjs
 
 # In CI a required engine suite that skips is a failure.
 export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy

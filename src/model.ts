@@ -4,9 +4,17 @@
  */
 import { z } from 'zod';
 
-/** Engines vectordr knows. */
-export const EngineNameSchema = z.enum(['pgvector', 'milvus', 'qdrant', 'weaviate']);
-export type EngineName = z.infer<typeof EngineNameSchema>;
+/**
+ * An engine's name, as its adapter declares it (`VectorAdapter.engine`) and every manifest records
+ * it (`source.engine`, `checkpoint.engine`): a lowercase identifier, the name of the adapter's folder
+ * and subpath (`vectordr/adapters/<name>`). The set is open, so a new adapter edits no list here.
+ * The engines with an adapter in this package: `pgvector`, `milvus`, `qdrant`, `weaviate`.
+ */
+export const EngineNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an engine name is a lowercase identifier: [a-z][a-z0-9_-]*, at most 64 characters');
+/** The known names, for editors; any other lowercase identifier is an engine too. */
+export type EngineName = 'pgvector' | 'milvus' | 'qdrant' | 'weaviate' | (string & {});
 
 /**
  * Id types. `int64` ids travel as `bigint` (never rounded), `string` and `uuid` as strings

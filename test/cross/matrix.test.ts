@@ -1,49 +1,42 @@
 /**
- * The cross-engine matrix: for every ordered pair of the four engines (12 pairs), a collection with
- * varied ids and payload types is snapshotted, restored into the other engine with parity verified
- * (after normalisation, within 1e-5, where Qdrant normalises cosine vectors; exact elsewhere), then
- * snapshotted there and restored back, and the original ids and payloads must come home unchanged.
- * pgvector, Milvus and Weaviate are real servers; Qdrant is the OpenAPI-validating test server.
- * When QDRANT_URL is set, a real Qdrant is one more engine `qdrant-real` (CI: Qdrant 1.18.3), paired
- * with every other; when MILVUS_STANDALONE_ADDRESS is set, the real Milvus standalone is one more,
- * paired with each of the four base engines (milvus-lite is the base Milvus).
+ * The cross-engine matrix: for every ordered pair of the engines in the test registry
+ * (`TEST_ENGINES`, test/helpers/engines.ts), a collection with varied ids and payload types is
+ * snapshotted, restored into the other engine with parity verified (after normalisation, within
+ * 1e-5, where Qdrant normalises cosine vectors; exact elsewhere), then snapshotted there and restored
+ * back (the shared round trip, test/helpers/round-trip.ts), and the original ids and payloads must
+ * come home unchanged. The four core engines (12 pairs) are pgvector, Milvus and Weaviate as real
+ * servers and Qdrant as the OpenAPI-validating test server. When QDRANT_URL is set, a real Qdrant is
+ * one more engine `qdrant-real` (CI: Qdrant 1.18.3), paired with every other; when
+ * MILVUS_STANDALONE_ADDRESS is set, the real Milvus standalone is one more, paired with each of the
+ * four core engines (milvus-lite is the core Milvus).
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { milvusAdapter } from '../../adapters/milvus/index.js';
-import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
-import { qdrantAdapter } from '../../adapters/qdrant/index.js';
-import { weaviateAdapter } from '../../adapters/weaviate/index.js';
 import type { VectorAdapter } from '../../src/adapter.js';
 import { idToUuid } from '../../src/id-mapping.js';
 import type { CollectionSchema, Id, IdType, VectorRecord } from '../../src/model.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
-import { type QdrantTestServer, startQdrantTestServer } from '../qdrant/qdrant-test-server.js';
 import { makeBatch } from '../helpers/data.js';
-import { engineAvailable, randomName } from '../helpers/engines.js';
-import { pgPool } from '../helpers/pg.js';
+import { engineAvailable, randomName, type StartedTestEngine, TEST_ENGINES, type TestEngine } from '../helpers/engines.js';
+import { roundTrip } from '../helpers/round-trip.js';
 
-const PG_URL = process.env.PG_URL;
-const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
-const MILVUS_STANDALONE_ADDRESS = process.env.MILVUS_STANDALONE_ADDRESS;
-const WEAVIATE_URL = process.env.WEAVIATE_URL;
-const WEAVIATE_GRPC = process.env.WEAVIATE_GRPC;
-const QDRANT_URL = process.env.QDRANT_URL;
-const all =
-  engineAvailable('pgvector', PG_URL !== undefined) && engineAvailable('milvus', MILVUS_ADDRESS !== undefined) && engineAvailable('weaviate', WEAVIATE_URL !== undefined && WEAVIATE_GRPC !== undefined);
-const qdrantReal = engineAvailable('qdrant-real', QDRANT_URL !== undefined);
+// The engines come from the registry (test/helpers/engines.ts); a required engine that is not
+// configured fails here (VECTORDR_REQUIRE_ENGINES).
+const available = (e: TestEngine): boolean => engineAvailable(e.name, e.configured());
+const CORE = TEST_ENGINES.filter((e) => e.core === true);
+const all = CORE.every(available);
+const MEMBERS = TEST_ENGINES.filter((e) => e.core === true || (e.variantOf === undefined && available(e)));
+const VARIANTS = all ? TEST_ENGINES.filter((e) => e.variantOf !== undefined && available(e)) : [];
 
-type Engine = 'pgvector' | 'milvus' | 'weaviate' | 'qdrant' | 'qdrant-real' | 'milvus-standalone';
-const BASE: Engine[] = ['pgvector', 'milvus', 'weaviate', 'qdrant'];
-const ENGINES: Engine[] = [...BASE, ...(qdrantReal ? (['qdrant-real'] as const) : [])];
-const standalone = all && engineAvailable('milvus-standalone', MILVUS_STANDALONE_ADDRESS !== undefined);
+type Engine = string; // a TEST_ENGINES name
+const BASE: Engine[] = CORE.map((e) => e.name);
+const ENGINES: Engine[] = MEMBERS.map((e) => e.name);
 const PAIRS: (readonly [Engine, Engine])[] = [
   ...ENGINES.flatMap((a) => ENGINES.filter((b) => b !== a).map((b) => [a, b] as const)),
-  ...(standalone ? BASE.flatMap((e) => [['milvus-standalone', e] as const, [e, 'milvus-standalone'] as const]) : []),
+  ...VARIANTS.flatMap((v) => BASE.flatMap((e) => [[v.name, e] as const, [e, v.name] as const])),
 ];
 /** The Milvus engines of this run: a case about Milvus runs on each. */
-const MILVUS_ENGINES: Engine[] = standalone ? ['milvus', 'milvus-standalone'] : ['milvus'];
+const MILVUS_ENGINES: Engine[] = ['milvus', ...VARIANTS.filter((v) => v.variantOf === 'milvus').map((v) => v.name)];
 const ID_TYPES: IdType[] = ['int64', 'string', 'uuid'];
 
 function schemaFor(name: string, idType: IdType): CollectionSchema {
@@ -93,82 +86,74 @@ function recordsFor(idType: IdType, count: number): VectorRecord[] {
 const byId = (rs: VectorRecord[]): VectorRecord[] => [...rs].sort((x, y) => (String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0));
 
 describe.runIf(all)('cross-engine matrix: every engine into every other, and home again', () => {
-  let pool: pg.Pool;
-  let qserver: QdrantTestServer | undefined;
-  let adapters: Record<Engine, VectorAdapter>; // milvus-standalone only when configured
+  const started = new Map<Engine, StartedTestEngine>();
+  const adapter = (engine: Engine): VectorAdapter => {
+    const s = started.get(engine);
+    if (!s) throw new Error(`engine ${engine} is not started`);
+    return s.adapter;
+  };
   let repo: Repository;
   const made: [Engine, string][] = [];
 
   beforeAll(async () => {
-    pool = pgPool({ connectionString: PG_URL, max: 4 });
-    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
-    qserver = await startQdrantTestServer();
-    adapters = {
-      pgvector: pgvectorAdapter({ pool }),
-      milvus: milvusAdapter({ address: MILVUS_ADDRESS as string }),
-      weaviate: weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string }),
-      qdrant: qdrantAdapter({ url: qserver.url }),
-      'qdrant-real': qdrantAdapter({ url: QDRANT_URL ?? 'http://127.0.0.1:9', ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) }),
-      ...(standalone ? { 'milvus-standalone': milvusAdapter({ address: MILVUS_STANDALONE_ADDRESS as string }) } : {}),
-    } as Record<Engine, VectorAdapter>;
+    for (const e of [...MEMBERS, ...VARIANTS]) started.set(e.name, await e.start());
     repo = await openRepository({ storage: memoryStorage(), create: true });
   });
   afterAll(async () => {
-    for (const [e, n] of made) await adapters[e].drop(n).catch(() => undefined);
-    for (const a of Object.values(adapters ?? {})) await a.close?.();
-    await pool?.end();
-    const violations = [...(qserver?.violations ?? [])];
-    await qserver?.close();
-    expect(violations, 'Qdrant requests or responses outside the OpenAPI schema').toEqual([]);
+    for (const [e, n] of made) await started.get(e)?.adapter.drop(n).catch(() => undefined);
+    for (const s of started.values()) await s.close();
+    for (const [name, s] of started) {
+      if (s.violations) expect(s.violations(), `${name}: requests or responses outside the OpenAPI schema`).toEqual([]);
+    }
   });
 
   it('a Manhattan (l1) collection into an engine without l1 is refused with the choices, creating nothing; into one with l1 it restores', async () => {
     const source = randomName('mx_l1');
     made.push(['qdrant', source]);
     const schema: CollectionSchema = { ...schemaFor(source, 'int64'), vectors: [{ name: 'embedding', dims: 8, metric: 'l1', element: 'float32', nullable: false }], indexes: [] };
-    await adapters.qdrant.create(schema, { indexes: 'now' });
-    await adapters.qdrant.write(source, makeBatch(schema, recordsFor('int64', 10)), { mode: 'insert' });
-    const s = await repo.snapshot(adapters.qdrant, source);
+    await adapter('qdrant').create(schema, { indexes: 'now' });
+    await adapter('qdrant').write(source, makeBatch(schema, recordsFor('int64', 10)), { mode: 'insert' });
+    const s = await repo.snapshot(adapter('qdrant'), source);
     for (const milvus of MILVUS_ENGINES) {
       const target = randomName('mx_l1_mv');
-      const err = await repo.restore(adapters[milvus], { collection: source, snapshot: s.manifest.id, target }).then(
+      const err = await repo.restore(adapter(milvus), { collection: source, snapshot: s.manifest.id, target }).then(
         () => undefined,
         (e: unknown) => e as { code?: string; message?: string },
       );
       expect(err?.code).toBe('UNSUPPORTED_OPERATION');
       expect(err?.message).toMatch(/cosine.*l2.*dot|COSINE.*L2.*IP/i);
-      expect(await adapters[milvus].exists(target)).toBe(false);
+      expect(await adapter(milvus).exists(target)).toBe(false);
     }
     // pgvector has vector_l1_ops for HNSW only from 0.7 (CI runs 0.8.5; users may run older): refused
     // there before anything is created, with the reason; on a newer pgvector it restores.
     const pgTarget = randomName('mx_l1_pg');
     made.push(['pgvector', pgTarget]);
-    const pgErr = await repo.restore(adapters.pgvector, { collection: source, snapshot: s.manifest.id, target: pgTarget }).then(
+    const pgErr = await repo.restore(adapter('pgvector'), { collection: source, snapshot: s.manifest.id, target: pgTarget }).then(
       () => undefined,
       (e: unknown) => e as { code?: string; message?: string },
     );
     if (pgErr) {
       expect(pgErr.code).toBe('UNSUPPORTED_OPERATION');
       expect(pgErr.message).toContain('vector_l1_ops');
-      expect(await adapters.pgvector.exists(pgTarget)).toBe(false);
+      expect(await adapter('pgvector').exists(pgTarget)).toBe(false);
     } else {
-      expect((await repo.verifyParity(adapters.pgvector, { collection: source, snapshot: s.manifest.id, live: pgTarget })).ok).toBe(true);
+      expect((await repo.verifyParity(adapter('pgvector'), { collection: source, snapshot: s.manifest.id, live: pgTarget })).ok).toBe(true);
     }
     // Weaviate has l1 (manhattan): the same snapshot restores there with parity.
     for (const engine of ['weaviate'] as const) {
       const t = randomName(`mx_l1_${engine}`);
       made.push([engine, t]);
-      await repo.restore(adapters[engine], { collection: source, snapshot: s.manifest.id, target: t });
-      expect((await repo.verifyParity(adapters[engine], { collection: source, snapshot: s.manifest.id, live: t })).ok).toBe(true);
-      expect((await adapters[engine].describe(t)).vectors[0]?.metric).toBe('l1');
+      await repo.restore(adapter(engine), { collection: source, snapshot: s.manifest.id, target: t });
+      expect((await repo.verifyParity(adapter(engine), { collection: source, snapshot: s.manifest.id, live: t })).ok).toBe(true);
+      expect((await adapter(engine).describe(t)).vectors[0]?.metric).toBe('l1');
     }
   });
 
   PAIRS.forEach(([from, to], p) => {
     const idType = ID_TYPES[p % ID_TYPES.length] as IdType;
     it(`${from} -> ${to} -> ${from} (${idType} ids)`, async () => {
-      const src = adapters[from];
-      const dst = adapters[to];
+      const src = adapter(from);
+      const dst = adapter(to);
       const qdrant = src.capabilities.normalizesCosine === true || dst.capabilities.normalizesCosine === true;
       const name = (engine: Engine, prefix: string): string => {
         const n = randomName(prefix.replace(/-/g, '_')); // Milvus names: letters, digits and underscores
@@ -180,22 +165,15 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
       const records = recordsFor(idType, 120);
       await src.create(schema, { indexes: 'now' });
       await src.write(source, makeBatch(schema, records), { mode: 'insert' });
-      const s1 = await repo.snapshot(src, source, { segmentBytes: 64 * 1024 });
-
       const there = name(to, `mx_${to}`);
-      await repo.restore(dst, { collection: source, snapshot: s1.manifest.id, target: there });
-      const p1 = await repo.verifyParity(dst, { collection: source, snapshot: s1.manifest.id, live: there });
-      expect(p1.ok, JSON.stringify({ ...p1, collectionDigest: undefined })).toBe(true);
-      expect(p1.vectors.mode).toBe(qdrant ? 'normalized' : 'exact');
+      const home = name(from, `mx_home`);
+      const trip = await roundTrip({
+        repo, from: src, collection: source, to: dst, target: there, home,
+        segmentBytes: 64 * 1024, sameDigest: !qdrant, cosine: qdrant ? 'normalized' : 'exact',
+      });
+      expect(trip.there.parity.vectors.mode).toBe(qdrant ? 'normalized' : 'exact');
       const d = await dst.describe(there);
       expect([d.idType, d.vectors[0]?.metric, d.vectors[0]?.dims]).toEqual([idType, 'cosine', 8]);
-
-      const s2 = await repo.snapshot(dst, there, { segmentBytes: 64 * 1024 });
-      const home = name(from, `mx_home`);
-      await repo.restore(src, { collection: there, snapshot: s2.manifest.id, target: home });
-      const p2 = await repo.verifyParity(src, { collection: source, snapshot: s1.manifest.id, live: home, cosine: qdrant ? 'normalized' : 'exact' });
-      expect(p2.ok, JSON.stringify({ ...p2, collectionDigest: undefined })).toBe(true);
-      if (!qdrant) expect(s2.manifest.digest.collection).toBe(s1.manifest.digest.collection);
 
       // The original ids and payloads came home unchanged, with their types.
       const sample = [0, 1, 2, 57, 119].map((i) => records[i] as VectorRecord);

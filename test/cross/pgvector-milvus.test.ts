@@ -13,6 +13,7 @@ import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { engineAvailable, milvusTestServers, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 import { pgPool } from '../helpers/pg.js';
+import { crossOver, roundTrip } from '../helpers/round-trip.js';
 
 const PG_URL = process.env.PG_URL;
 const hasPg = engineAvailable('pgvector', PG_URL !== undefined);
@@ -65,25 +66,17 @@ function crossSuite(MILVUS_ADDRESS: string): void {
       md5(g::text)::uuid, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 minute 0.123456 second', DATE '2024-02-29' + g
       FROM generate_series(1, 700) g`);
     await pool.query(`CREATE INDEX ON ${src} USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32)`);
-    const s1 = await repo.snapshot(pgA, src, { segmentBytes: 64 * 1024 });
-
+    // There and home again, into a new pgvector table: parity at each hop, the same digest in Milvus.
     const inMilvus = mvName('x_mv');
-    const r1 = await repo.restore(mv, { collection: src, snapshot: s1.manifest.id, target: inMilvus });
-    expect(r1.indexes.built).toEqual([expect.objectContaining({ kind: 'hnsw', field: 'embedding' })]);
-    expect((await repo.verifyParity(mv, { collection: src, snapshot: s1.manifest.id, live: inMilvus })).ok).toBe(true);
+    const home = pgName('x_home');
+    const trip = await roundTrip({ repo, from: pgA, collection: src, to: mv, target: inMilvus, home, segmentBytes: 64 * 1024, sameDigest: true });
+    expect(trip.there.restore.indexes.built).toEqual([expect.objectContaining({ kind: 'hnsw', field: 'embedding' })]);
     const d = await mv.describe(inMilvus);
     expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
     expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', metric: 'cosine', params: { m: 8, ef_construction: 32 } });
     expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
       title: 'string', n: 'int32', big: 'int64', f4: 'float32', f8: 'float64', ok: 'bool', tags: 'string[]', meta: 'json', ref: 'uuid', at: 'datetime', day: 'date',
     });
-
-    // And home again, into a new pgvector table.
-    const s2 = await repo.snapshot(mv, inMilvus, { segmentBytes: 64 * 1024 });
-    expect(s2.manifest.digest.collection).toBe(s1.manifest.digest.collection);
-    const home = pgName('x_home');
-    await repo.restore(pgA, { collection: inMilvus, snapshot: s2.manifest.id, target: home });
-    expect((await repo.verifyParity(pgA, { collection: src, snapshot: s1.manifest.id, live: home })).ok).toBe(true);
     const types = await pool.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [home]);
     expect(Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]))).toMatchObject({
       id: 'bigint', title: 'text', n: 'integer', big: 'bigint', f4: 'real', f8: 'double precision', ok: 'boolean', tags: 'ARRAY', meta: 'jsonb', ref: 'uuid', at: 'timestamp with time zone', day: 'date',
@@ -98,17 +91,12 @@ function crossSuite(MILVUS_ADDRESS: string): void {
       await pool.query(`CREATE TABLE ${src} (k ${keyType} PRIMARY KEY, v vector(4) NOT NULL)`);
       await pool.query(`INSERT INTO ${src} SELECT ${value}, ARRAY[g, 1, 2, 3]::real[]::vector FROM generate_series(1, 50) g`);
       await pool.query(`CREATE INDEX ON ${src} USING hnsw (v vector_l2_ops)`);
-      const s = await repo.snapshot(pgA, src);
       const m = mvName('x_key_mv');
-      await repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: m });
-      expect((await mv.describe(m)).idType).toBe(keyType === 'uuid' ? 'uuid' : 'string');
-      expect((await repo.verifyParity(mv, { collection: src, snapshot: s.manifest.id, live: m })).ok).toBe(true);
       const back = pgName('x_key_back');
-      const s2 = await repo.snapshot(mv, m);
-      await repo.restore(pgA, { collection: m, snapshot: s2.manifest.id, target: back });
+      await roundTrip({ repo, from: pgA, collection: src, to: mv, target: m, home: back });
+      expect((await mv.describe(m)).idType).toBe(keyType === 'uuid' ? 'uuid' : 'string');
       const t = await pool.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'k'`, [back]);
       expect(t.rows[0].data_type).toBe(keyType);
-      expect((await repo.verifyParity(pgA, { collection: src, snapshot: s.manifest.id, live: back })).ok).toBe(true);
     }
   });
 
@@ -144,11 +132,9 @@ function crossSuite(MILVUS_ADDRESS: string): void {
     await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, v vector(4) NOT NULL, extra jsonb)`);
     await pool.query(`INSERT INTO ${src} SELECT g, ARRAY[g, 1, 0, 0]::real[]::vector, jsonb_build_object('g', g) FROM generate_series(1, 30) g`);
     await pool.query(`CREATE INDEX ON ${src} USING ivfflat (v vector_ip_ops) WITH (lists = 4)`);
-    const s = await repo.snapshot(pgA, src);
     const m = mvName('x_ip_mv');
-    await repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: m });
+    await crossOver({ repo, from: pgA, collection: src, to: mv, target: m });
     expect((await mv.describe(m)).indexes[0]).toMatchObject({ kind: 'ivfflat', metric: 'dot', params: { lists: 4 } });
-    expect((await repo.verifyParity(mv, { collection: src, snapshot: s.manifest.id, live: m })).ok).toBe(true);
 
     const dyn = mvName('x_dyn');
     const client = new MilvusClient({ address: MILVUS_ADDRESS as string, logLevel: 'error' });
@@ -167,10 +153,8 @@ function crossSuite(MILVUS_ADDRESS: string): void {
     } finally {
       await client.closeConnection();
     }
-    const sd = await repo.snapshot(mv, dyn);
     const home = pgName('x_dyn_pg');
-    await repo.restore(pgA, { collection: dyn, snapshot: sd.manifest.id, target: home });
-    expect((await repo.verifyParity(pgA, { collection: dyn, snapshot: sd.manifest.id, live: home })).ok).toBe(true);
+    await crossOver({ repo, from: mv, collection: dyn, to: pgA, target: home });
     const rows = await pool.query(`SELECT id::int, "$meta" AS meta FROM ${home} ORDER BY id`);
     expect(rows.rows).toEqual([{ id: 1, meta: { color: 'red', n: 3 } }, { id: 2, meta: null }]);
   });

@@ -17,6 +17,7 @@ import { makeBatch } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 import { pgPool } from '../helpers/pg.js';
+import { roundTrip } from '../helpers/round-trip.js';
 
 const PG_URL = process.env.PG_URL;
 const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
@@ -68,12 +69,11 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
       md5(g::text)::uuid, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 minute 0.123456 second', DATE '2024-02-29' + g, 'w' || g, decode(md5(g::text), 'hex')
       FROM generate_series(1, 600) g`);
     await pool.query(`CREATE INDEX ON ${src} USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32)`);
-    const s1 = await repo.snapshot(pgA, src, { segmentBytes: 64 * 1024 });
-
+    // There and home again, into a new pgvector table: parity at each hop, the same digest in Weaviate.
     const inW = wvName('xw_w');
-    const r1 = await repo.restore(wv, { collection: src, snapshot: s1.manifest.id, target: inW });
-    expect(r1.rows).toBe(600);
-    expect((await repo.verifyParity(wv, { collection: src, snapshot: s1.manifest.id, live: inW })).ok).toBe(true);
+    const home = pgName('xw_home');
+    const trip = await roundTrip({ repo, from: pgA, collection: src, to: wv, target: inW, home, segmentBytes: 64 * 1024, sameDigest: true });
+    expect(trip.there.restore.rows).toBe(600);
     const d = await wv.describe(inW);
     expect(d.idType).toBe('int64');
     expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
@@ -86,12 +86,7 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
     expect(big?.id).toBe(9_007_199_254_740_993n);
     expect(big?.payload.at).toBe('2024-01-01T00:01:00.123456Z');
 
-    // And home again, into a new pgvector table: same digest, same ids, same column types.
-    const s2 = await repo.snapshot(wv, inW, { segmentBytes: 64 * 1024 });
-    expect(s2.manifest.digest.collection).toBe(s1.manifest.digest.collection);
-    const home = pgName('xw_home');
-    await repo.restore(pgA, { collection: inW, snapshot: s2.manifest.id, target: home });
-    expect((await repo.verifyParity(pgA, { collection: src, snapshot: s1.manifest.id, live: home })).ok).toBe(true);
+    // Home: same ids, same column types.
     const types = await pool.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [home]);
     expect(Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]))).toMatchObject({
       id: 'bigint', title: 'text', n: 'integer', big: 'bigint', f4: 'real', f8: 'double precision', ok: 'boolean', tags: 'ARRAY', meta: 'jsonb', ref: 'uuid', at: 'timestamp with time zone', day: 'date', 'Weird Name': 'text', raw: 'bytea',
@@ -106,18 +101,13 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
       await pool.query(`CREATE TABLE ${src} (k ${keyType} PRIMARY KEY, v vector(4) NOT NULL)`);
       await pool.query(`INSERT INTO ${src} SELECT ${value}, ARRAY[g, 1, 2, 3]::real[]::vector FROM generate_series(1, 50) g`);
       await pool.query(`CREATE INDEX ON ${src} USING hnsw (v vector_l2_ops)`);
-      const s = await repo.snapshot(pgA, src);
       const w = wvName('xw_key_w');
-      await repo.restore(wv, { collection: src, snapshot: s.manifest.id, target: w });
+      const back = pgName('xw_key_back');
+      await roundTrip({ repo, from: pgA, collection: src, to: wv, target: w, home: back });
       const d = await wv.describe(w);
       expect([d.idType, d.idField, d.vectors[0]?.metric]).toEqual([keyType === 'uuid' ? 'uuid' : 'string', 'k', 'l2']);
-      expect((await repo.verifyParity(wv, { collection: src, snapshot: s.manifest.id, live: w })).ok).toBe(true);
-      const back = pgName('xw_key_back');
-      const s2 = await repo.snapshot(wv, w);
-      await repo.restore(pgA, { collection: w, snapshot: s2.manifest.id, target: back });
       const t = await pool.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'k'`, [back]);
       expect(t.rows[0].data_type).toBe(keyType);
-      expect((await repo.verifyParity(pgA, { collection: src, snapshot: s.manifest.id, live: back })).ok).toBe(true);
     }
   });
 
@@ -144,16 +134,11 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
       payload: { title: `t${i}`, views: i * 7, rating: i / 9, published: `2025-06-0${(i % 9) + 1}T01:02:03.${String(100000 + i)}Z`, tags: ['x', `y${i % 4}`] },
     }));
     await wv.write(src, makeBatch(schema, records), { mode: 'insert' });
-    const s1 = await repo.snapshot(wv, src, { segmentBytes: 64 * 1024 });
     const inPg = pgName('xw_native_pg');
-    await repo.restore(pgA, { collection: src, snapshot: s1.manifest.id, target: inPg });
-    expect((await repo.verifyParity(pgA, { collection: src, snapshot: s1.manifest.id, live: inPg })).ok).toBe(true);
+    const home = wvName('xw_native_home');
+    await roundTrip({ repo, from: wv, collection: src, to: pgA, target: inPg, home, segmentBytes: 64 * 1024 });
     const keyType = await pool.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'id'`, [inPg]);
     expect(keyType.rows[0].data_type).toBe('uuid');
-    const s2 = await repo.snapshot(pgA, inPg);
-    const home = wvName('xw_native_home');
-    await repo.restore(wv, { collection: inPg, snapshot: s2.manifest.id, target: home });
-    expect((await repo.verifyParity(wv, { collection: src, snapshot: s1.manifest.id, live: home })).ok).toBe(true);
     const some = records.slice(0, 5).map((r) => r.id);
     expect(sortById(await wv.fetch(home, some))).toEqual(sortById(records.slice(0, 5)));
     expect((await wv.describe(home)).vectors[0]?.metric).toBe('dot');
@@ -182,15 +167,9 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
       }));
       await mv.create(schema, { indexes: 'now' });
       await mv.write(schema.name, makeBatch(schema, records), { mode: 'insert' });
-      const s1 = await repo.snapshot(mv, schema.name, { segmentBytes: 64 * 1024 });
       const w = wvName('xw_mv_w');
-      await repo.restore(wv, { collection: schema.name, snapshot: s1.manifest.id, target: w });
-      expect((await repo.verifyParity(wv, { collection: schema.name, snapshot: s1.manifest.id, live: w })).ok).toBe(true);
-      const s2 = await repo.snapshot(wv, w, { segmentBytes: 64 * 1024 });
-      expect(s2.manifest.digest.collection).toBe(s1.manifest.digest.collection);
       const home = mvName('xw_mv_home');
-      await repo.restore(mv, { collection: w, snapshot: s2.manifest.id, target: home });
-      expect((await repo.verifyParity(mv, { collection: schema.name, snapshot: s1.manifest.id, live: home })).ok).toBe(true);
+      await roundTrip({ repo, from: mv, collection: schema.name, to: wv, target: w, home, segmentBytes: 64 * 1024, sameDigest: true });
       const d = await mv.describe(home);
       expect([d.idType, d.idField, d.vectors[0]?.metric]).toEqual([idType, 'pk', 'l2']);
       expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', params: { m: 12, ef_construction: 48 } });
@@ -217,15 +196,10 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
       payload: { title: `w${i}`, n: i * 11, tags: [`a${i % 2}`] },
     }));
     await wv.write(wsrc, makeBatch(wschema, wrecords), { mode: 'insert' });
-    const w1 = await repo.snapshot(wv, wsrc);
     const inMv = mvName('xw_wm_mv');
-    await repo.restore(mv, { collection: wsrc, snapshot: w1.manifest.id, target: inMv });
-    expect((await mv.describe(inMv)).idType).toBe('uuid');
-    expect((await repo.verifyParity(mv, { collection: wsrc, snapshot: w1.manifest.id, live: inMv })).ok).toBe(true);
-    const w2 = await repo.snapshot(mv, inMv);
     const wHome = wvName('xw_wm_home');
-    await repo.restore(wv, { collection: inMv, snapshot: w2.manifest.id, target: wHome });
-    expect((await repo.verifyParity(wv, { collection: wsrc, snapshot: w1.manifest.id, live: wHome })).ok).toBe(true);
+    await roundTrip({ repo, from: wv, collection: wsrc, to: mv, target: inMv, home: wHome });
+    expect((await mv.describe(inMv)).idType).toBe('uuid');
     expect(sortById(await wv.fetch(wHome, wrecords.slice(0, 3).map((r) => r.id)))).toEqual(sortById(wrecords.slice(0, 3)));
   });
 

@@ -3,6 +3,8 @@
  * present; `VECTORDR_REQUIRE_ENGINES=pgvector,pglite` (set by scripts/test-all.sh and CI) turns a
  * missing engine into a failure instead of a skip, so CI can never pass by skipping.
  */
+import type { VectorAdapter } from '../../src/adapter.js';
+
 const required = new Set((process.env.VECTORDR_REQUIRE_ENGINES ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
 export function engineAvailable(name: string, available: boolean): boolean {
@@ -38,3 +40,103 @@ export function milvusTestServers(): MilvusTestServer[] {
   ];
   return servers.filter(([engine, , address]) => engineAvailable(engine, address !== undefined)).map(([engine, label, address]) => ({ engine, label, address: address as string }));
 }
+
+/** An engine of the cross-engine matrix, connected for a suite. */
+export interface StartedTestEngine {
+  readonly adapter: VectorAdapter;
+  /** Requests or responses outside the engine's API schema, where a test server checks them (the Qdrant test server). */
+  violations?(): readonly string[];
+  /** Closes the adapter and whatever `start()` opened for it. */
+  close(): Promise<void>;
+}
+
+/**
+ * One engine the cross-engine matrix (test/cross/matrix.test.ts) pairs with every other. Adding an
+ * engine to the matrix is one entry in `TEST_ENGINES`: it joins every pair when `configured()`.
+ */
+export interface TestEngine {
+  /** The matrix's title for it, and its VECTORDR_REQUIRE_ENGINES name. */
+  readonly name: string;
+  /** Its server settings are in the environment (or it needs none). */
+  configured(): boolean;
+  /** The matrix runs only when every core engine is configured. @default false */
+  readonly core?: boolean;
+  /** A second server of this core engine (same adapter): paired with the core engines only, which keeps the matrix's run time. */
+  readonly variantOf?: string;
+  /** Connects (or starts an in-process test server). Adapter modules load here, so suites that only import helpers stay light. */
+  start(): Promise<StartedTestEngine>;
+}
+
+const setting = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const adapterOnly = (adapter: VectorAdapter): StartedTestEngine => ({ adapter, close: async () => adapter.close?.() });
+
+const qdrantApiKey = (): { apiKey?: string } => (process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {});
+
+/**
+ * The test engine registry, in matrix order: pgvector, Milvus and Weaviate are real servers; `qdrant`
+ * is the OpenAPI-validating test server (in-process); `qdrant-real` a real Qdrant (QDRANT_URL);
+ * `milvus-standalone` the real Milvus standalone beside milvus-lite.
+ */
+export const TEST_ENGINES: readonly TestEngine[] = [
+  {
+    name: 'pgvector',
+    core: true,
+    configured: () => process.env.PG_URL !== undefined,
+    start: async () => {
+      const [{ pgvectorAdapter }, { pgPool }] = await Promise.all([import('../../adapters/pgvector/index.js'), import('./pg.js')]);
+      const pool = pgPool({ connectionString: setting('PG_URL'), max: 4 });
+      await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+      const adapter: VectorAdapter = pgvectorAdapter({ pool });
+      const close = async (): Promise<void> => {
+        await adapter.close?.();
+        await pool.end();
+      };
+      return { adapter, close };
+    },
+  },
+  {
+    name: 'milvus',
+    core: true,
+    configured: () => process.env.MILVUS_ADDRESS !== undefined,
+    start: async () => adapterOnly((await import('../../adapters/milvus/index.js')).milvusAdapter({ address: setting('MILVUS_ADDRESS') })),
+  },
+  {
+    name: 'weaviate',
+    core: true,
+    configured: () => process.env.WEAVIATE_URL !== undefined && process.env.WEAVIATE_GRPC !== undefined,
+    start: async () =>
+      adapterOnly((await import('../../adapters/weaviate/index.js')).weaviateAdapter({ url: setting('WEAVIATE_URL'), grpcAddress: setting('WEAVIATE_GRPC') })),
+  },
+  {
+    name: 'qdrant',
+    core: true,
+    configured: () => true,
+    start: async () => {
+      const { qdrantAdapter } = await import('../../adapters/qdrant/index.js');
+      const { startQdrantTestServer } = await import('../qdrant/qdrant-test-server.js');
+      const server = await startQdrantTestServer();
+      const adapter: VectorAdapter = qdrantAdapter({ url: server.url });
+      const close = async (): Promise<void> => {
+        await adapter.close?.();
+        await server.close();
+      };
+      return { adapter, violations: () => [...server.violations], close };
+    },
+  },
+  {
+    name: 'qdrant-real',
+    configured: () => process.env.QDRANT_URL !== undefined,
+    start: async () => adapterOnly((await import('../../adapters/qdrant/index.js')).qdrantAdapter({ url: setting('QDRANT_URL'), ...qdrantApiKey() })),
+  },
+  {
+    name: 'milvus-standalone',
+    variantOf: 'milvus',
+    configured: () => process.env.MILVUS_STANDALONE_ADDRESS !== undefined,
+    start: async () => adapterOnly((await import('../../adapters/milvus/index.js')).milvusAdapter({ address: setting('MILVUS_STANDALONE_ADDRESS') })),
+  },
+];

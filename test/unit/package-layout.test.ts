@@ -1,0 +1,84 @@
+/**
+ * Every folder of adapters/ is a public subpath: built by tsup (scripts/package-entries.ts) to the
+ * files package.json's exports point at (`"./adapters/*"`), for `import` and `require`, code and
+ * types; and nothing is exported that is not built. The build itself is loaded by
+ * scripts/package-smoke.mjs (npm run test:all).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { adapterNames, buildEntries, externalPackages } from '../../scripts/package-entries.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | Record<string, Record<string, string>>>;
+  peerDependencies: Record<string, string>;
+};
+
+/** Node's resolution of a subpath through `exports` (exact key, else the `*` pattern), for one condition. */
+function exported(subpath: string, condition: 'import' | 'require', kind: 'types' | 'default'): string | undefined {
+  for (const [key, target] of Object.entries(pkg.exports)) {
+    if (typeof target === 'string') continue;
+    const star = key.indexOf('*');
+    const match = star < 0 ? key === subpath : subpath.startsWith(key.slice(0, star)) && subpath.endsWith(key.slice(star + 1));
+    if (!match) continue;
+    const value = target[condition]?.[kind];
+    return star < 0 ? value : value?.replaceAll('*', subpath.slice(star, subpath.length - (key.length - star - 1)));
+  }
+  return undefined;
+}
+
+const subpathOf = (entry: string): string => (entry === 'index' ? '.' : `./${entry.replace(/\/index$/, '')}`);
+const outputs = (entry: string): Record<string, string> => ({
+  'import types': `./dist/${entry}.d.ts`,
+  'import default': `./dist/${entry}.js`,
+  'require types': `./dist/${entry}.d.cts`,
+  'require default': `./dist/${entry}.cjs`,
+});
+
+describe('package layout: one folder under adapters/ is one subpath export, built', () => {
+  const entries = buildEntries(root);
+
+  it('every folder of adapters/ has an index.ts and is a build entry', () => {
+    const names = adapterNames(root);
+    expect(names).toEqual(expect.arrayContaining(['milvus', 'pgvector', 'qdrant', 'weaviate']));
+    for (const name of names) {
+      expect(existsSync(join(root, 'adapters', name, 'index.ts')), `adapters/${name}/index.ts`).toBe(true);
+      expect(entries[`adapters/${name}/index`]).toBe(`adapters/${name}/index.ts`);
+    }
+  });
+
+  it('every build entry is exported, and resolves to the files tsup writes for it', () => {
+    for (const entry of Object.keys(entries)) {
+      const subpath = subpathOf(entry);
+      const resolved = {
+        'import types': exported(subpath, 'import', 'types'),
+        'import default': exported(subpath, 'import', 'default'),
+        'require types': exported(subpath, 'require', 'types'),
+        'require default': exported(subpath, 'require', 'default'),
+      };
+      expect(resolved, subpath).toEqual(outputs(entry));
+    }
+  });
+
+  it('every export is built: no subpath points at files no entry produces', () => {
+    const subpaths = new Set(Object.keys(entries).map(subpathOf));
+    for (const key of Object.keys(pkg.exports).filter((k) => k !== './package.json')) {
+      if (key.includes('*')) expect(key).toBe('./adapters/*'); // the pattern's folders are checked above
+      else expect(subpaths.has(key), `${key} has no build entry`).toBe(true);
+    }
+  });
+
+  it('each adapter folder exports its <name>Adapter factory', async () => {
+    for (const name of adapterNames(root)) {
+      const factory = `${name.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase())}Adapter`;
+      const mod = (await import(join(root, 'adapters', name, 'index.ts'))) as Record<string, unknown>;
+      expect(typeof mod[factory], `adapters/${name} exports ${factory}`).toBe('function');
+    }
+  });
+
+  it('engine clients (optional peers) stay external to the build', () => {
+    expect(externalPackages(root)).toEqual(expect.arrayContaining(Object.keys(pkg.peerDependencies)));
+  });
+});
