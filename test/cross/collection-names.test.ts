@@ -94,7 +94,7 @@ if (engineAvailable('pgvector', PG_URL !== undefined)) {
 
 // Other engines: restoring the PGlite snapshot of `docs/v2` is refused before anything is created.
 const others: [string, boolean, () => VectorAdapter, string][] = [
-  ['milvus', engineAvailable('milvus', MILVUS_ADDRESS !== undefined), () => milvusAdapter({ address: MILVUS_ADDRESS as string }), 'docs_v2'],
+  ['milvus', engineAvailable('milvus', MILVUS_ADDRESS !== undefined), () => milvusAdapter({ url: MILVUS_ADDRESS as string }), 'docs_v2'],
   ['qdrant', engineAvailable('qdrant-real', QDRANT_URL !== undefined), () => qdrantAdapter({ url: QDRANT_URL as string, ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) }), 'docs_v2'],
   ['weaviate', engineAvailable('weaviate', WEAVIATE_URL !== undefined && WEAVIATE_GRPC !== undefined), () => weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string }), 'Docs_v2'],
 ];

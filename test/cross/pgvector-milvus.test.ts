@@ -46,7 +46,7 @@ function crossSuite(MILVUS_ADDRESS: string): void {
     pool = pgPool({ connectionString: PG_URL, max: 4 });
     await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
     pgA = pgvectorAdapter({ pool });
-    mv = milvusAdapter({ address: MILVUS_ADDRESS as string });
+    mv = milvusAdapter({ url: MILVUS_ADDRESS as string });
     repo = await openRepository({ storage: memoryStorage(), create: true });
   });
   afterAll(async () => {
@@ -113,12 +113,12 @@ function crossSuite(MILVUS_ADDRESS: string): void {
     // must come before that drop.
     const existing = mvName('x_keep');
     const keepSnap = await repo.snapshot(pgA, src);
-    const l2 = milvusAdapter({ address: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
+    const l2 = milvusAdapter({ url: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
     await repo.restore(l2, { collection: src, snapshot: keepSnap.manifest.id, target: existing });
     await l2.close();
     await expectError(repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: existing, ifExists: 'replace' }), 'UNSUPPORTED_OPERATION');
     expect(await mv.count(existing)).toBe(20);
-    const withMetric = milvusAdapter({ address: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
+    const withMetric = milvusAdapter({ url: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
     try {
       await repo.restore(withMetric, { collection: src, snapshot: s.manifest.id, target });
       expect((await repo.verifyParity(withMetric, { collection: src, snapshot: s.manifest.id, live: target })).ok).toBe(true);

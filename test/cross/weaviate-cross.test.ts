@@ -48,7 +48,7 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
     pool = pgPool({ connectionString: PG_URL, max: 4 });
     await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
     pgA = pgvectorAdapter({ pool });
-    mv = milvusAdapter({ address: MILVUS_ADDRESS as string });
+    mv = milvusAdapter({ url: MILVUS_ADDRESS as string });
     wv = weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string });
     repo = await openRepository({ storage: memoryStorage(), create: true });
   });

@@ -103,7 +103,7 @@ export const TEST_ENGINES: readonly TestEngine[] = [
     name: 'milvus',
     core: true,
     configured: () => process.env.MILVUS_ADDRESS !== undefined,
-    start: async () => adapterOnly((await import('../../adapters/milvus/index.js')).milvusAdapter({ address: setting('MILVUS_ADDRESS') })),
+    start: async () => adapterOnly((await import('../../adapters/milvus/index.js')).milvusAdapter({ url: setting('MILVUS_ADDRESS') })),
   },
   {
     name: 'weaviate',
@@ -137,6 +137,6 @@ export const TEST_ENGINES: readonly TestEngine[] = [
     name: 'milvus-standalone',
     variantOf: 'milvus',
     configured: () => process.env.MILVUS_STANDALONE_ADDRESS !== undefined,
-    start: async () => adapterOnly((await import('../../adapters/milvus/index.js')).milvusAdapter({ address: setting('MILVUS_STANDALONE_ADDRESS') })),
+    start: async () => adapterOnly((await import('../../adapters/milvus/index.js')).milvusAdapter({ url: setting('MILVUS_STANDALONE_ADDRESS') })),
   },
 ];

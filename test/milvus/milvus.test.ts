@@ -50,7 +50,7 @@ function milvusSuite(server: MilvusTestServer): void {
       return n;
     };
     beforeAll(() => {
-      adapter = milvusAdapter({ address: address });
+      adapter = milvusAdapter({ url: address });
       client = new MilvusClient({ address: address, logLevel: 'error' });
     });
     afterAll(async () => {
@@ -162,7 +162,7 @@ function milvusSuite(server: MilvusTestServer): void {
       await client.insert({ collection_name: n, data: [{ id: 1, v: [1, 0] }] } as never);
       await client.insert({ collection_name: n, partition_name: 'p1', data: [{ id: 2, v: [0, 1] }, { id: 3, v: [1, 1] }] } as never);
       const warnings: string[] = [];
-      const noisy = milvusAdapter({ address: address, logger: { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, m) => warnings.push(String(m)) } });
+      const noisy = milvusAdapter({ url: address, logger: { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, m) => warnings.push(String(m)) } });
       try {
         const repo = await openRepository({ storage: memoryStorage(), create: true });
         const { manifest } = await repo.snapshot(noisy, n);
@@ -362,14 +362,14 @@ function milvusSuite(server: MilvusTestServer): void {
       const p = await adapter.probe();
       expect(p).toMatchObject({ reachable: true, role: 'primary' });
       expect(p.engineVersion).toMatch(/\d/);
-      const down = milvusAdapter({ address: '127.0.0.1:9' });
+      const down = milvusAdapter({ url: '127.0.0.1:9' });
       expect((await down.probe()).reachable).toBe(false);
       await down.close();
     });
 
     it('invalid options are refused', () => {
       expect(() => milvusAdapter({} as never)).toThrow(/exactly one of client or url/);
-      expect(() => milvusAdapter({ address: 'x:1', insertBatchBytes: 10 })).toThrow(/Invalid Milvus adapter options/);
+      expect(() => milvusAdapter({ url: 'x:1', writeBatchBytes: 10 })).toThrow(/Invalid Milvus adapter options/);
     });
   });
 }

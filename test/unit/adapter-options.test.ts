@@ -14,7 +14,7 @@ const cases: [string, string, string | undefined, () => unknown][] = [
   ['pgvector', 'schemaNme', 'schema', () => pgvectorAdapter({ pglite, schemaNme: 'app' } as never)],
   ['pgvector', 'schmea', 'schema', () => pgvectorAdapter({ pglite, schmea: 'app' } as never)],
   ['pgvector', 'insertBatchRow', 'insertBatchRows', () => pgvectorAdapter({ pglite, insertBatchRow: 100 } as never)],
-  ['milvus', 'databse', 'database', () => milvusAdapter({ address: 'localhost:19530', databse: 'x' } as never)],
+  ['milvus', 'databse', 'database', () => milvusAdapter({ url: 'localhost:19530', databse: 'x' } as never)],
   ['qdrant', 'apikey', 'apiKey', () => qdrantAdapter({ url: 'http://localhost:6333', apikey: 'k' } as never)],
   ['weaviate', 'grpcAdress', 'grpcAddress', () => weaviateAdapter({ url: 'http://localhost:8080', grpcAdress: 'localhost:50051' } as never)],
   ['weaviate', 'frobnicate', undefined, () => weaviateAdapter({ url: 'http://localhost:8080', frobnicate: true } as never)],
