@@ -5,7 +5,16 @@ export type { PgPoolClientLike, PgPoolLike, PgQueryResult, PgQueryable } from '.
 export { PgRouter, pgRouter } from './pgvector-router.js';
 export { PgRouterSession } from './pgvector-router-session.js';
 export { PgRouterOptionsSchema, PgRouterEndpointSchema } from './pgvector-router-options.js';
-export type { PgRouterOptions, PgRouterEndpoint, PgRouterClient, PgRouterPool, PgModuleLike, PgWorkOptions, PgReadOptions, ReadPolicy } from './pgvector-router-options.js';
+export type {
+  PgRouterOptions,
+  PgRouterEndpoint,
+  PgRouterClient,
+  PgRouterPool,
+  PgModuleLike,
+  PgWorkOptions,
+  PgReadOptions,
+  ReadPolicy,
+} from './pgvector-router-options.js';
 export { isEndpointFailure } from './pgvector-router-errors.js';
 export { parseLsn, formatLsn } from './pgvector-lsn.js';
 export { pgLease, PgLeaseOptionsSchema } from './pgvector-lease.js';

@@ -4,7 +4,18 @@
  * through /dev/blob, keyset-paged) through the same minimal driver interface; tables with column types
  * that have no binary codec load through batched INSERT ... SELECT FROM unnest().
  */
-import type { AdapterCapabilities, CreateOptions, IndexBuildReport, ProbeResult, ScanOptions, ScanSession, SearchHit, SearchOptions, VectorAdapter, WriteOptions } from '../../src/adapter.js';
+import type {
+  AdapterCapabilities,
+  CreateOptions,
+  IndexBuildReport,
+  ProbeResult,
+  ScanOptions,
+  ScanSession,
+  SearchHit,
+  SearchOptions,
+  VectorAdapter,
+  WriteOptions,
+} from '../../src/adapter.js';
 import { InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { silentLogger } from '../../src/logger.js';

@@ -41,7 +41,12 @@ export async function preflightCreate(ctx: PgvectorContext, schema: CollectionSc
   }
 }
 
-export async function buildIndexes(ctx: PgvectorContext, collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {
+export async function buildIndexes(
+  ctx: PgvectorContext,
+  collection: string,
+  schema: CollectionSchema,
+  options: { signal?: AbortSignal } = {},
+): Promise<IndexBuildReport> {
   const report: IndexBuildReport = { built: [], skipped: [] };
   // What the table already has: a resumed restore (interrupted between the build and the marker
   // that records it) must not build an index twice, and "the same index" means the same definition.

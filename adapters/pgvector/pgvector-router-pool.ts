@@ -37,8 +37,12 @@ export class EndpointPools {
     return (r as { value: T }).value;
   }
 
-  /** Runs `fn` on `endpoint` only when `check` passes on the connection (else undefined); routing failures become `RoutingError`s. */
-  async runIf<T>(endpoint: string, check: ((client: PgRouterClient) => Promise<boolean>) | undefined, fn: (client: PgRouterClient) => Promise<T>): Promise<{ value: T } | undefined> {
+  /** Runs `fn` on `endpoint` only when `check` passes on the connection (else undefined); failures as `run`. */
+  async runIf<T>(
+    endpoint: string,
+    check: ((client: PgRouterClient) => Promise<boolean>) | undefined,
+    fn: (client: PgRouterClient) => Promise<T>,
+  ): Promise<{ value: T } | undefined> {
     const client = await this.connect(endpoint);
     const set = this.active.get(endpoint) ?? new Set<PgPoolClient>();
     this.active.set(endpoint, set);

@@ -149,7 +149,11 @@ export class PgRouter {
   }
 
   /** @internal Like `runOn`, but only when `check` passes on the connection (else undefined). */
-  runIf<T>(endpoint: string, check: ((client: PgRouterClient) => Promise<boolean>) | undefined, fn: (client: PgRouterClient) => Promise<T>): Promise<{ value: T } | undefined> {
+  runIf<T>(
+    endpoint: string,
+    check: ((client: PgRouterClient) => Promise<boolean>) | undefined,
+    fn: (client: PgRouterClient) => Promise<T>,
+  ): Promise<{ value: T } | undefined> {
     return this.pools.runIf(endpoint, check, fn);
   }
 

@@ -67,7 +67,12 @@ export async function openScan(ctx: PgvectorContext, collection: string, options
 }
 
 /** Rows of an open scan session: binary COPY on pg, keyset pages on PGlite (or with copy: 'never'). */
-async function* scanBatches(ctx: PgvectorContext, session: PgSession, info: TableInfo, o: { batchSize: number; signal: AbortSignal | undefined; useCopy: boolean }): AsyncIterable<RecordBatch> {
+async function* scanBatches(
+  ctx: PgvectorContext,
+  session: PgSession,
+  info: TableInfo,
+  o: { batchSize: number; signal: AbortSignal | undefined; useCopy: boolean },
+): AsyncIterable<RecordBatch> {
   const { batchSize, signal, useCopy } = o;
   const builder = new BatchBuilder(info, batchSize);
   const table = ctx.table(info.schema.name);

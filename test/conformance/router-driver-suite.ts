@@ -313,7 +313,7 @@ export function testRouterDriver(options: RouterDriverSuiteOptions): void {
       expect(await d.probe(e.primary, timeout)).toMatchObject({ role: 'primary', readOnly: false });
     });
 
-    it('a FailoverRouter over the driver (follow mode) elects the primary, reads from the standby, marks the dead endpoint down, and never promotes or fences', async () => {
+    it('FailoverRouter over the driver (follow mode): elects the primary, reads from the standby, marks the dead endpoint down', async () => {
       const inner = newDriver();
       const driver = readOnlyDriver(inner);
       const names = [e.primary, e.standby, e.dead, ...(e.readOnlyPrimary !== undefined ? [e.readOnlyPrimary] : [])];
@@ -334,7 +334,7 @@ export function testRouterDriver(options: RouterDriverSuiteOptions): void {
         expect(st.primary).toBe(e.primary);
         expect(st.endpoints.find((x) => x.name === e.dead)?.lastError).toMatch(/^unreachable: /);
         expect(st.endpoints.find((x) => x.name === e.standby)).toMatchObject({ role: 'standby', health: 'up' });
-        expect(driver.attempts).toEqual([]);
+        expect(driver.attempts).toEqual([]); // never a promotion or a fence
       } finally {
         await core.close(); // closes the driver
         open.delete(inner);

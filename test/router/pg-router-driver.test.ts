@@ -48,7 +48,10 @@ async function currentRoles(): Promise<{ primary: string; standby: string }> {
     const standby = urls[seen.indexOf('standby')];
     if (primary !== undefined && standby !== undefined) return { primary, standby };
   }
-  throw new Error(`The PG_REPLICA_* pair is not a primary with a streaming standby (a: ${seen[0]}; b: ${seen[1]}); restart it: scripts/pg-replica.sh reset && scripts/pg-replica.sh start`);
+  throw new Error(
+    `The PG_REPLICA_* pair is not a primary with a streaming standby (a: ${seen[0]}; b: ${seen[1]}); ` +
+      'restart it: scripts/pg-replica.sh reset && scripts/pg-replica.sh start',
+  );
 }
 
 const url = (a: LoopbackAddress): string => `postgres://postgres@${a.host}:${a.port}/postgres`;
