@@ -97,9 +97,10 @@ describe.runIf(hasPair)('PostgreSQL streaming replication (PG_REPLICA_*)', () =>
         },
         // requireVector is pgRouter's own check (pg-router.test.ts); PG_URL's database need not have pgvector.
         driver: () => new PgRouterDriver(pg, urls, { requireVector: false, promoteWaitSeconds: 60, logger: silentLogger }),
-        // A transaction id, committed: one commit record in the WAL, no table touched.
+        // A transactional WAL message, committed: the commit flushes the WAL (an xid alone would
+        // commit asynchronously, and pg_current_wal_lsn() would lag); no table is touched.
         advance: async () => {
-          await advance.query('SELECT txid_current()');
+          await advance.query(`SELECT pg_logical_emit_message(true, 'vectordr-conformance', '')`);
         },
         route: (endpoints): RoutedWork => {
           const r = pgRouter({
