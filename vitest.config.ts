@@ -1,12 +1,17 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',
     // Two cores: engine suites are heavy; run files two at a time.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/router/**'] } },
+      // The router files share one PostgreSQL primary + standby pair, and pg-router.test.ts kills and
+      // promotes it: one file at a time, so the RouterDriver conformance suite never probes a drill.
+      { extends: true, test: { name: 'router', include: ['test/router/**/*.test.ts'], fileParallelism: false } },
+    ],
   },
 });

@@ -194,3 +194,13 @@ export function castExpr(param: string, nativeType: string, field: Pick<PayloadF
   }
   return `${param}::${nativeType}`;
 }
+
+/** pgvector's text form; -0 written as -0 (String(-0) is "0"). */
+export function vectorLiteral(v: Float32Array): string {
+  let out = '[';
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i] as number;
+    out += (i > 0 ? ',' : '') + (Object.is(x, -0) ? '-0' : String(x));
+  }
+  return `${out}]`;
+}

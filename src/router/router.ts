@@ -2,7 +2,7 @@
  * The engine-neutral failover router: probes every endpoint, runs each one's health state machine,
  * decides which endpoint is the one primary, fences stale primaries, promotes a standby (promote
  * mode, under a lease) and answers "where do I send this?". What a probe, a promotion or a fence
- * means for an engine lives in a `RouterDriver` (PostgreSQL: `adapters/pgvector/pgvector-router.ts`).
+ * means for an engine lives in a `RouterDriver` (PostgreSQL: `adapters/pgvector/pgvector-router-driver.ts`).
  *
  * Invariants:
  * - at most one endpoint is the primary at any time, and it is on the highest epoch (PostgreSQL:

@@ -3,62 +3,12 @@
  * fencing, split brain, the promotion lease across many instances, switchover rollback, options.
  */
 import { describe, expect, it } from 'vitest';
-import { FailoverRouter, ProbeError, RoutingError, isVectordrError, memoryLease, registerRouterMetrics, withRetry } from '../../src/index.js';
-import type { EndpointObservation, Lease, RouterDriver, RouterEvent } from '../../src/index.js';
+import { FailoverRouter, RoutingError, isVectordrError, memoryLease, registerRouterMetrics, withRetry } from '../../src/index.js';
+import type { Lease, RouterEvent } from '../../src/index.js';
+import { FakeCluster } from '../helpers/fake-cluster.js';
 import { initialHealth, nextHealth } from '../../src/router/endpoint-health.js';
 import * as prom from 'prom-client';
 import { until as waitUntil } from '../helpers/wait.js';
-
-type Node = { obs?: EndpointObservation; fail?: ProbeError; readOnly?: boolean };
-
-/** A cluster the test edits; every router's probes read it. */
-class FakeCluster {
-  nodes = new Map<string, Node>();
-  promotions: string[] = [];
-  fences: string[] = [];
-  unfences: string[] = [];
-  promoteFails = false;
-
-  set(name: string, role: 'primary' | 'standby', epoch: number, position: bigint, clusterId = 'c1'): void {
-    this.nodes.set(name, { obs: { role, epoch, position, clusterId, readOnly: false, version: 'fake' } });
-  }
-
-  kill(name: string): void {
-    this.nodes.set(name, { fail: new ProbeError('unreachable', 'ECONNREFUSED') });
-  }
-
-  driver(): RouterDriver {
-    return {
-      engine: 'fake',
-      probe: async (name) => {
-        await new Promise((r) => setTimeout(r, 1));
-        const n = this.nodes.get(name);
-        if (n?.fail !== undefined || n?.obs === undefined) throw n?.fail ?? new ProbeError('unreachable', 'no such node');
-        return { ...n.obs, readOnly: n.obs.readOnly || n.readOnly === true };
-      },
-      promote: async (name) => {
-        await new Promise((r) => setTimeout(r, 5));
-        if (this.promoteFails) throw new Error('promote failed');
-        const n = this.nodes.get(name);
-        if (n?.obs?.role !== 'standby') throw new Error(`${name} is not in recovery`);
-        this.promotions.push(name);
-        const epoch = Math.max(...[...this.nodes.values()].map((x) => x.obs?.epoch ?? 0)) + 1;
-        n.obs = { ...n.obs, role: 'primary', epoch };
-      },
-      fence: async (name) => {
-        this.fences.push(name);
-        const n = this.nodes.get(name);
-        if (n !== undefined) n.readOnly = true;
-      },
-      unfence: async (name) => {
-        this.unfences.push(name);
-        const n = this.nodes.get(name);
-        if (n !== undefined) n.readOnly = false;
-      },
-      close: async () => undefined,
-    };
-  }
-}
 
 const fast = { probeIntervalMs: 50, fastProbeIntervalMs: 10, probeTimeoutMs: 40, failThreshold: 2, recoverThreshold: 2, startTimeoutMs: 1000 };
 

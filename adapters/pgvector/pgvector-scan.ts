@@ -1,0 +1,123 @@
+/**
+ * Scans: one REPEATABLE READ READ ONLY transaction holds describe, checkpoint (LSN and txid
+ * snapshot), count and every row; rows come by binary COPY on pg, by keyset pages of buffered COPY
+ * on PGlite, or by keyset SELECT pages with copy: 'never'.
+ */
+import type { ScanOptions, ScanSession } from '../../src/adapter.js';
+import { throwIfAborted } from '../../src/errors.js';
+import type { Checkpoint, RecordBatch } from '../../src/model.js';
+import { BatchBuilder, type RawField, rawText } from './pgvector-batch.js';
+import type { PgvectorContext } from './pgvector-context.js';
+import { CopyBinaryParser } from './pgvector-copy.js';
+import { type TableInfo, describeTable } from './pgvector-describe.js';
+import type { PgSession } from './pgvector-driver.js';
+import { pgvectorError } from './pgvector-errors.js';
+import { checkNativeType, quoteIdent, quoteLiteral } from './pgvector-sql.js';
+import { selectExpr } from './pgvector-types.js';
+
+/** The select list of a scan or fetch: id as text, vectors (as vector_send bytes, or as vectors for COPY), payload as canonical text. */
+export function selectList(info: TableInfo, vectorsAsBytea: boolean): string {
+  const parts = [`${quoteIdent(info.pk.name)}::text`];
+  for (const v of info.vectors) parts.push(vectorsAsBytea ? `vector_send(${quoteIdent(v.name)})` : quoteIdent(v.name));
+  for (const p of info.payload) parts.push(selectExpr(p.col, p.field));
+  // Positional aliases: row objects keep every column even when expressions share a name.
+  return parts.map((e, i) => `${e} AS c${i}`).join(', ');
+}
+
+export async function openScan(ctx: PgvectorContext, collection: string, options: ScanOptions, useCopy: boolean): Promise<ScanSession> {
+  const { batchSize, signal } = options;
+  const session = await ctx.run(`scan ${collection}`, () => ctx.driver.acquire());
+  let open = true;
+  const close = async (): Promise<void> => {
+    if (!open) return;
+    open = false;
+    // A scan abandoned mid-COPY leaves the connection unusable: it is destroyed, which also ends
+    // the read-only transaction on the server.
+    if (!session.broken) await session.query('COMMIT').catch(() => undefined);
+    session.release(session.broken);
+  };
+  try {
+    // One REPEATABLE READ snapshot for describe, checkpoint, count and every row.
+    await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const info = await describeTable(session, ...ctx.ref(collection), collection);
+    const cp = await session.query(
+      `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
+              txid_current_snapshot()::text AS snap, c.reltuples::int8::text AS estimate
+         FROM pg_catalog.pg_class c WHERE c.oid = $1::oid`,
+      [info.oid],
+    );
+    const row = cp.rows[0] ?? {};
+    const checkpoint: Checkpoint = { engine: 'pgvector', kind: 'pg-lsn', value: { lsn: String(row.lsn ?? ''), snapshot: String(row.snap ?? '') }, takenAt: new Date().toISOString() };
+    let estimate = Number(row.estimate ?? -1);
+    // reltuples is -1 on a table never analyzed (always so on PGlite, which has no autovacuum) and
+    // 0 when it was empty at its last analyze: count it then, in the same snapshot. Autovacuum
+    // analyzes any table of real size, so on a server this extra pass is for small or fresh tables.
+    if (!(estimate > 0)) estimate = Number((await session.query(`SELECT count(*)::text AS n FROM ${ctx.table(info.schema.name)}`)).rows[0]?.n ?? 0);
+    return {
+      schema: info.schema,
+      checkpoint,
+      estimatedRows: estimate,
+      close,
+      batches: () => scanBatches(ctx, session, info, { batchSize, signal, useCopy }),
+    };
+  } catch (err) {
+    await close();
+    throw pgvectorError(err, `scan ${collection}`);
+  }
+}
+
+/** Rows of an open scan session: binary COPY on pg, keyset pages on PGlite (or with copy: 'never'). */
+async function* scanBatches(
+  ctx: PgvectorContext,
+  session: PgSession,
+  info: TableInfo,
+  o: { batchSize: number; signal: AbortSignal | undefined; useCopy: boolean },
+): AsyncIterable<RecordBatch> {
+  const { batchSize, signal, useCopy } = o;
+  const builder = new BatchBuilder(info, batchSize);
+  const table = ctx.table(info.schema.name);
+  const path = useCopy && session.copyOut ? 'copy-stream' : useCopy && session.copyOutBuffered ? 'copy-paged' : 'select-paged';
+  ctx.logger.debug({ collection: info.schema.name, path, batchSize }, 'scan started');
+  try {
+    if (useCopy && session.copyOut) {
+      const parser = new CopyBinaryParser();
+      for await (const chunk of session.copyOut(`COPY (SELECT ${selectList(info, false)} FROM ${table}) TO STDOUT (FORMAT binary)`)) {
+        throwIfAborted(signal);
+        for (const fields of parser.push(chunk)) {
+          builder.add(fields);
+          if (builder.length === batchSize) yield builder.take();
+        }
+      }
+    } else {
+      // Keyset pages: by binary COPY into a buffer where only that exists (PGlite), else SELECT.
+      let after: string | null = null;
+      const pk = quoteIdent(info.pk.name);
+      const pkType = checkNativeType(info.pk.formatted);
+      for (;;) {
+        throwIfAborted(signal);
+        let rows = 0;
+        if (useCopy && session.copyOutBuffered) {
+          const where = after === null ? '' : `WHERE ${pk} > ${quoteLiteral(after)}::${pkType}`;
+          const bytes = await session.copyOutBuffered(`COPY (SELECT ${selectList(info, false)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}) TO STDOUT (FORMAT binary)`);
+          for (const fields of new CopyBinaryParser().push(bytes)) {
+            builder.add(fields);
+            after = rawText(fields[0] ?? null);
+            rows++;
+          }
+        } else {
+          const where = after === null ? '' : `WHERE ${pk} > $1::${pkType}`;
+          const r = await session.query(`SELECT ${selectList(info, true)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}`, after === null ? [] : [after]);
+          for (const rowObj of r.rows) builder.add(Object.values(rowObj) as RawField[]);
+          if (r.rows.length > 0) after = String(Object.values(r.rows[r.rows.length - 1] as object)[0]);
+          rows = r.rows.length;
+        }
+        if (rows === 0) break;
+        yield builder.take();
+        if (rows < batchSize) break;
+      }
+    }
+    if (builder.length > 0) yield builder.take();
+  } catch (err) {
+    throw pgvectorError(err, `scan ${info.schema.name}`);
+  }
+}

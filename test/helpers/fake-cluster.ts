@@ -1,0 +1,73 @@
+/**
+ * A scripted cluster for the engine-neutral router: the test sets each node's role, epoch and
+ * position (or kills, stalls or misconfigures it), and every driver made by `driver()` probes it.
+ * The router-core tests drive `FailoverRouter` with it; the RouterDriver conformance suite runs it as
+ * the reference driver (test/unit/router-driver-fake.test.ts).
+ */
+import { ProbeError } from '../../src/index.js';
+import type { EndpointObservation, RouterDriver } from '../../src/index.js';
+
+type Node = { obs?: EndpointObservation; fail?: ProbeError; readOnly?: boolean; stalled?: boolean };
+
+/** A cluster the test edits; every router's probes read it. */
+export class FakeCluster {
+  nodes = new Map<string, Node>();
+  promotions: string[] = [];
+  fences: string[] = [];
+  unfences: string[] = [];
+  promoteFails = false;
+
+  set(name: string, role: 'primary' | 'standby', epoch: number, position: bigint, clusterId = 'c1'): void {
+    this.nodes.set(name, { obs: { role, epoch, position, clusterId, readOnly: false, version: 'fake' } });
+  }
+
+  kill(name: string): void {
+    this.nodes.set(name, { fail: new ProbeError('unreachable', 'ECONNREFUSED') });
+  }
+
+  /** The node accepts connections and never answers: a probe fails with `timeout` once its time is up. */
+  stall(name: string): void {
+    this.nodes.set(name, { stalled: true });
+  }
+
+  /** Something that is not a member of this engine listens there. */
+  misconfigure(name: string, reason: string): void {
+    this.nodes.set(name, { fail: new ProbeError('misconfigured', reason) });
+  }
+
+  driver(): RouterDriver {
+    return {
+      engine: 'fake',
+      probe: async (name, timeoutMs) => {
+        await new Promise((r) => setTimeout(r, 1));
+        const n = this.nodes.get(name);
+        if (n?.stalled === true) {
+          await new Promise((r) => setTimeout(r, timeoutMs));
+          throw new ProbeError('timeout', `no answer within ${timeoutMs} ms`);
+        }
+        if (n?.fail !== undefined || n?.obs === undefined) throw n?.fail ?? new ProbeError('unreachable', 'no such node');
+        return { ...n.obs, readOnly: n.obs.readOnly || n.readOnly === true };
+      },
+      promote: async (name) => {
+        await new Promise((r) => setTimeout(r, 5));
+        if (this.promoteFails) throw new Error('promote failed');
+        const n = this.nodes.get(name);
+        if (n?.obs?.role !== 'standby') throw new Error(`${name} is not in recovery`);
+        this.promotions.push(name);
+        const epoch = Math.max(...[...this.nodes.values()].map((x) => x.obs?.epoch ?? 0)) + 1;
+        n.obs = { ...n.obs, role: 'primary', epoch };
+      },
+      fence: async (name) => {
+        this.fences.push(name);
+        const n = this.nodes.get(name);
+        if (n !== undefined) n.readOnly = true;
+      },
+      unfence: async (name) => {
+        this.unfences.push(name);
+        const n = this.nodes.get(name);
+        if (n !== undefined) n.readOnly = false;
+      },
+      close: async () => undefined,
+    };
+  }
+}
