@@ -28,7 +28,7 @@ import { type PgQueryable, pgClientDriver, pgPoolDriver, pgliteDriver } from './
 import { pgvectorError } from './pgvector-errors.js';
 import { buildIndexes, preflightCreate } from './pgvector-indexes.js';
 import { readMarker, writeMarker } from './pgvector-marker.js';
-import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema } from './pgvector-options.js';
+import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema, PGVECTOR_RENAMED_OPTIONS } from './pgvector-options.js';
 import { openScan, selectList } from './pgvector-scan.js';
 import { search } from './pgvector-search.js';
 import { checkCollectionName, checkNativeType, qualified, quoteIdent } from './pgvector-sql.js';
@@ -54,13 +54,13 @@ export class PgvectorAdapter implements VectorAdapter {
   private readonly endpointLabel: string | undefined;
 
   constructor(options: PgvectorAdapterOptions) {
-    const o = parseOptions(PgvectorAdapterOptionsSchema, options, 'pgvector adapter', PLUGIN);
+    const o = parseOptions(PgvectorAdapterOptionsSchema, options, 'pgvector adapter', PLUGIN, PGVECTOR_RENAMED_OPTIONS);
     const logger = o.logger ?? silentLogger;
     const driver = o.pool ? pgPoolDriver(o.pool, logger) : o.client ? pgClientDriver(o.client) : pgliteDriver(o.pglite as PgQueryable);
     quoteIdent(o.schema);
     this.ctx = new PgvectorContext(driver, o.schema, logger);
     this.useCopy = o.copy === 'auto';
-    this.writer = new PgvectorWriter(this.ctx, { useCopy: this.useCopy, insertBatchRows: o.insertBatchRows });
+    this.writer = new PgvectorWriter(this.ctx, { useCopy: this.useCopy, writeBatchRows: o.writeBatchRows });
     this.endpointLabel = o.endpointLabel;
   }
 

@@ -22,8 +22,8 @@ export const PgvectorAdapterOptionsSchema = z
      * @default 'auto' — 'never' forces keyset SELECTs and batched INSERTs (slower; for proxies that block COPY).
      */
     copy: z.enum(['auto', 'never']).default('auto'),
-    /** Rows per INSERT statement on the non-COPY path; bigger is faster until statements get huge. @default 500 */
-    insertBatchRows: z.number().int().min(1).max(50_000).default(500),
+    /** Rows per INSERT statement on the non-COPY path; bigger is faster until statements get huge. Formerly `insertBatchRows`. @default 500 */
+    writeBatchRows: z.number().int().min(1).max(50_000).default(500),
     /** Label recorded in manifests instead of host:port/database (never put credentials here). */
     endpointLabel: z.string().optional(),
     logger: z.custom<Logger>().optional(),
@@ -31,4 +31,9 @@ export const PgvectorAdapterOptionsSchema = z
   .refine((o) => [o.pool, o.client, o.pglite].filter((x) => x !== undefined).length === 1, {
     message: 'pass exactly one of pool, client or pglite',
   });
-export type PgvectorAdapterOptions = z.input<typeof PgvectorAdapterOptionsSchema>;
+/** Former option names, read until 0.6 (`parseOptions`). */
+export const PGVECTOR_RENAMED_OPTIONS = { insertBatchRows: 'writeBatchRows' } as const;
+export type PgvectorAdapterOptions = z.input<typeof PgvectorAdapterOptionsSchema> & {
+  /** @deprecated Renamed `writeBatchRows` (read until 0.6). */
+  insertBatchRows?: number;
+};

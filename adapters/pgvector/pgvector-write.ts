@@ -23,7 +23,7 @@ export class PgvectorWriter {
 
   constructor(
     private readonly ctx: PgvectorContext,
-    private readonly o: { useCopy: boolean; insertBatchRows: number },
+    private readonly o: { useCopy: boolean; writeBatchRows: number },
   ) {}
 
   async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
@@ -127,8 +127,8 @@ export class PgvectorWriter {
     const casts = all.map((c, k) => castExpr(`u.c${k}`, checkNativeType(c.nativeType), c.field));
     const sql = `INSERT INTO ${this.ctx.table(info.schema.name)} (${this.columnList(info, fields)})
       SELECT ${casts.join(', ')} FROM unnest(${all.map((_, k) => `$${k + 1}::text[]`).join(', ')}) AS u(${all.map((_, k) => `c${k}`).join(', ')})${this.conflictClause(info, fields, mode)}`;
-    for (let start = 0; start < batch.length; start += this.o.insertBatchRows) {
-      const end = Math.min(batch.length, start + this.o.insertBatchRows);
+    for (let start = 0; start < batch.length; start += this.o.writeBatchRows) {
+      const end = Math.min(batch.length, start + this.o.writeBatchRows);
       const params: (string | null)[][] = all.map(() => []);
       for (let i = start; i < end; i++) {
         (params[0] as (string | null)[]).push(String(batch.ids[i]));

@@ -13,7 +13,7 @@ const pglite = { query: async () => ({ rows: [] }) };
 const cases: [string, string, string | undefined, () => unknown][] = [
   ['pgvector', 'schemaNme', 'schema', () => pgvectorAdapter({ pglite, schemaNme: 'app' } as never)],
   ['pgvector', 'schmea', 'schema', () => pgvectorAdapter({ pglite, schmea: 'app' } as never)],
-  ['pgvector', 'insertBatchRow', 'insertBatchRows', () => pgvectorAdapter({ pglite, insertBatchRow: 100 } as never)],
+  ['pgvector', 'writeBatchRow', 'writeBatchRows', () => pgvectorAdapter({ pglite, writeBatchRow: 100 } as never)],
   ['milvus', 'databse', 'database', () => milvusAdapter({ url: 'localhost:19530', databse: 'x' } as never)],
   ['qdrant', 'apikey', 'apiKey', () => qdrantAdapter({ url: 'http://localhost:6333', apikey: 'k' } as never)],
   ['weaviate', 'grpcAdress', 'grpcAddress', () => weaviateAdapter({ url: 'http://localhost:8080', grpcAdress: 'localhost:50051' } as never)],
@@ -43,6 +43,7 @@ describe('one option vocabulary: former names are read for one minor version', (
     ['milvus', 'address', 'url', () => milvusAdapter({ address: 'localhost:19530', logger })],
     ['milvus', 'token', 'apiKey', () => milvusAdapter({ url: 'localhost:19530', token: 'u:p', logger })],
     ['milvus', 'insertBatchBytes', 'writeBatchBytes', () => milvusAdapter({ url: 'localhost:19530', insertBatchBytes: 1 << 20, logger })],
+    ['pgvector', 'insertBatchRows', 'writeBatchRows', () => pgvectorAdapter({ pglite, insertBatchRows: 100, logger })],
     ['qdrant', 'upsertBatchBytes', 'writeBatchBytes', () => qdrantAdapter({ url: 'http://localhost:6333', upsertBatchBytes: 1 << 20, logger })],
     ['weaviate', 'insertBatchBytes', 'writeBatchBytes', () => weaviateAdapter({ url: 'http://localhost:8080', insertBatchBytes: 1 << 20, logger })],
   ])('%s accepts %s as %s, with a deprecation warning', async (_engine, old, name, make) => {
