@@ -24,8 +24,8 @@ import { digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { Id, JsonValue, RecordBatch, VectorColumn } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
-import type { Repository } from '../repository/repository.js';
-import { checkCompatible } from '../restore/restore.js';
+import type { SnapshotReader } from '../repository/ports.js';
+import { checkCompatible } from '../schema-compat.js';
 import { validateBatchVectors } from '../validate.js';
 import { floatDistance, maskedPayloadJson } from './payload-floats.js';
 
@@ -124,7 +124,7 @@ function normalizedDifference(a: Float32Array, b: Float32Array): number {
   return max;
 }
 
-export async function verifyParity(repo: Repository, adapter: VectorAdapter, options: ParityOptions): Promise<ParityReport> {
+export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter, options: ParityOptions): Promise<ParityReport> {
   const parsed = ParityOptionsSchema.safeParse(options);
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid parity options: ${z.prettifyError(parsed.error)}`);
   const opts = parsed.data;
