@@ -20,7 +20,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
-import { probesForEffort } from '../../src/adapter.js';
+import { defineCapabilities, probesForEffort } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes } from '../../src/async.js';
 import { parseOptions } from '../../src/options.js';
@@ -76,14 +76,12 @@ function isOk(status: Status | undefined): boolean {
 
 export class MilvusAdapter implements VectorAdapter {
   readonly engine = 'milvus' as const;
-  readonly capabilities: AdapterCapabilities = {
-    changeCapture: 'digest',
+  readonly capabilities: AdapterCapabilities = defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
-    atomicSwap: false,
     maxDims: MAX_DIMS,
-  };
+  });
   private readonly client: MilvusClient;
   private readonly ownsClient: boolean;
   private readonly options: z.output<typeof MilvusAdapterOptionsSchema>;

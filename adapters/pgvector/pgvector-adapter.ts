@@ -16,7 +16,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
-import { probesForEffort } from '../../src/adapter.js';
+import { defineCapabilities, probesForEffort } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
@@ -162,14 +162,12 @@ function own(payload: Payload, name: string): PayloadValue | undefined {
 
 export class PgvectorAdapter implements VectorAdapter {
   readonly engine = 'pgvector' as const;
-  readonly capabilities: AdapterCapabilities = {
-    changeCapture: 'digest',
+  readonly capabilities: AdapterCapabilities = defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: true,
-    atomicSwap: true,
     maxDims: 16_000,
-  };
+  });
   private readonly driver: PgDriver;
   private readonly schemaName: string;
   private readonly useCopy: boolean;

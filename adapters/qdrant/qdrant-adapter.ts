@@ -23,6 +23,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
+import { defineCapabilities } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { chunksByBytes, forEachLimit, sleep } from '../../src/async.js';
 import { parseOptions } from '../../src/options.js';
@@ -96,16 +97,14 @@ interface Resolved {
 
 export class QdrantAdapter implements VectorAdapter {
   readonly engine = 'qdrant' as const;
-  readonly capabilities: AdapterCapabilities = {
-    changeCapture: 'digest',
+  readonly capabilities: AdapterCapabilities = defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
-    atomicSwap: false,
     maxDims: MAX_DIMS,
     normalizesCosine: true,
     payloadFloatExact: false,
-  };
+  });
   private readonly client: QdrantLike;
   private readonly options: z.output<typeof QdrantAdapterOptionsSchema>;
   private readonly logger: Logger;

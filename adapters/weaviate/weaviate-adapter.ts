@@ -24,6 +24,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
+import { defineCapabilities } from '../../src/adapter.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import { VECTORDR_ID_NAMESPACE, idCollisionGuard, idToUuid, isUuid, uuidV5 } from '../../src/id-mapping.js';
 import { chunksByBytes, forEachLimit, sleep } from '../../src/async.js';
@@ -82,16 +83,14 @@ interface Resolved {
 
 export class WeaviateAdapter implements VectorAdapter {
   readonly engine = 'weaviate' as const;
-  readonly capabilities: AdapterCapabilities = {
-    changeCapture: 'timestamp',
+  readonly capabilities: AdapterCapabilities = defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
-    atomicSwap: false,
     maxDims: MAX_DIMS,
     // Weaviate's nearVector has no per-query ef: it is the class's vectorIndexConfig.ef.
     searchEffort: 'collection',
-  };
+  });
   private readonly options: z.output<typeof WeaviateAdapterOptionsSchema>;
   private readonly logger: Logger;
   private readonly rest: WeaviateRest;

@@ -245,7 +245,7 @@ async function restoreUnderLock(repo: RestoreStore, adapter: VectorAdapter, opts
   const targetExists = await adapter.exists(target);
   const into = targetExists && opts.ifExists !== 'replace';
   const merge = into && adapter.merge !== undefined;
-  const swap = !into && adapter.capabilities.atomicSwap && adapter.swap !== undefined;
+  const swap = !into && adapter.swap !== undefined;
   const useStaging = merge || swap;
   const writeInto = useStaging ? stagingName(target, manifest.id) : target;
   const swapInto = swap ? { replace: targetExists } : undefined;

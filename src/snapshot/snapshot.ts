@@ -199,7 +199,7 @@ async function snapshotUnderLock(
       collection,
       createdAt,
       completedAt: new Date().toISOString(),
-      source: { engine: adapter.engine, ...endpoint },
+      source: { engine: adapter.engine, ...endpoint, normalizesCosine: adapter.capabilities.normalizesCosine === true },
       schema,
       segments,
       rows: { upserts: rows, deletes: 0 },
