@@ -5,24 +5,37 @@
  */
 import type { Checkpoint, CollectionSchema, EngineName, Id, IdType, RecordBatch, VectorRecord } from './model.js';
 
+/**
+ * What an engine can do; the core plans restores and chooses how to compare from these facts alone,
+ * never from the engine's name. Declare them with `defineCapabilities`, which gives every
+ * capability left out its default, so a capability added later reaches every adapter with its
+ * default instead of breaking it (kysely's `DialectAdapterBase`).
+ */
 export interface AdapterCapabilities {
-  /** How incremental export finds changes (issue: incremental). */
-  readonly changeCapture: 'native' | 'timestamp' | 'digest';
+  /**
+   * Reserved for incremental export (planned, docs/format.md decision 4), which will give it the
+   * values `native` (a change feed: logical decoding), `timestamp` (modification times) and
+   * `digest` (a per-record fingerprint diff). Until then the core reads nothing from it and it is
+   * `none` everywhere: no adapter claims a change capture that nothing implements. @default 'none'
+   */
+  readonly changeCapture: 'none';
+  /** Id types the engine can store; a restore refuses a snapshot of any other. */
   readonly idTypes: readonly IdType[];
-  /** More than one vector per record. */
+  /** More than one vector per record. @default false — a multi-vector snapshot is refused. */
   readonly namedVectors: boolean;
-  /** `write(..., { marker })` commits the marker atomically with the rows (else the core writes it after, at-least-once). */
+  /**
+   * `write(..., { marker })` commits the marker atomically with the rows. @default false — the core
+   * writes the marker after each batch and, on resume, resends the one uncertain batch as an upsert.
+   */
   readonly atomicMarker: boolean;
-  /** `swap()` atomically replaces a collection with another (restore into a staging name, then swap). */
-  readonly atomicSwap: boolean;
   /** Largest vector dimension the engine accepts. */
   readonly maxDims: number;
   /**
    * The engine stores cosine vectors normalised to unit length (Qdrant): what comes back is not
    * bit for bit what was written. Parity then compares cosine vectors after normalisation, within a
-   * tolerance. @default false
+   * tolerance; snapshots record it (`manifest.source.normalizesCosine`). @default false
    */
-  readonly normalizesCosine?: boolean;
+  readonly normalizesCosine: boolean;
   /**
    * The engine gives back every float payload number exactly as written. Qdrant does not: its JSON
    * number parser is not round-trip exact, so a float can come back a few ulps off, and move again
@@ -30,13 +43,41 @@ export interface AdapterCapabilities {
    * within `floatUlps` and reports each record whose floats differ (`ParityReport.payloadFloats`);
    * integers, strings and structure stay exact. @default true
    */
-  readonly payloadFloatExact?: boolean;
+  readonly payloadFloatExact: boolean;
   /**
    * `per-query`: `search(…, { effort })` sets the effort of that one search. `collection`: the
    * engine has no per-query knob (Weaviate's `ef` is a setting of the class); `effort` is ignored
    * and recall reports the collection's setting instead. @default 'per-query'
    */
-  readonly searchEffort?: 'per-query' | 'collection';
+  readonly searchEffort: 'per-query' | 'collection';
+}
+
+/** What an adapter declares: `idTypes` and `maxDims` always (no default is safe), the rest when it differs from the default. */
+export type CapabilityDeclaration = Pick<AdapterCapabilities, 'idTypes' | 'maxDims'> & Partial<Omit<AdapterCapabilities, 'idTypes' | 'maxDims'>>;
+
+/**
+ * The default of every capability: what claims nothing (one vector, marker after the rows) and
+ * keeps every check strict (vectors and payload floats compared exactly).
+ */
+export const DEFAULT_CAPABILITIES: Readonly<Omit<AdapterCapabilities, 'idTypes' | 'maxDims'>> = Object.freeze({
+  changeCapture: 'none',
+  namedVectors: false,
+  atomicMarker: false,
+  normalizesCosine: false,
+  payloadFloatExact: true,
+  searchEffort: 'per-query',
+});
+
+/**
+ * An adapter's capabilities: its declaration over `DEFAULT_CAPABILITIES` (a key given as
+ * `undefined` keeps the default), frozen.
+ *
+ * @example
+ * readonly capabilities = defineCapabilities({ idTypes: ['int64', 'string'], maxDims: 4096, namedVectors: true });
+ */
+export function defineCapabilities(declared: CapabilityDeclaration): AdapterCapabilities {
+  const given = Object.fromEntries(Object.entries(declared).filter(([, v]) => v !== undefined));
+  return Object.freeze({ ...DEFAULT_CAPABILITIES, ...given }) as AdapterCapabilities;
 }
 
 export interface ScanOptions {
@@ -170,7 +211,13 @@ export interface VectorAdapter {
    * the restore upserts into the target directly.
    */
   merge?(source: string, target: string): Promise<void>;
-  /** Atomically makes `source` known as `target`; with `replace`, an existing `target` is dropped in the same step. */
+  /**
+   * Atomically makes `source` known as `target`; with `replace`, an existing `target` is dropped in
+   * the same step. Implement it only when the engine really does this atomically: its presence is
+   * the capability. With it, a restore into a new name or with `ifExists: 'replace'` loads a staging
+   * collection and swaps it in (never half-visible); without it, the restore writes into the target
+   * directly, and `replace` means drop, then load.
+   */
   swap?(source: string, target: string, options: { replace: boolean }): Promise<void>;
   drop(collection: string): Promise<void>;
   delete(collection: string, ids: Id[]): Promise<void>;

@@ -20,6 +20,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
+import { defineCapabilities } from '../../src/adapter.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
@@ -40,14 +41,12 @@ type VersionResponse = { status?: MilvusStatus; version: string };
 
 export class MilvusAdapter implements VectorAdapter {
   readonly engine = 'milvus' as const;
-  readonly capabilities: AdapterCapabilities = {
-    changeCapture: 'digest',
+  readonly capabilities: AdapterCapabilities = defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
-    atomicSwap: false,
     maxDims: MAX_DIMS,
-  };
+  });
   private readonly client: MilvusClient;
   private readonly ownsClient: boolean;
   private readonly address: string;

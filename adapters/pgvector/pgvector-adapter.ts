@@ -16,6 +16,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
+import { defineCapabilities } from '../../src/adapter.js';
 import { InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { silentLogger } from '../../src/logger.js';
@@ -40,14 +41,12 @@ const ID_NATIVE_DEFAULT = { int64: 'bigint', string: 'text', uuid: 'uuid' } as c
 
 export class PgvectorAdapter implements VectorAdapter {
   readonly engine = 'pgvector' as const;
-  readonly capabilities: AdapterCapabilities = {
-    changeCapture: 'digest',
+  readonly capabilities: AdapterCapabilities = defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: true,
-    atomicSwap: true,
     maxDims: 16_000,
-  };
+  });
   private readonly ctx: PgvectorContext;
   private readonly useCopy: boolean;
   private readonly writer: PgvectorWriter;

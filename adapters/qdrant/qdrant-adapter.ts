@@ -26,6 +26,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
+import { defineCapabilities } from '../../src/adapter.js';
 import { engineCall } from '../../src/engine-errors.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
@@ -44,16 +45,14 @@ import { deletePoints, writePoints } from './qdrant-write.js';
 
 export class QdrantAdapter implements VectorAdapter {
   readonly engine = 'qdrant' as const;
-  readonly capabilities: AdapterCapabilities = {
-    changeCapture: 'digest',
+  readonly capabilities: AdapterCapabilities = defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
-    atomicSwap: false,
     maxDims: MAX_DIMS,
     normalizesCosine: true,
     payloadFloatExact: false,
-  };
+  });
   private readonly ctx: QdrantContext;
   private readonly endpoint: string;
   /** Resolved collections for write, delete and search (called per batch / per query). */

@@ -22,6 +22,7 @@ import type {
   VectorAdapter,
   WriteOptions,
 } from '../../src/adapter.js';
+import { defineCapabilities } from '../../src/adapter.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import type { CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
@@ -42,16 +43,14 @@ import { deleteRecords, writeRecords } from './weaviate-write.js';
  */
 export class WeaviateAdapter implements VectorAdapter {
   readonly engine = 'weaviate' as const;
-  readonly capabilities: AdapterCapabilities = {
-    changeCapture: 'timestamp',
+  readonly capabilities: AdapterCapabilities = defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
-    atomicSwap: false,
     maxDims: MAX_DIMS,
     // Weaviate's nearVector has no per-query ef: it is the class's vectorIndexConfig.ef.
     searchEffort: 'collection',
-  };
+  });
   private readonly conn: WeaviateConnection;
   /** Resolved collections for writes (a restore writes many batches); dropped on create/drop/marker changes. */
   private readonly cache = new Map<string, Resolved>();

@@ -71,6 +71,12 @@ const manifestShape = {
     extensionVersion: z.string().optional(),
     /** host:port/database or similar; never credentials. */
     endpoint: z.string(),
+    /**
+     * The source engine stored cosine vectors normalised (capability `normalizesCosine`), so the
+     * snapshot holds the normalised vectors. Absent from manifests written before it was recorded,
+     * for which the reader derives it (`withSourceFacts`).
+     */
+    normalizesCosine: z.boolean().optional(),
   }),
   schema: CollectionSchemaSchema,
   segments: z.array(SegmentRefSchema),
@@ -105,11 +111,23 @@ export const ManifestSchema = z.strictObject({
   /** `sha256:<hex>` of the RFC 8785 canonical JSON of every other field (as parsed). Required. */
   checksum: checksumString,
 });
+/** The source of a manifest in memory: every fact known, whether the manifest recorded it or the reader derived it. */
+export type ManifestSource = z.infer<typeof ManifestSchema>['source'] & { normalizesCosine: boolean };
+
 /**
  * A manifest in memory: v2's shape. A v1 manifest is read into it with `features: []`; the checksum is
  * added when the manifest is serialised (and is absent from v1 manifests of 0.1.0).
  */
-export type Manifest = Omit<z.infer<typeof ManifestSchema>, 'formatVersion' | 'checksum'> & { formatVersion: 1 | 2; checksum?: string };
+export type Manifest = Omit<z.infer<typeof ManifestSchema>, 'formatVersion' | 'checksum' | 'source'> & { formatVersion: 1 | 2; checksum?: string; source: ManifestSource };
+
+/**
+ * The source facts a manifest written before they were recorded lacks, derived the one way they
+ * can be: before `normalizesCosine` was recorded, only Qdrant normalised cosine vectors. This is
+ * the only place the core decides anything by an engine's name.
+ */
+function withSourceFacts<T extends { source: z.infer<typeof ManifestSchema>['source'] }>(m: T): T & { source: ManifestSource } {
+  return { ...m, source: { ...m.source, normalizesCosine: m.source.normalizesCosine ?? m.source.engine === 'qdrant' } };
+}
 
 function documentChecksum(withoutChecksum: Payload): string {
   return `sha256:${createHash('sha256').update(canonicalPayload(withoutChecksum)).digest('hex')}`;
@@ -172,7 +190,7 @@ export function parseManifest(bytes: Uint8Array, key: string): Manifest {
     bytes,
     `Manifest ${key}`,
     'MANIFEST_INVALID',
-    { 1: ManifestV1Schema.transform((m) => ({ ...m, features: [] })), 2: ManifestSchema },
+    { 1: ManifestV1Schema.transform((m) => withSourceFacts({ ...m, features: [] })), 2: ManifestSchema.transform(withSourceFacts) },
     (v) => v >= 2,
   );
 }

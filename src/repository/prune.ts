@@ -9,11 +9,11 @@
  */
 import { z } from 'zod';
 import { IntegrityError, InvalidInputError, VectordrError, throwIfAborted } from '../errors.js';
-import { DATA_PREFIX, manifestKey } from '../format/keys.js';
+import { manifestKey } from '../format/keys.js';
 import type { Manifest } from '../format/manifest.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import { DEFAULT_STALE_AFTER_MS } from './locks.js';
-import type { Repository } from './repository.js';
+import type { PruneStore } from './ports.js';
 import { type RetentionPolicy, applyRetention } from './retention.js';
 
 export const ForgetOptionsSchema = z.strictObject({
@@ -78,7 +78,7 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
 }
 
 /** Every manifest, or PRUNE_UNSAFE naming the first that cannot be read. */
-async function readAllManifests(repo: Repository, signal: AbortSignal | undefined, collection?: string): Promise<Manifest[]> {
+async function readAllManifests(repo: PruneStore, signal: AbortSignal | undefined, collection?: string): Promise<Manifest[]> {
   const out: Manifest[] = [];
   for (const ref of await repo.snapshotRefs({ collection, signal })) {
     throwIfAborted(signal);
@@ -94,7 +94,7 @@ async function readAllManifests(repo: Repository, signal: AbortSignal | undefine
   return out;
 }
 
-export async function forgetSnapshots(repo: Repository, policy: RetentionPolicy, options: ForgetOptions): Promise<ForgetReport> {
+export async function forgetSnapshots(repo: PruneStore, policy: RetentionPolicy, options: ForgetOptions): Promise<ForgetReport> {
   const o = parse(ForgetOptionsSchema, options, 'forget');
   applyRetention([], policy); // validates the policy before anything is read
   const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'forget', signal: o.signal });
@@ -111,7 +111,7 @@ export async function forgetSnapshots(repo: Repository, policy: RetentionPolicy,
       if (o.dryRun) continue;
       for (const r of decision.remove) {
         throwIfAborted(o.signal);
-        await repo.storage.delete(manifestKey(collection, r.id));
+        await repo.deleteManifest({ collection, id: r.id });
         report.removed++;
       }
     }
@@ -127,7 +127,7 @@ const HELD_CHECK_EVERY = 100;
 
 const SEGMENT_KEY = /^data\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
-export async function pruneRepository(repo: Repository, options: PruneOptions): Promise<PruneReport> {
+export async function pruneRepository(repo: PruneStore, options: PruneOptions): Promise<PruneReport> {
   const o = parse(PruneOptionsSchema, options, 'prune');
   const progress = new ProgressReporter('prune', o.onProgress);
   const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'prune', signal: o.signal });
@@ -143,7 +143,7 @@ export async function pruneRepository(repo: Repository, options: PruneOptions): 
         referencedBytes += repo.storedSize(ref);
       }
     }
-    const graceMs = o.graceMs ?? Math.max(DEFAULT_STALE_AFTER_MS, lock?.staleLimitMs ?? repo.lockOptions.staleAfterMs);
+    const graceMs = o.graceMs ?? Math.max(DEFAULT_STALE_AFTER_MS, lock?.staleLimitMs ?? repo.staleAfterMs);
     const report: PruneReport = {
       dryRun: o.dryRun,
       snapshots: manifests.length,
@@ -157,7 +157,7 @@ export async function pruneRepository(repo: Repository, options: PruneOptions): 
     };
     // Segment times are the storage's; so is the cutoff.
     const cutoff = (lock?.storageNow() ?? new Date()).getTime() - graceMs;
-    for await (const obj of repo.storage.list(DATA_PREFIX, { signal: o.signal })) {
+    for await (const obj of repo.dataObjects(o.signal)) {
       const m = SEGMENT_KEY.exec(obj.key);
       if (!m || m[1] !== m[2]?.slice(0, 2)) {
         report.foreign.push(obj.key);
@@ -175,7 +175,7 @@ export async function pruneRepository(repo: Repository, options: PruneOptions): 
       // Before the first delete and every so often: a prune paused past its own lock's stale time
       // may be racing a snapshot that judged it gone.
       if (report.deleted % HELD_CHECK_EVERY === 0) await lock?.assertHeld();
-      await repo.storage.delete(obj.key);
+      await repo.deleteSegment(obj.key);
       report.deleted++;
       progress.segments++;
       progress.bytes += obj.size;

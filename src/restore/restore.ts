@@ -19,7 +19,8 @@ import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
-import type { Repository } from '../repository/repository.js';
+import { type RestoreStore, segmentSizeError } from '../repository/ports.js';
+import { checkAppendable } from '../schema-compat.js';
 
 export const RestoreOptionsSchema = z.strictObject({
   /** Collection name the snapshot was taken of. */
@@ -165,82 +166,6 @@ export function checkTargetSupports(adapter: VectorAdapter, schema: CollectionSc
   }
 }
 
-const typeOf = (f: { type: string; array: boolean; nativeType?: string | undefined }): string => f.nativeType ?? `${f.type}${f.array ? '[]' : ''}`;
-
-/**
- * An existing target must be able to take every record of the snapshot as it is: the same id type,
- * the same vector fields (dims, metric), every payload field with the same type (the engine's own
- * declaration when both sides have one, else the neutral type), no required field where the
- * snapshot allows null, and no required vector the snapshot lacks. Checked before anything is
- * written, so a refusal leaves the target exactly as it was.
- */
-export function checkAppendable(existing: CollectionSchema, wanted: CollectionSchema): void {
-  const target = JSON.stringify(existing.name);
-  const refuse = (code: 'SCHEMA_MISMATCH' | 'DIMENSION_MISMATCH', what: string, details: Record<string, unknown>): never => {
-    throw new InvalidInputError(code, `Cannot restore into the existing ${target}: ${what}. Nothing was written. Restore with ifExists: 'replace' (swap the snapshot in) or into a new target, or change ${target} to match the snapshot.`, {
-      details: { target: existing.name, ...details },
-    });
-  };
-  if (existing.idType !== wanted.idType) refuse('SCHEMA_MISMATCH', `it has ${existing.idType} ids, the snapshot has ${wanted.idType}`, { target_id: existing.idType, snapshot_id: wanted.idType });
-  if (existing.idNativeType !== undefined && wanted.idNativeType !== undefined && existing.idNativeType !== wanted.idNativeType) {
-    refuse('SCHEMA_MISMATCH', `its id ${JSON.stringify(existing.idField)} is ${existing.idNativeType}, ${wanted.idNativeType} in the snapshot`, { field: existing.idField, targetType: existing.idNativeType, snapshotType: wanted.idNativeType });
-  }
-  for (const v of wanted.vectors) {
-    const e = existing.vectors.find((x) => x.name === v.name);
-    if (!e) refuse('SCHEMA_MISMATCH', `it has no vector field ${JSON.stringify(v.name)}`, { field: v.name });
-    else if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
-      refuse('SCHEMA_MISMATCH', `it searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}, and vectordr never changes a metric silently`, { field: v.name, target: e.metric, snapshot: v.metric });
-    } else if (e.dims !== v.dims) {
-      refuse('DIMENSION_MISMATCH', `it stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}`, { field: v.name, target: e.dims, snapshot: v.dims });
-    } else if (v.nullable && !e.nullable) {
-      refuse('SCHEMA_MISMATCH', `vector field ${JSON.stringify(v.name)} is required there, optional in the snapshot`, { field: v.name });
-    }
-  }
-  for (const e of existing.vectors) {
-    if (!e.nullable && !wanted.vectors.some((v) => v.name === e.name)) refuse('SCHEMA_MISMATCH', `it requires vector field ${JSON.stringify(e.name)}, which the snapshot does not have`, { field: e.name });
-  }
-  for (const p of wanted.payload) {
-    const e = existing.payload.find((x) => x.name === p.name);
-    if (!e) refuse('SCHEMA_MISMATCH', `it has no field ${JSON.stringify(p.name)}`, { field: p.name });
-    else if (e.type !== p.type || e.array !== p.array || (e.nativeType !== undefined && p.nativeType !== undefined && e.nativeType !== p.nativeType)) {
-      refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is ${typeOf(e)} there, ${typeOf(p)} in the snapshot`, { field: p.name, targetType: typeOf(e), snapshotType: typeOf(p) });
-    } else if (p.nullable && !e.nullable) {
-      refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is required (NOT NULL) there, nullable in the snapshot`, { field: p.name });
-    }
-  }
-}
-
-/**
- * The live collection parity compares with a snapshot has the same vector fields (names and dims)
- * and id type, and every payload field (a restore into an existing target checks more: `checkAppendable`).
- */
-export function checkCompatible(existing: CollectionSchema, wanted: CollectionSchema): void {
-  if (existing.idType !== wanted.idType) {
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has ${existing.idType} ids, the snapshot has ${wanted.idType}; restore into a new name or use ifExists: 'replace'.`);
-  }
-  for (const v of wanted.vectors) {
-    const e = existing.vectors.find((x) => x.name === v.name);
-    if (!e) {
-      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no vector field ${JSON.stringify(v.name)}; restore into a new name or use ifExists: 'replace'.`);
-    }
-    if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
-      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}; vectordr never changes a metric silently. Restore into a new name or use ifExists: 'replace'.`, {
-        details: { field: v.name, target: e.metric, snapshot: v.metric },
-      });
-    }
-    if (e.dims !== v.dims) {
-      throw new InvalidInputError('DIMENSION_MISMATCH', `Target ${JSON.stringify(existing.name)} stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}; restore into a new name or use ifExists: 'replace'.`, {
-        details: { field: v.name, target: e.dims, snapshot: v.dims },
-      });
-    }
-  }
-  for (const p of wanted.payload) {
-    if (!existing.payload.some((x) => x.name === p.name)) {
-      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no payload field ${JSON.stringify(p.name)}; nothing was written.`);
-    }
-  }
-}
-
 /** `schema` with the engine's own type declarations of the fields (and id) an existing collection has. */
 function withFieldTypesOf(existing: CollectionSchema, schema: CollectionSchema): CollectionSchema {
   const payload = new Map(existing.payload.map((p) => [p.name, p.nativeType]));
@@ -254,16 +179,16 @@ function withFieldTypesOf(existing: CollectionSchema, schema: CollectionSchema):
 }
 
 /** Every segment exists with the recorded size: a missing or truncated one fails before any write. */
-async function preflight(repo: Repository, manifest: Manifest, signal?: AbortSignal): Promise<void> {
+async function preflight(repo: RestoreStore, manifest: Manifest, signal?: AbortSignal): Promise<void> {
   for (const ref of manifest.segments) {
     throwIfAborted(signal);
-    const st = await repo.storage.stat(ref.key);
-    if (!st) throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} of snapshot ${manifest.id} is missing; nothing was restored. Run repo.verify() and restore an older snapshot.`, { details: { key: ref.key } });
-    if (st.size !== repo.storedSize(ref)) throw repo.segmentSizeError(ref, st.size, `; nothing of snapshot ${manifest.id} was restored`);
+    const size = await repo.statSegment(ref);
+    if (size === undefined) throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} of snapshot ${manifest.id} is missing; nothing was restored. Run repo.verify() and restore an older snapshot.`, { details: { key: ref.key } });
+    if (size !== repo.storedSize(ref)) throw segmentSizeError(ref, repo.storedSize(ref), size, `; nothing of snapshot ${manifest.id} was restored`);
   }
 }
 
-export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, options: RestoreOptions): Promise<RestoreResult> {
+export async function restoreSnapshot(repo: RestoreStore, adapter: VectorAdapter, options: RestoreOptions): Promise<RestoreResult> {
   const parsed = RestoreOptionsSchema.safeParse(options);
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid restore options: ${z.prettifyError(parsed.error)}`);
   const opts = parsed.data;
@@ -284,7 +209,7 @@ export async function restoreSnapshot(repo: Repository, adapter: VectorAdapter, 
   }
 }
 
-async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: z.output<typeof RestoreOptionsSchema>): Promise<RestoreResult> {
+async function restoreUnderLock(repo: RestoreStore, adapter: VectorAdapter, opts: z.output<typeof RestoreOptionsSchema>): Promise<RestoreResult> {
   const { signal } = opts;
   const progress = new ProgressReporter('restore', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);
@@ -320,7 +245,7 @@ async function restoreUnderLock(repo: Repository, adapter: VectorAdapter, opts: 
   const targetExists = await adapter.exists(target);
   const into = targetExists && opts.ifExists !== 'replace';
   const merge = into && adapter.merge !== undefined;
-  const swap = !into && adapter.capabilities.atomicSwap && adapter.swap !== undefined;
+  const swap = !into && adapter.swap !== undefined;
   const useStaging = merge || swap;
   const writeInto = useStaging ? stagingName(target, manifest.id) : target;
   const swapInto = swap ? { replace: targetExists } : undefined;

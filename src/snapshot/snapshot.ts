@@ -17,7 +17,7 @@ import { encodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch, RecordOp } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
-import type { Repository } from '../repository/repository.js';
+import type { SnapshotStore } from '../repository/ports.js';
 import { validateBatchVectors } from '../validate.js';
 
 export const SnapshotOptionsSchema = z.strictObject({
@@ -59,7 +59,7 @@ export function segmentRowsFor(schema: CollectionSchema, segmentBytes: number): 
   return Math.max(1, Math.floor(segmentBytes / rowBytes));
 }
 
-export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, collection: string, options: SnapshotOptions): Promise<SnapshotResult> {
+export async function takeSnapshot(repo: SnapshotStore, adapter: VectorAdapter, collection: string, options: SnapshotOptions): Promise<SnapshotResult> {
   const parsed = SnapshotOptionsSchema.safeParse(options);
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid snapshot options: ${z.prettifyError(parsed.error)}`);
   const opts = parsed.data;
@@ -80,15 +80,15 @@ export async function takeSnapshot(repo: Repository, adapter: VectorAdapter, col
  * have judged it stale), every segment is stored with its size, and the lock is still ours after
  * that (a prune that removed it during the check may have deleted what was just confirmed).
  */
-async function confirmBeforeCommit(repo: Repository, lock: RepositoryLock, segments: readonly SegmentRef[], signal: AbortSignal | undefined): Promise<void> {
+async function confirmBeforeCommit(repo: SnapshotStore, lock: RepositoryLock, segments: readonly SegmentRef[], signal: AbortSignal | undefined): Promise<void> {
   await lock.assertHeld();
   const missing = await repo.missingSegment(segments, signal);
   if (missing) {
     await lock.assertHeld(); // a removed lock explains the loss better than the loss itself
-    const { ref, found } = missing;
+    const { ref, found, expected } = missing;
     throw new IntegrityError(
       'SEGMENT_MISSING',
-      `Segment ${ref.key} of this snapshot ${found === undefined ? 'is gone' : `has ${found} bytes instead of ${repo.storedSize(ref)}`} from ${repo.storage.location} although this run stored (or found) it and held its lock throughout: something deleted or replaced it without taking the repository lock. ` +
+      `Segment ${ref.key} of this snapshot ${found === undefined ? 'is gone' : `has ${found} bytes instead of ${expected}`} from ${repo.location} although this run stored (or found) it and held its lock throughout: something deleted or replaced it without taking the repository lock. ` +
         `Nothing was committed; rerun (the segment is stored again), and find what deletes data under data/ (a lifecycle rule, another tool).`,
       { details: { key: ref.key } },
     );
@@ -97,7 +97,7 @@ async function confirmBeforeCommit(repo: Repository, lock: RepositoryLock, segme
 }
 
 async function snapshotUnderLock(
-  repo: Repository,
+  repo: SnapshotStore,
   adapter: VectorAdapter,
   collection: string,
   opts: z.output<typeof SnapshotOptionsSchema>,
@@ -115,7 +115,7 @@ async function snapshotUnderLock(
   let uploaded = 0;
   let rows = 0;
   let encodeMs = 0;
-  const acc = new BucketDigest(repo.config.digest.buckets);
+  const acc = new BucketDigest(repo.buckets);
   const inFlight: Promise<void>[] = [];
   try {
     const { schema } = session;
@@ -132,7 +132,7 @@ async function snapshotUnderLock(
      * asks for (network stores gain; a local disk measured slower, see docs/benchmarks.md). Refs are
      * recorded by position, so the manifest lists segments in scan order whatever finishes first.
      */
-    const depth = repo.storage.writeConcurrency ?? 0;
+    const depth = repo.writeConcurrency;
     let waitedMs = 0;
     const awaitOldest = async (): Promise<void> => {
       const t0 = performance.now();
@@ -199,7 +199,7 @@ async function snapshotUnderLock(
       collection,
       createdAt,
       completedAt: new Date().toISOString(),
-      source: { engine: adapter.engine, ...endpoint },
+      source: { engine: adapter.engine, ...endpoint, normalizesCosine: adapter.capabilities.normalizesCosine === true },
       schema,
       segments,
       rows: { upserts: rows, deletes: 0 },

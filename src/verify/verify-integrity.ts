@@ -11,7 +11,7 @@ import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
 import { type SegmentLayout, decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
-import type { Repository } from '../repository/repository.js';
+import type { IntegrityStore, SegmentReader } from '../repository/ports.js';
 
 export const VerifyIntegrityOptionsSchema = z.strictObject({
   /** Only this collection. @default every collection */
@@ -42,7 +42,7 @@ export interface IntegrityReport {
   snapshots: SnapshotIntegrity[];
 }
 
-export async function verifyIntegrity(repo: Repository, options: VerifyIntegrityOptions): Promise<IntegrityReport> {
+export async function verifyIntegrity(repo: IntegrityStore, options: VerifyIntegrityOptions): Promise<IntegrityReport> {
   const parsed = VerifyIntegrityOptionsSchema.safeParse(options);
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid verify options: ${z.prettifyError(parsed.error)}`);
   const { collection, snapshot, signal } = parsed.data;
@@ -119,7 +119,7 @@ export async function verifyIntegrity(repo: Repository, options: VerifyIntegrity
 
 /** Reads one segment, checks hash, row count, canonical payloads and stored record digests. */
 async function verifySegment(
-  repo: Repository,
+  repo: SegmentReader,
   ref: SegmentRef,
   layout: SegmentLayout,
   order: string[],

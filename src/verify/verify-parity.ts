@@ -24,8 +24,8 @@ import { digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { Id, JsonValue, RecordBatch, VectorColumn } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
-import type { Repository } from '../repository/repository.js';
-import { checkCompatible } from '../restore/restore.js';
+import type { SnapshotReader } from '../repository/ports.js';
+import { checkCompatible } from '../schema-compat.js';
 import { validateBatchVectors } from '../validate.js';
 import { floatDistance, maskedPayloadJson } from './payload-floats.js';
 
@@ -48,7 +48,7 @@ export const ParityOptionsSchema = z.strictObject({
    * How cosine vectors are compared. `exact`: bit for bit (in the digests). `normalized`: after
    * normalising both sides to unit length, each component within `tolerance`. `auto`: `normalized`
    * when the live adapter normalises cosine vectors on write (capability `normalizesCosine`), or
-   * when the snapshot came from one. @default 'auto'
+   * when the snapshot came from one (its manifest's `source.normalizesCosine`). @default 'auto'
    */
   cosine: z.enum(['auto', 'exact', 'normalized']).default('auto'),
   /** Largest difference of one component of two normalised vectors in `normalized` mode. @default 1e-5 */
@@ -124,7 +124,7 @@ function normalizedDifference(a: Float32Array, b: Float32Array): number {
   return max;
 }
 
-export async function verifyParity(repo: Repository, adapter: VectorAdapter, options: ParityOptions): Promise<ParityReport> {
+export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter, options: ParityOptions): Promise<ParityReport> {
   const parsed = ParityOptionsSchema.safeParse(options);
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid parity options: ${z.prettifyError(parsed.error)}`);
   const opts = parsed.data;
@@ -140,7 +140,7 @@ export async function verifyParity(repo: Repository, adapter: VectorAdapter, opt
   const cosineFields = manifest.schema.vectors.filter((v) => v.metric === 'cosine').map((v) => v.name);
   const normalized =
     cosineFields.length > 0 &&
-    (opts.cosine === 'normalized' || (opts.cosine === 'auto' && (adapter.capabilities.normalizesCosine === true || manifest.source.engine === 'qdrant')));
+    (opts.cosine === 'normalized' || (opts.cosine === 'auto' && (adapter.capabilities.normalizesCosine === true || manifest.source.normalizesCosine)));
   const looseFields = normalized ? cosineFields : [];
   const floatsLoose = opts.payloadFloats === 'ulps' || (opts.payloadFloats === 'auto' && adapter.capabilities.payloadFloatExact === false);
   /** Payload JSON for the digests: the canonical one, or with inexact numbers masked. */

@@ -13,7 +13,7 @@ import { bucketOf, idBytes } from '../format/digest.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { Id, Metric, VectorColumn } from '../model.js';
 import { type ProgressCallback, ProgressReporter } from '../progress.js';
-import type { Repository } from '../repository/repository.js';
+import type { SnapshotReader } from '../repository/ports.js';
 
 export const RecallOptionsSchema = z.strictObject({
   collection: z.string().min(1),
@@ -137,7 +137,7 @@ class TopK {
   }
 }
 
-export async function verifyRecall(repo: Repository, adapter: VectorAdapter, options: RecallOptions): Promise<RecallReport> {
+export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter, options: RecallOptions): Promise<RecallReport> {
   const parsed = RecallOptionsSchema.safeParse(options);
   if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid recall options: ${z.prettifyError(parsed.error)}`);
   const opts = parsed.data;

@@ -1,0 +1,256 @@
+/**
+ * The objects of one opened repository: manifests, content-addressed segments and locks, sealed
+ * when the repository is encrypted. It implements every port of `ports.ts` (and `LockStore`); the
+ * `Repository` owns one and hands it to the pipelines, so sealing, segment addresses and size
+ * checks are nobody else's business. Write order: segments, then the manifest (create-only). Read
+ * order: manifest, then segments, each checked before it is decoded.
+ */
+import type { z } from 'zod';
+import { forEachLimit } from '../async.js';
+import { ConflictError, IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
+import { sha256Hex } from '../format/digest.js';
+import { type RepositoryCipher, SEAL_OVERHEAD, looksSealed } from '../format/encryption.js';
+import { DATA_PREFIX, SNAPSHOTS_PREFIX, assertSnapshotId, collectionFromKey, collectionKey, manifestKey, segmentKey } from '../format/keys.js';
+import { type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, serializeManifest } from '../format/manifest.js';
+import type { Logger } from '../logger.js';
+import type { Storage, StorageObjectInfo } from '../storage/storage.js';
+import { type LockInfo, type LockOptions, type LockStore, type RepositoryLock, LockOptionsSchema, acquireLock, listLocks } from './locks.js';
+import { type IntegrityStore, type MissingSegment, type PruneStore, type RestoreStore, type SnapshotRef, type SnapshotStore, segmentSizeError } from './ports.js';
+
+/** Segment `stat`s in flight when a snapshot confirms its segments before committing. */
+const STAT_CONCURRENCY = 8;
+
+export interface SnapshotInfo {
+  id: string;
+  collection: string;
+  kind: Manifest['kind'];
+  createdAt: string;
+  rows: number;
+  bytes: number;
+  engine: string;
+  tags: Record<string, string>;
+}
+
+export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, IntegrityStore, PruneStore {
+  readonly storage: Storage;
+  readonly config: RepositoryConfig;
+  readonly logger: Logger;
+  readonly #cipher: RepositoryCipher | undefined;
+  readonly #locks: LockOptions;
+
+  constructor(storage: Storage, config: RepositoryConfig, logger: Logger, cipher: RepositoryCipher | undefined, locks: LockOptions) {
+    this.storage = storage;
+    this.config = config;
+    this.logger = logger;
+    this.#cipher = cipher;
+    this.#locks = locks;
+  }
+
+  get encrypted(): boolean {
+    return this.#cipher !== undefined;
+  }
+
+  get location(): string {
+    return this.storage.location;
+  }
+
+  get buckets(): number {
+    return this.config.digest.buckets;
+  }
+
+  get writeConcurrency(): number {
+    return this.storage.writeConcurrency ?? 0;
+  }
+
+  /** The lock timing of this handle, defaults applied. */
+  get lockOptions(): z.output<typeof LockOptionsSchema> {
+    return LockOptionsSchema.parse(this.#locks);
+  }
+
+  get staleAfterMs(): number {
+    return this.lockOptions.staleAfterMs;
+  }
+
+  /** Seals an object for storage under `key` (identity when the repository is plaintext). */
+  encodeObject(key: string, plain: Uint8Array): Uint8Array {
+    return this.#cipher ? this.#cipher.seal(plain, key) : plain;
+  }
+
+  /** Opens a stored object; undefined when it fails authentication (altered, or moved from another key). */
+  decodeObject(key: string, stored: Uint8Array): Uint8Array | undefined {
+    if (!this.#cipher) return stored;
+    return this.#cipher.open(stored, key);
+  }
+
+  lock(request: { exclusive: boolean; operation: string; signal?: AbortSignal }, options: LockOptions = this.#locks): Promise<RepositoryLock> {
+    return acquireLock(this, request, { ...this.#locks, ...options });
+  }
+
+  locks(): Promise<LockInfo[]> {
+    return listLocks(this, new Date(), this.lockOptions.staleAfterMs);
+  }
+
+  storedSize(ref: SegmentRef): number {
+    return ref.bytes + (this.#cipher ? SEAL_OVERHEAD : 0);
+  }
+
+  async statSegment(ref: SegmentRef): Promise<number | undefined> {
+    return (await this.storage.stat(ref.key))?.size;
+  }
+
+  /** Snapshots, oldest first; only committed ones (a snapshot exists iff its manifest does). */
+  async list(options: { collection?: string; signal?: AbortSignal } = {}): Promise<SnapshotInfo[]> {
+    const out: SnapshotInfo[] = [];
+    for (const ref of await this.snapshotRefs(options)) out.push(summarize(await this.readManifest(ref.collection, ref.id)));
+    return out;
+  }
+
+  async snapshotRefs(options: { collection?: string; signal?: AbortSignal } = {}): Promise<SnapshotRef[]> {
+    const prefix = options.collection === undefined ? SNAPSHOTS_PREFIX : `${SNAPSHOTS_PREFIX}${collectionKey(options.collection)}/`;
+    const out: SnapshotRef[] = [];
+    for await (const obj of this.storage.list(prefix, { signal: options.signal })) {
+      const m = /^snapshots\/([^/]+)\/([0-9A-Z]{26})\.json$/.exec(obj.key);
+      const collection = m ? collectionFromKey(m[1] as string) : undefined;
+      if (m && collection !== undefined) out.push({ collection, id: m[2] as string });
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * SNAPSHOT_NOT_FOUND for a collection this repository holds no snapshot of, naming the
+   * collections it does hold (a misspelling shows at once) and where to look.
+   */
+  async noSnapshotError(collection: string, signal?: AbortSignal): Promise<NotFoundError> {
+    const names = [...new Set((await this.snapshotRefs({ signal })).map((r) => r.collection))].sort();
+    const shown = names.slice(0, 20).map((n) => JSON.stringify(n)).join(', ');
+    const held = names.length === 0 ? 'it holds no snapshot at all' : `collections with snapshots: ${shown}${names.length > 20 ? `, and ${names.length - 20} more` : ''}`;
+    return new NotFoundError(
+      'SNAPSHOT_NOT_FOUND',
+      `Repository ${this.storage.location} has no snapshot of collection ${JSON.stringify(collection)} (${held}). Check the name; repo.list() lists every snapshot.`,
+      { details: { collection, collections: names.slice(0, 20) } },
+    );
+  }
+
+  async readManifest(collection: string, snapshotId: string): Promise<Manifest> {
+    if (snapshotId === 'latest') {
+      const last = (await this.list({ collection })).at(-1);
+      if (!last) throw await this.noSnapshotError(collection);
+      snapshotId = last.id;
+    }
+    assertSnapshotId(snapshotId);
+    const key = manifestKey(collection, snapshotId);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.storage.get(key);
+    } catch (err) {
+      if (isVectordrError(err, 'KEY_NOT_FOUND')) {
+        throw new NotFoundError('SNAPSHOT_NOT_FOUND', `Snapshot ${snapshotId} of collection ${JSON.stringify(collection)} does not exist; use repo.list() to see snapshots.`, { cause: err });
+      }
+      throw err;
+    }
+    const plain = this.decodeObject(key, bytes);
+    if (plain === undefined) {
+      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} fails decryption (altered, truncated, or not written under this repository's key); restore it from another copy of the repository.`);
+    }
+    if (!this.#cipher && looksSealed(plain)) {
+      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} is encrypted but the repository config says the repository is not; the config was replaced.`);
+    }
+    const manifest = parseManifest(plain, key);
+    if (manifest.id !== snapshotId || manifest.collection !== collection) {
+      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} names snapshot ${manifest.id} of ${JSON.stringify(manifest.collection)}; it was moved or tampered with.`);
+    }
+    return manifest;
+  }
+
+  async putSegment(bytes: Uint8Array, rows: number, signal?: AbortSignal): Promise<{ ref: SegmentRef; uploaded: boolean }> {
+    const sha256 = sha256Hex(bytes);
+    // Encrypted repositories address segments by a keyed hash, so equal content dedups without leaking.
+    const key = segmentKey(this.#cipher ? this.#cipher.segmentId(bytes) : sha256);
+    const ref: SegmentRef = { key, sha256, bytes: bytes.length, rows };
+    const existing = await this.storage.stat(key);
+    if (existing && existing.size === this.storedSize(ref)) return { ref, uploaded: false };
+    throwIfAborted(signal);
+    await this.storage.put(key, this.encodeObject(key, bytes), { signal });
+    return { ref, uploaded: true };
+  }
+
+  /** A snapshot calls it before it commits, so it never names data a prune deleted meanwhile. */
+  async missingSegment(refs: readonly SegmentRef[], signal?: AbortSignal): Promise<MissingSegment | undefined> {
+    const unique = [...new Map(refs.map((r) => [r.key, r])).values()];
+    let missing: MissingSegment | undefined;
+    await forEachLimit(
+      unique,
+      Math.max(1, this.writeConcurrency, STAT_CONCURRENCY),
+      async (ref) => {
+        if (missing) return;
+        const info = await this.storage.stat(ref.key);
+        if (!info || info.size !== this.storedSize(ref)) missing ??= { ref, found: info?.size, expected: this.storedSize(ref) };
+      },
+      signal,
+    );
+    return missing;
+  }
+
+  async getSegment(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array> {
+    if (this.#cipher ? !/^data\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(ref.key) || ref.key.slice(5, 7) !== ref.key.slice(8, 10) : ref.key !== segmentKey(ref.sha256)) {
+      throw new IntegrityError('MANIFEST_INVALID', `Segment key ${ref.key} does not match its hash ${ref.sha256}; the manifest was tampered with.`);
+    }
+    let stored: Uint8Array;
+    try {
+      stored = await this.storage.get(ref.key, { signal });
+    } catch (err) {
+      if (isVectordrError(err, 'KEY_NOT_FOUND')) {
+        throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} is missing from ${this.storage.location}; the snapshot cannot be restored from this repository.`, { cause: err });
+      }
+      throw err;
+    }
+    if (stored.length !== this.storedSize(ref)) throw segmentSizeError(ref, this.storedSize(ref), stored.length, '');
+    const bytes = this.decodeObject(ref.key, stored);
+    if (bytes === undefined) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} fails AES-GCM authentication; the stored bytes were altered.`, { details: { key: ref.key } });
+    }
+    if (this.#cipher && segmentKey(this.#cipher.segmentId(bytes)) !== ref.key) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} decrypts to content with another address; it was moved or the manifest was tampered with.`, { details: { key: ref.key } });
+    }
+    const actual = sha256Hex(bytes);
+    if (actual !== ref.sha256) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} fails its SHA-256 check (found ${actual}); the stored bytes were altered.`, { details: { key: ref.key } });
+    }
+    return bytes;
+  }
+
+  async commitManifest(manifest: Manifest): Promise<void> {
+    const key = manifestKey(manifest.collection, manifest.id);
+    try {
+      await this.storage.put(key, this.encodeObject(key, serializeManifest(manifest)), { ifNoneMatch: '*' });
+    } catch (err) {
+      if (isVectordrError(err, 'KEY_EXISTS')) throw new ConflictError('KEY_EXISTS', `Snapshot ${manifest.id} already exists; refusing to overwrite it.`, { cause: err });
+      throw err;
+    }
+  }
+
+  dataObjects(signal?: AbortSignal): AsyncIterable<StorageObjectInfo> {
+    return this.storage.list(DATA_PREFIX, { signal });
+  }
+
+  deleteSegment(key: string): Promise<void> {
+    return this.storage.delete(key);
+  }
+
+  deleteManifest(ref: SnapshotRef): Promise<void> {
+    return this.storage.delete(manifestKey(ref.collection, ref.id));
+  }
+}
+
+function summarize(m: Manifest): SnapshotInfo {
+  return {
+    id: m.id,
+    collection: m.collection,
+    kind: m.kind,
+    createdAt: m.createdAt,
+    rows: m.rows.upserts,
+    bytes: m.segments.reduce((s, x) => s + x.bytes, 0),
+    engine: m.source.engine,
+    tags: m.tags,
+  };
+}
