@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { ProgressCallback } from './progress.js';
+
+/** The options of every long operation, declared once: spread into each operation's strict schema. */
+export const operationOptions = {
+  /** Aborts the operation between steps; it ends with ABORTED and nothing half-visible. */
+  signal: z.instanceof(AbortSignal).optional(),
+  /** Called with a `ProgressEvent` as the operation advances. */
+  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function', 'a function').optional(),
+};
+
+/** Only `signal`, for operations that report no progress. */
+export const signalOption = { signal: operationOptions.signal };
 
 /**
  * Former option names still accepted for one minor version (0.5.x), each with the name that

@@ -8,20 +8,21 @@
  * stops (LOCK_LOST) if its own lock was lost, since a snapshot may then have started meanwhile.
  */
 import { z } from 'zod';
-import { IntegrityError, InvalidInputError, VectordrError, throwIfAborted } from '../errors.js';
+import { IntegrityError, VectordrError, throwIfAborted } from '../errors.js';
 import { manifestKey } from '../format/keys.js';
 import type { Manifest } from '../format/manifest.js';
-import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import { ProgressReporter } from '../progress.js';
 import { DEFAULT_STALE_AFTER_MS } from './locks.js';
 import type { PruneStore } from './ports.js';
 import { type RetentionPolicy, applyRetention } from './retention.js';
+import { operationOptions, parseOptions, signalOption } from '../options.js';
 
 export const ForgetOptionsSchema = z.strictObject({
   /** Only this collection. @default every collection, each with the same policy */
   collection: z.string().optional(),
   /** Report what would be removed, change nothing (takes no lock). @default false */
   dryRun: z.boolean().default(false),
-  signal: z.instanceof(AbortSignal).optional(),
+  ...signalOption,
 });
 export type ForgetOptions = z.input<typeof ForgetOptionsSchema>;
 
@@ -49,8 +50,7 @@ export const PruneOptionsSchema = z.strictObject({
    * and every lock's declared one (a live writer refreshes its lock within that time)
    */
   graceMs: z.number().int().min(0).optional(),
-  signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+  ...operationOptions,
 });
 export type PruneOptions = z.input<typeof PruneOptionsSchema>;
 
@@ -71,12 +71,6 @@ export interface PruneReport {
   foreign: string[];
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid ${what} options: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
-}
-
 /** Every manifest, or PRUNE_UNSAFE naming the first that cannot be read. */
 async function readAllManifests(repo: PruneStore, signal: AbortSignal | undefined, collection?: string): Promise<Manifest[]> {
   const out: Manifest[] = [];
@@ -95,7 +89,7 @@ async function readAllManifests(repo: PruneStore, signal: AbortSignal | undefine
 }
 
 export async function forgetSnapshots(repo: PruneStore, policy: RetentionPolicy, options: ForgetOptions): Promise<ForgetReport> {
-  const o = parse(ForgetOptionsSchema, options, 'forget');
+  const o = parseOptions(ForgetOptionsSchema, options, 'forget');
   applyRetention([], policy); // validates the policy before anything is read
   const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'forget', signal: o.signal });
   try {
@@ -128,7 +122,7 @@ const HELD_CHECK_EVERY = 100;
 const SEGMENT_KEY = /^data\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
 export async function pruneRepository(repo: PruneStore, options: PruneOptions): Promise<PruneReport> {
-  const o = parse(PruneOptionsSchema, options, 'prune');
+  const o = parseOptions(PruneOptionsSchema, options, 'prune');
   const progress = new ProgressReporter('prune', o.onProgress);
   const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'prune', signal: o.signal });
   try {

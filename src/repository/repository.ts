@@ -24,6 +24,7 @@ import { type LockInfo, type LockOptions, type RepositoryLock, LockOptionsSchema
 import { type ForgetOptions, type ForgetReport, type PruneOptions, type PruneReport, forgetSnapshots, pruneRepository } from './prune.js';
 import { RepositoryStore, type SnapshotInfo } from './repository-store.js';
 import type { RetentionPolicy } from './retention.js';
+import { parseOptions } from '../options.js';
 
 export type { SnapshotInfo } from './repository-store.js';
 
@@ -88,9 +89,7 @@ export class Repository {
 
   /** Opens (or with `create: true`, initialises) a repository. */
   static async open(options: OpenRepositoryOptions): Promise<Repository> {
-    const parsed = OpenRepositoryOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid repository options: ${z.prettifyError(parsed.error)}`);
-    const o = parsed.data;
+    const o = parseOptions(OpenRepositoryOptionsSchema, options, 'repository');
     const { storage, create, buckets } = o;
     const logger = o.logger ?? silentLogger;
     let existing: Uint8Array | undefined;

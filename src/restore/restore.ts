@@ -17,10 +17,11 @@ import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch } from '../model.js';
-import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import { type RestoreStore, segmentSizeError } from '../repository/ports.js';
 import { checkAppendable } from '../schema-compat.js';
+import { operationOptions, parseOptions } from '../options.js';
 
 export const RestoreOptionsSchema = z.strictObject({
   /** Collection name the snapshot was taken of. */
@@ -46,8 +47,7 @@ export const RestoreOptionsSchema = z.strictObject({
    * restore. Set false for read-only credentials (then do not prune while restoring). @default true
    */
   lock: z.boolean().default(true),
-  signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+  ...operationOptions,
 });
 export type RestoreOptions = z.input<typeof RestoreOptionsSchema>;
 
@@ -189,9 +189,7 @@ async function preflight(repo: RestoreStore, manifest: Manifest, signal?: AbortS
 }
 
 export async function restoreSnapshot(repo: RestoreStore, adapter: VectorAdapter, options: RestoreOptions): Promise<RestoreResult> {
-  const parsed = RestoreOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid restore options: ${z.prettifyError(parsed.error)}`);
-  const opts = parsed.data;
+  const opts = parseOptions(RestoreOptionsSchema, options, 'restore');
   const { signal } = opts;
   let lock: RepositoryLock | undefined;
   try {

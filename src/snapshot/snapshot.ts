@@ -8,17 +8,18 @@
  */
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
-import { IntegrityError, InvalidInputError, throwIfAborted } from '../errors.js';
+import { IntegrityError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
 import { concatBatches, digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { encodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { CollectionSchema, RecordBatch, RecordOp } from '../model.js';
-import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { SnapshotStore } from '../repository/ports.js';
 import { validateBatchVectors } from '../validate.js';
+import { operationOptions, parseOptions } from '../options.js';
 
 export const SnapshotOptionsSchema = z.strictObject({
   /** Free-form labels stored in the manifest (e.g. { trigger: 'cron' }). Never put secrets here. */
@@ -41,8 +42,7 @@ export const SnapshotOptionsSchema = z.strictObject({
    * @default the rows of one segment
    */
   batchSize: z.number().int().min(1).max(1_000_000).optional(),
-  signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+  ...operationOptions,
 });
 export type SnapshotOptions = z.input<typeof SnapshotOptionsSchema>;
 
@@ -60,9 +60,7 @@ export function segmentRowsFor(schema: CollectionSchema, segmentBytes: number): 
 }
 
 export async function takeSnapshot(repo: SnapshotStore, adapter: VectorAdapter, collection: string, options: SnapshotOptions): Promise<SnapshotResult> {
-  const parsed = SnapshotOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid snapshot options: ${z.prettifyError(parsed.error)}`);
-  const opts = parsed.data;
+  const opts = parseOptions(SnapshotOptionsSchema, options, 'snapshot');
   const { signal } = opts;
   throwIfAborted(signal);
   adapter.checkCollectionName?.(collection, 'read');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { AbortedError, ConflictError, InvalidInputError, NotFoundError, PermissionError, StorageError, VectordrError, throwIfAborted } from '../errors.js';
 import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
+import { parseOptions } from '../options.js';
 
 export const FsStorageOptionsSchema = z.strictObject({
   /** Root directory of the repository. Created if missing. */
@@ -30,12 +31,9 @@ export class FsStorage implements Storage {
   private readonly fsync: boolean;
 
   constructor(options: FsStorageOptions) {
-    const parsed = FsStorageOptionsSchema.safeParse(options);
-    if (!parsed.success) {
-      throw new InvalidInputError('INVALID_OPTIONS', `Invalid filesystem storage options: ${z.prettifyError(parsed.error)}`, { plugin: 'fs' });
-    }
-    this.root = path.resolve(parsed.data.path);
-    this.fsync = parsed.data.fsync;
+    const o = parseOptions(FsStorageOptionsSchema, options, 'filesystem storage', 'fs');
+    this.root = path.resolve(o.path);
+    this.fsync = o.fsync;
     this.location = `file://${this.root}`;
   }
 

@@ -34,7 +34,6 @@ import { z } from 'zod';
 import {
   AbortedError,
   ConflictError,
-  InvalidInputError,
   NotFoundError,
   PermissionError,
   StorageError,
@@ -46,6 +45,7 @@ import { isNetworkError } from '../engine-errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { retry } from '../retry.js';
 import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
+import { parseOptions } from '../options.js';
 
 const PLUGIN = 's3';
 const MiB = 1024 * 1024;
@@ -109,11 +109,7 @@ export class S3Storage implements Storage {
   private readonly ownsClient: boolean;
 
   constructor(options: S3StorageOptions) {
-    const parsed = S3StorageOptionsSchema.safeParse(options);
-    if (!parsed.success) {
-      throw new InvalidInputError('INVALID_OPTIONS', `Invalid S3 storage options: ${z.prettifyError(parsed.error)}`, { plugin: PLUGIN });
-    }
-    const o = parsed.data;
+    const o = parseOptions(S3StorageOptionsSchema, options, 'S3 storage', PLUGIN);
     this.options = o;
     this.bucket = o.bucket;
     this.writeConcurrency = o.writeConcurrency;

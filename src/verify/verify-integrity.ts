@@ -10,16 +10,16 @@ import { BucketDigest } from '../format/digest.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
 import { type SegmentLayout, decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import { ProgressReporter } from '../progress.js';
 import type { IntegrityStore, SegmentReader } from '../repository/ports.js';
+import { operationOptions, parseOptions } from '../options.js';
 
 export const VerifyIntegrityOptionsSchema = z.strictObject({
   /** Only this collection. @default every collection */
   collection: z.string().optional(),
   /** Only this snapshot id (requires `collection`). @default every snapshot */
   snapshot: z.string().optional(),
-  signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+  ...operationOptions,
 });
 export type VerifyIntegrityOptions = z.input<typeof VerifyIntegrityOptionsSchema>;
 
@@ -43,13 +43,12 @@ export interface IntegrityReport {
 }
 
 export async function verifyIntegrity(repo: IntegrityStore, options: VerifyIntegrityOptions): Promise<IntegrityReport> {
-  const parsed = VerifyIntegrityOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid verify options: ${z.prettifyError(parsed.error)}`);
-  const { collection, snapshot, signal } = parsed.data;
+  const opts = parseOptions(VerifyIntegrityOptionsSchema, options, 'verify');
+  const { collection, snapshot, signal } = opts;
   if (snapshot !== undefined && collection === undefined) {
     throw new InvalidInputError('INVALID_OPTIONS', 'verify({ snapshot }) also needs { collection }.');
   }
-  const progress = new ProgressReporter('verify-integrity', parsed.data.onProgress);
+  const progress = new ProgressReporter('verify-integrity', opts.onProgress);
   const report: IntegrityReport = { ok: true, snapshots: [] };
   const targets: { collection: string; id: string }[] = [];
   if (snapshot !== undefined && collection !== undefined) targets.push({ collection, id: snapshot });

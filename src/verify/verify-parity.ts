@@ -18,16 +18,17 @@
  */
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
-import { InvalidInputError, throwIfAborted } from '../errors.js';
+import { throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
 import { digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { Id, JsonValue, RecordBatch, VectorColumn } from '../model.js';
-import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import { ProgressReporter } from '../progress.js';
 import type { SnapshotReader } from '../repository/ports.js';
 import { checkCompatible } from '../schema-compat.js';
 import { validateBatchVectors } from '../validate.js';
 import { floatDistance, maskedPayloadJson } from './payload-floats.js';
+import { operationOptions, parseOptions } from '../options.js';
 
 /** Default `floatUlps`: Qdrant's double parse moves a value by 1-2 ulps; repeated segment rewrites move one by up to 15 in the model of its parser (docs/adapters/qdrant.md). */
 export const DEFAULT_FLOAT_ULPS = 16;
@@ -62,8 +63,7 @@ export const ParityOptionsSchema = z.strictObject({
   payloadFloats: z.enum(['auto', 'exact', 'ulps']).default('auto'),
   /** Largest distance, in ulps, of a payload float from the snapshot's in `ulps` mode. @default 16 */
   floatUlps: z.number().int().min(0).max(2 ** 52).default(DEFAULT_FLOAT_ULPS),
-  signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+  ...operationOptions,
 });
 export type ParityOptions = z.input<typeof ParityOptionsSchema>;
 
@@ -125,9 +125,7 @@ function normalizedDifference(a: Float32Array, b: Float32Array): number {
 }
 
 export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter, options: ParityOptions): Promise<ParityReport> {
-  const parsed = ParityOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid parity options: ${z.prettifyError(parsed.error)}`);
-  const opts = parsed.data;
+  const opts = parseOptions(ParityOptionsSchema, options, 'parity');
   const { signal } = opts;
   const progress = new ProgressReporter('verify-parity', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);

@@ -12,8 +12,9 @@ import { InvalidInputError, throwIfAborted } from '../errors.js';
 import { bucketOf, idBytes } from '../format/digest.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { Id, Metric, VectorColumn } from '../model.js';
-import { type ProgressCallback, ProgressReporter } from '../progress.js';
+import { ProgressReporter } from '../progress.js';
 import type { SnapshotReader } from '../repository/ports.js';
+import { operationOptions, parseOptions } from '../options.js';
 
 export const RecallOptionsSchema = z.strictObject({
   collection: z.string().min(1),
@@ -41,8 +42,7 @@ export const RecallOptionsSchema = z.strictObject({
   effort: z.number().int().min(1).max(32_768).optional(),
   /** Ask the engine for exact search instead of its index (checks the data, not the index). @default false */
   exact: z.boolean().default(false),
-  signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function').optional(),
+  ...operationOptions,
 });
 export type RecallOptions = z.input<typeof RecallOptionsSchema>;
 
@@ -138,9 +138,7 @@ class TopK {
 }
 
 export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter, options: RecallOptions): Promise<RecallReport> {
-  const parsed = RecallOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid recall options: ${z.prettifyError(parsed.error)}`);
-  const opts = parsed.data;
+  const opts = parseOptions(RecallOptionsSchema, options, 'recall');
   const { signal } = opts;
   const progress = new ProgressReporter('verify-recall', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);
