@@ -118,7 +118,7 @@ function metricOf(options: ParsedMilvusOptions, schema: CollectionSchema, v: Vec
   const metric = v.metric !== 'unspecified' ? v.metric : options.metricForUnindexed;
   if (!metric) {
     throw new UnsupportedOperationError(
-      `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and Milvus needs one to index and load a collection. Pass metricForUnindexed ('cosine', 'l2' or 'dot') to the Milvus adapter; vectordr never picks a metric silently.`,
+      `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and Milvus needs one to index and load a collection. Restore with metricForUnindexed ('cosine', 'l2' or 'dot'), e.g. repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks a metric silently.`,
       { plugin: PLUGIN, details: { field: v.name, supported: ['cosine', 'l2', 'dot'] } },
     );
   }

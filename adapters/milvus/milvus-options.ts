@@ -31,9 +31,8 @@ export const MilvusAdapterOptionsSchema = z
      */
     writeBatchBytes: z.number().int().min(64 * 1024).max(60 * 1024 * 1024).default(1024 * 1024),
     /**
-     * Metric for vector fields that have none in the snapshot (e.g. a pgvector column without an
-     * index). Milvus needs one to build an index; without this option such a restore is refused
-     * rather than given a metric silently.
+     * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.6).
+     * The restore option, when given, wins.
      */
     metricForUnindexed: z.enum(['cosine', 'l2', 'dot']).optional(),
     /** max_length of VarChar fields created for strings whose source records no bound. @default 65535 */

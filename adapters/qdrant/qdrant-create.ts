@@ -45,7 +45,7 @@ export function planCollection(schema: CollectionSchema, metricForUnindexed: Qdr
     }
     const metric = v.metric !== 'unspecified' ? v.metric : metricForUnindexed;
     if (!metric) {
-      throw new UnsupportedOperationError(`Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and a Qdrant collection needs a distance. Pass metricForUnindexed ('cosine', 'l2', 'dot' or 'l1') to the Qdrant adapter; vectordr never picks a metric silently.`, {
+      throw new UnsupportedOperationError(`Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and a Qdrant collection needs a distance. Restore with metricForUnindexed ('cosine', 'l2', 'dot' or 'l1'), e.g. repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks a metric silently.`, {
         plugin: PLUGIN,
         details: { field: v.name, supported: ['cosine', 'l2', 'dot', 'l1'] },
       });

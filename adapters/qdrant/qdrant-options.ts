@@ -22,8 +22,8 @@ export const QdrantAdapterOptionsSchema = z
     /** Points per scroll page. @default 1000 */
     scanPageRows: z.number().int().min(1).max(10_000).default(1000),
     /**
-     * Distance for vectors that have no metric in the snapshot (a pgvector column without an index);
-     * without it such a restore is refused, never given a metric silently.
+     * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.6).
+     * The restore option, when given, wins.
      */
     metricForUnindexed: z.enum(['cosine', 'l2', 'dot', 'l1']).optional(),
     /** Deadline of one request of the client the adapter creates, in milliseconds. @default 600000 */

@@ -77,7 +77,7 @@ export function planClass(
     const metric = v.metric !== 'unspecified' ? v.metric : metricForUnindexed;
     if (!metric) {
       throw new UnsupportedOperationError(
-        `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and Weaviate's vector index needs a distance. Pass metricForUnindexed ('cosine', 'l2', 'dot', 'l1' or 'hamming') to the Weaviate adapter; vectordr never picks a metric silently.`,
+        `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and Weaviate's vector index needs a distance. Restore with metricForUnindexed ('cosine', 'l2', 'dot', 'l1' or 'hamming'), e.g. repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks a metric silently.`,
         { plugin: PLUGIN, details: { field: v.name, supported: ['cosine', 'l2', 'dot', 'l1', 'hamming'] } },
       );
     }

@@ -42,9 +42,8 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
    */
   scanPageRows: z.number().int().min(1).max(10_000).default(2000),
   /**
-   * Metric for vector fields that have none in the snapshot (a pgvector column without an index).
-   * Weaviate needs one for its vector index; without this option such a restore is refused rather
-   * than given a metric silently.
+   * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.6).
+   * The restore option, when given, wins.
    */
   metricForUnindexed: z.enum(['cosine', 'l2', 'dot', 'l1', 'hamming']).optional(),
   /** Deadline of one REST or gRPC call, in milliseconds. @default 600000 */

@@ -16,7 +16,7 @@ import { ConflictError, IntegrityError, InvalidInputError, PermissionError, Unsu
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import type { CollectionSchema, RecordBatch } from '../model.js';
+import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch } from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import { type RestoreStore, segmentSizeError } from '../repository/ports.js';
@@ -38,6 +38,13 @@ export const RestoreOptionsSchema = z.strictObject({
    * @default 'fail' — never destroy data without being told to.
    */
   ifExists: z.enum(['fail', 'replace', 'append']).default('fail'),
+  /**
+   * Metric for vector fields the snapshot records none for (a pgvector column without an index):
+   * engines that need one to index a vector (Milvus, Qdrant, Weaviate) otherwise refuse the
+   * restore, since vectordr never picks a metric silently. A decision about this restore, so it is
+   * a restore option; the adapters' own `metricForUnindexed` is its former place (read until 0.6).
+   */
+  metricForUnindexed: MetricSchema.exclude(['unspecified']).optional(),
   /** Rebuild the recorded indexes after loading. @default true */
   buildIndexes: z.boolean().default(true),
   /** Rows per write call; the adapter may write a whole segment in one transaction. @default 0 (one write per segment) */
@@ -166,6 +173,12 @@ export function checkTargetSupports(adapter: VectorAdapter, schema: CollectionSc
   }
 }
 
+/** `schema` with `metric` given to every vector field that records none (restore option `metricForUnindexed`). */
+function withMetricForUnindexed(schema: CollectionSchema, metric: Exclude<Metric, 'unspecified'> | undefined): CollectionSchema {
+  if (metric === undefined || schema.vectors.every((v) => v.metric !== 'unspecified')) return schema;
+  return { ...schema, vectors: schema.vectors.map((v) => (v.metric === 'unspecified' ? { ...v, metric } : v)) };
+}
+
 /** `schema` with the engine's own type declarations of the fields (and id) an existing collection has. */
 function withFieldTypesOf(existing: CollectionSchema, schema: CollectionSchema): CollectionSchema {
   const payload = new Map(existing.payload.map((p) => [p.name, p.nativeType]));
@@ -217,15 +230,16 @@ async function restoreUnderLock(repo: RestoreStore, adapter: VectorAdapter, opts
   const target = opts.target ?? manifest.collection;
   // Native type declarations only mean something to the engine that wrote them.
   const sameEngine = manifest.source.engine === adapter.engine;
+  const recorded = withMetricForUnindexed(manifest.schema, opts.metricForUnindexed);
   const schema: CollectionSchema = sameEngine
-    ? { ...manifest.schema, name: target }
+    ? { ...recorded, name: target }
     : {
-        ...manifest.schema,
+        ...recorded,
         name: target,
         idNativeType: undefined,
         native: undefined,
-        payload: manifest.schema.payload.map(({ nativeType: _n, ...p }) => p),
-        vectors: manifest.schema.vectors.map(({ nativeType: _n, ...v }) => v),
+        payload: recorded.payload.map(({ nativeType: _n, ...p }) => p),
+        vectors: recorded.vectors.map(({ nativeType: _n, ...v }) => v),
       };
   adapter.checkCollectionName?.(target, 'create');
   checkTargetSupports(adapter, schema);

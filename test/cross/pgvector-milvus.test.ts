@@ -125,6 +125,11 @@ function crossSuite(MILVUS_ADDRESS: string): void {
     } finally {
       await withMetric.close();
     }
+    // The metric is a decision about the restore: the restore option gives it to any adapter.
+    const byRestore = mvName('x_nometric_opt');
+    await repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: byRestore, metricForUnindexed: 'l2' });
+    expect((await mv.describe(byRestore)).vectors[0]?.metric).toBe('l2');
+    expect((await repo.verifyParity(mv, { collection: src, snapshot: s.manifest.id, live: byRestore })).ok).toBe(true);
   });
 
   it('an inner-product pgvector index becomes IP in Milvus, and Milvus dynamic fields become a jsonb column in pgvector', async () => {
