@@ -8,19 +8,7 @@
  * versions (milvus-version.ts). See docs/adapters/milvus.md.
  */
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
-import type {
-  AdapterCapabilities,
-  CreateOptions,
-  IndexBuildReport,
-  ProbeResult,
-  ScanOptions,
-  ScanSession,
-  SearchHit,
-  SearchOptions,
-  VectorAdapter,
-  WriteOptions,
-} from '../../src/adapter.js';
-import { defineCapabilities } from '../../src/adapter.js';
+import * as api from '../../src/adapter.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
@@ -39,9 +27,9 @@ import { MilvusWriter } from './milvus-write.js';
 /** `getVersion` as the adapter reads it (the SDK's type has no status). */
 type VersionResponse = { status?: MilvusStatus; version: string };
 
-export class MilvusAdapter implements VectorAdapter {
+export class MilvusAdapter implements api.VectorAdapter {
   readonly engine = 'milvus' as const;
-  readonly capabilities: AdapterCapabilities = defineCapabilities({
+  readonly capabilities: api.AdapterCapabilities = api.defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
@@ -99,7 +87,7 @@ export class MilvusAdapter implements VectorAdapter {
     return countRows(this.client, collection);
   }
 
-  scan(collection: string, options: ScanOptions): Promise<ScanSession> {
+  scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
     return scanCollection(this.ctx, collection, options);
   }
 
@@ -119,16 +107,16 @@ export class MilvusAdapter implements VectorAdapter {
     return preflightCreate(this.ctx, schema);
   }
 
-  create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
+  create(schema: CollectionSchema, options: api.CreateOptions): Promise<void> {
     this.writer.forget(schema.name);
     return createCollection(this.ctx, schema, options);
   }
 
-  buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {
+  buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<api.IndexBuildReport> {
     return buildIndexes(this.ctx, collection, schema, options);
   }
 
-  write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
+  write(collection: string, batch: RecordBatch, options: api.WriteOptions): Promise<void> {
     return this.writer.write(collection, batch, options);
   }
 
@@ -155,11 +143,11 @@ export class MilvusAdapter implements VectorAdapter {
     return fetchRecords(this.ctx, collection, ids);
   }
 
-  search(collection: string, vector: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
+  search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
     return searchCollection(this.ctx, collection, vector, k, options);
   }
 
-  async probe(): Promise<ProbeResult> {
+  async probe(): Promise<api.ProbeResult> {
     const t0 = performance.now();
     try {
       const h = await this.client.checkHealth();

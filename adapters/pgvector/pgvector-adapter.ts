@@ -4,19 +4,7 @@
  * through /dev/blob, keyset-paged) through the same minimal driver interface; tables with column types
  * that have no binary codec load through batched INSERT ... SELECT FROM unnest().
  */
-import type {
-  AdapterCapabilities,
-  CreateOptions,
-  IndexBuildReport,
-  ProbeResult,
-  ScanOptions,
-  ScanSession,
-  SearchHit,
-  SearchOptions,
-  VectorAdapter,
-  WriteOptions,
-} from '../../src/adapter.js';
-import { defineCapabilities } from '../../src/adapter.js';
+import * as api from '../../src/adapter.js';
 import { InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { silentLogger } from '../../src/logger.js';
@@ -39,9 +27,9 @@ import { PgvectorWriter } from './pgvector-write.js';
 const PLUGIN = 'pgvector';
 const ID_NATIVE_DEFAULT = { int64: 'bigint', string: 'text', uuid: 'uuid' } as const;
 
-export class PgvectorAdapter implements VectorAdapter {
+export class PgvectorAdapter implements api.VectorAdapter {
   readonly engine = 'pgvector' as const;
-  readonly capabilities: AdapterCapabilities = defineCapabilities({
+  readonly capabilities: api.AdapterCapabilities = api.defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: true,
@@ -75,11 +63,11 @@ export class PgvectorAdapter implements VectorAdapter {
     return this.ctx.run(`exists ${collection}`, async () => (await findTableOid(this.ctx.driver, ...this.ctx.ref(collection))) !== undefined);
   }
 
-  scan(collection: string, options: ScanOptions): Promise<ScanSession> {
+  scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
     return openScan(this.ctx, collection, options, this.useCopy);
   }
 
-  async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
+  async create(schema: CollectionSchema, options: api.CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
     const names = new Set<string>();
     const column = (name: string, type: string, notNull: boolean): string => {
@@ -108,7 +96,7 @@ export class PgvectorAdapter implements VectorAdapter {
     return preflightCreate(this.ctx, schema);
   }
 
-  buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {
+  buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<api.IndexBuildReport> {
     return buildIndexes(this.ctx, collection, schema, options);
   }
 
@@ -163,7 +151,7 @@ export class PgvectorAdapter implements VectorAdapter {
     }
   }
 
-  write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
+  write(collection: string, batch: RecordBatch, options: api.WriteOptions): Promise<void> {
     return this.writer.write(collection, batch, options);
   }
 
@@ -230,11 +218,11 @@ export class PgvectorAdapter implements VectorAdapter {
     });
   }
 
-  search(collection: string, vector: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
+  search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
     return search(this.ctx, collection, vector, k, options);
   }
 
-  async probe(): Promise<ProbeResult> {
+  async probe(): Promise<api.ProbeResult> {
     const t0 = performance.now();
     try {
       const r = await this.ctx.driver.query(
@@ -243,7 +231,7 @@ export class PgvectorAdapter implements VectorAdapter {
       );
       const row = r.rows[0] ?? {};
       const standby = row.standby === 'true';
-      const result: ProbeResult = { reachable: true, role: standby ? 'standby' : 'primary', latencyMs: performance.now() - t0, engineVersion: String(row.version) };
+      const result: api.ProbeResult = { reachable: true, role: standby ? 'standby' : 'primary', latencyMs: performance.now() - t0, engineVersion: String(row.version) };
       if (standby) result.lagMs = Number(row.lag);
       return result;
     } catch (err) {

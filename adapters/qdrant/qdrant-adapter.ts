@@ -14,19 +14,7 @@
  * `qdrant-create.ts` (create and indexes), `qdrant-scan.ts` (scan, fetch), `qdrant-write.ts` (upsert,
  * delete), `qdrant-marker.ts`, `qdrant-search.ts`, `qdrant-types.ts` (id, metric and index mapping).
  */
-import type {
-  AdapterCapabilities,
-  CreateOptions,
-  IndexBuildReport,
-  ProbeResult,
-  ScanOptions,
-  ScanSession,
-  SearchHit,
-  SearchOptions,
-  VectorAdapter,
-  WriteOptions,
-} from '../../src/adapter.js';
-import { defineCapabilities } from '../../src/adapter.js';
+import * as api from '../../src/adapter.js';
 import { engineCall } from '../../src/engine-errors.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
@@ -43,9 +31,9 @@ import { searchPoints } from './qdrant-search.js';
 import { MAX_DIMS, PLUGIN } from './qdrant-types.js';
 import { deletePoints, writePoints } from './qdrant-write.js';
 
-export class QdrantAdapter implements VectorAdapter {
+export class QdrantAdapter implements api.VectorAdapter {
   readonly engine = 'qdrant' as const;
-  readonly capabilities: AdapterCapabilities = defineCapabilities({
+  readonly capabilities: api.AdapterCapabilities = api.defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
@@ -58,7 +46,7 @@ export class QdrantAdapter implements VectorAdapter {
   /** Resolved collections for write, delete and search (called per batch / per query). */
   private readonly cache = new Map<string, ResolvedCollection>();
   /** What create() could not keep as recorded, reported by buildIndexes(). */
-  private readonly createNotes = new Map<string, IndexBuildReport['skipped']>();
+  private readonly createNotes = new Map<string, api.IndexBuildReport['skipped']>();
 
   constructor(options: QdrantAdapterOptions) {
     const o = parseOptions(QdrantAdapterOptionsSchema, options, 'Qdrant adapter', PLUGIN, QDRANT_RENAMED_OPTIONS);
@@ -92,7 +80,7 @@ export class QdrantAdapter implements VectorAdapter {
     return (await engineCall(qdrantErrors, 'count', collection, () => this.ctx.client.count(collection, { exact: true }))).count;
   }
 
-  async scan(collection: string, options: ScanOptions): Promise<ScanSession> {
+  async scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
     const r = await resolveCollection(this.ctx, collection);
     return openScan(this.ctx, r, await this.count(collection), options);
   }
@@ -101,7 +89,7 @@ export class QdrantAdapter implements VectorAdapter {
     planCollection(schema, this.ctx.options.metricForUnindexed);
   }
 
-  async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
+  async create(schema: CollectionSchema, options: api.CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
     const plan = planCollection(schema, this.ctx.options.metricForUnindexed);
     if (await this.exists(schema.name)) {
@@ -113,14 +101,14 @@ export class QdrantAdapter implements VectorAdapter {
     if (options.indexes === 'now') await createPayloadIndexes(this.ctx, schema.name, schema, plan.notes);
   }
 
-  async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {
+  async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<api.IndexBuildReport> {
     const skipped = [...(this.createNotes.get(collection) ?? [])];
     const built = await createPayloadIndexes(this.ctx, collection, schema, skipped);
     built.push(...(await waitForHnsw(this.ctx, collection, schema, options.signal)));
     return { built, skipped };
   }
 
-  async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
+  async write(collection: string, batch: RecordBatch, options: api.WriteOptions): Promise<void> {
     throwIfAborted(options.signal);
     await writePoints(this.ctx, await this.resolveCached(collection), batch, options);
   }
@@ -149,13 +137,13 @@ export class QdrantAdapter implements VectorAdapter {
     return fetchRecords(this.ctx, await resolveCollection(this.ctx, collection), ids);
   }
 
-  async search(collection: string, vector: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
+  async search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
     // Cached like write(): verifyRecall searches once per query, and resolving reads the schema (and
     // for collections vectordr did not create, samples objects) every time.
     return searchPoints(this.ctx, await this.resolveCached(collection), vector, k, options);
   }
 
-  async probe(): Promise<ProbeResult> {
+  async probe(): Promise<api.ProbeResult> {
     return probeQdrant(this.ctx);
   }
 

@@ -10,19 +10,7 @@
  * marker. Scans page with the cursor API (`fetchObjects({ after, limit })`, UUID order), checked
  * page by page. See docs/adapters/weaviate.md.
  */
-import type {
-  AdapterCapabilities,
-  CreateOptions,
-  IndexBuildReport,
-  ProbeResult,
-  ScanOptions,
-  ScanSession,
-  SearchHit,
-  SearchOptions,
-  VectorAdapter,
-  WriteOptions,
-} from '../../src/adapter.js';
-import { defineCapabilities } from '../../src/adapter.js';
+import * as api from '../../src/adapter.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import type { CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
@@ -41,9 +29,9 @@ import { deleteRecords, writeRecords } from './weaviate-write.js';
  * Composes the Weaviate concerns into a `VectorAdapter`: weaviate-connection (REST, gRPC client,
  * BatchObjects session), -describe, -create, -scan, -write, -marker, -search and -errors.
  */
-export class WeaviateAdapter implements VectorAdapter {
+export class WeaviateAdapter implements api.VectorAdapter {
   readonly engine = 'weaviate' as const;
-  readonly capabilities: AdapterCapabilities = defineCapabilities({
+  readonly capabilities: api.AdapterCapabilities = api.defineCapabilities({
     idTypes: ['int64', 'string', 'uuid'],
     namedVectors: true,
     atomicMarker: false,
@@ -55,7 +43,7 @@ export class WeaviateAdapter implements VectorAdapter {
   /** Resolved collections for writes (a restore writes many batches); dropped on create/drop/marker changes. */
   private readonly cache = new Map<string, Resolved>();
   /** What create() could not recreate as recorded (vectorizer modules, index kinds), reported by buildIndexes. */
-  private readonly createNotes = new Map<string, IndexBuildReport['skipped']>();
+  private readonly createNotes = new Map<string, api.IndexBuildReport['skipped']>();
 
   constructor(options: WeaviateAdapterOptions) {
     this.conn = new WeaviateConnection(parseOptions(WeaviateAdapterOptionsSchema, options, 'Weaviate adapter', PLUGIN, WEAVIATE_RENAMED_OPTIONS));
@@ -86,7 +74,7 @@ export class WeaviateAdapter implements VectorAdapter {
     return countObjects(this.conn, collection);
   }
 
-  async scan(collection: string, options: ScanOptions): Promise<ScanSession> {
+  async scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
     const r = await resolveClass(this.conn, collection);
     const startedAt = Date.now();
     const estimatedRows = await this.count(collection);
@@ -97,7 +85,7 @@ export class WeaviateAdapter implements VectorAdapter {
     planClass(schema, new Set(['none']), this.conn.options.metricForUnindexed, this.conn.logger, true);
   }
 
-  async create(schema: CollectionSchema, options: CreateOptions): Promise<void> {
+  async create(schema: CollectionSchema, options: api.CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
     const { cls, notes } = planClass(schema, await this.conn.enabledModules(), this.conn.options.metricForUnindexed, this.conn.logger);
     if (await this.conn.rest.getClass(cls.class)) {
@@ -111,13 +99,13 @@ export class WeaviateAdapter implements VectorAdapter {
   }
 
   /** Waits until Weaviate has indexed what was written (weaviate-create.ts says why there is nothing to build). */
-  async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<IndexBuildReport> {
+  async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<api.IndexBuildReport> {
     const ms = await waitForIndexing(this.conn, collection, options.signal);
     const r = await resolveClass(this.conn, collection);
     return indexReport(r, schema, ms, this.createNotes.get(r.className) ?? []);
   }
 
-  async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
+  async write(collection: string, batch: RecordBatch, options: api.WriteOptions): Promise<void> {
     throwIfAborted(options.signal);
     await writeRecords(this.conn, await this.resolveCached(collection), batch, options);
   }
@@ -152,13 +140,13 @@ export class WeaviateAdapter implements VectorAdapter {
    * Nearest neighbours by the vector's distance; `exact` searches flat where Weaviate can
    * (weaviate-search.ts says when).
    */
-  async search(collection: string, vector: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
+  async search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
     // Cached like write(): verifyRecall searches once per query, and resolving reads the schema (and
     // for collections vectordr did not create, samples objects) every time.
     return searchNearest(this.conn, await this.resolveCached(collection), vector, k, options);
   }
 
-  probe(): Promise<ProbeResult> {
+  probe(): Promise<api.ProbeResult> {
     return this.conn.probe();
   }
 
