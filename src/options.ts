@@ -15,7 +15,7 @@ export const operationOptions = {
 export const signalOption = { signal: operationOptions.signal };
 
 /**
- * Former option names still accepted for one minor version (0.5.x), each with the name that
+ * Former option names still accepted for one minor version (0.4.x), each with the name that
  * replaced it. Using one logs a warning on the options' own `logger`; giving both is refused.
  */
 export type RenamedOptions = Readonly<Record<string, string>>;
@@ -50,11 +50,11 @@ function applyRenames(value: unknown, what: string, plugin: string | undefined, 
   for (const old of used) {
     const name = renamed[old] as string;
     if (Object.hasOwn(out, name)) {
-      throw new InvalidInputError('INVALID_OPTIONS', `Invalid ${what} options: pass ${name} only (${old} is its former name, still read until 0.6).`, plugin === undefined ? {} : { plugin });
+      throw new InvalidInputError('INVALID_OPTIONS', `Invalid ${what} options: pass ${name} only (${old} is its former name, still read until 0.5).`, plugin === undefined ? {} : { plugin });
     }
     out[name] = out[old];
     delete out[old];
-    if (typeof logger?.warn === 'function') logger.warn({ option: old, replacement: name }, `${what} option ${old} is deprecated; use ${name} (the old name is read until 0.6)`);
+    if (typeof logger?.warn === 'function') logger.warn({ option: old, replacement: name }, `${what} option ${old} is deprecated; use ${name} (the old name is read until 0.5)`);
   }
   return out;
 }

@@ -31,7 +31,7 @@ export const MilvusAdapterOptionsSchema = z
      */
     writeBatchBytes: z.number().int().min(64 * 1024).max(60 * 1024 * 1024).default(1024 * 1024),
     /**
-     * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.6).
+     * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.5).
      * The restore option, when given, wins.
      */
     metricForUnindexed: z.enum(['cosine', 'l2', 'dot']).optional(),
@@ -51,14 +51,14 @@ export const MilvusAdapterOptionsSchema = z
     logger: z.custom<Logger>().optional(),
   })
   .refine((o) => (o.client === undefined) !== (o.url === undefined), { message: 'pass exactly one of client or url' });
-/** Former option names, read until 0.6 (`parseOptions`). */
+/** Former option names, read until 0.5 (`parseOptions`). */
 export const MILVUS_RENAMED_OPTIONS = { address: 'url', token: 'apiKey', insertBatchBytes: 'writeBatchBytes' } as const;
 export type MilvusAdapterOptions = z.input<typeof MilvusAdapterOptionsSchema> & {
-  /** @deprecated Renamed `url` (read until 0.6). */
+  /** @deprecated Renamed `url` (read until 0.5). */
   address?: string;
-  /** @deprecated Renamed `apiKey` (read until 0.6). */
+  /** @deprecated Renamed `apiKey` (read until 0.5). */
   token?: string;
-  /** @deprecated Renamed `writeBatchBytes` (read until 0.6). */
+  /** @deprecated Renamed `writeBatchBytes` (read until 0.5). */
   insertBatchBytes?: number;
 };
 /** The options after parsing (defaults filled in), as the adapter's parts read them. */

@@ -31,9 +31,9 @@ export const PgvectorAdapterOptionsSchema = z
   .refine((o) => [o.pool, o.client, o.pglite].filter((x) => x !== undefined).length === 1, {
     message: 'pass exactly one of pool, client or pglite',
   });
-/** Former option names, read until 0.6 (`parseOptions`). */
+/** Former option names, read until 0.5 (`parseOptions`). */
 export const PGVECTOR_RENAMED_OPTIONS = { insertBatchRows: 'writeBatchRows' } as const;
 export type PgvectorAdapterOptions = z.input<typeof PgvectorAdapterOptionsSchema> & {
-  /** @deprecated Renamed `writeBatchRows` (read until 0.6). */
+  /** @deprecated Renamed `writeBatchRows` (read until 0.5). */
   insertBatchRows?: number;
 };

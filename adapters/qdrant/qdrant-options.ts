@@ -22,7 +22,7 @@ export const QdrantAdapterOptionsSchema = z
     /** Points per scroll page. @default 1000 */
     scanPageRows: z.number().int().min(1).max(10_000).default(1000),
     /**
-     * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.6).
+     * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.5).
      * The restore option, when given, wins.
      */
     metricForUnindexed: z.enum(['cosine', 'l2', 'dot', 'l1']).optional(),
@@ -33,10 +33,10 @@ export const QdrantAdapterOptionsSchema = z
     logger: z.custom<Logger>().optional(),
   })
   .refine((o) => (o.client === undefined) !== (o.url === undefined), { message: 'pass exactly one of client or url' });
-/** Former option names, read until 0.6 (`parseOptions`). */
+/** Former option names, read until 0.5 (`parseOptions`). */
 export const QDRANT_RENAMED_OPTIONS = { upsertBatchBytes: 'writeBatchBytes' } as const;
 export type QdrantAdapterOptions = z.input<typeof QdrantAdapterOptionsSchema> & {
-  /** @deprecated Renamed `writeBatchBytes` (read until 0.6). */
+  /** @deprecated Renamed `writeBatchBytes` (read until 0.5). */
   upsertBatchBytes?: number;
 };
 /** The options after parsing: defaults filled in. */

@@ -42,7 +42,7 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
    */
   scanPageRows: z.number().int().min(1).max(10_000).default(2000),
   /**
-   * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.6).
+   * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.5).
    * The restore option, when given, wins.
    */
   metricForUnindexed: z.enum(['cosine', 'l2', 'dot', 'l1', 'hamming']).optional(),
@@ -52,9 +52,9 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
   endpointLabel: z.string().optional(),
   logger: z.custom<Logger>().optional(),
 });
-/** Former option names, read until 0.6 (`parseOptions`). */
+/** Former option names, read until 0.5 (`parseOptions`). */
 export const WEAVIATE_RENAMED_OPTIONS = { insertBatchBytes: 'writeBatchBytes' } as const;
 export type WeaviateAdapterOptions = z.input<typeof WeaviateAdapterOptionsSchema> & {
-  /** @deprecated Renamed `writeBatchBytes` (read until 0.6). */
+  /** @deprecated Renamed `writeBatchBytes` (read until 0.5). */
   insertBatchBytes?: number;
 };

@@ -42,7 +42,7 @@ export const RestoreOptionsSchema = z.strictObject({
    * Metric for vector fields the snapshot records none for (a pgvector column without an index):
    * engines that need one to index a vector (Milvus, Qdrant, Weaviate) otherwise refuse the
    * restore, since vectordr never picks a metric silently. A decision about this restore, so it is
-   * a restore option; the adapters' own `metricForUnindexed` is its former place (read until 0.6).
+   * a restore option; the adapters' own `metricForUnindexed` is its former place (read until 0.5).
    */
   metricForUnindexed: MetricSchema.exclude(['unspecified']).optional(),
   /** Rebuild the recorded indexes after loading. @default true */
