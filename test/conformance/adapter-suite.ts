@@ -11,13 +11,13 @@ import { EngineError } from '../../src/errors.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import type { ProgressEvent } from '../../src/progress.js';
 import { type RestoreOptions, stagingName } from '../../src/restore/restore.js';
-import { type Repository, openRepository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
+import type { Repository } from '../../src/repository/repository.js';
 import { floatDistance, maskedPayloadJson } from '../../src/verify/payload-floats.js';
 import { DEFAULT_FLOAT_ULPS } from '../../src/verify/verify-parity.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { randomName } from '../helpers/engines.js';
+import { createdNames, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { memoryRepository } from '../helpers/repository.js';
 
 export interface AdapterHarness {
   adapter: VectorAdapter;
@@ -95,12 +95,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
     let h: AdapterHarness;
     let a: VectorAdapter;
     let repo: Repository;
-    const created: string[] = [];
-    const name = (p: string): string => {
-      const n = randomName(p);
-      created.push(n);
-      return n;
-    };
+    const { name, created } = createdNames();
     const createFilled = async (schema: CollectionSchema, records: VectorRecord[]): Promise<void> => {
       await a.create(schema, { indexes: 'now' });
       for (let i = 0; i < records.length; i += 1000) {
@@ -111,7 +106,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
     beforeAll(async () => {
       h = await options.create();
       a = h.adapter;
-      repo = await openRepository({ storage: memoryStorage(), create: true });
+      repo = await memoryRepository();
     });
     afterAll(async () => {
       if (a) for (const c of created) await a.drop(c).catch(() => undefined);

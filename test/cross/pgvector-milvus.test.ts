@@ -8,11 +8,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { milvusAdapter, type MilvusAdapter } from '../../adapters/milvus/index.js';
 import { pgvectorAdapter, type PgvectorAdapter } from '../../adapters/pgvector/index.js';
-import { openRepository, type Repository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
-import { engineAvailable, milvusTestServers, randomName } from '../helpers/engines.js';
+import type { Repository } from '../../src/repository/repository.js';
+import { createdNames, engineAvailable, milvusTestServers } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
-import { pgPool } from '../helpers/pg.js';
+import { pgvectorPool } from '../helpers/pg.js';
+import { memoryRepository } from '../helpers/repository.js';
 import { crossOver, roundTrip } from '../helpers/round-trip.js';
 
 const PG_URL = process.env.PG_URL;
@@ -29,25 +29,14 @@ function crossSuite(MILVUS_ADDRESS: string): void {
   let pgA: PgvectorAdapter;
   let mv: MilvusAdapter;
   let repo: Repository;
-  const pgTables: string[] = [];
-  const mvCollections: string[] = [];
-  const pgName = (p: string): string => {
-    const n = randomName(p);
-    pgTables.push(n);
-    return n;
-  };
-  const mvName = (p: string): string => {
-    const n = randomName(p);
-    mvCollections.push(n);
-    return n;
-  };
+  const { name: pgName, created: pgTables } = createdNames();
+  const { name: mvName, created: mvCollections } = createdNames();
 
   beforeAll(async () => {
-    pool = pgPool({ connectionString: PG_URL, max: 4 });
-    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+    pool = await pgvectorPool(PG_URL);
     pgA = pgvectorAdapter({ pool });
     mv = milvusAdapter({ url: MILVUS_ADDRESS as string });
-    repo = await openRepository({ storage: memoryStorage(), create: true });
+    repo = await memoryRepository();
   });
   afterAll(async () => {
     for (const t of pgTables) await pgA.drop(t).catch(() => undefined);

@@ -11,12 +11,12 @@ import { pgvectorAdapter, type PgvectorAdapter } from '../../adapters/pgvector/i
 import { weaviateAdapter, type WeaviateAdapter } from '../../adapters/weaviate/index.js';
 import { idToUuid } from '../../src/id-mapping.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
-import { openRepository, type Repository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
-import { makeBatch } from '../helpers/data.js';
+import type { Repository } from '../../src/repository/repository.js';
+import { makeBatch, nullableFields } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
-import { pgPool } from '../helpers/pg.js';
+import { pgvectorPool } from '../helpers/pg.js';
+import { memoryRepository } from '../helpers/repository.js';
 import { roundTrip } from '../helpers/round-trip.js';
 
 const PG_URL = process.env.PG_URL;
@@ -45,12 +45,11 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
   const wvName = (p: string): string => named(() => wv, p);
 
   beforeAll(async () => {
-    pool = pgPool({ connectionString: PG_URL, max: 4 });
-    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+    pool = await pgvectorPool(PG_URL);
     pgA = pgvectorAdapter({ pool });
     mv = milvusAdapter({ url: MILVUS_ADDRESS as string });
     wv = weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string });
-    repo = await openRepository({ storage: memoryStorage(), create: true });
+    repo = await memoryRepository();
   });
   afterAll(async () => {
     for (const m of made) await m.adapter().drop(m.name).catch(() => undefined);
@@ -118,13 +117,7 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
       idField: 'id',
       idType: 'uuid',
       vectors: [{ name: 'content', dims: 8, metric: 'dot', element: 'float32', nullable: false }],
-      payload: [
-        { name: 'title', type: 'string', array: false, nullable: true },
-        { name: 'views', type: 'int64', array: false, nullable: true },
-        { name: 'rating', type: 'float64', array: false, nullable: true },
-        { name: 'published', type: 'datetime', array: false, nullable: true },
-        { name: 'tags', type: 'string', array: true, nullable: true },
-      ],
+      payload: nullableFields({ title: 'string', views: 'int64', rating: 'float64', published: 'datetime', tags: 'string[]' }),
       indexes: [{ kind: 'hnsw', field: 'content', metric: 'dot', params: { m: 16, ef_construction: 64 } }],
     };
     await wv.create(schema, { indexes: 'now' });
@@ -151,13 +144,7 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
         idField: 'pk',
         idType,
         vectors: [{ name: 'vec', dims: 8, metric: 'l2', element: 'float32', nullable: false }],
-        payload: [
-          { name: 'title', type: 'string', array: false, nullable: true },
-          { name: 'n', type: 'int32', array: false, nullable: true },
-          { name: 'score', type: 'float32', array: false, nullable: true },
-          { name: 'flag', type: 'bool', array: false, nullable: true },
-          { name: 'meta', type: 'json', array: false, nullable: true },
-        ],
+        payload: nullableFields({ title: 'string', n: 'int32', score: 'float32', flag: 'bool', meta: 'json' }),
         indexes: [{ kind: 'hnsw', field: 'vec', metric: 'l2', params: { m: 12, ef_construction: 48 } }],
       };
       const records: VectorRecord[] = Array.from({ length: 400 }, (_, i) => ({
@@ -182,11 +169,7 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
       idField: 'id',
       idType: 'uuid',
       vectors: [{ name: 'vec', dims: 4, metric: 'cosine', element: 'float32', nullable: false }],
-      payload: [
-        { name: 'title', type: 'string', array: false, nullable: true },
-        { name: 'n', type: 'int64', array: false, nullable: true },
-        { name: 'tags', type: 'string', array: true, nullable: true },
-      ],
+      payload: nullableFields({ title: 'string', n: 'int64', tags: 'string[]' }),
       indexes: [],
     };
     await wv.create(wschema, { indexes: 'now' });

@@ -12,7 +12,7 @@ import { openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { type MilvusTestServer, milvusTestServers, randomName } from '../helpers/engines.js';
+import { createdNames, type MilvusTestServer, milvusTestServers, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 
 const servers = milvusTestServers();
@@ -43,12 +43,7 @@ function milvusSuite(server: MilvusTestServer): void {
   describe('milvus specifics and bad input', () => {
     let adapter: MilvusAdapter;
     let client: MilvusClient;
-    const created: string[] = [];
-    const name = (p: string): string => {
-      const n = randomName(p);
-      created.push(n);
-      return n;
-    };
+    const { name, created } = createdNames();
     beforeAll(() => {
       adapter = milvusAdapter({ url: address });
       client = new MilvusClient({ address: address, logLevel: 'error' });

@@ -8,12 +8,12 @@ import { type WeaviateAdapter, weaviateAdapter } from '../../adapters/weaviate/i
 import { canonicalPayload, parseExactJson } from '../../src/format/canonical-json.js';
 import { idToUuid } from '../../src/id-mapping.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
-import { type Repository, openRepository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
+import type { Repository } from '../../src/repository/repository.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
-import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { engineAvailable, randomName } from '../helpers/engines.js';
+import { makeBatch, makeRecords, nullableFields, testSchema } from '../helpers/data.js';
+import { createdNames, engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { memoryRepository } from '../helpers/repository.js';
 
 const url = process.env.WEAVIATE_URL;
 const grpcAddress = process.env.WEAVIATE_GRPC;
@@ -43,15 +43,10 @@ describe.runIf(hasWeaviate)('weaviate', () => {
   describe('weaviate specifics and bad input', () => {
     let a: WeaviateAdapter;
     let repo: Repository;
-    const created: string[] = [];
-    const name = (p: string): string => {
-      const n = randomName(p);
-      created.push(n);
-      return n;
-    };
+    const { name, created } = createdNames();
     beforeAll(async () => {
       a = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
-      repo = await openRepository({ storage: memoryStorage(), create: true });
+      repo = await memoryRepository();
     });
     afterAll(async () => {
       for (const c of created) await a.drop(c).catch(() => undefined);
@@ -74,13 +69,7 @@ describe.runIf(hasWeaviate)('weaviate', () => {
         ...testSchema(n),
         vectors: [{ name: 'text-embedding', dims: 4, metric: 'l2', element: 'float32', nullable: false }],
         indexes: [],
-        payload: [
-          { name: 'id', type: 'string', array: false, nullable: true },
-          { name: 'Title', type: 'string', array: false, nullable: true },
-          { name: '2nd', type: 'int32', array: false, nullable: true },
-          { name: 'with space', type: 'string', array: false, nullable: true },
-          { name: 'vdr_id', type: 'string', array: false, nullable: true },
-        ],
+        payload: nullableFields({ id: 'string', Title: 'string', '2nd': 'int32', 'with space': 'string', vdr_id: 'string' }),
       };
       await a.create(schema, { indexes: 'now' });
       const cls = (await rest('GET', `/v1/schema/${n.charAt(0).toUpperCase()}${n.slice(1)}`)).json;
@@ -338,7 +327,7 @@ describe.runIf(hasWeaviate)('weaviate: exact values', () => {
       const back = await adapter.fetch(source, records.map((r) => r.id));
       expect(back.map((r) => canonicalPayload(r.payload))).toEqual(records.map((r) => canonicalPayload(r.payload)));
       expect(canonicalPayload(back[0]?.payload ?? {})).toBe('{"meta":{"big":9007199254740993,"list":[1e400,-0],"price":1.50}}');
-      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const repo = await memoryRepository();
       const { manifest } = await repo.snapshot(adapter, source);
       await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
       expect((await repo.verifyParity(adapter, { collection: source, snapshot: manifest.id, live: target })).ok).toBe(true);
@@ -359,7 +348,7 @@ describe.runIf(hasWeaviate)('weaviate: exact values', () => {
       await adapter.create(schema, { indexes: 'now' });
       const records: VectorRecord[] = makeRecords(4).map((r, i) => ({ ...r, payload: { f64: i % 2 === 1 ? -0 : 1.5 } }));
       await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
-      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      const repo = await memoryRepository();
       const { manifest } = await repo.snapshot(adapter, source);
       await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
       const back = await adapter.fetch(target, records.map((r) => r.id));
