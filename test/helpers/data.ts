@@ -13,11 +13,14 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Payload field types by name, `[]` marking an array: `{ title: 'string', tags: 'string[]' }`. */
+export type FieldTypes = Record<string, PayloadType | `${PayloadType}[]`>;
+
 /**
  * Nullable payload fields, in the order written: `nullableFields({ title: 'string', tags: 'string[]' })`
  * (`[]` marks an array). A name that reads as an array index ('1') would move first: use none.
  */
-export function nullableFields(types: Record<string, PayloadType | `${PayloadType}[]`>): PayloadField[] {
+export function nullableFields(types: FieldTypes): PayloadField[] {
   return Object.entries(types).map(([name, t]) => ({ name, type: t.replace(/\[\]$/, '') as PayloadType, array: t.endsWith('[]'), nullable: true }));
 }
 
