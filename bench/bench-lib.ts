@@ -1,17 +1,52 @@
 /**
- * Helpers shared by the benchmarks in bench/: formatting, medians, logging, and /proc readings of
- * CPU and disk use, so that every benchmark measures the same way.
+ * Helpers shared by the benchmarks in bench/: formatting, medians, logging, /proc readings of CPU
+ * and disk use, the measured window of a child step and the parallel table fill, so that every
+ * benchmark measures the same way.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { pgPool } from '../test/helpers/pg.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export const MB = 1024 * 1024;
+
+/**
+ * The parseArgs options every parent-and-children benchmark takes: its size (`rows`, `dims`,
+ * `repeat`, with the benchmark's defaults), where it works (`tmp`) and writes its result (`out`), and
+ * the child mode's step and names (internal). Spread them into the benchmark's own options.
+ */
+export function benchOptions(defaults: { rows: string; dims: string; repeat: string }) {
+  return {
+    rows: { type: 'string', default: defaults.rows },
+    dims: { type: 'string', default: defaults.dims },
+    repeat: { type: 'string', default: defaults.repeat },
+    tmp: { type: 'string', default: os.tmpdir() },
+    out: { type: 'string' },
+    // child-process mode (internal)
+    child: { type: 'string' },
+    table: { type: 'string' },
+    target: { type: 'string' },
+    snapshot: { type: 'string' },
+  } as const;
+}
+
+/** `--rows`, `--dims` and `--repeat` (from `benchOptions`) as numbers; throws unless each is a whole number, rows at least `minRows`. */
+export function benchSize(args: { rows: string; dims: string; repeat: string }, minRows = 1): { rows: number; dims: number; repeat: number } {
+  const rows = Number(args.rows);
+  const dims = Number(args.dims);
+  const repeat = Number(args.repeat);
+  if (!Number.isInteger(rows) || rows < minRows || !Number.isInteger(dims) || dims < 1 || !Number.isInteger(repeat) || repeat < 1) {
+    throw new Error(`--rows${minRows > 1 ? ` (>= ${minRows})` : ''}, --dims and --repeat must be positive integers`);
+  }
+  return { rows, dims, repeat };
+}
 
 export const fmtMs = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
@@ -97,6 +132,22 @@ export async function benchEnvironment(pool: pg.Pool): Promise<{ server: Record<
     loadavg: os.loadavg(),
   };
   return { server, machine };
+}
+
+/** The parent's pool on `url`; an idle client's error (e.g. the server restarted) is logged, not fatal, so that the cleanup runs. */
+export function parentPool(url: string): pg.Pool {
+  const pool = pgPool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
+  pool.on('error', (err) => log(`idle connection error: ${err.message}`));
+  return pool;
+}
+
+/** What a benchmark's result records of its run: the code (logged too), then the server and the machine, once the vector extension exists. */
+export async function benchRun(pool: pg.Pool): Promise<{ code: ReturnType<typeof codeVersion> } & Awaited<ReturnType<typeof benchEnvironment>>> {
+  await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+  const { server, machine } = await benchEnvironment(pool);
+  const code = codeVersion();
+  log(`code ${code.commit ?? 'unknown commit'}${code.dirty ? ' + uncommitted changes in src/ or adapters/' : ''}`);
+  return { code, server, machine };
 }
 
 /** The line a benchmark child prints its JSON result on. */
@@ -185,4 +236,148 @@ export function sampleRss(): { stop(): { baselineRssBytes: number; sampledPeakRs
       return { baselineRssBytes: baseline, sampledPeakRssBytes: peak };
     },
   };
+}
+
+/**
+ * The PostgreSQL pool (PG_URL) of a measured child step, named `appName` so that its backends' CPU
+ * can be read (`backendCpuSeconds`), connected before the clock starts. No idle timeout: a backend
+ * closed mid-step would take its CPU time with it.
+ */
+export async function childPool(appName: string): Promise<pg.Pool> {
+  const pool = pgPool({ connectionString: process.env.PG_URL, application_name: appName, max: 4, idleTimeoutMillis: 0 });
+  pool.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
+  await pool.query('SELECT 1');
+  return pool;
+}
+
+/** What a child step reports of itself (the parent adds `ChildMeasures`). */
+export interface ChildStepResult {
+  step: string;
+  ms: number;
+  /** Peak RSS of the whole child process (kernel high-water mark), bytes. */
+  maxRssBytes: number;
+  /** Peak of the 50 ms RSS samples taken during the step, bytes. */
+  sampledPeakRssBytes: number;
+  /** RSS just before the step started (modules loaded, connections open, inputs prepared), bytes. */
+  baselineRssBytes: number;
+  /** Node CPU seconds (user+system) spent during the step. */
+  clientCpuS: number;
+  /** Node CPU seconds of the whole child process, start-up included. */
+  childTotalCpuS: number;
+  /** CPU seconds of the PostgreSQL backend(s) this child's connections used; null without a pool. */
+  serverCpuS: number | null;
+  extra: Record<string, unknown>;
+}
+
+/** What the measured window of a child step read. */
+export type StepReadings = Pick<ChildStepResult, 'ms' | 'sampledPeakRssBytes' | 'baselineRssBytes' | 'clientCpuS' | 'serverCpuS'>;
+
+/** The measured window of a child step, from `startStep()`. */
+export interface StepWindow {
+  /** performance.now() when the wall clock started (or last restarted). */
+  readonly t0: number;
+  /** Restarts the CPU and wall clocks: the step's preparation before this point is timed apart. */
+  restart(): void;
+  /**
+   * Ends the window. `ms` replaces the wall time, for a step that times one part of what it does;
+   * with a CPU profile, `extra.cpuProfile` names its file.
+   */
+  stop(extra: Record<string, unknown>, ms?: number): Promise<StepReadings>;
+}
+
+/**
+ * Starts the measured window of a child step: RSS sampled every 50 ms, this process's CPU, its
+ * PostgreSQL backends' CPU (`backendCpu`) and, with `profileFile`, a CPU profile of exactly the
+ * window (the .cpuprofile format of node --cpu-prof; `extra.cpuProfile` names the file).
+ */
+export async function startStep(backendCpu: () => Promise<number | null>, profileFile?: string): Promise<StepWindow> {
+  const rss = sampleRss();
+  let inspector: Session | undefined;
+  if (profileFile) {
+    inspector = new Session();
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.setSamplingInterval', { interval: 500 });
+    await inspector.post('Profiler.start');
+  }
+  let cpu0 = process.cpuUsage();
+  const serverCpu0 = await backendCpu();
+  let t0 = performance.now();
+  return {
+    get t0() {
+      return t0;
+    },
+    restart() {
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
+    },
+    async stop(extra, stepMs) {
+      const ms = stepMs ?? performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const serverCpu1 = await backendCpu();
+      const { baselineRssBytes, sampledPeakRssBytes } = rss.stop();
+      if (inspector) {
+        const { profile } = await inspector.post('Profiler.stop');
+        await writeFile(profileFile as string, JSON.stringify(profile));
+        inspector.disconnect();
+        extra.cpuProfile = profileFile;
+      }
+      const serverCpuS = serverCpu0 === null || serverCpu1 === null ? null : serverCpu1 - serverCpu0;
+      return { ms, sampledPeakRssBytes, baselineRssBytes, clientCpuS: (cpu.user + cpu.system) / 1e6, serverCpuS };
+    },
+  };
+}
+
+/** Child step `step`'s result: its window's readings, and the whole process's peak RSS and CPU, read now. */
+export function childStepResult(step: string, r: StepReadings, extra: Record<string, unknown>): ChildStepResult {
+  return {
+    step,
+    ms: r.ms,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    sampledPeakRssBytes: r.sampledPeakRssBytes,
+    baselineRssBytes: r.baselineRssBytes,
+    clientCpuS: r.clientCpuS,
+    childTotalCpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    serverCpuS: r.serverCpuS,
+    extra,
+  };
+}
+
+/** Prints a child step's result on the RESULT_TAG line the parent (`measuredChild`) reads. */
+export function reportChildResult(result: ChildStepResult): void {
+  process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
+}
+
+/**
+ * Fills rows (have, want] of `table` with two connections in parallel (the benchmark machine has 2
+ * cores), `chunk` rows a statement (`fillSql(from, to)`), then VACUUM ANALYZE; the fill's time, ms.
+ */
+export async function fillTable(pool: pg.Pool, table: string, have: number, want: number, chunk: number, fillSql: (from: number, to: number) => string): Promise<number> {
+  const t0 = performance.now();
+  const ranges: [number, number][] = [];
+  for (let a = have + 1; a <= want; a += chunk) ranges.push([a, Math.min(want, a + chunk - 1)]);
+  let done = have;
+  const worker = async (): Promise<void> => {
+    for (let r = ranges.shift(); r; r = ranges.shift()) {
+      await pool.query(fillSql(r[0], r[1]));
+      done += r[1] - r[0] + 1;
+      log(`  filled ${done}/${want} rows`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  const ms = performance.now() - t0;
+  log(`fill ${table} to ${want} rows: ${fmtMs(ms)}; VACUUM ANALYZE`);
+  await pool.query(`VACUUM (ANALYZE) ${table}`);
+  return ms;
+}
+
+/** Runs `a` then `b` on even repetitions and `b` then `a` on odd ones, so that neither always goes first. */
+export async function inTurn(repetition: number, a: () => Promise<void>, b: () => Promise<void>): Promise<void> {
+  if (repetition % 2 === 0) {
+    await a();
+    await b();
+  } else {
+    await b();
+    await a();
+  }
 }

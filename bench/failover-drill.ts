@@ -58,6 +58,11 @@ type Mode = 'vectordr' | 'haproxy' | 'libpq';
 
 const A = 'postgres://postgres@127.0.0.1:54341/postgres';
 const B = 'postgres://postgres@127.0.0.1:54342/postgres';
+/** The pair, as the router's endpoints. */
+const ENDPOINTS = [
+  { name: 'a', connectionString: A },
+  { name: 'b', connectionString: B },
+];
 const HAPROXY_PORT = 54346;
 const version = codeVersion();
 
@@ -89,10 +94,7 @@ interface Writer {
 async function vectordrWriter(): Promise<Writer> {
   const router = pgRouter({
     pg,
-    endpoints: [
-      { name: 'a', connectionString: A },
-      { name: 'b', connectionString: B },
-    ],
+    endpoints: ENDPOINTS,
     mode: 'promote',
     lease: memoryLease(),
     poolMax: WRITERS + 2,

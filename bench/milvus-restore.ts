@@ -33,15 +33,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DataType, type FieldType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import pg from 'pg';
-import { MB, RESULT_TAG, backendCpuSeconds, benchEnvironment, codeVersion, fmtMB, fmtMs, log, measuredChild, median, ratio, sampleRss } from './bench-lib.js';
-import { pgPool } from '../test/helpers/pg.js';
+import { type ChildMeasures, type ChildStepResult, childPool, childStepResult, reportChildResult, startStep } from './bench-lib.js';
+import { backendCpuSeconds, fillTable, inTurn, measuredChild } from './bench-lib.js';
+import { MB, benchOptions, benchRun, benchSize, parentPool, fmtMB, fmtMs, log, median, ratio } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -52,9 +51,7 @@ const HNSW = { m: 16, efConstruction: 64 };
 
 const { values: args } = parseArgs({
   options: {
-    rows: { type: 'string', default: '100000' },
-    dims: { type: 'string', default: '768' },
-    repeat: { type: 'string', default: '1' },
+    ...benchOptions({ rows: '100000', dims: '768', repeat: '1' }),
     /** Rows of the prefix the batch-size and page-size sweeps run on. */
     'sweep-rows': { type: 'string', default: '10000' },
     batches: { type: 'string', default: '250,500,1000,2000,4000' },
@@ -68,15 +65,9 @@ const { values: args } = parseArgs({
     'sdk-timeout-ms': { type: 'string', default: '600000' },
     /** Directory: CPU profiles (.cpuprofile) of the measured windows of the I, R, Q and M children. */
     'cpu-prof': { type: 'string' },
-    tmp: { type: 'string', default: os.tmpdir() },
-    out: { type: 'string' },
     // child-process mode (internal)
-    child: { type: 'string' },
-    table: { type: 'string' },
     collection: { type: 'string' },
-    target: { type: 'string' },
     location: { type: 'string' },
-    snapshot: { type: 'string' },
     data: { type: 'string' },
     limit: { type: 'string' },
     batch: { type: 'string' },
@@ -172,36 +163,17 @@ async function loadRows(prefix: string, dims: number, limit: number): Promise<Ro
 // Child steps
 // ---------------------------------------------------------------------------------------------
 
-interface ChildResult {
-  step: string;
-  ms: number;
-  machineCpuS?: number;
+/** A child step's own result (its PostgreSQL backends: step P only), and what the parent measured around it. */
+interface ChildResult extends ChildStepResult, Partial<ChildMeasures> {
   /** CPU seconds of the Milvus server over the child (set by the parent). */
   milvusCpuS?: number | null;
-  foreignCpuS?: number;
-  childWallMs?: number;
-  diskReadBytes?: number;
-  diskWrittenBytes?: number;
-  /** Peak RSS of the whole child process (kernel high-water mark), bytes. */
-  maxRssBytes: number;
-  /** Peak of the 50 ms RSS samples taken during the step, bytes. */
-  sampledPeakRssBytes: number;
-  /** RSS just before the step started (modules loaded, connections open, anchor data prepared), bytes. */
-  baselineRssBytes: number;
-  clientCpuS: number;
-  childTotalCpuS: number;
-  /** CPU seconds of the PostgreSQL backend(s) of this child (step P only). */
-  serverCpuS: number | null;
-  extra: Record<string, unknown>;
 }
 
 async function runChild(step: string): Promise<void> {
   const dims = Number(args.dims);
   const extra: Record<string, unknown> = {};
   const appName = `vectordr-bench-milvus-${step}-${process.pid}`;
-  const pool = step === 'pg-snapshot' ? pgPool({ connectionString: process.env.PG_URL, application_name: appName, max: 4, idleTimeoutMillis: 0 }) : undefined;
-  pool?.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
-  if (pool) await pool.query('SELECT 1');
+  const pool = step === 'pg-snapshot' ? await childPool(appName) : undefined;
   const backendCpu = (): Promise<number | null> => backendCpuSeconds(pool, appName);
 
   // Load everything the step needs, and prepare its inputs, before the clock starts.
@@ -225,19 +197,8 @@ async function runChild(step: string): Promise<void> {
   if (mva && adapter) await adapter.probe(); // connection up
   if (global.gc) global.gc();
 
-  const rss = sampleRss();
-  let inspector: Session | undefined;
-  if (args.profile) {
-    // CPU profile of exactly the measured window (same .cpuprofile format as node --cpu-prof).
-    inspector = new Session();
-    inspector.connect();
-    await inspector.post('Profiler.enable');
-    await inspector.post('Profiler.setSamplingInterval', { interval: 500 });
-    await inspector.post('Profiler.start');
-  }
-  const cpu0 = process.cpuUsage();
-  const serverCpu0 = await backendCpu();
-  const t0 = performance.now();
+  const window = await startStep(backendCpu, args.profile);
+  const t0 = window.t0;
 
   if (step === 'insert' && client) {
     const batch = Number(args.batch);
@@ -298,32 +259,12 @@ async function runChild(step: string): Promise<void> {
     throw new Error(`unknown child step ${step}`);
   }
 
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const serverCpu1 = await backendCpu();
-  const { baselineRssBytes, sampledPeakRssBytes } = rss.stop();
-  if (inspector) {
-    const { profile } = await inspector.post('Profiler.stop');
-    await fs.writeFile(args.profile as string, JSON.stringify(profile));
-    inspector.disconnect();
-    extra.cpuProfile = args.profile;
-  }
-  const result: ChildResult = {
-    step,
-    ms,
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    sampledPeakRssBytes,
-    baselineRssBytes,
-    clientCpuS: (cpu.user + cpu.system) / 1e6,
-    childTotalCpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-    serverCpuS: serverCpu0 === null || serverCpu1 === null ? null : serverCpu1 - serverCpu0,
-    extra,
-  };
+  const result = childStepResult(step, await window.stop(extra), extra);
   if (adapter && 'close' in adapter) await adapter.close();
   await client?.closeConnection();
   await adapterClient?.closeConnection();
   await pool?.end();
-  process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
+  reportChildResult(result);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,25 +309,9 @@ function fillSql(name: string, dims: number, from: number, to: number): string {
     FROM generate_series(${from}, ${to}) AS i`;
 }
 
-/** Fills rows 1..want with two connections in parallel (the machine has 2 cores). */
-async function fill(ctx: Ctx, want: number): Promise<number> {
-  const t0 = performance.now();
-  const chunk = 25_000;
-  const ranges: [number, number][] = [];
-  for (let a = 1; a <= want; a += chunk) ranges.push([a, Math.min(want, a + chunk - 1)]);
-  let done = 0;
-  const worker = async (): Promise<void> => {
-    for (let r = ranges.shift(); r; r = ranges.shift()) {
-      await ctx.pool.query(fillSql(ctx.table, ctx.dims, r[0], r[1]));
-      done += r[1] - r[0] + 1;
-      log(`  filled ${done}/${want} rows`);
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  const ms = performance.now() - t0;
-  log(`fill ${ctx.table} to ${want} rows: ${fmtMs(ms)}; VACUUM ANALYZE`);
-  await ctx.pool.query(`VACUUM (ANALYZE) ${ctx.table}`);
-  return ms;
+/** Fills rows 1..want, 25,000 a statement. */
+function fill(ctx: Ctx, want: number): Promise<number> {
+  return fillTable(ctx.pool, ctx.table, 0, want, 25_000, (from, to) => fillSql(ctx.table, ctx.dims, from, to));
 }
 
 /** The source's HNSW cosine index, so the snapshot records the metric and the index parameters. */
@@ -574,13 +499,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
       reference ??= sample;
     };
     // Each goes first in turn; only one of the two collections exists while the other is measured.
-    if (r % 2 === 0) {
-      await runLoop();
-      await runRestore();
-    } else {
-      await runRestore();
-      await runLoop();
-    }
+    await inTurn(r, runLoop, runRestore);
 
     if (r === 0) {
       for (const page of pageSizes) {
@@ -605,13 +524,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
       mvSnapshotBytes = Number(c.extra.bytes);
       await fs.rm(location, { recursive: true, force: true });
     };
-    if (r % 2 === 0) {
-      await runMvSnapshot();
-      await runQuery();
-    } else {
-      await runQuery();
-      await runMvSnapshot();
-    }
+    await inTurn(r, runMvSnapshot, runQuery);
     await dropCollection(ctx, vdrName);
   }
 
@@ -715,26 +628,19 @@ function printResult(r: Record<string, unknown>): void {
 
 async function main(): Promise<void> {
   if (args.child) return runChild(args.child);
-  const rows = Number(args.rows);
-  const dims = Number(args.dims);
-  const repeat = Number(args.repeat);
-  if (!Number.isInteger(rows) || rows < 2 || !Number.isInteger(dims) || dims < 1 || !Number.isInteger(repeat) || repeat < 1) throw new Error('--rows (>= 2), --dims and --repeat must be positive integers');
+  const { rows, dims, repeat } = benchSize(args, 2);
   const url = process.env.PG_URL ?? DEFAULT_PG_URL;
   const milvus = milvusClient();
   const work = await fs.mkdtemp(path.join(args.tmp as string, 'vectordr-bench-milvus-'));
-  const pool = pgPool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
-  pool.on('error', (err) => log(`idle connection error: ${err.message}`));
+  const pool = parentPool(url);
   const suffix = randomBytes(4).toString('hex');
   const cpuProfDir = args['cpu-prof'] ? path.resolve(args['cpu-prof']) : undefined;
   if (cpuProfDir) await fs.mkdir(cpuProfDir, { recursive: true });
   const ctx: Ctx = { url, pool, milvus, work, dims, table: `bench_milvus_${suffix}`, data: path.join(work, 'rows'), milvusPid: milvusPid(), cpuProfDir };
   const started = new Date().toISOString();
   try {
-    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
-    const { server: v, machine } = await benchEnvironment(pool);
+    const { code, server: v, machine } = await benchRun(pool);
     const mv = await milvus.getVersion().catch(() => undefined);
-    const code = codeVersion();
-    log(`code ${code.commit ?? 'unknown commit'}${code.dirty ? ' + uncommitted changes in src/ or adapters/' : ''}`);
     log(`Milvus ${process.env.MILVUS_ADDRESS as string} (version ${String(mv?.version)}${ctx.milvusPid === undefined ? '; server pid unknown: its CPU is not measured' : `; milvus-lite pid ${ctx.milvusPid}`}); PostgreSQL ${url} (${String(v?.pg)}, pgvector ${String(v?.pgvector)}); table/collections ${ctx.table}*; work dir ${work}`);
     const result = await mainBench(ctx, rows, repeat);
     printResult(result);

@@ -13,9 +13,7 @@
  * PostgreSQL backends it used (/proc/<pid>/stat), to tell client-bound from server-bound steps.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { Session } from 'node:inspector/promises';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,8 +21,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { MB, RESULT_TAG, backendCpuSeconds, benchEnvironment, measuredChild, sampleRss, fmtMs, fmtMB, ratio, median, log, procCpuSeconds, machineBusyCpuS, diskBytes, codeVersion } from './bench-lib.js';
-import { pgClient, pgPool } from '../test/helpers/pg.js';
+import { type ChildMeasures, type ChildStepResult, childPool, childStepResult, reportChildResult, startStep } from './bench-lib.js';
+import { backendCpuSeconds, diskBytes, fillTable, machineBusyCpuS, measuredChild, procCpuSeconds } from './bench-lib.js';
+import { MB, benchOptions, benchRun, benchSize, parentPool, fmtMB, fmtMs, log, median, ratio } from './bench-lib.js';
+import { pgClient } from '../test/helpers/pg.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -35,9 +35,7 @@ const RESTORE_DB = 'vectordr_bench_restore';
 
 const { values: args } = parseArgs({
   options: {
-    rows: { type: 'string', default: '200000' },
-    dims: { type: 'string', default: '768' },
-    repeat: { type: 'string', default: '1' },
+    ...benchOptions({ rows: '200000', dims: '768', repeat: '1' }),
     'rss-scaling': { type: 'boolean', default: false },
     'scaling-rows': { type: 'string', default: '100000,1000000' },
     'tags-type': { type: 'string', default: 'text[]' },
@@ -51,15 +49,9 @@ const { values: args } = parseArgs({
     'skip-restore': { type: 'boolean', default: false },
     'reuse-table': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
-    tmp: { type: 'string', default: os.tmpdir() },
-    out: { type: 'string' },
     // child-process mode (internal)
-    child: { type: 'string' },
-    table: { type: 'string' },
-    target: { type: 'string' },
     repo: { type: 'string' },
     file: { type: 'string' },
-    snapshot: { type: 'string' },
   },
   strict: true,
 });
@@ -72,43 +64,14 @@ const { values: args } = parseArgs({
 // Child steps
 // ---------------------------------------------------------------------------------------------
 
-interface ChildResult {
-  step: string;
-  ms: number;
-  /** Busy CPU seconds of the whole machine while the child ran (ours + everyone else's); set by the parent. */
-  machineCpuS?: number;
-  loadavg1?: number;
-  /** Peak RSS of the whole child process (kernel high-water mark), bytes. */
-  maxRssBytes: number;
-  /** Peak of the 50 ms RSS samples taken during the step, bytes. */
-  sampledPeakRssBytes: number;
-  /** RSS just before the step started (modules loaded, pool connected), bytes. */
-  baselineRssBytes: number;
-  /** Node CPU seconds (user+system) spent during the step. */
-  clientCpuS: number;
-  /** Node CPU seconds of the whole child process, start-up included. */
-  childTotalCpuS: number;
-  /** machineCpuS minus this child's and its backends' CPU: other processes' load while it ran (the machine is shared). */
-  foreignCpuS?: number;
-  /** Wall time of the child process, start-up included. */
-  childWallMs?: number;
-  /** Bytes the machine's disks read / wrote while the child ran (all processes). */
-  diskReadBytes?: number;
-  diskWrittenBytes?: number;
-  /** CPU seconds of the PostgreSQL backend(s) this child's connections used. */
-  serverCpuS: number | null;
-  extra: Record<string, unknown>;
-}
+/** A child step's own result, and what the parent measured around it (the machine is shared: see foreignCpuS). */
+type ChildResult = ChildStepResult & Partial<ChildMeasures>;
 
 async function runChild(step: string): Promise<void> {
-  const url = process.env.PG_URL as string;
   const appName = `vectordr-bench-${step}-${process.pid}`;
-  // No idle timeout: a backend closed mid-step would take its CPU time with it.
-  const pool = pgPool({ connectionString: url, application_name: appName, max: 4, idleTimeoutMillis: 0 });
-  pool.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
+  const pool = await childPool(appName);
   // Backends opened by this child: CPU at connect time is ~0, so their CPU at the end is this step's.
   const backendCpu = (): Promise<number | null> => backendCpuSeconds(pool, appName);
-  await pool.query('SELECT 1');
   const table = args.table ?? TABLE;
   const fsync = args.fsync !== 'false';
 
@@ -117,19 +80,7 @@ async function runChild(step: string): Promise<void> {
   const pgv = step === 'snapshot' || step === 'restore' ? await import('../adapters/pgvector/index.js') : undefined;
   if (global.gc) global.gc();
 
-  const rss = sampleRss();
-  // CPU profile of exactly the measured window (same .cpuprofile format as node --cpu-prof).
-  let inspector: Session | undefined;
-  if (args['cpu-prof']) {
-    inspector = new Session();
-    inspector.connect();
-    await inspector.post('Profiler.enable');
-    await inspector.post('Profiler.setSamplingInterval', { interval: 500 });
-    await inspector.post('Profiler.start');
-  }
-  const cpu0 = process.cpuUsage();
-  const serverCpu0 = await backendCpu();
-  const t0 = performance.now();
+  const window = await startStep(backendCpu, args['cpu-prof']);
   const extra: Record<string, unknown> = {};
 
   if (step === 'copy-out') {
@@ -185,36 +136,14 @@ async function runChild(step: string): Promise<void> {
     const repo = await vdr.openRepository({ storage: vdr.fsStorage({ path: args.repo as string, fsync }) });
     const adapter = pgv.pgvectorAdapter({ pool });
     const res = await repo.restore(adapter, { collection: table, snapshot: args.snapshot as string, target: args.target as string, buildIndexes: false });
-    extra.rows = res.rows;
-    extra.segments = res.segments;
-    extra.timings = res.timings;
+    Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
   } else {
     throw new Error(`unknown child step ${step}`);
   }
 
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const serverCpu1 = await backendCpu();
-  const { baselineRssBytes, sampledPeakRssBytes } = rss.stop();
-  if (inspector) {
-    const { profile } = await inspector.post('Profiler.stop');
-    await fs.writeFile(args['cpu-prof'] as string, JSON.stringify(profile));
-    inspector.disconnect();
-    extra.cpuProfile = args['cpu-prof'];
-  }
-  const result: ChildResult = {
-    step,
-    ms,
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    sampledPeakRssBytes,
-    baselineRssBytes,
-    clientCpuS: (cpu.user + cpu.system) / 1e6,
-    childTotalCpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-    serverCpuS: serverCpu0 === null || serverCpu1 === null ? null : serverCpu1 - serverCpu0,
-    extra,
-  };
+  const result = childStepResult(step, await window.stop(extra), extra);
   await pool.end();
-  process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
+  reportChildResult(result);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,25 +277,9 @@ function fillSql(name: string, dims: number, tagsType: string, from: number, to:
     FROM generate_series(${from}, ${to}) AS i`;
 }
 
-/** Fills rows (have, want] with two connections in parallel (the machine has 2 cores). */
-async function fill(ctx: Ctx, name: string, have: number, want: number): Promise<number> {
-  const t0 = performance.now();
-  const chunk = 50_000;
-  const ranges: [number, number][] = [];
-  for (let a = have + 1; a <= want; a += chunk) ranges.push([a, Math.min(want, a + chunk - 1)]);
-  let done = have;
-  const worker = async (): Promise<void> => {
-    for (let r = ranges.shift(); r; r = ranges.shift()) {
-      await ctx.pool.query(fillSql(name, ctx.dims, ctx.tagsType, r[0], r[1]));
-      done += r[1] - r[0] + 1;
-      log(`  filled ${done}/${want} rows`);
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  const ms = performance.now() - t0;
-  log(`fill ${name} to ${want} rows: ${fmtMs(ms)}; VACUUM ANALYZE`);
-  await ctx.pool.query(`VACUUM (ANALYZE) ${name}`);
-  return ms;
+/** Fills rows (have, want], 50,000 a statement. */
+function fill(ctx: Ctx, name: string, have: number, want: number): Promise<number> {
+  return fillTable(ctx.pool, name, have, want, 50_000, (from, to) => fillSql(name, ctx.dims, ctx.tagsType, from, to));
 }
 
 /** Reads every heap and TOAST page once so the measured steps start from a warm cache. */
@@ -638,26 +551,18 @@ async function rssScaling(ctx: Ctx, sizes: number[]): Promise<Record<string, unk
 
 async function main(): Promise<void> {
   if (args.child) return runChild(args.child);
-  const rows = Number(args.rows);
-  const dims = Number(args.dims);
-  const repeat = Number(args.repeat);
-  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(dims) || dims < 1 || !Number.isInteger(repeat) || repeat < 1) throw new Error('--rows, --dims and --repeat must be positive integers');
+  const { rows, dims, repeat } = benchSize(args);
   const tagsType = String(args['tags-type']);
   if (!['text[]', 'text', 'jsonb'].includes(tagsType)) throw new Error('--tags-type must be text[], text or jsonb');
   const { url, pgBin } = await resolveServer();
   const work = await fs.mkdtemp(path.join(args.tmp as string, 'vectordr-bench-'));
   const cpuProfDir = args['cpu-prof'] ? path.resolve(args['cpu-prof']) : undefined;
   if (cpuProfDir) await fs.mkdir(cpuProfDir, { recursive: true });
-  const pool = pgPool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
-  // An idle client's error (e.g. the server restarted) must not kill the process before cleanup.
-  pool.on('error', (err) => log(`idle connection error: ${err.message}`));
+  const pool = parentPool(url);
   const ctx: Ctx = { url, pgBin, pool, work, dims, tagsType, cpuProfDir };
   const started = new Date().toISOString();
   try {
-    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
-    const { server: v, machine } = await benchEnvironment(pool);
-    const code = codeVersion();
-    log(`code ${code.commit ?? 'unknown commit'}${code.dirty ? ' + uncommitted changes in src/ or adapters/' : ''}`);
+    const { code, server: v, machine } = await benchRun(pool);
     log(`server ${url} (PostgreSQL ${String(v?.pg)}, pgvector ${String(v?.pgvector)}); work dir ${work}`);
     const result = args['rss-scaling']
       ? await rssScaling(ctx, String(args['scaling-rows']).split(',').map(Number))

@@ -18,7 +18,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs, readFileSync, readlinkSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -27,8 +26,9 @@ import { parseArgs } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { MB, RESULT_TAG, backendCpuSeconds, benchEnvironment, measuredChild, sampleRss, fmtMs, fmtMB, ratio, median, log, codeVersion } from './bench-lib.js';
-import { pgPool } from '../test/helpers/pg.js';
+import { type ChildMeasures, type ChildStepResult, childPool, childStepResult, reportChildResult, startStep } from './bench-lib.js';
+import { backendCpuSeconds, fillTable, measuredChild } from './bench-lib.js';
+import { MB, benchOptions, benchRun, benchSize, parentPool, fmtMB, fmtMs, log, median, ratio } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -40,22 +40,14 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { values: args } = parseArgs({
   options: {
-    rows: { type: 'string', default: '200000' },
-    dims: { type: 'string', default: '768' },
-    repeat: { type: 'string', default: '3' },
+    ...benchOptions({ rows: '200000', dims: '768', repeat: '3' }),
     /** S3Storage writeConcurrency for the vectordr steps (segment uploads in flight); omitted = the library default. */
     's3-write-concurrency': { type: 'string' },
-    tmp: { type: 'string', default: os.tmpdir() },
-    out: { type: 'string' },
     // child-process mode (internal)
-    child: { type: 'string' },
-    table: { type: 'string' },
-    target: { type: 'string' },
     file: { type: 'string' },
     storage: { type: 'string' },
     location: { type: 'string' },
     encrypted: { type: 'boolean', default: false },
-    snapshot: { type: 'string' },
     sizes: { type: 'string' },
   },
   strict: true,
@@ -118,40 +110,17 @@ async function bareS3(): Promise<{ sdk: typeof import('@aws-sdk/client-s3'); cli
 // Child steps
 // ---------------------------------------------------------------------------------------------
 
-interface ChildResult {
-  step: string;
-  ms: number;
-  /** Busy CPU seconds of the whole machine while the child ran (ours + everyone else's); set by the parent. */
-  machineCpuS?: number;
+/** A child step's own result, and what the parent measured around it. */
+interface ChildResult extends ChildStepResult, Partial<ChildMeasures> {
   /** CPU seconds of the MinIO server while the child ran (all its clients); set by the parent. */
   s3ServerCpuS?: number | null;
-  /** machineCpuS minus this child's, its backends' and MinIO's CPU: other processes' load. */
-  foreignCpuS?: number;
-  childWallMs?: number;
-  diskReadBytes?: number;
-  diskWrittenBytes?: number;
-  /** Peak RSS of the whole child process (kernel high-water mark), bytes. */
-  maxRssBytes: number;
-  /** Peak of the 50 ms RSS samples taken during the step, bytes. */
-  sampledPeakRssBytes: number;
-  /** RSS just before the step started (modules loaded, connections open), bytes. */
-  baselineRssBytes: number;
-  /** Node CPU seconds (user+system) spent during the step. */
-  clientCpuS: number;
-  /** Node CPU seconds of the whole child process, start-up included. */
-  childTotalCpuS: number;
-  /** CPU seconds of the PostgreSQL backend(s) this child's connections used. */
-  serverCpuS: number | null;
-  extra: Record<string, unknown>;
 }
 
 async function runChild(step: string): Promise<void> {
   const usesPg = ['copy-out', 'copy-in', 'snapshot', 'restore'].includes(step);
   const appName = `vectordr-bench-${step}-${process.pid}`;
-  const pool = usesPg ? pgPool({ connectionString: process.env.PG_URL, application_name: appName, max: 4, idleTimeoutMillis: 0 }) : undefined;
-  pool?.on('error', (err) => process.stderr.write(`[bench child] idle connection error: ${err.message}\n`));
+  const pool = usesPg ? await childPool(appName) : undefined;
   const backendCpu = (): Promise<number | null> => backendCpuSeconds(pool, appName);
-  if (pool) await pool.query('SELECT 1');
   const table = args.table as string;
   const location = args.location as string;
   const extra: Record<string, unknown> = {};
@@ -177,10 +146,8 @@ async function runChild(step: string): Promise<void> {
   const encryption = args.encrypted ? { passphrase: PASSPHRASE, scrypt: FAST_SCRYPT } : undefined;
   if (global.gc) global.gc();
 
-  const rss = sampleRss();
-  let cpu0 = process.cpuUsage();
-  const serverCpu0 = await backendCpu();
-  let t0 = performance.now();
+  const window = await startStep(backendCpu);
+  const t0 = window.t0;
   /** Set by steps whose time is one part of what they do; otherwise the whole window counts. */
   let stepMs: number | undefined;
 
@@ -250,22 +217,21 @@ async function runChild(step: string): Promise<void> {
     // then the same open with the cost the measured runs use.
     await vdr.openRepository({ storage, create: true, encryption: { passphrase: PASSPHRASE } });
     extra.createMs = performance.now() - t0;
-    t0 = performance.now();
+    const t1 = performance.now();
     await vdr.openRepository({ storage, encryption: { passphrase: PASSPHRASE } });
-    stepMs = performance.now() - t0;
+    stepMs = performance.now() - t1;
     const fast = vdr.fsStorage({ path: `${location}-fast` });
     await vdr.openRepository({ storage: fast, create: true, encryption: { passphrase: PASSPHRASE, scrypt: FAST_SCRYPT } });
-    const t1 = performance.now();
+    const t2 = performance.now();
     await vdr.openRepository({ storage: fast, encryption: { passphrase: PASSPHRASE } });
-    extra.fastOpenMs = performance.now() - t1;
+    extra.fastOpenMs = performance.now() - t2;
     extra.fastScryptN = FAST_SCRYPT.N;
   } else if ((step === 'snapshot' || step === 'restore') && vdr && pgv && storage && pool) {
     // The open (config read or create, and the KDF if encrypted) is timed apart from the data step.
     const repo = await vdr.openRepository({ storage, create: step === 'snapshot', encryption });
     extra.openMs = performance.now() - t0;
     const adapter = pgv.pgvectorAdapter({ pool });
-    cpu0 = process.cpuUsage();
-    t0 = performance.now();
+    window.restart();
     if (step === 'snapshot') {
       const res = await repo.snapshot(adapter, table);
       extra.snapshot = res.manifest.id;
@@ -275,38 +241,23 @@ async function runChild(step: string): Promise<void> {
       extra.timings = res.manifest.timings;
     } else {
       const res = await repo.restore(adapter, { collection: table, snapshot: args.snapshot as string, target: args.target as string, buildIndexes: false });
-      extra.rows = res.rows;
-      extra.segments = res.segments;
-      extra.timings = res.timings;
+      Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
     }
   } else {
     throw new Error(`unknown child step ${step}`);
   }
 
-  const ms = stepMs ?? performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const serverCpu1 = await backendCpu();
-  const { baselineRssBytes, sampledPeakRssBytes } = rss.stop();
+  const readings = await window.stop(extra, stepMs);
   if (storage && step === 'snapshot') {
     let stored = 0;
     for await (const o of storage.list('')) stored += o.size;
     extra.storedBytes = stored;
   }
-  const result: ChildResult = {
-    step,
-    ms,
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    sampledPeakRssBytes,
-    baselineRssBytes,
-    clientCpuS: (cpu.user + cpu.system) / 1e6,
-    childTotalCpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-    serverCpuS: serverCpu0 === null || serverCpu1 === null ? null : serverCpu1 - serverCpu0,
-    extra,
-  };
+  const result = childStepResult(step, readings, extra);
   if (storage && 'close' in storage) await storage.close();
   raw?.client.destroy();
   await pool?.end();
-  process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
+  reportChildResult(result);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,25 +302,9 @@ function fillSql(name: string, dims: number, from: number, to: number): string {
     FROM generate_series(${from}, ${to}) AS i`;
 }
 
-/** Fills rows 1..want with two connections in parallel (the machine has 2 cores). */
-async function fill(ctx: Ctx, want: number): Promise<number> {
-  const t0 = performance.now();
-  const chunk = 50_000;
-  const ranges: [number, number][] = [];
-  for (let a = 1; a <= want; a += chunk) ranges.push([a, Math.min(want, a + chunk - 1)]);
-  let done = 0;
-  const worker = async (): Promise<void> => {
-    for (let r = ranges.shift(); r; r = ranges.shift()) {
-      await ctx.pool.query(fillSql(ctx.table, ctx.dims, r[0], r[1]));
-      done += r[1] - r[0] + 1;
-      log(`  filled ${done}/${want} rows`);
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  const ms = performance.now() - t0;
-  log(`fill ${ctx.table} to ${want} rows: ${fmtMs(ms)}; VACUUM ANALYZE`);
-  await ctx.pool.query(`VACUUM (ANALYZE) ${ctx.table}`);
-  return ms;
+/** Fills rows 1..want, 50,000 a statement. */
+function fill(ctx: Ctx, want: number): Promise<number> {
+  return fillTable(ctx.pool, ctx.table, 0, want, 50_000, (from, to) => fillSql(ctx.table, ctx.dims, from, to));
 }
 
 /** Reads every heap and TOAST page once so the measured steps start from a warm cache. */
@@ -621,25 +556,17 @@ async function main(): Promise<void> {
   if (args.child) return runChild(args.child);
   // Children inherit it through the environment.
   if (args['s3-write-concurrency'] !== undefined) process.env.BENCH_S3_WRITE_CONCURRENCY = args['s3-write-concurrency'];
-  const rows = Number(args.rows);
-  const dims = Number(args.dims);
-  const repeat = Number(args.repeat);
-  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(dims) || dims < 1 || !Number.isInteger(repeat) || repeat < 1) throw new Error('--rows, --dims and --repeat must be positive integers');
+  const { rows, dims, repeat } = benchSize(args);
   const url = process.env.PG_URL;
   if (!url) throw new Error('PG_URL must be set (scripts/pg-server.sh start prints it); this benchmark starts no server');
   const s3 = s3Env();
   const work = await fs.mkdtemp(path.join(args.tmp as string, 'vectordr-bench-storage-'));
-  const pool = pgPool({ connectionString: url, max: 4, application_name: 'vectordr-bench' });
-  // An idle client's error (e.g. the server restarted) must not kill the process before cleanup.
-  pool.on('error', (err) => log(`idle connection error: ${err.message}`));
+  const pool = parentPool(url);
   const suffix = randomBytes(4).toString('hex');
   const ctx: Ctx = { url, pool, work, dims, table: `bench_storage_${suffix}`, s3Prefix: `vectordr-bench-${suffix}`, minio: minioPid() };
   const started = new Date().toISOString();
   try {
-    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
-    const { server: v, machine } = await benchEnvironment(pool);
-    const code = codeVersion();
-    log(`code ${code.commit ?? 'unknown commit'}${code.dirty ? ' + uncommitted changes in src/ or adapters/' : ''}`);
+    const { code, server: v, machine } = await benchRun(pool);
     log(`server ${url} (PostgreSQL ${String(v?.pg)}, pgvector ${String(v?.pgvector)}); S3 ${s3.endpoint} s3://${s3.bucket}/${ctx.s3Prefix}/${ctx.minio === undefined ? ' (MinIO pid unknown: its CPU is not measured)' : ` (MinIO pid ${ctx.minio})`}; table ${ctx.table}; work dir ${work}`);
     const result = await mainBench(ctx, rows, repeat);
     printResult(result);

@@ -11,22 +11,20 @@ import { EngineError } from '../../src/errors.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import type { ProgressEvent } from '../../src/progress.js';
 import { type RestoreOptions, stagingName } from '../../src/restore/restore.js';
-import { type Repository, openRepository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
+import type { Repository } from '../../src/repository/repository.js';
 import { floatDistance, maskedPayloadJson } from '../../src/verify/payload-floats.js';
 import { DEFAULT_FLOAT_ULPS } from '../../src/verify/verify-parity.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { randomName } from '../helpers/engines.js';
+import { createdNames, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import type { Harness, SuiteOptions } from './harness.js';
+import { memoryRepository } from '../helpers/repository.js';
 
-export interface AdapterHarness {
+export interface AdapterHarness extends Harness {
   adapter: VectorAdapter;
-  cleanup(): Promise<void>;
 }
 
-export interface AdapterSuiteOptions {
-  name: string;
-  create(): Promise<AdapterHarness>;
+export interface AdapterSuiteOptions extends SuiteOptions<AdapterHarness> {
   /** Rows for the snapshot/restore cases. @default 2500 */
   rows?: number;
 }
@@ -95,12 +93,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
     let h: AdapterHarness;
     let a: VectorAdapter;
     let repo: Repository;
-    const created: string[] = [];
-    const name = (p: string): string => {
-      const n = randomName(p);
-      created.push(n);
-      return n;
-    };
+    const { name, created } = createdNames();
     const createFilled = async (schema: CollectionSchema, records: VectorRecord[]): Promise<void> => {
       await a.create(schema, { indexes: 'now' });
       for (let i = 0; i < records.length; i += 1000) {
@@ -111,7 +104,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
     beforeAll(async () => {
       h = await options.create();
       a = h.adapter;
-      repo = await openRepository({ storage: memoryStorage(), create: true });
+      repo = await memoryRepository();
     });
     afterAll(async () => {
       if (a) for (const c of created) await a.drop(c).catch(() => undefined);
@@ -244,6 +237,16 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         expect(events).toContain('done');
       });
 
+      /** An append into `target` (5 rows) is refused naming it and `field`, and leaves it as it was: no row, marker or staging collection. */
+      const expectAppendRefused = async (target: string, field: string): Promise<void> => {
+        const err = await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }), 'SCHEMA_MISMATCH');
+        expect(err.message).toContain(target);
+        expect(err.message).toContain(`"${field}"`);
+        expect(await a.count(target)).toBe(5);
+        expect(await a.readMarker(target)).toBeUndefined();
+        expect(await a.exists(stagingName(target, snapshotId))).toBe(false);
+      };
+
       it('the snapshot verifies clean, with no database', async () => {
         const report = await repo.verify({ collection: source, snapshot: snapshotId });
         expect(report.ok, JSON.stringify(report)).toBe(true);
@@ -351,14 +354,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         // "n" holds strings in the target, int64 in the snapshot.
         const schema: CollectionSchema = { ...base, payload: base.payload.map((p) => (p.name === 'n' ? { ...p, type: 'string' as const } : p)) };
         await createFilled(schema, makeRecords(5, 16, 42, 70_000_000n).map((r) => ({ ...r, payload: { ...r.payload, n: String(r.payload.n) } })));
-        for (let run = 0; run < 2; run++) {
-          const err = await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }), 'SCHEMA_MISMATCH');
-          expect(err.message).toContain(target);
-          expect(err.message).toContain('"n"');
-          expect(await a.count(target)).toBe(5);
-          expect(await a.readMarker(target)).toBeUndefined();
-          expect(await a.exists(stagingName(target, snapshotId))).toBe(false);
-        }
+        for (let run = 0; run < 2; run++) await expectAppendRefused(target, 'n');
       });
 
       // Engines that know required fields declare preflightAppend; elsewhere a missing field is null.
@@ -368,12 +364,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         const base = testSchema(target);
         const schema: CollectionSchema = { ...base, payload: [...base.payload, { name: 'required', type: 'int64', array: false, nullable: false }] };
         await createFilled(schema, makeRecords(5, 16, 42, 80_000_000n).map((r) => ({ ...r, payload: { ...r.payload, required: 1 } })));
-        const err = await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }), 'SCHEMA_MISMATCH');
-        expect(err.message).toContain(target);
-        expect(err.message).toContain('"required"');
-        expect(await a.count(target)).toBe(5);
-        expect(await a.readMarker(target)).toBeUndefined();
-        expect(await a.exists(stagingName(target, snapshotId))).toBe(false);
+        await expectAppendRefused(target, 'required');
       });
 
       it('a resume after a crash between the index build and the indexed marker builds no index twice', async () => {

@@ -57,6 +57,22 @@ export interface RouterDriverEndpoints {
   otherCluster?: string;
 }
 
+/**
+ * The endpoints named after what is there ('primary', 'read-only-primary', ...), for a harness whose
+ * driver finds each address by that name; with `otherCluster` when the harness has such a member.
+ */
+export function endpointsByRole(otherCluster: boolean): RouterDriverEndpoints {
+  return {
+    primary: 'primary',
+    standby: 'standby',
+    dead: 'dead',
+    silent: 'silent',
+    foreign: 'foreign',
+    readOnlyPrimary: 'read-only-primary',
+    ...(otherCluster ? { otherCluster: 'other-cluster' } : {}),
+  };
+}
+
 export type ReportedRole = EndpointObservation['role'];
 
 /** The engine's router over its driver (pgRouter, ...), reduced to where work runs. */

@@ -5,16 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError } from '../helpers/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
+import type { Harness, SuiteOptions } from './harness.js';
 
-export interface StorageHarness {
+export interface StorageHarness extends Harness {
   storage: Storage;
-  cleanup(): Promise<void>;
 }
 
-export interface StorageSuiteOptions {
-  name: string;
-  create(): Promise<StorageHarness>;
-}
+export type StorageSuiteOptions = SuiteOptions<StorageHarness>;
 
 async function collect(storage: Storage, prefix: string): Promise<string[]> {
   const out: string[] = [];

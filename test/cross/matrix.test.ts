@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';
 import { idToUuid } from '../../src/id-mapping.js';
 import type { CollectionSchema, Id, IdType, VectorRecord } from '../../src/model.js';
-import { openRepository, type Repository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
-import { makeBatch } from '../helpers/data.js';
+import type { Repository } from '../../src/repository/repository.js';
+import { makeBatch, nullableFields } from '../helpers/data.js';
 import { engineAvailable, randomName, type StartedTestEngine, TEST_ENGINES, type TestEngine } from '../helpers/engines.js';
+import { memoryRepository } from '../helpers/repository.js';
 import { roundTrip } from '../helpers/round-trip.js';
 
 // The engines come from the registry (test/helpers/engines.ts); a required engine that is not
@@ -45,17 +45,7 @@ function schemaFor(name: string, idType: IdType): CollectionSchema {
     idField: 'doc_id',
     idType,
     vectors: [{ name: 'embedding', dims: 8, metric: 'cosine', element: 'float32', nullable: false }],
-    payload: [
-      { name: 'title', type: 'string', array: false, nullable: true },
-      { name: 'n', type: 'int32', array: false, nullable: true },
-      { name: 'big', type: 'int64', array: false, nullable: true },
-      { name: 'score', type: 'float64', array: false, nullable: true },
-      { name: 'flag', type: 'bool', array: false, nullable: true },
-      { name: 'tags', type: 'string', array: true, nullable: true },
-      { name: 'meta', type: 'json', array: false, nullable: true },
-      { name: 'at', type: 'datetime', array: false, nullable: true },
-      { name: 'ref', type: 'uuid', array: false, nullable: true },
-    ],
+    payload: nullableFields({ title: 'string', n: 'int32', big: 'int64', score: 'float64', flag: 'bool', tags: 'string[]', meta: 'json', at: 'datetime', ref: 'uuid' }),
     indexes: [{ kind: 'hnsw', field: 'embedding', metric: 'cosine', params: { m: 8, ef_construction: 32 } }],
   };
 }
@@ -97,7 +87,7 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
 
   beforeAll(async () => {
     for (const e of [...MEMBERS, ...VARIANTS]) started.set(e.name, await e.start());
-    repo = await openRepository({ storage: memoryStorage(), create: true });
+    repo = await memoryRepository();
   });
   afterAll(async () => {
     for (const [e, n] of made) await started.get(e)?.adapter.drop(n).catch(() => undefined);

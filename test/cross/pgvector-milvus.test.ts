@@ -8,12 +8,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { milvusAdapter, type MilvusAdapter } from '../../adapters/milvus/index.js';
 import { pgvectorAdapter, type PgvectorAdapter } from '../../adapters/pgvector/index.js';
-import { openRepository, type Repository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
-import { engineAvailable, milvusTestServers, randomName } from '../helpers/engines.js';
+import type { Repository } from '../../src/repository/repository.js';
+import { createdNames, engineAvailable, milvusTestServers } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
-import { pgPool } from '../helpers/pg.js';
-import { crossOver, roundTrip } from '../helpers/round-trip.js';
+import { pgvectorPool } from '../helpers/pg.js';
+import { memoryRepository } from '../helpers/repository.js';
+import { crossOver, expectRefusedWithoutMetric, keysRoundTrip, roundTrip } from '../helpers/round-trip.js';
 
 const PG_URL = process.env.PG_URL;
 const hasPg = engineAvailable('pgvector', PG_URL !== undefined);
@@ -29,25 +29,14 @@ function crossSuite(MILVUS_ADDRESS: string): void {
   let pgA: PgvectorAdapter;
   let mv: MilvusAdapter;
   let repo: Repository;
-  const pgTables: string[] = [];
-  const mvCollections: string[] = [];
-  const pgName = (p: string): string => {
-    const n = randomName(p);
-    pgTables.push(n);
-    return n;
-  };
-  const mvName = (p: string): string => {
-    const n = randomName(p);
-    mvCollections.push(n);
-    return n;
-  };
+  const { name: pgName, created: pgTables } = createdNames();
+  const { name: mvName, created: mvCollections } = createdNames();
 
   beforeAll(async () => {
-    pool = pgPool({ connectionString: PG_URL, max: 4 });
-    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+    pool = await pgvectorPool(PG_URL);
     pgA = pgvectorAdapter({ pool });
     mv = milvusAdapter({ url: MILVUS_ADDRESS as string });
-    repo = await openRepository({ storage: memoryStorage(), create: true });
+    repo = await memoryRepository();
   });
   afterAll(async () => {
     for (const t of pgTables) await pgA.drop(t).catch(() => undefined);
@@ -86,29 +75,16 @@ function crossSuite(MILVUS_ADDRESS: string): void {
   });
 
   it('uuid and text keys travel as VarChar and come back as uuid and text', async () => {
-    for (const [keyType, value] of [['uuid', `md5(g::text)::uuid`], ['text', `'key/' || g || '/"ü"'`]] as const) {
-      const src = pgName('x_key');
-      await pool.query(`CREATE TABLE ${src} (k ${keyType} PRIMARY KEY, v vector(4) NOT NULL)`);
-      await pool.query(`INSERT INTO ${src} SELECT ${value}, ARRAY[g, 1, 2, 3]::real[]::vector FROM generate_series(1, 50) g`);
-      await pool.query(`CREATE INDEX ON ${src} USING hnsw (v vector_l2_ops)`);
-      const m = mvName('x_key_mv');
-      const back = pgName('x_key_back');
-      await roundTrip({ repo, from: pgA, collection: src, to: mv, target: m, home: back });
+    const names = { source: () => pgName('x_key'), target: () => mvName('x_key_mv'), home: () => pgName('x_key_back') };
+    await keysRoundTrip({ repo, sql: pool, from: pgA, to: mv, names }, async (keyType, m) => {
       expect((await mv.describe(m)).idType).toBe(keyType === 'uuid' ? 'uuid' : 'string');
-      const t = await pool.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'k'`, [back]);
-      expect(t.rows[0].data_type).toBe(keyType);
-    }
+    });
   });
 
   it('a vector without a metric is refused into Milvus unless the caller names one; then it restores with parity', async () => {
     const src = pgName('x_nometric');
-    await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, v vector(4) NOT NULL)`);
-    await pool.query(`INSERT INTO ${src} SELECT g, ARRAY[g, 0, 1, 2]::real[]::vector FROM generate_series(1, 20) g`);
-    const s = await repo.snapshot(pgA, src);
     const target = mvName('x_nometric_mv');
-    const err = await expectError(repo.restore(mv, { collection: src, snapshot: s.manifest.id, target }), 'UNSUPPORTED_OPERATION');
-    expect(err.message).toContain('metricForUnindexed');
-    expect(await mv.exists(target)).toBe(false);
+    const s = await expectRefusedWithoutMetric({ repo, sql: pool, from: pgA, table: src, to: mv, target });
     // ifExists 'replace' on an engine without atomic swap drops the old collection first: the refusal
     // must come before that drop.
     const existing = mvName('x_keep');

@@ -10,14 +10,14 @@ import { milvusAdapter, type MilvusAdapter } from '../../adapters/milvus/index.j
 import { pgvectorAdapter, type PgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { weaviateAdapter, type WeaviateAdapter } from '../../adapters/weaviate/index.js';
 import { idToUuid } from '../../src/id-mapping.js';
-import type { CollectionSchema, VectorRecord } from '../../src/model.js';
-import { openRepository, type Repository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
-import { makeBatch } from '../helpers/data.js';
+import type { CollectionSchema, IndexSpec, VectorField, VectorRecord } from '../../src/model.js';
+import type { Repository } from '../../src/repository/repository.js';
+import { type FieldTypes, makeBatch, nullableFields } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
-import { pgPool } from '../helpers/pg.js';
-import { roundTrip } from '../helpers/round-trip.js';
+import { pgvectorPool } from '../helpers/pg.js';
+import { memoryRepository } from '../helpers/repository.js';
+import { expectRefusedWithoutMetric, keysRoundTrip, roundTrip } from '../helpers/round-trip.js';
 
 const PG_URL = process.env.PG_URL;
 const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
@@ -43,14 +43,19 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
   const pgName = (p: string): string => named(() => pgA, p);
   const mvName = (p: string): string => named(() => mv, p);
   const wvName = (p: string): string => named(() => wv, p);
+  /** Creates a Weaviate-native collection in Weaviate (uuid ids in `id`, nullable payload fields); its schema. */
+  const createNative = async (name: string, vector: VectorField, payload: FieldTypes, indexes: IndexSpec[] = []): Promise<CollectionSchema> => {
+    const schema: CollectionSchema = { name, idField: 'id', idType: 'uuid', vectors: [vector], payload: nullableFields(payload), indexes };
+    await wv.create(schema, { indexes: 'now' });
+    return schema;
+  };
 
   beforeAll(async () => {
-    pool = pgPool({ connectionString: PG_URL, max: 4 });
-    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+    pool = await pgvectorPool(PG_URL);
     pgA = pgvectorAdapter({ pool });
     mv = milvusAdapter({ url: MILVUS_ADDRESS as string });
     wv = weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string });
-    repo = await openRepository({ storage: memoryStorage(), create: true });
+    repo = await memoryRepository();
   });
   afterAll(async () => {
     for (const m of made) await m.adapter().drop(m.name).catch(() => undefined);
@@ -96,38 +101,21 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
   });
 
   it('text and uuid keys: pgvector -> weaviate -> pgvector with the keys unchanged', async () => {
-    for (const [keyType, value] of [['uuid', `md5(g::text)::uuid`], ['text', `'key/' || g || '/"ü"'`]] as const) {
-      const src = pgName('xw_key');
-      await pool.query(`CREATE TABLE ${src} (k ${keyType} PRIMARY KEY, v vector(4) NOT NULL)`);
-      await pool.query(`INSERT INTO ${src} SELECT ${value}, ARRAY[g, 1, 2, 3]::real[]::vector FROM generate_series(1, 50) g`);
-      await pool.query(`CREATE INDEX ON ${src} USING hnsw (v vector_l2_ops)`);
-      const w = wvName('xw_key_w');
-      const back = pgName('xw_key_back');
-      await roundTrip({ repo, from: pgA, collection: src, to: wv, target: w, home: back });
+    const names = { source: () => pgName('xw_key'), target: () => wvName('xw_key_w'), home: () => pgName('xw_key_back') };
+    await keysRoundTrip({ repo, sql: pool, from: pgA, to: wv, names }, async (keyType, w) => {
       const d = await wv.describe(w);
       expect([d.idType, d.idField, d.vectors[0]?.metric]).toEqual([keyType === 'uuid' ? 'uuid' : 'string', 'k', 'l2']);
-      const t = await pool.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'k'`, [back]);
-      expect(t.rows[0].data_type).toBe(keyType);
-    }
+    });
   });
 
   it('weaviate (native, UUIDs) -> pgvector -> weaviate: the UUIDs and payloads come home unchanged', async () => {
     const src = wvName('xw_native');
-    const schema: CollectionSchema = {
-      name: src,
-      idField: 'id',
-      idType: 'uuid',
-      vectors: [{ name: 'content', dims: 8, metric: 'dot', element: 'float32', nullable: false }],
-      payload: [
-        { name: 'title', type: 'string', array: false, nullable: true },
-        { name: 'views', type: 'int64', array: false, nullable: true },
-        { name: 'rating', type: 'float64', array: false, nullable: true },
-        { name: 'published', type: 'datetime', array: false, nullable: true },
-        { name: 'tags', type: 'string', array: true, nullable: true },
-      ],
-      indexes: [{ kind: 'hnsw', field: 'content', metric: 'dot', params: { m: 16, ef_construction: 64 } }],
-    };
-    await wv.create(schema, { indexes: 'now' });
+    const schema = await createNative(
+      src,
+      { name: 'content', dims: 8, metric: 'dot', element: 'float32', nullable: false },
+      { title: 'string', views: 'int64', rating: 'float64', published: 'datetime', tags: 'string[]' },
+      [{ kind: 'hnsw', field: 'content', metric: 'dot', params: { m: 16, ef_construction: 64 } }],
+    );
     const records: VectorRecord[] = Array.from({ length: 300 }, (_, i) => ({
       id: idToUuid(BigInt(i), 'int64'),
       vectors: { content: Float32Array.from({ length: 8 }, (_, d) => Math.cos(i + d)) },
@@ -151,13 +139,7 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
         idField: 'pk',
         idType,
         vectors: [{ name: 'vec', dims: 8, metric: 'l2', element: 'float32', nullable: false }],
-        payload: [
-          { name: 'title', type: 'string', array: false, nullable: true },
-          { name: 'n', type: 'int32', array: false, nullable: true },
-          { name: 'score', type: 'float32', array: false, nullable: true },
-          { name: 'flag', type: 'bool', array: false, nullable: true },
-          { name: 'meta', type: 'json', array: false, nullable: true },
-        ],
+        payload: nullableFields({ title: 'string', n: 'int32', score: 'float32', flag: 'bool', meta: 'json' }),
         indexes: [{ kind: 'hnsw', field: 'vec', metric: 'l2', params: { m: 12, ef_construction: 48 } }],
       };
       const records: VectorRecord[] = Array.from({ length: 400 }, (_, i) => ({
@@ -177,19 +159,11 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
 
     // Weaviate first: native UUIDs into Milvus (VarChar(36) with a uuid hint) and back.
     const wsrc = wvName('xw_wm');
-    const wschema: CollectionSchema = {
-      name: wsrc,
-      idField: 'id',
-      idType: 'uuid',
-      vectors: [{ name: 'vec', dims: 4, metric: 'cosine', element: 'float32', nullable: false }],
-      payload: [
-        { name: 'title', type: 'string', array: false, nullable: true },
-        { name: 'n', type: 'int64', array: false, nullable: true },
-        { name: 'tags', type: 'string', array: true, nullable: true },
-      ],
-      indexes: [],
-    };
-    await wv.create(wschema, { indexes: 'now' });
+    const wschema = await createNative(
+      wsrc,
+      { name: 'vec', dims: 4, metric: 'cosine', element: 'float32', nullable: false },
+      { title: 'string', n: 'int64', tags: 'string[]' },
+    );
     const wrecords: VectorRecord[] = Array.from({ length: 120 }, (_, i) => ({
       id: idToUuid(`w${i}`, 'string'),
       vectors: { vec: Float32Array.from([i, 1, 2, 3]) },
@@ -205,13 +179,8 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
 
   it('a vector without a metric is refused into Weaviate unless the caller names one, and nothing is created or dropped', async () => {
     const src = pgName('xw_nometric');
-    await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, v vector(4) NOT NULL)`);
-    await pool.query(`INSERT INTO ${src} SELECT g, ARRAY[g, 0, 1, 2]::real[]::vector FROM generate_series(1, 20) g`);
-    const s = await repo.snapshot(pgA, src);
     const target = wvName('xw_nometric_w');
-    const err = await expectError(repo.restore(wv, { collection: src, snapshot: s.manifest.id, target }), 'UNSUPPORTED_OPERATION');
-    expect(err.message).toContain('metricForUnindexed');
-    expect(await wv.exists(target)).toBe(false);
+    const s = await expectRefusedWithoutMetric({ repo, sql: pool, from: pgA, table: src, to: wv, target });
     // ifExists 'replace' (no atomic swap in Weaviate: drop, then load): the refusal comes before the drop.
     const keep = wvName('xw_keep');
     const keepSchema: CollectionSchema = { name: keep, idField: 'id', idType: 'int64', vectors: [{ name: 'v', dims: 4, metric: 'l2', element: 'float32', nullable: false }], payload: [], indexes: [] };

@@ -1,5 +1,5 @@
 /** Deterministic test data: the same seed gives the same vectors and payloads on every engine. */
-import type { CollectionSchema, Payload, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { CollectionSchema, Payload, PayloadField, PayloadType, RecordBatch, VectorRecord } from '../../src/model.js';
 import { batchFromRecords } from '../../src/model.js';
 
 export function rng(seed: number): () => number {
@@ -13,20 +13,24 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Payload field types by name, `[]` marking an array: `{ title: 'string', tags: 'string[]' }`. */
+export type FieldTypes = Record<string, PayloadType | `${PayloadType}[]`>;
+
+/**
+ * Nullable payload fields, in the order written: `nullableFields({ title: 'string', tags: 'string[]' })`
+ * (`[]` marks an array). A name that reads as an array index ('1') would move first: use none.
+ */
+export function nullableFields(types: FieldTypes): PayloadField[] {
+  return Object.entries(types).map(([name, t]) => ({ name, type: t.replace(/\[\]$/, '') as PayloadType, array: t.endsWith('[]'), nullable: true }));
+}
+
 export function testSchema(name: string, dims = 16): CollectionSchema {
   return {
     name,
     idField: 'id',
     idType: 'int64',
     vectors: [{ name: 'embedding', dims, metric: 'cosine', element: 'float32', nullable: false }],
-    payload: [
-      { name: 'title', type: 'string', array: false, nullable: true },
-      { name: 'n', type: 'int64', array: false, nullable: true },
-      { name: 'score', type: 'float64', array: false, nullable: true },
-      { name: 'flag', type: 'bool', array: false, nullable: true },
-      { name: 'tags', type: 'string', array: true, nullable: true },
-      { name: 'meta', type: 'json', array: false, nullable: true },
-    ],
+    payload: nullableFields({ title: 'string', n: 'int64', score: 'float64', flag: 'bool', tags: 'string[]', meta: 'json' }),
     indexes: [{ kind: 'hnsw', field: 'embedding', metric: 'cosine', params: { m: 8, ef_construction: 32 } }],
   };
 }

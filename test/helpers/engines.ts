@@ -18,6 +18,25 @@ export function randomName(prefix: string): string {
   return `${prefix}_${Math.random().toString(36).slice(2, 10)}`;
 }
 
+/** Random names a suite hands out and remembers, so that its afterAll can drop every one. */
+export interface CreatedNames {
+  /** A fresh random name with this prefix, remembered in `created`. */
+  name(prefix: string): string;
+  /** Every name handed out so far, in order. */
+  readonly created: string[];
+}
+
+/** `const { name, created } = createdNames();` then `for (const c of created) await adapter.drop(c)` in afterAll. */
+export function createdNames(): CreatedNames {
+  const created: string[] = [];
+  const name = (prefix: string): string => {
+    const n = randomName(prefix);
+    created.push(n);
+    return n;
+  };
+  return { name, created };
+}
+
 /** A Milvus-protocol server the Milvus suites run against. */
 export interface MilvusTestServer {
   /** The VECTORDR_REQUIRE_ENGINES name. */
@@ -88,9 +107,8 @@ export const TEST_ENGINES: readonly TestEngine[] = [
     core: true,
     configured: () => process.env.PG_URL !== undefined,
     start: async () => {
-      const [{ pgvectorAdapter }, { pgPool }] = await Promise.all([import('../../adapters/pgvector/index.js'), import('./pg.js')]);
-      const pool = pgPool({ connectionString: setting('PG_URL'), max: 4 });
-      await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+      const [{ pgvectorAdapter }, { pgvectorPool }] = await Promise.all([import('../../adapters/pgvector/index.js'), import('./pg.js')]);
+      const pool = await pgvectorPool(setting('PG_URL'));
       const adapter: VectorAdapter = pgvectorAdapter({ pool });
       const close = async (): Promise<void> => {
         await adapter.close?.();

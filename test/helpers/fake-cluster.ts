@@ -17,6 +17,14 @@ export class FakeCluster {
   unfences: string[] = [];
   promoteFails = false;
 
+  /** The usual start: `a` the primary and `b` its standby, on one epoch, at the given positions. */
+  static primaryAndStandby(epoch: number, primaryAt: bigint, standbyAt: bigint): FakeCluster {
+    const c = new FakeCluster();
+    c.set('a', 'primary', epoch, primaryAt);
+    c.set('b', 'standby', epoch, standbyAt);
+    return c;
+  }
+
   set(name: string, role: 'primary' | 'standby', epoch: number, position: bigint, clusterId = 'c1'): void {
     this.nodes.set(name, { obs: { role, epoch, position, clusterId, readOnly: false, version: 'fake' } });
   }

@@ -22,3 +22,10 @@ export function pgPool(config: pg.PoolConfig): pg.Pool {
   p.on('error', ignoreLost);
   return p;
 }
+
+/** A pool of four on `connectionString` (a test server's PG_URL), with the vector extension created: what pgvector suites run on. */
+export async function pgvectorPool(connectionString: string | undefined): Promise<pg.Pool> {
+  const pool = pgPool({ connectionString, max: 4 });
+  await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+  return pool;
+}

@@ -13,16 +13,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
+import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { isVectordrError } from '../../src/errors.js';
 import { LOCKS_PREFIX } from '../../src/repository/locks.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { expectError } from './errors.js';
 import type { ChildStorageSpec } from './lock-holder-child.js';
+import { openPglite } from './pglite.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SEGMENT_BYTES = 64 * 1024; // 3000 rows of 8 dims: 14 segments
@@ -115,10 +115,8 @@ export function testPruneSafety(name: string, create: () => Promise<PruneSafetyT
     };
 
     beforeAll(async () => {
-      db = await PGlite.create({ extensions: { vector } });
-      await db.exec(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
-        INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3, 4, 5, 6, 7]::real[]::vector, 'payload-' || g FROM generate_series(1, 3000) g;`);
-      adapter = pgvectorAdapter({ pglite: db });
+      ({ db, adapter } = await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
+        INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3, 4, 5, 6, 7]::real[]::vector, 'payload-' || g FROM generate_series(1, 3000) g;`));
     });
     afterAll(async () => {
       await db?.close();

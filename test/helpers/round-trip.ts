@@ -7,6 +7,7 @@
  */
 import { expect } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';
+import { expectError } from './errors.js';
 import type { Repository } from '../../src/repository/repository.js';
 import type { RestoreResult } from '../../src/restore/restore.js';
 import type { SnapshotResult } from '../../src/snapshot/snapshot.js';
@@ -72,4 +73,66 @@ export async function roundTrip(o: RoundTripOptions): Promise<RoundTrip> {
   const parity = await o.repo.verifyParity(o.from, o.cosine === undefined ? original : { ...original, cosine: o.cosine });
   expect(parity.ok, parityMessage(parity)).toBe(true);
   return { there, home: { snapshot, restore, parity } };
+}
+
+/** A pgvector connection (a pg Pool), where the pairwise suites create their source tables. */
+export interface Sql {
+  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+export interface KeysRoundTripOptions {
+  readonly repo: Repository;
+  readonly sql: Sql;
+  /** The pgvector adapter over `sql`. */
+  readonly from: VectorAdapter;
+  readonly to: VectorAdapter;
+  /** Names for each key type's source table, its collection on `to` and its home table (the caller's cleanup lists know them). */
+  readonly names: { readonly source: () => string; readonly target: () => string; readonly home: () => string };
+}
+
+/**
+ * A uuid key, then a text key: a pgvector table keyed by it (50 rows, an l2 HNSW index) goes to `to`
+ * and home again (`roundTrip`), and comes home with the same key column type. `check` asserts what
+ * `to` made of the key in between.
+ */
+export async function keysRoundTrip(o: KeysRoundTripOptions, check: (keyType: 'uuid' | 'text', target: string) => Promise<void>): Promise<void> {
+  for (const [keyType, value] of [['uuid', `md5(g::text)::uuid`], ['text', `'key/' || g || '/"ü"'`]] as const) {
+    const src = o.names.source();
+    await o.sql.query(`CREATE TABLE ${src} (k ${keyType} PRIMARY KEY, v vector(4) NOT NULL)`);
+    await o.sql.query(`INSERT INTO ${src} SELECT ${value}, ARRAY[g, 1, 2, 3]::real[]::vector FROM generate_series(1, 50) g`);
+    await o.sql.query(`CREATE INDEX ON ${src} USING hnsw (v vector_l2_ops)`);
+    const target = o.names.target();
+    const back = o.names.home();
+    await roundTrip({ repo: o.repo, from: o.from, collection: src, to: o.to, target, home: back });
+    await check(keyType, target);
+    const t = await o.sql.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'k'`, [back]);
+    expect(t.rows[0]?.data_type).toBe(keyType);
+  }
+}
+
+export interface NoMetricOptions {
+  readonly repo: Repository;
+  /** Where the source table is created. */
+  readonly sql: Sql;
+  /** The pgvector adapter over `sql`. */
+  readonly from: VectorAdapter;
+  /** The source table: 20 rows of one 4-dimension vector and no index, so no metric is known. */
+  readonly table: string;
+  /** An engine that needs a metric, and the name the refused restore must not create. */
+  readonly to: VectorAdapter;
+  readonly target: string;
+}
+
+/**
+ * Where the "no metric" cases start: `table` is created on pgvector and snapshotted, and its restore
+ * into `to` with no metric given is refused, naming `metricForUnindexed`, with nothing created.
+ */
+export async function expectRefusedWithoutMetric(o: NoMetricOptions): Promise<SnapshotResult> {
+  await o.sql.query(`CREATE TABLE ${o.table} (id bigint PRIMARY KEY, v vector(4) NOT NULL)`);
+  await o.sql.query(`INSERT INTO ${o.table} SELECT g, ARRAY[g, 0, 1, 2]::real[]::vector FROM generate_series(1, 20) g`);
+  const s = await o.repo.snapshot(o.from, o.table);
+  const err = await expectError(o.repo.restore(o.to, { collection: o.table, snapshot: s.manifest.id, target: o.target }), 'UNSUPPORTED_OPERATION');
+  expect(err.message).toContain('metricForUnindexed');
+  expect(await o.to.exists(o.target)).toBe(false);
+  return s;
 }

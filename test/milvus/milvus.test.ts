@@ -12,7 +12,7 @@ import { openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { type MilvusTestServer, milvusTestServers, randomName } from '../helpers/engines.js';
+import { createdNames, type MilvusTestServer, milvusTestServers, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 
 const servers = milvusTestServers();
@@ -43,12 +43,7 @@ function milvusSuite(server: MilvusTestServer): void {
   describe('milvus specifics and bad input', () => {
     let adapter: MilvusAdapter;
     let client: MilvusClient;
-    const created: string[] = [];
-    const name = (p: string): string => {
-      const n = randomName(p);
-      created.push(n);
-      return n;
-    };
+    const { name, created } = createdNames();
     beforeAll(() => {
       adapter = milvusAdapter({ url: address });
       client = new MilvusClient({ address: address, logLevel: 'error' });
@@ -58,6 +53,11 @@ function milvusSuite(server: MilvusTestServer): void {
       await adapter.close();
       await client.closeConnection();
     });
+    /** Creates collection `n` through the client, the way a Milvus user would: an int64 primary key `id`, then `fields`. */
+    const createWithIntId = (n: string, fields: Record<string, unknown>[]): ReturnType<MilvusClient['createCollection']> => {
+      const id = { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false };
+      return client.createCollection({ collection_name: n, fields: [id, ...fields] } as never);
+    };
 
     it('a missing collection is COLLECTION_NOT_FOUND for describe, scan and count', async () => {
       const missing = randomName('nope');
@@ -90,16 +90,10 @@ function milvusSuite(server: MilvusTestServer): void {
         [DataType.SparseFloatVector, {}],
       ] as const) {
         const n = name('unsup');
-        const res = await client
-          .createCollection({
-            collection_name: n,
-            fields: [
-              { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false },
-              { name: 'dense', data_type: DataType.FloatVector, dim: 4 },
-              { name: 'odd_vec', data_type: type, ...extra },
-            ],
-          } as never)
-          .catch(() => undefined);
+        const res = await createWithIntId(n, [
+          { name: 'dense', data_type: DataType.FloatVector, dim: 4 },
+          { name: 'odd_vec', data_type: type, ...extra },
+        ]).catch(() => undefined);
         // milvus-lite has only FloatVector and SparseFloatVector; a type the server lacks cannot be described.
         if (!res || (res.error_code !== 'Success' && res.code !== 0)) continue;
         const err = await expectError(adapter.describe(n), 'UNSUPPORTED_OPERATION');
@@ -149,13 +143,7 @@ function milvusSuite(server: MilvusTestServer): void {
 
     it('rows of every partition are captured, with a warning that partition membership is not', async () => {
       const n = name('parts');
-      await client.createCollection({
-        collection_name: n,
-        fields: [
-          { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false },
-          { name: 'v', data_type: DataType.FloatVector, dim: 2 },
-        ],
-      } as never);
+      await createWithIntId(n, [{ name: 'v', data_type: DataType.FloatVector, dim: 2 }]);
       await client.createIndex({ collection_name: n, field_name: 'v', index_type: 'FLAT', metric_type: 'L2', params: {} } as never);
       await client.createPartition({ collection_name: n, partition_name: 'p1' });
       await client.loadCollectionSync({ collection_name: n });
@@ -320,14 +308,10 @@ function milvusSuite(server: MilvusTestServer): void {
 
     it('a row without a value for a field that cannot hold null is SCHEMA_MISMATCH and nothing is written', async () => {
       const n = name('notnull');
-      await client.createCollection({
-        collection_name: n,
-        fields: [
-          { name: 'id', data_type: DataType.Int64, is_primary_key: true, autoID: false },
-          { name: 'embedding', data_type: DataType.FloatVector, dim: 16 },
-          { name: 'title', data_type: DataType.VarChar, max_length: 200 },
-        ],
-      } as never);
+      await createWithIntId(n, [
+        { name: 'embedding', data_type: DataType.FloatVector, dim: 16 },
+        { name: 'title', data_type: DataType.VarChar, max_length: 200 },
+      ]);
       await client.createIndex({ collection_name: n, field_name: 'embedding', index_type: 'FLAT', metric_type: 'COSINE', params: {} } as never);
       await client.loadCollectionSync({ collection_name: n });
       const schema = { ...testSchema(n), payload: [{ name: 'title', type: 'string' as const, array: false, nullable: true }] };

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { EngineError } from '../../src/errors.js';
 import type { Manifest } from '../../src/format/manifest.js';
-import { type Repository, openRepository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
+import type { Repository } from '../../src/repository/repository.js';
 import { crashBeforeIndexedMarker } from '../conformance/adapter-suite.js';
-import { engineAvailable, randomName } from '../helpers/engines.js';
+import { createdNames, engineAvailable } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
-import { pgPool } from '../helpers/pg.js';
+import { pgvectorPool } from '../helpers/pg.js';
+import { memoryRepository } from '../helpers/repository.js';
 
 const PG_URL = process.env.PG_URL;
 
@@ -30,12 +30,7 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
     let repo: Repository;
     let source: string;
     let manifest: Manifest;
-    const tables: string[] = [];
-    const table = (p: string): string => {
-      const t = randomName(p);
-      tables.push(t);
-      return t;
-    };
+    const { name: table, created: tables } = createdNames();
 
     /** Tables vectordr stages restores in (`<target>_vdr_<hash>`). */
     const stagingTables = async (target: string): Promise<string[]> =>
@@ -53,7 +48,7 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
 
     beforeAll(async () => {
       ({ sql, adapter, close } = await open());
-      repo = await openRepository({ storage: memoryStorage(), create: true });
+      repo = await memoryRepository();
       source = table('app_src');
       // Notes are numeric text for the first 600 rows, so a text -> int target accepts the first
       // segments and refuses a later one: what used to leave a partial append behind.
@@ -250,8 +245,7 @@ const hasPg = engineAvailable('pgvector', PG_URL !== undefined);
 describe.runIf(hasPg)('real PostgreSQL', () => {
   for (const copy of ['auto', 'never'] as const) {
     appendSuite(`PostgreSQL (pg Pool, copy: ${copy})`, async () => {
-      const pool = pgPool({ connectionString: PG_URL, max: 4 });
-      await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+      const pool = await pgvectorPool(PG_URL);
       return { sql: { query: (q) => pool.query(q) }, adapter: pgvectorAdapter({ pool, copy }), close: () => pool.end() };
     });
   }

@@ -11,9 +11,9 @@ import { openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
 import { expectError } from '../helpers/errors.js';
-import { engineAvailable, randomName } from '../helpers/engines.js';
+import { createdNames, engineAvailable } from '../helpers/engines.js';
 import { serializeManifest } from '../../src/format/manifest.js';
-import { pgClient, pgPool } from '../helpers/pg.js';
+import { pgClient, pgPool, pgvectorPool } from '../helpers/pg.js';
 
 const PG_URL = process.env.PG_URL;
 
@@ -34,8 +34,7 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
   testAdapter({
     name: 'pgvector on PostgreSQL (pg Pool, binary COPY)',
     create: async () => {
-      const pool = pgPool({ connectionString: PG_URL, max: 4 });
-      await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+      const pool = await pgvectorPool(PG_URL);
       return { adapter: pgvectorAdapter({ pool }), cleanup: () => pool.end() };
     },
   });
@@ -53,12 +52,7 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
   describe('PostgreSQL specifics', () => {
     let pool: pg.Pool;
     let adapter: PgvectorAdapter;
-    const tables: string[] = [];
-    const table = (p: string): string => {
-      const t = randomName(p);
-      tables.push(t);
-      return t;
-    };
+    const { name: table, created: tables } = createdNames();
     beforeAll(async () => {
       pool = pgPool({ connectionString: PG_URL, max: 4 });
       adapter = pgvectorAdapter({ pool });

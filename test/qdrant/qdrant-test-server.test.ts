@@ -18,6 +18,13 @@ afterAll(async () => {
 
 const unique = (prefix: string) => `${prefix}_${randomUUID().slice(0, 8)}`;
 
+/** A new collection of one unnamed vector, under a fresh name with `prefix`; its name. */
+async function collection(prefix: string, size: number, distance: 'Cosine' | 'Dot' | 'Euclid'): Promise<string> {
+  const name = unique(prefix);
+  await client.createCollection(name, { vectors: { size, distance } });
+  return name;
+}
+
 async function raw(method: string, path: string, body?: string, base = server.url, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}${path}`, {
     method,
@@ -80,8 +87,7 @@ describe('OpenAPI validator', () => {
 
 describe('Qdrant test server: validation', () => {
   it('refuses a schema-invalid request with 400 in Qdrant shape and records it', async () => {
-    const name = unique('invalid');
-    await client.createCollection(name, { vectors: { size: 2, distance: 'Dot' } });
+    const name = await collection('invalid', 2, 'Dot');
     const added = await expectViolations(1, async () => {
       const res = await raw('PUT', `/collections/${name}/points?wait=true`, '{"points":[{"id":-1,"vector":[1,2]}]}');
       expect(res.status).toBe(400);
@@ -117,8 +123,7 @@ describe('Qdrant test server: validation', () => {
   });
 
   it('refuses valid but unemulated input loudly, without a violation', async () => {
-    const name = unique('unsupported');
-    await client.createCollection(name, { vectors: { size: 2, distance: 'Dot' } });
+    const name = await collection('unsupported', 2, 'Dot');
     const res = await raw('POST', `/collections/${name}/points/scroll`, JSON.stringify({ filter: { must: [{ key: 'a', match: { text: 'x' } }] } }));
     expect(res.status).toBe(400);
     expect(res.text).toContain('not implemented by the vectordr Qdrant test server');
@@ -204,8 +209,7 @@ describe('Qdrant test server: behaviour through the official client', () => {
   });
 
   it('pages a scroll in Qdrant id order over mixed integer and uuid ids', async () => {
-    const name = unique('paging');
-    await client.createCollection(name, { vectors: { size: 2, distance: 'Dot' } });
+    const name = await collection('paging', 2, 'Dot');
     const uuids = ['ffffffff-0000-4000-8000-000000000000', '00000000-0000-4000-8000-00000000000a', '7fffffff-0000-4000-8000-000000000000', '0000000a-0000-4000-8000-000000000000'];
     const ints = [1000000, 0, 42, 7, 9, 10];
     const ids: (number | string)[] = [uuids[0]!, 42, uuids[1]!, 1000000, 0, uuids[2]!, 7, 9, uuids[3]!, 10];
@@ -231,8 +235,7 @@ describe('Qdrant test server: behaviour through the official client', () => {
   });
 
   it('round-trips the largest u64 id exactly', async () => {
-    const name = unique('u64');
-    await client.createCollection(name, { vectors: { size: 2, distance: 'Dot' } });
+    const name = await collection('u64', 2, 'Dot');
     const max = '18446744073709551615';
     const put = await raw('PUT', `/collections/${name}/points?wait=true`, `{"points":[{"id":${max},"vector":[1,2],"payload":{"big":123456789012345678901}}]}`);
     expect(put.status).toBe(200);
@@ -271,8 +274,7 @@ describe('Qdrant test server: behaviour through the official client', () => {
       ['18446744073709551616', '1.8446744073709552e+19'],
       ['-9223372036854775809', '-9.223372036854776e+18'],
     ];
-    const name = unique('floats');
-    await client.createCollection(name, { vectors: { size: 1, distance: 'Dot' } });
+    const name = await collection('floats', 1, 'Dot');
     const points = measured.map(([text], i) => `{"id":${i},"vector":[1],"payload":{"x":${text},"in":[{"y":${text}}]}}`);
     expect((await raw('PUT', `/collections/${name}/points?wait=true`, `{"points":[${points.join(',')}]}`)).status).toBe(200);
     const scroll = await raw('POST', `/collections/${name}/points/scroll`, '{"limit":100}');
@@ -285,20 +287,16 @@ describe('Qdrant test server: behaviour through the official client', () => {
   });
 
   it('answers uuids lower-case hyphenated whatever form they were sent in', async () => {
-    const name = unique('uuid');
-    await client.createCollection(name, { vectors: { size: 2, distance: 'Dot' } });
+    const name = await collection('uuid', 2, 'Dot');
     await raw('PUT', `/collections/${name}/points?wait=true`, '{"points":[{"id":"550E8400E29B41D4A716446655440000","vector":[1,2]}]}');
     const [record] = await client.retrieve(name, { ids: ['{550e8400-e29b-41d4-a716-446655440000}'] });
     expect(record?.id).toBe('550e8400-e29b-41d4-a716-446655440000');
   });
 
   it('normalises Cosine vectors on write in float32, and leaves Dot and Euclid alone', async () => {
-    const cosine = unique('cos');
-    const dot = unique('dot');
-    const euclid = unique('euclid');
-    await client.createCollection(cosine, { vectors: { size: 3, distance: 'Cosine' } });
-    await client.createCollection(dot, { vectors: { size: 3, distance: 'Dot' } });
-    await client.createCollection(euclid, { vectors: { size: 3, distance: 'Euclid' } });
+    const cosine = await collection('cos', 3, 'Cosine');
+    const dot = await collection('dot', 3, 'Dot');
+    const euclid = await collection('euclid', 3, 'Euclid');
     for (const name of [cosine, dot, euclid]) {
       await client.upsert(name, { wait: true, points: [{ id: 1, vector: [3, 4, 0.1] }, { id: 2, vector: [0, 0, 0] }] });
     }
@@ -350,11 +348,9 @@ describe('Qdrant test server: behaviour through the official client', () => {
   });
 
   it('swaps an alias atomically, and applies no action of a failing batch', async () => {
-    const blue = unique('blue');
-    const green = unique('green');
+    const blue = await collection('blue', 2, 'Dot');
+    const green = await collection('green', 2, 'Dot');
     const alias = unique('prod');
-    await client.createCollection(blue, { vectors: { size: 2, distance: 'Dot' } });
-    await client.createCollection(green, { vectors: { size: 2, distance: 'Dot' } });
     await client.upsert(green, { wait: true, points: [{ id: 1, vector: [1, 2] }] });
     await client.updateCollectionAliases({ actions: [{ create_alias: { collection_name: blue, alias_name: alias } }] });
     expect((await client.count(alias)).count).toBe(0);
@@ -378,8 +374,7 @@ describe('Qdrant test server: behaviour through the official client', () => {
   });
 
   it('answers errors like Qdrant does', async () => {
-    const name = unique('errors');
-    await client.createCollection(name, { vectors: { size: 4, distance: 'Dot' } });
+    const name = await collection('errors', 4, 'Dot');
 
     const dim = await raw('PUT', `/collections/${name}/points?wait=true`, '{"points":[{"id":1,"vector":[1,2,3]}]}');
     expect(dim.status).toBe(400);

@@ -14,6 +14,7 @@ import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
+import { expectMetricRefusals, itRefusesUuidCaseCollision } from '../conformance/shared-cases.js';
 import { makeBatch, makeRecords, rng, testSchema } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
@@ -139,12 +140,7 @@ describe('qdrant specifics and bad input (test server)', () => {
   });
 
   it('refuses a metric Qdrant lacks (with the choices) and an unspecified one unless named', async () => {
-    const s1: CollectionSchema = { ...testSchema(randomName('ham')), vectors: [{ name: 'embedding', dims: 4, metric: 'hamming', element: 'float32', nullable: false }], indexes: [] };
-    const err = await expectError(a.create(s1, { indexes: 'now' }), 'UNSUPPORTED_OPERATION');
-    expect(err.message).toContain('Cosine, Euclid, Dot, Manhattan');
-    const s2: CollectionSchema = { ...testSchema(randomName('nom')), vectors: [{ name: 'embedding', dims: 4, metric: 'unspecified', element: 'float32', nullable: false }], indexes: [] };
-    expect((await expectError(a.create(s2, { indexes: 'now' }), 'UNSUPPORTED_OPERATION')).message).toContain('metricForUnindexed');
-    expect(await a.exists(s2.name)).toBe(false);
+    await expectMetricRefusals(a, [randomName('ham'), randomName('nom')], 'hamming', 'Cosine, Euclid, Dot, Manhattan');
   });
 
   it('cosine vectors come back normalised; parity compares them after normalisation and still catches a changed one', async () => {
@@ -234,18 +230,7 @@ describe('qdrant specifics and bad input (test server)', () => {
     }
   });
 
-  it('refuses two ids that land on the same point (ID_COLLISION), writing nothing', async () => {
-    const n = randomName('collide');
-    const schema: CollectionSchema = { ...testSchema(n), idType: 'uuid' };
-    await a.create(schema, { indexes: 'now' });
-    const [r0, r1] = makeRecords(2);
-    const recs = [
-      { ...(r0 as VectorRecord), id: '6F1E0B36-1C4F-4B8E-9D1A-0C3F3B1A2B4C' },
-      { ...(r1 as VectorRecord), id: '6f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c' },
-    ];
-    await expectError(a.write(n, makeBatch(schema, recs), { mode: 'insert' }), 'ID_COLLISION');
-    expect(await a.count(n)).toBe(0);
-  });
+  itRefusesUuidCaseCollision('point', () => a, () => randomName('collide'));
 
   it('an integer point id above 2^53 written by another client is read exactly where the client can (Node 22+), and refused with a clear error where it cannot (Node 20)', async () => {
     const n = randomName('bigpoint');

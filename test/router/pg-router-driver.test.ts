@@ -10,7 +10,7 @@ import { describe } from 'vitest';
 import { pgRouter } from '../../adapters/pgvector/index.js';
 import { PgRouterDriver } from '../../adapters/pgvector/pgvector-router-driver.js';
 import { silentLogger } from '../../src/index.js';
-import { type LoopbackAddress, type ReportedRole, type RoutedWork, testRouterDriver } from '../conformance/router-driver-suite.js';
+import { endpointsByRole, type LoopbackAddress, type ReportedRole, type RoutedWork, testRouterDriver } from '../conformance/router-driver-suite.js';
 import { engineAvailable } from '../helpers/engines.js';
 import { pgClient } from '../helpers/pg.js';
 import { REPLICA_A_URL, REPLICA_B_URL } from '../helpers/pg-replica.js';
@@ -86,15 +86,7 @@ describe.runIf(hasPair)('PostgreSQL streaming replication (PG_REPLICA_*)', () =>
       const advance = pgClient({ connectionString: roles.primary });
       await advance.connect();
       return {
-        endpoints: {
-          primary: 'primary',
-          standby: 'standby',
-          dead: 'dead',
-          silent: 'silent',
-          foreign: 'foreign',
-          readOnlyPrimary: 'read-only-primary',
-          ...(PG_URL !== undefined ? { otherCluster: 'other-cluster' } : {}),
-        },
+        endpoints: endpointsByRole(PG_URL !== undefined),
         // requireVector is pgRouter's own check (pg-router.test.ts); PG_URL's database need not have pgvector.
         driver: () => new PgRouterDriver(pg, urls, { requireVector: false, promoteWaitSeconds: 60, logger: silentLogger }),
         // A transactional WAL message, committed: the commit flushes the WAL (an xid alone would

@@ -3,17 +3,17 @@
  * switched off by a flipped bit, unknown keys and features are refused, v1 stays readable, and a
  * damaged config is told apart from a wrong passphrase.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
+import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { withChecksum } from '../../src/format/manifest.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
 import { expectError } from '../helpers/errors.js';
+import { openPglite } from '../helpers/pglite.js';
+import { snapshottedTempRepository, tempDir } from '../helpers/repository.js';
 
 describe('format v2 reading rules', () => {
   let db: PGlite;
@@ -24,18 +24,14 @@ describe('format v2 reading rules', () => {
   let manifestFile: string;
 
   beforeAll(async () => {
-    db = await PGlite.create({ extensions: { vector } });
-    await db.exec(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(4), score double precision);
-      INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3]::real[]::vector, g / 7.0 FROM generate_series(1, 2000) g;`);
-    adapter = pgvectorAdapter({ pglite: db });
+    ({ db, adapter } = await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(4), score double precision);
+      INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3]::real[]::vector, g / 7.0 FROM generate_series(1, 2000) g;`));
   });
   afterAll(async () => {
     await db.close();
   });
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'vectordr-v2-'));
-    repo = await openRepository({ storage: fsStorage({ path: dir, fsync: false }), create: true });
-    snapshotId = (await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024 })).manifest.id;
+    ({ dir, repo, snapshotId } = await snapshottedTempRepository('vectordr-v2-', adapter, 'docs'));
     manifestFile = path.join(dir, 'snapshots', 'docs', `${snapshotId}.json`);
     await db.exec('DROP TABLE IF EXISTS restored');
     return () => rm(dir, { recursive: true, force: true });
@@ -106,7 +102,7 @@ describe('format v2 reading rules', () => {
     await writeFile(cfgFile, '{"formatVersion": 2, "id": ');
     await expectError(openRepository({ storage: fsStorage({ path: dir }) }), 'CONFIG_INVALID');
 
-    const encDir = await mkdtemp(path.join(tmpdir(), 'vectordr-v2-enc-'));
+    const encDir = await tempDir('vectordr-v2-enc-');
     try {
       const encryption = { passphrase: 'correct horse battery', scrypt: { N: 2 ** 14 } };
       await openRepository({ storage: fsStorage({ path: encDir, fsync: false }), create: true, encryption });

@@ -2,15 +2,15 @@
  * verifyRecall on PGlite: exact search gives recall 1, the HNSW index a high recall, and a restore
  * whose vectors do not match the snapshot fails the check.
  */
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgvectorAdapter, type PgvectorAdapter } from '../../adapters/pgvector/index.js';
-import { openRepository, type Repository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
+import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
+import type { Repository } from '../../src/repository/repository.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
 import { engineAvailable } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { openPglite } from '../helpers/pglite.js';
+import { memoryRepository } from '../helpers/repository.js';
 
 describe.runIf(engineAvailable('pglite', true))('verifyRecall', () => {
   let db: PGlite;
@@ -18,9 +18,8 @@ describe.runIf(engineAvailable('pglite', true))('verifyRecall', () => {
   let repo: Repository;
   let snapshot: string;
   beforeAll(async () => {
-    db = await PGlite.create({ extensions: { vector } });
-    a = pgvectorAdapter({ pglite: db });
-    repo = await openRepository({ storage: memoryStorage(), create: true });
+    ({ db, adapter: a } = await openPglite());
+    repo = await memoryRepository();
     await a.create(testSchema('docs'), { indexes: 'now' });
     await a.write('docs', makeBatch(testSchema('docs'), makeRecords(800, 16, 11)), { mode: 'insert' });
     snapshot = (await repo.snapshot(a, 'docs')).manifest.id;

@@ -3,13 +3,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
+import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
 import type { KeyWrapper } from '../../src/format/encryption.js';
 import { processIdentity } from '../../src/repository/locks.js';
 import { applyRetention } from '../../src/repository/retention.js';
@@ -17,6 +16,8 @@ import { openRepository, type OpenRepositoryOptions } from '../../src/repository
 import { fsStorage } from '../../src/storage/fs-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { expectError } from '../helpers/errors.js';
+import { openPglite } from '../helpers/pglite.js';
+import { flipRandomBit, tempDir } from '../helpers/repository.js';
 
 const FAST_KDF = { N: 2 ** 14, r: 8, p: 1 };
 
@@ -56,18 +57,16 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
   let adapter: PgvectorAdapter;
   const dirs: string[] = [];
   const newDir = async (): Promise<string> => {
-    const d = await mkdtemp(path.join(tmpdir(), 'vectordr-life-'));
+    const d = await tempDir('vectordr-life-');
     dirs.push(d);
     return d;
   };
   const open = (dir: string, extra: Partial<OpenRepositoryOptions> = {}) => openRepository({ storage: fsStorage({ path: dir, fsync: false }), create: true, ...extra });
 
   beforeAll(async () => {
-    db = await PGlite.create({ extensions: { vector } });
-    await db.exec(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
+    ({ db, adapter } = await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
       INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3, 4, 5, 6, 7]::real[]::vector, 'secret-payload-' || g FROM generate_series(1, 3000) g;
-      CREATE TABLE docs_copy AS SELECT * FROM docs; ALTER TABLE docs_copy ADD PRIMARY KEY (id);`);
-    adapter = pgvectorAdapter({ pglite: db });
+      CREATE TABLE docs_copy AS SELECT * FROM docs; ALTER TABLE docs_copy ADD PRIMARY KEY (id);`));
   });
   afterAll(async () => {
     await db.close();
@@ -139,10 +138,7 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
       const seg = path.join(dir, manifest.segments[1]?.key as string);
       const original = await readFile(seg);
       for (let trial = 0; trial < 5; trial++) {
-        const bad = Buffer.from(original);
-        const bit = Math.floor(Math.random() * bad.length * 8);
-        bad[bit >> 3] = (bad[bit >> 3] as number) ^ (1 << (bit & 7));
-        await writeFile(seg, bad);
+        await writeFile(seg, flipRandomBit(original).bad);
         const report = await repo.verify();
         expect(report.ok).toBe(false);
         expect(report.snapshots[0]?.problems.map((p) => p.code)).toContain('SEGMENT_CORRUPT');

@@ -2,17 +2,17 @@
  * Repository and format guarantees that need no server: bad manifests, damaged segments, path escapes.
  * Uses PGlite (in-process PostgreSQL + pgvector) as the source engine.
  */
-import { mkdtemp, readdir, rm, stat, truncate, writeFile, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, stat, truncate, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
+import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { collectionKey } from '../../src/format/keys.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
 import { expectError } from '../helpers/errors.js';
+import { openPglite } from '../helpers/pglite.js';
+import { flipRandomBit, snapshottedTempRepository, tempDir } from '../helpers/repository.js';
 
 describe('repository guarantees', () => {
   let db: PGlite;
@@ -23,19 +23,15 @@ describe('repository guarantees', () => {
   let segmentFiles: string[];
 
   beforeAll(async () => {
-    db = await PGlite.create({ extensions: { vector } });
-    await db.exec(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
-      INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3, 4, 5, 6, 7]::real[]::vector, 'row ' || g FROM generate_series(1, 2000) g;`);
-    adapter = pgvectorAdapter({ pglite: db });
+    ({ db, adapter } = await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
+      INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3, 4, 5, 6, 7]::real[]::vector, 'row ' || g FROM generate_series(1, 2000) g;`));
   });
   afterAll(async () => {
     await db.close();
   });
 
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'vectordr-repo-'));
-    repo = await openRepository({ storage: fsStorage({ path: dir, fsync: false }), create: true });
-    snapshotId = (await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024 })).manifest.id;
+    ({ dir, repo, snapshotId } = await snapshottedTempRepository('vectordr-repo-', adapter, 'docs'));
     segmentFiles = [];
     for (const sub of await readdir(path.join(dir, 'data'))) for (const f of await readdir(path.join(dir, 'data', sub))) segmentFiles.push(path.join(dir, 'data', sub, f));
     await db.exec('DROP TABLE IF EXISTS restored');
@@ -43,7 +39,7 @@ describe('repository guarantees', () => {
   });
 
   it('opening a path with no repository fails unless create is set', async () => {
-    const empty = await mkdtemp(path.join(tmpdir(), 'vectordr-empty-'));
+    const empty = await tempDir('vectordr-empty-');
     await expectError(openRepository({ storage: fsStorage({ path: empty }) }), 'REPOSITORY_NOT_FOUND');
     await rm(empty, { recursive: true });
   });
@@ -118,9 +114,7 @@ describe('repository guarantees', () => {
     const file = path.join(dir, 'snapshots', 'docs', `${snapshotId}.json`);
     const original = await readFile(file);
     for (let trial = 0; trial < 25; trial++) {
-      const bad = Buffer.from(original);
-      const bit = Math.floor(Math.random() * bad.length * 8);
-      bad[bit >> 3] = (bad[bit >> 3] as number) ^ (1 << (bit & 7));
+      const { bad, bit } = flipRandomBit(original);
       await writeFile(file, bad);
       const report = await repo.verify();
       expect(report.ok, `bit ${bit}`).toBe(false);

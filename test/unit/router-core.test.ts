@@ -43,9 +43,7 @@ describe('endpoint health state machine', () => {
 
 describe('FailoverRouter (scripted driver)', () => {
   it('finds the primary, follows an external promotion, fences the returning old primary', async () => {
-    const c = new FakeCluster();
-    c.set('a', 'primary', 1, 100n);
-    c.set('b', 'standby', 1, 90n);
+    const c = FakeCluster.primaryAndStandby(1, 100n, 90n);
     const r = new FailoverRouter(c.driver(), ['a', 'b'], fast);
     const events: RouterEvent[] = [];
     r.on((e) => events.push(e));
@@ -89,9 +87,7 @@ describe('FailoverRouter (scripted driver)', () => {
   });
 
   it('never routes to two primaries on the same epoch', async () => {
-    const c = new FakeCluster();
-    c.set('a', 'primary', 3, 100n);
-    c.set('b', 'standby', 3, 100n);
+    const c = FakeCluster.primaryAndStandby(3, 100n, 100n);
     const r = new FailoverRouter(c.driver(), ['a', 'b'], fast);
     const events: RouterEvent[] = [];
     r.on((e) => events.push(e));
@@ -172,9 +168,7 @@ describe('FailoverRouter (scripted driver)', () => {
   });
 
   it('a failed promotion is reported and retried', async () => {
-    const c = new FakeCluster();
-    c.set('a', 'primary', 1, 100n);
-    c.set('b', 'standby', 1, 100n);
+    const c = FakeCluster.primaryAndStandby(1, 100n, 100n);
     c.promoteFails = true;
     const r = new FailoverRouter(c.driver(), ['a', 'b'], { ...fast, mode: 'promote', lease: memoryLease() });
     const failed: string[] = [];
@@ -188,9 +182,7 @@ describe('FailoverRouter (scripted driver)', () => {
   });
 
   it('switchover fences, waits for catch-up, promotes; a failed one unfences and keeps the primary', async () => {
-    const c = new FakeCluster();
-    c.set('a', 'primary', 1, 100n);
-    c.set('b', 'standby', 1, 100n);
+    const c = FakeCluster.primaryAndStandby(1, 100n, 100n);
     const r = new FailoverRouter(c.driver(), ['a', 'b'], fast);
     await r.start();
     // b stops replaying below a's final position: the switchover times out and rolls back.
@@ -254,9 +246,7 @@ describe('FailoverRouter (scripted driver)', () => {
   });
 
   it('exports Prometheus metrics without URLs', async () => {
-    const c = new FakeCluster();
-    c.set('a', 'primary', 1, 5000n);
-    c.set('b', 'standby', 1, 4000n);
+    const c = FakeCluster.primaryAndStandby(1, 5000n, 4000n);
     const r = new FailoverRouter(c.driver(), ['a', 'b'], { ...fast, name: 'rag' });
     const registry = new prom.Registry();
     registerRouterMetrics(r, { prom, registry });
@@ -297,9 +287,7 @@ describe('FailoverRouter (scripted driver)', () => {
   });
 
   it('a lease that throws leaves the router following, and it retries', async () => {
-    const c = new FakeCluster();
-    c.set('a', 'primary', 1, 100n);
-    c.set('b', 'standby', 1, 100n);
+    const c = FakeCluster.primaryAndStandby(1, 100n, 100n);
     let calls = 0;
     const broken: Lease = {
       acquire: async () => {

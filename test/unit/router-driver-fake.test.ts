@@ -5,7 +5,7 @@
  */
 import { FailoverRouter } from '../../src/index.js';
 import type { EndpointObservation } from '../../src/index.js';
-import { type ReportedRole, type RoutedWork, testRouterDriver } from '../conformance/router-driver-suite.js';
+import { endpointsByRole, type ReportedRole, type RoutedWork, testRouterDriver } from '../conformance/router-driver-suite.js';
 import { FakeCluster } from '../helpers/fake-cluster.js';
 
 const fast = { probeIntervalMs: 200, fastProbeIntervalMs: 20, probeTimeoutMs: 200, failThreshold: 2, startTimeoutMs: 2000 };
@@ -46,15 +46,7 @@ testRouterDriver({
       obs('standby').position = obs('primary').position;
     }, 20);
     return {
-      endpoints: {
-        primary: 'primary',
-        standby: 'standby',
-        dead: 'dead',
-        silent: 'silent',
-        foreign: 'foreign',
-        readOnlyPrimary: 'read-only-primary',
-        otherCluster: 'other-cluster',
-      },
+      endpoints: endpointsByRole(true),
       driver: () => c.driver(),
       advance: async () => {
         obs('primary').position += 4096n;

@@ -3,17 +3,18 @@
  * from its Go module by scripts/weaviate-server.sh; WEAVIATE_URL, WEAVIATE_GRPC), Weaviate
  * specifics and bad input.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type WeaviateAdapter, weaviateAdapter } from '../../adapters/weaviate/index.js';
 import { canonicalPayload, parseExactJson } from '../../src/format/canonical-json.js';
 import { idToUuid } from '../../src/id-mapping.js';
-import type { CollectionSchema, VectorRecord } from '../../src/model.js';
-import { type Repository, openRepository } from '../../src/repository/repository.js';
-import { memoryStorage } from '../../src/storage/memory-storage.js';
+import type { CollectionSchema, PayloadField, VectorRecord } from '../../src/model.js';
+import type { Repository } from '../../src/repository/repository.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
-import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import { engineAvailable, randomName } from '../helpers/engines.js';
+import { expectMetricRefusals, itRefusesUuidCaseCollision } from '../conformance/shared-cases.js';
+import { makeBatch, makeRecords, nullableFields, testSchema } from '../helpers/data.js';
+import { createdNames, engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { memoryRepository } from '../helpers/repository.js';
 
 const url = process.env.WEAVIATE_URL;
 const grpcAddress = process.env.WEAVIATE_GRPC;
@@ -43,15 +44,10 @@ describe.runIf(hasWeaviate)('weaviate', () => {
   describe('weaviate specifics and bad input', () => {
     let a: WeaviateAdapter;
     let repo: Repository;
-    const created: string[] = [];
-    const name = (p: string): string => {
-      const n = randomName(p);
-      created.push(n);
-      return n;
-    };
+    const { name, created } = createdNames();
     beforeAll(async () => {
       a = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
-      repo = await openRepository({ storage: memoryStorage(), create: true });
+      repo = await memoryRepository();
     });
     afterAll(async () => {
       for (const c of created) await a.drop(c).catch(() => undefined);
@@ -74,13 +70,7 @@ describe.runIf(hasWeaviate)('weaviate', () => {
         ...testSchema(n),
         vectors: [{ name: 'text-embedding', dims: 4, metric: 'l2', element: 'float32', nullable: false }],
         indexes: [],
-        payload: [
-          { name: 'id', type: 'string', array: false, nullable: true },
-          { name: 'Title', type: 'string', array: false, nullable: true },
-          { name: '2nd', type: 'int32', array: false, nullable: true },
-          { name: 'with space', type: 'string', array: false, nullable: true },
-          { name: 'vdr_id', type: 'string', array: false, nullable: true },
-        ],
+        payload: nullableFields({ id: 'string', Title: 'string', '2nd': 'int32', 'with space': 'string', vdr_id: 'string' }),
       };
       await a.create(schema, { indexes: 'now' });
       const cls = (await rest('GET', `/v1/schema/${n.charAt(0).toUpperCase()}${n.slice(1)}`)).json;
@@ -269,18 +259,7 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
     });
 
-    it('refuses two ids that land on the same object (ID_COLLISION), writing nothing', async () => {
-      const n = name('collide_ids');
-      const schema: CollectionSchema = { ...testSchema(n), idType: 'uuid' };
-      await a.create(schema, { indexes: 'now' });
-      const [r0, r1] = makeRecords(2);
-      const recs = [
-        { ...(r0 as VectorRecord), id: '6F1E0B36-1C4F-4B8E-9D1A-0C3F3B1A2B4C' },
-        { ...(r1 as VectorRecord), id: '6f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c' },
-      ];
-      await expectError(a.write(n, makeBatch(schema, recs), { mode: 'insert' }), 'ID_COLLISION');
-      expect(await a.count(n)).toBe(0);
-    });
+    itRefusesUuidCaseCollision('object', () => a, () => name('collide_ids'));
 
     it('refuses int64 payload values Weaviate would round, writing nothing of the batch', async () => {
       const n = name('bigint');
@@ -294,12 +273,7 @@ describe.runIf(hasWeaviate)('weaviate', () => {
     });
 
     it('refuses a metric Weaviate lacks, and an unspecified one unless the caller names it', async () => {
-      const s1: CollectionSchema = { ...testSchema(name('jac')), vectors: [{ name: 'embedding', dims: 4, metric: 'jaccard', element: 'float32', nullable: false }], indexes: [] };
-      const err = await expectError(a.create(s1, { indexes: 'now' }), 'UNSUPPORTED_OPERATION');
-      expect(err.message).toContain('cosine, dot, l2-squared, manhattan, hamming');
-      const s2: CollectionSchema = { ...testSchema(name('nometric')), vectors: [{ name: 'embedding', dims: 4, metric: 'unspecified', element: 'float32', nullable: false }], indexes: [] };
-      expect((await expectError(a.create(s2, { indexes: 'now' }), 'UNSUPPORTED_OPERATION')).message).toContain('metricForUnindexed');
-      expect(await a.exists(s2.name)).toBe(false);
+      const s2 = await expectMetricRefusals(a, [name('jac'), name('nometric')], 'jaccard', 'cosine, dot, l2-squared, manhattan, hamming');
       const withDefault = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string, metricForUnindexed: 'l2' });
       await withDefault.create(s2, { indexes: 'now' });
       expect((await withDefault.describe(s2.name)).vectors[0]?.metric).toBe('l2');
@@ -325,50 +299,47 @@ describe.runIf(hasWeaviate)('weaviate', () => {
 });
 
 describe.runIf(hasWeaviate)('weaviate: exact values', () => {
-  it('a json property keeps numbers a float64 would change (big integers, 1.50) through write, fetch, snapshot and restore', async () => {
+  /**
+   * A new adapter and collection `source` (`testSchema` with the one payload field `field`), and the
+   * name `target` to restore it under; both dropped, and the adapter closed, when the case ends.
+   */
+  const freshCollection = async (prefix: string, field: PayloadField) => {
     const adapter = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
-    const source = randomName('Exactj');
+    const source = randomName(prefix);
     const target = `${source}R`;
-    try {
-      const schema: CollectionSchema = { ...testSchema(source), payload: [{ name: 'meta', type: 'json', array: false, nullable: true }] };
-      await adapter.create(schema, { indexes: 'now' });
-      const meta = parseExactJson('{"big":9007199254740993,"price":1.50,"list":[1e400,-0]}');
-      const records: VectorRecord[] = makeRecords(2).map((r) => ({ ...r, payload: { meta } }));
-      await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
-      const back = await adapter.fetch(source, records.map((r) => r.id));
-      expect(back.map((r) => canonicalPayload(r.payload))).toEqual(records.map((r) => canonicalPayload(r.payload)));
-      expect(canonicalPayload(back[0]?.payload ?? {})).toBe('{"meta":{"big":9007199254740993,"list":[1e400,-0],"price":1.50}}');
-      const repo = await openRepository({ storage: memoryStorage(), create: true });
-      const { manifest } = await repo.snapshot(adapter, source);
-      await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
-      expect((await repo.verifyParity(adapter, { collection: source, snapshot: manifest.id, live: target })).ok).toBe(true);
-    } finally {
+    onTestFinished(async () => {
       await adapter.drop(source).catch(() => undefined);
       await adapter.drop(target).catch(() => undefined);
       await adapter.close?.();
-    }
+    });
+    const schema: CollectionSchema = { ...testSchema(source), payload: [field] };
+    await adapter.create(schema, { indexes: 'now' });
+    return { adapter, schema, source, target };
+  };
+
+  it('a json property keeps numbers a float64 would change (big integers, 1.50) through write, fetch, snapshot and restore', async () => {
+    const { adapter, schema, source, target } = await freshCollection('Exactj', { name: 'meta', type: 'json', array: false, nullable: true });
+    const meta = parseExactJson('{"big":9007199254740993,"price":1.50,"list":[1e400,-0]}');
+    const records: VectorRecord[] = makeRecords(2).map((r) => ({ ...r, payload: { meta } }));
+    await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
+    const back = await adapter.fetch(source, records.map((r) => r.id));
+    expect(back.map((r) => canonicalPayload(r.payload))).toEqual(records.map((r) => canonicalPayload(r.payload)));
+    expect(canonicalPayload(back[0]?.payload ?? {})).toBe('{"meta":{"big":9007199254740993,"list":[1e400,-0],"price":1.50}}');
+    const repo = await memoryRepository();
+    const { manifest } = await repo.snapshot(adapter, source);
+    await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
+    expect((await repo.verifyParity(adapter, { collection: source, snapshot: manifest.id, live: target })).ok).toBe(true);
   });
 
-
   it('a float -0 survives snapshot and restore into Weaviate (written back from the neutral "-0"), with parity', async () => {
-    const adapter = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string });
-    const source = randomName('Negz');
-    const target = `${source}R`;
-    try {
-      const schema: CollectionSchema = { ...testSchema(source), payload: [{ name: 'f64', type: 'float64', array: false, nullable: true }] };
-      await adapter.create(schema, { indexes: 'now' });
-      const records: VectorRecord[] = makeRecords(4).map((r, i) => ({ ...r, payload: { f64: i % 2 === 1 ? -0 : 1.5 } }));
-      await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
-      const repo = await openRepository({ storage: memoryStorage(), create: true });
-      const { manifest } = await repo.snapshot(adapter, source);
-      await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
-      const back = await adapter.fetch(target, records.map((r) => r.id));
-      expect(back.map((r) => r.payload.f64)).toEqual([1.5, '-0', 1.5, '-0']); // read as the neutral float -0
-      expect((await repo.verifyParity(adapter, { collection: source, snapshot: manifest.id, live: target })).ok).toBe(true);
-    } finally {
-      await adapter.drop(source).catch(() => undefined);
-      await adapter.drop(target).catch(() => undefined);
-      await adapter.close?.();
-    }
+    const { adapter, schema, source, target } = await freshCollection('Negz', { name: 'f64', type: 'float64', array: false, nullable: true });
+    const records: VectorRecord[] = makeRecords(4).map((r, i) => ({ ...r, payload: { f64: i % 2 === 1 ? -0 : 1.5 } }));
+    await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
+    const repo = await memoryRepository();
+    const { manifest } = await repo.snapshot(adapter, source);
+    await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
+    const back = await adapter.fetch(target, records.map((r) => r.id));
+    expect(back.map((r) => r.payload.f64)).toEqual([1.5, '-0', 1.5, '-0']); // read as the neutral float -0
+    expect((await repo.verifyParity(adapter, { collection: source, snapshot: manifest.id, live: target })).ok).toBe(true);
   });
 });
