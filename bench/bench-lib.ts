@@ -38,7 +38,10 @@ export function benchOptions(defaults: { rows: string; dims: string; repeat: str
 }
 
 /** `--rows`, `--dims` and `--repeat` (from `benchOptions`) as numbers; throws unless each is a whole number, rows at least `minRows`. */
-export function benchSize(args: { rows: string; dims: string; repeat: string }, minRows = 1): { rows: number; dims: number; repeat: number } {
+export function benchSize(
+  args: { rows: string; dims: string; repeat: string },
+  minRows = 1,
+): { rows: number; dims: number; repeat: number } {
   const rows = Number(args.rows);
   const dims = Number(args.dims);
   const repeat = Number(args.repeat);
@@ -110,7 +113,11 @@ export function codeVersion(): { commit: string | null; dirty: boolean | null } 
   if (process.env.BENCH_GIT_COMMIT) return { commit: process.env.BENCH_GIT_COMMIT, dirty: false };
   try {
     const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'adapters'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'adapters'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() !== '';
     return { commit, dirty };
   } catch {
     return { commit: null, dirty: null };
@@ -118,7 +125,9 @@ export function codeVersion(): { commit: string | null; dirty: boolean | null } 
 }
 
 /** The PostgreSQL server and the machine a benchmark ran on, for its result JSON. */
-export async function benchEnvironment(pool: pg.Pool): Promise<{ server: Record<string, unknown> | undefined; machine: Record<string, unknown> }> {
+export async function benchEnvironment(
+  pool: pg.Pool,
+): Promise<{ server: Record<string, unknown> | undefined; machine: Record<string, unknown> }> {
   const server = (
     await pool.query(`SELECT current_setting('server_version') AS pg, (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector,
       current_setting('shared_buffers') AS shared_buffers, current_setting('synchronous_commit') AS synchronous_commit, current_setting('wal_level') AS wal_level`)
@@ -142,7 +151,9 @@ export function parentPool(url: string): pg.Pool {
 }
 
 /** What a benchmark's result records of its run: the code (logged too), then the server and the machine, once the vector extension exists. */
-export async function benchRun(pool: pg.Pool): Promise<{ code: ReturnType<typeof codeVersion> } & Awaited<ReturnType<typeof benchEnvironment>>> {
+export async function benchRun(
+  pool: pg.Pool,
+): Promise<{ code: ReturnType<typeof codeVersion> } & Awaited<ReturnType<typeof benchEnvironment>>> {
   await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
   const { server, machine } = await benchEnvironment(pool);
   const code = codeVersion();
@@ -352,7 +363,14 @@ export function reportChildResult(result: ChildStepResult): void {
  * Fills rows (have, want] of `table` with two connections in parallel (the benchmark machine has 2
  * cores), `chunk` rows a statement (`fillSql(from, to)`), then VACUUM ANALYZE; the fill's time, ms.
  */
-export async function fillTable(pool: pg.Pool, table: string, have: number, want: number, chunk: number, fillSql: (from: number, to: number) => string): Promise<number> {
+export async function fillTable(
+  pool: pg.Pool,
+  table: string,
+  have: number,
+  want: number,
+  chunk: number,
+  fillSql: (from: number, to: number) => string,
+): Promise<number> {
   const t0 = performance.now();
   const ranges: [number, number][] = [];
   for (let a = have + 1; a <= want; a += chunk) ranges.push([a, Math.min(want, a + chunk - 1)]);

@@ -87,7 +87,10 @@ function groupOf(cf: CallFrame): string {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    options: { top: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+  });
   const file = positionals[0];
   if (!file) throw new Error('usage: cpuprofile-summary.ts <file.cpuprofile>');
   const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -122,7 +125,17 @@ function main(): void {
   const sorted = (m: Map<string, number>): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]);
   const pct = (ms: number): string => `${((ms / total) * 100).toFixed(1).padStart(5)}%`;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ file, totalMs: total, inclusive: Object.fromEntries(WATCH.map(([l]) => [l.trim(), Math.round(incl.get(l) ?? 0)])), groups: Object.fromEntries(sorted(group).map(([k, v]) => [k, Math.round(v)])), self: sorted(self).slice(0, top).map(([k, v]) => [k, Math.round(v)]) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        file,
+        totalMs: total,
+        inclusive: Object.fromEntries(WATCH.map(([l]) => [l.trim(), Math.round(incl.get(l) ?? 0)])),
+        groups: Object.fromEntries(sorted(group).map(([k, v]) => [k, Math.round(v)])),
+        self: sorted(self)
+          .slice(0, top)
+          .map(([k, v]) => [k, Math.round(v)]),
+      })}\n`,
+    );
     return;
   }
   const out: string[] = [`${file}: ${(total / 1000).toFixed(2)} s sampled`, '', 'inclusive time of watched functions:'];

@@ -106,7 +106,10 @@ async function vectordrWriter(): Promise<Writer> {
   while (!router.status().endpoints.every((e) => e.health === 'up')) await sleep(20);
   return {
     write: async (id) => {
-      const r = await router.write((c) => c.query(INSERT, [id]), { idempotent: true, retry: { attempts: 1000, deadlineMs: 60_000, baseDelayMs: 5, maxDelayMs: 20 } });
+      const r = await router.write((c) => c.query(INSERT, [id]), {
+        idempotent: true,
+        retry: { attempts: 1000, deadlineMs: 60_000, baseDelayMs: 5, maxDelayMs: 20 },
+      });
       return Number(r.rows[0]?.port);
     },
     close: () => router.close(),
@@ -213,7 +216,10 @@ interface Trial {
 
 async function trial(mode: Mode, set: 'sync' | 'async'): Promise<Trial> {
   await replica('reset');
-  await run('bash', [path.join(ROOT, 'scripts/pg-replica.sh'), 'start'], { env: { ...process.env, VECTORDR_PG_SYNC: set === 'sync' ? '1' : '0' }, timeout: 120_000 });
+  await run('bash', [path.join(ROOT, 'scripts/pg-replica.sh'), 'start'], {
+    env: { ...process.env, VECTORDR_PG_SYNC: set === 'sync' ? '1' : '0' },
+    timeout: 120_000,
+  });
   await sql(A, 'CREATE TABLE drill (id bigint PRIMARY KEY, at timestamptz DEFAULT now())');
   let haproxy: ChildProcess | undefined;
   let writer: Writer;
@@ -269,7 +275,10 @@ for (const set of SETS) {
     for (let t = 0; t < TRIALS; t++) {
       const r = await trial(mode, set);
       results.push(r);
-      log(`${set} ${mode} trial ${t + 1}/${TRIALS}: gap ${r.gapMs} ms (kill → first write on b ${r.killToFirstWriteMs} ms), acknowledged ${r.acked}, lost ${r.lost}`);
+      log(
+        `${set} ${mode} trial ${t + 1}/${TRIALS}: gap ${r.gapMs} ms (kill → first write on b ` +
+          `${r.killToFirstWriteMs} ms), acknowledged ${r.acked}, lost ${r.lost}`,
+      );
     }
   }
 }
@@ -297,7 +306,19 @@ for (const set of SETS) {
   }
 }
 console.table(summary);
-const out = path.join(ROOT, 'bench', 'results', `${(version.commit ?? 'unknown').slice(0, 7)}${version.dirty === true ? '-dirty' : ''}-failover-drill${args.tag === '' ? '' : `-${String(args.tag)}`}.json`);
+const out = path.join(
+  ROOT,
+  'bench',
+  'results',
+  `${(version.commit ?? 'unknown').slice(0, 7)}${version.dirty === true ? '-dirty' : ''}-failover-drill${args.tag === '' ? '' : `-${String(args.tag)}`}.json`,
+);
 await fs.mkdir(path.dirname(out), { recursive: true });
-await fs.writeFile(out, JSON.stringify({ bench: 'failover-drill', version, trials: TRIALS, writers: WRITERS, routerTuning: ROUTER_TUNING, summary, results }, null, 2));
+await fs.writeFile(
+  out,
+  JSON.stringify(
+    { bench: 'failover-drill', version, trials: TRIALS, writers: WRITERS, routerTuning: ROUTER_TUNING, summary, results },
+    null,
+    2,
+  ),
+);
 log(`wrote ${path.relative(ROOT, out)}`);

@@ -103,7 +103,8 @@ interface Status {
 function must<T>(res: T, what: string): T {
   const r = res as { status?: Status } & Status;
   const st: Status | undefined = r && typeof r.status === 'object' ? r.status : r && r.error_code !== undefined ? r : undefined;
-  if (st && !(st.error_code === 'Success' || st.error_code === 0 || (st.code === 0 && !st.error_code))) throw new Error(`${what}: ${String(st.error_code)} ${st.reason ?? ''}`);
+  if (st && !(st.error_code === 'Success' || st.error_code === 0 || (st.code === 0 && !st.error_code)))
+    throw new Error(`${what}: ${String(st.error_code)} ${st.reason ?? ''}`);
   return res;
 }
 
@@ -119,7 +120,14 @@ function milvusPid(): number | undefined {
   try {
     const pid = Number(readFileSync(path.join(ROOT, '.cache/milvus/milvus.pid'), 'utf8').trim());
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmd.includes('milvus_lite') && cmd.includes(String(process.env.MILVUS_ADDRESS ?? '').split(':').at(-1) ?? '') ? pid : undefined;
+    return cmd.includes('milvus_lite') &&
+      cmd.includes(
+        String(process.env.MILVUS_ADDRESS ?? '')
+          .split(':')
+          .at(-1) ?? '',
+      )
+      ? pid
+      : undefined;
   } catch {
     return undefined;
   }
@@ -192,8 +200,14 @@ async function runChild(step: string): Promise<void> {
     must(await client.createCollection({ collection_name: collection, fields: milvusFields(dims) } as never), 'createCollection');
   }
   if (client) must(await client.hasCollection({ collection_name: collection }), 'hasCollection'); // connection up
-  const repo = vdr ? await vdr.openRepository({ storage: vdr.fsStorage({ path: args.location as string }), create: step !== 'restore' }) : undefined;
-  const adapter = mva ? mva.milvusAdapter(adapterClient ? { client: adapterClient } : { url: process.env.MILVUS_ADDRESS as string }) : pgv && pool ? pgv.pgvectorAdapter({ pool }) : undefined;
+  const repo = vdr
+    ? await vdr.openRepository({ storage: vdr.fsStorage({ path: args.location as string }), create: step !== 'restore' })
+    : undefined;
+  const adapter = mva
+    ? mva.milvusAdapter(adapterClient ? { client: adapterClient } : { url: process.env.MILVUS_ADDRESS as string })
+    : pgv && pool
+      ? pgv.pgvectorAdapter({ pool })
+      : undefined;
   if (mva && adapter) await adapter.probe(); // connection up
   if (global.gc) global.gc();
 
@@ -212,7 +226,16 @@ async function runChild(step: string): Promise<void> {
     if (inserted !== rows.length) throw new Error(`insert loop: the server acknowledged ${inserted} of ${rows.length} rows`);
     Object.assign(extra, { rows: rows.length, batch, requests });
   } else if (step === 'index' && client) {
-    must(await client.createIndex({ collection_name: collection, field_name: 'embedding', index_type: 'HNSW', metric_type: 'COSINE', params: { M: HNSW.m, efConstruction: HNSW.efConstruction } } as never), 'createIndex');
+    must(
+      await client.createIndex({
+        collection_name: collection,
+        field_name: 'embedding',
+        index_type: 'HNSW',
+        metric_type: 'COSINE',
+        params: { M: HNSW.m, efConstruction: HNSW.efConstruction },
+      } as never),
+      'createIndex',
+    );
     extra.createIndexMs = performance.now() - t0;
     must(await client.loadCollectionSync({ collection_name: collection }), 'loadCollectionSync');
     extra.loadMs = performance.now() - t0 - (extra.createIndexMs as number);
@@ -253,7 +276,11 @@ async function runChild(step: string): Promise<void> {
       metric: res.manifest.schema.vectors[0]?.metric,
     });
   } else if (step === 'restore' && repo && adapter) {
-    const res = await repo.restore(adapter, { collection: args.table as string, snapshot: args.snapshot as string, target: args.target as string });
+    const res = await repo.restore(adapter, {
+      collection: args.table as string,
+      snapshot: args.snapshot as string,
+      target: args.target as string,
+    });
     Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings, indexes: res.indexes });
   } else {
     throw new Error(`unknown child step ${step}`);
@@ -287,7 +314,10 @@ interface Ctx {
 function child(ctx: Ctx, step: string, childArgs: Record<string, string | number>): Promise<ChildResult> {
   const argv = [...process.execArgv, SCRIPT, '--child', step, '--dims', String(ctx.dims)];
   for (const [k, v] of Object.entries(childArgs)) argv.push(`--${k}`, String(v));
-  return measuredChild<ChildResult>(step, argv, { ...process.env, PG_URL: ctx.url }, ctx.milvusPid).then((r) => ({ ...r, milvusCpuS: r.watchedCpuS }));
+  return measuredChild<ChildResult>(step, argv, { ...process.env, PG_URL: ctx.url }, ctx.milvusPid).then((r) => ({
+    ...r,
+    milvusCpuS: r.watchedCpuS,
+  }));
 }
 
 function tableDdl(name: string, dims: number): string {
@@ -320,7 +350,10 @@ async function pgIndex(ctx: Ctx): Promise<number> {
   const c = await ctx.pool.connect();
   try {
     await c.query(`SET maintenance_work_mem = '2GB'`);
-    await c.query(`CREATE INDEX ON ${ctx.table} USING hnsw (embedding vector_cosine_ops) WITH (m = ${HNSW.m}, ef_construction = ${HNSW.efConstruction})`);
+    await c.query(
+      `CREATE INDEX ON ${ctx.table} USING hnsw (embedding vector_cosine_ops) WITH (m = ` +
+        `${HNSW.m}, ef_construction = ${HNSW.efConstruction})`,
+    );
   } finally {
     c.release();
   }
@@ -339,7 +372,10 @@ async function exportRows(ctx: Ctx): Promise<{ ms: number; rows: number; vectorB
   let payloadBytes = 0;
   try {
     for (;;) {
-      const r = await ctx.pool.query(`SELECT id, embedding::text AS e, title, n, score, meta FROM ${ctx.table} WHERE id > $1 ORDER BY id LIMIT 5000`, [last]);
+      const r = await ctx.pool.query(
+        `SELECT id, embedding::text AS e, title, n, score, meta FROM ${ctx.table} WHERE id > $1 ` + `ORDER BY id LIMIT 5000`,
+        [last],
+      );
       if (r.rows.length === 0) break;
       const f32 = new Float32Array(r.rows.length * ctx.dims);
       let lines = '';
@@ -363,21 +399,37 @@ async function exportRows(ctx: Ctx): Promise<{ ms: number; rows: number; vectorB
 }
 
 async function countRows(ctx: Ctx, collection: string): Promise<number> {
-  const res = must(await ctx.milvus.query({ collection_name: collection, filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' } as never), 'count');
+  const res = must(
+    await ctx.milvus.query({ collection_name: collection, filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' } as never),
+    'count',
+  );
   return Number(((res as unknown as { data: Record<string, unknown>[] }).data[0] ?? {})['count(*)']);
 }
 
 /** JSON with object keys sorted (vectordr stores JSON canonically; jsonb orders keys by length): equal values, equal text. */
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
 /** Every field of ~60 rows spread over the id range, as Milvus returns them, in id order. */
 async function sampleRows(ctx: Ctx, collection: string, rows: number): Promise<string> {
   const ids = [...new Set(Array.from({ length: 60 }, (_, i) => 1 + Math.floor((i * (rows - 1)) / 59)))];
-  const res = must(await ctx.milvus.query({ collection_name: collection, filter: `id in [${ids.join(', ')}]`, output_fields: ['*'], consistency_level: 'Strong' } as never), 'sample query');
+  const res = must(
+    await ctx.milvus.query({
+      collection_name: collection,
+      filter: `id in [${ids.join(', ')}]`,
+      output_fields: ['*'],
+      consistency_level: 'Strong',
+    } as never),
+    'sample query',
+  );
   const data = (res as unknown as { data: Record<string, unknown>[] }).data.map((r) => ({ ...r, id: String(r.id), n: String(r.n) }));
   data.sort((a, b) => Number(a.id) - Number(b.id));
   if (data.length !== ids.length) throw new Error(`sample of ${collection}: ${data.length} of ${ids.length} rows found`);
@@ -429,8 +481,13 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     s.ms.push(c.ms);
     const milvusRss = procRssBytes(ctx.milvusPid);
     s.detail.push({ ...c, extra: { ...c.extra, milvusServerRssBytes: milvusRss } });
-    const cpu = `client ${c.clientCpuS.toFixed(1)} s, milvus ${c.milvusCpuS?.toFixed(1) ?? '-'} s, pg ${c.serverCpuS?.toFixed(1) ?? '-'} s, other ${c.foreignCpuS?.toFixed(1) ?? '-'} s`;
-    log(`${name}: ${fmtMs(c.ms)} (maxRSS ${fmtMB(c.maxRssBytes)}, before the step ${fmtMB(c.baselineRssBytes)}; CPU ${cpu}) ${JSON.stringify(c.extra)}`);
+    const cpu =
+      `client ${c.clientCpuS.toFixed(1)} s, milvus ${c.milvusCpuS?.toFixed(1) ?? '-'} s, pg ` +
+      `${c.serverCpuS?.toFixed(1) ?? '-'} s, other ${c.foreignCpuS?.toFixed(1) ?? '-'} s`;
+    log(
+      `${name}: ${fmtMs(c.ms)} (maxRSS ${fmtMB(c.maxRssBytes)}, before the step ` +
+        `${fmtMB(c.baselineRssBytes)}; CPU ${cpu}) ${JSON.stringify(c.extra)}`,
+    );
   };
   const base = ctx.table;
   /** With --cpu-prof: where the measured child writes its profile. */
@@ -440,7 +497,9 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
   await ctx.pool.query(tableDdl(ctx.table, ctx.dims));
   const fillMs = await fill(ctx, rows);
   const pgIndexMs = await pgIndex(ctx);
-  const size = (await ctx.pool.query(`SELECT pg_total_relation_size($1)::int8::text AS b, pg_relation_size($1)::int8::text AS heap`, [ctx.table])).rows[0] as { b: string; heap: string };
+  const size = (
+    await ctx.pool.query(`SELECT pg_total_relation_size($1)::int8::text AS b, pg_relation_size($1)::int8::text AS heap`, [ctx.table])
+  ).rows[0] as { b: string; heap: string };
   const exported = await exportRows(ctx);
   if (exported.rows !== rows) throw new Error(`exported ${exported.rows} rows, expected ${rows}`);
 
@@ -464,7 +523,9 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     await dropCollection(ctx, name);
   }
   const best = sweep.reduce((a, b) => (b.ms < a.ms ? b : a)).batch;
-  log(`insert loop sweep on ${sweepRows} rows: ${sweep.map((s) => `${s.batch}: ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; best ${best}`);
+  log(
+    `insert loop sweep on ${sweepRows} rows: ${sweep.map((s) => `${s.batch}: ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; best ${best}`,
+  );
 
   const pageSweepRows = Math.min(rows, Number(args['page-sweep-rows']));
   const pageSizes = (args['page-sizes'] as string).split(',').map(Number);
@@ -484,18 +545,41 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
       record(STEP.index, await child(ctx, 'index', { collection: name }));
       const n = await countRows(ctx, name);
       const sample = await sampleRows(ctx, name, rows);
-      checks.push({ repetition: r, collection: 'loop', count: n, sampleMatches: reference === undefined ? 'reference' : sample === reference });
-      if (n !== rows || (reference !== undefined && sample !== reference)) throw new Error(`insert-loop collection check failed: ${n} rows; sample vs the restored collection's: ${sampleDiff(sample, reference ?? sample)}`);
+      checks.push({
+        repetition: r,
+        collection: 'loop',
+        count: n,
+        sampleMatches: reference === undefined ? 'reference' : sample === reference,
+      });
+      if (n !== rows || (reference !== undefined && sample !== reference))
+        throw new Error(
+          `insert-loop collection check failed: ${n} rows; sample vs the restored collection's: ` +
+            `${sampleDiff(sample, reference ?? sample)}`,
+        );
       reference ??= sample;
       await dropCollection(ctx, name);
     };
     const runRestore = async (): Promise<void> => {
-      const c = await child(ctx, 'restore', { table: ctx.table, location: pgRepo, snapshot: snapshotId, target: vdrName, ...prof(`restore-r${r}`) });
+      const c = await child(ctx, 'restore', {
+        table: ctx.table,
+        location: pgRepo,
+        snapshot: snapshotId,
+        target: vdrName,
+        ...prof(`restore-r${r}`),
+      });
       record(STEP.restore, c);
       const n = await countRows(ctx, vdrName);
       const sample = await sampleRows(ctx, vdrName, rows);
-      checks.push({ repetition: r, collection: 'vectordr', count: n, sampleMatches: reference === undefined ? 'reference' : sample === reference });
-      if (n !== rows || (reference !== undefined && sample !== reference)) throw new Error(`restored collection check failed: ${n} rows; sample vs the insert loop's: ${sampleDiff(sample, reference ?? sample)}`);
+      checks.push({
+        repetition: r,
+        collection: 'vectordr',
+        count: n,
+        sampleMatches: reference === undefined ? 'reference' : sample === reference,
+      });
+      if (n !== rows || (reference !== undefined && sample !== reference))
+        throw new Error(
+          `restored collection check failed: ${n} rows; sample vs the insert loop's: ` + `${sampleDiff(sample, reference ?? sample)}`,
+        );
       reference ??= sample;
     };
     // Each goes first in turn; only one of the two collections exists while the other is measured.
@@ -508,7 +592,11 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
         pageSweep.push({ page, ms: Math.round(c.ms), rowsPerS: Math.round(Number(c.extra.rows) / (c.ms / 1000)) });
       }
       bestPage = pageSweep.reduce((a, b) => (b.rowsPerS > a.rowsPerS ? b : a)).page;
-      log(`query loop sweep on ${pageSweepRows} rows: ${pageSweep.map((s) => `${s.page}: ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; best ${bestPage}`);
+      log(
+        `query loop sweep on ${pageSweepRows} rows: ` +
+          `${pageSweep.map((s) => `${s.page}: ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; ` +
+          `best ${bestPage}`,
+      );
     }
     const runQuery = async (): Promise<void> => {
       const c = await child(ctx, 'query', { collection: vdrName, page: bestPage, ...prof(`query-r${r}`) });
@@ -529,7 +617,8 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
   }
 
   const med = (name: string): number => median(steps[name]?.ms ?? [Number.NaN]);
-  const medExtra = (name: string, f: (e: Record<string, unknown>) => number): number => median((steps[name]?.detail ?? []).map((d) => f(d.extra)));
+  const medExtra = (name: string, f: (e: Record<string, unknown>) => number): number =>
+    median((steps[name]?.detail ?? []).map((d) => f(d.extra)));
   const insertMs = med(STEP.insert);
   const indexMs = med(STEP.index);
   const restoreMs = med(STEP.restore);
@@ -558,7 +647,12 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     pageSweep: { rows: pageSweepRows, results: pageSweep, best: bestPage },
     checks,
     digest: { pgSnapshot: pgDigest, milvusSnapshots: mvDigests, equal: mvDigests.every((d) => d === pgDigest) },
-    steps: Object.values(steps).map((s) => ({ name: s.name.trim(), medianMs: Math.round(median(s.ms)), ms: s.ms.map(Math.round), detail: s.detail })),
+    steps: Object.values(steps).map((s) => ({
+      name: s.name.trim(),
+      medianMs: Math.round(median(s.ms)),
+      ms: s.ms.map(Math.round),
+      detail: s.detail,
+    })),
     figures: {
       insertLoopMs: Math.round(insertMs),
       insertLoopRowsPerS: Math.round(rows / (insertMs / 1000)),
@@ -583,7 +677,12 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
       restoreIndexVsAnchorIndex: ratio(rIndexMs, indexMs),
       milvusSnapshotVsQueryLoop: ratio(mvMs, queryMs),
     },
-    peakRss: Object.fromEntries(Object.keys(steps).map((n) => [n.trim(), { maxRss: maxOf(n, 'maxRssBytes'), sampled: maxOf(n, 'sampledPeakRssBytes'), beforeStep: maxOf(n, 'baselineRssBytes') }])),
+    peakRss: Object.fromEntries(
+      Object.keys(steps).map((n) => [
+        n.trim(),
+        { maxRss: maxOf(n, 'maxRssBytes'), sampled: maxOf(n, 'sampledPeakRssBytes'), beforeStep: maxOf(n, 'baselineRssBytes') },
+      ]),
+    ),
   };
 }
 
@@ -594,9 +693,16 @@ function printResult(r: Record<string, unknown>): void {
   const snap = r.snapshot as { bytes: number; segments: number };
   const rows = r.rows as number;
   const lines: string[] = [''];
-  lines.push(`${rows} rows x ${r.dims as number} dims (+ title, n, score, meta); pgvector table ${fmtMB(r.tableBytes as number)}, snapshot ${fmtMB(snap.bytes)} in ${snap.segments} segments; median of ${r.repeat as number}`);
+  lines.push(
+    `${rows} rows x ${r.dims as number} dims (+ title, n, score, meta); pgvector table ` +
+      `${fmtMB(r.tableBytes as number)}, snapshot ${fmtMB(snap.bytes)} in ${snap.segments} ` +
+      `segments; median of ${r.repeat as number}`,
+  );
   lines.push('');
-  lines.push('| step | time (median) | all runs (s) | rows/s | client CPU | Milvus CPU | PG CPU | peak RSS | RSS before step | sampled peak | other load |');
+  lines.push(
+    '| step | time (median) | all runs (s) | rows/s | client CPU | Milvus CPU | PG CPU | peak ' +
+      'RSS | RSS before step | sampled peak | other load |',
+  );
   lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const secs = (v: number | null | undefined): string => (v === undefined || v === null ? '' : `${v.toFixed(1)} s`);
   for (const s of steps) {
@@ -604,25 +710,60 @@ function printResult(r: Record<string, unknown>): void {
     if (!d) continue;
     const n = typeof d.extra.rows === 'number' ? d.extra.rows : rows;
     const rate = s.name.startsWith('X') ? '' : String(Math.round(n / (s.medianMs / 1000)));
-    const other = d.foreignCpuS === undefined || d.childWallMs === undefined ? '' : `${(d.foreignCpuS / (d.childWallMs / 1000)).toFixed(2)} cores`;
-    lines.push(`| ${s.name} | ${fmtMs(s.medianMs)} | ${s.ms.map((v) => (v / 1000).toFixed(2)).join(' / ')} | ${rate} | ${secs(d.clientCpuS)} | ${secs(d.milvusCpuS)} | ${secs(d.serverCpuS)} | ${fmtMB(d.maxRssBytes)} | ${fmtMB(d.baselineRssBytes)} | ${fmtMB(d.sampledPeakRssBytes)} | ${other} |`);
+    const other =
+      d.foreignCpuS === undefined || d.childWallMs === undefined ? '' : `${(d.foreignCpuS / (d.childWallMs / 1000)).toFixed(2)} cores`;
+    lines.push(
+      `| ${s.name} | ${fmtMs(s.medianMs)} | ` +
+        `${s.ms.map((v) => (v / 1000).toFixed(2)).join(' / ')} | ${rate} | ${secs(d.clientCpuS)} | ` +
+        `${secs(d.milvusCpuS)} | ${secs(d.serverCpuS)} | ${fmtMB(d.maxRssBytes)} | ` +
+        `${fmtMB(d.baselineRssBytes)} | ${fmtMB(d.sampledPeakRssBytes)} | ${other} |`,
+    );
   }
   const sw = r.sweep as { rows: number; results: { batch: number; ms: number; rowsPerS: number }[]; best: number };
   const ps = r.pageSweep as { rows: number; results: { page: number; ms: number; rowsPerS: number }[]; best: number };
   lines.push('');
-  lines.push(`insert loop batch sweep (${sw.rows} rows): ${sw.results.map((s) => `${s.batch} -> ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; best ${sw.best}`);
-  lines.push(`query loop page sweep (${ps.rows} rows): ${ps.results.map((s) => `${s.page} -> ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; best ${ps.best}`);
+  lines.push(
+    `insert loop batch sweep (${sw.rows} rows): ` +
+      `${sw.results.map((s) => `${s.batch} -> ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; ` +
+      `best ${sw.best}`,
+  );
+  lines.push(
+    `query loop page sweep (${ps.rows} rows): ` +
+      `${ps.results.map((s) => `${s.page} -> ${fmtMs(s.ms)} (${s.rowsPerS} rows/s)`).join(', ')}; ` +
+      `best ${ps.best}`,
+  );
   lines.push('');
-  lines.push(`anchor: insert loop ${fmtMs(f.insertLoopMs as number)} (${f.insertLoopRowsPerS} rows/s), createIndex + load ${fmtMs(f.anchorIndexAndLoadMs as number)}`);
-  lines.push(`vectordr restore: total ${fmtMs(f.restoreTotalMs as number)} (load ${fmtMs(f.restoreLoadMs as number)}, ${f.restoreLoadRowsPerS} rows/s; index ${fmtMs(f.restoreIndexMs as number)}); child-measured ${fmtMs(f.restoreStepMs as number)}`);
-  lines.push(`export: raw query loop ${fmtMs(f.queryLoopMs as number)} (${f.queryLoopRowsPerS} rows/s, ${f.queryLoopMBps} MB/s of snapshot bytes); vectordr Milvus snapshot ${fmtMs(f.milvusSnapshotMs as number)} (${f.milvusSnapshotRowsPerS} rows/s, ${f.milvusSnapshotMBps} MB/s)`);
+  lines.push(
+    `anchor: insert loop ${fmtMs(f.insertLoopMs as number)} (${f.insertLoopRowsPerS} rows/s), ` +
+      `createIndex + load ${fmtMs(f.anchorIndexAndLoadMs as number)}`,
+  );
+  lines.push(
+    `vectordr restore: total ${fmtMs(f.restoreTotalMs as number)} (load ` +
+      `${fmtMs(f.restoreLoadMs as number)}, ${f.restoreLoadRowsPerS} rows/s; index ` +
+      `${fmtMs(f.restoreIndexMs as number)}); child-measured ${fmtMs(f.restoreStepMs as number)}`,
+  );
+  lines.push(
+    `export: raw query loop ${fmtMs(f.queryLoopMs as number)} (${f.queryLoopRowsPerS} rows/s, ` +
+      `${f.queryLoopMBps} MB/s of snapshot bytes); vectordr Milvus snapshot ` +
+      `${fmtMs(f.milvusSnapshotMs as number)} (${f.milvusSnapshotRowsPerS} rows/s, ` +
+      `${f.milvusSnapshotMBps} MB/s)`,
+  );
   lines.push('');
   const xx = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)}x`);
-  lines.push(`tuned loop / vectordr load            ${xx(x.tunedLoopVsRestoreLoad)}   (target >= 0.80; vectordr load / loop ${xx(x.restoreLoadVsTunedLoop)})`);
-  lines.push(`vectordr total / (loop + index+load)  ${xx(x.restoreTotalVsLoopPlusIndex)}   (index+load alone: vectordr / anchor ${xx(x.restoreIndexVsAnchorIndex)})`);
+  lines.push(
+    `tuned loop / vectordr load            ${xx(x.tunedLoopVsRestoreLoad)}   (target >= 0.80; ` +
+      `vectordr load / loop ${xx(x.restoreLoadVsTunedLoop)})`,
+  );
+  lines.push(
+    `vectordr total / (loop + index+load)  ${xx(x.restoreTotalVsLoopPlusIndex)}   (index+load ` +
+      `alone: vectordr / anchor ${xx(x.restoreIndexVsAnchorIndex)})`,
+  );
   lines.push(`vectordr Milvus snapshot / query loop ${xx(x.milvusSnapshotVsQueryLoop)}`);
   const dg = r.digest as { equal: boolean };
-  lines.push(`data checks: row counts and a 60-row sample equal in both collections; Milvus snapshot digest ${dg.equal ? '=' : '!='} pgvector snapshot digest`);
+  lines.push(
+    `data checks: row counts and a 60-row sample equal in both collections; Milvus snapshot ` +
+      `digest ${dg.equal ? '=' : '!='} pgvector snapshot digest`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -636,17 +777,52 @@ async function main(): Promise<void> {
   const suffix = randomBytes(4).toString('hex');
   const cpuProfDir = args['cpu-prof'] ? path.resolve(args['cpu-prof']) : undefined;
   if (cpuProfDir) await fs.mkdir(cpuProfDir, { recursive: true });
-  const ctx: Ctx = { url, pool, milvus, work, dims, table: `bench_milvus_${suffix}`, data: path.join(work, 'rows'), milvusPid: milvusPid(), cpuProfDir };
+  const ctx: Ctx = {
+    url,
+    pool,
+    milvus,
+    work,
+    dims,
+    table: `bench_milvus_${suffix}`,
+    data: path.join(work, 'rows'),
+    milvusPid: milvusPid(),
+    cpuProfDir,
+  };
   const started = new Date().toISOString();
   try {
     const { code, server: v, machine } = await benchRun(pool);
     const mv = await milvus.getVersion().catch(() => undefined);
-    log(`Milvus ${process.env.MILVUS_ADDRESS as string} (version ${String(mv?.version)}${ctx.milvusPid === undefined ? '; server pid unknown: its CPU is not measured' : `; milvus-lite pid ${ctx.milvusPid}`}); PostgreSQL ${url} (${String(v?.pg)}, pgvector ${String(v?.pgvector)}); table/collections ${ctx.table}*; work dir ${work}`);
+    log(
+      `Milvus ${process.env.MILVUS_ADDRESS as string} (version ` +
+        `${String(mv?.version)}${ctx.milvusPid === undefined ? '; server pid unknown: its CPU is not measured' : `; milvus-lite pid ${ctx.milvusPid}`}); ` +
+        `PostgreSQL ${url} (${String(v?.pg)}, pgvector ${String(v?.pgvector)}); table/collections ` +
+        `${ctx.table}*; work dir ${work}`,
+    );
     const result = await mainBench(ctx, rows, repeat);
     printResult(result);
     const sdkTimeoutMs = Number(args['sdk-timeout-ms']);
-    const options = { sdkTimeoutMs: sdkTimeoutMs > 0 ? sdkTimeoutMs : 'SDK default (15 s); adapter from { address }', sweepRows: Number(args['sweep-rows']), batches: args.batches, pageSweepRows: Number(args['page-sweep-rows']), pageSizes: args['page-sizes'], cpuProfiled: cpuProfDir !== undefined };
-    const json = { bench: 'milvus-restore', started, code, machine, server: v, options, milvus: { address: process.env.MILVUS_ADDRESS, version: mv?.version ?? null, server: ctx.milvusPid === undefined ? 'unknown' : 'milvus-lite (scripts/milvus-server.sh)' }, ...result };
+    const options = {
+      sdkTimeoutMs: sdkTimeoutMs > 0 ? sdkTimeoutMs : 'SDK default (15 s); adapter from { address }',
+      sweepRows: Number(args['sweep-rows']),
+      batches: args.batches,
+      pageSweepRows: Number(args['page-sweep-rows']),
+      pageSizes: args['page-sizes'],
+      cpuProfiled: cpuProfDir !== undefined,
+    };
+    const json = {
+      bench: 'milvus-restore',
+      started,
+      code,
+      machine,
+      server: v,
+      options,
+      milvus: {
+        address: process.env.MILVUS_ADDRESS,
+        version: mv?.version ?? null,
+        server: ctx.milvusPid === undefined ? 'unknown' : 'milvus-lite (scripts/milvus-server.sh)',
+      },
+      ...result,
+    };
     process.stdout.write(`BENCH_JSON ${JSON.stringify(json)}\n`);
     const out = args.out ?? path.join(ROOT, 'bench/results', `${(code.commit ?? 'unknown').slice(0, 7)}-milvus-restore-${rows}.json`);
     await fs.writeFile(out, `${JSON.stringify(json, null, 2)}\n`);
@@ -654,7 +830,9 @@ async function main(): Promise<void> {
   } finally {
     log('cleanup: dropping the table and collections, removing the work dir');
     const listed = await milvus.showCollections().catch(() => undefined);
-    for (const c of listed?.data ?? []) if (c.name.startsWith(ctx.table)) await dropCollection(ctx, c.name).catch((err: unknown) => log(`drop ${c.name} failed: ${String(err)}`));
+    for (const c of listed?.data ?? [])
+      if (c.name.startsWith(ctx.table))
+        await dropCollection(ctx, c.name).catch((err: unknown) => log(`drop ${c.name} failed: ${String(err)}`));
     await pool.query(`DROP TABLE IF EXISTS ${ctx.table}`).catch(() => undefined);
     await fs.rm(work, { recursive: true, force: true });
     await milvus.closeConnection();

@@ -114,7 +114,10 @@ async function runChild(step: string): Promise<void> {
     const client = await pool.connect();
     try {
       const target = args.target as string;
-      await pipeline(createReadStream(args.file as string, { highWaterMark: 4 * MB }), client.query(copyFrom(`COPY ${target} FROM STDIN (FORMAT binary)`)));
+      await pipeline(
+        createReadStream(args.file as string, { highWaterMark: 4 * MB }),
+        client.query(copyFrom(`COPY ${target} FROM STDIN (FORMAT binary)`)),
+      );
     } finally {
       client.release();
     }
@@ -135,7 +138,12 @@ async function runChild(step: string): Promise<void> {
   } else if (step === 'restore' && vdr && pgv) {
     const repo = await vdr.openRepository({ storage: vdr.fsStorage({ path: args.repo as string, fsync }) });
     const adapter = pgv.pgvectorAdapter({ pool });
-    const res = await repo.restore(adapter, { collection: table, snapshot: args.snapshot as string, target: args.target as string, buildIndexes: false });
+    const res = await repo.restore(adapter, {
+      collection: table,
+      snapshot: args.snapshot as string,
+      target: args.target as string,
+      buildIndexes: false,
+    });
     Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
   } else {
     throw new Error(`unknown child step ${step}`);
@@ -161,9 +169,24 @@ interface Ctx {
 }
 
 function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profile = false): Promise<ChildResult> {
-  const argv = [...process.execArgv, SCRIPT, '--child', step, '--fsync', String(args.fsync), '--batch-size', String(args['batch-size']), '--segment-bytes', String(args['segment-bytes'])];
+  const argv = [
+    ...process.execArgv,
+    SCRIPT,
+    '--child',
+    step,
+    '--fsync',
+    String(args.fsync),
+    '--batch-size',
+    String(args['batch-size']),
+    '--segment-bytes',
+    String(args['segment-bytes']),
+  ];
   if (args['vector-compression']) argv.push('--vector-compression', args['vector-compression']);
-  if (profile && ctx.cpuProfDir) argv.push('--cpu-prof', path.join(ctx.cpuProfDir, `${step}-${childArgs.table ?? ''}-${new Date().toISOString().replace(/[:.]/g, '')}.cpuprofile`));
+  if (profile && ctx.cpuProfDir)
+    argv.push(
+      '--cpu-prof',
+      path.join(ctx.cpuProfDir, `${step}-${childArgs.table ?? ''}-${new Date().toISOString().replace(/[:.]/g, '')}.cpuprofile`),
+    );
   for (const [k, v] of Object.entries(childArgs)) argv.push(`--${k}`, v);
   return measuredChild<ChildResult>(step, argv, { ...process.env, PG_URL: ctx.url });
 }
@@ -241,7 +264,17 @@ async function cli(ctx: Ctx, tool: string, toolArgs: string[]): Promise<CliResul
     maxRssBytes = (m as number) * 1024;
   }
   const foreignCpuS = clientCpuS === null ? null : Math.max(0, machineCpuS - clientCpuS - (serverCpuS ?? 0));
-  return { ms, clientCpuS, maxRssBytes, serverCpuS, machineCpuS, foreignCpuS, childWallMs: ms, diskReadBytes: disk1.read - disk0.read, diskWrittenBytes: disk1.written - disk0.written };
+  return {
+    ms,
+    clientCpuS,
+    maxRssBytes,
+    serverCpuS,
+    machineCpuS,
+    foreignCpuS,
+    childWallMs: ms,
+    diskReadBytes: disk1.read - disk0.read,
+    diskWrittenBytes: disk1.written - disk0.written,
+  };
 }
 
 async function resolveServer(): Promise<{ url: string; pgBin: string }> {
@@ -290,7 +323,11 @@ async function warm(ctx: Ctx, name: string): Promise<void> {
 }
 
 async function otherActiveSessions(ctx: Ctx): Promise<number> {
-  const r = await ctx.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name NOT LIKE 'vectordr-bench%'`);
+  const r = await ctx.pool.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> ` +
+      `pg_backend_pid() AND backend_type = 'client backend' AND application_name NOT LIKE ` +
+      `'vectordr-bench%'`,
+  );
   return Number(r.rows[0]?.n ?? 0);
 }
 
@@ -338,11 +375,15 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     await ctx.pool.query(tableDdl(TABLE, ctx.dims, ctx.tagsType));
     fillMs = await fill(ctx, TABLE, 0, rows);
   }
-  const size = (await ctx.pool.query(`SELECT pg_total_relation_size($1)::int8::text AS b, pg_relation_size($1)::int8::text AS heap`, [TABLE])).rows[0] as { b: string; heap: string };
+  const size = (
+    await ctx.pool.query(`SELECT pg_total_relation_size($1)::int8::text AS b, pg_relation_size($1)::int8::text AS heap`, [TABLE])
+  ).rows[0] as { b: string; heap: string };
   const payloadBytes = Number(
     (
       await ctx.pool.query(
-        `SELECT avg(length(json_build_object('created', created, 'lang', lang, 'score', score, 'source', source, 'tags', tags, 'title', title)::text))::int AS n FROM ${TABLE} WHERE id % 100 = 0`,
+        `SELECT avg(length(json_build_object('created', created, 'lang', lang, 'score', score, ` +
+          `'source', source, 'tags', tags, 'title', title)::text))::int AS n FROM ${TABLE} WHERE id ` +
+          `% 100 = 0`,
       )
     ).rows[0]?.n,
   );
@@ -459,7 +500,12 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     snapshotBytes: (snapDetail.extra as { bytes?: number } | undefined)?.bytes ?? null,
     snapshotSegments: (snapDetail.extra as { segments?: number } | undefined)?.segments ?? null,
     dumpBytes: steps['B  pg_dump -Fc -t bench_docs']?.detail.at(-1)?.bytes ?? null,
-    steps: Object.values(steps).map((s) => ({ name: s.name.trim(), medianMs: Math.round(median(s.ms)), ms: s.ms.map(Math.round), detail: s.detail })),
+    steps: Object.values(steps).map((s) => ({
+      name: s.name.trim(),
+      medianMs: Math.round(median(s.ms)),
+      ms: s.ms.map(Math.round),
+      detail: s.detail,
+    })),
     ratios: {
       snapshotVsCopyOutDiscard: ratio(S, A0),
       snapshotVsCopyOutFile: ratio(S, A),
@@ -488,9 +534,16 @@ function printMain(r: Record<string, unknown>): void {
   const rows = r.rows as number;
   const lines: string[] = [];
   lines.push('');
-  lines.push(`pgvector ${rows} rows x ${r.dims as number} dims, payload ~${r.avgPayloadJsonBytes as number} B JSON, table ${fmtMB(r.tableBytes as number)} (tags ${r.tagsType as string}); median of ${r.repeat as number}`);
+  lines.push(
+    `pgvector ${rows} rows x ${r.dims as number} dims, payload ` +
+      `~${r.avgPayloadJsonBytes as number} B JSON, table ${fmtMB(r.tableBytes as number)} (tags ` +
+      `${r.tagsType as string}); median of ${r.repeat as number}`,
+  );
   lines.push('');
-  lines.push('| step | time (median) | all runs | rows/s | MB/s (COPY bytes) | client CPU | server CPU | peak RSS | other load | disk read | disk written |');
+  lines.push(
+    '| step | time (median) | all runs | rows/s | MB/s (COPY bytes) | client CPU | server CPU ' +
+      '| peak RSS | other load | disk read | disk written |',
+  );
   lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const copyBytes = (r.copyBinaryBytes as number | null) ?? 0;
   for (const s of steps) {
@@ -499,21 +552,42 @@ function printMain(r: Record<string, unknown>): void {
     const cpu = typeof d.clientCpuS === 'number' ? `${(d.clientCpuS as number).toFixed(1)} s` : '';
     const scpu = typeof d.serverCpuS === 'number' ? `${(d.serverCpuS as number).toFixed(1)} s` : '';
     const rss = typeof d.maxRssBytes === 'number' ? fmtMB(d.maxRssBytes as number) : '';
-    const other = typeof d.foreignCpuS === 'number' && typeof d.childWallMs === 'number' ? `${((d.foreignCpuS as number) / ((d.childWallMs as number) / 1000)).toFixed(2)} cores` : '';
+    const other =
+      typeof d.foreignCpuS === 'number' && typeof d.childWallMs === 'number'
+        ? `${((d.foreignCpuS as number) / ((d.childWallMs as number) / 1000)).toFixed(2)} cores`
+        : '';
     const disk = (k: string): string => (typeof d[k] === 'number' ? fmtMB(d[k] as number) : '');
-    lines.push(`| ${s.name} | ${fmtMs(s.medianMs)} | ${s.ms.map((x) => (x / 1000).toFixed(1)).join(' / ')} | ${Math.round(rows / (s.medianMs / 1000)).toLocaleString('en')} | ${copyBytes ? (copyBytes / MB / (s.medianMs / 1000)).toFixed(0) : ''} | ${cpu} | ${scpu} | ${rss} | ${other} | ${disk('diskReadBytes')} | ${disk('diskWrittenBytes')} |`);
+    lines.push(
+      `| ${s.name} | ${fmtMs(s.medianMs)} | ` +
+        `${s.ms.map((x) => (x / 1000).toFixed(1)).join(' / ')} | ` +
+        `${Math.round(rows / (s.medianMs / 1000)).toLocaleString('en')} | ` +
+        `${copyBytes ? (copyBytes / MB / (s.medianMs / 1000)).toFixed(0) : ''} | ${cpu} | ${scpu} ` +
+        `| ${rss} | ${other} | ${disk('diskReadBytes')} | ${disk('diskWrittenBytes')} |`,
+    );
   }
   lines.push('');
-  const t = (v: number | null, target: number, better: 'le'): string => (v === null ? 'n/a' : `${v.toFixed(2)}x (target <= ${target.toFixed(2)}x: ${better === 'le' && v <= target ? 'MET' : 'MISSED'})`);
+  const t = (v: number | null, target: number, better: 'le'): string =>
+    v === null ? 'n/a' : `${v.toFixed(2)}x (target <= ${target.toFixed(2)}x: ` + `${better === 'le' && v <= target ? 'MET' : 'MISSED'})`;
   lines.push(`snapshot / raw COPY out (discard)     ${t(ratios.snapshotVsCopyOutDiscard ?? null, 1.3, 'le')}`);
   lines.push(`snapshot / raw COPY out (file+fsync)  ${t(ratios.snapshotVsCopyOutFile ?? null, 1.3, 'le')}`);
   lines.push(`snapshot / pg_dump -Fc                ${t(ratios.snapshotVsPgDump ?? null, 1 / 3, 'le')}`);
   lines.push(`restore total / raw COPY in           ${t(ratios.restoreTotalVsCopyIn ?? null, 1.3, 'le')}`);
   lines.push(`restore loadMs / raw COPY in          ${t(ratios.restoreLoadVsCopyIn ?? null, 1.3, 'le')}`);
-  lines.push(`restore total / pg_restore            ${ratios.restoreTotalVsPgRestore == null ? 'n/a' : `${ratios.restoreTotalVsPgRestore.toFixed(2)}x`}`);
+  lines.push(
+    `restore total / pg_restore            ` +
+      `${ratios.restoreTotalVsPgRestore == null ? 'n/a' : `${ratios.restoreTotalVsPgRestore.toFixed(2)}x`}`,
+  );
   const rss = r.peakRss as Record<string, number | null>;
-  lines.push(`peak RSS: snapshot ${rss.snapshot ? fmtMB(rss.snapshot) : 'n/a'} (target <= 300 MB), restore ${rss.restore ? fmtMB(rss.restore) : 'n/a'}, raw COPY out ${rss.copyOutDiscard ? fmtMB(rss.copyOutDiscard) : 'n/a'}`);
-  lines.push(`sizes: COPY binary ${fmtMB(copyBytes)}, snapshot ${fmtMB((r.snapshotBytes as number) ?? 0)} in ${r.snapshotSegments as number} segments, pg_dump -Fc ${r.dumpBytes ? fmtMB(r.dumpBytes as number) : 'n/a'}`);
+  lines.push(
+    `peak RSS: snapshot ${rss.snapshot ? fmtMB(rss.snapshot) : 'n/a'} (target <= 300 MB), ` +
+      `restore ${rss.restore ? fmtMB(rss.restore) : 'n/a'}, raw COPY out ` +
+      `${rss.copyOutDiscard ? fmtMB(rss.copyOutDiscard) : 'n/a'}`,
+  );
+  lines.push(
+    `sizes: COPY binary ${fmtMB(copyBytes)}, snapshot ` +
+      `${fmtMB((r.snapshotBytes as number) ?? 0)} in ${r.snapshotSegments as number} segments, ` +
+      `pg_dump -Fc ${r.dumpBytes ? fmtMB(r.dumpBytes as number) : 'n/a'}`,
+  );
   void byName;
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -537,14 +611,31 @@ async function rssScaling(ctx: Ctx, sizes: number[]): Promise<Record<string, unk
     await fs.rm(repoDir, { recursive: true, force: true });
     out.push({ rows: n, fillMs, copyOut: raw, snapshot: s, snapshotVsCopyOut: ratio(s.ms, raw.ms) });
   }
-  const lines = ['', `snapshot peak RSS scaling (${ctx.dims} dims, tags ${ctx.tagsType})`, '', '| rows | snapshot time | snapshot / raw COPY | snapshot peak RSS (maxRSS) | sampled peak | baseline before step | raw COPY out peak RSS |', '|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = [
+    '',
+    `snapshot peak RSS scaling (${ctx.dims} dims, tags ${ctx.tagsType})`,
+    '',
+    '| rows | snapshot time | snapshot / raw COPY | snapshot peak RSS (maxRSS) | sampled peak ' +
+      '| baseline before step | raw COPY out peak RSS |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const o of out) {
     const s = o.snapshot as ChildResult;
     const raw = o.copyOut as ChildResult;
-    lines.push(`| ${(o.rows as number).toLocaleString('en')} | ${fmtMs(s.ms)} | ${(o.snapshotVsCopyOut as number).toFixed(2)}x | ${fmtMB(s.maxRssBytes)} | ${fmtMB(s.sampledPeakRssBytes)} | ${fmtMB(s.baselineRssBytes)} | ${fmtMB(raw.maxRssBytes)} |`);
+    lines.push(
+      `| ${(o.rows as number).toLocaleString('en')} | ${fmtMs(s.ms)} | ` +
+        `${(o.snapshotVsCopyOut as number).toFixed(2)}x | ${fmtMB(s.maxRssBytes)} | ` +
+        `${fmtMB(s.sampledPeakRssBytes)} | ${fmtMB(s.baselineRssBytes)} | ` +
+        `${fmtMB(raw.maxRssBytes)} |`,
+    );
   }
   const peaks = out.map((o) => (o.snapshot as ChildResult).maxRssBytes);
-  lines.push('', `target: flat and <= 300 MB -> ${peaks.every((p) => p <= 300 * MB) ? 'MET' : 'MISSED'} (max ${fmtMB(Math.max(...peaks))}, growth ${fmtMB(Math.max(...peaks) - Math.min(...peaks))} between smallest and largest)`);
+  lines.push(
+    '',
+    `target: flat and <= 300 MB -> ${peaks.every((p) => p <= 300 * MB) ? 'MET' : 'MISSED'} ` +
+      `(max ${fmtMB(Math.max(...peaks))}, growth ` +
+      `${fmtMB(Math.max(...peaks) - Math.min(...peaks))} between smallest and largest)`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
   return { dims: ctx.dims, tagsType: ctx.tagsType, sizes: out };
 }
@@ -568,14 +659,29 @@ async function main(): Promise<void> {
       ? await rssScaling(ctx, String(args['scaling-rows']).split(',').map(Number))
       : await mainBench(ctx, rows, repeat);
     if (!args['rss-scaling']) printMain(result);
-    const json = { bench: args['rss-scaling'] ? 'pgvector-rss-scaling' : 'pgvector-snapshot-restore', started, code, machine, server: v, options: { fsync: args.fsync, batchSize: args['batch-size'], segmentBytes: args['segment-bytes'], vectorCompression: args['vector-compression'] ?? 'library default' }, ...result };
+    const json = {
+      bench: args['rss-scaling'] ? 'pgvector-rss-scaling' : 'pgvector-snapshot-restore',
+      started,
+      code,
+      machine,
+      server: v,
+      options: {
+        fsync: args.fsync,
+        batchSize: args['batch-size'],
+        segmentBytes: args['segment-bytes'],
+        vectorCompression: args['vector-compression'] ?? 'library default',
+      },
+      ...result,
+    };
     const line = JSON.stringify(json);
     process.stdout.write(`BENCH_JSON ${line}\n`);
     if (args.out) await fs.writeFile(args.out, `${JSON.stringify(json, null, 2)}\n`);
   } finally {
     if (!args.keep) {
       log('cleanup: dropping tables and temp dirs');
-      const staging = await pool.query(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE $1`, [`${RESTORE_TABLE}\\_vdr\\_%`]).catch(() => ({ rows: [] }));
+      const staging = await pool
+        .query(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE $1`, [`${RESTORE_TABLE}\\_vdr\\_%`])
+        .catch(() => ({ rows: [] }));
       const names = [TABLE, COPY_TABLE, RESTORE_TABLE, ...staging.rows.map((r) => String((r as { relname: string }).relname))];
       for (const t of names) await pool.query(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
       await pool.query(`DROP DATABASE IF EXISTS ${RESTORE_DB}`).catch(() => undefined);

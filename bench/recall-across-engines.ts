@@ -26,7 +26,14 @@ import { codeVersion, log } from './bench-lib.js';
 import { pgPool } from '../test/helpers/pg.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '20000' }, dims: { type: 'string', default: '128' }, k: { type: 'string', default: '10' }, queries: { type: 'string', default: '100' } } });
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '20000' },
+    dims: { type: 'string', default: '128' },
+    k: { type: 'string', default: '10' },
+    queries: { type: 'string', default: '100' },
+  },
+});
 const ROWS = Number(args.rows);
 const DIMS = Number(args.dims);
 const K = Number(args.k);
@@ -39,13 +46,20 @@ async function main(): Promise<void> {
   const table = `recall_${Math.random().toString(36).slice(2, 8)}`;
   // Clustered data (64 centres + noise), closer to real embeddings than uniform noise.
   await pool.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, embedding vector(${DIMS}) NOT NULL, title text)`);
-  await pool.query(`INSERT INTO ${table} SELECT g, ARRAY(SELECT sin((g % 64) * 7.0 + d) + 0.3 * sin(g * 13.0 + d * 1.7) FROM generate_series(1, ${DIMS}) d)::vector, 'doc ' || g FROM generate_series(1, ${ROWS}) g`);
+  await pool.query(
+    `INSERT INTO ${table} SELECT g, ARRAY(SELECT sin((g % 64) * 7.0 + d) + 0.3 * sin(g * 13.0 ` +
+      `+ d * 1.7) FROM generate_series(1, ${DIMS}) d)::vector, 'doc ' || g FROM ` +
+      `generate_series(1, ${ROWS}) g`,
+  );
   await pool.query(`CREATE INDEX ON ${table} USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)`);
   const server = process.env.QDRANT_URL ? undefined : await startQdrantTestServer();
   const engines: Record<string, VectorAdapter> = {
     pgvector: pgvectorAdapter({ pool }),
     milvus: milvusAdapter({ url: process.env.MILVUS_ADDRESS ?? '127.0.0.1:54340' }),
-    weaviate: weaviateAdapter({ url: process.env.WEAVIATE_URL ?? 'http://127.0.0.1:54350', grpcAddress: process.env.WEAVIATE_GRPC ?? '127.0.0.1:54351' }),
+    weaviate: weaviateAdapter({
+      url: process.env.WEAVIATE_URL ?? 'http://127.0.0.1:54350',
+      grpcAddress: process.env.WEAVIATE_GRPC ?? '127.0.0.1:54351',
+    }),
     qdrant: qdrantAdapter({ url: process.env.QDRANT_URL ?? (server?.url as string) }),
   };
   const repo = await openRepository({ storage: memoryStorage(), create: true });
@@ -60,9 +74,27 @@ async function main(): Promise<void> {
       await repo.restore(a, { collection: table, snapshot: manifest.id, target });
       const restoreMs = Math.round(performance.now() - t0);
       const indexed = await repo.verifyRecall(a, { collection: table, snapshot: manifest.id, live: target, k: K, queries: QUERIES });
-      const exact = await repo.verifyRecall(a, { collection: table, snapshot: manifest.id, live: target, k: K, queries: QUERIES, exact: true });
-      results[engine] = { restoreMs, effort: indexed.effort, recall: indexed.recall, minQueryRecall: indexed.minQueryRecall, exactRecall: exact.recall, searchMs: indexed.timings.searchMs, exactNeighboursMs: indexed.timings.exactMs };
-      log(`${engine}: recall@${K} ${indexed.recall} (lowest query ${indexed.minQueryRecall}), with exact search ${exact.recall}; restore ${restoreMs} ms`);
+      const exact = await repo.verifyRecall(a, {
+        collection: table,
+        snapshot: manifest.id,
+        live: target,
+        k: K,
+        queries: QUERIES,
+        exact: true,
+      });
+      results[engine] = {
+        restoreMs,
+        effort: indexed.effort,
+        recall: indexed.recall,
+        minQueryRecall: indexed.minQueryRecall,
+        exactRecall: exact.recall,
+        searchMs: indexed.timings.searchMs,
+        exactNeighboursMs: indexed.timings.exactMs,
+      };
+      log(
+        `${engine}: recall@${K} ${indexed.recall} (lowest query ${indexed.minQueryRecall}), with ` +
+          `exact search ${exact.recall}; restore ${restoreMs} ms`,
+      );
     }
   } finally {
     for (const [a, n] of made) await a.drop(n).catch(() => undefined);
@@ -71,8 +103,21 @@ async function main(): Promise<void> {
     await pool.end();
     await server?.close();
   }
-  const out = { benchmark: 'recall-across-engines', code, when: new Date().toISOString(), rows: ROWS, dims: DIMS, k: K, queries: QUERIES, qdrant: process.env.QDRANT_URL ? 'real' : 'test server', results };
-  await fs.writeFile(path.join(ROOT, 'bench/results', `${(code.commit ?? 'unknown').slice(0, 7)}-recall-${ROWS}.json`), `${JSON.stringify(out, null, 2)}\n`);
+  const out = {
+    benchmark: 'recall-across-engines',
+    code,
+    when: new Date().toISOString(),
+    rows: ROWS,
+    dims: DIMS,
+    k: K,
+    queries: QUERIES,
+    qdrant: process.env.QDRANT_URL ? 'real' : 'test server',
+    results,
+  };
+  await fs.writeFile(
+    path.join(ROOT, 'bench/results', `${(code.commit ?? 'unknown').slice(0, 7)}-recall-${ROWS}.json`),
+    `${JSON.stringify(out, null, 2)}\n`,
+  );
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 

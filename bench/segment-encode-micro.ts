@@ -17,7 +17,13 @@ import { decodeSegment, encodeSegment } from '../src/format/segment-codec.js';
 import { canonicalPayload } from '../src/format/canonical-json.js';
 import type { Payload, RecordBatch, RecordOp } from '../src/model.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '10082' }, dims: { type: 'string', default: '768' }, iterations: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '10082' },
+    dims: { type: 'string', default: '768' },
+    iterations: { type: 'string', default: '3' },
+  },
+});
 const n = Number(values.rows);
 const dims = Number(values.dims);
 const iterations = Number(values.iterations);
@@ -44,7 +50,12 @@ function makeBatch(): RecordBatch {
 /** Same Arrow table as encodeSegment builds. */
 function arrowTable(batch: RecordBatch, payloadJson: string[], digests: Uint8Array): arrow.Table {
   const ops = new Array<RecordOp>(n).fill('upsert');
-  const child = arrow.makeData({ type: new arrow.Float32(), length: n * dims, nullCount: 0, data: (batch.vectors.embedding as { data: Float32Array }).data });
+  const child = arrow.makeData({
+    type: new arrow.Float32(),
+    length: n * dims,
+    nullCount: 0,
+    data: (batch.vectors.embedding as { data: Float32Array }).data,
+  });
   const type = new arrow.FixedSizeList(dims, new arrow.Field('item', new arrow.Float32(), false));
   return new arrow.Table({
     id: arrow.makeVector(batch.ids as BigInt64Array),
@@ -105,9 +116,19 @@ row('  parquet-wasm: Table.fromIPCStream (copy into wasm memory)', wasmTable.ms)
 const variants: [string, (b: parquet.WriterPropertiesBuilder) => parquet.WriterPropertiesBuilder][] = [
   ['ZSTD, dictionary on, page statistics (parquet-wasm defaults)', (b) => b.setCompression(parquet.Compression.ZSTD)],
   ['ZSTD, dictionary off', (b) => b.setCompression(parquet.Compression.ZSTD).setDictionaryEnabled(false)],
-  ['ZSTD, dictionary off, statistics off', (b) => b.setCompression(parquet.Compression.ZSTD).setDictionaryEnabled(false).setStatisticsEnabled(parquet.EnabledStatistics.None)],
-  ['LZ4_RAW, dictionary off, statistics off', (b) => b.setCompression(parquet.Compression.LZ4_RAW).setDictionaryEnabled(false).setStatisticsEnabled(parquet.EnabledStatistics.None)],
-  ['UNCOMPRESSED, dictionary off, statistics off', (b) => b.setCompression(parquet.Compression.UNCOMPRESSED).setDictionaryEnabled(false).setStatisticsEnabled(parquet.EnabledStatistics.None)],
+  [
+    'ZSTD, dictionary off, statistics off',
+    (b) => b.setCompression(parquet.Compression.ZSTD).setDictionaryEnabled(false).setStatisticsEnabled(parquet.EnabledStatistics.None),
+  ],
+  [
+    'LZ4_RAW, dictionary off, statistics off',
+    (b) => b.setCompression(parquet.Compression.LZ4_RAW).setDictionaryEnabled(false).setStatisticsEnabled(parquet.EnabledStatistics.None),
+  ],
+  [
+    'UNCOMPRESSED, dictionary off, statistics off',
+    (b) =>
+      b.setCompression(parquet.Compression.UNCOMPRESSED).setDictionaryEnabled(false).setStatisticsEnabled(parquet.EnabledStatistics.None),
+  ],
 ];
 const encoded = new Map<string, Uint8Array>();
 for (const [name, cfg] of variants) {
@@ -118,7 +139,10 @@ for (const [name, cfg] of variants) {
     return parquet.writeParquet(t, props);
   });
   encoded.set(name, w.out);
-  row(`  fromIPCStream + writeParquet: ${name}`, w.ms, { bytes: w.out.length, ratio: Math.round((w.out.length / (rawBytes + n * 300)) * 1000) / 1000 });
+  row(`  fromIPCStream + writeParquet: ${name}`, w.ms, {
+    bytes: w.out.length,
+    ratio: Math.round((w.out.length / (rawBytes + n * 300)) * 1000) / 1000,
+  });
 }
 
 const layout = { idType: 'int64' as const, vectors: [{ name: 'embedding', dims }] };
@@ -134,4 +158,6 @@ row('decodeSegment of all-ZSTD + dictionary + page statistics', dec3.ms);
 const jp = time(() => payloadJson.map((p) => JSON.parse(p) as unknown));
 row('  JSON.parse of all payloads', jp.ms);
 
-process.stdout.write(`\nBENCH_JSON ${JSON.stringify({ bench: 'segment-encode-micro', rows: n, dims, iterations, node: process.version, results })}\n`);
+process.stdout.write(
+  `\nBENCH_JSON ${JSON.stringify({ bench: 'segment-encode-micro', rows: n, dims, iterations, node: process.version, results })}\n`,
+);

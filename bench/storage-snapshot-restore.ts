@@ -141,7 +141,11 @@ async function runChild(step: string): Promise<void> {
   const storage = !vdr
     ? undefined
     : s3mod
-      ? s3mod.s3Storage({ ...s3Env(), prefix: location, ...(process.env.BENCH_S3_WRITE_CONCURRENCY ? { writeConcurrency: Number(process.env.BENCH_S3_WRITE_CONCURRENCY) } : {}) })
+      ? s3mod.s3Storage({
+          ...s3Env(),
+          prefix: location,
+          ...(process.env.BENCH_S3_WRITE_CONCURRENCY ? { writeConcurrency: Number(process.env.BENCH_S3_WRITE_CONCURRENCY) } : {}),
+        })
       : vdr.fsStorage({ path: location });
   const encryption = args.encrypted ? { passphrase: PASSPHRASE, scrypt: FAST_SCRYPT } : undefined;
   if (global.gc) global.gc();
@@ -177,7 +181,10 @@ async function runChild(step: string): Promise<void> {
   } else if (step === 'copy-in' && pool) {
     const client = await pool.connect();
     try {
-      await pipeline(createReadStream(args.file as string, { highWaterMark: 4 * MB }), client.query(copyFrom(`COPY ${args.target as string} FROM STDIN (FORMAT binary)`)));
+      await pipeline(
+        createReadStream(args.file as string, { highWaterMark: 4 * MB }),
+        client.query(copyFrom(`COPY ${args.target as string} FROM STDIN (FORMAT binary)`)),
+      );
     } finally {
       client.release();
     }
@@ -186,7 +193,9 @@ async function runChild(step: string): Promise<void> {
       payload.writeUInt32LE(i, 0);
       const body = payload.subarray(0, size);
       if (raw) {
-        await raw.client.send(new raw.sdk.PutObjectCommand({ Bucket: raw.env.bucket, Key: rawKey(i), Body: body, ChecksumAlgorithm: 'CRC32' }));
+        await raw.client.send(
+          new raw.sdk.PutObjectCommand({ Bucket: raw.env.bucket, Key: rawKey(i), Body: body, ChecksumAlgorithm: 'CRC32' }),
+        );
       } else {
         const fh = await fs.open(rawFile(i), 'w');
         try {
@@ -209,7 +218,8 @@ async function runChild(step: string): Promise<void> {
         bytes += (await fs.readFile(rawFile(i))).length;
       }
     }
-    if (bytes !== sizes.reduce((a, b) => a + b, 0)) throw new Error(`raw read got ${bytes} bytes, expected the ${sizes.length} objects' sum`);
+    if (bytes !== sizes.reduce((a, b) => a + b, 0))
+      throw new Error(`raw read got ${bytes} bytes, expected the ${sizes.length} objects' sum`);
     extra.objects = sizes.length;
     extra.bytes = bytes;
   } else if (step === 'kdf' && vdr && storage) {
@@ -240,7 +250,12 @@ async function runChild(step: string): Promise<void> {
       extra.bytes = res.manifest.segments.reduce((s, x) => s + x.bytes, 0);
       extra.timings = res.manifest.timings;
     } else {
-      const res = await repo.restore(adapter, { collection: table, snapshot: args.snapshot as string, target: args.target as string, buildIndexes: false });
+      const res = await repo.restore(adapter, {
+        collection: table,
+        snapshot: args.snapshot as string,
+        target: args.target as string,
+        buildIndexes: false,
+      });
       Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
     }
   } else {
@@ -281,7 +296,10 @@ function child(ctx: Ctx, step: string, childArgs: Record<string, string | boolea
     if (v === true) argv.push(`--${k}`);
     else if (v !== false) argv.push(`--${k}`, v);
   }
-  return measuredChild<ChildResult>(step, argv, { ...process.env, PG_URL: ctx.url }, ctx.minio).then((r) => ({ ...r, s3ServerCpuS: r.watchedCpuS }));
+  return measuredChild<ChildResult>(step, argv, { ...process.env, PG_URL: ctx.url }, ctx.minio).then((r) => ({
+    ...r,
+    s3ServerCpuS: r.watchedCpuS,
+  }));
 }
 
 function tableDdl(name: string, dims: number): string {
@@ -310,7 +328,9 @@ function fill(ctx: Ctx, want: number): Promise<number> {
 /** Reads every heap and TOAST page once so the measured steps start from a warm cache. */
 async function warm(ctx: Ctx): Promise<void> {
   const t0 = performance.now();
-  await ctx.pool.query(`SELECT sum(vector_dims(embedding)), sum(length(title || source || lang)), count(tags), sum(score) FROM ${ctx.table}`);
+  await ctx.pool.query(
+    `SELECT sum(vector_dims(embedding)), sum(length(title || source || lang)), count(tags), sum(score) FROM ${ctx.table}`,
+  );
   log(`warm-up read of ${ctx.table}: ${fmtMs(performance.now() - t0)}`);
 }
 
@@ -379,7 +399,9 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     s.ms.push(c.ms);
     s.detail.push({ ...c, ...more });
     const rss = `maxRSS ${fmtMB(c.maxRssBytes)}`;
-    const cpu = `client ${c.clientCpuS.toFixed(1)} s, pg ${c.serverCpuS?.toFixed(1) ?? '-'} s, minio ${c.s3ServerCpuS?.toFixed(1) ?? '-'} s, other ${c.foreignCpuS?.toFixed(1) ?? '-'} s`;
+    const cpu =
+      `client ${c.clientCpuS.toFixed(1)} s, pg ${c.serverCpuS?.toFixed(1) ?? '-'} s, minio ` +
+      `${c.s3ServerCpuS?.toFixed(1) ?? '-'} s, other ${c.foreignCpuS?.toFixed(1) ?? '-'} s`;
     log(`${name}: ${fmtMs(c.ms)} (${rss}; CPU ${cpu}) ${JSON.stringify(c.extra)}`);
   };
 
@@ -467,7 +489,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     const xs = (steps[name]?.detail ?? []).map((d) => d[key]).filter((x): x is number => typeof x === 'number');
     return xs.length ? Math.max(...xs) : null;
   };
-  const extraOf = (name: string): Record<string, unknown> => ((steps[name]?.detail.at(-1) as ChildResult | undefined)?.extra ?? {});
+  const extraOf = (name: string): Record<string, unknown> => (steps[name]?.detail.at(-1) as ChildResult | undefined)?.extra ?? {};
   const kdfExtra = extraOf(STEP.kdf);
   return {
     rows,
@@ -481,9 +503,24 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     snapshotBytes: segmentSizes.reduce((a, b) => a + b, 0),
     snapshotSegments: segmentSizes.length,
     storedBytes: Object.fromEntries(VARIANTS.map((v) => [v.key, extraOf(STEP.snapshot(v)).storedBytes ?? null])),
-    kdf: { defaultOpenMs: Math.round(med(STEP.kdf)), defaultCreateMs: Math.round(Number(kdfExtra.createMs)), fastOpenMs: Math.round(Number(kdfExtra.fastOpenMs)), fastScryptN: FAST_SCRYPT.N },
-    steps: Object.values(steps).map((s) => ({ name: s.name.trim(), medianMs: Math.round(median(s.ms)), ms: s.ms.map(Math.round), detail: s.detail })),
-    anchors: { copyOutPlusFsWriteMs: Math.round(fsUp), fsReadPlusCopyInMs: Math.round(fsDown), copyOutPlusS3UploadMs: Math.round(s3Up), s3DownloadPlusCopyInMs: Math.round(s3Down) },
+    kdf: {
+      defaultOpenMs: Math.round(med(STEP.kdf)),
+      defaultCreateMs: Math.round(Number(kdfExtra.createMs)),
+      fastOpenMs: Math.round(Number(kdfExtra.fastOpenMs)),
+      fastScryptN: FAST_SCRYPT.N,
+    },
+    steps: Object.values(steps).map((s) => ({
+      name: s.name.trim(),
+      medianMs: Math.round(median(s.ms)),
+      ms: s.ms.map(Math.round),
+      detail: s.detail,
+    })),
+    anchors: {
+      copyOutPlusFsWriteMs: Math.round(fsUp),
+      fsReadPlusCopyInMs: Math.round(fsDown),
+      copyOutPlusS3UploadMs: Math.round(s3Up),
+      s3DownloadPlusCopyInMs: Math.round(s3Down),
+    },
     ratios: {
       s3SnapshotVsCopyOutPlusUpload: ratio(S('s3-plain'), s3Up),
       s3EncSnapshotVsCopyOutPlusUpload: ratio(S('s3-enc'), s3Up),
@@ -500,7 +537,9 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
       s3VsFsSnapshot: ratio(S('s3-plain'), S('fs-plain')),
       s3VsFsRestore: ratio(R('s3-plain'), R('fs-plain')),
     },
-    peakRss: Object.fromEntries(Object.keys(steps).map((n) => [n.trim(), { maxRss: maxOf(n, 'maxRssBytes'), sampled: maxOf(n, 'sampledPeakRssBytes') }])),
+    peakRss: Object.fromEntries(
+      Object.keys(steps).map((n) => [n.trim(), { maxRss: maxOf(n, 'maxRssBytes'), sampled: maxOf(n, 'sampledPeakRssBytes') }]),
+    ),
   };
 }
 
@@ -511,9 +550,17 @@ function printResult(r: Record<string, unknown>): void {
   const kdf = r.kdf as { defaultOpenMs: number; defaultCreateMs: number; fastOpenMs: number; fastScryptN: number };
   const bytes = r.snapshotBytes as number;
   const lines: string[] = [''];
-  lines.push(`pgvector ${r.rows as number} rows x ${r.dims as number} dims, table ${fmtMB(r.tableBytes as number)}, COPY binary ${fmtMB(r.copyBinaryBytes as number)}, snapshot ${fmtMB(bytes)} in ${r.snapshotSegments as number} segments; median of ${r.repeat as number}`);
+  lines.push(
+    `pgvector ${r.rows as number} rows x ${r.dims as number} dims, table ` +
+      `${fmtMB(r.tableBytes as number)}, COPY binary ${fmtMB(r.copyBinaryBytes as number)}, ` +
+      `snapshot ${fmtMB(bytes)} in ${r.snapshotSegments as number} segments; median of ` +
+      `${r.repeat as number}`,
+  );
   lines.push('');
-  lines.push('| step | time (median) | all runs (s) | MB/s (snapshot bytes) | open | client CPU | PG CPU | MinIO CPU | peak RSS | sampled peak | other load |');
+  lines.push(
+    '| step | time (median) | all runs (s) | MB/s (snapshot bytes) | open | client CPU | PG ' +
+      'CPU | MinIO CPU | peak RSS | sampled peak | other load |',
+  );
   lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const num = (d: Record<string, unknown>, k: string): number | undefined => (typeof d[k] === 'number' ? (d[k] as number) : undefined);
   const secs = (x: number | undefined): string => (x === undefined ? '' : `${x.toFixed(1)} s`);
@@ -527,7 +574,13 @@ function printResult(r: Record<string, unknown>): void {
     const rate = s.name.startsWith('K') ? '' : (bytes / MB / (s.medianMs / 1000)).toFixed(0);
     const open = typeof e.openMs === 'number' ? fmtMs(e.openMs) : '';
     const rss = (k: string): string => (num(d, k) === undefined ? '' : fmtMB(num(d, k) as number));
-    lines.push(`| ${s.name} | ${fmtMs(s.medianMs)} | ${s.ms.map((x) => (x / 1000).toFixed(2)).join(' / ')} | ${rate} | ${open} | ${secs(num(d, 'clientCpuS'))} | ${secs(num(d, 'serverCpuS'))} | ${secs(num(d, 's3ServerCpuS'))} | ${rss('maxRssBytes')} | ${rss('sampledPeakRssBytes')} | ${other} |`);
+    lines.push(
+      `| ${s.name} | ${fmtMs(s.medianMs)} | ` +
+        `${s.ms.map((x) => (x / 1000).toFixed(2)).join(' / ')} | ${rate} | ${open} | ` +
+        `${secs(num(d, 'clientCpuS'))} | ${secs(num(d, 'serverCpuS'))} | ` +
+        `${secs(num(d, 's3ServerCpuS'))} | ${rss('maxRssBytes')} | ${rss('sampledPeakRssBytes')} | ` +
+        `${other} |`,
+    );
   }
   lines.push('');
   lines.push('vectordr timings of the median run (manifest.timings / restore timings):');
@@ -535,20 +588,60 @@ function printResult(r: Record<string, unknown>): void {
     if (!/^[SR] /.test(s.name)) continue;
     const d = s.detail[s.ms.indexOf(s.medianMs)] ?? s.detail.at(-1) ?? {};
     const t = ((d.extra ?? {}) as Record<string, unknown>).timings as Record<string, number> | undefined;
-    if (t) lines.push(`  ${s.name.padEnd(24)} ${Object.entries(t).map(([k, v]) => `${k} ${fmtMs(v)}`).join(', ')}`);
+    if (t)
+      lines.push(
+        `  ${s.name.padEnd(24)} ${Object.entries(t)
+          .map(([k, v]) => `${k} ${fmtMs(v)}`)
+          .join(', ')}`,
+      );
   }
   const x = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)}x`);
   lines.push('');
-  lines.push(`anchors (sums of medians): COPY out + S3 upload ${fmtMs(anchors.copyOutPlusS3UploadMs as number)}, S3 download + COPY in ${fmtMs(anchors.s3DownloadPlusCopyInMs as number)}, COPY out + fs write ${fmtMs(anchors.copyOutPlusFsWriteMs as number)}, fs read + COPY in ${fmtMs(anchors.fsReadPlusCopyInMs as number)}`);
-  lines.push(`S3 snapshot / (COPY out + raw S3 upload)      plaintext ${x(ratios.s3SnapshotVsCopyOutPlusUpload)}, encrypted ${x(ratios.s3EncSnapshotVsCopyOutPlusUpload)}`);
-  lines.push(`S3 restore / (raw S3 download + COPY in)      plaintext ${x(ratios.s3RestoreVsDownloadPlusCopyIn)}, encrypted ${x(ratios.s3EncRestoreVsDownloadPlusCopyIn)}`);
-  lines.push(`fs snapshot / (COPY out + raw fs write)       plaintext ${x(ratios.fsSnapshotVsCopyOutPlusWrite)}, encrypted ${x(ratios.fsEncSnapshotVsCopyOutPlusWrite)}`);
-  lines.push(`fs restore / (raw fs read + COPY in)          plaintext ${x(ratios.fsRestoreVsReadPlusCopyIn)}, encrypted ${x(ratios.fsEncRestoreVsReadPlusCopyIn)}`);
-  lines.push(`encrypted / plaintext                         snapshot fs ${x(ratios.encryptedVsPlainSnapshotFs)}, S3 ${x(ratios.encryptedVsPlainSnapshotS3)}; restore fs ${x(ratios.encryptedVsPlainRestoreFs)}, S3 ${x(ratios.encryptedVsPlainRestoreS3)}`);
+  lines.push(
+    `anchors (sums of medians): COPY out + S3 upload ` +
+      `${fmtMs(anchors.copyOutPlusS3UploadMs as number)}, S3 download + COPY in ` +
+      `${fmtMs(anchors.s3DownloadPlusCopyInMs as number)}, COPY out + fs write ` +
+      `${fmtMs(anchors.copyOutPlusFsWriteMs as number)}, fs read + COPY in ` +
+      `${fmtMs(anchors.fsReadPlusCopyInMs as number)}`,
+  );
+  lines.push(
+    `S3 snapshot / (COPY out + raw S3 upload)      plaintext ` +
+      `${x(ratios.s3SnapshotVsCopyOutPlusUpload)}, encrypted ` +
+      `${x(ratios.s3EncSnapshotVsCopyOutPlusUpload)}`,
+  );
+  lines.push(
+    `S3 restore / (raw S3 download + COPY in)      plaintext ` +
+      `${x(ratios.s3RestoreVsDownloadPlusCopyIn)}, encrypted ` +
+      `${x(ratios.s3EncRestoreVsDownloadPlusCopyIn)}`,
+  );
+  lines.push(
+    `fs snapshot / (COPY out + raw fs write)       plaintext ` +
+      `${x(ratios.fsSnapshotVsCopyOutPlusWrite)}, encrypted ` +
+      `${x(ratios.fsEncSnapshotVsCopyOutPlusWrite)}`,
+  );
+  lines.push(
+    `fs restore / (raw fs read + COPY in)          plaintext ` +
+      `${x(ratios.fsRestoreVsReadPlusCopyIn)}, encrypted ` +
+      `${x(ratios.fsEncRestoreVsReadPlusCopyIn)}`,
+  );
+  lines.push(
+    `encrypted / plaintext                         snapshot fs ` +
+      `${x(ratios.encryptedVsPlainSnapshotFs)}, S3 ${x(ratios.encryptedVsPlainSnapshotS3)}; ` +
+      `restore fs ${x(ratios.encryptedVsPlainRestoreFs)}, S3 ` +
+      `${x(ratios.encryptedVsPlainRestoreS3)}`,
+  );
   lines.push(`S3 / fs (plaintext)                           snapshot ${x(ratios.s3VsFsSnapshot)}, restore ${x(ratios.s3VsFsRestore)}`);
-  lines.push(`open of an encrypted repository: ${fmtMs(kdf.defaultOpenMs)} with the default scrypt (create ${fmtMs(kdf.defaultCreateMs)}), ${fmtMs(kdf.fastOpenMs)} with N=2^${Math.log2(kdf.fastScryptN)} (used above; not part of the snapshot/restore times)`);
+  lines.push(
+    `open of an encrypted repository: ${fmtMs(kdf.defaultOpenMs)} with the default scrypt ` +
+      `(create ${fmtMs(kdf.defaultCreateMs)}), ${fmtMs(kdf.fastOpenMs)} with ` +
+      `N=2^${Math.log2(kdf.fastScryptN)} (used above; not part of the snapshot/restore times)`,
+  );
   const stored = r.storedBytes as Record<string, number | null>;
-  lines.push(`stored bytes: ${Object.entries(stored).map(([k, v]) => `${k} ${v === null ? 'n/a' : fmtMB(v)}`).join(', ')}`);
+  lines.push(
+    `stored bytes: ${Object.entries(stored)
+      .map(([k, v]) => `${k} ${v === null ? 'n/a' : fmtMB(v)}`)
+      .join(', ')}`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -567,10 +660,23 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
   try {
     const { code, server: v, machine } = await benchRun(pool);
-    log(`server ${url} (PostgreSQL ${String(v?.pg)}, pgvector ${String(v?.pgvector)}); S3 ${s3.endpoint} s3://${s3.bucket}/${ctx.s3Prefix}/${ctx.minio === undefined ? ' (MinIO pid unknown: its CPU is not measured)' : ` (MinIO pid ${ctx.minio})`}; table ${ctx.table}; work dir ${work}`);
+    log(
+      `server ${url} (PostgreSQL ${String(v?.pg)}, pgvector ${String(v?.pgvector)}); S3 ` +
+        `${s3.endpoint} s3://${s3.bucket}/${ctx.s3Prefix}/${ctx.minio === undefined ? ' (MinIO pid unknown: its CPU is not measured)' : ` (MinIO pid ${ctx.minio})`}; ` +
+        `table ${ctx.table}; work dir ${work}`,
+    );
     const result = await mainBench(ctx, rows, repeat);
     printResult(result);
-    const json = { bench: 'storage-snapshot-restore', started, code, machine, server: v, options: { s3WriteConcurrency: args['s3-write-concurrency'] ?? 'library default' }, s3: { endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region }, ...result };
+    const json = {
+      bench: 'storage-snapshot-restore',
+      started,
+      code,
+      machine,
+      server: v,
+      options: { s3WriteConcurrency: args['s3-write-concurrency'] ?? 'library default' },
+      s3: { endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region },
+      ...result,
+    };
     process.stdout.write(`BENCH_JSON ${JSON.stringify(json)}\n`);
     const out = args.out ?? path.join(ROOT, 'bench/results', `${(code.commit ?? 'unknown').slice(0, 7)}-storage-${rows}.json`);
     await fs.writeFile(out, `${JSON.stringify(json, null, 2)}\n`);
@@ -578,8 +684,11 @@ async function main(): Promise<void> {
   } finally {
     log('cleanup: dropping tables, deleting S3 objects and temp dirs');
     const like = `${ctx.table.replace(/_/g, '\\_')}%`;
-    const tables = await pool.query(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE $1`, [like]).catch(() => ({ rows: [] }));
-    for (const t of tables.rows) await pool.query(`DROP TABLE IF EXISTS ${String((t as { relname: string }).relname)}`).catch(() => undefined);
+    const tables = await pool
+      .query(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE $1`, [like])
+      .catch(() => ({ rows: [] }));
+    for (const t of tables.rows)
+      await pool.query(`DROP TABLE IF EXISTS ${String((t as { relname: string }).relname)}`).catch(() => undefined);
     await deleteS3Prefix(ctx.s3Prefix).then(
       (n) => log(`deleted ${n} objects under s3://${s3.bucket}/${ctx.s3Prefix}/`),
       (err: unknown) => log(`S3 cleanup of ${ctx.s3Prefix}/ failed: ${String(err)}`),

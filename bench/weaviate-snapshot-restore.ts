@@ -58,7 +58,11 @@ function serverPid(): number | undefined {
 }
 
 async function rest(method: string, p: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${url}${p}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${url}${p}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -75,9 +79,12 @@ async function poll(p: string): Promise<void> {
 
 async function vectorQueueEmpty(className: string): Promise<void> {
   for (;;) {
-    const n = (await rest('GET', `/v1/nodes?output=verbose&collection=${className}`)) as { nodes?: { shards?: { class?: string; vectorQueueLength?: number; vectorIndexingStatus?: string }[] }[] };
+    const n = (await rest('GET', `/v1/nodes?output=verbose&collection=${className}`)) as {
+      nodes?: { shards?: { class?: string; vectorQueueLength?: number; vectorIndexingStatus?: string }[] }[];
+    };
     const shards = (n.nodes ?? []).flatMap((x) => x.shards ?? []).filter((s) => s.class === className);
-    if (shards.length > 0 && shards.every((s) => (s.vectorQueueLength ?? 0) === 0 && (s.vectorIndexingStatus ?? 'READY') === 'READY')) return;
+    if (shards.length > 0 && shards.every((s) => (s.vectorQueueLength ?? 0) === 0 && (s.vectorIndexingStatus ?? 'READY') === 'READY'))
+      return;
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -141,7 +148,10 @@ async function main(): Promise<void> {
     ],
     indexes: [{ kind: 'hnsw', field: 'embedding', metric: 'cosine', params: { m: 16, ef_construction: 64 } }],
   };
-  log(`Weaviate ${String(meta.version)} at ${url}; ${ROWS} x ${DIMS}; async indexing: ${process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING ?? 'unknown (server setting)'}`);
+  log(
+    `Weaviate ${String(meta.version)} at ${url}; ${ROWS} x ${DIMS}; async indexing: ` +
+      `${process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING ?? 'unknown (server setting)'}`,
+  );
   try {
     await adapter.create(schema, { indexes: 'now' });
     const per = Number(args['write-rows']);
@@ -161,14 +171,23 @@ async function main(): Promise<void> {
     });
 
     const rssR = sampleRss();
-    const restore = await timed('R vectordr restore', () => repo.restore(adapter, { collection: source, snapshot: snap.value.manifest.id, target }));
+    const restore = await timed('R vectordr restore', () =>
+      repo.restore(adapter, { collection: source, snapshot: snap.value.manifest.id, target }),
+    );
     const restoreRss = rssR.stop();
     log(`  restore load ${fmtMs(restore.value.timings.loadMs)}, index wait ${fmtMs(restore.value.timings.indexMs)}`);
-    const parity = await timed('  parity (not part of R)', () => repo.verifyParity(adapter, { collection: source, snapshot: snap.value.manifest.id, live: target }));
+    const parity = await timed('  parity (not part of R)', () =>
+      repo.verifyParity(adapter, { collection: source, snapshot: snap.value.manifest.id, live: target }),
+    );
     if (!parity.value.ok) throw new Error(`parity failed: ${JSON.stringify(parity.value.mismatchedBuckets.slice(0, 3))}`);
 
-    await adapter.create({ ...schema, name: flatTarget, indexes: [{ kind: 'flat', field: 'embedding', metric: 'cosine', params: {} }] }, { indexes: 'now' });
-    const flat = await timed('F vectordr restore into a flat index (data path only)', () => repo.restore(adapter, { collection: source, snapshot: snap.value.manifest.id, target: flatTarget }));
+    await adapter.create(
+      { ...schema, name: flatTarget, indexes: [{ kind: 'flat', field: 'embedding', metric: 'cosine', params: {} }] },
+      { indexes: 'now' },
+    );
+    const flat = await timed('F vectordr restore into a flat index (data path only)', () =>
+      repo.restore(adapter, { collection: source, snapshot: snap.value.manifest.id, target: flatTarget }),
+    );
     await adapter.drop(flatTarget);
 
     await adapter.drop(source);
@@ -189,14 +208,30 @@ async function main(): Promise<void> {
       when: new Date().toISOString(),
       weaviate: meta.version,
       asyncIndexing: process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING ?? null,
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 1024 ** 3), node: process.version },
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memGB: Math.round(os.totalmem() / 1024 ** 3),
+        node: process.version,
+      },
       rows: ROWS,
       dims: DIMS,
       steps: {
         load: { ms: Math.round(load.ms), queueMs: load.value.queueMs, serverCpuS: load.serverCpuS },
-        snapshot: { ms: Math.round(snap.ms), serverCpuS: snap.serverCpuS, segments: snap.value.manifest.segments.length, peakRssMB: Math.round(snapRss.sampledPeakRssBytes / 2 ** 20) },
+        snapshot: {
+          ms: Math.round(snap.ms),
+          serverCpuS: snap.serverCpuS,
+          segments: snap.value.manifest.segments.length,
+          peakRssMB: Math.round(snapRss.sampledPeakRssBytes / 2 ** 20),
+        },
         nativeBackup: { ms: Math.round(backup.ms), serverCpuS: backup.serverCpuS },
-        restore: { ms: Math.round(restore.ms), loadMs: restore.value.timings.loadMs, indexMs: restore.value.timings.indexMs, serverCpuS: restore.serverCpuS, peakRssMB: Math.round(restoreRss.sampledPeakRssBytes / 2 ** 20) },
+        restore: {
+          ms: Math.round(restore.ms),
+          loadMs: restore.value.timings.loadMs,
+          indexMs: restore.value.timings.indexMs,
+          serverCpuS: restore.serverCpuS,
+          peakRssMB: Math.round(restoreRss.sampledPeakRssBytes / 2 ** 20),
+        },
         parity: { ms: Math.round(parity.ms), ok: parity.value.ok },
         restoreFlat: { ms: Math.round(flat.ms), loadMs: flat.value.timings.loadMs, serverCpuS: flat.serverCpuS },
         indexBuildMs: Math.round(restore.ms - flat.ms),
@@ -211,9 +246,19 @@ async function main(): Promise<void> {
       },
     };
     log(`data path (F) / native restore = ${result.ratios.dataPathVsNative}; index build ≈ ${fmtMs(result.steps.indexBuildMs)}`);
-    log(`restore / native restore = ${result.ratios.restoreVsNative} (load only: ${result.ratios.restoreLoadVsNative}); snapshot / native backup = ${result.ratios.snapshotVsNativeBackup}`);
+    log(
+      `restore / native restore = ${result.ratios.restoreVsNative} (load only: ` +
+        `${result.ratios.restoreLoadVsNative}); snapshot / native backup = ` +
+        `${result.ratios.snapshotVsNativeBackup}`,
+    );
     log(`repository ${fmtMB(repoBytes)}, native backup ${fmtMB(backupBytes)}`);
-    const out = args.out ?? path.join(ROOT, 'bench/results', `${(result.code.commit ?? 'unknown').slice(0, 7)}-weaviate-${ROWS}${process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING === 'true' ? '-async' : ''}.json`);
+    const out =
+      args.out ??
+      path.join(
+        ROOT,
+        'bench/results',
+        `${(result.code.commit ?? 'unknown').slice(0, 7)}-weaviate-${ROWS}${process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING === 'true' ? '-async' : ''}.json`,
+      );
     await fs.writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

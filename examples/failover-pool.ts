@@ -40,7 +40,8 @@ const router = pgRouter({
   acquireTimeoutMs: 10_000,
 });
 router.on((e) => {
-  if (e.type === 'primary-changed' || e.type === 'promoted' || e.type === 'fenced' || e.type === 'endpoint-health') say(`event ${JSON.stringify(e)}`);
+  if (e.type === 'primary-changed' || e.type === 'promoted' || e.type === 'fenced' || e.type === 'endpoint-health')
+    say(`event ${JSON.stringify(e)}`);
 });
 
 say(`primary: ${await router.start()}`);
@@ -51,10 +52,18 @@ let failed = 0;
 let searches = 0;
 const upsert = (id: number): Promise<unknown> =>
   router.write(
-    (c) => c.query('INSERT INTO rag_docs (id, body, embedding) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, embedding = EXCLUDED.embedding', [id, `doc ${id}`, JSON.stringify(embed(`doc ${id}`))]),
+    (c) =>
+      c.query(
+        'INSERT INTO rag_docs (id, body, embedding) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE ' +
+          'SET body = EXCLUDED.body, embedding = EXCLUDED.embedding',
+        [id, `doc ${id}`, JSON.stringify(embed(`doc ${id}`))],
+      ),
     { idempotent: true, retry: { attempts: 20, deadlineMs: 20_000 } },
   );
-const search = (q: string): Promise<unknown> => router.read((c) => c.query('SELECT id FROM rag_docs ORDER BY embedding <=> $1 LIMIT 5', [JSON.stringify(embed(q))]), { policy: 'prefer-standby' });
+const search = (q: string): Promise<unknown> =>
+  router.read((c) => c.query('SELECT id FROM rag_docs ORDER BY embedding <=> $1 LIMIT 5', [JSON.stringify(embed(q))]), {
+    policy: 'prefer-standby',
+  });
 
 const started = performance.now();
 let killed = false;
@@ -77,7 +86,10 @@ for (let id = 0; performance.now() - started < 4000; id++) {
   }
 }
 const st = router.status();
-say(`done: ${written} upserts, ${searches} searches, ${failed} failed; primary ${st.primary} (timeline ${st.epoch}), failovers ${st.failovers}, ${st.noPrimaryMs} ms without a primary`);
+say(
+  `done: ${written} upserts, ${searches} searches, ${failed} failed; primary ${st.primary} ` +
+    `(timeline ${st.epoch}), failovers ${st.failovers}, ${st.noPrimaryMs} ms without a primary`,
+);
 await router.close();
 // Run by `npm run test:all` as a check: with the kill, exactly one failover and no failed call.
 if (failed > 0 || (killed && st.failovers !== 1)) process.exit(1);

@@ -61,21 +61,37 @@ async function main(): Promise<void> {
   const snap = await repo.snapshot(adapter, 'documents', { tags: { trigger: 'quickstart' } });
   const m = snap.manifest;
   const bytes = m.segments.reduce((s, x) => s + x.bytes, 0);
-  say(`• snapshot ${m.id}: ${m.rows.upserts} rows in ${m.segments.length} segment(s), ${(bytes / 1e6).toFixed(1)} MB, digest ${m.digest.collection.slice(0, 16)}…, ${seconds(m.timings.totalMs)}`);
+  say(
+    `• snapshot ${m.id}: ${m.rows.upserts} rows in ${m.segments.length} segment(s), ` +
+      `${(bytes / 1e6).toFixed(1)} MB, digest ${m.digest.collection.slice(0, 16)}…, ` +
+      `${seconds(m.timings.totalMs)}`,
+  );
 
   await db.exec('DROP TABLE documents');
   say('• disaster: DROP TABLE documents');
 
   const restored = await repo.restore(adapter, { collection: 'documents', snapshot: m.id });
-  say(`• restored ${restored.rows} rows in ${seconds(restored.timings.totalMs)} (load ${seconds(restored.timings.loadMs)}, index build ${seconds(restored.timings.indexMs)}; indexes: ${restored.indexes.built.map((i) => `${i.kind} on ${i.field}`).join(', ')})`);
+  say(
+    `• restored ${restored.rows} rows in ${seconds(restored.timings.totalMs)} (load ` +
+      `${seconds(restored.timings.loadMs)}, index build ${seconds(restored.timings.indexMs)}; ` +
+      `indexes: ${restored.indexes.built.map((i) => `${i.kind} on ${i.field}`).join(', ')})`,
+  );
 
   const integrity = await repo.verify({ collection: 'documents', snapshot: m.id });
   say(`• verify integrity: ${integrity.ok ? 'OK' : 'FAILED'} (${integrity.snapshots[0]?.rows} rows re-hashed, no database needed)`);
   const parity = await repo.verifyParity(adapter, { collection: 'documents', snapshot: m.id });
-  say(`• verify parity: ${parity.ok ? 'OK' : 'FAILED'} — live ${parity.rows.live} rows, snapshot ${parity.rows.snapshot}, digests ${parity.collectionDigest.live === parity.collectionDigest.snapshot ? 'equal' : 'differ'}`);
+  say(
+    `• verify parity: ${parity.ok ? 'OK' : 'FAILED'} — live ${parity.rows.live} rows, snapshot ` +
+      `${parity.rows.snapshot}, digests ` +
+      `${parity.collectionDigest.live === parity.collectionDigest.snapshot ? 'equal' : 'differ'}`,
+  );
   const after = await adapter.search('documents', probe?.vectors.embedding as Float32Array, 5);
   const same = before.map((h) => String(h.id)).join(',') === after.map((h) => String(h.id)).join(',');
-  say(`• search for document 42's neighbours: ${same ? 'same top-5 as before the disaster' : 'top-5 differs (approximate index)'}: ${after.map((h) => String(h.id)).join(', ')}`);
+  say(
+    `• search for document 42's neighbours: ` +
+      `${same ? 'same top-5 as before the disaster' : 'top-5 differs (approximate index)'}: ` +
+      `${after.map((h) => String(h.id)).join(', ')}`,
+  );
 
   await db.close();
   if (!integrity.ok || !parity.ok) {

@@ -35,7 +35,7 @@ function must(res, what = 'call') {
   return res;
 }
 function errText(e) {
-  return (e && (e.details || e.message)) ? String(e.details || e.message).slice(0, 400) : String(e);
+  return e && (e.details || e.message) ? String(e.details || e.message).slice(0, 400) : String(e);
 }
 function short(v, n = 300) {
   const s = typeof v === 'string' ? v : JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x));
@@ -76,7 +76,11 @@ async function observe(name, fn) {
 function rng(seed) {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 4294967296;
   };
 }
@@ -124,12 +128,15 @@ function int64Schema(dim = DIM) {
   ];
 }
 async function createInt64Collection(name, extra = {}) {
-  return must(await client.createCollection({
-    collection_name: name,
-    fields: int64Schema(),
-    enable_dynamic_field: true,
-    ...extra,
-  }), 'createCollection');
+  return must(
+    await client.createCollection({
+      collection_name: name,
+      fields: int64Schema(),
+      enable_dynamic_field: true,
+      ...extra,
+    }),
+    'createCollection',
+  );
 }
 async function indexAndLoad(name, index = { index_type: 'HNSW', metric_type: 'COSINE', params: { M: 16, efConstruction: 64 } }) {
   must(await client.createIndex({ collection_name: name, field_name: 'vector', ...index }), 'createIndex');
@@ -146,9 +153,15 @@ async function insertRows(name, from, to, batch, extra = {}) {
   return inserted;
 }
 async function strongCount(name, filter = '') {
-  const res = must(await client.query({
-    collection_name: name, filter, output_fields: ['count(*)'], consistency_level: 'Strong',
-  }), 'count query');
+  const res = must(
+    await client.query({
+      collection_name: name,
+      filter,
+      output_fields: ['count(*)'],
+      consistency_level: 'Strong',
+    }),
+    'count query',
+  );
   return Number(res.data[0]['count(*)']);
 }
 async function dropIfExists(name) {
@@ -170,11 +183,15 @@ const STR = `${P}strpk`;
 
 async function main() {
   console.log(`# milvus probe against ${ADDRESS}`);
-  const alive = await check('checkHealth', async () => {
-    const r = await client.checkHealth();
-    if (!r.isHealthy) throw new Error(`unhealthy: ${short(r)}`);
-    return r;
-  }, { critical: true });
+  const alive = await check(
+    'checkHealth',
+    async () => {
+      const r = await client.checkHealth();
+      if (!r.isHealthy) throw new Error(`unhealthy: ${short(r)}`);
+      return r;
+    },
+    { critical: true },
+  );
   if (!alive) return;
   await check('getVersion', async () => must(await client.getVersion()).version);
 
@@ -184,31 +201,43 @@ async function main() {
   for (const n of [`${MAIN}_renamed`]) await dropIfExists(n);
 
   // -- schema ---------------------------------------------------------------------------------------
-  await check('createCollection int64 pk (autoID=false), FloatVector 768, all scalars, dynamic, description, properties', async () => {
-    await createInt64Collection(MAIN, {
-      description: 'vectordr restore marker: snapshot=abc123',
-      properties: { 'vectordr.restore': 'snapshot=abc123;state=complete' },
-      consistency_level: 'Strong',
-    });
-    return 'created';
-  }, { critical: true });
+  await check(
+    'createCollection int64 pk (autoID=false), FloatVector 768, all scalars, dynamic, description, properties',
+    async () => {
+      await createInt64Collection(MAIN, {
+        description: 'vectordr restore marker: snapshot=abc123',
+        properties: { 'vectordr.restore': 'snapshot=abc123;state=complete' },
+        consistency_level: 'Strong',
+      });
+      return 'created';
+    },
+    { critical: true },
+  );
 
-  await check('createCollection VarChar pk (max_length 64)', async () => {
-    must(await client.createCollection({
-      collection_name: STR,
-      fields: [
-        { name: 'pk', data_type: DataType.VarChar, is_primary_key: true, autoID: false, max_length: 64 },
-        { name: 'vector', data_type: DataType.FloatVector, dim: 4 },
-      ],
-      enable_dynamic_field: false,
-    }), 'createCollection');
-    return 'created';
-  }, { critical: true });
+  await check(
+    'createCollection VarChar pk (max_length 64)',
+    async () => {
+      must(
+        await client.createCollection({
+          collection_name: STR,
+          fields: [
+            { name: 'pk', data_type: DataType.VarChar, is_primary_key: true, autoID: false, max_length: 64 },
+            { name: 'vector', data_type: DataType.FloatVector, dim: 4 },
+          ],
+          enable_dynamic_field: false,
+        }),
+        'createCollection',
+      );
+      return 'created';
+    },
+    { critical: true },
+  );
 
   await check('describeCollection (fields, dims, autoID, dynamic, description, properties, consistency)', async () => {
     const d = must(await client.describeCollection({ collection_name: MAIN }));
     return {
-      description: d.schema.description, description_top: d.description,
+      description: d.schema.description,
+      description_top: d.description,
       enable_dynamic_field: d.schema.enable_dynamic_field,
       autoID: d.schema.autoID,
       consistency_level: d.consistency_level,
@@ -219,27 +248,55 @@ async function main() {
       num_partitions: d.num_partitions,
       collectionID: d.collectionID,
       fields: d.schema.fields.map((f) => ({
-        name: f.name, data_type: f.data_type, pk: f.is_primary_key, autoID: f.autoID, dynamic: f.is_dynamic,
-        dim: f.dim, max_length: f.max_length, element_type: f.element_type, max_capacity: f.max_capacity,
-        nullable: f.nullable, type_params: f.type_params,
+        name: f.name,
+        data_type: f.data_type,
+        pk: f.is_primary_key,
+        autoID: f.autoID,
+        dynamic: f.is_dynamic,
+        dim: f.dim,
+        max_length: f.max_length,
+        element_type: f.element_type,
+        max_capacity: f.max_capacity,
+        nullable: f.nullable,
+        type_params: f.type_params,
       })),
       index_fields: Object.keys(d).filter((k) => /index/i.test(k)),
     };
   });
   await check('describeCollection VarChar pk', async () => {
     const d = must(await client.describeCollection({ collection_name: STR }));
-    return d.schema.fields.map((f) => ({ name: f.name, data_type: f.data_type, pk: f.is_primary_key, max_length: f.max_length, dim: f.dim }));
+    return d.schema.fields.map((f) => ({
+      name: f.name,
+      data_type: f.data_type,
+      pk: f.is_primary_key,
+      max_length: f.max_length,
+      dim: f.dim,
+    }));
   });
 
   // -- indexes --------------------------------------------------------------------------------------
-  await check('createIndex HNSW {M:16, efConstruction:64} COSINE', async () => {
-    must(await client.createIndex({
-      collection_name: MAIN, field_name: 'vector', index_name: 'vector_idx',
-      index_type: 'HNSW', metric_type: 'COSINE', params: { M: 16, efConstruction: 64 },
-    }), 'createIndex');
-    return 'ok';
-  }, { critical: true });
-  await check('describeIndex', async () => must(await client.describeIndex({ collection_name: MAIN, field_name: 'vector' })).index_descriptions);
+  await check(
+    'createIndex HNSW {M:16, efConstruction:64} COSINE',
+    async () => {
+      must(
+        await client.createIndex({
+          collection_name: MAIN,
+          field_name: 'vector',
+          index_name: 'vector_idx',
+          index_type: 'HNSW',
+          metric_type: 'COSINE',
+          params: { M: 16, efConstruction: 64 },
+        }),
+        'createIndex',
+      );
+      return 'ok';
+    },
+    { critical: true },
+  );
+  await check(
+    'describeIndex',
+    async () => must(await client.describeIndex({ collection_name: MAIN, field_name: 'vector' })).index_descriptions,
+  );
   await check('listIndexes', async () => must(await client.listIndexes({ collection_name: MAIN })).indexes);
   await check('describeCollection after index (does it carry index/metric info?)', async () => {
     const d = must(await client.describeCollection({ collection_name: MAIN }));
@@ -256,25 +313,47 @@ async function main() {
     const name = `${P}idx_${type}_${metric}`.toLowerCase();
     await check(`createIndex ${type} ${metric} ${JSON.stringify(params)} + describeIndex`, async () => {
       await createInt64Collection(name);
-      must(await client.createIndex({ collection_name: name, field_name: 'vector', index_type: type, metric_type: metric, params }), 'createIndex');
+      must(
+        await client.createIndex({ collection_name: name, field_name: 'vector', index_type: type, metric_type: metric, params }),
+        'createIndex',
+      );
       const d = must(await client.describeIndex({ collection_name: name, field_name: 'vector' }));
       await dropIfExists(name);
       return d.index_descriptions.map((x) => x.params);
     });
   }
-  await check('createIndex with unsupported index type (DISKANN) is rejected', async () => {
-    const name = `${P}idx_bad`;
-    await createInt64Collection(name);
-    try {
-      return must(await client.createIndex({ collection_name: name, field_name: 'vector', index_type: 'DISKANN', metric_type: 'L2', params: {} }), 'createIndex');
-    } finally { await dropIfExists(name); }
-  }, { expectFail: true });
+  await check(
+    'createIndex with unsupported index type (DISKANN) is rejected',
+    async () => {
+      const name = `${P}idx_bad`;
+      await createInt64Collection(name);
+      try {
+        return must(
+          await client.createIndex({ collection_name: name, field_name: 'vector', index_type: 'DISKANN', metric_type: 'L2', params: {} }),
+          'createIndex',
+        );
+      } finally {
+        await dropIfExists(name);
+      }
+    },
+    { expectFail: true },
+  );
 
   // -- load -----------------------------------------------------------------------------------------
-  await check('loadCollectionSync', async () => { must(await client.loadCollectionSync({ collection_name: MAIN }), 'load'); return 'loaded'; }, { critical: true });
+  await check(
+    'loadCollectionSync',
+    async () => {
+      must(await client.loadCollectionSync({ collection_name: MAIN }), 'load');
+      return 'loaded';
+    },
+    { critical: true },
+  );
   await check('getLoadState', async () => must(await client.getLoadState({ collection_name: MAIN })).state);
   await check('loadCollection (async variant) on VarChar collection', async () => {
-    must(await client.createIndex({ collection_name: STR, field_name: 'vector', index_type: 'FLAT', metric_type: 'L2', params: {} }), 'createIndex');
+    must(
+      await client.createIndex({ collection_name: STR, field_name: 'vector', index_type: 'FLAT', metric_type: 'L2', params: {} }),
+      'createIndex',
+    );
     must(await client.loadCollection({ collection_name: STR }), 'load');
     return must(await client.getLoadState({ collection_name: STR })).state;
   });
@@ -285,37 +364,46 @@ async function main() {
     try {
       const r = await client.query({ collection_name: name, filter: 'id >= 0', limit: 10, output_fields: ['id'] });
       return { status: r.status, rows: r.data?.length };
-    } finally { await dropIfExists(name); }
+    } finally {
+      await dropIfExists(name);
+    }
   });
 
   // -- insert throughput ----------------------------------------------------------------------------
   let insertTs;
-  await check(`insert ${ROWS} rows x ${DIM} in batches of 1000 (main collection)`, async () => {
-    const t0 = performance.now();
-    let n = 0;
-    for (let start = 0; start < ROWS; start += 1000) {
-      const data = [];
-      for (let id = start; id < start + 1000; id++) data.push(rowFor(id));
-      const res = must(await client.insert({ collection_name: MAIN, data }), 'insert');
-      n += Number(res.insert_cnt);
-      insertTs = res.timestamp;
-    }
-    const s = (performance.now() - t0) / 1000;
-    metrics['insert_rows_per_s_batch1000'] = Math.round(n / s);
-    return `${n} rows in ${s.toFixed(2)} s = ${Math.round(n / s)} rows/s; last insert timestamp=${insertTs}`;
-  }, { critical: true });
-  for (const batch of [5000, 10000]) {
-    await check(`insert ${ROWS} rows x ${DIM} in batches of ${batch} (~${((batch * APPROX_ROW_BYTES) / 1048576).toFixed(1)} MiB/request)`, async () => {
-      const name = `${P}ins_${batch}`;
-      await createInt64Collection(name);
-      await indexAndLoad(name);
+  await check(
+    `insert ${ROWS} rows x ${DIM} in batches of 1000 (main collection)`,
+    async () => {
       const t0 = performance.now();
-      const n = await insertRows(name, 0, ROWS, batch);
+      let n = 0;
+      for (let start = 0; start < ROWS; start += 1000) {
+        const data = [];
+        for (let id = start; id < start + 1000; id++) data.push(rowFor(id));
+        const res = must(await client.insert({ collection_name: MAIN, data }), 'insert');
+        n += Number(res.insert_cnt);
+        insertTs = res.timestamp;
+      }
       const s = (performance.now() - t0) / 1000;
-      metrics[`insert_rows_per_s_batch${batch}`] = Math.round(n / s);
-      await dropIfExists(name);
-      return `${n} rows in ${s.toFixed(2)} s = ${Math.round(n / s)} rows/s`;
-    });
+      metrics['insert_rows_per_s_batch1000'] = Math.round(n / s);
+      return `${n} rows in ${s.toFixed(2)} s = ${Math.round(n / s)} rows/s; last insert timestamp=${insertTs}`;
+    },
+    { critical: true },
+  );
+  for (const batch of [5000, 10000]) {
+    await check(
+      `insert ${ROWS} rows x ${DIM} in batches of ${batch} ` + `(~${((batch * APPROX_ROW_BYTES) / 1048576).toFixed(1)} MiB/request)`,
+      async () => {
+        const name = `${P}ins_${batch}`;
+        await createInt64Collection(name);
+        await indexAndLoad(name);
+        const t0 = performance.now();
+        const n = await insertRows(name, 0, ROWS, batch);
+        const s = (performance.now() - t0) / 1000;
+        metrics[`insert_rows_per_s_batch${batch}`] = Math.round(n / s);
+        await dropIfExists(name);
+        return `${n} rows in ${s.toFixed(2)} s = ${Math.round(n / s)} rows/s`;
+      },
+    );
   }
   // Real Milvus: proxy.grpc.serverMaxRecvSize defaults to 64 MiB (milvus-lite: 256 MiB).
   await observe('insert one batch of 22000 rows (~69 MiB, over the 64 MiB Milvus default)', async () => {
@@ -324,51 +412,96 @@ async function main() {
     try {
       const t0 = performance.now();
       const res = await client.insert({ collection_name: name, data: Array.from({ length: 22000 }, (_, i) => rowFor(i)) });
-      return { status: res.status?.error_code, reason: res.status?.reason, insert_cnt: res.insert_cnt, s: ((performance.now() - t0) / 1000).toFixed(2) };
-    } finally { await dropIfExists(name); }
+      return {
+        status: res.status?.error_code,
+        reason: res.status?.reason,
+        insert_cnt: res.insert_cnt,
+        s: ((performance.now() - t0) / 1000).toFixed(2),
+      };
+    } finally {
+      await dropIfExists(name);
+    }
   });
 
   await check('flush', async () => must(await client.flush({ collection_names: [MAIN] }), 'flush').coll_segIDs ?? 'flushed');
-  await check('flushSync', async () => { must(await client.flushSync({ collection_names: [MAIN] }), 'flushSync'); return 'flushed'; });
+  await check('flushSync', async () => {
+    must(await client.flushSync({ collection_names: [MAIN] }), 'flushSync');
+    return 'flushed';
+  });
 
-  await check('count: query output_fields [count(*)] consistency_level Strong', async () => {
-    const n = await strongCount(MAIN);
-    if (n !== ROWS) throw new Error(`count ${n} != ${ROWS}`);
-    return n;
-  }, { critical: true });
-  await check('count: client.count() (note: the SDK drops consistency_level here)', async () => must(await client.count({ collection_name: MAIN })).data);
+  await check(
+    'count: query output_fields [count(*)] consistency_level Strong',
+    async () => {
+      const n = await strongCount(MAIN);
+      if (n !== ROWS) throw new Error(`count ${n} != ${ROWS}`);
+      return n;
+    },
+    { critical: true },
+  );
+  await check(
+    'count: client.count() (note: the SDK drops consistency_level here)',
+    async () => must(await client.count({ collection_name: MAIN })).data,
+  );
   await check('count(*) with a filter', async () => strongCount(MAIN, 'id < 100'));
   await check('getCollectionStatistics row_count', async () => must(await client.getCollectionStatistics({ collection_name: MAIN })).data);
 
   // -- query ----------------------------------------------------------------------------------------
-  await check('query expr id > X + limit + output_fields incl. vector: vectors returned? ordered by id? float32 exact?', async () => {
-    const r = must(await client.query({
-      collection_name: MAIN, expr: 'id > 4999', limit: 50, consistency_level: 'Strong',
-      output_fields: ['id', 'vector', 'f_float', 'f_double', 'f_int64', 'f_json', 'f_array', 'dyn_key'],
-    }), 'query');
-    const ids = r.data.map((x) => Number(x.id));
-    const ordered = ids.every((v, i) => i === 0 || ids[i - 1] < v);
-    const first = r.data[0];
-    return {
-      rows: r.data.length, first_ids: ids.slice(0, 8), ordered_by_id: ordered, contiguous_from_5000: ids[0] === 5000 && ids.every((v, i) => v === 5000 + i),
-      vector_returned: Array.isArray(first.vector), vector_len: first.vector?.length,
-      vector_float32_exact: sameFloat32(vectorFor(Number(first.id)), first.vector),
-      id_js_type: typeof first.id, f_int64_js_type: typeof first.f_int64,
-      f_float: first.f_float, f_float_expected_f32: Math.fround(Number(first.id) / 7),
-      f_double: first.f_double, f_double_expected: Number(first.id) / 7,
-      f_json: first.f_json, f_array: first.f_array, dyn_key: first.dyn_key,
-    };
-  }, { critical: true });
+  await check(
+    'query expr id > X + limit + output_fields incl. vector: vectors returned? ordered by id? float32 exact?',
+    async () => {
+      const r = must(
+        await client.query({
+          collection_name: MAIN,
+          expr: 'id > 4999',
+          limit: 50,
+          consistency_level: 'Strong',
+          output_fields: ['id', 'vector', 'f_float', 'f_double', 'f_int64', 'f_json', 'f_array', 'dyn_key'],
+        }),
+        'query',
+      );
+      const ids = r.data.map((x) => Number(x.id));
+      const ordered = ids.every((v, i) => i === 0 || ids[i - 1] < v);
+      const first = r.data[0];
+      return {
+        rows: r.data.length,
+        first_ids: ids.slice(0, 8),
+        ordered_by_id: ordered,
+        contiguous_from_5000: ids[0] === 5000 && ids.every((v, i) => v === 5000 + i),
+        vector_returned: Array.isArray(first.vector),
+        vector_len: first.vector?.length,
+        vector_float32_exact: sameFloat32(vectorFor(Number(first.id)), first.vector),
+        id_js_type: typeof first.id,
+        f_int64_js_type: typeof first.f_int64,
+        f_float: first.f_float,
+        f_float_expected_f32: Math.fround(Number(first.id) / 7),
+        f_double: first.f_double,
+        f_double_expected: Number(first.id) / 7,
+        f_json: first.f_json,
+        f_array: first.f_array,
+        dyn_key: first.dyn_key,
+      };
+    },
+    { critical: true },
+  );
   await check('query output_fields ["*"]: which keys come back (dynamic field flattened?)', async () => {
-    const r = must(await client.query({ collection_name: MAIN, expr: 'id == 7', output_fields: ['*'], consistency_level: 'Strong' }), 'query');
+    const r = must(
+      await client.query({ collection_name: MAIN, expr: 'id == 7', output_fields: ['*'], consistency_level: 'Strong' }),
+      'query',
+    );
     return { keys: Object.keys(r.data[0]), row_without_vector: { ...r.data[0], vector: `[${r.data[0].vector?.length}]` } };
   });
   await check('query output_fields ["$meta"]', async () => {
-    const r = must(await client.query({ collection_name: MAIN, expr: 'id == 7', output_fields: ['id', '$meta'], consistency_level: 'Strong' }), 'query');
+    const r = must(
+      await client.query({ collection_name: MAIN, expr: 'id == 7', output_fields: ['id', '$meta'], consistency_level: 'Strong' }),
+      'query',
+    );
     return r.data[0];
   });
   await check('JSON + Array + dynamic round trip deep-equal for 100 rows', async () => {
-    const r = must(await client.query({ collection_name: MAIN, expr: 'id < 100', limit: 100, output_fields: ['*'], consistency_level: 'Strong' }), 'query');
+    const r = must(
+      await client.query({ collection_name: MAIN, expr: 'id < 100', limit: 100, output_fields: ['*'], consistency_level: 'Strong' }),
+      'query',
+    );
     const bad = [];
     for (const row of r.data) {
       const want = rowFor(Number(row.id));
@@ -380,7 +513,10 @@ async function main() {
       if (Number(row.f_int64) !== want.f_int64) bad.push({ id: row.id, k: 'f_int64', got: row.f_int64 });
     }
     if (bad.length) throw new Error(`mismatches: ${short(bad.slice(0, 5))}`);
-    const named = must(await client.query({ collection_name: MAIN, expr: 'id < 3', output_fields: ['id', 'dyn_key'], consistency_level: 'Strong' }), 'query');
+    const named = must(
+      await client.query({ collection_name: MAIN, expr: 'id < 3', output_fields: ['id', 'dyn_key'], consistency_level: 'Strong' }),
+      'query',
+    );
     return `${r.data.length} rows equal (dynamic keys under $meta with ['*']; naming a dynamic key gives ${short(named.data[0])})`;
   });
   await check('query order on shuffled inserts across segments (id > X, limit) — is it pk-ordered?', async () => {
@@ -388,24 +524,62 @@ async function main() {
     await createInt64Collection(name);
     await indexAndLoad(name);
     const ids = Array.from({ length: 3000 }, (_, i) => i);
-    for (let i = ids.length - 1; i > 0; i--) { const j = Math.floor(rng(i)() * (i + 1)); [ids[i], ids[j]] = [ids[j], ids[i]]; }
+    for (let i = ids.length - 1; i > 0; i--) {
+      const j = Math.floor(rng(i)() * (i + 1));
+      [ids[i], ids[j]] = [ids[j], ids[i]];
+    }
     for (let b = 0; b < 3; b++) {
       must(await client.insert({ collection_name: name, data: ids.slice(b * 1000, b * 1000 + 1000).map(rowFor) }), 'insert');
       if (b === 1) must(await client.flush({ collection_names: [name] }), 'flush');
     }
-    const plain = must(await client.query({ collection_name: name, expr: 'id > 100', limit: 20, output_fields: ['id'], consistency_level: 'Strong' }), 'query');
-    const iter = must(await client.query({ collection_name: name, expr: 'id > 100', limit: 20, output_fields: ['id'], consistency_level: 'Strong', params: { iterator: true, reduce_stop_for_best: true } }), 'query');
+    const plain = must(
+      await client.query({ collection_name: name, expr: 'id > 100', limit: 20, output_fields: ['id'], consistency_level: 'Strong' }),
+      'query',
+    );
+    const iter = must(
+      await client.query({
+        collection_name: name,
+        expr: 'id > 100',
+        limit: 20,
+        output_fields: ['id'],
+        consistency_level: 'Strong',
+        params: { iterator: true, reduce_stop_for_best: true },
+      }),
+      'query',
+    );
     let orderBy;
     try {
-      const ob = must(await client.query({ collection_name: name, expr: 'id > 100', limit: 20, output_fields: ['id'], consistency_level: 'Strong', order_by_fields: [{ field: 'id', order: 'asc' }] }), 'query');
+      const ob = must(
+        await client.query({
+          collection_name: name,
+          expr: 'id > 100',
+          limit: 20,
+          output_fields: ['id'],
+          consistency_level: 'Strong',
+          order_by_fields: [{ field: 'id', order: 'asc' }],
+        }),
+        'query',
+      );
       orderBy = ob.data.map((x) => Number(x.id));
-    } catch (e) { orderBy = `threw: ${errText(e)}`; }
+    } catch (e) {
+      orderBy = `threw: ${errText(e)}`;
+    }
     // Keyset paging without the iterator param, and the SDK's own queryIterator, on shuffled data.
     async function keyset(params) {
       const seen = new Set();
       let last = -1;
       for (let pages = 0; pages < 100; pages++) {
-        const r = must(await client.query({ collection_name: name, expr: `id > ${last}`, limit: 500, output_fields: ['id'], consistency_level: 'Strong', ...(params ? { params } : {}) }), 'query');
+        const r = must(
+          await client.query({
+            collection_name: name,
+            expr: `id > ${last}`,
+            limit: 500,
+            output_fields: ['id'],
+            consistency_level: 'Strong',
+            ...(params ? { params } : {}),
+          }),
+          'query',
+        );
         if (!r.data.length) break;
         const ids = r.data.map((x) => Number(x.id));
         ids.forEach((i) => seen.add(i));
@@ -418,7 +592,10 @@ async function main() {
     const it = await client.queryIterator({ collection_name: name, batchSize: 500, output_fields: ['id'], expr: '' });
     const sdkSeen = new Set();
     let pages = 0;
-    for await (const page of it) { if (++pages > 100) break; for (const r of page) sdkSeen.add(Number(r.id)); }
+    for await (const page of it) {
+      if (++pages > 100) break;
+      for (const r of page) sdkSeen.add(Number(r.id));
+    }
     await dropIfExists(name);
     return {
       keyset_limit500_rows_seen_of_3000: { without_params: keysetPlain, with_iterator_true: keysetIter, sdk_queryIterator: sdkSeen.size },
@@ -428,10 +605,20 @@ async function main() {
     };
   });
   await check('queryIterator (SDK) over 10k rows, batchSize 1000: complete & unique?', async () => {
-    const it = await client.queryIterator({ collection_name: MAIN, batchSize: 1000, output_fields: ['id'], expr: '', consistency_level: 'Strong' });
+    const it = await client.queryIterator({
+      collection_name: MAIN,
+      batchSize: 1000,
+      output_fields: ['id'],
+      expr: '',
+      consistency_level: 'Strong',
+    });
     const seen = new Set();
     let pages = 0;
-    for await (const page of it) { pages++; for (const r of page) seen.add(Number(r.id)); if (pages > 100) break; }
+    for await (const page of it) {
+      pages++;
+      for (const r of page) seen.add(Number(r.id));
+      if (pages > 100) break;
+    }
     if (seen.size !== ROWS) throw new Error(`iterator saw ${seen.size} distinct ids (${pages} pages), expected ${ROWS}`);
     return `${seen.size} distinct ids in ${pages} pages`;
   });
@@ -448,7 +635,15 @@ async function main() {
     return { status: r.status?.error_code, reason: r.status?.reason, rows: r.data?.length };
   });
   await check('query by ids: expr id in [...] (order as given?)', async () => {
-    const r = must(await client.query({ collection_name: MAIN, expr: 'id in [42, 7, 9999, 123456]', output_fields: ['id', 'vector'], consistency_level: 'Strong' }), 'query');
+    const r = must(
+      await client.query({
+        collection_name: MAIN,
+        expr: 'id in [42, 7, 9999, 123456]',
+        output_fields: ['id', 'vector'],
+        consistency_level: 'Strong',
+      }),
+      'query',
+    );
     return { ids: r.data.map((x) => Number(x.id)), vectors_ok: r.data.every((x) => sameFloat32(vectorFor(Number(x.id)), x.vector)) };
   });
   await check('get({ids})', async () => {
@@ -456,19 +651,28 @@ async function main() {
     return r.data.map((x) => Number(x.id));
   });
   await check('query with guarantee_timestamp = last insert timestamp', async () => {
-    const r = must(await client.query({ collection_name: MAIN, expr: 'id >= 9990', output_fields: ['id'], limit: 100, guarantee_timestamp: insertTs }), 'query');
+    const r = must(
+      await client.query({ collection_name: MAIN, expr: 'id >= 9990', output_fields: ['id'], limit: 100, guarantee_timestamp: insertTs }),
+      'query',
+    );
     return `${r.data.length} rows`;
   });
   for (const cl of ['Strong', 'Session', 'Bounded', 'Eventually']) {
     await check(`query consistency_level ${cl}`, async () => {
-      const r = must(await client.query({ collection_name: MAIN, expr: 'id < 10', output_fields: ['id'], limit: 10, consistency_level: cl }), 'query');
+      const r = must(
+        await client.query({ collection_name: MAIN, expr: 'id < 10', output_fields: ['id'], limit: 10, consistency_level: cl }),
+        'query',
+      );
       return `${r.data.length} rows`;
     });
   }
 
   await check('read-your-write: insert then immediately query with consistency_level Eventually', async () => {
     const r = must(await client.insert({ collection_name: MAIN, data: [rowFor(50000)] }), 'insert');
-    const q = must(await client.query({ collection_name: MAIN, expr: 'id == 50000', output_fields: ['id'], consistency_level: 'Eventually' }), 'query');
+    const q = must(
+      await client.query({ collection_name: MAIN, expr: 'id == 50000', output_fields: ['id'], consistency_level: 'Eventually' }),
+      'query',
+    );
     must(await client.delete({ collection_name: MAIN, ids: [50000] }), 'delete');
     return { visible: q.data.length === 1, mutation_timestamp: r.timestamp };
   });
@@ -481,10 +685,17 @@ async function main() {
       let n = 0;
       let orderedPages = true;
       for (;;) {
-        const r = must(await client.query({
-          collection_name: MAIN, expr: `id > ${last}`, limit: page, output_fields: ['*'], consistency_level: 'Strong',
-          params: { iterator: true, reduce_stop_for_best: true },
-        }), 'query');
+        const r = must(
+          await client.query({
+            collection_name: MAIN,
+            expr: `id > ${last}`,
+            limit: page,
+            output_fields: ['*'],
+            consistency_level: 'Strong',
+            params: { iterator: true, reduce_stop_for_best: true },
+          }),
+          'query',
+        );
         if (!r.data.length) break;
         const ids = r.data.map((x) => Number(x.id));
         if (!ids.every((v, i) => i === 0 || ids[i - 1] < v)) orderedPages = false;
@@ -500,15 +711,45 @@ async function main() {
 
   // -- search ---------------------------------------------------------------------------------------
   await check('search (no filter), limit 5, output_fields', async () => {
-    const r = must(await client.search({ collection_name: MAIN, anns_field: 'vector', data: [vectorFor(123)], limit: 5, output_fields: ['id', 'f_varchar'], params: { ef: 64 } }), 'search');
+    const r = must(
+      await client.search({
+        collection_name: MAIN,
+        anns_field: 'vector',
+        data: [vectorFor(123)],
+        limit: 5,
+        output_fields: ['id', 'f_varchar'],
+        params: { ef: 64 },
+      }),
+      'search',
+    );
     return r.results.map((x) => ({ id: x.id, score: x.score, f_varchar: x.f_varchar }));
   });
   await check('search with filter (f_bool == false and id < 500)', async () => {
-    const r = must(await client.search({ collection_name: MAIN, anns_field: 'vector', data: [vectorFor(123)], limit: 5, filter: 'f_bool == false and id < 500', output_fields: ['id'] }), 'search');
+    const r = must(
+      await client.search({
+        collection_name: MAIN,
+        anns_field: 'vector',
+        data: [vectorFor(123)],
+        limit: 5,
+        filter: 'f_bool == false and id < 500',
+        output_fields: ['id'],
+      }),
+      'search',
+    );
     return r.results.map((x) => ({ id: x.id, score: x.score }));
   });
   await check('search with JSON / dynamic-field / array filters', async () => {
-    const r = must(await client.search({ collection_name: MAIN, anns_field: 'vector', data: [vectorFor(5)], limit: 3, filter: 'f_json["nested"]["ok"] == true and dyn_key like "dynamic-%" and ARRAY_CONTAINS(f_array, "t0")', output_fields: ['id'] }), 'search');
+    const r = must(
+      await client.search({
+        collection_name: MAIN,
+        anns_field: 'vector',
+        data: [vectorFor(5)],
+        limit: 3,
+        filter: 'f_json["nested"]["ok"] == true and dyn_key like "dynamic-%" and ARRAY_CONTAINS(f_array, "t0")',
+        output_fields: ['id'],
+      }),
+      'search',
+    );
     return r.results.map((x) => x.id);
   });
 
@@ -526,10 +767,23 @@ async function main() {
     const a = { ...rowFor(5), f_varchar: 'upserted', vector: vectorFor(555) };
     const b = rowFor(20000);
     const r = must(await client.upsert({ collection_name: MAIN, data: [a, b] }), 'upsert');
-    const q = must(await client.query({ collection_name: MAIN, expr: 'id in [5, 20000]', output_fields: ['id', 'f_varchar', 'vector'], consistency_level: 'Strong' }), 'query');
+    const q = must(
+      await client.query({
+        collection_name: MAIN,
+        expr: 'id in [5, 20000]',
+        output_fields: ['id', 'f_varchar', 'vector'],
+        consistency_level: 'Strong',
+      }),
+      'query',
+    );
     return {
-      upsert_cnt: r.upsert_cnt, count_after: await strongCount(MAIN),
-      rows: q.data.map((x) => ({ id: x.id, f_varchar: x.f_varchar, vector_is_new: sameFloat32(vectorFor(Number(x.id) === 5 ? 555 : 20000), x.vector) })),
+      upsert_cnt: r.upsert_cnt,
+      count_after: await strongCount(MAIN),
+      rows: q.data.map((x) => ({
+        id: x.id,
+        f_varchar: x.f_varchar,
+        vector_is_new: sameFloat32(vectorFor(Number(x.id) === 5 ? 555 : 20000), x.vector),
+      })),
     };
   });
 
@@ -542,19 +796,42 @@ async function main() {
   });
   await check('insert into partition + query partition_names + partition statistics', async () => {
     must(await client.insert({ collection_name: MAIN, partition_name: 'p1', data: [rowFor(30000), rowFor(30001)] }), 'insert');
-    const q = must(await client.query({ collection_name: MAIN, expr: 'id >= 0', partition_names: ['p1'], output_fields: ['id'], limit: 10, consistency_level: 'Strong' }), 'query');
+    const q = must(
+      await client.query({
+        collection_name: MAIN,
+        expr: 'id >= 0',
+        partition_names: ['p1'],
+        output_fields: ['id'],
+        limit: 10,
+        consistency_level: 'Strong',
+      }),
+      'query',
+    );
     let stats;
-    try { stats = must(await client.getPartitionStatistics({ collection_name: MAIN, partition_name: 'p1' })).data; } catch (e) { stats = `threw: ${errText(e)}`; }
+    try {
+      stats = must(await client.getPartitionStatistics({ collection_name: MAIN, partition_name: 'p1' })).data;
+    } catch (e) {
+      stats = `threw: ${errText(e)}`;
+    }
     return { ids_in_p1: q.data.map((x) => Number(x.id)), stats };
   });
   await observe('query results: is the partition of a row visible anywhere? (keys of a p1 row)', async () => {
-    const q = must(await client.query({ collection_name: MAIN, expr: 'id == 30000', output_fields: ['*'], consistency_level: 'Strong' }), 'query');
+    const q = must(
+      await client.query({ collection_name: MAIN, expr: 'id == 30000', output_fields: ['*'], consistency_level: 'Strong' }),
+      'query',
+    );
     return Object.keys(q.data[0] ?? {});
   });
 
   // -- properties, rename, aliases ------------------------------------------------------------------
   await check('alterCollectionProperties {vectordr.restore: ...} then describeCollection.properties', async () => {
-    must(await client.alterCollectionProperties({ collection_name: MAIN, properties: { 'vectordr.restore': 'snapshot=abc123;state=verified' } }), 'alter');
+    must(
+      await client.alterCollectionProperties({
+        collection_name: MAIN,
+        properties: { 'vectordr.restore': 'snapshot=abc123;state=verified' },
+      }),
+      'alter',
+    );
     const d = must(await client.describeCollection({ collection_name: MAIN }));
     return { properties: d.properties, description: d.schema.description };
   });
@@ -573,16 +850,33 @@ async function main() {
     must(await client.renameCollection({ collection_name: `${MAIN}_renamed`, new_collection_name: MAIN }), 'rename back');
     const state = must(await client.getLoadState({ collection_name: MAIN })).state;
     let countAfter;
-    try { countAfter = await strongCount(MAIN); } catch (e) { countAfter = `threw: ${errText(e)}`; }
+    try {
+      countAfter = await strongCount(MAIN);
+    } catch (e) {
+      countAfter = `threw: ${errText(e)}`;
+    }
     // Keep probing on a loaded collection whatever rename did to the load state.
     must(await client.loadCollectionSync({ collection_name: MAIN }), 'reload');
     const desc = must(await client.describeCollection({ collection_name: MAIN }));
-    const idx = must(await client.describeIndex({ collection_name: MAIN, field_name: 'vector' })).index_descriptions.map((x) => x.index_name);
-    return { old_name_exists_after_rename: hasOld, count_under_new_name: n, load_state_after_rename_back: state, count_after_rename_back: countAfter, properties_kept: desc.properties, index_kept: idx };
+    const idx = must(await client.describeIndex({ collection_name: MAIN, field_name: 'vector' })).index_descriptions.map(
+      (x) => x.index_name,
+    );
+    return {
+      old_name_exists_after_rename: hasOld,
+      count_under_new_name: n,
+      load_state_after_rename_back: state,
+      count_after_rename_back: countAfter,
+      properties_kept: desc.properties,
+      index_kept: idx,
+    };
   });
-  await check('renameCollection onto an existing name is rejected', async () => {
-    return must(await client.renameCollection({ collection_name: MAIN, new_collection_name: STR }), 'rename');
-  }, { expectFail: true });
+  await check(
+    'renameCollection onto an existing name is rejected',
+    async () => {
+      return must(await client.renameCollection({ collection_name: MAIN, new_collection_name: STR }), 'rename');
+    },
+    { expectFail: true },
+  );
   await check('createAlias / describeAlias / alterAlias / query via alias / dropAlias', async () => {
     must(await client.createAlias({ collection_name: MAIN, alias: `${P}live` }), 'createAlias');
     const d1 = must(await client.describeAlias({ collection_name: MAIN, alias: `${P}live` }));
@@ -615,54 +909,145 @@ async function main() {
   });
 
   // -- edge cases -----------------------------------------------------------------------------------
-  await check('VarChar pk longer than max_length (65 > 64) is rejected', async () => {
-    return must(await client.insert({ collection_name: STR, data: [{ pk: 'x'.repeat(65), vector: [0.1, 0.2, 0.3, 0.4] }] }), 'insert');
-  }, { expectFail: true });
+  await check(
+    'VarChar pk longer than max_length (65 > 64) is rejected',
+    async () => {
+      return must(await client.insert({ collection_name: STR, data: [{ pk: 'x'.repeat(65), vector: [0.1, 0.2, 0.3, 0.4] }] }), 'insert');
+    },
+    { expectFail: true },
+  );
   await check('VarChar pk exactly max_length (64 ASCII) accepted; 64 chars of 2-byte UTF-8?', async () => {
     must(await client.insert({ collection_name: STR, data: [{ pk: 'y'.repeat(64), vector: [0.1, 0.2, 0.3, 0.4] }] }), 'insert');
     const r = await client.insert({ collection_name: STR, data: [{ pk: 'é'.repeat(64), vector: [0.1, 0.2, 0.3, 0.4] }] });
-    return { ascii64: 'accepted', utf8_64chars_128bytes: r.status.error_code === 'Success' ? 'accepted (max_length counts characters?)' : `rejected: ${r.status.reason}` };
+    return {
+      ascii64: 'accepted',
+      utf8_64chars_128bytes:
+        r.status.error_code === 'Success' ? 'accepted (max_length counts characters?)' : `rejected: ${r.status.reason}`,
+    };
   });
   await check('VarChar pk round trip + query by string ids', async () => {
-    must(await client.insert({ collection_name: STR, data: [{ pk: 'a"quote', vector: [1, 2, 3, 4] }, { pk: 'b\\slash', vector: [1, 2, 3, 4] }, { pk: 'ünï', vector: [1, 2, 3, 4] }] }), 'insert');
-    const r = must(await client.query({ collection_name: STR, expr: 'pk in ["ünï", "y"]', output_fields: ['pk', 'vector'], consistency_level: 'Strong' }), 'query');
+    must(
+      await client.insert({
+        collection_name: STR,
+        data: [
+          { pk: 'a"quote', vector: [1, 2, 3, 4] },
+          { pk: 'b\\slash', vector: [1, 2, 3, 4] },
+          { pk: 'ünï', vector: [1, 2, 3, 4] },
+        ],
+      }),
+      'insert',
+    );
+    const r = must(
+      await client.query({
+        collection_name: STR,
+        expr: 'pk in ["ünï", "y"]',
+        output_fields: ['pk', 'vector'],
+        consistency_level: 'Strong',
+      }),
+      'query',
+    );
     const g = await client.get({ collection_name: STR, ids: ['a"quote'], output_fields: ['pk'] });
     let tmpl;
     try {
-      const t = must(await client.query({ collection_name: STR, expr: 'pk in {ids}', exprValues: { ids: ['a"quote', 'b\\slash'] }, output_fields: ['pk'], consistency_level: 'Strong' }), 'query');
+      const t = must(
+        await client.query({
+          collection_name: STR,
+          expr: 'pk in {ids}',
+          exprValues: { ids: ['a"quote', 'b\\slash'] },
+          output_fields: ['pk'],
+          consistency_level: 'Strong',
+        }),
+        'query',
+      );
       tmpl = t.data.map((x) => x.pk);
-    } catch (e) { tmpl = `threw: ${errText(e)}`; }
-    const esc = must(await client.query({ collection_name: STR, expr: 'pk in ["a\\"quote", "b\\\\slash"]', output_fields: ['pk'], consistency_level: 'Strong' }), 'query');
-    return { in_query: r.data, get_with_quote: g.status.error_code === 'Success' ? g.data : `FAILED: ${g.status.reason}`, exprValues_template: tmpl, backslash_escaped_expr: esc.data.map((x) => x.pk) };
+    } catch (e) {
+      tmpl = `threw: ${errText(e)}`;
+    }
+    const esc = must(
+      await client.query({
+        collection_name: STR,
+        expr: 'pk in ["a\\"quote", "b\\\\slash"]',
+        output_fields: ['pk'],
+        consistency_level: 'Strong',
+      }),
+      'query',
+    );
+    return {
+      in_query: r.data,
+      get_with_quote: g.status.error_code === 'Success' ? g.data : `FAILED: ${g.status.reason}`,
+      exprValues_template: tmpl,
+      backslash_escaped_expr: esc.data.map((x) => x.pk),
+    };
   });
-  await check('NaN in a vector is rejected', async () => {
-    const v = vectorFor(1); v[3] = NaN;
-    must(await client.insert({ collection_name: MAIN, data: [{ ...rowFor(40000), vector: v }] }), 'insert');
-    const q = must(await client.query({ collection_name: MAIN, expr: 'id == 40000', output_fields: ['vector'], consistency_level: 'Strong' }), 'query');
-    must(await client.delete({ collection_name: MAIN, ids: [40000] }), 'delete');
-    return `stored; read back vector[3] = ${q.data[0]?.vector?.[3]}`;
-  }, { expectFail: true });
-  await check('Infinity in a vector is rejected', async () => {
-    const v = vectorFor(1); v[3] = Infinity;
-    must(await client.insert({ collection_name: MAIN, data: [{ ...rowFor(40001), vector: v }] }), 'insert');
-    must(await client.delete({ collection_name: MAIN, ids: [40001] }), 'delete');
-    return 'stored';
-  }, { expectFail: true });
-  await check('wrong vector length (767) is rejected', async () => {
-    return must(await client.insert({ collection_name: MAIN, data: [{ ...rowFor(40002), vector: vectorFor(1, 767) }] }), 'insert');
-  }, { expectFail: true });
+  await check(
+    'NaN in a vector is rejected',
+    async () => {
+      const v = vectorFor(1);
+      v[3] = NaN;
+      must(await client.insert({ collection_name: MAIN, data: [{ ...rowFor(40000), vector: v }] }), 'insert');
+      const q = must(
+        await client.query({ collection_name: MAIN, expr: 'id == 40000', output_fields: ['vector'], consistency_level: 'Strong' }),
+        'query',
+      );
+      must(await client.delete({ collection_name: MAIN, ids: [40000] }), 'delete');
+      return `stored; read back vector[3] = ${q.data[0]?.vector?.[3]}`;
+    },
+    { expectFail: true },
+  );
+  await check(
+    'Infinity in a vector is rejected',
+    async () => {
+      const v = vectorFor(1);
+      v[3] = Infinity;
+      must(await client.insert({ collection_name: MAIN, data: [{ ...rowFor(40001), vector: v }] }), 'insert');
+      must(await client.delete({ collection_name: MAIN, ids: [40001] }), 'delete');
+      return 'stored';
+    },
+    { expectFail: true },
+  );
+  await check(
+    'wrong vector length (767) is rejected',
+    async () => {
+      return must(await client.insert({ collection_name: MAIN, data: [{ ...rowFor(40002), vector: vectorFor(1, 767) }] }), 'insert');
+    },
+    { expectFail: true },
+  );
   await check('dim 32768 (the documented max) accepted', async () => {
     const name = `${P}dim_max`;
-    must(await client.createCollection({ collection_name: name, fields: [{ name: 'id', data_type: DataType.Int64, is_primary_key: true }, { name: 'v', data_type: DataType.FloatVector, dim: 32768 }] }), 'create');
+    must(
+      await client.createCollection({
+        collection_name: name,
+        fields: [
+          { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+          { name: 'v', data_type: DataType.FloatVector, dim: 32768 },
+        ],
+      }),
+      'create',
+    );
     await dropIfExists(name);
     return 'created';
   });
-  await check('dim 32769 (over the max) is rejected', async () => {
-    const name = `${P}dim_over`;
-    try {
-      return must(await client.createCollection({ collection_name: name, fields: [{ name: 'id', data_type: DataType.Int64, is_primary_key: true }, { name: 'v', data_type: DataType.FloatVector, dim: 32769 }] }), 'create');
-    } finally { await dropIfExists(name); }
-  }, { expectFail: true });
+  await check(
+    'dim 32769 (over the max) is rejected',
+    async () => {
+      const name = `${P}dim_over`;
+      try {
+        return must(
+          await client.createCollection({
+            collection_name: name,
+            fields: [
+              { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+              { name: 'v', data_type: DataType.FloatVector, dim: 32769 },
+            ],
+          }),
+          'create',
+        );
+      } finally {
+        await dropIfExists(name);
+      }
+    },
+    { expectFail: true },
+  );
   await check('Int64 beyond 2^53 (pk 9007199254740993 as string / BigInt) round trip', async () => {
     const big = '9007199254740993';
     let insertVia;
@@ -673,7 +1058,10 @@ async function main() {
       insertVia = `BigInt (string failed)`;
     }
     must(r, 'insert');
-    const q = must(await client.query({ collection_name: MAIN, expr: `id == ${big}`, output_fields: ['id', 'f_int64'], consistency_level: 'Strong' }), 'query');
+    const q = must(
+      await client.query({ collection_name: MAIN, expr: `id == ${big}`, output_fields: ['id', 'f_int64'], consistency_level: 'Strong' }),
+      'query',
+    );
     const row = q.data[0];
     const exact = row && String(row.id) === big && String(row.f_int64) === big;
     if (!exact) throw new Error(`lost precision (inserted via ${insertVia}): got ${short(row)}`);
@@ -682,33 +1070,67 @@ async function main() {
   await check('duplicate pk insert (Milvus allows duplicates; what does count say?)', async () => {
     const before = await strongCount(MAIN);
     must(await client.insert({ collection_name: MAIN, data: [rowFor(10)] }), 'insert');
-    return { before, after: await strongCount(MAIN), rows_with_id_10: (must(await client.query({ collection_name: MAIN, expr: 'id == 10', output_fields: ['id'], consistency_level: 'Strong' })).data.length) };
+    return {
+      before,
+      after: await strongCount(MAIN),
+      rows_with_id_10: must(
+        await client.query({ collection_name: MAIN, expr: 'id == 10', output_fields: ['id'], consistency_level: 'Strong' }),
+      ).data.length,
+    };
   });
   await check('nullable field + default_value (schema feature of Milvus >= 2.5)', async () => {
     const name = `${P}nullable`;
-    must(await client.createCollection({ collection_name: name, fields: [
-      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
-      { name: 'v', data_type: DataType.FloatVector, dim: 4 },
-      { name: 'n', data_type: DataType.Int32, nullable: true },
-      { name: 'd', data_type: DataType.VarChar, max_length: 8, default_value: 'dflt' },
-    ] }), 'create');
+    must(
+      await client.createCollection({
+        collection_name: name,
+        fields: [
+          { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+          { name: 'v', data_type: DataType.FloatVector, dim: 4 },
+          { name: 'n', data_type: DataType.Int32, nullable: true },
+          { name: 'd', data_type: DataType.VarChar, max_length: 8, default_value: 'dflt' },
+        ],
+      }),
+      'create',
+    );
     await indexAndLoad(name, { field_name: 'v', index_type: 'FLAT', metric_type: 'L2', params: {} });
-    must(await client.insert({ collection_name: name, data: [{ id: 1, v: [1, 2, 3, 4], n: null }, { id: 2, v: [1, 2, 3, 4], n: 5, d: 'x' }] }), 'insert');
-    const q = must(await client.query({ collection_name: name, expr: 'id > 0', output_fields: ['id', 'n', 'd'], consistency_level: 'Strong' }), 'query');
+    must(
+      await client.insert({
+        collection_name: name,
+        data: [
+          { id: 1, v: [1, 2, 3, 4], n: null },
+          { id: 2, v: [1, 2, 3, 4], n: 5, d: 'x' },
+        ],
+      }),
+      'insert',
+    );
+    const q = must(
+      await client.query({ collection_name: name, expr: 'id > 0', output_fields: ['id', 'n', 'd'], consistency_level: 'Strong' }),
+      'query',
+    );
     const d = must(await client.describeCollection({ collection_name: name }));
     await dropIfExists(name);
     return { rows: q.data, fields: d.schema.fields.map((f) => ({ name: f.name, nullable: f.nullable, default_value: f.default_value })) };
   });
 
   // -- release / drop -------------------------------------------------------------------------------
-  await check('releaseCollection', async () => { must(await client.releaseCollection({ collection_name: STR }), 'release'); return must(await client.getLoadState({ collection_name: STR })).state; });
+  await check('releaseCollection', async () => {
+    must(await client.releaseCollection({ collection_name: STR }), 'release');
+    return must(await client.getLoadState({ collection_name: STR })).state;
+  });
   await check('dropCollection + hasCollection after drop', async () => {
     must(await client.dropCollection({ collection_name: STR }), 'drop');
     return { has_after_drop: (await client.hasCollection({ collection_name: STR })).value };
   });
-  await check('dropCollection main', async () => { must(await client.dropCollection({ collection_name: MAIN }), 'drop'); return 'dropped'; });
+  await check('dropCollection main', async () => {
+    must(await client.dropCollection({ collection_name: MAIN }), 'drop');
+    return 'dropped';
+  });
   await check('hasCollection on a missing collection', async () => (await client.hasCollection({ collection_name: `${P}missing` })).value);
-  await check('describeCollection on a missing collection reports an error', async () => must(await client.describeCollection({ collection_name: `${P}missing` })), { expectFail: true });
+  await check(
+    'describeCollection on a missing collection reports an error',
+    async () => must(await client.describeCollection({ collection_name: `${P}missing` })),
+    { expectFail: true },
+  );
 }
 
 try {
@@ -721,6 +1143,8 @@ try {
 }
 const failed = results.filter((r) => !r.ok);
 console.log(`\n# metrics ${JSON.stringify(metrics)}`);
-console.log(`# ${results.length - failed.length} ok, ${failed.length} failed${failed.length ? `: ${failed.map((f) => f.name).join(' | ')}` : ''}`);
+console.log(
+  `# ${results.length - failed.length} ok, ${failed.length} failed${failed.length ? `: ${failed.map((f) => f.name).join(' | ')}` : ''}`,
+);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ address: ADDRESS, results, metrics }, null, 2));
 process.exit(failed.some((f) => f.critical) ? 1 : 0);

@@ -18,7 +18,10 @@ import ts from 'typescript';
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const from = resolve(process.argv[2] ?? repo);
 const camel = (name) => name.replace(/[-_]([a-z0-9])/g, (_, c) => c.toUpperCase());
-const adapters = readdirSync(join(repo, 'adapters'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const adapters = readdirSync(join(repo, 'adapters'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
 
 /** subpath -> the exports it must have, and the dist file it resolves to (without extension). */
 const subpaths = {
@@ -42,9 +45,13 @@ run(['--input-type=commonjs', '-e', check('require(s)')]);
 
 const problems = [];
 for (const [s, { dist }] of Object.entries(subpaths)) {
-  for (const [containing, mode, ext] of [['smoke.mts', ts.ModuleKind.ESNext, '.d.ts'], ['smoke.cts', ts.ModuleKind.CommonJS, '.d.cts']]) {
+  for (const [containing, mode, ext] of [
+    ['smoke.mts', ts.ModuleKind.ESNext, '.d.ts'],
+    ['smoke.cts', ts.ModuleKind.CommonJS, '.d.cts'],
+  ]) {
     const options = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext };
-    const found = ts.resolveModuleName(s, join(from, containing), options, ts.sys, undefined, undefined, mode).resolvedModule?.resolvedFileName;
+    const found = ts.resolveModuleName(s, join(from, containing), options, ts.sys, undefined, undefined, mode).resolvedModule
+      ?.resolvedFileName;
     if (found?.replaceAll('\\', '/').endsWith(`/dist/${dist}${ext}`)) continue;
     problems.push(`${s} from ${containing}: types at ${found ?? 'nowhere'}, not dist/${dist}${ext}`);
   }

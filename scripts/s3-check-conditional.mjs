@@ -52,8 +52,7 @@ const line = (ok, required, name, detail) => {
   if (!ok && required) failed++;
   console.log(`${tag}  ${name}${detail ? `  -- ${detail}` : ''}`);
 };
-const errInfo = (e) =>
-  e ? `${e.name}/${e.Code ?? e.code ?? '-'} http=${e.$metadata?.httpStatusCode ?? '?'}` : 'no error';
+const errInfo = (e) => (e ? `${e.name}/${e.Code ?? e.code ?? '-'} http=${e.$metadata?.httpStatusCode ?? '?'}` : 'no error');
 const attempt = async (fn) => {
   try {
     return { res: await fn(), err: undefined };
@@ -75,21 +74,34 @@ async function main() {
   const k1 = `${prefix}inm`;
   {
     const a = await attempt(() => put(k1, 'first', { IfNoneMatch: '*' }));
-    line(!a.err && status(a) === 200, true, 'PutObject If-None-Match:* on absent key -> 200', a.err ? errInfo(a.err) : `etag ${a.res.ETag}`);
+    line(
+      !a.err && status(a) === 200,
+      true,
+      'PutObject If-None-Match:* on absent key -> 200',
+      a.err ? errInfo(a.err) : `etag ${a.res.ETag}`,
+    );
     const b = await attempt(() => put(k1, 'second', { IfNoneMatch: '*' }));
-    line(status(b) === 412 && b.err?.name === 'PreconditionFailed', true, 'PutObject If-None-Match:* on existing key -> 412 PreconditionFailed', errInfo(b.err));
+    line(
+      status(b) === 412 && b.err?.name === 'PreconditionFailed',
+      true,
+      'PutObject If-None-Match:* on existing key -> 412 PreconditionFailed',
+      errInfo(b.err),
+    );
     const body = await (await s3.send(new GetObjectCommand({ Bucket, Key: k1 }))).Body.transformToString();
     line(body === 'first', true, 'object unchanged after the rejected write', `body=${JSON.stringify(body)}`);
   }
   {
     const key = `${prefix}race`;
     const n = 8;
-    const rs = await Promise.all(
-      Array.from({ length: n }, (_, i) => attempt(() => put(key, `writer-${i}`, { IfNoneMatch: '*' }))),
-    );
+    const rs = await Promise.all(Array.from({ length: n }, (_, i) => attempt(() => put(key, `writer-${i}`, { IfNoneMatch: '*' }))));
     const wins = rs.filter((r) => !r.err).length;
     const codes = [...new Set(rs.filter((r) => r.err).map((r) => errInfo(r.err)))].join(', ');
-    line(wins === 1, true, `${n} concurrent If-None-Match:* puts on one new key -> exactly one winner`, `winners=${wins} losers=[${codes}]`);
+    line(
+      wins === 1,
+      true,
+      `${n} concurrent If-None-Match:* puts on one new key -> exactly one winner`,
+      `winners=${wins} losers=[${codes}]`,
+    );
   }
 
   // --- If-Match (compare-and-swap on ETag)
@@ -100,7 +112,12 @@ async function main() {
     const stale = await attempt(() => put(k1, 'stale', { IfMatch: head.ETag }));
     line(status(stale) === 412, false, 'PutObject If-Match:<stale etag> -> 412', errInfo(stale.err));
     const absent = await attempt(() => put(`${prefix}no-such`, 'x', { IfMatch: '"0123456789abcdef0123456789abcdef"' }));
-    line(status(absent) === 404, false, 'PutObject If-Match on a missing key -> 404 NoSuchKey (as AWS; some servers say 412)', errInfo(absent.err));
+    line(
+      status(absent) === 404,
+      false,
+      'PutObject If-Match on a missing key -> 404 NoSuchKey (as AWS; some servers say 412)',
+      errInfo(absent.err),
+    );
   }
 
   // --- errors for missing things
@@ -141,7 +158,9 @@ async function main() {
     // Body of unknown length through a stream: the SDK sends aws-chunked with a trailing checksum.
     const key = `${prefix}stream`;
     const data = Buffer.alloc(300_000, 7);
-    const r = await attempt(() => put(key, Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), { ContentLength: data.length }));
+    const r = await attempt(() =>
+      put(key, Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), { ContentLength: data.length }),
+    );
     let ok = !r.err;
     if (ok) {
       const back = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket, Key: key }))).Body.transformToByteArray());
@@ -196,16 +215,34 @@ async function main() {
     const p1 = await s3.send(new UploadPartCommand({ Bucket, Key: late, UploadId, PartNumber: 1, Body: tail }));
     await put(late, 'someone else');
     const lr = await attempt(() =>
-      s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: late, UploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } })),
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: late,
+          UploadId,
+          IfNoneMatch: '*',
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] },
+        }),
+      ),
     );
     if (lr.err) await attempt(() => s3.send(new AbortMultipartUploadCommand({ Bucket, Key: late, UploadId })));
-    line(status(lr) === 412, false, 'CompleteMultipartUpload If-None-Match:* when the key was written during the upload -> 412', errInfo(lr.err));
+    line(
+      status(lr) === 412,
+      false,
+      'CompleteMultipartUpload If-None-Match:* when the key was written during the upload -> 412',
+      errInfo(lr.err),
+    );
   }
   {
     const key = `${prefix}lib-storage`;
     const data = Buffer.alloc(11 * 1024 * 1024, 3);
     const r = await attempt(() =>
-      new Upload({ client: s3, params: { Bucket, Key: key, Body: Readable.from([data]), ChecksumAlgorithm: 'CRC32' }, partSize: 5 * 1024 * 1024, queueSize: 2 }).done(),
+      new Upload({
+        client: s3,
+        params: { Bucket, Key: key, Body: Readable.from([data]), ChecksumAlgorithm: 'CRC32' },
+        partSize: 5 * 1024 * 1024,
+        queueSize: 2,
+      }).done(),
     );
     let ok = !r.err;
     if (ok) {
@@ -228,10 +265,21 @@ async function main() {
       ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
       pages++;
     } while (ContinuationToken && pages < 20);
-    const expected = [...names].sort((x, y) => (Buffer.compare(Buffer.from(x), Buffer.from(y))));
-    line(JSON.stringify(all) === JSON.stringify(expected), false, 'ListObjectsV2 (MaxKeys=3, paginated) in UTF-8 byte order', `got ${JSON.stringify(all)} in ${pages} pages`);
+    const expected = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    line(
+      JSON.stringify(all) === JSON.stringify(expected),
+      false,
+      'ListObjectsV2 (MaxKeys=3, paginated) in UTF-8 byte order',
+      `got ${JSON.stringify(all)} in ${pages} pages`,
+    );
     const d = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: `${prefix}ls/`, Delimiter: '/' }));
-    line(true, false, 'ListObjectsV2 with Delimiter', `keys=${JSON.stringify((d.Contents ?? []).map((c) => c.Key.slice(prefix.length + 3)))} prefixes=${JSON.stringify((d.CommonPrefixes ?? []).map((c) => c.Prefix.slice(prefix.length + 3)))}`);
+    line(
+      true,
+      false,
+      'ListObjectsV2 with Delimiter',
+      `keys=${JSON.stringify((d.Contents ?? []).map((c) => c.Key.slice(prefix.length + 3)))} ` +
+        `prefixes=${JSON.stringify((d.CommonPrefixes ?? []).map((c) => c.Prefix.slice(prefix.length + 3)))}`,
+    );
   }
 
   // --- credentials
@@ -244,7 +292,13 @@ async function main() {
     const hb = await attempt(() => bad.send(new HeadBucketCommand({ Bucket })));
     line(!!hb.err, false, 'HeadBucket with a wrong secret is refused', errInfo(hb.err));
     bad.destroy();
-    const stranger = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: 'no-such-access-key', secretAccessKey }, maxAttempts: 1 });
+    const stranger = new S3Client({
+      endpoint,
+      region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'no-such-access-key', secretAccessKey },
+      maxAttempts: 1,
+    });
     const u = await attempt(() => stranger.send(new GetObjectCommand({ Bucket, Key: k1 })));
     line(!!u.err, false, 'GetObject with an unknown access key is refused', errInfo(u.err));
     stranger.destroy();

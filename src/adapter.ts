@@ -53,7 +53,8 @@ export interface AdapterCapabilities {
 }
 
 /** What an adapter declares: `idTypes` and `maxDims` always (no default is safe), the rest when it differs from the default. */
-export type CapabilityDeclaration = Pick<AdapterCapabilities, 'idTypes' | 'maxDims'> & Partial<Omit<AdapterCapabilities, 'idTypes' | 'maxDims'>>;
+export type CapabilityDeclaration = Pick<AdapterCapabilities, 'idTypes' | 'maxDims'> &
+  Partial<Omit<AdapterCapabilities, 'idTypes' | 'maxDims'>>;
 
 /**
  * The default of every capability: what claims nothing (one vector, marker after the rows) and

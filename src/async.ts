@@ -24,7 +24,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Runs `run` on every item with at most `limit` in flight. The first failure stops new items from
  * starting and is what the returned promise rejects with (items already running finish).
  */
-export async function forEachLimit<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  run: (item: T) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {

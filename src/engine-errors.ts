@@ -15,7 +15,12 @@ export interface EngineErrorClassifier {
 }
 
 /** Runs one client call; a VectordrError passes through, anything else goes through `classifier`. */
-export async function engineCall<T>(classifier: EngineErrorClassifier, what: string, collection: string | undefined, run: () => Promise<T>): Promise<T> {
+export async function engineCall<T>(
+  classifier: EngineErrorClassifier,
+  what: string,
+  collection: string | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
   try {
     return await run();
   } catch (err) {
@@ -24,7 +29,19 @@ export async function engineCall<T>(classifier: EngineErrorClassifier, what: str
   }
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 const NETWORK_MESSAGE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|fetch failed|other side closed|Connection terminated/i;
 /** gRPC status names a retry may cure (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED). */
 const GRPC_TRANSIENT = /UNAVAILABLE|DEADLINE_EXCEEDED|RESOURCE_EXHAUSTED/i;

@@ -153,7 +153,12 @@ export class EngineError extends VectordrError {
 
 /** A storage backend failed in a way no more specific code describes. */
 export class StorageError extends VectordrError {
-  constructor(code: 'STORAGE_ERROR' | 'STORAGE_UNAVAILABLE' | 'STORAGE_PROTOCOL', message: string, category: 'transient' | 'permanent', options?: VectordrErrorOptions) {
+  constructor(
+    code: 'STORAGE_ERROR' | 'STORAGE_UNAVAILABLE' | 'STORAGE_PROTOCOL',
+    message: string,
+    category: 'transient' | 'permanent',
+    options?: VectordrErrorOptions,
+  ) {
     super(code, category, message, options);
   }
 }
@@ -175,7 +180,10 @@ export class RoutingError extends VectordrError {
     info: { endpoint?: string; newPrimary?: string; outcome: 'not-applied' | 'unknown' },
     options: VectordrErrorOptions = {},
   ) {
-    super(code, 'transient', message, { ...options, details: { ...options.details, endpoint: info.endpoint, newPrimary: info.newPrimary, outcome: info.outcome } });
+    super(code, 'transient', message, {
+      ...options,
+      details: { ...options.details, endpoint: info.endpoint, newPrimary: info.newPrimary, outcome: info.outcome },
+    });
     this.endpoint = info.endpoint;
     this.newPrimary = info.newPrimary;
     this.outcome = info.outcome;

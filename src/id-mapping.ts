@@ -55,7 +55,12 @@ export function idCollisionGuard(target: string, plugin: string): (key: string, 
   return (key, id) => {
     const other = seen.get(key);
     if (other !== undefined && String(other) !== String(id)) {
-      throw new InvalidInputError('ID_COLLISION', `Ids ${JSON.stringify(String(other))} and ${JSON.stringify(String(id))} map to the same ${target} ${key}; one would overwrite the other. Nothing of this batch was written.`, { plugin });
+      throw new InvalidInputError(
+        'ID_COLLISION',
+        `Ids ${JSON.stringify(String(other))} and ${JSON.stringify(String(id))} map to the same ` +
+          `${target} ${key}; one would overwrite the other. Nothing of this batch was written.`,
+        { plugin },
+      );
     }
     seen.set(key, id);
   };

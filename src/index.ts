@@ -51,7 +51,16 @@ export type { Manifest, RepositoryConfig, SegmentRef } from './format/manifest.j
 export { validateBatchVectors } from './validate.js';
 export { VECTORDR_ID_NAMESPACE, idToUuid, isUuid, uuidV5 } from './id-mapping.js';
 export { FailoverRouter, ProbeError } from './router/router.js';
-export type { EndpointObservation, EndpointStatus, FenceReason, PrimaryChangeCause, ProbeFailureKind, RouterDriver, RouterEvent, RouterStatus } from './router/router.js';
+export type {
+  EndpointObservation,
+  EndpointStatus,
+  FenceReason,
+  PrimaryChangeCause,
+  ProbeFailureKind,
+  RouterDriver,
+  RouterEvent,
+  RouterStatus,
+} from './router/router.js';
 export type { EndpointHealth } from './router/endpoint-health.js';
 export { RouterCoreOptionsSchema, EndpointNameSchema } from './router/router-options.js';
 export type { RouterCoreOptions } from './router/router-options.js';

@@ -25,7 +25,13 @@ export type RenamedOptions = Readonly<Record<string, string>>;
  * is named, with the known key it most likely meant (`schemaNme` → "did you mean schema?"): a typo
  * in an option must not silently fall back to the default (a snapshot of the wrong schema).
  */
-export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, what: string, plugin?: string, renamed: RenamedOptions = {}): z.output<T> {
+export function parseOptions<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  what: string,
+  plugin?: string,
+  renamed: RenamedOptions = {},
+): z.output<T> {
   const parsed = schema.safeParse(applyRenames(value, what, plugin, renamed));
   if (parsed.success) return parsed.data;
   const known = knownKeys(schema);
@@ -50,11 +56,16 @@ function applyRenames(value: unknown, what: string, plugin: string | undefined, 
   for (const old of used) {
     const name = renamed[old] as string;
     if (Object.hasOwn(out, name)) {
-      throw new InvalidInputError('INVALID_OPTIONS', `Invalid ${what} options: pass ${name} only (${old} is its former name, still read until 0.5).`, plugin === undefined ? {} : { plugin });
+      throw new InvalidInputError(
+        'INVALID_OPTIONS',
+        `Invalid ${what} options: pass ${name} only (${old} is its former name, still read until 0.5).`,
+        plugin === undefined ? {} : { plugin },
+      );
     }
     out[name] = out[old];
     delete out[old];
-    if (typeof logger?.warn === 'function') logger.warn({ option: old, replacement: name }, `${what} option ${old} is deprecated; use ${name} (the old name is read until 0.5)`);
+    if (typeof logger?.warn === 'function')
+      logger.warn({ option: old, replacement: name }, `${what} option ${old} is deprecated; use ${name} (the old name is read until 0.5)`);
   }
   return out;
 }
@@ -82,14 +93,17 @@ export function closest(key: string, known: readonly string[]): string | undefin
 
 /** Damerau-Levenshtein distance (optimal string alignment): a swap of two letters counts one. */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       const row = d[i] as number[];
       const prev = d[i - 1] as number[];
       row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
     }
   }
   return (d[a.length] as number[])[b.length] as number;

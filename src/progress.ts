@@ -52,7 +52,14 @@ export class ProgressReporter {
     const repeated = counters === this.#last && message === undefined && PROGRESS_PHASES.has(phase);
     this.#last = counters;
     if (repeated) return;
-    const e: ProgressEvent = { operation: this.operation, phase, rows: this.rows, segments: this.segments, bytes: this.bytes, elapsedMs: Math.round(this.elapsedMs) };
+    const e: ProgressEvent = {
+      operation: this.operation,
+      phase,
+      rows: this.rows,
+      segments: this.segments,
+      bytes: this.bytes,
+      elapsedMs: Math.round(this.elapsedMs),
+    };
     if (this.totalRows !== undefined) e.totalRows = this.totalRows;
     if (this.totalSegments !== undefined) e.totalSegments = this.totalSegments;
     if (message !== undefined) e.message = message;

@@ -35,7 +35,8 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, policy: Retr
     try {
       return await fn(attempt);
     } catch (err) {
-      if (policy.signal?.aborted || attempt >= policy.attempts || performance.now() - started >= deadlineMs || !policy.retryable(err)) throw err;
+      if (policy.signal?.aborted || attempt >= policy.attempts || performance.now() - started >= deadlineMs || !policy.retryable(err))
+        throw err;
       const delayMs = backoffDelay(attempt, policy);
       policy.onRetry?.(err, attempt, delayMs);
       await sleep(delayMs, policy.signal);

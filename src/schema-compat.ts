@@ -6,7 +6,8 @@
 import { InvalidInputError } from './errors.js';
 import type { CollectionSchema } from './model.js';
 
-const typeOf = (f: { type: string; array: boolean; nativeType?: string | undefined }): string => f.nativeType ?? `${f.type}${f.array ? '[]' : ''}`;
+const typeOf = (f: { type: string; array: boolean; nativeType?: string | undefined }): string =>
+  f.nativeType ?? `${f.type}${f.array ? '[]' : ''}`;
 
 /**
  * An existing target must be able to take every record of the snapshot as it is: the same id type,
@@ -18,35 +19,69 @@ const typeOf = (f: { type: string; array: boolean; nativeType?: string | undefin
 export function checkAppendable(existing: CollectionSchema, wanted: CollectionSchema): void {
   const target = JSON.stringify(existing.name);
   const refuse = (code: 'SCHEMA_MISMATCH' | 'DIMENSION_MISMATCH', what: string, details: Record<string, unknown>): never => {
-    throw new InvalidInputError(code, `Cannot restore into the existing ${target}: ${what}. Nothing was written. Restore with ifExists: 'replace' (swap the snapshot in) or into a new target, or change ${target} to match the snapshot.`, {
-      details: { target: existing.name, ...details },
-    });
+    throw new InvalidInputError(
+      code,
+      `Cannot restore into the existing ${target}: ${what}. Nothing was written. Restore with ` +
+        `ifExists: 'replace' (swap the snapshot in) or into a new target, or change ${target} to ` +
+        `match the snapshot.`,
+      {
+        details: { target: existing.name, ...details },
+      },
+    );
   };
-  if (existing.idType !== wanted.idType) refuse('SCHEMA_MISMATCH', `it has ${existing.idType} ids, the snapshot has ${wanted.idType}`, { target_id: existing.idType, snapshot_id: wanted.idType });
+  if (existing.idType !== wanted.idType)
+    refuse('SCHEMA_MISMATCH', `it has ${existing.idType} ids, the snapshot has ${wanted.idType}`, {
+      target_id: existing.idType,
+      snapshot_id: wanted.idType,
+    });
   if (existing.idNativeType !== undefined && wanted.idNativeType !== undefined && existing.idNativeType !== wanted.idNativeType) {
-    refuse('SCHEMA_MISMATCH', `its id ${JSON.stringify(existing.idField)} is ${existing.idNativeType}, ${wanted.idNativeType} in the snapshot`, { field: existing.idField, targetType: existing.idNativeType, snapshotType: wanted.idNativeType });
+    refuse(
+      'SCHEMA_MISMATCH',
+      `its id ${JSON.stringify(existing.idField)} is ${existing.idNativeType}, ` + `${wanted.idNativeType} in the snapshot`,
+      { field: existing.idField, targetType: existing.idNativeType, snapshotType: wanted.idNativeType },
+    );
   }
   for (const v of wanted.vectors) {
     const e = existing.vectors.find((x) => x.name === v.name);
     if (!e) refuse('SCHEMA_MISMATCH', `it has no vector field ${JSON.stringify(v.name)}`, { field: v.name });
     else if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
-      refuse('SCHEMA_MISMATCH', `it searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}, and vectordr never changes a metric silently`, { field: v.name, target: e.metric, snapshot: v.metric });
+      refuse(
+        'SCHEMA_MISMATCH',
+        `it searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}, and ` +
+          `vectordr never changes a metric silently`,
+        { field: v.name, target: e.metric, snapshot: v.metric },
+      );
     } else if (e.dims !== v.dims) {
-      refuse('DIMENSION_MISMATCH', `it stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}`, { field: v.name, target: e.dims, snapshot: v.dims });
+      refuse('DIMENSION_MISMATCH', `it stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}`, {
+        field: v.name,
+        target: e.dims,
+        snapshot: v.dims,
+      });
     } else if (v.nullable && !e.nullable) {
       refuse('SCHEMA_MISMATCH', `vector field ${JSON.stringify(v.name)} is required there, optional in the snapshot`, { field: v.name });
     }
   }
   for (const e of existing.vectors) {
-    if (!e.nullable && !wanted.vectors.some((v) => v.name === e.name)) refuse('SCHEMA_MISMATCH', `it requires vector field ${JSON.stringify(e.name)}, which the snapshot does not have`, { field: e.name });
+    if (!e.nullable && !wanted.vectors.some((v) => v.name === e.name))
+      refuse('SCHEMA_MISMATCH', `it requires vector field ${JSON.stringify(e.name)}, which the snapshot does not have`, { field: e.name });
   }
   for (const p of wanted.payload) {
     const e = existing.payload.find((x) => x.name === p.name);
     if (!e) refuse('SCHEMA_MISMATCH', `it has no field ${JSON.stringify(p.name)}`, { field: p.name });
-    else if (e.type !== p.type || e.array !== p.array || (e.nativeType !== undefined && p.nativeType !== undefined && e.nativeType !== p.nativeType)) {
-      refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is ${typeOf(e)} there, ${typeOf(p)} in the snapshot`, { field: p.name, targetType: typeOf(e), snapshotType: typeOf(p) });
+    else if (
+      e.type !== p.type ||
+      e.array !== p.array ||
+      (e.nativeType !== undefined && p.nativeType !== undefined && e.nativeType !== p.nativeType)
+    ) {
+      refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is ${typeOf(e)} there, ${typeOf(p)} in the snapshot`, {
+        field: p.name,
+        targetType: typeOf(e),
+        snapshotType: typeOf(p),
+      });
     } else if (p.nullable && !e.nullable) {
-      refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is required (NOT NULL) there, nullable in the snapshot`, { field: p.name });
+      refuse('SCHEMA_MISMATCH', `field ${JSON.stringify(p.name)} is required (NOT NULL) there, nullable in the snapshot`, {
+        field: p.name,
+      });
     }
   }
 }
@@ -57,27 +92,50 @@ export function checkAppendable(existing: CollectionSchema, wanted: CollectionSc
  */
 export function checkCompatible(existing: CollectionSchema, wanted: CollectionSchema): void {
   if (existing.idType !== wanted.idType) {
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has ${existing.idType} ids, the snapshot has ${wanted.idType}; restore into a new name or use ifExists: 'replace'.`);
+    throw new InvalidInputError(
+      'SCHEMA_MISMATCH',
+      `Target ${JSON.stringify(existing.name)} has ${existing.idType} ids, the snapshot has ` +
+        `${wanted.idType}; restore into a new name or use ifExists: 'replace'.`,
+    );
   }
   for (const v of wanted.vectors) {
     const e = existing.vectors.find((x) => x.name === v.name);
     if (!e) {
-      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no vector field ${JSON.stringify(v.name)}; restore into a new name or use ifExists: 'replace'.`);
+      throw new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `Target ${JSON.stringify(existing.name)} has no vector field ${JSON.stringify(v.name)}; ` +
+          `restore into a new name or use ifExists: 'replace'.`,
+      );
     }
     if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
-      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}; vectordr never changes a metric silently. Restore into a new name or use ifExists: 'replace'.`, {
-        details: { field: v.name, target: e.metric, snapshot: v.metric },
-      });
+      throw new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `Target ${JSON.stringify(existing.name)} searches ${JSON.stringify(v.name)} by ` +
+          `${e.metric}, the snapshot by ${v.metric}; vectordr never changes a metric silently. ` +
+          `Restore into a new name or use ifExists: 'replace'.`,
+        {
+          details: { field: v.name, target: e.metric, snapshot: v.metric },
+        },
+      );
     }
     if (e.dims !== v.dims) {
-      throw new InvalidInputError('DIMENSION_MISMATCH', `Target ${JSON.stringify(existing.name)} stores ${e.dims}-dimensional ${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}; restore into a new name or use ifExists: 'replace'.`, {
-        details: { field: v.name, target: e.dims, snapshot: v.dims },
-      });
+      throw new InvalidInputError(
+        'DIMENSION_MISMATCH',
+        `Target ${JSON.stringify(existing.name)} stores ${e.dims}-dimensional ` +
+          `${JSON.stringify(v.name)} vectors, the snapshot has ${v.dims}; restore into a new name or ` +
+          `use ifExists: 'replace'.`,
+        {
+          details: { field: v.name, target: e.dims, snapshot: v.dims },
+        },
+      );
     }
   }
   for (const p of wanted.payload) {
     if (!existing.payload.some((x) => x.name === p.name)) {
-      throw new InvalidInputError('SCHEMA_MISMATCH', `Target ${JSON.stringify(existing.name)} has no payload field ${JSON.stringify(p.name)}; nothing was written.`);
+      throw new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `Target ${JSON.stringify(existing.name)} has no payload field ${JSON.stringify(p.name)}; ` + `nothing was written.`,
+      );
     }
   }
 }

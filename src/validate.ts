@@ -5,17 +5,26 @@ import type { RecordBatch, VectorField } from './model.js';
  * Checks that every vector in the batch has the declared dims and only finite values. Run before
  * anything is written so a bad batch is refused whole.
  */
-export function validateBatchVectors(batch: RecordBatch, fields: readonly Pick<VectorField, 'name' | 'dims' | 'nullable'>[], plugin = 'core'): void {
+export function validateBatchVectors(
+  batch: RecordBatch,
+  fields: readonly Pick<VectorField, 'name' | 'dims' | 'nullable'>[],
+  plugin = 'core',
+): void {
   for (const f of fields) {
     const col = batch.vectors[f.name];
     if (!col) {
       throw new InvalidInputError('SCHEMA_MISMATCH', `Batch has no values for vector field ${JSON.stringify(f.name)}.`, { plugin });
     }
     if (col.dims !== f.dims || col.data.length !== batch.length * f.dims) {
-      throw new InvalidInputError('DIMENSION_MISMATCH', `Vector field ${JSON.stringify(f.name)} has ${f.dims} dimensions but the data has ${col.dims}; restore into a collection with ${col.dims} dimensions or re-embed.`, {
-        plugin,
-        details: { field: f.name, expected: f.dims, actual: col.dims },
-      });
+      throw new InvalidInputError(
+        'DIMENSION_MISMATCH',
+        `Vector field ${JSON.stringify(f.name)} has ${f.dims} dimensions but the data has ` +
+          `${col.dims}; restore into a collection with ${col.dims} dimensions or re-embed.`,
+        {
+          plugin,
+          details: { field: f.name, expected: f.dims, actual: col.dims },
+        },
+      );
     }
     const d = col.data;
     for (let i = 0; i < d.length; i++) {
@@ -23,14 +32,23 @@ export function validateBatchVectors(batch: RecordBatch, fields: readonly Pick<V
       // x - x is NaN for NaN and ±Infinity: one comparison per value on the hot path.
       if (x - x !== 0) {
         const row = Math.floor(i / f.dims);
-        throw new InvalidInputError('INVALID_VECTOR', `Vector field ${JSON.stringify(f.name)} of row ${row} (id ${String(batch.ids[row])}) contains ${String(x)}; vectors must be finite. Fix the source data; nothing was written.`, {
-          plugin,
-          details: { field: f.name, row },
-        });
+        throw new InvalidInputError(
+          'INVALID_VECTOR',
+          `Vector field ${JSON.stringify(f.name)} of row ${row} (id ${String(batch.ids[row])}) ` +
+            `contains ${String(x)}; vectors must be finite. Fix the source data; nothing was written.`,
+          {
+            plugin,
+            details: { field: f.name, row },
+          },
+        );
       }
     }
     if (col.valid && !f.nullable && col.valid.includes(0)) {
-      throw new InvalidInputError('INVALID_VECTOR', `Vector field ${JSON.stringify(f.name)} is not nullable but the batch has null vectors.`, { plugin });
+      throw new InvalidInputError(
+        'INVALID_VECTOR',
+        `Vector field ${JSON.stringify(f.name)} is not nullable but the batch has null vectors.`,
+        { plugin },
+      );
     }
   }
 }
@@ -39,7 +57,19 @@ export function validateBatchVectors(batch: RecordBatch, fields: readonly Pick<V
  * The INVALID_IDENTIFIER an adapter's `checkCollectionName` throws: the name, the engine's rule, and
  * a valid name to restore into instead.
  */
-export function invalidCollectionName(plugin: string, name: string, rule: string, suggestion: string, use: 'read' | 'create'): InvalidInputError {
-  const next = use === 'create' ? `Restore with target: ${JSON.stringify(suggestion)} (or another valid name); nothing was created.` : 'Pass the name of an existing collection.';
-  return new InvalidInputError('INVALID_IDENTIFIER', `${JSON.stringify(name)} cannot name a ${plugin} collection: ${rule}. ${next}`, { plugin, details: { collection: name } });
+export function invalidCollectionName(
+  plugin: string,
+  name: string,
+  rule: string,
+  suggestion: string,
+  use: 'read' | 'create',
+): InvalidInputError {
+  const next =
+    use === 'create'
+      ? `Restore with target: ${JSON.stringify(suggestion)} (or another valid name); nothing was created.`
+      : 'Pass the name of an existing collection.';
+  return new InvalidInputError('INVALID_IDENTIFIER', `${JSON.stringify(name)} cannot name a ${plugin} collection: ${rule}. ${next}`, {
+    plugin,
+    details: { collection: name },
+  });
 }

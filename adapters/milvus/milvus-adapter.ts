@@ -17,7 +17,12 @@ import { buildIndexes, createCollection, preflightCreate } from './milvus-create
 import { checkCollectionName, collectionExists, describeSchema } from './milvus-describe.js';
 import { type MilvusStatus, milvusCall } from './milvus-errors.js';
 import { readMarker, writeMarker } from './milvus-marker.js';
-import { type MilvusAdapterOptions, MilvusAdapterOptionsSchema, MILVUS_RENAMED_OPTIONS, type ParsedMilvusOptions } from './milvus-options.js';
+import {
+  type MilvusAdapterOptions,
+  MilvusAdapterOptionsSchema,
+  MILVUS_RENAMED_OPTIONS,
+  type ParsedMilvusOptions,
+} from './milvus-options.js';
 import { countRows, fetchRecords, scanCollection } from './milvus-scan.js';
 import { searchCollection } from './milvus-search.js';
 import { MAX_DIMS, PLUGIN } from './milvus-types.js';
@@ -153,7 +158,13 @@ export class MilvusAdapter implements api.VectorAdapter {
       const h = await this.client.checkHealth();
       const v = await this.client.getVersion().catch(() => undefined);
       const unhealthy = h.isHealthy ? {} : { error: (h.reasons ?? []).join('; ') || 'unhealthy' };
-      return { reachable: Boolean(h.isHealthy), role: 'primary', latencyMs: performance.now() - t0, engineVersion: v?.version, ...unhealthy };
+      return {
+        reachable: Boolean(h.isHealthy),
+        role: 'primary',
+        latencyMs: performance.now() - t0,
+        engineVersion: v?.version,
+        ...unhealthy,
+      };
     } catch (err) {
       return { reachable: false, role: 'unknown', latencyMs: performance.now() - t0, error: (err as Error).message };
     }

@@ -31,10 +31,21 @@ export function openClient(o: ParsedMilvusOptions): OpenedClient {
   if (o.client) return { client: o.client, ownsClient: false, endpoint: o.endpointLabel ?? 'milvus (caller client)' };
   const address = o.url as string;
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(address)) {
-    throw new InvalidInputError('INVALID_OPTIONS', 'Invalid Milvus adapter options: put the credentials in apiKey, not in url (URLs end up in logs).', { plugin: PLUGIN });
+    throw new InvalidInputError(
+      'INVALID_OPTIONS',
+      'Invalid Milvus adapter options: put the credentials in apiKey, not in url (URLs end up in logs).',
+      { plugin: PLUGIN },
+    );
   }
   // The SDK logs to the console through a process-wide winston logger (debug under NODE_ENV=test);
   // a library must not, so the clients it creates turn that down to errors.
-  const client = new MilvusClient({ address, token: o.apiKey, database: o.database, ssl: o.ssl, logLevel: o.sdkLogLevel, timeout: o.timeoutMs });
+  const client = new MilvusClient({
+    address,
+    token: o.apiKey,
+    database: o.database,
+    ssl: o.ssl,
+    logLevel: o.sdkLogLevel,
+    timeout: o.timeoutMs,
+  });
   return { client, ownsClient: true, endpoint: o.endpointLabel ?? `${address}${o.database ? `/${o.database}` : ''}` };
 }

@@ -31,7 +31,10 @@ export async function preflightCreate(ctx: MilvusContext, schema: CollectionSche
   for (const v of schema.vectors) {
     if (v.dims > MAX_DIMS) {
       const message = `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Milvus accepts at most ${MAX_DIMS}. Nothing was created.`;
-      throw new InvalidInputError('DIMENSION_MISMATCH', message, { plugin: PLUGIN, details: { field: v.name, dims: v.dims, max: MAX_DIMS } });
+      throw new InvalidInputError('DIMENSION_MISMATCH', message, {
+        plugin: PLUGIN,
+        details: { field: v.name, dims: v.dims, max: MAX_DIMS },
+      });
     }
     metricOf(ctx.options, schema, v);
   }
@@ -47,7 +50,9 @@ export async function createCollection(ctx: MilvusContext, schema: CollectionSch
   const server = await ctx.server();
   // Without nullable fields (Milvus < 2.5) a nullable payload field is kept as a dynamic key:
   // absent where null, its neutral type in vectordr.types.
-  const asDynamic = new Set(server.nullableFields ? [] : schema.payload.filter((p) => p.nullable && p.name !== DYNAMIC_FIELD).map((p) => p.name));
+  const asDynamic = new Set(
+    server.nullableFields ? [] : schema.payload.filter((p) => p.nullable && p.name !== DYNAMIC_FIELD).map((p) => p.name),
+  );
   const fields: FieldType[] = [];
   if (schema.idType === 'int64') fields.push({ name: schema.idField, data_type: DataType.Int64, is_primary_key: true, autoID: false });
   else {
@@ -118,7 +123,11 @@ function metricOf(options: ParsedMilvusOptions, schema: CollectionSchema, v: Vec
   const metric = v.metric !== 'unspecified' ? v.metric : options.metricForUnindexed;
   if (!metric) {
     throw new UnsupportedOperationError(
-      `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and Milvus needs one to index and load a collection. Restore with metricForUnindexed ('cosine', 'l2' or 'dot'), e.g. repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks a metric silently.`,
+      `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the ` +
+        `snapshot (the source had no index on it), and Milvus needs one to index and load a ` +
+        `collection. Restore with metricForUnindexed ('cosine', 'l2' or 'dot'), e.g. ` +
+        `repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks ` +
+        `a metric silently.`,
       { plugin: PLUGIN, details: { field: v.name, supported: ['cosine', 'l2', 'dot'] } },
     );
   }
@@ -126,9 +135,17 @@ function metricOf(options: ParsedMilvusOptions, schema: CollectionSchema, v: Vec
 }
 
 /** Whether the index Milvus reports for a field is the one `spec` with `metric` would create. */
-function sameIndex(existing: IndexSpec | undefined, spec: { index_type: string; params: Record<string, number | string> }, metric: string): boolean {
+function sameIndex(
+  existing: IndexSpec | undefined,
+  spec: { index_type: string; params: Record<string, number | string> },
+  metric: string,
+): boolean {
   if (!existing?.native) return false;
   const d = parseObject(existing.native) as { index_type?: unknown; metric_type?: unknown; params?: unknown };
   const params = (d.params ?? {}) as Record<string, unknown>;
-  return d.index_type === spec.index_type && d.metric_type === metric && Object.entries(spec.params).every(([k, v]) => String(params[k]) === String(v));
+  return (
+    d.index_type === spec.index_type &&
+    d.metric_type === metric &&
+    Object.entries(spec.params).every(([k, v]) => String(params[k]) === String(v))
+  );
 }

@@ -58,8 +58,10 @@ export async function describeSchema(ctx: MilvusContext, collection: string): Pr
   const { fields, dynamic, properties } = await describeRaw(ctx.client, collection);
   const hints = parseObject(properties[TYPES_PROPERTY]) as TypeHints;
   const pk = fields.find((f) => f.is_primary_key);
-  if (!pk) throw new EngineError(`Milvus collection ${JSON.stringify(collection)} has no primary key field.`, 'permanent', { plugin: PLUGIN });
-  if (pk.autoID) ctx.logger.warn({ collection }, 'primary key is autoID: ids are kept on restore into Milvus by creating the key without autoID');
+  if (!pk)
+    throw new EngineError(`Milvus collection ${JSON.stringify(collection)} has no primary key field.`, 'permanent', { plugin: PLUGIN });
+  if (pk.autoID)
+    ctx.logger.warn({ collection }, 'primary key is autoID: ids are kept on restore into Milvus by creating the key without autoID');
   const idType = pk.data_type === 'Int64' ? 'int64' : hints.id === 'uuid' ? 'uuid' : 'string';
   const vectors: VectorField[] = [];
   const payload: PayloadField[] = [];
@@ -68,7 +70,9 @@ export async function describeSchema(ctx: MilvusContext, collection: string): Pr
     if (f === pk || f.is_dynamic || f.name === DYNAMIC_FIELD) continue;
     if (isUnsupportedVector(f)) {
       throw new UnsupportedOperationError(
-        `Vector field ${JSON.stringify(f.name)} of Milvus collection ${JSON.stringify(collection)} is a ${f.data_type}; vectordr captures FloatVector fields only so far. Nothing was read (no field is ever dropped silently).`,
+        `Vector field ${JSON.stringify(f.name)} of Milvus collection ${JSON.stringify(collection)} ` +
+          `is a ${f.data_type}; vectordr captures FloatVector fields only so far. Nothing was read ` +
+          `(no field is ever dropped silently).`,
         { plugin: PLUGIN, details: { collection, field: f.name, type: f.data_type } },
       );
     }
@@ -76,14 +80,23 @@ export async function describeSchema(ctx: MilvusContext, collection: string): Pr
       const index = await vectorIndex(ctx.client, collection, f.name);
       if (index) indexes.push(index);
       const metric = index?.metric ?? 'unspecified';
-      vectors.push({ name: f.name, dims: Number(f.dim), metric, element: 'float32', nullable: false, nativeType: `FloatVector(${String(f.dim)})` });
+      vectors.push({
+        name: f.name,
+        dims: Number(f.dim),
+        metric,
+        element: 'float32',
+        nullable: false,
+        nativeType: `FloatVector(${String(f.dim)})`,
+      });
       continue;
     }
     payload.push(payloadFieldFromMilvus(f, hints, collection));
   }
   // Nullable fields a server without nullable fields keeps as dynamic keys (milvus-version.ts).
-  for (const [name, h] of Object.entries(hints.dynamic ?? {})) payload.push({ name, type: h.type, array: h.array, nullable: true, nativeType: DYNAMIC_KEY });
-  if (dynamic && hints.meta !== false) payload.push({ name: DYNAMIC_FIELD, type: 'json', array: false, nullable: true, nativeType: 'dynamic' });
+  for (const [name, h] of Object.entries(hints.dynamic ?? {}))
+    payload.push({ name, type: h.type, array: h.array, nullable: true, nativeType: DYNAMIC_KEY });
+  if (dynamic && hints.meta !== false)
+    payload.push({ name: DYNAMIC_FIELD, type: 'json', array: false, nullable: true, nativeType: 'dynamic' });
   const idNativeType = pk.max_length ? `VarChar(${String(pk.max_length)})` : pk.data_type;
   return { name: collection, idField: pk.name, idType, idNativeType, vectors, payload, indexes };
 }
@@ -116,7 +129,8 @@ export async function isLoaded(client: MilvusClient, collection: string): Promis
 
 /** Loads the collection unless it is loaded (queries need it). */
 export async function ensureLoaded(client: MilvusClient, collection: string): Promise<void> {
-  if (!(await isLoaded(client, collection))) await milvusCall('loadCollection', collection, () => client.loadCollectionSync({ collection_name: collection }));
+  if (!(await isLoaded(client, collection)))
+    await milvusCall('loadCollection', collection, () => client.loadCollectionSync({ collection_name: collection }));
 }
 
 /** The filter expression that selects `ids` by primary key. */

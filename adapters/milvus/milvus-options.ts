@@ -7,7 +7,13 @@ export const MilvusAdapterOptionsSchema = z
     /** A MilvusClient you configured (TLS, auth, timeouts). The adapter never closes a client it was given. */
     // Duck-typed: an app may have its own copy of the SDK, whose class is not this one.
     client: z
-      .custom<MilvusClient>((v) => typeof v === 'object' && v !== null && ['query', 'insert', 'describeCollection'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), 'a MilvusClient')
+      .custom<MilvusClient>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          ['query', 'insert', 'describeCollection'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+        'a MilvusClient',
+      )
       .optional(),
     /**
      * Milvus's gRPC endpoint, `host:port` or `http(s)://host:port` (e.g. `milvus.internal:19530`); the
@@ -29,7 +35,12 @@ export const MilvusAdapterOptionsSchema = z
      * Bytes of row data per insert/upsert request; Milvus rejects messages over its gRPC limit
      * (64 MiB by default). Formerly `insertBatchBytes`. @default 1048576
      */
-    writeBatchBytes: z.number().int().min(64 * 1024).max(60 * 1024 * 1024).default(1024 * 1024),
+    writeBatchBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(60 * 1024 * 1024)
+      .default(1024 * 1024),
     /**
      * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.5).
      * The restore option, when given, wins.

@@ -26,7 +26,9 @@ export async function countRows(client: MilvusClient, collection: string): Promi
   if (!(await isLoaded(client, collection))) {
     await describeRaw(client, collection); // COLLECTION_NOT_FOUND
     await milvusCall('flush', collection, () => client.flushSync({ collection_names: [collection] }));
-    const stats = await milvusCall('getCollectionStatistics', collection, () => client.getCollectionStatistics({ collection_name: collection }));
+    const stats = await milvusCall('getCollectionStatistics', collection, () =>
+      client.getCollectionStatistics({ collection_name: collection }),
+    );
     return Number(stats.data?.row_count ?? 0);
   }
   const res = await milvusCall('count query', collection, () =>
@@ -75,7 +77,10 @@ export async function scanCollection(ctx: MilvusContext, collection: string, opt
         }
       }
       if (seen !== estimatedRows) {
-        logger.warn({ collection, scanned: seen, counted: estimatedRows }, 'row count changed during the scan (writes during a live snapshot)');
+        logger.warn(
+          { collection, scanned: seen, counted: estimatedRows },
+          'row count changed during the scan (writes during a live snapshot)',
+        );
       }
     },
     async close() {
@@ -104,11 +109,15 @@ async function page(client: MilvusClient, schema: CollectionSchema, last: string
   const rows = (res as unknown as { data: Row[] }).data;
   // Milvus orders VarChar keys by their UTF-8 bytes, which JavaScript string order is not.
   const ascending = (a: Row, b: Row): boolean =>
-    schema.idType === 'int64' ? BigInt(String(a[pk])) < BigInt(String(b[pk])) : Buffer.compare(Buffer.from(String(a[pk])), Buffer.from(String(b[pk]))) < 0;
+    schema.idType === 'int64'
+      ? BigInt(String(a[pk])) < BigInt(String(b[pk]))
+      : Buffer.compare(Buffer.from(String(a[pk])), Buffer.from(String(b[pk]))) < 0;
   for (let i = 1; i < rows.length; i++) {
     if (!ascending(rows[i - 1] as Row, rows[i] as Row)) {
       throw new EngineError(
-        `Milvus returned rows of ${JSON.stringify(schema.name)} out of primary-key order; a keyset scan could skip rows, so the snapshot was stopped. Upgrade Milvus (2.3+ orders query results with iterator parameters).`,
+        `Milvus returned rows of ${JSON.stringify(schema.name)} out of primary-key order; a keyset ` +
+          `scan could skip rows, so the snapshot was stopped. Upgrade Milvus (2.3+ orders query ` +
+          `results with iterator parameters).`,
         'permanent',
         { plugin: PLUGIN },
       );
@@ -159,7 +168,8 @@ function rowsToBatch(schema: CollectionSchema, rows: Row[]): RecordBatch {
       if (p.nativeType === DYNAMIC_KEY) value = fromDynamicValue(meta?.[p.name], p);
       else if (p.name === DYNAMIC_FIELD) value = valueFromMilvus(dynamicKeys.length > 0 && meta ? withoutKeys(meta, dynamicKeys) : meta, p);
       else value = valueFromMilvus(r[p.name], p);
-      const emptyMeta = p.name === DYNAMIC_FIELD && typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+      const emptyMeta =
+        p.name === DYNAMIC_FIELD && typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
       if (value !== null && !emptyMeta) payload[p.name] = value;
     }
     payloads[i] = payload;

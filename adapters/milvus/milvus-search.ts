@@ -7,7 +7,13 @@ import { describeSchema } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
 
 /** The `k` nearest rows to `vector` in a vector field (the first by default), best first. */
-export async function searchCollection(ctx: MilvusContext, collection: string, vector: Float32Array, k: number, options: SearchOptions): Promise<SearchHit[]> {
+export async function searchCollection(
+  ctx: MilvusContext,
+  collection: string,
+  vector: Float32Array,
+  k: number,
+  options: SearchOptions,
+): Promise<SearchHit[]> {
   const schema = await describeSchema(ctx, collection);
   const field = options.vector ?? (schema.vectors[0] as VectorField).name;
   const res = await milvusCall('search', collection, () =>
@@ -17,7 +23,12 @@ export async function searchCollection(ctx: MilvusContext, collection: string, v
       data: [Array.from(vector)],
       limit: k,
       output_fields: [schema.idField],
-      params: searchParams(schema.indexes.find((i) => i.field === field), k, options.exact === true, options.effort),
+      params: searchParams(
+        schema.indexes.find((i) => i.field === field),
+        k,
+        options.exact === true,
+        options.effort,
+      ),
       consistency_level: 'Strong',
     } as never),
   );

@@ -7,7 +7,15 @@
  */
 import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
 import { UnsupportedOperationError } from '../../src/errors.js';
-import { type IndexSpec, type JsonValue, type Metric, type PayloadField, type PayloadType, type PayloadValue, int64ToJson } from '../../src/model.js';
+import {
+  type IndexSpec,
+  type JsonValue,
+  type Metric,
+  type PayloadField,
+  type PayloadType,
+  type PayloadValue,
+  int64ToJson,
+} from '../../src/model.js';
 
 export const PLUGIN = 'milvus';
 /** Property holding neutral types Milvus cannot express: `{ "id": "uuid", "payload": { "created": "datetime" } }`. */
@@ -38,10 +46,15 @@ const METRIC_FROM_MILVUS: Record<string, Metric> = { COSINE: 'cosine', L2: 'l2',
 export function metricToMilvus(metric: Metric, field: string): string {
   const m = METRIC_TO_MILVUS[metric];
   if (!m) {
-    throw new UnsupportedOperationError(`Vector ${JSON.stringify(field)} uses metric ${metric}; Milvus float vectors support cosine, l2 and dot (COSINE, L2, IP). vectordr never changes a metric silently: restore into an engine that has ${metric}.`, {
-      plugin: PLUGIN,
-      details: { field, metric, supported: ['cosine', 'l2', 'dot'] },
-    });
+    throw new UnsupportedOperationError(
+      `Vector ${JSON.stringify(field)} uses metric ${metric}; Milvus float vectors support ` +
+        `cosine, l2 and dot (COSINE, L2, IP). vectordr never changes a metric silently: restore ` +
+        `into an engine that has ${metric}.`,
+      {
+        plugin: PLUGIN,
+        details: { field, metric, supported: ['cosine', 'l2', 'dot'] },
+      },
+    );
   }
   return m;
 }
@@ -112,16 +125,26 @@ const VECTOR_TYPES_UNSUPPORTED = new Set(['BinaryVector', 'Float16Vector', 'BFlo
 /** A Milvus scalar field as a neutral payload field, or an UNSUPPORTED_OPERATION naming it. */
 export function payloadFieldFromMilvus(f: MilvusFieldInfo, hints: TypeHints, collection: string): PayloadField {
   const unsupported = (): never => {
-    throw new UnsupportedOperationError(`Field ${JSON.stringify(f.name)} of Milvus collection ${JSON.stringify(collection)} has type ${f.data_type}${f.element_type && f.element_type !== 'None' ? `<${f.element_type}>` : ''}, which vectordr does not capture yet; nothing was read. Drop the field or export the collection without it.`, {
-      plugin: PLUGIN,
-      details: { collection, field: f.name, type: f.data_type },
-    });
+    throw new UnsupportedOperationError(
+      `Field ${JSON.stringify(f.name)} of Milvus collection ${JSON.stringify(collection)} has ` +
+        `type ${f.data_type}${f.element_type && f.element_type !== 'None' ? `<${f.element_type}>` : ''}, ` +
+        `which vectordr does not capture yet; nothing was read. Drop the field or export the ` +
+        `collection without it.`,
+      {
+        plugin: PLUGIN,
+        details: { collection, field: f.name, type: f.data_type },
+      },
+    );
   };
   const array = f.data_type === 'Array';
   const base = scalarFromMilvus(array ? String(f.element_type) : f.data_type) ?? unsupported();
   const hinted = hints.payload?.[f.name];
   const type = hinted ?? base;
-  const nativeType = array ? `Array<${String(f.element_type)}>(${String(f.max_capacity ?? '')}${f.max_length ? `, ${String(f.max_length)}` : ''})` : f.max_length ? `${f.data_type}(${String(f.max_length)})` : f.data_type;
+  const nativeType = array
+    ? `Array<${String(f.element_type)}>(${String(f.max_capacity ?? '')}${f.max_length ? `, ${String(f.max_length)}` : ''})`
+    : f.max_length
+      ? `${f.data_type}(${String(f.max_length)})`
+      : f.data_type;
   return { name: f.name, type, array, nullable: f.nullable ?? false, nativeType };
 }
 
@@ -151,7 +174,8 @@ export function payloadFieldToMilvus(p: PayloadField, options: { varcharMaxLengt
       nullable,
     };
   }
-  if (native === 'Int8' || native === 'Int16') return { name: p.name, data_type: native === 'Int8' ? DataType.Int8 : DataType.Int16, nullable };
+  if (native === 'Int8' || native === 'Int16')
+    return { name: p.name, data_type: native === 'Int8' ? DataType.Int8 : DataType.Int16, nullable };
   const nativeLength = /^VarChar\((\d+)\)$/.exec(native)?.[1];
   const data_type = SCALAR[p.type];
   const maxLength = VARCHAR_BOUND[p.type] ?? (nativeLength ? Number(nativeLength) : options.varcharMaxLength);
@@ -168,7 +192,8 @@ export function typeHints(idType: string, payload: PayloadField[], asDynamic: Re
   for (const p of payload) {
     if (p.name === DYNAMIC_FIELD) continue;
     if (asDynamic.has(p.name)) (hints.dynamic ??= {})[p.name] = { type: p.type, array: p.array };
-    else if (['uuid', 'datetime', 'date', 'bytes'].includes(p.type) || (p.array && p.type === 'json')) (hints.payload ??= {})[p.name] = p.type;
+    else if (['uuid', 'datetime', 'date', 'bytes'].includes(p.type) || (p.array && p.type === 'json'))
+      (hints.payload ??= {})[p.name] = p.type;
   }
   if (hints.dynamic && !payload.some((p) => p.name === DYNAMIC_FIELD)) hints.meta = false;
   return hints;
@@ -199,7 +224,13 @@ export function indexFromMilvus(field: string, params: Record<string, string>): 
   const metric = metricFromMilvus(params.metric_type);
   const native = JSON.stringify({ index_type: indexType, metric_type: params.metric_type, params: inner });
   if (indexType === 'HNSW') {
-    return { kind: 'hnsw', field, metric, params: { m: Number(inner.M ?? 16), ef_construction: Number(inner.efConstruction ?? 200) }, native };
+    return {
+      kind: 'hnsw',
+      field,
+      metric,
+      params: { m: Number(inner.M ?? 16), ef_construction: Number(inner.efConstruction ?? 200) },
+      native,
+    };
   }
   if (indexType === 'IVF_FLAT') return { kind: 'ivfflat', field, metric, params: { lists: Number(inner.nlist ?? 128) }, native };
   const raw: Record<string, number | string | boolean> = {};
@@ -217,8 +248,12 @@ export function parseObject(json: string | undefined): Record<string, unknown> {
 }
 
 /** A neutral index as Milvus createIndex arguments, or undefined when Milvus has no equivalent. */
-export function indexToMilvus(index: IndexSpec, sameEngine: boolean): { index_type: string; params: Record<string, number | string> } | undefined {
-  if (index.kind === 'hnsw') return { index_type: 'HNSW', params: { M: Number(index.params.m ?? 16), efConstruction: Number(index.params.ef_construction ?? 64) } };
+export function indexToMilvus(
+  index: IndexSpec,
+  sameEngine: boolean,
+): { index_type: string; params: Record<string, number | string> } | undefined {
+  if (index.kind === 'hnsw')
+    return { index_type: 'HNSW', params: { M: Number(index.params.m ?? 16), efConstruction: Number(index.params.ef_construction ?? 64) } };
   if (index.kind === 'ivfflat') return { index_type: 'IVF_FLAT', params: { nlist: Number(index.params.lists ?? 100) } }; // pgvector's default lists
   if (index.kind === 'flat') return { index_type: 'FLAT', params: {} };
   if (sameEngine) {
@@ -233,7 +268,8 @@ export function indexToMilvus(index: IndexSpec, sameEngine: boolean): { index_ty
 export function valueFromMilvus(v: unknown, field: PayloadField): JsonValue {
   if (v === null || v === undefined) return null;
   if (field.type === 'int64' && !field.array) return typeof v === 'string' || typeof v === 'bigint' ? int64ToJson(v) : (v as number);
-  if (field.type === 'int64' && Array.isArray(v)) return v.map((x) => (x === null ? null : typeof x === 'number' ? x : int64ToJson(x as string)));
+  if (field.type === 'int64' && Array.isArray(v))
+    return v.map((x) => (x === null ? null : typeof x === 'number' ? x : int64ToJson(x as string)));
   // The neutral float -0 is the string "-0" (docs/format.md, negative zero), as every adapter gives it.
   const float = (x: number): JsonValue => (Object.is(x, -0) ? '-0' : x);
   if (field.type === 'float32' && !field.array && typeof v === 'number') return float(Math.fround(v));
@@ -242,7 +278,6 @@ export function valueFromMilvus(v: unknown, field: PayloadField): JsonValue {
   if (field.type === 'float64' && Array.isArray(v)) return v.map((x) => (typeof x === 'number' ? float(x) : x) as JsonValue);
   return v as JsonValue;
 }
-
 
 /** Quotes a string for a Milvus boolean expression (the SDK's own `get` does not escape). */
 export function exprString(s: string): string {

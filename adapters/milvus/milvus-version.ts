@@ -45,7 +45,10 @@ export function milvusServerInfo(version: string): MilvusServerInfo {
   const [minMajor, minMinor] = MIN_MILVUS_VERSION.split('.').map(Number) as [number, number];
   if (major < minMajor || (major === minMajor && minor < minMinor)) {
     throw new UnsupportedOperationError(
-      `The Milvus server reports version ${JSON.stringify(version)}; vectordr supports Milvus ${MIN_MILVUS_VERSION} and later (Array fields, upsert, query results ordered by primary key, which the snapshot scan relies on). Nothing was read or written: upgrade Milvus to 2.3 or later.`,
+      `The Milvus server reports version ${JSON.stringify(version)}; vectordr supports Milvus ` +
+        `${MIN_MILVUS_VERSION} and later (Array fields, upsert, query results ordered by primary ` +
+        `key, which the snapshot scan relies on). Nothing was read or written: upgrade Milvus to ` +
+        `2.3 or later.`,
       { plugin: PLUGIN, details: { version, minimum: MIN_MILVUS_VERSION } },
     );
   }

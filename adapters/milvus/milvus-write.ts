@@ -12,7 +12,15 @@ import type { MilvusContext } from './milvus-client.js';
 import { describeRaw, idFilter } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
 import type { MilvusServerInfo } from './milvus-version.js';
-import { DYNAMIC_FIELD, type MilvusFieldInfo, PLUGIN, TYPES_PROPERTY, type TypeHints, parseObject, toDynamicValue } from './milvus-types.js';
+import {
+  DYNAMIC_FIELD,
+  type MilvusFieldInfo,
+  PLUGIN,
+  TYPES_PROPERTY,
+  type TypeHints,
+  parseObject,
+  toDynamicValue,
+} from './milvus-types.js';
 
 const INT64_MAX = '9223372036854775807';
 
@@ -72,7 +80,8 @@ export class MilvusWriter {
     const { client } = this.ctx;
     for (const { items: data } of chunksByBytes(rows, sizes, this.ctx.options.writeBatchBytes)) {
       throwIfAborted(options.signal);
-      if (options.mode === 'insert') await milvusCall('insert', collection, () => client.insert({ collection_name: collection, data } as never));
+      if (options.mode === 'insert')
+        await milvusCall('insert', collection, () => client.insert({ collection_name: collection, data } as never));
       else await milvusCall('upsert', collection, () => client.upsert({ collection_name: collection, data } as never));
     }
   }
@@ -91,12 +100,17 @@ export class MilvusWriter {
   async preflightAppend(collection: string, schema: CollectionSchema): Promise<void> {
     const { fields } = await describeRaw(this.ctx.client, collection);
     const fed = new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]);
-    const required = fields.filter((f) => isScalarField(f) && !f.is_primary_key && !f.nullable && !hasDefault(f) && !fed.has(f.name)).map((f) => f.name);
+    const required = fields
+      .filter((f) => isScalarField(f) && !f.is_primary_key && !f.nullable && !hasDefault(f) && !fed.has(f.name))
+      .map((f) => f.name);
     const [field] = required;
     if (field === undefined) return;
     throw new InvalidInputError(
       'SCHEMA_MISMATCH',
-      `Cannot restore into the existing Milvus collection ${JSON.stringify(collection)}: field ${JSON.stringify(field)} is required (not nullable, no default), and the snapshot has no such field. Nothing was written. Restore into a new collection (target) or with ifExists: 'replace'.`,
+      `Cannot restore into the existing Milvus collection ${JSON.stringify(collection)}: field ` +
+        `${JSON.stringify(field)} is required (not nullable, no default), and the snapshot has no ` +
+        `such field. Nothing was written. Restore into a new collection (target) or with ifExists: ` +
+        `'replace'.`,
       { plugin: PLUGIN, details: { target: collection, fields: required } },
     );
   }
@@ -112,7 +126,10 @@ function toRow(batch: RecordBatch, i: number, rc: RowContext): [Record<string, u
     row[pk.name] = typeof id === 'bigint' ? id.toString() : String(id);
     if (!server.readsMaxInt64Key && row[pk.name] === INT64_MAX) {
       throw new UnsupportedOperationError(
-        `Id ${INT64_MAX} (2^63-1) of ${JSON.stringify(collection)}: Milvus ${server.version} stores a row with this primary key, but no query returns it, so vectordr could never read it back (a snapshot would miss it). Nothing of this batch was written; restore into an engine that keeps this id (pgvector, or Qdrant and Weaviate through id mapping).`,
+        `Id ${INT64_MAX} (2^63-1) of ${JSON.stringify(collection)}: Milvus ${server.version} ` +
+          `stores a row with this primary key, but no query returns it, so vectordr could never read ` +
+          `it back (a snapshot would miss it). Nothing of this batch was written; restore into an ` +
+          `engine that keeps this id (pgvector, or Qdrant and Weaviate through id mapping).`,
         { plugin: PLUGIN, details: { collection, id: INT64_MAX, version: server.version } },
       );
     }
@@ -121,7 +138,10 @@ function toRow(batch: RecordBatch, i: number, rc: RowContext): [Record<string, u
     if (Buffer.byteLength(s, 'utf8') > Number(pk.max_length)) {
       throw new InvalidInputError(
         'VALUE_TOO_LONG',
-        `Id ${JSON.stringify(s.slice(0, 40))}${s.length > 40 ? '…' : ''} is ${Buffer.byteLength(s, 'utf8')} bytes; primary key ${JSON.stringify(pk.name)} of ${JSON.stringify(collection)} holds at most ${String(pk.max_length)}. Nothing of this batch was written; restore into a new collection (created with a long enough key).`,
+        `Id ${JSON.stringify(s.slice(0, 40))}${s.length > 40 ? '…' : ''} is ` +
+          `${Buffer.byteLength(s, 'utf8')} bytes; primary key ${JSON.stringify(pk.name)} of ` +
+          `${JSON.stringify(collection)} holds at most ${String(pk.max_length)}. Nothing of this ` +
+          `batch was written; restore into a new collection (created with a long enough key).`,
         { plugin: PLUGIN },
       );
     }
@@ -160,7 +180,10 @@ function toRow(batch: RecordBatch, i: number, rc: RowContext): [Record<string, u
       // The SDK would leave the value out and Milvus refuse the whole request with a row count.
       throw new InvalidInputError(
         'SCHEMA_MISMATCH',
-        `Row ${String(id)}: field ${JSON.stringify(f.name)} of Milvus collection ${JSON.stringify(collection)} has no value, and the field cannot hold null (Milvus has nullable fields from 2.5 on, and only when created so). Nothing of this batch was written; restore into a new collection, which vectordr creates to hold nulls.`,
+        `Row ${String(id)}: field ${JSON.stringify(f.name)} of Milvus collection ` +
+          `${JSON.stringify(collection)} has no value, and the field cannot hold null (Milvus has ` +
+          `nullable fields from 2.5 on, and only when created so). Nothing of this batch was ` +
+          `written; restore into a new collection, which vectordr creates to hold nulls.`,
         { plugin: PLUGIN, details: { collection, field: f.name } },
       );
     }
@@ -193,7 +216,9 @@ function dynamicInto(
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidInputError(
       'SCHEMA_MISMATCH',
-      `Row ${id}: the dynamic field ${DYNAMIC_FIELD} must be a JSON object to restore into Milvus collection ${JSON.stringify(collection)}, got ${Array.isArray(value) ? 'an array' : typeof value}. Nothing of this batch was written.`,
+      `Row ${id}: the dynamic field ${DYNAMIC_FIELD} must be a JSON object to restore into ` +
+        `Milvus collection ${JSON.stringify(collection)}, got ` +
+        `${Array.isArray(value) ? 'an array' : typeof value}. Nothing of this batch was written.`,
       { plugin: PLUGIN },
     );
   }
@@ -201,7 +226,9 @@ function dynamicInto(
     if (columns.has(key) || dynamicKeys.has(key)) {
       throw new InvalidInputError(
         'SCHEMA_MISMATCH',
-        `Row ${id}: dynamic key ${JSON.stringify(key)} has the name of a field of Milvus collection ${JSON.stringify(collection)}; it would overwrite that field. Nothing of this batch was written.`,
+        `Row ${id}: dynamic key ${JSON.stringify(key)} has the name of a field of Milvus ` +
+          `collection ${JSON.stringify(collection)}; it would overwrite that field. Nothing of this ` +
+          `batch was written.`,
         { plugin: PLUGIN },
       );
     }
@@ -212,16 +239,25 @@ function dynamicInto(
 
 /** The field has a server-side default value (Milvus 2.4+), which Milvus fills in for a missing value. */
 function hasDefault(f: MilvusFieldInfo): boolean {
-  return f.default_value != null && (typeof f.default_value !== 'object' || Object.values(f.default_value as object).some((v) => v != null));
+  return (
+    f.default_value != null && (typeof f.default_value !== 'object' || Object.values(f.default_value as object).some((v) => v != null))
+  );
 }
 
 /** A neutral payload value as Milvus expects it for field `f`. */
 function toMilvusValue(value: PayloadValue, f: MilvusFieldInfo, collection: string): unknown {
   if (value === null) return null;
-  if (f.data_type === 'VarChar' && typeof value === 'string' && f.max_length !== undefined && Buffer.byteLength(value, 'utf8') > Number(f.max_length)) {
+  if (
+    f.data_type === 'VarChar' &&
+    typeof value === 'string' &&
+    f.max_length !== undefined &&
+    Buffer.byteLength(value, 'utf8') > Number(f.max_length)
+  ) {
     throw new InvalidInputError(
       'VALUE_TOO_LONG',
-      `A value of ${JSON.stringify(f.name)} is ${Buffer.byteLength(value, 'utf8')} bytes; the Milvus field of ${JSON.stringify(collection)} holds at most ${String(f.max_length)}. Nothing of this batch was written.`,
+      `A value of ${JSON.stringify(f.name)} is ${Buffer.byteLength(value, 'utf8')} bytes; the ` +
+        `Milvus field of ${JSON.stringify(collection)} holds at most ${String(f.max_length)}. ` +
+        `Nothing of this batch was written.`,
       { plugin: PLUGIN },
     );
   }

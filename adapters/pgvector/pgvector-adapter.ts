@@ -56,11 +56,17 @@ export class PgvectorAdapter implements api.VectorAdapter {
   }
 
   describe(collection: string): Promise<CollectionSchema> {
-    return this.ctx.run(`describe ${collection}`, async () => (await describeTable(this.ctx.driver, ...this.ctx.ref(collection), collection)).schema);
+    return this.ctx.run(
+      `describe ${collection}`,
+      async () => (await describeTable(this.ctx.driver, ...this.ctx.ref(collection), collection)).schema,
+    );
   }
 
   exists(collection: string): Promise<boolean> {
-    return this.ctx.run(`exists ${collection}`, async () => (await findTableOid(this.ctx.driver, ...this.ctx.ref(collection))) !== undefined);
+    return this.ctx.run(
+      `exists ${collection}`,
+      async () => (await findTableOid(this.ctx.driver, ...this.ctx.ref(collection))) !== undefined,
+    );
   }
 
   scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
@@ -71,14 +77,19 @@ export class PgvectorAdapter implements api.VectorAdapter {
     throwIfAborted(options.signal);
     const names = new Set<string>();
     const column = (name: string, type: string, notNull: boolean): string => {
-      if (names.has(name)) throw new InvalidInputError('SCHEMA_MISMATCH', `Field name ${JSON.stringify(name)} is used twice in the schema.`, { plugin: PLUGIN });
+      if (names.has(name))
+        throw new InvalidInputError('SCHEMA_MISMATCH', `Field name ${JSON.stringify(name)} is used twice in the schema.`, {
+          plugin: PLUGIN,
+        });
       names.add(name);
       return `${quoteIdent(name)} ${type}${notNull ? ' NOT NULL' : ''}`;
     };
-    const idType = schema.idNativeType !== undefined && isPgNative(schema.idNativeType) ? schema.idNativeType : ID_NATIVE_DEFAULT[schema.idType];
+    const idType =
+      schema.idNativeType !== undefined && isPgNative(schema.idNativeType) ? schema.idNativeType : ID_NATIVE_DEFAULT[schema.idType];
     const defs = [`${column(schema.idField, idType, true)} PRIMARY KEY`];
     for (const v of schema.vectors) defs.push(column(v.name, `vector(${v.dims})`, !v.nullable));
-    for (const p of schema.payload) defs.push(column(p.name, p.nativeType ? checkNativeType(p.nativeType) : defaultNativeType(p), !p.nullable));
+    for (const p of schema.payload)
+      defs.push(column(p.name, p.nativeType ? checkNativeType(p.nativeType) : defaultNativeType(p), !p.nullable));
     await this.ctx.transaction(`create ${schema.name}`, async (s) => {
       const ext = await s.query(`SELECT 1 AS ok FROM pg_catalog.pg_extension WHERE extname = 'vector'`);
       if (ext.rows.length === 0) await s.query('CREATE EXTENSION IF NOT EXISTS vector');
@@ -104,15 +115,28 @@ export class PgvectorAdapter implements api.VectorAdapter {
   async preflightAppend(collection: string, schema: CollectionSchema): Promise<void> {
     const required = await this.ctx.run(`check ${collection}`, async () => {
       const oid = await findTableOid(this.ctx.driver, ...this.ctx.ref(collection));
-      if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.ctx.display(collection)} does not exist.`, { plugin: PLUGIN });
-      return requiredColumnsOutside(this.ctx.driver, oid, new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]));
+      if (oid === undefined)
+        throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${this.ctx.display(collection)} does not exist.`, { plugin: PLUGIN });
+      return requiredColumnsOutside(
+        this.ctx.driver,
+        oid,
+        new Set([...schema.vectors.map((v) => v.name), ...schema.payload.map((p) => p.name)]),
+      );
     });
     const [column] = required;
     if (column === undefined) return;
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Cannot restore into the existing ${this.ctx.display(collection)}: column ${JSON.stringify(column)} is NOT NULL without a default, and the snapshot has no such field. Nothing was written. Give the column a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or drop NOT NULL, or restore with ifExists: 'replace' or into a new target.`, {
-      plugin: PLUGIN,
-      details: { target: collection, columns: required },
-    });
+    throw new InvalidInputError(
+      'SCHEMA_MISMATCH',
+      `Cannot restore into the existing ${this.ctx.display(collection)}: column ` +
+        `${JSON.stringify(column)} is NOT NULL without a default, and the snapshot has no such ` +
+        `field. Nothing was written. Give the column a default (ALTER TABLE ... ALTER COLUMN ... ` +
+        `SET DEFAULT ...) or drop NOT NULL, or restore with ifExists: 'replace' or into a new ` +
+        `target.`,
+      {
+        plugin: PLUGIN,
+        details: { target: collection, columns: required },
+      },
+    );
   }
 
   /**
@@ -142,12 +166,22 @@ export class PgvectorAdapter implements api.VectorAdapter {
       const cause = e?.cause as { constraint?: unknown; column?: unknown } | undefined;
       const constraint = typeof cause?.constraint === 'string' ? cause.constraint : undefined;
       const column = typeof cause?.column === 'string' ? cause.column : undefined;
-      const what = constraint ? `constraint ${quoteIdent(constraint)}` : column ? `column ${quoteIdent(column)}` : 'a constraint or column type';
-      throw new InvalidInputError('SCHEMA_MISMATCH', `${this.ctx.display(target)} refused the snapshot's rows (SQLSTATE ${sqlstate}, ${what}); the restore into it was rolled back, nothing was written to it. Restore with ifExists: 'replace' or into a new target, or change the table so that it accepts these rows.`, {
-        plugin: PLUGIN,
-        cause: err,
-        details: { target, sqlstate, ...(constraint ? { constraint } : {}), ...(column ? { column } : {}) },
-      });
+      const what = constraint
+        ? `constraint ${quoteIdent(constraint)}`
+        : column
+          ? `column ${quoteIdent(column)}`
+          : 'a constraint or column type';
+      throw new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `${this.ctx.display(target)} refused the snapshot's rows (SQLSTATE ${sqlstate}, ${what}); ` +
+          `the restore into it was rolled back, nothing was written to it. Restore with ifExists: ` +
+          `'replace' or into a new target, or change the table so that it accepts these rows.`,
+        {
+          plugin: PLUGIN,
+          cause: err,
+          details: { target, sqlstate, ...(constraint ? { constraint } : {}), ...(column ? { column } : {}) },
+        },
+      );
     }
   }
 
@@ -173,7 +207,8 @@ export class PgvectorAdapter implements api.VectorAdapter {
       // Indexes (and the primary key constraint with its index) were named after the staging table.
       const oid = await findTableOid(s, ...this.ctx.ref(target));
       const idx = await s.query(
-        `SELECT ic.relname AS name FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::oid ORDER BY 1`,
+        `SELECT ic.relname AS name FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ` +
+          `ic.oid = i.indexrelid WHERE i.indrelid = $1::oid ORDER BY 1`,
         [oid],
       );
       for (const row of idx.rows) {
@@ -181,7 +216,11 @@ export class PgvectorAdapter implements api.VectorAdapter {
         if (!name.startsWith(sourceTable)) continue;
         const renamed = targetTable + name.slice(sourceTable.length);
         if (Buffer.byteLength(renamed, 'utf8') > 63) continue;
-        const taken = await s.query(`SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [targetSchema, renamed]);
+        const taken = await s.query(
+          `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = ` +
+            `c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+          [targetSchema, renamed],
+        );
         if (taken.rows.length === 0) await s.query(`ALTER INDEX ${qualified(targetSchema, name)} RENAME TO ${quoteIdent(renamed)}`);
       }
     });
@@ -195,12 +234,18 @@ export class PgvectorAdapter implements api.VectorAdapter {
     if (ids.length === 0) return;
     await this.ctx.run(`delete from ${collection}`, async () => {
       const info = await describeTable(this.ctx.driver, ...this.ctx.ref(collection), collection);
-      await this.ctx.driver.query(`DELETE FROM ${this.ctx.table(collection)} WHERE ${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[])`, [ids.map(String)]);
+      await this.ctx.driver.query(
+        `DELETE FROM ${this.ctx.table(collection)} WHERE ${quoteIdent(info.pk.name)} = ` +
+          `ANY($1::text[]::${checkNativeType(info.pk.formatted)}[])`,
+        [ids.map(String)],
+      );
     });
   }
 
   count(collection: string): Promise<number> {
-    return this.ctx.run(`count ${collection}`, async () => Number((await this.ctx.driver.query(`SELECT count(*)::text AS n FROM ${this.ctx.table(collection)}`)).rows[0]?.n ?? 0));
+    return this.ctx.run(`count ${collection}`, async () =>
+      Number((await this.ctx.driver.query(`SELECT count(*)::text AS n FROM ${this.ctx.table(collection)}`)).rows[0]?.n ?? 0),
+    );
   }
 
   fetch(collection: string, ids: Id[]): Promise<VectorRecord[]> {
@@ -208,7 +253,9 @@ export class PgvectorAdapter implements api.VectorAdapter {
       const info = await describeTable(this.ctx.driver, ...this.ctx.ref(collection), collection);
       if (ids.length === 0) return [];
       const r = await this.ctx.driver.query(
-        `SELECT ${selectList(info, true)} FROM ${this.ctx.table(collection)} WHERE ${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[]) ORDER BY 1`,
+        `SELECT ${selectList(info, true)} FROM ${this.ctx.table(collection)} WHERE ` +
+          `${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[]) ` +
+          `ORDER BY 1`,
         [ids.map(String)],
       );
       const builder = new BatchBuilder(info, Math.max(1, r.rows.length));
@@ -231,7 +278,12 @@ export class PgvectorAdapter implements api.VectorAdapter {
       );
       const row = r.rows[0] ?? {};
       const standby = row.standby === 'true';
-      const result: api.ProbeResult = { reachable: true, role: standby ? 'standby' : 'primary', latencyMs: performance.now() - t0, engineVersion: String(row.version) };
+      const result: api.ProbeResult = {
+        reachable: true,
+        role: standby ? 'standby' : 'primary',
+        latencyMs: performance.now() - t0,
+        engineVersion: String(row.version),
+      };
       if (standby) result.lagMs = Number(row.lag);
       return result;
     } catch (err) {
@@ -246,7 +298,9 @@ export class PgvectorAdapter implements api.VectorAdapter {
                 current_database() AS db, COALESCE(host(inet_server_addr()), 'local') AS host, COALESCE(inet_server_port()::text, '') AS port`,
       );
       const row = r.rows[0] ?? {};
-      const endpoint = this.endpointLabel ?? (this.ctx.driver.kind === 'pglite' ? `pglite/${String(row.db)}` : `${String(row.host)}:${String(row.port)}/${String(row.db)}`);
+      const endpoint =
+        this.endpointLabel ??
+        (this.ctx.driver.kind === 'pglite' ? `pglite/${String(row.db)}` : `${String(row.host)}:${String(row.port)}/${String(row.db)}`);
       const out: { engineVersion: string; extensionVersion?: string; endpoint: string } = { engineVersion: String(row.v), endpoint };
       if (row.ev != null) out.extensionVersion = String(row.ev);
       return out;
@@ -267,4 +321,3 @@ function isPgNative(t: string): boolean {
 export function pgvectorAdapter(options: PgvectorAdapterOptions): PgvectorAdapter {
   return new PgvectorAdapter(options);
 }
-

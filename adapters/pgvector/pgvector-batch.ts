@@ -13,7 +13,8 @@ const PLUGIN = 'pgvector';
 /** Raw row as both scan paths deliver it: [id text, ...vector bytes, ...payload text]. */
 export type RawField = Uint8Array | string | null;
 
-export const rawText = (f: RawField): string | null => (f === null ? null : typeof f === 'string' ? f : Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('utf8'));
+export const rawText = (f: RawField): string | null =>
+  f === null ? null : typeof f === 'string' ? f : Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('utf8');
 
 /** Accumulates raw rows into a columnar batch; vector bytes are copied once and byte-swapped per batch. */
 export class BatchBuilder {
@@ -56,7 +57,11 @@ export class BatchBuilder {
       const bytes = typeof f === 'string' ? Buffer.from(f, 'hex') : f;
       const got = (bytes[0] as number) * 256 + (bytes[1] as number);
       if (got !== dims || bytes.length !== 4 + dims * 4) {
-        throw new EngineError(`Row ${idText}: vector ${schema.vectors[v]?.name} has ${got} dimensions, the column declares ${dims}.`, 'permanent', { plugin: PLUGIN });
+        throw new EngineError(
+          `Row ${idText}: vector ${schema.vectors[v]?.name} has ${got} dimensions, the column ` + `declares ${dims}.`,
+          'permanent',
+          { plugin: PLUGIN },
+        );
       }
       (this.vecBytes[v] as Uint8Array).set(bytes.subarray(4), i * dims * 4);
       (this.valid[v] as Uint8Array)[i] = 1;

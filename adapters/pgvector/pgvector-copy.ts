@@ -23,7 +23,8 @@ export class CopyBinaryParser {
     const b = this.buf;
     if (!this.headerDone) {
       if (b.length < 19) return;
-      if (!b.subarray(0, 11).equals(COPY_SIGNATURE)) throw new EngineError('COPY stream does not start with the binary signature.', 'permanent', { plugin: 'pgvector' });
+      if (!b.subarray(0, 11).equals(COPY_SIGNATURE))
+        throw new EngineError('COPY stream does not start with the binary signature.', 'permanent', { plugin: 'pgvector' });
       const ext = b.readInt32BE(15);
       if (b.length < 19 + ext) return;
       pos = 19 + ext;
@@ -200,7 +201,8 @@ function dateDays(year: string, month: string, day: string, bc: string | undefin
 export function isoToMicros(text: string): bigint {
   const m = /^(\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}(?::?\d{2})?)?( BC)?$/.exec(text);
   const days = m ? dateDays(m[1] as string, m[2] as string, m[3] as string, m[9]) : Number.NaN;
-  if (!m || Number.isNaN(days) || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) throw new RangeError(`not an ISO-8601 timestamp: ${text}`);
+  if (!m || Number.isNaN(days) || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59)
+    throw new RangeError(`not an ISO-8601 timestamp: ${text}`);
   const seconds = days * 86_400 + Number(m[4]) * 3600 + Number(m[5]) * 60 + Number(m[6]) - zoneSeconds(m[8]);
   return BigInt(seconds) * 1_000_000n + BigInt((m[7] ?? '').padEnd(6, '0'));
 }
@@ -250,7 +252,18 @@ export const BINARY_ENCODERS: Record<string, BinaryEncoder> = {
 };
 
 /** Element type OIDs for one-dimensional arrays the binary path can encode. */
-const ARRAY_ELEMENT_OID: Record<string, number> = { bool: 16, int2: 21, int4: 23, int8: 20, float4: 700, float8: 701, text: 25, varchar: 1043, bpchar: 1042, uuid: 2950 };
+const ARRAY_ELEMENT_OID: Record<string, number> = {
+  bool: 16,
+  int2: 21,
+  int4: 23,
+  int8: 20,
+  float4: 700,
+  float8: 701,
+  text: 25,
+  varchar: 1043,
+  bpchar: 1042,
+  uuid: 2950,
+};
 
 /**
  * Binary encoder for a column type, or undefined when it has none (the adapter then uses INSERT).
@@ -269,7 +282,9 @@ export function binaryEncoder(typname: string): BinaryEncoder | undefined {
     if (!Array.isArray(values) || values.some((v) => typeof v === 'object' && v !== null)) {
       throw new RangeError('only one-dimensional arrays of scalars are supported');
     }
-    const parts = values.map((v) => (v === null ? null : enc(typeof v === 'string' ? v : typeof v === 'boolean' ? (v ? 't' : 'f') : JSON.stringify(v))));
+    const parts = values.map((v) =>
+      v === null ? null : enc(typeof v === 'string' ? v : typeof v === 'boolean' ? (v ? 't' : 'f') : JSON.stringify(v)),
+    );
     const size = 20 + parts.reduce((n, p) => n + 4 + (p?.length ?? 0), 0);
     const out = Buffer.allocUnsafe(size);
     let p = out.writeInt32BE(values.length === 0 ? 0 : 1, 0);

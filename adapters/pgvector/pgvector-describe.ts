@@ -21,9 +21,22 @@ const OPCLASS_METRIC: Record<string, Metric> = {
   vector_l1_ops: 'l1',
 };
 
-export const METRIC_OPCLASS: Partial<Record<Metric, string>> = { l2: 'vector_l2_ops', dot: 'vector_ip_ops', cosine: 'vector_cosine_ops', l1: 'vector_l1_ops' };
+export const METRIC_OPCLASS: Partial<Record<Metric, string>> = {
+  l2: 'vector_l2_ops',
+  dot: 'vector_ip_ops',
+  cosine: 'vector_cosine_ops',
+  l1: 'vector_l1_ops',
+};
 
-const ID_TYPES: Record<string, IdType> = { int2: 'int64', int4: 'int64', int8: 'int64', text: 'string', varchar: 'string', bpchar: 'string', uuid: 'uuid' };
+const ID_TYPES: Record<string, IdType> = {
+  int2: 'int64',
+  int4: 'int64',
+  int8: 'int64',
+  text: 'string',
+  varchar: 'string',
+  bpchar: 'string',
+  uuid: 'uuid',
+};
 const UNSUPPORTED_VECTOR_TYPES = new Set(['halfvec', 'sparsevec', 'bit']);
 
 const s = (v: unknown): string => String(v);
@@ -71,10 +84,19 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
   const comment = await q.query(`SELECT obj_description($1::oid, 'pg_class') AS c`, [oid]);
 
   if (pkCols.rows.length === 0) {
-    throw new InvalidInputError('NO_PRIMARY_KEY', `Table ${schemaName}.${table} has no primary key; vectordr needs one to identify rows. Add one (ALTER TABLE ... ADD PRIMARY KEY (id)) and retry.`, { plugin: 'pgvector' });
+    throw new InvalidInputError(
+      'NO_PRIMARY_KEY',
+      `Table ${schemaName}.${table} has no primary key; vectordr needs one to identify rows. Add ` +
+        `one (ALTER TABLE ... ADD PRIMARY KEY (id)) and retry.`,
+      { plugin: 'pgvector' },
+    );
   }
   if (pkCols.rows.length > 1) {
-    throw new UnsupportedOperationError(`Table ${schemaName}.${table} has a composite primary key (${pkCols.rows.map((r) => s(r.name)).join(', ')}); only single-column keys are supported.`, { plugin: 'pgvector' });
+    throw new UnsupportedOperationError(
+      `Table ${schemaName}.${table} has a composite primary key ` +
+        `(${pkCols.rows.map((r) => s(r.name)).join(', ')}); only single-column keys are supported.`,
+      { plugin: 'pgvector' },
+    );
   }
   const pkName = s(pkCols.rows[0]?.name);
   const columns: (ColumnInfo & { typmod: number; generated: boolean })[] = cols.rows.map((r) => ({
@@ -117,14 +139,29 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
     if (c.generated) continue; // derived by the database; recreated only with the table's DDL
     if (c.typname === 'vector') {
       if (c.typmod <= 0) {
-        throw new UnsupportedOperationError(`Column ${c.name} of ${schemaName}.${table} is vector without dimensions; declare it as vector(n) (ALTER TABLE ... ALTER COLUMN ... TYPE vector(n)).`, { plugin: 'pgvector' });
+        throw new UnsupportedOperationError(
+          `Column ${c.name} of ${schemaName}.${table} is vector without dimensions; declare it as ` +
+            `vector(n) (ALTER TABLE ... ALTER COLUMN ... TYPE vector(n)).`,
+          { plugin: 'pgvector' },
+        );
       }
       vectors.push(c);
-      vectorFields.push({ name: c.name, dims: c.typmod, metric: metricOf.get(c.name) ?? 'unspecified', element: 'float32', nullable: !c.notNull, nativeType: c.formatted });
+      vectorFields.push({
+        name: c.name,
+        dims: c.typmod,
+        metric: metricOf.get(c.name) ?? 'unspecified',
+        element: 'float32',
+        nullable: !c.notNull,
+        nativeType: c.formatted,
+      });
       continue;
     }
     if (UNSUPPORTED_VECTOR_TYPES.has(c.typname)) {
-      throw new UnsupportedOperationError(`Column ${c.name} of ${schemaName}.${table} has type ${c.formatted}, which vectordr does not support yet; nothing was exported.`, { plugin: 'pgvector', details: { column: c.name } });
+      throw new UnsupportedOperationError(
+        `Column ${c.name} of ${schemaName}.${table} has type ${c.formatted}, which vectordr does ` +
+          `not support yet; nothing was exported.`,
+        { plugin: 'pgvector', details: { column: c.name } },
+      );
     }
     const nt = neutralType(c.typname);
     const field: PayloadField = { name: c.name, type: nt.type, array: nt.array, nullable: !c.notNull, nativeType: c.formatted };
@@ -133,10 +170,16 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
   if (!pk) throw new InvalidInputError('NO_PRIMARY_KEY', `Primary key column of ${schemaName}.${table} not found.`, { plugin: 'pgvector' });
   const idType = ID_TYPES[pk.typname];
   if (!idType) {
-    throw new UnsupportedOperationError(`Primary key ${pk.name} of ${schemaName}.${table} has type ${pk.formatted}; supported key types are integer, text/varchar and uuid.`, { plugin: 'pgvector' });
+    throw new UnsupportedOperationError(
+      `Primary key ${pk.name} of ${schemaName}.${table} has type ${pk.formatted}; supported key ` +
+        `types are integer, text/varchar and uuid.`,
+      { plugin: 'pgvector' },
+    );
   }
   if (vectors.length === 0) {
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${schemaName}.${table} has no vector(n) column; it is not a vector collection.`, { plugin: 'pgvector' });
+    throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${schemaName}.${table} has no vector(n) column; it is not a vector collection.`, {
+      plugin: 'pgvector',
+    });
   }
   return {
     oid,

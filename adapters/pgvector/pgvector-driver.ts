@@ -124,7 +124,10 @@ export function pgPoolDriver(pool: PgPoolLike, logger: Logger = silentLogger): P
       // crash the process without a listener. The statement in flight, if any, rejects with it too.
       const onError = (err: Error): void => {
         session.broken = true;
-        logger.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'vectordr [pgvector]: a connection vectordr held from the pool was lost; it is discarded, not returned');
+        logger.warn(
+          { err: err.message, code: (err as { code?: unknown }).code },
+          'vectordr [pgvector]: a connection vectordr held from the pool was lost; it is discarded, ' + 'not returned',
+        );
       };
       client.on?.('error', onError);
       // release(true) destroys the connection instead of returning it to the pool.
@@ -195,7 +198,9 @@ export function pgliteDriver(db: PgQueryable): PgDriver {
       broken: false,
       query: (t, v) => held.conn.query(t, v),
       async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
-        await blobDb.query(sql.replace(/ FROM STDIN \(FORMAT binary\)$/, " FROM '/dev/blob' (FORMAT binary)"), [], { blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]) });
+        await blobDb.query(sql.replace(/ FROM STDIN \(FORMAT binary\)$/, " FROM '/dev/blob' (FORMAT binary)"), [], {
+          blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]),
+        });
       },
       async copyOutBuffered(sql: string): Promise<Uint8Array> {
         const r = await blobDb.query(sql.replace(/ TO STDOUT \(FORMAT binary\)$/, " TO '/dev/blob' (FORMAT binary)"));

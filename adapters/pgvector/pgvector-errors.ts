@@ -14,7 +14,11 @@ const TRANSIENT_SQLSTATE = /^(08|57P|40001|40P01|53)/;
 export const pgvectorErrors: EngineErrorClassifier = {
   classify(err: unknown, what: string): VectordrError {
     if (err instanceof RangeError) {
-      return new InvalidInputError('SCHEMA_MISMATCH', `${what}: a value does not fit its column type (${err.message}); nothing from this batch was written.`, { plugin: PLUGIN, cause: err });
+      return new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `${what}: a value does not fit its column type (${err.message}); nothing from this batch ` + `was written.`,
+        { plugin: PLUGIN, cause: err },
+      );
     }
     const e = err as { code?: unknown; message?: unknown };
     const code = typeof e.code === 'string' ? e.code : '';
@@ -23,7 +27,8 @@ export const pgvectorErrors: EngineErrorClassifier = {
     if (TRANSIENT_SQLSTATE.test(code) || isNetworkError(err)) {
       return new EngineError(`${what}: ${msg}`, 'transient', { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
     }
-    if (/^22|^23/.test(code)) return new InvalidInputError('SCHEMA_MISMATCH', `${what}: ${msg}`, { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
+    if (/^22|^23/.test(code))
+      return new InvalidInputError('SCHEMA_MISMATCH', `${what}: ${msg}`, { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
     return new EngineError(`${what}: ${msg}`, 'permanent', { plugin: PLUGIN, cause: err, details: { sqlstate: code } });
   },
 };

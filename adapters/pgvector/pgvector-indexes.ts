@@ -34,10 +34,16 @@ export async function preflightCreate(ctx: PgvectorContext, schema: CollectionSc
     const row = r.rows[0] ?? {};
     // No extension yet (create() installs it): nothing to check against.
     if (row.ev == null || row.ok === true || row.ok === 't') continue;
-    throw new UnsupportedOperationError(`pgvector ${String(row.ev)} has no ${opclass} for ${ix.kind} indexes, so ${JSON.stringify(ix.field)} could not be searched by ${ix.metric ?? vector.metric} (pgvector added vector_l1_ops in 0.7.0). Upgrade pgvector, or restore into an engine that has this metric. Nothing was created.`, {
-      plugin: PLUGIN,
-      details: { field: ix.field, opclass, method: ix.kind, pgvector: String(row.ev) },
-    });
+    throw new UnsupportedOperationError(
+      `pgvector ${String(row.ev)} has no ${opclass} for ${ix.kind} indexes, so ` +
+        `${JSON.stringify(ix.field)} could not be searched by ${ix.metric ?? vector.metric} ` +
+        `(pgvector added vector_l1_ops in 0.7.0). Upgrade pgvector, or restore into an engine that ` +
+        `has this metric. Nothing was created.`,
+      {
+        plugin: PLUGIN,
+        details: { field: ix.field, opclass, method: ix.kind, pgvector: String(row.ev) },
+      },
+    );
   }
 }
 
@@ -51,7 +57,8 @@ export async function buildIndexes(
   // What the table already has: a resumed restore (interrupted between the build and the marker
   // that records it) must not build an index twice, and "the same index" means the same definition.
   const oid = await ctx.run(`indexes of ${collection}`, () => findTableOid(ctx.driver, ...ctx.ref(collection)));
-  if (oid === undefined) throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${ctx.display(collection)} does not exist.`, { plugin: PLUGIN });
+  if (oid === undefined)
+    throw new NotFoundError('COLLECTION_NOT_FOUND', `Table ${ctx.display(collection)} does not exist.`, { plugin: PLUGIN });
   const present = await ctx.run(`indexes of ${collection}`, () => indexDefinitions(ctx.driver, oid));
   for (const ix of schema.indexes) {
     throwIfAborted(options.signal);
@@ -81,17 +88,26 @@ export async function buildIndexes(
       for (const [k, v] of Object.entries(ix.params)) {
         const range = allowed[k];
         if (!range || typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
-          report.skipped.push({ kind: ix.kind, field: ix.field, reason: `parameter ${k}=${String(v)} not applicable; default used`, action: 'converted' });
+          report.skipped.push({
+            kind: ix.kind,
+            field: ix.field,
+            reason: `parameter ${k}=${String(v)} not applicable; default used`,
+            action: 'converted',
+          });
           continue;
         }
         withParams.push(`${k} = ${v}`);
       }
-      sql = `CREATE INDEX ON ${ctx.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)} ${opclass})${withParams.length ? ` WITH (${withParams.join(', ')})` : ''}`;
+      sql =
+        `CREATE INDEX ON ${ctx.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)} ` +
+        `${opclass})${withParams.length ? ` WITH (${withParams.join(', ')})` : ''}`;
       const options = withParams.map((w) => w.replace(' = ', '=')).sort();
-      same = (d) => d.method === ix.kind && d.column === ix.field && d.opclass === opclass && !d.unique && d.options.join(',') === options.join(',');
+      same = (d) =>
+        d.method === ix.kind && d.column === ix.field && d.opclass === opclass && !d.unique && d.options.join(',') === options.join(',');
     } else if (schema.payload.some((p) => p.name === ix.field) && ['btree', 'hash', 'gin', 'brin'].includes(ix.kind)) {
       sql = `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ON ${ctx.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)})`;
-      same = (d) => d.method === ix.kind && d.column === ix.field && d.defaultOpclass && d.unique === (ix.unique === true) && d.options.length === 0;
+      same = (d) =>
+        d.method === ix.kind && d.column === ix.field && d.defaultOpclass && d.unique === (ix.unique === true) && d.options.length === 0;
     } else {
       skip(`no field ${ix.field} or index kind ${ix.kind} unsupported`);
       continue;

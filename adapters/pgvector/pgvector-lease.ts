@@ -20,21 +20,34 @@ export const PgLeaseOptionsSchema = z.object({
   /** A `pg` Pool (or anything with `query`) on the witness database. */
   pool: z.custom<Queryable>(isQueryable, 'a pg Pool on the witness database'),
   /** Table holding one row per lease; created when missing. @default 'vectordr_router_lease' */
-  table: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier').default('vectordr_router_lease'),
+  table: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+    .default('vectordr_router_lease'),
   /** Schema of the table. @default 'public' */
-  schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier').default('public'),
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+    .default('public'),
 });
 export type PgLeaseOptions = z.input<typeof PgLeaseOptionsSchema>;
 
 export function pgLease(options: PgLeaseOptions): Lease {
   const parsed = PgLeaseOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgLease options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { plugin: 'pgvector' });
+  if (!parsed.success)
+    throw new InvalidInputError(
+      'INVALID_OPTIONS',
+      `Invalid pgLease options: ` + `${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      { plugin: 'pgvector' },
+    );
   const { pool, table, schema } = parsed.data;
   const t = `${quoteIdent(schema)}.${quoteIdent(table)}`;
   let ready: Promise<void> | undefined;
   const ensure = (): Promise<void> => {
     ready ??= pool
-      .query(`CREATE TABLE IF NOT EXISTS ${t} (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, expires_at timestamptz NOT NULL)`)
+      .query(
+        `CREATE TABLE IF NOT EXISTS ${t} (name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, expires_at timestamptz NOT NULL)`,
+      )
       .then(() => undefined)
       .catch((err: unknown) => {
         ready = undefined;

@@ -12,7 +12,13 @@ const PLUGIN = 'pgvector';
 const MARKER_LINE = /(?:^|\n)vectordr-restore\/v1 [^\n]*$/;
 
 /** Sets (or, with undefined, removes) the marker line of `table`'s comment, on `q` (inside the caller's transaction). */
-export async function setMarker(ctx: PgvectorContext, q: PgQueryable, oid: string, table: string, marker: string | undefined): Promise<void> {
+export async function setMarker(
+  ctx: PgvectorContext,
+  q: PgQueryable,
+  oid: string,
+  table: string,
+  marker: string | undefined,
+): Promise<void> {
   const current = (await q.query(`SELECT obj_description($1::oid, 'pg_class') AS c`, [oid])).rows[0]?.c;
   const user = typeof current === 'string' ? current.replace(MARKER_LINE, '') : '';
   const next = marker === undefined ? user : user ? `${user}\n${marker}` : marker;

@@ -63,7 +63,12 @@ export class PgRouterDriver implements RouterDriver {
     let client = this.probes.get(endpoint);
     try {
       if (client === undefined) {
-        const c = new this.pg.Client({ connectionString: this.url(endpoint), connectionTimeoutMillis: timeoutMs, application_name: PROBE_APP, keepAlive: true });
+        const c = new this.pg.Client({
+          connectionString: this.url(endpoint),
+          connectionTimeoutMillis: timeoutMs,
+          application_name: PROBE_APP,
+          keepAlive: true,
+        });
         this.probes.set(endpoint, c);
         client = c;
         // A probe connection that breaks (the server died) is the fastest failure signal there is.
@@ -99,7 +104,11 @@ export class PgRouterDriver implements RouterDriver {
   private observation(row: Record<string, unknown> | undefined): EndpointObservation {
     if (row === undefined) throw new ProbeError('misconfigured', 'the role query returned no row');
     if (this.o.requireVector && (row.pgvector === null || row.pgvector === undefined)) {
-      throw new ProbeError('misconfigured', 'the pgvector extension is not installed in this database (CREATE EXTENSION vector on the primary, or pass requireVector: false)');
+      throw new ProbeError(
+        'misconfigured',
+        'the pgvector extension is not installed in this database (CREATE EXTENSION vector on the ' +
+          'primary, or pass requireVector: false)',
+      );
     }
     const standby = row.standby === true;
     const lag = row.replay_lag_ms;
@@ -122,10 +131,16 @@ export class PgRouterDriver implements RouterDriver {
 
   /** A short-lived connection for an administrative command. */
   private async admin<T>(endpoint: string, run: (c: PgClientLike) => Promise<T>): Promise<T> {
-    const c = new this.pg.Client({ connectionString: this.url(endpoint), connectionTimeoutMillis: 5000, application_name: 'vectordr-router-admin' });
+    const c = new this.pg.Client({
+      connectionString: this.url(endpoint),
+      connectionTimeoutMillis: 5000,
+      application_name: 'vectordr-router-admin',
+    });
     // Without a listener a connection lost mid-command (a terminated backend) crashes the process;
     // the command in flight rejects with the same error, which the caller gets.
-    c.on('error', (err: Error) => this.o.logger.warn({ endpoint, err: redact(err.message) }, 'vectordr router: administrative connection lost'));
+    c.on('error', (err: Error) =>
+      this.o.logger.warn({ endpoint, err: redact(err.message) }, 'vectordr router: administrative connection lost'),
+    );
     await c.connect();
     try {
       return await run(c);
@@ -146,7 +161,11 @@ export class PgRouterDriver implements RouterDriver {
       await c.query('ALTER SYSTEM SET default_transaction_read_only = on');
       await c.query('SELECT pg_reload_conf()');
       // Sessions already open keep their read-write default until they end: end them.
-      await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> $1`, [PROBE_APP]);
+      await c.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client ` +
+          `backend' AND pid <> pg_backend_pid() AND application_name <> $1`,
+        [PROBE_APP],
+      );
     });
   }
 

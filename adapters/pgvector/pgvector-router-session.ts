@@ -41,7 +41,8 @@ export class PgRouterSession {
         const check =
           seen !== undefined && seen >= need
             ? undefined
-            : async (c: PgRouterClient) => (await c.query('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [formatLsn(need)])).rows[0]?.ok === true;
+            : async (c: PgRouterClient) =>
+                (await c.query('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [formatLsn(need)])).rows[0]?.ok === true;
         try {
           const r = await this.router.runIf(s, check, fn);
           if (r !== undefined) return r.value;

@@ -107,7 +107,12 @@ export class PgRouter {
       try {
         lsn = parseLsn(opts.lastWriteLsn);
       } catch {
-        throw new InvalidInputError('INVALID_OPTIONS', `session({ lastWriteLsn }) takes a PostgreSQL LSN such as "16/B374D848" (from another session's lastWriteLsn); got ${JSON.stringify(opts.lastWriteLsn.slice(0, 40))}.`, { plugin: 'pgvector' });
+        throw new InvalidInputError(
+          'INVALID_OPTIONS',
+          `session({ lastWriteLsn }) takes a PostgreSQL LSN such as "16/B374D848" (from another ` +
+            `session's lastWriteLsn); got ${JSON.stringify(opts.lastWriteLsn.slice(0, 40))}.`,
+          { plugin: 'pgvector' },
+        );
       }
     }
     return new PgRouterSession(this, lsn);
@@ -170,12 +175,20 @@ export function pgRouter(options: PgRouterOptions): PgRouter {
   const { pg, endpoints, poolMax, requireVector, promoteWaitSeconds, ...core } = options;
   const parsed = PgRouterOptionsSchema.safeParse({ pg, endpoints, poolMax, requireVector, promoteWaitSeconds });
   if (!parsed.success) {
-    throw new InvalidInputError('INVALID_OPTIONS', `Invalid pgRouter options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { plugin: 'pgvector' });
+    throw new InvalidInputError(
+      'INVALID_OPTIONS',
+      `Invalid pgRouter options: ` + `${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+      { plugin: 'pgvector' },
+    );
   }
   const o = parsed.data;
   const urls = new Map(o.endpoints.map((e) => [e.name, e.connectionString]));
   const logger = core.logger ?? silentLogger;
   const driver = new PgRouterDriver(o.pg, urls, { requireVector: o.requireVector, promoteWaitSeconds: o.promoteWaitSeconds, logger });
-  const router = new FailoverRouter(driver, o.endpoints.map((e) => e.name), core); // validates the core options
+  const router = new FailoverRouter(
+    driver,
+    o.endpoints.map((e) => e.name),
+    core,
+  ); // validates the core options
   return new PgRouter(router, driver, { ...o, logger });
 }

@@ -47,12 +47,18 @@ export async function openScan(ctx: PgvectorContext, collection: string, options
       [info.oid],
     );
     const row = cp.rows[0] ?? {};
-    const checkpoint: Checkpoint = { engine: 'pgvector', kind: 'pg-lsn', value: { lsn: String(row.lsn ?? ''), snapshot: String(row.snap ?? '') }, takenAt: new Date().toISOString() };
+    const checkpoint: Checkpoint = {
+      engine: 'pgvector',
+      kind: 'pg-lsn',
+      value: { lsn: String(row.lsn ?? ''), snapshot: String(row.snap ?? '') },
+      takenAt: new Date().toISOString(),
+    };
     let estimate = Number(row.estimate ?? -1);
     // reltuples is -1 on a table never analyzed (always so on PGlite, which has no autovacuum) and
     // 0 when it was empty at its last analyze: count it then, in the same snapshot. Autovacuum
     // analyzes any table of real size, so on a server this extra pass is for small or fresh tables.
-    if (!(estimate > 0)) estimate = Number((await session.query(`SELECT count(*)::text AS n FROM ${ctx.table(info.schema.name)}`)).rows[0]?.n ?? 0);
+    if (!(estimate > 0))
+      estimate = Number((await session.query(`SELECT count(*)::text AS n FROM ${ctx.table(info.schema.name)}`)).rows[0]?.n ?? 0);
     return {
       schema: info.schema,
       checkpoint,
@@ -98,7 +104,10 @@ async function* scanBatches(
         let rows = 0;
         if (useCopy && session.copyOutBuffered) {
           const where = after === null ? '' : `WHERE ${pk} > ${quoteLiteral(after)}::${pkType}`;
-          const bytes = await session.copyOutBuffered(`COPY (SELECT ${selectList(info, false)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}) TO STDOUT (FORMAT binary)`);
+          const bytes = await session.copyOutBuffered(
+            `COPY (SELECT ${selectList(info, false)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ` +
+              `${batchSize}) TO STDOUT (FORMAT binary)`,
+          );
           for (const fields of new CopyBinaryParser().push(bytes)) {
             builder.add(fields);
             after = rawText(fields[0] ?? null);
@@ -106,7 +115,10 @@ async function* scanBatches(
           }
         } else {
           const where = after === null ? '' : `WHERE ${pk} > $1::${pkType}`;
-          const r = await session.query(`SELECT ${selectList(info, true)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}`, after === null ? [] : [after]);
+          const r = await session.query(
+            `SELECT ${selectList(info, true)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}`,
+            after === null ? [] : [after],
+          );
           for (const rowObj of r.rows) builder.add(Object.values(rowObj) as RawField[]);
           if (r.rows.length > 0) after = String(Object.values(r.rows[r.rows.length - 1] as object)[0]);
           rows = r.rows.length;

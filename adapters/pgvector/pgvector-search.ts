@@ -15,13 +15,27 @@ import { vectorLiteral } from './pgvector-types.js';
 const PLUGIN = 'pgvector';
 const DISTANCE_OP: Record<string, string> = { l2: '<->', cosine: '<=>', dot: '<#>', l1: '<+>', unspecified: '<->' };
 
-export async function search(ctx: PgvectorContext, collection: string, vector: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
-  if (!Number.isInteger(k) || k < 1) throw new InvalidInputError('INVALID_OPTIONS', `k must be a positive integer, got ${k}.`, { plugin: PLUGIN });
+export async function search(
+  ctx: PgvectorContext,
+  collection: string,
+  vector: Float32Array,
+  k: number,
+  options: SearchOptions = {},
+): Promise<SearchHit[]> {
+  if (!Number.isInteger(k) || k < 1)
+    throw new InvalidInputError('INVALID_OPTIONS', `k must be a positive integer, got ${k}.`, { plugin: PLUGIN });
   return ctx.transaction(`search ${collection}`, async (s) => {
     const info = await describeTable(s, ...ctx.ref(collection), collection);
     const field = options.vector === undefined ? info.schema.vectors[0] : info.schema.vectors.find((v) => v.name === options.vector);
-    if (!field) throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${collection} has no vector column ${String(options.vector)}.`, { plugin: PLUGIN });
-    validateBatchVectors({ length: 1, ids: ['q'], vectors: { [field.name]: { dims: vector.length, data: vector } }, payloads: [{}] }, [field], PLUGIN);
+    if (!field)
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${collection} has no vector column ${String(options.vector)}.`, {
+        plugin: PLUGIN,
+      });
+    validateBatchVectors(
+      { length: 1, ids: ['q'], vectors: { [field.name]: { dims: vector.length, data: vector } }, payloads: [{}] },
+      [field],
+      PLUGIN,
+    );
     if (options.exact) {
       await s.query('SET LOCAL enable_indexscan = off');
       await s.query('SET LOCAL enable_bitmapscan = off');

@@ -9,17 +9,25 @@ const NAMEDATALEN = 63;
  */
 export function quoteIdent(name: string): string {
   if (name.length === 0 || name.includes('\0')) {
-    throw new InvalidInputError('INVALID_IDENTIFIER', `Identifier ${JSON.stringify(name)} is empty or contains a NUL byte.`, { plugin: 'pgvector' });
+    throw new InvalidInputError('INVALID_IDENTIFIER', `Identifier ${JSON.stringify(name)} is empty or contains a NUL byte.`, {
+      plugin: 'pgvector',
+    });
   }
   if (Buffer.byteLength(name, 'utf8') > NAMEDATALEN) {
-    throw new InvalidInputError('INVALID_IDENTIFIER', `Identifier ${JSON.stringify(name)} is longer than PostgreSQL's 63-byte limit; choose a shorter name (PostgreSQL would truncate it).`, { plugin: 'pgvector' });
+    throw new InvalidInputError(
+      'INVALID_IDENTIFIER',
+      `Identifier ${JSON.stringify(name)} is longer than PostgreSQL's 63-byte limit; choose a ` +
+        `shorter name (PostgreSQL would truncate it).`,
+      { plugin: 'pgvector' },
+    );
   }
   return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** Quotes a string literal ('it''s'); standard_conforming_strings is on in every supported version. */
 export function quoteLiteral(value: string): string {
-  if (value.includes('\0')) throw new InvalidInputError('INVALID_IDENTIFIER', 'String literal contains a NUL byte.', { plugin: 'pgvector' });
+  if (value.includes('\0'))
+    throw new InvalidInputError('INVALID_IDENTIFIER', 'String literal contains a NUL byte.', { plugin: 'pgvector' });
   return `'${value.replaceAll("'", "''")}'`;
 }
 
@@ -43,19 +51,28 @@ const NEW_IDENT = /^[\p{L}_][\p{L}\p{N}_$]*$/u;
  */
 export function checkCollectionName(name: string, use: 'read' | 'create'): void {
   const parts = name.split('.');
-  const suggestion = parts.map((p) => p.replace(/[^\p{L}\p{N}_$]/gu, '_').replace(/^([\p{N}$])/u, '_$1') || '_').join('_').slice(0, 63);
+  const suggestion = parts
+    .map((p) => p.replace(/[^\p{L}\p{N}_$]/gu, '_').replace(/^([\p{N}$])/u, '_$1') || '_')
+    .join('_')
+    .slice(0, 63);
   const refuse = (why: string): never => {
     throw new InvalidInputError(
       'INVALID_IDENTIFIER',
-      `${JSON.stringify(name)} cannot name a pgvector collection: ${why}. A collection is a table (\`table\`, in the adapter's schema) or \`schema.table\`, each part a PostgreSQL identifier of at most 63 bytes${use === 'create' ? ' (a letter or _, then letters, digits, _ or $)' : ''}. ` +
-        (use === 'create' ? `Restore with target: ${JSON.stringify(suggestion)} (or another valid name); nothing was created.` : 'Pass the name of an existing table.'),
+      `${JSON.stringify(name)} cannot name a pgvector collection: ${why}. A collection is a ` +
+        `table (\`table\`, in the adapter's schema) or \`schema.table\`, each part a PostgreSQL ` +
+        `identifier of at most 63 ` +
+        `bytes${use === 'create' ? ' (a letter or _, then letters, digits, _ or $)' : ''}. ` +
+        (use === 'create'
+          ? `Restore with target: ${JSON.stringify(suggestion)} (or another valid name); nothing was created.`
+          : 'Pass the name of an existing table.'),
       { plugin: 'pgvector', details: { collection: name } },
     );
   };
   if (parts.length > 2) refuse('it has more than one "." (a dot separates the schema from the table)');
   for (const part of parts) {
     if (part.length === 0 || part.includes('\0')) refuse('a part is empty or contains a NUL byte');
-    if (Buffer.byteLength(part, 'utf8') > NAMEDATALEN) refuse(`${JSON.stringify(part)} is longer than 63 bytes (PostgreSQL would truncate it)`);
+    if (Buffer.byteLength(part, 'utf8') > NAMEDATALEN)
+      refuse(`${JSON.stringify(part)} is longer than 63 bytes (PostgreSQL would truncate it)`);
     if (use === 'create' && !NEW_IDENT.test(part)) refuse(`${JSON.stringify(part)} is not a plain identifier`);
   }
 }
@@ -75,7 +92,11 @@ const QUOTED_CHAR = /^"char"(\[\])*$/;
  */
 export function checkNativeType(type: string): string {
   if (!(NATIVE_TYPE.test(type) || QUOTED_CHAR.test(type)) || type.length > 100) {
-    throw new InvalidInputError('INVALID_IDENTIFIER', `Refusing column type ${JSON.stringify(type)} from the snapshot: it is not a plain PostgreSQL type name.`, { plugin: 'pgvector' });
+    throw new InvalidInputError(
+      'INVALID_IDENTIFIER',
+      `Refusing column type ${JSON.stringify(type)} from the snapshot: it is not a plain ` + `PostgreSQL type name.`,
+      { plugin: 'pgvector' },
+    );
   }
   return type;
 }

@@ -39,7 +39,8 @@ export function neutralType(typname: string): { type: PayloadType; array: boolea
   // json[]: the array's text form, for the same reason as json.
   if (base === 'json') return { type: 'string', array: false };
   const type = BY_TYPNAME[base];
-  if (array && (type === undefined || type === 'json' || type === 'bytes' || type === 'datetime' || type === 'date')) return { type: 'json', array: false };
+  if (array && (type === undefined || type === 'json' || type === 'bytes' || type === 'datetime' || type === 'date'))
+    return { type: 'json', array: false };
   return { type: type ?? 'string', array };
 }
 
@@ -96,7 +97,10 @@ export function selectExpr(col: ColumnInfo, field: Pick<PayloadField, 'type' | '
       // Naive timestamps are taken as UTC; 'infinity' and '-infinity' pass through as text; years
       // before 1 AD carry PostgreSQL's ' BC' suffix (ISO 8601 has no year 0, and to_char's YYYY is unsigned).
       const utc = col.typname === 'timestamptz' ? `(${c} AT TIME ZONE 'UTC')` : c;
-      return `CASE WHEN isfinite(${c}) THEN to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || CASE WHEN to_char(${utc}, 'BC') = 'BC' THEN ' BC' ELSE '' END ELSE ${c}::text END`;
+      return (
+        `CASE WHEN isfinite(${c}) THEN to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || CASE ` +
+        `WHEN to_char(${utc}, 'BC') = 'BC' THEN ' BC' ELSE '' END ELSE ${c}::text END`
+      );
     }
     case 'date':
       // Days since 2000-01-01, formatted by parseText: to_char() converts to timestamp, whose range
@@ -136,13 +140,20 @@ function floatValue(n: number, text: string): PayloadValue {
 }
 
 /** The neutral value of a column's text; `col` is the column it was read from. SQL NULL is null. */
-export function parseText(text: string | null, col: Pick<ColumnInfo, 'typname'>, field: Pick<PayloadField, 'type' | 'array'>): PayloadValue {
+export function parseText(
+  text: string | null,
+  col: Pick<ColumnInfo, 'typname'>,
+  field: Pick<PayloadField, 'type' | 'array'>,
+): PayloadValue {
   if (text === null) return null;
   if (isJsonArray(col, field)) {
     if (text.startsWith(ARRAY_LITERAL)) return text.slice(ARRAY_LITERAL.length);
-    if (field.array && field.type === 'int64') return (JSON.parse(text) as (string | null)[]).map((v) => (v === null ? null : int64ToJson(v)));
+    if (field.array && field.type === 'int64')
+      return (JSON.parse(text) as (string | null)[]).map((v) => (v === null ? null : int64ToJson(v)));
     if (field.array && (field.type === 'float32' || field.type === 'float64')) {
-      return (JSON.parse(text) as (number | string | null)[]).map((v) => (typeof v === 'number' ? floatValue(v, Object.is(v, -0) ? '-0' : String(v)) : v));
+      return (JSON.parse(text) as (number | string | null)[]).map((v) =>
+        typeof v === 'number' ? floatValue(v, Object.is(v, -0) ? '-0' : String(v)) : v,
+      );
     }
     return field.array ? (JSON.parse(text) as PayloadValue) : parseExactJson(text);
   }
@@ -169,7 +180,11 @@ export function parseText(text: string | null, col: Pick<ColumnInfo, 'typname'>,
  * absent field (SQL NULL); null is SQL NULL too, except in a json/jsonb column, where a present
  * null is the JSON value null.
  */
-export function toText(value: PayloadValue | undefined, col: Pick<ColumnInfo, 'typname'>, field: Pick<PayloadField, 'type' | 'array'>): string | null {
+export function toText(
+  value: PayloadValue | undefined,
+  col: Pick<ColumnInfo, 'typname'>,
+  field: Pick<PayloadField, 'type' | 'array'>,
+): string | null {
   if (value === undefined) return null;
   if (value === null) return col.typname === 'jsonb' || col.typname === 'json' ? 'null' : null;
   if (field.array || field.type === 'json') return stringifyPayloadValue(value);
@@ -178,7 +193,11 @@ export function toText(value: PayloadValue | undefined, col: Pick<ColumnInfo, 't
 }
 
 /** True when the value is an array held as its text form (see ARRAY_LITERAL): binary COPY cannot send it. */
-export function isArrayLiteral(value: PayloadValue | undefined, col: Pick<ColumnInfo, 'typname'>, field: Pick<PayloadField, 'type' | 'array'>): boolean {
+export function isArrayLiteral(
+  value: PayloadValue | undefined,
+  col: Pick<ColumnInfo, 'typname'>,
+  field: Pick<PayloadField, 'type' | 'array'>,
+): boolean {
   return typeof value === 'string' && isJsonArray(col, field);
 }
 
@@ -189,8 +208,13 @@ export function castExpr(param: string, nativeType: string, field: Pick<PayloadF
   // held as its text form arrives as a JSON string. json[] travels as text (type string): a plain cast.
   if (field.array || (nativeType.endsWith('[]') && field.type !== 'string')) {
     // jsonb elements as jsonb: as text, a JSON string element '"abc"' would lose its quotes.
-    const elements = /^jsonb?(\[\])+$/.test(nativeType) ? `SELECT e FROM jsonb_array_elements(${param}::jsonb) AS e` : `SELECT jsonb_array_elements_text(${param}::jsonb)`;
-    return `CASE WHEN ${param} IS NULL THEN NULL WHEN left(${param}, 1) = '"' THEN (${param}::jsonb #>> '{}')::${nativeType} ELSE ARRAY(${elements})::${nativeType} END`;
+    const elements = /^jsonb?(\[\])+$/.test(nativeType)
+      ? `SELECT e FROM jsonb_array_elements(${param}::jsonb) AS e`
+      : `SELECT jsonb_array_elements_text(${param}::jsonb)`;
+    return (
+      `CASE WHEN ${param} IS NULL THEN NULL WHEN left(${param}, 1) = '"' THEN (${param}::jsonb ` +
+      `#>> '{}')::${nativeType} ELSE ARRAY(${elements})::${nativeType} END`
+    );
   }
   return `${param}::${nativeType}`;
 }

@@ -37,10 +37,15 @@ export function sniffPostgres(connectionString: string, timeoutMs: number): Prom
     sock.on('data', (d: Buffer) => {
       const b = d[0];
       if (d.length === 1 && (b === 0x53 || b === 0x4e)) return done(undefined);
-      const text = d.subarray(0, 16).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+      const text = d
+        .subarray(0, 16)
+        .toString('latin1')
+        .replace(/[^\x20-\x7e]/g, '.');
       done(`the endpoint does not speak the PostgreSQL protocol (it answered an SSLRequest with "${text}"); check the host and port`);
     });
-    sock.on('end', () => done('the endpoint does not speak the PostgreSQL protocol (it closed the connection on an SSLRequest); check the host and port'));
+    sock.on('end', () =>
+      done('the endpoint does not speak the PostgreSQL protocol (it closed the connection on an ' + 'SSLRequest); check the host and port'),
+    );
     sock.on('error', () => done(undefined));
   });
 }

@@ -31,7 +31,11 @@ export class PgvectorWriter {
     if (batch.length === 0 && options.marker === undefined) return;
     await this.ctx.transaction(`write ${collection}`, async (s) => {
       const info = await this.describeForWrite(s, collection);
-      validateBatchVectors(batch, info.schema.vectors.filter((v) => v.name in batch.vectors), PLUGIN);
+      validateBatchVectors(
+        batch,
+        info.schema.vectors.filter((v) => v.name in batch.vectors),
+        PLUGIN,
+      );
       const fields = this.writableFields(info, batch);
       const copyable =
         this.o.useCopy &&
@@ -65,19 +69,33 @@ export class PgvectorWriter {
   private writableFields(info: TableInfo, batch: RecordBatch): { vectors: TableInfo['vectors']; payload: TableInfo['payload'] } {
     const vectors = info.vectors.filter((v) => v.name in batch.vectors);
     const missing = Object.keys(batch.vectors).filter((n) => !info.vectors.some((v) => v.name === n));
-    if (missing.length > 0) throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${info.schema.name} has no vector column ${missing.join(', ')}.`, { plugin: PLUGIN });
+    if (missing.length > 0)
+      throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${info.schema.name} has no vector column ${missing.join(', ')}.`, {
+        plugin: PLUGIN,
+      });
     const keys = new Set<string>();
     for (const p of batch.payloads) for (const k of Object.keys(p)) keys.add(k);
     const unknown = [...keys].filter((k) => !info.payload.some((p) => p.field.name === k));
     if (unknown.length > 0) {
-      throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${info.schema.name} has no column for payload field(s) ${unknown.join(', ')}; add them or restore into a new table. Nothing was written.`, { plugin: PLUGIN });
+      throw new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `Table ${info.schema.name} has no column for payload field(s) ${unknown.join(', ')}; add ` +
+          `them or restore into a new table. Nothing was written.`,
+        { plugin: PLUGIN },
+      );
     }
     return { vectors, payload: info.payload };
   }
 
-  private conflictClause(info: TableInfo, fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] }, mode: WriteOptions['mode']): string {
+  private conflictClause(
+    info: TableInfo,
+    fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] },
+    mode: WriteOptions['mode'],
+  ): string {
     if (mode === 'insert') return '';
-    const sets = [...fields.vectors.map((v) => v.name), ...fields.payload.map((p) => p.col.name)].map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`);
+    const sets = [...fields.vectors.map((v) => v.name), ...fields.payload.map((p) => p.col.name)].map(
+      (n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`,
+    );
     return ` ON CONFLICT (${quoteIdent(info.pk.name)}) DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`;
   }
 
@@ -85,7 +103,13 @@ export class PgvectorWriter {
     return [info.pk.name, ...fields.vectors.map((v) => v.name), ...fields.payload.map((p) => p.col.name)].map(quoteIdent).join(', ');
   }
 
-  private async writeCopy(s: PgSession, info: TableInfo, fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] }, batch: RecordBatch, mode: WriteOptions['mode']): Promise<void> {
+  private async writeCopy(
+    s: PgSession,
+    info: TableInfo,
+    fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] },
+    batch: RecordBatch,
+    mode: WriteOptions['mode'],
+  ): Promise<void> {
     const sink = new ByteSink();
     copyHeader(sink);
     const nFields = 1 + fields.vectors.length + fields.payload.length;
@@ -115,10 +139,19 @@ export class PgvectorWriter {
     const tmp = quoteIdent(`vectordr_stage_${process.pid}`);
     await s.query(`CREATE TEMP TABLE ${tmp} (LIKE ${this.ctx.table(info.schema.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
     await copyIn(`COPY ${tmp} (${columns}) FROM STDIN (FORMAT binary)`, sink.finish());
-    await s.query(`INSERT INTO ${this.ctx.table(info.schema.name)} (${columns}) SELECT ${columns} FROM ${tmp}${this.conflictClause(info, fields, mode)}`);
+    await s.query(
+      `INSERT INTO ${this.ctx.table(info.schema.name)} (${columns}) SELECT ${columns} FROM ` +
+        `${tmp}${this.conflictClause(info, fields, mode)}`,
+    );
   }
 
-  private async writeInsert(s: PgSession, info: TableInfo, fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] }, batch: RecordBatch, mode: WriteOptions['mode']): Promise<void> {
+  private async writeInsert(
+    s: PgSession,
+    info: TableInfo,
+    fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] },
+    batch: RecordBatch,
+    mode: WriteOptions['mode'],
+  ): Promise<void> {
     const all: { nativeType: string; field: Pick<PayloadField, 'type' | 'array'> }[] = [
       { nativeType: info.pk.formatted, field: { type: 'string', array: false } },
       ...fields.vectors.map((v) => ({ nativeType: v.formatted, field: { type: 'string' as const, array: false } })),
@@ -134,7 +167,9 @@ export class PgvectorWriter {
         (params[0] as (string | null)[]).push(String(batch.ids[i]));
         fields.vectors.forEach((v, k) => {
           const col = batch.vectors[v.name] as VectorColumn;
-          (params[1 + k] as (string | null)[]).push(col.valid && col.valid[i] === 0 ? null : vectorLiteral(col.data.subarray(i * col.dims, (i + 1) * col.dims)));
+          (params[1 + k] as (string | null)[]).push(
+            col.valid && col.valid[i] === 0 ? null : vectorLiteral(col.data.subarray(i * col.dims, (i + 1) * col.dims)),
+          );
         });
         const payload = batch.payloads[i] ?? {};
         fields.payload.forEach((p, k) => {

@@ -36,7 +36,10 @@ export interface QdrantLike {
   deleteCollection(name: string): Promise<boolean>;
   createPayloadIndex(name: string, body: Record<string, unknown>): Promise<unknown>;
   upsert(name: string, body: { wait: boolean; points: PointStruct[] }): Promise<unknown>;
-  scroll(name: string, body: Record<string, unknown>): Promise<{ points: PointLike[]; next_page_offset?: PointId | Record<string, unknown> | null }>;
+  scroll(
+    name: string,
+    body: Record<string, unknown>,
+  ): Promise<{ points: PointLike[]; next_page_offset?: PointId | Record<string, unknown> | null }>;
   count(name: string, body: { exact: boolean }): Promise<{ count: number }>;
   retrieve(name: string, body: Record<string, unknown>): Promise<PointLike[]>;
   delete(name: string, body: Record<string, unknown>): Promise<unknown>;
@@ -56,9 +59,18 @@ export function connectQdrant(o: QdrantAdapterConfig): { client: QdrantLike; end
   if (o.client) return { client: o.client as unknown as QdrantLike, endpoint: o.endpointLabel ?? 'qdrant (caller client)' };
   const url = new URL(o.url as string);
   if (url.username || url.password) {
-    throw new InvalidInputError('INVALID_OPTIONS', 'Invalid Qdrant adapter options: put the API key in apiKey, not in url (URLs end up in logs).', { plugin: PLUGIN });
+    throw new InvalidInputError(
+      'INVALID_OPTIONS',
+      'Invalid Qdrant adapter options: put the API key in apiKey, not in url (URLs end up in logs).',
+      { plugin: PLUGIN },
+    );
   }
-  const client = new QdrantClient({ url: o.url as string, apiKey: o.apiKey, timeout: o.timeoutMs, checkCompatibility: false }) as unknown as QdrantLike;
+  const client = new QdrantClient({
+    url: o.url as string,
+    apiKey: o.apiKey,
+    timeout: o.timeoutMs,
+    checkCompatibility: false,
+  }) as unknown as QdrantLike;
   return { client, endpoint: o.endpointLabel ?? `${url.origin}${url.pathname.replace(/\/+$/, '')}` };
 }
 
@@ -68,9 +80,12 @@ export async function probeQdrant(ctx: QdrantContext): Promise<ProbeResult> {
   const t0 = performance.now();
   try {
     if (options.url) {
-      const ready = await fetch(`${options.url.replace(/\/+$/, '')}/readyz`, { signal: AbortSignal.timeout(Math.min(options.timeoutMs, 10_000)) });
+      const ready = await fetch(`${options.url.replace(/\/+$/, '')}/readyz`, {
+        signal: AbortSignal.timeout(Math.min(options.timeoutMs, 10_000)),
+      });
       await ready.text();
-      if (ready.status !== 200) return { reachable: false, role: 'unknown', latencyMs: performance.now() - t0, error: `not ready (HTTP ${ready.status})` };
+      if (ready.status !== 200)
+        return { reachable: false, role: 'unknown', latencyMs: performance.now() - t0, error: `not ready (HTTP ${ready.status})` };
     }
     const v = await client.versionInfo();
     return { reachable: true, role: 'primary', latencyMs: performance.now() - t0, ...(v.version ? { engineVersion: v.version } : {}) };

@@ -41,14 +41,25 @@ export function planCollection(schema: CollectionSchema, metricForUnindexed: Qdr
   const vectors: Record<string, VectorParamsLike> = {};
   for (const v of schema.vectors) {
     if (v.dims > MAX_DIMS) {
-      throw new InvalidInputError('DIMENSION_MISMATCH', `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Qdrant accepts at most ${MAX_DIMS}. Nothing was created.`, { plugin: PLUGIN });
+      throw new InvalidInputError(
+        'DIMENSION_MISMATCH',
+        `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Qdrant accepts at most ` + `${MAX_DIMS}. Nothing was created.`,
+        { plugin: PLUGIN },
+      );
     }
     const metric = v.metric !== 'unspecified' ? v.metric : metricForUnindexed;
     if (!metric) {
-      throw new UnsupportedOperationError(`Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and a Qdrant collection needs a distance. Restore with metricForUnindexed ('cosine', 'l2', 'dot' or 'l1'), e.g. repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks a metric silently.`, {
-        plugin: PLUGIN,
-        details: { field: v.name, supported: ['cosine', 'l2', 'dot', 'l1'] },
-      });
+      throw new UnsupportedOperationError(
+        `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the ` +
+          `snapshot (the source had no index on it), and a Qdrant collection needs a distance. ` +
+          `Restore with metricForUnindexed ('cosine', 'l2', 'dot' or 'l1'), e.g. ` +
+          `repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks ` +
+          `a metric silently.`,
+        {
+          plugin: PLUGIN,
+          details: { field: v.name, supported: ['cosine', 'l2', 'dot', 'l1'] },
+        },
+      );
     }
     const index = schema.indexes.find((i) => i.field === v.name && !i.kind.startsWith('payload:') && i.kind !== 'btree');
     const planned = vectorParamsFor(v.dims, distanceToQdrant(metric, v.name), index, sameEngine);
@@ -77,7 +88,9 @@ export function planCollection(schema: CollectionSchema, metricForUnindexed: Qdr
 /** Creates the planned collection. */
 export async function createCollection(ctx: QdrantContext, collection: string, plan: CollectionPlan): Promise<void> {
   // QdrantClient.createCollection (1.18) forwards a fixed list of fields and drops `metadata`.
-  await engineCall(qdrantErrors, 'createCollection', undefined, () => ctx.client.api().createCollection({ collection_name: collection, ...plan.body }));
+  await engineCall(qdrantErrors, 'createCollection', undefined, () =>
+    ctx.client.api().createCollection({ collection_name: collection, ...plan.body }),
+  );
 }
 
 /** Payload indexes: recorded Qdrant ones (same engine), or one per indexed payload field of another engine. */
@@ -107,7 +120,11 @@ export async function createPayloadIndexes(
     const t0 = performance.now();
     const body = { field_name: i.field, field_schema: fieldSchema, wait: true };
     await engineCall(qdrantErrors, 'createPayloadIndex', collection, () => ctx.client.createPayloadIndex(collection, body));
-    built.push({ kind: `payload:${typeof fieldSchema === 'string' ? fieldSchema : 'params'}`, field: i.field, ms: Math.round(performance.now() - t0) });
+    built.push({
+      kind: `payload:${typeof fieldSchema === 'string' ? fieldSchema : 'params'}`,
+      field: i.field,
+      ms: Math.round(performance.now() - t0),
+    });
     done.add(i.field);
   }
   return built;

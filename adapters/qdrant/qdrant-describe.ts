@@ -43,8 +43,18 @@ export function checkCollectionName(name: string, use: 'read' | 'create'): void 
   // eslint-disable-next-line no-control-regex
   const bad = /[<>:"/\\|?*\u0000-\u001f]/g;
   if (name.length >= 1 && name.length <= 255 && !bad.test(name) && name !== '.' && name !== '..') return;
-  const suggestion = name.replace(bad, '_').replace(/^\.{1,2}$/, '_').slice(0, 255) || '_';
-  throw invalidCollectionName(PLUGIN, name, 'Qdrant names are 1 to 255 characters without < > : " / \\ | ? * or control characters', suggestion, use);
+  const suggestion =
+    name
+      .replace(bad, '_')
+      .replace(/^\.{1,2}$/, '_')
+      .slice(0, 255) || '_';
+  throw invalidCollectionName(
+    PLUGIN,
+    name,
+    'Qdrant names are 1 to 255 characters without < > : " / \\ | ? * or control characters',
+    suggestion,
+    use,
+  );
 }
 
 export async function collectionExists(ctx: QdrantContext, collection: string): Promise<boolean> {
@@ -58,50 +68,87 @@ export async function collectionInfo(ctx: QdrantContext, collection: string): Pr
 
 export async function resolveCollection(ctx: QdrantContext, collection: string): Promise<ResolvedCollection> {
   const info = await collectionInfo(ctx, collection);
-  const config = (info.config ?? {}) as { params?: Record<string, unknown>; hnsw_config?: Record<string, unknown>; metadata?: Record<string, unknown> | null };
+  const config = (info.config ?? {}) as {
+    params?: Record<string, unknown>;
+    hnsw_config?: Record<string, unknown>;
+    metadata?: Record<string, unknown> | null;
+  };
   const params = config.params ?? {};
   const sparse = params.sparse_vectors as Record<string, unknown> | null | undefined;
   if (sparse && Object.keys(sparse).length > 0) {
-    throw new UnsupportedOperationError(`Qdrant collection ${JSON.stringify(collection)} has sparse vectors (${Object.keys(sparse).join(', ')}); vectordr captures dense vectors only so far. Nothing was read (no vector is ever dropped silently).`, {
-      plugin: PLUGIN,
-      details: { collection, sparse: Object.keys(sparse) },
-    });
+    throw new UnsupportedOperationError(
+      `Qdrant collection ${JSON.stringify(collection)} has sparse vectors ` +
+        `(${Object.keys(sparse).join(', ')}); vectordr captures dense vectors only so far. Nothing ` +
+        `was read (no vector is ever dropped silently).`,
+      {
+        plugin: PLUGIN,
+        details: { collection, sparse: Object.keys(sparse) },
+      },
+    );
   }
   const metaParsed = CollectionMetaSchema.safeParse(config.metadata?.[META_KEY]);
   const meta = metaParsed.success ? metaParsed.data : undefined;
   const raw = (params.vectors ?? {}) as VectorParamsLike | Record<string, VectorParamsLike>;
   const unnamed = typeof (raw as VectorParamsLike).size === 'number';
-  const entries: [string, VectorParamsLike][] = unnamed ? [['', raw as VectorParamsLike]] : Object.entries(raw as Record<string, VectorParamsLike>);
+  const entries: [string, VectorParamsLike][] = unnamed
+    ? [['', raw as VectorParamsLike]]
+    : Object.entries(raw as Record<string, VectorParamsLike>);
   if (entries.length === 0) {
-    throw new UnsupportedOperationError(`Qdrant collection ${JSON.stringify(collection)} has no dense vectors; nothing to snapshot.`, { plugin: PLUGIN, details: { collection } });
+    throw new UnsupportedOperationError(`Qdrant collection ${JSON.stringify(collection)} has no dense vectors; nothing to snapshot.`, {
+      plugin: PLUGIN,
+      details: { collection },
+    });
   }
   const vectors: ResolvedCollection['vectors'] = [];
   const indexes: IndexSpec[] = [];
   for (const [q, p] of entries) {
     if (p.multivector_config) {
-      throw new UnsupportedOperationError(`Vector ${JSON.stringify(q || UNNAMED_VECTOR)} of Qdrant collection ${JSON.stringify(collection)} is a multivector; vectordr captures single dense vectors only so far. Nothing was read (no vector is ever dropped silently).`, {
-        plugin: PLUGIN,
-        details: { collection, vector: q },
-      });
+      throw new UnsupportedOperationError(
+        `Vector ${JSON.stringify(q || UNNAMED_VECTOR)} of Qdrant collection ` +
+          `${JSON.stringify(collection)} is a multivector; vectordr captures single dense vectors ` +
+          `only so far. Nothing was read (no vector is ever dropped silently).`,
+        {
+          plugin: PLUGIN,
+          details: { collection, vector: q },
+        },
+      );
     }
     const datatype = p.datatype ?? 'float32';
     if (!['float32', 'float16', 'uint8'].includes(datatype)) {
-      throw new UnsupportedOperationError(`Vector ${JSON.stringify(q || UNNAMED_VECTOR)} of Qdrant collection ${JSON.stringify(collection)} has datatype ${datatype}; vectordr reads float32, float16 and uint8.`, { plugin: PLUGIN, details: { collection, datatype } });
+      throw new UnsupportedOperationError(
+        `Vector ${JSON.stringify(q || UNNAMED_VECTOR)} of Qdrant collection ` +
+          `${JSON.stringify(collection)} has datatype ${datatype}; vectordr reads float32, float16 ` +
+          `and uint8.`,
+        { plugin: PLUGIN, details: { collection, datatype } },
+      );
     }
     const name = meta?.vectors[q] ?? (q || UNNAMED_VECTOR);
     indexes.push(indexFromQdrant(name, p, config.hnsw_config ?? {}));
-    vectors.push({ q, field: { name, dims: p.size, metric: metricFromQdrant(p.distance), element: 'float32', nullable: !unnamed, nativeType: `qdrant:${datatype}${q === '' ? ':unnamed' : ''}` } });
+    vectors.push({
+      q,
+      field: {
+        name,
+        dims: p.size,
+        metric: metricFromQdrant(p.distance),
+        element: 'float32',
+        nullable: !unnamed,
+        nativeType: `qdrant:${datatype}${q === '' ? ':unnamed' : ''}`,
+      },
+    });
   }
   let idType = meta?.idType;
   if (!idType) idType = await nativeIdType(ctx, collection);
-  const payload: PayloadField[] = meta ? meta.payload : [{ name: WHOLE_PAYLOAD_FIELD, type: 'json', array: false, nullable: true, nativeType: WHOLE_PAYLOAD_NATIVE }];
+  const payload: PayloadField[] = meta
+    ? meta.payload
+    : [{ name: WHOLE_PAYLOAD_FIELD, type: 'json', array: false, nullable: true, nativeType: WHOLE_PAYLOAD_NATIVE }];
   const payloadSchema = (info.payload_schema ?? {}) as Record<string, { data_type?: string; params?: unknown }>;
   for (const [field, s] of Object.entries(payloadSchema)) {
     if (field === ORIGINAL_ID_KEY) continue;
     indexes.push({ kind: `payload:${String(s.data_type ?? 'keyword')}`, field, params: {}, native: JSON.stringify({ qdrant: s }) });
   }
   const native: Record<string, JsonValue> = {};
-  for (const k of ['shard_number', 'replication_factor', 'write_consistency_factor', 'on_disk_payload'] as const) if (params[k] !== undefined) native[k] = params[k] as JsonValue;
+  for (const k of ['shard_number', 'replication_factor', 'write_consistency_factor', 'on_disk_payload'] as const)
+    if (params[k] !== undefined) native[k] = params[k] as JsonValue;
   if (config.hnsw_config) native.hnsw_config = config.hnsw_config as JsonValue;
   const schema: CollectionSchema = {
     name: collection,
@@ -124,7 +171,9 @@ export async function resolveCollection(ctx: QdrantContext, collection: string):
 async function nativeIdType(ctx: QdrantContext, collection: string): Promise<'int64' | 'uuid' | 'string'> {
   const { client } = ctx;
   const firstFrom = (from: { offset?: string }) =>
-    engineCall(qdrantErrors, 'scroll', collection, () => client.scroll(collection, { limit: 1, ...from, with_payload: false, with_vector: false }));
+    engineCall(qdrantErrors, 'scroll', collection, () =>
+      client.scroll(collection, { limit: 1, ...from, with_payload: false, with_vector: false }),
+    );
   const p0 = (await firstFrom({})).points[0];
   if (!p0 || typeof p0.id === 'string') return 'uuid';
   const uuids = await firstFrom({ offset: NIL_UUID });

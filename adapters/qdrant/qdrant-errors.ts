@@ -27,6 +27,10 @@ export const qdrantErrors: EngineErrorClassifier = {
       return new NotFoundError('COLLECTION_NOT_FOUND', message, { plugin: PLUGIN, details: { collection } });
     }
     const transient = isTransientHttpStatus(e.status) || isNetworkError(err) || isOverloadMessage(msg);
-    return new EngineError(`${what}: ${msg}`, transient ? 'transient' : 'permanent', { plugin: PLUGIN, cause: err, details: { status: e.status } });
+    return new EngineError(`${what}: ${msg}`, transient ? 'transient' : 'permanent', {
+      plugin: PLUGIN,
+      cause: err,
+      details: { status: e.status },
+    });
   },
 };

@@ -18,5 +18,7 @@ export async function readMarker(ctx: QdrantContext, collection: string): Promis
 export async function writeMarker(ctx: QdrantContext, collection: string, marker: string | undefined): Promise<void> {
   if (marker === undefined && (await readMarker(ctx, collection)) === undefined) return;
   // Qdrant merges metadata on update; a null value removes the key.
-  await engineCall(qdrantErrors, 'updateCollection', collection, () => ctx.client.updateCollection(collection, { metadata: { [MARKER_KEY]: marker ?? null } }));
+  await engineCall(qdrantErrors, 'updateCollection', collection, () =>
+    ctx.client.updateCollection(collection, { metadata: { [MARKER_KEY]: marker ?? null } }),
+  );
 }

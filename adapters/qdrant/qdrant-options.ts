@@ -13,10 +13,21 @@ export const QdrantAdapterOptionsSchema = z
      * client from your application's own copy of the package works.
      */
     client: z
-      .custom<QdrantClient>((v) => typeof v === 'object' && v !== null && ['scroll', 'upsert', 'getCollection', 'api'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), 'a QdrantClient')
+      .custom<QdrantClient>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          ['scroll', 'upsert', 'getCollection', 'api'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+        'a QdrantClient',
+      )
       .optional(),
     /** Bytes of point data per upsert request (Qdrant's default request limit is 32 MiB). Formerly `upsertBatchBytes`. @default 4194304 */
-    writeBatchBytes: z.number().int().min(64 * 1024).max(30 * 1024 * 1024).default(4 * 1024 * 1024),
+    writeBatchBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(30 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
     /** Upsert requests in flight within one write. @default 2 */
     writeConcurrency: z.number().int().min(1).max(16).default(2),
     /** Points per scroll page. @default 1000 */

@@ -37,7 +37,11 @@ export function openScan(ctx: QdrantContext, r: ResolvedCollection, estimatedRow
         if (next === undefined || points.length === 0) break;
         offset = next;
       }
-      if (seen !== estimatedRows) logger.warn({ collection, scanned: seen, counted: estimatedRows }, 'point count changed during the scan (writes during a live snapshot)');
+      if (seen !== estimatedRows)
+        logger.warn(
+          { collection, scanned: seen, counted: estimatedRows },
+          'point count changed during the scan (writes during a live snapshot)',
+        );
     },
     async close() {
       closed = true;
@@ -58,7 +62,12 @@ async function scrollPage(
   const points = res.points;
   for (let i = 1; i < points.length; i++) {
     if (!pointIdLess((points[i - 1] as PointLike).id, (points[i] as PointLike).id)) {
-      throw new EngineError(`Qdrant returned points of ${JSON.stringify(r.name)} out of id order; a scroll could skip points, so the snapshot was stopped.`, 'permanent', { plugin: PLUGIN });
+      throw new EngineError(
+        `Qdrant returned points of ${JSON.stringify(r.name)} out of id order; a scroll could skip ` +
+          `points, so the snapshot was stopped.`,
+        'permanent',
+        { plugin: PLUGIN },
+      );
     }
   }
   const n = res.next_page_offset;
@@ -106,7 +115,12 @@ function toRecordBatch(r: ResolvedCollection, points: PointLike[]): RecordBatch 
         continue;
       }
       if (raw.length !== v.field.dims) {
-        throw new EngineError(`Point ${String(id)} of ${JSON.stringify(r.name)}: vector ${v.field.name} has ${raw.length} values, expected ${v.field.dims}.`, 'permanent', { plugin: PLUGIN });
+        throw new EngineError(
+          `Point ${String(id)} of ${JSON.stringify(r.name)}: vector ${v.field.name} has ` +
+            `${raw.length} values, expected ${v.field.dims}.`,
+          'permanent',
+          { plugin: PLUGIN },
+        );
       }
       (vectors[v.field.name] as VectorColumn).data.set(raw as number[], i * v.field.dims);
     }

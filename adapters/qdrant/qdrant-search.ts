@@ -10,11 +10,21 @@ import type { ResolvedCollection } from './qdrant-describe.js';
 import { qdrantErrors } from './qdrant-errors.js';
 import { ORIGINAL_ID_KEY, PLUGIN, idFromPoint } from './qdrant-types.js';
 
-export async function searchPoints(ctx: QdrantContext, r: ResolvedCollection, vector: Float32Array, k: number, options: SearchOptions): Promise<SearchHit[]> {
+export async function searchPoints(
+  ctx: QdrantContext,
+  r: ResolvedCollection,
+  vector: Float32Array,
+  k: number,
+  options: SearchOptions,
+): Promise<SearchHit[]> {
   const collection = r.name;
   const v = options.vector ? r.vectors.find((x) => x.field.name === options.vector) : r.vectors[0];
   if (!v) {
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Qdrant collection ${JSON.stringify(collection)} has no vector ${JSON.stringify(options.vector)}.`, { plugin: PLUGIN });
+    throw new InvalidInputError(
+      'SCHEMA_MISMATCH',
+      `Qdrant collection ${JSON.stringify(collection)} has no vector ${JSON.stringify(options.vector)}.`,
+      { plugin: PLUGIN },
+    );
   }
   const ef = options.effort !== undefined && !options.exact ? { hnsw_ef: Math.max(k, Math.trunc(options.effort)) } : {};
   const res = await engineCall(qdrantErrors, 'query', collection, () =>

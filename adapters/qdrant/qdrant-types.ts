@@ -59,16 +59,27 @@ export function idFromPoint(raw: unknown, payload: Record<string, unknown> | nul
   if (typeof original === 'string') return idType === 'int64' ? BigInt(original) : original;
   if (typeof raw === 'number') {
     if (!Number.isSafeInteger(raw)) {
-      throw new EngineError(`Point ${raw} of ${JSON.stringify(collection)} has an integer id above 2^53, which @qdrant/js-client-rest has already rounded (Node ${process.versions.node} has no JSON.rawJSON). Run the snapshot on Node 22 or later, where the client keeps such ids exact.`, 'permanent', {
-        plugin: PLUGIN,
-        details: { collection },
-      });
+      throw new EngineError(
+        `Point ${raw} of ${JSON.stringify(collection)} has an integer id above 2^53, which ` +
+          `@qdrant/js-client-rest has already rounded (Node ${process.versions.node} has no ` +
+          `JSON.rawJSON). Run the snapshot on Node 22 or later, where the client keeps such ids ` +
+          `exact.`,
+        'permanent',
+        {
+          plugin: PLUGIN,
+          details: { collection },
+        },
+      );
     }
     return idType === 'int64' ? BigInt(raw) : String(raw);
   }
   if (typeof raw === 'bigint') {
     if (raw > 2n ** 63n - 1n) {
-      throw new UnsupportedOperationError(`Point ${raw} of ${JSON.stringify(collection)} has an id above 2^63 - 1; vectordr keeps integer ids as int64. Nothing was read past it.`, { plugin: PLUGIN, details: { collection } });
+      throw new UnsupportedOperationError(
+        `Point ${raw} of ${JSON.stringify(collection)} has an id above 2^63 - 1; vectordr keeps ` +
+          `integer ids as int64. Nothing was read past it.`,
+        { plugin: PLUGIN, details: { collection } },
+      );
     }
     return idType === 'int64' ? raw : raw.toString();
   }
@@ -91,10 +102,15 @@ const FROM_QDRANT: Record<string, Metric> = { Cosine: 'cosine', Euclid: 'l2', Do
 export function distanceToQdrant(metric: Metric, field: string): string {
   const d = TO_QDRANT[metric];
   if (!d) {
-    throw new UnsupportedOperationError(`Vector ${JSON.stringify(field)} is searched by ${metric}, which Qdrant does not offer (it has Cosine, Euclid, Dot, Manhattan: metrics cosine, l2, dot, l1); vectordr never changes a metric silently. Restore into an engine that supports ${metric}.`, {
-      plugin: PLUGIN,
-      details: { field, metric, supported: Object.values(FROM_QDRANT) },
-    });
+    throw new UnsupportedOperationError(
+      `Vector ${JSON.stringify(field)} is searched by ${metric}, which Qdrant does not offer (it ` +
+        `has Cosine, Euclid, Dot, Manhattan: metrics cosine, l2, dot, l1); vectordr never changes ` +
+        `a metric silently. Restore into an engine that supports ${metric}.`,
+      {
+        plugin: PLUGIN,
+        details: { field, metric, supported: Object.values(FROM_QDRANT) },
+      },
+    );
   }
   return d;
 }
@@ -123,7 +139,12 @@ export function indexFromQdrant(field: string, params: VectorParamsLike, collect
 }
 
 /** The Qdrant VectorParams to create for a neutral vector; `skipped` says what could not be kept. */
-export function vectorParamsFor(dims: number, distance: string, index: IndexSpec | undefined, sameEngine: boolean): { params: VectorParamsLike; skipped?: string } {
+export function vectorParamsFor(
+  dims: number,
+  distance: string,
+  index: IndexSpec | undefined,
+  sameEngine: boolean,
+): { params: VectorParamsLike; skipped?: string } {
   if (sameEngine && index?.native?.startsWith('{"qdrant"')) {
     const n = (JSON.parse(index.native) as { qdrant: VectorParamsLike }).qdrant;
     const { multivector_config: _m, ...rest } = n;
@@ -142,15 +163,30 @@ export function vectorParamsFor(dims: number, distance: string, index: IndexSpec
 
 /** Payload index schema for a neutral payload type (Qdrant's payload index types). */
 export function payloadIndexType(type: PayloadType): string | undefined {
-  const m: Partial<Record<PayloadType, string>> = { string: 'keyword', int32: 'integer', int64: 'integer', float32: 'float', float64: 'float', bool: 'bool', datetime: 'datetime', uuid: 'uuid' };
+  const m: Partial<Record<PayloadType, string>> = {
+    string: 'keyword',
+    int32: 'integer',
+    int64: 'integer',
+    float32: 'float',
+    float64: 'float',
+    bool: 'bool',
+    datetime: 'datetime',
+    uuid: 'uuid',
+  };
   return m[type];
 }
 
 /** Refuses what Qdrant cannot hold: a payload field named like vectordr's id key. */
 export function checkPayloadNames(fields: PayloadField[], originalIds: boolean, collection: string): void {
   if (originalIds && fields.some((f) => f.name === ORIGINAL_ID_KEY)) {
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Payload field ${JSON.stringify(ORIGINAL_ID_KEY)} of ${JSON.stringify(collection)} has the name of the key where vectordr keeps original ids in Qdrant; rename it in the source before restoring. Nothing was created.`, {
-      plugin: PLUGIN,
-    });
+    throw new InvalidInputError(
+      'SCHEMA_MISMATCH',
+      `Payload field ${JSON.stringify(ORIGINAL_ID_KEY)} of ${JSON.stringify(collection)} has the ` +
+        `name of the key where vectordr keeps original ids in Qdrant; rename it in the source ` +
+        `before restoring. Nothing was created.`,
+      {
+        plugin: PLUGIN,
+      },
+    );
   }
 }

@@ -31,14 +31,24 @@ export async function writePoints(ctx: QdrantContext, r: ResolvedCollection, bat
     if (r.wholePayload) {
       const whole = src[WHOLE_PAYLOAD_FIELD];
       if (whole !== undefined && whole !== null && (typeof whole !== 'object' || Array.isArray(whole))) {
-        throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${String(id)}: field ${WHOLE_PAYLOAD_FIELD} must be a JSON object to become a Qdrant payload. Nothing of this batch was written.`, { plugin: PLUGIN });
+        throw new InvalidInputError(
+          'SCHEMA_MISMATCH',
+          `Row ${String(id)}: field ${WHOLE_PAYLOAD_FIELD} must be a JSON object to become a Qdrant ` +
+            `payload. Nothing of this batch was written.`,
+          { plugin: PLUGIN },
+        );
       }
       payload = { ...((whole as Record<string, unknown> | undefined) ?? {}) };
     } else {
       payload = {};
       for (const [k, v] of Object.entries(src)) {
         if (!known.has(k)) {
-          throw new InvalidInputError('SCHEMA_MISMATCH', `Payload field ${JSON.stringify(k)} is not in the schema of Qdrant collection ${JSON.stringify(collection)}. Nothing of this batch was written.`, { plugin: PLUGIN });
+          throw new InvalidInputError(
+            'SCHEMA_MISMATCH',
+            `Payload field ${JSON.stringify(k)} is not in the schema of Qdrant collection ` +
+              `${JSON.stringify(collection)}. Nothing of this batch was written.`,
+            { plugin: PLUGIN },
+          );
         }
         if (v !== null) payload[k] = v;
       }

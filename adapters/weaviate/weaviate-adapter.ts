@@ -46,7 +46,9 @@ export class WeaviateAdapter implements api.VectorAdapter {
   private readonly createNotes = new Map<string, api.IndexBuildReport['skipped']>();
 
   constructor(options: WeaviateAdapterOptions) {
-    this.conn = new WeaviateConnection(parseOptions(WeaviateAdapterOptionsSchema, options, 'Weaviate adapter', PLUGIN, WEAVIATE_RENAMED_OPTIONS));
+    this.conn = new WeaviateConnection(
+      parseOptions(WeaviateAdapterOptionsSchema, options, 'Weaviate adapter', PLUGIN, WEAVIATE_RENAMED_OPTIONS),
+    );
   }
 
   async exists(collection: string): Promise<boolean> {
@@ -89,9 +91,13 @@ export class WeaviateAdapter implements api.VectorAdapter {
     throwIfAborted(options.signal);
     const { cls, notes } = planClass(schema, await this.conn.enabledModules(), this.conn.options.metricForUnindexed, this.conn.logger);
     if (await this.conn.rest.getClass(cls.class)) {
-      throw new InvalidInputError('TARGET_EXISTS', `Weaviate collection ${JSON.stringify(schema.name)} (class ${cls.class}) already exists.`, {
-        plugin: PLUGIN,
-      });
+      throw new InvalidInputError(
+        'TARGET_EXISTS',
+        `Weaviate collection ${JSON.stringify(schema.name)} (class ${cls.class}) already exists.`,
+        {
+          plugin: PLUGIN,
+        },
+      );
     }
     this.cache.delete(schema.name);
     await this.conn.rest.ok('POST', '/v1/schema', cls, options.signal);
@@ -123,7 +129,8 @@ export class WeaviateAdapter implements api.VectorAdapter {
     const className = classNameOf(collection);
     const { status, json } = await this.conn.rest.request('DELETE', `/v1/schema/${encodeURIComponent(className)}`);
     await this.conn.rest.request('DELETE', markerPath(className)).catch(() => undefined);
-    if (status >= 300 && status !== 404) throw httpStatusError(`DELETE /v1/schema/${className}: HTTP ${status} ${JSON.stringify(json)?.slice(0, 200)}`, status);
+    if (status >= 300 && status !== 404)
+      throw httpStatusError(`DELETE /v1/schema/${className}: HTTP ${status} ${JSON.stringify(json)?.slice(0, 200)}`, status);
   }
 
   async delete(collection: string, ids: Id[]): Promise<void> {

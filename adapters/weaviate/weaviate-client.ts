@@ -93,13 +93,23 @@ export class WeaviateRest {
     if (status === 404) return undefined;
     if (status !== 200) throw restError('GET', '/v1/schema/{class}', status, json);
     const parsed = WeaviateClassSchema.safeParse(json);
-    if (!parsed.success) throw new EngineError(`Weaviate answered GET /v1/schema/${className} with an unexpected class definition: ${z.prettifyError(parsed.error)}`, 'permanent', { plugin: PLUGIN });
+    if (!parsed.success)
+      throw new EngineError(
+        `Weaviate answered GET /v1/schema/${className} with an unexpected class definition: ` + `${z.prettifyError(parsed.error)}`,
+        'permanent',
+        { plugin: PLUGIN },
+      );
     return parsed.data;
   }
 
   async mustGetClass(className: string, collection: string): Promise<WeaviateClass> {
     const c = await this.getClass(className);
-    if (!c) throw new NotFoundError('COLLECTION_NOT_FOUND', `Weaviate collection ${JSON.stringify(collection)} (class ${className}) does not exist.`, { plugin: PLUGIN, details: { collection } });
+    if (!c)
+      throw new NotFoundError(
+        'COLLECTION_NOT_FOUND',
+        `Weaviate collection ${JSON.stringify(collection)} (class ${className}) does not exist.`,
+        { plugin: PLUGIN, details: { collection } },
+      );
     return c;
   }
 }

@@ -75,7 +75,10 @@ export class WeaviateConnection {
         .then((c) => c as unknown as WeaviateClientLike)
         .catch((err: unknown) => {
           this.clientPromise = undefined;
-          throw unreachableError(`Cannot connect to Weaviate at ${this.endpoint} (gRPC ${grpcHost}:${grpcPort}): ${(err as Error).message}`, err);
+          throw unreachableError(
+            `Cannot connect to Weaviate at ${this.endpoint} (gRPC ${grpcHost}:${grpcPort}): ${(err as Error).message}`,
+            err,
+          );
         });
     }
     return this.clientPromise;

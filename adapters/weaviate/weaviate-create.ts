@@ -71,13 +71,19 @@ export function planClass(
     props: {},
   };
   const vectorConfig: Record<string, VectorConfigEntry> = {};
-  let legacy: { vectorizer: string; vectorIndexType: string; vectorIndexConfig: Record<string, unknown>; moduleConfig?: Record<string, unknown> } | undefined;
+  let legacy:
+    | { vectorizer: string; vectorIndexType: string; vectorIndexConfig: Record<string, unknown>; moduleConfig?: Record<string, unknown> }
+    | undefined;
   for (const v of schema.vectors) {
     const w = vectorNames.get(v.name) as string;
     const metric = v.metric !== 'unspecified' ? v.metric : metricForUnindexed;
     if (!metric) {
       throw new UnsupportedOperationError(
-        `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the snapshot (the source had no index on it), and Weaviate's vector index needs a distance. Restore with metricForUnindexed ('cosine', 'l2', 'dot', 'l1' or 'hamming'), e.g. repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks a metric silently.`,
+        `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the ` +
+          `snapshot (the source had no index on it), and Weaviate's vector index needs a distance. ` +
+          `Restore with metricForUnindexed ('cosine', 'l2', 'dot', 'l1' or 'hamming'), e.g. ` +
+          `repo.restore(adapter, { collection, metricForUnindexed: 'cosine' }); vectordr never picks ` +
+          `a metric silently.`,
         { plugin: PLUGIN, details: { field: v.name, supported: ['cosine', 'l2', 'dot', 'l1', 'hamming'] } },
       );
     }
@@ -93,11 +99,16 @@ export function planClass(
         notes.push({
           kind: `vectorizer ${module}`,
           field: v.name,
-          reason: `module ${module} is not enabled on this Weaviate; the stored vectors were restored as they are, and new objects will not be vectorized until the collection is reconfigured`,
+          reason:
+            `module ${module} is not enabled on this Weaviate; the stored vectors were restored as ` +
+            `they are, and new objects will not be vectorized until the collection is reconfigured`,
           what: 'setting',
           action: 'dropped',
         });
-        logger.warn({ collection: schema.name, vector: v.name, module }, 'vectorizer module not available: restoring stored vectors with vectorizer none');
+        logger.warn(
+          { collection: schema.name, vector: v.name, module },
+          'vectorizer module not available: restoring stored vectors with vectorizer none',
+        );
       } else if (module) vectorizer = native.vectorizer;
     }
     meta.vectors[w] = { name: v.name, dims: v.dims, ...(v.nullable ? { nullable: true } : {}) };
@@ -128,7 +139,8 @@ export function planClass(
     const w = propNames.get(p.name) as string;
     const prop = propertyForField(p, w);
     properties.push(prop);
-    if (!p.nativeType?.startsWith('{')) meta.props[w] = { name: p.name, type: p.type, array: p.array, ...(p.nullable ? {} : { nullable: false }) };
+    if (!p.nativeType?.startsWith('{'))
+      meta.props[w] = { name: p.name, type: p.type, array: p.array, ...(p.nullable ? {} : { nullable: false }) };
     else if (w !== p.name) meta.props[w] = { name: p.name, type: p.type, array: p.array };
   }
   const native = schema.native ?? {};
@@ -136,7 +148,9 @@ export function planClass(
     class: className,
     description: formatDescription(typeof native.description === 'string' ? native.description : '', meta),
     properties,
-    ...(legacy ? { vectorizer: legacy.vectorizer, vectorIndexType: legacy.vectorIndexType, vectorIndexConfig: legacy.vectorIndexConfig } : { vectorConfig }),
+    ...(legacy
+      ? { vectorizer: legacy.vectorizer, vectorIndexType: legacy.vectorIndexType, vectorIndexConfig: legacy.vectorIndexConfig }
+      : { vectorConfig }),
     ...(native.invertedIndexConfig ? { invertedIndexConfig: native.invertedIndexConfig } : {}),
     ...(legacy?.moduleConfig ? { moduleConfig: legacy.moduleConfig } : {}),
   };
@@ -170,7 +184,9 @@ export async function waitForIndexing(conn: WeaviateConnection, collection: stri
     const shards = (nodes.nodes ?? []).flatMap((n) => n.shards ?? []).filter((s) => s.class === className);
     if (shards.every((s) => (s.vectorQueueLength ?? 0) === 0 && (s.vectorIndexingStatus ?? 'READY') === 'READY')) break;
     if (performance.now() - t0 > timeoutMs) {
-      throw new EngineError(`Weaviate is still indexing ${JSON.stringify(collection)} after ${timeoutMs} ms.`, 'transient', { plugin: PLUGIN });
+      throw new EngineError(`Weaviate is still indexing ${JSON.stringify(collection)} after ${timeoutMs} ms.`, 'transient', {
+        plugin: PLUGIN,
+      });
     }
     await sleep(200, signal);
   }
@@ -181,10 +197,11 @@ export async function waitForIndexing(conn: WeaviateConnection, collection: stri
 export function indexReport(r: Resolved, schema: CollectionSchema, ms: number, notes: Notes): IndexBuildReport {
   const payloadIndexes = schema.indexes.filter((i) => !schema.vectors.some((v) => v.name === i.field));
   return {
-    built: r.vectors.map((v) => ({ kind: r.schema.indexes.find((i) => i.field === v.field.name)?.kind ?? 'hnsw', field: v.field.name, ms })),
-    skipped: [
-      ...notes,
-      ...payloadIndexes.map((i) => ({ kind: i.kind, field: i.field, reason: PAYLOAD_INDEX_REASON })),
-    ],
+    built: r.vectors.map((v) => ({
+      kind: r.schema.indexes.find((i) => i.field === v.field.name)?.kind ?? 'hnsw',
+      field: v.field.name,
+      ms,
+    })),
+    skipped: [...notes, ...payloadIndexes.map((i) => ({ kind: i.kind, field: i.field, reason: PAYLOAD_INDEX_REASON }))],
   };
 }

@@ -45,7 +45,8 @@ export async function resolveClass(conn: WeaviateConnection, collection: string)
   const cls = await conn.rest.mustGetClass(className, collection);
   if (cls.multiTenancyConfig?.enabled) {
     throw new UnsupportedOperationError(
-      `Weaviate collection ${JSON.stringify(collection)} is multi-tenant; vectordr does not snapshot multi-tenant collections yet (each tenant is its own shard). Nothing was read.`,
+      `Weaviate collection ${JSON.stringify(collection)} is multi-tenant; vectordr does not ` +
+        `snapshot multi-tenant collections yet (each tenant is its own shard). Nothing was read.`,
       { plugin: PLUGIN, details: { collection } },
     );
   }
@@ -66,7 +67,9 @@ export async function resolveClass(conn: WeaviateConnection, collection: string)
     const multi = (entry.vectorIndexConfig?.multivector as { enabled?: boolean } | undefined)?.enabled;
     if (multi) {
       throw new UnsupportedOperationError(
-        `Vector ${JSON.stringify(w)} of Weaviate collection ${JSON.stringify(collection)} is a multi-vector (ColBERT-style); vectordr captures single dense vectors only so far. Nothing was read (no vector is ever dropped silently).`,
+        `Vector ${JSON.stringify(w)} of Weaviate collection ${JSON.stringify(collection)} is a ` +
+          `multi-vector (ColBERT-style); vectordr captures single dense vectors only so far. Nothing ` +
+          `was read (no vector is ever dropped silently).`,
         { plugin: PLUGIN, details: { collection, vector: w } },
       );
     }
@@ -88,7 +91,9 @@ export async function resolveClass(conn: WeaviateConnection, collection: string)
     else if (!bp && p.dataType.length === 1) batchProps = undefined;
     if (originalIds && p.name === ORIGINAL_ID_PROPERTY) continue;
     const mp = meta?.props[p.name];
-    const field: PayloadField = mp ? { name: mp.name, type: mp.type, array: mp.array, nullable: mp.nullable ?? true } : payloadFieldFromWeaviate(p, collection);
+    const field: PayloadField = mp
+      ? { name: mp.name, type: mp.type, array: mp.array, nullable: mp.nullable ?? true }
+      : payloadFieldFromWeaviate(p, collection);
     props.push({ field, w: p.name, rest: REST_TYPES.has(p.dataType[0] as string) });
   }
   const native: Record<string, JsonValue> = {};
@@ -112,11 +117,15 @@ export async function resolveClass(conn: WeaviateConnection, collection: string)
 /** Weaviate records no dimensions in a class: read them off one stored vector. */
 async function sampleDims(conn: WeaviateConnection, className: string, w: string, legacy: boolean, collection: string): Promise<number> {
   const col = await conn.collection(className);
-  const res = await grpcCall('fetchObjects', () => col.query.fetchObjects({ limit: 1, includeVector: legacy ? true : [w], returnProperties: [] }));
+  const res = await grpcCall('fetchObjects', () =>
+    col.query.fetchObjects({ limit: 1, includeVector: legacy ? true : [w], returnProperties: [] }),
+  );
   const vec = vectorOf(res.objects[0], w, legacy);
   if (!vec) {
     throw new UnsupportedOperationError(
-      `Weaviate collection ${JSON.stringify(collection)} holds no ${w} vector yet, and Weaviate records a vector's dimensions only with its first object; there is nothing to snapshot. Snapshot it once it holds data.`,
+      `Weaviate collection ${JSON.stringify(collection)} holds no ${w} vector yet, and Weaviate ` +
+        `records a vector's dimensions only with its first object; there is nothing to snapshot. ` +
+        `Snapshot it once it holds data.`,
       { plugin: PLUGIN, details: { collection, vector: w } },
     );
   }

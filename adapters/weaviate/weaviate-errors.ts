@@ -45,7 +45,10 @@ export function restError(method: string, path: string, status: number, json: un
   const messages = (json as { error?: { message?: string }[] } | undefined)?.error?.map((e) => e.message).filter(Boolean);
   const msg = messages?.length ? messages.join('; ') : typeof json === 'string' ? json.slice(0, 300) : `HTTP ${status}`;
   const transient = status === 429 || status >= 500;
-  return new EngineError(`${method} ${path.split('?')[0]}: ${msg}`, transient ? 'transient' : 'permanent', { plugin: PLUGIN, details: { status } });
+  return new EngineError(`${method} ${path.split('?')[0]}: ${msg}`, transient ? 'transient' : 'permanent', {
+    plugin: PLUGIN,
+    details: { status },
+  });
 }
 
 /** An unexpected HTTP status of a marker or schema request: only 5xx is transient (429 too is permanent here). */
@@ -59,10 +62,14 @@ export function httpStatusError(message: string, status: number): EngineError {
  */
 export function batchStatusError(status: string | undefined, statusMessage: string): EngineError {
   const transient = status === undefined || isTransientGrpc({ code: Number(status) });
-  return new EngineError(`BatchObjects: gRPC status ${status ?? 'none (connection closed)'} ${statusMessage}`.trim(), transient ? 'transient' : 'permanent', {
-    plugin: PLUGIN,
-    details: { grpcStatus: status },
-  });
+  return new EngineError(
+    `BatchObjects: gRPC status ${status ?? 'none (connection closed)'} ${statusMessage}`.trim(),
+    transient ? 'transient' : 'permanent',
+    {
+      plugin: PLUGIN,
+      details: { grpcStatus: status },
+    },
+  );
 }
 
 /** Objects of one batch import that Weaviate refused (the others were stored); transient when every refusal says "busy". */

@@ -138,7 +138,12 @@ function float32Bytes(v: Float32Array): Uint8Array {
 }
 
 /** weaviate.v1.BatchObjectsRequest for `collection`. */
-export function encodeBatchObjects(collection: string, objects: BatchObjectInput[], props: Map<string, BatchProperty>, legacy: string | undefined): Uint8Array {
+export function encodeBatchObjects(
+  collection: string,
+  objects: BatchObjectInput[],
+  props: Map<string, BatchProperty>,
+  legacy: string | undefined,
+): Uint8Array {
   return message((req) => {
     for (const o of objects) {
       const obj = message((w) => {
@@ -147,7 +152,8 @@ export function encodeBatchObjects(collection: string, objects: BatchObjectInput
           const scalars: [string, Scalar][] = [];
           for (const [name, v] of Object.entries(o.properties)) {
             const prop = props.get(name);
-            if (!prop) throw new EngineError(`No batch property ${JSON.stringify(name)} in ${collection}.`, 'permanent', { plugin: PLUGIN });
+            if (!prop)
+              throw new EngineError(`No batch property ${JSON.stringify(name)} in ${collection}.`, 'permanent', { plugin: PLUGIN });
             if (!prop.array) {
               scalars.push([name, v as Scalar]);
               continue;
@@ -161,17 +167,26 @@ export function encodeBatchObjects(collection: string, objects: BatchObjectInput
               const b = new Uint8Array(arr.length * 8);
               const dv = new DataView(b.buffer);
               arr.forEach((x, i) => dv.setFloat64(i * 8, x as number, true));
-              p.bytes(4, message((a) => a.string(2, name).bytes(3, b)));
+              p.bytes(
+                4,
+                message((a) => a.string(2, name).bytes(3, b)),
+              );
             } else if (prop.kind === 'int') {
               const packed = message((a) => {
                 for (const x of arr) a.int64(x as number);
               });
-              p.bytes(5, message((a) => a.bytes(1, packed).string(2, name)));
+              p.bytes(
+                5,
+                message((a) => a.bytes(1, packed).string(2, name)),
+              );
             } else if (prop.kind === 'boolean') {
               const packed = message((a) => {
                 for (const x of arr) a.varint(x ? 1 : 0);
               });
-              p.bytes(7, message((a) => a.bytes(1, packed).string(2, name)));
+              p.bytes(
+                7,
+                message((a) => a.bytes(1, packed).string(2, name)),
+              );
             } else {
               p.bytes(
                 6,
@@ -184,7 +199,11 @@ export function encodeBatchObjects(collection: string, objects: BatchObjectInput
           }
           if (scalars.length > 0) {
             const struct = message((s) => {
-              for (const [k, v] of scalars) s.bytes(1, message((e) => e.string(1, k).bytes(2, value(v))));
+              for (const [k, v] of scalars)
+                s.bytes(
+                  1,
+                  message((e) => e.string(1, k).bytes(2, value(v))),
+                );
             });
             // Field 1 (nonRefProperties) first, as the client writes it; field order does not matter to protobuf.
             p.bytes(1, struct);
@@ -197,7 +216,10 @@ export function encodeBatchObjects(collection: string, objects: BatchObjectInput
           if (v) w.bytes(6, float32Bytes(v));
         } else {
           for (const [name, v] of Object.entries(o.vectors)) {
-            w.bytes(23, message((x) => x.string(1, name).bytes(3, float32Bytes(v)).tag(4, 0).varint(1)));
+            w.bytes(
+              23,
+              message((x) => x.string(1, name).bytes(3, float32Bytes(v)).tag(4, 0).varint(1)),
+            );
           }
         }
       });

@@ -41,7 +41,9 @@ export async function writeMarker(conn: WeaviateConnection, collection: string, 
   const body = { class: MARKER_CLASS, id: path.slice(path.lastIndexOf('/') + 1), properties: { collection: className, marker } };
   // REST batch import is an upsert (PUT of a missing object is an error in Weaviate 1.35).
   const upsert = async (): Promise<string | undefined> => {
-    const res = (await conn.rest.ok('POST', '/v1/batch/objects', { objects: [body] })) as { result?: { errors?: { error?: { message?: string }[] } } }[];
+    const res = (await conn.rest.ok('POST', '/v1/batch/objects', { objects: [body] })) as {
+      result?: { errors?: { error?: { message?: string }[] } };
+    }[];
     return res[0]?.result?.errors?.error?.map((e) => e.message).join('; ') || undefined;
   };
   let error = await upsert();
@@ -68,6 +70,8 @@ async function ensureMarkerClass(conn: WeaviateConnection): Promise<void> {
   });
   // Another adapter may have created it meanwhile.
   if (status >= 300 && !(await conn.rest.getClass(MARKER_CLASS))) {
-    throw new EngineError(`Cannot create ${MARKER_CLASS}: HTTP ${status} ${JSON.stringify(json)?.slice(0, 200)}`, 'permanent', { plugin: PLUGIN });
+    throw new EngineError(`Cannot create ${MARKER_CLASS}: HTTP ${status} ${JSON.stringify(json)?.slice(0, 200)}`, 'permanent', {
+      plugin: PLUGIN,
+    });
   }
 }

@@ -10,7 +10,10 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
    */
   url: z.url({ protocol: /^https?$/ }),
   /** gRPC address `host:port` for data (scan, write, search). @default the REST host, port 50051 */
-  grpcAddress: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port').optional(),
+  grpcAddress: z
+    .string()
+    .regex(/^[^\s:/]+:\d{1,5}$/, 'host:port')
+    .optional(),
   /** TLS for gRPC. @default true when `url` is https */
   grpcSecure: z.boolean().optional(),
   /** API key (sent as a Bearer token). Never logged or recorded. */
@@ -23,14 +26,22 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
    * its own from `url`/`grpcAddress` and closes it in `close()`.
    */
   client: z
-    .custom<WeaviateClient>((v) => typeof v === 'object' && v !== null && typeof (v as { collections?: { use?: unknown } }).collections?.use === 'function', 'a weaviate-client v3 client')
+    .custom<WeaviateClient>(
+      (v) => typeof v === 'object' && v !== null && typeof (v as { collections?: { use?: unknown } }).collections?.use === 'function',
+      'a weaviate-client v3 client',
+    )
     .optional(),
   /**
    * Bytes of object data (vectors + properties) per batch insert request. Weaviate's gRPC limit is
    * `GRPC_MAX_MESSAGE_SIZE` (100 MB by default). Measured on 20k x 768 into a flat index: 1 MiB with
    * 4 requests in flight 3950 objects/s, 4 MiB with 2 3350. Formerly `insertBatchBytes`. @default 1048576
    */
-  writeBatchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  writeBatchBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   /**
    * Batch insert requests in flight within one write (vectordr encodes the next while Weaviate
    * ingests one; Weaviate spreads concurrent batches over its cores). @default 4

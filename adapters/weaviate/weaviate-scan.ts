@@ -21,7 +21,13 @@ export async function countObjects(conn: WeaviateConnection, collection: string)
 }
 
 /** A scan of `r` that started at `startedAt` (ms) when the collection held `estimatedRows` objects. */
-export async function scanSession(conn: WeaviateConnection, r: Resolved, options: ScanOptions, startedAt: number, estimatedRows: number): Promise<ScanSession> {
+export async function scanSession(
+  conn: WeaviateConnection,
+  r: Resolved,
+  options: ScanOptions,
+  startedAt: number,
+  estimatedRows: number,
+): Promise<ScanSession> {
   const collection = r.schema.name;
   // A page is capped by the server's QUERY_MAXIMUM_RESULTS, so its size is the adapter's option,
   // not the core's batch size; the batches handed to the core are at most batchSize rows.
@@ -51,7 +57,10 @@ export async function scanSession(conn: WeaviateConnection, r: Resolved, options
         if (objs.length < pageSize) break;
       }
       if (seen !== estimatedRows) {
-        logger.warn({ collection, scanned: seen, counted: estimatedRows }, 'object count changed during the scan (writes during a live snapshot)');
+        logger.warn(
+          { collection, scanned: seen, counted: estimatedRows },
+          'object count changed during the scan (writes during a live snapshot)',
+        );
       }
     },
     async close() {
@@ -80,13 +89,19 @@ async function page(
 ): Promise<WeaviateObjectLike[]> {
   const props = grpcProps(r);
   const res = await grpcCall('fetchObjects', () =>
-    col.query.fetchObjects({ ...(after ? { after } : {}), limit, includeVector: r.legacy ? true : r.vectors.map((v) => v.w), returnProperties: props }),
+    col.query.fetchObjects({
+      ...(after ? { after } : {}),
+      limit,
+      includeVector: r.legacy ? true : r.vectors.map((v) => v.w),
+      returnProperties: props,
+    }),
   );
   const objs = res.objects;
   for (let i = 1; i < objs.length; i++) {
     if ((objs[i - 1] as WeaviateObjectLike).uuid >= (objs[i] as WeaviateObjectLike).uuid) {
       throw new EngineError(
-        `Weaviate returned objects of ${JSON.stringify(r.schema.name)} out of UUID order; a cursor scan could skip objects, so the snapshot was stopped.`,
+        `Weaviate returned objects of ${JSON.stringify(r.schema.name)} out of UUID order; a cursor ` +
+          `scan could skip objects, so the snapshot was stopped.`,
         'permanent',
         { plugin: PLUGIN },
       );
@@ -96,10 +111,18 @@ async function page(
   return objs;
 }
 
-async function mergeRestProps(conn: WeaviateConnection, r: Resolved, objs: WeaviateObjectLike[], after: string | undefined, limit: number): Promise<void> {
+async function mergeRestProps(
+  conn: WeaviateConnection,
+  r: Resolved,
+  objs: WeaviateObjectLike[],
+  after: string | undefined,
+  limit: number,
+): Promise<void> {
   const q = new URLSearchParams({ class: r.className, limit: String(limit) });
   if (after) q.set('after', after);
-  const json = (await conn.rest.ok('GET', `/v1/objects?${q.toString()}`)) as { objects?: { id: string; properties?: Record<string, unknown> }[] };
+  const json = (await conn.rest.ok('GET', `/v1/objects?${q.toString()}`)) as {
+    objects?: { id: string; properties?: Record<string, unknown> }[];
+  };
   const byId = new Map((json.objects ?? []).map((o) => [o.id, o.properties ?? {}]));
   for (const o of objs) {
     const props = byId.get(o.uuid);
@@ -146,7 +169,9 @@ export function idOf(r: Resolved, o: WeaviateObjectLike): Id {
   const raw = o.properties[ORIGINAL_ID_PROPERTY];
   if (typeof raw !== 'string') {
     throw new EngineError(
-      `Object ${o.uuid} of ${JSON.stringify(r.schema.name)} has no ${ORIGINAL_ID_PROPERTY} property, so its original ${r.schema.idType} id is unknown (written outside vectordr?). Add it, or delete the object, and snapshot again.`,
+      `Object ${o.uuid} of ${JSON.stringify(r.schema.name)} has no ${ORIGINAL_ID_PROPERTY} ` +
+        `property, so its original ${r.schema.idType} id is unknown (written outside vectordr?). ` +
+        `Add it, or delete the object, and snapshot again.`,
       'permanent',
       { plugin: PLUGIN, details: { uuid: o.uuid } },
     );

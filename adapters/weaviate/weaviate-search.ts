@@ -14,7 +14,13 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000';
  * Weaviate then searches flat (brute force) while the filter matches fewer than the index's
  * `flatSearchCutoff` objects (40000 by default); above that the search stays approximate.
  */
-export async function searchNearest(conn: WeaviateConnection, r: Resolved, vector: Float32Array, k: number, options: SearchOptions): Promise<SearchHit[]> {
+export async function searchNearest(
+  conn: WeaviateConnection,
+  r: Resolved,
+  vector: Float32Array,
+  k: number,
+  options: SearchOptions,
+): Promise<SearchHit[]> {
   const v = options.vector ? r.vectors.find((x) => x.field.name === options.vector) : r.vectors[0];
   if (!v) {
     const what = `Weaviate collection ${JSON.stringify(r.schema.name)} has no vector ${JSON.stringify(options.vector)}.`;

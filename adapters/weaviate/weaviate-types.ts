@@ -30,7 +30,9 @@ export function classNameOf(collection: string): string {
   if (!CLASS_RE.test(name)) {
     throw new InvalidInputError(
       'INVALID_IDENTIFIER',
-      `${JSON.stringify(collection)} cannot be a Weaviate collection name: Weaviate names match /^[A-Z][_0-9A-Za-z]*$/ (the first letter is capitalised for you). Restore with target: set to a valid name, e.g. ${JSON.stringify(suggestClassName(collection))}.`,
+      `${JSON.stringify(collection)} cannot be a Weaviate collection name: Weaviate names match ` +
+        `/^[A-Z][_0-9A-Za-z]*$/ (the first letter is capitalised for you). Restore with target: ` +
+        `set to a valid name, e.g. ${JSON.stringify(suggestClassName(collection))}.`,
       { plugin: PLUGIN, details: { collection } },
     );
   }
@@ -70,10 +72,16 @@ export function mapNames(names: string[], kind: 'property' | 'vector'): Map<stri
     const key = w.toLowerCase(); // Weaviate compares property names case-insensitively
     const other = seen.get(key);
     if (other !== undefined) {
-      throw new InvalidInputError('SCHEMA_MISMATCH', `${what} names ${JSON.stringify(other)} and ${JSON.stringify(n)} both become ${JSON.stringify(w)} in Weaviate (names are case-insensitive there and limited to [_0-9A-Za-z]); rename one in the source before restoring. Nothing was created.`, {
-        plugin: PLUGIN,
-        details: { names: [other, n], weaviate: w },
-      });
+      throw new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `${what} names ${JSON.stringify(other)} and ${JSON.stringify(n)} both become ` +
+          `${JSON.stringify(w)} in Weaviate (names are case-insensitive there and limited to ` +
+          `[_0-9A-Za-z]); rename one in the source before restoring. Nothing was created.`,
+        {
+          plugin: PLUGIN,
+          details: { names: [other, n], weaviate: w },
+        },
+      );
     }
     seen.set(key, n);
     out.set(n, w);
@@ -131,9 +139,16 @@ export const ClassMetaSchema = z.object({
   idType: IdTypeSchema.optional(),
   idNativeType: z.string().optional(),
   /** Weaviate vector name -> original name and dims (Weaviate records no dims until the first object). */
-  vectors: z.record(z.string(), z.object({ name: z.string().min(1), dims: z.number().int().positive(), nullable: z.boolean().optional() })).default({}),
+  vectors: z
+    .record(z.string(), z.object({ name: z.string().min(1), dims: z.number().int().positive(), nullable: z.boolean().optional() }))
+    .default({}),
   /** Weaviate property -> neutral field. */
-  props: z.record(z.string(), z.object({ name: z.string().min(1), type: PayloadTypeSchema, array: z.boolean(), nullable: z.boolean().optional() })).default({}),
+  props: z
+    .record(
+      z.string(),
+      z.object({ name: z.string().min(1), type: PayloadTypeSchema, array: z.boolean(), nullable: z.boolean().optional() }),
+    )
+    .default({}),
 });
 export type ClassMeta = z.infer<typeof ClassMetaSchema>;
 
@@ -164,15 +179,30 @@ export function payloadFieldFromWeaviate(p: WeaviateProperty, collection: string
   const dt = p.dataType[0] as string;
   const array = dt.endsWith('[]');
   const base = array ? dt.slice(0, -2) : dt;
-  const types: Record<string, PayloadType> = { text: 'string', string: 'string', int: 'int64', number: 'float64', boolean: 'bool', date: 'datetime', uuid: 'uuid', blob: 'bytes' };
+  const types: Record<string, PayloadType> = {
+    text: 'string',
+    string: 'string',
+    int: 'int64',
+    number: 'float64',
+    boolean: 'bool',
+    date: 'datetime',
+    uuid: 'uuid',
+    blob: 'bytes',
+  };
   const nativeType = JSON.stringify(p);
   const t = types[base];
   if (t) return { name: p.name, type: t, array, nullable: true, nativeType };
-  if (base === 'object' || base === 'geoCoordinates' || base === 'phoneNumber') return { name: p.name, type: 'json', array: false, nullable: true, nativeType };
-  throw new UnsupportedOperationError(`Property ${JSON.stringify(p.name)} of Weaviate collection ${JSON.stringify(collection)} is a cross-reference (${p.dataType.join(', ')}); vectordr does not capture references yet. Nothing was read (no property is ever dropped silently).`, {
-    plugin: PLUGIN,
-    details: { collection, property: p.name, dataType: p.dataType },
-  });
+  if (base === 'object' || base === 'geoCoordinates' || base === 'phoneNumber')
+    return { name: p.name, type: 'json', array: false, nullable: true, nativeType };
+  throw new UnsupportedOperationError(
+    `Property ${JSON.stringify(p.name)} of Weaviate collection ${JSON.stringify(collection)} ` +
+      `is a cross-reference (${p.dataType.join(', ')}); vectordr does not capture references ` +
+      `yet. Nothing was read (no property is ever dropped silently).`,
+    {
+      plugin: PLUGIN,
+      details: { collection, property: p.name, dataType: p.dataType },
+    },
+  );
 }
 
 /** The Weaviate property for a neutral field (cross-engine, or a class vectordr created). */
@@ -214,12 +244,20 @@ export function parseNativeProperty(nativeType: string | undefined): WeaviatePro
 const INT_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /** Neutral payload value -> the value sent to Weaviate for this field; null means "leave unset". */
-export function valueToWeaviate(value: PayloadValue, field: Pick<PayloadField, 'name' | 'type' | 'array' | 'nativeType'>, id: string): unknown {
+export function valueToWeaviate(
+  value: PayloadValue,
+  field: Pick<PayloadField, 'name' | 'type' | 'array' | 'nativeType'>,
+  id: string,
+): unknown {
   if (value === null) return null;
   const native = parseNativeProperty(field.nativeType);
   if (native) return value; // a Weaviate-native property going home: its own value shape
   const bad = (why: string): never => {
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Row ${id}: field ${JSON.stringify(field.name)} ${why}. Nothing of this batch was written.`, { plugin: PLUGIN, details: { field: field.name } });
+    throw new InvalidInputError(
+      'SCHEMA_MISMATCH',
+      `Row ${id}: field ${JSON.stringify(field.name)} ${why}. Nothing of this batch was written.`,
+      { plugin: PLUGIN, details: { field: field.name } },
+    );
   };
   if (field.type === 'json') return stringifyPayloadValue(value); // Weaviate keeps it as text: numbers exactly as given
   if (field.type === 'bytes' && field.array) return JSON.stringify(value);
@@ -230,20 +268,26 @@ export function valueToWeaviate(value: PayloadValue, field: Pick<PayloadField, '
       case 'int64': {
         const n = typeof v === 'string' ? Number(v) : v;
         if (typeof n !== 'number' || !Number.isInteger(n) || Math.abs(n) > INT_LIMIT) {
-          return bad(`holds ${JSON.stringify(v)}; Weaviate stores int properties as 64-bit floats, exact only within ±2^53-1 (restore such a column from a source that keeps it as text)`);
+          return bad(
+            `holds ${JSON.stringify(v)}; Weaviate stores int properties as 64-bit floats, exact only ` +
+              `within ±2^53-1 (restore such a column from a source that keeps it as text)`,
+          );
         }
         return n;
       }
       case 'float32':
       case 'float64':
         if (v === '-0') return -0; // the neutral float -0 (docs/format.md, negative zero)
-        if (typeof v !== 'number') return bad(`holds ${JSON.stringify(v)}, which a Weaviate number cannot store (NaN and Infinity have no JSON form)`);
+        if (typeof v !== 'number')
+          return bad(`holds ${JSON.stringify(v)}, which a Weaviate number cannot store (NaN and Infinity have ` + `no JSON form)`);
         return v;
       case 'datetime':
-        if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT/.test(v)) return bad(`holds ${JSON.stringify(v)}, which a Weaviate date cannot store`);
+        if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT/.test(v))
+          return bad(`holds ${JSON.stringify(v)}, which a Weaviate date cannot store`);
         return v;
       case 'date':
-        if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\d$/.test(v)) return bad(`holds ${JSON.stringify(v)}, which a Weaviate date cannot store`);
+        if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\d$/.test(v))
+          return bad(`holds ${JSON.stringify(v)}, which a Weaviate date cannot store`);
         return `${v}T00:00:00Z`;
       default:
         return v;
@@ -282,9 +326,17 @@ export function valueFromWeaviate(raw: unknown, field: Pick<PayloadField, 'type'
       case 'float64':
         return Object.is(v, -0) ? '-0' : (v as JsonValue); // the neutral float -0 (docs/format.md, negative zero)
       case 'datetime':
-        return typeof v === 'string' ? datetimeFromWeaviate(v) : v instanceof Date ? `${v.toISOString().slice(0, 23)}000Z` : (v as JsonValue);
+        return typeof v === 'string'
+          ? datetimeFromWeaviate(v)
+          : v instanceof Date
+            ? `${v.toISOString().slice(0, 23)}000Z`
+            : (v as JsonValue);
       case 'date':
-        return typeof v === 'string' ? datetimeFromWeaviate(v).slice(0, 10) : v instanceof Date ? v.toISOString().slice(0, 10) : (v as JsonValue);
+        return typeof v === 'string'
+          ? datetimeFromWeaviate(v).slice(0, 10)
+          : v instanceof Date
+            ? v.toISOString().slice(0, 10)
+            : (v as JsonValue);
       default:
         return v as JsonValue;
     }
@@ -295,17 +347,28 @@ export function valueFromWeaviate(raw: unknown, field: Pick<PayloadField, 'type'
 // ---------------------------------------------------------------------------------------------
 // Distances and vector indexes.
 
-const TO_WEAVIATE: Partial<Record<Metric, string>> = { cosine: 'cosine', dot: 'dot', l2: 'l2-squared', l1: 'manhattan', hamming: 'hamming' };
+const TO_WEAVIATE: Partial<Record<Metric, string>> = {
+  cosine: 'cosine',
+  dot: 'dot',
+  l2: 'l2-squared',
+  l1: 'manhattan',
+  hamming: 'hamming',
+};
 const FROM_WEAVIATE: Record<string, Metric> = { cosine: 'cosine', dot: 'dot', 'l2-squared': 'l2', manhattan: 'l1', hamming: 'hamming' };
 
 /** Weaviate's distance for a metric. l2 is `l2-squared` there: the same order, squared scores. */
 export function distanceToWeaviate(metric: Metric, field: string): string {
   const d = TO_WEAVIATE[metric];
   if (!d) {
-    throw new UnsupportedOperationError(`Vector ${JSON.stringify(field)} is searched by ${metric}, which Weaviate does not offer (it has ${Object.keys(FROM_WEAVIATE).join(', ')}); vectordr never changes a metric silently. Restore into an engine that supports ${metric}.`, {
-      plugin: PLUGIN,
-      details: { field, metric, supported: Object.values(FROM_WEAVIATE) },
-    });
+    throw new UnsupportedOperationError(
+      `Vector ${JSON.stringify(field)} is searched by ${metric}, which Weaviate does not offer ` +
+        `(it has ${Object.keys(FROM_WEAVIATE).join(', ')}); vectordr never changes a metric ` +
+        `silently. Restore into an engine that supports ${metric}.`,
+      {
+        plugin: PLUGIN,
+        details: { field, metric, supported: Object.values(FROM_WEAVIATE) },
+      },
+    );
   }
   return d;
 }
@@ -325,7 +388,13 @@ export function indexFromWeaviate(field: string, entry: VectorConfigEntry): Inde
     if (typeof hnsw.efConstruction === 'number') params.ef_construction = hnsw.efConstruction;
     if (typeof hnsw.ef === 'number' && hnsw.ef > 0) params.ef_search = hnsw.ef;
   }
-  return { kind, field, metric: metricFromWeaviate(cfg.distance), params, native: JSON.stringify({ vectorIndexType: kind, vectorIndexConfig: cfg }) };
+  return {
+    kind,
+    field,
+    metric: metricFromWeaviate(cfg.distance),
+    params,
+    native: JSON.stringify({ vectorIndexType: kind, vectorIndexConfig: cfg }),
+  };
 }
 
 /**
@@ -333,7 +402,10 @@ export function indexFromWeaviate(field: string, entry: VectorConfigEntry): Inde
  * came from Weaviate, else hnsw with the recorded m / ef_construction. `skipped` says why a
  * recorded index could not be recreated as it was.
  */
-export function indexToWeaviate(index: IndexSpec | undefined, distance: string): { vectorIndexType: string; vectorIndexConfig: Record<string, unknown>; skipped?: string } {
+export function indexToWeaviate(
+  index: IndexSpec | undefined,
+  distance: string,
+): { vectorIndexType: string; vectorIndexConfig: Record<string, unknown>; skipped?: string } {
   if (index?.native?.startsWith('{"vectorIndexType"')) {
     const n = JSON.parse(index.native) as { vectorIndexType: string; vectorIndexConfig: Record<string, unknown> };
     return { vectorIndexType: n.vectorIndexType, vectorIndexConfig: { ...n.vectorIndexConfig, distance } };
@@ -346,5 +418,9 @@ export function indexToWeaviate(index: IndexSpec | undefined, distance: string):
     return { vectorIndexType: 'hnsw', vectorIndexConfig: cfg };
   }
   if (index.kind === 'flat') return { vectorIndexType: 'flat', vectorIndexConfig: { distance } };
-  return { vectorIndexType: 'hnsw', vectorIndexConfig: { distance }, skipped: `Weaviate has no ${index.kind} index; built hnsw with Weaviate's defaults instead` };
+  return {
+    vectorIndexType: 'hnsw',
+    vectorIndexConfig: { distance },
+    skipped: `Weaviate has no ${index.kind} index; built hnsw with Weaviate's defaults instead`,
+  };
 }

@@ -65,7 +65,8 @@ function toObjects(r: Resolved, batch: RecordBatch): { objects: BatchObjectInput
       if (!p) {
         throw new InvalidInputError(
           'SCHEMA_MISMATCH',
-          `Payload field ${JSON.stringify(key)} has no property in Weaviate collection ${JSON.stringify(collection)}. Nothing of this batch was written.`,
+          `Payload field ${JSON.stringify(key)} has no property in Weaviate collection ` +
+            `${JSON.stringify(collection)}. Nothing of this batch was written.`,
           { plugin: PLUGIN },
         );
       }

@@ -97,7 +97,11 @@ export class BucketDigest {
     let carry = 0;
     for (let limb = 7; limb >= 0; limb--) {
       const o = limb * 4;
-      const d = ((digest[o] as number) << 24 >>> 0) + ((digest[o + 1] as number) << 16) + ((digest[o + 2] as number) << 8) + (digest[o + 3] as number);
+      const d =
+        (((digest[o] as number) << 24) >>> 0) +
+        ((digest[o + 1] as number) << 16) +
+        ((digest[o + 2] as number) << 8) +
+        (digest[o + 3] as number);
       const s = (this.sums[base + limb] as number) + d + carry;
       this.sums[base + limb] = s >>> 0;
       carry = s > 0xffffffff ? 1 : 0;

@@ -12,7 +12,15 @@
  * Segments are addressed by HMAC(id key, plaintext) instead of SHA-256(plaintext): equal content still
  * deduplicates inside the repository, but nobody without the key can test for known content.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  randomBytes,
+  scrypt as scryptCb,
+  timingSafeEqual,
+  type ScryptOptions,
+} from 'node:crypto';
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
 
@@ -34,7 +42,13 @@ export interface KeyWrapper {
 
 export const ScryptParamsSchema = z.object({
   /** CPU/memory cost, a power of two. @default 131072 (2^17, ~128 MiB, OWASP's recommendation) */
-  N: z.number().int().min(2 ** 14).max(2 ** 22).refine((n) => (n & (n - 1)) === 0, 'N must be a power of two').default(2 ** 17),
+  N: z
+    .number()
+    .int()
+    .min(2 ** 14)
+    .max(2 ** 22)
+    .refine((n) => (n & (n - 1)) === 0, 'N must be a power of two')
+    .default(2 ** 17),
   r: z.number().int().min(1).max(32).default(8),
   p: z.number().int().min(1).max(16).default(1),
 });
@@ -42,7 +56,11 @@ export const ScryptParamsSchema = z.object({
 export const EncryptionOptionsSchema = z.union([
   z.object({ passphrase: z.string().min(1), scrypt: ScryptParamsSchema.optional() }).strict(),
   z.object({ key: z.instanceof(Uint8Array).refine((k) => k.length === 32, 'key must be 32 bytes (AES-256)') }).strict(),
-  z.object({ kms: z.custom<KeyWrapper>((v) => typeof v === 'object' && v !== null && 'wrap' in v && 'unwrap' in v && 'keyId' in v, 'a KeyWrapper') }).strict(),
+  z
+    .object({
+      kms: z.custom<KeyWrapper>((v) => typeof v === 'object' && v !== null && 'wrap' in v && 'unwrap' in v && 'keyId' in v, 'a KeyWrapper'),
+    })
+    .strict(),
 ]);
 /** How to open (or create) an encrypted repository: a passphrase, a raw 32-byte key, or a KMS hook. */
 export type EncryptionOptions = z.input<typeof EncryptionOptionsSchema>;
@@ -131,7 +149,9 @@ export function looksSealed(bytes: Uint8Array): boolean {
 
 function scrypt(passphrase: string, salt: Buffer, p: { N: number; r: number; p: number }): Promise<Buffer> {
   const options: ScryptOptions = { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + 16 * 1024 * 1024 };
-  return new Promise((resolve, reject) => scryptCb(passphrase.normalize('NFKC'), salt, 32, options, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scryptCb(passphrase.normalize('NFKC'), salt, 32, options, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 function keyCheck(master: Uint8Array, repositoryId: string): string {
@@ -145,13 +165,19 @@ function wrapAad(repositoryId: string): string {
 function parseOptions(options: EncryptionOptions): z.output<typeof EncryptionOptionsSchema> {
   const parsed = EncryptionOptionsSchema.safeParse(options);
   if (!parsed.success) {
-    throw new InvalidInputError('INVALID_OPTIONS', `Invalid encryption options: give exactly one of { passphrase }, { key: 32 bytes } or { kms }. ${z.prettifyError(parsed.error)}`);
+    throw new InvalidInputError(
+      'INVALID_OPTIONS',
+      `Invalid encryption options: give exactly one of { passphrase }, { key: 32 bytes } or { ` + `kms }. ${z.prettifyError(parsed.error)}`,
+    );
   }
   return parsed.data;
 }
 
 /** Makes a new master key and the config section that wraps it. */
-export async function createEncryption(repositoryId: string, options: EncryptionOptions): Promise<{ config: EncryptionConfig; cipher: RepositoryCipher }> {
+export async function createEncryption(
+  repositoryId: string,
+  options: EncryptionOptions,
+): Promise<{ config: EncryptionConfig; cipher: RepositoryCipher }> {
   const o = parseOptions(options);
   const master = randomBytes(64);
   let wrap: EncryptionConfig['wrap'];
@@ -180,14 +206,30 @@ export async function createEncryption(repositoryId: string, options: Encryption
 }
 
 /** Unwraps the master key of an existing repository; WRONG_KEY when the key check fails. */
-export async function openEncryption(repositoryId: string, config: EncryptionConfig, options: EncryptionOptions | undefined, location: string): Promise<RepositoryCipher> {
-  const how = config.wrap.kind === 'scrypt' ? 'a passphrase' : config.wrap.kind === 'key' ? 'a 32-byte key' : `the KMS key ${config.wrap.keyId}`;
+export async function openEncryption(
+  repositoryId: string,
+  config: EncryptionConfig,
+  options: EncryptionOptions | undefined,
+  location: string,
+): Promise<RepositoryCipher> {
+  const how =
+    config.wrap.kind === 'scrypt' ? 'a passphrase' : config.wrap.kind === 'key' ? 'a 32-byte key' : `the KMS key ${config.wrap.keyId}`;
   if (options === undefined) {
-    throw new InvalidInputError('KEY_REQUIRED', `Repository ${location} is encrypted; pass { encryption: ${config.wrap.kind === 'scrypt' ? '{ passphrase }' : config.wrap.kind === 'key' ? '{ key }' : '{ kms }'} } (it was created with ${how}).`);
+    throw new InvalidInputError(
+      'KEY_REQUIRED',
+      `Repository ${location} is encrypted; pass { encryption: ` +
+        `${config.wrap.kind === 'scrypt' ? '{ passphrase }' : config.wrap.kind === 'key' ? '{ key }' : '{ kms }'} ` +
+        `} (it was created with ${how}).`,
+    );
   }
   const o = parseOptions(options);
   const wrong = (): never => {
-    throw new InvalidInputError('WRONG_KEY', `The ${'passphrase' in o ? 'passphrase' : 'key' in o ? 'key' : 'KMS key'} does not open repository ${location} (key check failed; it was created with ${how}). Nothing was read or changed.`);
+    throw new InvalidInputError(
+      'WRONG_KEY',
+      `The ${'passphrase' in o ? 'passphrase' : 'key' in o ? 'key' : 'KMS key'} does not open ` +
+        `repository ${location} (key check failed; it was created with ${how}). Nothing was read ` +
+        `or changed.`,
+    );
   };
   const wrapped = Buffer.from(config.wrappedKey, 'base64');
   let master: Uint8Array | undefined;
@@ -204,7 +246,11 @@ export async function openEncryption(repositoryId: string, config: EncryptionCon
     try {
       master = await (o as { kms: KeyWrapper }).kms.unwrap(new Uint8Array(wrapped));
     } catch (err) {
-      throw new InvalidInputError('WRONG_KEY', `The KMS hook could not unwrap the key of repository ${location}: ${(err as Error).message}`, { cause: err });
+      throw new InvalidInputError(
+        'WRONG_KEY',
+        `The KMS hook could not unwrap the key of repository ${location}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   if (master === undefined || master.length !== 64) return wrong();

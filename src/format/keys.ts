@@ -27,7 +27,11 @@ export function collectionKey(collection: string): string {
   }
   // One path segment: filesystems allow 255 bytes per name.
   if (out.length > 255) {
-    throw new InvalidInputError('INVALID_IDENTIFIER', `Collection name ${JSON.stringify(collection.slice(0, 40))}... is too long to store (its key would be ${out.length} bytes, limit 255).`);
+    throw new InvalidInputError(
+      'INVALID_IDENTIFIER',
+      `Collection name ${JSON.stringify(collection.slice(0, 40))}... is too long to store (its ` +
+        `key would be ${out.length} bytes, limit 255).`,
+    );
   }
   return out;
 }
@@ -71,6 +75,10 @@ export function newSnapshotId(now = Date.now()): string {
 
 export function assertSnapshotId(id: string): void {
   if (!SNAPSHOT_ID.test(id)) {
-    throw new InvalidInputError('INVALID_IDENTIFIER', `Snapshot id ${JSON.stringify(id)} is not a vectordr snapshot id (26 characters of Crockford base32); use repo.list() to find ids.`);
+    throw new InvalidInputError(
+      'INVALID_IDENTIFIER',
+      `Snapshot id ${JSON.stringify(id)} is not a vectordr snapshot id (26 characters of ` +
+        `Crockford base32); use repo.list() to find ids.`,
+    );
   }
 }

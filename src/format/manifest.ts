@@ -22,7 +22,9 @@ export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>();
 
 const checksumString = z.string().regex(/^sha256:[0-9a-f]{64}$/);
-const featuresList = z.array(z.string().min(1)).refine((f) => f.every((x, i) => i === 0 || (f[i - 1] as string) < x), { message: 'features must be sorted and unique' });
+const featuresList = z
+  .array(z.string().min(1))
+  .refine((f) => f.every((x, i) => i === 0 || (f[i - 1] as string) < x), { message: 'features must be sorted and unique' });
 
 const configShape = {
   /** Random id of this repository. */
@@ -89,7 +91,9 @@ const manifestShape = {
       counts: z.array(z.number().int().nonnegative()),
       sums: z.array(hex64),
     })
-    .refine((d) => d.counts.length === d.buckets && d.sums.length === d.buckets, { message: 'counts and sums must have one entry per bucket' }),
+    .refine((d) => d.counts.length === d.buckets && d.sums.length === d.buckets, {
+      message: 'counts and sums must have one entry per bucket',
+    }),
   checkpoint: CheckpointSchema.nullable(),
   /** Where the time went: waiting for the engine's rows, digesting and encoding, storing segments. */
   timings: z.strictObject({ scanMs: z.number(), encodeMs: z.number(), storeMs: z.number(), totalMs: z.number() }),
@@ -118,7 +122,11 @@ export type ManifestSource = z.infer<typeof ManifestSchema>['source'] & { normal
  * A manifest in memory: v2's shape. A v1 manifest is read into it with `features: []`; the checksum is
  * added when the manifest is serialised (and is absent from v1 manifests of 0.1.0).
  */
-export type Manifest = Omit<z.infer<typeof ManifestSchema>, 'formatVersion' | 'checksum' | 'source'> & { formatVersion: 1 | 2; checksum?: string; source: ManifestSource };
+export type Manifest = Omit<z.infer<typeof ManifestSchema>, 'formatVersion' | 'checksum' | 'source'> & {
+  formatVersion: 1 | 2;
+  checksum?: string;
+  source: ManifestSource;
+};
 
 /**
  * The source facts a manifest written before they were recorded lacks, derived the one way they
@@ -139,12 +147,20 @@ type Versioned<T> = { [version: number]: z.ZodType<T> };
  * Parses JSON bytes in the order the format requires: `formatVersion`, then `features`, then the
  * checksum, then the schema (strict: unknown keys are damage, not an older writer).
  */
-function parseVersioned<T>(bytes: Uint8Array, what: string, code: 'MANIFEST_INVALID' | 'CONFIG_INVALID', schemas: Versioned<T>, checksumRequired: (version: number) => boolean): T {
+function parseVersioned<T>(
+  bytes: Uint8Array,
+  what: string,
+  code: 'MANIFEST_INVALID' | 'CONFIG_INVALID',
+  schemas: Versioned<T>,
+  checksumRequired: (version: number) => boolean,
+): T {
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new IntegrityError(code, `${what} is not valid JSON; it is damaged. Restore it from another copy of the repository.`, { cause: err });
+    throw new IntegrityError(code, `${what} is not valid JSON; it is damaged. Restore it from another copy of the repository.`, {
+      cause: err,
+    });
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new IntegrityError(code, `${what} is not a JSON object; it is damaged. Restore it from another copy of the repository.`);
@@ -163,19 +179,31 @@ function parseVersioned<T>(bytes: Uint8Array, what: string, code: 'MANIFEST_INVA
   if (Array.isArray(doc.features)) {
     const unknown = doc.features.filter((f) => typeof f !== 'string' || !KNOWN_FEATURES.has(f));
     if (unknown.length > 0) {
-      throw new FormatVersionError(`${what} uses format features this vectordr does not implement (${unknown.map((f) => JSON.stringify(f)).join(', ')}). Upgrade vectordr to read it.`, {
-        code: 'FORMAT_FEATURE',
-        details: { features: unknown.map(String).join(',') },
-      });
+      throw new FormatVersionError(
+        `${what} uses format features this vectordr does not implement ` +
+          `(${unknown.map((f) => JSON.stringify(f)).join(', ')}). Upgrade vectordr to read it.`,
+        {
+          code: 'FORMAT_FEATURE',
+          details: { features: unknown.map(String).join(',') },
+        },
+      );
     }
   }
   if ('checksum' in doc) {
     const { checksum, ...rest } = doc;
     if (checksum !== documentChecksum(rest as Payload)) {
-      throw new IntegrityError(code, `${what} fails its checksum; it was altered after it was written. Restore it from another copy of the repository${code === 'MANIFEST_INVALID' ? ', or use an older snapshot' : ''}.`);
+      throw new IntegrityError(
+        code,
+        `${what} fails its checksum; it was altered after it was written. Restore it from another ` +
+          `copy of the repository${code === 'MANIFEST_INVALID' ? ', or use an older snapshot' : ''}.`,
+      );
     }
   } else if (checksumRequired(version)) {
-    throw new IntegrityError(code, `${what} has no checksum, which every formatVersion ${version} document carries; it was damaged or edited. Restore it from another copy of the repository.`);
+    throw new IntegrityError(
+      code,
+      `${what} has no checksum, which every formatVersion ${version} document carries; it was ` +
+        `damaged or edited. Restore it from another copy of the repository.`,
+    );
   }
   const schema = schemas[version] as z.ZodType<T>;
   const parsed = schema.safeParse(raw);
@@ -199,13 +227,22 @@ export function parseManifest(bytes: Uint8Array, key: string): Manifest {
 export function serializeManifest(manifest: Manifest): Uint8Array {
   // A v1 manifest read into memory carries `features` (v1's strict schema refuses it): only v2 is written.
   if (manifest.formatVersion !== FORMAT_VERSION) {
-    throw new FormatVersionError(`Manifest ${manifest.id} is formatVersion ${manifest.formatVersion}; vectordr writes only formatVersion ${FORMAT_VERSION} manifests.`);
+    throw new FormatVersionError(
+      `Manifest ${manifest.id} is formatVersion ${manifest.formatVersion}; vectordr writes only ` +
+        `formatVersion ${FORMAT_VERSION} manifests.`,
+    );
   }
   return withChecksum(manifest);
 }
 
 export function parseRepositoryConfig(bytes: Uint8Array): RepositoryConfig {
-  return parseVersioned<RepositoryConfig>(bytes, 'Repository config vectordr.json', 'CONFIG_INVALID', { 1: RepositoryConfigV1Schema, 2: RepositoryConfigSchema }, (v) => v >= 2);
+  return parseVersioned<RepositoryConfig>(
+    bytes,
+    'Repository config vectordr.json',
+    'CONFIG_INVALID',
+    { 1: RepositoryConfigV1Schema, 2: RepositoryConfigSchema },
+    (v) => v >= 2,
+  );
 }
 
 /** Config or manifest bytes with a fresh `checksum` over every other field. */

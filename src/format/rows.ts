@@ -19,7 +19,13 @@ export function digestVectorOrder(schema: Pick<CollectionSchema, 'vectors'>): st
  * Canonicalises payloads, computes record digests and buckets, and adds them to `acc`.
  * `payloadJson` may be given (segments store it) to hash exactly the stored bytes.
  */
-export function digestBatch(idType: IdType, vectorOrder: string[], batch: RecordBatch, acc: BucketDigest, payloadJson?: string[]): DigestedRows {
+export function digestBatch(
+  idType: IdType,
+  vectorOrder: string[],
+  batch: RecordBatch,
+  acc: BucketDigest,
+  payloadJson?: string[],
+): DigestedRows {
   const n = batch.length;
   const pj = payloadJson ?? batch.payloads.map(canonicalPayload);
   const digests = new Uint8Array(n * 32);

@@ -60,18 +60,17 @@ export interface EncodeOptions {
 /** Flat columns by name; parquet-wasm cannot address the nested vector leaf, so vectors take the global setting. */
 const FLAT_COLUMNS = ['id', 'op', 'digest', 'payload'];
 
-export function encodeSegment(layout: SegmentLayout, rows: SegmentRows, options: EncodeOptions = { vectorCompression: 'none' }): Uint8Array {
+export function encodeSegment(
+  layout: SegmentLayout,
+  rows: SegmentRows,
+  options: EncodeOptions = { vectorCompression: 'none' },
+): Uint8Array {
   const { batch } = rows;
   const n = batch.length;
   const columns: Record<string, arrow.Vector> = {};
-  columns.id =
-    batch.ids instanceof BigInt64Array
-      ? arrow.makeVector(batch.ids)
-      : arrow.vectorFromArray(batch.ids, new arrow.Utf8());
+  columns.id = batch.ids instanceof BigInt64Array ? arrow.makeVector(batch.ids) : arrow.vectorFromArray(batch.ids, new arrow.Utf8());
   columns.op = arrow.vectorFromArray(rows.ops, new arrow.Utf8());
-  columns.digest = arrow.makeVector(
-    arrow.makeData({ type: new arrow.FixedSizeBinary(32), length: n, nullCount: 0, data: rows.digests }),
-  );
+  columns.digest = arrow.makeVector(arrow.makeData({ type: new arrow.FixedSizeBinary(32), length: n, nullCount: 0, data: rows.digests }));
   columns.payload = arrow.vectorFromArray(rows.payloadJson, new arrow.Utf8());
   for (const v of layout.vectors) {
     const col = batch.vectors[v.name];
@@ -107,7 +106,11 @@ export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 's
   try {
     table = arrow.tableFromIPC(parquet.readParquet(bytes).intoIPCStream());
   } catch (err) {
-    throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${key} is not a readable Parquet file; restore it from another copy or take a new snapshot.`, { cause: err });
+    throw new IntegrityError(
+      'SEGMENT_CORRUPT',
+      `Segment ${key} is not a readable Parquet file; restore it from another copy or take a new ` + `snapshot.`,
+      { cause: err },
+    );
   }
   const n = table.numRows;
   const column = (name: string): arrow.Vector => {
@@ -147,10 +150,13 @@ export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 's
     for (const d of col.data) {
       const type = d.type as arrow.FixedSizeList;
       if (type.listSize !== v.dims) {
-        throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${key}: vector ${v.name} has ${type.listSize} dims, the manifest says ${v.dims}.`);
+        throw new IntegrityError(
+          'SEGMENT_CORRUPT',
+          `Segment ${key}: vector ${v.name} has ${type.listSize} dims, the manifest says ${v.dims}.`,
+        );
       }
       const child = d.children[0] as arrow.Data<arrow.Float32>;
-      const start = (child.offset + d.offset * v.dims);
+      const start = child.offset + d.offset * v.dims;
       data.set(child.values.subarray(start, start + d.length * v.dims), o * v.dims);
       if (d.nullCount > 0) {
         valid ??= new Uint8Array(n).fill(1);

@@ -215,7 +215,11 @@ export class RepositoryLock {
    * before a commit that relies on it, and by prune before it deletes.
    */
   async assertHeld(): Promise<void> {
-    if (this.released) throw new ConflictError('LOCK_LOST', `The repository lock ${this.key} was already released; this is a bug in the caller. Nothing was committed.`);
+    if (this.released)
+      throw new ConflictError(
+        'LOCK_LOST',
+        `The repository lock ${this.key} was already released; this is a bug in the caller. ` + `Nothing was committed.`,
+      );
     if (!this.lostBecause && Date.now() - this.lastRefresh > this.staleAfterMs / 2) this.markLost('overdue');
     if (!this.lostBecause) {
       let current: Uint8Array | undefined;
@@ -229,9 +233,13 @@ export class RepositoryLock {
     if (this.lostBecause === 'removed') {
       throw new ConflictError(
         'LOCK_LOST',
-        `The repository lock ${this.key} was removed or replaced by another process while this operation held it (refreshed on time, last ${Math.round((Date.now() - this.lastRefresh) / 1000)} s ago). ` +
+        `The repository lock ${this.key} was removed or replaced by another process while this ` +
+          `operation held it (refreshed on time, last ` +
+          `${Math.round((Date.now() - this.lastRefresh) / 1000)} s ago). ` +
           `A prune or forget that judged it stale may have deleted data this operation wrote, so nothing was committed. ` +
-          `Rerun (stored segments are reused), and check that no process removes locks by hand or runs an older vectordr (which judges locks by its own staleAfterMs, and by pids of other containers).`,
+          `Rerun (stored segments are reused), and check that no process removes locks by hand or ` +
+          `runs an older vectordr (which judges locks by its own staleAfterMs, and by pids of other ` +
+          `containers).`,
         { details: { lock: this.key, reason: 'removed' } },
       );
     }
@@ -239,7 +247,10 @@ export class RepositoryLock {
       const age = Math.round((Date.now() - this.lastRefresh) / 1000);
       throw new ConflictError(
         'LOCK_LOST',
-        `Lost the repository lock ${this.key}: not refreshed for ${age} s, more than half of staleAfterMs (${Math.round(this.staleAfterMs / 1000)} s), because the process was paused or the store unreachable; another process may have judged it stale. Nothing was committed; rerun (stored segments are reused).`,
+        `Lost the repository lock ${this.key}: not refreshed for ${age} s, more than half of ` +
+          `staleAfterMs (${Math.round(this.staleAfterMs / 1000)} s), because the process was paused ` +
+          `or the store unreachable; another process may have judged it stale. Nothing was ` +
+          `committed; rerun (stored segments are reused).`,
         { details: { lock: this.key, reason: 'overdue' } },
       );
     }
@@ -271,7 +282,13 @@ function processAlive(pid: number): boolean {
  * is judged by time alone.
  */
 function samePidSpace(body: LockBody, me: ProcessIdentity): boolean {
-  return body.host === me.host && me.pidNamespace !== undefined && me.bootId !== undefined && body.pidNamespace === me.pidNamespace && body.bootId === me.bootId;
+  return (
+    body.host === me.host &&
+    me.pidNamespace !== undefined &&
+    me.bootId !== undefined &&
+    body.pidNamespace === me.pidNamespace &&
+    body.bootId === me.bootId
+  );
 }
 
 /** Every lock in the repository with its staleness judged against `now` (a storage timestamp). */
@@ -283,7 +300,12 @@ export async function listLocks(store: LockStore, now: Date, staleAfterMs: numbe
  * The locks, judged against the storage's time: the lastModified of `ownKey` in the same listing
  * when given (a listing has millisecond times; S3's HEAD has whole seconds), else `fallbackNow`.
  */
-async function readLocks(store: LockStore, ownKey: string | undefined, fallbackNow: () => Promise<Date> | Date, staleAfterMs: number): Promise<{ locks: LockInfo[]; now: Date }> {
+async function readLocks(
+  store: LockStore,
+  ownKey: string | undefined,
+  fallbackNow: () => Promise<Date> | Date,
+  staleAfterMs: number,
+): Promise<{ locks: LockInfo[]; now: Date }> {
   const out: LockInfo[] = [];
   const objects: StorageObjectInfo[] = [];
   for await (const o of store.storage.list(LOCKS_PREFIX)) objects.push(o);
@@ -300,12 +322,26 @@ async function readLocks(store: LockStore, ownKey: string | undefined, fallbackN
       if (isVectordrError(err, 'KEY_NOT_FOUND')) continue; // released meanwhile
     }
     // An unreadable lock is honoured until it is stale by time.
-    const b = body ?? { formatVersion: 1 as const, exclusive: true, operation: 'unknown (unreadable lock)', host: '?', pid: 0, createdAt: o.lastModified.toISOString() };
+    const b = body ?? {
+      formatVersion: 1 as const,
+      exclusive: true,
+      operation: 'unknown (unreadable lock)',
+      host: '?',
+      pid: 0,
+      createdAt: o.lastModified.toISOString(),
+    };
     const staleLimitMs = Math.max(staleAfterMs, b.staleAfterMs ?? 0);
     const expired = now.getTime() - o.lastModified.getTime() > staleLimitMs;
     const gone = body !== undefined && samePidSpace(body, me) && body.pid !== me.pid && !processAlive(body.pid);
     const staleReason = expired ? ('expired' as const) : gone ? ('process-gone' as const) : undefined;
-    out.push({ ...b, key: o.key, refreshedAt: o.lastModified, staleLimitMs, stale: staleReason !== undefined, ...(staleReason ? { staleReason } : {}) });
+    out.push({
+      ...b,
+      key: o.key,
+      refreshedAt: o.lastModified,
+      staleLimitMs,
+      stale: staleReason !== undefined,
+      ...(staleReason ? { staleReason } : {}),
+    });
   }
   return { locks: out, now };
 }
@@ -339,7 +375,12 @@ export async function acquireLock(
     const stored = store.encodeObject(key, plain);
     const writtenAt = Date.now();
     await store.storage.put(key, stored, { ifNoneMatch: '*' });
-    const { locks: others, now } = await readLocks(store, key, async () => (await store.storage.stat(key))?.lastModified ?? new Date(), o.staleAfterMs);
+    const { locks: others, now } = await readLocks(
+      store,
+      key,
+      async () => (await store.storage.stat(key))?.lastModified ?? new Date(),
+      o.staleAfterMs,
+    );
     const conflicting = others.filter((l) => !l.stale && (request.exclusive || l.exclusive));
     if (conflicting.length === 0) {
       const stale = request.exclusive ? others.filter((x) => x.stale) : [];
@@ -348,7 +389,14 @@ export async function acquireLock(
         await store.storage.delete(l.key);
       }
       const staleLimitMs = Math.max(o.staleAfterMs, ...others.map((l) => l.staleLimitMs));
-      return new RepositoryLock(store, key, stored, request.exclusive, { staleAfterMs: o.staleAfterMs, refreshMs, staleLimitMs, writtenAt, storageNow: now }, stale.length);
+      return new RepositoryLock(
+        store,
+        key,
+        stored,
+        request.exclusive,
+        { staleAfterMs: o.staleAfterMs, refreshMs, staleLimitMs, writtenAt, storageNow: now },
+        stale.length,
+      );
     }
     await store.storage.delete(key);
     if (Date.now() >= deadline) {
@@ -356,8 +404,11 @@ export async function acquireLock(
       const ago = Math.round((now.getTime() - h.refreshedAt.getTime()) / 1000);
       throw new ConflictError(
         'LOCKED',
-        `Repository ${store.storage.location} is locked${h.exclusive ? ' exclusively' : ''} by "${h.operation}" on ${h.host} (pid ${h.pid}) since ${h.createdAt}, refreshed ${ago} s ago; ` +
-          `it goes stale ${Math.round(h.staleLimitMs / 1000)} s after its last refresh. Wait (lock option waitMs), or if that process is gone, rerun once it is stale.`,
+        `Repository ${store.storage.location} is locked${h.exclusive ? ' exclusively' : ''} by ` +
+          `"${h.operation}" on ${h.host} (pid ${h.pid}) since ${h.createdAt}, refreshed ${ago} s ` +
+          `ago; ` +
+          `it goes stale ${Math.round(h.staleLimitMs / 1000)} s after its last refresh. Wait (lock ` +
+          `option waitMs), or if that process is gone, rerun once it is stale.`,
         { details: { lock: h.key, operation: h.operation, host: h.host, pid: h.pid, exclusive: h.exclusive } },
       );
     }

@@ -107,7 +107,9 @@ export type PruneStore = RepositoryContext & Locker & ManifestReader & SnapshotL
 export function segmentSizeError(ref: SegmentRef, expected: number, size: number, consequence: string): IntegrityError {
   return new IntegrityError(
     'SEGMENT_CORRUPT',
-    `Segment ${ref.key} has ${size} bytes where the manifest records ${expected}: the object was truncated or replaced by other content (another segment's, say)${consequence}. Restore it from another copy of the repository, or use another snapshot.`,
+    `Segment ${ref.key} has ${size} bytes where the manifest records ${expected}: the object ` +
+      `was truncated or replaced by other content (another segment's, say)${consequence}. ` +
+      `Restore it from another copy of the repository, or use another snapshot.`,
     { details: { key: ref.key } },
   );
 }

@@ -80,7 +80,13 @@ async function readAllManifests(repo: PruneStore, signal: AbortSignal | undefine
       out.push(await repo.readManifest(ref.collection, ref.id));
     } catch (err) {
       if (err instanceof VectordrError && err.category !== 'aborted' && err.category !== 'transient') {
-        throw new IntegrityError('PRUNE_UNSAFE', `Manifest ${manifestKey(ref.collection, ref.id)} cannot be read (${err.code}); without it there is no knowing which data it needs, so nothing was deleted. Run repo.verify() and repair or remove that manifest first.`, { cause: err });
+        throw new IntegrityError(
+          'PRUNE_UNSAFE',
+          `Manifest ${manifestKey(ref.collection, ref.id)} cannot be read (${err.code}); without it ` +
+            `there is no knowing which data it needs, so nothing was deleted. Run repo.verify() and ` +
+            `repair or remove that manifest first.`,
+          { cause: err },
+        );
       }
       throw err;
     }

@@ -10,12 +10,36 @@ import { forEachLimit } from '../async.js';
 import { ConflictError, IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
 import { sha256Hex } from '../format/digest.js';
 import { type RepositoryCipher, SEAL_OVERHEAD, looksSealed } from '../format/encryption.js';
-import { DATA_PREFIX, SNAPSHOTS_PREFIX, assertSnapshotId, collectionFromKey, collectionKey, manifestKey, segmentKey } from '../format/keys.js';
+import {
+  DATA_PREFIX,
+  SNAPSHOTS_PREFIX,
+  assertSnapshotId,
+  collectionFromKey,
+  collectionKey,
+  manifestKey,
+  segmentKey,
+} from '../format/keys.js';
 import { type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, serializeManifest } from '../format/manifest.js';
 import type { Logger } from '../logger.js';
 import type { Storage, StorageObjectInfo } from '../storage/storage.js';
-import { type LockInfo, type LockOptions, type LockStore, type RepositoryLock, LockOptionsSchema, acquireLock, listLocks } from './locks.js';
-import { type IntegrityStore, type MissingSegment, type PruneStore, type RestoreStore, type SnapshotRef, type SnapshotStore, segmentSizeError } from './ports.js';
+import {
+  type LockInfo,
+  type LockOptions,
+  type LockStore,
+  type RepositoryLock,
+  LockOptionsSchema,
+  acquireLock,
+  listLocks,
+} from './locks.js';
+import {
+  type IntegrityStore,
+  type MissingSegment,
+  type PruneStore,
+  type RestoreStore,
+  type SnapshotRef,
+  type SnapshotStore,
+  segmentSizeError,
+} from './ports.js';
 
 /** Segment `stat`s in flight when a snapshot confirms its segments before committing. */
 const STAT_CONCURRENCY = 8;
@@ -82,7 +106,10 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     return this.#cipher.open(stored, key);
   }
 
-  lock(request: { exclusive: boolean; operation: string; signal?: AbortSignal }, options: LockOptions = this.#locks): Promise<RepositoryLock> {
+  lock(
+    request: { exclusive: boolean; operation: string; signal?: AbortSignal },
+    options: LockOptions = this.#locks,
+  ): Promise<RepositoryLock> {
     return acquireLock(this, request, { ...this.#locks, ...options });
   }
 
@@ -122,11 +149,18 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
    */
   async noSnapshotError(collection: string, signal?: AbortSignal): Promise<NotFoundError> {
     const names = [...new Set((await this.snapshotRefs({ signal })).map((r) => r.collection))].sort();
-    const shown = names.slice(0, 20).map((n) => JSON.stringify(n)).join(', ');
-    const held = names.length === 0 ? 'it holds no snapshot at all' : `collections with snapshots: ${shown}${names.length > 20 ? `, and ${names.length - 20} more` : ''}`;
+    const shown = names
+      .slice(0, 20)
+      .map((n) => JSON.stringify(n))
+      .join(', ');
+    const held =
+      names.length === 0
+        ? 'it holds no snapshot at all'
+        : `collections with snapshots: ${shown}${names.length > 20 ? `, and ${names.length - 20} more` : ''}`;
     return new NotFoundError(
       'SNAPSHOT_NOT_FOUND',
-      `Repository ${this.storage.location} has no snapshot of collection ${JSON.stringify(collection)} (${held}). Check the name; repo.list() lists every snapshot.`,
+      `Repository ${this.storage.location} has no snapshot of collection ` +
+        `${JSON.stringify(collection)} (${held}). Check the name; repo.list() lists every snapshot.`,
       { details: { collection, collections: names.slice(0, 20) } },
     );
   }
@@ -144,20 +178,34 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
       bytes = await this.storage.get(key);
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) {
-        throw new NotFoundError('SNAPSHOT_NOT_FOUND', `Snapshot ${snapshotId} of collection ${JSON.stringify(collection)} does not exist; use repo.list() to see snapshots.`, { cause: err });
+        throw new NotFoundError(
+          'SNAPSHOT_NOT_FOUND',
+          `Snapshot ${snapshotId} of collection ${JSON.stringify(collection)} does not exist; use ` + `repo.list() to see snapshots.`,
+          { cause: err },
+        );
       }
       throw err;
     }
     const plain = this.decodeObject(key, bytes);
     if (plain === undefined) {
-      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} fails decryption (altered, truncated, or not written under this repository's key); restore it from another copy of the repository.`);
+      throw new IntegrityError(
+        'MANIFEST_INVALID',
+        `Manifest ${key} fails decryption (altered, truncated, or not written under this ` +
+          `repository's key); restore it from another copy of the repository.`,
+      );
     }
     if (!this.#cipher && looksSealed(plain)) {
-      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} is encrypted but the repository config says the repository is not; the config was replaced.`);
+      throw new IntegrityError(
+        'MANIFEST_INVALID',
+        `Manifest ${key} is encrypted but the repository config says the repository is not; the ` + `config was replaced.`,
+      );
     }
     const manifest = parseManifest(plain, key);
     if (manifest.id !== snapshotId || manifest.collection !== collection) {
-      throw new IntegrityError('MANIFEST_INVALID', `Manifest ${key} names snapshot ${manifest.id} of ${JSON.stringify(manifest.collection)}; it was moved or tampered with.`);
+      throw new IntegrityError(
+        'MANIFEST_INVALID',
+        `Manifest ${key} names snapshot ${manifest.id} of ${JSON.stringify(manifest.collection)}; ` + `it was moved or tampered with.`,
+      );
     }
     return manifest;
   }
@@ -192,29 +240,50 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
   }
 
   async getSegment(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array> {
-    if (this.#cipher ? !/^data\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(ref.key) || ref.key.slice(5, 7) !== ref.key.slice(8, 10) : ref.key !== segmentKey(ref.sha256)) {
-      throw new IntegrityError('MANIFEST_INVALID', `Segment key ${ref.key} does not match its hash ${ref.sha256}; the manifest was tampered with.`);
+    if (
+      this.#cipher
+        ? !/^data\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(ref.key) || ref.key.slice(5, 7) !== ref.key.slice(8, 10)
+        : ref.key !== segmentKey(ref.sha256)
+    ) {
+      throw new IntegrityError(
+        'MANIFEST_INVALID',
+        `Segment key ${ref.key} does not match its hash ${ref.sha256}; the manifest was tampered with.`,
+      );
     }
     let stored: Uint8Array;
     try {
       stored = await this.storage.get(ref.key, { signal });
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) {
-        throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} is missing from ${this.storage.location}; the snapshot cannot be restored from this repository.`, { cause: err });
+        throw new IntegrityError(
+          'SEGMENT_MISSING',
+          `Segment ${ref.key} is missing from ${this.storage.location}; the snapshot cannot be ` + `restored from this repository.`,
+          { cause: err },
+        );
       }
       throw err;
     }
     if (stored.length !== this.storedSize(ref)) throw segmentSizeError(ref, this.storedSize(ref), stored.length, '');
     const bytes = this.decodeObject(ref.key, stored);
     if (bytes === undefined) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} fails AES-GCM authentication; the stored bytes were altered.`, { details: { key: ref.key } });
+      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} fails AES-GCM authentication; the stored bytes were altered.`, {
+        details: { key: ref.key },
+      });
     }
     if (this.#cipher && segmentKey(this.#cipher.segmentId(bytes)) !== ref.key) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} decrypts to content with another address; it was moved or the manifest was tampered with.`, { details: { key: ref.key } });
+      throw new IntegrityError(
+        'SEGMENT_CORRUPT',
+        `Segment ${ref.key} decrypts to content with another address; it was moved or the manifest ` + `was tampered with.`,
+        { details: { key: ref.key } },
+      );
     }
     const actual = sha256Hex(bytes);
     if (actual !== ref.sha256) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} fails its SHA-256 check (found ${actual}); the stored bytes were altered.`, { details: { key: ref.key } });
+      throw new IntegrityError(
+        'SEGMENT_CORRUPT',
+        `Segment ${ref.key} fails its SHA-256 check (found ${actual}); the stored bytes were altered.`,
+        { details: { key: ref.key } },
+      );
     }
     return bytes;
   }
@@ -224,7 +293,8 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     try {
       await this.storage.put(key, this.encodeObject(key, serializeManifest(manifest)), { ifNoneMatch: '*' });
     } catch (err) {
-      if (isVectordrError(err, 'KEY_EXISTS')) throw new ConflictError('KEY_EXISTS', `Snapshot ${manifest.id} already exists; refusing to overwrite it.`, { cause: err });
+      if (isVectordrError(err, 'KEY_EXISTS'))
+        throw new ConflictError('KEY_EXISTS', `Snapshot ${manifest.id} already exists; refusing to overwrite it.`, { cause: err });
       throw err;
     }
   }

@@ -61,7 +61,13 @@ export class Repository {
   readonly logger: Logger;
   readonly #store: RepositoryStore;
 
-  private constructor(storage: Storage, config: RepositoryConfig, logger: Logger, cipher: RepositoryCipher | undefined, locks: LockOptions) {
+  private constructor(
+    storage: Storage,
+    config: RepositoryConfig,
+    logger: Logger,
+    cipher: RepositoryCipher | undefined,
+    locks: LockOptions,
+  ) {
     this.storage = storage;
     this.config = config;
     this.logger = logger;
@@ -73,16 +79,30 @@ export class Repository {
     return this.#store.encrypted;
   }
 
-  private static async fromConfig(storage: Storage, bytes: Uint8Array, options: z.output<typeof OpenRepositoryOptionsSchema>, logger: Logger): Promise<Repository> {
+  private static async fromConfig(
+    storage: Storage,
+    bytes: Uint8Array,
+    options: z.output<typeof OpenRepositoryOptionsSchema>,
+    logger: Logger,
+  ): Promise<Repository> {
     if (looksSealed(bytes)) {
-      throw new IntegrityError('CONFIG_INVALID', `Repository config ${CONFIG_KEY} in ${storage.location} is encrypted; the config is always plaintext, so this object was replaced.`);
+      throw new IntegrityError(
+        'CONFIG_INVALID',
+        `Repository config ${CONFIG_KEY} in ${storage.location} is encrypted; the config is always ` +
+          `plaintext, so this object was replaced.`,
+      );
     }
     const config = parseRepositoryConfig(bytes);
     let cipher: RepositoryCipher | undefined;
     if (config.encryption) {
       cipher = await openEncryption(config.id, config.encryption, options.encryption, storage.location);
     } else if (options.encryption !== undefined) {
-      throw new InvalidInputError('NOT_ENCRYPTED', `Repository ${storage.location} is not encrypted, but an encryption key was given. Its data is stored in plaintext; create a new encrypted repository to encrypt backups, or open this one without { encryption }.`);
+      throw new InvalidInputError(
+        'NOT_ENCRYPTED',
+        `Repository ${storage.location} is not encrypted, but an encryption key was given. Its ` +
+          `data is stored in plaintext; create a new encrypted repository to encrypt backups, or ` +
+          `open this one without { encryption }.`,
+      );
     }
     return new Repository(storage, config, logger, cipher, options.locks ?? {});
   }
@@ -100,7 +120,10 @@ export class Repository {
     }
     if (existing) return Repository.fromConfig(storage, existing, o, logger);
     if (!create) {
-      throw new NotFoundError('REPOSITORY_NOT_FOUND', `No vectordr repository at ${storage.location}; pass { create: true } to initialise one.`);
+      throw new NotFoundError(
+        'REPOSITORY_NOT_FOUND',
+        `No vectordr repository at ${storage.location}; pass { create: true } to initialise one.`,
+      );
     }
     const id = randomUUID();
     const enc = o.encryption === undefined ? undefined : await createEncryption(id, o.encryption);
@@ -153,7 +176,10 @@ export class Repository {
   async snapshot(adapter: VectorAdapter, collection: string, options: SnapshotOptions = {}): Promise<Report<SnapshotResult>> {
     assertAdapter(adapter, 'snapshot', ['describe', 'scan']);
     if (typeof collection !== 'string' || collection.length === 0) {
-      throw new InvalidInputError('INVALID_ARGUMENT', `repo.snapshot(adapter, collection) needs the collection name as a non-empty string; got ${describeValue(collection)}.`);
+      throw new InvalidInputError(
+        'INVALID_ARGUMENT',
+        `repo.snapshot(adapter, collection) needs the collection name as a non-empty string; got ` + `${describeValue(collection)}.`,
+      );
     }
     return withJsonForm(await takeSnapshot(this.#store, adapter, collection, options));
   }
@@ -210,11 +236,18 @@ function describeValue(v: unknown): string {
 function assertAdapter(adapter: unknown, operation: string, methods: readonly string[]): asserts adapter is VectorAdapter {
   const a = adapter as Record<string, unknown> | null;
   const ok =
-    typeof a === 'object' && a !== null && typeof a.engine === 'string' && typeof a.capabilities === 'object' && a.capabilities !== null && methods.every((m) => typeof a[m] === 'function');
+    typeof a === 'object' &&
+    a !== null &&
+    typeof a.engine === 'string' &&
+    typeof a.capabilities === 'object' &&
+    a.capabilities !== null &&
+    methods.every((m) => typeof a[m] === 'function');
   if (!ok) {
     throw new InvalidInputError(
       'INVALID_ARGUMENT',
-      `repo.${operation}() needs a VectorAdapter as its first argument (e.g. pgvectorAdapter({ pool }) from 'vectordr/adapters/pgvector'), with ${methods.join(', ')}; got ${describeValue(adapter)}.`,
+      `repo.${operation}() needs a VectorAdapter as its first argument (e.g. pgvectorAdapter({ ` +
+        `pool }) from 'vectordr/adapters/pgvector'), with ${methods.join(', ')}; got ` +
+        `${describeValue(adapter)}.`,
     );
   }
 }
@@ -223,4 +256,3 @@ function assertAdapter(adapter: unknown, operation: string, methods: readonly st
 export function openRepository(options: OpenRepositoryOptions): Promise<Repository> {
   return Repository.open(options);
 }
-

@@ -58,7 +58,12 @@ export function parseRetentionPolicy(policy: RetentionPolicy): z.output<typeof R
   const p = parsed.data;
   const any = Object.values(p).some((v) => v !== undefined && v > 0);
   if (!any) {
-    throw new InvalidInputError('INVALID_OPTIONS', 'A retention policy must keep something: set at least one of keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly or keepWithinMs above 0 (an empty policy would delete every snapshot).');
+    throw new InvalidInputError(
+      'INVALID_OPTIONS',
+      'A retention policy must keep something: set at least one of keepLast, keepHourly, ' +
+        'keepDaily, keepWeekly, keepMonthly, keepYearly or keepWithinMs above 0 (an empty policy ' +
+        'would delete every snapshot).',
+    );
   }
   return p;
 }
@@ -66,7 +71,9 @@ export function parseRetentionPolicy(policy: RetentionPolicy): z.output<typeof R
 /** Applies a policy to one collection's snapshots (any order). */
 export function applyRetention(snapshots: RetentionCandidate[], policy: RetentionPolicy): RetentionDecision {
   const p = parseRetentionPolicy(policy);
-  const newestFirst = [...snapshots].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  const newestFirst = [...snapshots].sort((a, b) =>
+    a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1,
+  );
   const reasons = new Map<string, string[]>();
   const add = (id: string, why: string): void => {
     const r = reasons.get(id) ?? [];

@@ -12,7 +12,16 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { IndexBuildReport, VectorAdapter } from '../adapter.js';
-import { ConflictError, IntegrityError, InvalidInputError, PermissionError, UnsupportedOperationError, VectordrError, isVectordrError, throwIfAborted } from '../errors.js';
+import {
+  ConflictError,
+  IntegrityError,
+  InvalidInputError,
+  PermissionError,
+  UnsupportedOperationError,
+  VectordrError,
+  isVectordrError,
+  throwIfAborted,
+} from '../errors.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
@@ -119,7 +128,11 @@ function missingOnTarget(existing: CollectionSchema, schema: CollectionSchema, s
     out.push({
       what: 'index',
       name: `${ix.kind} index on ${JSON.stringify(ix.field)}`,
-      reason: `the restore went into the existing ${target}, which has no index on ${JSON.stringify(ix.field)}; a restore into an existing collection keeps its indexes as they are and builds none${vector ? ', so search scans every vector' : ''}. Create the index on ${target}, or restore with ifExists: 'replace' to get the recorded indexes`,
+      reason:
+        `the restore went into the existing ${target}, which has no index on ` +
+        `${JSON.stringify(ix.field)}; a restore into an existing collection keeps its indexes as ` +
+        `they are and builds none${vector ? ', so search scans every vector' : ''}. Create the ` +
+        `index on ${target}, or restore with ifExists: 'replace' to get the recorded indexes`,
       action: 'not-recreated',
     });
   }
@@ -161,14 +174,24 @@ export function stagingName(target: string, snapshotId: string): string {
 /** Refuses restores the target engine cannot represent faithfully. */
 export function checkTargetSupports(adapter: VectorAdapter, schema: CollectionSchema): void {
   if (!adapter.capabilities.idTypes.includes(schema.idType)) {
-    throw new UnsupportedOperationError(`${adapter.engine} cannot store ${schema.idType} ids (it supports ${adapter.capabilities.idTypes.join(', ')}).`, { plugin: adapter.engine });
+    throw new UnsupportedOperationError(
+      `${adapter.engine} cannot store ${schema.idType} ids (it supports ` + `${adapter.capabilities.idTypes.join(', ')}).`,
+      { plugin: adapter.engine },
+    );
   }
   if (schema.vectors.length > 1 && !adapter.capabilities.namedVectors) {
-    throw new UnsupportedOperationError(`${adapter.engine} stores one vector per record; the snapshot has ${schema.vectors.length}.`, { plugin: adapter.engine });
+    throw new UnsupportedOperationError(`${adapter.engine} stores one vector per record; the snapshot has ${schema.vectors.length}.`, {
+      plugin: adapter.engine,
+    });
   }
   for (const v of schema.vectors) {
     if (v.dims > adapter.capabilities.maxDims) {
-      throw new InvalidInputError('DIMENSION_MISMATCH', `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; ${adapter.engine} accepts at most ${adapter.capabilities.maxDims}.`, { plugin: adapter.engine });
+      throw new InvalidInputError(
+        'DIMENSION_MISMATCH',
+        `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; ${adapter.engine} accepts at ` +
+          `most ${adapter.capabilities.maxDims}.`,
+        { plugin: adapter.engine },
+      );
     }
   }
 }
@@ -196,8 +219,15 @@ async function preflight(repo: RestoreStore, manifest: Manifest, signal?: AbortS
   for (const ref of manifest.segments) {
     throwIfAborted(signal);
     const size = await repo.statSegment(ref);
-    if (size === undefined) throw new IntegrityError('SEGMENT_MISSING', `Segment ${ref.key} of snapshot ${manifest.id} is missing; nothing was restored. Run repo.verify() and restore an older snapshot.`, { details: { key: ref.key } });
-    if (size !== repo.storedSize(ref)) throw segmentSizeError(ref, repo.storedSize(ref), size, `; nothing of snapshot ${manifest.id} was restored`);
+    if (size === undefined)
+      throw new IntegrityError(
+        'SEGMENT_MISSING',
+        `Segment ${ref.key} of snapshot ${manifest.id} is missing; nothing was restored. Run ` +
+          `repo.verify() and restore an older snapshot.`,
+        { details: { key: ref.key } },
+      );
+    if (size !== repo.storedSize(ref))
+      throw segmentSizeError(ref, repo.storedSize(ref), size, `; nothing of snapshot ${manifest.id} was restored`);
   }
 }
 
@@ -209,7 +239,13 @@ export async function restoreSnapshot(repo: RestoreStore, adapter: VectorAdapter
     lock = opts.lock ? await repo.lock({ exclusive: false, operation: `restore ${opts.collection}`, signal }) : undefined;
   } catch (err) {
     if (isVectordrError(err, 'ACCESS_DENIED')) {
-      throw new PermissionError('ACCESS_DENIED', `${err.message.replace(/^\[vectordr\] \[[^\]]*\] /, '')} A restore only needs to write its lock; with read-only credentials, restore with { lock: false } (and do not prune meanwhile).`, { cause: err, plugin: err.plugin });
+      throw new PermissionError(
+        'ACCESS_DENIED',
+        `${err.message.replace(/^\[vectordr\] \[[^\]]*\] /, '')} A restore only needs to write its ` +
+          `lock; with read-only credentials, restore with { lock: false } (and do not prune ` +
+          `meanwhile).`,
+        { cause: err, plugin: err.plugin },
+      );
     }
     throw err;
   }
@@ -220,12 +256,19 @@ export async function restoreSnapshot(repo: RestoreStore, adapter: VectorAdapter
   }
 }
 
-async function restoreUnderLock(repo: RestoreStore, adapter: VectorAdapter, opts: z.output<typeof RestoreOptionsSchema>): Promise<RestoreResult> {
+async function restoreUnderLock(
+  repo: RestoreStore,
+  adapter: VectorAdapter,
+  opts: z.output<typeof RestoreOptionsSchema>,
+): Promise<RestoreResult> {
   const { signal } = opts;
   const progress = new ProgressReporter('restore', opts.onProgress);
   const manifest = await repo.readManifest(opts.collection, opts.snapshot);
   if (manifest.kind !== 'full') {
-    throw new UnsupportedOperationError(`Snapshot ${manifest.id} is ${manifest.kind}; restoring snapshot chains is not supported by this version. Restore a full snapshot.`);
+    throw new UnsupportedOperationError(
+      `Snapshot ${manifest.id} is ${manifest.kind}; restoring snapshot chains is not supported ` +
+        `by this version. Restore a full snapshot.`,
+    );
   }
   const target = opts.target ?? manifest.collection;
   // Native type declarations only mean something to the engine that wrote them.
@@ -290,7 +333,12 @@ async function restoreUnderLock(repo: RestoreStore, adapter: VectorAdapter, opts
     if (merge) stagingSchema = withFieldTypesOf(existing, schema);
     await adapter.preflightAppend?.(target, schema);
     if (opts.ifExists === 'fail' && (await adapter.count(target)) > 0) {
-      throw new ConflictError('TARGET_NOT_EMPTY', `Target ${JSON.stringify(target)} already holds rows; pass ifExists: 'replace' (swap in the snapshot) or 'append' (upsert into it), or restore under another name with target.`, { plugin: adapter.engine });
+      throw new ConflictError(
+        'TARGET_NOT_EMPTY',
+        `Target ${JSON.stringify(target)} already holds rows; pass ifExists: 'replace' (swap in ` +
+          `the snapshot) or 'append' (upsert into it), or restore under another name with target.`,
+        { plugin: adapter.engine },
+      );
     }
     if (!useStaging) {
       mode = 'upsert';
@@ -332,7 +380,10 @@ async function restoreUnderLock(repo: RestoreStore, adapter: VectorAdapter, opts
       const ref = manifest.segments[s] as SegmentRef;
       const decoded = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
       if (decoded.ops.some((op) => op !== 'upsert')) {
-        throw new IntegrityError('SEGMENT_CORRUPT', `Segment ${ref.key} of full snapshot ${manifest.id} contains delete rows; the snapshot is inconsistent.`);
+        throw new IntegrityError(
+          'SEGMENT_CORRUPT',
+          `Segment ${ref.key} of full snapshot ${manifest.id} contains delete rows; the snapshot is ` + `inconsistent.`,
+        );
       }
       // Vectors (dims, finite values) are validated by adapter.write before it sends anything.
       return decoded.batch;
@@ -383,10 +434,17 @@ async function restoreUnderLock(repo: RestoreStore, adapter: VectorAdapter, opts
     if (mode === 'insert' && !useStaging && resumeFrom === undefined) {
       const stored = await adapter.count(writeInto);
       if (stored < manifest.rows.upserts) {
-        throw new IntegrityError('ID_COLLISION', `${JSON.stringify(writeInto)} holds ${stored} records after loading ${manifest.rows.upserts}: ids of snapshot ${manifest.id} collided in ${adapter.engine} (two ids stored as one). Run verifyParity to see which; restore into an engine that keeps these ids apart.`, {
-          plugin: adapter.engine,
-          details: { stored, expected: manifest.rows.upserts },
-        });
+        throw new IntegrityError(
+          'ID_COLLISION',
+          `${JSON.stringify(writeInto)} holds ${stored} records after loading ` +
+            `${manifest.rows.upserts}: ids of snapshot ${manifest.id} collided in ${adapter.engine} ` +
+            `(two ids stored as one). Run verifyParity to see which; restore into an engine that keeps ` +
+            `these ids apart.`,
+          {
+            plugin: adapter.engine,
+            details: { stored, expected: manifest.rows.upserts },
+          },
+        );
       }
     }
     loaded = true;
@@ -417,7 +475,11 @@ async function restoreUnderLock(repo: RestoreStore, adapter: VectorAdapter, opts
       resumed: resumeFrom !== undefined,
       timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
       indexes,
-      notCarriedOver: [...skippedIndexes(indexes.skipped), ...notCarriedOver, ...(sameEngine ? [] : foreignSettings(manifest, adapter.engine))],
+      notCarriedOver: [
+        ...skippedIndexes(indexes.skipped),
+        ...notCarriedOver,
+        ...(sameEngine ? [] : foreignSettings(manifest, adapter.engine)),
+      ],
     };
   }
 }

@@ -30,7 +30,11 @@ export type RetryOptions = z.input<typeof RetryOptionsSchema>;
  */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const parsed = RetryOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid retry options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new InvalidInputError(
+      'INVALID_OPTIONS',
+      `Invalid retry options: ` + `${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const o = parsed.data;
   return retry(fn, {
     attempts: o.attempts,

@@ -8,7 +8,10 @@ const isLease = (v: unknown): boolean =>
 /** Endpoint names appear in events, errors and metric labels: short identifiers, never URLs. */
 export const EndpointNameSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'an endpoint name is 1-63 letters, digits, "_", "." or "-" (it becomes a metric label; never a URL)');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+    'an endpoint name is 1-63 letters, digits, "_", "." or "-" (it becomes a metric label; never a URL)',
+  );
 
 /** Engine-neutral router options (timings, thresholds, failover mode). Engine routers extend them. */
 export const RouterCoreOptionsSchema = z
@@ -67,7 +70,11 @@ export const RouterCoreOptionsSchema = z
      */
     errorWaitMs: z.number().int().min(0).max(600_000).default(2000),
     /** Standbys further behind the primary than this are not read from (`prefer-standby`). @default 16 MiB */
-    maxLagBytes: z.number().int().min(0).default(16 * 1024 * 1024),
+    maxLagBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(16 * 1024 * 1024),
     /** Name used in metric labels and events. @default 'default' */
     name: EndpointNameSchema.default('default'),
     logger: z.custom<Logger>().optional(),
@@ -77,7 +84,9 @@ export const RouterCoreOptionsSchema = z
     path: ['probeTimeoutMs'],
   })
   .refine((o) => o.mode !== 'promote' || o.lease !== undefined, {
-    message: 'promote mode needs a lease shared by every instance (memoryLease() within one process, pgLease(...) across processes), so two instances never promote two primaries',
+    message:
+      'promote mode needs a lease shared by every instance (memoryLease() within one process, ' +
+      'pgLease(...) across processes), so two instances never promote two primaries',
     path: ['lease'],
   })
   .refine((o) => o.leaseTtlMs > o.probeTimeoutMs * 2, {

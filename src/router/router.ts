@@ -162,14 +162,27 @@ export class FailoverRouter {
   constructor(driver: RouterDriver, endpoints: readonly string[], options: RouterCoreOptions = {}) {
     const parsed = RouterCoreOptionsSchema.safeParse(options);
     if (!parsed.success) {
-      throw new InvalidInputError('INVALID_OPTIONS', `Invalid router options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { plugin: driver.engine });
+      throw new InvalidInputError(
+        'INVALID_OPTIONS',
+        `Invalid router options: ` + `${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+        { plugin: driver.engine },
+      );
     }
-    if (endpoints.length === 0) throw new InvalidInputError('INVALID_OPTIONS', 'A router needs at least one endpoint.', { plugin: driver.engine });
+    if (endpoints.length === 0)
+      throw new InvalidInputError('INVALID_OPTIONS', 'A router needs at least one endpoint.', { plugin: driver.engine });
     for (const name of endpoints) {
       const ok = EndpointNameSchema.safeParse(name);
-      if (!ok.success) throw new InvalidInputError('INVALID_OPTIONS', `Invalid endpoint name ${JSON.stringify(name.slice(0, 80))}: ${ok.error.issues[0]?.message ?? 'invalid'}.`, { plugin: driver.engine });
+      if (!ok.success)
+        throw new InvalidInputError(
+          'INVALID_OPTIONS',
+          `Invalid endpoint name ${JSON.stringify(name.slice(0, 80))}: ` + `${ok.error.issues[0]?.message ?? 'invalid'}.`,
+          { plugin: driver.engine },
+        );
     }
-    if (new Set(endpoints).size !== endpoints.length) throw new InvalidInputError('INVALID_OPTIONS', `Endpoint names must be unique (got ${endpoints.join(', ')}).`, { plugin: driver.engine });
+    if (new Set(endpoints).size !== endpoints.length)
+      throw new InvalidInputError('INVALID_OPTIONS', `Endpoint names must be unique (got ${endpoints.join(', ')}).`, {
+        plugin: driver.engine,
+      });
     this.options = parsed.data;
     this.driver = driver;
     this.logger = parsed.data.logger ?? silentLogger;
@@ -204,8 +217,10 @@ export class FailoverRouter {
    * like, and stops probing; `start()` may then be called again.
    */
   async start(signal?: AbortSignal): Promise<string> {
-    if (this.closed) throw new InvalidInputError('INVALID_OPTIONS', 'This router is closed; create a new one.', { plugin: this.driver.engine });
-    if (this.started) throw new InvalidInputError('INVALID_OPTIONS', 'This router has already been started.', { plugin: this.driver.engine });
+    if (this.closed)
+      throw new InvalidInputError('INVALID_OPTIONS', 'This router is closed; create a new one.', { plugin: this.driver.engine });
+    if (this.started)
+      throw new InvalidInputError('INVALID_OPTIONS', 'This router has already been started.', { plugin: this.driver.engine });
     this.started = true;
     this.noPrimarySince = Date.now();
     for (const ep of this.eps) void this.probeNow(ep);
@@ -213,7 +228,26 @@ export class FailoverRouter {
       return await this.waitForPrimary({ timeoutMs: this.options.startTimeoutMs, signal });
     } catch (err) {
       if (err instanceof RoutingError) {
-        const e = new RoutingError('NO_PRIMARY', `No primary among ${this.eps.length} endpoint(s) after ${this.options.startTimeoutMs} ms: ${this.describeEndpoints()}. Check the endpoints' addresses and that one of them is a primary; call start() again to keep trying (withRetry does), or raise startTimeoutMs${this.anyTimedOut() ? `, or probeTimeoutMs (${this.options.probeTimeoutMs} ms) if the network is slower than that` : ''}.`, { outcome: 'not-applied' }, { plugin: this.driver.engine, details: { endpoints: this.status().endpoints.map((x) => ({ name: x.name, health: x.health, role: x.role, lastError: x.lastError, misconfigured: x.misconfigured })) } });
+        const e = new RoutingError(
+          'NO_PRIMARY',
+          `No primary among ${this.eps.length} endpoint(s) after ${this.options.startTimeoutMs} ms: ` +
+            `${this.describeEndpoints()}. Check the endpoints' addresses and that one of them is a ` +
+            `primary; call start() again to keep trying (withRetry does), or raise ` +
+            `startTimeoutMs${this.anyTimedOut() ? `, or probeTimeoutMs (${this.options.probeTimeoutMs} ms) if the network is slower than that` : ''}.`,
+          { outcome: 'not-applied' },
+          {
+            plugin: this.driver.engine,
+            details: {
+              endpoints: this.status().endpoints.map((x) => ({
+                name: x.name,
+                health: x.health,
+                role: x.role,
+                lastError: x.lastError,
+                misconfigured: x.misconfigured,
+              })),
+            },
+          },
+        );
         await this.stopProbing();
         throw e;
       }
@@ -242,7 +276,10 @@ export class FailoverRouter {
   waitForPrimary(opts: { timeoutMs?: number; signal?: AbortSignal; exclude?: string } = {}): Promise<string> {
     const cur = this.primary;
     if (cur !== undefined && cur !== opts.exclude) return Promise.resolve(cur);
-    if (this.closed) return Promise.reject(new RoutingError('NO_PRIMARY', 'The router is closed.', { outcome: 'not-applied' }, { plugin: this.driver.engine }));
+    if (this.closed)
+      return Promise.reject(
+        new RoutingError('NO_PRIMARY', 'The router is closed.', { outcome: 'not-applied' }, { plugin: this.driver.engine }),
+      );
     const timeoutMs = opts.timeoutMs ?? this.options.acquireTimeoutMs;
     return new Promise<string>((resolve, reject) => {
       const waiter: Waiter = {
@@ -258,7 +295,15 @@ export class FailoverRouter {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new RoutingError('NO_PRIMARY', `No primary for ${timeoutMs} ms (${this.describeEndpoints()}); the work was not sent. Retry later, or raise acquireTimeoutMs to wait longer.`, { outcome: 'not-applied' }, { plugin: this.driver.engine }));
+        reject(
+          new RoutingError(
+            'NO_PRIMARY',
+            `No primary for ${timeoutMs} ms (${this.describeEndpoints()}); the work was not sent. ` +
+              `Retry later, or raise acquireTimeoutMs to wait longer.`,
+            { outcome: 'not-applied' },
+            { plugin: this.driver.engine },
+          ),
+        );
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -285,9 +330,15 @@ export class FailoverRouter {
     } catch {
       newPrimary = undefined;
     }
-    const what = outcome === 'unknown' ? 'the work may or may not have been applied (retry it only if it is idempotent)' : 'the work was not applied';
+    const what =
+      outcome === 'unknown' ? 'the work may or may not have been applied (retry it only if it is idempotent)' : 'the work was not applied';
     const where = newPrimary === undefined ? 'no new primary yet' : `the primary is now "${newPrimary}"`;
-    return new RoutingError('PRIMARY_UNAVAILABLE', `Endpoint "${endpoint}" failed under the work (${errorText(cause)}); ${what}; ${where}.`, { endpoint, newPrimary, outcome }, { plugin: this.driver.engine, cause });
+    return new RoutingError(
+      'PRIMARY_UNAVAILABLE',
+      `Endpoint "${endpoint}" failed under the work (${errorText(cause)}); ${what}; ${where}.`,
+      { endpoint, newPrimary, outcome },
+      { plugin: this.driver.engine, cause },
+    );
   }
 
   /** Probe the endpoint soon (work on it just failed, or its connection broke). */
@@ -305,7 +356,8 @@ export class FailoverRouter {
     const primary = this.eps.find((e) => e.name === this.primaryName);
     const out: { name: string; lag: bigint }[] = [];
     for (const e of this.eps) {
-      if (e.obs?.role !== 'standby' || e.health.health !== 'up' || e.misconfigured !== undefined || e.obs.clusterId !== this.clusterId) continue;
+      if (e.obs?.role !== 'standby' || e.health.health !== 'up' || e.misconfigured !== undefined || e.obs.clusterId !== this.clusterId)
+        continue;
       if (primary?.obs === undefined) continue; // no primary: lag unknown, and a standby of a lost primary may be about to be promoted
       if (e.obs.epoch !== primary.obs.epoch) continue;
       const lag = behind(primary.obs.position, e.obs.position);
@@ -329,7 +381,11 @@ export class FailoverRouter {
       noPrimarySince: this.primary === undefined ? this.noPrimarySince : undefined,
       noPrimaryMs: this.noPrimaryMsTotal + (this.noPrimarySince !== undefined ? Date.now() - this.noPrimarySince : 0),
       endpoints: this.eps.map((e) => {
-        const s: EndpointStatus = { name: e.name, health: e.health.health, role: e.health.health === 'down' ? 'unknown' : (e.obs?.role ?? 'unknown') };
+        const s: EndpointStatus = {
+          name: e.name,
+          health: e.health.health,
+          role: e.health.health === 'down' ? 'unknown' : (e.obs?.role ?? 'unknown'),
+        };
         if (e.obs !== undefined) {
           s.epoch = e.obs.epoch;
           s.position = e.obs.position;
@@ -357,17 +413,42 @@ export class FailoverRouter {
     const started = performance.now();
     const fence = this.driver.fence?.bind(this.driver);
     const unfence = this.driver.unfence?.bind(this.driver);
-    if (fence === undefined || unfence === undefined) throw new VectordrError('UNSUPPORTED_OPERATION', 'unsupported', `The ${this.driver.engine} router cannot fence a primary, so it cannot switch over safely.`, { plugin: this.driver.engine });
+    if (fence === undefined || unfence === undefined)
+      throw new VectordrError(
+        'UNSUPPORTED_OPERATION',
+        'unsupported',
+        `The ${this.driver.engine} router cannot fence a primary, so it cannot switch over safely.`,
+        { plugin: this.driver.engine },
+      );
     const from = this.primary;
-    if (from === undefined) throw new VectordrError('SWITCHOVER_REFUSED', 'conflict', 'There is no primary to switch over from; wait for one (or let promote mode fail over).', { plugin: this.driver.engine });
+    if (from === undefined)
+      throw new VectordrError(
+        'SWITCHOVER_REFUSED',
+        'conflict',
+        'There is no primary to switch over from; wait for one (or let promote mode fail over).',
+        { plugin: this.driver.engine },
+      );
     const t = this.eps.find((e) => e.name === target);
-    if (t === undefined) throw new InvalidInputError('INVALID_OPTIONS', `Unknown endpoint "${target}" (endpoints: ${this.eps.map((e) => e.name).join(', ')}).`, { plugin: this.driver.engine });
-    if (t.name === from) throw new VectordrError('SWITCHOVER_REFUSED', 'conflict', `"${target}" is already the primary.`, { plugin: this.driver.engine });
+    if (t === undefined)
+      throw new InvalidInputError(
+        'INVALID_OPTIONS',
+        `Unknown endpoint "${target}" (endpoints: ${this.eps.map((e) => e.name).join(', ')}).`,
+        { plugin: this.driver.engine },
+      );
+    if (t.name === from)
+      throw new VectordrError('SWITCHOVER_REFUSED', 'conflict', `"${target}" is already the primary.`, { plugin: this.driver.engine });
     await this.probeNow(t);
     const lagLimit = opts.maxLagBytes ?? this.options.maxLagBytes;
     if (!this.readableStandbys({ maxLagBytes: lagLimit }).includes(target)) {
       const st = this.status().endpoints.find((e) => e.name === target);
-      throw new VectordrError('SWITCHOVER_REFUSED', 'conflict', `"${target}" is not a caught-up standby of "${from}" (health ${st?.health}, role ${st?.role}${st?.lagBytes !== undefined ? `, ${st.lagBytes} bytes behind` : ''}${st?.misconfigured !== undefined ? `, ${st.misconfigured}` : ''}); rebuild it as a standby of the primary and wait until it streams.`, { plugin: this.driver.engine });
+      throw new VectordrError(
+        'SWITCHOVER_REFUSED',
+        'conflict',
+        `"${target}" is not a caught-up standby of "${from}" (health ${st?.health}, role ` +
+          `${st?.role}${st?.lagBytes !== undefined ? `, ${st.lagBytes} bytes behind` : ''}${st?.misconfigured !== undefined ? `, ${st.misconfigured}` : ''}); ` +
+          `rebuild it as a standby of the primary and wait until it streams.`,
+        { plugin: this.driver.engine },
+      );
     }
     const src = this.eps.find((e) => e.name === from) as EndpointState;
     this.paused = true;
@@ -381,7 +462,13 @@ export class FailoverRouter {
       for (;;) {
         const obs = await this.driver.probe(target, this.options.probeTimeoutMs);
         if (obs.role === 'standby' && obs.position >= final.position) break;
-        if (performance.now() > deadline) throw new VectordrError('SWITCHOVER_REFUSED', 'transient', `"${target}" did not replay up to the primary's final position within ${timeoutMs} ms; "${from}" stays the primary.`, { plugin: this.driver.engine });
+        if (performance.now() > deadline)
+          throw new VectordrError(
+            'SWITCHOVER_REFUSED',
+            'transient',
+            `"${target}" did not replay up to the primary's final position within ${timeoutMs} ms; ` + `"${from}" stays the primary.`,
+            { plugin: this.driver.engine },
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
       await this.driver.promote(target);
@@ -391,7 +478,9 @@ export class FailoverRouter {
       this.emit({ type: 'switchover', from, to: target, elapsedMs: Math.round(performance.now() - started) });
     } catch (err) {
       if (!promoted) {
-        await unfence(from).catch((e: unknown) => this.logger.error({ endpoint: from, err: errorText(e) }, 'vectordr router: could not unfence after a failed switchover'));
+        await unfence(from).catch((e: unknown) =>
+          this.logger.error({ endpoint: from, err: errorText(e) }, 'vectordr router: could not unfence after a failed switchover'),
+        );
         src.fenced = undefined;
         this.emit({ type: 'unfenced', endpoint: from });
         await this.probeNow(src); // its last observation says read-only
@@ -441,7 +530,13 @@ export class FailoverRouter {
       const again = ep.reprobe;
       ep.reprobe = false;
       const failing = ep.health.consecutiveFailures > 0;
-      const delay = again ? (failing ? this.options.fastProbeIntervalMs : 0) : ep.health.health === 'up' ? this.options.probeIntervalMs : this.options.fastProbeIntervalMs;
+      const delay = again
+        ? failing
+          ? this.options.fastProbeIntervalMs
+          : 0
+        : ep.health.health === 'up'
+          ? this.options.probeIntervalMs
+          : this.options.fastProbeIntervalMs;
       ep.timer = setTimeout(() => void this.probeNow(ep), delay);
       ep.timer.unref();
     });
@@ -492,11 +587,18 @@ export class FailoverRouter {
       if (prevRole !== obs.role) this.emit({ type: 'role-changed', endpoint: ep.name, from: prevRole, to: obs.role, epoch: obs.epoch });
     } else if (failure !== undefined) {
       ep.lastError = `${failure.kind}: ${failure.message}`;
-      if (failure.kind === 'misconfigured' && ep.misconfigured?.reason !== failure.message) this.markMisconfigured(ep, failure.message, 'probe');
+      if (failure.kind === 'misconfigured' && ep.misconfigured?.reason !== failure.message)
+        this.markMisconfigured(ep, failure.message, 'probe');
     }
     const after = ep.health.health;
     if (before !== after) {
-      this.emit({ type: 'endpoint-health', endpoint: ep.name, from: before, to: after, ...(ep.lastError !== undefined ? { error: ep.lastError } : {}) });
+      this.emit({
+        type: 'endpoint-health',
+        endpoint: ep.name,
+        from: before,
+        to: after,
+        ...(ep.lastError !== undefined ? { error: ep.lastError } : {}),
+      });
       this.logger.info({ endpoint: ep.name, from: before, to: after, error: ep.lastError }, 'vectordr router: endpoint health changed');
     }
     this.elect();
@@ -524,7 +626,8 @@ export class FailoverRouter {
     // fenced at and is now the newest, is a normal member again. Split-brain fences stay until unfence().
     for (const e of members) {
       if (e.fenced === undefined || e.obs === undefined) continue;
-      const cleared = e.obs.role === 'standby' || (e.fenced.reason !== 'split-brain' && e.obs.epoch > e.fenced.epoch && e.obs.epoch >= this.maxEpoch);
+      const cleared =
+        e.obs.role === 'standby' || (e.fenced.reason !== 'split-brain' && e.obs.epoch > e.fenced.epoch && e.obs.epoch >= this.maxEpoch);
       if (cleared) {
         e.fenced = undefined;
         this.emit({ type: 'unfenced', endpoint: e.name });
@@ -533,14 +636,23 @@ export class FailoverRouter {
     for (const p of primaries) {
       if ((p.obs?.epoch ?? 0) < this.maxEpoch && p.fenced === undefined) this.fence(p, 'older-epoch');
     }
-    const top = primaries.filter((p) => p.fenced === undefined && p.obs?.epoch === this.maxEpoch && p.obs.readOnly === false && (p.health.health === 'up' || p.health.health === 'suspect'));
+    const top = primaries.filter(
+      (p) =>
+        p.fenced === undefined &&
+        p.obs?.epoch === this.maxEpoch &&
+        p.obs.readOnly === false &&
+        (p.health.health === 'up' || p.health.health === 'suspect'),
+    );
     let next: EndpointState | undefined;
     if (top.length <= 1) {
       next = top[0];
     } else {
       const current = top.find((p) => p.name === this.primaryName);
       this.emit({ type: 'split-brain', endpoints: top.map((p) => p.name), epoch: this.maxEpoch });
-      this.logger.error({ endpoints: top.map((p) => p.name), epoch: this.maxEpoch }, 'vectordr router: two primaries on the same epoch; writing to neither but the current one');
+      this.logger.error(
+        { endpoints: top.map((p) => p.name), epoch: this.maxEpoch },
+        'vectordr router: two primaries on the same epoch; writing to neither but the current one',
+      );
       for (const p of top) if (p !== current) this.fence(p, 'split-brain');
       next = current;
     }
@@ -557,9 +669,16 @@ export class FailoverRouter {
   private fence(ep: EndpointState, reason: FenceReason): void {
     ep.fenced = { reason, epoch: ep.obs?.epoch ?? 0 };
     this.emit({ type: 'fenced', endpoint: ep.name, reason, epoch: ep.fenced.epoch, primaryEpoch: this.maxEpoch });
-    this.logger.warn({ endpoint: ep.name, reason, epoch: ep.fenced.epoch, primaryEpoch: this.maxEpoch }, 'vectordr router: endpoint fenced (no work is routed to it)');
+    this.logger.warn(
+      { endpoint: ep.name, reason, epoch: ep.fenced.epoch, primaryEpoch: this.maxEpoch },
+      'vectordr router: endpoint fenced (no work is routed to it)',
+    );
     if (this.options.fence === 'read-only' && this.driver.fence !== undefined) {
-      this.driver.fence(ep.name).catch((err: unknown) => this.logger.error({ endpoint: ep.name, err: errorText(err) }, 'vectordr router: could not make a fenced endpoint read-only'));
+      this.driver
+        .fence(ep.name)
+        .catch((err: unknown) =>
+          this.logger.error({ endpoint: ep.name, err: errorText(err) }, 'vectordr router: could not make a fenced endpoint read-only'),
+        );
     }
   }
 
@@ -609,12 +728,21 @@ export class FailoverRouter {
 
   /** Anything that might still be the primary (not down, not known to be a standby) blocks a promotion. */
   private primaryMayBeReachable(): boolean {
-    return this.eps.some((e) => e.misconfigured === undefined && e.fenced === undefined && e.health.health !== 'down' && e.obs?.role !== 'standby');
+    return this.eps.some(
+      (e) => e.misconfigured === undefined && e.fenced === undefined && e.health.health !== 'down' && e.obs?.role !== 'standby',
+    );
   }
 
   private promotable(): EndpointState[] {
     return this.eps
-      .filter((e) => e.obs?.role === 'standby' && e.health.health === 'up' && e.misconfigured === undefined && e.fenced === undefined && e.obs.clusterId === this.clusterId)
+      .filter(
+        (e) =>
+          e.obs?.role === 'standby' &&
+          e.health.health === 'up' &&
+          e.misconfigured === undefined &&
+          e.fenced === undefined &&
+          e.obs.clusterId === this.clusterId,
+      )
       .sort((a, b) => {
         const pa = a.obs?.position ?? 0n;
         const pb = b.obs?.position ?? 0n;
@@ -645,7 +773,13 @@ export class FailoverRouter {
       await this.driver.promote(target.name);
       this.nextCause = 'promoted';
       await this.probeNow(target);
-      this.emit({ type: 'promoted', endpoint: target.name, epoch: target.obs?.epoch ?? 0, lostBytesAtLeast: lost, elapsedMs: Math.round(performance.now() - started) });
+      this.emit({
+        type: 'promoted',
+        endpoint: target.name,
+        epoch: target.obs?.epoch ?? 0,
+        lostBytesAtLeast: lost,
+        elapsedMs: Math.round(performance.now() - started),
+      });
     } catch (err) {
       this.emit({ type: 'failover-failed', error: errorText(err) });
       this.logger.error({ err: errorText(err) }, 'vectordr router: failover failed; will retry');
@@ -674,7 +808,8 @@ export class FailoverRouter {
       .map((e) => {
         if (e.misconfigured !== undefined) return `${e.name}: misconfigured (${e.misconfigured.reason})`;
         if (e.fenced !== undefined) return `${e.name}: fenced (${e.fenced.reason})`;
-        if (e.health.health === 'down' || e.obs === undefined) return `${e.name}: ${e.health.health}${e.lastError !== undefined ? ` (${e.lastError})` : ''}`;
+        if (e.health.health === 'down' || e.obs === undefined)
+          return `${e.name}: ${e.health.health}${e.lastError !== undefined ? ` (${e.lastError})` : ''}`;
         return `${e.name}: ${e.health.health} ${e.obs.role}${e.obs.readOnly ? ' read-only' : ''}`;
       })
       .join('; ');

@@ -30,7 +30,12 @@ export const SnapshotOptionsSchema = z.strictObject({
    * and finer-grained resume.
    * @default 4194304 (4 MiB): keeps a 768-dim snapshot under 300 MB RSS (docs/benchmarks.md)
    */
-  segmentBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  segmentBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(1024 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
   /**
    * Compression of vector values inside segments. `none` encodes ~3x faster; `zstd` stores float32
    * embeddings ~8-10% smaller. Payload, ids and digests are always zstd.
@@ -59,7 +64,12 @@ export function segmentRowsFor(schema: CollectionSchema, segmentBytes: number): 
   return Math.max(1, Math.floor(segmentBytes / rowBytes));
 }
 
-export async function takeSnapshot(repo: SnapshotStore, adapter: VectorAdapter, collection: string, options: SnapshotOptions): Promise<SnapshotResult> {
+export async function takeSnapshot(
+  repo: SnapshotStore,
+  adapter: VectorAdapter,
+  collection: string,
+  options: SnapshotOptions,
+): Promise<SnapshotResult> {
   const opts = parseOptions(SnapshotOptionsSchema, options, 'snapshot');
   const { signal } = opts;
   throwIfAborted(signal);
@@ -78,7 +88,12 @@ export async function takeSnapshot(repo: SnapshotStore, adapter: VectorAdapter, 
  * have judged it stale), every segment is stored with its size, and the lock is still ours after
  * that (a prune that removed it during the check may have deleted what was just confirmed).
  */
-async function confirmBeforeCommit(repo: SnapshotStore, lock: RepositoryLock, segments: readonly SegmentRef[], signal: AbortSignal | undefined): Promise<void> {
+async function confirmBeforeCommit(
+  repo: SnapshotStore,
+  lock: RepositoryLock,
+  segments: readonly SegmentRef[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
   await lock.assertHeld();
   const missing = await repo.missingSegment(segments, signal);
   if (missing) {
@@ -86,7 +101,10 @@ async function confirmBeforeCommit(repo: SnapshotStore, lock: RepositoryLock, se
     const { ref, found, expected } = missing;
     throw new IntegrityError(
       'SEGMENT_MISSING',
-      `Segment ${ref.key} of this snapshot ${found === undefined ? 'is gone' : `has ${found} bytes instead of ${expected}`} from ${repo.location} although this run stored (or found) it and held its lock throughout: something deleted or replaced it without taking the repository lock. ` +
+      `Segment ${ref.key} of this snapshot ` +
+        `${found === undefined ? 'is gone' : `has ${found} bytes instead of ${expected}`} from ` +
+        `${repo.location} although this run stored (or found) it and held its lock throughout: ` +
+        `something deleted or replaced it without taking the repository lock. ` +
         `Nothing was committed; rerun (the segment is stored again), and find what deletes data under data/ (a lifecycle rule, another tool).`,
       { details: { key: ref.key } },
     );
@@ -159,7 +177,11 @@ async function snapshotUnderLock(
       const t0 = performance.now();
       const digested = digestBatch(schema.idType, order, batch, acc);
       const ops = new Array<RecordOp>(batch.length).fill('upsert');
-      const bytes = encodeSegment(layout, { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops }, { vectorCompression: opts.vectorCompression });
+      const bytes = encodeSegment(
+        layout,
+        { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops },
+        { vectorCompression: opts.vectorCompression },
+      );
       const t1 = performance.now();
       encodeMs += t1 - t0;
       inFlight.push(store(bytes, batch.length)); // hashes (and seals) synchronously, then uploads
@@ -203,7 +225,12 @@ async function snapshotUnderLock(
       rows: { upserts: rows, deletes: 0 },
       digest: { algorithm: 'sha256-bucket-sum', ...acc.toJSON() },
       checkpoint: session.checkpoint ?? null,
-      timings: { scanMs: Math.round(scanMs), encodeMs: Math.round(encodeMs), storeMs: Math.round(waitedMs), totalMs: Math.round(progress.elapsedMs) },
+      timings: {
+        scanMs: Math.round(scanMs),
+        encodeMs: Math.round(encodeMs),
+        storeMs: Math.round(waitedMs),
+        totalMs: Math.round(progress.elapsedMs),
+      },
       tags: opts.tags,
     };
     progress.emit('commit');

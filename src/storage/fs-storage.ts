@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { AbortedError, ConflictError, InvalidInputError, NotFoundError, PermissionError, StorageError, VectordrError, throwIfAborted } from '../errors.js';
+import {
+  AbortedError,
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  PermissionError,
+  StorageError,
+  VectordrError,
+  throwIfAborted,
+} from '../errors.js';
 import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
 import { parseOptions } from '../options.js';
 
@@ -153,13 +162,28 @@ export class FsStorage implements Storage {
     if (err instanceof VectordrError) return err;
     const code = (err as NodeJS.ErrnoException).code;
     if (err instanceof Error && err.name === 'AbortError') return new AbortedError(undefined, { plugin: this.name, cause: err });
-    if (code === 'ENOENT') return new NotFoundError('KEY_NOT_FOUND', `Object ${key} does not exist in ${this.location}.`, { plugin: this.name, cause: err });
-    if (code === 'EEXIST') return new ConflictError('KEY_EXISTS', `Object ${key} already exists; it was not overwritten.`, { plugin: this.name, cause: err });
+    if (code === 'ENOENT')
+      return new NotFoundError('KEY_NOT_FOUND', `Object ${key} does not exist in ${this.location}.`, { plugin: this.name, cause: err });
+    if (code === 'EEXIST')
+      return new ConflictError('KEY_EXISTS', `Object ${key} already exists; it was not overwritten.`, { plugin: this.name, cause: err });
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      return new PermissionError('ACCESS_DENIED', `No permission to access ${key} in ${this.location} (${code}); check the directory's owner and mode.`, { plugin: this.name, cause: err });
+      return new PermissionError(
+        'ACCESS_DENIED',
+        `No permission to access ${key} in ${this.location} (${code}); check the directory's owner ` + `and mode.`,
+        { plugin: this.name, cause: err },
+      );
     }
-    if (code === 'ENOSPC') return new StorageError('STORAGE_UNAVAILABLE', `Disk full while writing ${key}; free space and rerun (completed segments are reused).`, 'transient', { plugin: this.name, cause: err });
-    return new StorageError('STORAGE_ERROR', `Filesystem error on ${key}: ${(err as Error).message}`, 'permanent', { plugin: this.name, cause: err });
+    if (code === 'ENOSPC')
+      return new StorageError(
+        'STORAGE_UNAVAILABLE',
+        `Disk full while writing ${key}; free space and rerun (completed segments are reused).`,
+        'transient',
+        { plugin: this.name, cause: err },
+      );
+    return new StorageError('STORAGE_ERROR', `Filesystem error on ${key}: ${(err as Error).message}`, 'permanent', {
+      plugin: this.name,
+      cause: err,
+    });
   }
 }
 

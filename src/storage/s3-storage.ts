@@ -80,9 +80,17 @@ export const S3StorageOptionsSchema = z
     /** Checksum sent with every upload and verified by the server. @default 'CRC32' */
     checksumAlgorithm: z.enum(['CRC32', 'CRC32C', 'SHA1', 'SHA256']).default('CRC32'),
     /** Objects of at least this many bytes are uploaded in parts. @default 16 MiB */
-    multipartThreshold: z.number().int().min(5 * MiB).default(16 * MiB),
+    multipartThreshold: z
+      .number()
+      .int()
+      .min(5 * MiB)
+      .default(16 * MiB),
     /** Part size of multipart uploads (S3 minimum 5 MiB). @default 8 MiB */
-    partSize: z.number().int().min(5 * MiB).default(8 * MiB),
+    partSize: z
+      .number()
+      .int()
+      .min(5 * MiB)
+      .default(8 * MiB),
     /** Parts in flight per multipart upload; memory is about partSize × queueSize. @default 2 */
     queueSize: z.number().int().min(1).max(16).default(2),
     /**
@@ -185,7 +193,14 @@ export class S3Storage implements Storage {
             return;
           }
           await this.client.send(
-            new PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ChecksumAlgorithm, StorageClass, IfNoneMatch: options.ifNoneMatch }),
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key,
+              Body: data,
+              ChecksumAlgorithm,
+              StorageClass,
+              IfNoneMatch: options.ifNoneMatch,
+            }),
             { abortSignal },
           );
         },
@@ -194,7 +209,12 @@ export class S3Storage implements Storage {
     } catch (err) {
       // A create-only put whose earlier attempt succeeded but whose response was lost comes back as
       // KEY_EXISTS on the retry. If the object holds exactly our bytes, the write was ours.
-      if (options.ifNoneMatch === '*' && isVectordrError(err, 'KEY_EXISTS') && Number(err.details.attempts) > 1 && (await this.holds(key, data))) {
+      if (
+        options.ifNoneMatch === '*' &&
+        isVectordrError(err, 'KEY_EXISTS') &&
+        Number(err.details.attempts) > 1 &&
+        (await this.holds(key, data))
+      ) {
         this.logger.debug({ key }, 'create-only put: a retry found our own earlier write');
         return;
       }
@@ -213,7 +233,9 @@ export class S3Storage implements Storage {
   async delete(key: string): Promise<void> {
     const Key = this.objectKey(key);
     try {
-      await this.call('delete', key, undefined, (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }));
+      await this.call('delete', key, undefined, (abortSignal) =>
+        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }),
+      );
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) return;
       throw err;
@@ -226,7 +248,16 @@ export class S3Storage implements Storage {
     const CopySource = `${this.bucket}/${Key.split('/').map(encodeURIComponent).join('/')}`;
     try {
       await this.call('touch', key, undefined, (abortSignal) =>
-        this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key, CopySource, MetadataDirective: 'REPLACE', Metadata: { 'vectordr-touched': new Date().toISOString() } }), { abortSignal }),
+        this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key,
+            CopySource,
+            MetadataDirective: 'REPLACE',
+            Metadata: { 'vectordr-touched': new Date().toISOString() },
+          }),
+          { abortSignal },
+        ),
       );
       return true;
     } catch (err) {
@@ -262,7 +293,9 @@ export class S3Storage implements Storage {
     do {
       throwIfAborted(options.signal);
       const token = ContinuationToken;
-      const res = await this.call('list', prefix, options.signal, (abortSignal) => this.listPage(this.root + prefix, token, undefined, abortSignal));
+      const res = await this.call('list', prefix, options.signal, (abortSignal) =>
+        this.listPage(this.root + prefix, token, undefined, abortSignal),
+      );
       for (const obj of res.Contents ?? []) {
         if (obj.Key === undefined || !obj.Key.startsWith(this.root)) continue;
         yield { key: obj.Key.slice(this.root.length), size: obj.Size ?? 0, lastModified: obj.LastModified ?? new Date(0) };
@@ -276,8 +309,15 @@ export class S3Storage implements Storage {
     await this.call('list', '', undefined, (abortSignal) => this.listPage(this.root, undefined, 1, abortSignal));
   }
 
-  private async listPage(Prefix: string, ContinuationToken: string | undefined, MaxKeys?: number, signal?: AbortSignal): Promise<ListObjectsV2CommandOutput> {
-    const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken, MaxKeys }), { abortSignal: signal });
+  private async listPage(
+    Prefix: string,
+    ContinuationToken: string | undefined,
+    MaxKeys?: number,
+    signal?: AbortSignal,
+  ): Promise<ListObjectsV2CommandOutput> {
+    const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken, MaxKeys }), {
+      abortSignal: signal,
+    });
     // Every S3 ListObjectsV2 answer has IsTruncated; a web server's page parses to nothing.
     if (res.IsTruncated === undefined) throw notS3('ListObjectsV2 answered without IsTruncated');
     return res;
@@ -287,7 +327,13 @@ export class S3Storage implements Storage {
    * Runs one S3 request with retries: transient failures back off exponentially with full jitter
    * (AWS's recommendation) up to maxAttempts; anything else, or an abort, is classified at once.
    */
-  private async call<T>(op: string, key: string, signal: AbortSignal | undefined, fn: (attemptSignal: AbortSignal) => Promise<T>, timeoutMs = this.options.requestTimeoutMs): Promise<T> {
+  private async call<T>(
+    op: string,
+    key: string,
+    signal: AbortSignal | undefined,
+    fn: (attemptSignal: AbortSignal) => Promise<T>,
+    timeoutMs = this.options.requestTimeoutMs,
+  ): Promise<T> {
     let attempts = 0;
     let timedOut = false;
     try {
@@ -312,7 +358,8 @@ export class S3Storage implements Storage {
           jitter: 'full',
           signal,
           retryable: (err) => timedOut || isTransient(err),
-          onRetry: (err, attempt, delayMs) => this.logger.debug({ op, key, attempt, delayMs, status: httpStatus(err), error: errorName(err) }, 's3 request failed; retrying'),
+          onRetry: (err, attempt, delayMs) =>
+            this.logger.debug({ op, key, attempt, delayMs, status: httpStatus(err), error: errorName(err) }, 's3 request failed; retrying'),
         },
       );
     } catch (err) {
@@ -327,11 +374,18 @@ export class S3Storage implements Storage {
   }
 
   private timeoutError(op: string, key: string, attempts: number, timeoutMs: number, cause: unknown): Error {
-    return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} got no complete answer within ${timeoutMs} ms, ${attempts} time(s); the store or the network is stalled. Rerun to resume (raise requestTimeoutMs for slow links).`, 'transient', {
-      plugin: PLUGIN,
-      cause,
-      details: { op, key, attempts },
-    });
+    return new StorageError(
+      'STORAGE_UNAVAILABLE',
+      `S3 ${op} of ${key} got no complete answer within ${timeoutMs} ms, ${attempts} time(s); ` +
+        `the store or the network is stalled. Rerun to resume (raise requestTimeoutMs for slow ` +
+        `links).`,
+      'transient',
+      {
+        plugin: PLUGIN,
+        cause,
+        details: { op, key, attempts },
+      },
+    );
   }
 
   private classify(err: unknown, op: string, key: string, attempts: number, signal?: AbortSignal): Error {
@@ -346,38 +400,77 @@ export class S3Storage implements Storage {
       case 'NotFound':
         return new NotFoundError('KEY_NOT_FOUND', `Object ${key} does not exist in ${this.location}.`, opts);
       case 'NoSuchBucket':
-        return new NotFoundError('BUCKET_NOT_FOUND', `Bucket ${JSON.stringify(this.bucket)} does not exist at this endpoint; create it (vectordr never creates buckets) or fix the bucket name/region.`, opts);
+        return new NotFoundError(
+          'BUCKET_NOT_FOUND',
+          `Bucket ${JSON.stringify(this.bucket)} does not exist at this endpoint; create it ` +
+            `(vectordr never creates buckets) or fix the bucket name/region.`,
+          opts,
+        );
       case 'PreconditionFailed':
         return new ConflictError('KEY_EXISTS', `Object ${key} already exists in ${this.location}; it was not overwritten.`, opts);
       case 'AccessDenied':
       case 'AllAccessDisabled':
       case 'AccountProblem':
-        return new PermissionError('ACCESS_DENIED', `Access denied to ${where}; the credentials lack a permission vectordr needs (see docs/storage.md for the IAM policy).`, opts);
+        return new PermissionError(
+          'ACCESS_DENIED',
+          `Access denied to ${where}; the credentials lack a permission vectordr needs (see ` + `docs/storage.md for the IAM policy).`,
+          opts,
+        );
       case 'InvalidAccessKeyId':
       case 'SignatureDoesNotMatch':
       case 'ExpiredToken':
       case 'InvalidToken':
       case 'TokenRefreshRequired':
       case 'CredentialsProviderError':
-        return new PermissionError('ACCESS_DENIED', `The S3 credentials were rejected (${name}) at ${this.location}; check the access key, secret and clock.`, opts);
+        return new PermissionError(
+          'ACCESS_DENIED',
+          `The S3 credentials were rejected (${name}) at ${this.location}; check the access key, ` + `secret and clock.`,
+          opts,
+        );
       case 'NotImplemented':
-        return new StorageError('STORAGE_PROTOCOL', `The server at ${this.location} does not implement ${op}${op === 'put' ? ' with If-None-Match (conditional writes), which vectordr needs to commit safely' : ''}.`, 'permanent', opts);
+        return new StorageError(
+          'STORAGE_PROTOCOL',
+          `The server at ${this.location} does not implement ` +
+            `${op}${op === 'put' ? ' with If-None-Match (conditional writes), which vectordr needs to commit safely' : ''}.`,
+          'permanent',
+          opts,
+        );
       default:
         break;
     }
-    if (status === 412) return new ConflictError('KEY_EXISTS', `Object ${key} already exists in ${this.location}; it was not overwritten.`, opts);
+    if (status === 412)
+      return new ConflictError('KEY_EXISTS', `Object ${key} already exists in ${this.location}; it was not overwritten.`, opts);
     if (status === 403) return new PermissionError('ACCESS_DENIED', `Access denied to ${where} (HTTP 403).`, opts);
-    if (status === 404 && op !== 'get') return new NotFoundError('BUCKET_NOT_FOUND', `Bucket ${JSON.stringify(this.bucket)} was not found (HTTP 404).`, opts);
+    if (status === 404 && op !== 'get')
+      return new NotFoundError('BUCKET_NOT_FOUND', `Bucket ${JSON.stringify(this.bucket)} was not found (HTTP 404).`, opts);
     if (status === 404) return new NotFoundError('KEY_NOT_FOUND', `Object ${key} does not exist in ${this.location}.`, opts);
     if (status !== undefined && (status >= 500 || status === 429 || status === 408)) {
-      return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} failed with HTTP ${status} (${name}) after ${attempts} attempt(s); the store is overloaded or down. Rerun later; completed segments are reused.`, 'transient', opts);
+      return new StorageError(
+        'STORAGE_UNAVAILABLE',
+        `S3 ${op} of ${key} failed with HTTP ${status} (${name}) after ${attempts} attempt(s); the ` +
+          `store is overloaded or down. Rerun later; completed segments are reused.`,
+        'transient',
+        opts,
+      );
     }
     if (isNetworkError(err)) {
-      return new StorageError('STORAGE_UNAVAILABLE', `S3 ${op} of ${key} failed after ${attempts} attempt(s): ${(err as Error).message}. Check that the endpoint is reachable; rerun to resume.`, 'transient', opts);
+      return new StorageError(
+        'STORAGE_UNAVAILABLE',
+        `S3 ${op} of ${key} failed after ${attempts} attempt(s): ${(err as Error).message}. Check ` +
+          `that the endpoint is reachable; rerun to resume.`,
+        'transient',
+        opts,
+      );
     }
     if (err instanceof NotS3Error || !(err instanceof S3ServiceException) || status === undefined || (status >= 200 && status < 300)) {
       // The SDK could not parse a response: HTML from a proxy, a web server, a non-S3 service.
-      return new StorageError('STORAGE_PROTOCOL', `The endpoint of ${this.location} did not answer ${op} like an S3 server (${name}: ${(err as Error).message}); check the endpoint URL and path-style setting.`, 'permanent', opts);
+      return new StorageError(
+        'STORAGE_PROTOCOL',
+        `The endpoint of ${this.location} did not answer ${op} like an S3 server (${name}: ` +
+          `${(err as Error).message}); check the endpoint URL and path-style setting.`,
+        'permanent',
+        opts,
+      );
     }
     return new StorageError('STORAGE_ERROR', `S3 ${op} of ${key} failed: ${name} (HTTP ${status}).`, 'permanent', opts);
   }
@@ -405,7 +498,15 @@ function isTransient(err: unknown): boolean {
   // 409 ConditionalRequestConflict: AWS's answer to a conditional write racing another; the retry
   // then gets 412 (someone else won) or 200.
   const name = errorName(err);
-  if (status !== undefined) return status >= 500 || status === 429 || status === 408 || name === 'SlowDown' || name === 'RequestTimeout' || name === 'ConditionalRequestConflict';
+  if (status !== undefined)
+    return (
+      status >= 500 ||
+      status === 429 ||
+      status === 408 ||
+      name === 'SlowDown' ||
+      name === 'RequestTimeout' ||
+      name === 'ConditionalRequestConflict'
+    );
   return isNetworkError(err) || (err as { $retryable?: unknown } | null)?.$retryable !== undefined;
 }
 

@@ -65,7 +65,11 @@ const SEGMENT = /^[A-Za-z0-9_%=+@-][A-Za-z0-9_.%@=+-]*$/;
  */
 export function assertValidKey(key: string, plugin = 'core'): void {
   const bad = (why: string): never => {
-    throw new InvalidInputError('PATH_ESCAPE', `Refusing storage key ${JSON.stringify(key)}: ${why}. Keys must be relative paths of [A-Za-z0-9_.%@=+-] segments.`, { plugin });
+    throw new InvalidInputError(
+      'PATH_ESCAPE',
+      `Refusing storage key ${JSON.stringify(key)}: ${why}. Keys must be relative paths of ` + `[A-Za-z0-9_.%@=+-] segments.`,
+      { plugin },
+    );
   };
   if (key.length === 0 || key.length > 1024) bad('empty or longer than 1024 characters');
   for (const seg of key.split('/')) {

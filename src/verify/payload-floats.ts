@@ -15,7 +15,8 @@ const exactInteger = (x: number): boolean => Number.isInteger(x) && x >= -(2 ** 
 const integerText = (v: PayloadValue | undefined): boolean => v instanceof JsonNumber && /^-?\d+$/.test(v.text);
 
 /** A number as a double: a JsonNumber (a number kept as its exact text) is read as the nearest one. */
-const asNumber = (v: PayloadValue | undefined): number | undefined => (typeof v === 'number' ? v : v instanceof JsonNumber ? Number(v.text) : undefined);
+const asNumber = (v: PayloadValue | undefined): number | undefined =>
+  typeof v === 'number' ? v : v instanceof JsonNumber ? Number(v.text) : undefined;
 
 function mask(v: PayloadValue): PayloadValue {
   if (typeof v === 'number') return exactInteger(v) ? v : MASK;
@@ -58,7 +59,8 @@ export function ulpDistance(a: number, b: number): number {
  */
 export function floatDistance(want: PayloadValue | undefined, have: PayloadValue | undefined): number {
   // An integer kept as its text (beyond 2^53) is exact in every engine that keeps integers: never a float drift.
-  if (integerText(want) || integerText(have)) return want instanceof JsonNumber && have instanceof JsonNumber && want.text === have.text ? 0 : Number.POSITIVE_INFINITY;
+  if (integerText(want) || integerText(have))
+    return want instanceof JsonNumber && have instanceof JsonNumber && want.text === have.text ? 0 : Number.POSITIVE_INFINITY;
   const [w, h] = [asNumber(want), asNumber(have)];
   if (w !== undefined || h !== undefined) {
     if (w === undefined || h === undefined) return Number.POSITIVE_INFINITY;
@@ -68,7 +70,16 @@ export function floatDistance(want: PayloadValue | undefined, have: PayloadValue
   let max = 0;
   if (Array.isArray(want) && Array.isArray(have)) {
     for (let i = 0; i < Math.min(want.length, have.length); i++) max = Math.max(max, floatDistance(want[i], have[i]));
-  } else if (want !== null && have !== null && typeof want === 'object' && typeof have === 'object' && !Array.isArray(want) && !Array.isArray(have) && !(want instanceof JsonNumber) && !(have instanceof JsonNumber)) {
+  } else if (
+    want !== null &&
+    have !== null &&
+    typeof want === 'object' &&
+    typeof have === 'object' &&
+    !Array.isArray(want) &&
+    !Array.isArray(have) &&
+    !(want instanceof JsonNumber) &&
+    !(have instanceof JsonNumber)
+  ) {
     for (const k of Object.keys(want)) if (Object.hasOwn(have, k)) max = Math.max(max, floatDistance(want[k], have[k]));
   }
   return max;

@@ -88,7 +88,11 @@ export async function verifyIntegrity(repo: IntegrityStore, options: VerifyInteg
         result.problems.push(outcome.problem);
       } else if (outcome.acc.buckets !== acc.buckets) {
         result.ok = false;
-        result.problems.push({ code: 'DIGEST_MISMATCH', message: `Segment ${ref.key} is shared by snapshots with different bucket counts.`, segment: ref.key });
+        result.problems.push({
+          code: 'DIGEST_MISMATCH',
+          message: `Segment ${ref.key} is shared by snapshots with different bucket counts.`,
+          segment: ref.key,
+        });
       } else {
         acc.merge(outcome.acc);
         result.rows += outcome.rows;
@@ -103,11 +107,17 @@ export async function verifyIntegrity(repo: IntegrityStore, options: VerifyInteg
       if (json.collection !== manifest.digest.collection) {
         const buckets = acc.diff(manifest.digest);
         result.ok = false;
-        result.problems.push({ code: 'DIGEST_MISMATCH', message: `Collection digest differs from the manifest in ${buckets.length} bucket(s): ${buckets.slice(0, 16).join(', ')}.` });
+        result.problems.push({
+          code: 'DIGEST_MISMATCH',
+          message: `Collection digest differs from the manifest in ${buckets.length} bucket(s): ` + `${buckets.slice(0, 16).join(', ')}.`,
+        });
       }
       if (result.rows !== manifest.rows.upserts + manifest.rows.deletes) {
         result.ok = false;
-        result.problems.push({ code: 'DIGEST_MISMATCH', message: `Segments hold ${result.rows} rows, the manifest says ${manifest.rows.upserts + manifest.rows.deletes}.` });
+        result.problems.push({
+          code: 'DIGEST_MISMATCH',
+          message: `Segments hold ${result.rows} rows, the manifest says ` + `${manifest.rows.upserts + manifest.rows.deletes}.`,
+        });
       }
     }
     if (!result.ok) report.ok = false;
@@ -129,7 +139,11 @@ async function verifySegment(
     const bytes = await repo.getSegment(ref, signal);
     const rows = decodeSegment(layout, bytes, ref.key);
     if (rows.batch.length !== ref.rows) {
-      throw new VectordrError('SEGMENT_CORRUPT', 'integrity', `Segment ${ref.key} holds ${rows.batch.length} rows, the manifest says ${ref.rows}.`);
+      throw new VectordrError(
+        'SEGMENT_CORRUPT',
+        'integrity',
+        `Segment ${ref.key} holds ${rows.batch.length} rows, the manifest says ${ref.rows}.`,
+      );
     }
     for (let i = 0; i < rows.payloadJson.length; i++) {
       if (canonicalPayload(rows.batch.payloads[i] ?? {}) !== rows.payloadJson[i]) {
@@ -147,4 +161,3 @@ async function verifySegment(
     return { problem: { code: err.code, message: err.message, segment: ref.key } };
   }
 }
-

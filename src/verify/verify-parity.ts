@@ -62,7 +62,12 @@ export const ParityOptionsSchema = z.strictObject({
    */
   payloadFloats: z.enum(['auto', 'exact', 'ulps']).default('auto'),
   /** Largest distance, in ulps, of a payload float from the snapshot's in `ulps` mode. @default 16 */
-  floatUlps: z.number().int().min(0).max(2 ** 52).default(DEFAULT_FLOAT_ULPS),
+  floatUlps: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 52)
+    .default(DEFAULT_FLOAT_ULPS),
   ...operationOptions,
 });
 export type ParityOptions = z.input<typeof ParityOptionsSchema>;
@@ -138,12 +143,15 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   const cosineFields = manifest.schema.vectors.filter((v) => v.metric === 'cosine').map((v) => v.name);
   const normalized =
     cosineFields.length > 0 &&
-    (opts.cosine === 'normalized' || (opts.cosine === 'auto' && (adapter.capabilities.normalizesCosine === true || manifest.source.normalizesCosine)));
+    (opts.cosine === 'normalized' ||
+      (opts.cosine === 'auto' && (adapter.capabilities.normalizesCosine === true || manifest.source.normalizesCosine)));
   const looseFields = normalized ? cosineFields : [];
   const floatsLoose = opts.payloadFloats === 'ulps' || (opts.payloadFloats === 'auto' && adapter.capabilities.payloadFloatExact === false);
   /** Payload JSON for the digests: the canonical one, or with inexact numbers masked. */
   const payloadJson = (batch: RecordBatch): string[] | undefined => (floatsLoose ? batch.payloads.map(maskedPayloadJson) : undefined);
-  const floatReport: ParityReport['payloadFloats'] = floatsLoose ? { mode: 'ulps', toleranceUlps: opts.floatUlps, altered: 0, maxUlps: 0, ids: [] } : { mode: 'exact', altered: 0, maxUlps: 0, ids: [] };
+  const floatReport: ParityReport['payloadFloats'] = floatsLoose
+    ? { mode: 'ulps', toleranceUlps: opts.floatUlps, altered: 0, maxUlps: 0, ids: [] }
+    : { mode: 'exact', altered: 0, maxUlps: 0, ids: [] };
 
   const scanLive = async (onRows: (ids: ArrayLike<Id>, digests: Uint8Array, buckets: Uint32Array) => void): Promise<BucketDigest> => {
     const acc = new BucketDigest(manifest.digest.buckets);
@@ -168,7 +176,9 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   const layout = segmentLayout(manifest.schema);
   // The snapshot side without the loose fields: recomputed from the segments (their stored digests include them).
   let snapDigest = manifest.digest;
-  const vectorReport: ParityReport['vectors'] = normalized ? { mode: 'normalized', fields: looseFields, tolerance: opts.tolerance, maxDifference: 0 } : { mode: 'exact', fields: [] };
+  const vectorReport: ParityReport['vectors'] = normalized
+    ? { mode: 'normalized', fields: looseFields, tolerance: opts.tolerance, maxDifference: 0 }
+    : { mode: 'exact', fields: [] };
   const loose: Id[] = [];
   if (normalized || floatsLoose) {
     const acc = new BucketDigest(manifest.digest.buckets);
@@ -250,7 +260,15 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
     const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
     // The segment stores each record's digest (checked by getSegment's hash); only buckets are needed.
     const digests =
-      normalized || floatsLoose ? digestBatch(idType, order, withoutVectors(rows.batch, looseFields), new BucketDigest(manifest.digest.buckets), payloadJson(rows.batch)).digests : rows.digests;
+      normalized || floatsLoose
+        ? digestBatch(
+            idType,
+            order,
+            withoutVectors(rows.batch, looseFields),
+            new BucketDigest(manifest.digest.buckets),
+            payloadJson(rows.batch),
+          ).digests
+        : rows.digests;
     for (let i = 0; i < rows.batch.length; i++) {
       const id = rows.batch.ids[i] as Id;
       if (!examine.has(bucketOf(idBytes(idType, id), manifest.digest.buckets))) continue;

@@ -115,7 +115,11 @@ function distanceFn(metric: Metric): (a: Float32Array, b: Float32Array, bOff: nu
         return bn === 0 || an === 0 ? 1 : 1 - s / Math.sqrt(an * bn);
       };
     default:
-      throw new InvalidInputError('INVALID_OPTIONS', `Recall needs a metric to compute exact neighbours; the vector's metric is ${metric}. Restore with a metric (metricForUnindexed) first.`);
+      throw new InvalidInputError(
+        'INVALID_OPTIONS',
+        `Recall needs a metric to compute exact neighbours; the vector's metric is ${metric}. ` +
+          `Restore with a metric (metricForUnindexed) first.`,
+      );
   }
 }
 
@@ -154,14 +158,30 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
   progress.emit('start');
   const liveIndex = (await adapter.describe(live)).indexes.find((i) => i.field === field.name && i.params.unsupported === undefined);
   const warnings: string[] = [];
-  if (!liveIndex) warnings.push(`${JSON.stringify(live)} has no index on ${JSON.stringify(field.name)}: the engine searched every vector, so this recall checks the data, not an index. Create the index, or restore with ifExists: 'replace' to get the recorded one.`);
+  if (!liveIndex)
+    warnings.push(
+      `${JSON.stringify(live)} has no index on ${JSON.stringify(field.name)}: the engine ` +
+        `searched every vector, so this recall checks the data, not an index. Create the index, or ` +
+        `restore with ifExists: 'replace' to get the recorded one.`,
+    );
   else if (opts.exact) warnings.push('exact: true asked the engine not to use its index: this recall checks the data, not the index.');
-  else if (liveIndex.kind.toLowerCase() === 'flat') warnings.push(`The index on ${JSON.stringify(field.name)} is flat (brute force): this recall checks the data, not an approximate index.`);
-  const effort: RecallReport['effort'] = { requested: opts.effort ?? Math.max(100, 2 * opts.k), perQuery: (adapter.capabilities.searchEffort ?? 'per-query') === 'per-query' };
+  else if (liveIndex.kind.toLowerCase() === 'flat')
+    warnings.push(
+      `The index on ${JSON.stringify(field.name)} is flat (brute force): this recall checks the ` + `data, not an approximate index.`,
+    );
+  const effort: RecallReport['effort'] = {
+    requested: opts.effort ?? Math.max(100, 2 * opts.k),
+    perQuery: (adapter.capabilities.searchEffort ?? 'per-query') === 'per-query',
+  };
   if (!effort.perQuery) {
     const ef = liveIndex?.params.ef_search;
     effort.collectionSetting = typeof ef === 'number' ? ef : null;
-    if (liveIndex && !opts.exact) warnings.push(`${adapter.engine} has no per-query search effort: it searched with the collection's ${effort.collectionSetting === null ? 'default (dynamic) ef' : `ef ${effort.collectionSetting}`}, not ${effort.requested}.`);
+    if (liveIndex && !opts.exact)
+      warnings.push(
+        `${adapter.engine} has no per-query search effort: it searched with the collection's ` +
+          `${effort.collectionSetting === null ? 'default (dynamic) ef' : `ef ${effort.collectionSetting}`}, ` +
+          `not ${effort.requested}.`,
+      );
   }
 
   // Pass 1: pick queries by a hash of their id (stable across runs and engines): the records whose
@@ -185,7 +205,8 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
       queries.push({ id, v, norm, top: new TopK(2 * opts.k) });
     }
   }
-  if (queries.length === 0) throw new InvalidInputError('INVALID_OPTIONS', `Snapshot ${manifest.id} has no ${field.name} vectors to sample queries from.`);
+  if (queries.length === 0)
+    throw new InvalidInputError('INVALID_OPTIONS', `Snapshot ${manifest.id} has no ${field.name} vectors to sample queries from.`);
 
   // Pass 2: exact neighbours of every query over the whole snapshot.
   for (const ref of manifest.segments) {
@@ -211,7 +232,9 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
   let tiesCounted = 0;
   for (const q of queries) {
     throwIfAborted(signal);
-    const hits = (await adapter.search(live, q.v, opts.k, { vector: field.name, exact: opts.exact, effort: effort.requested, signal })).slice(0, opts.k);
+    const hits = (
+      await adapter.search(live, q.v, opts.k, { vector: field.name, exact: opts.exact, effort: effort.requested, signal })
+    ).slice(0, opts.k);
     const want = new Set(q.top.ids.slice(0, opts.k).map(String));
     const k = Math.min(opts.k, want.size);
     let found = hits.filter((h) => want.has(String(h.id))).length;

@@ -157,7 +157,10 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       const schema = testSchema(name('conf_bigid'));
       const records = makeRecords(3, 16, 7, 9_007_199_254_740_993n);
       await createFilled(schema, records);
-      const got = await a.fetch(schema.name, records.map((r) => r.id));
+      const got = await a.fetch(
+        schema.name,
+        records.map((r) => r.id),
+      );
       expect(got.map((r) => r.id)).toEqual([9_007_199_254_740_993n, 9_007_199_254_740_994n, 9_007_199_254_740_995n]);
     });
 
@@ -208,7 +211,11 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       const target = name('conf_strid_r');
       await repo.restore(a, { collection: schema.name, snapshot: manifest.id, target });
       expect((await repo.verifyParity(a, { collection: schema.name, snapshot: manifest.id, live: target })).ok).toBe(true);
-      expectSameRecords(await a.fetch(target, [...ids].sort()), [...records].sort((x, y) => (String(x.id) < String(y.id) ? -1 : 1)), a.capabilities);
+      expectSameRecords(
+        await a.fetch(target, [...ids].sort()),
+        [...records].sort((x, y) => (String(x.id) < String(y.id) ? -1 : 1)),
+        a.capabilities,
+      );
     });
 
     /** Runs a restore that is aborted once `segments` segments are written, and expects ABORTED. */
@@ -239,7 +246,10 @@ export function testAdapter(options: AdapterSuiteOptions): void {
 
       /** An append into `target` (5 rows) is refused naming it and `field`, and leaves it as it was: no row, marker or staging collection. */
       const expectAppendRefused = async (target: string, field: string): Promise<void> => {
-        const err = await expectError(repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }), 'SCHEMA_MISMATCH');
+        const err = await expectError(
+          repo.restore(a, { collection: source, snapshot: snapshotId, target, ifExists: 'append' }),
+          'SCHEMA_MISMATCH',
+        );
         expect(err.message).toContain(target);
         expect(err.message).toContain(`"${field}"`);
         expect(await a.count(target)).toBe(5);
@@ -275,7 +285,11 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         const recall = await repo.verifyRecall(a, { collection: source, snapshot: snapshotId, k: 10, queries: 25 });
         expect(recall.ok, JSON.stringify(recall)).toBe(true);
         // Searched through the restored index, with the same explicit effort on every engine that has a per-query knob.
-        expect(recall).toMatchObject({ indexed: true, minRecall: 0.95, effort: { requested: 100, perQuery: (a.capabilities.searchEffort ?? 'per-query') === 'per-query' } });
+        expect(recall).toMatchObject({
+          indexed: true,
+          minRecall: 0.95,
+          effort: { requested: 100, perQuery: (a.capabilities.searchEffort ?? 'per-query') === 'per-query' },
+        });
         expect(r.notCarriedOver.filter((n) => n.action === 'not-recreated' && n.name.includes('"embedding"'))).toEqual([]);
       });
 
@@ -329,7 +343,12 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         await restoreAbortedAfter(3, { collection: source, snapshot: snapshotId, target, writeBatchRows: 70 });
         if (a.swap !== undefined) expect(await a.exists(target)).toBe(false); // never half-visible under its name
         const events: number[] = [];
-        const r = await repo.restore(a, { collection: source, snapshot: snapshotId, target, onProgress: (e) => e.phase === 'write' && events.push(e.rows) });
+        const r = await repo.restore(a, {
+          collection: source,
+          snapshot: snapshotId,
+          target,
+          onProgress: (e) => e.phase === 'write' && events.push(e.rows),
+        });
         expect(r.resumed).toBe(true);
         expect(events[0]).toBeGreaterThan(0);
         expect(Math.min(...events)).toBeGreaterThan(2 * 200); // the first segments were not rewritten
@@ -352,8 +371,14 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         const target = name('conf_append_types');
         const base = testSchema(target);
         // "n" holds strings in the target, int64 in the snapshot.
-        const schema: CollectionSchema = { ...base, payload: base.payload.map((p) => (p.name === 'n' ? { ...p, type: 'string' as const } : p)) };
-        await createFilled(schema, makeRecords(5, 16, 42, 70_000_000n).map((r) => ({ ...r, payload: { ...r.payload, n: String(r.payload.n) } })));
+        const schema: CollectionSchema = {
+          ...base,
+          payload: base.payload.map((p) => (p.name === 'n' ? { ...p, type: 'string' as const } : p)),
+        };
+        await createFilled(
+          schema,
+          makeRecords(5, 16, 42, 70_000_000n).map((r) => ({ ...r, payload: { ...r.payload, n: String(r.payload.n) } })),
+        );
         for (let run = 0; run < 2; run++) await expectAppendRefused(target, 'n');
       });
 
@@ -362,15 +387,24 @@ export function testAdapter(options: AdapterSuiteOptions): void {
         if (!a.preflightAppend) ctx.skip();
         const target = name('conf_append_req');
         const base = testSchema(target);
-        const schema: CollectionSchema = { ...base, payload: [...base.payload, { name: 'required', type: 'int64', array: false, nullable: false }] };
-        await createFilled(schema, makeRecords(5, 16, 42, 80_000_000n).map((r) => ({ ...r, payload: { ...r.payload, required: 1 } })));
+        const schema: CollectionSchema = {
+          ...base,
+          payload: [...base.payload, { name: 'required', type: 'int64', array: false, nullable: false }],
+        };
+        await createFilled(
+          schema,
+          makeRecords(5, 16, 42, 80_000_000n).map((r) => ({ ...r, payload: { ...r.payload, required: 1 } })),
+        );
         await expectAppendRefused(target, 'required');
       });
 
       it('a resume after a crash between the index build and the indexed marker builds no index twice', async () => {
         const target = name('conf_idx_resume');
         const manifest = await repo.readManifest(source, snapshotId);
-        await expectError(repo.restore(crashBeforeIndexedMarker(a, manifest.segments.length), { collection: source, snapshot: snapshotId, target }), 'ENGINE_ERROR');
+        await expectError(
+          repo.restore(crashBeforeIndexedMarker(a, manifest.segments.length), { collection: source, snapshot: snapshotId, target }),
+          'ENGINE_ERROR',
+        );
         const r = await repo.restore(a, { collection: source, snapshot: snapshotId, target });
         expect(r.resumed).toBe(true);
         const shape = (s: CollectionSchema): string[] => s.indexes.map((i) => `${i.kind} ${i.field} ${i.metric ?? ''}`).sort();

@@ -246,7 +246,8 @@ export function testRouterDriver(options: RouterDriverSuiteOptions): void {
         expect(new Set(seen.map((o) => o.clusterId)).size).toBe(1);
         expect(new Set(seen.map((o) => o.epoch)).size).toBe(1);
         expect(new Set(seen.map((o) => o.role)).size).toBe(1);
-        for (let i = 1; i < seen.length; i++) expect((seen[i] as EndpointObservation).position >= (seen[i - 1] as EndpointObservation).position).toBe(true);
+        for (let i = 1; i < seen.length; i++)
+          expect((seen[i] as EndpointObservation).position >= (seen[i - 1] as EndpointObservation).position).toBe(true);
       }
     });
 
@@ -322,15 +323,18 @@ export function testRouterDriver(options: RouterDriverSuiteOptions): void {
     });
 
     // Only on a primary the harness owns: a fence ends every other session on the endpoint.
-    it.skipIf(!caps.fence || options.mayFence !== true)('fence makes the primary refuse writes (reported read-only); unfence undoes it', async () => {
-      await d.fence?.(e.primary);
-      try {
-        expect(await d.probe(e.primary, timeout)).toMatchObject({ role: 'primary', readOnly: true });
-      } finally {
-        await d.unfence?.(e.primary);
-      }
-      expect(await d.probe(e.primary, timeout)).toMatchObject({ role: 'primary', readOnly: false });
-    });
+    it.skipIf(!caps.fence || options.mayFence !== true)(
+      'fence makes the primary refuse writes (reported read-only); unfence undoes it',
+      async () => {
+        await d.fence?.(e.primary);
+        try {
+          expect(await d.probe(e.primary, timeout)).toMatchObject({ role: 'primary', readOnly: true });
+        } finally {
+          await d.unfence?.(e.primary);
+        }
+        expect(await d.probe(e.primary, timeout)).toMatchObject({ role: 'primary', readOnly: false });
+      },
+    );
 
     it('FailoverRouter over the driver (follow mode): elects the primary, reads from the standby, marks the dead endpoint down', async () => {
       const inner = newDriver();

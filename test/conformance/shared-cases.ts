@@ -35,7 +35,12 @@ export function itRefusesUuidCaseCollision(record: string, adapter: () => Vector
  * with no metric unless the caller names one (metricForUnindexed), creating nothing. The collections
  * are named `names`; returns the schema without a metric, for what the caller checks next.
  */
-export async function expectMetricRefusals(a: VectorAdapter, names: [string, string], metric: Metric, choices: string): Promise<CollectionSchema> {
+export async function expectMetricRefusals(
+  a: VectorAdapter,
+  names: [string, string],
+  metric: Metric,
+  choices: string,
+): Promise<CollectionSchema> {
   const withMetric = (name: string, m: Metric): CollectionSchema => ({
     ...testSchema(name),
     vectors: [{ name: 'embedding', dims: 4, metric: m, element: 'float32', nullable: false }],

@@ -24,13 +24,29 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const SEGMENT_BYTES = 64 * 1024;
 const ROWS = 1700; // 10 segments of 170 rows at 32 dims
 
-type StorageSpec = { kind: 'fs'; path: string } | { kind: 's3'; endpoint: string; bucket: string; region: string; prefix: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+type StorageSpec =
+  | { kind: 'fs'; path: string }
+  | {
+      kind: 's3';
+      endpoint: string;
+      bucket: string;
+      region: string;
+      prefix: string;
+      credentials: { accessKeyId: string; secretAccessKey: string };
+    };
 type CrashPoint = { op: 'put' | 'delete'; nth: number; when: 'before' | 'after' };
 
-function runChild(table: string, storage: StorageSpec, crash: CrashPoint | null): Promise<{ signal: NodeJS.Signals | null; code: number | null; lines: string[] }> {
+function runChild(
+  table: string,
+  storage: StorageSpec,
+  crash: CrashPoint | null,
+): Promise<{ signal: NodeJS.Signals | null; code: number | null; lines: string[] }> {
   const config = JSON.stringify({ pgUrl, table, segmentBytes: SEGMENT_BYTES, storage, crash });
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/crash/snapshot-child.ts'), config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/crash/snapshot-child.ts'), config], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -120,7 +136,8 @@ function crashMatrix(name: string, spec: () => Promise<StorageSpec>, every: numb
         const pruned = await repo.prune({ graceMs: 0 }); // the orphans are seconds old
         // Uploads still in flight when the process died (writeConcurrency) may have landed unlogged.
         if (changeFirst) expect(pruned.deleted, JSON.stringify(point)).toBeGreaterThanOrEqual(uploadedByChild);
-        if (changeFirst) expect(pruned.deleted, JSON.stringify(point)).toBeLessThanOrEqual(uploadedByChild + (storage.writeConcurrency ?? 0));
+        if (changeFirst)
+          expect(pruned.deleted, JSON.stringify(point)).toBeLessThanOrEqual(uploadedByChild + (storage.writeConcurrency ?? 0));
         const dataKeys = await allKeys(storage, 'data/');
         expect(dataKeys.length).toBe(pruned.referenced.segments);
         expect(await allKeys(storage, 'locks/')).toEqual([]);
@@ -135,6 +152,17 @@ function crashMatrix(name: string, spec: () => Promise<StorageSpec>, every: numb
 
 const s3 = s3Config();
 if (s3Available && s3) {
-  crashMatrix('s3', async () => ({ kind: 's3', endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, credentials: s3.credentials, prefix: randomName('crash') }), 1);
+  crashMatrix(
+    's3',
+    async () => ({
+      kind: 's3',
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      region: s3.region,
+      credentials: s3.credentials,
+      prefix: randomName('crash'),
+    }),
+    1,
+  );
 }
 crashMatrix('fs', async () => ({ kind: 'fs', path: await mkdtemp(path.join(tmpdir(), 'vectordr-crash-')) }), 3);

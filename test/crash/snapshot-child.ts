@@ -68,7 +68,8 @@ class CrashingStorage implements Storage {
 }
 
 const { kind, ...storageOptions } = config.storage;
-const inner = kind === 'fs' ? fsStorage({ path: (config.storage as { path: string }).path }) : new S3Storage(storageOptions as S3StorageOptions);
+const inner =
+  kind === 'fs' ? fsStorage({ path: (config.storage as { path: string }).path }) : new S3Storage(storageOptions as S3StorageOptions);
 const pool = pgPool({ connectionString: config.pgUrl, max: 2 });
 const repo = await openRepository({ storage: new CrashingStorage(inner), create: true });
 const { manifest } = await repo.snapshot(pgvectorAdapter({ pool }), config.table, { segmentBytes: config.segmentBytes });

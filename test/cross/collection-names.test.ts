@@ -32,7 +32,12 @@ function pgvectorSuite(label: string, open: () => Promise<{ sql: Sql; adapter: V
     const schema = randomName('vdr_s');
     const slashed = `${randomName('docs')}/v2`;
     const tables = async (): Promise<string[]> =>
-      (await sql.query(`SELECT n.nspname || '.' || c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname IN ('public', '${schema}') ORDER BY 1`)).rows.map((r) => String(r.t));
+      (
+        await sql.query(
+          `SELECT n.nspname || '.' || c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = ` +
+            `c.relnamespace WHERE c.relkind = 'r' AND n.nspname IN ('public', '${schema}') ORDER BY 1`,
+        )
+      ).rows.map((r) => String(r.t));
 
     beforeAll(async () => {
       ({ sql, adapter, close } = await open());
@@ -60,13 +65,18 @@ function pgvectorSuite(label: string, open: () => Promise<{ sql: Sql; adapter: V
       await repo.restore(adapter, { collection: `${schema}.docs`, snapshot: manifest.id, ifExists: 'replace' });
       expect((await sql.query(`SELECT count(*)::int AS n FROM ${schema}.docs`)).rows[0]?.n).toBe(2);
       expect((await repo.verifyParity(adapter, { collection: `${schema}.docs`, snapshot: manifest.id })).ok).toBe(true);
-      expect(await tables()).toEqual([...(await tables()).filter((t) => !t.startsWith(`${schema}.`)), `${schema}.docs`, `${schema}.docs_copy`].sort());
+      expect(await tables()).toEqual(
+        [...(await tables()).filter((t) => !t.startsWith(`${schema}.`)), `${schema}.docs`, `${schema}.docs_copy`].sort(),
+      );
     });
 
     it('refuses to create a table named docs/v2, suggesting a target, and creates nothing; the suggested target works', async () => {
       const { manifest } = await repo.snapshot(adapter, slashed);
       const before = await tables();
-      const err = await expectError(repo.restore(adapter, { collection: slashed, snapshot: manifest.id, ifExists: 'replace' }), 'INVALID_IDENTIFIER');
+      const err = await expectError(
+        repo.restore(adapter, { collection: slashed, snapshot: manifest.id, ifExists: 'replace' }),
+        'INVALID_IDENTIFIER',
+      );
       const suggested = slashed.replace('/', '_');
       expect(err.message).toContain(`target: "${suggested}"`);
       expect(await tables()).toEqual(before);
@@ -95,8 +105,18 @@ if (engineAvailable('pgvector', PG_URL !== undefined)) {
 // Other engines: restoring the PGlite snapshot of `docs/v2` is refused before anything is created.
 const others: [string, boolean, () => VectorAdapter, string][] = [
   ['milvus', engineAvailable('milvus', MILVUS_ADDRESS !== undefined), () => milvusAdapter({ url: MILVUS_ADDRESS as string }), 'docs_v2'],
-  ['qdrant', engineAvailable('qdrant-real', QDRANT_URL !== undefined), () => qdrantAdapter({ url: QDRANT_URL as string, ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) }), 'docs_v2'],
-  ['weaviate', engineAvailable('weaviate', WEAVIATE_URL !== undefined && WEAVIATE_GRPC !== undefined), () => weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string }), 'Docs_v2'],
+  [
+    'qdrant',
+    engineAvailable('qdrant-real', QDRANT_URL !== undefined),
+    () => qdrantAdapter({ url: QDRANT_URL as string, ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}) }),
+    'docs_v2',
+  ],
+  [
+    'weaviate',
+    engineAvailable('weaviate', WEAVIATE_URL !== undefined && WEAVIATE_GRPC !== undefined),
+    () => weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string }),
+    'Docs_v2',
+  ],
 ];
 describe('other engines refuse names they cannot hold', () => {
   let db: PGlite;
@@ -104,7 +124,9 @@ describe('other engines refuse names they cannot hold', () => {
   let id: string;
   beforeAll(async () => {
     db = await PGlite.create({ extensions: { vector } });
-    await db.exec(`CREATE EXTENSION vector; CREATE TABLE "docs/v2" (id int8 PRIMARY KEY, e vector(2)); INSERT INTO "docs/v2" VALUES (1, '[1,2]');`);
+    await db.exec(
+      `CREATE EXTENSION vector; CREATE TABLE "docs/v2" (id int8 PRIMARY KEY, e vector(2)); INSERT INTO "docs/v2" VALUES (1, '[1,2]');`,
+    );
     repo = await openRepository({ storage: memoryStorage(), create: true });
     id = (await repo.snapshot(pgvectorAdapter({ pglite: db }), 'docs/v2')).manifest.id;
   });
@@ -112,15 +134,21 @@ describe('other engines refuse names they cannot hold', () => {
     await db.close();
   });
   for (const [engine, available, make, suggested] of others) {
-    it.skipIf(!available)(`${engine}: restore of "docs/v2" is INVALID_IDENTIFIER naming target "${suggested}", nothing created`, async () => {
-      const adapter = make();
-      try {
-        const err = await expectError(repo.restore(adapter, { collection: 'docs/v2', snapshot: id, ifExists: 'replace' }), 'INVALID_IDENTIFIER');
-        expect(err.message).toMatch(new RegExp(`target: .*"${suggested}"`));
-        expect(await adapter.exists(suggested)).toBe(false);
-      } finally {
-        await adapter.close?.();
-      }
-    });
+    it.skipIf(!available)(
+      `${engine}: restore of "docs/v2" is INVALID_IDENTIFIER naming target "${suggested}", nothing created`,
+      async () => {
+        const adapter = make();
+        try {
+          const err = await expectError(
+            repo.restore(adapter, { collection: 'docs/v2', snapshot: id, ifExists: 'replace' }),
+            'INVALID_IDENTIFIER',
+          );
+          expect(err.message).toMatch(new RegExp(`target: .*"${suggested}"`));
+          expect(await adapter.exists(suggested)).toBe(false);
+        } finally {
+          await adapter.close?.();
+        }
+      },
+    );
   }
 });

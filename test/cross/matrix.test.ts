@@ -45,7 +45,17 @@ function schemaFor(name: string, idType: IdType): CollectionSchema {
     idField: 'doc_id',
     idType,
     vectors: [{ name: 'embedding', dims: 8, metric: 'cosine', element: 'float32', nullable: false }],
-    payload: nullableFields({ title: 'string', n: 'int32', big: 'int64', score: 'float64', flag: 'bool', tags: 'string[]', meta: 'json', at: 'datetime', ref: 'uuid' }),
+    payload: nullableFields({
+      title: 'string',
+      n: 'int32',
+      big: 'int64',
+      score: 'float64',
+      flag: 'bool',
+      tags: 'string[]',
+      meta: 'json',
+      at: 'datetime',
+      ref: 'uuid',
+    }),
     indexes: [{ kind: 'hnsw', field: 'embedding', metric: 'cosine', params: { m: 8, ef_construction: 32 } }],
   };
 }
@@ -73,7 +83,8 @@ function recordsFor(idType: IdType, count: number): VectorRecord[] {
   });
 }
 
-const byId = (rs: VectorRecord[]): VectorRecord[] => [...rs].sort((x, y) => (String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0));
+const byId = (rs: VectorRecord[]): VectorRecord[] =>
+  [...rs].sort((x, y) => (String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0));
 
 describe.runIf(all)('cross-engine matrix: every engine into every other, and home again', () => {
   const started = new Map<Engine, StartedTestEngine>();
@@ -90,54 +101,68 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
     repo = await memoryRepository();
   });
   afterAll(async () => {
-    for (const [e, n] of made) await started.get(e)?.adapter.drop(n).catch(() => undefined);
+    for (const [e, n] of made)
+      await started
+        .get(e)
+        ?.adapter.drop(n)
+        .catch(() => undefined);
     for (const s of started.values()) await s.close();
     for (const [name, s] of started) {
       if (s.violations) expect(s.violations(), `${name}: requests or responses outside the OpenAPI schema`).toEqual([]);
     }
   });
 
-  it('a Manhattan (l1) collection into an engine without l1 is refused with the choices, creating nothing; into one with l1 it restores', async () => {
-    const source = randomName('mx_l1');
-    made.push(['qdrant', source]);
-    const schema: CollectionSchema = { ...schemaFor(source, 'int64'), vectors: [{ name: 'embedding', dims: 8, metric: 'l1', element: 'float32', nullable: false }], indexes: [] };
-    await adapter('qdrant').create(schema, { indexes: 'now' });
-    await adapter('qdrant').write(source, makeBatch(schema, recordsFor('int64', 10)), { mode: 'insert' });
-    const s = await repo.snapshot(adapter('qdrant'), source);
-    for (const milvus of MILVUS_ENGINES) {
-      const target = randomName('mx_l1_mv');
-      const err = await repo.restore(adapter(milvus), { collection: source, snapshot: s.manifest.id, target }).then(
+  it(
+    'a Manhattan (l1) collection into an engine without l1 is refused with the choices, ' +
+      'creating nothing; into one with l1 it restores',
+    async () => {
+      const source = randomName('mx_l1');
+      made.push(['qdrant', source]);
+      const schema: CollectionSchema = {
+        ...schemaFor(source, 'int64'),
+        vectors: [{ name: 'embedding', dims: 8, metric: 'l1', element: 'float32', nullable: false }],
+        indexes: [],
+      };
+      await adapter('qdrant').create(schema, { indexes: 'now' });
+      await adapter('qdrant').write(source, makeBatch(schema, recordsFor('int64', 10)), { mode: 'insert' });
+      const s = await repo.snapshot(adapter('qdrant'), source);
+      for (const milvus of MILVUS_ENGINES) {
+        const target = randomName('mx_l1_mv');
+        const err = await repo.restore(adapter(milvus), { collection: source, snapshot: s.manifest.id, target }).then(
+          () => undefined,
+          (e: unknown) => e as { code?: string; message?: string },
+        );
+        expect(err?.code).toBe('UNSUPPORTED_OPERATION');
+        expect(err?.message).toMatch(/cosine.*l2.*dot|COSINE.*L2.*IP/i);
+        expect(await adapter(milvus).exists(target)).toBe(false);
+      }
+      // pgvector has vector_l1_ops for HNSW only from 0.7 (CI runs 0.8.5; users may run older): refused
+      // there before anything is created, with the reason; on a newer pgvector it restores.
+      const pgTarget = randomName('mx_l1_pg');
+      made.push(['pgvector', pgTarget]);
+      const pgErr = await repo.restore(adapter('pgvector'), { collection: source, snapshot: s.manifest.id, target: pgTarget }).then(
         () => undefined,
         (e: unknown) => e as { code?: string; message?: string },
       );
-      expect(err?.code).toBe('UNSUPPORTED_OPERATION');
-      expect(err?.message).toMatch(/cosine.*l2.*dot|COSINE.*L2.*IP/i);
-      expect(await adapter(milvus).exists(target)).toBe(false);
-    }
-    // pgvector has vector_l1_ops for HNSW only from 0.7 (CI runs 0.8.5; users may run older): refused
-    // there before anything is created, with the reason; on a newer pgvector it restores.
-    const pgTarget = randomName('mx_l1_pg');
-    made.push(['pgvector', pgTarget]);
-    const pgErr = await repo.restore(adapter('pgvector'), { collection: source, snapshot: s.manifest.id, target: pgTarget }).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string; message?: string },
-    );
-    if (pgErr) {
-      expect(pgErr.code).toBe('UNSUPPORTED_OPERATION');
-      expect(pgErr.message).toContain('vector_l1_ops');
-      expect(await adapter('pgvector').exists(pgTarget)).toBe(false);
-    } else {
-      expect((await repo.verifyParity(adapter('pgvector'), { collection: source, snapshot: s.manifest.id, live: pgTarget })).ok).toBe(true);
-    }
-    // Weaviate has l1 (manhattan): the same snapshot restores there with parity.
-    for (const engine of ['weaviate'] as const) {
-      const t = randomName(`mx_l1_${engine}`);
-      made.push([engine, t]);
-      await repo.restore(adapter(engine), { collection: source, snapshot: s.manifest.id, target: t });
-      expect((await repo.verifyParity(adapter(engine), { collection: source, snapshot: s.manifest.id, live: t })).ok).toBe(true);
-      expect((await adapter(engine).describe(t)).vectors[0]?.metric).toBe('l1');
-    }
-  });
+      if (pgErr) {
+        expect(pgErr.code).toBe('UNSUPPORTED_OPERATION');
+        expect(pgErr.message).toContain('vector_l1_ops');
+        expect(await adapter('pgvector').exists(pgTarget)).toBe(false);
+      } else {
+        expect((await repo.verifyParity(adapter('pgvector'), { collection: source, snapshot: s.manifest.id, live: pgTarget })).ok).toBe(
+          true,
+        );
+      }
+      // Weaviate has l1 (manhattan): the same snapshot restores there with parity.
+      for (const engine of ['weaviate'] as const) {
+        const t = randomName(`mx_l1_${engine}`);
+        made.push([engine, t]);
+        await repo.restore(adapter(engine), { collection: source, snapshot: s.manifest.id, target: t });
+        expect((await repo.verifyParity(adapter(engine), { collection: source, snapshot: s.manifest.id, live: t })).ok).toBe(true);
+        expect((await adapter(engine).describe(t)).vectors[0]?.metric).toBe('l1');
+      }
+    },
+  );
 
   PAIRS.forEach(([from, to], p) => {
     const idType = ID_TYPES[p % ID_TYPES.length] as IdType;
@@ -158,8 +183,15 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
       const there = name(to, `mx_${to}`);
       const home = name(from, `mx_home`);
       const trip = await roundTrip({
-        repo, from: src, collection: source, to: dst, target: there, home,
-        segmentBytes: 64 * 1024, sameDigest: !qdrant, cosine: qdrant ? 'normalized' : 'exact',
+        repo,
+        from: src,
+        collection: source,
+        to: dst,
+        target: there,
+        home,
+        segmentBytes: 64 * 1024,
+        sameDigest: !qdrant,
+        cosine: qdrant ? 'normalized' : 'exact',
       });
       expect(trip.there.parity.vectors.mode).toBe(qdrant ? 'normalized' : 'exact');
       const d = await dst.describe(there);
@@ -167,12 +199,19 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
 
       // The original ids and payloads came home unchanged, with their types.
       const sample = [0, 1, 2, 57, 119].map((i) => records[i] as VectorRecord);
-      const got = byId(await src.fetch(home, sample.map((r) => r.id)));
+      const got = byId(
+        await src.fetch(
+          home,
+          sample.map((r) => r.id),
+        ),
+      );
       expect(got.map((r) => r.id)).toEqual(byId(sample).map((r) => r.id));
       expect(got.map((r) => r.payload)).toEqual(byId(sample).map((r) => r.payload));
       const back = await src.describe(home);
       expect(back.idType).toBe(idType);
-      expect(Object.fromEntries(back.payload.map((f) => [f.name, `${f.type}${f.array ? '[]' : ''}`]))).toEqual(Object.fromEntries(schema.payload.map((f) => [f.name, `${f.type}${f.array ? '[]' : ''}`])));
+      expect(Object.fromEntries(back.payload.map((f) => [f.name, `${f.type}${f.array ? '[]' : ''}`]))).toEqual(
+        Object.fromEntries(schema.payload.map((f) => [f.name, `${f.type}${f.array ? '[]' : ''}`])),
+      );
     });
   });
 });

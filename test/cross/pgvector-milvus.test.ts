@@ -58,17 +58,50 @@ function crossSuite(MILVUS_ADDRESS: string): void {
     // There and home again, into a new pgvector table: parity at each hop, the same digest in Milvus.
     const inMilvus = mvName('x_mv');
     const home = pgName('x_home');
-    const trip = await roundTrip({ repo, from: pgA, collection: src, to: mv, target: inMilvus, home, segmentBytes: 64 * 1024, sameDigest: true });
+    const trip = await roundTrip({
+      repo,
+      from: pgA,
+      collection: src,
+      to: mv,
+      target: inMilvus,
+      home,
+      segmentBytes: 64 * 1024,
+      sameDigest: true,
+    });
     expect(trip.there.restore.indexes.built).toEqual([expect.objectContaining({ kind: 'hnsw', field: 'embedding' })]);
     const d = await mv.describe(inMilvus);
     expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
     expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', metric: 'cosine', params: { m: 8, ef_construction: 32 } });
     expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
-      title: 'string', n: 'int32', big: 'int64', f4: 'float32', f8: 'float64', ok: 'bool', tags: 'string[]', meta: 'json', ref: 'uuid', at: 'datetime', day: 'date',
+      title: 'string',
+      n: 'int32',
+      big: 'int64',
+      f4: 'float32',
+      f8: 'float64',
+      ok: 'bool',
+      tags: 'string[]',
+      meta: 'json',
+      ref: 'uuid',
+      at: 'datetime',
+      day: 'date',
     });
-    const types = await pool.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [home]);
+    const types = await pool.query(
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER ` + `BY ordinal_position`,
+      [home],
+    );
     expect(Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]))).toMatchObject({
-      id: 'bigint', title: 'text', n: 'integer', big: 'bigint', f4: 'real', f8: 'double precision', ok: 'boolean', tags: 'ARRAY', meta: 'jsonb', ref: 'uuid', at: 'timestamp with time zone', day: 'date',
+      id: 'bigint',
+      title: 'text',
+      n: 'integer',
+      big: 'bigint',
+      f4: 'real',
+      f8: 'double precision',
+      ok: 'boolean',
+      tags: 'ARRAY',
+      meta: 'jsonb',
+      ref: 'uuid',
+      at: 'timestamp with time zone',
+      day: 'date',
     });
     const row = (await pool.query(`SELECT big::text, at, ref FROM ${home} WHERE id = 5`)).rows[0];
     expect(row.big).toBe('9007199254740993');
@@ -92,7 +125,10 @@ function crossSuite(MILVUS_ADDRESS: string): void {
     const l2 = milvusAdapter({ url: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
     await repo.restore(l2, { collection: src, snapshot: keepSnap.manifest.id, target: existing });
     await l2.close();
-    await expectError(repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: existing, ifExists: 'replace' }), 'UNSUPPORTED_OPERATION');
+    await expectError(
+      repo.restore(mv, { collection: src, snapshot: s.manifest.id, target: existing, ifExists: 'replace' }),
+      'UNSUPPORTED_OPERATION',
+    );
     expect(await mv.count(existing)).toBe(20);
     const withMetric = milvusAdapter({ url: MILVUS_ADDRESS as string, metricForUnindexed: 'l2' });
     try {
@@ -111,7 +147,9 @@ function crossSuite(MILVUS_ADDRESS: string): void {
   it('an inner-product pgvector index becomes IP in Milvus, and Milvus dynamic fields become a jsonb column in pgvector', async () => {
     const src = pgName('x_ip');
     await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, v vector(4) NOT NULL, extra jsonb)`);
-    await pool.query(`INSERT INTO ${src} SELECT g, ARRAY[g, 1, 0, 0]::real[]::vector, jsonb_build_object('g', g) FROM generate_series(1, 30) g`);
+    await pool.query(
+      `INSERT INTO ${src} SELECT g, ARRAY[g, 1, 0, 0]::real[]::vector, jsonb_build_object('g', g) FROM generate_series(1, 30) g`,
+    );
     await pool.query(`CREATE INDEX ON ${src} USING ivfflat (v vector_ip_ops) WITH (lists = 4)`);
     const m = mvName('x_ip_mv');
     await crossOver({ repo, from: pgA, collection: src, to: mv, target: m });
@@ -128,15 +166,30 @@ function crossSuite(MILVUS_ADDRESS: string): void {
         ],
         enable_dynamic_field: true,
       } as never);
-      await client.createIndex({ collection_name: dyn, field_name: 'v', index_type: 'HNSW', metric_type: 'COSINE', params: { M: 8, efConstruction: 16 } } as never);
+      await client.createIndex({
+        collection_name: dyn,
+        field_name: 'v',
+        index_type: 'HNSW',
+        metric_type: 'COSINE',
+        params: { M: 8, efConstruction: 16 },
+      } as never);
       await client.loadCollectionSync({ collection_name: dyn });
-      await client.insert({ collection_name: dyn, data: [{ id: 1, v: [1, 0, 0, 0], color: 'red', n: 3 }, { id: 2, v: [0, 1, 0, 0] }] } as never);
+      await client.insert({
+        collection_name: dyn,
+        data: [
+          { id: 1, v: [1, 0, 0, 0], color: 'red', n: 3 },
+          { id: 2, v: [0, 1, 0, 0] },
+        ],
+      } as never);
     } finally {
       await client.closeConnection();
     }
     const home = pgName('x_dyn_pg');
     await crossOver({ repo, from: mv, collection: dyn, to: pgA, target: home });
     const rows = await pool.query(`SELECT id::int, "$meta" AS meta FROM ${home} ORDER BY id`);
-    expect(rows.rows).toEqual([{ id: 1, meta: { color: 'red', n: 3 } }, { id: 2, meta: null }]);
+    expect(rows.rows).toEqual([
+      { id: 1, meta: { color: 'red', n: 3 } },
+      { id: 2, meta: null },
+    ]);
   });
 }

@@ -24,9 +24,12 @@ const MILVUS_ADDRESS = process.env.MILVUS_ADDRESS;
 const WEAVIATE_URL = process.env.WEAVIATE_URL;
 const WEAVIATE_GRPC = process.env.WEAVIATE_GRPC;
 const all =
-  engineAvailable('pgvector', PG_URL !== undefined) && engineAvailable('milvus', MILVUS_ADDRESS !== undefined) && engineAvailable('weaviate', WEAVIATE_URL !== undefined && WEAVIATE_GRPC !== undefined);
+  engineAvailable('pgvector', PG_URL !== undefined) &&
+  engineAvailable('milvus', MILVUS_ADDRESS !== undefined) &&
+  engineAvailable('weaviate', WEAVIATE_URL !== undefined && WEAVIATE_GRPC !== undefined);
 
-const sortById = (rs: VectorRecord[]): VectorRecord[] => [...rs].sort((x, y) => (String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0));
+const sortById = (rs: VectorRecord[]): VectorRecord[] =>
+  [...rs].sort((x, y) => (String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0));
 
 describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> milvus', () => {
   let pool: pg.Pool;
@@ -44,7 +47,12 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
   const mvName = (p: string): string => named(() => mv, p);
   const wvName = (p: string): string => named(() => wv, p);
   /** Creates a Weaviate-native collection in Weaviate (uuid ids in `id`, nullable payload fields); its schema. */
-  const createNative = async (name: string, vector: VectorField, payload: FieldTypes, indexes: IndexSpec[] = []): Promise<CollectionSchema> => {
+  const createNative = async (
+    name: string,
+    vector: VectorField,
+    payload: FieldTypes,
+    indexes: IndexSpec[] = [],
+  ): Promise<CollectionSchema> => {
     const schema: CollectionSchema = { name, idField: 'id', idType: 'uuid', vectors: [vector], payload: nullableFields(payload), indexes };
     await wv.create(schema, { indexes: 'now' });
     return schema;
@@ -58,47 +66,92 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
     repo = await memoryRepository();
   });
   afterAll(async () => {
-    for (const m of made) await m.adapter().drop(m.name).catch(() => undefined);
+    for (const m of made)
+      await m
+        .adapter()
+        .drop(m.name)
+        .catch(() => undefined);
     await wv?.close();
     await mv?.close();
     await pool?.end();
   });
 
-  it('pgvector -> weaviate -> pgvector: bigint ids, every payload type, names Weaviate cannot hold, HNSW parameters, parity at each hop', async () => {
-    const src = pgName('xw_src');
-    await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, embedding vector(16) NOT NULL, title text, n int4, big int8, f4 real, f8 double precision,
+  it(
+    'pgvector -> weaviate -> pgvector: bigint ids, every payload type, names Weaviate cannot ' +
+      'hold, HNSW parameters, parity at each hop',
+    async () => {
+      const src = pgName('xw_src');
+      await pool.query(`CREATE TABLE ${src} (id bigint PRIMARY KEY, embedding vector(16) NOT NULL, title text, n int4, big int8, f4 real, f8 double precision,
       ok boolean, tags text[], meta jsonb, ref uuid, at timestamptz, day date, "Weird Name" text, raw bytea)`);
-    await pool.query(`INSERT INTO ${src} SELECT CASE WHEN g = 1 THEN 9007199254740993 ELSE g END, ARRAY(SELECT sin(g * 16 + d) FROM generate_series(1, 16) d)::vector,
+      await pool.query(`INSERT INTO ${src} SELECT CASE WHEN g = 1 THEN 9007199254740993 ELSE g END, ARRAY(SELECT sin(g * 16 + d) FROM generate_series(1, 16) d)::vector,
       CASE WHEN g % 7 = 0 THEN NULL ELSE 'doc ' || g || ' "q" ✓' END, g * 3, g::int8 * 1000000007,
       g / 3.0, g / 7.0, g % 2 = 0, ARRAY['t' || (g % 5), 'u'], jsonb_build_object('k', g, 'nested', jsonb_build_object('ok', true), 'list', jsonb_build_array(1, 'two', null)),
       md5(g::text)::uuid, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 minute 0.123456 second', DATE '2024-02-29' + g, 'w' || g, decode(md5(g::text), 'hex')
       FROM generate_series(1, 600) g`);
-    await pool.query(`CREATE INDEX ON ${src} USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32)`);
-    // There and home again, into a new pgvector table: parity at each hop, the same digest in Weaviate.
-    const inW = wvName('xw_w');
-    const home = pgName('xw_home');
-    const trip = await roundTrip({ repo, from: pgA, collection: src, to: wv, target: inW, home, segmentBytes: 64 * 1024, sameDigest: true });
-    expect(trip.there.restore.rows).toBe(600);
-    const d = await wv.describe(inW);
-    expect(d.idType).toBe('int64');
-    expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
-    expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', metric: 'cosine', params: { m: 8, ef_construction: 32 } });
-    expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
-      title: 'string', n: 'int32', big: 'int64', f4: 'float32', f8: 'float64', ok: 'bool', tags: 'string[]', meta: 'json', ref: 'uuid', at: 'datetime', day: 'date', 'Weird Name': 'string', raw: 'bytes',
-    });
-    // The id above 2^53 is exact through Weaviate (kept as text beside its UUIDv5).
-    const [big] = await wv.fetch(inW, [9_007_199_254_740_993n]);
-    expect(big?.id).toBe(9_007_199_254_740_993n);
-    expect(big?.payload.at).toBe('2024-01-01T00:01:00.123456Z');
+      await pool.query(`CREATE INDEX ON ${src} USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32)`);
+      // There and home again, into a new pgvector table: parity at each hop, the same digest in Weaviate.
+      const inW = wvName('xw_w');
+      const home = pgName('xw_home');
+      const trip = await roundTrip({
+        repo,
+        from: pgA,
+        collection: src,
+        to: wv,
+        target: inW,
+        home,
+        segmentBytes: 64 * 1024,
+        sameDigest: true,
+      });
+      expect(trip.there.restore.rows).toBe(600);
+      const d = await wv.describe(inW);
+      expect(d.idType).toBe('int64');
+      expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
+      expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', metric: 'cosine', params: { m: 8, ef_construction: 32 } });
+      expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
+        title: 'string',
+        n: 'int32',
+        big: 'int64',
+        f4: 'float32',
+        f8: 'float64',
+        ok: 'bool',
+        tags: 'string[]',
+        meta: 'json',
+        ref: 'uuid',
+        at: 'datetime',
+        day: 'date',
+        'Weird Name': 'string',
+        raw: 'bytes',
+      });
+      // The id above 2^53 is exact through Weaviate (kept as text beside its UUIDv5).
+      const [big] = await wv.fetch(inW, [9_007_199_254_740_993n]);
+      expect(big?.id).toBe(9_007_199_254_740_993n);
+      expect(big?.payload.at).toBe('2024-01-01T00:01:00.123456Z');
 
-    // Home: same ids, same column types.
-    const types = await pool.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [home]);
-    expect(Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]))).toMatchObject({
-      id: 'bigint', title: 'text', n: 'integer', big: 'bigint', f4: 'real', f8: 'double precision', ok: 'boolean', tags: 'ARRAY', meta: 'jsonb', ref: 'uuid', at: 'timestamp with time zone', day: 'date', 'Weird Name': 'text', raw: 'bytea',
-    });
-    const ids = [1n, 2n, 3n, 599n, 9_007_199_254_740_993n];
-    expect(sortById(await pgA.fetch(home, ids))).toEqual(sortById(await pgA.fetch(src, ids)));
-  });
+      // Home: same ids, same column types.
+      const types = await pool.query(
+        `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER ` + `BY ordinal_position`,
+        [home],
+      );
+      expect(Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]))).toMatchObject({
+        id: 'bigint',
+        title: 'text',
+        n: 'integer',
+        big: 'bigint',
+        f4: 'real',
+        f8: 'double precision',
+        ok: 'boolean',
+        tags: 'ARRAY',
+        meta: 'jsonb',
+        ref: 'uuid',
+        at: 'timestamp with time zone',
+        day: 'date',
+        'Weird Name': 'text',
+        raw: 'bytea',
+      });
+      const ids = [1n, 2n, 3n, 599n, 9_007_199_254_740_993n];
+      expect(sortById(await pgA.fetch(home, ids))).toEqual(sortById(await pgA.fetch(src, ids)));
+    },
+  );
 
   it('text and uuid keys: pgvector -> weaviate -> pgvector with the keys unchanged', async () => {
     const names = { source: () => pgName('xw_key'), target: () => wvName('xw_key_w'), home: () => pgName('xw_key_back') };
@@ -119,13 +172,21 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
     const records: VectorRecord[] = Array.from({ length: 300 }, (_, i) => ({
       id: idToUuid(BigInt(i), 'int64'),
       vectors: { content: Float32Array.from({ length: 8 }, (_, d) => Math.cos(i + d)) },
-      payload: { title: `t${i}`, views: i * 7, rating: i / 9, published: `2025-06-0${(i % 9) + 1}T01:02:03.${String(100000 + i)}Z`, tags: ['x', `y${i % 4}`] },
+      payload: {
+        title: `t${i}`,
+        views: i * 7,
+        rating: i / 9,
+        published: `2025-06-0${(i % 9) + 1}T01:02:03.${String(100000 + i)}Z`,
+        tags: ['x', `y${i % 4}`],
+      },
     }));
     await wv.write(src, makeBatch(schema, records), { mode: 'insert' });
     const inPg = pgName('xw_native_pg');
     const home = wvName('xw_native_home');
     await roundTrip({ repo, from: wv, collection: src, to: pgA, target: inPg, home, segmentBytes: 64 * 1024 });
-    const keyType = await pool.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'id'`, [inPg]);
+    const keyType = await pool.query(`SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'id'`, [
+      inPg,
+    ]);
     expect(keyType.rows[0].data_type).toBe('uuid');
     const some = records.slice(0, 5).map((r) => r.id);
     expect(sortById(await wv.fetch(home, some))).toEqual(sortById(records.slice(0, 5)));
@@ -174,7 +235,14 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
     const wHome = wvName('xw_wm_home');
     await roundTrip({ repo, from: wv, collection: wsrc, to: mv, target: inMv, home: wHome });
     expect((await mv.describe(inMv)).idType).toBe('uuid');
-    expect(sortById(await wv.fetch(wHome, wrecords.slice(0, 3).map((r) => r.id)))).toEqual(sortById(wrecords.slice(0, 3)));
+    expect(
+      sortById(
+        await wv.fetch(
+          wHome,
+          wrecords.slice(0, 3).map((r) => r.id),
+        ),
+      ),
+    ).toEqual(sortById(wrecords.slice(0, 3)));
   });
 
   it('a vector without a metric is refused into Weaviate unless the caller names one, and nothing is created or dropped', async () => {
@@ -183,10 +251,22 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
     const s = await expectRefusedWithoutMetric({ repo, sql: pool, from: pgA, table: src, to: wv, target });
     // ifExists 'replace' (no atomic swap in Weaviate: drop, then load): the refusal comes before the drop.
     const keep = wvName('xw_keep');
-    const keepSchema: CollectionSchema = { name: keep, idField: 'id', idType: 'int64', vectors: [{ name: 'v', dims: 4, metric: 'l2', element: 'float32', nullable: false }], payload: [], indexes: [] };
+    const keepSchema: CollectionSchema = {
+      name: keep,
+      idField: 'id',
+      idType: 'int64',
+      vectors: [{ name: 'v', dims: 4, metric: 'l2', element: 'float32', nullable: false }],
+      payload: [],
+      indexes: [],
+    };
     await wv.create(keepSchema, { indexes: 'now' });
-    await wv.write(keep, makeBatch(keepSchema, [{ id: 1n, vectors: { v: Float32Array.from([1, 2, 3, 4]) }, payload: {} }]), { mode: 'insert' });
-    await expectError(repo.restore(wv, { collection: src, snapshot: s.manifest.id, target: keep, ifExists: 'replace' }), 'UNSUPPORTED_OPERATION');
+    await wv.write(keep, makeBatch(keepSchema, [{ id: 1n, vectors: { v: Float32Array.from([1, 2, 3, 4]) }, payload: {} }]), {
+      mode: 'insert',
+    });
+    await expectError(
+      repo.restore(wv, { collection: src, snapshot: s.manifest.id, target: keep, ifExists: 'replace' }),
+      'UNSUPPORTED_OPERATION',
+    );
     expect(await wv.count(keep)).toBe(1);
     const withMetric = weaviateAdapter({ url: WEAVIATE_URL as string, grpcAddress: WEAVIATE_GRPC as string, metricForUnindexed: 'l2' });
     await repo.restore(withMetric, { collection: src, snapshot: s.manifest.id, target });

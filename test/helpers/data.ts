@@ -21,7 +21,12 @@ export type FieldTypes = Record<string, PayloadType | `${PayloadType}[]`>;
  * (`[]` marks an array). A name that reads as an array index ('1') would move first: use none.
  */
 export function nullableFields(types: FieldTypes): PayloadField[] {
-  return Object.entries(types).map(([name, t]) => ({ name, type: t.replace(/\[\]$/, '') as PayloadType, array: t.endsWith('[]'), nullable: true }));
+  return Object.entries(types).map(([name, t]) => ({
+    name,
+    type: t.replace(/\[\]$/, '') as PayloadType,
+    array: t.endsWith('[]'),
+    nullable: true,
+  }));
 }
 
 export function testSchema(name: string, dims = 16): CollectionSchema {
@@ -40,7 +45,14 @@ export function makeRecords(count: number, dims = 16, seed = 1, firstId = 1n): V
   return Array.from({ length: count }, (_, i) => {
     const v = new Float32Array(dims);
     for (let d = 0; d < dims; d++) v[d] = r() * 2 - 1;
-    const payload: Payload = { title: `doc ${i} ✓ "quoted"`, n: i * 1000, score: r(), flag: i % 2 === 0, tags: ['a', `t${i % 5}`], meta: { k: i, nested: { ok: true } } };
+    const payload: Payload = {
+      title: `doc ${i} ✓ "quoted"`,
+      n: i * 1000,
+      score: r(),
+      flag: i % 2 === 0,
+      tags: ['a', `t${i % 5}`],
+      meta: { k: i, nested: { ok: true } },
+    };
     if (i % 7 === 3) delete payload.title; // absent == null
     return { id: firstId + BigInt(i), vectors: { embedding: v }, payload };
   });

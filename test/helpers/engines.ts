@@ -5,11 +5,19 @@
  */
 import type { VectorAdapter } from '../../src/adapter.js';
 
-const required = new Set((process.env.VECTORDR_REQUIRE_ENGINES ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const required = new Set(
+  (process.env.VECTORDR_REQUIRE_ENGINES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 export function engineAvailable(name: string, available: boolean): boolean {
   if (!available && required.has(name)) {
-    throw new Error(`Engine suite "${name}" is required (VECTORDR_REQUIRE_ENGINES) but its server is not configured; start it with scripts/test-all.sh.`);
+    throw new Error(
+      `Engine suite "${name}" is required (VECTORDR_REQUIRE_ENGINES) but its server is not ` +
+        `configured; start it with scripts/test-all.sh.`,
+    );
   }
   return available;
 }
@@ -57,7 +65,9 @@ export function milvusTestServers(): MilvusTestServer[] {
     ['milvus', 'milvus-lite', process.env.MILVUS_ADDRESS],
     ['milvus-standalone', 'Milvus standalone', process.env.MILVUS_STANDALONE_ADDRESS],
   ];
-  return servers.filter(([engine, , address]) => engineAvailable(engine, address !== undefined)).map(([engine, label, address]) => ({ engine, label, address: address as string }));
+  return servers
+    .filter(([engine, , address]) => engineAvailable(engine, address !== undefined))
+    .map(([engine, label, address]) => ({ engine, label, address: address as string }));
 }
 
 /** An engine of the cross-engine matrix, connected for a suite. */
@@ -128,7 +138,12 @@ export const TEST_ENGINES: readonly TestEngine[] = [
     core: true,
     configured: () => process.env.WEAVIATE_URL !== undefined && process.env.WEAVIATE_GRPC !== undefined,
     start: async () =>
-      adapterOnly((await import('../../adapters/weaviate/index.js')).weaviateAdapter({ url: setting('WEAVIATE_URL'), grpcAddress: setting('WEAVIATE_GRPC') })),
+      adapterOnly(
+        (await import('../../adapters/weaviate/index.js')).weaviateAdapter({
+          url: setting('WEAVIATE_URL'),
+          grpcAddress: setting('WEAVIATE_GRPC'),
+        }),
+      ),
   },
   {
     name: 'qdrant',
@@ -149,12 +164,14 @@ export const TEST_ENGINES: readonly TestEngine[] = [
   {
     name: 'qdrant-real',
     configured: () => process.env.QDRANT_URL !== undefined,
-    start: async () => adapterOnly((await import('../../adapters/qdrant/index.js')).qdrantAdapter({ url: setting('QDRANT_URL'), ...qdrantApiKey() })),
+    start: async () =>
+      adapterOnly((await import('../../adapters/qdrant/index.js')).qdrantAdapter({ url: setting('QDRANT_URL'), ...qdrantApiKey() })),
   },
   {
     name: 'milvus-standalone',
     variantOf: 'milvus',
     configured: () => process.env.MILVUS_STANDALONE_ADDRESS !== undefined,
-    start: async () => adapterOnly((await import('../../adapters/milvus/index.js')).milvusAdapter({ url: setting('MILVUS_STANDALONE_ADDRESS') })),
+    start: async () =>
+      adapterOnly((await import('../../adapters/milvus/index.js')).milvusAdapter({ url: setting('MILVUS_STANDALONE_ADDRESS') })),
   },
 ];

@@ -30,7 +30,10 @@ export async function startFaultProxy(upstream: string, rule: (req: IncomingMess
       req.on('end', () => {
         const [status, code] = fault === 'slowdown' ? [503, 'SlowDown'] : [500, 'InternalError'];
         res.writeHead(status, { 'content-type': 'application/xml' });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected by the test fault proxy</Message><RequestId>fault-${n}</RequestId></Error>`);
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected by the ` +
+            `test fault proxy</Message><RequestId>fault-${n}</RequestId></Error>`,
+        );
       });
       return;
     }
@@ -39,19 +42,16 @@ export async function startFaultProxy(upstream: string, rule: (req: IncomingMess
       req.socket.resetAndDestroy();
       return;
     }
-    const up = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (upRes) => {
-        if (fault === 'drop-response') {
-          injected['drop-response']++;
-          upRes.resume();
-          upRes.on('end', () => req.socket.destroy());
-          return;
-        }
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
-      },
-    );
+    const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      if (fault === 'drop-response') {
+        injected['drop-response']++;
+        upRes.resume();
+        upRes.on('end', () => req.socket.destroy());
+        return;
+      }
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
     up.on('error', () => req.socket.destroy());
     req.pipe(up);
   });

@@ -16,8 +16,16 @@ export const REPLICA_B_URL = process.env.PG_REPLICA_B_URL;
 export type NodeName = 'a' | 'b';
 
 export async function replica(cmd: 'start' | 'stop' | 'reset' | 'status', env?: Record<string, string>): Promise<string>;
-export async function replica(cmd: 'kill' | 'start-node' | 'promote' | 'rejoin', node: NodeName, env?: Record<string, string>): Promise<string>;
-export async function replica(cmd: string, nodeOrEnv?: NodeName | Record<string, string>, maybeEnv?: Record<string, string>): Promise<string> {
+export async function replica(
+  cmd: 'kill' | 'start-node' | 'promote' | 'rejoin',
+  node: NodeName,
+  env?: Record<string, string>,
+): Promise<string>;
+export async function replica(
+  cmd: string,
+  nodeOrEnv?: NodeName | Record<string, string>,
+  maybeEnv?: Record<string, string>,
+): Promise<string> {
   const args = typeof nodeOrEnv === 'string' ? [SCRIPT, cmd, nodeOrEnv] : [SCRIPT, cmd];
   const env = typeof nodeOrEnv === 'object' ? nodeOrEnv : maybeEnv;
   const { stdout } = await run('bash', args, { env: { ...process.env, ...env }, timeout: 120_000 });
@@ -32,7 +40,8 @@ export async function freshPair(opts: { sync?: boolean } = {}): Promise<void> {
 
 export function urlOf(node: NodeName): string {
   const url = node === 'a' ? REPLICA_A_URL : REPLICA_B_URL;
-  if (url === undefined) throw new Error('PG_REPLICA_A_URL / PG_REPLICA_B_URL are not set: start the pair with scripts/pg-replica.sh start');
+  if (url === undefined)
+    throw new Error('PG_REPLICA_A_URL / PG_REPLICA_B_URL are not set: start the pair with scripts/pg-replica.sh start');
   return url;
 }
 

@@ -98,7 +98,10 @@ function identity(): { pidNamespace: string | undefined; bootId: string | undefi
       return undefined;
     }
   };
-  return { pidNamespace: read(() => readlinkSync('/proc/self/ns/pid')), bootId: read(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')) };
+  return {
+    pidNamespace: read(() => readlinkSync('/proc/self/ns/pid')),
+    bootId: read(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
+  };
 }
 
 const unshareWorks = process.platform === 'linux' && spawnSync('unshare', ['--pid', '--fork', 'true'], { timeout: 10_000 }).status === 0;
@@ -160,31 +163,35 @@ export function testPruneSafety(name: string, create: () => Promise<PruneSafetyT
       expect(await problemCodes(writer)).toEqual([]);
     });
 
-    it('a lock removed under a healthy writer mid-scan: LOCK_LOST saying so (not "paused"), nothing committed, the refresh does not recreate it', async () => {
-      const { storage } = await target();
-      let puts = 0;
-      const slow = hooked(storage, async (key) => {
-        if (!key.startsWith('data/')) return;
-        await sleep(150);
-        // What a pruner that misjudged the lock does: remove it, then delete the unreferenced data.
-        if (++puts === 4) {
-          removedLocks = await removeLocks(storage);
-          for (const k of await keys(storage, 'data/')) await storage.delete(k);
-        }
-      });
-      let removedLocks: string[] = [];
-      const writer = await openRepository({ storage: slow, create: true, locks: { staleAfterMs: 60_000, refreshMs: 100 } });
-      const outcome = writer.snapshot(adapter, 'docs', { segmentBytes: SEGMENT_BYTES });
-      await outcome.catch(() => undefined);
-      expect(removedLocks, 'the simulated pruner found the writer\'s lock to remove').toHaveLength(1);
-      const err = await expectError(outcome, 'LOCK_LOST');
-      expect(err.message).toContain('removed or replaced by another process');
-      expect(err.message).not.toContain('paused');
-      expect(await writer.list()).toEqual([]);
-      expect(await keys(storage, 'snapshots/')).toEqual([]);
-      expect(await keys(storage, LOCKS_PREFIX)).toEqual([]);
-      expect(await problemCodes(writer)).toEqual([]);
-    });
+    it(
+      'a lock removed under a healthy writer mid-scan: LOCK_LOST saying so (not "paused"), ' +
+        'nothing committed, the refresh does not recreate it',
+      async () => {
+        const { storage } = await target();
+        let puts = 0;
+        const slow = hooked(storage, async (key) => {
+          if (!key.startsWith('data/')) return;
+          await sleep(150);
+          // What a pruner that misjudged the lock does: remove it, then delete the unreferenced data.
+          if (++puts === 4) {
+            removedLocks = await removeLocks(storage);
+            for (const k of await keys(storage, 'data/')) await storage.delete(k);
+          }
+        });
+        let removedLocks: string[] = [];
+        const writer = await openRepository({ storage: slow, create: true, locks: { staleAfterMs: 60_000, refreshMs: 100 } });
+        const outcome = writer.snapshot(adapter, 'docs', { segmentBytes: SEGMENT_BYTES });
+        await outcome.catch(() => undefined);
+        expect(removedLocks, "the simulated pruner found the writer's lock to remove").toHaveLength(1);
+        const err = await expectError(outcome, 'LOCK_LOST');
+        expect(err.message).toContain('removed or replaced by another process');
+        expect(err.message).not.toContain('paused');
+        expect(await writer.list()).toEqual([]);
+        expect(await keys(storage, 'snapshots/')).toEqual([]);
+        expect(await keys(storage, LOCKS_PREFIX)).toEqual([]);
+        expect(await problemCodes(writer)).toEqual([]);
+      },
+    );
 
     it('segments deleted under a writer that kept its lock: SEGMENT_MISSING before the commit, nothing committed', async () => {
       const { storage } = await target();
@@ -234,7 +241,20 @@ export function testPruneSafety(name: string, create: () => Promise<PruneSafetyT
       const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
       expect(processAlive(dead)).toBe(false);
       const lock = (n: number, operation: string, identity: Record<string, unknown>): Promise<void> =>
-        storage.put(`${LOCKS_PREFIX}01J0000000000000000000000${n}.json`, Buffer.from(JSON.stringify({ formatVersion: 1, exclusive: false, operation, host: hostname(), pid: dead, createdAt: new Date().toISOString(), ...identity })));
+        storage.put(
+          `${LOCKS_PREFIX}01J0000000000000000000000${n}.json`,
+          Buffer.from(
+            JSON.stringify({
+              formatVersion: 1,
+              exclusive: false,
+              operation,
+              host: hostname(),
+              pid: dead,
+              createdAt: new Date().toISOString(),
+              ...identity,
+            }),
+          ),
+        );
       await lock(1, 'other pid namespace', { pidNamespace: 'pid:[4026500001]', bootId: me.bootId });
       await lock(2, 'other boot', { pidNamespace: me.pidNamespace, bootId: '00000000-0000-4000-8000-000000000000' });
       await lock(3, 'identity unknown (older vectordr)', {});
@@ -250,7 +270,10 @@ export function testPruneSafety(name: string, create: () => Promise<PruneSafetyT
       // The same pid in this PID namespace and boot is judged by pid: the process is gone.
       if (me.pidNamespace !== undefined && me.bootId !== undefined) {
         await lock(4, 'this namespace, gone', { pidNamespace: me.pidNamespace, bootId: me.bootId });
-        expect((await repo.locks()).find((l) => l.operation === 'this namespace, gone')).toMatchObject({ stale: true, staleReason: 'process-gone' });
+        expect((await repo.locks()).find((l) => l.operation === 'this namespace, gone')).toMatchObject({
+          stale: true,
+          staleReason: 'process-gone',
+        });
       }
     });
 
@@ -259,11 +282,15 @@ export function testPruneSafety(name: string, create: () => Promise<PruneSafetyT
       const repo = await openRepository({ storage, create: true });
       // sh is pid 1 of the new namespace and burns ~400 pids, so node gets a pid no process has here.
       const script = 'i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done; "$0" "$@"; exit $?';
-      const child = spawn('unshare', ['--pid', '--fork', 'sh', '-c', script, process.execPath, '--import', 'tsx', path.join(ROOT, 'test/helpers/lock-holder-child.ts')], {
-        cwd: ROOT,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, VECTORDR_CHILD_CONFIG: JSON.stringify({ storage: spec }) },
-      });
+      const child = spawn(
+        'unshare',
+        ['--pid', '--fork', 'sh', '-c', script, process.execPath, '--import', 'tsx', path.join(ROOT, 'test/helpers/lock-holder-child.ts')],
+        {
+          cwd: ROOT,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          env: { ...process.env, VECTORDR_CHILD_CONFIG: JSON.stringify({ storage: spec }) },
+        },
+      );
       try {
         let out = '';
         let errOut = '';

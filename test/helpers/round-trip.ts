@@ -95,8 +95,14 @@ export interface KeysRoundTripOptions {
  * and home again (`roundTrip`), and comes home with the same key column type. `check` asserts what
  * `to` made of the key in between.
  */
-export async function keysRoundTrip(o: KeysRoundTripOptions, check: (keyType: 'uuid' | 'text', target: string) => Promise<void>): Promise<void> {
-  for (const [keyType, value] of [['uuid', `md5(g::text)::uuid`], ['text', `'key/' || g || '/"ü"'`]] as const) {
+export async function keysRoundTrip(
+  o: KeysRoundTripOptions,
+  check: (keyType: 'uuid' | 'text', target: string) => Promise<void>,
+): Promise<void> {
+  for (const [keyType, value] of [
+    ['uuid', `md5(g::text)::uuid`],
+    ['text', `'key/' || g || '/"ü"'`],
+  ] as const) {
     const src = o.names.source();
     await o.sql.query(`CREATE TABLE ${src} (k ${keyType} PRIMARY KEY, v vector(4) NOT NULL)`);
     await o.sql.query(`INSERT INTO ${src} SELECT ${value}, ARRAY[g, 1, 2, 3]::real[]::vector FROM generate_series(1, 50) g`);
@@ -131,7 +137,10 @@ export async function expectRefusedWithoutMetric(o: NoMetricOptions): Promise<Sn
   await o.sql.query(`CREATE TABLE ${o.table} (id bigint PRIMARY KEY, v vector(4) NOT NULL)`);
   await o.sql.query(`INSERT INTO ${o.table} SELECT g, ARRAY[g, 0, 1, 2]::real[]::vector FROM generate_series(1, 20) g`);
   const s = await o.repo.snapshot(o.from, o.table);
-  const err = await expectError(o.repo.restore(o.to, { collection: o.table, snapshot: s.manifest.id, target: o.target }), 'UNSUPPORTED_OPERATION');
+  const err = await expectError(
+    o.repo.restore(o.to, { collection: o.table, snapshot: s.manifest.id, target: o.target }),
+    'UNSUPPORTED_OPERATION',
+  );
   expect(err.message).toContain('metricForUnindexed');
   expect(await o.to.exists(o.target)).toBe(false);
   return s;

@@ -18,14 +18,21 @@ import { expectError } from '../helpers/errors.js';
 const servers = milvusTestServers();
 
 describe('milvus', () => {
-  if (servers.length === 0) it.skip('needs MILVUS_ADDRESS or MILVUS_STANDALONE_ADDRESS (scripts/milvus-server.sh, scripts/milvus-standalone.sh)', () => undefined);
+  if (servers.length === 0)
+    it.skip(
+      'needs MILVUS_ADDRESS or MILVUS_STANDALONE_ADDRESS (scripts/milvus-server.sh, ' + 'scripts/milvus-standalone.sh)',
+      () => undefined,
+    );
   for (const server of servers) describe(server.label, () => milvusSuite(server));
 });
 
 /** The same client, reporting another server version: what the adapter decides from the version. */
 function reportingVersion(client: MilvusClient, version: string): MilvusClient {
   return new Proxy(client, {
-    get: (target, p, receiver) => (p === 'getVersion' ? async () => ({ status: { error_code: 'Success', code: 0, reason: '' }, version }) : Reflect.get(target, p, receiver)),
+    get: (target, p, receiver) =>
+      p === 'getVersion'
+        ? async () => ({ status: { error_code: 'Success', code: 0, reason: '' }, version })
+        : Reflect.get(target, p, receiver),
   });
 }
 
@@ -117,28 +124,47 @@ function milvusSuite(server: MilvusTestServer): void {
         ],
         enable_dynamic_field: true,
       } as never);
-      await client.createIndex({ collection_name: schemaName, field_name: 'v', index_type: 'HNSW', metric_type: 'L2', params: { M: 8, efConstruction: 40 } } as never);
+      await client.createIndex({
+        collection_name: schemaName,
+        field_name: 'v',
+        index_type: 'HNSW',
+        metric_type: 'L2',
+        params: { M: 8, efConstruction: 40 },
+      } as never);
       await client.loadCollectionSync({ collection_name: schemaName });
       await client.insert({
         collection_name: schemaName,
         data: [
           { pk: 'a', v: [1, 2, 3, 4], small: 7, tags: ['9007199254740993', '1'], extra: 'dyn', nested: { k: [1, 2] } },
-          nullableFields ? { pk: 'b"\\q', v: [0, 0, 0, 1], small: null, tags: null } : { pk: 'b"\\q', v: [0, 0, 0, 1], small: -128, tags: [] },
+          nullableFields
+            ? { pk: 'b"\\q', v: [0, 0, 0, 1], small: null, tags: null }
+            : { pk: 'b"\\q', v: [0, 0, 0, 1], small: -128, tags: [] },
         ],
       } as never);
       const d = await adapter.describe(schemaName);
       expect(d.idType).toBe('string');
       expect(d.vectors).toEqual([{ name: 'v', dims: 4, metric: 'l2', element: 'float32', nullable: false, nativeType: 'FloatVector(4)' }]);
       expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', field: 'v', metric: 'l2', params: { m: 8, ef_construction: 40 } });
-      expect(d.payload.map((p) => [p.name, p.type, p.array])).toEqual([['small', 'int32', false], ['tags', 'int64', true], ['$meta', 'json', false]]);
+      expect(d.payload.map((p) => [p.name, p.type, p.array])).toEqual([
+        ['small', 'int32', false],
+        ['tags', 'int64', true],
+        ['$meta', 'json', false],
+      ]);
       const repo = await openRepository({ storage: memoryStorage(), create: true });
       const { manifest } = await repo.snapshot(adapter, schemaName);
       const target = name('types_r');
       await repo.restore(adapter, { collection: schemaName, snapshot: manifest.id, target });
       expect((await repo.verifyParity(adapter, { collection: schemaName, snapshot: manifest.id, live: target })).ok).toBe(true);
       const got = await adapter.fetch(target, ['a', 'b"\\q']);
-      expect(got.map((r) => r.payload)).toEqual([{ small: 7, tags: ['9007199254740993', 1], $meta: { extra: 'dyn', nested: { k: [1, 2] } } }, nullableFields ? {} : { small: -128, tags: [] }]);
-      expect((await adapter.describe(target)).indexes[0]).toMatchObject({ kind: 'hnsw', params: { m: 8, ef_construction: 40 }, metric: 'l2' });
+      expect(got.map((r) => r.payload)).toEqual([
+        { small: 7, tags: ['9007199254740993', 1], $meta: { extra: 'dyn', nested: { k: [1, 2] } } },
+        nullableFields ? {} : { small: -128, tags: [] },
+      ]);
+      expect((await adapter.describe(target)).indexes[0]).toMatchObject({
+        kind: 'hnsw',
+        params: { m: 8, ef_construction: 40 },
+        metric: 'l2',
+      });
     });
 
     it('rows of every partition are captured, with a warning that partition membership is not', async () => {
@@ -148,9 +174,19 @@ function milvusSuite(server: MilvusTestServer): void {
       await client.createPartition({ collection_name: n, partition_name: 'p1' });
       await client.loadCollectionSync({ collection_name: n });
       await client.insert({ collection_name: n, data: [{ id: 1, v: [1, 0] }] } as never);
-      await client.insert({ collection_name: n, partition_name: 'p1', data: [{ id: 2, v: [0, 1] }, { id: 3, v: [1, 1] }] } as never);
+      await client.insert({
+        collection_name: n,
+        partition_name: 'p1',
+        data: [
+          { id: 2, v: [0, 1] },
+          { id: 3, v: [1, 1] },
+        ],
+      } as never);
       const warnings: string[] = [];
-      const noisy = milvusAdapter({ url: address, logger: { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, m) => warnings.push(String(m)) } });
+      const noisy = milvusAdapter({
+        url: address,
+        logger: { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, m) => warnings.push(String(m)) },
+      });
       try {
         const repo = await openRepository({ storage: memoryStorage(), create: true });
         const { manifest } = await repo.snapshot(noisy, n);
@@ -172,7 +208,15 @@ function milvusSuite(server: MilvusTestServer): void {
       const target = name('resume_dst');
       const ac = new AbortController();
       let segments = 0;
-      await expectError(repo.restore(adapter, { collection: src, target, signal: ac.signal, onProgress: (e) => e.phase === 'segment' && ++segments === 1 && ac.abort() }), 'ABORTED');
+      await expectError(
+        repo.restore(adapter, {
+          collection: src,
+          target,
+          signal: ac.signal,
+          onProgress: (e) => e.phase === 'segment' && ++segments === 1 && ac.abort(),
+        }),
+        'ABORTED',
+      );
       const modes: string[] = [];
       const spy = Object.create(adapter) as MilvusAdapter;
       spy.write = (c, b, o) => {
@@ -187,7 +231,10 @@ function milvusSuite(server: MilvusTestServer): void {
     });
 
     it('a $meta that is not an object, or a dynamic key named like a field, is refused and nothing is written', async () => {
-      const schema = { ...testSchema(name('dyn_bad')), payload: [...testSchema('x').payload, { name: '$meta', type: 'json' as const, array: false, nullable: true }] };
+      const schema = {
+        ...testSchema(name('dyn_bad')),
+        payload: [...testSchema('x').payload, { name: '$meta', type: 'json' as const, array: false, nullable: true }],
+      };
       await adapter.create(schema, { indexes: 'now' });
       const bad1 = makeRecords(2).map((r) => ({ ...r, payload: { ...r.payload, $meta: [1, 2] } }));
       await expectError(adapter.write(schema.name, makeBatch(schema, bad1), { mode: 'insert' }), 'SCHEMA_MISMATCH');
@@ -196,20 +243,29 @@ function milvusSuite(server: MilvusTestServer): void {
       expect(await adapter.count(schema.name)).toBe(0);
     });
 
-    it('a restore marker lives in the collection properties and is cleared at the end (also without dropCollectionProperties, before 2.5)', async () => {
-      const pre25 = milvusAdapter({ client: reportingVersion(client, 'v2.4.9') });
-      for (const a of [adapter, pre25]) {
-        const schema = testSchema(name('marker'));
-        await a.create(schema, { indexes: 'now' });
-        await a.writeMarker(schema.name, 'vectordr-restore/v1 X 1 0 i');
-        expect(await a.readMarker(schema.name)).toBe('vectordr-restore/v1 X 1 0 i');
-        await a.writeMarker(schema.name, undefined);
-        expect(await a.readMarker(schema.name)).toBeUndefined();
-      }
-    });
+    it(
+      'a restore marker lives in the collection properties and is cleared at the end (also ' +
+        'without dropCollectionProperties, before 2.5)',
+      async () => {
+        const pre25 = milvusAdapter({ client: reportingVersion(client, 'v2.4.9') });
+        for (const a of [adapter, pre25]) {
+          const schema = testSchema(name('marker'));
+          await a.create(schema, { indexes: 'now' });
+          await a.writeMarker(schema.name, 'vectordr-restore/v1 X 1 0 i');
+          expect(await a.readMarker(schema.name)).toBe('vectordr-restore/v1 X 1 0 i');
+          await a.writeMarker(schema.name, undefined);
+          expect(await a.readMarker(schema.name)).toBeUndefined();
+        }
+      },
+    );
 
     it('a failed status the SDK throws (not returns) is reported with its reason', async () => {
-      const status = { error_code: 'IllegalArgument', code: 1100, reason: 'Invalid collection name: bad-name. collection name can only contain numbers, letters and underscores: invalid parameter' };
+      const status = {
+        error_code: 'IllegalArgument',
+        code: 1100,
+        reason:
+          'Invalid collection name: bad-name. collection name can only contain numbers, letters and ' + 'underscores: invalid parameter',
+      };
       const throwing = milvusAdapter({
         client: new Proxy(client, { get: (t, p, r) => (p === 'createCollection' ? () => Promise.reject(status) : Reflect.get(t, p, r)) }),
       });
@@ -233,49 +289,76 @@ function milvusSuite(server: MilvusTestServer): void {
       await adapter.write(schema.name, makeBatch(schema, makeRecords(3)), { mode: 'insert' });
       const repo = await openRepository({ storage: memoryStorage(), create: true });
       const { manifest } = await repo.snapshot(adapter, schema.name);
-      await expectError(repo.restore(old, { collection: schema.name, snapshot: manifest.id, target: schema.name, ifExists: 'replace' }), 'UNSUPPORTED_OPERATION');
+      await expectError(
+        repo.restore(old, { collection: schema.name, snapshot: manifest.id, target: schema.name, ifExists: 'replace' }),
+        'UNSUPPORTED_OPERATION',
+      );
       expect(await adapter.count(schema.name)).toBe(3);
     });
 
-    it('without nullable fields (a server before 2.5), nullable payload fields are dynamic keys: values exact, nulls kept, described back, restored with parity', async () => {
-      const pre25 = milvusAdapter({ client: reportingVersion(client, 'v2.4.9') });
-      const schema = { ...testSchema(name('nulls')), payload: [...testSchema('x').payload, { name: 'f4', type: 'float32' as const, array: false, nullable: true }, { name: 'must', type: 'int32' as const, array: false, nullable: false }, { name: '$meta', type: 'json' as const, array: false, nullable: true }] };
-      await pre25.create(schema, { indexes: 'now' });
-      const fields = (await client.describeCollection({ collection_name: schema.name })).schema.fields.map((f) => f.name);
-      expect(fields).toEqual(['id', 'embedding', 'must']); // only the non-nullable field is a column
-      const records: VectorRecord[] = makeRecords(40).map((r, i) => {
-        const payload: Payload = { ...r.payload, must: i };
-        if (i % 4 !== 0) payload.f4 = Math.fround(i / 3 - 5);
-        if (i === 0) payload.n = '9007199254740993';
-        if (i % 3 === 0) payload.$meta = { extra: i };
-        if (i === 2) delete payload.tags; // absent == null
-        return { ...r, payload };
-      });
-      await pre25.write(schema.name, makeBatch(schema, records), { mode: 'insert' });
-      const d = await pre25.describe(schema.name);
-      expect(d.payload.map((p) => [p.name, p.type, p.array, p.nullable]).sort()).toEqual(schema.payload.map((p) => [p.name, p.type, p.array, p.nullable]).sort());
-      const got = await pre25.fetch(schema.name, records.map((r) => r.id));
-      expect(got.map((r) => r.payload)).toEqual(records.map((r) => r.payload));
-      // JSON has no -0: the adapter keeps float -0 of a dynamic key as "-0" and reads it back as the
-      // neutral float -0, the string "-0" (docs/format.md, negative zero).
-      const zeros = makeRecords(1, 16, 9, 500n).map((r) => ({ ...r, payload: { must: 0, score: -0, f4: -0 } }));
-      await pre25.write(schema.name, makeBatch(schema, zeros), { mode: 'insert' });
-      const [zero] = await pre25.fetch(schema.name, [500n]);
-      expect([zero?.payload.score, zero?.payload.f4]).toEqual(['-0', '-0']);
-      await pre25.delete(schema.name, [500n]);
-      // A dynamic key named like a payload field would overwrite it: refused, nothing written.
-      const clash = makeRecords(2, 16, 5, 1000n).map((r) => ({ ...r, payload: { ...r.payload, must: 1, $meta: { title: 'clash' } } }));
-      await expectError(pre25.write(schema.name, makeBatch(schema, clash), { mode: 'insert' }), 'SCHEMA_MISMATCH');
-      const repo = await openRepository({ storage: memoryStorage(), create: true });
-      const { manifest } = await repo.snapshot(pre25, schema.name);
-      expect(manifest.rows.upserts).toBe(40);
-      for (const a of [pre25, adapter]) {
-        const target = name('nulls_r');
-        await repo.restore(a, { collection: schema.name, snapshot: manifest.id, target });
-        expect((await repo.verifyParity(a, { collection: schema.name, snapshot: manifest.id, live: target })).ok).toBe(true);
-        expect((await a.fetch(target, records.map((r) => r.id))).map((r) => r.payload)).toEqual(records.map((r) => r.payload));
-      }
-    });
+    it(
+      'without nullable fields (a server before 2.5), nullable payload fields are dynamic keys: ' +
+        'values exact, nulls kept, described back, restored with parity',
+      async () => {
+        const pre25 = milvusAdapter({ client: reportingVersion(client, 'v2.4.9') });
+        const schema = {
+          ...testSchema(name('nulls')),
+          payload: [
+            ...testSchema('x').payload,
+            { name: 'f4', type: 'float32' as const, array: false, nullable: true },
+            { name: 'must', type: 'int32' as const, array: false, nullable: false },
+            { name: '$meta', type: 'json' as const, array: false, nullable: true },
+          ],
+        };
+        await pre25.create(schema, { indexes: 'now' });
+        const fields = (await client.describeCollection({ collection_name: schema.name })).schema.fields.map((f) => f.name);
+        expect(fields).toEqual(['id', 'embedding', 'must']); // only the non-nullable field is a column
+        const records: VectorRecord[] = makeRecords(40).map((r, i) => {
+          const payload: Payload = { ...r.payload, must: i };
+          if (i % 4 !== 0) payload.f4 = Math.fround(i / 3 - 5);
+          if (i === 0) payload.n = '9007199254740993';
+          if (i % 3 === 0) payload.$meta = { extra: i };
+          if (i === 2) delete payload.tags; // absent == null
+          return { ...r, payload };
+        });
+        await pre25.write(schema.name, makeBatch(schema, records), { mode: 'insert' });
+        const d = await pre25.describe(schema.name);
+        expect(d.payload.map((p) => [p.name, p.type, p.array, p.nullable]).sort()).toEqual(
+          schema.payload.map((p) => [p.name, p.type, p.array, p.nullable]).sort(),
+        );
+        const got = await pre25.fetch(
+          schema.name,
+          records.map((r) => r.id),
+        );
+        expect(got.map((r) => r.payload)).toEqual(records.map((r) => r.payload));
+        // JSON has no -0: the adapter keeps float -0 of a dynamic key as "-0" and reads it back as the
+        // neutral float -0, the string "-0" (docs/format.md, negative zero).
+        const zeros = makeRecords(1, 16, 9, 500n).map((r) => ({ ...r, payload: { must: 0, score: -0, f4: -0 } }));
+        await pre25.write(schema.name, makeBatch(schema, zeros), { mode: 'insert' });
+        const [zero] = await pre25.fetch(schema.name, [500n]);
+        expect([zero?.payload.score, zero?.payload.f4]).toEqual(['-0', '-0']);
+        await pre25.delete(schema.name, [500n]);
+        // A dynamic key named like a payload field would overwrite it: refused, nothing written.
+        const clash = makeRecords(2, 16, 5, 1000n).map((r) => ({ ...r, payload: { ...r.payload, must: 1, $meta: { title: 'clash' } } }));
+        await expectError(pre25.write(schema.name, makeBatch(schema, clash), { mode: 'insert' }), 'SCHEMA_MISMATCH');
+        const repo = await openRepository({ storage: memoryStorage(), create: true });
+        const { manifest } = await repo.snapshot(pre25, schema.name);
+        expect(manifest.rows.upserts).toBe(40);
+        for (const a of [pre25, adapter]) {
+          const target = name('nulls_r');
+          await repo.restore(a, { collection: schema.name, snapshot: manifest.id, target });
+          expect((await repo.verifyParity(a, { collection: schema.name, snapshot: manifest.id, live: target })).ok).toBe(true);
+          expect(
+            (
+              await a.fetch(
+                target,
+                records.map((r) => r.id),
+              )
+            ).map((r) => r.payload),
+          ).toEqual(records.map((r) => r.payload));
+        }
+      },
+    );
 
     it('a float -0 in Float and Double fields survives snapshot and restore, and parity tells it from +0', async () => {
       const schema = {
@@ -286,7 +369,10 @@ function milvusSuite(server: MilvusTestServer): void {
         ],
       };
       await adapter.create(schema, { indexes: 'now' });
-      const records: VectorRecord[] = makeRecords(6).map((r, i) => ({ ...r, payload: { f64: i % 2 === 1 ? -0 : i / 4, f32: i % 3 !== 0 ? -0 : Math.fround(i / 8) } }));
+      const records: VectorRecord[] = makeRecords(6).map((r, i) => ({
+        ...r,
+        payload: { f64: i % 2 === 1 ? -0 : i / 4, f32: i % 3 !== 0 ? -0 : Math.fround(i / 8) },
+      }));
       await adapter.write(schema.name, makeBatch(schema, records), { mode: 'insert' });
       const repo = await openRepository({ storage: memoryStorage(), create: true });
       const { manifest } = await repo.snapshot(adapter, schema.name);
@@ -294,7 +380,14 @@ function milvusSuite(server: MilvusTestServer): void {
       await repo.restore(adapter, { collection: schema.name, snapshot: manifest.id, target });
       const isNegativeZero = (v: unknown): boolean => Object.is(v, -0) || v === '-0'; // written as -0, read as the neutral "-0"
       const signs = (rs: VectorRecord[]): boolean[][] => rs.map((r) => [isNegativeZero(r.payload.f64), isNegativeZero(r.payload.f32)]);
-      expect(signs(await adapter.fetch(target, records.map((r) => r.id)))).toEqual(signs(records));
+      expect(
+        signs(
+          await adapter.fetch(
+            target,
+            records.map((r) => r.id),
+          ),
+        ),
+      ).toEqual(signs(records));
       expect((await repo.verifyParity(adapter, { collection: schema.name, snapshot: manifest.id, live: target })).ok).toBe(true);
       // The same rows with +0 instead: parity names every row that had a -0.
       const plus = name('negzero_p');
@@ -303,7 +396,12 @@ function milvusSuite(server: MilvusTestServer): void {
       await adapter.write(plus, makeBatch(schema, positive), { mode: 'insert' });
       const parity = await repo.verifyParity(adapter, { collection: schema.name, snapshot: manifest.id, live: plus });
       expect(parity.ok).toBe(false);
-      expect(parity.changed.map(String).sort()).toEqual(records.filter((_, i) => i % 2 === 1 || i % 3 !== 0).map((r) => String(r.id)).sort());
+      expect(parity.changed.map(String).sort()).toEqual(
+        records
+          .filter((_, i) => i % 2 === 1 || i % 3 !== 0)
+          .map((r) => String(r.id))
+          .sort(),
+      );
     });
 
     it('a row without a value for a field that cannot hold null is SCHEMA_MISMATCH and nothing is written', async () => {
@@ -312,10 +410,19 @@ function milvusSuite(server: MilvusTestServer): void {
         { name: 'embedding', data_type: DataType.FloatVector, dim: 16 },
         { name: 'title', data_type: DataType.VarChar, max_length: 200 },
       ]);
-      await client.createIndex({ collection_name: n, field_name: 'embedding', index_type: 'FLAT', metric_type: 'COSINE', params: {} } as never);
+      await client.createIndex({
+        collection_name: n,
+        field_name: 'embedding',
+        index_type: 'FLAT',
+        metric_type: 'COSINE',
+        params: {},
+      } as never);
       await client.loadCollectionSync({ collection_name: n });
       const schema = { ...testSchema(n), payload: [{ name: 'title', type: 'string' as const, array: false, nullable: true }] };
-      const records: VectorRecord[] = makeRecords(10).map((r) => ({ ...r, payload: (r.payload.title === undefined ? {} : { title: r.payload.title }) as Payload }));
+      const records: VectorRecord[] = makeRecords(10).map((r) => ({
+        ...r,
+        payload: (r.payload.title === undefined ? {} : { title: r.payload.title }) as Payload,
+      }));
       const err = await expectError(adapter.write(n, makeBatch(schema, records), { mode: 'upsert' }), 'SCHEMA_MISMATCH');
       expect(err.message).toContain('"title"');
       expect(err.message).toContain('cannot hold null');
@@ -330,7 +437,10 @@ function milvusSuite(server: MilvusTestServer): void {
       // Milvus 2.3.5 stores a row with key 2^63-1 but no query returns it: refused, not lost.
       const { readsMaxInt64Key } = await adapter.server();
       if (!readsMaxInt64Key) {
-        const err = await expectError(adapter.write(schema.name, makeBatch(schema, [...lowest, ...highest]), { mode: 'insert' }), 'UNSUPPORTED_OPERATION');
+        const err = await expectError(
+          adapter.write(schema.name, makeBatch(schema, [...lowest, ...highest]), { mode: 'insert' }),
+          'UNSUPPORTED_OPERATION',
+        );
         expect(err.message).toContain('9223372036854775807');
         expect(await adapter.count(schema.name)).toBe(0);
       }

@@ -44,8 +44,9 @@ function arrayText(elems: (string | null)[], lower = 1): string {
   return lower === 1 || elems.length === 0 ? body : `[${lower}:${lower + elems.length - 1}]=${body}`;
 }
 
-const floatText = (x: number): string => (Object.is(x, -0) ? '-0' : Number.isNaN(x) ? 'NaN' : x === Infinity ? 'Infinity' : x === -Infinity ? '-Infinity' : String(x));
-const nullable = <T,>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(a, { nil: null, freq: 6 });
+const floatText = (x: number): string =>
+  Object.is(x, -0) ? '-0' : Number.isNaN(x) ? 'NaN' : x === Infinity ? 'Infinity' : x === -Infinity ? '-Infinity' : String(x);
+const nullable = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(a, { nil: null, freq: 6 });
 // PostgreSQL text holds neither NUL nor lone surrogates (not UTF-8).
 const noNul = (s: string): boolean => !s.includes('\0') && !/\p{Surrogate}/u.test(s);
 const text = fc.string({ unit: 'binary', maxLength: 12 }).filter(noNul);
@@ -70,47 +71,143 @@ const jsonText: fc.Arbitrary<string> = fc.letrec<{ v: string }>((tie) => ({
 const dateText = fc.integer({ min: -2_451_545, max: 2_140_000_000 }).map((d) => `epoch:${d}`);
 
 const COLUMNS: Column[] = [
-  { name: '__proto__', type: 'jsonb', edges: ['{"__proto__": {"x": 1}, "constructor": 1}', 'null', null, '{"a": {"__proto__": [1]}}'], gen: nullable(jsonText) },
+  {
+    name: '__proto__',
+    type: 'jsonb',
+    edges: ['{"__proto__": {"x": 1}, "constructor": 1}', 'null', null, '{"a": {"__proto__": [1]}}'],
+    gen: nullable(jsonText),
+  },
   { name: 'constructor', type: 'boolean', edges: [null, 'true', 'false'], gen: nullable(fc.boolean().map(String)) },
   { name: 'valueOf', type: 'boolean', edges: [null, 'false'] },
   { name: 'hasOwnProperty', type: 'text', edges: [null, 'x', ''] },
   { name: 'toString', type: 'integer', edges: [null, '0'] },
-  { name: 'i2', type: 'smallint', edges: ['-32768', '32767', '0', null], gen: nullable(fc.integer({ min: -32768, max: 32767 }).map(String)) },
+  {
+    name: 'i2',
+    type: 'smallint',
+    edges: ['-32768', '32767', '0', null],
+    gen: nullable(fc.integer({ min: -32768, max: 32767 }).map(String)),
+  },
   { name: 'i4', type: 'integer', edges: ['-2147483648', '2147483647'], gen: nullable(fc.integer().map(String)) },
-  { name: 'i8', type: 'bigint', edges: ['-9223372036854775808', '9223372036854775807', '9007199254740993', '-9007199254740993'], gen: nullable(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String)) },
-  { name: 'f4', type: 'real', edges: ['-0', 'NaN', 'Infinity', '-Infinity', '3.4028235e38', '1e-45', '0.1', '0'], gen: nullable(fc.float().map(floatText)) },
-  { name: 'f8', type: 'double precision', edges: ['-0', 'NaN', 'Infinity', '-Infinity', '1.7976931348623157e308', '5e-324', '0.1', '0'], gen: nullable(fc.double().map(floatText)) },
+  {
+    name: 'i8',
+    type: 'bigint',
+    edges: ['-9223372036854775808', '9223372036854775807', '9007199254740993', '-9007199254740993'],
+    gen: nullable(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String)),
+  },
+  {
+    name: 'f4',
+    type: 'real',
+    edges: ['-0', 'NaN', 'Infinity', '-Infinity', '3.4028235e38', '1e-45', '0.1', '0'],
+    gen: nullable(fc.float().map(floatText)),
+  },
+  {
+    name: 'f8',
+    type: 'double precision',
+    edges: ['-0', 'NaN', 'Infinity', '-Infinity', '1.7976931348623157e308', '5e-324', '0.1', '0'],
+    gen: nullable(fc.double().map(floatText)),
+  },
   { name: 'tx', type: 'text', edges: ['', 'é☃😀', '{"a":1}', 'NULL', `'"\\`, 'L[0:1]={1}', '-0'], gen: nullable(text) },
   { name: 'vc', type: 'varchar(10)', edges: ['a ', ''] },
   { name: 'bp', type: 'char(3)', edges: ['a', ''] },
   { name: 'nm', type: 'name', edges: ['x', ''] },
-  { name: 'u', type: 'uuid', edges: ['00000000-0000-0000-0000-000000000000', 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF'], gen: nullable(fc.uuid()) },
+  {
+    name: 'u',
+    type: 'uuid',
+    edges: ['00000000-0000-0000-0000-000000000000', 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF'],
+    gen: nullable(fc.uuid()),
+  },
   {
     name: 'tz',
     type: 'timestamptz',
-    edges: ['infinity', '-infinity', '0044-03-15 10:00:00.5+00 BC', '12345-01-01 00:00:00+00', '2024-02-29 12:34:56.789012+00', '4713-01-01 00:00:00+00 BC', '0001-01-01 00:00:00+00', '0001-12-31 23:59:59.999999+00 BC', '294276-12-31 23:59:59.999999+00'],
+    edges: [
+      'infinity',
+      '-infinity',
+      '0044-03-15 10:00:00.5+00 BC',
+      '12345-01-01 00:00:00+00',
+      '2024-02-29 12:34:56.789012+00',
+      '4713-01-01 00:00:00+00 BC',
+      '0001-01-01 00:00:00+00',
+      '0001-12-31 23:59:59.999999+00 BC',
+      '294276-12-31 23:59:59.999999+00',
+    ],
     gen: nullable(fc.bigInt({ min: -211_810_000_000_000_000n, max: 9_200_000_000_000_000_000n }).map((us) => `micros:${us}`)),
   },
-  { name: 'ts', type: 'timestamp', edges: ['-infinity', '0044-03-15 10:00:00.5 BC', '12345-01-01 00:00:00', '2000-01-01 00:00:00', '294276-12-31 23:59:59.999999'] },
-  { name: 'd', type: 'date', edges: ['0044-03-15 BC', '12345-06-07', 'infinity', '-infinity', '4713-01-01 BC', '5874897-12-31', '2000-02-29'], gen: nullable(dateText) },
-  { name: 'j', type: 'json', edges: ['{"b":1, "a":2, "b":3}', '1.50', '-0', '9007199254740993', 'null', '  [1, 2]  ', '"abc"', '{"__proto__": 1}'], gen: nullable(jsonText) },
+  {
+    name: 'ts',
+    type: 'timestamp',
+    edges: ['-infinity', '0044-03-15 10:00:00.5 BC', '12345-01-01 00:00:00', '2000-01-01 00:00:00', '294276-12-31 23:59:59.999999'],
+  },
+  {
+    name: 'd',
+    type: 'date',
+    edges: ['0044-03-15 BC', '12345-06-07', 'infinity', '-infinity', '4713-01-01 BC', '5874897-12-31', '2000-02-29'],
+    gen: nullable(dateText),
+  },
+  {
+    name: 'j',
+    type: 'json',
+    edges: ['{"b":1, "a":2, "b":3}', '1.50', '-0', '9007199254740993', 'null', '  [1, 2]  ', '"abc"', '{"__proto__": 1}'],
+    gen: nullable(jsonText),
+  },
   {
     name: 'jb',
     type: 'jsonb',
-    edges: ['{"a": 9007199254740993, "b": 1.50, "c": 1e400}', 'null', '"abc"', '{"__proto__": 1, "valueOf": {"toString": 2}}', '[]', '{}', '-0', '0.0000001', '[null, "123", "true"]', '{"10": 1, "2": [1.0]}'],
+    edges: [
+      '{"a": 9007199254740993, "b": 1.50, "c": 1e400}',
+      'null',
+      '"abc"',
+      '{"__proto__": 1, "valueOf": {"toString": 2}}',
+      '[]',
+      '{}',
+      '-0',
+      '0.0000001',
+      '[null, "123", "true"]',
+      '{"10": 1, "2": [1.0]}',
+    ],
     gen: nullable(jsonText),
   },
-  { name: 'by', type: 'bytea', edges: ['\\x', '\\x00ff10'], gen: nullable(fc.uint8Array({ maxLength: 8 }).map((b) => `\\x${Buffer.from(b).toString('hex')}`)) },
+  {
+    name: 'by',
+    type: 'bytea',
+    edges: ['\\x', '\\x00ff10'],
+    gen: nullable(fc.uint8Array({ maxLength: 8 }).map((b) => `\\x${Buffer.from(b).toString('hex')}`)),
+  },
   {
     name: 'ai4',
     type: 'integer[]',
     edges: ['{}', '{1,NULL,3}', '[0:2]={1,2,3}', '{{1,2},{3,4}}', '[-5:-5]={7}'],
-    gen: nullable(fc.tuple(fc.array(nullable(fc.integer().map(String)), { maxLength: 4 }), fc.oneof(fc.constant(1), fc.integer({ min: -3, max: 3 }))).map(([e, lb]) => arrayText(e, lb))),
+    gen: nullable(
+      fc
+        .tuple(fc.array(nullable(fc.integer().map(String)), { maxLength: 4 }), fc.oneof(fc.constant(1), fc.integer({ min: -3, max: 3 })))
+        .map(([e, lb]) => arrayText(e, lb)),
+    ),
   },
-  { name: 'ai8', type: 'bigint[]', edges: ['{9223372036854775807,NULL,-9007199254740993}'], gen: nullable(fc.array(nullable(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String)), { maxLength: 3 }).map((e) => arrayText(e))) },
-  { name: 'af8', type: 'double precision[]', edges: ['{-0,NaN,Infinity,-Infinity,1.5,NULL}'], gen: nullable(fc.array(nullable(fc.double().map(floatText)), { maxLength: 4 }).map((e) => arrayText(e))) },
-  { name: 'af4', type: 'real[]', edges: ['{-0,0.1,3.4028235e38}'], gen: nullable(fc.array(nullable(fc.float().map(floatText)), { maxLength: 4 }).map((e) => arrayText(e))) },
-  { name: 'atx', type: 'text[]', edges: ['{"",NULL,"NULL","a,b","é","\\"q\\""}', '{}'], gen: nullable(fc.array(nullable(text), { maxLength: 4 }).map((e) => arrayText(e))) },
+  {
+    name: 'ai8',
+    type: 'bigint[]',
+    edges: ['{9223372036854775807,NULL,-9007199254740993}'],
+    gen: nullable(
+      fc.array(nullable(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String)), { maxLength: 3 }).map((e) => arrayText(e)),
+    ),
+  },
+  {
+    name: 'af8',
+    type: 'double precision[]',
+    edges: ['{-0,NaN,Infinity,-Infinity,1.5,NULL}'],
+    gen: nullable(fc.array(nullable(fc.double().map(floatText)), { maxLength: 4 }).map((e) => arrayText(e))),
+  },
+  {
+    name: 'af4',
+    type: 'real[]',
+    edges: ['{-0,0.1,3.4028235e38}'],
+    gen: nullable(fc.array(nullable(fc.float().map(floatText)), { maxLength: 4 }).map((e) => arrayText(e))),
+  },
+  {
+    name: 'atx',
+    type: 'text[]',
+    edges: ['{"",NULL,"NULL","a,b","é","\\"q\\""}', '{}'],
+    gen: nullable(fc.array(nullable(text), { maxLength: 4 }).map((e) => arrayText(e))),
+  },
   { name: 'ab', type: 'boolean[]', edges: ['{t,NULL,f}'] },
   { name: 'au', type: 'uuid[]', edges: ['{00000000-0000-0000-0000-000000000001,NULL}'] },
   {
@@ -125,10 +222,20 @@ const COLUMNS: Column[] = [
     edges: ['{"\\"abc\\"","\\"123\\"","\\"true\\"",NULL,"null"}', '{"{\\"a\\": 1}"}', '{}'],
     gen: nullable(fc.array(nullable(jsonText), { maxLength: 3 }).map((e) => arrayText(e))),
   },
-  { name: 'aj', type: 'json[]', edges: ['{"{\\"b\\":1, \\"a\\":2}","1.50",NULL}'], gen: nullable(fc.array(nullable(jsonText), { maxLength: 3 }).map((e) => arrayText(e))) },
+  {
+    name: 'aj',
+    type: 'json[]',
+    edges: ['{"{\\"b\\":1, \\"a\\":2}","1.50",NULL}'],
+    gen: nullable(fc.array(nullable(jsonText), { maxLength: 3 }).map((e) => arrayText(e))),
+  },
   { name: 'ad', type: 'date[]', edges: ['{2024-01-01,NULL,"0044-03-15 BC",12345-01-01}'] },
   { name: 'atz', type: 'timestamptz[]', edges: ['{"2024-01-01 00:00:00.000001+00","0044-03-15 10:00:00+00 BC",infinity}'] },
-  { name: 'num', type: 'numeric', edges: ['NaN', '1.50', '-0.000', '1e-40', '123456789012345678901234567890.123'], gen: nullable(jsonNumber.filter((n) => !/e/i.test(n))) },
+  {
+    name: 'num',
+    type: 'numeric',
+    edges: ['NaN', '1.50', '-0.000', '1e-40', '123456789012345678901234567890.123'],
+    gen: nullable(jsonNumber.filter((n) => !/e/i.test(n))),
+  },
   { name: 'ch', type: '"char"', edges: ['A', '\\201', ''] },
   { name: 'ach', type: '"char"[]', edges: ['{A,"\\\\201",NULL}'] },
   { name: 'iv', type: 'interval', edges: ['1 year 2 mons -3 days 04:05:06.000007'] },
@@ -136,21 +243,28 @@ const COLUMNS: Column[] = [
 ];
 
 const VECTOR_EDGES = ['[-0,1,2]', '[1e-45,3.4028235e38,-1]', '[0,0,0]'];
-const vectorGen = fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 3, maxLength: 3 }).map((v) => `[${v.map(floatText).join(',')}]`);
+const vectorGen = fc
+  .array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 3, maxLength: 3 })
+  .map((v) => `[${v.map(floatText).join(',')}]`);
 
 /** Input text for one cell; generated dates and timestamps are offsets computed by the server. */
 function cellSql(col: Column, k: number): string {
-  return col.type === 'date' ? `CASE WHEN $${k}::text LIKE 'epoch:%' THEN '2000-01-01'::date + substr($${k}::text, 7)::int ELSE $${k}::text::date END`
-    : col.type === 'timestamptz' ? `CASE WHEN $${k}::text LIKE 'micros:%' THEN '2000-01-01 00:00:00+00'::timestamptz + substr($${k}::text, 8)::int8 * interval '1 microsecond' ELSE $${k}::text::timestamptz END`
-    : col.type === '"char"' ? `charin($${k}::text::cstring)` // text::"char" would take the first byte, not parse '\201'
-    : `$${k}::text::${col.type}`;
+  return col.type === 'date'
+    ? `CASE WHEN $${k}::text LIKE 'epoch:%' THEN '2000-01-01'::date + substr($${k}::text, 7)::int ELSE $${k}::text::date END`
+    : col.type === 'timestamptz'
+      ? `CASE WHEN $${k}::text LIKE 'micros:%' THEN '2000-01-01 00:00:00+00'::timestamptz + ` +
+        `substr($${k}::text, 8)::int8 * interval '1 microsecond' ELSE $${k}::text::timestamptz END`
+      : col.type === '"char"'
+        ? `charin($${k}::text::cstring)` // text::"char" would take the first byte, not parse '\201'
+        : `$${k}::text::${col.type}`;
 }
 
 async function createTable(db: Engine, name: string, rows: { vec: string | null; cells: (string | null)[] }[]): Promise<void> {
   await db.query(`CREATE TABLE ${q(name)} (id int8 PRIMARY KEY, v vector(3), ${COLUMNS.map((c) => `${q(c.name)} ${c.type}`).join(', ')})`);
   const cols = ['id', 'v', ...COLUMNS.map((c) => c.name)].map(q).join(', ');
   const values = ['$1::text::int8', '$2::text::vector', ...COLUMNS.map((c, i) => cellSql(c, i + 3))].join(', ');
-  for (const [i, row] of rows.entries()) await db.query(`INSERT INTO ${q(name)} (${cols}) VALUES (${values})`, [String(i + 1), row.vec, ...row.cells]);
+  for (const [i, row] of rows.entries())
+    await db.query(`INSERT INTO ${q(name)} (${cols}) VALUES (${values})`, [String(i + 1), row.vec, ...row.cells]);
 }
 
 async function dropTables(db: Engine, ...names: string[]): Promise<void> {
@@ -229,7 +343,9 @@ for (const eng of engines()) {
       });
 
       /** Snapshot -> restore -> compare texts; parity must agree. Returns the restored table's name. */
-      async function roundTrip(source: string): Promise<{ target: string; repo: Awaited<ReturnType<typeof openRepository>>; snapshot: string; same: boolean }> {
+      async function roundTrip(
+        source: string,
+      ): Promise<{ target: string; repo: Awaited<ReturnType<typeof openRepository>>; snapshot: string; same: boolean }> {
         const repo = await openRepository({ storage: memoryStorage(), create: true });
         const { manifest } = await repo.snapshot(adapter, source);
         const target = randomName('fid_r');

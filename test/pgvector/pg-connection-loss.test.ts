@@ -97,14 +97,25 @@ describe.runIf(engineAvailable('pgvector', PG_URL !== undefined))('a terminated 
 
   it("the router: an idle pooled connection lost is logged through the router's logger and reported", async () => {
     const logger = recordingLogger();
-    const router = pgRouter({ pg, endpoints: [{ name: 'only', connectionString: PG_URL as string }], requireVector: false, logger, probeIntervalMs: 60_000, probeTimeoutMs: 5_000 });
+    const router = pgRouter({
+      pg,
+      endpoints: [{ name: 'only', connectionString: PG_URL as string }],
+      requireVector: false,
+      logger,
+      probeIntervalMs: 60_000,
+      probeTimeoutMs: 5_000,
+    });
     try {
       await router.start();
       await router.runOn('only', (c) => c.query('SELECT 1'));
       await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'vectordr-router'`);
       const deadline = Date.now() + 5000;
-      while (!logger.lines.some((l) => /idle pooled connection was lost/.test(l.msg ?? '')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(logger.lines.find((l) => /idle pooled connection was lost/.test(l.msg ?? ''))).toMatchObject({ level: 'warn', obj: { endpoint: 'only' } });
+      while (!logger.lines.some((l) => /idle pooled connection was lost/.test(l.msg ?? '')) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(logger.lines.find((l) => /idle pooled connection was lost/.test(l.msg ?? ''))).toMatchObject({
+        level: 'warn',
+        obj: { endpoint: 'only' },
+      });
     } finally {
       await router.close();
     }

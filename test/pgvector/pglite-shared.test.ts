@@ -33,7 +33,10 @@ describe('PGlite shared with the application', () => {
         onProgress: (e) => {
           // Not awaited: the application does not know a snapshot runs.
           if (e.phase === 'segment' && writes.length < 3) {
-            writes.push(db.query(`INSERT INTO app (note) VALUES ('during')`), db.query(`INSERT INTO docs VALUES (${100_000 + writes.length}, '[1,1,1]')`));
+            writes.push(
+              db.query(`INSERT INTO app (note) VALUES ('during')`),
+              db.query(`INSERT INTO docs VALUES (${100_000 + writes.length}, '[1,1,1]')`),
+            );
           }
         },
       });

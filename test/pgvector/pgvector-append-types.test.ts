@@ -13,7 +13,7 @@ import { withChecksum } from '../../src/format/manifest.js';
 import { openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 
-describe('append of another engine\'s snapshot into existing PostgreSQL column types', () => {
+describe("append of another engine's snapshot into existing PostgreSQL column types", () => {
   let db: PGlite;
   beforeAll(async () => {
     db = await PGlite.create({ extensions: { vector } });
@@ -36,13 +36,22 @@ describe('append of another engine\'s snapshot into existing PostgreSQL column t
     const foreign = {
       ...rest,
       source: { ...rest.source, engine: 'milvus' as const },
-      schema: { ...rest.schema, idNativeType: undefined, payload: rest.schema.payload.map(({ nativeType: _n, ...p }) => p), vectors: rest.schema.vectors.map(({ nativeType: _n, ...v }) => v) },
+      schema: {
+        ...rest.schema,
+        idNativeType: undefined,
+        payload: rest.schema.payload.map(({ nativeType: _n, ...p }) => p),
+        vectors: rest.schema.vectors.map(({ nativeType: _n, ...v }) => v),
+      },
     };
     await storage.put(manifestKey('src', manifest.id), withChecksum(foreign));
     await repo.restore(adapter, { collection: 'src', snapshot: manifest.id, target: 'dst', ifExists: 'append' });
     const rows = (await db.query<{ r: string }>(`SELECT (id, ts, n, j)::text AS r FROM dst ORDER BY id`)).rows.map((r) => r.r);
-    const direct = (await db.query<{ r: string }>(`SELECT (1, '2024-06-01T00:00:00.000000Z'::timestamp, '12.50'::numeric, '{"b": 1, "a": 1.50}'::json)::text AS r
-      UNION ALL SELECT (2, '1999-12-31T23:30:00.000000Z'::timestamp, '-0.001'::numeric, '[]'::json)::text`)).rows.map((r) => r.r);
+    const direct = (
+      await db.query<{
+        r: string;
+      }>(`SELECT (1, '2024-06-01T00:00:00.000000Z'::timestamp, '12.50'::numeric, '{"b": 1, "a": 1.50}'::json)::text AS r
+      UNION ALL SELECT (2, '1999-12-31T23:30:00.000000Z'::timestamp, '-0.001'::numeric, '[]'::json)::text`)
+    ).rows.map((r) => r.r);
     expect(rows).toEqual(direct);
     expect(rows[0]).toContain('2024-06-01 00:00:00');
   });

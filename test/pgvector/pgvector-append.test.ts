@@ -34,10 +34,13 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
 
     /** Tables vectordr stages restores in (`<target>_vdr_<hash>`). */
     const stagingTables = async (target: string): Promise<string[]> =>
-      (await sql.query(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE '${target}\\_vdr\\_%'`)).rows.map((r) => String(r.relname));
+      (await sql.query(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE '${target}\\_vdr\\_%'`)).rows.map((r) =>
+        String(r.relname),
+      );
 
     /** What the target holds, in the engine's own text rendering: the refusal must leave exactly this. */
-    const contents = async (t: string): Promise<string> => (await sql.query(`SELECT coalesce(string_agg(x::text, E'\\n' ORDER BY x.id), '') AS s FROM ${t} x`)).rows[0]?.s as string;
+    const contents = async (t: string): Promise<string> =>
+      (await sql.query(`SELECT coalesce(string_agg(x::text, E'\\n' ORDER BY x.id), '') AS s FROM ${t} x`)).rows[0]?.s as string;
 
     /** Asserts a refused restore into `t` left it exactly as it was: rows, comment, no staging table. */
     const expectUntouched = async (t: string, before: string): Promise<void> => {
@@ -53,7 +56,10 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       // Notes are numeric text for the first 600 rows, so a text -> int target accepts the first
       // segments and refuses a later one: what used to leave a partial append behind.
       await sql.query(`CREATE TABLE ${source} (id int8 PRIMARY KEY, e vector(64), note text, n int4)`);
-      await sql.query(`INSERT INTO ${source} SELECT g, array_fill(g::real, ARRAY[64])::vector, CASE WHEN g <= 600 THEN g::text ELSE 'n' || g END, g FROM generate_series(1, 1000) g`);
+      await sql.query(
+        `INSERT INTO ${source} SELECT g, array_fill(g::real, ARRAY[64])::vector, CASE WHEN g <= ` +
+          `600 THEN g::text ELSE 'n' || g END, g FROM generate_series(1, 1000) g`,
+      );
       ({ manifest } = await repo.snapshot(adapter, source, { segmentBytes: 64 * 1024 }));
       expect(manifest.segments.length).toBeGreaterThan(3);
     });
@@ -65,26 +71,36 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       await close();
     });
 
-    it('refuses a column whose type differs (text -> int) before writing anything, naming table and column; a rerun refuses the same way', async () => {
-      const t = table('app_types');
-      await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note int4, n int4)`);
-      await sql.query(`INSERT INTO ${t} VALUES (9001, array_fill(0::real, ARRAY[64])::vector, 7, 7)`);
-      const before = await contents(t);
-      for (let run = 0; run < 2; run++) {
-        const err = await expectError(repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }), 'SCHEMA_MISMATCH');
-        expect(err.message).toContain(t);
-        expect(err.message).toContain('"note"');
-        expect(err.message).toMatch(/integer/);
-        expect(err.message).toMatch(/replace/);
-        expect(err.message).not.toMatch(/_vdr_|vectordr_stage/);
-        await expectUntouched(t, before);
-      }
-    });
+    it(
+      'refuses a column whose type differs (text -> int) before writing anything, naming table ' +
+        'and column; a rerun refuses the same way',
+      async () => {
+        const t = table('app_types');
+        await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note int4, n int4)`);
+        await sql.query(`INSERT INTO ${t} VALUES (9001, array_fill(0::real, ARRAY[64])::vector, 7, 7)`);
+        const before = await contents(t);
+        for (let run = 0; run < 2; run++) {
+          const err = await expectError(
+            repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }),
+            'SCHEMA_MISMATCH',
+          );
+          expect(err.message).toContain(t);
+          expect(err.message).toContain('"note"');
+          expect(err.message).toMatch(/integer/);
+          expect(err.message).toMatch(/replace/);
+          expect(err.message).not.toMatch(/_vdr_|vectordr_stage/);
+          await expectUntouched(t, before);
+        }
+      },
+    );
 
     it('refuses a NOT NULL column where the snapshot allows NULL, before writing anything', async () => {
       const t = table('app_notnull');
       await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note text NOT NULL, n int4)`);
-      const err = await expectError(repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }), 'SCHEMA_MISMATCH');
+      const err = await expectError(
+        repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }),
+        'SCHEMA_MISMATCH',
+      );
       expect(err.message).toContain('"note"');
       await expectUntouched(t, '');
     });
@@ -95,7 +111,10 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       await sql.query(`INSERT INTO ${t} VALUES (9001, array_fill(0::real, ARRAY[64])::vector, 'x', 1, 1)`);
       const before = await contents(t);
       for (let run = 0; run < 2; run++) {
-        const err = await expectError(repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }), 'SCHEMA_MISMATCH');
+        const err = await expectError(
+          repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }),
+          'SCHEMA_MISMATCH',
+        );
         expect(err.message).toContain(t);
         expect(err.message).toContain('"extra"');
         expect(err.message).not.toMatch(/_vdr_|vectordr_stage/);
@@ -103,7 +122,10 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       }
       // With a default (or as a generated / identity column), the extra column is filled by PostgreSQL.
       const ok = table('app_extra_def');
-      await sql.query(`CREATE TABLE ${ok} (id int8 PRIMARY KEY, e vector(64), note text, n int4, extra int4 NOT NULL DEFAULT 5, seq int8 GENERATED ALWAYS AS IDENTITY)`);
+      await sql.query(
+        `CREATE TABLE ${ok} (id int8 PRIMARY KEY, e vector(64), note text, n int4, extra int4 NOT ` +
+          `NULL DEFAULT 5, seq int8 GENERATED ALWAYS AS IDENTITY)`,
+      );
       const r = await repo.restore(adapter, { collection: source, snapshot: manifest.id, target: ok, ifExists: 'append' });
       expect(r.rows).toBe(1000);
       expect((await sql.query(`SELECT count(*)::int AS n FROM ${ok} WHERE extra = 5`)).rows[0]?.n).toBe(1000);
@@ -113,10 +135,16 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       const t = table('app_check');
       // Row 900 is in a late segment: the earlier ones would have been written.
       await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note text, n int4 CHECK (n <> 900))`);
-      await sql.query(`INSERT INTO ${t} VALUES (1, array_fill(9::real, ARRAY[64])::vector, 'kept', 1), (9001, array_fill(0::real, ARRAY[64])::vector, 'x', 1)`);
+      await sql.query(
+        `INSERT INTO ${t} VALUES (1, array_fill(9::real, ARRAY[64])::vector, 'kept', 1), (9001, ` +
+          `array_fill(0::real, ARRAY[64])::vector, 'x', 1)`,
+      );
       const before = await contents(t);
       for (let run = 0; run < 2; run++) {
-        const err = await expectError(repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }), 'SCHEMA_MISMATCH');
+        const err = await expectError(
+          repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }),
+          'SCHEMA_MISMATCH',
+        );
         expect(err.message).toContain(t);
         expect(err.message).toMatch(/check/i);
         expect(err.message).toMatch(/replace/);
@@ -129,42 +157,65 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       await expectUntouched(t, '');
     });
 
-    it('a compatible append upserts every row and keeps the target\'s rows, indexes and comment', async () => {
+    it("a compatible append upserts every row and keeps the target's rows, indexes and comment", async () => {
       const t = table('app_ok');
       await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note text, n int4)`);
       await sql.query(`CREATE INDEX ON ${t} USING hnsw (e vector_l2_ops)`);
       await sql.query(`COMMENT ON TABLE ${t} IS 'user comment'`);
-      await sql.query(`INSERT INTO ${t} VALUES (1, array_fill(9::real, ARRAY[64])::vector, 'overwritten', 1), (9001, array_fill(0::real, ARRAY[64])::vector, 'mine', 1)`);
+      await sql.query(
+        `INSERT INTO ${t} VALUES (1, array_fill(9::real, ARRAY[64])::vector, 'overwritten', 1), ` +
+          `(9001, array_fill(0::real, ARRAY[64])::vector, 'mine', 1)`,
+      );
       const r = await repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' });
       expect(r.rows).toBe(1000);
       expect(await adapter.count(t)).toBe(1001);
       expect((await sql.query(`SELECT note FROM ${t} WHERE id = 1`)).rows[0]?.note).toBe('1');
       expect((await sql.query(`SELECT note FROM ${t} WHERE id = 9001`)).rows[0]?.note).toBe('mine');
-      expect((await sql.query(`SELECT indexname FROM pg_indexes WHERE tablename = '${t}' ORDER BY 1`)).rows.map((x) => x.indexname)).toEqual([`${t}_e_idx`, `${t}_pkey`]);
+      expect(
+        (await sql.query(`SELECT indexname FROM pg_indexes WHERE tablename = '${t}' ORDER BY 1`)).rows.map((x) => x.indexname),
+      ).toEqual([`${t}_e_idx`, `${t}_pkey`]);
       expect((await sql.query(`SELECT obj_description('${t}'::regclass, 'pg_class') AS c`)).rows[0]?.c).toBe('user comment');
       expect(await stagingTables(t)).toEqual([]);
     });
 
-    it('into an existing empty table without an index: the result lists the recorded index not recreated, and recall says it searched without one', async () => {
-      const src = table('app_noix');
-      await sql.query(`CREATE TABLE ${src} (id int8 PRIMARY KEY, e vector(8), note text)`);
-      await sql.query(`CREATE INDEX ON ${src} USING hnsw (e vector_l2_ops)`);
-      await sql.query(`INSERT INTO ${src} SELECT g, ARRAY[sin(g), cos(g), sin(2*g), cos(3*g), g % 7, g % 5, sin(g*g), 1]::real[]::vector, 'n' || g FROM generate_series(1, 300) g`);
-      const { manifest: m } = await repo.snapshot(adapter, src);
-      const target = table('app_noix_r');
-      await sql.query(`CREATE TABLE ${target} (id int8 PRIMARY KEY, e vector(8), note text)`);
-      const r = await repo.restore(adapter, { collection: src, snapshot: m.id, target });
-      expect(r.rows).toBe(300);
-      expect(r.notCarriedOver).toEqual([{ what: 'index', name: 'hnsw index on "e"', reason: expect.stringMatching(/existing .*no index on "e".*replace/), action: 'not-recreated' }]);
-      expect(JSON.parse(JSON.stringify(r.notCarriedOver))).toEqual(r.notCarriedOver);
-      const recall = await repo.verifyRecall(adapter, { collection: src, snapshot: m.id, live: target, k: 5, queries: 20 });
-      expect(recall).toMatchObject({ indexed: false, index: null });
-      expect(recall.warnings.join(' ')).toMatch(/no index on "e"/);
-      // A new target gets the recorded index: nothing to report, and recall searched an index.
-      const fresh = table('app_noix_n');
-      expect((await repo.restore(adapter, { collection: src, snapshot: m.id, target: fresh })).notCarriedOver).toEqual([]);
-      expect(await repo.verifyRecall(adapter, { collection: src, snapshot: m.id, live: fresh, k: 5, queries: 20 })).toMatchObject({ indexed: true, index: 'hnsw', warnings: [] });
-    });
+    it(
+      'into an existing empty table without an index: the result lists the recorded index not ' +
+        'recreated, and recall says it searched without one',
+      async () => {
+        const src = table('app_noix');
+        await sql.query(`CREATE TABLE ${src} (id int8 PRIMARY KEY, e vector(8), note text)`);
+        await sql.query(`CREATE INDEX ON ${src} USING hnsw (e vector_l2_ops)`);
+        await sql.query(
+          `INSERT INTO ${src} SELECT g, ARRAY[sin(g), cos(g), sin(2*g), cos(3*g), g % 7, g % 5, ` +
+            `sin(g*g), 1]::real[]::vector, 'n' || g FROM generate_series(1, 300) g`,
+        );
+        const { manifest: m } = await repo.snapshot(adapter, src);
+        const target = table('app_noix_r');
+        await sql.query(`CREATE TABLE ${target} (id int8 PRIMARY KEY, e vector(8), note text)`);
+        const r = await repo.restore(adapter, { collection: src, snapshot: m.id, target });
+        expect(r.rows).toBe(300);
+        expect(r.notCarriedOver).toEqual([
+          {
+            what: 'index',
+            name: 'hnsw index on "e"',
+            reason: expect.stringMatching(/existing .*no index on "e".*replace/),
+            action: 'not-recreated',
+          },
+        ]);
+        expect(JSON.parse(JSON.stringify(r.notCarriedOver))).toEqual(r.notCarriedOver);
+        const recall = await repo.verifyRecall(adapter, { collection: src, snapshot: m.id, live: target, k: 5, queries: 20 });
+        expect(recall).toMatchObject({ indexed: false, index: null });
+        expect(recall.warnings.join(' ')).toMatch(/no index on "e"/);
+        // A new target gets the recorded index: nothing to report, and recall searched an index.
+        const fresh = table('app_noix_n');
+        expect((await repo.restore(adapter, { collection: src, snapshot: m.id, target: fresh })).notCarriedOver).toEqual([]);
+        expect(await repo.verifyRecall(adapter, { collection: src, snapshot: m.id, live: fresh, k: 5, queries: 20 })).toMatchObject({
+          indexed: true,
+          index: 'hnsw',
+          warnings: [],
+        });
+      },
+    );
 
     it('a resume after a crash between the index build and the indexed marker builds no index twice', async () => {
       const src = table('app_idx');
@@ -227,7 +278,9 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       expect(report.built.map((b) => b.kind)).toEqual(['hnsw']);
       const again = await adapter.buildIndexes(target, m.schema);
       expect(again.built).toEqual([]);
-      const defs = (await sql.query(`SELECT indexdef FROM pg_indexes WHERE tablename = '${target}' AND indexdef LIKE '%hnsw%' ORDER BY 1`)).rows.map((x) => String(x.indexdef));
+      const defs = (
+        await sql.query(`SELECT indexdef FROM pg_indexes WHERE tablename = '${target}' AND indexdef LIKE '%hnsw%' ` + `ORDER BY 1`)
+      ).rows.map((x) => String(x.indexdef));
       expect(defs.map((d) => /vector_\w+_ops/.exec(d)?.[0]).sort()).toEqual(['vector_cosine_ops', 'vector_l2_ops']);
     });
   });

@@ -72,11 +72,17 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
         '2024-02-29'::date + g, '\\x00ff10'::bytea, '{"a": [1, 2]}', jsonb_build_object('g', g, 'deep', jsonb_build_object('x', 'y')), ARRAY['a', NULL, 'c'], ARRAY[1, 2], g * 1.25, '10.0.0.1',
         ARRAY[9007199254740993, -g], ARRAY[1.5, g / 3.0], ARRAY['2024-01-01'::date, NULL], ARRAY['{"k": 1}'::jsonb]
         FROM generate_series(1, 300) g`);
-      await pool.query(`INSERT INTO ${t} (id, a, ts, tsn, day) VALUES ('00000000-0000-0000-0000-000000000001', '[0,0,0,0]', 'infinity', '-infinity', 'infinity')`);
+      await pool.query(
+        `INSERT INTO ${t} (id, a, ts, tsn, day) VALUES ('00000000-0000-0000-0000-000000000001', ` +
+          `'[0,0,0,0]', 'infinity', '-infinity', 'infinity')`,
+      );
       const repo = await openRepository({ storage: memoryStorage(), create: true });
       const { manifest } = await repo.snapshot(adapter, t);
       expect(manifest.schema.idType).toBe('uuid');
-      expect(manifest.schema.vectors.map((v) => [v.name, v.dims, v.nullable])).toEqual([['a', 4, false], ['b', 3, true]]);
+      expect(manifest.schema.vectors.map((v) => [v.name, v.dims, v.nullable])).toEqual([
+        ['a', 4, false],
+        ['b', 3, true],
+      ]);
       // numeric and inet have no binary codec: this restore takes the INSERT path (the next test covers COPY).
       const target = table('types_r');
       await repo.restore(adapter, { collection: t, snapshot: manifest.id, target });
@@ -103,7 +109,9 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
 
     it('uses binary COPY for tables whose columns all have binary codecs', async () => {
       const t = table('copyable');
-      await pool.query(`CREATE TABLE ${t} (id text PRIMARY KEY, e vector(3), ts timestamptz, day date, u uuid, raw bytea, jb jsonb, f float8)`);
+      await pool.query(
+        `CREATE TABLE ${t} (id text PRIMARY KEY, e vector(3), ts timestamptz, day date, u uuid, raw bytea, jb jsonb, f float8)`,
+      );
       await pool.query(`INSERT INTO ${t} SELECT 'k' || g, ARRAY[g, 0, 1]::real[]::vector, '2020-01-01T00:00:00.000001Z'::timestamptz + g * interval '1 day', '1999-12-31'::date + g,
         gen_random_uuid(), '\\xdeadbeef', '{"z": 1, "a": [true, null]}', 'NaN'::float8 FROM generate_series(1, 100) g`);
       const repo = await openRepository({ storage: memoryStorage(), create: true });
@@ -190,7 +198,11 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
         }
         expect((await client.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
         // Only this test's COPYs: other suites (the crash matrix) run snapshots on the same server meanwhile.
-        const stuck = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'COPY%' AND position($1 in query) > 0`, [t]);
+        const stuck = await pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND ` +
+            `query LIKE 'COPY%' AND position($1 in query) > 0`,
+          [t],
+        );
         expect(stuck.rows[0].n).toBe(0);
       } finally {
         await client.end();
@@ -211,7 +223,9 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       const hostile = `x"; DROP TABLE ${victim}; --`;
       tables.push(hostile);
       const col = `e"); DROP TABLE ${victim}; --`;
-      await pool.query(`CREATE TABLE "${hostile.replaceAll('"', '""')}" (id int8 PRIMARY KEY, "${col.replaceAll('"', '""')}" vector(2), "it's" text)`);
+      await pool.query(
+        `CREATE TABLE "${hostile.replaceAll('"', '""')}" (id int8 PRIMARY KEY, ` + `"${col.replaceAll('"', '""')}" vector(2), "it's" text)`,
+      );
       await pool.query(`INSERT INTO "${hostile.replaceAll('"', '""')}" VALUES (1, '[1,2]', 'o''clock')`);
       const repo = await openRepository({ storage: memoryStorage(), create: true });
       const { manifest } = await repo.snapshot(adapter, hostile);
@@ -255,7 +269,9 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       expect(p).toMatchObject({ reachable: true, role: 'primary' });
       const { rows } = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
       expect(p.engineVersion).toBe(rows[0]?.v.split(' ')[0]);
-      const dead = pgvectorAdapter({ pool: pgPool({ connectionString: 'postgres://postgres@127.0.0.1:1/x', connectionTimeoutMillis: 500 }) });
+      const dead = pgvectorAdapter({
+        pool: pgPool({ connectionString: 'postgres://postgres@127.0.0.1:1/x', connectionTimeoutMillis: 500 }),
+      });
       expect((await dead.probe()).reachable).toBe(false);
     });
 

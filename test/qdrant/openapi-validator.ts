@@ -58,8 +58,7 @@ interface Route {
   readonly literalSegments: number;
 }
 
-const isObject = (value: unknown): value is JsonObject =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Rewrites one schema of the document into something Ajv 8 evaluates the way OpenAPI 3.0 means:
@@ -89,7 +88,8 @@ const F32_MAX = 3.4028234663852886e38;
 const U64_MAX = 2 ** 64;
 
 /** Uuid forms the Rust `uuid` crate (and so Qdrant) parses: hyphenated, simple, braced, URN. */
-export const QDRANT_UUID = /^(?:urn:uuid:)?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}|\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\})$/i;
+export const QDRANT_UUID =
+  /^(?:urn:uuid:)?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}|\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\})$/i;
 
 /**
  * Registers every `format` the document uses. The numeric ones are Rust type names from
@@ -118,7 +118,10 @@ function registerFormats(ajv: Ajv): void {
     type: 'string',
     validate: (s: string) => /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i.test(s),
   });
-  ajv.addFormat('partial-date-time', { type: 'string', validate: (s: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$/.test(s) });
+  ajv.addFormat('partial-date-time', {
+    type: 'string',
+    validate: (s: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$/.test(s),
+  });
   ajv.addFormat('binary', { type: 'string', validate: () => true });
 }
 
@@ -139,7 +142,8 @@ export function formatAjvErrors(errors: readonly ErrorObject[] | null | undefine
   const chosen = (specific.length > 0 ? specific : [...errors]).sort((a, b) => b.instancePath.length - a.instancePath.length);
   const lines: string[] = [];
   for (const e of chosen) {
-    const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : '';
+    const extra =
+      e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : '';
     const line = `${e.instancePath || '/'} ${e.message ?? e.keyword}${extra}`;
     if (!lines.includes(line)) lines.push(line);
     if (lines.length === 5) break;

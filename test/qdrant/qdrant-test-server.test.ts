@@ -49,7 +49,10 @@ describe('OpenAPI validator', () => {
 
   it('routes literal segments before parameters', () => {
     expect(openapi.match('POST', '/collections/aliases')?.operation.id).toBe('update_aliases');
-    expect(openapi.match('GET', '/collections/a%2Fb')).toMatchObject({ operation: { id: 'get_collection' }, pathParams: { collection_name: 'a/b' } });
+    expect(openapi.match('GET', '/collections/a%2Fb')).toMatchObject({
+      operation: { id: 'get_collection' },
+      pathParams: { collection_name: 'a/b' },
+    });
     expect(openapi.match('POST', '/collections/c/points/search')).toBeUndefined();
   });
 
@@ -69,18 +72,27 @@ describe('OpenAPI validator', () => {
   });
 
   it('catches a response that does not match the document', () => {
-    expect(openapi.validateResponse(scroll, 200, { result: { points: [], next_page_offset: null }, status: 'ok', time: 0 })).toBeUndefined();
-    expect(openapi.validateResponse(scroll, 200, { result: { points: [{ id: -1 }] }, status: 'ok', time: 0 })).toMatch(/\/result\/points\/0\/id/);
+    expect(
+      openapi.validateResponse(scroll, 200, { result: { points: [], next_page_offset: null }, status: 'ok', time: 0 }),
+    ).toBeUndefined();
+    expect(openapi.validateResponse(scroll, 200, { result: { points: [{ id: -1 }] }, status: 'ok', time: 0 })).toMatch(
+      /\/result\/points\/0\/id/,
+    );
     expect(openapi.validateResponse(scroll, 404, { status: { error: 'x' }, time: 0 })).toBeUndefined();
     expect(openapi.validateResponse(scroll, 404, { status: { error: 1 } })).toBeDefined();
     const root = openapi.match('GET', '/')!.operation;
-    expect(openapi.validateResponse(root, 200, { title: 'qdrant - vector search engine', version: '1.19.0', commit: null })).toBeUndefined();
+    expect(
+      openapi.validateResponse(root, 200, { title: 'qdrant - vector search engine', version: '1.19.0', commit: null }),
+    ).toBeUndefined();
     expect(openapi.validateResponse(root, 200, { version: '1.19.0' })).toMatch(/title/);
   });
 
   it('coerces query parameters per their schema', () => {
     const upsert = openapi.match('PUT', '/collections/c/points')!.operation;
-    expect(openapi.validateParams(upsert, 'query', { wait: 'true', timeout: '5' })).toEqual({ ok: true, values: { wait: true, timeout: 5 } });
+    expect(openapi.validateParams(upsert, 'query', { wait: 'true', timeout: '5' })).toEqual({
+      ok: true,
+      values: { wait: true, timeout: 5 },
+    });
     expect(openapi.validateParams(upsert, 'query', { wait: '1' })).toMatchObject({ ok: false });
   });
 });
@@ -124,7 +136,11 @@ describe('Qdrant test server: validation', () => {
 
   it('refuses valid but unemulated input loudly, without a violation', async () => {
     const name = await collection('unsupported', 2, 'Dot');
-    const res = await raw('POST', `/collections/${name}/points/scroll`, JSON.stringify({ filter: { must: [{ key: 'a', match: { text: 'x' } }] } }));
+    const res = await raw(
+      'POST',
+      `/collections/${name}/points/scroll`,
+      JSON.stringify({ filter: { must: [{ key: 'a', match: { text: 'x' } }] } }),
+    );
     expect(res.status).toBe(400);
     expect(res.text).toContain('not implemented by the vectordr Qdrant test server');
     expect(server.violations).toEqual([]);
@@ -137,7 +153,9 @@ describe('Qdrant test server: behaviour through the official client', () => {
     expect(await client.collectionExists(name)).toEqual({ exists: false });
     // js-client-rest 1.18's createCollection() drops `metadata` (it forwards a fixed list of
     // fields); the generated low-level API sends the whole body.
-    const created = await client.api().createCollection({ collection_name: name, vectors: { size: 4, distance: 'Cosine' }, metadata: { owner: 'dr', stage: 'x' } });
+    const created = await client
+      .api()
+      .createCollection({ collection_name: name, vectors: { size: 4, distance: 'Cosine' }, metadata: { owner: 'dr', stage: 'x' } });
     expect(created.data.result).toBe(true);
     expect((await client.getCollections()).collections).toContainEqual({ name });
 
@@ -210,7 +228,12 @@ describe('Qdrant test server: behaviour through the official client', () => {
 
   it('pages a scroll in Qdrant id order over mixed integer and uuid ids', async () => {
     const name = await collection('paging', 2, 'Dot');
-    const uuids = ['ffffffff-0000-4000-8000-000000000000', '00000000-0000-4000-8000-00000000000a', '7fffffff-0000-4000-8000-000000000000', '0000000a-0000-4000-8000-000000000000'];
+    const uuids = [
+      'ffffffff-0000-4000-8000-000000000000',
+      '00000000-0000-4000-8000-00000000000a',
+      '7fffffff-0000-4000-8000-000000000000',
+      '0000000a-0000-4000-8000-000000000000',
+    ];
     const ints = [1000000, 0, 42, 7, 9, 10];
     const ids: (number | string)[] = [uuids[0]!, 42, uuids[1]!, 1000000, 0, uuids[2]!, 7, 9, uuids[3]!, 10];
     await client.upsert(name, { wait: true, points: ids.map((id) => ({ id, vector: [1, 2] })) });
@@ -237,7 +260,11 @@ describe('Qdrant test server: behaviour through the official client', () => {
   it('round-trips the largest u64 id exactly', async () => {
     const name = await collection('u64', 2, 'Dot');
     const max = '18446744073709551615';
-    const put = await raw('PUT', `/collections/${name}/points?wait=true`, `{"points":[{"id":${max},"vector":[1,2],"payload":{"big":123456789012345678901}}]}`);
+    const put = await raw(
+      'PUT',
+      `/collections/${name}/points?wait=true`,
+      `{"points":[{"id":${max},"vector":[1,2],"payload":{"big":123456789012345678901}}]}`,
+    );
     expect(put.status).toBe(200);
     const scroll = await raw('POST', `/collections/${name}/points/scroll`, '{}');
     // An integer beyond u64 is a float to Qdrant (serde_json), and printed as one.
@@ -278,7 +305,9 @@ describe('Qdrant test server: behaviour through the official client', () => {
     const points = measured.map(([text], i) => `{"id":${i},"vector":[1],"payload":{"x":${text},"in":[{"y":${text}}]}}`);
     expect((await raw('PUT', `/collections/${name}/points?wait=true`, `{"points":[${points.join(',')}]}`)).status).toBe(200);
     const scroll = await raw('POST', `/collections/${name}/points/scroll`, '{"limit":100}');
-    measured.forEach(([, answered], i) => expect(scroll.text).toContain(`{"id":${i},"payload":{"x":${answered},"in":[{"y":${answered}}]}}`));
+    measured.forEach(([, answered], i) =>
+      expect(scroll.text).toContain(`{"id":${i},"payload":{"x":${answered},"in":[{"y":${answered}}]}}`),
+    );
     // Out of f64 range: refused, as serde_json refuses it.
     await expectViolations(1, async () => {
       const put = await raw('PUT', `/collections/${name}/points?wait=true`, '{"points":[{"id":99,"vector":[1],"payload":{"x":1e400}}]}');
@@ -298,9 +327,16 @@ describe('Qdrant test server: behaviour through the official client', () => {
     const dot = await collection('dot', 3, 'Dot');
     const euclid = await collection('euclid', 3, 'Euclid');
     for (const name of [cosine, dot, euclid]) {
-      await client.upsert(name, { wait: true, points: [{ id: 1, vector: [3, 4, 0.1] }, { id: 2, vector: [0, 0, 0] }] });
+      await client.upsert(name, {
+        wait: true,
+        points: [
+          { id: 1, vector: [3, 4, 0.1] },
+          { id: 2, vector: [0, 0, 0] },
+        ],
+      });
     }
-    const vector = async (name: string, id: number) => (await client.retrieve(name, { ids: [id], with_vector: true }))[0]!.vector as number[];
+    const vector = async (name: string, id: number) =>
+      (await client.retrieve(name, { ids: [id], with_vector: true }))[0]!.vector as number[];
 
     // f32: sum of squares, sqrt, then each component divided, each step rounded to float32.
     const f = Math.fround;
@@ -363,10 +399,12 @@ describe('Qdrant test server: behaviour through the official client', () => {
     const failing = await raw(
       'POST',
       '/collections/aliases',
-      JSON.stringify({ actions: [{ delete_alias: { alias_name: alias } }, { create_alias: { collection_name: 'missing_collection', alias_name: alias } }] }),
+      JSON.stringify({
+        actions: [{ delete_alias: { alias_name: alias } }, { create_alias: { collection_name: 'missing_collection', alias_name: alias } }],
+      }),
     );
     expect(failing.status).toBe(404);
-    expect(JSON.parse(failing.text)).toMatchObject({ status: { error: 'Not found: Collection `missing_collection` doesn\'t exist!' } });
+    expect(JSON.parse(failing.text)).toMatchObject({ status: { error: "Not found: Collection `missing_collection` doesn't exist!" } });
     expect((await client.getCollectionAliases(green)).aliases).toEqual([{ alias_name: alias, collection_name: green }]);
 
     await client.updateCollectionAliases({ actions: [{ rename_alias: { old_alias_name: alias, new_alias_name: `${alias}_2` } }] });
@@ -378,14 +416,20 @@ describe('Qdrant test server: behaviour through the official client', () => {
 
     const dim = await raw('PUT', `/collections/${name}/points?wait=true`, '{"points":[{"id":1,"vector":[1,2,3]}]}');
     expect(dim.status).toBe(400);
-    expect(JSON.parse(dim.text)).toEqual({ status: { error: 'Wrong input: Vector dimension error: expected dim: 4, got 3' }, time: expect.any(Number) });
+    expect(JSON.parse(dim.text)).toEqual({
+      status: { error: 'Wrong input: Vector dimension error: expected dim: 4, got 3' },
+      time: expect.any(Number),
+    });
 
     const named = await raw('PUT', `/collections/${name}/points?wait=true`, '{"points":[{"id":1,"vector":{"x":[1,2,3,4]}}]}');
     expect(JSON.parse(named.text)).toMatchObject({ status: { error: 'Wrong input: Not existing vector name error: x' } });
 
     const missing = await raw('POST', '/collections/nope/points/scroll', '{}');
     expect(missing.status).toBe(404);
-    expect(JSON.parse(missing.text)).toEqual({ status: { error: 'Not found: Collection `nope` doesn\'t exist!' }, time: expect.any(Number) });
+    expect(JSON.parse(missing.text)).toEqual({
+      status: { error: "Not found: Collection `nope` doesn't exist!" },
+      time: expect.any(Number),
+    });
 
     const twice = await raw('PUT', `/collections/${name}`, '{"vectors":{"size":4,"distance":"Dot"}}');
     expect(twice.status).toBe(409);

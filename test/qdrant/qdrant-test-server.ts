@@ -98,8 +98,7 @@ const unsupported = (what: string) =>
 
 type JsonObject = Record<string, unknown>;
 
-const isObject = (v: unknown): v is JsonObject =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !isLosslessNumber(v);
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v) && !isLosslessNumber(v);
 const obj = (v: unknown): JsonObject => (isObject(v) ? v : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const num = (v: unknown): number => (isLosslessNumber(v) ? Number(v.value) : typeof v === 'number' ? v : NaN);
@@ -148,7 +147,10 @@ type PointId = bigint | string;
 
 function parseUuid(s: string): string | undefined {
   if (!QDRANT_UUID.test(s)) return undefined;
-  const hex = s.toLowerCase().replace(/^urn:uuid:/, '').replace(/[{}-]/g, '');
+  const hex = s
+    .toLowerCase()
+    .replace(/^urn:uuid:/, '')
+    .replace(/[{}-]/g, '');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
@@ -271,8 +273,7 @@ function rawValuesAt(payload: JsonObject, key: string): unknown[] {
 }
 
 /** Leaf values to match against: arrays match when any element does, as in Qdrant. */
-const valuesAt = (payload: JsonObject, key: string): unknown[] =>
-  rawValuesAt(payload, key).flatMap((v) => (Array.isArray(v) ? v : [v]));
+const valuesAt = (payload: JsonObject, key: string): unknown[] => rawValuesAt(payload, key).flatMap((v) => (Array.isArray(v) ? v : [v]));
 
 const isIntegerText = (v: unknown): v is LosslessNumber => isLosslessNumber(v) && /^-?\d+$/.test(v.value);
 
@@ -349,8 +350,7 @@ function compileFilter(f: unknown): Predicate {
   const must = list(filter.must);
   const should = list(filter.should);
   const mustNot = list(filter.must_not);
-  return (p) =>
-    must.every((c) => c(p)) && (should.length === 0 || should.some((c) => c(p))) && !mustNot.some((c) => c(p));
+  return (p) => must.every((c) => c(p)) && (should.length === 0 || should.some((c) => c(p))) && !mustNot.some((c) => c(p));
 }
 
 /** `with_payload`: true, false, a list of keys to include, or `{include}` / `{exclude}`. */
@@ -432,9 +432,16 @@ const WAL_DEFAULTS = { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_cl
 const isVectorParams = (v: unknown): v is JsonObject => isObject(v) && 'size' in v && 'distance' in v && !isObject(v.size);
 
 function denseConfig(name: string, raw: JsonObject): DenseConfig {
-  if (present(raw.datatype) && raw.datatype !== 'float32') throw unsupported(`vector datatype ${String(raw.datatype)} (vector ${name || '""'})`);
+  if (present(raw.datatype) && raw.datatype !== 'float32')
+    throw unsupported(`vector datatype ${String(raw.datatype)} (vector ${name || '""'})`);
   // The schema pass already restricted `distance` to the four names.
-  return { kind: 'dense', size: num(raw.size), distance: raw.distance as Distance, multivector: present(raw.multivector_config), params: obj(compact(raw)) };
+  return {
+    kind: 'dense',
+    size: num(raw.size),
+    distance: raw.distance as Distance,
+    multivector: present(raw.multivector_config),
+    params: obj(compact(raw)),
+  };
 }
 
 function maxOptimizationThreads(v: unknown): unknown {
@@ -494,7 +501,9 @@ function collectionInfo(c: Collection): JsonObject {
   for (const [field, index] of c.indexes) {
     let points = 0;
     for (const p of c.points.values()) if (valuesAt(p.payload, field).some((v) => v !== null)) points++;
-    payloadSchema[field] = index.params ? { data_type: index.dataType, params: index.params, points } : { data_type: index.dataType, points };
+    payloadSchema[field] = index.params
+      ? { data_type: index.dataType, params: index.params, points }
+      : { data_type: index.dataType, points };
   }
   const params: JsonObject = { vectors: vectorsConfigJson(c), ...c.params };
   if (c.sparse.size > 0) params.sparse_vectors = Object.fromEntries([...c.sparse].map(([n, s]) => [n, s.params]));
@@ -521,7 +530,10 @@ function collectionInfo(c: Collection): JsonObject {
 
 function validateCollectionName(name: string): void {
   if (name.length === 0 || name.length > 255 || /[<>:"/\\|?*\0]/.test(name)) {
-    throw new QdrantError(422, 'Validation error in path parameters: [name: collection name must be 1 to 255 characters, none of < > : " / \\ | ? * or NUL]');
+    throw new QdrantError(
+      422,
+      'Validation error in path parameters: [name: collection name must be 1 to 255 characters, ' + 'none of < > : " / \\ | ? * or NUL]',
+    );
   }
 }
 
@@ -689,7 +701,14 @@ type Reply = { kind: 'result'; value: unknown } | { kind: 'raw'; value: unknown 
 const result = (value: unknown): Reply => ({ kind: 'result', value });
 
 /** A Record; absent payload or vector are left out, as Qdrant 1.19 serializes them. */
-function recordJson(c: Collection, p: StoredPoint, withPayload: unknown, withVector: unknown, payloadDefault: boolean, vectorDefault: boolean): JsonObject {
+function recordJson(
+  c: Collection,
+  p: StoredPoint,
+  withPayload: unknown,
+  withVector: unknown,
+  payloadDefault: boolean,
+  vectorDefault: boolean,
+): JsonObject {
   const out: JsonObject = { id: p.id };
   const payload = selectPayload(p.payload, withPayload, payloadDefault);
   if (payload !== undefined) out.payload = payload;
@@ -721,7 +740,8 @@ function queryPoints(c: Collection, body: JsonObject): JsonObject {
   const sparseConfig = c.sparse.get(using);
   if (sparseConfig) {
     if (Array.isArray(input)) throw badInput('Conversion between sparse and regular vectors failed');
-    if (present(sparseConfig.params.modifier) && sparseConfig.params.modifier !== 'none') throw unsupported('sparse `modifier` (idf) scoring');
+    if (present(sparseConfig.params.modifier) && sparseConfig.params.modifier !== 'none')
+      throw unsupported('sparse `modifier` (idf) scoring');
     const q = sparseValues('query', obj(input));
     const weights = new Map(q.indices.map((i, n) => [i, q.values[n]!]));
     for (const p of c.points.values()) {
@@ -867,7 +887,8 @@ function operations(store: MemoryStore): Record<string, (ctx: RequestContext) =>
         if (isObject(action.create_alias)) {
           const { collection_name: target, alias_name: alias } = action.create_alias;
           if (!store.collections.has(String(target))) throw collectionNotFound(String(target));
-          if (store.collections.has(String(alias))) throw new QdrantError(409, `Wrong input: Collection \`${String(alias)}\` already exists!`);
+          if (store.collections.has(String(alias)))
+            throw new QdrantError(409, `Wrong input: Collection \`${String(alias)}\` already exists!`);
           next.set(String(alias), String(target));
         } else if (isObject(action.delete_alias)) {
           next.delete(String(action.delete_alias.alias_name));
@@ -896,7 +917,8 @@ function operations(store: MemoryStore): Record<string, (ctx: RequestContext) =>
       const field = String(body.field_name);
       const schema = body.field_schema;
       if (!present(schema)) throw unsupported('payload index without `field_schema` (type inference)');
-      const index = typeof schema === 'string' ? { dataType: schema } : { dataType: String(obj(schema).type), params: obj(compact(schema)) };
+      const index =
+        typeof schema === 'string' ? { dataType: schema } : { dataType: String(obj(schema).type), params: obj(compact(schema)) };
       pathSegments(field); // refuses key syntax the filters here cannot evaluate, before acknowledging
       return result(store.write(c, ctx.query.wait === true, () => c.indexes.set(field, index)));
     },
@@ -914,14 +936,21 @@ function operations(store: MemoryStore): Record<string, (ctx: RequestContext) =>
       if (isObject(body.batch)) {
         const { ids, vectors, payloads } = body.batch;
         const idList = arr(ids);
-        const byName: [string, unknown[]][] = Array.isArray(vectors) ? [['', vectors]] : Object.entries(obj(vectors)).map(([n, v]) => [n, arr(v)]);
+        const byName: [string, unknown[]][] = Array.isArray(vectors)
+          ? [['', vectors]]
+          : Object.entries(obj(vectors)).map(([n, v]) => [n, arr(v)]);
         for (const [n, list] of byName) {
           if (list.length !== idList.length) throw validationError(`batch: number of ids and vectors${n ? ` (${n})` : ''} must be equal`);
         }
-        if (present(payloads) && arr(payloads).length !== idList.length) throw validationError('batch: number of ids and payloads must be equal');
+        if (present(payloads) && arr(payloads).length !== idList.length)
+          throw validationError('batch: number of ids and payloads must be equal');
         idList.forEach((id, i) => {
           const struct = Array.isArray(vectors) ? vectors[i] : Object.fromEntries(byName.map(([n, list]) => [n, list[i]]));
-          points.push({ id: parseId(id), vectors: toStoredVectors(c, struct, `batch.vectors[${i}]`), payload: payloadOf(arr(payloads)[i]) });
+          points.push({
+            id: parseId(id),
+            vectors: toStoredVectors(c, struct, `batch.vectors[${i}]`),
+            payload: payloadOf(arr(payloads)[i]),
+          });
         });
       } else {
         arr(body.points).forEach((raw, i) => {
@@ -1039,7 +1068,8 @@ function operations(store: MemoryStore): Record<string, (ctx: RequestContext) =>
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-const AUTH_WHITELIST = (path: string): boolean => path === '/' || path === '/healthz' || path.startsWith('/readyz') || path.startsWith('/livez');
+const AUTH_WHITELIST = (path: string): boolean =>
+  path === '/' || path === '/healthz' || path.startsWith('/readyz') || path.startsWith('/livez');
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -1083,7 +1113,12 @@ export async function startQdrantTestServer(options: QdrantTestServerOptions = {
       const key = typeof header === 'string' ? header : bearer;
       if (key !== options.apiKey) {
         // Qdrant answers auth failures from its middleware as plain text, not the JSON envelope.
-        send(res, 401, 'text/plain; charset=utf-8', key === undefined ? 'Must provide an API key or an Authorization bearer token' : 'Invalid API key or JWT');
+        send(
+          res,
+          401,
+          'text/plain; charset=utf-8',
+          key === undefined ? 'Must provide an API key or an Authorization bearer token' : 'Invalid API key or JWT',
+        );
         return;
       }
     }
@@ -1129,7 +1164,10 @@ export async function startQdrantTestServer(options: QdrantTestServerOptions = {
       }
       const handler = handlers[op.id];
       if (!handler) {
-        reply(op, 501, { status: { error: `Not implemented by the vectordr Qdrant test server: ${method} ${op.template} (${op.id})` }, time: elapsed() });
+        reply(op, 501, {
+          status: { error: `Not implemented by the vectordr Qdrant test server: ${method} ${op.template} (${op.id})` },
+          time: elapsed(),
+        });
         return;
       }
       const out = handler({ path: match.pathParams, query: query.values, body });

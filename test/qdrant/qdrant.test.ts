@@ -54,26 +54,38 @@ describe.runIf(real)('qdrant (real server at QDRANT_URL)', () => {
     },
   });
 
-  it("stores payload numbers exactly as the test server's model of its parser says (else update qdrant-json-numbers.ts and the capability)", async () => {
-    const headers = { 'content-type': 'application/json', ...(process.env.QDRANT_API_KEY ? { 'api-key': process.env.QDRANT_API_KEY } : {}) };
-    const call = async (method: string, path: string, body?: string): Promise<string> => (await fetch(`${realUrl as string}${path}`, { method, headers, body })).text();
-    const n = randomName('floatmodel');
-    await call('PUT', `/collections/${n}`, JSON.stringify({ vectors: { size: 1, distance: 'Dot' } }));
-    try {
-      const r = rng(13);
-      const texts = Array.from({ length: 2000 }, (_, i) => (i % 2 ? String(r()) : String((r() - 0.5) * 10 ** Math.floor(r() * 60 - 30))));
-      texts.push('0.48914389545097947', '18446744073709551615', '18446744073709551616', '-0', '1.0');
-      await call('PUT', `/collections/${n}/points?wait=true`, `{"points":[${texts.map((t, i) => `{"id":${i},"vector":[1],"payload":{"x":${t}}}`).join(',')}]}`);
-      const text = await call('POST', `/collections/${n}/points/scroll`, JSON.stringify({ limit: texts.length, with_payload: true }));
-      const answered = new Map([...text.matchAll(/"id":(\d+),"payload":\{"x":([^}]*)\}/g)].map((m) => [Number(m[1]), m[2]]));
-      expect(answered.size).toBe(texts.length);
-      const off = texts.filter((t, i) => answered.get(i) !== storedNumber(t).value);
-      expect(off).toEqual([]);
-      expect(texts.filter((t, i) => Number(answered.get(i)) !== Number(t)).length).toBeGreaterThan(0); // still lossy: payloadFloatExact stays false
-    } finally {
-      await call('DELETE', `/collections/${n}`);
-    }
-  });
+  it(
+    "stores payload numbers exactly as the test server's model of its parser says (else update " +
+      'qdrant-json-numbers.ts and the capability)',
+    async () => {
+      const headers = {
+        'content-type': 'application/json',
+        ...(process.env.QDRANT_API_KEY ? { 'api-key': process.env.QDRANT_API_KEY } : {}),
+      };
+      const call = async (method: string, path: string, body?: string): Promise<string> =>
+        (await fetch(`${realUrl as string}${path}`, { method, headers, body })).text();
+      const n = randomName('floatmodel');
+      await call('PUT', `/collections/${n}`, JSON.stringify({ vectors: { size: 1, distance: 'Dot' } }));
+      try {
+        const r = rng(13);
+        const texts = Array.from({ length: 2000 }, (_, i) => (i % 2 ? String(r()) : String((r() - 0.5) * 10 ** Math.floor(r() * 60 - 30))));
+        texts.push('0.48914389545097947', '18446744073709551615', '18446744073709551616', '-0', '1.0');
+        await call(
+          'PUT',
+          `/collections/${n}/points?wait=true`,
+          `{"points":[${texts.map((t, i) => `{"id":${i},"vector":[1],"payload":{"x":${t}}}`).join(',')}]}`,
+        );
+        const text = await call('POST', `/collections/${n}/points/scroll`, JSON.stringify({ limit: texts.length, with_payload: true }));
+        const answered = new Map([...text.matchAll(/"id":(\d+),"payload":\{"x":([^}]*)\}/g)].map((m) => [Number(m[1]), m[2]]));
+        expect(answered.size).toBe(texts.length);
+        const off = texts.filter((t, i) => answered.get(i) !== storedNumber(t).value);
+        expect(off).toEqual([]);
+        expect(texts.filter((t, i) => Number(answered.get(i)) !== Number(t)).length).toBeGreaterThan(0); // still lossy: payloadFloatExact stays false
+      } finally {
+        await call('DELETE', `/collections/${n}`);
+      }
+    },
+  );
 });
 
 describe('qdrant specifics and bad input (test server)', () => {
@@ -81,7 +93,11 @@ describe('qdrant specifics and bad input (test server)', () => {
   let a: QdrantAdapter;
   let repo: Repository;
   const raw = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
-    const res = await fetch(`${server.url}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const text = await res.text();
     return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
   };
@@ -105,7 +121,12 @@ describe('qdrant specifics and bad input (test server)', () => {
     const scroll = await raw('POST', `/collections/${n}/points/scroll`, { limit: 10, with_payload: true });
     const points = (scroll.json.result as { points: { id: number | string; payload: Record<string, unknown> }[] }).points;
     expect(points.filter((p) => typeof p.id === 'number').map((p) => p.id)).toEqual([5, 6]);
-    expect(points.filter((p) => typeof p.id === 'string').map((p) => p.payload.vdr_id).sort()).toEqual(['-7', '9007199254740993']);
+    expect(
+      points
+        .filter((p) => typeof p.id === 'string')
+        .map((p) => p.payload.vdr_id)
+        .sort(),
+    ).toEqual(['-7', '9007199254740993']);
     expect((await a.fetch(n, [9_007_199_254_740_993n, -7n])).map((r) => r.id)).toEqual([9_007_199_254_740_993n, -7n]);
   });
 
@@ -120,7 +141,12 @@ describe('qdrant specifics and bad input (test server)', () => {
       const points = ids.map((id, i) => ({ id, vector: [i, 1, 2], payload: { city: `c${i}`, tags: ['a'], nested: { k: i } } }));
       expect((await raw('PUT', `/collections/${n}/points?wait=true`, { points })).status).toBe(200);
       const d = await a.describe(n);
-      expect([d.idType, d.vectors[0]?.name, d.vectors[0]?.metric, d.payload.map((p) => p.name)]).toEqual([kind, 'vector', 'dot', ['payload']]);
+      expect([d.idType, d.vectors[0]?.name, d.vectors[0]?.metric, d.payload.map((p) => p.name)]).toEqual([
+        kind,
+        'vector',
+        'dot',
+        ['payload'],
+      ]);
       const { manifest } = await repo.snapshot(a, n);
       const target = randomName('native_r');
       await repo.restore(a, { collection: n, snapshot: manifest.id, target });
@@ -132,10 +158,19 @@ describe('qdrant specifics and bad input (test server)', () => {
 
   it('refuses sparse vectors, multivectors and unsupported datatypes, naming them', async () => {
     const sparse = randomName('sparse');
-    expect((await raw('PUT', `/collections/${sparse}`, { vectors: { d: { size: 2, distance: 'Cosine' } }, sparse_vectors: { text: {} } })).status).toBe(200);
+    expect(
+      (await raw('PUT', `/collections/${sparse}`, { vectors: { d: { size: 2, distance: 'Cosine' } }, sparse_vectors: { text: {} } }))
+        .status,
+    ).toBe(200);
     expect((await expectError(a.describe(sparse), 'UNSUPPORTED_OPERATION')).message).toContain('sparse');
     const multi = randomName('multi');
-    expect((await raw('PUT', `/collections/${multi}`, { vectors: { size: 2, distance: 'Cosine', multivector_config: { comparator: 'max_sim' } } })).status).toBe(200);
+    expect(
+      (
+        await raw('PUT', `/collections/${multi}`, {
+          vectors: { size: 2, distance: 'Cosine', multivector_config: { comparator: 'max_sim' } },
+        })
+      ).status,
+    ).toBe(200);
     expect((await expectError(a.describe(multi), 'UNSUPPORTED_OPERATION')).message).toContain('multivector');
   });
 
@@ -158,96 +193,136 @@ describe('qdrant specifics and bad input (test server)', () => {
     expect(p.ok).toBe(true);
     expect(p.vectors.mode).toBe('normalized');
     const r3 = records[3] as VectorRecord;
-    await a.write(n, makeBatch(schema, [{ ...r3, vectors: { embedding: (r3.vectors.embedding as Float32Array).map((x, i) => (i === 1 ? x + 0.5 : x)) } }]), { mode: 'upsert' });
+    await a.write(
+      n,
+      makeBatch(schema, [{ ...r3, vectors: { embedding: (r3.vectors.embedding as Float32Array).map((x, i) => (i === 1 ? x + 0.5 : x)) } }]),
+      { mode: 'upsert' },
+    );
     const p2 = await repo.verifyParity(a, { collection: n, snapshot: manifest.id });
     expect(p2.ok).toBe(false);
     expect(p2.changed).toEqual([r3.id]);
   });
 
-  it('payload floats Qdrant cannot hold exactly: parity passes them within the declared ulps and names every altered record; exact mode and a real change fail it', async () => {
-    expect(a.capabilities.payloadFloatExact).toBe(false);
-    const db = await PGlite.create({ extensions: { vector } });
-    try {
-      await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
-      const pgv = pgvectorAdapter({ pglite: db });
-      const n = randomName('floats');
-      const schema = testSchema(n);
-      const records = makeRecords(200, 16, 11);
-      (records[0] as VectorRecord).payload.score = 0.48914389545097947; // Qdrant 1.18.3 answers 0.4891438954509794
-      await pgv.create(schema, { indexes: 'now' });
-      await pgv.write(n, makeBatch(schema, records), { mode: 'insert' });
-      const { manifest } = await repo.snapshot(pgv, n);
-      const target = randomName('floats_q');
-      await repo.restore(a, { collection: n, snapshot: manifest.id, target });
-      expect((await a.fetch(target, [records[0]?.id as bigint]))[0]?.payload.score).toBe(0.4891438954509794);
+  it(
+    'payload floats Qdrant cannot hold exactly: parity passes them within the declared ulps ' +
+      'and names every altered record; exact mode and a real change fail it',
+    async () => {
+      expect(a.capabilities.payloadFloatExact).toBe(false);
+      const db = await PGlite.create({ extensions: { vector } });
+      try {
+        await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+        const pgv = pgvectorAdapter({ pglite: db });
+        const n = randomName('floats');
+        const schema = testSchema(n);
+        const records = makeRecords(200, 16, 11);
+        (records[0] as VectorRecord).payload.score = 0.48914389545097947; // Qdrant 1.18.3 answers 0.4891438954509794
+        await pgv.create(schema, { indexes: 'now' });
+        await pgv.write(n, makeBatch(schema, records), { mode: 'insert' });
+        const { manifest } = await repo.snapshot(pgv, n);
+        const target = randomName('floats_q');
+        await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+        expect((await a.fetch(target, [records[0]?.id as bigint]))[0]?.payload.score).toBe(0.4891438954509794);
 
-      const p = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target });
-      expect(p.ok, `changed ${p.changed.length}, buckets ${p.mismatchedBuckets.length}`).toBe(true);
-      expect(p.payloadFloats).toMatchObject({ mode: 'ulps', toleranceUlps: 16 });
-      expect(p.payloadFloats.altered).toBeGreaterThan(0);
-      expect(p.payloadFloats.ids).toContain(records[0]?.id);
-      expect(p.payloadFloats.maxUlps).toBeGreaterThan(0);
-      expect(p.payloadFloats.maxUlps).toBeLessThanOrEqual(16);
-      expect(p.changed).toEqual([]);
+        const p = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target });
+        expect(p.ok, `changed ${p.changed.length}, buckets ${p.mismatchedBuckets.length}`).toBe(true);
+        expect(p.payloadFloats).toMatchObject({ mode: 'ulps', toleranceUlps: 16 });
+        expect(p.payloadFloats.altered).toBeGreaterThan(0);
+        expect(p.payloadFloats.ids).toContain(records[0]?.id);
+        expect(p.payloadFloats.maxUlps).toBeGreaterThan(0);
+        expect(p.payloadFloats.maxUlps).toBeLessThanOrEqual(16);
+        expect(p.changed).toEqual([]);
 
-      const strict = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target, payloadFloats: 'exact' });
-      expect(strict.ok).toBe(false);
-      expect(strict.changed).toContain(records[0]?.id);
+        const strict = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target, payloadFloats: 'exact' });
+        expect(strict.ok).toBe(false);
+        expect(strict.changed).toContain(records[0]?.id);
 
-      // A float changed by more than rounding is a change, whatever the mode.
-      const r5 = records[5] as VectorRecord;
-      await a.write(target, makeBatch(schema, [{ ...r5, payload: { ...r5.payload, score: (r5.payload.score as number) * (1 + 1e-9) } }]), { mode: 'upsert' });
-      const p2 = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target });
-      expect(p2.ok).toBe(false);
-      expect(p2.changed).toEqual([r5.id]);
-    } finally {
-      await db.close();
-    }
-  });
+        // A float changed by more than rounding is a change, whatever the mode.
+        const r5 = records[5] as VectorRecord;
+        await a.write(
+          target,
+          makeBatch(schema, [{ ...r5, payload: { ...r5.payload, score: (r5.payload.score as number) * (1 + 1e-9) } }]),
+          { mode: 'upsert' },
+        );
+        const p2 = await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target });
+        expect(p2.ok).toBe(false);
+        expect(p2.changed).toEqual([r5.id]);
+      } finally {
+        await db.close();
+      }
+    },
+  );
 
-  it('an index kind Qdrant lacks (a pgvector ivfflat) is listed in the restore result as converted to HNSW, and Qdrant settings as dropped on the way back', async () => {
-    const db = await PGlite.create({ extensions: { vector } });
-    try {
-      await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
-      const pgv = pgvectorAdapter({ pglite: db });
-      const n = randomName('ivf');
-      const schema: CollectionSchema = { ...testSchema(n), indexes: [{ kind: 'ivfflat', field: 'embedding', metric: 'cosine', params: { lists: 4 } }] };
-      await pgv.create(schema, { indexes: 'now' });
-      await pgv.write(n, makeBatch(schema, makeRecords(50, 16, 3)), { mode: 'insert' });
-      const { manifest } = await repo.snapshot(pgv, n);
-      expect(manifest.schema.indexes.map((i) => i.kind)).toEqual(['ivfflat']);
-      const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target: randomName('ivf_q') });
-      expect(r.notCarriedOver).toEqual([{ what: 'index', name: 'ivfflat index on "embedding"', reason: expect.stringMatching(/became HNSW/), action: 'converted' }]);
-      // And back: Qdrant's collection settings have no pgvector equivalent; each is listed as dropped.
-      const q = r.target;
-      const { manifest: back } = await repo.snapshot(a, q);
-      const settings = Object.keys(back.schema.native ?? {});
-      expect(settings).toContain('hnsw_config');
-      const r2 = await repo.restore(pgv, { collection: q, snapshot: back.id, target: randomName('ivf_back') });
-      expect(r2.notCarriedOver.filter((n) => n.what === 'setting')).toEqual(settings.map((name) => ({ what: 'setting', name, reason: expect.stringMatching(/qdrant collection setting/), action: 'dropped' })));
-    } finally {
-      await db.close();
-    }
-  });
+  it(
+    'an index kind Qdrant lacks (a pgvector ivfflat) is listed in the restore result as ' +
+      'converted to HNSW, and Qdrant settings as dropped on the way back',
+    async () => {
+      const db = await PGlite.create({ extensions: { vector } });
+      try {
+        await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+        const pgv = pgvectorAdapter({ pglite: db });
+        const n = randomName('ivf');
+        const schema: CollectionSchema = {
+          ...testSchema(n),
+          indexes: [{ kind: 'ivfflat', field: 'embedding', metric: 'cosine', params: { lists: 4 } }],
+        };
+        await pgv.create(schema, { indexes: 'now' });
+        await pgv.write(n, makeBatch(schema, makeRecords(50, 16, 3)), { mode: 'insert' });
+        const { manifest } = await repo.snapshot(pgv, n);
+        expect(manifest.schema.indexes.map((i) => i.kind)).toEqual(['ivfflat']);
+        const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target: randomName('ivf_q') });
+        expect(r.notCarriedOver).toEqual([
+          { what: 'index', name: 'ivfflat index on "embedding"', reason: expect.stringMatching(/became HNSW/), action: 'converted' },
+        ]);
+        // And back: Qdrant's collection settings have no pgvector equivalent; each is listed as dropped.
+        const q = r.target;
+        const { manifest: back } = await repo.snapshot(a, q);
+        const settings = Object.keys(back.schema.native ?? {});
+        expect(settings).toContain('hnsw_config');
+        const r2 = await repo.restore(pgv, { collection: q, snapshot: back.id, target: randomName('ivf_back') });
+        expect(r2.notCarriedOver.filter((n) => n.what === 'setting')).toEqual(
+          settings.map((name) => ({
+            what: 'setting',
+            name,
+            reason: expect.stringMatching(/qdrant collection setting/),
+            action: 'dropped',
+          })),
+        );
+      } finally {
+        await db.close();
+      }
+    },
+  );
 
-  itRefusesUuidCaseCollision('point', () => a, () => randomName('collide'));
+  itRefusesUuidCaseCollision(
+    'point',
+    () => a,
+    () => randomName('collide'),
+  );
 
-  it('an integer point id above 2^53 written by another client is read exactly where the client can (Node 22+), and refused with a clear error where it cannot (Node 20)', async () => {
-    const n = randomName('bigpoint');
-    expect((await raw('PUT', `/collections/${n}`, { vectors: { size: 2, distance: 'Dot' } })).status).toBe(200);
-    // Raw JSON text: the id must not pass through a JS number on the way in.
-    const res = await fetch(`${server.url}/collections/${n}/points?wait=true`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"points":[{"id":9007199254740993,"vector":[1,2],"payload":{}}]}' });
-    expect(res.status).toBe(200);
-    if ('rawJSON' in JSON) {
-      const { manifest } = await repo.snapshot(a, n);
-      const target = randomName('bigpoint_r');
-      await repo.restore(a, { collection: n, snapshot: manifest.id, target });
-      expect((await a.fetch(target, [9_007_199_254_740_993n]))[0]?.id).toBe(9_007_199_254_740_993n);
-    } else {
-      const err = await expectError(repo.snapshot(a, n), 'ENGINE_ERROR');
-      expect(err.message).toContain('Node 22');
-    }
-  });
+  it(
+    'an integer point id above 2^53 written by another client is read exactly where the client ' +
+      'can (Node 22+), and refused with a clear error where it cannot (Node 20)',
+    async () => {
+      const n = randomName('bigpoint');
+      expect((await raw('PUT', `/collections/${n}`, { vectors: { size: 2, distance: 'Dot' } })).status).toBe(200);
+      // Raw JSON text: the id must not pass through a JS number on the way in.
+      const res = await fetch(`${server.url}/collections/${n}/points?wait=true`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: '{"points":[{"id":9007199254740993,"vector":[1,2],"payload":{}}]}',
+      });
+      expect(res.status).toBe(200);
+      if ('rawJSON' in JSON) {
+        const { manifest } = await repo.snapshot(a, n);
+        const target = randomName('bigpoint_r');
+        await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+        expect((await a.fetch(target, [9_007_199_254_740_993n]))[0]?.id).toBe(9_007_199_254_740_993n);
+      } else {
+        const err = await expectError(repo.snapshot(a, n), 'ENGINE_ERROR');
+        expect(err.message).toContain('Node 22');
+      }
+    },
+  );
 
   it('probe reports the version; an unreachable endpoint is reported, not thrown', async () => {
     const p = await a.probe();

@@ -10,7 +10,13 @@ import { describe } from 'vitest';
 import { pgRouter } from '../../adapters/pgvector/index.js';
 import { PgRouterDriver } from '../../adapters/pgvector/pgvector-router-driver.js';
 import { silentLogger } from '../../src/index.js';
-import { endpointsByRole, type LoopbackAddress, type ReportedRole, type RoutedWork, testRouterDriver } from '../conformance/router-driver-suite.js';
+import {
+  endpointsByRole,
+  type LoopbackAddress,
+  type ReportedRole,
+  type RoutedWork,
+  testRouterDriver,
+} from '../conformance/router-driver-suite.js';
 import { engineAvailable } from '../helpers/engines.js';
 import { pgClient } from '../helpers/pg.js';
 import { REPLICA_A_URL, REPLICA_B_URL } from '../helpers/pg-replica.js';

@@ -14,7 +14,11 @@ import { randomName } from '../helpers/engines.js';
 import { s3Available, s3Config, toxiproxyAvailable, toxiproxyUrl } from '../helpers/s3.js';
 
 async function toxi(method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${toxiproxyUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${toxiproxyUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (!res.ok && res.status !== 404) throw new Error(`toxiproxy ${method} ${path}: HTTP ${res.status} ${await res.text()}`);
   return res.status === 204 ? undefined : res.json().catch(() => undefined);
 }
@@ -33,7 +37,17 @@ describe.runIf(s3Available)('s3 under faults', () => {
   /** Snapshot through `endpoint`, then verify and restore through a clean connection. */
   async function snapshotThrough(endpoint: string, prefix: string): Promise<{ uploaded: number; segments: number }> {
     const c = s3Config()!;
-    const faulty = new S3Storage({ endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix, maxAttempts: 12, baseBackoffMs: 20, requestTimeoutMs: 1_500, connectionTimeoutMs: 1_000 });
+    const faulty = new S3Storage({
+      endpoint,
+      bucket: c.bucket,
+      region: c.region,
+      credentials: c.credentials,
+      prefix,
+      maxAttempts: 12,
+      baseBackoffMs: 20,
+      requestTimeoutMs: 1_500,
+      connectionTimeoutMs: 1_000,
+    });
     const clean = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix });
     const adapter = pgvectorAdapter({ pglite: db });
     try {
@@ -55,7 +69,9 @@ describe.runIf(s3Available)('s3 under faults', () => {
 
   it('503 SlowDown, 500 InternalError and connection resets on one request in three: the snapshot completes and verifies', async () => {
     const c = s3Config()!;
-    const proxy = await startFaultProxy(c.endpoint, (_req, n) => (n % 3 === 0 ? 'slowdown' : n % 5 === 0 ? 'internal' : n % 7 === 0 ? 'reset' : 'none'));
+    const proxy = await startFaultProxy(c.endpoint, (_req, n) =>
+      n % 3 === 0 ? 'slowdown' : n % 5 === 0 ? 'internal' : n % 7 === 0 ? 'reset' : 'none',
+    );
     try {
       const r = await snapshotThrough(proxy.url, randomName('faults'));
       expect(r.segments).toBeGreaterThan(10);
@@ -92,11 +108,34 @@ describe.runIf(s3Available)('s3 under faults', () => {
     await toxi('DELETE', `/proxies/${name}`);
     // Port 0: toxiproxy picks a free port and answers with it (a fixed port collided with an
     // ephemeral port of another suite's connection: EADDRINUSE).
-    const { listen } = (await toxi('POST', '/proxies', { name, listen: '127.0.0.1:0', upstream: `${upstream.hostname}:${upstream.port}`, enabled: true })) as { listen: string };
+    const { listen } = (await toxi('POST', '/proxies', {
+      name,
+      listen: '127.0.0.1:0',
+      upstream: `${upstream.hostname}:${upstream.port}`,
+      enabled: true,
+    })) as { listen: string };
     try {
-      await toxi('POST', `/proxies/${name}/toxics`, { name: 'reset', type: 'reset_peer', stream: 'downstream', toxicity: 0.25, attributes: { timeout: 0 } });
-      await toxi('POST', `/proxies/${name}/toxics`, { name: 'stall', type: 'timeout', stream: 'downstream', toxicity: 0.1, attributes: { timeout: 4_000 } });
-      await toxi('POST', `/proxies/${name}/toxics`, { name: 'slow', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 5, jitter: 5 } });
+      await toxi('POST', `/proxies/${name}/toxics`, {
+        name: 'reset',
+        type: 'reset_peer',
+        stream: 'downstream',
+        toxicity: 0.25,
+        attributes: { timeout: 0 },
+      });
+      await toxi('POST', `/proxies/${name}/toxics`, {
+        name: 'stall',
+        type: 'timeout',
+        stream: 'downstream',
+        toxicity: 0.1,
+        attributes: { timeout: 4_000 },
+      });
+      await toxi('POST', `/proxies/${name}/toxics`, {
+        name: 'slow',
+        type: 'latency',
+        stream: 'downstream',
+        toxicity: 1,
+        attributes: { latency: 5, jitter: 5 },
+      });
       const r = await snapshotThrough(`http://${listen}`, randomName('toxic'));
       expect(r.segments).toBeGreaterThan(10);
     } finally {
@@ -108,11 +147,32 @@ describe.runIf(s3Available)('s3 under faults', () => {
     const c = s3Config()!;
     const upstream = new URL(c.endpoint);
     const name = randomName('vdr_stall');
-    const { listen } = (await toxi('POST', '/proxies', { name, listen: '127.0.0.1:0', upstream: `${upstream.hostname}:${upstream.port}`, enabled: true })) as { listen: string };
-    const storage = new S3Storage({ endpoint: `http://${listen}`, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix: randomName('stall'), maxAttempts: 20, baseBackoffMs: 20, maxBackoffMs: 200, requestTimeoutMs: 400 });
+    const { listen } = (await toxi('POST', '/proxies', {
+      name,
+      listen: '127.0.0.1:0',
+      upstream: `${upstream.hostname}:${upstream.port}`,
+      enabled: true,
+    })) as { listen: string };
+    const storage = new S3Storage({
+      endpoint: `http://${listen}`,
+      bucket: c.bucket,
+      region: c.region,
+      credentials: c.credentials,
+      prefix: randomName('stall'),
+      maxAttempts: 20,
+      baseBackoffMs: 20,
+      maxBackoffMs: 200,
+      requestTimeoutMs: 400,
+    });
     try {
       // timeout 0: data stops and the connection is never closed; only a client deadline ends it.
-      await toxi('POST', `/proxies/${name}/toxics`, { name: 'hang', type: 'timeout', stream: 'downstream', toxicity: 1, attributes: { timeout: 0 } });
+      await toxi('POST', `/proxies/${name}/toxics`, {
+        name: 'hang',
+        type: 'timeout',
+        stream: 'downstream',
+        toxicity: 1,
+        attributes: { timeout: 0 },
+      });
       setTimeout(() => void toxi('DELETE', `/proxies/${name}/toxics/hang`), 1_500);
       const t0 = performance.now();
       await storage.put('obj', Uint8Array.of(1, 2, 3), { ifNoneMatch: '*' });

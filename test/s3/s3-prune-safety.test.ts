@@ -9,7 +9,14 @@ describe.runIf(s3Available)('s3', () => {
   testPruneSafety('s3', async () => {
     const c = s3Config();
     if (!c) throw new Error('S3 test server not configured');
-    const options = { endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix: randomName('prune'), maxAttempts: 3 };
+    const options = {
+      endpoint: c.endpoint,
+      bucket: c.bucket,
+      region: c.region,
+      credentials: c.credentials,
+      prefix: randomName('prune'),
+      maxAttempts: 3,
+    };
     const storage = new S3Storage(options);
     return {
       storage,

@@ -38,7 +38,9 @@ describe.runIf(s3Available)('s3', () => {
       await s.put('big/obj', big);
       expect((await s.stat('big/obj'))?.size).toBe(big.length);
       expect(Buffer.from(await s.get('big/obj')).equals(Buffer.from(big))).toBe(true);
-      expect(Array.from(await s.get('big/obj', { range: { offset: 6 * 1024 * 1024, length: 3 } }))).toEqual(Array.from(big.subarray(6 * 1024 * 1024, 6 * 1024 * 1024 + 3)));
+      expect(Array.from(await s.get('big/obj', { range: { offset: 6 * 1024 * 1024, length: 3 } }))).toEqual(
+        Array.from(big.subarray(6 * 1024 * 1024, 6 * 1024 * 1024 + 3)),
+      );
       await s.delete('big/obj');
       await s.close();
     });
@@ -56,7 +58,13 @@ describe.runIf(s3Available)('s3', () => {
 
     it('location and errors never contain the secret key', async () => {
       const c = s3Config()!;
-      const s = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: { accessKeyId: c.credentials.accessKeyId, secretAccessKey: 'not-the-secret-xyz' }, maxAttempts: 1 });
+      const s = new S3Storage({
+        endpoint: c.endpoint,
+        bucket: c.bucket,
+        region: c.region,
+        credentials: { accessKeyId: c.credentials.accessKeyId, secretAccessKey: 'not-the-secret-xyz' },
+        maxAttempts: 1,
+      });
       const err = await expectError(s.get('x'), 'ACCESS_DENIED');
       expect(`${err.message} ${JSON.stringify((err as { details?: unknown }).details)} ${s.location}`).not.toContain('not-the-secret-xyz');
       await s.close();
@@ -95,30 +103,48 @@ describe.runIf(s3Available)('s3', () => {
       await storage.close();
     });
 
-    it('read-only credentials: snapshot is ACCESS_DENIED naming the write, restore works with lock: false; no GetObject at all is ACCESS_DENIED at open', async () => {
-      const c = s3Config()!;
-      const prefix = randomName('ro');
-      const admin = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix });
-      const adapter = pgvectorAdapter({ pglite: db });
-      const repo = await openRepository({ storage: admin, create: true });
-      await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024 });
+    it(
+      'read-only credentials: snapshot is ACCESS_DENIED naming the write, restore works with ' +
+        'lock: false; no GetObject at all is ACCESS_DENIED at open',
+      async () => {
+        const c = s3Config()!;
+        const prefix = randomName('ro');
+        const admin = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix });
+        const adapter = pgvectorAdapter({ pglite: db });
+        const repo = await openRepository({ storage: admin, create: true });
+        await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024 });
 
-      const readOnly = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: await restrictedCredentials(['s3:GetObject', 's3:ListBucket']), prefix, maxAttempts: 2 });
-      const ro = await openRepository({ storage: readOnly });
-      expect((await ro.verify()).ok).toBe(true);
-      const denied = await expectError(ro.snapshot(adapter, 'docs'), 'ACCESS_DENIED');
-      expect((denied as { category?: string }).category).toBe('permission');
-      expect(denied.message).toMatch(/put locks\//);
-      const lockDenied = await expectError(ro.restore(adapter, { collection: 'docs', target: 'docs_ro_restored' }), 'ACCESS_DENIED');
-      expect(lockDenied.message).toContain('lock: false');
-      await ro.restore(adapter, { collection: 'docs', target: 'docs_ro_restored', lock: false });
-      expect((await ro.verifyParity(adapter, { collection: 'docs', live: 'docs_ro_restored' })).ok).toBe(true);
+        const readOnly = new S3Storage({
+          endpoint: c.endpoint,
+          bucket: c.bucket,
+          region: c.region,
+          credentials: await restrictedCredentials(['s3:GetObject', 's3:ListBucket']),
+          prefix,
+          maxAttempts: 2,
+        });
+        const ro = await openRepository({ storage: readOnly });
+        expect((await ro.verify()).ok).toBe(true);
+        const denied = await expectError(ro.snapshot(adapter, 'docs'), 'ACCESS_DENIED');
+        expect((denied as { category?: string }).category).toBe('permission');
+        expect(denied.message).toMatch(/put locks\//);
+        const lockDenied = await expectError(ro.restore(adapter, { collection: 'docs', target: 'docs_ro_restored' }), 'ACCESS_DENIED');
+        expect(lockDenied.message).toContain('lock: false');
+        await ro.restore(adapter, { collection: 'docs', target: 'docs_ro_restored', lock: false });
+        expect((await ro.verifyParity(adapter, { collection: 'docs', live: 'docs_ro_restored' })).ok).toBe(true);
 
-      const listOnly = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: await restrictedCredentials(['s3:ListBucket']), prefix, maxAttempts: 2 });
-      await expectError(openRepository({ storage: listOnly }), 'ACCESS_DENIED');
-      for await (const o of admin.list('')) await admin.delete(o.key);
-      await Promise.all([admin.close(), readOnly.close(), listOnly.close()]);
-    });
+        const listOnly = new S3Storage({
+          endpoint: c.endpoint,
+          bucket: c.bucket,
+          region: c.region,
+          credentials: await restrictedCredentials(['s3:ListBucket']),
+          prefix,
+          maxAttempts: 2,
+        });
+        await expectError(openRepository({ storage: listOnly }), 'ACCESS_DENIED');
+        for await (const o of admin.list('')) await admin.delete(o.key);
+        await Promise.all([admin.close(), readOnly.close(), listOnly.close()]);
+      },
+    );
 
     it('a repository created by a newer format version is refused', async () => {
       const storage = s3TestStorage();
@@ -145,7 +171,13 @@ describe.runIf(s3Available)('s3', () => {
 
     it('a missing bucket is BUCKET_NOT_FOUND, and says vectordr never creates buckets', async () => {
       const c = s3Config()!;
-      const storage = new S3Storage({ endpoint: c.endpoint, bucket: 'vectordr-no-such-bucket', region: c.region, credentials: c.credentials, maxAttempts: 1 });
+      const storage = new S3Storage({
+        endpoint: c.endpoint,
+        bucket: 'vectordr-no-such-bucket',
+        region: c.region,
+        credentials: c.credentials,
+        maxAttempts: 1,
+      });
       const err = await expectError(openRepository({ storage, create: true }), 'BUCKET_NOT_FOUND');
       expect(err.message).toContain('never creates buckets');
       await expectError(storage.stat('x'), 'BUCKET_NOT_FOUND');
@@ -154,26 +186,46 @@ describe.runIf(s3Available)('s3', () => {
 
     it('wrong credentials are ACCESS_DENIED (category permission), not retried', async () => {
       const c = s3Config()!;
-      const storage = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: { accessKeyId: c.credentials.accessKeyId, secretAccessKey: 'wrong-secret-key-123' } });
+      const storage = new S3Storage({
+        endpoint: c.endpoint,
+        bucket: c.bucket,
+        region: c.region,
+        credentials: { accessKeyId: c.credentials.accessKeyId, secretAccessKey: 'wrong-secret-key-123' },
+      });
       const t0 = performance.now();
       const err = await expectError(openRepository({ storage }), 'ACCESS_DENIED');
       expect((err as { category?: string }).category).toBe('permission');
       expect(performance.now() - t0).toBeLessThan(3_000);
-      const unknownKey = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong-secret-key-123' } });
+      const unknownKey = new S3Storage({
+        endpoint: c.endpoint,
+        bucket: c.bucket,
+        region: c.region,
+        credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong-secret-key-123' },
+      });
       await expectError(unknownKey.put('x', Uint8Array.of(1)), 'ACCESS_DENIED');
       await storage.close();
       await unknownKey.close();
     });
 
     it('an endpoint that is not S3 is STORAGE_PROTOCOL', async () => {
-      const storage = new S3Storage({ endpoint: htmlUrl, bucket: 'anything', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+      const storage = new S3Storage({
+        endpoint: htmlUrl,
+        bucket: 'anything',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        maxAttempts: 1,
+      });
       const err = await expectError(openRepository({ storage, create: true }), 'STORAGE_PROTOCOL');
       expect(err.message).toContain('did not answer');
       await storage.close();
     });
 
     it('an unreachable endpoint is STORAGE_UNAVAILABLE (transient) after the retries', async () => {
-      const storage = new S3Storage({ endpoint: 'http://127.0.0.1:9', bucket: 'anything', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 2 });
+      const storage = new S3Storage({
+        endpoint: 'http://127.0.0.1:9',
+        bucket: 'anything',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        maxAttempts: 2,
+      });
       const err = await expectError(storage.get('x'), 'STORAGE_UNAVAILABLE');
       expect((err as { retryable?: boolean }).retryable).toBe(true);
       await storage.close();

@@ -17,7 +17,12 @@ const cases: [string, string, string | undefined, () => unknown][] = [
   ['pgvector', 'writeBatchRow', 'writeBatchRows', () => pgvectorAdapter({ pglite, writeBatchRow: 100 } as never)],
   ['milvus', 'databse', 'database', () => milvusAdapter({ url: 'localhost:19530', databse: 'x' } as never)],
   ['qdrant', 'apikey', 'apiKey', () => qdrantAdapter({ url: 'http://localhost:6333', apikey: 'k' } as never)],
-  ['weaviate', 'grpcAdress', 'grpcAddress', () => weaviateAdapter({ url: 'http://localhost:8080', grpcAdress: 'localhost:50051' } as never)],
+  [
+    'weaviate',
+    'grpcAdress',
+    'grpcAddress',
+    () => weaviateAdapter({ url: 'http://localhost:8080', grpcAdress: 'localhost:50051' } as never),
+  ],
   ['weaviate', 'frobnicate', undefined, () => weaviateAdapter({ url: 'http://localhost:8080', frobnicate: true } as never)],
 ];
 
@@ -42,8 +47,18 @@ describe('one option vocabulary: former names are read for one minor version', (
 
   it.each([
     ['pgvector', 'insertBatchRows', 'writeBatchRows', () => pgvectorAdapter({ pglite, insertBatchRows: 100, logger })],
-    ['qdrant', 'upsertBatchBytes', 'writeBatchBytes', () => qdrantAdapter({ url: 'http://localhost:6333', upsertBatchBytes: 1 << 20, logger })],
-    ['weaviate', 'insertBatchBytes', 'writeBatchBytes', () => weaviateAdapter({ url: 'http://localhost:8080', insertBatchBytes: 1 << 20, logger })],
+    [
+      'qdrant',
+      'upsertBatchBytes',
+      'writeBatchBytes',
+      () => qdrantAdapter({ url: 'http://localhost:6333', upsertBatchBytes: 1 << 20, logger }),
+    ],
+    [
+      'weaviate',
+      'insertBatchBytes',
+      'writeBatchBytes',
+      () => weaviateAdapter({ url: 'http://localhost:8080', insertBatchBytes: 1 << 20, logger }),
+    ],
   ])('%s accepts %s as %s, with a deprecation warning', async (_engine, old, name, make) => {
     warnings.length = 0;
     const adapter = make();
@@ -58,19 +73,31 @@ describe('one option vocabulary: former names are read for one minor version', (
     ['insertBatchBytes', 'writeBatchBytes', { url: 'localhost:19530', insertBatchBytes: 1 << 20 }],
   ])('milvus accepts %s as %s, with a deprecation warning', (old, name, options) => {
     warnings.length = 0;
-    const parsed = parseOptions(MilvusAdapterOptionsSchema, { ...options, logger }, 'Milvus adapter', 'milvus', MILVUS_RENAMED_OPTIONS) as Record<string, unknown>;
+    const parsed = parseOptions(
+      MilvusAdapterOptionsSchema,
+      { ...options, logger },
+      'Milvus adapter',
+      'milvus',
+      MILVUS_RENAMED_OPTIONS,
+    ) as Record<string, unknown>;
     expect(parsed[name]).toBe((options as Record<string, unknown>)[old]);
     expect(parsed[old]).toBeUndefined();
     expect(warnings).toEqual([expect.stringContaining(`${old} is deprecated; use ${name}`)]);
   });
 
   it('refuses a former name beside its new one', async () => {
-    const err = await expectError(Promise.resolve().then(() => qdrantAdapter({ url: 'http://localhost:6333', upsertBatchBytes: 1 << 20, writeBatchBytes: 1 << 20 })), 'INVALID_OPTIONS');
+    const err = await expectError(
+      Promise.resolve().then(() => qdrantAdapter({ url: 'http://localhost:6333', upsertBatchBytes: 1 << 20, writeBatchBytes: 1 << 20 })),
+      'INVALID_OPTIONS',
+    );
     expect(err.message).toContain('pass writeBatchBytes only (upsertBatchBytes is its former name');
   });
 
   it('refuses credentials inside a Milvus url', async () => {
-    const err = await expectError(Promise.resolve().then(() => milvusAdapter({ url: 'http://root:secret@localhost:19530' })), 'INVALID_OPTIONS');
+    const err = await expectError(
+      Promise.resolve().then(() => milvusAdapter({ url: 'http://root:secret@localhost:19530' })),
+      'INVALID_OPTIONS',
+    );
     expect(err.message).not.toContain('secret');
   });
 });

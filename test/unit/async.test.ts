@@ -11,7 +11,10 @@ describe('chunksByBytes', () => {
       { offset: 4, items: ['e'] },
     ]);
     // The last row closes a chunk exactly: no empty tail.
-    expect(chunksByBytes(items.slice(0, 4), [4, 4, 4, 4], 8).map((c) => c.items)).toEqual([['a', 'b'], ['c', 'd']]);
+    expect(chunksByBytes(items.slice(0, 4), [4, 4, 4, 4], 8).map((c) => c.items)).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
     // One row over the budget is a chunk of its own.
     expect(chunksByBytes(items.slice(0, 3), [1, 100, 1], 10).map((c) => c.items)).toEqual([['a', 'b'], ['c']]);
     expect(chunksByBytes([], [], 10)).toEqual([]);

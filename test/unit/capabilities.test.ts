@@ -20,7 +20,13 @@ describe('defineCapabilities', () => {
   it('gives every capability left out its default, keeps what is declared, and freezes the result', () => {
     const caps = defineCapabilities({ idTypes: ['int64'], maxDims: 2000, namedVectors: true, payloadFloatExact: undefined });
     expect(caps).toEqual({ ...DEFAULT_CAPABILITIES, idTypes: ['int64'], maxDims: 2000, namedVectors: true });
-    expect(caps).toMatchObject({ changeCapture: 'none', atomicMarker: false, normalizesCosine: false, payloadFloatExact: true, searchEffort: 'per-query' });
+    expect(caps).toMatchObject({
+      changeCapture: 'none',
+      atomicMarker: false,
+      normalizesCosine: false,
+      payloadFloatExact: true,
+      searchEffort: 'per-query',
+    });
     expect(Object.isFrozen(caps)).toBe(true);
   });
 });
@@ -56,12 +62,14 @@ describe('source.normalizesCosine in the manifest', () => {
 
   it('is written by every snapshot, from the adapter capability', async () => {
     expect(a.capabilities).toMatchObject({ normalizesCosine: false, changeCapture: 'none' }); // change capture: reserved
-    const stored = JSON.parse(Buffer.from(await storage.get(manifestKey('raw', snapshot))).toString('utf8')) as { source: Record<string, unknown> };
+    const stored = JSON.parse(Buffer.from(await storage.get(manifestKey('raw', snapshot))).toString('utf8')) as {
+      source: Record<string, unknown>;
+    };
     expect(stored.source.normalizesCosine).toBe(false);
     expect((await repo.verifyParity(a, { collection: 'raw', snapshot })).vectors.mode).toBe('exact');
   });
 
-  it('a manifest that records it chooses parity\'s normalized mode, whatever its engine', async () => {
+  it("a manifest that records it chooses parity's normalized mode, whatever its engine", async () => {
     await rewriteSource((s) => ({ ...s, normalizesCosine: true }));
     expect((await repo.readManifest('raw', snapshot)).source).toMatchObject({ engine: 'pgvector', normalizesCosine: true });
     const p = await repo.verifyParity(a, { collection: 'raw', snapshot });

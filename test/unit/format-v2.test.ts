@@ -24,7 +24,8 @@ describe('format v2 reading rules', () => {
   let manifestFile: string;
 
   beforeAll(async () => {
-    ({ db, adapter } = await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(4), score double precision);
+    ({ db, adapter } =
+      await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(4), score double precision);
       INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3]::real[]::vector, g / 7.0 FROM generate_series(1, 2000) g;`));
   });
   afterAll(async () => {
@@ -37,8 +38,10 @@ describe('format v2 reading rules', () => {
     return () => rm(dir, { recursive: true, force: true });
   });
 
-  const readJson = async (file: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-  const restoredExists = async (): Promise<boolean> => (await db.query<{ t: string | null }>(`SELECT to_regclass('restored')::text AS t`)).rows[0]?.t != null;
+  const readJson = async (file: string): Promise<Record<string, unknown>> =>
+    JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  const restoredExists = async (): Promise<boolean> =>
+    (await db.query<{ t: string | null }>(`SELECT to_regclass('restored')::text AS t`)).rows[0]?.t != null;
 
   it('writes formatVersion 2 with features and a checksum, in the config and in every manifest', async () => {
     const cfg = await readJson(path.join(dir, 'vectordr.json'));
@@ -115,7 +118,10 @@ describe('format v2 reading rules', () => {
       expect(err.message).toContain('checksum');
       await writeFile(encFile, original);
       await openRepository({ storage: fsStorage({ path: encDir }), encryption });
-      await expectError(openRepository({ storage: fsStorage({ path: encDir }), encryption: { passphrase: 'wrong horse battery' } }), 'WRONG_KEY');
+      await expectError(
+        openRepository({ storage: fsStorage({ path: encDir }), encryption: { passphrase: 'wrong horse battery' } }),
+        'WRONG_KEY',
+      );
     } finally {
       await rm(encDir, { recursive: true, force: true });
     }
@@ -123,7 +129,8 @@ describe('format v2 reading rules', () => {
 
   it('swapped segment objects are reported as replaced content, not as truncation', async () => {
     const files: string[] = [];
-    for (const sub of await readdir(path.join(dir, 'data'))) for (const f of await readdir(path.join(dir, 'data', sub))) files.push(path.join(dir, 'data', sub, f));
+    for (const sub of await readdir(path.join(dir, 'data')))
+      for (const f of await readdir(path.join(dir, 'data', sub))) files.push(path.join(dir, 'data', sub, f));
     const [a, b] = files as [string, string];
     const [ba, bb] = [await readFile(a), await readFile(b)];
     expect(ba.length).not.toBe(bb.length);

@@ -20,7 +20,9 @@ describe('digests (format v1 — these values are frozen)', () => {
   it('canonical payload sorts keys and is whitespace-free', () => {
     expect(canonicalPayload({ b: [1, { d: 2, c: 'é' }], a: 1.5 })).toBe('{"a":1.5,"b":[1,{"c":"é","d":2}]}');
     // Array-index keys sort as strings in JCS ("10" < "2" < "b"), not numerically as JS enumerates them.
-    expect(canonicalPayload({ b: 1, '2': 2, '10': 3, nested: { '1': true, a: null } })).toBe('{"10":3,"2":2,"b":1,"nested":{"1":true,"a":null}}');
+    expect(canonicalPayload({ b: 1, '2': 2, '10': 3, nested: { '1': true, a: null } })).toBe(
+      '{"10":3,"2":2,"b":1,"nested":{"1":true,"a":null}}',
+    );
   });
 
   it('the fast canonical JSON path matches the reference JCS implementation on random payloads', async () => {
@@ -28,7 +30,7 @@ describe('digests (format v1 — these values are frozen)', () => {
     const m = mod as { default?: unknown };
     const canonicalize = (typeof m.default === 'function' ? m.default : mod) as (v: unknown) => string;
     const r = rng(11);
-    const pick = <T,>(xs: T[]): T => xs[Math.floor(r() * xs.length)] as T;
+    const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)] as T;
     const value = (depth: number): JsonValue => {
       const kind = Math.floor(r() * (depth > 2 ? 4 : 6));
       if (kind === 0) return pick([null, true, false]);
@@ -105,7 +107,9 @@ describe('exact payloads (format v2)', () => {
   });
 
   it('a JsonNumber serialises as the nearest float64 for engines without exact numbers', () => {
-    expect(JSON.stringify({ n: new JsonNumber('9007199254740993'), m: new JsonNumber('1e400') })).toBe('{"n":9007199254740992,"m":"1e400"}');
+    expect(JSON.stringify({ n: new JsonNumber('9007199254740993'), m: new JsonNumber('1e400') })).toBe(
+      '{"n":9007199254740992,"m":"1e400"}',
+    );
   });
 });
 
@@ -129,7 +133,10 @@ describe('digests, buckets and segments', () => {
     const acc = new BucketDigest(1);
     const ones = new Uint8Array(32).fill(0xff);
     acc.add(0, ones);
-    acc.add(0, Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 1 : 0)));
+    acc.add(
+      0,
+      Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 1 : 0)),
+    );
     expect(acc.sumHex(0)).toBe('0'.repeat(64)); // (2^256 - 1) + 1 = 0 mod 2^256
     expect(acc.counts[0]).toBe(2);
   });
@@ -137,13 +144,28 @@ describe('digests, buckets and segments', () => {
 
 describe('segment codec', () => {
   it('round-trips ids, vectors (with nulls), payloads and digests exactly', () => {
-    const schema = { ...testSchema('x', 5), vectors: [{ name: 'a', dims: 5, metric: 'cosine' as const, element: 'float32' as const, nullable: false }, { name: 'b', dims: 3, metric: 'l2' as const, element: 'float32' as const, nullable: true }] };
+    const schema = {
+      ...testSchema('x', 5),
+      vectors: [
+        { name: 'a', dims: 5, metric: 'cosine' as const, element: 'float32' as const, nullable: false },
+        { name: 'b', dims: 3, metric: 'l2' as const, element: 'float32' as const, nullable: true },
+      ],
+    };
     const r = rng(5);
-    const records = makeRecords(100, 5).map((rec, i) => ({ ...rec, vectors: { a: rec.vectors.embedding ?? null, b: i % 4 === 0 ? null : Float32Array.of(r(), r(), r()) } }));
+    const records = makeRecords(100, 5).map((rec, i) => ({
+      ...rec,
+      vectors: { a: rec.vectors.embedding ?? null, b: i % 4 === 0 ? null : Float32Array.of(r(), r(), r()) },
+    }));
     const batch = makeBatch(schema, records);
     const acc = new BucketDigest(8);
     const d = digestBatch('int64', digestVectorOrder(schema), batch, acc);
-    const layout = { idType: 'int64' as const, vectors: [{ name: 'a', dims: 5 }, { name: 'b', dims: 3 }] };
+    const layout = {
+      idType: 'int64' as const,
+      vectors: [
+        { name: 'a', dims: 5 },
+        { name: 'b', dims: 3 },
+      ],
+    };
     const rowsIn = { batch, payloadJson: d.payloadJson, digests: d.digests, ops: new Array(100).fill('upsert') };
     const bytes = encodeSegment(layout, rowsIn);
     const zstd = encodeSegment(layout, rowsIn, { vectorCompression: 'zstd' });
@@ -189,7 +211,9 @@ describe('binary COPY codec', () => {
       for (const chunk of [all.subarray(0, cut), all.subarray(cut)]) {
         for (const f of p.push(chunk)) {
           const v = Buffer.from(f[1] as Buffer);
-          rows.push(`${f[0]?.toString()}|${v.readInt16BE(0)}|${v.readFloatBE(4)},${v.readFloatBE(8)},${v.readFloatBE(12)}|${f[2] == null ? 'null' : f[2].length}`);
+          rows.push(
+            `${f[0]?.toString()}|${v.readInt16BE(0)}|${v.readFloatBE(4)},${v.readFloatBE(8)},${v.readFloatBE(12)}|${f[2] == null ? 'null' : f[2].length}`,
+          );
         }
       }
       expect(p.done).toBe(true);
@@ -203,7 +227,9 @@ describe('binary COPY codec', () => {
     expect(Buffer.from(binaryEncoder('timestamptz')?.('2000-01-01T00:00:00.000002Z') ?? []).readBigInt64BE(0)).toBe(2n);
     expect(Buffer.from(binaryEncoder('date')?.('2000-01-03') ?? []).readInt32BE(0)).toBe(2);
     const arr = Buffer.from(binaryEncoder('_int4')?.('[1,null,3]') ?? []);
-    expect([arr.readInt32BE(0), arr.readInt32BE(4), arr.readUInt32BE(8), arr.readInt32BE(12), arr.readInt32BE(16)]).toEqual([1, 1, 23, 3, 1]);
+    expect([arr.readInt32BE(0), arr.readInt32BE(4), arr.readUInt32BE(8), arr.readInt32BE(12), arr.readInt32BE(16)]).toEqual([
+      1, 1, 23, 3, 1,
+    ]);
     expect(binaryEncoder('numeric')).toBeUndefined();
     expect(() => binaryEncoder('uuid')?.('not-a-uuid')).toThrow();
   });

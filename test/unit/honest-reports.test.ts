@@ -70,7 +70,10 @@ describe('honest reports and clear refusals', () => {
     it('snapshot, parity, recall, verify, restore, forget and prune reports survive JSON.stringify', async () => {
       await db.exec(`CREATE INDEX ON ${table} USING hnsw (e vector_l2_ops)`); // recall needs a metric
       const snap = await repo.snapshot(adapter, table);
-      await db.exec(`UPDATE ${table} SET t = 'changed' WHERE id IN (7, 1999); DELETE FROM ${table} WHERE id = 42; INSERT INTO ${table} VALUES (9007199254740993, '[1,1,1,1,1,1,1,1]', 'big')`);
+      await db.exec(
+        `UPDATE ${table} SET t = 'changed' WHERE id IN (7, 1999); DELETE FROM ${table} WHERE id = ` +
+          `42; INSERT INTO ${table} VALUES (9007199254740993, '[1,1,1,1,1,1,1,1]', 'big')`,
+      );
       const parity = await repo.verifyParity(adapter, { collection: table, maxBuckets: 256 });
       expect(parity.missing).toEqual([42n]); // bigint in memory
       const pj = JSON.parse(JSON.stringify(parity));
@@ -92,7 +95,9 @@ describe('honest reports and clear refusals', () => {
       for (const [name, report] of reports) {
         const text = JSON.stringify(report);
         expect(typeof text, name).toBe('string');
-        expect(JSON.parse(text), name).toEqual(JSON.parse(JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))));
+        expect(JSON.parse(text), name).toEqual(
+          JSON.parse(JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))),
+        );
       }
     });
   });
@@ -135,14 +140,17 @@ describe('honest reports and clear refusals', () => {
 
   describe('progress', () => {
     it('a never-analyzed table still has totalRows, and each advance is reported once', async () => {
-      expect((await db.query<{ reltuples: number }>(`SELECT reltuples FROM pg_class WHERE relname = $1`, [table])).rows[0]?.reltuples).toBe(-1);
+      expect((await db.query<{ reltuples: number }>(`SELECT reltuples FROM pg_class WHERE relname = $1`, [table])).rows[0]?.reltuples).toBe(
+        -1,
+      );
       const events: ProgressEvent[] = [];
       await repo.snapshot(adapter, table, { segmentBytes: 64 * 1024, onProgress: (e) => events.push(e) });
       expect(events.every((e) => e.totalRows === 2000)).toBe(true);
       const key = (e: ProgressEvent): string => `${e.rows} ${e.segments} ${e.bytes}`;
       for (let i = 1; i < events.length; i++) {
         const [prev, cur] = [events[i - 1] as ProgressEvent, events[i] as ProgressEvent];
-        if (cur.phase === 'scan' || cur.phase === 'segment') expect(key(cur), `event ${i} (${cur.phase}) repeats event ${i - 1} (${prev.phase})`).not.toBe(key(prev));
+        if (cur.phase === 'scan' || cur.phase === 'segment')
+          expect(key(cur), `event ${i} (${cur.phase}) repeats event ${i - 1} (${prev.phase})`).not.toBe(key(prev));
       }
       expect(events.filter((e) => e.phase === 'segment')).toHaveLength(9);
       expect(events.map((e) => e.phase).at(0)).toBe('start');

@@ -26,7 +26,14 @@ describe('untrusted lock objects', () => {
   it('a lock body with a 100 kB host name is unreadable, not echoed into errors', async () => {
     const storage = memoryStorage();
     const repo = await openRepository({ storage, create: true });
-    const body = { formatVersion: 1, exclusive: true, operation: 'x', host: 'h'.repeat(50_000), pid: 1, createdAt: new Date().toISOString() };
+    const body = {
+      formatVersion: 1,
+      exclusive: true,
+      operation: 'x',
+      host: 'h'.repeat(50_000),
+      pid: 1,
+      createdAt: new Date().toISOString(),
+    };
     await storage.put('locks/01J00000000000000000000001.json', Buffer.from(JSON.stringify(body)));
     const err = await expectError(repo.prune(), 'LOCKED');
     expect(err.message.length).toBeLessThan(2_000);

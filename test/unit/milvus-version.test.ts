@@ -25,7 +25,10 @@ describe('milvusServerInfo', () => {
   });
 
   it.each(['v2.2.16', 'v2.1.4', '1.1.0'])('refuses %s, naming it and the minimum', async (version) => {
-    const err = await expectError(Promise.resolve().then(() => milvusServerInfo(version)), 'UNSUPPORTED_OPERATION');
+    const err = await expectError(
+      Promise.resolve().then(() => milvusServerInfo(version)),
+      'UNSUPPORTED_OPERATION',
+    );
     expect(err.message).toContain(JSON.stringify(version));
     expect((err as VectordrError).details).toMatchObject({ version, minimum: '2.3.0' });
   });

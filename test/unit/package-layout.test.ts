@@ -65,7 +65,8 @@ describe('package layout: one folder under adapters/ is one subpath export, buil
   it('every export is built: no subpath points at files no entry produces', () => {
     const subpaths = new Set(Object.keys(entries).map(subpathOf));
     for (const key of Object.keys(pkg.exports).filter((k) => k !== './package.json')) {
-      if (key.includes('*')) expect(key).toBe('./adapters/*'); // the pattern's folders are checked above
+      if (key.includes('*'))
+        expect(key).toBe('./adapters/*'); // the pattern's folders are checked above
       else expect(subpaths.has(key), `${key} has no build entry`).toBe(true);
     }
   });

@@ -62,7 +62,14 @@ describe.runIf(hasPglite)('verifyParity with normalised cosine vectors', () => {
   it('normalized mode still names a changed payload, a changed direction, and a missing record', async () => {
     const [r0, r1, r2] = records as [VectorRecord, VectorRecord, VectorRecord];
     const turned = f32Normalize((r1.vectors.embedding as Float32Array).map((x, i) => (i === 0 ? x + 0.01 : x)));
-    await a.write('unit', makeBatch(testSchema('unit'), [{ ...r0, vectors: { embedding: f32Normalize(r0.vectors.embedding as Float32Array) }, payload: { ...r0.payload, title: 'x' } }, { ...r1, vectors: { embedding: turned } }]), { mode: 'upsert' });
+    await a.write(
+      'unit',
+      makeBatch(testSchema('unit'), [
+        { ...r0, vectors: { embedding: f32Normalize(r0.vectors.embedding as Float32Array) }, payload: { ...r0.payload, title: 'x' } },
+        { ...r1, vectors: { embedding: turned } },
+      ]),
+      { mode: 'upsert' },
+    );
     await a.delete('unit', [r2.id]);
     const p = await repo.verifyParity(a, { collection: 'raw', snapshot, live: 'unit', cosine: 'normalized' });
     expect(p.ok).toBe(false);

@@ -37,6 +37,9 @@ describe('pg clients and pools', () => {
       }
     }
     expect(seen).toBeGreaterThan(3);
-    expect(missing, "create pg clients with test/helpers/pg.ts (tests, benchmarks) or attach an 'error' listener that logs (library)").toEqual([]);
+    expect(
+      missing,
+      "create pg clients with test/helpers/pg.ts (tests, benchmarks) or attach an 'error' listener that logs (library)",
+    ).toEqual([]);
   });
 });

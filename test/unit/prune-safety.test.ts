@@ -11,7 +11,11 @@ import { testPruneSafety } from '../helpers/prune-safety-suite.js';
 
 testPruneSafety('fs', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'vectordr-prune-safety-'));
-  return { storage: fsStorage({ path: dir, fsync: false }), spec: { kind: 'fs', path: dir }, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    storage: fsStorage({ path: dir, fsync: false }),
+    spec: { kind: 'fs', path: dir },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });
 
 describe('lock refresh on a store that refuses touch', () => {

@@ -40,14 +40,28 @@ describe.runIf(engineAvailable('pglite', true))('verifyRecall', () => {
     expect((await repo.verifyRecall(a, { collection: 'docs', snapshot, k: 10, queries: 40 })).recall).toBe(indexed.recall);
   });
 
-  it('search effort is explicit: pgvector sets hnsw.ef_search per search (the server default 40 cut k=60 to 40 hits), and the report says which effort it used', async () => {
-    const q = makeRecords(1, 16, 5)[0]?.vectors.embedding as Float32Array;
-    expect((await a.search('docs', q, 60, { effort: 100 })).length).toBe(60);
-    const r = await repo.verifyRecall(a, { collection: 'docs', snapshot, k: 50, queries: 20 });
-    expect(r).toMatchObject({ ok: true, effort: { requested: 100, perQuery: true }, indexed: true, index: 'hnsw', warnings: [], minRecall: 0.95 });
-    expect(r.recall).toBeGreaterThanOrEqual(0.95);
-    expect((await repo.verifyRecall(a, { collection: 'docs', snapshot, k: 10, queries: 20, effort: 10 })).effort).toEqual({ requested: 10, perQuery: true });
-  });
+  it(
+    'search effort is explicit: pgvector sets hnsw.ef_search per search (the server default 40 ' +
+      'cut k=60 to 40 hits), and the report says which effort it used',
+    async () => {
+      const q = makeRecords(1, 16, 5)[0]?.vectors.embedding as Float32Array;
+      expect((await a.search('docs', q, 60, { effort: 100 })).length).toBe(60);
+      const r = await repo.verifyRecall(a, { collection: 'docs', snapshot, k: 50, queries: 20 });
+      expect(r).toMatchObject({
+        ok: true,
+        effort: { requested: 100, perQuery: true },
+        indexed: true,
+        index: 'hnsw',
+        warnings: [],
+        minRecall: 0.95,
+      });
+      expect(r.recall).toBeGreaterThanOrEqual(0.95);
+      expect((await repo.verifyRecall(a, { collection: 'docs', snapshot, k: 10, queries: 20, effort: 10 })).effort).toEqual({
+        requested: 10,
+        perQuery: true,
+      });
+    },
+  );
 
   it('a collection whose vectors do not match the snapshot fails', async () => {
     const r = await repo.verifyRecall(a, { collection: 'docs', snapshot, live: 'wrong', k: 10, queries: 40, exact: true });

@@ -61,7 +61,8 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
     dirs.push(d);
     return d;
   };
-  const open = (dir: string, extra: Partial<OpenRepositoryOptions> = {}) => openRepository({ storage: fsStorage({ path: dir, fsync: false }), create: true, ...extra });
+  const open = (dir: string, extra: Partial<OpenRepositoryOptions> = {}) =>
+    openRepository({ storage: fsStorage({ path: dir, fsync: false }), create: true, ...extra });
 
   beforeAll(async () => {
     ({ db, adapter } = await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
@@ -87,7 +88,11 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
         expect(raw.subarray(0, 4).toString()).toBe('VDRE');
       }
       const config = JSON.parse(await readFile(path.join(dir, 'vectordr.json'), 'utf8'));
-      expect(config.encryption).toMatchObject({ algorithm: 'aes-256-gcm', segmentIds: 'hmac-sha256', wrap: { kind: 'scrypt', N: FAST_KDF.N } });
+      expect(config.encryption).toMatchObject({
+        algorithm: 'aes-256-gcm',
+        segmentIds: 'hmac-sha256',
+        wrap: { kind: 'scrypt', N: FAST_KDF.N },
+      });
       expect(Object.keys(config.encryption).sort()).toEqual(['algorithm', 'keyCheck', 'segmentIds', 'wrap', 'wrappedKey']);
 
       // Reopen with the passphrase: restore and verify work, ids round-trip.
@@ -217,7 +222,11 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
         { id: 'C', createdAt: '2026-01-03T00:00:00Z', parent: 'B' },
       ];
       const d = applyRetention(chain, { keepLast: 1 });
-      expect(d.keep.map((k) => [k.id, k.reasons[0]])).toEqual([['C', 'last 1/1'], ['B', 'parent of C'], ['A', 'parent of C']]);
+      expect(d.keep.map((k) => [k.id, k.reasons[0]])).toEqual([
+        ['C', 'last 1/1'],
+        ['B', 'parent of C'],
+        ['A', 'parent of C'],
+      ]);
       expect(() => applyRetention(chain, {})).toThrow(/must keep something/);
       expect(() => applyRetention(chain, { keepLast: 0 })).toThrow(/must keep something/);
       expect(() => applyRetention(chain, { keepLast: -1 })).toThrow(/Invalid retention policy/);
@@ -294,11 +303,36 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
       // A lock of a process on this host (same PID namespace, same boot) that is gone: stale at once.
       const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
       const { pidNamespace, bootId } = processIdentity();
-      await writeFile(path.join(dir, 'locks', '01J00000000000000000000000.json'), JSON.stringify({ formatVersion: 1, exclusive: false, operation: 'snapshot crashed', host: hostname(), pid: Number(dead), createdAt: new Date().toISOString(), pidNamespace, bootId }));
+      await writeFile(
+        path.join(dir, 'locks', '01J00000000000000000000000.json'),
+        JSON.stringify({
+          formatVersion: 1,
+          exclusive: false,
+          operation: 'snapshot crashed',
+          host: hostname(),
+          pid: Number(dead),
+          createdAt: new Date().toISOString(),
+          pidNamespace,
+          bootId,
+        }),
+      );
       // A lock of another host: live until it has not been refreshed for staleAfterMs.
       const foreign = path.join(dir, 'locks', '01J00000000000000000000001.json');
-      await writeFile(foreign, JSON.stringify({ formatVersion: 1, exclusive: false, operation: 'snapshot elsewhere', host: 'other-host', pid: 1, createdAt: new Date().toISOString() }));
-      expect((await repo.locks()).map((l) => [l.operation, l.stale])).toEqual([['snapshot crashed', true], ['snapshot elsewhere', false]]);
+      await writeFile(
+        foreign,
+        JSON.stringify({
+          formatVersion: 1,
+          exclusive: false,
+          operation: 'snapshot elsewhere',
+          host: 'other-host',
+          pid: 1,
+          createdAt: new Date().toISOString(),
+        }),
+      );
+      expect((await repo.locks()).map((l) => [l.operation, l.stale])).toEqual([
+        ['snapshot crashed', true],
+        ['snapshot elsewhere', false],
+      ]);
       await expectError(repo.prune(), 'LOCKED');
       const old = new Date(Date.now() - 2 * 3_600_000);
       await utimes(foreign, old, old);

@@ -33,7 +33,8 @@ describe('repository guarantees', () => {
   beforeEach(async () => {
     ({ dir, repo, snapshotId } = await snapshottedTempRepository('vectordr-repo-', adapter, 'docs'));
     segmentFiles = [];
-    for (const sub of await readdir(path.join(dir, 'data'))) for (const f of await readdir(path.join(dir, 'data', sub))) segmentFiles.push(path.join(dir, 'data', sub, f));
+    for (const sub of await readdir(path.join(dir, 'data')))
+      for (const f of await readdir(path.join(dir, 'data', sub))) segmentFiles.push(path.join(dir, 'data', sub, f));
     await db.exec('DROP TABLE IF EXISTS restored');
     return () => rm(dir, { recursive: true, force: true });
   });
@@ -133,7 +134,13 @@ describe('repository guarantees', () => {
     const aliased = new Proxy(adapter, {
       get: (t, k, r) => {
         const v: unknown = Reflect.get(t, k, r);
-        return typeof v === 'function' ? (...a: unknown[]) => (v as (...x: unknown[]) => unknown).apply(t, a.map((x) => (x === '../../escape' ? 'escape' : x))) : v;
+        return typeof v === 'function'
+          ? (...a: unknown[]) =>
+              (v as (...x: unknown[]) => unknown).apply(
+                t,
+                a.map((x) => (x === '../../escape' ? 'escape' : x)),
+              )
+          : v;
       },
     });
     const { manifest } = await repo.snapshot(aliased, '../../escape');

@@ -10,7 +10,14 @@ import { initialHealth, nextHealth } from '../../src/router/endpoint-health.js';
 import * as prom from 'prom-client';
 import { until as waitUntil } from '../helpers/wait.js';
 
-const fast = { probeIntervalMs: 50, fastProbeIntervalMs: 10, probeTimeoutMs: 40, failThreshold: 2, recoverThreshold: 2, startTimeoutMs: 1000 };
+const fast = {
+  probeIntervalMs: 50,
+  fastProbeIntervalMs: 10,
+  probeTimeoutMs: 40,
+  failThreshold: 2,
+  recoverThreshold: 2,
+  startTimeoutMs: 1000,
+};
 
 /** The scripted cluster answers in a millisecond: wait at most 3 s, polling every 5 ms. */
 const until = (cond: () => boolean, ms = 3000): Promise<void> => waitUntil(cond, ms, 'condition', 5);
@@ -67,7 +74,13 @@ describe('FailoverRouter (scripted driver)', () => {
   it('a burst of failure reports cannot make an endpoint down faster than the fast probe interval allows', async () => {
     const c = new FakeCluster();
     c.set('a', 'primary', 1, 100n);
-    const r = new FailoverRouter(c.driver(), ['a'], { ...fast, fastProbeIntervalMs: 50, failThreshold: 3, probeIntervalMs: 5000, probeTimeoutMs: 40 });
+    const r = new FailoverRouter(c.driver(), ['a'], {
+      ...fast,
+      fastProbeIntervalMs: 50,
+      failThreshold: 3,
+      probeIntervalMs: 5000,
+      probeTimeoutMs: 40,
+    });
     let downAt = 0;
     r.on((e) => {
       if (e.type === 'endpoint-health' && e.to === 'down') downAt = performance.now();
@@ -124,7 +137,10 @@ describe('FailoverRouter (scripted driver)', () => {
     c.set('b', 'standby', 1, 150n);
     c.set('c', 'standby', 1, 180n);
     const lease = memoryLease();
-    const routers = Array.from({ length: 5 }, (_, i) => new FailoverRouter(c.driver(), ['a', 'b', 'c'], { ...fast, mode: 'promote', lease, instanceId: `app-${i}` }));
+    const routers = Array.from(
+      { length: 5 },
+      (_, i) => new FailoverRouter(c.driver(), ['a', 'b', 'c'], { ...fast, mode: 'promote', lease, instanceId: `app-${i}` }),
+    );
     const promoted: string[] = [];
     for (const r of routers) r.on((e) => e.type === 'promoted' && promoted.push(e.endpoint));
     await Promise.all(routers.map((r) => r.start()));

@@ -35,11 +35,17 @@ function skeletonFiles(): Map<string, string> {
 
 /** Type errors in `files`, compiled with the project's tsconfig beside the real tree. */
 function typeErrors(files: Map<string, string>): string[] {
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(root, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  );
   if (!config) throw new Error('tsconfig.json does not parse');
   const host = ts.createCompilerHost(config.options);
   const { fileExists, readFile, directoryExists, getSourceFile } = host;
-  const dirs = new Set([...files.keys()].flatMap((f) => f.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))).map((d) => d || '/'));
+  const dirs = new Set(
+    [...files.keys()].flatMap((f) => f.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))).map((d) => d || '/'),
+  );
   host.fileExists = (f) => files.has(f) || fileExists.call(host, f);
   host.readFile = (f) => files.get(f) ?? readFile.call(host, f);
   host.directoryExists = (d) => dirs.has(d.replace(/\/$/, '')) || (directoryExists?.call(host, d) ?? true);

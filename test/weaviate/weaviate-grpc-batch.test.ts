@@ -33,7 +33,21 @@ describe('Weaviate BatchObjects encoder', () => {
       [
         {
           uuid: '6f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c',
-          properties: { title: 'héllo "q" ✓', n: -9007199254740991, score: 0.1, ok: false, at: '2024-01-01T00:00:00.123456Z', ref: '7f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c', raw: 'AAEC', tags: ['a', ''], counts: [0, -1, 9007199254740991], ratios: [0.5, -1e300], flags: [true, false], days: ['2024-02-29T00:00:00Z'], none: [] },
+          properties: {
+            title: 'héllo "q" ✓',
+            n: -9007199254740991,
+            score: 0.1,
+            ok: false,
+            at: '2024-01-01T00:00:00.123456Z',
+            ref: '7f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c',
+            raw: 'AAEC',
+            tags: ['a', ''],
+            counts: [0, -1, 9007199254740991],
+            ratios: [0.5, -1e300],
+            flags: [true, false],
+            days: ['2024-02-29T00:00:00Z'],
+            none: [],
+          },
           vectors: { content: v1, title_vec: v2 },
         },
         { uuid: '00000000-0000-0000-0000-000000000001', properties: {}, vectors: { content: v1 } },
@@ -46,12 +60,22 @@ describe('Weaviate BatchObjects encoder', () => {
     const [o] = req.objects;
     expect(o?.uuid).toBe('6f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c');
     expect(o?.collection).toBe('Docs');
-    expect(o?.properties?.nonRefProperties).toEqual({ title: 'héllo "q" ✓', n: -9007199254740991, score: 0.1, ok: false, at: '2024-01-01T00:00:00.123456Z', ref: '7f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c', raw: 'AAEC' });
+    expect(o?.properties?.nonRefProperties).toEqual({
+      title: 'héllo "q" ✓',
+      n: -9007199254740991,
+      score: 0.1,
+      ok: false,
+      at: '2024-01-01T00:00:00.123456Z',
+      ref: '7f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c',
+      raw: 'AAEC',
+    });
     expect(o?.properties?.textArrayProperties).toEqual([
       { propName: 'tags', values: ['a', ''] },
       { propName: 'days', values: ['2024-02-29T00:00:00Z'] },
     ]);
-    expect(o?.properties?.intArrayProperties.map((p) => [p.propName, p.values.map(Number)])).toEqual([['counts', [0, -1, 9007199254740991]]]);
+    expect(o?.properties?.intArrayProperties.map((p) => [p.propName, p.values.map(Number)])).toEqual([
+      ['counts', [0, -1, 9007199254740991]],
+    ]);
     const ratios = o?.properties?.numberArrayProperties[0];
     expect(ratios?.propName).toBe('ratios');
     expect(Array.from(new Float64Array(Uint8Array.from(ratios?.valuesBytes ?? []).buffer))).toEqual([0.5, -1e300]);
@@ -66,13 +90,28 @@ describe('Weaviate BatchObjects encoder', () => {
 
   it('puts the unnamed vector in vector_bytes', () => {
     const v = Float32Array.from([1.5, 2.5]);
-    const req = BatchObjectsRequest.decode(encodeBatchObjects('Legacy', [{ uuid: '00000000-0000-0000-0000-000000000002', properties: {}, vectors: { default: v } }], props, 'default'));
+    const req = BatchObjectsRequest.decode(
+      encodeBatchObjects(
+        'Legacy',
+        [{ uuid: '00000000-0000-0000-0000-000000000002', properties: {}, vectors: { default: v } }],
+        props,
+        'default',
+      ),
+    );
     expect(Array.from(new Float32Array(Uint8Array.from(req.objects[0]?.vectorBytes ?? []).buffer))).toEqual([1.5, 2.5]);
     expect(req.objects[0]?.vectors).toEqual([]);
   });
 
   it('reads per-object errors from a reply', () => {
-    const reply = BatchObjectsReply.encode(BatchObjectsReply.fromPartial({ took: 0.5, errors: [{ index: 3, error: 'bad ✓' }, { index: 0, error: 'x' }] })).finish();
+    const reply = BatchObjectsReply.encode(
+      BatchObjectsReply.fromPartial({
+        took: 0.5,
+        errors: [
+          { index: 3, error: 'bad ✓' },
+          { index: 0, error: 'x' },
+        ],
+      }),
+    ).finish();
     expect(decodeBatchReply(reply)).toEqual([
       { index: 3, error: 'bad ✓' },
       { index: 0, error: 'x' },

@@ -22,7 +22,11 @@ const hasWeaviate = engineAvailable('weaviate', url !== undefined && grpcAddress
 
 /** Raw REST call to the test server (creating classes the way a Weaviate user would). */
 async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${url}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
   const text = await res.text();
   return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
@@ -74,12 +78,23 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       };
       await a.create(schema, { indexes: 'now' });
       const cls = (await rest('GET', `/v1/schema/${n.charAt(0).toUpperCase()}${n.slice(1)}`)).json;
-      expect((cls.properties as { name: string }[]).map((p) => p.name).sort()).toEqual(['_2nd', 'id_', 'title', 'vdr_id', 'vdr_id_', 'with_space']);
+      expect((cls.properties as { name: string }[]).map((p) => p.name).sort()).toEqual([
+        '_2nd',
+        'id_',
+        'title',
+        'vdr_id',
+        'vdr_id_',
+        'with_space',
+      ]);
       expect(Object.keys(cls.vectorConfig as object)).toEqual(['text_embedding']);
       const d = await a.describe(n);
       expect(d.payload.map((p) => p.name)).toEqual(['id', 'Title', '2nd', 'with space', 'vdr_id']);
       expect(d.vectors.map((v) => [v.name, v.metric])).toEqual([['text-embedding', 'l2']]);
-      const rec: VectorRecord = { id: 7n, vectors: { 'text-embedding': new Float32Array([1, 2, 3, 4]) }, payload: { id: 'x', Title: 'T', '2nd': 2, 'with space': 's', vdr_id: 'mine' } };
+      const rec: VectorRecord = {
+        id: 7n,
+        vectors: { 'text-embedding': new Float32Array([1, 2, 3, 4]) },
+        payload: { id: 'x', Title: 'T', '2nd': 2, 'with space': 's', vdr_id: 'mine' },
+      };
       await a.write(n, makeBatch(schema, [rec]), { mode: 'insert' });
       const [got] = await a.fetch(n, [7n]);
       expect(got?.id).toBe(7n);
@@ -100,95 +115,126 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       expect(await a.exists(n)).toBe(false);
     });
 
-    it('snapshots a Weaviate-native collection (UUIDs, every property type, two named vectors, a vectorizer) and restores it faithfully', async () => {
-      const n = name('native');
-      const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
-      const created = await rest('POST', '/v1/schema', {
-        class: cls,
-        description: 'support articles',
-        properties: [
-          { name: 'title', dataType: ['text'], tokenization: 'lowercase' },
-          { name: 'body', dataType: ['text'], indexFilterable: false },
-          { name: 'views', dataType: ['int'] },
-          { name: 'rating', dataType: ['number'] },
-          { name: 'live', dataType: ['boolean'] },
-          { name: 'published', dataType: ['date'] },
-          { name: 'owner', dataType: ['uuid'] },
-          { name: 'tags', dataType: ['text[]'] },
-          { name: 'counts', dataType: ['int[]'] },
-          { name: 'where', dataType: ['geoCoordinates'] },
-          { name: 'author', dataType: ['object'], nestedProperties: [{ name: 'name', dataType: ['text'] }, { name: 'age', dataType: ['int'] }] },
-        ],
-        vectorConfig: {
-          content: { vectorizer: { 'text2vec-openai': { sourceProperties: ['body'] } }, vectorIndexType: 'hnsw', vectorIndexConfig: { distance: 'dot', maxConnections: 12, efConstruction: 96 } },
-          title_vec: { vectorizer: { none: {} }, vectorIndexType: 'flat', vectorIndexConfig: { distance: 'l2-squared' } },
-        },
-        invertedIndexConfig: { indexTimestamps: true },
-      });
-      expect(created.status, JSON.stringify(created.json)).toBe(200);
-      const uuids: string[] = [];
-      for (let i = 0; i < 30; i++) {
-        const id = idToUuid(`obj-${i}`, 'string'); // any UUIDs
-        uuids.push(id);
-        const r = await rest('POST', '/v1/objects', {
+    it(
+      'snapshots a Weaviate-native collection (UUIDs, every property type, two named vectors, a ' +
+        'vectorizer) and restores it faithfully',
+      async () => {
+        const n = name('native');
+        const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
+        const created = await rest('POST', '/v1/schema', {
           class: cls,
-          id,
-          properties: {
-            title: `Title ${i}`,
-            body: `body ${i} ✓`,
-            views: i * 10,
-            rating: i / 3,
-            live: i % 2 === 0,
-            published: `2024-03-0${(i % 9) + 1}T10:11:12.${String(123456 + i)}Z`,
-            owner: idToUuid(BigInt(i), 'int64'),
-            tags: ['a', `t${i % 3}`],
-            counts: [i, i + 1],
-            where: { latitude: 52.5 + i / 100, longitude: 13.4 },
-            author: { name: `A${i}`, age: 30 + i },
+          description: 'support articles',
+          properties: [
+            { name: 'title', dataType: ['text'], tokenization: 'lowercase' },
+            { name: 'body', dataType: ['text'], indexFilterable: false },
+            { name: 'views', dataType: ['int'] },
+            { name: 'rating', dataType: ['number'] },
+            { name: 'live', dataType: ['boolean'] },
+            { name: 'published', dataType: ['date'] },
+            { name: 'owner', dataType: ['uuid'] },
+            { name: 'tags', dataType: ['text[]'] },
+            { name: 'counts', dataType: ['int[]'] },
+            { name: 'where', dataType: ['geoCoordinates'] },
+            {
+              name: 'author',
+              dataType: ['object'],
+              nestedProperties: [
+                { name: 'name', dataType: ['text'] },
+                { name: 'age', dataType: ['int'] },
+              ],
+            },
+          ],
+          vectorConfig: {
+            content: {
+              vectorizer: { 'text2vec-openai': { sourceProperties: ['body'] } },
+              vectorIndexType: 'hnsw',
+              vectorIndexConfig: { distance: 'dot', maxConnections: 12, efConstruction: 96 },
+            },
+            title_vec: { vectorizer: { none: {} }, vectorIndexType: 'flat', vectorIndexConfig: { distance: 'l2-squared' } },
           },
-          vectors: { content: vec(8, i), title_vec: vec(3, i + 100) },
+          invertedIndexConfig: { indexTimestamps: true },
         });
-        expect(r.status, JSON.stringify(r.json)).toBe(200);
-      }
-      const d = await a.describe(n);
-      expect(d.idType).toBe('uuid');
-      expect(d.vectors.map((v) => [v.name, v.dims, v.metric])).toEqual([
-        ['content', 8, 'dot'],
-        ['title_vec', 3, 'l2'],
-      ]);
-      expect(JSON.parse(d.vectors[0]?.nativeType ?? '{}')).toEqual({ vectorizer: { 'text2vec-openai': expect.objectContaining({ sourceProperties: ['body'] }) } });
-      expect(d.indexes.map((i) => [i.field, i.kind, i.params])).toEqual([
-        ['content', 'hnsw', { m: 12, ef_construction: 96 }],
-        ['title_vec', 'flat', {}],
-      ]);
-      expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
-        title: 'string', body: 'string', views: 'int64', rating: 'float64', live: 'bool', published: 'datetime', owner: 'uuid', tags: 'string[]', counts: 'int64[]', where: 'json', author: 'json',
-      });
+        expect(created.status, JSON.stringify(created.json)).toBe(200);
+        const uuids: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          const id = idToUuid(`obj-${i}`, 'string'); // any UUIDs
+          uuids.push(id);
+          const r = await rest('POST', '/v1/objects', {
+            class: cls,
+            id,
+            properties: {
+              title: `Title ${i}`,
+              body: `body ${i} ✓`,
+              views: i * 10,
+              rating: i / 3,
+              live: i % 2 === 0,
+              published: `2024-03-0${(i % 9) + 1}T10:11:12.${String(123456 + i)}Z`,
+              owner: idToUuid(BigInt(i), 'int64'),
+              tags: ['a', `t${i % 3}`],
+              counts: [i, i + 1],
+              where: { latitude: 52.5 + i / 100, longitude: 13.4 },
+              author: { name: `A${i}`, age: 30 + i },
+            },
+            vectors: { content: vec(8, i), title_vec: vec(3, i + 100) },
+          });
+          expect(r.status, JSON.stringify(r.json)).toBe(200);
+        }
+        const d = await a.describe(n);
+        expect(d.idType).toBe('uuid');
+        expect(d.vectors.map((v) => [v.name, v.dims, v.metric])).toEqual([
+          ['content', 8, 'dot'],
+          ['title_vec', 3, 'l2'],
+        ]);
+        expect(JSON.parse(d.vectors[0]?.nativeType ?? '{}')).toEqual({
+          vectorizer: { 'text2vec-openai': expect.objectContaining({ sourceProperties: ['body'] }) },
+        });
+        expect(d.indexes.map((i) => [i.field, i.kind, i.params])).toEqual([
+          ['content', 'hnsw', { m: 12, ef_construction: 96 }],
+          ['title_vec', 'flat', {}],
+        ]);
+        expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
+          title: 'string',
+          body: 'string',
+          views: 'int64',
+          rating: 'float64',
+          live: 'bool',
+          published: 'datetime',
+          owner: 'uuid',
+          tags: 'string[]',
+          counts: 'int64[]',
+          where: 'json',
+          author: 'json',
+        });
 
-      const { manifest } = await repo.snapshot(a, n, { segmentBytes: 65536 });
-      expect(manifest.rows.upserts).toBe(30);
-      const target = name('native_r');
-      const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target });
-      expect(r.indexes.skipped).toEqual([]);
-      expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
-      const [orig] = await a.fetch(n, [uuids[4] as string]);
-      const [back] = await a.fetch(target, [uuids[4] as string]);
-      expect(back).toEqual(orig);
-      expect(back?.payload.published).toBe('2024-03-05T10:11:12.123460Z'); // microseconds kept (the client alone rounds to ms)
-      expect(back?.payload.author).toEqual({ name: 'A4', age: 34 });
-      // The class definition came back as Weaviate had it: tokenization, index flags, vectorizer, index types.
-      const restored = (await rest('GET', `/v1/schema/${target.charAt(0).toUpperCase()}${target.slice(1)}`)).json;
-      const props = Object.fromEntries((restored.properties as { name: string }[]).map((p) => [p.name, p]));
-      expect(props.title).toMatchObject({ tokenization: 'lowercase' });
-      expect(props.body).toMatchObject({ indexFilterable: false });
-      expect(props.author).toMatchObject({ dataType: ['object'] });
-      expect(restored.vectorConfig).toMatchObject({
-        content: { vectorizer: { 'text2vec-openai': expect.anything() }, vectorIndexType: 'hnsw', vectorIndexConfig: { distance: 'dot', maxConnections: 12, efConstruction: 96 } },
-        title_vec: { vectorIndexType: 'flat', vectorIndexConfig: { distance: 'l2-squared' } },
-      });
-      expect(restored.invertedIndexConfig).toMatchObject({ indexTimestamps: true });
-      expect(String(restored.description)).toMatch(/^support articles\n\[vectordr:v1\]/);
-    });
+        const { manifest } = await repo.snapshot(a, n, { segmentBytes: 65536 });
+        expect(manifest.rows.upserts).toBe(30);
+        const target = name('native_r');
+        const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+        expect(r.indexes.skipped).toEqual([]);
+        expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
+        const [orig] = await a.fetch(n, [uuids[4] as string]);
+        const [back] = await a.fetch(target, [uuids[4] as string]);
+        expect(back).toEqual(orig);
+        expect(back?.payload.published).toBe('2024-03-05T10:11:12.123460Z'); // microseconds kept (the client alone rounds to ms)
+        expect(back?.payload.author).toEqual({ name: 'A4', age: 34 });
+        // The class definition came back as Weaviate had it: tokenization, index flags, vectorizer, index types.
+        const restored = (await rest('GET', `/v1/schema/${target.charAt(0).toUpperCase()}${target.slice(1)}`)).json;
+        const props = Object.fromEntries((restored.properties as { name: string }[]).map((p) => [p.name, p]));
+        expect(props.title).toMatchObject({ tokenization: 'lowercase' });
+        expect(props.body).toMatchObject({ indexFilterable: false });
+        expect(props.author).toMatchObject({ dataType: ['object'] });
+        expect(restored.vectorConfig).toMatchObject({
+          content: {
+            vectorizer: { 'text2vec-openai': expect.anything() },
+            vectorIndexType: 'hnsw',
+            vectorIndexConfig: { distance: 'dot', maxConnections: 12, efConstruction: 96 },
+          },
+          title_vec: { vectorIndexType: 'flat', vectorIndexConfig: { distance: 'l2-squared' } },
+        });
+        expect(restored.invertedIndexConfig).toMatchObject({ indexTimestamps: true });
+        expect(String(restored.description)).toMatch(/^support articles\n\[vectordr:v1\]/);
+      },
+    );
 
     it('a vectorizer module missing on the target: the stored vectors are restored as they are, and the restore says so', async () => {
       const n = name('novec');
@@ -196,12 +242,27 @@ describe.runIf(hasWeaviate)('weaviate', () => {
         ...testSchema(n, 4),
         idType: 'uuid',
         payload: [{ name: 'body', type: 'string', array: false, nullable: true }],
-        vectors: [{ name: 'content', dims: 4, metric: 'cosine', element: 'float32', nullable: false, nativeType: JSON.stringify({ vectorizer: { 'text2vec-transformers': { poolingStrategy: 'masked_mean' } } }) }],
+        vectors: [
+          {
+            name: 'content',
+            dims: 4,
+            metric: 'cosine',
+            element: 'float32',
+            nullable: false,
+            nativeType: JSON.stringify({ vectorizer: { 'text2vec-transformers': { poolingStrategy: 'masked_mean' } } }),
+          },
+        ],
         indexes: [],
       };
       await a.create(schema, { indexes: 'deferred' });
       const report = await a.buildIndexes(n, schema);
-      expect(report.skipped).toEqual([expect.objectContaining({ kind: 'vectorizer text2vec-transformers', field: 'content', reason: expect.stringContaining('restored as they are') })]);
+      expect(report.skipped).toEqual([
+        expect.objectContaining({
+          kind: 'vectorizer text2vec-transformers',
+          field: 'content',
+          reason: expect.stringContaining('restored as they are'),
+        }),
+      ]);
       const cls = (await rest('GET', `/v1/schema/${n.charAt(0).toUpperCase()}${n.slice(1)}`)).json;
       expect((cls.vectorConfig as Record<string, { vectorizer: unknown }>).content?.vectorizer).toEqual({ none: {} });
     });
@@ -225,7 +286,16 @@ describe.runIf(hasWeaviate)('weaviate', () => {
     it('refuses multi-tenant collections with a clear error', async () => {
       const n = name('tenants');
       const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
-      expect((await rest('POST', '/v1/schema', { class: cls, multiTenancyConfig: { enabled: true }, properties: [{ name: 't', dataType: ['text'] }], vectorizer: 'none' })).status).toBe(200);
+      expect(
+        (
+          await rest('POST', '/v1/schema', {
+            class: cls,
+            multiTenancyConfig: { enabled: true },
+            properties: [{ name: 't', dataType: ['text'] }],
+            vectorizer: 'none',
+          })
+        ).status,
+      ).toBe(200);
       const err = await expectError(repo.snapshot(a, n), 'UNSUPPORTED_OPERATION');
       expect(err.message).toContain('multi-tenant');
     });
@@ -238,7 +308,9 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       expect(err0.message).toContain('dimensions');
       const n = name('refs');
       const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
-      expect((await rest('POST', '/v1/schema', { class: cls, vectorizer: 'none', properties: [{ name: 'ref', dataType: [tcls] }] })).status).toBe(200);
+      expect(
+        (await rest('POST', '/v1/schema', { class: cls, vectorizer: 'none', properties: [{ name: 'ref', dataType: [tcls] }] })).status,
+      ).toBe(200);
       expect((await rest('POST', '/v1/objects', { class: cls, properties: {}, vector: [1, 2] })).status).toBe(200);
       const err = await expectError(a.describe(n), 'UNSUPPORTED_OPERATION');
       expect(err.message).toContain('cross-reference');
@@ -247,8 +319,18 @@ describe.runIf(hasWeaviate)('weaviate', () => {
     it('a class with the unnamed (legacy) vector round-trips as such', async () => {
       const n = name('legacy');
       const cls = `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
-      expect((await rest('POST', '/v1/schema', { class: cls, vectorizer: 'none', vectorIndexConfig: { distance: 'cosine' }, properties: [{ name: 'k', dataType: ['int'] }] })).status).toBe(200);
-      for (let i = 0; i < 5; i++) expect((await rest('POST', '/v1/objects', { class: cls, properties: { k: i }, vector: vec(6, i) })).status).toBe(200);
+      expect(
+        (
+          await rest('POST', '/v1/schema', {
+            class: cls,
+            vectorizer: 'none',
+            vectorIndexConfig: { distance: 'cosine' },
+            properties: [{ name: 'k', dataType: ['int'] }],
+          })
+        ).status,
+      ).toBe(200);
+      for (let i = 0; i < 5; i++)
+        expect((await rest('POST', '/v1/objects', { class: cls, properties: { k: i }, vector: vec(6, i) })).status).toBe(200);
       const { manifest } = await repo.snapshot(a, n);
       expect(manifest.schema.vectors.map((v) => [v.name, v.dims])).toEqual([['default', 6]]);
       const target = name('legacy_r');
@@ -259,7 +341,11 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
     });
 
-    itRefusesUuidCaseCollision('object', () => a, () => name('collide_ids'));
+    itRefusesUuidCaseCollision(
+      'object',
+      () => a,
+      () => name('collide_ids'),
+    );
 
     it('refuses int64 payload values Weaviate would round, writing nothing of the batch', async () => {
       const n = name('bigint');
@@ -286,7 +372,10 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       const e = await withKey.describeEndpoint();
       expect(JSON.stringify(e)).not.toContain('sekret');
       await withKey.close();
-      await expectError(Promise.resolve().then(() => weaviateAdapter({ url: 'ftp://x' })), 'INVALID_OPTIONS');
+      await expectError(
+        Promise.resolve().then(() => weaviateAdapter({ url: 'ftp://x' })),
+        'INVALID_OPTIONS',
+      );
     });
 
     it('probe reports an unreachable endpoint without throwing', async () => {
@@ -318,11 +407,19 @@ describe.runIf(hasWeaviate)('weaviate: exact values', () => {
   };
 
   it('a json property keeps numbers a float64 would change (big integers, 1.50) through write, fetch, snapshot and restore', async () => {
-    const { adapter, schema, source, target } = await freshCollection('Exactj', { name: 'meta', type: 'json', array: false, nullable: true });
+    const { adapter, schema, source, target } = await freshCollection('Exactj', {
+      name: 'meta',
+      type: 'json',
+      array: false,
+      nullable: true,
+    });
     const meta = parseExactJson('{"big":9007199254740993,"price":1.50,"list":[1e400,-0]}');
     const records: VectorRecord[] = makeRecords(2).map((r) => ({ ...r, payload: { meta } }));
     await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
-    const back = await adapter.fetch(source, records.map((r) => r.id));
+    const back = await adapter.fetch(
+      source,
+      records.map((r) => r.id),
+    );
     expect(back.map((r) => canonicalPayload(r.payload))).toEqual(records.map((r) => canonicalPayload(r.payload)));
     expect(canonicalPayload(back[0]?.payload ?? {})).toBe('{"meta":{"big":9007199254740993,"list":[1e400,-0],"price":1.50}}');
     const repo = await memoryRepository();
@@ -332,13 +429,21 @@ describe.runIf(hasWeaviate)('weaviate: exact values', () => {
   });
 
   it('a float -0 survives snapshot and restore into Weaviate (written back from the neutral "-0"), with parity', async () => {
-    const { adapter, schema, source, target } = await freshCollection('Negz', { name: 'f64', type: 'float64', array: false, nullable: true });
+    const { adapter, schema, source, target } = await freshCollection('Negz', {
+      name: 'f64',
+      type: 'float64',
+      array: false,
+      nullable: true,
+    });
     const records: VectorRecord[] = makeRecords(4).map((r, i) => ({ ...r, payload: { f64: i % 2 === 1 ? -0 : 1.5 } }));
     await adapter.write(source, makeBatch(schema, records), { mode: 'insert' });
     const repo = await memoryRepository();
     const { manifest } = await repo.snapshot(adapter, source);
     await repo.restore(adapter, { collection: source, snapshot: manifest.id, target });
-    const back = await adapter.fetch(target, records.map((r) => r.id));
+    const back = await adapter.fetch(
+      target,
+      records.map((r) => r.id),
+    );
     expect(back.map((r) => r.payload.f64)).toEqual([1.5, '-0', 1.5, '-0']); // read as the neutral float -0
     expect((await repo.verifyParity(adapter, { collection: source, snapshot: manifest.id, live: target })).ok).toBe(true);
   });
