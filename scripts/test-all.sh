@@ -70,9 +70,10 @@ step "start the S3 server (MinIO, built from its Go module) and toxiproxy on loo
 start_server scripts/s3-server.sh VECTORDR_S3_
 start_server scripts/toxiproxy.sh VECTORDR_TOXIPROXY_URL
 
-step "typecheck, lint, build"
+step "typecheck, lint, format check, build"
 npm run --silent typecheck
 npm run --silent lint
+npm run --silent format:check # formatting is Prettier's job: `npm run format` fixes it
 npm run --silent build
 
 step "package smoke: every subpath of the build (index, storage/s3, each folder of adapters/) loads as ESM and CJS, with types"
