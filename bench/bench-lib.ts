@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import type { VectorAdapter } from '../src/adapter.js';
+import type { Repository } from '../src/repository/repository.js';
 import { pgPool } from '../test/helpers/pg.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,6 +61,18 @@ export const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
+
+/** A measured step of a benchmark: its name, the time of each run, and what each run reported. */
+export interface BenchStep<D> {
+  name: string;
+  ms: number[];
+  detail: D[];
+}
+
+/** The steps for a result's JSON: each with its median time, and its runs' times rounded. */
+export function stepsForResult<D>(steps: Record<string, BenchStep<D>>): { name: string; medianMs: number; ms: number[]; detail: D[] }[] {
+  return Object.values(steps).map((s) => ({ name: s.name.trim(), medianMs: Math.round(median(s.ms)), ms: s.ms.map(Math.round), detail: s.detail }));
+}
 
 export const log = (msg: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -343,6 +357,21 @@ export function childStepResult(step: string, r: StepReadings, extra: Record<str
   };
 }
 
+/**
+ * A child's restore step: the snapshot `args.snapshot` of `collection` into `args.target`, with no
+ * index build (the COPY anchors build none); its rows, segments and timings into `extra`.
+ */
+export async function restoreStep(
+  repo: Repository,
+  adapter: VectorAdapter,
+  collection: string,
+  args: { snapshot?: string; target?: string },
+  extra: Record<string, unknown>,
+): Promise<void> {
+  const res = await repo.restore(adapter, { collection, snapshot: args.snapshot as string, target: args.target as string, buildIndexes: false });
+  Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
+}
+
 /** Prints a child step's result on the RESULT_TAG line the parent (`measuredChild`) reads. */
 export function reportChildResult(result: ChildStepResult): void {
   process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
@@ -352,7 +381,14 @@ export function reportChildResult(result: ChildStepResult): void {
  * Fills rows (have, want] of `table` with two connections in parallel (the benchmark machine has 2
  * cores), `chunk` rows a statement (`fillSql(from, to)`), then VACUUM ANALYZE; the fill's time, ms.
  */
-export async function fillTable(pool: pg.Pool, table: string, have: number, want: number, chunk: number, fillSql: (from: number, to: number) => string): Promise<number> {
+export async function fillTable(
+  pool: pg.Pool,
+  table: string,
+  have: number,
+  want: number,
+  chunk: number,
+  fillSql: (from: number, to: number) => string,
+): Promise<number> {
   const t0 = performance.now();
   const ranges: [number, number][] = [];
   for (let a = have + 1; a <= want; a += chunk) ranges.push([a, Math.min(want, a + chunk - 1)]);

@@ -45,7 +45,17 @@ function schemaFor(name: string, idType: IdType): CollectionSchema {
     idField: 'doc_id',
     idType,
     vectors: [{ name: 'embedding', dims: 8, metric: 'cosine', element: 'float32', nullable: false }],
-    payload: nullableFields({ title: 'string', n: 'int32', big: 'int64', score: 'float64', flag: 'bool', tags: 'string[]', meta: 'json', at: 'datetime', ref: 'uuid' }),
+    payload: nullableFields({
+      title: 'string',
+      n: 'int32',
+      big: 'int64',
+      score: 'float64',
+      flag: 'bool',
+      tags: 'string[]',
+      meta: 'json',
+      at: 'datetime',
+      ref: 'uuid',
+    }),
     indexes: [{ kind: 'hnsw', field: 'embedding', metric: 'cosine', params: { m: 8, ef_construction: 32 } }],
   };
 }

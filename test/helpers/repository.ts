@@ -21,7 +21,11 @@ export function tempDir(prefix: string): Promise<string> {
  * A new repository in a fresh temporary directory (fsync off: no case here is about the disk),
  * holding one snapshot of `collection` in 64 KiB segments. The caller removes `dir`.
  */
-export async function snapshottedTempRepository(prefix: string, adapter: VectorAdapter, collection: string): Promise<{ dir: string; repo: Repository; snapshotId: string }> {
+export async function snapshottedTempRepository(
+  prefix: string,
+  adapter: VectorAdapter,
+  collection: string,
+): Promise<{ dir: string; repo: Repository; snapshotId: string }> {
   const dir = await tempDir(prefix);
   const repo = await openRepository({ storage: fsStorage({ path: dir, fsync: false }), create: true });
   const snapshotId = (await repo.snapshot(adapter, collection, { segmentBytes: 64 * 1024 })).manifest.id;
