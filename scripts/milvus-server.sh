@@ -20,20 +20,12 @@ set -euo pipefail
 MILVUS_LITE_VERSION=3.2.2
 PYMILVUS_VERSION=3.0.2 # provides pymilvus.grpc_gen, the protocol stubs the server is built on
 PORT=${VECTORDR_MILVUS_PORT:-54340}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
+# shellcheck source=scripts/service-lib.sh
+. "$(dirname "$0")/service-lib.sh"
+service_init milvus milvus
 VENV="$CACHE/venv-milvus-lite-$MILVUS_LITE_VERSION"
-RUN="$ROOT/.cache/milvus"
-DATA="$RUN/data"
-PIDFILE="$RUN/milvus.pid"
-LOG="$RUN/milvus.log"
-
-say() { echo "[milvus-server] $*" >&2; }
-die() { say "error: $*"; exit 1; }
 BIN="$VENV/bin/python"
 NAME="Milvus Lite"
-# shellcheck source=scripts/service-lib.sh
-. "$ROOT/scripts/service-lib.sh"
 
 # The library's check compares /proc/PID/exe with $BIN, which for a Python server is the interpreter
 # that every venv of that Python shares: also require our data folder on the process's command line.
@@ -54,20 +46,7 @@ PY
 }
 
 install() {
-  installed && return
-  mkdir -p "$CACHE"
-  # One install at a time (parallel test runners may all call start).
-  exec 8>"$CACHE/.venv-milvus-lite-$MILVUS_LITE_VERSION.lock"
-  flock 8
-  if ! installed; then
-    say "installing milvus-lite==$MILVUS_LITE_VERSION pymilvus==$PYMILVUS_VERSION into $VENV (first run only; ~20 s)"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-      "milvus-lite==$MILVUS_LITE_VERSION" "pymilvus==$PYMILVUS_VERSION"
-    installed || die "installed milvus-lite into $VENV but cannot import the pinned versions"
-  fi
-  exec 8>&-
+  venv_install "$VENV" "~20 s" "milvus-lite==$MILVUS_LITE_VERSION" "pymilvus==$PYMILVUS_VERSION"
 }
 
 # A gRPC CheckHealth through the server's own stubs: the port being open is not enough to know that
@@ -84,18 +63,8 @@ sys.exit(0 if r.isHealthy else 1)
 PY
 }
 
-start() {
-  install
+launch() {
   mkdir -p "$DATA"
-  exec 9>"$RUN/.start.lock"
-  flock 9
-  if running_pid >/dev/null; then
-    echo "MILVUS_ADDRESS=$(url)"
-    return
-  fi
-  rm -f "$PIDFILE"
-  port_open && die "127.0.0.1:$PORT is already in use by another process (not ours: no live pid in $PIDFILE)"
-  # setsid: its own session, so a Ctrl-C in the calling terminal does not reach it; stop uses the pid.
   # A background job of a non-interactive shell starts with SIGINT ignored, so the CLI's graceful
   # shutdown (on KeyboardInterrupt: drain requests, close the data folder) is tied to SIGTERM here.
   PYTHONUNBUFFERED=1 setsid "$VENV/bin/python" -c '
@@ -103,27 +72,12 @@ import signal, sys
 signal.signal(signal.SIGTERM, signal.default_int_handler)
 from milvus_lite.cmdline import main
 sys.exit(main(sys.argv[1:]))
-' server --data-dir "$DATA" --host 127.0.0.1 --port "$PORT" \
-    </dev/null >>"$LOG" 2>&1 9>&- &
-  local pid=$!
-  echo "$pid" >"$PIDFILE"
-  wait_ready "$pid" 60 0.1 'Milvus Lite' "log: $LOG" port_healthy
-  exec 9>&-
-  echo "MILVUS_ADDRESS=$(url)"
+' server --data-dir "$DATA" --host 127.0.0.1 --port "$PORT" </dev/null >>"$LOG" 2>&1 &
 }
 
-stop() {
-  stop_running 20
-}
+start() { start_service 60 0.1 port_healthy; print_vars; }
+stop() { stop_running 20; }
+url() { echo "127.0.0.1:$PORT"; }
+print_vars() { echo "MILVUS_ADDRESS=$(url)"; }
 
-url() {
-  echo "127.0.0.1:$PORT"
-}
-
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  url) url ;;
-  env) echo "export MILVUS_ADDRESS=$(url)" ;;
-  *) echo "usage: $0 start|stop|url|env" >&2; exit 2 ;;
-esac
+service_main 'start|stop|url|env' "$@"

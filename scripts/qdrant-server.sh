@@ -19,28 +19,20 @@ set -euo pipefail
 QDRANT_VERSION=1.18.3
 PORT=${VECTORDR_QDRANT_PORT:-54360}
 GRPC_PORT=$((PORT + 1))
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
+# shellcheck source=scripts/service-lib.sh
+. "$(dirname "$0")/service-lib.sh"
+service_init "qdrant${VECTORDR_QDRANT_PORT:+-$VECTORDR_QDRANT_PORT}" qdrant
 DIST=${VECTORDR_QDRANT_DIST:-$ROOT/../shared/qdrant}
 ARCHIVE_NAME=qdrant-$QDRANT_VERSION-x86_64-linux-gnu.xz
 TOOL="$CACHE/qdrant-$QDRANT_VERSION"
-QDRANT="$TOOL/qdrant"
-RUN="$ROOT/.cache/qdrant${VECTORDR_QDRANT_PORT:+-$VECTORDR_QDRANT_PORT}"
-PIDFILE="$RUN/qdrant.pid"
-LOG="$RUN/qdrant.log"
-
-say() { echo "[qdrant-server] $*" >&2; }
-die() { say "error: $*"; exit 1; }
-BIN=$QDRANT
+BIN="$TOOL/qdrant"
 NAME=Qdrant
-# shellcheck source=scripts/service-lib.sh
-. "$ROOT/scripts/service-lib.sh"
 
 # The checksum SHA256SUMS records for $1 ("qdrant-...xz" or "qdrant (decompressed)").
 sum_of() { sed -n "s/^\([0-9a-f]\{64\}\)  $1\$/\1/p" "$DIST/SHA256SUMS"; }
 
 installed() {
-  [ -x "$QDRANT" ] && [ -f "$TOOL/SHA256" ] && [ "$(cat "$TOOL/SHA256")" = "$(sha256sum "$QDRANT" | cut -d' ' -f1)" ]
+  [ -x "$BIN" ] && [ -f "$TOOL/SHA256" ] && [ "$(cat "$TOOL/SHA256")" = "$(sha256sum "$BIN" | cut -d' ' -f1)" ]
 }
 
 install() {
@@ -72,45 +64,21 @@ install() {
   exec 8>&-
 }
 
-start() {
-  install
+# cd: Qdrant writes ./.qdrant-initialized (and reads ./config if present) in its working directory.
+launch() {
   mkdir -p "$RUN/storage" "$RUN/snapshots"
-  exec 9>"$RUN/.start.lock"
-  flock 9
-  if running_pid >/dev/null; then
-    echo "QDRANT_URL=$(url)"
-    return
-  fi
-  rm -f "$PIDFILE"
-  port_open && die "127.0.0.1:$PORT is already in use by another process (not ours: no live pid in $PIDFILE)"
-  # setsid: its own session, so a Ctrl-C in the calling terminal does not reach it; stop uses the pid.
-  # cd: Qdrant writes ./.qdrant-initialized (and reads ./config if present) in its working directory.
   (
     cd "$RUN"
     QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT=$PORT QDRANT__SERVICE__GRPC_PORT=$GRPC_PORT \
       QDRANT__STORAGE__STORAGE_PATH="$RUN/storage" QDRANT__STORAGE__SNAPSHOTS_PATH="$RUN/snapshots" \
       QDRANT__TELEMETRY_DISABLED=true QDRANT__LOG_LEVEL=WARN \
-      exec setsid "$QDRANT" </dev/null >>"$LOG" 2>&1 9>&-
+      exec setsid "$BIN" </dev/null >>"$LOG" 2>&1
   ) &
-  local pid=$!
-  echo "$pid" >"$PIDFILE"
-  wait_ready "$pid" 60 0.1 Qdrant "log: $LOG" http_ok "$(url)/readyz"
-  exec 9>&-
-  echo "QDRANT_URL=$(url)"
 }
 
-stop() {
-  stop_running 20
-}
+start() { start_service 60 0.1 http_ok "$(url)/readyz"; print_vars; }
+stop() { stop_running 20; }
+url() { echo "http://127.0.0.1:$PORT"; }
+print_vars() { echo "QDRANT_URL=$(url)"; }
 
-url() {
-  echo "http://127.0.0.1:$PORT"
-}
-
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  url) url ;;
-  env) echo "export QDRANT_URL=$(url)" ;;
-  *) echo "usage: $0 start|stop|url|env" >&2; exit 2 ;;
-esac
+service_main 'start|stop|url|env' "$@"

@@ -25,21 +25,12 @@ ACCESS_KEY=vectordr
 SECRET_KEY=vectordr-secret-key
 REGION=us-east-1
 BUCKET=vectordr-test
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
-TOOL="$CACHE/minio-$MINIO_VERSION"
-MINIO="$TOOL/bin/minio"
-RUN="$ROOT/.cache/s3"
-DATA="$RUN/data"
-PIDFILE="$RUN/minio.pid"
-LOG="$RUN/minio.log"
-
-say() { echo "[s3-server] $*" >&2; }
-die() { say "error: $*"; exit 1; }
-BIN=$MINIO
-NAME=MinIO
 # shellcheck source=scripts/service-lib.sh
-. "$ROOT/scripts/service-lib.sh"
+. "$(dirname "$0")/service-lib.sh"
+service_init s3 minio
+TOOL="$CACHE/minio-$MINIO_VERSION"
+BIN="$TOOL/bin/minio"
+NAME=MinIO
 
 install() {
   go_install_tool "$TOOL" minio "github.com/minio/minio@$MINIO_VERSION" "~3 min on 2 cores"
@@ -74,41 +65,21 @@ print_vars() {
   echo "VECTORDR_S3_BUCKET=$BUCKET"
 }
 
-start() {
-  install
+launch() {
   mkdir -p "$DATA"
-  if running_pid >/dev/null; then
-    ensure_bucket
-    print_vars
-    return
-  fi
-  rm -f "$PIDFILE"
-  port_open && die "127.0.0.1:$PORT is already in use by another process (not ours: no live pid in $PIDFILE)"
-  # setsid: its own session, so a Ctrl-C in the calling terminal does not reach it; stop uses the pid.
   MINIO_ROOT_USER=$ACCESS_KEY MINIO_ROOT_PASSWORD=$SECRET_KEY MINIO_SITE_REGION=$REGION \
     MINIO_BROWSER=off MINIO_UPDATE=off \
-    setsid "$MINIO" server "$DATA" --address "127.0.0.1:$PORT" --quiet --anonymous \
-    </dev/null >>"$LOG" 2>&1 &
-  local pid=$!
-  echo "$pid" >"$PIDFILE"
-  wait_ready "$pid" 60 0.1 MinIO "log: $LOG" http_ok "$(url)/minio/health/ready"
+    setsid "$BIN" server "$DATA" --address "127.0.0.1:$PORT" --quiet --anonymous </dev/null >>"$LOG" 2>&1 &
+}
+
+start() {
+  start_service 60 0.1 http_ok "$(url)/minio/health/ready"
   ensure_bucket
   print_vars
 }
 
-stop() {
-  stop_running 20
-}
+stop() { stop_running 20; }
+url() { echo "http://127.0.0.1:$PORT"; }
+print_bin() { echo "$BIN"; }
 
-url() {
-  echo "http://127.0.0.1:$PORT"
-}
-
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  url) url ;;
-  env) print_vars | sed 's/^/export /' ;;
-  bin) install; echo "$MINIO" ;;
-  *) echo "usage: $0 start|stop|url|env|bin" >&2; exit 2 ;;
-esac
+service_main 'start|stop|url|env|bin' "$@"

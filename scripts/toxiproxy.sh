@@ -39,28 +39,20 @@ set -euo pipefail
 
 TOXIPROXY_VERSION=v2.12.0 # github.com/Shopify/toxiproxy/v2
 PORT=${VECTORDR_TOXIPROXY_PORT:-54331}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
-TOOL="$CACHE/toxiproxy-${TOXIPROXY_VERSION#v}"
-SERVER="$TOOL/bin/toxiproxy-server"
-RUN="$ROOT/.cache/toxiproxy"
-PIDFILE="$RUN/toxiproxy.pid"
-LOG="$RUN/toxiproxy.log"
-
-say() { echo "[toxiproxy] $*" >&2; }
-die() { say "error: $*"; exit 1; }
-BIN=$SERVER
-NAME=toxiproxy-server
 # shellcheck source=scripts/service-lib.sh
-. "$ROOT/scripts/service-lib.sh"
+. "$(dirname "$0")/service-lib.sh"
+service_init toxiproxy toxiproxy
+TOOL="$CACHE/toxiproxy-${TOXIPROXY_VERSION#v}"
+BIN="$TOOL/bin/toxiproxy-server"
+NAME=toxiproxy-server
 
 install() {
-  [ -x "$SERVER" ] && [ -x "$TOOL/bin/toxiproxy-cli" ] && return
+  [ -x "$BIN" ] && [ -x "$TOOL/bin/toxiproxy-cli" ] && return
   command -v go >/dev/null 2>&1 || die "building toxiproxy needs Go >= 1.22 on PATH; none found"
   mkdir -p "$CACHE"
   exec 9>"$CACHE/.toxiproxy-$TOXIPROXY_VERSION.lock"
   flock 9
-  if [ -x "$SERVER" ] && [ -x "$TOOL/bin/toxiproxy-cli" ]; then exec 9>&-; return; fi
+  if [ -x "$BIN" ] && [ -x "$TOOL/bin/toxiproxy-cli" ]; then exec 9>&-; return; fi
   say "building toxiproxy $TOXIPROXY_VERSION with $(go version | awk '{print $3}') into $TOOL (first run only)"
   local tmp="$TOOL.tmp"
   rm -rf "$tmp"
@@ -83,34 +75,14 @@ install() {
   exec 9>&-
 }
 
-start() {
-  install
-  mkdir -p "$RUN"
-  if running_pid >/dev/null; then
-    echo "VECTORDR_TOXIPROXY_URL=$(url)"
-    return
-  fi
-  rm -f "$PIDFILE"
-  port_open && die "127.0.0.1:$PORT is already in use by another process (not ours: no live pid in $PIDFILE)"
-  setsid "$SERVER" -host 127.0.0.1 -port "$PORT" </dev/null >>"$LOG" 2>&1 &
-  local pid=$!
-  echo "$pid" >"$PIDFILE"
-  wait_ready "$pid" 30 0.05 toxiproxy-server "log: $LOG" http_ok "$(url)/version"
-  echo "VECTORDR_TOXIPROXY_URL=$(url)"
+launch() {
+  setsid "$BIN" -host 127.0.0.1 -port "$PORT" </dev/null >>"$LOG" 2>&1 &
 }
 
-stop() {
-  stop_running 10
-}
+start() { start_service 30 0.05 http_ok "$(url)/version"; print_vars; }
+stop() { stop_running 10; }
+url() { echo "http://127.0.0.1:$PORT"; }
+print_vars() { echo "VECTORDR_TOXIPROXY_URL=$(url)"; }
+print_bin() { echo "$TOOL/bin"; }
 
-url() {
-  echo "http://127.0.0.1:$PORT"
-}
-
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  url) url ;;
-  bin) install; echo "$TOOL/bin" ;;
-  *) echo "usage: $0 start|stop|url|bin" >&2; exit 2 ;;
-esac
+service_main 'start|stop|url|bin' "$@"

@@ -18,30 +18,20 @@
 set -euo pipefail
 
 WEAVIATE_VERSION=v1.35.2 # github.com/weaviate/weaviate
-HTTP_PORT=${VECTORDR_WEAVIATE_PORT:-54350}
-GRPC_PORT=$((HTTP_PORT + 1))
-GOSSIP_PORT=$((HTTP_PORT + 2))
-DATA_PORT=$((HTTP_PORT + 3))
-RAFT_PORT=$((HTTP_PORT + 4))
-RAFT_RPC_PORT=$((HTTP_PORT + 5))
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VECTORDR_CACHE:-$HOME/.cache/vectordr}
-TOOL="$CACHE/weaviate-$WEAVIATE_VERSION"
-WEAVIATE="$TOOL/bin/weaviate-server"
-# A second server (VECTORDR_WEAVIATE_PORT set) gets its own folder, so it can run beside the tests' one.
-RUN="$ROOT/.cache/weaviate${VECTORDR_WEAVIATE_PORT:+-$VECTORDR_WEAVIATE_PORT}"
-DATA="$RUN/data"
-BACKUPS="$RUN/backups"
-PIDFILE="$RUN/weaviate.pid"
-LOG="$RUN/weaviate.log"
-PORT=$HTTP_PORT
-
-say() { echo "[weaviate-server] $*" >&2; }
-die() { say "error: $*"; exit 1; }
-BIN=$WEAVIATE
-NAME=Weaviate
+PORT=${VECTORDR_WEAVIATE_PORT:-54350}
+GRPC_PORT=$((PORT + 1))
+GOSSIP_PORT=$((PORT + 2))
+DATA_PORT=$((PORT + 3))
+RAFT_PORT=$((PORT + 4))
+RAFT_RPC_PORT=$((PORT + 5))
 # shellcheck source=scripts/service-lib.sh
-. "$ROOT/scripts/service-lib.sh"
+. "$(dirname "$0")/service-lib.sh"
+# A second server (VECTORDR_WEAVIATE_PORT set) gets its own folder, so it can run beside the tests' one.
+service_init "weaviate${VECTORDR_WEAVIATE_PORT:+-$VECTORDR_WEAVIATE_PORT}" weaviate
+TOOL="$CACHE/weaviate-$WEAVIATE_VERSION"
+BACKUPS="$RUN/backups"
+BIN="$TOOL/bin/weaviate-server"
+NAME=Weaviate
 
 install() {
   go_install_tool "$TOOL" weaviate-server "github.com/weaviate/weaviate/cmd/weaviate-server@$WEAVIATE_VERSION" "~7 min on 2 cores"
@@ -54,15 +44,8 @@ print_vars() {
   echo "WEAVIATE_PIDFILE=$PIDFILE"
 }
 
-start() {
-  install
+launch() {
   mkdir -p "$DATA" "$BACKUPS"
-  if running_pid >/dev/null; then
-    print_vars
-    return
-  fi
-  rm -f "$PIDFILE"
-  port_open && die "127.0.0.1:$PORT is already in use by another process (not ours: no live pid in $PIDFILE)"
   PERSISTENCE_DATA_PATH="$DATA" \
     AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true \
     DEFAULT_VECTORIZER_MODULE=none \
@@ -82,27 +65,12 @@ start() {
     ASYNC_INDEXING="${VECTORDR_WEAVIATE_ASYNC_INDEXING:-false}" \
     QUERY_DEFAULTS_LIMIT=100 \
     LOG_LEVEL=warning \
-    setsid "$WEAVIATE" --host 127.0.0.1 --port "$HTTP_PORT" --scheme http \
-    </dev/null >>"$LOG" 2>&1 &
-  local pid=$!
-  echo "$pid" >"$PIDFILE"
-  wait_ready "$pid" 120 0.2 Weaviate "log: $LOG" http_ok "$(url)/v1/.well-known/ready"
-  print_vars
+    setsid "$BIN" --host 127.0.0.1 --port "$PORT" --scheme http </dev/null >>"$LOG" 2>&1 &
 }
 
-stop() {
-  stop_running 30
-}
+start() { start_service 120 0.2 http_ok "$(url)/v1/.well-known/ready"; print_vars; }
+stop() { stop_running 30; }
+url() { echo "http://127.0.0.1:$PORT"; }
+print_bin() { echo "$BIN"; }
 
-url() {
-  echo "http://127.0.0.1:$HTTP_PORT"
-}
-
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  url) url ;;
-  env) print_vars | sed 's/^/export /' ;;
-  bin) install; echo "$WEAVIATE" ;;
-  *) echo "usage: $0 start|stop|url|env|bin" >&2; exit 2 ;;
-esac
+service_main 'start|stop|url|env|bin' "$@"

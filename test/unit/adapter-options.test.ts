@@ -4,7 +4,8 @@ import { milvusAdapter } from '../../adapters/milvus/index.js';
 import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { qdrantAdapter } from '../../adapters/qdrant/index.js';
 import { weaviateAdapter } from '../../adapters/weaviate/index.js';
-import { closest } from '../../src/options.js';
+import { MILVUS_RENAMED_OPTIONS, MilvusAdapterOptionsSchema } from '../../adapters/milvus/milvus-options.js';
+import { closest, parseOptions } from '../../src/options.js';
 import { expectError } from '../helpers/errors.js';
 
 // A stand-in that passes each adapter's duck-typed client check; option parsing happens before any call.
@@ -40,9 +41,6 @@ describe('one option vocabulary: former names are read for one minor version', (
   const logger = { debug: () => {}, info: () => {}, warn: (_o: object, msg: string) => warnings.push(msg), error: () => {} };
 
   it.each([
-    ['milvus', 'address', 'url', () => milvusAdapter({ address: 'localhost:19530', logger })],
-    ['milvus', 'token', 'apiKey', () => milvusAdapter({ url: 'localhost:19530', token: 'u:p', logger })],
-    ['milvus', 'insertBatchBytes', 'writeBatchBytes', () => milvusAdapter({ url: 'localhost:19530', insertBatchBytes: 1 << 20, logger })],
     ['pgvector', 'insertBatchRows', 'writeBatchRows', () => pgvectorAdapter({ pglite, insertBatchRows: 100, logger })],
     ['qdrant', 'upsertBatchBytes', 'writeBatchBytes', () => qdrantAdapter({ url: 'http://localhost:6333', upsertBatchBytes: 1 << 20, logger })],
     ['weaviate', 'insertBatchBytes', 'writeBatchBytes', () => weaviateAdapter({ url: 'http://localhost:8080', insertBatchBytes: 1 << 20, logger })],
@@ -51,6 +49,19 @@ describe('one option vocabulary: former names are read for one minor version', (
     const adapter = make();
     expect(warnings).toEqual([expect.stringContaining(`${old} is deprecated; use ${name}`)]);
     await (adapter as { close?: () => Promise<void> }).close?.();
+  });
+
+  // Parsed without an adapter: a Milvus client connects as it is made (and fails later, unhandled, with no server).
+  it.each([
+    ['address', 'url', { address: 'localhost:19530' }],
+    ['token', 'apiKey', { url: 'localhost:19530', token: 'u:p' }],
+    ['insertBatchBytes', 'writeBatchBytes', { url: 'localhost:19530', insertBatchBytes: 1 << 20 }],
+  ])('milvus accepts %s as %s, with a deprecation warning', (old, name, options) => {
+    warnings.length = 0;
+    const parsed = parseOptions(MilvusAdapterOptionsSchema, { ...options, logger }, 'Milvus adapter', 'milvus', MILVUS_RENAMED_OPTIONS) as Record<string, unknown>;
+    expect(parsed[name]).toBe((options as Record<string, unknown>)[old]);
+    expect(parsed[old]).toBeUndefined();
+    expect(warnings).toEqual([expect.stringContaining(`${old} is deprecated; use ${name}`)]);
   });
 
   it('refuses a former name beside its new one', async () => {
