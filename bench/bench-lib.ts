@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import type { VectorAdapter } from '../src/adapter.js';
+import type { Repository } from '../src/repository/repository.js';
 import { pgPool } from '../test/helpers/pg.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,6 +64,18 @@ export const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
+
+/** A measured step of a benchmark: its name, the time of each run, and what each run reported. */
+export interface BenchStep<D> {
+  name: string;
+  ms: number[];
+  detail: D[];
+}
+
+/** The steps for a result's JSON: each with its median time, and its runs' times rounded. */
+export function stepsForResult<D>(steps: Record<string, BenchStep<D>>): { name: string; medianMs: number; ms: number[]; detail: D[] }[] {
+  return Object.values(steps).map((s) => ({ name: s.name.trim(), medianMs: Math.round(median(s.ms)), ms: s.ms.map(Math.round), detail: s.detail }));
+}
 
 export const log = (msg: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -352,6 +366,21 @@ export function childStepResult(step: string, r: StepReadings, extra: Record<str
     serverCpuS: r.serverCpuS,
     extra,
   };
+}
+
+/**
+ * A child's restore step: the snapshot `args.snapshot` of `collection` into `args.target`, with no
+ * index build (the COPY anchors build none); its rows, segments and timings into `extra`.
+ */
+export async function restoreStep(
+  repo: Repository,
+  adapter: VectorAdapter,
+  collection: string,
+  args: { snapshot?: string; target?: string },
+  extra: Record<string, unknown>,
+): Promise<void> {
+  const res = await repo.restore(adapter, { collection, snapshot: args.snapshot as string, target: args.target as string, buildIndexes: false });
+  Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
 }
 
 /** Prints a child step's result on the RESULT_TAG line the parent (`measuredChild`) reads. */

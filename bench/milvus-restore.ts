@@ -38,9 +38,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DataType, type FieldType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import pg from 'pg';
-import { type ChildMeasures, type ChildStepResult, childPool, childStepResult, reportChildResult, startStep } from './bench-lib.js';
-import { backendCpuSeconds, fillTable, inTurn, measuredChild } from './bench-lib.js';
-import { MB, benchOptions, benchRun, benchSize, parentPool, fmtMB, fmtMs, log, median, ratio } from './bench-lib.js';
+import { type BenchStep, type ChildMeasures, type ChildStepResult, backendCpuSeconds, benchOptions, benchRun } from './bench-lib.js';
+import { benchSize, childPool, childStepResult, fillTable, fmtMB, fmtMs, inTurn, log, MB, measuredChild, median } from './bench-lib.js';
+import { parentPool, ratio, reportChildResult, startStep, stepsForResult } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -457,11 +457,7 @@ async function dropCollection(ctx: Ctx, name: string): Promise<void> {
   if (has.value) must(await ctx.milvus.dropCollection({ collection_name: name }), `drop ${name}`);
 }
 
-interface Step {
-  name: string;
-  ms: number[];
-  detail: ChildResult[];
-}
+type Step = BenchStep<ChildResult>;
 
 const STEP = {
   pgSnapshot: 'P  vectordr snapshot of the pgvector table (fs)',
@@ -536,6 +532,21 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
   const mvDigests: string[] = [];
   let mvSnapshotBytes = 0;
 
+  /**
+   * The collection made by the insert loop (`loop`) or the restore (`vectordr`) holds every row, and
+   * the same sample as the other; recorded in `checks`, the first sample is the reference.
+   */
+  const checkCollection = async (r: number, made: 'loop' | 'vectordr', name: string): Promise<void> => {
+    const n = await countRows(ctx, name);
+    const sample = await sampleRows(ctx, name, rows);
+    checks.push({ repetition: r, collection: made, count: n, sampleMatches: reference === undefined ? 'reference' : sample === reference });
+    if (n !== rows || (reference !== undefined && sample !== reference)) {
+      const [what, other] = made === 'loop' ? ['insert-loop collection', "the restored collection's"] : ['restored collection', "the insert loop's"];
+      throw new Error(`${what} check failed: ${n} rows; sample vs ${other}: ${sampleDiff(sample, reference ?? sample)}`);
+    }
+    reference ??= sample;
+  };
+
   for (let r = 0; r < repeat; r++) {
     log(`--- repetition ${r + 1}/${repeat}`);
     const vdrName = `${base}_vdr${r}`;
@@ -543,20 +554,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
       const name = `${base}_loop${r}`;
       record(STEP.insert, await child(ctx, 'insert', { collection: name, data: ctx.data, batch: best, ...prof(`insert-r${r}`) }));
       record(STEP.index, await child(ctx, 'index', { collection: name }));
-      const n = await countRows(ctx, name);
-      const sample = await sampleRows(ctx, name, rows);
-      checks.push({
-        repetition: r,
-        collection: 'loop',
-        count: n,
-        sampleMatches: reference === undefined ? 'reference' : sample === reference,
-      });
-      if (n !== rows || (reference !== undefined && sample !== reference))
-        throw new Error(
-          `insert-loop collection check failed: ${n} rows; sample vs the restored collection's: ` +
-            `${sampleDiff(sample, reference ?? sample)}`,
-        );
-      reference ??= sample;
+      await checkCollection(r, 'loop', name);
       await dropCollection(ctx, name);
     };
     const runRestore = async (): Promise<void> => {
@@ -568,19 +566,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
         ...prof(`restore-r${r}`),
       });
       record(STEP.restore, c);
-      const n = await countRows(ctx, vdrName);
-      const sample = await sampleRows(ctx, vdrName, rows);
-      checks.push({
-        repetition: r,
-        collection: 'vectordr',
-        count: n,
-        sampleMatches: reference === undefined ? 'reference' : sample === reference,
-      });
-      if (n !== rows || (reference !== undefined && sample !== reference))
-        throw new Error(
-          `restored collection check failed: ${n} rows; sample vs the insert loop's: ` + `${sampleDiff(sample, reference ?? sample)}`,
-        );
-      reference ??= sample;
+      await checkCollection(r, 'vectordr', vdrName);
     };
     // Each goes first in turn; only one of the two collections exists while the other is measured.
     await inTurn(r, runLoop, runRestore);
@@ -647,12 +633,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     pageSweep: { rows: pageSweepRows, results: pageSweep, best: bestPage },
     checks,
     digest: { pgSnapshot: pgDigest, milvusSnapshots: mvDigests, equal: mvDigests.every((d) => d === pgDigest) },
-    steps: Object.values(steps).map((s) => ({
-      name: s.name.trim(),
-      medianMs: Math.round(median(s.ms)),
-      ms: s.ms.map(Math.round),
-      detail: s.detail,
-    })),
+    steps: stepsForResult(steps),
     figures: {
       insertLoopMs: Math.round(insertMs),
       insertLoopRowsPerS: Math.round(rows / (insertMs / 1000)),

@@ -21,9 +21,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { type ChildMeasures, type ChildStepResult, childPool, childStepResult, reportChildResult, startStep } from './bench-lib.js';
-import { backendCpuSeconds, diskBytes, fillTable, machineBusyCpuS, measuredChild, procCpuSeconds } from './bench-lib.js';
-import { MB, benchOptions, benchRun, benchSize, parentPool, fmtMB, fmtMs, log, median, ratio } from './bench-lib.js';
+import { type BenchStep, type ChildMeasures, type ChildStepResult, backendCpuSeconds } from './bench-lib.js';
+import { benchOptions, benchRun, benchSize, childPool, childStepResult, diskBytes, fillTable } from './bench-lib.js';
+import { fmtMB, fmtMs, log, machineBusyCpuS, MB, measuredChild, median, parentPool } from './bench-lib.js';
+import { procCpuSeconds, ratio, reportChildResult, restoreStep, startStep, stepsForResult } from './bench-lib.js';
 import { pgClient } from '../test/helpers/pg.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -138,13 +139,7 @@ async function runChild(step: string): Promise<void> {
   } else if (step === 'restore' && vdr && pgv) {
     const repo = await vdr.openRepository({ storage: vdr.fsStorage({ path: args.repo as string, fsync }) });
     const adapter = pgv.pgvectorAdapter({ pool });
-    const res = await repo.restore(adapter, {
-      collection: table,
-      snapshot: args.snapshot as string,
-      target: args.target as string,
-      buildIndexes: false,
-    });
-    Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
+    await restoreStep(repo, adapter, table, args, extra);
   } else {
     throw new Error(`unknown child step ${step}`);
   }
@@ -349,11 +344,7 @@ async function dirBytes(dir: string): Promise<number> {
   return total;
 }
 
-interface Step {
-  name: string;
-  ms: number[];
-  detail: Record<string, unknown>[];
-}
+type Step = BenchStep<Record<string, unknown>>;
 
 async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record<string, unknown>> {
   const steps: Record<string, Step> = {};
@@ -500,12 +491,7 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     snapshotBytes: (snapDetail.extra as { bytes?: number } | undefined)?.bytes ?? null,
     snapshotSegments: (snapDetail.extra as { segments?: number } | undefined)?.segments ?? null,
     dumpBytes: steps['B  pg_dump -Fc -t bench_docs']?.detail.at(-1)?.bytes ?? null,
-    steps: Object.values(steps).map((s) => ({
-      name: s.name.trim(),
-      medianMs: Math.round(median(s.ms)),
-      ms: s.ms.map(Math.round),
-      detail: s.detail,
-    })),
+    steps: stepsForResult(steps),
     ratios: {
       snapshotVsCopyOutDiscard: ratio(S, A0),
       snapshotVsCopyOutFile: ratio(S, A),

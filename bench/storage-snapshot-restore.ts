@@ -26,9 +26,9 @@ import { parseArgs } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { type ChildMeasures, type ChildStepResult, childPool, childStepResult, reportChildResult, startStep } from './bench-lib.js';
-import { backendCpuSeconds, fillTable, measuredChild } from './bench-lib.js';
-import { MB, benchOptions, benchRun, benchSize, parentPool, fmtMB, fmtMs, log, median, ratio } from './bench-lib.js';
+import { type BenchStep, type ChildMeasures, type ChildStepResult, backendCpuSeconds, benchOptions, benchRun } from './bench-lib.js';
+import { benchSize, childPool, childStepResult, fillTable, fmtMB, fmtMs, log, MB, measuredChild, median, parentPool } from './bench-lib.js';
+import { ratio, reportChildResult, restoreStep, startStep, stepsForResult } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -250,13 +250,7 @@ async function runChild(step: string): Promise<void> {
       extra.bytes = res.manifest.segments.reduce((s, x) => s + x.bytes, 0);
       extra.timings = res.manifest.timings;
     } else {
-      const res = await repo.restore(adapter, {
-        collection: table,
-        snapshot: args.snapshot as string,
-        target: args.target as string,
-        buildIndexes: false,
-      });
-      Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
+      await restoreStep(repo, adapter, table, args, extra);
     }
   } else {
     throw new Error(`unknown child step ${step}`);
@@ -360,11 +354,7 @@ async function deleteS3Prefix(prefix: string): Promise<number> {
   }
 }
 
-interface Step {
-  name: string;
-  ms: number[];
-  detail: Record<string, unknown>[];
-}
+type Step = BenchStep<Record<string, unknown>>;
 
 interface Variant {
   key: string;
@@ -503,24 +493,9 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     snapshotBytes: segmentSizes.reduce((a, b) => a + b, 0),
     snapshotSegments: segmentSizes.length,
     storedBytes: Object.fromEntries(VARIANTS.map((v) => [v.key, extraOf(STEP.snapshot(v)).storedBytes ?? null])),
-    kdf: {
-      defaultOpenMs: Math.round(med(STEP.kdf)),
-      defaultCreateMs: Math.round(Number(kdfExtra.createMs)),
-      fastOpenMs: Math.round(Number(kdfExtra.fastOpenMs)),
-      fastScryptN: FAST_SCRYPT.N,
-    },
-    steps: Object.values(steps).map((s) => ({
-      name: s.name.trim(),
-      medianMs: Math.round(median(s.ms)),
-      ms: s.ms.map(Math.round),
-      detail: s.detail,
-    })),
-    anchors: {
-      copyOutPlusFsWriteMs: Math.round(fsUp),
-      fsReadPlusCopyInMs: Math.round(fsDown),
-      copyOutPlusS3UploadMs: Math.round(s3Up),
-      s3DownloadPlusCopyInMs: Math.round(s3Down),
-    },
+    kdf: { defaultOpenMs: Math.round(med(STEP.kdf)), defaultCreateMs: Math.round(Number(kdfExtra.createMs)), fastOpenMs: Math.round(Number(kdfExtra.fastOpenMs)), fastScryptN: FAST_SCRYPT.N },
+    steps: stepsForResult(steps),
+    anchors: { copyOutPlusFsWriteMs: Math.round(fsUp), fsReadPlusCopyInMs: Math.round(fsDown), copyOutPlusS3UploadMs: Math.round(s3Up), s3DownloadPlusCopyInMs: Math.round(s3Down) },
     ratios: {
       s3SnapshotVsCopyOutPlusUpload: ratio(S('s3-plain'), s3Up),
       s3EncSnapshotVsCopyOutPlusUpload: ratio(S('s3-enc'), s3Up),

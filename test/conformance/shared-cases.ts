@@ -11,13 +11,12 @@ import { expectError } from '../helpers/errors.js';
 
 /**
  * Two ids of one batch that differ only in letter case are one id to the engine: the batch is
- * refused whole. Registers the case, titled with what the engine calls a record (`point`, `object`); `adapter()` is
- * read when it runs, `collection()` names the collection it creates.
+ * refused whole. Registers the case, titled with what the engine calls a record (`point`, `object`);
+ * `target()` runs when the case does: the adapter, and a name for the collection it creates.
  */
-export function itRefusesUuidCaseCollision(record: string, adapter: () => VectorAdapter, collection: () => string): void {
+export function itRefusesUuidCaseCollision(record: string, target: () => { adapter: VectorAdapter; collection: string }): void {
   it(`refuses two ids that land on the same ${record} (ID_COLLISION), writing nothing`, async () => {
-    const a = adapter();
-    const n = collection();
+    const { adapter: a, collection: n } = target();
     const schema: CollectionSchema = { ...testSchema(n), idType: 'uuid' };
     await a.create(schema, { indexes: 'now' });
     const [r0, r1] = makeRecords(2);

@@ -13,7 +13,7 @@ import { createdNames, engineAvailable, milvusTestServers } from '../helpers/eng
 import { expectError } from '../helpers/errors.js';
 import { pgvectorPool } from '../helpers/pg.js';
 import { memoryRepository } from '../helpers/repository.js';
-import { crossOver, expectRefusedWithoutMetric, keysRoundTrip, roundTrip } from '../helpers/round-trip.js';
+import { columnTypes, crossOver, EVERY_TYPE, expectRefusedWithoutMetric, keysRoundTrip, payloadTypes, roundTrip } from '../helpers/round-trip.js';
 
 const PG_URL = process.env.PG_URL;
 const hasPg = engineAvailable('pgvector', PG_URL !== undefined);
@@ -72,37 +72,8 @@ function crossSuite(MILVUS_ADDRESS: string): void {
     const d = await mv.describe(inMilvus);
     expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
     expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', metric: 'cosine', params: { m: 8, ef_construction: 32 } });
-    expect(Object.fromEntries(d.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]))).toEqual({
-      title: 'string',
-      n: 'int32',
-      big: 'int64',
-      f4: 'float32',
-      f8: 'float64',
-      ok: 'bool',
-      tags: 'string[]',
-      meta: 'json',
-      ref: 'uuid',
-      at: 'datetime',
-      day: 'date',
-    });
-    const types = await pool.query(
-      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER ` + `BY ordinal_position`,
-      [home],
-    );
-    expect(Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]))).toMatchObject({
-      id: 'bigint',
-      title: 'text',
-      n: 'integer',
-      big: 'bigint',
-      f4: 'real',
-      f8: 'double precision',
-      ok: 'boolean',
-      tags: 'ARRAY',
-      meta: 'jsonb',
-      ref: 'uuid',
-      at: 'timestamp with time zone',
-      day: 'date',
-    });
+    expect(payloadTypes(d)).toEqual(EVERY_TYPE.payload);
+    expect(await columnTypes(pool, home)).toMatchObject(EVERY_TYPE.home);
     const row = (await pool.query(`SELECT big::text, at, ref FROM ${home} WHERE id = 5`)).rows[0];
     expect(row.big).toBe('9007199254740993');
   });

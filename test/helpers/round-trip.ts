@@ -7,6 +7,7 @@
  */
 import { expect } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';
+import type { CollectionSchema } from '../../src/model.js';
 import { expectError } from './errors.js';
 import type { Repository } from '../../src/repository/repository.js';
 import type { RestoreResult } from '../../src/restore/restore.js';
@@ -73,6 +74,51 @@ export async function roundTrip(o: RoundTripOptions): Promise<RoundTrip> {
   const parity = await o.repo.verifyParity(o.from, o.cosine === undefined ? original : { ...original, cosine: o.cosine });
   expect(parity.ok, parityMessage(parity)).toBe(true);
   return { there, home: { snapshot, restore, parity } };
+}
+
+/**
+ * The every-type pgvector table the pairwise suites start from (id bigint, embedding, title text, n
+ * int4, big int8, f4 real, f8 double precision, ok boolean, tags text[], meta jsonb, ref uuid, at
+ * timestamptz, day date): its payload types on the other engine, and its column types back home.
+ */
+export const EVERY_TYPE = {
+  payload: {
+    title: 'string',
+    n: 'int32',
+    big: 'int64',
+    f4: 'float32',
+    f8: 'float64',
+    ok: 'bool',
+    tags: 'string[]',
+    meta: 'json',
+    ref: 'uuid',
+    at: 'datetime',
+    day: 'date',
+  },
+  home: {
+    id: 'bigint',
+    title: 'text',
+    n: 'integer',
+    big: 'bigint',
+    f4: 'real',
+    f8: 'double precision',
+    ok: 'boolean',
+    tags: 'ARRAY',
+    meta: 'jsonb',
+    ref: 'uuid',
+    at: 'timestamp with time zone',
+    day: 'date',
+  },
+};
+
+/** A collection's payload fields as `name: type` (`type[]` for an array), as EVERY_TYPE writes them. */
+export const payloadTypes = (schema: CollectionSchema): Record<string, string> =>
+  Object.fromEntries(schema.payload.map((p) => [p.name, `${p.type}${p.array ? '[]' : ''}`]));
+
+/** A pgvector table's columns as `name: data_type` (information_schema), in column order. */
+export async function columnTypes(sql: Sql, table: string): Promise<Record<string, unknown>> {
+  const types = await sql.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [table]);
+  return Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]));
 }
 
 /** A pgvector connection (a pg Pool), where the pairwise suites create their source tables. */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { EngineError } from '../../src/errors.js';
 import type { Manifest } from '../../src/format/manifest.js';
+import type { RestoreResult } from '../../src/restore/restore.js';
 import type { Repository } from '../../src/repository/repository.js';
 import { crashBeforeIndexedMarker } from '../conformance/adapter-suite.js';
 import { createdNames, engineAvailable } from '../helpers/engines.js';
@@ -42,6 +43,10 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
     const contents = async (t: string): Promise<string> =>
       (await sql.query(`SELECT coalesce(string_agg(x::text, E'\\n' ORDER BY x.id), '') AS s FROM ${t} x`)).rows[0]?.s as string;
 
+    /** Restores the snapshot into the existing table `t` (`ifExists: 'append'`). */
+    const appendInto = (t: string): Promise<RestoreResult> =>
+      repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' });
+
     /** Asserts a refused restore into `t` left it exactly as it was: rows, comment, no staging table. */
     const expectUntouched = async (t: string, before: string): Promise<void> => {
       expect(await contents(t)).toBe(before);
@@ -71,36 +76,26 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       await close();
     });
 
-    it(
-      'refuses a column whose type differs (text -> int) before writing anything, naming table ' +
-        'and column; a rerun refuses the same way',
-      async () => {
-        const t = table('app_types');
-        await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note int4, n int4)`);
-        await sql.query(`INSERT INTO ${t} VALUES (9001, array_fill(0::real, ARRAY[64])::vector, 7, 7)`);
-        const before = await contents(t);
-        for (let run = 0; run < 2; run++) {
-          const err = await expectError(
-            repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }),
-            'SCHEMA_MISMATCH',
-          );
-          expect(err.message).toContain(t);
-          expect(err.message).toContain('"note"');
-          expect(err.message).toMatch(/integer/);
-          expect(err.message).toMatch(/replace/);
-          expect(err.message).not.toMatch(/_vdr_|vectordr_stage/);
-          await expectUntouched(t, before);
-        }
-      },
-    );
+    it('refuses a column whose type differs (text -> int) before writing anything, naming table and column; a rerun refuses the same way', async () => {
+      const t = table('app_types');
+      await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note int4, n int4)`);
+      await sql.query(`INSERT INTO ${t} VALUES (9001, array_fill(0::real, ARRAY[64])::vector, 7, 7)`);
+      const before = await contents(t);
+      for (let run = 0; run < 2; run++) {
+        const err = await expectError(appendInto(t), 'SCHEMA_MISMATCH');
+        expect(err.message).toContain(t);
+        expect(err.message).toContain('"note"');
+        expect(err.message).toMatch(/integer/);
+        expect(err.message).toMatch(/replace/);
+        expect(err.message).not.toMatch(/_vdr_|vectordr_stage/);
+        await expectUntouched(t, before);
+      }
+    });
 
     it('refuses a NOT NULL column where the snapshot allows NULL, before writing anything', async () => {
       const t = table('app_notnull');
       await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note text NOT NULL, n int4)`);
-      const err = await expectError(
-        repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }),
-        'SCHEMA_MISMATCH',
-      );
+      const err = await expectError(appendInto(t), 'SCHEMA_MISMATCH');
       expect(err.message).toContain('"note"');
       await expectUntouched(t, '');
     });
@@ -111,10 +106,7 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       await sql.query(`INSERT INTO ${t} VALUES (9001, array_fill(0::real, ARRAY[64])::vector, 'x', 1, 1)`);
       const before = await contents(t);
       for (let run = 0; run < 2; run++) {
-        const err = await expectError(
-          repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }),
-          'SCHEMA_MISMATCH',
-        );
+        const err = await expectError(appendInto(t), 'SCHEMA_MISMATCH');
         expect(err.message).toContain(t);
         expect(err.message).toContain('"extra"');
         expect(err.message).not.toMatch(/_vdr_|vectordr_stage/);
@@ -122,11 +114,8 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       }
       // With a default (or as a generated / identity column), the extra column is filled by PostgreSQL.
       const ok = table('app_extra_def');
-      await sql.query(
-        `CREATE TABLE ${ok} (id int8 PRIMARY KEY, e vector(64), note text, n int4, extra int4 NOT ` +
-          `NULL DEFAULT 5, seq int8 GENERATED ALWAYS AS IDENTITY)`,
-      );
-      const r = await repo.restore(adapter, { collection: source, snapshot: manifest.id, target: ok, ifExists: 'append' });
+      await sql.query(`CREATE TABLE ${ok} (id int8 PRIMARY KEY, e vector(64), note text, n int4, extra int4 NOT NULL DEFAULT 5, seq int8 GENERATED ALWAYS AS IDENTITY)`);
+      const r = await appendInto(ok);
       expect(r.rows).toBe(1000);
       expect((await sql.query(`SELECT count(*)::int AS n FROM ${ok} WHERE extra = 5`)).rows[0]?.n).toBe(1000);
     });
@@ -141,10 +130,7 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       );
       const before = await contents(t);
       for (let run = 0; run < 2; run++) {
-        const err = await expectError(
-          repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' }),
-          'SCHEMA_MISMATCH',
-        );
+        const err = await expectError(appendInto(t), 'SCHEMA_MISMATCH');
         expect(err.message).toContain(t);
         expect(err.message).toMatch(/check/i);
         expect(err.message).toMatch(/replace/);
@@ -162,11 +148,8 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note text, n int4)`);
       await sql.query(`CREATE INDEX ON ${t} USING hnsw (e vector_l2_ops)`);
       await sql.query(`COMMENT ON TABLE ${t} IS 'user comment'`);
-      await sql.query(
-        `INSERT INTO ${t} VALUES (1, array_fill(9::real, ARRAY[64])::vector, 'overwritten', 1), ` +
-          `(9001, array_fill(0::real, ARRAY[64])::vector, 'mine', 1)`,
-      );
-      const r = await repo.restore(adapter, { collection: source, snapshot: manifest.id, target: t, ifExists: 'append' });
+      await sql.query(`INSERT INTO ${t} VALUES (1, array_fill(9::real, ARRAY[64])::vector, 'overwritten', 1), (9001, array_fill(0::real, ARRAY[64])::vector, 'mine', 1)`);
+      const r = await appendInto(t);
       expect(r.rows).toBe(1000);
       expect(await adapter.count(t)).toBe(1001);
       expect((await sql.query(`SELECT note FROM ${t} WHERE id = 1`)).rows[0]?.note).toBe('1');

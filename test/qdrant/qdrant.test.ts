@@ -293,11 +293,7 @@ describe('qdrant specifics and bad input (test server)', () => {
     },
   );
 
-  itRefusesUuidCaseCollision(
-    'point',
-    () => a,
-    () => randomName('collide'),
-  );
+  itRefusesUuidCaseCollision('point', () => ({ adapter: a, collection: randomName('collide') }));
 
   it(
     'an integer point id above 2^53 written by another client is read exactly where the client ' +

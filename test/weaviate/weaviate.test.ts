@@ -341,11 +341,7 @@ describe.runIf(hasWeaviate)('weaviate', () => {
       expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
     });
 
-    itRefusesUuidCaseCollision(
-      'object',
-      () => a,
-      () => name('collide_ids'),
-    );
+    itRefusesUuidCaseCollision('object', () => ({ adapter: a, collection: name('collide_ids') }));
 
     it('refuses int64 payload values Weaviate would round, writing nothing of the batch', async () => {
       const n = name('bigint');
