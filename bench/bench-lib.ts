@@ -74,7 +74,12 @@ export interface BenchStep<D> {
 
 /** The steps for a result's JSON: each with its median time, and its runs' times rounded. */
 export function stepsForResult<D>(steps: Record<string, BenchStep<D>>): { name: string; medianMs: number; ms: number[]; detail: D[] }[] {
-  return Object.values(steps).map((s) => ({ name: s.name.trim(), medianMs: Math.round(median(s.ms)), ms: s.ms.map(Math.round), detail: s.detail }));
+  return Object.values(steps).map((s) => ({
+    name: s.name.trim(),
+    medianMs: Math.round(median(s.ms)),
+    ms: s.ms.map(Math.round),
+    detail: s.detail,
+  }));
 }
 
 export const log = (msg: string): void => {
@@ -379,7 +384,12 @@ export async function restoreStep(
   args: { snapshot?: string; target?: string },
   extra: Record<string, unknown>,
 ): Promise<void> {
-  const res = await repo.restore(adapter, { collection, snapshot: args.snapshot as string, target: args.target as string, buildIndexes: false });
+  const res = await repo.restore(adapter, {
+    collection,
+    snapshot: args.snapshot as string,
+    target: args.target as string,
+    buildIndexes: false,
+  });
   Object.assign(extra, { rows: res.rows, segments: res.segments, timings: res.timings });
 }
 

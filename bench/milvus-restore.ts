@@ -541,7 +541,8 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     const sample = await sampleRows(ctx, name, rows);
     checks.push({ repetition: r, collection: made, count: n, sampleMatches: reference === undefined ? 'reference' : sample === reference });
     if (n !== rows || (reference !== undefined && sample !== reference)) {
-      const [what, other] = made === 'loop' ? ['insert-loop collection', "the restored collection's"] : ['restored collection', "the insert loop's"];
+      const [what, other] =
+        made === 'loop' ? ['insert-loop collection', "the restored collection's"] : ['restored collection', "the insert loop's"];
       throw new Error(`${what} check failed: ${n} rows; sample vs ${other}: ${sampleDiff(sample, reference ?? sample)}`);
     }
     reference ??= sample;

@@ -493,9 +493,19 @@ async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record
     snapshotBytes: segmentSizes.reduce((a, b) => a + b, 0),
     snapshotSegments: segmentSizes.length,
     storedBytes: Object.fromEntries(VARIANTS.map((v) => [v.key, extraOf(STEP.snapshot(v)).storedBytes ?? null])),
-    kdf: { defaultOpenMs: Math.round(med(STEP.kdf)), defaultCreateMs: Math.round(Number(kdfExtra.createMs)), fastOpenMs: Math.round(Number(kdfExtra.fastOpenMs)), fastScryptN: FAST_SCRYPT.N },
+    kdf: {
+      defaultOpenMs: Math.round(med(STEP.kdf)),
+      defaultCreateMs: Math.round(Number(kdfExtra.createMs)),
+      fastOpenMs: Math.round(Number(kdfExtra.fastOpenMs)),
+      fastScryptN: FAST_SCRYPT.N,
+    },
     steps: stepsForResult(steps),
-    anchors: { copyOutPlusFsWriteMs: Math.round(fsUp), fsReadPlusCopyInMs: Math.round(fsDown), copyOutPlusS3UploadMs: Math.round(s3Up), s3DownloadPlusCopyInMs: Math.round(s3Down) },
+    anchors: {
+      copyOutPlusFsWriteMs: Math.round(fsUp),
+      fsReadPlusCopyInMs: Math.round(fsDown),
+      copyOutPlusS3UploadMs: Math.round(s3Up),
+      s3DownloadPlusCopyInMs: Math.round(s3Down),
+    },
     ratios: {
       s3SnapshotVsCopyOutPlusUpload: ratio(S('s3-plain'), s3Up),
       s3EncSnapshotVsCopyOutPlusUpload: ratio(S('s3-enc'), s3Up),

@@ -13,7 +13,15 @@ import { createdNames, engineAvailable, milvusTestServers } from '../helpers/eng
 import { expectError } from '../helpers/errors.js';
 import { pgvectorPool } from '../helpers/pg.js';
 import { memoryRepository } from '../helpers/repository.js';
-import { columnTypes, crossOver, EVERY_TYPE, expectRefusedWithoutMetric, keysRoundTrip, payloadTypes, roundTrip } from '../helpers/round-trip.js';
+import {
+  columnTypes,
+  crossOver,
+  EVERY_TYPE,
+  expectRefusedWithoutMetric,
+  keysRoundTrip,
+  payloadTypes,
+  roundTrip,
+} from '../helpers/round-trip.js';
 
 const PG_URL = process.env.PG_URL;
 const hasPg = engineAvailable('pgvector', PG_URL !== undefined);

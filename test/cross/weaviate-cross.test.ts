@@ -88,27 +88,37 @@ describe.runIf(all)('cross-engine restore: weaviate <-> pgvector, weaviate <-> m
       g / 3.0, g / 7.0, g % 2 = 0, ARRAY['t' || (g % 5), 'u'], jsonb_build_object('k', g, 'nested', jsonb_build_object('ok', true), 'list', jsonb_build_array(1, 'two', null)),
       md5(g::text)::uuid, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 minute 0.123456 second', DATE '2024-02-29' + g, 'w' || g, decode(md5(g::text), 'hex')
       FROM generate_series(1, 600) g`);
-    await pool.query(`CREATE INDEX ON ${src} USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32)`);
-    // There and home again, into a new pgvector table: parity at each hop, the same digest in Weaviate.
-    const inW = wvName('xw_w');
-    const home = pgName('xw_home');
-    const trip = await roundTrip({ repo, from: pgA, collection: src, to: wv, target: inW, home, segmentBytes: 64 * 1024, sameDigest: true });
-    expect(trip.there.restore.rows).toBe(600);
-    const d = await wv.describe(inW);
-    expect(d.idType).toBe('int64');
-    expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
-    expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', metric: 'cosine', params: { m: 8, ef_construction: 32 } });
-    expect(payloadTypes(d)).toEqual({ ...EVERY_TYPE.payload, 'Weird Name': 'string', raw: 'bytes' });
-    // The id above 2^53 is exact through Weaviate (kept as text beside its UUIDv5).
-    const [big] = await wv.fetch(inW, [9_007_199_254_740_993n]);
-    expect(big?.id).toBe(9_007_199_254_740_993n);
-    expect(big?.payload.at).toBe('2024-01-01T00:01:00.123456Z');
+      await pool.query(`CREATE INDEX ON ${src} USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32)`);
+      // There and home again, into a new pgvector table: parity at each hop, the same digest in Weaviate.
+      const inW = wvName('xw_w');
+      const home = pgName('xw_home');
+      const trip = await roundTrip({
+        repo,
+        from: pgA,
+        collection: src,
+        to: wv,
+        target: inW,
+        home,
+        segmentBytes: 64 * 1024,
+        sameDigest: true,
+      });
+      expect(trip.there.restore.rows).toBe(600);
+      const d = await wv.describe(inW);
+      expect(d.idType).toBe('int64');
+      expect(d.vectors[0]).toMatchObject({ name: 'embedding', dims: 16, metric: 'cosine' });
+      expect(d.indexes[0]).toMatchObject({ kind: 'hnsw', metric: 'cosine', params: { m: 8, ef_construction: 32 } });
+      expect(payloadTypes(d)).toEqual({ ...EVERY_TYPE.payload, 'Weird Name': 'string', raw: 'bytes' });
+      // The id above 2^53 is exact through Weaviate (kept as text beside its UUIDv5).
+      const [big] = await wv.fetch(inW, [9_007_199_254_740_993n]);
+      expect(big?.id).toBe(9_007_199_254_740_993n);
+      expect(big?.payload.at).toBe('2024-01-01T00:01:00.123456Z');
 
-    // Home: same ids, same column types.
-    expect(await columnTypes(pool, home)).toMatchObject({ ...EVERY_TYPE.home, 'Weird Name': 'text', raw: 'bytea' });
-    const ids = [1n, 2n, 3n, 599n, 9_007_199_254_740_993n];
-    expect(sortById(await pgA.fetch(home, ids))).toEqual(sortById(await pgA.fetch(src, ids)));
-  });
+      // Home: same ids, same column types.
+      expect(await columnTypes(pool, home)).toMatchObject({ ...EVERY_TYPE.home, 'Weird Name': 'text', raw: 'bytea' });
+      const ids = [1n, 2n, 3n, 599n, 9_007_199_254_740_993n];
+      expect(sortById(await pgA.fetch(home, ids))).toEqual(sortById(await pgA.fetch(src, ids)));
+    },
+  );
 
   it('text and uuid keys: pgvector -> weaviate -> pgvector with the keys unchanged', async () => {
     const names = { source: () => pgName('xw_key'), target: () => wvName('xw_key_w'), home: () => pgName('xw_key_back') };

@@ -117,7 +117,10 @@ export const payloadTypes = (schema: CollectionSchema): Record<string, string> =
 
 /** A pgvector table's columns as `name: data_type` (information_schema), in column order. */
 export async function columnTypes(sql: Sql, table: string): Promise<Record<string, unknown>> {
-  const types = await sql.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [table]);
+  const types = await sql.query(
+    `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER ` + `BY ordinal_position`,
+    [table],
+  );
   return Object.fromEntries(types.rows.map((r) => [r.column_name, r.data_type]));
 }
 

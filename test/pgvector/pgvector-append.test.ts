@@ -76,21 +76,25 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       await close();
     });
 
-    it('refuses a column whose type differs (text -> int) before writing anything, naming table and column; a rerun refuses the same way', async () => {
-      const t = table('app_types');
-      await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note int4, n int4)`);
-      await sql.query(`INSERT INTO ${t} VALUES (9001, array_fill(0::real, ARRAY[64])::vector, 7, 7)`);
-      const before = await contents(t);
-      for (let run = 0; run < 2; run++) {
-        const err = await expectError(appendInto(t), 'SCHEMA_MISMATCH');
-        expect(err.message).toContain(t);
-        expect(err.message).toContain('"note"');
-        expect(err.message).toMatch(/integer/);
-        expect(err.message).toMatch(/replace/);
-        expect(err.message).not.toMatch(/_vdr_|vectordr_stage/);
-        await expectUntouched(t, before);
-      }
-    });
+    it(
+      'refuses a column whose type differs (text -> int) before writing anything, naming table ' +
+        'and column; a rerun refuses the same way',
+      async () => {
+        const t = table('app_types');
+        await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note int4, n int4)`);
+        await sql.query(`INSERT INTO ${t} VALUES (9001, array_fill(0::real, ARRAY[64])::vector, 7, 7)`);
+        const before = await contents(t);
+        for (let run = 0; run < 2; run++) {
+          const err = await expectError(appendInto(t), 'SCHEMA_MISMATCH');
+          expect(err.message).toContain(t);
+          expect(err.message).toContain('"note"');
+          expect(err.message).toMatch(/integer/);
+          expect(err.message).toMatch(/replace/);
+          expect(err.message).not.toMatch(/_vdr_|vectordr_stage/);
+          await expectUntouched(t, before);
+        }
+      },
+    );
 
     it('refuses a NOT NULL column where the snapshot allows NULL, before writing anything', async () => {
       const t = table('app_notnull');
@@ -114,7 +118,10 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       }
       // With a default (or as a generated / identity column), the extra column is filled by PostgreSQL.
       const ok = table('app_extra_def');
-      await sql.query(`CREATE TABLE ${ok} (id int8 PRIMARY KEY, e vector(64), note text, n int4, extra int4 NOT NULL DEFAULT 5, seq int8 GENERATED ALWAYS AS IDENTITY)`);
+      await sql.query(
+        `CREATE TABLE ${ok} (id int8 PRIMARY KEY, e vector(64), note text, n int4, extra int4 NOT ` +
+          `NULL DEFAULT 5, seq int8 GENERATED ALWAYS AS IDENTITY)`,
+      );
       const r = await appendInto(ok);
       expect(r.rows).toBe(1000);
       expect((await sql.query(`SELECT count(*)::int AS n FROM ${ok} WHERE extra = 5`)).rows[0]?.n).toBe(1000);
@@ -148,7 +155,10 @@ function appendSuite(name: string, open: () => Promise<{ sql: Sql; adapter: Pgve
       await sql.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, e vector(64), note text, n int4)`);
       await sql.query(`CREATE INDEX ON ${t} USING hnsw (e vector_l2_ops)`);
       await sql.query(`COMMENT ON TABLE ${t} IS 'user comment'`);
-      await sql.query(`INSERT INTO ${t} VALUES (1, array_fill(9::real, ARRAY[64])::vector, 'overwritten', 1), (9001, array_fill(0::real, ARRAY[64])::vector, 'mine', 1)`);
+      await sql.query(
+        `INSERT INTO ${t} VALUES (1, array_fill(9::real, ARRAY[64])::vector, 'overwritten', 1), ` +
+          `(9001, array_fill(0::real, ARRAY[64])::vector, 'mine', 1)`,
+      );
       const r = await appendInto(t);
       expect(r.rows).toBe(1000);
       expect(await adapter.count(t)).toBe(1001);
