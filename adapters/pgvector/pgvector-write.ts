@@ -18,6 +18,9 @@ import { castExpr, isArrayLiteral, toText, vectorLiteral } from './pgvector-type
 
 const PLUGIN = 'pgvector';
 
+/** The columns of a table one write fills: every vector column and the payload columns the batch carries. */
+type WriteFields = { vectors: TableInfo['vectors']; payload: TableInfo['payload'] };
+
 export class PgvectorWriter {
   private readonly writeInfo = new Map<string, TableInfo>();
 
@@ -66,7 +69,7 @@ export class PgvectorWriter {
   }
 
   /** Target columns for the batch's fields; a payload field the table lacks is an error, never dropped. */
-  private writableFields(info: TableInfo, batch: RecordBatch): { vectors: TableInfo['vectors']; payload: TableInfo['payload'] } {
+  private writableFields(info: TableInfo, batch: RecordBatch): WriteFields {
     const vectors = info.vectors.filter((v) => v.name in batch.vectors);
     const missing = Object.keys(batch.vectors).filter((n) => !info.vectors.some((v) => v.name === n));
     if (missing.length > 0)
@@ -87,11 +90,7 @@ export class PgvectorWriter {
     return { vectors, payload: info.payload };
   }
 
-  private conflictClause(
-    info: TableInfo,
-    fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] },
-    mode: WriteOptions['mode'],
-  ): string {
+  private conflictClause(info: TableInfo, fields: WriteFields, mode: WriteOptions['mode']): string {
     if (mode === 'insert') return '';
     const sets = [...fields.vectors.map((v) => v.name), ...fields.payload.map((p) => p.col.name)].map(
       (n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`,
@@ -99,14 +98,14 @@ export class PgvectorWriter {
     return ` ON CONFLICT (${quoteIdent(info.pk.name)}) DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`;
   }
 
-  private columnList(info: TableInfo, fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] }): string {
+  private columnList(info: TableInfo, fields: WriteFields): string {
     return [info.pk.name, ...fields.vectors.map((v) => v.name), ...fields.payload.map((p) => p.col.name)].map(quoteIdent).join(', ');
   }
 
   private async writeCopy(
     s: PgSession,
     info: TableInfo,
-    fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] },
+    fields: WriteFields,
     batch: RecordBatch,
     mode: WriteOptions['mode'],
   ): Promise<void> {
@@ -148,7 +147,7 @@ export class PgvectorWriter {
   private async writeInsert(
     s: PgSession,
     info: TableInfo,
-    fields: { vectors: TableInfo['vectors']; payload: TableInfo['payload'] },
+    fields: WriteFields,
     batch: RecordBatch,
     mode: WriteOptions['mode'],
   ): Promise<void> {
