@@ -13,12 +13,14 @@ import type { Checkpoint, CollectionSchema, EngineName, Id, IdType, RecordBatch,
  */
 export interface AdapterCapabilities {
   /**
-   * Reserved for incremental export (planned, docs/format.md decision 4), which will give it the
-   * values `native` (a change feed: logical decoding), `timestamp` (modification times) and
-   * `digest` (a per-record fingerprint diff). Until then the core reads nothing from it and it is
-   * `none` everywhere: no adapter claims a change capture that nothing implements. @default 'none'
+   * The best change capture the adapter offers for incremental snapshots (docs/format.md, "Chains"):
+   * `native` (a change feed: PostgreSQL logical decoding, `captureChanges`), `timestamp`
+   * (modification times the engine maintains, `captureChanges`), `digest` (no feed: the core diffs
+   * per-record fingerprints of a scan against the parent chain; every adapter with `scan` and
+   * `fetch` can), `none` (no incrementals). Per collection the adapter may do less (`planCapture`).
+   * @default 'digest'
    */
-  readonly changeCapture: 'none';
+  readonly changeCapture: 'none' | 'native' | 'timestamp' | 'digest';
   /** Id types the engine can store; a restore refuses a snapshot of any other. */
   readonly idTypes: readonly IdType[];
   /** More than one vector per record. @default false — a multi-vector snapshot is refused. */
@@ -61,7 +63,7 @@ export type CapabilityDeclaration = Pick<AdapterCapabilities, 'idTypes' | 'maxDi
  * keeps every check strict (vectors and payload floats compared exactly).
  */
 export const DEFAULT_CAPABILITIES: Readonly<Omit<AdapterCapabilities, 'idTypes' | 'maxDims'>> = Object.freeze({
-  changeCapture: 'none',
+  changeCapture: 'digest',
   namedVectors: false,
   atomicMarker: false,
   normalizesCosine: false,
@@ -84,7 +86,76 @@ export function defineCapabilities(declared: CapabilityDeclaration): AdapterCapa
 export interface ScanOptions {
   /** Rows per batch the adapter yields. */
   batchSize: number;
+  /**
+   * Start a change feed together with this scan, for an adapter with `captureChanges`: the scan
+   * reads exactly the state the feed starts after (PostgreSQL: a replication slot created with an
+   * exported snapshot, the scan run under it), and `ScanSession.checkpoint` is where the first
+   * incremental link continues. Any feed this `captureId` had before is replaced.
+   */
+  startCapture?: { captureId: string };
   signal?: AbortSignal;
+}
+
+/** How one snapshot was captured (manifest `capture`): the mode, and whether it is one consistent engine view. */
+export interface CaptureInfo {
+  /** `scan`: a full snapshot; `pgoutput`, `timestamp`, `fingerprint-diff`: an incremental link. */
+  mode: 'scan' | 'pgoutput' | 'timestamp' | 'fingerprint-diff';
+  /** True: the state of one engine view (a commit boundary); false: a scan window (fuzzy). */
+  exact: boolean;
+  /** Why this mode, when it is not the adapter's best (e.g. the parent started no change feed). */
+  reason?: string;
+}
+
+/** What `planCapture` decides for one collection. */
+export interface CapturePlan {
+  mode: 'native' | 'timestamp' | 'digest' | 'none';
+  /** Why the collection gets less than the adapter's best, or why none. */
+  reason?: string;
+}
+
+/** One change of a change feed, in commit order; the core keeps the last change per id. */
+export type Change =
+  | {
+      op: 'upsert';
+      record: VectorRecord;
+      /**
+       * Vector fields the engine did not send because they did not change (a TOASTed PostgreSQL
+       * column under REPLICA IDENTITY DEFAULT); their value in `record` is null and the core fills
+       * them from the chain (the newest earlier value of this id).
+       */
+      unchanged?: readonly string[];
+    }
+  | { op: 'delete'; id: Id };
+
+/**
+ * One incremental link's worth of changes from a change feed (`captureChanges`). Nothing the engine
+ * keeps for the feed is released until `commit` (after the link's manifest is durable), so a crash
+ * anywhere before it loses nothing: the rerun reads the same changes again.
+ */
+export interface ChangeSession {
+  /** The collection's schema now; the core breaks the chain when it differs from the parent's. */
+  readonly schema: CollectionSchema;
+  readonly capture: CaptureInfo;
+  /** Changes since the parent's checkpoint, up to a point fixed when the session opened. */
+  changes(): AsyncIterable<readonly Change[]>;
+  /** After `changes()` ended: where the next link starts, and the engine time this link is complete up to (ISO-8601). */
+  end(): { checkpoint: Checkpoint; watermark: string };
+  /** The link is durable: release what the engine keeps before `checkpoint` (advance the slot). Idempotent. */
+  commit(checkpoint: Checkpoint): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How far a change feed is behind, and what it pins (`captureStatus`). */
+export interface CaptureStatus {
+  /** Whether the feed exists (a slot, a publication). */
+  exists: boolean;
+  /** Bytes of engine history kept for the feed (PostgreSQL: WAL behind the slot's confirmed position). */
+  retainedBytes?: number;
+  /** Engine words for the feed's health (PostgreSQL `wal_status`: reserved, extended, unreserved, lost). */
+  health?: string;
+  /** Bytes that may still be written before the feed is invalidated; undefined when unlimited. */
+  safeBytes?: number;
+  warnings: string[];
 }
 
 /**
@@ -226,6 +297,18 @@ export interface VectorAdapter {
   fetch(collection: string, ids: Id[]): Promise<VectorRecord[]>;
   search(collection: string, vector: Float32Array, k: number, options?: SearchOptions): Promise<SearchHit[]>;
   probe(): Promise<ProbeResult>;
+  /** What change capture `collection` gets (`capabilities.changeCapture` is the best case). */
+  planCapture?(collection: string): Promise<CapturePlan>;
+  /**
+   * Opens the changes since `from` (a checkpoint this adapter wrote: a link's, or a scan's with
+   * `startCapture`). Throws `CHAIN_BROKEN` (details.reason: `truncate`, `schema-changed`,
+   * `capture-lost`, …) when the changes cannot be read completely; the core then starts a new chain.
+   */
+  captureChanges?(collection: string, from: Checkpoint, options: { captureId: string; signal?: AbortSignal }): Promise<ChangeSession>;
+  /** How far the feed of `captureId` lags and what it pins. */
+  captureStatus?(captureId: string): Promise<CaptureStatus>;
+  /** Drops the feed of `captureId` (slot, publication); nothing when there is none. */
+  dropCapture?(captureId: string): Promise<void>;
   /** Human-readable endpoint without credentials (recorded in manifests). */
   describeEndpoint(): Promise<{ engineVersion: string; extensionVersion?: string; endpoint: string }>;
   close?(): Promise<void>;

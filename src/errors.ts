@@ -63,6 +63,9 @@ export type ErrorCode =
   | 'ENDPOINT_MISCONFIGURED'
   | 'FAILOVER_FAILED'
   | 'SWITCHOVER_REFUSED'
+  | 'CHAIN_BROKEN'
+  | 'NO_PARENT'
+  | 'CHAIN_INVALID'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {

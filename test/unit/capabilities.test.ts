@@ -21,7 +21,7 @@ describe('defineCapabilities', () => {
     const caps = defineCapabilities({ idTypes: ['int64'], maxDims: 2000, namedVectors: true, payloadFloatExact: undefined });
     expect(caps).toEqual({ ...DEFAULT_CAPABILITIES, idTypes: ['int64'], maxDims: 2000, namedVectors: true });
     expect(caps).toMatchObject({
-      changeCapture: 'none',
+      changeCapture: 'digest',
       atomicMarker: false,
       normalizesCosine: false,
       payloadFloatExact: true,
@@ -61,7 +61,7 @@ describe('source.normalizesCosine in the manifest', () => {
   });
 
   it('is written by every snapshot, from the adapter capability', async () => {
-    expect(a.capabilities).toMatchObject({ normalizesCosine: false, changeCapture: 'none' }); // change capture: reserved
+    expect(a.capabilities).toMatchObject({ normalizesCosine: false, changeCapture: 'digest' }); // every adapter with scan and fetch can diff fingerprints
     const stored = JSON.parse(Buffer.from(await storage.get(manifestKey('raw', snapshot))).toString('utf8')) as {
       source: Record<string, unknown>;
     };
