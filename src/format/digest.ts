@@ -83,6 +83,30 @@ export class BucketDigest {
     this.addSum(bucket, digest);
   }
 
+  /** Removes a record digest added before (a link's previous digest of an updated or deleted id). */
+  subtract(bucket: number, digest: Uint8Array): void {
+    this.counts[bucket] = (this.counts[bucket] as number) - 1;
+    // x - d = x + (2^256 - d) mod 2^256: add the two's complement of d.
+    const neg = new Uint8Array(32);
+    let carry = 1;
+    for (let i = 31; i >= 0; i--) {
+      const v = (~(digest[i] as number) & 0xff) + carry;
+      neg[i] = v & 0xff;
+      carry = v >> 8;
+    }
+    this.addSum(bucket, neg);
+  }
+
+  /** An accumulator holding a recorded state (a manifest's `digest`), to continue from it. */
+  static fromJSON(json: Pick<BucketDigestJson, 'buckets' | 'counts' | 'sums'>): BucketDigest {
+    const d = new BucketDigest(json.buckets);
+    for (let b = 0; b < json.buckets; b++) {
+      d.counts[b] = json.counts[b] as number;
+      d.addSum(b, Buffer.from(json.sums[b] as string, 'hex'));
+    }
+    return d;
+  }
+
   /** Adds another accumulator's buckets into this one (sums are associative). */
   merge(other: BucketDigest): void {
     if (other.buckets !== this.buckets) throw new RangeError(`cannot merge ${other.buckets} buckets into ${this.buckets}`);
