@@ -165,6 +165,8 @@ export interface CaptureStatus {
 export interface ScanSession {
   readonly schema: CollectionSchema;
   readonly checkpoint: Checkpoint | undefined;
+  /** True when every row comes from one consistent engine view (PostgreSQL REPEATABLE READ); else the scan is a window. */
+  readonly consistent?: boolean;
   /** Row count at the snapshot point when cheap to get, else an estimate or undefined. */
   readonly estimatedRows: number | undefined;
   batches(): AsyncIterable<RecordBatch>;

@@ -32,6 +32,13 @@ export function idBytes(idType: IdType, id: Id): Uint8Array {
   return out;
 }
 
+/** The id that `idBytes` encoded (the inverse, for ids read back from a delta index). */
+export function idFromBytes(idType: IdType, b: Uint8Array): Id {
+  if (b[0] !== ID_TAG[idType]) throw new RangeError(`id bytes tagged ${b[0]} are not a ${idType} id`);
+  if (idType === 'int64') return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigInt64(1);
+  return Buffer.from(b.buffer, b.byteOffset + 1, b.byteLength - 1).toString('utf8');
+}
+
 export function bucketOf(idB: Uint8Array, buckets: number): number {
   const h = createHash('sha256').update(idB).digest();
   return h.readUInt32BE(0) % buckets;
