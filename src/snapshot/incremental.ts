@@ -25,7 +25,7 @@ import { newSnapshotId } from '../format/keys.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
 import { canonicalPayload, parsePayload } from '../format/canonical-json.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import { batchFromRecords, recordAt, type CollectionSchema, type VectorRecord, type Checkpoint } from '../model.js';
+import { batchFromRecords, recordAt, type CollectionSchema, type Id, type VectorRecord, type Checkpoint } from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { SnapshotStore } from '../repository/ports.js';
@@ -533,6 +533,7 @@ async function feedLink(
       progress.emit('scan');
     }
     const { checkpoint, watermark } = session.end();
+    if (session.ids) await addDeletesByIdDiff(repo, chain, schema, session.ids(), changes, signal);
 
     // The last state of each id in this link, merged with the parent's state: the previous digest,
     // and for fields the feed did not send, where the chain holds their value.
@@ -620,6 +621,34 @@ async function feedLink(
   } finally {
     await session.close();
     await Promise.all([changes.close(), toFill.close(), ready.close()]);
+  }
+}
+
+/** For a feed that cannot see deletes: a delete for every id of the parent's state the collection no longer holds. */
+async function addDeletesByIdDiff(
+  repo: SnapshotStore,
+  chain: readonly Manifest[],
+  schema: CollectionSchema,
+  ids: AsyncIterable<readonly Id[]>,
+  changes: ExternalSorter,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const now = new ExternalSorter({ dedupe: 'last' });
+  try {
+    for await (const batch of ids) {
+      throwIfAborted(signal);
+      for (const id of batch) await now.add(idBytes(schema.idType, id), new Uint8Array(0));
+    }
+    const live = now.sorted()[Symbol.asyncIterator]();
+    let a = await live.next();
+    for await (const w of parentState(repo, chain, signal)) {
+      while (!a.done && Buffer.compare(a.value.key, w.id) < 0) a = await live.next();
+      if (!a.done && Buffer.compare(a.value.key, w.id) === 0) continue;
+      await changes.add(w.id, encodeChange(schema, { op: 'delete', id: idFromBytes(schema.idType, w.id) }));
+    }
+    await live.return?.(undefined);
+  } finally {
+    await now.close();
   }
 }
 
