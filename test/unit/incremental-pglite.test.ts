@@ -133,3 +133,19 @@ describe('chain damage, retention and prune', () => {
     expect(await adapter.exists('never2')).toBe(false);
   });
 });
+
+describe('compact', () => {
+  it('folds a chain into a full snapshot of the same state without reading the engine; the next link continues from it', async () => {
+    const head = await repo.readManifest('docs', 'latest');
+    const c = await repo.compact('docs');
+    expect(c.manifest).toMatchObject({ kind: 'full', parent: null, depth: 0, watermark: head.watermark });
+    expect(c.manifest.digest.collection).toBe(head.digest.collection);
+    expect(c.manifest.capture?.reason).toMatch(/compacted from link/);
+    await repo.restore(adapter, { collection: 'docs', snapshot: c.manifest.id, target: 'compacted' });
+    expect(await rowsOf('compacted')).toEqual(await rowsOf('docs'));
+    await db.exec(`UPDATE docs SET title = 'after compact' WHERE id = 2`);
+    const next = await repo.snapshot(adapter, 'docs', { incremental: true });
+    expect(next.manifest).toMatchObject({ kind: 'incremental', parent: c.manifest.id, depth: 1, rows: { upserts: 1, deletes: 0 } });
+    await expectError(repo.compact('docs', { snapshot: c.manifest.id }), 'UNSUPPORTED_OPERATION');
+  });
+});
