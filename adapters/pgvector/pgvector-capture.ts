@@ -34,8 +34,10 @@ const PLUGIN = 'pgvector';
 const CAPTURE_ID = /^[a-z0-9]{1,40}$/;
 /** Changes per batch `changes()` yields (and per rendering round trip). */
 const BATCH = 1000;
-/** How long a slot may stay active (a walsender still exiting) before a link, an advance or a drop gives up waiting. */
+/** How long a slot may stay active (a walsender still exiting) before a link or an advance gives up waiting. */
 const ACTIVE_WAIT_MS = 15_000;
+/** How long a drop waits for the walsender holding the slot before it ends it. */
+const DROP_WAIT_MS = 2_000;
 
 /** The slot and publication of a capture id (`vectordr_<id>`: both are cluster- or database-wide names). */
 export function captureNames(captureId: string): { slot: string; publication: string } {
@@ -132,7 +134,7 @@ export class PgvectorCapture {
     if (this.replication === undefined) {
       throw new UnsupportedOperationError(
         `${what}: the adapter cannot open a replication connection from its pool or client; pass ` +
-          `replicationClient` (a function returning a pg.Client made with replication: 'database').`,
+          `replicationClient (a function returning a pg.Client made with replication: 'database').`,
         { plugin: PLUGIN },
       );
     }
@@ -310,7 +312,7 @@ export class PgvectorCapture {
     await this.ctx.run(`drop capture ${captureId}`, async () => {
       await retry(
         async () => {
-          const row = await waitInactive(q, slot, ACTIVE_WAIT_MS);
+          const row = await waitInactive(q, slot, DROP_WAIT_MS);
           if (row === undefined) return;
           // Only a vectordr link streams this slot: one that outlived its process is ended.
           if (row.active_pid != null) await q.query('SELECT pg_catalog.pg_terminate_backend($1)', [row.active_pid]);

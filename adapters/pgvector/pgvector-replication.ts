@@ -33,6 +33,7 @@ type ClientCtor = new (config: Record<string, unknown>) => PgReplicationClient;
  * `replicationClient` then.
  */
 export function deriveReplicationFactory(source: unknown): PgReplicationClientFactory | undefined {
+  if (typeof source !== 'object' || source === null) return undefined;
   const pool = source as { Client?: unknown; options?: Record<string, unknown> };
   if (typeof pool.Client === 'function' && typeof pool.options === 'object' && pool.options !== null) {
     const Ctor = pool.Client as ClientCtor;
