@@ -8,7 +8,7 @@
 import type { CapturePlan, CaptureStatus, Change, ChangeSession, ScanOptions, ScanSession } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
 import { InvalidInputError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
-import type { Checkpoint, Id } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id } from '../../src/model.js';
 import { retry } from '../../src/retry.js';
 import {
   type RawUpsert,
@@ -146,6 +146,14 @@ export class PgvectorCapture {
     const { slot, publication } = captureNames(options.startCapture.captureId);
     const factory = this.factory(`start capture of ${collection}`);
     throwIfAborted(options.signal);
+    // Refused before anything is created: a publication that publishes deletes makes PostgreSQL
+    // refuse the application's DELETEs and UPDATEs on a table without a replica identity.
+    const plan = await this.plan(collection);
+    if (plan.mode !== 'native')
+      throw new UnsupportedOperationError(`Cannot start native change capture of ${collection}: ${String(plan.reason)}.`, {
+        plugin: PLUGIN,
+        details: { reason: plan.reason },
+      });
     await this.drop(options.startCapture.captureId);
     const version = await this.ctx.run(`start capture of ${collection}`, async () => {
       await this.ctx.driver.query(
@@ -251,8 +259,11 @@ export class PgvectorCapture {
         }
         if (confirmed < fromLsn) {
           // The parent's manifest is durable but its advance did not happen (a crash in between).
-          await q.query(`SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)`, [slot, formatLsn(fromLsn)]);
-          confirmed = fromLsn;
+          const r = await q.query(`SELECT end_lsn::text AS lsn FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)`, [
+            slot,
+            formatLsn(fromLsn),
+          ]);
+          confirmed = parseLsn(String(r.rows[0]?.lsn));
         }
         const flush = (await serverVersion(q)) >= 170000 ? ', true' : '';
         // The clock first, then the marker: every transaction committed before the watermark commits
@@ -341,7 +352,7 @@ type RawChange = RawUpsert | { op: 'delete'; id: Id };
 
 /** One link: the stream from the slot's confirmed position to the marker written at open. */
 class PgoutputSession implements ChangeSession {
-  readonly schema;
+  readonly schema: CollectionSchema;
   readonly capture = { mode: 'pgoutput', exact: true } as const;
   private lastCommitEnd: bigint | undefined;
   private started = false;

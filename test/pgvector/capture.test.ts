@@ -145,6 +145,11 @@ describe.runIf(hasPg)('change capture on PostgreSQL (pgoutput)', () => {
     expect(await adapter.planCapture(t)).toEqual({ mode: 'native' });
     await pool.query(`ALTER TABLE "${t}" REPLICA IDENTITY NOTHING`);
     expect(await adapter.planCapture(t)).toMatchObject({ mode: 'digest', reason: expect.stringContaining('NOTHING') });
+    // Refused before a publication exists: one that publishes deletes would make the table refuse DELETE.
+    const refused = newCaptureId();
+    await expectError(adapter.scan(t, { batchSize: 10, startCapture: { captureId: refused } }), 'UNSUPPORTED_OPERATION');
+    expect(await slotExists(refused)).toBe(false);
+    await pool.query(`DELETE FROM "${t}"`);
     await expectError(adapter.scan(t, { batchSize: 10, startCapture: { captureId: 'Bad-Id' } }), 'INVALID_ARGUMENT');
     await expectError(adapter.dropCapture('x'.repeat(41)), 'INVALID_ARGUMENT');
   });
@@ -277,6 +282,34 @@ describe.runIf(hasPg)('change capture on PostgreSQL (pgoutput)', () => {
       const [a, b] = [ids(one.changes), ids(two.changes)];
       expect(a.length).toBeGreaterThanOrEqual(committedBefore);
       expect([...a, ...b]).toEqual(Array.from({ length: written }, (_, i) => i + 1));
+    } finally {
+      await adapter.dropCapture(id);
+    }
+  });
+
+  it('streams a transaction larger than a batch in batches of at most 1000 to a slow consumer', async () => {
+    const t = await smallTable('cap_bulk', 0);
+    const id = newCaptureId();
+    try {
+      const start = await startChain(t, id);
+      await pool.query(`INSERT INTO "${t}" SELECT g, ARRAY[g, 0, 0]::real[]::vector, 'bulk', g FROM generate_series(1, 6500) g`);
+      await pool.query(`DELETE FROM "${t}" WHERE id % 2 = 0`);
+      const session = await adapter.captureChanges(t, start.checkpoint, { captureId: id });
+      const sizes: number[] = [];
+      const state = new Map<string, VectorRecord>();
+      try {
+        for await (const batch of session.changes()) {
+          sizes.push(batch.length);
+          fold(state, batch);
+          await new Promise((r) => setTimeout(r, 20)); // a slow consumer
+        }
+        await session.commit(session.end().checkpoint);
+      } finally {
+        await session.close();
+      }
+      expect(Math.max(...sizes)).toBe(1000);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(6500 + 3250);
+      expect(state).toEqual(await scanAll(t));
     } finally {
       await adapter.dropCapture(id);
     }
