@@ -127,6 +127,23 @@ describe.runIf(hasPg)('change capture on PostgreSQL (pgoutput)', () => {
     return out;
   }
 
+  /** An adapter whose replication client runs `after` once each command returned (to act between slot and scan). */
+  function adapterWithReplicationHook(after: (command: string, result: pg.QueryResult) => Promise<void> | void): PgvectorAdapter {
+    return pgvectorAdapter({
+      pool,
+      replicationClient: () => {
+        const c = pgClient({ connectionString: PG_URL, replication: 'database' } as pg.ClientConfig);
+        const query = c.query.bind(c) as (text: string) => Promise<pg.QueryResult>;
+        (c as unknown as { query: (text: string) => Promise<pg.QueryResult> }).query = async (text: string) => {
+          const r = await query(text);
+          await after(text, r);
+          return r;
+        };
+        return c as unknown as PgReplicationClient;
+      },
+    });
+  }
+
   async function slotExists(captureId: string): Promise<boolean> {
     const r = await pool.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`vectordr_${captureId}`]);
     return r.rows.length > 0;
@@ -157,19 +174,9 @@ describe.runIf(hasPg)('change capture on PostgreSQL (pgoutput)', () => {
   it('starts gap-free: a row committed after the slot and before the scan is in the first link, not in the scan', async () => {
     const t = await smallTable('cap_gap');
     const id = newCaptureId();
-    // A replication client that commits a row right after CREATE_REPLICATION_SLOT returns.
-    const a = pgvectorAdapter({
-      pool,
-      replicationClient: () => {
-        const c = pgClient({ connectionString: PG_URL, replication: 'database' } as pg.ClientConfig);
-        const query = c.query.bind(c) as (text: string) => Promise<pg.QueryResult>;
-        (c as unknown as { query: (text: string) => Promise<pg.QueryResult> }).query = async (text: string) => {
-          const r = await query(text);
-          if (text.startsWith('CREATE_REPLICATION_SLOT')) await pool.query(`INSERT INTO "${t}" VALUES (999, '[9,9,9]', 'between', 9)`);
-          return r;
-        };
-        return c as unknown as PgReplicationClient;
-      },
+    // A row committed right after CREATE_REPLICATION_SLOT returns, before the scan starts.
+    const a = adapterWithReplicationHook(async (command) => {
+      if (command.startsWith('CREATE_REPLICATION_SLOT')) await pool.query(`INSERT INTO "${t}" VALUES (999, '[9,9,9]', 'between', 9)`);
     });
     try {
       const { records, checkpoint } = await startChain(t, id, a);
@@ -478,11 +485,19 @@ describe.runIf(hasPg)('change capture on PostgreSQL (pgoutput)', () => {
     expect(await adapter.captureStatus(id)).toEqual({ exists: false, warnings: [] });
   });
 
-  it('a failure while starting leaves no slot behind', async () => {
+  it('a failure while starting leaves no slot or publication behind', async () => {
     const id = newCaptureId();
     const err = await adapter.scan(tableName('cap_missing'), { batchSize: 10, startCapture: { captureId: id } }).catch((e: unknown) => e);
     expect(isVectordrError(err)).toBe(true);
     expect(await slotExists(id)).toBe(false);
+    // The slot exists, then the scan cannot start (here: the snapshot name is lost on the way).
+    const t = await smallTable('cap_fail');
+    const a = adapterWithReplicationHook((command, result) => {
+      if (command.startsWith('CREATE_REPLICATION_SLOT')) result.rows[0].snapshot_name = '00000000-00000000-0';
+    });
+    await expect(a.scan(t, { batchSize: 10, startCapture: { captureId: id } })).rejects.toThrow(/snapshot/);
+    expect(await slotExists(id)).toBe(false);
+    expect((await pool.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [`vectordr_${id}`])).rows).toEqual([]);
   });
 
   it('ids stay exact on a text key with trailing blanks (char(n)) in deletes', async () => {
