@@ -7,7 +7,7 @@
  */
 import type { CapturePlan, CaptureStatus, Change, ChangeSession, ScanOptions, ScanSession } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
-import { InvalidInputError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { ConflictError, InvalidInputError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import type { Checkpoint, CollectionSchema, Id } from '../../src/model.js';
 import { retry } from '../../src/retry.js';
 import {
@@ -230,57 +230,74 @@ export class PgvectorCapture {
           'other-cluster',
           `This PostgreSQL cluster (system ${systemId}) is not the one the chain started on (${String(v.systemId)}).`,
         );
-      const start = await this.ctx.run(what, async () => {
-        const slotState = await waitInactive(q, slot, ACTIVE_WAIT_MS, options.signal);
-        if (slotState === undefined) throw chainBroken('capture-lost', `Replication slot ${slot} no longer exists.`);
-        if (slotState.wal_status === 'lost' || (slotState.invalidation_reason ?? null) !== null) {
-          throw chainBroken(
-            'capture-lost',
-            `Replication slot ${slot} was invalidated (${slotState.invalidation_reason ?? `wal_status ${String(slotState.wal_status)}`}): ` +
-              `it lost WAL the next link needs (max_slot_wal_keep_size).`,
-          );
-        }
-        const pub = await q.query(
-          `SELECT p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AS ok,
-                  EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables t WHERE t.pubname = p.pubname AND t.schemaname = $2 AND t.tablename = $3) AS covers
-             FROM pg_catalog.pg_publication p WHERE p.pubname = $1`,
-          [publication, schemaName, tableName],
-        );
-        const p = pub.rows[0];
-        if (p?.ok !== true || p.covers !== true)
-          throw chainBroken('publication-changed', `Publication ${publication} is missing, changed, or no longer covers the table.`);
-        let confirmed = parseLsn(String(slotState.confirmed_flush_lsn));
-        if (confirmed > fromLsn) {
-          throw chainBroken(
-            'capture-lost',
-            `Replication slot ${slot} is at ${formatLsn(confirmed)}, past the parent's checkpoint ${formatLsn(fromLsn)}: ` +
-              `the changes between were released.`,
-          );
-        }
-        if (confirmed < fromLsn) {
-          // The parent's manifest is durable but its advance did not happen (a crash in between).
-          const r = await q.query(`SELECT end_lsn::text AS lsn FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)`, [
-            slot,
-            formatLsn(fromLsn),
-          ]);
-          confirmed = parseLsn(String(r.rows[0]?.lsn));
-        }
-        const flush = (await serverVersion(q)) >= 170000 ? ', true' : '';
-        // The clock first, then the marker: every transaction committed before the watermark commits
-        // before the marker, so the link (commits before the marker) holds it.
-        const t = await q.query(
-          `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS watermark,
-                  pg_catalog.pg_logical_emit_message(false, 'vectordr', $1${flush})::text AS target`,
-          [slot],
-        );
-        return { ack: confirmed, target: parseLsn(String(t.rows[0]?.target)), watermark: String(t.rows[0]?.watermark) };
-      });
+      const start = await this.ctx.run(what, () => this.prepareLink({ slot, publication, schemaName, tableName, fromLsn }, options.signal));
       repl.start(slot, publication, start.ack);
       return new PgoutputSession(this.ctx, { info, columns, shape, slot, publication, systemId, collection }, repl, start, options.signal);
     } catch (err) {
       await repl.close();
       throw pgvectorError(err, what);
     }
+  }
+
+  /**
+   * Checks the slot and the publication, advances a slot the parent's commit did not reach, and
+   * writes the link's marker: where the link ends (`target`) and the time it is complete up to.
+   */
+  private async prepareLink(
+    l: { slot: string; publication: string; schemaName: string; tableName: string; fromLsn: bigint },
+    signal: AbortSignal | undefined,
+  ): Promise<{ ack: bigint; target: bigint; watermark: string }> {
+    const { slot, publication, schemaName, tableName, fromLsn } = l;
+    const q = this.ctx.driver;
+    const slotState = await waitInactive(q, slot, ACTIVE_WAIT_MS, signal);
+    if (slotState === undefined) throw chainBroken('capture-lost', `Replication slot ${slot} no longer exists.`);
+    if (slotState.active_pid != null) {
+      throw new ConflictError('LOCKED', `Replication slot ${slot} is being streamed by another session (pid ${slotState.active_pid}).`, {
+        plugin: PLUGIN,
+        details: { slot, pid: slotState.active_pid },
+      });
+    }
+    if (slotState.wal_status === 'lost' || (slotState.invalidation_reason ?? null) !== null) {
+      throw chainBroken(
+        'capture-lost',
+        `Replication slot ${slot} was invalidated (${slotState.invalidation_reason ?? `wal_status ${String(slotState.wal_status)}`}): ` +
+          `it lost WAL the next link needs (max_slot_wal_keep_size).`,
+      );
+    }
+    const pub = await q.query(
+      `SELECT p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AS ok,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables t WHERE t.pubname = p.pubname AND t.schemaname = $2 AND t.tablename = $3) AS covers
+         FROM pg_catalog.pg_publication p WHERE p.pubname = $1`,
+      [publication, schemaName, tableName],
+    );
+    const p = pub.rows[0];
+    if (p?.ok !== true || p.covers !== true)
+      throw chainBroken('publication-changed', `Publication ${publication} is missing, changed, or no longer covers the table.`);
+    let confirmed = parseLsn(String(slotState.confirmed_flush_lsn));
+    if (confirmed > fromLsn) {
+      throw chainBroken(
+        'capture-lost',
+        `Replication slot ${slot} is at ${formatLsn(confirmed)}, past the parent's checkpoint ${formatLsn(fromLsn)}: ` +
+          `the changes between were released.`,
+      );
+    }
+    if (confirmed < fromLsn) {
+      // The parent's manifest is durable but its advance did not happen (a crash in between).
+      const r = await q.query(`SELECT end_lsn::text AS lsn FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)`, [
+        slot,
+        formatLsn(fromLsn),
+      ]);
+      confirmed = parseLsn(String(r.rows[0]?.lsn));
+    }
+    const flush = (await serverVersion(q)) >= 170000 ? ', true' : '';
+    // The clock first, then the marker: every transaction committed before the watermark commits
+    // before the marker, so the link (commits before the marker) holds it.
+    const t = await q.query(
+      `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS watermark,
+              pg_catalog.pg_logical_emit_message(false, 'vectordr', $1${flush})::text AS target`,
+      [slot],
+    );
+    return { ack: confirmed, target: parseLsn(String(t.rows[0]?.target)), watermark: String(t.rows[0]?.watermark) };
   }
 
   async status(captureId: string): Promise<CaptureStatus> {
