@@ -183,13 +183,7 @@ export class PgvectorCapture {
         value: { slot, publication, lsn: consistentPoint, systemId, shape },
         takenAt: new Date().toISOString(),
       };
-      return {
-        schema: scan.schema,
-        estimatedRows: scan.estimatedRows,
-        checkpoint,
-        batches: () => scan.batches(),
-        close: () => scan.close(),
-      };
+      return { ...scan, checkpoint };
     } catch (err) {
       await repl?.close();
       await this.drop(options.startCapture.captureId).catch(() => undefined);
