@@ -138,6 +138,11 @@ export interface ChangeSession {
   readonly capture: CaptureInfo;
   /** Changes since the parent's checkpoint, up to a point fixed when the session opened. */
   changes(): AsyncIterable<readonly Change[]>;
+  /**
+   * For a feed that cannot see deletes (modification times): every id the collection holds now,
+   * read after `changes()` ended; the core deletes the chain's ids that are not among them.
+   */
+  ids?(): AsyncIterable<readonly Id[]>;
   /** After `changes()` ended: where the next link starts, and the engine time this link is complete up to (ISO-8601). */
   end(): { checkpoint: Checkpoint; watermark: string };
   /** The link is durable: release what the engine keeps before `checkpoint` (advance the slot). Idempotent. */
@@ -165,6 +170,8 @@ export interface CaptureStatus {
 export interface ScanSession {
   readonly schema: CollectionSchema;
   readonly checkpoint: Checkpoint | undefined;
+  /** True when every row comes from one consistent engine view (PostgreSQL REPEATABLE READ); else the scan is a window. */
+  readonly consistent?: boolean;
   /** Row count at the snapshot point when cheap to get, else an estimate or undefined. */
   readonly estimatedRows: number | undefined;
   batches(): AsyncIterable<RecordBatch>;

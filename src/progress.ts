@@ -1,7 +1,7 @@
 /** Progress reported by every long operation, through the `onProgress` callback. */
 export interface ProgressEvent {
   operation: 'snapshot' | 'restore' | 'verify-integrity' | 'verify-parity' | 'verify-recall' | 'prune';
-  phase: 'start' | 'scan' | 'segment' | 'write' | 'index' | 'commit' | 'verify' | 'delete' | 'done';
+  phase: 'start' | 'scan' | 'segment' | 'write' | 'index' | 'commit' | 'verify' | 'delete' | 'chain-broken' | 'done';
   rows: number;
   /**
    * Known or estimated total rows; absent when the engine cannot say (an adapter that gives no

@@ -32,6 +32,13 @@ export function idBytes(idType: IdType, id: Id): Uint8Array {
   return out;
 }
 
+/** The id that `idBytes` encoded (the inverse, for ids read back from a delta index). */
+export function idFromBytes(idType: IdType, b: Uint8Array): Id {
+  if (b[0] !== ID_TAG[idType]) throw new RangeError(`id bytes tagged ${b[0]} are not a ${idType} id`);
+  if (idType === 'int64') return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigInt64(1);
+  return Buffer.from(b.buffer, b.byteOffset + 1, b.byteLength - 1).toString('utf8');
+}
+
 export function bucketOf(idB: Uint8Array, buckets: number): number {
   const h = createHash('sha256').update(idB).digest();
   return h.readUInt32BE(0) % buckets;
@@ -81,6 +88,30 @@ export class BucketDigest {
   add(bucket: number, digest: Uint8Array): void {
     this.counts[bucket] = (this.counts[bucket] as number) + 1;
     this.addSum(bucket, digest);
+  }
+
+  /** Removes a record digest added before (a link's previous digest of an updated or deleted id). */
+  subtract(bucket: number, digest: Uint8Array): void {
+    this.counts[bucket] = (this.counts[bucket] as number) - 1;
+    // x - d = x + (2^256 - d) mod 2^256: add the two's complement of d.
+    const neg = new Uint8Array(32);
+    let carry = 1;
+    for (let i = 31; i >= 0; i--) {
+      const v = (~(digest[i] as number) & 0xff) + carry;
+      neg[i] = v & 0xff;
+      carry = v >> 8;
+    }
+    this.addSum(bucket, neg);
+  }
+
+  /** An accumulator holding a recorded state (a manifest's `digest`), to continue from it. */
+  static fromJSON(json: Pick<BucketDigestJson, 'buckets' | 'counts' | 'sums'>): BucketDigest {
+    const d = new BucketDigest(json.buckets);
+    for (let b = 0; b < json.buckets; b++) {
+      d.counts[b] = json.counts[b] as number;
+      d.addSum(b, Buffer.from(json.sums[b] as string, 'hex'));
+    }
+    return d;
   }
 
   /** Adds another accumulator's buckets into this one (sums are associative). */

@@ -19,7 +19,7 @@ export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
  * (`FORMAT_FEATURE`) before anything else of it is interpreted: later additions add a feature, not a
  * version.
  */
-export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>();
+export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>(['incremental']);
 
 const checksumString = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 const featuresList = z
@@ -107,14 +107,54 @@ const ManifestV1Schema = z.strictObject({
   checksum: checksumString.optional(),
 });
 
-export const ManifestSchema = z.strictObject({
-  formatVersion: z.literal(2),
-  ...manifestShape,
-  /** Features a reader must implement to read this snapshot; `[]` for a plain full snapshot. */
-  features: featuresList,
-  /** `sha256:<hex>` of the RFC 8785 canonical JSON of every other field (as parsed). Required. */
-  checksum: checksumString,
+/** How a snapshot was captured (docs/format.md, "Chains"). */
+export const CaptureInfoSchema = z.strictObject({
+  mode: z.enum(['scan', 'pgoutput', 'timestamp', 'fingerprint-diff']),
+  exact: z.boolean(),
+  reason: z.string().optional(),
 });
+
+/** The fields of feature `incremental`: present on every snapshot that names it, absent otherwise. */
+const chainShape = {
+  /** Id of the chain's full snapshot (a full snapshot's own id). */
+  chain: z.string().min(1).optional(),
+  /** Links from the chain's full snapshot: 0 for the full snapshot itself. */
+  depth: z.number().int().nonnegative().optional(),
+  capture: CaptureInfoSchema.optional(),
+  /** ISO-8601 engine time the snapshot is complete up to: every change before it is in this snapshot or an ancestor. */
+  watermark: z.string().optional(),
+  /** Chunks of the delta index, in id order. */
+  deltaIndex: z.array(SegmentRefSchema).optional(),
+  /** Why this full snapshot was taken although an incremental was asked for (no usable parent, the chain broke). */
+  autoFull: z.string().optional(),
+};
+const CHAIN_FIELDS = ['chain', 'depth', 'capture', 'watermark', 'deltaIndex'] as const;
+
+export const ManifestSchema = z
+  .strictObject({
+    formatVersion: z.literal(2),
+    ...manifestShape,
+    ...chainShape,
+    /** Features a reader must implement to read this snapshot; `[]` for a plain full snapshot. */
+    features: featuresList,
+    /** `sha256:<hex>` of the RFC 8785 canonical JSON of every other field (as parsed). Required. */
+    checksum: checksumString,
+  })
+  .superRefine((m, ctx) => {
+    const incremental = m.features.includes('incremental');
+    const issue = (message: string): void => ctx.addIssue({ code: 'custom', message });
+    for (const f of CHAIN_FIELDS) {
+      if (incremental && m[f] === undefined) issue(`a snapshot with feature "incremental" must have "${f}"`);
+      if (!incremental && m[f] !== undefined) issue(`"${f}" is only allowed with feature "incremental"`);
+    }
+    if (m.kind === 'incremental' && (!incremental || m.parent === null))
+      issue('an incremental snapshot needs feature "incremental" and a parent');
+    if (m.kind === 'full' && m.parent !== null) issue('a full snapshot has no parent');
+    if (incremental && m.kind === 'full' && (m.chain !== m.id || m.depth !== 0)) issue('a full snapshot is its own chain, at depth 0');
+    if (incremental && m.kind === 'incremental' && (m.chain === m.id || m.depth === 0))
+      issue('a link is at depth 1 or more of another chain');
+    if (m.kind === 'full' && m.rows.deletes !== 0) issue('a full snapshot has no delete rows');
+  });
 /** The source of a manifest in memory: every fact known, whether the manifest recorded it or the reader derived it. */
 export type ManifestSource = z.infer<typeof ManifestSchema>['source'] & { normalizesCosine: boolean };
 

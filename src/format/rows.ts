@@ -98,3 +98,28 @@ export function concatBatches(idType: IdType, vectorFields: { name: string; dims
   const ops: RecordOp[] | undefined = anyOps ? batches.flatMap((b) => b.ops ?? new Array<RecordOp>(b.length).fill('upsert')) : undefined;
   return { length: n, ids, vectors, payloads: batches.flatMap((b) => b.payloads), ...(ops ? { ops } : {}) };
 }
+
+/** The rows of `batch` where `keep[i]` is non-zero, in order (the batch itself when it keeps all). */
+export function filterBatch(batch: RecordBatch, keep: Uint8Array): RecordBatch {
+  let kept = 0;
+  for (let i = 0; i < batch.length; i++) if (keep[i]) kept++;
+  if (kept === batch.length) return batch;
+  const rows: number[] = [];
+  for (let i = 0; i < batch.length; i++) if (keep[i]) rows.push(i);
+  const vectors: Record<string, VectorColumn> = {};
+  for (const [name, col] of Object.entries(batch.vectors)) {
+    const data = new Float32Array(kept * col.dims);
+    const valid = col.valid ? new Uint8Array(kept) : undefined;
+    rows.forEach((r, j) => {
+      data.set(col.data.subarray(r * col.dims, (r + 1) * col.dims), j * col.dims);
+      if (valid) valid[j] = col.valid?.[r] ?? 1;
+    });
+    vectors[name] = valid ? { dims: col.dims, data, valid } : { dims: col.dims, data };
+  }
+  const ids: BigInt64Array | string[] =
+    batch.ids instanceof BigInt64Array
+      ? BigInt64Array.from(rows, (r) => (batch.ids as BigInt64Array)[r] as bigint)
+      : rows.map((r) => (batch.ids as string[])[r] as string);
+  const ops = batch.ops ? rows.map((r) => batch.ops?.[r] as RecordOp) : undefined;
+  return { length: kept, ids, vectors, payloads: rows.map((r) => batch.payloads[r] ?? {}), ...(ops ? { ops } : {}) };
+}

@@ -26,6 +26,12 @@ export interface SegmentRows {
   /** `rows * 32` bytes of record digests. */
   digests: Uint8Array;
   ops: RecordOp[];
+  /**
+   * Segments of incremental links only (feature `incremental`): `rows * 32` bytes of the previous
+   * record digest of each row's id (its digest in the parent chain), and `prevValid[i] === 0` where
+   * the id had none (an insert). Column `prev_digest`, nullable `FIXED_LEN_BYTE_ARRAY(32)`.
+   */
+  prev?: { digests: Uint8Array; valid: Uint8Array };
 }
 
 export interface SegmentLayout {
@@ -58,7 +64,7 @@ export interface EncodeOptions {
 }
 
 /** Flat columns by name; parquet-wasm cannot address the nested vector leaf, so vectors take the global setting. */
-const FLAT_COLUMNS = ['id', 'op', 'digest', 'payload'];
+const FLAT_COLUMNS = ['id', 'op', 'digest', 'payload', 'prev_digest'];
 
 export function encodeSegment(
   layout: SegmentLayout,
@@ -72,6 +78,18 @@ export function encodeSegment(
   columns.op = arrow.vectorFromArray(rows.ops, new arrow.Utf8());
   columns.digest = arrow.makeVector(arrow.makeData({ type: new arrow.FixedSizeBinary(32), length: n, nullCount: 0, data: rows.digests }));
   columns.payload = arrow.vectorFromArray(rows.payloadJson, new arrow.Utf8());
+  if (rows.prev) {
+    const nulls = validityBitmap(rows.prev.valid);
+    columns.prev_digest = arrow.makeVector(
+      arrow.makeData({
+        type: new arrow.FixedSizeBinary(32),
+        length: n,
+        nullCount: nulls.nullCount,
+        nullBitmap: nulls.bitmap,
+        data: rows.prev.digests,
+      }),
+    );
+  }
   for (const v of layout.vectors) {
     const col = batch.vectors[v.name];
     if (!col) throw new RangeError(`batch has no vector column ${v.name}`);
@@ -141,6 +159,19 @@ export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 's
       o += d.length;
     }
   }
+  let prev: SegmentRows['prev'];
+  const prevCol = table.getChild('prev_digest');
+  if (prevCol) {
+    const pd = new Uint8Array(n * 32);
+    const valid = new Uint8Array(n);
+    let o = 0;
+    for (const d of prevCol.data) {
+      pd.set((d.values as Uint8Array).subarray(d.offset * 32, (d.offset + d.length) * 32), o * 32);
+      for (let i = 0; i < d.length; i++) valid[o + i] = d.getValid(i) ? 1 : 0;
+      o += d.length;
+    }
+    prev = { digests: pd, valid };
+  }
   const vectors: Record<string, VectorColumn> = {};
   for (const v of layout.vectors) {
     const col = column(VECTOR_COLUMN_PREFIX + v.name);
@@ -167,5 +198,5 @@ export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 's
     vectors[v.name] = valid ? { dims: v.dims, data, valid } : { dims: v.dims, data };
   }
   const payloads: Payload[] = payloadJson.map(parsePayload);
-  return { batch: { length: n, ids, vectors, payloads, ops }, payloadJson, digests, ops };
+  return { batch: { length: n, ids, vectors, payloads, ops }, payloadJson, digests, ops, ...(prev ? { prev } : {}) };
 }

@@ -31,6 +31,8 @@ export interface RepositoryContext {
   readonly logger: Logger;
   /** The storage's location (a path, `s3://bucket/prefix`), for messages. */
   readonly location: string;
+  /** The repository's random id (config `id`): names what it owns elsewhere (a replication slot). */
+  readonly repositoryId: string;
 }
 
 export interface Locker {
@@ -96,8 +98,8 @@ export interface DataCollector {
   deleteManifest(ref: SnapshotRef): Promise<void>;
 }
 
-export type SnapshotStore = RepositoryContext & Locker & SegmentWriter & ManifestWriter;
-export type RestoreStore = RepositoryContext & Locker & ManifestReader & SegmentReader;
+export type SnapshotStore = RepositoryContext & Locker & SegmentWriter & ManifestWriter & ManifestReader & SegmentReader & SnapshotLister;
+export type RestoreStore = RepositoryContext & Locker & ManifestReader & SegmentReader & SnapshotLister;
 /** What parity and recall read: a manifest and its segments. */
 export type SnapshotReader = ManifestReader & SegmentReader;
 export type IntegrityStore = SnapshotReader & SnapshotLister;

@@ -74,6 +74,10 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     return this.#cipher !== undefined;
   }
 
+  get repositoryId(): string {
+    return this.config.id;
+  }
+
   get location(): string {
     return this.storage.location;
   }

@@ -23,9 +23,10 @@ import {
   throwIfAborted,
 } from '../errors.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
-import { sliceBatch } from '../format/rows.js';
+import { filterBatch, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch } from '../model.js';
+import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch, type RecordOp } from '../model.js';
+import { type FoldPlan, beforeFirstSnapshot, checkFoldDigest, planFold, resolveChain } from '../chain/chain.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import { type RestoreStore, segmentSizeError } from '../repository/ports.js';
@@ -35,8 +36,14 @@ import { operationOptions, parseOptions } from '../options.js';
 export const RestoreOptionsSchema = z.strictObject({
   /** Collection name the snapshot was taken of. */
   collection: z.string().min(1),
-  /** Snapshot id, or 'latest'. @default 'latest' */
+  /** Snapshot id, or 'latest'. A link of a chain restores the state it records (the chain folded up to it). @default 'latest' */
   snapshot: z.string().default('latest'),
+  /**
+   * Point in time: the newest snapshot (full or link) whose watermark is at or before this time;
+   * a string is a snapshot id (the same as `snapshot`). Restores only states a manifest records,
+   * never a time between two snapshots. Overrides `snapshot`.
+   */
+  at: z.union([z.date(), z.string().min(1)]).optional(),
   /** Name to restore into. @default the snapshot's collection name */
   target: z.string().min(1).optional(),
   /**
@@ -140,8 +147,12 @@ function missingOnTarget(existing: CollectionSchema, schema: CollectionSchema, s
 }
 
 const MARKER_PREFIX = 'vectordr-restore/v1';
+/** Restores of a chain: `<segment>` counts the segments of every link, full snapshot first (docs/format.md, "Restore marker v2"). */
+const MARKER_PREFIX_V2 = 'vectordr-restore/v2';
 
 interface Marker {
+  /** v2: a chain restore (segments numbered across the links). */
+  chain: boolean;
   snapshot: string;
   /** 1-based segment in progress; 0 = nothing written yet. */
   segment: number;
@@ -151,12 +162,14 @@ interface Marker {
 }
 
 function formatMarker(m: Marker): string {
-  return `${MARKER_PREFIX} ${m.snapshot} ${m.segment} ${m.rows} ${m.mode === 'insert' ? 'i' : 'u'}`;
+  return `${m.chain ? MARKER_PREFIX_V2 : MARKER_PREFIX} ${m.snapshot} ${m.segment} ${m.rows} ${m.mode === 'insert' ? 'i' : 'u'}`;
 }
 
 function parseMarker(s: string | undefined): Marker | undefined {
-  const m = s ? /^vectordr-restore\/v1 ([0-9A-Z]{26}) (\d+) (\d+) ([iu])$/.exec(s) : null;
-  return m ? { snapshot: m[1] as string, segment: Number(m[2]), rows: Number(m[3]), mode: m[4] === 'i' ? 'insert' : 'upsert' } : undefined;
+  const m = s ? /^vectordr-restore\/v([12]) ([0-9A-Z]{26}) (\d+) (\d+) ([iu])$/.exec(s) : null;
+  return m
+    ? { chain: m[1] === '2', snapshot: m[2] as string, segment: Number(m[3]), rows: Number(m[4]), mode: m[5] === 'i' ? 'insert' : 'upsert' }
+    : undefined;
 }
 
 /** Deterministic staging name, so a rerun finds the staging collection of an interrupted restore. */
@@ -215,8 +228,8 @@ function withFieldTypesOf(existing: CollectionSchema, schema: CollectionSchema):
 }
 
 /** Every segment exists with the recorded size: a missing or truncated one fails before any write. */
-async function preflight(repo: RestoreStore, manifest: Manifest, signal?: AbortSignal): Promise<void> {
-  for (const ref of manifest.segments) {
+async function preflight(repo: RestoreStore, manifest: Manifest, flat: readonly FlatSegment[], signal?: AbortSignal): Promise<void> {
+  for (const { ref } of flat) {
     throwIfAborted(signal);
     const size = await repo.statSegment(ref);
     if (size === undefined)
@@ -263,13 +276,62 @@ async function restoreUnderLock(
 ): Promise<RestoreResult> {
   const { signal } = opts;
   const progress = new ProgressReporter('restore', opts.onProgress);
-  const manifest = await repo.readManifest(opts.collection, opts.snapshot);
-  if (manifest.kind !== 'full') {
-    throw new UnsupportedOperationError(
-      `Snapshot ${manifest.id} is ${manifest.kind}; restoring snapshot chains is not supported ` +
-        `by this version. Restore a full snapshot.`,
-    );
+  const manifest =
+    opts.at instanceof Date
+      ? await manifestAt(repo, opts.collection, opts.at, signal)
+      : await repo.readManifest(opts.collection, opts.at ?? opts.snapshot);
+  // A link restores the state it records: its chain folded up to it, each id's newest row.
+  const chain = manifest.kind === 'incremental' ? await resolveChain(repo, manifest, signal) : [manifest];
+  const isChain = chain.length > 1;
+  const flat: FlatSegment[] = chain.flatMap((m, link) => m.segments.map((ref, index) => ({ link, index, ref, manifest: m })));
+  let fold: FoldPlan | undefined;
+  if (isChain) {
+    fold = await planFold(repo, chain, signal);
+    try {
+      checkFoldDigest(manifest, fold.digest, `Restore of ${manifest.id}`);
+    } catch (err) {
+      await fold.superseded.close();
+      throw err;
+    }
   }
+  try {
+    return await restoreManifest(repo, adapter, opts, { manifest, isChain, flat, fold, progress });
+  } finally {
+    await fold?.superseded.close();
+  }
+}
+
+/** One segment of the snapshot or chain being restored, in load order (full snapshot first). */
+interface FlatSegment {
+  link: number;
+  index: number;
+  ref: SegmentRef;
+  manifest: Manifest;
+}
+
+/** The newest snapshot of `collection` complete at `at` (its watermark, or for a plain full snapshot its start, is not after it). */
+async function manifestAt(repo: RestoreStore, collection: string, at: Date, signal?: AbortSignal): Promise<Manifest> {
+  const refs = await repo.snapshotRefs({ collection, ...(signal ? { signal } : {}) });
+  if (refs.length === 0) throw await repo.noSnapshotError(collection, signal);
+  let first: string | undefined;
+  for (let i = refs.length - 1; i >= 0; i--) {
+    throwIfAborted(signal);
+    const m = await repo.readManifest(collection, (refs[i] as { id: string }).id);
+    if (Date.parse(m.watermark ?? m.createdAt) <= at.getTime()) return m;
+    first = m.id;
+  }
+  throw beforeFirstSnapshot(collection, at, first);
+}
+
+async function restoreManifest(
+  repo: RestoreStore,
+  adapter: VectorAdapter,
+  opts: z.output<typeof RestoreOptionsSchema>,
+  plan: { manifest: Manifest; isChain: boolean; flat: FlatSegment[]; fold: FoldPlan | undefined; progress: ProgressReporter },
+): Promise<RestoreResult> {
+  const { signal } = opts;
+  const { manifest, isChain, flat, fold, progress } = plan;
+  const expectedRows = fold ? fold.rows : manifest.rows.upserts;
   const target = opts.target ?? manifest.collection;
   // Native type declarations only mean something to the engine that wrote them.
   const sameEngine = manifest.source.engine === adapter.engine;
@@ -288,10 +350,10 @@ async function restoreUnderLock(
   checkTargetSupports(adapter, schema);
   // Everything the target engine can refuse about this schema, before anything is created or dropped.
   await adapter.preflightCreate?.(schema);
-  progress.totalRows = manifest.rows.upserts;
-  progress.totalSegments = manifest.segments.length;
+  progress.totalRows = expectedRows;
+  progress.totalSegments = flat.length;
   progress.emit('start');
-  await preflight(repo, manifest, signal);
+  await preflight(repo, manifest, flat, signal);
 
   // Decide where rows go, and whether an interrupted run of this same restore is to be resumed.
   // Into an existing target (append, or fail into an empty one) an engine with merge() loads a
@@ -309,7 +371,7 @@ async function restoreUnderLock(
 
   if (await adapter.exists(writeInto)) {
     const marker = parseMarker(await adapter.readMarker(writeInto));
-    if (marker?.snapshot === manifest.id) {
+    if (marker?.snapshot === manifest.id && marker.chain === isChain) {
       resumeFrom = marker;
       mode = marker.mode;
     } else if (useStaging) {
@@ -342,14 +404,14 @@ async function restoreUnderLock(
     }
     if (!useStaging) {
       mode = 'upsert';
-      await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: 0, rows: 0, mode }));
+      await adapter.writeMarker(writeInto, formatMarker({ chain: isChain, snapshot: manifest.id, segment: 0, rows: 0, mode }));
     }
   }
   if (!(await adapter.exists(writeInto))) {
     await adapter.create({ ...stagingSchema, name: writeInto }, { indexes: 'deferred', signal });
     mode = 'insert';
     resumeFrom = undefined;
-    await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: 0, rows: 0, mode }));
+    await adapter.writeMarker(writeInto, formatMarker({ chain: isChain, snapshot: manifest.id, segment: 0, rows: 0, mode }));
   }
 
   let loaded = false;
@@ -370,28 +432,47 @@ async function restoreUnderLock(
 
   async function load(): Promise<RestoreResult> {
     const loadStart = performance.now();
-    const layout = segmentLayout(manifest.schema);
     const skipRowsOf = (s: number): number => {
-      const ref = manifest.segments[s] as SegmentRef;
+      const ref = (flat[s] as FlatSegment).ref;
       return !resumeFrom || s + 1 > resumeFrom.segment ? 0 : s + 1 === resumeFrom.segment ? resumeFrom.rows : ref.rows;
     };
     /** Reads, checks and decodes one segment. */
-    const readSegment = async (s: number): Promise<RecordBatch> => {
-      const ref = manifest.segments[s] as SegmentRef;
-      const decoded = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
-      if (decoded.ops.some((op) => op !== 'upsert')) {
+    const readSegment = async (s: number): Promise<RecordBatch & { ops?: RecordOp[] }> => {
+      const { ref, manifest: m } = flat[s] as FlatSegment;
+      const decoded = decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key);
+      if (m.kind === 'full' && decoded.ops.some((op) => op !== 'upsert')) {
         throw new IntegrityError(
           'SEGMENT_CORRUPT',
-          `Segment ${ref.key} of full snapshot ${manifest.id} contains delete rows; the snapshot is ` + `inconsistent.`,
+          `Segment ${ref.key} of full snapshot ${m.id} contains delete rows; the snapshot is ` + `inconsistent.`,
         );
       }
       // Vectors (dims, finite values) are validated by adapter.write before it sends anything.
       return decoded.batch;
     };
-    const todo = manifest.segments.map((_, s) => s).filter((s) => skipRowsOf(s) < (manifest.segments[s] as SegmentRef).rows);
+    const todo = flat.map((_, s) => s).filter((s) => skipRowsOf(s) < (flat[s] as FlatSegment).ref.rows);
     let uncertain = resumeFrom !== undefined && !adapter.capabilities.atomicMarker;
     const pending = new Set(todo);
-    let rows = manifest.segments.reduce((n, ref, s) => (pending.has(s) ? n : n + ref.rows), 0);
+    let rows = flat.reduce((n, f, s) => (pending.has(s) ? n : n + f.ref.rows), 0);
+    // Rows of a chain that the folded state does not hold (superseded versions), in load order.
+    const superseded = fold ? fold.superseded.sorted()[Symbol.asyncIterator]() : undefined;
+    let nextSuperseded = superseded ? await superseded.next() : undefined;
+    const keptRows = async (s: number, batch: RecordBatch & { ops?: RecordOp[] }): Promise<Uint8Array | undefined> => {
+      if (!isChain) return undefined;
+      const { link, index } = flat[s] as FlatSegment;
+      const keep = new Uint8Array(batch.length).fill(1);
+      batch.ops?.forEach((op, i) => {
+        if (op !== 'upsert') keep[i] = 0;
+      });
+      while (nextSuperseded && !nextSuperseded.done) {
+        const k = Buffer.from(nextSuperseded.value.key);
+        const l = k.readUInt32BE(0);
+        const g = k.readUInt32BE(4);
+        if (l > link || (l === link && g > index)) break;
+        if (l === link && g === index) keep[k.readUInt32BE(8)] = 0;
+        nextSuperseded = await superseded?.next();
+      }
+      return keep;
+    };
     // One segment read ahead: the next is read and decoded while the engine ingests the current one.
     // Writes stay strictly in order, so the marker always describes a prefix of the snapshot.
     const prefetch = (k: number): Promise<RecordBatch> | undefined => {
@@ -404,21 +485,23 @@ async function restoreUnderLock(
     for (let k = 0; k < todo.length; k++) {
       throwIfAborted(signal);
       const s = todo[k] as number;
-      const ref = manifest.segments[s] as SegmentRef;
+      const ref = (flat[s] as FlatSegment).ref;
       const batch = await (next as Promise<RecordBatch>);
       next = prefetch(k + 1);
+      const keep = await keptRows(s, batch);
       const per = opts.writeBatchRows > 0 ? opts.writeBatchRows : batch.length;
       for (let start = skipRowsOf(s); start < batch.length; start += per) {
         const end = Math.min(batch.length, start + per);
-        const part = start === 0 && end === batch.length ? batch : sliceBatch(batch, start, end);
-        const marker = formatMarker({ snapshot: manifest.id, segment: s + 1, rows: end, mode });
+        let part = start === 0 && end === batch.length ? batch : sliceBatch(batch, start, end);
+        if (keep) part = filterBatch(part, keep.subarray(start, end));
+        const marker = formatMarker({ chain: isChain, snapshot: manifest.id, segment: s + 1, rows: end, mode });
         // Without an atomic marker the batch after the marker may already be stored (crash between
         // the write and the marker): resend it as an upsert, so engines that keep duplicate keys
         // on insert (Milvus) do not store it twice.
         const writeMode = uncertain ? 'upsert' : mode;
         uncertain = false;
-        await adapter.write(writeInto, part, { mode: writeMode, marker, signal });
-        if (!adapter.capabilities.atomicMarker) await adapter.writeMarker(writeInto, marker);
+        if (part.length > 0) await adapter.write(writeInto, part, { mode: writeMode, marker, signal });
+        if (!adapter.capabilities.atomicMarker || part.length === 0) await adapter.writeMarker(writeInto, marker);
         progress.rows = rows + end;
         progress.emit('write');
       }
@@ -428,21 +511,22 @@ async function restoreUnderLock(
       progress.bytes += ref.bytes;
       progress.emit('segment');
     }
+    rows = expectedRows;
     const loadMs = performance.now() - loadStart;
     // Into a collection this restore created, fewer rows than the snapshot holds means two ids
     // landed on one record (an id mapping collided, or the engine folded ids): refuse, never report success.
     if (mode === 'insert' && !useStaging && resumeFrom === undefined) {
       const stored = await adapter.count(writeInto);
-      if (stored < manifest.rows.upserts) {
+      if (stored < expectedRows) {
         throw new IntegrityError(
           'ID_COLLISION',
           `${JSON.stringify(writeInto)} holds ${stored} records after loading ` +
-            `${manifest.rows.upserts}: ids of snapshot ${manifest.id} collided in ${adapter.engine} ` +
+            `${expectedRows}: ids of snapshot ${manifest.id} collided in ${adapter.engine} ` +
             `(two ids stored as one). Run verifyParity to see which; restore into an engine that keeps ` +
             `these ids apart.`,
           {
             plugin: adapter.engine,
-            details: { stored, expected: manifest.rows.upserts },
+            details: { stored, expected: expectedRows },
           },
         );
       }
@@ -451,14 +535,14 @@ async function restoreUnderLock(
 
     const indexStart = performance.now();
     let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
-    const alreadyIndexed = resumeFrom !== undefined && resumeFrom.segment > manifest.segments.length;
+    const alreadyIndexed = resumeFrom !== undefined && resumeFrom.segment > flat.length;
     // Rows merged into an existing target are indexed by the target's own indexes.
     if (opts.buildIndexes && mode === 'insert' && !merge && !alreadyIndexed) {
       progress.emit('index');
       indexes = await adapter.buildIndexes(writeInto, { ...schema, name: writeInto }, { signal });
     }
     // Segment N+1 means "loaded and indexed": a rerun after a failed swap only repeats the swap.
-    await adapter.writeMarker(writeInto, formatMarker({ snapshot: manifest.id, segment: manifest.segments.length + 1, rows: 0, mode }));
+    await adapter.writeMarker(writeInto, formatMarker({ chain: isChain, snapshot: manifest.id, segment: flat.length + 1, rows: 0, mode }));
     const indexMs = performance.now() - indexStart;
 
     progress.emit('commit');
@@ -471,7 +555,7 @@ async function restoreUnderLock(
       snapshot: manifest.id,
       target,
       rows,
-      segments: manifest.segments.length,
+      segments: flat.length,
       resumed: resumeFrom !== undefined,
       timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
       indexes,

@@ -6,7 +6,7 @@
  * cut at fixed row counts, so rerunning after a crash produces the same segment bytes for unchanged
  * data and `putSegment` skips what is already stored (resume without a journal).
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
 import { IntegrityError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
@@ -14,55 +14,19 @@ import { newSnapshotId } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
 import { concatBatches, digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { encodeSegment, segmentLayout } from '../format/segment-codec.js';
-import type { CollectionSchema, RecordBatch, RecordOp } from '../model.js';
+import type { RecordBatch, RecordOp } from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { SnapshotStore } from '../repository/ports.js';
 import { validateBatchVectors } from '../validate.js';
-import { operationOptions, parseOptions } from '../options.js';
+import { ExternalSorter } from '../chain/external-sort.js';
+import { IndexWriter, decodeIndexValue, encodeIndexValue } from '../format/delta-index.js';
+import { idBytes } from '../format/digest.js';
+import { incrementalUnderLock } from './incremental.js';
+import { parseOptions } from '../options.js';
+import { SnapshotOptionsSchema, type SnapshotOptions, type SnapshotResult, segmentRowsFor } from './snapshot-options.js';
 
-export const SnapshotOptionsSchema = z.strictObject({
-  /** Free-form labels stored in the manifest (e.g. { trigger: 'cron' }). Never put secrets here. */
-  tags: z.record(z.string(), z.string()).default({}),
-  /**
-   * Target uncompressed bytes per segment. Peak memory is a small multiple of this (the Parquet
-   * encoder holds about four copies); larger segments mean fewer objects, smaller ones less memory
-   * and finer-grained resume.
-   * @default 4194304 (4 MiB): keeps a 768-dim snapshot under 300 MB RSS (docs/benchmarks.md)
-   */
-  segmentBytes: z
-    .number()
-    .int()
-    .min(64 * 1024)
-    .max(1024 * 1024 * 1024)
-    .default(4 * 1024 * 1024),
-  /**
-   * Compression of vector values inside segments. `none` encodes ~3x faster; `zstd` stores float32
-   * embeddings ~8-10% smaller. Payload, ids and digests are always zstd.
-   * @default 'none'
-   */
-  vectorCompression: z.enum(['none', 'zstd']).default('none'),
-  /**
-   * Rows per adapter read. Smaller batches only add copying: rows are assembled into segments anyway.
-   * @default the rows of one segment
-   */
-  batchSize: z.number().int().min(1).max(1_000_000).optional(),
-  ...operationOptions,
-});
-export type SnapshotOptions = z.input<typeof SnapshotOptionsSchema>;
-
-export interface SnapshotResult {
-  manifest: Manifest;
-  /** Segments written by this run (the rest were already in the repository). */
-  uploadedSegments: number;
-  reusedSegments: number;
-}
-
-/** Rows per segment: fixed for a schema, so segment boundaries are reproducible. */
-export function segmentRowsFor(schema: CollectionSchema, segmentBytes: number): number {
-  const rowBytes = schema.vectors.reduce((s, v) => s + v.dims * 4, 0) + 256;
-  return Math.max(1, Math.floor(segmentBytes / rowBytes));
-}
+export { SnapshotOptionsSchema, segmentRowsFor, type SnapshotOptions, type SnapshotResult } from './snapshot-options.js';
 
 export async function takeSnapshot(
   repo: SnapshotStore,
@@ -77,7 +41,12 @@ export async function takeSnapshot(
   // A shared lock keeps prune from deleting this snapshot's segments before its manifest exists.
   const lock = await repo.lock({ exclusive: false, operation: `snapshot ${collection}`, signal });
   try {
-    return await snapshotUnderLock(repo, adapter, collection, opts, lock);
+    if (opts.incremental) {
+      return await incrementalUnderLock(repo, adapter, collection, opts, lock, (extras) =>
+        snapshotUnderLock(repo, adapter, collection, opts, lock, extras),
+      );
+    }
+    return await snapshotUnderLock(repo, adapter, collection, opts, lock, {});
   } finally {
     await lock.release();
   }
@@ -112,12 +81,19 @@ async function confirmBeforeCommit(
   await lock.assertHeld();
 }
 
-async function snapshotUnderLock(
+/** What a full snapshot taken for a chain adds: why it was taken, and the change feed it starts. */
+export interface FullSnapshotExtras {
+  autoFull?: string;
+  startCapture?: { captureId: string };
+}
+
+export async function snapshotUnderLock(
   repo: SnapshotStore,
   adapter: VectorAdapter,
   collection: string,
   opts: z.output<typeof SnapshotOptionsSchema>,
   lock: RepositoryLock,
+  extras: FullSnapshotExtras,
 ): Promise<SnapshotResult> {
   const { signal } = opts;
   const createdAt = new Date().toISOString();
@@ -126,8 +102,16 @@ async function snapshotUnderLock(
   const endpoint = await adapter.describeEndpoint();
   // Read a segment's worth of rows per batch, so segments are cut without re-copying rows.
   const batchSize = opts.batchSize ?? segmentRowsFor(await adapter.describe(collection), opts.segmentBytes);
-  const session = await adapter.scan(collection, { batchSize, signal });
+  const session = await adapter.scan(collection, {
+    batchSize,
+    signal,
+    ...(extras.startCapture ? { startCapture: extras.startCapture } : {}),
+  });
   const segments: SegmentRef[] = [];
+  // The delta index: (id bytes, digest, segment, row) of every row, sorted once the scan is done.
+  // A scan that yields one id twice (Milvus keeps duplicate keys) cannot start a chain: the index is dropped.
+  let index: ExternalSorter | undefined =
+    (opts.deltaIndex ?? opts.incremental) ? new ExternalSorter({ dedupe: 'error', onDuplicate: () => new DuplicateId() }) : undefined;
   let uploaded = 0;
   let rows = 0;
   let encodeMs = 0;
@@ -176,6 +160,16 @@ async function snapshotUnderLock(
       pendingRows = 0;
       const t0 = performance.now();
       const digested = digestBatch(schema.idType, order, batch, acc);
+      if (index) {
+        const segment = segments.length;
+        for (let i = 0; i < batch.length; i++) {
+          const digest = digested.digests.subarray(i * 32, i * 32 + 32);
+          await index.add(
+            idBytes(schema.idType, batch.ids[i] as bigint | string),
+            encodeIndexValue({ op: 'upsert', digest, segment, row: i }),
+          );
+        }
+      }
       const ops = new Array<RecordOp>(batch.length).fill('upsert');
       const bytes = encodeSegment(
         layout,
@@ -208,11 +202,25 @@ async function snapshotUnderLock(
     await flush();
     while (inFlight.length > 0) await awaitOldest();
     const scanMs = performance.now() - loopStart - encodeMs - waitedMs;
+    const deltaIndex = index ? await writeIndex(repo, index, signal) : undefined;
+    if (index && !deltaIndex) {
+      repo.logger.warn({ collection }, 'the scan yielded an id twice: this full snapshot has no delta index and cannot start a chain');
+    }
 
     throwIfAborted(signal);
+    const chain: Partial<Manifest> = deltaIndex
+      ? {
+          chain: id,
+          depth: 0,
+          capture: { mode: 'scan', exact: session.consistent === true },
+          watermark: createdAt,
+          deltaIndex,
+          ...(extras.autoFull ? { autoFull: extras.autoFull } : {}),
+        }
+      : {};
     const manifest: Manifest = {
       formatVersion: FORMAT_VERSION,
-      features: [],
+      features: deltaIndex ? ['incremental'] : [],
       id,
       kind: 'full',
       parent: null,
@@ -232,16 +240,39 @@ async function snapshotUnderLock(
         totalMs: Math.round(progress.elapsedMs),
       },
       tags: opts.tags,
+      ...chain,
     };
     progress.emit('commit');
-    await confirmBeforeCommit(repo, lock, segments, signal);
+    await confirmBeforeCommit(repo, lock, [...segments, ...(deltaIndex ?? [])], signal);
     await repo.commitManifest(manifest);
     progress.emit('done');
     repo.logger.info({ snapshot: id, collection, rows, segments: segments.length, uploaded }, 'snapshot committed');
-    return { manifest, uploadedSegments: uploaded, reusedSegments: segments.length - uploaded };
+    return {
+      manifest,
+      kind: 'full',
+      ...(extras.autoFull ? { autoFull: extras.autoFull } : {}),
+      uploadedSegments: uploaded,
+      reusedSegments: segments.length - uploaded,
+    };
   } finally {
     // After a failure, let stores already started settle: nothing of this run outlives its lock.
     await Promise.allSettled(inFlight);
     await session.close();
+    await index?.close();
+    index = undefined;
   }
+}
+
+class DuplicateId extends Error {}
+
+/** Writes the sorted delta index; undefined when the scan yielded an id twice. */
+async function writeIndex(repo: SnapshotStore, sorter: ExternalSorter, signal: AbortSignal | undefined): Promise<SegmentRef[] | undefined> {
+  const writer = new IndexWriter(async (bytes, n) => (await repo.putSegment(bytes, n, signal)).ref);
+  try {
+    for await (const e of sorter.sorted()) await writer.add(decodeIndexValue(e.key, e.value));
+  } catch (err) {
+    if (err instanceof DuplicateId) return undefined;
+    throw err;
+  }
+  return writer.finish();
 }

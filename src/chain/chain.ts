@@ -1,0 +1,223 @@
+/**
+ * Chains (docs/format.md, "Chains"): a full snapshot with a delta index, then incremental links, each
+ * naming its parent. `resolveChain` walks a link back to its full snapshot and checks every link;
+ * `readIndex` streams one snapshot's delta index; `mergeIndexes` is the k-way merge of a chain's
+ * indexes that folding, restoring a point in time and the fingerprint diff are built on.
+ */
+import { IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
+import { bucketOf, BucketDigest } from '../format/digest.js';
+import { type IndexEntry, decodeIndexChunk, encodeIndexValue, decodeIndexValue } from '../format/delta-index.js';
+import type { Manifest } from '../format/manifest.js';
+import type { ManifestReader, SegmentReader } from '../repository/ports.js';
+import { ExternalSorter, mergeSorted, type SortEntry } from './external-sort.js';
+
+/** Most links a chain may have; resolveChain refuses a longer (or cyclic) one. */
+export const MAX_CHAIN_LINKS = 10_000;
+
+/** The chain of `head`, full snapshot first, `head` last; every link checked against the next. */
+export async function resolveChain(reader: ManifestReader, head: Manifest, signal?: AbortSignal): Promise<Manifest[]> {
+  const chain: Manifest[] = [head];
+  let m = head;
+  while (m.kind === 'incremental') {
+    throwIfAborted(signal);
+    const parentId = m.parent as string;
+    let parent: Manifest;
+    try {
+      parent = await reader.readManifest(m.collection, parentId);
+    } catch (err) {
+      if (isVectordrError(err, 'SNAPSHOT_NOT_FOUND')) {
+        throw new IntegrityError(
+          'CHAIN_INVALID',
+          `Snapshot ${head.id} of ${JSON.stringify(head.collection)} builds on ${parentId} (the parent of link ${m.id}), which is ` +
+            `missing from the repository: the chain cannot be read past it. Restore a snapshot taken before the gap, or ` +
+            `take a new full snapshot.`,
+          { cause: err, details: { snapshot: head.id, missing: parentId } },
+        );
+      }
+      throw err;
+    }
+    checkLink(parent, m, head);
+    chain.unshift(parent);
+    m = parent;
+    if (chain.length > MAX_CHAIN_LINKS) {
+      throw new IntegrityError('CHAIN_INVALID', `Snapshot ${head.id} has a chain of more than ${MAX_CHAIN_LINKS} links (or a cycle).`, {
+        details: { snapshot: head.id },
+      });
+    }
+  }
+  if (!m.deltaIndex && chain.length > 1) {
+    throw new IntegrityError('CHAIN_INVALID', `Full snapshot ${m.id} at the start of the chain of ${head.id} has no delta index.`, {
+      details: { snapshot: head.id },
+    });
+  }
+  return chain;
+}
+
+function checkLink(parent: Manifest, link: Manifest, head: Manifest): void {
+  const problems: string[] = [];
+  if (parent.collection !== link.collection) problems.push(`it is of collection ${JSON.stringify(parent.collection)}`);
+  if (parent.source.engine !== link.source.engine)
+    problems.push(`it was taken from ${parent.source.engine}, the link from ${link.source.engine}`);
+  if (!parent.deltaIndex) problems.push('it has no delta index');
+  if (parent.chain !== link.chain) problems.push(`it belongs to chain ${String(parent.chain)}, the link to ${String(link.chain)}`);
+  if ((parent.depth ?? -1) + 1 !== link.depth) problems.push(`it is at depth ${String(parent.depth)}, the link at ${String(link.depth)}`);
+  if (parent.digest.buckets !== link.digest.buckets) problems.push('its digest has another bucket count');
+  if (problems.length > 0) {
+    throw new IntegrityError(
+      'CHAIN_INVALID',
+      `Link ${link.id} of the chain of ${head.id} names ${parent.id} as its parent, but ${problems.join('; ')}. The manifests were ` +
+        `altered or mixed up; restore an older snapshot, or take a new full snapshot.`,
+      { details: { snapshot: head.id, link: link.id, parent: parent.id } },
+    );
+  }
+}
+
+/** One snapshot's delta index, entry by entry, in id order; each chunk checked (hash, size, order) as it is read. */
+export async function* readIndex(reader: SegmentReader, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<IndexEntry> {
+  let last: Uint8Array | undefined;
+  for (const ref of manifest.deltaIndex ?? []) {
+    throwIfAborted(signal);
+    const entries = decodeIndexChunk(await reader.getSegment(ref, signal), ref.key, last);
+    if (entries.length !== ref.rows) {
+      throw new IntegrityError(
+        'SEGMENT_CORRUPT',
+        `Delta index ${ref.key} of snapshot ${manifest.id} holds ${entries.length} entries, the manifest says ${ref.rows}.`,
+        {
+          details: { key: ref.key },
+        },
+      );
+    }
+    for (const e of entries) {
+      if (e.segment >= manifest.segments.length || e.row >= (manifest.segments[e.segment]?.rows ?? 0)) {
+        throw new IntegrityError('SEGMENT_CORRUPT', `Delta index ${ref.key} of snapshot ${manifest.id} points past its segments.`, {
+          details: { key: ref.key },
+        });
+      }
+      yield e;
+    }
+    last = entries[entries.length - 1]?.id ?? last;
+  }
+}
+
+/** One id's entries across a chain, oldest link first (at most one per link). */
+export interface IdVersions {
+  id: Uint8Array;
+  versions: { link: number; entry: IndexEntry }[];
+}
+
+/** The k-way merge of the delta indexes of `chain` (full snapshot first): every id once, with its entry in each link that has one. */
+export async function* mergeIndexes(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): AsyncGenerator<IdVersions> {
+  const sources = chain.map((m, link) => tagged(readIndex(reader, m, signal), link));
+  let current: IdVersions | undefined;
+  // Equal ids come out lower source (older link) first.
+  for await (const e of mergeSorted(sources)) {
+    const value = Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength);
+    const link = value.readUInt32BE(value.length - 4);
+    const entry = decodeIndexValue(e.key, e.value.subarray(0, e.value.length - 4));
+    if (current && Buffer.compare(current.id, e.key) === 0) {
+      current.versions.push({ link, entry });
+      continue;
+    }
+    if (current) yield current;
+    current = { id: e.key, versions: [{ link, entry }] };
+  }
+  if (current) yield current;
+}
+
+/** Index entries as sort entries whose value also carries the link (u32 after the entry's fixed part). */
+async function* tagged(entries: AsyncGenerator<IndexEntry>, link: number): AsyncGenerator<SortEntry> {
+  for await (const e of entries) {
+    const v = encodeIndexValue(e);
+    const out = Buffer.allocUnsafe(v.length + 4);
+    out.set(v, 0);
+    out.writeUInt32BE(link, v.length);
+    yield { key: e.id, value: out };
+  }
+}
+
+/** The newest version of an id, or undefined when its newest version is a delete (or it has none). */
+export function winner(v: IdVersions): { link: number; entry: IndexEntry } | undefined {
+  const newest = v.versions[v.versions.length - 1];
+  return newest && newest.entry.op === 'upsert' ? newest : undefined;
+}
+
+/** The digest of a chain's folded state, and how many records it holds, from the indexes alone. */
+export async function foldDigest(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): Promise<BucketDigest> {
+  const head = chain[chain.length - 1] as Manifest;
+  const acc = new BucketDigest(head.digest.buckets);
+  for await (const v of mergeIndexes(reader, chain, signal)) {
+    const w = winner(v);
+    if (w) acc.add(bucketOf(v.id, acc.buckets), w.entry.digest);
+  }
+  return acc;
+}
+
+/** Throws CHAIN_INVALID when a folded digest is not the one `head` records. */
+export function checkFoldDigest(head: Manifest, folded: BucketDigest, what: string): void {
+  if (folded.collectionDigest() !== head.digest.collection) {
+    throw new IntegrityError(
+      'CHAIN_INVALID',
+      `${what}: the chain of snapshot ${head.id} folds to ${folded.total()} records whose digest is not the one the snapshot ` +
+        `records (${head.rows.upserts} upserts in its last link). A link or its delta index is damaged or missing; run ` +
+        `repo.verify() to name it, and restore an older snapshot meanwhile.`,
+      { details: { snapshot: head.id } },
+    );
+  }
+}
+
+/** A SNAPSHOT_NOT_FOUND for a point in time before the first snapshot. */
+export function beforeFirstSnapshot(collection: string, at: Date, first: string | undefined): NotFoundError {
+  return new NotFoundError(
+    'SNAPSHOT_NOT_FOUND',
+    `No snapshot of ${JSON.stringify(collection)} is complete at ${at.toISOString()}` +
+      (first ? `; the first one (${first}) is newer. Pick a later time.` : '; the collection has no snapshot.'),
+    { details: { collection, at: at.toISOString() } },
+  );
+}
+
+/** What restoring a chain needs to know before it touches the engine (`planFold`). */
+export interface FoldPlan {
+  /** Records of the folded state. */
+  rows: number;
+  /** Rows of the chain's segments that are not part of the folded state (older versions, deleted ids), as `locationKey`s in location order. */
+  superseded: ExternalSorter;
+  digest: BucketDigest;
+}
+
+/** The location of a row in a chain: link, segment in that link, row; big-endian, so bytes order is chain order. */
+export function locationKey(link: number, segment: number, row: number): Uint8Array {
+  const b = Buffer.allocUnsafe(12);
+  b.writeUInt32BE(link, 0);
+  b.writeUInt32BE(segment, 4);
+  b.writeUInt32BE(row, 8);
+  return b;
+}
+
+/**
+ * Folds a chain's delta indexes: the folded state's digest and size, and the rows a restore skips.
+ * The caller checks the digest against the head (`checkFoldDigest`) and closes `superseded`.
+ */
+export async function planFold(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): Promise<FoldPlan> {
+  const head = chain[chain.length - 1] as Manifest;
+  const digest = new BucketDigest(head.digest.buckets);
+  const superseded = new ExternalSorter({ dedupe: 'error' });
+  let rows = 0;
+  try {
+    for await (const v of mergeIndexes(reader, chain, signal)) {
+      const w = winner(v);
+      if (w) {
+        rows++;
+        digest.add(bucketOf(v.id, digest.buckets), w.entry.digest);
+      }
+      for (const x of v.versions) {
+        if (x !== w && x.entry.op === 'upsert') await superseded.add(locationKey(x.link, x.entry.segment, x.entry.row), EMPTY);
+      }
+    }
+  } catch (err) {
+    await superseded.close();
+    throw err;
+  }
+  return { rows, superseded, digest };
+}
+
+const EMPTY = new Uint8Array(0);

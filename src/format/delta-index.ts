@@ -1,0 +1,144 @@
+/**
+ * Delta index (format v2, feature `incremental`; docs/format.md "Chains"): per snapshot, every id it
+ * holds a row for, sorted by id bytes, with the row's record digest (or a tombstone) and where the
+ * row is (segment position in the manifest, row in the segment). Stored in chunks of at most
+ * `INDEX_CHUNK_ENTRIES` entries, content-addressed and sealed like segments, listed in
+ * `manifest.deltaIndex`. Folding a chain is a k-way merge of these, newest link first.
+ *
+ * Chunk bytes:
+ *   "VDRDIX01" (8 ASCII bytes) || u32 entry count
+ *   per entry: u32 id length || id bytes || u8 op (0 upsert, 1 delete) || 32-byte record digest
+ *              (32 zero bytes for a delete) || u32 segment || u32 row
+ * All integers big-endian; ids strictly ascending (unsigned bytewise, shorter first on a prefix)
+ * within a chunk and across the chunks of one snapshot.
+ */
+import { IntegrityError } from '../errors.js';
+import type { SegmentRef } from './manifest.js';
+
+export const INDEX_MAGIC = Buffer.from('VDRDIX01', 'ascii');
+export const INDEX_CHUNK_ENTRIES = 65_536;
+/** Longest id the index stores; longer ids are refused by engines anyway (Milvus 65,535 bytes, pgvector keys by btree limits). */
+export const MAX_ID_BYTES = 65_536;
+const VALUE_BYTES = 1 + 32 + 4 + 4;
+const ZERO_DIGEST = new Uint8Array(32);
+
+export interface IndexEntry {
+  /** Id bytes (docs/format.md "Id bytes"). */
+  id: Uint8Array;
+  op: 'upsert' | 'delete';
+  /** Record digest of the upsert row; 32 zero bytes for a delete. */
+  digest: Uint8Array;
+  /** Position of the row's segment in the snapshot's `segments[]`. */
+  segment: number;
+  row: number;
+}
+
+/** The fixed-size part of an entry (everything but the id): what a sort carries as the value. */
+export function encodeIndexValue(e: Omit<IndexEntry, 'id'>): Uint8Array {
+  const out = Buffer.allocUnsafe(VALUE_BYTES);
+  out[0] = e.op === 'upsert' ? 0 : 1;
+  out.set(e.op === 'upsert' ? e.digest : ZERO_DIGEST, 1);
+  out.writeUInt32BE(e.segment, 33);
+  out.writeUInt32BE(e.row, 37);
+  return out;
+}
+
+export function decodeIndexValue(id: Uint8Array, v: Uint8Array): IndexEntry {
+  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return { id, op: b[0] === 0 ? 'upsert' : 'delete', digest: v.subarray(1, 33), segment: b.readUInt32BE(33), row: b.readUInt32BE(37) };
+}
+
+export function encodeIndexChunk(entries: readonly IndexEntry[]): Uint8Array {
+  const size = 12 + entries.reduce((n, e) => n + 4 + e.id.length + VALUE_BYTES, 0);
+  const out = Buffer.allocUnsafe(size);
+  INDEX_MAGIC.copy(out, 0);
+  out.writeUInt32BE(entries.length, 8);
+  let o = 12;
+  for (const e of entries) {
+    out.writeUInt32BE(e.id.length, o);
+    out.set(e.id, o + 4);
+    o += 4 + e.id.length;
+    out.set(encodeIndexValue(e), o);
+    o += VALUE_BYTES;
+  }
+  return out;
+}
+
+/** Decodes and checks a chunk: magic, count, lengths, strictly ascending ids (after `after`, the previous chunk's last id). */
+export function decodeIndexChunk(bytes: Uint8Array, key: string, after?: Uint8Array): IndexEntry[] {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const corrupt = (why: string): IntegrityError =>
+    new IntegrityError('SEGMENT_CORRUPT', `Delta index ${key} is damaged (${why}); run repo.verify() and take a new full snapshot.`, {
+      details: { key },
+    });
+  if (b.length < 12 || !b.subarray(0, 8).equals(INDEX_MAGIC)) throw corrupt('no VDRDIX01 header');
+  const count = b.readUInt32BE(8);
+  if (count > INDEX_CHUNK_ENTRIES) throw corrupt(`${count} entries, more than ${INDEX_CHUNK_ENTRIES}`);
+  const out: IndexEntry[] = [];
+  let o = 12;
+  let prev = after;
+  for (let i = 0; i < count; i++) {
+    if (o + 4 > b.length) throw corrupt('truncated');
+    const len = b.readUInt32BE(o);
+    if (len === 0 || len > MAX_ID_BYTES || o + 4 + len + VALUE_BYTES > b.length) throw corrupt(`entry ${i} has a bad length`);
+    const id = bytes.subarray(o + 4, o + 4 + len);
+    if (prev && Buffer.compare(prev, id) >= 0) throw corrupt(`ids not strictly ascending at entry ${i}`);
+    const value = bytes.subarray(o + 4 + len, o + 4 + len + VALUE_BYTES);
+    if (value[0] !== 0 && value[0] !== 1) throw corrupt(`entry ${i} has op byte ${value[0]}`);
+    out.push(decodeIndexValue(id, value));
+    prev = id;
+    o += 4 + len + VALUE_BYTES;
+  }
+  if (o !== b.length) throw corrupt(`${b.length - o} bytes after the last entry`);
+  return out;
+}
+
+/** Where index chunks go: the repository's content-addressed segment store. */
+export type ChunkStore = (bytes: Uint8Array, entries: number) => Promise<SegmentRef>;
+
+/**
+ * Writes a delta index from entries given in strictly ascending id order, one chunk per
+ * `INDEX_CHUNK_ENTRIES` entries. `add` refuses an id not above the previous one.
+ */
+export class IndexWriter {
+  readonly refs: SegmentRef[] = [];
+  #chunk: IndexEntry[] = [];
+  #last: Uint8Array | undefined;
+  #entries = 0;
+  readonly #store: ChunkStore;
+  readonly #chunkEntries: number;
+
+  constructor(store: ChunkStore, chunkEntries = INDEX_CHUNK_ENTRIES) {
+    this.#store = store;
+    this.#chunkEntries = chunkEntries;
+  }
+
+  get entries(): number {
+    return this.#entries;
+  }
+
+  async add(e: IndexEntry): Promise<void> {
+    if (this.#last && Buffer.compare(this.#last, e.id) >= 0) {
+      throw new RangeError(
+        `delta index ids must be strictly ascending (${Buffer.from(e.id).toString('hex')} after ${Buffer.from(this.#last).toString('hex')})`,
+      );
+    }
+    this.#last = e.id;
+    this.#chunk.push(e);
+    this.#entries++;
+    if (this.#chunk.length >= this.#chunkEntries) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#chunk.length === 0) return;
+    const chunk = this.#chunk;
+    this.#chunk = [];
+    this.refs.push(await this.#store(encodeIndexChunk(chunk), chunk.length));
+  }
+
+  /** Stores the last chunk; returns the refs for `manifest.deltaIndex`. */
+  async finish(): Promise<SegmentRef[]> {
+    await this.#flush();
+    return this.refs;
+  }
+}
