@@ -196,7 +196,7 @@ export class PgvectorCapture {
     const factory = this.factory(`capture changes of ${collection}`);
     const v = from.value;
     if (from.engine !== 'pgvector' || from.kind !== 'pg-slot')
-      throw chainBroken('no-capture', `The parent's checkpoint (${from.engine} ${from.kind}) started no change feed.`);
+      throw chainBroken('no-feed', `The parent's checkpoint (${from.engine} ${from.kind}) started no change feed.`);
     if (v.slot !== slot || v.publication !== publication) {
       throw new InvalidInputError(
         'INVALID_ARGUMENT',
