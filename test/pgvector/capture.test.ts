@@ -75,6 +75,9 @@ describe.runIf(hasPg)('change capture on PostgreSQL (pgoutput)', () => {
     adapter = pgvectorAdapter({ pool });
   });
   afterAll(async () => {
+    // Also any feed the core started on one of these tables under a name the test did not learn.
+    const named = await pool.query(`SELECT pubname FROM pg_publication_tables WHERE tablename = ANY($1::text[])`, [tables]);
+    for (const r of named.rows) captures.push(String(r.pubname).replace(/^vectordr_/, ''));
     for (const c of captures) await adapter.dropCapture(c).catch(() => undefined);
     for (const t of tables) await pool.query(`DROP TABLE IF EXISTS "${t}"`).catch(() => undefined);
     await pool.end();
