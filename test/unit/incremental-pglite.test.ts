@@ -85,6 +85,15 @@ describe('incremental snapshots on PGlite (fingerprint diff)', () => {
     expect(await rowsOf('pitr_date')).toEqual(states[3]?.rows);
   });
 
+  it('list() shows each link with its parent, watermark, capture mode, own rows and the records of its state', async () => {
+    const list = await repo.list({ collection: 'docs' });
+    expect(list.map((s) => s.id)).toEqual(states.map((s) => s.id));
+    const [full, first] = list;
+    expect(full).toMatchObject({ kind: 'full', parent: null, capture: 'scan', records: 500, rows: 500 });
+    expect(first).toMatchObject({ kind: 'incremental', parent: full?.id, capture: 'fingerprint-diff', rows: 2, records: 502 });
+    expect(typeof first?.watermark).toBe('string');
+  });
+
   it('the chain head has parity with the live table', async () => {
     const p = await repo.verifyParity(adapter, { collection: 'docs', snapshot: 'latest' });
     expect(p.ok).toBe(true);
