@@ -251,7 +251,7 @@ describe.runIf(hasWeaviate)('weaviate change capture by modification time', () =
       expect(link.kind).toBe('incremental');
       expect(link.manifest.capture).toEqual({ mode: 'fingerprint-diff', exact: false, reason: plan.reason });
       expect(link.manifest.rows).toEqual({ upserts: 1, deletes: 0 });
-      expect(link.manifest.checkpoint).toBeNull();
+      expect(link.manifest.checkpoint).toMatchObject({ engine: 'weaviate', kind: 'weaviate-time' }); // the scan's: a feed can continue from it
       // Asked directly, the feed refuses with CHAIN_BROKEN / no-feed (the core then diffs fingerprints).
       const err = (await expectError(
         a.captureChanges(n, full.manifest.checkpoint as Checkpoint, { captureId: 'x' }),
