@@ -5,6 +5,7 @@
  * and every slot is dropped by the test that made it (slots are cluster-wide and pin WAL). On
  * PGlite, where there is no logical decoding, the adapter says so.
  */
+import { spawnSync } from 'node:child_process';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import type pg from 'pg';
@@ -555,6 +556,36 @@ function captureSuite(label: string, url: string | undefined, server: { ownServe
         await adapter.dropCapture(captureId);
       }
     });
+
+    // Only on the server of this file alone: restarting it cannot disturb another suite.
+    it.runIf(server.ownServer)(
+      'a PostgreSQL restart mid-chain (fast shutdown) loses nothing: the slot survives and the next link continues',
+      async () => {
+        const t = tableName('cap_restart');
+        await pool.query(`CREATE TABLE "${t}" (id int8 PRIMARY KEY, embedding vector(3), title text)`);
+        await pool.query(`INSERT INTO "${t}" SELECT g, '[1,2,3]', 't' || g FROM generate_series(1, 100) g`);
+        const repo = await memoryRepository();
+        const full = await repo.snapshot(adapter, t, { incremental: true });
+        const captureId = String(full.manifest.checkpoint?.value.slot).replace(/^vectordr_/, '');
+        captures.push(captureId);
+        await pool.query(`UPDATE "${t}" SET title = 'before restart' WHERE id = 1`);
+        expect((await repo.snapshot(adapter, t, { incremental: true })).manifest.rows).toEqual({ upserts: 1, deletes: 0 });
+        await pool.query(`DELETE FROM "${t}" WHERE id = 2; UPDATE "${t}" SET title = 'uncaptured at the restart' WHERE id = 3`);
+        const env = { ...process.env, VECTORDR_PG_MAJOR: '16', VECTORDR_PG_PORT: new URL(url as string).port };
+        for (const command of ['stop', 'start']) {
+          const r = spawnSync('bash', ['scripts/pg-server.sh', command], { env, encoding: 'utf8' });
+          expect(r.status, r.stderr).toBe(0);
+        }
+        // The pool's idle connections died with the server: each fails once (57P01), as it would for the application.
+        for (let i = 0; i < 8; i++) await pool.query('SELECT 1').catch(() => undefined);
+        const link = await repo.snapshot(adapter, t, { incremental: true });
+        expect(link.kind, link.autoFull).toBe('incremental');
+        expect(link.manifest.rows).toEqual({ upserts: 1, deletes: 1 });
+        await repo.restore(adapter, { collection: t, target: tableName('cap_restart_r') });
+        expect((await repo.verifyParity(adapter, { collection: t, snapshot: 'latest' })).ok).toBe(true);
+        await adapter.dropCapture(captureId);
+      },
+    );
 
     it('ids stay exact on a text key with trailing blanks (char(n)) in deletes', async () => {
       const t = tableName('cap_bpchar');
