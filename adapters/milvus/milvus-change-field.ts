@@ -52,9 +52,10 @@ export async function planMilvusCapture(ctx: MilvusContext, collection: string):
 }
 
 /**
- * The checkpoint a chain's full snapshot starts from: the field's largest value before the scan
- * reads anything (a write during the scan has a value at least that large, so the first link reads
- * it). Undefined when the field is not usable (the chain continues as fingerprint diffs).
+ * The checkpoint a scan starts a change-field feed from (a chain's full snapshot, or a
+ * fingerprint-diff link): the field's largest value before the scan reads anything (a write during
+ * the scan has a value at least that large, so the next link reads it). Undefined without
+ * `changeField`, or where it is not usable (the next link is a fingerprint diff).
  */
 export async function startCheckpoint(ctx: MilvusContext, schema: CollectionSchema): Promise<Checkpoint | undefined> {
   if (ctx.options.changeField === undefined) return undefined;

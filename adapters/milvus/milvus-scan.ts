@@ -38,9 +38,10 @@ export async function countRows(client: MilvusClient, collection: string): Promi
 }
 
 /**
- * A scan of the whole collection in primary-key order, `options.batchSize` rows a batch. With
- * `options.startCapture`, `startCheckpoint` gives where a change-field chain continues (taken after
- * the collection is loaded, before the first page).
+ * A scan of the whole collection in primary-key order, `options.batchSize` rows a batch.
+ * `startCheckpoint` gives where a change-field feed continues from this scan (taken after the
+ * collection is loaded, before the first page): any scan can start one, a chain's full snapshot or
+ * a fingerprint-diff link alike.
  */
 export async function scanCollection(
   ctx: MilvusContext,
@@ -51,7 +52,7 @@ export async function scanCollection(
   const { client, logger } = ctx;
   const schema = await describeSchema(ctx, collection);
   await ensureLoaded(client, collection);
-  const checkpoint = options.startCapture && startCheckpoint ? await startCheckpoint(schema) : undefined;
+  const checkpoint = startCheckpoint ? await startCheckpoint(schema) : undefined;
   const partitions = await client.listPartitions({ collection_name: collection }).catch(() => undefined);
   const named = (partitions?.partition_names ?? []).filter((p) => p !== '_default');
   if (named.length > 0) {

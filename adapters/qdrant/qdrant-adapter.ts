@@ -91,8 +91,9 @@ export class QdrantAdapter implements api.VectorAdapter {
 
   async scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
     const r = await resolveCollection(this.ctx, collection);
-    // Taken before the scan reads anything, so the first link reads every write the scan may miss.
-    const checkpoint = options.startCapture ? await startCheckpoint(this.ctx, r) : undefined;
+    // Every scan (a chain's full snapshot, a fingerprint-diff link) can start a change-field feed: taken
+    // before the scan reads anything, so the next link reads every write the scan may miss.
+    const checkpoint = await startCheckpoint(this.ctx, r);
     return openScan(this.ctx, r, await this.count(collection), options, checkpoint);
   }
 
