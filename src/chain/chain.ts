@@ -7,7 +7,10 @@
 import { IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
 import { bucketOf, BucketDigest } from '../format/digest.js';
 import { type IndexEntry, decodeIndexChunk, encodeIndexValue, decodeIndexValue } from '../format/delta-index.js';
-import type { Manifest } from '../format/manifest.js';
+import type { Manifest, SegmentRef } from '../format/manifest.js';
+import { filterBatch } from '../format/rows.js';
+import { type SegmentRows, decodeSegment, segmentLayout } from '../format/segment-codec.js';
+import type { RecordOp } from '../model.js';
 import type { ManifestReader, SegmentReader } from '../repository/ports.js';
 import { ExternalSorter, mergeSorted, type SortEntry } from './external-sort.js';
 
@@ -221,3 +224,66 @@ export async function planFold(reader: SegmentReader, chain: readonly Manifest[]
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The rows of a segment where `keep[i]` is non-zero (digests, payload JSON and previous digests with them). */
+export function filterRows(rows: SegmentRows, keep: Uint8Array): SegmentRows {
+  const batch = filterBatch(rows.batch, keep);
+  if (batch === rows.batch) return rows;
+  const idx: number[] = [];
+  for (let i = 0; i < rows.batch.length; i++) if (keep[i]) idx.push(i);
+  const digests = new Uint8Array(idx.length * 32);
+  idx.forEach((r, j) => digests.set(rows.digests.subarray(r * 32, r * 32 + 32), j * 32));
+  return { batch, digests, payloadJson: idx.map((r) => rows.payloadJson[r] as string), ops: idx.map((r) => rows.ops[r] as RecordOp) };
+}
+
+/**
+ * The records of the state a snapshot records, segment by segment: a full snapshot's segments as
+ * they are; a link's chain folded (the fold checked against the link's digest first), each segment
+ * with only the rows the folded state holds. Bounded memory: one segment and the fold's sorted runs.
+ */
+export async function* foldedSegments(
+  reader: SegmentReader & ManifestReader,
+  manifest: Manifest,
+  signal?: AbortSignal,
+): AsyncGenerator<{ ref: SegmentRef; rows: SegmentRows }> {
+  if (manifest.kind !== 'incremental') {
+    const layout = segmentLayout(manifest.schema);
+    for (const ref of manifest.segments) {
+      throwIfAborted(signal);
+      yield { ref, rows: decodeSegment(layout, await reader.getSegment(ref, signal), ref.key) };
+    }
+    return;
+  }
+  const chain = await resolveChain(reader, manifest, signal);
+  const plan = await planFold(reader, chain, signal);
+  try {
+    checkFoldDigest(manifest, plan.digest, `Reading snapshot ${manifest.id}`);
+    const superseded = plan.superseded.sorted()[Symbol.asyncIterator]();
+    let next = await superseded.next();
+    for (const [link, m] of chain.entries()) {
+      const layout = segmentLayout(m.schema);
+      for (const [index, ref] of m.segments.entries()) {
+        throwIfAborted(signal);
+        const rows = decodeSegment(layout, await reader.getSegment(ref, signal), ref.key);
+        const keep = new Uint8Array(rows.batch.length);
+        rows.ops.forEach((op, i) => (keep[i] = op === 'upsert' ? 1 : 0));
+        while (!next.done) {
+          const k = Buffer.from(next.value.key);
+          const l = k.readUInt32BE(0);
+          const g = k.readUInt32BE(4);
+          if (l > link || (l === link && g > index)) break;
+          if (l === link && g === index) keep[k.readUInt32BE(8)] = 0;
+          next = await superseded.next();
+        }
+        yield { ref, rows: filterRows(rows, keep) };
+      }
+    }
+  } finally {
+    await plan.superseded.close();
+  }
+}
+
+/** Records in the state a snapshot records (a link's counts are of its folded chain, not of its own rows). */
+export function recordsIn(m: Manifest): number {
+  return m.digest.counts.reduce((a, b) => a + b, 0);
+}

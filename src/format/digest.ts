@@ -114,6 +114,17 @@ export class BucketDigest {
     return d;
   }
 
+  /** Removes another accumulator's buckets from this one (what `merge` added). */
+  unmerge(other: BucketDigest): void {
+    if (other.buckets !== this.buckets) throw new RangeError(`cannot unmerge ${other.buckets} buckets from ${this.buckets}`);
+    for (let b = 0; b < this.buckets; b++) {
+      const n = other.counts[b] as number;
+      if (n === 0) continue;
+      this.subtract(b, other.sumBytes(b));
+      this.counts[b] = (this.counts[b] as number) + 1 - n; // subtract() took one record off
+    }
+  }
+
   /** Adds another accumulator's buckets into this one (sums are associative). */
   merge(other: BucketDigest): void {
     if (other.buckets !== this.buckets) throw new RangeError(`cannot merge ${other.buckets} buckets into ${this.buckets}`);

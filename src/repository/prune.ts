@@ -137,7 +137,7 @@ export async function pruneRepository(repo: PruneStore, options: PruneOptions): 
     const referenced = new Set<string>();
     let referencedBytes = 0;
     for (const m of manifests) {
-      for (const ref of m.segments) {
+      for (const ref of [...m.segments, ...(m.deltaIndex ?? [])]) {
         if (referenced.has(ref.key)) continue;
         referenced.add(ref.key);
         referencedBytes += repo.storedSize(ref);

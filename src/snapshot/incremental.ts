@@ -149,10 +149,12 @@ export async function incrementalUnderLock(
   try {
     if (feed && parent.checkpoint) {
       let session: ChangeSession | undefined;
+      let noFeed = `snapshot ${parent.id} started no change feed: take a full snapshot with { incremental: true } to start one`;
       try {
         session = await adapter.captureChanges?.(collection, parent.checkpoint, { captureId, signal });
       } catch (err) {
         if (!isVectordrError(err, 'CHAIN_BROKEN') || err.details?.reason !== 'no-feed') throw err;
+        noFeed = err.message.replace(/^\[vectordr\] \[[^\]]*\] /, '');
       }
       if (session) return await feedLink(repo, adapter, collection, opts, lock, { parent, chain, createdAt, session, progress });
       return await fingerprintLink(repo, adapter, collection, opts, lock, {
@@ -160,7 +162,7 @@ export async function incrementalUnderLock(
         chain,
         createdAt,
         progress,
-        reason: `snapshot ${parent.id} started no change feed: take a full snapshot with { incremental: true } to start one`,
+        reason: noFeed,
       });
     }
     const reason = feed ? `snapshot ${parent.id} has no checkpoint to continue a change feed from` : plan.reason;
@@ -212,11 +214,14 @@ async function fingerprintLink(
   });
   const loopStart = performance.now();
   let schema: CollectionSchema;
+  let scanCheckpoint: Checkpoint | null;
   try {
     // Pass 1: every id with its record digest, sorted by id bytes.
     const session = await adapter.scan(collection, { batchSize, signal });
     try {
       schema = session.schema;
+      // Where the scan started: a feed that can continue from a scan (modification times) continues from it.
+      scanCheckpoint = session.checkpoint ?? null;
       if (!sameShape(schema, parent.schema))
         throw new ChainBroken(`the schema of ${JSON.stringify(collection)} changed since snapshot ${parent.id}`);
       progress.totalRows = session.estimatedRows;
@@ -311,7 +316,7 @@ async function fingerprintLink(
       schema,
       written,
       capture,
-      checkpoint: null,
+      checkpoint: scanCheckpoint,
       watermark: ctx.createdAt,
       endpoint,
       scanMs,

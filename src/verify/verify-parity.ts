@@ -16,12 +16,12 @@
  * floats are compared within `floatUlps`. A record whose floats moved within that bound does not
  * fail parity but is counted and named in `payloadFloats`; beyond it, it is `changed`.
  */
+import { foldedSegments, recordsIn } from '../chain/chain.js';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
 import { throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
 import { digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
-import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { Id, JsonValue, RecordBatch, VectorColumn } from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { SnapshotReader } from '../repository/ports.js';
@@ -138,7 +138,7 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   adapter.checkCollectionName?.(live, 'read');
   const order = digestVectorOrder(manifest.schema);
   const idType = manifest.schema.idType;
-  progress.totalRows = manifest.rows.upserts;
+  progress.totalRows = recordsIn(manifest);
   progress.emit('start');
   const cosineFields = manifest.schema.vectors.filter((v) => v.metric === 'cosine').map((v) => v.name);
   const normalized =
@@ -173,7 +173,6 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   };
 
   const liveAcc = await scanLive(() => undefined);
-  const layout = segmentLayout(manifest.schema);
   // The snapshot side without the loose fields: recomputed from the segments (their stored digests include them).
   let snapDigest = manifest.digest;
   const vectorReport: ParityReport['vectors'] = normalized
@@ -182,9 +181,7 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   const loose: Id[] = [];
   if (normalized || floatsLoose) {
     const acc = new BucketDigest(manifest.digest.buckets);
-    for (const ref of manifest.segments) {
-      throwIfAborted(signal);
-      const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
+    for await (const { rows } of foldedSegments(repo, manifest, signal)) {
       digestBatch(idType, order, withoutVectors(rows.batch, looseFields), acc, payloadJson(rows.batch));
       for (let start = 0; start < rows.batch.length; start += opts.batchSize) {
         const part = sliceBatch(rows.batch, start, Math.min(rows.batch.length, start + opts.batchSize));
@@ -226,7 +223,7 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
     ok: mismatched.length === 0 && loose.length === 0,
     snapshot: manifest.id,
     live,
-    rows: { live: liveAcc.total(), snapshot: manifest.rows.upserts },
+    rows: { live: liveAcc.total(), snapshot: recordsIn(manifest) },
     collectionDigest: { live: liveAcc.collectionDigest(), snapshot: snapDigest.collection },
     mismatchedBuckets: mismatched,
     examinedBuckets: 0,
@@ -255,9 +252,7 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   const key = (id: Id): string => String(id);
   const hex = (d: Uint8Array, i: number): string => Buffer.from(d.subarray(i * 32, i * 32 + 32)).toString('hex');
   const snapSide = new Map<string, { id: Id; digest: string }>();
-  for (const ref of manifest.segments) {
-    throwIfAborted(signal);
-    const rows = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
+  for await (const { rows } of foldedSegments(repo, manifest, signal)) {
     // The segment stores each record's digest (checked by getSegment's hash); only buckets are needed.
     const digests =
       normalized || floatsLoose

@@ -6,11 +6,11 @@
  * a returned neighbour whose exact distance ties the k-th (within 1e-6) counts as found.
  * A recall under `minRecall` makes the report not ok.
  */
+import { foldedSegments, recordsIn } from '../chain/chain.js';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
 import { InvalidInputError, throwIfAborted } from '../errors.js';
 import { bucketOf, idBytes } from '../format/digest.js';
-import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { Id, Metric, VectorColumn } from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { SnapshotReader } from '../repository/ports.js';
@@ -151,9 +151,8 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
   const field = opts.vector ? manifest.schema.vectors.find((v) => v.name === opts.vector) : manifest.schema.vectors[0];
   if (!field) throw new InvalidInputError('INVALID_OPTIONS', `Snapshot ${manifest.id} has no vector ${JSON.stringify(opts.vector)}.`);
   const dist = distanceFn(field.metric);
-  const layout = segmentLayout(manifest.schema);
   const idType = manifest.schema.idType;
-  const total = manifest.rows.upserts;
+  const total = recordsIn(manifest);
   progress.totalRows = total;
   progress.emit('start');
   const liveIndex = (await adapter.describe(live)).indexes.find((i) => i.field === field.name && i.params.unsupported === undefined);
@@ -190,10 +189,9 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
   const threshold = Math.min(space, Math.ceil((space * Math.min(opts.queries * 2, total)) / Math.max(total, 1)));
   const queries: { id: Id; v: Float32Array; norm: number; top: TopK }[] = [];
   const t0 = performance.now();
-  for (const ref of manifest.segments) {
+  for await (const { rows } of foldedSegments(repo, manifest, signal)) {
     if (queries.length >= opts.queries) break;
-    throwIfAborted(signal);
-    const { batch } = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
+    const { batch } = rows;
     const col = batch.vectors[field.name] as VectorColumn;
     for (let i = 0; i < batch.length && queries.length < opts.queries; i++) {
       if (col.valid && col.valid[i] === 0) continue;
@@ -209,9 +207,8 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
     throw new InvalidInputError('INVALID_OPTIONS', `Snapshot ${manifest.id} has no ${field.name} vectors to sample queries from.`);
 
   // Pass 2: exact neighbours of every query over the whole snapshot.
-  for (const ref of manifest.segments) {
-    throwIfAborted(signal);
-    const { batch } = decodeSegment(layout, await repo.getSegment(ref, signal), ref.key);
+  for await (const { rows } of foldedSegments(repo, manifest, signal)) {
+    const { batch } = rows;
     const col = batch.vectors[field.name] as VectorColumn;
     for (let i = 0; i < batch.length; i++) {
       if (col.valid && col.valid[i] === 0) continue;

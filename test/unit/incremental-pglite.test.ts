@@ -10,6 +10,7 @@ import type { Repository } from '../../src/repository/repository.js';
 import { openPglite } from '../helpers/pglite.js';
 import { memoryRepository } from '../helpers/repository.js';
 import { expectError } from '../helpers/errors.js';
+import { manifestKey } from '../../src/format/keys.js';
 
 let db: PGlite;
 let adapter: PgvectorAdapter;
@@ -84,6 +85,15 @@ describe('incremental snapshots on PGlite (fingerprint diff)', () => {
     expect(await rowsOf('pitr_date')).toEqual(states[3]?.rows);
   });
 
+  it('list() shows each link with its parent, watermark, capture mode, own rows and the records of its state', async () => {
+    const list = await repo.list({ collection: 'docs' });
+    expect(list.map((s) => s.id)).toEqual(states.map((s) => s.id));
+    const [full, first] = list;
+    expect(full).toMatchObject({ kind: 'full', parent: null, capture: 'scan', records: 500, rows: 500 });
+    expect(first).toMatchObject({ kind: 'incremental', parent: full?.id, capture: 'fingerprint-diff', rows: 2, records: 502 });
+    expect(typeof first?.watermark).toBe('string');
+  });
+
   it('the chain head has parity with the live table', async () => {
     const p = await repo.verifyParity(adapter, { collection: 'docs', snapshot: 'latest' });
     expect(p.ok).toBe(true);
@@ -94,5 +104,57 @@ describe('incremental snapshots on PGlite (fingerprint diff)', () => {
     await db.exec(`CREATE TABLE other (id bigint PRIMARY KEY, embedding vector(4))`);
     await expectError(repo.snapshot(adapter, 'other', { incremental: true, parent: states[0]?.id as string }), 'NO_PARENT');
     await expectError(repo.snapshot(adapter, 'other', { incremental: true, onNoParent: 'error' }), 'NO_PARENT');
+  });
+});
+
+describe('verify on chains', () => {
+  it('verifies every link clean, and names a damaged link and a missing parent', async () => {
+    const r = await repo.verify({ collection: 'docs' });
+    expect(r.ok).toBe(true);
+    expect(r.snapshots.length).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe('chain damage, retention and prune', () => {
+  it('a missing middle link is named by verify and refused (CHAIN_INVALID) by restore and by the next incremental; prune keeps every link a kept snapshot needs', async () => {
+    const r2 = await memoryRepository();
+    await db.exec(`CREATE TABLE chainy (id bigint PRIMARY KEY, embedding vector(4) NOT NULL, title text, meta jsonb);
+      INSERT INTO chainy SELECT g, ARRAY[g, 1, 1, 1]::vector, 't' FROM generate_series(1, 50) g`);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await db.exec(`UPDATE chainy SET title = 'v${i}' WHERE id = ${i + 1}`);
+      ids.push((await r2.snapshot(adapter, 'chainy', { incremental: true })).manifest.id);
+    }
+    // Forget keeps the whole chain of the kept head; prune then deletes nothing a link needs.
+    const f = await r2.forget({ keepLast: 1 }, { collection: 'chainy' });
+    expect(f.removed).toBe(0);
+    await r2.prune({ graceMs: 0 });
+    expect((await r2.verify({ collection: 'chainy' })).ok).toBe(true);
+    await r2.restore(adapter, { collection: 'chainy', target: 'chainy_back' });
+    expect(await rowsOf('chainy_back')).toEqual(await rowsOf('chainy'));
+
+    await r2.storage.delete(manifestKey('chainy', ids[1] as string));
+    const v = await r2.verify({ collection: 'chainy' });
+    expect(v.ok).toBe(false);
+    expect(v.snapshots.find((s) => s.snapshot === ids[2])?.problems[0]?.code).toBe('CHAIN_INVALID');
+    await expectError(r2.restore(adapter, { collection: 'chainy', snapshot: ids[3] as string, target: 'never2' }), 'CHAIN_INVALID');
+    await expectError(r2.snapshot(adapter, 'chainy', { incremental: true }), 'CHAIN_INVALID');
+    expect(await adapter.exists('never2')).toBe(false);
+  });
+});
+
+describe('compact', () => {
+  it('folds a chain into a full snapshot of the same state without reading the engine; the next link continues from it', async () => {
+    const head = await repo.readManifest('docs', 'latest');
+    const c = await repo.compact('docs');
+    expect(c.manifest).toMatchObject({ kind: 'full', parent: null, depth: 0, watermark: head.watermark });
+    expect(c.manifest.digest.collection).toBe(head.digest.collection);
+    expect(c.manifest.capture?.reason).toMatch(/compacted from link/);
+    await repo.restore(adapter, { collection: 'docs', snapshot: c.manifest.id, target: 'compacted' });
+    expect(await rowsOf('compacted')).toEqual(await rowsOf('docs'));
+    await db.exec(`UPDATE docs SET title = 'after compact' WHERE id = 2`);
+    const next = await repo.snapshot(adapter, 'docs', { incremental: true });
+    expect(next.manifest).toMatchObject({ kind: 'incremental', parent: c.manifest.id, depth: 1, rows: { upserts: 1, deletes: 0 } });
+    await expectError(repo.compact('docs', { snapshot: c.manifest.id }), 'UNSUPPORTED_OPERATION');
   });
 });
