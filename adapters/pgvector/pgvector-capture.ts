@@ -166,17 +166,13 @@ export class PgvectorCapture {
       repl = await this.ctx.run(`start capture of ${collection}`, () => ReplicationConnection.open(factory));
       const systemId = await repl.systemId();
       const { consistentPoint, snapshotName } = await repl.createSlot(slot, version);
+      // The table's shape, read before the scan takes its connection (a driver on one pg Client has
+      // no other). A change of the table from here on shows in the next link's Relation message.
+      const oid = (await describeTable(this.ctx.driver, ...this.ctx.ref(collection), collection)).oid;
+      const shape = publishedShape(await tableColumns(this.ctx.driver, oid));
       const scan = await openScan(this.ctx, collection, options, this.useCopy, snapshotName);
       // The snapshot is imported: the replication connection may go now (any command on it ends the export).
       await repl.close();
-      let shape: string;
-      try {
-        const oid = (await describeTable(this.ctx.driver, ...this.ctx.ref(collection), collection)).oid;
-        shape = publishedShape(await tableColumns(this.ctx.driver, oid));
-      } catch (err) {
-        await scan.close();
-        throw err;
-      }
       const checkpoint: Checkpoint = {
         engine: 'pgvector',
         kind: 'pg-slot',
