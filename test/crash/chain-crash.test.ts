@@ -262,6 +262,8 @@ describe.runIf(pgAvailable)('crash safety of a chain restore', () => {
       expect(await f.rows(target), at).toEqual(expected);
       expect(await f.adapter.exists(staging), at).toBe(false);
       expect(await f.adapter.readMarker(target), at).toBeUndefined();
+      const comment = await f.pool.query(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [target]);
+      expect(comment.rows[0]?.c ?? null, `${at}: no marker line left on the table`).toBeNull();
     }
     expect(resumed).toBeGreaterThanOrEqual(points.length / 2);
     const left = await f.pool.query(`SELECT tablename FROM pg_tables WHERE tablename LIKE $1`, [`${target}_vdr_%`]);
