@@ -1,6 +1,7 @@
 /**
- * The restore marker: the last line of the table's comment (`vectordr-restore/v1 ...`), so it is
- * set in the same transaction as the rows it describes; a user's own comment above it is kept.
+ * The restore marker: the last line of the table's comment (`vectordr-restore/v1 ...`, or `/v2` for a
+ * chain restore), so it is set in the same transaction as the rows it describes; a user's own comment
+ * above it is kept.
  */
 import { NotFoundError } from '../../src/errors.js';
 import type { PgvectorContext } from './pgvector-context.js';
@@ -9,7 +10,8 @@ import type { PgQueryable } from './pgvector-driver.js';
 import { quoteLiteral } from './pgvector-sql.js';
 
 const PLUGIN = 'pgvector';
-const MARKER_LINE = /(?:^|\n)vectordr-restore\/v1 [^\n]*$/;
+/** Any version: the core parses what it reads; a version this code does not know is still replaced, never stacked. */
+const MARKER_LINE = /(?:^|\n)vectordr-restore\/v\d+ [^\n]*$/;
 
 /** Sets (or, with undefined, removes) the marker line of `table`'s comment, on `q` (inside the caller's transaction). */
 export async function setMarker(

@@ -4,7 +4,6 @@
  * listed, a rerun succeeds (reusing what the dead run stored), verify is clean, and prune removes the
  * dead run's orphans and its stale lock. Runs against the real S3 server and the filesystem.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,63 +11,19 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
-import { fsStorage } from '../../src/storage/fs-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { s3Available, s3Config } from '../helpers/s3.js';
 import { pgPool } from '../helpers/pg.js';
+import { type ChildRun, type CrashPoint, type StorageSpec, allKeys, runChild as run, storageOf } from './harness.js';
 
 const pgUrl = process.env.PG_URL;
 const pgAvailable = engineAvailable('pgvector', pgUrl !== undefined);
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const SEGMENT_BYTES = 64 * 1024;
 const ROWS = 1700; // 10 segments of 170 rows at 32 dims
 
-type StorageSpec =
-  | { kind: 'fs'; path: string }
-  | {
-      kind: 's3';
-      endpoint: string;
-      bucket: string;
-      region: string;
-      prefix: string;
-      credentials: { accessKeyId: string; secretAccessKey: string };
-    };
-type CrashPoint = { op: 'put' | 'delete'; nth: number; when: 'before' | 'after' };
-
-function runChild(
-  table: string,
-  storage: StorageSpec,
-  crash: CrashPoint | null,
-): Promise<{ signal: NodeJS.Signals | null; code: number | null; lines: string[] }> {
-  const config = JSON.stringify({ pgUrl, table, segmentBytes: SEGMENT_BYTES, storage, crash });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/crash/snapshot-child.ts'), config], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal === null && code !== 0) reject(new Error(`snapshot child failed (exit ${code}): ${err}`));
-      else resolve({ signal, code, lines: out.split('\n').filter(Boolean) });
-    });
-  });
-}
-
-function storageOf(spec: StorageSpec): Promise<Storage> {
-  if (spec.kind === 'fs') return Promise.resolve(fsStorage({ path: spec.path }));
-  const { kind: _kind, ...options } = spec;
-  return import('../../src/storage/s3-storage.js').then(({ S3Storage }) => new S3Storage(options));
-}
-
-async function allKeys(storage: Storage, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const o of storage.list(prefix)) out.push(o.key);
-  return out;
+function runChild(table: string, storage: StorageSpec, crash: CrashPoint | null): Promise<ChildRun> {
+  return run({ pgUrl: pgUrl as string, storage, job: { kind: 'snapshot', table, segmentBytes: SEGMENT_BYTES }, crash });
 }
 
 function crashMatrix(name: string, spec: () => Promise<StorageSpec>, every: number): void {
