@@ -20,6 +20,13 @@ export const CompactOptionsSchema = z.strictObject({
   snapshot: z.string().default('latest'),
   /** Labels of the new snapshot. @default the link's */
   tags: z.record(z.string(), z.string()).optional(),
+  /** Target uncompressed bytes per segment of the new snapshot (as `snapshot`'s option). @default 4194304 */
+  segmentBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(1024 * 1024 * 1024)
+    .optional(),
   ...operationOptions,
 });
 export type CompactOptions = z.input<typeof CompactOptionsSchema>;
@@ -46,6 +53,7 @@ async function compactUnderLock(
 ): Promise<SnapshotResult> {
   const snapshotOpts = SnapshotOptionsSchema.parse({
     tags: opts.tags ?? head.tags,
+    ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
     deltaIndex: true,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
