@@ -40,6 +40,8 @@ import type pg from 'pg';
 import type { ChangeSession, ScanSession, VectorAdapter } from '../src/adapter.js';
 import type { Manifest } from '../src/format/manifest.js';
 import { batchFromRecords, type CollectionSchema, type RecordBatch, type VectorRecord } from '../src/model.js';
+import { VectordrError } from '../src/errors.js';
+import { retry } from '../src/retry.js';
 import { type ChildMeasures, type ChildStepResult, backendCpuSeconds, benchEnvironment, benchOptions, benchSize } from './bench-lib.js';
 import { childPool, childStepResult, codeVersion, fillTable, fmtMB, fmtMs, inTurn, log, MB, measuredChild } from './bench-lib.js';
 import { parentPool, ratio, reportChildResult, startStep } from './bench-lib.js';
@@ -373,15 +375,26 @@ function adapterSubject(engine: Engine, adapter: VectorAdapter, collection: stri
     indexes: [{ kind: 'hnsw', field: 'embedding', metric: 'cosine', params: { m: 16, ef_construction: 64 } }],
   };
   let seed = 1;
+  /**
+   * Setup calls (load, churn) retried on a transient engine error: on a loaded shared machine an
+   * upsert can fail with `fetch failed`. A retried write is an upsert, so it never stores a row twice.
+   */
+  const again = <T>(what: string, fn: (attempt: number) => Promise<T>): Promise<T> =>
+    retry(fn, {
+      attempts: 5,
+      baseDelayMs: 1000,
+      maxDelayMs: 10_000,
+      retryable: (err) => err instanceof VectordrError && err.category === 'transient',
+      onRetry: (err, attempt) => log(`  ${what}: ${String(err)}; retry ${attempt}`),
+    });
   /** Fetches `ids` (256 at a time), changes each record with `edit`, writes them back as upserts. */
   const rewrite = async (ids: number[], edit: (r: VectorRecord) => void): Promise<void> => {
     for (let i = 0; i < ids.length; i += 256) {
-      const records = await adapter.fetch(
-        collection,
-        ids.slice(i, i + 256).map((x) => BigInt(x)),
-      );
+      const part = ids.slice(i, i + 256).map((x) => BigInt(x));
+      const records = await again('fetch', () => adapter.fetch(collection, part));
       for (const r of records) edit(r);
-      await adapter.write(collection, batchFromRecords(schema, records), { mode: 'upsert' });
+      const batch = batchFromRecords(schema, records);
+      await again('upsert', () => adapter.write(collection, batch, { mode: 'upsert' }));
     }
   };
   const s: Subject = {
@@ -394,7 +407,8 @@ function adapterSubject(engine: Engine, adapter: VectorAdapter, collection: stri
       await adapter.create(schema, { indexes: 'now' });
       const t0 = performance.now();
       for (let i = 0; i < rows; i += writeRows) {
-        await adapter.write(collection, makeBatch(i, Math.min(writeRows, rows - i), dims, 0), { mode: 'insert' });
+        const batch = makeBatch(i, Math.min(writeRows, rows - i), dims, 0);
+        await again('insert', (attempt) => adapter.write(collection, batch, { mode: attempt === 1 ? 'insert' : 'upsert' }));
         if ((i / writeRows) % 10 === 9) log(`  loaded ${i + writeRows}/${rows} rows (${fmtMs(performance.now() - t0)})`);
       }
       for (let i = 1; i <= rows; i++) s.live.push(i);
@@ -411,13 +425,13 @@ function adapterSubject(engine: Engine, adapter: VectorAdapter, collection: stri
         r.payload.score = Math.random();
         r.payload.title = `${String(r.payload.title)} (edited)`;
       });
-      for (let i = 0; i < c.delete.length; i += 1000)
-        await adapter.delete(
-          collection,
-          c.delete.slice(i, i + 1000).map((x) => BigInt(x)),
-        );
+      for (let i = 0; i < c.delete.length; i += 1000) {
+        const part = c.delete.slice(i, i + 1000).map((x) => BigInt(x));
+        await again('delete', () => adapter.delete(collection, part));
+      }
       if (c.insert[1] >= c.insert[0]) {
-        await adapter.write(collection, makeBatch(c.insert[0] - 1, c.insert[1] - c.insert[0] + 1, dims, ++seed), { mode: 'upsert' });
+        const batch = makeBatch(c.insert[0] - 1, c.insert[1] - c.insert[0] + 1, dims, ++seed);
+        await again('upsert', () => adapter.write(collection, batch, { mode: 'upsert' }));
       }
     },
     drop: (name) => adapter.drop(name),
