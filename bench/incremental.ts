@@ -61,6 +61,12 @@ const { values: args } = parseArgs({
     links: { type: 'string', default: '10' },
     /** Share of the rows changed before every link. */
     churn: { type: 'string', default: '0.01' },
+    /**
+     * pgvector: the table's REPLICA IDENTITY. `default` (the primary key): an UPDATE that leaves the
+     * TOASTed vector alone sends no value for it, and the core fills it from the chain's segments;
+     * `full`: the old row comes along in WAL and the adapter fills it itself.
+     */
+    'replica-identity': { type: 'string', default: 'default' },
     /** Rows per adapter write when loading a non-pgvector collection. */
     'write-rows': { type: 'string', default: '1000' },
     /** Directory: CPU profiles (.cpuprofile) of the measured window of every link and restore step. */
@@ -297,7 +303,7 @@ function pgFillSql(name: string, dims: number, from: number, to: number): string
     FROM generate_series(${from}, ${to}) AS i`;
 }
 
-function pgSubject(pool: pg.Pool, collection: string, dims: number): Subject {
+function pgSubject(pool: pg.Pool, collection: string, dims: number, identity: 'default' | 'full'): Subject {
   const s: Subject = {
     engine: 'pgvector',
     collection,
@@ -307,6 +313,7 @@ function pgSubject(pool: pg.Pool, collection: string, dims: number): Subject {
     async load(rows) {
       await pool.query(pgTableDdl(collection, dims));
       await fillTable(pool, collection, 0, rows, 50_000, (from, to) => pgFillSql(collection, dims, from, to));
+      if (identity === 'full') await pool.query(`ALTER TABLE ${collection} REPLICA IDENTITY FULL`);
       for (let i = 1; i <= rows; i++) s.live.push(i);
       s.nextId = rows + 1;
       const t0 = performance.now();
@@ -553,7 +560,7 @@ async function runEngine(engine: Engine, rows: number, dims: number, repeat: num
   const adapter = await engineAdapter(engine, pool);
   const subject =
     engine === 'pgvector'
-      ? pgSubject(pool as pg.Pool, collection, dims)
+      ? pgSubject(pool as pg.Pool, collection, dims, args['replica-identity'] === 'full' ? 'full' : 'default')
       : adapterSubject(engine, adapter, collection, dims, Number(args['write-rows']));
   const chainDir = path.join(work, 'chain');
   const anchorDir = path.join(work, 'anchor');
@@ -641,6 +648,7 @@ async function runEngine(engine: Engine, rows: number, dims: number, repeat: num
     const linkMs = linkSteps.map((s) => s.ms);
     return {
       engine,
+      replicaIdentity: engine === 'pgvector' ? args['replica-identity'] : undefined,
       server: engineServer(engine),
       serverSettings: server,
       started,
@@ -701,7 +709,8 @@ function printEngine(r: EngineResult): void {
   const full = steps.plainFullAfterFirstChurn;
   const lines = [
     '',
-    `${r.engine}: ${r.rows} x ${r.dims}, ${r.links} links of ${r.churn * 100}% churn; capture: ${modes}`,
+    `${r.engine}: ${r.rows} x ${r.dims}, ${r.links} links of ${r.churn * 100}% churn; capture: ${modes}` +
+      (r.replicaIdentity ? `; REPLICA IDENTITY ${r.replicaIdentity.toUpperCase()}` : ''),
     '',
     '| step | time | kind (capture) | +upserts / -deletes | bytes written | rows read | bytes read | peak RSS | client CPU | other load |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -741,6 +750,7 @@ async function main(): Promise<void> {
   const fraction = Number(args.churn);
   if (!Number.isInteger(links) || links < 1) throw new Error('--links must be a positive integer');
   if (!(fraction > 0 && fraction < 0.5)) throw new Error('--churn must be a fraction in (0, 0.5)');
+  if (!['default', 'full'].includes(String(args['replica-identity']))) throw new Error('--replica-identity must be default or full');
   const engines: Engine[] = args.engine === 'all' ? [...ENGINES] : [args.engine as Engine];
   if (!engines.every((e) => (ENGINES as readonly string[]).includes(e)))
     throw new Error(`--engine must be one of ${ENGINES.join(', ')} or all`);
