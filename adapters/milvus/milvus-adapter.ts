@@ -4,14 +4,16 @@
  * The class only composes; each concern has its file: the client and what the parts share
  * (milvus-client.ts), errors (milvus-errors.ts), schemas (milvus-describe.ts), the ordered keyset
  * scan (milvus-scan.ts), creation and indexes (milvus-create.ts), writes (milvus-write.ts), the
- * restore marker (milvus-marker.ts), search (milvus-search.ts), types (milvus-types.ts) and server
- * versions (milvus-version.ts). See docs/adapters/milvus.md.
+ * restore marker (milvus-marker.ts), search (milvus-search.ts), types (milvus-types.ts), server
+ * versions (milvus-version.ts) and incremental links from the `changeField` option
+ * (milvus-change-field.ts). See docs/adapters/milvus.md.
  */
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import * as api from '../../src/adapter.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
-import type { CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
+import { openFieldCapture, planMilvusCapture, startCheckpoint } from './milvus-change-field.js';
 import { type MilvusContext, openClient } from './milvus-client.js';
 import { buildIndexes, createCollection, preflightCreate } from './milvus-create.js';
 import { checkCollectionName, collectionExists, describeSchema } from './milvus-describe.js';
@@ -34,12 +36,12 @@ type VersionResponse = { status?: MilvusStatus; version: string };
 
 export class MilvusAdapter implements api.VectorAdapter {
   readonly engine = 'milvus' as const;
-  readonly capabilities: api.AdapterCapabilities = api.defineCapabilities({
-    idTypes: ['int64', 'string', 'uuid'],
-    namedVectors: true,
-    atomicMarker: false,
-    maxDims: MAX_DIMS,
-  });
+  /**
+   * `changeCapture` is this instance's best: `timestamp` with the `changeField` option (per
+   * collection `planCapture` may still say `digest`, e.g. where the field is missing or nullable),
+   * else `digest` (Milvus has no change feed).
+   */
+  readonly capabilities: api.AdapterCapabilities;
   private readonly client: MilvusClient;
   private readonly ownsClient: boolean;
   private readonly address: string;
@@ -51,6 +53,13 @@ export class MilvusAdapter implements api.VectorAdapter {
   constructor(options: MilvusAdapterOptions) {
     const o: ParsedMilvusOptions = parseOptions(MilvusAdapterOptionsSchema, options, 'Milvus adapter', PLUGIN, MILVUS_RENAMED_OPTIONS);
     const logger: Logger = o.logger ?? silentLogger;
+    this.capabilities = api.defineCapabilities({
+      idTypes: ['int64', 'string', 'uuid'],
+      namedVectors: true,
+      atomicMarker: false,
+      maxDims: MAX_DIMS,
+      changeCapture: o.changeField === undefined ? 'digest' : 'timestamp',
+    });
     const { client, ownsClient, endpoint } = openClient(o);
     this.client = client;
     this.ownsClient = ownsClient;
@@ -93,7 +102,20 @@ export class MilvusAdapter implements api.VectorAdapter {
   }
 
   scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
-    return scanCollection(this.ctx, collection, options);
+    return scanCollection(this.ctx, collection, options, (schema) => startCheckpoint(this.ctx, schema));
+  }
+
+  /** `timestamp` where the `changeField` option is usable in `collection`, else `digest` with the reason. */
+  planCapture(collection: string): Promise<api.CapturePlan> {
+    return planMilvusCapture(this.ctx, collection);
+  }
+
+  /**
+   * The entities whose `changeField` is at least the parent's largest value minus `changeFieldLagMs`,
+   * and every id (for deletes). Throws CHAIN_BROKEN `no-feed` when the field cannot be followed.
+   */
+  captureChanges(collection: string, from: Checkpoint, options: { captureId: string; signal?: AbortSignal }): Promise<api.ChangeSession> {
+    return openFieldCapture(this.ctx, collection, from, options.signal);
   }
 
   /**

@@ -55,6 +55,21 @@ export const MilvusAdapterOptionsSchema = z
      * the collection; memory is about a page of rows as JS arrays (~25 KB per 768-dim row). @default 4096
      */
     scanPageRows: z.number().int().min(1).max(16_384).default(4096),
+    /**
+     * An integer scalar field (Int64, not nullable) the application sets on every insert and upsert
+     * to a value that only grows, e.g. updated-at in epoch milliseconds. With it, an incremental link
+     * queries only the entities with `field >= ` the parent's largest value minus `changeFieldLagMs`
+     * (plus a primary-key-only pass for deletes) instead of reading every entity with its vectors; a
+     * scalar index on it makes the filter cheaper (docs/adapters/milvus.md, "Change capture").
+     * @default undefined (fingerprint diff)
+     */
+    changeField: z.string().min(1).optional(),
+    /**
+     * How far below the parent's largest `changeField` value a link starts reading, in the field's
+     * units (right for epoch milliseconds; 0 for a version set at commit), for writers whose value
+     * arrives late. Larger re-reads more entities each link; smaller risks missing a late writer. @default 5000
+     */
+    changeFieldLagMs: z.number().int().min(0).default(5000),
     /** Level of the SDK's own (process-wide, console) logger, set when the adapter creates the client. @default 'error' */
     sdkLogLevel: z.enum(['error', 'warn', 'info', 'debug']).default('error'),
     /** Label recorded in manifests instead of the url (never put credentials here). */

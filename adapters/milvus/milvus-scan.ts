@@ -9,7 +9,7 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
-import type { CollectionSchema, Id, Payload, PayloadValue, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, Payload, PayloadValue, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
 import type { MilvusContext } from './milvus-client.js';
 import { describeRaw, describeSchema, ensureLoaded, idFilter, isLoaded } from './milvus-describe.js';
@@ -19,7 +19,7 @@ import { DYNAMIC_FIELD, DYNAMIC_KEY, PLUGIN, exprString, fromDynamicValue, value
 /** Milvus caps limit + offset of one query. */
 const MAX_QUERY_WINDOW = 16_384;
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
 
 /** Rows of a collection: from a query when it is loaded, else from the flushed statistics. */
 export async function countRows(client: MilvusClient, collection: string): Promise<number> {
@@ -37,11 +37,22 @@ export async function countRows(client: MilvusClient, collection: string): Promi
   return Number((res.data[0] as Row | undefined)?.['count(*)'] ?? 0);
 }
 
-/** A scan of the whole collection in primary-key order, `options.batchSize` rows a batch. */
-export async function scanCollection(ctx: MilvusContext, collection: string, options: ScanOptions): Promise<ScanSession> {
+/**
+ * A scan of the whole collection in primary-key order, `options.batchSize` rows a batch.
+ * `startCheckpoint` gives where a change-field feed continues from this scan (taken after the
+ * collection is loaded, before the first page): any scan can start one, a chain's full snapshot or
+ * a fingerprint-diff link alike.
+ */
+export async function scanCollection(
+  ctx: MilvusContext,
+  collection: string,
+  options: ScanOptions,
+  startCheckpoint?: (schema: CollectionSchema) => Promise<Checkpoint | undefined>,
+): Promise<ScanSession> {
   const { client, logger } = ctx;
   const schema = await describeSchema(ctx, collection);
   await ensureLoaded(client, collection);
+  const checkpoint = startCheckpoint ? await startCheckpoint(schema) : undefined;
   const partitions = await client.listPartitions({ collection_name: collection }).catch(() => undefined);
   const named = (partitions?.partition_names ?? []).filter((p) => p !== '_default');
   if (named.length > 0) {
@@ -56,7 +67,7 @@ export async function scanCollection(ctx: MilvusContext, collection: string, opt
   let closed = false;
   return {
     schema,
-    checkpoint: undefined,
+    checkpoint,
     estimatedRows,
     async *batches(): AsyncIterable<RecordBatch> {
       let last: string | undefined;
@@ -67,7 +78,7 @@ export async function scanCollection(ctx: MilvusContext, collection: string, opt
         // Only an empty page ends the scan: with reduce_stop_for_best, Milvus stops a page when
         // one segment's rows run out (the rows it returns are still the smallest keys, in order),
         // so a short page is not the last one (Milvus 2.3.5 returned 1 row of 3 in 2 segments).
-        const rows = await page(client, schema, last, pageSize);
+        const rows = await keysetPage(client, schema, last, pageSize);
         if (rows.length === 0) break;
         for (let start = 0; start < rows.length; start += options.batchSize) {
           const batch = rowsToBatch(schema, rows.slice(start, start + options.batchSize));
@@ -89,19 +100,38 @@ export async function scanCollection(ctx: MilvusContext, collection: string, opt
   };
 }
 
-/** One page of rows with primary key > last, ascending; checks the order Milvus returned. */
-async function page(client: MilvusClient, schema: CollectionSchema, last: string | undefined, limit: number): Promise<Row[]> {
+/** What a keyset page reads besides the key order: rows matching `filter`, only `outputFields`. @default every row, every field */
+export interface PageQuery {
+  filter?: string;
+  outputFields?: string[];
+}
+
+/**
+ * One page of rows with primary key > last (and matching `query.filter`), ascending; checks the
+ * order Milvus returned. Only an empty page is the last one (see scanCollection).
+ */
+export async function keysetPage(
+  client: MilvusClient,
+  schema: CollectionSchema,
+  last: string | undefined,
+  limit: number,
+  query: PageQuery = {},
+): Promise<Row[]> {
   const pk = schema.idField;
   // The first page has no lower bound: Milvus's parser refuses the literal -9223372036854775808
   // (it parses 9223372036854775808, out of int64 range, then negates), and an empty filter with
   // a limit is a plain ordered query.
-  const filter = last === undefined ? '' : schema.idType === 'int64' ? `${pk} > ${last}` : `${pk} > ${exprString(last)}`;
+  const after = last === undefined ? '' : schema.idType === 'int64' ? `${pk} > ${last}` : `${pk} > ${exprString(last)}`;
+  const filter = [after, query.filter ?? '']
+    .filter((f) => f !== '')
+    .map((f, _, all) => (all.length > 1 ? `(${f})` : f))
+    .join(' and ');
   const res = await milvusCall('query', schema.name, () =>
     client.query({
       collection_name: schema.name,
       filter,
       limit,
-      output_fields: ['*'],
+      output_fields: query.outputFields ?? ['*'],
       consistency_level: 'Strong' as never,
       params: { iterator: true, reduce_stop_for_best: true } as never,
     } as never),
@@ -141,8 +171,11 @@ export async function fetchRecords(ctx: MilvusContext, collection: string, ids: 
   return ids.flatMap((id) => byId.get(String(id)) ?? []);
 }
 
-/** Milvus query rows as a columnar batch of `schema`; dynamic keys that stand for fields are taken out of `$meta`. */
-function rowsToBatch(schema: CollectionSchema, rows: Row[]): RecordBatch {
+/**
+ * Milvus query rows as a columnar batch of `schema`; dynamic keys that stand for fields are taken out
+ * of `$meta`. What scan, fetch and change-field links all render records with.
+ */
+export function rowsToBatch(schema: CollectionSchema, rows: Row[]): RecordBatch {
   const n = rows.length;
   const ids: BigInt64Array | string[] = schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
   const vectors: Record<string, VectorColumn> = {};

@@ -17,5 +17,6 @@ export type {
 } from './pgvector-router-options.js';
 export { isEndpointFailure } from './pgvector-router-errors.js';
 export { parseLsn, formatLsn } from './pgvector-lsn.js';
+export type { PgReplicationClient, PgReplicationClientFactory } from './pgvector-replication.js';
 export { pgLease, PgLeaseOptionsSchema } from './pgvector-lease.js';
 export type { PgLeaseOptions } from './pgvector-lease.js';

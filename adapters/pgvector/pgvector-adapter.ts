@@ -8,15 +8,17 @@ import * as api from '../../src/adapter.js';
 import { InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { silentLogger } from '../../src/logger.js';
-import type { CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import { BatchBuilder, type RawField } from './pgvector-batch.js';
+import { PgvectorCapture } from './pgvector-capture.js';
 import { PgvectorContext } from './pgvector-context.js';
 import { describeTable, findTableOid, requiredColumnsOutside } from './pgvector-describe.js';
 import { type PgQueryable, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
 import { buildIndexes, preflightCreate } from './pgvector-indexes.js';
 import { readMarker, writeMarker } from './pgvector-marker.js';
+import { deriveReplicationFactory } from './pgvector-replication.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema, PGVECTOR_RENAMED_OPTIONS } from './pgvector-options.js';
 import { openScan, selectList } from './pgvector-scan.js';
 import { search } from './pgvector-search.js';
@@ -29,13 +31,9 @@ const ID_NATIVE_DEFAULT = { int64: 'bigint', string: 'text', uuid: 'uuid' } as c
 
 export class PgvectorAdapter implements api.VectorAdapter {
   readonly engine = 'pgvector' as const;
-  readonly capabilities: api.AdapterCapabilities = api.defineCapabilities({
-    idTypes: ['int64', 'string', 'uuid'],
-    namedVectors: true,
-    atomicMarker: true,
-    maxDims: 16_000,
-  });
+  readonly capabilities: api.AdapterCapabilities;
   private readonly ctx: PgvectorContext;
+  private readonly capture: PgvectorCapture;
   private readonly useCopy: boolean;
   private readonly writer: PgvectorWriter;
   private readonly endpointLabel: string | undefined;
@@ -49,6 +47,15 @@ export class PgvectorAdapter implements api.VectorAdapter {
     this.useCopy = o.copy === 'auto';
     this.writer = new PgvectorWriter(this.ctx, { useCopy: this.useCopy, writeBatchRows: o.writeBatchRows });
     this.endpointLabel = o.endpointLabel;
+    this.capture = new PgvectorCapture(this.ctx, o.replicationClient ?? deriveReplicationFactory(o.pool ?? o.client), this.useCopy);
+    this.capabilities = api.defineCapabilities({
+      idTypes: ['int64', 'string', 'uuid'],
+      namedVectors: true,
+      atomicMarker: true,
+      maxDims: 16_000,
+      // Logical decoding on a server; PGlite has none (per table, planCapture may say less).
+      changeCapture: driver.kind === 'pg' ? 'native' : 'digest',
+    });
   }
 
   checkCollectionName(name: string, use: 'read' | 'create'): void {
@@ -70,7 +77,25 @@ export class PgvectorAdapter implements api.VectorAdapter {
   }
 
   scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
+    const { startCapture } = options;
+    if (startCapture !== undefined) return this.capture.startScan(collection, { ...options, startCapture });
     return openScan(this.ctx, collection, options, this.useCopy);
+  }
+
+  planCapture(collection: string): Promise<api.CapturePlan> {
+    return this.capture.plan(collection);
+  }
+
+  captureChanges(collection: string, from: Checkpoint, options: { captureId: string; signal?: AbortSignal }): Promise<api.ChangeSession> {
+    return this.capture.open(collection, from, options);
+  }
+
+  captureStatus(captureId: string): Promise<api.CaptureStatus> {
+    return this.capture.status(captureId);
+  }
+
+  dropCapture(captureId: string): Promise<void> {
+    return this.capture.drop(captureId);
   }
 
   async create(schema: CollectionSchema, options: api.CreateOptions): Promise<void> {

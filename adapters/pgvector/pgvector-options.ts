@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Logger } from '../../src/logger.js';
 import type { PgPoolLike, PgQueryable } from './pgvector-driver.js';
+import type { PgReplicationClientFactory } from './pgvector-replication.js';
 
 const isQueryable = (v: unknown): boolean => typeof v === 'object' && v !== null && typeof (v as { query?: unknown }).query === 'function';
 
@@ -24,6 +25,14 @@ export const PgvectorAdapterOptionsSchema = z
     copy: z.enum(['auto', 'never']).default('auto'),
     /** Rows per INSERT statement on the non-COPY path; bigger is faster until statements get huge. Formerly `insertBatchRows`. @default 500 */
     writeBatchRows: z.number().int().min(1).max(50_000).default(500),
+    /**
+     * Makes the replication connection native change capture streams on (logical decoding): an
+     * unconnected `pg.Client` made from `{ connectionString, replication: 'database' }` (vectordr
+     * connects it, listens to its errors and ends it).
+     * @default derived from `pool` (its Client class and options) or `client` (its connection
+     * parameters); without one (a router's `asPool()`, a wrapper) capture falls back to fingerprints.
+     */
+    replicationClient: z.custom<PgReplicationClientFactory>((v) => typeof v === 'function', 'a function returning a pg Client').optional(),
     /** Label recorded in manifests instead of host:port/database (never put credentials here). */
     endpointLabel: z.string().optional(),
     logger: z.custom<Logger>().optional(),

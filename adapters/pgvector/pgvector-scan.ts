@@ -24,7 +24,17 @@ export function selectList(info: TableInfo, vectorsAsBytea: boolean): string {
   return parts.map((e, i) => `${e} AS c${i}`).join(', ');
 }
 
-export async function openScan(ctx: PgvectorContext, collection: string, options: ScanOptions, useCopy: boolean): Promise<ScanSession> {
+/**
+ * @param importSnapshot an exported snapshot (`CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export')`)
+ *   the scan's transaction runs under: it reads exactly the state a change feed starts after.
+ */
+export async function openScan(
+  ctx: PgvectorContext,
+  collection: string,
+  options: ScanOptions,
+  useCopy: boolean,
+  importSnapshot?: string,
+): Promise<ScanSession> {
   const { batchSize, signal } = options;
   const session = await ctx.run(`scan ${collection}`, () => ctx.driver.acquire());
   let open = true;
@@ -39,6 +49,8 @@ export async function openScan(ctx: PgvectorContext, collection: string, options
   try {
     // One REPEATABLE READ snapshot for describe, checkpoint, count and every row.
     await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Must be the transaction's first statement.
+    if (importSnapshot !== undefined) await session.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(importSnapshot)}`);
     const info = await describeTable(session, ...ctx.ref(collection), collection);
     const cp = await session.query(
       `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,

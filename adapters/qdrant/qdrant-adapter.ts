@@ -12,14 +12,16 @@
  * This class only composes; each concern has its file: `qdrant-client.ts` (the client subset, connect,
  * probe), `qdrant-errors.ts` (error classification), `qdrant-describe.ts` (schema of a collection),
  * `qdrant-create.ts` (create and indexes), `qdrant-scan.ts` (scan, fetch), `qdrant-write.ts` (upsert,
- * delete), `qdrant-marker.ts`, `qdrant-search.ts`, `qdrant-types.ts` (id, metric and index mapping).
+ * delete), `qdrant-marker.ts`, `qdrant-search.ts`, `qdrant-types.ts` (id, metric and index mapping),
+ * `qdrant-change-field.ts` (incremental links from the `changeField` option).
  */
 import * as api from '../../src/adapter.js';
 import { engineCall } from '../../src/engine-errors.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
-import type { CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
+import { openFieldCapture, planQdrantCapture, startCheckpoint } from './qdrant-change-field.js';
 import { type QdrantContext, connectQdrant, probeQdrant } from './qdrant-client.js';
 import { createCollection, createPayloadIndexes, planCollection, waitForHnsw } from './qdrant-create.js';
 import { type ResolvedCollection, checkCollectionName, collectionExists, resolveCollection } from './qdrant-describe.js';
@@ -33,14 +35,12 @@ import { deletePoints, writePoints } from './qdrant-write.js';
 
 export class QdrantAdapter implements api.VectorAdapter {
   readonly engine = 'qdrant' as const;
-  readonly capabilities: api.AdapterCapabilities = api.defineCapabilities({
-    idTypes: ['int64', 'string', 'uuid'],
-    namedVectors: true,
-    atomicMarker: false,
-    maxDims: MAX_DIMS,
-    normalizesCosine: true,
-    payloadFloatExact: false,
-  });
+  /**
+   * `changeCapture` is this instance's best: `timestamp` with the `changeField` option (per
+   * collection `planCapture` may still say `digest`, e.g. where no point has the key), else
+   * `digest` (Qdrant has no change feed).
+   */
+  readonly capabilities: api.AdapterCapabilities;
   private readonly ctx: QdrantContext;
   private readonly endpoint: string;
   /** Resolved collections for write, delete and search (called per batch / per query). */
@@ -50,6 +50,15 @@ export class QdrantAdapter implements api.VectorAdapter {
 
   constructor(options: QdrantAdapterOptions) {
     const o = parseOptions(QdrantAdapterOptionsSchema, options, 'Qdrant adapter', PLUGIN, QDRANT_RENAMED_OPTIONS);
+    this.capabilities = api.defineCapabilities({
+      idTypes: ['int64', 'string', 'uuid'],
+      namedVectors: true,
+      atomicMarker: false,
+      maxDims: MAX_DIMS,
+      normalizesCosine: true,
+      payloadFloatExact: false,
+      changeCapture: o.changeField === undefined ? 'digest' : 'timestamp',
+    });
     const { client, endpoint } = connectQdrant(o);
     this.ctx = { client, options: o, logger: o.logger ?? silentLogger };
     this.endpoint = endpoint;
@@ -82,7 +91,27 @@ export class QdrantAdapter implements api.VectorAdapter {
 
   async scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
     const r = await resolveCollection(this.ctx, collection);
-    return openScan(this.ctx, r, await this.count(collection), options);
+    // Every scan (a chain's full snapshot, a fingerprint-diff link) can start a change-field feed: taken
+    // before the scan reads anything, so the next link reads every write the scan may miss.
+    const checkpoint = await startCheckpoint(this.ctx, r);
+    return openScan(this.ctx, r, await this.count(collection), options, checkpoint);
+  }
+
+  /** `timestamp` where the `changeField` option is usable in `collection`, else `digest` with the reason. */
+  async planCapture(collection: string): Promise<api.CapturePlan> {
+    return planQdrantCapture(this.ctx, collection);
+  }
+
+  /**
+   * The points whose `changeField` is at least the parent's largest value minus `changeFieldLagMs`,
+   * and every id (for deletes). Throws CHAIN_BROKEN `no-feed` when the field cannot be followed.
+   */
+  async captureChanges(
+    collection: string,
+    from: Checkpoint,
+    options: { captureId: string; signal?: AbortSignal },
+  ): Promise<api.ChangeSession> {
+    return openFieldCapture(this.ctx, await resolveCollection(this.ctx, collection), from, options.signal);
   }
 
   preflightCreate(schema: CollectionSchema): void {

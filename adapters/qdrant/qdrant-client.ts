@@ -40,7 +40,7 @@ export interface QdrantLike {
     name: string,
     body: Record<string, unknown>,
   ): Promise<{ points: PointLike[]; next_page_offset?: PointId | Record<string, unknown> | null }>;
-  count(name: string, body: { exact: boolean }): Promise<{ count: number }>;
+  count(name: string, body: { exact: boolean; filter?: Record<string, unknown> }): Promise<{ count: number }>;
   retrieve(name: string, body: Record<string, unknown>): Promise<PointLike[]>;
   delete(name: string, body: Record<string, unknown>): Promise<unknown>;
   query(name: string, body: Record<string, unknown>): Promise<{ points: PointLike[] }>;

@@ -33,6 +33,23 @@ export const QdrantAdapterOptionsSchema = z
     /** Points per scroll page. @default 1000 */
     scanPageRows: z.number().int().min(1).max(10_000).default(1000),
     /**
+     * A payload key the application sets on every write to a value that only grows: an integer
+     * (epoch milliseconds, or a version) or an RFC 3339 datetime. With it, an incremental link reads
+     * only the points whose key is at least the parent's value minus `changeFieldLagMs` (plus an
+     * ids-only scroll for deletes) instead of every point with its vectors; give the key a payload
+     * index (`integer` or `datetime`) so the range filter and the maximum are index reads. A point
+     * written without it is never seen by a link: a collection with such points gets fingerprint
+     * diffs (docs/adapters/qdrant.md, "Change capture"). @default undefined (fingerprint diff)
+     */
+    changeField: z.string().min(1).optional(),
+    /**
+     * How far below the parent's largest `changeField` value a link starts reading, for writers
+     * whose value arrives late (clock skew, a value set before a slow write): milliseconds for a
+     * datetime, units of the integer otherwise (right for epoch milliseconds; 0 for a version that
+     * is set at commit). Larger re-reads more points each link; smaller risks missing a late writer. @default 5000
+     */
+    changeFieldLagMs: z.number().int().min(0).default(5000),
+    /**
      * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.5).
      * The restore option, when given, wins.
      */

@@ -5,22 +5,31 @@
 import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { engineCall } from '../../src/engine-errors.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
-import type { Id, JsonValue, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, Id, JsonValue, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import type { PointId, PointLike, QdrantContext } from './qdrant-client.js';
 import { type ResolvedCollection, lookupId } from './qdrant-describe.js';
 import { qdrantErrors } from './qdrant-errors.js';
 import { ORIGINAL_ID_KEY, PLUGIN, WHOLE_PAYLOAD_FIELD, idFromPoint, pointIdLess } from './qdrant-types.js';
 
-/** A scan session over `r`; `estimatedRows` is the exact count taken before the first page. */
-export function openScan(ctx: QdrantContext, r: ResolvedCollection, estimatedRows: number, options: ScanOptions): ScanSession {
+/**
+ * A scan session over `r`; `estimatedRows` is the exact count taken before the first page, and
+ * `checkpoint` where a change-field chain continues (qdrant-change-field.ts), when it starts one.
+ */
+export function openScan(
+  ctx: QdrantContext,
+  r: ResolvedCollection,
+  estimatedRows: number,
+  options: ScanOptions,
+  checkpoint?: Checkpoint,
+): ScanSession {
   const collection = r.name;
   const pageSize = ctx.options.scanPageRows;
   const logger = ctx.logger;
   let closed = false;
   return {
     schema: r.schema,
-    checkpoint: undefined,
+    checkpoint,
     estimatedRows,
     async *batches(): AsyncIterable<RecordBatch> {
       let offset: PointId | undefined;
@@ -49,15 +58,29 @@ export function openScan(ctx: QdrantContext, r: ResolvedCollection, estimatedRow
   };
 }
 
+/** What a scroll reads: `filter`, and less than whole points (`with_payload`, `with_vector`). @default whole points, no filter */
+export interface ScrollBody {
+  filter?: Record<string, unknown>;
+  with_payload?: boolean | { include: string[] };
+  with_vector?: boolean | string[];
+}
+
 /** One scroll page, checked to be in Qdrant's id order. */
-async function scrollPage(
+export async function scrollPage(
   ctx: QdrantContext,
   r: ResolvedCollection,
   offset: PointId | undefined,
   limit: number,
+  body: ScrollBody = {},
 ): Promise<{ points: PointLike[]; next: PointId | undefined }> {
   const res = await engineCall(qdrantErrors, 'scroll', r.name, () =>
-    ctx.client.scroll(r.name, { limit, ...(offset !== undefined ? { offset } : {}), with_payload: true, with_vector: withVector(r) }),
+    ctx.client.scroll(r.name, {
+      limit,
+      ...(offset !== undefined ? { offset } : {}),
+      with_payload: true,
+      with_vector: withVector(r),
+      ...body,
+    }),
   );
   const points = res.points;
   for (let i = 1; i < points.length; i++) {
@@ -93,11 +116,12 @@ export async function fetchRecords(ctx: QdrantContext, r: ResolvedCollection, id
 }
 
 /** Which vectors to read: the unnamed one, or every named one the schema knows. */
-function withVector(r: ResolvedCollection): true | string[] {
+export function withVector(r: ResolvedCollection): true | string[] {
   return r.unnamed ? true : r.vectors.map((v) => v.q);
 }
 
-function toRecordBatch(r: ResolvedCollection, points: PointLike[]): RecordBatch {
+/** Points as a columnar batch of `r`'s schema: what scan, fetch and change-field links all render records with. */
+export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): RecordBatch {
   const n = points.length;
   const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
   const vectors: Record<string, VectorColumn> = {};

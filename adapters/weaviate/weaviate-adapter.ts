@@ -8,12 +8,14 @@
  * collection's neutral schema was (id type, original property and vector names, neutral types,
  * dims) is kept as JSON after a `[vectordr:v1]` line in the class description, with the restore
  * marker. Scans page with the cursor API (`fetchObjects({ after, limit })`, UUID order), checked
- * page by page. See docs/adapters/weaviate.md.
+ * page by page. Incremental links read objects by modification time where the class indexes
+ * timestamps (weaviate-capture.ts). See docs/adapters/weaviate.md.
  */
 import * as api from '../../src/adapter.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
-import type { CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import { captureChanges, planCapture, timeCheckpoint } from './weaviate-capture.js';
 import { WeaviateConnection } from './weaviate-connection.js';
 import { MAX_DIMS, indexReport, planClass, waitForIndexing } from './weaviate-create.js';
 import { type Resolved, resolveClass } from './weaviate-describe.js';
@@ -38,6 +40,8 @@ export class WeaviateAdapter implements api.VectorAdapter {
     maxDims: MAX_DIMS,
     // Weaviate's nearVector has no per-query ef: it is the class's vectorIndexConfig.ef.
     searchEffort: 'collection',
+    // _lastUpdateTimeUnix where the class indexes timestamps (planCapture), else a fingerprint diff.
+    changeCapture: 'timestamp',
   });
   private readonly conn: WeaviateConnection;
   /** Resolved collections for writes (a restore writes many batches); dropped on create/drop/marker changes. */
@@ -78,18 +82,29 @@ export class WeaviateAdapter implements api.VectorAdapter {
 
   async scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
     const r = await resolveClass(this.conn, collection);
-    const startedAt = Date.now();
+    // Every scan records where a timestamp feed continues from, so `startCapture` needs nothing more.
+    const checkpoint = await timeCheckpoint(this.conn, options.signal);
     const estimatedRows = await this.count(collection);
-    return scanSession(this.conn, r, options, startedAt, estimatedRows);
+    return scanSession(this.conn, r, options, checkpoint, estimatedRows);
+  }
+
+  /** `timestamp` when the class indexes timestamps, else `digest` with the reason (weaviate-capture.ts). */
+  planCapture(collection: string): Promise<api.CapturePlan> {
+    return planCapture(this.conn, collection);
+  }
+
+  /** The objects updated since `from` (minus `captureSkewMs`) and every id the class holds (weaviate-capture.ts). */
+  captureChanges(collection: string, from: Checkpoint, options: { captureId: string; signal?: AbortSignal }): Promise<api.ChangeSession> {
+    return captureChanges(this.conn, collection, from, options.signal);
   }
 
   preflightCreate(schema: CollectionSchema): void {
-    planClass(schema, new Set(['none']), this.conn.options.metricForUnindexed, this.conn.logger, true);
+    planClass(schema, new Set(['none']), this.conn.options, this.conn.logger, true);
   }
 
   async create(schema: CollectionSchema, options: api.CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
-    const { cls, notes } = planClass(schema, await this.conn.enabledModules(), this.conn.options.metricForUnindexed, this.conn.logger);
+    const { cls, notes } = planClass(schema, await this.conn.enabledModules(), this.conn.options, this.conn.logger);
     if (await this.conn.rest.getClass(cls.class)) {
       throw new InvalidInputError(
         'TARGET_EXISTS',

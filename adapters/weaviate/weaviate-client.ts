@@ -12,11 +12,23 @@ export interface WeaviateObjectLike {
   uuid: string;
   properties: Record<string, unknown>;
   vectors: Record<string, unknown>;
-  metadata?: { distance?: number };
+  metadata?: { distance?: number; updateTime?: Date };
 }
 
 export interface WeaviateFilterLike {
   readonly operator: string;
+}
+
+/** A sort the client builds (`col.sort.byUpdateTime(true).byId(true)`); chained sorts apply in order. */
+export interface WeaviateSortLike {
+  byId(ascending?: boolean): WeaviateSortLike;
+}
+
+/** Filters on an object's time (`_lastUpdateTimeUnix`; needs `invertedIndexConfig.indexTimestamps`). */
+export interface WeaviateTimeFilterLike {
+  equal(value: Date): WeaviateFilterLike;
+  greaterThan(value: Date): WeaviateFilterLike;
+  greaterOrEqual(value: Date): WeaviateFilterLike;
 }
 
 export interface WeaviateCollectionLike {
@@ -26,7 +38,9 @@ export interface WeaviateCollectionLike {
       limit?: number;
       includeVector?: boolean | string[];
       returnProperties?: string[];
+      returnMetadata?: string[];
       filters?: WeaviateFilterLike;
+      sort?: WeaviateSortLike;
     }): Promise<{ objects: WeaviateObjectLike[] }>;
     nearVector(
       vector: number[],
@@ -41,7 +55,15 @@ export interface WeaviateCollectionLike {
     deleteMany(where: WeaviateFilterLike): Promise<{ failed: number; matches: number; successful: number }>;
   };
   aggregate: { overAll(): Promise<{ totalCount: number }> };
-  filter: { byId(): { containsAny(uuids: string[]): WeaviateFilterLike; notEqual(uuid: string): WeaviateFilterLike } };
+  filter: {
+    byId(): {
+      equal(uuid: string): WeaviateFilterLike;
+      containsAny(uuids: string[]): WeaviateFilterLike;
+      notEqual(uuid: string): WeaviateFilterLike;
+    };
+    byUpdateTime(): WeaviateTimeFilterLike;
+  };
+  sort: { byUpdateTime(ascending?: boolean): WeaviateSortLike };
 }
 
 export interface WeaviateClientLike {
@@ -57,7 +79,12 @@ export class WeaviateRest {
     private readonly timeoutMs: number,
   ) {}
 
-  async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; json: unknown; date: string | null }> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let res: Response;
     try {
@@ -78,7 +105,19 @@ export class WeaviateRest {
     } catch {
       json = text;
     }
-    return { status: res.status, json };
+    return { status: res.status, json, date: res.headers.get('date') };
+  }
+
+  /**
+   * The node's clock: the `Date` header of a readiness request (whole seconds, rounded down, so it
+   * errs early, the safe side for a change-capture start), or the client's clock when the answer
+   * has none (a proxy that strips it).
+   */
+  async clock(signal?: AbortSignal): Promise<{ ms: number; source: 'server' | 'client' }> {
+    const before = Date.now();
+    const { date } = await this.request('GET', '/v1/.well-known/ready', undefined, signal);
+    const ms = date ? Date.parse(date) : NaN;
+    return Number.isFinite(ms) ? { ms, source: 'server' } : { ms: before, source: 'client' };
   }
 
   /** Throws a typed error for a non-2xx answer. */

@@ -7,7 +7,7 @@ import type { IndexBuildReport } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
-import type { CollectionSchema, Metric } from '../../src/model.js';
+import type { CollectionSchema, JsonValue, Metric } from '../../src/model.js';
 import type { WeaviateConnection } from './weaviate-connection.js';
 import type { Resolved } from './weaviate-describe.js';
 import {
@@ -33,6 +33,12 @@ type Notes = IndexBuildReport['skipped'];
 
 const PAYLOAD_INDEX_REASON = 'Weaviate has no separate payload indexes: every property is filterable by default';
 
+/** The adapter options class creation reads (`WeaviateAdapterOptions`). */
+export interface CreateSettings {
+  metricForUnindexed?: Metric | undefined;
+  indexTimestamps: boolean;
+}
+
 /**
  * The class definition for a neutral schema, with what could not be kept as recorded. `modules`:
  * the vectorizer modules the target has enabled; `dryRun` checks the schema without them.
@@ -40,10 +46,11 @@ const PAYLOAD_INDEX_REASON = 'Weaviate has no separate payload indexes: every pr
 export function planClass(
   schema: CollectionSchema,
   modules: Set<string>,
-  metricForUnindexed: Metric | undefined,
+  settings: CreateSettings,
   logger: Logger,
   dryRun = false,
 ): { cls: WeaviateClass; notes: Notes } {
+  const { metricForUnindexed } = settings;
   const className = classNameOf(schema.name);
   const notes: Notes = [];
   for (const v of schema.vectors) {
@@ -144,6 +151,7 @@ export function planClass(
     else if (w !== p.name) meta.props[w] = { name: p.name, type: p.type, array: p.array };
   }
   const native = schema.native ?? {};
+  const invertedIndexConfig = invertedIndexFor(native.invertedIndexConfig, settings.indexTimestamps);
   const cls: WeaviateClass = {
     class: className,
     description: formatDescription(typeof native.description === 'string' ? native.description : '', meta),
@@ -151,11 +159,23 @@ export function planClass(
     ...(legacy
       ? { vectorizer: legacy.vectorizer, vectorIndexType: legacy.vectorIndexType, vectorIndexConfig: legacy.vectorIndexConfig }
       : { vectorConfig }),
-    ...(native.invertedIndexConfig ? { invertedIndexConfig: native.invertedIndexConfig } : {}),
+    ...(invertedIndexConfig ? { invertedIndexConfig } : {}),
     ...(legacy?.moduleConfig ? { moduleConfig: legacy.moduleConfig } : {}),
   };
   // Sharding and replication are recorded, not applied: the target's own topology decides them.
   return { cls, notes };
+}
+
+/**
+ * The recorded inverted-index settings, with timestamps indexed when `indexTimestamps` is on and the
+ * snapshot did not record a choice (Weaviate leaves `indexTimestamps` out when it is false, so only
+ * a snapshot edited or written by hand says false): a restored class can then start a chain with
+ * change capture by modification time (weaviate-capture.ts).
+ */
+function invertedIndexFor(recorded: JsonValue | undefined, indexTimestamps: boolean): Record<string, JsonValue> | undefined {
+  const config = recorded !== null && typeof recorded === 'object' && !Array.isArray(recorded) ? recorded : undefined;
+  if (!indexTimestamps || config?.indexTimestamps !== undefined) return config;
+  return { ...config, indexTimestamps: true };
 }
 
 function parseVectorNative(nativeType: string | undefined): { vectorizer?: Record<string, unknown>; legacy?: boolean } | undefined {

@@ -57,6 +57,21 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
    * The restore option, when given, wins.
    */
   metricForUnindexed: z.enum(['cosine', 'l2', 'dot', 'l1', 'hamming']).optional(),
+  /**
+   * Create classes with `invertedIndexConfig.indexTimestamps: true`, so incremental snapshots of a
+   * restored collection read only what changed (change capture by modification time) instead of
+   * every object. A snapshot that recorded `indexTimestamps: false` explicitly keeps it; `false`
+   * here creates classes exactly as recorded (Weaviate's default: no timestamp index). The index
+   * costs a little disk and write time per object. @default true
+   */
+  indexTimestamps: z.boolean().default(true),
+  /**
+   * How far before the previous link's start an incremental re-reads objects, in milliseconds:
+   * objects carry the clock of the node that wrote them, and the start is taken from the node that
+   * answers REST (whole seconds). Larger is safer across skewed clocks; objects updated within this
+   * window before a link started are sent again by the next one. @default 5000
+   */
+  captureSkewMs: z.number().int().min(0).max(3_600_000).default(5000),
   /** Deadline of one REST or gRPC call, in milliseconds. @default 600000 */
   timeoutMs: z.number().int().min(1_000).default(600_000),
   /** Label recorded in manifests instead of the URL (never put credentials here). */

@@ -5,7 +5,7 @@
 import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
 import { idToUuid } from '../../src/id-mapping.js';
-import type { Id, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, Id, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import type { WeaviateCollectionLike, WeaviateObjectLike } from './weaviate-client.js';
 import type { WeaviateConnection } from './weaviate-connection.js';
@@ -20,12 +20,15 @@ export async function countObjects(conn: WeaviateConnection, collection: string)
   return (await grpcCall('aggregate', () => col.aggregate.overAll())).totalCount;
 }
 
-/** A scan of `r` that started at `startedAt` (ms) when the collection held `estimatedRows` objects. */
+/**
+ * A scan of `r` that started at `checkpoint` (the node's clock before the first page was read, see
+ * weaviate-capture.ts) when the collection held `estimatedRows` objects.
+ */
 export async function scanSession(
   conn: WeaviateConnection,
   r: Resolved,
   options: ScanOptions,
-  startedAt: number,
+  checkpoint: Checkpoint,
   estimatedRows: number,
 ): Promise<ScanSession> {
   const collection = r.schema.name;
@@ -37,8 +40,9 @@ export async function scanSession(
   let closed = false;
   return {
     schema: r.schema,
-    // Incremental export (planned) will read objects updated after this time (lastUpdateTimeUnix).
-    checkpoint: { engine: 'weaviate', kind: 'scan-start', value: { unixMs: startedAt }, takenAt: new Date(startedAt).toISOString() },
+    // Every object changed after the scan started has a _lastUpdateTimeUnix at or after this time:
+    // the first timestamp link continues from it (weaviate-capture.ts).
+    checkpoint,
     estimatedRows,
     async *batches(): AsyncIterable<RecordBatch> {
       let after: string | undefined;
@@ -70,7 +74,7 @@ export async function scanSession(
 }
 
 /** The properties read over gRPC: the original id and every property not read over REST. */
-function grpcProps(r: Resolved): string[] {
+export function grpcProps(r: Resolved): string[] {
   return [...(r.originalIds ? [ORIGINAL_ID_PROPERTY] : []), ...r.props.filter((p) => !p.rest).map((p) => p.w)];
 }
 
@@ -136,7 +140,7 @@ async function mergeRestProps(
 }
 
 /** Reads the REST-only properties of one object. */
-async function mergeRestObject(conn: WeaviateConnection, r: Resolved, o: WeaviateObjectLike): Promise<void> {
+export async function mergeRestObject(conn: WeaviateConnection, r: Resolved, o: WeaviateObjectLike): Promise<void> {
   const one = (await conn.rest.ok('GET', `/v1/objects/${r.className}/${o.uuid}`)) as { properties?: Record<string, unknown> };
   for (const p of r.props) if (p.rest) o.properties[p.w] = one.properties?.[p.w];
 }
@@ -179,7 +183,11 @@ export function idOf(r: Resolved, o: WeaviateObjectLike): Id {
   return r.schema.idType === 'int64' ? BigInt(raw) : raw;
 }
 
-function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBatch {
+/**
+ * Objects as neutral records: the one conversion every read uses (scan, fetch, change capture), so
+ * the same stored object always has the same record digest.
+ */
+export function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBatch {
   const n = objs.length;
   const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
   const vectors: Record<string, VectorColumn> = {};

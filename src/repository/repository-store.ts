@@ -49,10 +49,20 @@ export interface SnapshotInfo {
   collection: string;
   kind: Manifest['kind'];
   createdAt: string;
+  /** Rows the snapshot itself stores (a link: its upserts). */
   rows: number;
+  /** Records of the state it records (a link: its chain folded). */
+  records: number;
+  /** Bytes it stores itself: segments and delta index. */
   bytes: number;
   engine: string;
   tags: Record<string, string>;
+  /** The link this one builds on; null for a full snapshot. */
+  parent: string | null;
+  /** Chains: the engine time the snapshot is complete up to (RPO = now − the newest). Absent on plain full snapshots (their `createdAt` is). */
+  watermark?: string;
+  /** Chains: how it was captured (`scan`, `pgoutput`, `timestamp`, `fingerprint-diff`). */
+  capture?: string;
 }
 
 export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, IntegrityStore, PruneStore {
@@ -323,8 +333,12 @@ function summarize(m: Manifest): SnapshotInfo {
     kind: m.kind,
     createdAt: m.createdAt,
     rows: m.rows.upserts,
-    bytes: m.segments.reduce((s, x) => s + x.bytes, 0),
+    records: m.digest.counts.reduce((a, b) => a + b, 0),
+    bytes: [...m.segments, ...(m.deltaIndex ?? [])].reduce((s, x) => s + x.bytes, 0),
     engine: m.source.engine,
     tags: m.tags,
+    parent: m.parent,
+    ...(m.watermark !== undefined ? { watermark: m.watermark } : {}),
+    ...(m.capture !== undefined ? { capture: m.capture.mode } : {}),
   };
 }

@@ -6,7 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { VectorAdapter } from '../adapter.js';
+import type { CaptureStatus, VectorAdapter } from '../adapter.js';
+import { type CompactOptions, compactChain } from '../chain/compact.js';
+import { captureIdOf } from '../snapshot/incremental.js';
 import { InvalidInputError, IntegrityError, NotFoundError, isVectordrError } from '../errors.js';
 import { DEFAULT_BUCKETS } from '../format/digest.js';
 import { type EncryptionOptions, type RepositoryCipher, createEncryption, looksSealed, openEncryption } from '../format/encryption.js';
@@ -182,6 +184,35 @@ export class Repository {
       );
     }
     return withJsonForm(await takeSnapshot(this.#store, adapter, collection, options));
+  }
+
+  /**
+   * Folds a chain into a new full snapshot of the same state, from the repository alone (the engine
+   * is not read): restores of it read one snapshot instead of the chain, and retention may then
+   * forget the old chain. The new snapshot keeps the link's watermark and checkpoint, so the next
+   * incremental continues from it.
+   */
+  async compact(collection: string, options: CompactOptions = {}): Promise<Report<SnapshotResult>> {
+    return withJsonForm(await compactChain(this.#store, collection, options));
+  }
+
+  /**
+   * How far the change feed vectordr keeps for `collection` lags (PostgreSQL: the WAL its
+   * replication slot retains), or `{ exists: false }` when the adapter keeps none.
+   */
+  async captureStatus(adapter: VectorAdapter, collection: string): Promise<CaptureStatus> {
+    assertAdapter(adapter, 'captureStatus', ['describe']);
+    if (!adapter.captureStatus) return { exists: false, warnings: [] };
+    return adapter.captureStatus(captureIdOf(this.config.id, collection));
+  }
+
+  /**
+   * Drops the change feed vectordr keeps for `collection` (a replication slot and publication), so
+   * it pins nothing more. The next incremental of the collection is a full snapshot.
+   */
+  async dropCapture(adapter: VectorAdapter, collection: string): Promise<void> {
+    assertAdapter(adapter, 'dropCapture', ['describe']);
+    await adapter.dropCapture?.(captureIdOf(this.config.id, collection));
   }
 
   /** Restores a snapshot into `adapter` (same or another engine, same or another name). */

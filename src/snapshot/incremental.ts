@@ -149,10 +149,12 @@ export async function incrementalUnderLock(
   try {
     if (feed && parent.checkpoint) {
       let session: ChangeSession | undefined;
+      let noFeed = `snapshot ${parent.id} started no change feed: take a full snapshot with { incremental: true } to start one`;
       try {
         session = await adapter.captureChanges?.(collection, parent.checkpoint, { captureId, signal });
       } catch (err) {
         if (!isVectordrError(err, 'CHAIN_BROKEN') || err.details?.reason !== 'no-feed') throw err;
+        noFeed = err.message.replace(/^\[vectordr\] \[[^\]]*\] /, '');
       }
       if (session) return await feedLink(repo, adapter, collection, opts, lock, { parent, chain, createdAt, session, progress });
       return await fingerprintLink(repo, adapter, collection, opts, lock, {
@@ -160,7 +162,7 @@ export async function incrementalUnderLock(
         chain,
         createdAt,
         progress,
-        reason: `snapshot ${parent.id} started no change feed: take a full snapshot with { incremental: true } to start one`,
+        reason: noFeed,
       });
     }
     const reason = feed ? `snapshot ${parent.id} has no checkpoint to continue a change feed from` : plan.reason;
@@ -212,11 +214,14 @@ async function fingerprintLink(
   });
   const loopStart = performance.now();
   let schema: CollectionSchema;
+  let scanCheckpoint: Checkpoint | null;
   try {
     // Pass 1: every id with its record digest, sorted by id bytes.
     const session = await adapter.scan(collection, { batchSize, signal });
     try {
       schema = session.schema;
+      // Where the scan started: a feed that can continue from a scan (modification times) continues from it.
+      scanCheckpoint = session.checkpoint ?? null;
       if (!sameShape(schema, parent.schema))
         throw new ChainBroken(`the schema of ${JSON.stringify(collection)} changed since snapshot ${parent.id}`);
       progress.totalRows = session.estimatedRows;
@@ -311,7 +316,7 @@ async function fingerprintLink(
       schema,
       written,
       capture,
-      checkpoint: null,
+      checkpoint: scanCheckpoint,
       watermark: ctx.createdAt,
       endpoint,
       scanMs,
@@ -546,6 +551,8 @@ async function feedLink(
         if (w) await ready.add(idB, Buffer.concat([Uint8Array.of(1), w.digest]));
         return;
       }
+      // A fuzzy feed (modification times) re-reads a window on purpose; a record the chain holds as is did not change.
+      if (w && !session.capture.exact && state.unchanged.size === 0 && sameDigest(schema, state.record, w.digest)) return;
       const prev = w ? w.digest : new Uint8Array(0);
       const value = Buffer.concat([Uint8Array.of(0), u32(prev.length), prev, encodeChange(schema, toChange(state))]);
       if (state.unchanged.size === 0) await ready.add(idB, value);
@@ -650,6 +657,12 @@ async function addDeletesByIdDiff(
   } finally {
     await now.close();
   }
+}
+
+/** The record's digest is `digest` (docs/format.md, "Record digest"). */
+function sameDigest(schema: CollectionSchema, record: VectorRecord, digest: Uint8Array): boolean {
+  const d = digestBatch(schema.idType, digestVectorOrder(schema), batchFromRecords(schema, [record]), new BucketDigest(1));
+  return Buffer.compare(d.digests.subarray(0, 32), digest) === 0;
 }
 
 function toChange(state: DecodedChange): Change {

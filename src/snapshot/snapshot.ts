@@ -85,6 +85,8 @@ async function confirmBeforeCommit(
 export interface FullSnapshotExtras {
   autoFull?: string;
   startCapture?: { captureId: string };
+  /** A snapshot written from another one (compact): its watermark and how it was made, instead of this run's. */
+  derived?: { watermark: string; reason: string; normalizesCosine: boolean };
 }
 
 export async function snapshotUnderLock(
@@ -212,8 +214,8 @@ export async function snapshotUnderLock(
       ? {
           chain: id,
           depth: 0,
-          capture: { mode: 'scan', exact: session.consistent === true },
-          watermark: createdAt,
+          capture: { mode: 'scan', exact: session.consistent === true, ...(extras.derived ? { reason: extras.derived.reason } : {}) },
+          watermark: extras.derived?.watermark ?? createdAt,
           deltaIndex,
           ...(extras.autoFull ? { autoFull: extras.autoFull } : {}),
         }
@@ -227,7 +229,11 @@ export async function snapshotUnderLock(
       collection,
       createdAt,
       completedAt: new Date().toISOString(),
-      source: { engine: adapter.engine, ...endpoint, normalizesCosine: adapter.capabilities.normalizesCosine === true },
+      source: {
+        engine: adapter.engine,
+        ...endpoint,
+        normalizesCosine: extras.derived?.normalizesCosine ?? adapter.capabilities.normalizesCosine === true,
+      },
       schema,
       segments,
       rows: { upserts: rows, deletes: 0 },

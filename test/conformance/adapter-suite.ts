@@ -6,17 +6,19 @@
  *   testAdapter({ name: 'pgvector (pg)', create: async () => ({ adapter, cleanup }) })
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdapterCapabilities, VectorAdapter } from '../../src/adapter.js';
+import type { VectorAdapter } from '../../src/adapter.js';
 import { EngineError } from '../../src/errors.js';
+import type { Manifest } from '../../src/format/manifest.js';
 import type { CollectionSchema, VectorRecord } from '../../src/model.js';
 import type { ProgressEvent } from '../../src/progress.js';
 import { type RestoreOptions, stagingName } from '../../src/restore/restore.js';
 import type { Repository } from '../../src/repository/repository.js';
-import { floatDistance, maskedPayloadJson } from '../../src/verify/payload-floats.js';
-import { DEFAULT_FLOAT_ULPS } from '../../src/verify/verify-parity.js';
+import type { SnapshotResult } from '../../src/snapshot/snapshot-options.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
 import { createdNames, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { expectLinkRows } from '../helpers/links.js';
+import { expectSameRecords } from '../helpers/records.js';
 import type { Harness, SuiteOptions } from './harness.js';
 import { memoryRepository } from '../helpers/repository.js';
 
@@ -27,41 +29,6 @@ export interface AdapterHarness extends Harness {
 export interface AdapterSuiteOptions extends SuiteOptions<AdapterHarness> {
   /** Rows for the snapshot/restore cases. @default 2500 */
   rows?: number;
-}
-
-const unit = (v: Float32Array | null | undefined): number[] => {
-  const xs = Array.from(v ?? []);
-  const n = Math.sqrt(xs.reduce((s, x) => s + x * x, 0)) || 1;
-  return xs.map((x) => x / n);
-};
-
-/**
- * Records equal: ids, payloads, and vectors bit for bit — or, on an engine that normalises cosine
- * vectors on write (capability `normalizesCosine`; the suite's vectors are cosine), equal after
- * normalisation within 1e-6 per component; on an engine that cannot hold payload floats exactly
- * (capability `payloadFloatExact: false`), payload floats within parity's default ulps and
- * everything else in the payload exact.
- */
-function expectSameRecords(actual: VectorRecord[], expected: VectorRecord[], caps: AdapterCapabilities): void {
-  const normalizesCosine = caps.normalizesCosine === true;
-  expect(actual.map((r) => String(r.id))).toEqual(expected.map((r) => String(r.id)));
-  actual.forEach((a, i) => {
-    const e = expected[i] as VectorRecord;
-    if (caps.payloadFloatExact === false) {
-      expect(maskedPayloadJson(a.payload)).toBe(maskedPayloadJson(e.payload));
-      expect(floatDistance(e.payload, a.payload)).toBeLessThanOrEqual(DEFAULT_FLOAT_ULPS);
-    } else expect(a.payload).toEqual(e.payload);
-    for (const [name, v] of Object.entries(e.vectors)) {
-      if (!normalizesCosine) {
-        expect(Array.from(a.vectors[name] ?? [])).toEqual(Array.from(v ?? []));
-        continue;
-      }
-      const got = unit(a.vectors[name]);
-      const want = unit(v);
-      expect(got.length).toBe(want.length);
-      expect(Math.max(...got.map((x, k) => Math.abs(x - (want[k] as number))))).toBeLessThan(1e-6);
-    }
-  });
 }
 
 /**
@@ -421,6 +388,130 @@ export function testAdapter(options: AdapterSuiteOptions): void {
           'ABORTED',
         );
         expect((await repo.list({ collection: source })).length).toBe(before);
+      });
+    });
+
+    describe('incremental snapshots and point-in-time restore', () => {
+      /** One snapshot of the chain, and what the collection held when it was taken (built from what the case wrote). */
+      const kept: { manifest: Manifest; state: Map<bigint, VectorRecord> }[] = [];
+      const state = new Map<bigint, VectorRecord>();
+      let source: string;
+      let schema: CollectionSchema;
+      let original: VectorRecord[];
+      const upsert = async (records: VectorRecord[]): Promise<void> => {
+        await a.write(source, makeBatch(schema, records), { mode: 'upsert' });
+        for (const r of records) state.set(r.id as bigint, r);
+      };
+      const remove = async (ids: bigint[]): Promise<void> => {
+        await a.delete(source, ids);
+        for (const id of ids) state.delete(id);
+      };
+      const current = (...ids: number[]): VectorRecord[] => ids.map((i) => state.get(BigInt(i)) as VectorRecord);
+      const link = async (): Promise<SnapshotResult> => {
+        const r = await repo.snapshot(a, source, { incremental: true, segmentBytes: 64 * 1024 });
+        kept.push({ manifest: r.manifest, state: new Map(state) });
+        return r;
+      };
+      // Skipped by capability only: an adapter declaring changeCapture 'none' takes no incrementals.
+      const incremental = (): boolean => a.capabilities.changeCapture !== 'none';
+
+      it('the first incremental of a collection is a full snapshot that starts a chain', async (ctx) => {
+        if (!incremental()) ctx.skip();
+        source = name('conf_incr');
+        schema = testSchema(source);
+        original = makeRecords(300, 16, 11);
+        await createFilled(schema, original);
+        for (const r of original) state.set(r.id as bigint, r);
+        const r = await link();
+        expect(r.kind).toBe('full');
+        expect(r.autoFull).toMatch(/no snapshot yet/);
+        expect(r.manifest).toMatchObject({ features: ['incremental'], chain: r.manifest.id, depth: 0, rows: { upserts: 300 } });
+      });
+
+      it('links record inserts, vector-only and payload-only updates, deletes, re-inserts and nothing', async (ctx) => {
+        if (!incremental() || kept.length !== 1) ctx.skip();
+        const fresh = makeRecords(5, 16, 12, 1000n);
+        const steps: [string, () => Promise<void>, { upserts: number; deletes: number }][] = [
+          ['inserts', () => upsert(fresh), { upserts: 5, deletes: 0 }],
+          [
+            'a vector-only update',
+            () =>
+              upsert(current(7, 8).map((r) => ({ ...r, vectors: { embedding: (r.vectors.embedding as Float32Array).map((x) => -x) } }))),
+            { upserts: 2, deletes: 0 },
+          ],
+          [
+            'a payload-only update',
+            () => upsert(current(9, 10, 11).map((r) => ({ ...r, payload: { ...r.payload, title: 'payload only', n: -1 } }))),
+            { upserts: 3, deletes: 0 },
+          ],
+          ['deletes', () => remove([12n, 13n, 1000n]), { upserts: 0, deletes: 3 }],
+          [
+            're-inserts of deleted ids (one as it was, one changed)',
+            () => upsert([original[11] as VectorRecord, { ...(fresh[0] as VectorRecord), payload: { title: 'back' } }]),
+            { upserts: 2, deletes: 0 },
+          ],
+          ['nothing', async () => undefined, { upserts: 0, deletes: 0 }],
+          [
+            'a mix',
+            async () => {
+              await upsert([
+                ...current(20).map(({ payload: { flag, ...rest }, ...r }) => ({ ...r, payload: { ...rest, n: flag === true ? 1 : 0 } })),
+                ...makeRecords(1, 16, 13, 2000n),
+              ]);
+              await remove([21n]);
+            },
+            { upserts: 2, deletes: 1 },
+          ],
+        ];
+        for (const [what, change, rows] of steps) {
+          await change();
+          const parent = kept[kept.length - 1]?.manifest as Manifest;
+          const r = await link();
+          expect(r.kind, what).toBe('incremental');
+          expectLinkRows(r.manifest, rows, what);
+          expect(r.manifest, what).toMatchObject({ parent: parent.id, chain: kept[0]?.manifest.id, depth: kept.length - 1 });
+          if (rows.upserts + rows.deletes === 0) expect(r.manifest.digest.collection, what).toBe(parent.digest.collection);
+        }
+      });
+
+      it('restores every link to the state it recorded (point in time), compared with the state kept aside', async (ctx) => {
+        if (!incremental() || kept.length < 8) ctx.skip();
+        const byId = (x: VectorRecord, y: VectorRecord): number => ((x.id as bigint) < (y.id as bigint) ? -1 : 1);
+        for (const { manifest, state: at } of kept) {
+          const target = name('conf_pitr');
+          const r = await repo.restore(a, { collection: source, snapshot: manifest.id, target });
+          expect(r.rows).toBe(at.size);
+          expect(await a.count(target)).toBe(at.size);
+          const want = [...at.values()].sort(byId);
+          const got = await a.fetch(
+            target,
+            want.map((w) => w.id),
+          );
+          expectSameRecords(got.sort(byId), want, a.capabilities);
+        }
+      });
+
+      it('the live collection has parity with the chain head', async (ctx) => {
+        if (!incremental() || kept.length < 8) ctx.skip();
+        const head = kept[kept.length - 1]?.manifest as Manifest;
+        const p = await repo.verifyParity(a, { collection: source, snapshot: head.id });
+        expect(
+          p.ok,
+          JSON.stringify({ ...p, collectionDigest: undefined }, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+        ).toBe(true);
+      });
+
+      it('refuses a parent of another collection (NO_PARENT) and a time before the first snapshot, writing nothing', async (ctx) => {
+        if (!incremental() || kept.length === 0) ctx.skip();
+        const other = name('conf_incr_other');
+        await createFilled(testSchema(other), makeRecords(3, 16, 14));
+        const before = await repo.list();
+        await expectError(repo.snapshot(a, other, { incremental: true, parent: kept[0]?.manifest.id as string }), 'NO_PARENT');
+        const target = name('conf_pitr_early');
+        const early = new Date(Date.parse(kept[0]?.manifest.createdAt as string) - 60_000);
+        await expectError(repo.restore(a, { collection: source, at: early, target }), 'SNAPSHOT_NOT_FOUND');
+        expect(await a.exists(target)).toBe(false);
+        expect(await repo.list()).toEqual(before);
       });
     });
   });

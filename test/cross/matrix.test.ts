@@ -9,6 +9,10 @@
  * one more engine `qdrant-real` (CI: Qdrant 1.18.3), paired with every other; when
  * MILVUS_STANDALONE_ADDRESS is set, the real Milvus standalone is one more, paired with each of the
  * four core engines (milvus-lite is the core Milvus).
+ *
+ * Chains cross too: for every source engine, a full snapshot and three incremental links; for every
+ * pair, the source's link 2 is restored into the other engine (point in time: link 3's changes must
+ * not show) and its records compared with the state kept aside when the link was taken.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';
@@ -18,7 +22,11 @@ import type { Repository } from '../../src/repository/repository.js';
 import { makeBatch, nullableFields } from '../helpers/data.js';
 import { engineAvailable, randomName, type StartedTestEngine, TEST_ENGINES, type TestEngine } from '../helpers/engines.js';
 import { memoryRepository } from '../helpers/repository.js';
+import { expectError } from '../helpers/errors.js';
+import { expectLinkRows } from '../helpers/links.js';
+import { expectSameRecords, crossFidelity } from '../helpers/records.js';
 import { roundTrip } from '../helpers/round-trip.js';
+import type { SnapshotResult } from '../../src/snapshot/snapshot-options.js';
 
 // The engines come from the registry (test/helpers/engines.ts); a required engine that is not
 // configured fails here (VECTORDR_REQUIRE_ENGINES).
@@ -95,6 +103,12 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
   };
   let repo: Repository;
   const made: [Engine, string][] = [];
+  /** A fresh collection name on `engine`, dropped after the suite. */
+  const name = (engine: Engine, prefix: string): string => {
+    const n = randomName(prefix.replace(/-/g, '_')); // Milvus names: letters, digits and underscores
+    made.push([engine, n]);
+    return n;
+  };
 
   beforeAll(async () => {
     for (const e of [...MEMBERS, ...VARIANTS]) started.set(e.name, await e.start());
@@ -170,11 +184,6 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
       const src = adapter(from);
       const dst = adapter(to);
       const qdrant = src.capabilities.normalizesCosine === true || dst.capabilities.normalizesCosine === true;
-      const name = (engine: Engine, prefix: string): string => {
-        const n = randomName(prefix.replace(/-/g, '_')); // Milvus names: letters, digits and underscores
-        made.push([engine, n]);
-        return n;
-      };
       const source = name(from, `mx_${from}`);
       const schema = schemaFor(source, idType);
       const records = recordsFor(idType, 120);
@@ -212,6 +221,94 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
       expect(Object.fromEntries(back.payload.map((f) => [f.name, `${f.type}${f.array ? '[]' : ''}`]))).toEqual(
         Object.fromEntries(schema.payload.map((f) => [f.name, `${f.type}${f.array ? '[]' : ''}`])),
       );
+    });
+  });
+
+  /** A chain on one engine: what its link at depth 2 recorded (the state kept aside when it was taken). */
+  interface KeptChain {
+    collection: string;
+    link: string;
+    state: VectorRecord[];
+  }
+  const chains = new Map<Engine, Promise<KeptChain>>();
+  /**
+   * The chain of `from`, built once for every pair it is the source of: a full snapshot taken with
+   * `{ incremental: true }`, then three links (payload-only updates, deletes and inserts; a
+   * vector-only update and a re-insert; changes after the kept link, which its restore must not show).
+   */
+  const chainOf = (from: Engine): Promise<KeptChain> => {
+    let c = chains.get(from);
+    if (!c) {
+      const sources = [...ENGINES, ...VARIANTS.map((v) => v.name)];
+      c = buildChain(from, ID_TYPES[sources.indexOf(from) % ID_TYPES.length] as IdType);
+      chains.set(from, c);
+    }
+    return c;
+  };
+  async function buildChain(from: Engine, idType: IdType): Promise<KeptChain> {
+    const src = adapter(from);
+    const collection = name(from, `mxc_${from}`);
+    const schema = schemaFor(collection, idType);
+    const all = recordsFor(idType, 125);
+    const state = new Map<string, VectorRecord>();
+    const upsert = async (rs: VectorRecord[]): Promise<void> => {
+      await src.write(collection, makeBatch(schema, rs), { mode: 'upsert' });
+      for (const r of rs) state.set(String(r.id), r);
+    };
+    const remove = async (is: number[]): Promise<void> => {
+      const ids = is.map((i) => (all[i] as VectorRecord).id);
+      await src.delete(collection, ids);
+      for (const id of ids) state.delete(String(id));
+    };
+    const at = (...is: number[]): VectorRecord[] => is.map((i) => state.get(String((all[i] as VectorRecord).id)) as VectorRecord);
+    await src.create(schema, { indexes: 'now' });
+    await upsert(all.slice(0, 120));
+    const snapshot = (): Promise<SnapshotResult> => repo.snapshot(src, collection, { incremental: true });
+    expect((await snapshot()).kind).toBe('full');
+    await upsert(at(3, 4).map((r) => ({ ...r, payload: { ...r.payload, title: 'changed', n: -7 } })));
+    await remove([5, 6]);
+    await upsert(all.slice(120, 123));
+    expectLinkRows((await snapshot()).manifest, { upserts: 5, deletes: 2 });
+    await upsert(at(7).map((r) => ({ ...r, vectors: { embedding: (r.vectors.embedding as Float32Array).map((x) => -x) } })));
+    await upsert([all[5] as VectorRecord]);
+    const kept = await snapshot();
+    expect(kept.manifest.depth).toBe(2);
+    expectLinkRows(kept.manifest, { upserts: 2, deletes: 0 });
+    const keptState = byId([...state.values()]);
+    await upsert([...at(8).map((r) => ({ ...r, payload: { ...r.payload, flag: !r.payload.flag } })), all[123] as VectorRecord]);
+    await remove([9]);
+    const last = (await snapshot()).manifest;
+    expect(last.depth).toBe(3);
+    expectLinkRows(last, { upserts: 2, deletes: 1 });
+    return { collection, link: kept.manifest.id, state: keptState };
+  }
+
+  PAIRS.forEach(([from, to]) => {
+    it(`a chain on ${from}, its link 2 restored into ${to}, where no incremental of another engine builds on it`, async () => {
+      const src = adapter(from);
+      const dst = adapter(to);
+      const c = await chainOf(from);
+      // Under the source's name: the same collection, held by another engine now.
+      const target = c.collection;
+      made.push([to, target]);
+      const r = await repo.restore(dst, { collection: c.collection, snapshot: c.link, target });
+      expect(r.rows).toBe(c.state.length);
+      expect(await dst.count(target)).toBe(c.state.length);
+      const got = byId(
+        await dst.fetch(
+          target,
+          c.state.map((x) => x.id),
+        ),
+      );
+      expectSameRecords(got, c.state, crossFidelity(src.capabilities, dst.capabilities));
+      // Its chain was taken from another engine: no incremental here builds on it, and nothing is written.
+      // (Two servers of one engine, e.g. milvus-lite and Milvus standalone, are one engine to a chain.)
+      if (src.engine !== dst.engine) {
+        const before = await repo.list();
+        await expectError(repo.snapshot(dst, target, { incremental: true, parent: c.link }), 'NO_PARENT');
+        await expectError(repo.snapshot(dst, target, { incremental: true, onNoParent: 'error' }), 'NO_PARENT');
+        expect(await repo.list()).toEqual(before);
+      }
     });
   });
 });

@@ -85,6 +85,15 @@ describe('incremental snapshots on PGlite (fingerprint diff)', () => {
     expect(await rowsOf('pitr_date')).toEqual(states[3]?.rows);
   });
 
+  it('list() shows each link with its parent, watermark, capture mode, own rows and the records of its state', async () => {
+    const list = await repo.list({ collection: 'docs' });
+    expect(list.map((s) => s.id)).toEqual(states.map((s) => s.id));
+    const [full, first] = list;
+    expect(full).toMatchObject({ kind: 'full', parent: null, capture: 'scan', records: 500, rows: 500 });
+    expect(first).toMatchObject({ kind: 'incremental', parent: full?.id, capture: 'fingerprint-diff', rows: 2, records: 502 });
+    expect(typeof first?.watermark).toBe('string');
+  });
+
   it('the chain head has parity with the live table', async () => {
     const p = await repo.verifyParity(adapter, { collection: 'docs', snapshot: 'latest' });
     expect(p.ok).toBe(true);
@@ -131,5 +140,21 @@ describe('chain damage, retention and prune', () => {
     await expectError(r2.restore(adapter, { collection: 'chainy', snapshot: ids[3] as string, target: 'never2' }), 'CHAIN_INVALID');
     await expectError(r2.snapshot(adapter, 'chainy', { incremental: true }), 'CHAIN_INVALID');
     expect(await adapter.exists('never2')).toBe(false);
+  });
+});
+
+describe('compact', () => {
+  it('folds a chain into a full snapshot of the same state without reading the engine; the next link continues from it', async () => {
+    const head = await repo.readManifest('docs', 'latest');
+    const c = await repo.compact('docs');
+    expect(c.manifest).toMatchObject({ kind: 'full', parent: null, depth: 0, watermark: head.watermark });
+    expect(c.manifest.digest.collection).toBe(head.digest.collection);
+    expect(c.manifest.capture?.reason).toMatch(/compacted from link/);
+    await repo.restore(adapter, { collection: 'docs', snapshot: c.manifest.id, target: 'compacted' });
+    expect(await rowsOf('compacted')).toEqual(await rowsOf('docs'));
+    await db.exec(`UPDATE docs SET title = 'after compact' WHERE id = 2`);
+    const next = await repo.snapshot(adapter, 'docs', { incremental: true });
+    expect(next.manifest).toMatchObject({ kind: 'incremental', parent: c.manifest.id, depth: 1, rows: { upserts: 1, deletes: 0 } });
+    await expectError(repo.compact('docs', { snapshot: c.manifest.id }), 'UNSUPPORTED_OPERATION');
   });
 });
