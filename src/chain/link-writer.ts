@@ -101,7 +101,7 @@ export class LinkWriter {
         schema.vectors,
         this.#o.engine,
       );
-    const scratch = new BucketDigest(this.#digest.buckets);
+    const scratch = new BucketDigest(1); // only the record digests; buckets are computed below
     const d = digestBatch(schema.idType, digestVectorOrder(schema), batch, scratch);
     const ops = rows.map((r) => r.op);
     const prevDigests = new Uint8Array(rows.length * 32);

@@ -40,7 +40,7 @@ export function digestBatch(
     }
     const d = recordDigest(ib, vecs, pj[i] as string);
     digests.set(d, i * 32);
-    const b = bucketOf(ib, acc.buckets);
+    const b = acc.buckets === 1 ? 0 : bucketOf(ib, acc.buckets); // one bucket: a scratch accumulator, no id hash needed
     buckets[i] = b;
     acc.add(b, d);
   }

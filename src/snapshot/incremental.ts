@@ -227,7 +227,7 @@ async function fingerprintLink(
       progress.totalRows = session.estimatedRows;
       progress.emit('start');
       const order = digestVectorOrder(schema);
-      const scratch = new BucketDigest(parent.digest.buckets);
+      const scratch = new BucketDigest(1); // only the record digests are used here
       for await (const batch of session.batches()) {
         throwIfAborted(signal);
         const d = digestBatch(schema.idType, order, batch, scratch);
