@@ -414,6 +414,10 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       };
       // Skipped by capability only: an adapter declaring changeCapture 'none' takes no incrementals.
       const incremental = (): boolean => a.capabilities.changeCapture !== 'none';
+      // A chain's change feed (a replication slot) pins engine history until dropped.
+      afterAll(async () => {
+        if (source !== undefined) await repo.dropCapture(a, source).catch(() => undefined);
+      });
 
       it('the first incremental of a collection is a full snapshot that starts a chain', async (ctx) => {
         if (!incremental()) ctx.skip();

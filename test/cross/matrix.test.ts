@@ -280,6 +280,8 @@ describe.runIf(all)('cross-engine matrix: every engine into every other, and hom
     const last = (await snapshot()).manifest;
     expect(last.depth).toBe(3);
     expectLinkRows(last, { upserts: 2, deletes: 1 });
+    // The chain is complete: release its change feed (a replication slot pins WAL for the rest of the run).
+    await repo.dropCapture(src, collection);
     return { collection, link: kept.manifest.id, state: keptState };
   }
 
