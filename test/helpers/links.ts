@@ -3,9 +3,10 @@ import { expect } from 'vitest';
 import type { Manifest } from '../../src/format/manifest.js';
 
 /**
- * A link's `rows` are the changes made since its parent: exactly, except that a timestamp feed
- * re-sends objects updated within its skew before the parent started (docs/format.md, "Capture
- * modes"; unchanged rows, the folded state stays exact), so there upserts may be more, never fewer.
+ * A link's `rows` are the changes made since its parent. A timestamp feed re-reads objects updated
+ * within its skew before the parent started, and the core drops those whose digest did not change;
+ * one that changed back and forth within the window still counts, so there upserts may be more,
+ * never fewer.
  */
 export function expectLinkRows(link: Manifest, rows: { upserts: number; deletes: number }, what?: string): void {
   if (link.capture?.mode !== 'timestamp') {
