@@ -81,10 +81,13 @@ export class VectordrError extends Error {
   readonly category: ErrorCategory;
   readonly plugin: string;
   readonly details: Record<string, unknown>;
+  /** The message without the `[vectordr] [plugin]` prefix, for quoting inside another message. */
+  readonly reason: string;
 
   constructor(code: ErrorCode, category: ErrorCategory, message: string, options: VectordrErrorOptions = {}) {
     const plugin = options.plugin ?? 'core';
     super(`[vectordr] [${plugin}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = message;
     this.name = new.target.name;
     this.code = code;
     this.category = category;

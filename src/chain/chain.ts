@@ -187,6 +187,34 @@ export interface FoldPlan {
   digest: BucketDigest;
 }
 
+/**
+ * Which rows of each segment of a chain the folded state holds: upserts that no later link
+ * superseded (the plan's superseded rows, walked once in chain order). Ask for the segments in chain
+ * order, full snapshot first; segments skipped (a resumed restore) are passed over.
+ */
+export function keptRowsOf(
+  plan: FoldPlan,
+): (link: number, segment: number, length: number, ops?: readonly RecordOp[]) => Promise<Uint8Array> {
+  const superseded = plan.superseded.sorted()[Symbol.asyncIterator]();
+  let next: IteratorResult<SortEntry> | undefined;
+  return async (link, segment, length, ops) => {
+    next ??= await superseded.next();
+    const keep = new Uint8Array(length).fill(1);
+    ops?.forEach((op, i) => {
+      if (op !== 'upsert') keep[i] = 0;
+    });
+    while (!next.done) {
+      const k = Buffer.from(next.value.key);
+      const l = k.readUInt32BE(0);
+      const g = k.readUInt32BE(4);
+      if (l > link || (l === link && g > segment)) break;
+      if (l === link && g === segment) keep[k.readUInt32BE(8)] = 0;
+      next = await superseded.next();
+    }
+    return keep;
+  };
+}
+
 /** The location of a row in a chain: link, segment in that link, row; big-endian, so bytes order is chain order. */
 export function locationKey(link: number, segment: number, row: number): Uint8Array {
   const b = Buffer.allocUnsafe(12);
@@ -258,23 +286,13 @@ export async function* foldedSegments(
   const plan = await planFold(reader, chain, signal);
   try {
     checkFoldDigest(manifest, plan.digest, `Reading snapshot ${manifest.id}`);
-    const superseded = plan.superseded.sorted()[Symbol.asyncIterator]();
-    let next = await superseded.next();
+    const keptRows = keptRowsOf(plan);
     for (const [link, m] of chain.entries()) {
       const layout = segmentLayout(m.schema);
       for (const [index, ref] of m.segments.entries()) {
         throwIfAborted(signal);
         const rows = decodeSegment(layout, await reader.getSegment(ref, signal), ref.key);
-        const keep = new Uint8Array(rows.batch.length);
-        rows.ops.forEach((op, i) => (keep[i] = op === 'upsert' ? 1 : 0));
-        while (!next.done) {
-          const k = Buffer.from(next.value.key);
-          const l = k.readUInt32BE(0);
-          const g = k.readUInt32BE(4);
-          if (l > link || (l === link && g > index)) break;
-          if (l === link && g === index) keep[k.readUInt32BE(8)] = 0;
-          next = await superseded.next();
-        }
+        const keep = await keptRows(link, index, rows.batch.length, rows.ops);
         yield { ref, rows: filterRows(rows, keep) };
       }
     }

@@ -26,7 +26,7 @@ import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { filterBatch, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch, type RecordOp } from '../model.js';
-import { type FoldPlan, beforeFirstSnapshot, checkFoldDigest, planFold, resolveChain } from '../chain/chain.js';
+import { type FoldPlan, beforeFirstSnapshot, checkFoldDigest, keptRowsOf, planFold, resolveChain } from '../chain/chain.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import { type RestoreStore, segmentSizeError } from '../repository/ports.js';
@@ -254,7 +254,7 @@ export async function restoreSnapshot(repo: RestoreStore, adapter: VectorAdapter
     if (isVectordrError(err, 'ACCESS_DENIED')) {
       throw new PermissionError(
         'ACCESS_DENIED',
-        `${err.message.replace(/^\[vectordr\] \[[^\]]*\] /, '')} A restore only needs to write its ` +
+        `${err.reason} A restore only needs to write its ` +
           `lock; with read-only credentials, restore with { lock: false } (and do not prune ` +
           `meanwhile).`,
         { cause: err, plugin: err.plugin },
@@ -453,25 +453,11 @@ async function restoreManifest(
     let uncertain = resumeFrom !== undefined && !adapter.capabilities.atomicMarker;
     const pending = new Set(todo);
     let rows = flat.reduce((n, f, s) => (pending.has(s) ? n : n + f.ref.rows), 0);
-    // Rows of a chain that the folded state does not hold (superseded versions), in load order.
-    const superseded = fold ? fold.superseded.sorted()[Symbol.asyncIterator]() : undefined;
-    let nextSuperseded = superseded ? await superseded.next() : undefined;
+    // Rows of a chain that the folded state holds (not deleted, not superseded), in load order.
+    const keptRowsOfChain = fold ? keptRowsOf(fold) : undefined;
     const keptRows = async (s: number, batch: RecordBatch & { ops?: RecordOp[] }): Promise<Uint8Array | undefined> => {
-      if (!isChain) return undefined;
       const { link, index } = flat[s] as FlatSegment;
-      const keep = new Uint8Array(batch.length).fill(1);
-      batch.ops?.forEach((op, i) => {
-        if (op !== 'upsert') keep[i] = 0;
-      });
-      while (nextSuperseded && !nextSuperseded.done) {
-        const k = Buffer.from(nextSuperseded.value.key);
-        const l = k.readUInt32BE(0);
-        const g = k.readUInt32BE(4);
-        if (l > link || (l === link && g > index)) break;
-        if (l === link && g === index) keep[k.readUInt32BE(8)] = 0;
-        nextSuperseded = await superseded?.next();
-      }
-      return keep;
+      return keptRowsOfChain?.(link, index, batch.length, batch.ops);
     };
     // One segment read ahead: the next is read and decoded while the engine ingests the current one.
     // Writes stay strictly in order, so the marker always describes a prefix of the snapshot.

@@ -30,6 +30,7 @@ import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { SnapshotStore } from '../repository/ports.js';
 import type { CaptureInfo } from '../adapter.js';
+import { confirmBeforeCommit } from './commit.js';
 import { type SnapshotOptionsSchema, type SnapshotResult, segmentRowsFor } from './snapshot-options.js';
 
 /** Takes a full snapshot that starts a chain (snapshot.ts): why, and the change feed it starts. */
@@ -154,7 +155,7 @@ export async function incrementalUnderLock(
         session = await adapter.captureChanges?.(collection, parent.checkpoint, { captureId, signal });
       } catch (err) {
         if (!isVectordrError(err, 'CHAIN_BROKEN') || err.details?.reason !== 'no-feed') throw err;
-        noFeed = err.message.replace(/^\[vectordr\] \[[^\]]*\] /, '');
+        noFeed = err.reason;
       }
       if (session) return await feedLink(repo, adapter, collection, opts, lock, { parent, chain, createdAt, session, progress });
       return await fingerprintLink(repo, adapter, collection, opts, lock, {
@@ -175,8 +176,7 @@ export async function incrementalUnderLock(
     });
   } catch (err) {
     if (err instanceof ChainBroken) return startFull(`the chain broke: ${err.reason}`, 'CHAIN_BROKEN');
-    if (isVectordrError(err, 'CHAIN_BROKEN'))
-      return startFull(`the chain broke: ${err.message.replace(/^\[vectordr\] \[[^\]]*\] /, '')}`, 'CHAIN_BROKEN');
+    if (isVectordrError(err, 'CHAIN_BROKEN')) return startFull(`the chain broke: ${err.reason}`, 'CHAIN_BROKEN');
     throw err;
   }
 }
@@ -413,18 +413,7 @@ async function commitLink(
     deltaIndex: written.deltaIndex,
   };
   progress.emit('commit');
-  await lock.assertHeld();
-  const missing = await repo.missingSegment([...written.segments, ...written.deltaIndex], opts.signal);
-  if (missing) {
-    throw new IntegrityError(
-      'SEGMENT_MISSING',
-      `Segment ${missing.ref.key} of this incremental snapshot is gone from ${repo.location} although this run stored it; nothing was committed. Rerun.`,
-      {
-        details: { key: missing.ref.key },
-      },
-    );
-  }
-  await lock.assertHeld();
+  await confirmBeforeCommit(repo, lock, [...written.segments, ...written.deltaIndex], opts.signal);
   await repo.commitManifest(manifest);
   progress.emit('done');
   repo.logger.info(
