@@ -151,15 +151,18 @@ export async function benchEnvironment(
     await pool.query(`SELECT current_setting('server_version') AS pg, (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector,
       current_setting('shared_buffers') AS shared_buffers, current_setting('synchronous_commit') AS synchronous_commit, current_setting('wal_level') AS wal_level`)
   ).rows[0] as Record<string, unknown> | undefined;
-  const machine = {
+  return { server, machine: { ...machineInfo(), loadavg: os.loadavg() } };
+}
+
+/** The machine a benchmark runs on (cores, CPU, memory, Node, OS), for its result JSON. */
+export function machineInfo(): { cpus: number; cpuModel: string | undefined; memGB: number; node: string; platform: string } {
+  return {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
     memGB: Math.round(os.totalmem() / 1024 ** 3),
     node: process.version,
     platform: `${os.type()} ${os.release()}`,
-    loadavg: os.loadavg(),
   };
-  return { server, machine };
 }
 
 /** The parent's pool on `url`; an idle client's error (e.g. the server restarted) is logged, not fatal, so that the cleanup runs. */

@@ -44,7 +44,7 @@ import { VectordrError } from '../src/errors.js';
 import { retry } from '../src/retry.js';
 import { type ChildMeasures, type ChildStepResult, backendCpuSeconds, benchEnvironment, benchOptions, benchSize } from './bench-lib.js';
 import { childPool, childStepResult, codeVersion, fillTable, fmtMB, fmtMs, inTurn, log, MB, measuredChild } from './bench-lib.js';
-import { parentPool, ratio, reportChildResult, startStep } from './bench-lib.js';
+import { machineInfo, parentPool, ratio, reportChildResult, startStep } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -756,14 +756,7 @@ async function main(): Promise<void> {
     throw new Error(`--engine must be one of ${ENGINES.join(', ')} or all`);
   const code = codeVersion();
   log(`code ${code.commit ?? 'unknown commit'}${code.dirty ? ' + uncommitted changes in src/ or adapters/' : ''}`);
-  const machine = {
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model,
-    memGB: Math.round(os.totalmem() / 1024 ** 3),
-    node: process.version,
-    platform: `${os.type()} ${os.release()}`,
-    loadavgAtStart: os.loadavg(),
-  };
+  const machine = { ...machineInfo(), loadavgAtStart: os.loadavg() };
   for (const engine of engines) {
     const result = await runEngine(engine, rows, dims, repeat, links, fraction);
     printEngine(result);
