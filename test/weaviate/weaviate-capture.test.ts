@@ -17,6 +17,7 @@ import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
 import { createdNames, engineAvailable } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 import { memoryRepository } from '../helpers/repository.js';
+import { weaviateRest } from '../helpers/weaviate.js';
 
 const url = process.env.WEAVIATE_URL;
 const grpcAddress = process.env.WEAVIATE_GRPC;
@@ -25,15 +26,7 @@ const hasWeaviate = engineAvailable('weaviate', url !== undefined && grpcAddress
 const DIMS = 8;
 const className = (n: string): string => `${n.charAt(0).toUpperCase()}${n.slice(1)}`;
 
-async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
+const rest = weaviateRest;
 
 /** Every record the collection holds, by a scan, in id order. */
 async function stateOf(a: WeaviateAdapter, collection: string): Promise<VectorRecord[]> {

@@ -15,21 +15,13 @@ import { makeBatch, makeRecords, nullableFields, testSchema } from '../helpers/d
 import { createdNames, engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 import { memoryRepository } from '../helpers/repository.js';
+import { weaviateRest } from '../helpers/weaviate.js';
 
 const url = process.env.WEAVIATE_URL;
 const grpcAddress = process.env.WEAVIATE_GRPC;
 const hasWeaviate = engineAvailable('weaviate', url !== undefined && grpcAddress !== undefined);
 
-/** Raw REST call to the test server (creating classes the way a Weaviate user would). */
-async function rest(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
+const rest = weaviateRest;
 
 function vec(dims: number, seed: number): number[] {
   return Array.from({ length: dims }, (_, d) => Math.fround(Math.sin(seed * 31 + d)));
