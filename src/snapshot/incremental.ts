@@ -533,6 +533,26 @@ async function feedLink(
     // and for fields the feed did not send, where the chain holds their value.
     const fold = parentState(repo, chain, signal)[Symbol.asyncIterator]();
     let b = await fold.next();
+    // Unsent fields read by the engine in a state within the link (ChangeSession.fill); what it does not return is filled from the chain.
+    let pendingFill: { idB: Uint8Array; w: ParentRow; value: Buffer; state: DecodedChange }[] = [];
+    const flushFill = async (): Promise<void> => {
+      const batch = pendingFill;
+      pendingFill = [];
+      if (batch.length === 0 || !session.fill) return;
+      const got = new Map<string, VectorRecord>();
+      for (const r of await session.fill(batch.map((p) => p.state.record.id)))
+        got.set(Buffer.from(idBytes(schema.idType, r.id)).toString('hex'), r);
+      for (const { idB, w, value, state } of batch) {
+        const held = got.get(Buffer.from(idB).toString('hex'));
+        if (!held) {
+          await toFill.add(locationKey(w.link, w.segment, w.row), Buffer.concat([u32(idB.length), idB, value]));
+          continue;
+        }
+        const filled = applyChange({ op: 'upsert', record: held, unchanged: new Set() }, state);
+        const prevLen = value.readUInt32BE(1);
+        await ready.add(idB, Buffer.concat([value.subarray(0, 5 + prevLen), encodeChange(schema, toChange(filled))]));
+      }
+    };
     const flushId = async (idB: Uint8Array, state: DecodedChange): Promise<void> => {
       while (!b.done && Buffer.compare(b.value.id, idB) < 0) b = await fold.next();
       const w = !b.done && Buffer.compare(b.value.id, idB) === 0 ? b.value : undefined;
@@ -550,6 +570,9 @@ async function feedLink(
           'CHAIN_INVALID',
           `The change feed sent an update of id ${String(state.record.id)} without the values of ${[...state.unchanged].join(', ')}, and the chain of ${parent.id} has no earlier value of it.`,
         );
+      } else if (session.fill) {
+        pendingFill.push({ idB, w, value, state });
+        if (pendingFill.length >= FETCH_IDS) await flushFill();
       } else await toFill.add(locationKey(w.link, w.segment, w.row), Buffer.concat([u32(idB.length), idB, value]));
     };
     let cur: { idB: Uint8Array; state: DecodedChange } | undefined;
@@ -563,6 +586,7 @@ async function feedLink(
     }
     if (cur) await flushId(cur.idB, cur.state);
     await fold.return?.(undefined);
+    await flushFill();
 
     // Fill unsent fields from the chain, each segment decoded once (fills sorted by location).
     let open: { link: number; segment: number; rows: ReturnType<typeof decodeSegment> } | undefined;
