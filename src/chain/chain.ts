@@ -6,13 +6,13 @@
  */
 import { IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
 import { bucketOf, BucketDigest } from '../format/digest.js';
-import { type IndexEntry, decodeIndexChunk, encodeIndexValue, decodeIndexValue } from '../format/delta-index.js';
+import { type IndexEntry, decodeIndexChunk } from '../format/delta-index.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { filterBatch } from '../format/rows.js';
 import { type SegmentRows, decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { RecordOp } from '../model.js';
 import type { ManifestReader, SegmentReader } from '../repository/ports.js';
-import { ExternalSorter, mergeSorted, type SortEntry } from './external-sort.js';
+import { ExternalSorter, type SortEntry } from './external-sort.js';
 
 /** Most links a chain may have; resolveChain refuses a longer (or cyclic) one. */
 export const MAX_CHAIN_LINKS = 10_000;
@@ -75,8 +75,8 @@ function checkLink(parent: Manifest, link: Manifest, head: Manifest): void {
   }
 }
 
-/** One snapshot's delta index, entry by entry, in id order; each chunk checked (hash, size, order) as it is read. */
-export async function* readIndex(reader: SegmentReader, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<IndexEntry> {
+/** One snapshot's delta index, chunk by chunk in id order; each chunk checked (hash, size, order, pointers) as it is read. */
+export async function* readIndexChunks(reader: SegmentReader, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<IndexEntry[]> {
   let last: Uint8Array | undefined;
   for (const ref of manifest.deltaIndex ?? []) {
     throwIfAborted(signal);
@@ -85,9 +85,7 @@ export async function* readIndex(reader: SegmentReader, manifest: Manifest, sign
       throw new IntegrityError(
         'SEGMENT_CORRUPT',
         `Delta index ${ref.key} of snapshot ${manifest.id} holds ${entries.length} entries, the manifest says ${ref.rows}.`,
-        {
-          details: { key: ref.key },
-        },
+        { details: { key: ref.key } },
       );
     }
     for (const e of entries) {
@@ -96,10 +94,15 @@ export async function* readIndex(reader: SegmentReader, manifest: Manifest, sign
           details: { key: ref.key },
         });
       }
-      yield e;
     }
+    if (entries.length > 0) yield entries;
     last = entries[entries.length - 1]?.id ?? last;
   }
+}
+
+/** One snapshot's delta index, entry by entry, in id order (`readIndexChunks`). */
+export async function* readIndex(reader: SegmentReader, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<IndexEntry> {
+  for await (const chunk of readIndexChunks(reader, manifest, signal)) yield* chunk;
 }
 
 /** One id's entries across a chain, oldest link first (at most one per link). */
@@ -108,34 +111,87 @@ export interface IdVersions {
   versions: { link: number; entry: IndexEntry }[];
 }
 
-/** The k-way merge of the delta indexes of `chain` (full snapshot first): every id once, with its entry in each link that has one. */
-export async function* mergeIndexes(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): AsyncGenerator<IdVersions> {
-  const sources = chain.map((m, link) => tagged(readIndex(reader, m, signal), link));
-  let current: IdVersions | undefined;
-  // Equal ids come out lower source (older link) first.
-  for await (const e of mergeSorted(sources)) {
-    const value = Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength);
-    const link = value.readUInt32BE(value.length - 4);
-    const entry = decodeIndexValue(e.key, e.value.subarray(0, e.value.length - 4));
-    if (current && Buffer.compare(current.id, e.key) === 0) {
-      current.versions.push({ link, entry });
-      continue;
-    }
-    if (current) yield current;
-    current = { id: e.key, versions: [{ link, entry }] };
-  }
-  if (current) yield current;
+/** Ids per batch `mergeIndexBatches` yields. */
+const MERGE_BATCH = 4096;
+
+interface IndexCursor {
+  link: number;
+  chunks: AsyncGenerator<IndexEntry[]>;
+  chunk: IndexEntry[];
+  pos: number;
 }
 
-/** Index entries as sort entries whose value also carries the link (u32 after the entry's fixed part). */
-async function* tagged(entries: AsyncGenerator<IndexEntry>, link: number): AsyncGenerator<SortEntry> {
-  for await (const e of entries) {
-    const v = encodeIndexValue(e);
-    const out = Buffer.allocUnsafe(v.length + 4);
-    out.set(v, 0);
-    out.writeUInt32BE(link, v.length);
-    yield { key: e.id, value: out };
+/**
+ * The k-way merge of the delta indexes of `chain` (full snapshot first): every id once, with its
+ * entry in each link that has one, in batches of ascending ids. Synchronous between chunk reads (a
+ * heap of one cursor per link over its current chunk), so a fold costs a comparison or two per
+ * entry rather than a promise. Memory: one decoded chunk per link.
+ */
+export async function* mergeIndexBatches(
+  reader: SegmentReader,
+  chain: readonly Manifest[],
+  signal?: AbortSignal,
+): AsyncGenerator<IdVersions[]> {
+  const cursors: IndexCursor[] = chain.map((m, link) => ({ link, chunks: readIndexChunks(reader, m, signal), chunk: [], pos: 0 }));
+  const refill = async (c: IndexCursor): Promise<boolean> => {
+    const r = await c.chunks.next();
+    if (r.done) return false;
+    c.chunk = r.value;
+    c.pos = 0;
+    return true;
+  };
+  // Equal ids: the older link first, so versions come out oldest first.
+  const less = (a: IndexCursor, b: IndexCursor): boolean => {
+    const d = Buffer.compare((a.chunk[a.pos] as IndexEntry).id, (b.chunk[b.pos] as IndexEntry).id);
+    return d < 0 || (d === 0 && a.link < b.link);
+  };
+  const heap: IndexCursor[] = [];
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && less(heap[l] as IndexCursor, heap[m] as IndexCursor)) m = l;
+      if (r < heap.length && less(heap[r] as IndexCursor, heap[m] as IndexCursor)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m] as IndexCursor, heap[i] as IndexCursor];
+      i = m;
+    }
+  };
+  try {
+    for (const c of cursors) if (await refill(c)) heap.push(c);
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
+    let out: IdVersions[] = [];
+    let current: IdVersions | undefined;
+    while (heap.length > 0) {
+      const c = heap[0] as IndexCursor;
+      const entry = c.chunk[c.pos++] as IndexEntry;
+      if (current && Buffer.compare(current.id, entry.id) === 0) current.versions.push({ link: c.link, entry });
+      else {
+        if (current) out.push(current);
+        if (out.length >= MERGE_BATCH) {
+          yield out;
+          out = [];
+        }
+        current = { id: entry.id, versions: [{ link: c.link, entry }] };
+      }
+      if (c.pos === c.chunk.length && !(await refill(c))) {
+        const last = heap.pop() as IndexCursor;
+        if (heap.length === 0) break;
+        heap[0] = last;
+      }
+      siftDown(0);
+    }
+    if (current) out.push(current);
+    if (out.length > 0) yield out;
+  } finally {
+    await Promise.all(cursors.map((c) => c.chunks.return(undefined)));
   }
+}
+
+/** `mergeIndexBatches`, id by id. */
+export async function* mergeIndexes(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): AsyncGenerator<IdVersions> {
+  for await (const batch of mergeIndexBatches(reader, chain, signal)) yield* batch;
 }
 
 /** The newest version of an id, or undefined when its newest version is a delete (or it has none). */
@@ -148,9 +204,11 @@ export function winner(v: IdVersions): { link: number; entry: IndexEntry } | und
 export async function foldDigest(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): Promise<BucketDigest> {
   const head = chain[chain.length - 1] as Manifest;
   const acc = new BucketDigest(head.digest.buckets);
-  for await (const v of mergeIndexes(reader, chain, signal)) {
-    const w = winner(v);
-    if (w) acc.add(bucketOf(v.id, acc.buckets), w.entry.digest);
+  for await (const batch of mergeIndexBatches(reader, chain, signal)) {
+    for (const v of batch) {
+      const w = winner(v);
+      if (w) acc.add(bucketOf(v.id, acc.buckets), w.entry.digest);
+    }
   }
   return acc;
 }
@@ -234,14 +292,17 @@ export async function planFold(reader: SegmentReader, chain: readonly Manifest[]
   const superseded = new ExternalSorter({ dedupe: 'error' });
   let rows = 0;
   try {
-    for await (const v of mergeIndexes(reader, chain, signal)) {
-      const w = winner(v);
-      if (w) {
-        rows++;
-        digest.add(bucketOf(v.id, digest.buckets), w.entry.digest);
-      }
-      for (const x of v.versions) {
-        if (x !== w && x.entry.op === 'upsert') await superseded.add(locationKey(x.link, x.entry.segment, x.entry.row), EMPTY);
+    for await (const batch of mergeIndexBatches(reader, chain, signal)) {
+      for (const v of batch) {
+        const w = winner(v);
+        if (w) {
+          rows++;
+          digest.add(bucketOf(v.id, digest.buckets), w.entry.digest);
+        }
+        if (v.versions.length === 1 && w) continue;
+        for (const x of v.versions) {
+          if (x !== w && x.entry.op === 'upsert') await superseded.add(locationKey(x.link, x.entry.segment, x.entry.row), EMPTY);
+        }
       }
     }
   } catch (err) {

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Change, ChangeSession, VectorAdapter } from '../adapter.js';
 import { ExternalSorter, type SortEntry } from '../chain/external-sort.js';
-import { checkFoldDigest, locationKey, mergeIndexes, resolveChain, winner, type IdVersions } from '../chain/chain.js';
+import { checkFoldDigest, locationKey, mergeIndexBatches, resolveChain, winner } from '../chain/chain.js';
 import { LinkWriter, type WrittenLink } from '../chain/link-writer.js';
 import { IntegrityError, InvalidInputError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes, idFromBytes } from '../format/digest.js';
@@ -335,11 +335,61 @@ interface ParentRow {
   row: number;
 }
 
-/** The parent chain's current records (newest upsert of each id, deleted ids left out), in id order. */
+/** The parent chain's current records (newest upsert of each id, deleted ids left out), in batches of ascending ids. */
+async function* parentStateBatches(
+  repo: SnapshotStore,
+  chain: readonly Manifest[],
+  signal: AbortSignal | undefined,
+): AsyncGenerator<ParentRow[]> {
+  for await (const batch of mergeIndexBatches(repo, chain, signal)) {
+    const rows: ParentRow[] = [];
+    for (const v of batch) {
+      const w = winner(v);
+      if (w) rows.push({ id: v.id, digest: w.entry.digest, link: w.link, segment: w.entry.segment, row: w.entry.row });
+    }
+    if (rows.length > 0) yield rows;
+  }
+}
+
+/** `parentStateBatches`, row by row. */
 async function* parentState(repo: SnapshotStore, chain: readonly Manifest[], signal: AbortSignal | undefined): AsyncGenerator<ParentRow> {
-  for await (const v of mergeIndexes(repo, chain, signal)) {
-    const w = winner(v as IdVersions);
-    if (w) yield { id: v.id, digest: w.entry.digest, link: w.link, segment: w.entry.segment, row: w.entry.row };
+  for await (const rows of parentStateBatches(repo, chain, signal)) yield* rows;
+}
+
+/** Looks ids up in the parent's state, in ascending id order, walking it forward once. */
+class ParentCursor {
+  readonly #rows: AsyncGenerator<ParentRow[]>;
+  #batch: ParentRow[] = [];
+  #pos = 0;
+  #done = false;
+
+  constructor(rows: AsyncGenerator<ParentRow[]>) {
+    this.#rows = rows;
+  }
+
+  /** The parent's row of `idB`, if it holds one; ids asked for must ascend. */
+  async seek(idB: Uint8Array): Promise<ParentRow | undefined> {
+    for (;;) {
+      while (this.#pos < this.#batch.length) {
+        const row = this.#batch[this.#pos] as ParentRow;
+        const c = Buffer.compare(row.id, idB);
+        if (c > 0) return undefined;
+        if (c === 0) return row;
+        this.#pos++;
+      }
+      if (this.#done) return undefined;
+      const next = await this.#rows.next();
+      if (next.done) {
+        this.#done = true;
+        return undefined;
+      }
+      this.#batch = next.value;
+      this.#pos = 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#rows.return(undefined);
   }
 }
 
@@ -531,8 +581,7 @@ async function feedLink(
 
     // The last state of each id in this link, merged with the parent's state: the previous digest,
     // and for fields the feed did not send, where the chain holds their value.
-    const fold = parentState(repo, chain, signal)[Symbol.asyncIterator]();
-    let b = await fold.next();
+    const fold = new ParentCursor(parentStateBatches(repo, chain, signal));
     // Unsent fields read by the engine in a state within the link (ChangeSession.fill); what it does not return is filled from the chain.
     let pendingFill: { idB: Uint8Array; w: ParentRow; value: Buffer; state: DecodedChange }[] = [];
     const flushFill = async (): Promise<void> => {
@@ -554,8 +603,7 @@ async function feedLink(
       }
     };
     const flushId = async (idB: Uint8Array, state: DecodedChange): Promise<void> => {
-      while (!b.done && Buffer.compare(b.value.id, idB) < 0) b = await fold.next();
-      const w = !b.done && Buffer.compare(b.value.id, idB) === 0 ? b.value : undefined;
+      const w = await fold.seek(idB);
       if (state.op === 'delete') {
         if (w) await ready.add(idB, Buffer.concat([Uint8Array.of(1), w.digest]));
         return;
@@ -585,7 +633,7 @@ async function feedLink(
       }
     }
     if (cur) await flushId(cur.idB, cur.state);
-    await fold.return?.(undefined);
+    await fold.close();
     await flushFill();
 
     // Fill unsent fields from the chain, each segment decoded once (fills sorted by location).
