@@ -64,8 +64,64 @@ export function encodeIndexChunk(entries: readonly IndexEntry[]): Uint8Array {
   return out;
 }
 
-/** Decodes and checks a chunk: magic, count, lengths, strictly ascending ids (after `after`, the previous chunk's last id). */
-export function decodeIndexChunk(bytes: Uint8Array, key: string, after?: Uint8Array): IndexEntry[] {
+/**
+ * A checked chunk kept as its bytes: where each entry starts, fields read on demand. Lookups
+ * (`find`, `compareId`) touch only the entries they compare, and allocate nothing.
+ */
+export class IndexChunk {
+  readonly #b: Buffer;
+  readonly #starts: Uint32Array;
+
+  constructor(bytes: Buffer, starts: Uint32Array) {
+    this.#b = bytes;
+    this.#starts = starts;
+  }
+
+  get count(): number {
+    return this.#starts.length;
+  }
+
+  #idRange(i: number): [number, number] {
+    const o = this.#starts[i] as number;
+    return [o + 4, o + 4 + this.#b.readUInt32BE(o)];
+  }
+
+  /** Sign of (id of entry `i`) − `id`, in id order (unsigned bytes, shorter first). */
+  compareId(i: number, id: Uint8Array): number {
+    const [s, e] = this.#idRange(i);
+    return this.#b.compare(id, 0, id.length, s, e);
+  }
+
+  /** The first entry at or after `from` whose id is not below `id` (`count` when none). */
+  find(id: Uint8Array, from = 0): number {
+    let lo = from;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compareId(mid, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  entry(i: number): IndexEntry {
+    const [s, e] = this.#idRange(i);
+    return decodeIndexValue(this.#b.subarray(s, e), this.#b.subarray(e, e + VALUE_BYTES));
+  }
+
+  entries(): IndexEntry[] {
+    return Array.from({ length: this.count }, (_, i) => this.entry(i));
+  }
+
+  lastId(): Uint8Array | undefined {
+    if (this.count === 0) return undefined;
+    const [s, e] = this.#idRange(this.count - 1);
+    return this.#b.subarray(s, e);
+  }
+}
+
+/** Checks a chunk (magic, count, lengths, op bytes, strictly ascending ids after `after`, the previous chunk's last id) and indexes its entries. */
+export function parseIndexChunk(bytes: Uint8Array, key: string, after?: Uint8Array): IndexChunk {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const corrupt = (why: string): IntegrityError =>
     new IntegrityError('SEGMENT_CORRUPT', `Delta index ${key} is damaged (${why}); run repo.verify() and take a new full snapshot.`, {
@@ -74,23 +130,32 @@ export function decodeIndexChunk(bytes: Uint8Array, key: string, after?: Uint8Ar
   if (b.length < 12 || !b.subarray(0, 8).equals(INDEX_MAGIC)) throw corrupt('no VDRDIX01 header');
   const count = b.readUInt32BE(8);
   if (count > INDEX_CHUNK_ENTRIES) throw corrupt(`${count} entries, more than ${INDEX_CHUNK_ENTRIES}`);
-  const out: IndexEntry[] = [];
+  const starts = new Uint32Array(count);
   let o = 12;
-  let prev = after;
+  let prevStart = -1;
+  let prevEnd = -1;
   for (let i = 0; i < count; i++) {
     if (o + 4 > b.length) throw corrupt('truncated');
     const len = b.readUInt32BE(o);
     if (len === 0 || len > MAX_ID_BYTES || o + 4 + len + VALUE_BYTES > b.length) throw corrupt(`entry ${i} has a bad length`);
-    const id = bytes.subarray(o + 4, o + 4 + len);
-    if (prev && Buffer.compare(prev, id) >= 0) throw corrupt(`ids not strictly ascending at entry ${i}`);
-    const value = bytes.subarray(o + 4 + len, o + 4 + len + VALUE_BYTES);
-    if (value[0] !== 0 && value[0] !== 1) throw corrupt(`entry ${i} has op byte ${value[0]}`);
-    out.push(decodeIndexValue(id, value));
-    prev = id;
-    o += 4 + len + VALUE_BYTES;
+    const s = o + 4;
+    const e = s + len;
+    const ascending = i === 0 ? after === undefined || b.compare(after, 0, after.length, s, e) > 0 : b.compare(b, prevStart, prevEnd, s, e) > 0;
+    if (!ascending) throw corrupt(`ids not strictly ascending at entry ${i}`);
+    const op = b[e];
+    if (op !== 0 && op !== 1) throw corrupt(`entry ${i} has op byte ${op}`);
+    starts[i] = o;
+    prevStart = s;
+    prevEnd = e;
+    o = e + VALUE_BYTES;
   }
   if (o !== b.length) throw corrupt(`${b.length - o} bytes after the last entry`);
-  return out;
+  return new IndexChunk(b, starts);
+}
+
+/** Decodes and checks a chunk (`parseIndexChunk`), every entry as an object. */
+export function decodeIndexChunk(bytes: Uint8Array, key: string, after?: Uint8Array): IndexEntry[] {
+  return parseIndexChunk(bytes, key, after).entries();
 }
 
 /** Where index chunks go: the repository's content-addressed segment store. */

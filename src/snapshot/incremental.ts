@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Change, ChangeSession, VectorAdapter } from '../adapter.js';
 import { ExternalSorter, type SortEntry } from '../chain/external-sort.js';
-import { checkFoldDigest, locationKey, mergeIndexBatches, resolveChain, winner } from '../chain/chain.js';
+import { ChainLookup, checkFoldDigest, locationKey, mergeIndexBatches, resolveChain, winner } from '../chain/chain.js';
 import { LinkWriter, type WrittenLink } from '../chain/link-writer.js';
 import { IntegrityError, InvalidInputError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes, idFromBytes } from '../format/digest.js';
@@ -356,43 +356,6 @@ async function* parentState(repo: SnapshotStore, chain: readonly Manifest[], sig
   for await (const rows of parentStateBatches(repo, chain, signal)) yield* rows;
 }
 
-/** Looks ids up in the parent's state, in ascending id order, walking it forward once. */
-class ParentCursor {
-  readonly #rows: AsyncGenerator<ParentRow[]>;
-  #batch: ParentRow[] = [];
-  #pos = 0;
-  #done = false;
-
-  constructor(rows: AsyncGenerator<ParentRow[]>) {
-    this.#rows = rows;
-  }
-
-  /** The parent's row of `idB`, if it holds one; ids asked for must ascend. */
-  async seek(idB: Uint8Array): Promise<ParentRow | undefined> {
-    for (;;) {
-      while (this.#pos < this.#batch.length) {
-        const row = this.#batch[this.#pos] as ParentRow;
-        const c = Buffer.compare(row.id, idB);
-        if (c > 0) return undefined;
-        if (c === 0) return row;
-        this.#pos++;
-      }
-      if (this.#done) return undefined;
-      const next = await this.#rows.next();
-      if (next.done) {
-        this.#done = true;
-        return undefined;
-      }
-      this.#batch = next.value;
-      this.#pos = 0;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#rows.return(undefined);
-  }
-}
-
 function newWriter(
   repo: SnapshotStore,
   adapter: VectorAdapter,
@@ -581,7 +544,7 @@ async function feedLink(
 
     // The last state of each id in this link, merged with the parent's state: the previous digest,
     // and for fields the feed did not send, where the chain holds their value.
-    const fold = new ParentCursor(parentStateBatches(repo, chain, signal));
+    const lookup = new ChainLookup(repo, chain, signal);
     // Unsent fields read by the engine in a state within the link (ChangeSession.fill); what it does not return is filled from the chain.
     let pendingFill: { idB: Uint8Array; w: ParentRow; value: Buffer; state: DecodedChange }[] = [];
     const flushFill = async (): Promise<void> => {
@@ -603,7 +566,11 @@ async function feedLink(
       }
     };
     const flushId = async (idB: Uint8Array, state: DecodedChange): Promise<void> => {
-      const w = await fold.seek(idB);
+      const found = await lookup.newest(idB);
+      const w: ParentRow | undefined =
+        found?.entry.op === 'upsert'
+          ? { id: idB, digest: found.entry.digest, link: found.link, segment: found.entry.segment, row: found.entry.row }
+          : undefined;
       if (state.op === 'delete') {
         if (w) await ready.add(idB, Buffer.concat([Uint8Array.of(1), w.digest]));
         return;
@@ -633,7 +600,6 @@ async function feedLink(
       }
     }
     if (cur) await flushId(cur.idB, cur.state);
-    await fold.close();
     await flushFill();
 
     // Fill unsent fields from the chain, each segment decoded once (fills sorted by location).

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { locationKey, mergeIndexBatches, mergeIndexes, planFold, winner } from '../../src/chain/chain.js';
+import { ChainLookup, locationKey, mergeIndexBatches, mergeIndexes, planFold, winner } from '../../src/chain/chain.js';
 import { IndexWriter, type IndexEntry } from '../../src/format/delta-index.js';
 import { idBytes } from '../../src/format/digest.js';
 import type { Manifest, SegmentRef } from '../../src/format/manifest.js';
@@ -115,5 +115,25 @@ describe('mergeIndexBatches', () => {
     }
     for await (const batch of mergeIndexBatches(reader, chain))
       for (const v of batch) expect(winner(v)?.entry.op ?? 'upsert').toBe('upsert');
+  });
+
+  it('ChainLookup finds the newest version of each id asked for in ascending order, as the merge does (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 120 }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 310 }), { maxLength: 80 }),
+        async (links, chunk, asked) => {
+          const { reader, chain } = await chainOf(links, chunk);
+          const lookup = new ChainLookup(reader, chain);
+          const want = new Map(reference(links).map(([id, v]) => [id, v[v.length - 1]]));
+          for (const id of [...asked].sort((a, b) => a - b)) {
+            const got = await lookup.newest(idBytes('int64', BigInt(id)));
+            expect(got ? [got.link, got.entry.op] : undefined, `id ${id}`).toEqual(want.get(id));
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
