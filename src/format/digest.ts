@@ -162,6 +162,16 @@ export class BucketDigest {
     return Buffer.from(this.sumBytes(bucket)).toString('hex');
   }
 
+  /** All buckets summed into one: the record count and the sum of every record digest (mod 2^256). */
+  collapsed(): BucketDigest {
+    const one = new BucketDigest(1);
+    for (let b = 0; b < this.buckets; b++) {
+      one.counts[0] = (one.counts[0] as number) + (this.counts[b] as number);
+      one.addSum(0, this.sumBytes(b));
+    }
+    return one;
+  }
+
   total(): number {
     let n = 0;
     for (const c of this.counts) n += c;

@@ -19,7 +19,7 @@ import { ExternalSorter, type SortEntry } from '../chain/external-sort.js';
 import { ChainLookup, checkFoldDigest, locationKey, mergeIndexBatches, resolveChain, winner } from '../chain/chain.js';
 import { LinkWriter, type WrittenLink } from '../chain/link-writer.js';
 import { IntegrityError, InvalidInputError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
-import { BucketDigest, bucketOf, idBytes, idFromBytes } from '../format/digest.js';
+import { BucketDigest, idBytes, idFromBytes } from '../format/digest.js';
 import { FORMAT_VERSION, type Manifest } from '../format/manifest.js';
 import { newSnapshotId } from '../format/keys.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
@@ -243,7 +243,7 @@ async function fingerprintLink(
 
     // Pass 2: merge with the parent's folded state; fetch what is new or changed.
     const writer = newWriter(repo, adapter, schema, parent, opts, progress);
-    const parentFold = new BucketDigest(parent.digest.buckets);
+    const parentFold = new BucketDigest(1); // summed without buckets: checkFoldDigest
     const queue: Queued[] = [];
     let fetches = 0;
     const drain = async (): Promise<void> => {
@@ -297,12 +297,12 @@ async function fingerprintLink(
         a = await live.next();
       } else if (cmp > 0) {
         const w = b.value as ParentRow;
-        parentFold.add(bucketOf(w.id, parentFold.buckets), w.digest);
+        parentFold.add(0, w.digest);
         await enqueue({ fetch: false, idB: w.id, prev: w.digest });
         b = await folded.next();
       } else {
         const w = b.value as ParentRow;
-        parentFold.add(bucketOf(w.id, parentFold.buckets), w.digest);
+        parentFold.add(0, w.digest);
         if (Buffer.compare((a.value as SortEntry).value, w.digest) !== 0) await enqueue({ fetch: true, idB: w.id, prev: w.digest });
         a = await live.next();
         b = await folded.next();

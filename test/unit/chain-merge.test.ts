@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChainLookup, locationKey, mergeIndexBatches, mergeIndexes, planFold, winner } from '../../src/chain/chain.js';
+import { ChainLookup, checkFoldDigest, locationKey, mergeIndexBatches, mergeIndexes, planFold, winner } from '../../src/chain/chain.js';
 import { IndexWriter, type IndexEntry } from '../../src/format/delta-index.js';
-import { idBytes } from '../../src/format/digest.js';
+import { BucketDigest, bucketOf, idBytes } from '../../src/format/digest.js';
 import type { Manifest, SegmentRef } from '../../src/format/manifest.js';
 import type { SegmentReader } from '../../src/repository/ports.js';
 
@@ -136,4 +136,44 @@ describe('mergeIndexBatches', () => {
       { numRuns: 150 },
     );
   });
+
+  it("checkFoldDigest: the fold must sum to the head's buckets, and the buckets to its collection digest", async () => {
+    const links = [
+      [1, 2, 3, 4, 5, 6, 40],
+      [2, 5, 7],
+      [2, 3, 9],
+    ];
+    const { reader, chain } = await chainOf(links, 3);
+    const recorded = new BucketDigest(16);
+    for (const batch of await collect(mergeIndexBatches(reader, chain))) {
+      for (const v of batch) {
+        const w = winner(v);
+        if (w) recorded.add(bucketOf(v.id, 16), w.entry.digest);
+      }
+    }
+    const head = chain[chain.length - 1] as Manifest;
+    const withDigest = (d: ReturnType<BucketDigest['toJSON']>): Manifest =>
+      ({ ...head, rows: { upserts: 1, deletes: 0 }, digest: { algorithm: 'sha256-bucket-sum', ...d } }) as Manifest;
+    const plan = await planFold(reader, chain);
+    try {
+      expect(() => checkFoldDigest(withDigest(recorded.toJSON()), plan.digest, 'test')).not.toThrow();
+      // One record more in the head than the fold holds.
+      const more = BucketDigest.fromJSON(recorded.toJSON());
+      more.add(3, new Uint8Array(32).fill(9));
+      expect(() => checkFoldDigest(withDigest(more.toJSON()), plan.digest, 'test')).toThrow(
+        expect.objectContaining({ code: 'CHAIN_INVALID' }),
+      );
+      // Buckets that do not give the recorded collection digest.
+      const forged = { ...recorded.toJSON(), collection: more.toJSON().collection };
+      expect(() => checkFoldDigest(withDigest(forged), plan.digest, 'test')).toThrow(expect.objectContaining({ code: 'CHAIN_INVALID' }));
+    } finally {
+      await plan.superseded.close();
+    }
+  });
 });
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
