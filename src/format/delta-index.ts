@@ -167,7 +167,10 @@ export type ChunkStore = (bytes: Uint8Array, entries: number) => Promise<Segment
  */
 export class IndexWriter {
   readonly refs: SegmentRef[] = [];
-  #chunk: IndexEntry[] = [];
+  /** The chunk being filled, already encoded (entries after the 12-byte header). */
+  #buf = Buffer.allocUnsafe(64 * 1024);
+  #used = 12;
+  #inChunk = 0;
   #last: Uint8Array | undefined;
   #entries = 0;
   readonly #store: ChunkStore;
@@ -188,17 +191,37 @@ export class IndexWriter {
         `delta index ids must be strictly ascending (${Buffer.from(e.id).toString('hex')} after ${Buffer.from(this.#last).toString('hex')})`,
       );
     }
-    this.#last = e.id;
-    this.#chunk.push(e);
+    this.#last = Uint8Array.prototype.slice.call(e.id);
+    const size = 4 + e.id.length + VALUE_BYTES;
+    if (this.#used + size > this.#buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#used + size));
+      this.#buf.copy(grown, 0, 0, this.#used);
+      this.#buf = grown;
+    }
+    const b = this.#buf;
+    let o = this.#used;
+    b.writeUInt32BE(e.id.length, o);
+    b.set(e.id, o + 4);
+    o += 4 + e.id.length;
+    b[o] = e.op === 'upsert' ? 0 : 1;
+    b.set(e.op === 'upsert' ? e.digest : ZERO_DIGEST, o + 1);
+    b.writeUInt32BE(e.segment, o + 33);
+    b.writeUInt32BE(e.row, o + 37);
+    this.#used = o + VALUE_BYTES;
+    this.#inChunk++;
     this.#entries++;
-    if (this.#chunk.length >= this.#chunkEntries) await this.#flush();
+    if (this.#inChunk >= this.#chunkEntries) await this.#flush();
   }
 
   async #flush(): Promise<void> {
-    if (this.#chunk.length === 0) return;
-    const chunk = this.#chunk;
-    this.#chunk = [];
-    this.refs.push(await this.#store(encodeIndexChunk(chunk), chunk.length));
+    if (this.#inChunk === 0) return;
+    const chunk = Buffer.from(this.#buf.subarray(0, this.#used)); // a copy: the buffer is refilled
+    INDEX_MAGIC.copy(chunk, 0);
+    chunk.writeUInt32BE(this.#inChunk, 8);
+    const n = this.#inChunk;
+    this.#used = 12;
+    this.#inChunk = 0;
+    this.refs.push(await this.#store(chunk, n));
   }
 
   /** Stores the last chunk; returns the refs for `manifest.deltaIndex`. */
