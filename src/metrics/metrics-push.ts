@@ -8,11 +8,11 @@
  *
  * @example
  * ```ts
- * await pushMetrics(registry, { url: 'http://pushgateway:9091', job: 'vectordr', grouping: { collection: 'docs' } });
+ * await pushMetrics(registry, { url: 'http://pushgateway:9091', job: 'vectordr', grouping: { instance: 'docs-nightly' } });
  * ```
  */
 import { z } from 'zod';
-import { AbortedError, VectordrError } from '../errors.js';
+import { AbortedError, InvalidInputError, VectordrError } from '../errors.js';
 import { isNetworkError, isTransientHttpStatus } from '../engine-errors.js';
 import { parseOptions } from '../options.js';
 import { retry } from '../retry.js';
@@ -32,7 +32,12 @@ export const PushMetricsOptionsSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
   /** The `job` label of the group. @default 'vectordr' */
   job: z.string().min(1).default('vectordr'),
-  /** Further labels of the group (e.g. `{ collection: 'docs' }`): one group per distinct set, each replaced by its own pushes. @default {} */
+  /**
+   * Further labels of the group (e.g. `{ instance: 'docs-nightly' }`): one group per distinct set,
+   * each replaced by its own pushes, so every schedule needs its own group (or job name). The
+   * gateway sets these labels on every metric of the group, so a name the metrics use themselves
+   * (`collection`, `op`, ...) is refused. @default {}
+   */
   grouping: z.record(LabelNameSchema, z.string()).default({}),
   /**
    * `put` replaces the group's metrics (the usual choice for a job: what the last run says);
@@ -83,6 +88,16 @@ class PushHttpError extends Error {
   }
 }
 
+/** Label names used by the samples of a text exposition (values are skipped, escaped quotes included). */
+function labelNamesOf(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    for (const m of line.matchAll(/[{,]\s*([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\]|\\.)*"/g)) names.add(m[1] as string);
+  }
+  return names;
+}
+
 const quoteBody = (body: string): string => (body.trim() === '' ? '' : `: ${body.trim().slice(0, 300)}`);
 
 /** fetch's message (`fetch failed`) with the socket's code under it (`ECONNREFUSED`). */
@@ -96,6 +111,16 @@ function networkReason(err: unknown): string {
 export async function pushMetrics(registry: MetricsRegistryLike, options: PushMetricsOptions): Promise<void> {
   const o = parseOptions(PushMetricsOptionsSchema, options, 'push metrics', 'metrics');
   const body = await exposition(registry, 'A Pushgateway push');
+  const clash = Object.keys(o.grouping).filter((name) => labelNamesOf(body).has(name));
+  if (clash.length > 0) {
+    throw new InvalidInputError(
+      'INVALID_OPTIONS',
+      `Grouping label ${clash.map((n) => JSON.stringify(n)).join(', ')} is also a label of the pushed metrics: the Pushgateway sets a ` +
+        `grouping label on every metric of the group, so all of them would read as one ${clash[0]}. Group by another label ` +
+        `(e.g. { instance: 'docs-nightly' }) or use a job name per schedule.`,
+      { plugin: 'metrics' },
+    );
+  }
   const { url, authorization } = pushgatewayTarget(o);
   const headers: Record<string, string> = {
     ...o.headers,

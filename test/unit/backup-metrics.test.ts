@@ -303,10 +303,10 @@ describe('metrics for jobs: Pushgateway push (local HTTP server)', () => {
     seen.length = 0;
     answers = [503];
     const url = base.replace('http://', 'http://ops:s3cret@');
-    await pushMetrics(registry, { url, grouping: { collection: 'docs' }, baseDelayMs: 1 });
+    await pushMetrics(registry, { url, grouping: { instance: 'docs-nightly' }, baseDelayMs: 1 });
     expect(seen.map((s) => [s.method, s.url])).toEqual([
-      ['PUT', '/metrics/job/vectordr/collection/docs'],
-      ['PUT', '/metrics/job/vectordr/collection/docs'],
+      ['PUT', '/metrics/job/vectordr/instance/docs-nightly'],
+      ['PUT', '/metrics/job/vectordr/instance/docs-nightly'],
     ]);
     expect(seen[1]?.headers.authorization).toBe(`Basic ${Buffer.from('ops:s3cret').toString('base64')}`);
     expect(seen[1]?.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -318,6 +318,12 @@ describe('metrics for jobs: Pushgateway push (local HTTP server)', () => {
     expect(err.message).toMatch(/1 attempt/);
     expect(err.message).not.toContain('s3cret');
     expect(seen.at(-1)?.method).toBe('POST');
+
+    // The gateway would overwrite the metrics' own collection label with the group's.
+    seen.length = 0;
+    await expectError(pushMetrics(registry, { url: base, grouping: { collection: 'docs' } }), 'INVALID_OPTIONS');
+    await expectError(pushMetrics(registry, { url: base, grouping: { job: 'x' } }), 'INVALID_OPTIONS');
+    expect(seen).toEqual([]);
   });
 
   it('a gateway that is down fails as transient after its attempts', async () => {
