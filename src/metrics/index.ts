@@ -13,7 +13,7 @@
  * try {
  *   await metrics.track('snapshot', { collection: 'docs', engine: adapter.engine }, () => repo.snapshot(adapter, 'docs'));
  * } finally {
- *   await metrics.refresh();
+ *   await metrics.refresh().catch((err: unknown) => console.error('vectordr: metrics refresh failed', err));
  *   await writeTextfile(registry, '/var/lib/node_exporter/textfile_collector/vectordr.prom');
  * }
  * ```
