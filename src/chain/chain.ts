@@ -194,13 +194,52 @@ export async function* mergeIndexes(reader: SegmentReader, chain: readonly Manif
   for await (const batch of mergeIndexBatches(reader, chain, signal)) yield* batch;
 }
 
-/** One link's delta index read forward, a chunk at a time, for `ChainLookup`. */
-interface LinkCursor {
-  manifest: Manifest;
-  next: number;
-  chunk: IndexChunk | undefined;
-  last: Uint8Array | undefined;
-  pos: number;
+/**
+ * One snapshot's delta index read forward as checked `IndexChunk`s (bytes, no object per entry):
+ * order across chunks, entry counts, and (`checkPointer`) that an entry points into the snapshot.
+ */
+class IndexChunkReader {
+  readonly manifest: Manifest;
+  readonly link: number;
+  #next = 0;
+  #last: Uint8Array | undefined;
+
+  constructor(
+    private readonly reader: SegmentReader,
+    manifest: Manifest,
+    link: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.manifest = manifest;
+    this.link = link;
+  }
+
+  async next(): Promise<IndexChunk | undefined> {
+    const ref = this.manifest.deltaIndex?.[this.#next];
+    if (ref === undefined) return undefined;
+    this.#next++;
+    throwIfAborted(this.signal);
+    const chunk = parseIndexChunk(await this.reader.getSegment(ref, this.signal), ref.key, this.#last);
+    if (chunk.count !== ref.rows) {
+      throw new IntegrityError(
+        'SEGMENT_CORRUPT',
+        `Delta index ${ref.key} of snapshot ${this.manifest.id} holds ${chunk.count} entries, the manifest says ${ref.rows}.`,
+        { details: { key: ref.key } },
+      );
+    }
+    this.#last = chunk.lastId() ?? this.#last;
+    return chunk.count > 0 ? chunk : this.next();
+  }
+
+  /** Throws SEGMENT_CORRUPT when entry `i` of `chunk` points past this snapshot's segments. */
+  checkPointer(chunk: IndexChunk, i: number): void {
+    const segment = chunk.segmentAt(i);
+    if (segment >= this.manifest.segments.length || chunk.rowAt(i) >= (this.manifest.segments[segment]?.rows ?? 0)) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `The delta index of snapshot ${this.manifest.id} points past its segments.`, {
+        details: { snapshot: this.manifest.id },
+      });
+    }
+  }
 }
 
 /**
@@ -209,60 +248,45 @@ interface LinkCursor {
  * thousand changes this reads every index chunk once but compares only O(log n) entries per id,
  * where a full merge of the chain would decode all of them. Memory: one chunk per link.
  */
+interface LookupCursor {
+  chunks: IndexChunkReader;
+  chunk: IndexChunk | undefined;
+  pos: number;
+  done: boolean;
+}
+
 export class ChainLookup {
-  readonly #reader: SegmentReader;
-  readonly #links: LinkCursor[];
-  readonly #signal: AbortSignal | undefined;
+  readonly #links: LookupCursor[];
 
   constructor(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal) {
-    this.#reader = reader;
-    this.#links = chain.map((manifest) => ({ manifest, next: 0, chunk: undefined, last: undefined, pos: 0 }));
-    this.#signal = signal;
+    this.#links = chain.map((m, link) => ({
+      chunks: new IndexChunkReader(reader, m, link, signal),
+      chunk: undefined,
+      pos: 0,
+      done: false,
+    }));
   }
 
   /** The newest version of `id` (its link and entry), or undefined when the chain has none. Ids must ascend. */
   async newest(id: Uint8Array): Promise<{ link: number; entry: IndexEntry } | undefined> {
     for (let link = this.#links.length - 1; link >= 0; link--) {
-      const c = this.#links[link] as LinkCursor;
-      const i = await this.#seek(c, id);
-      if (i === undefined) continue;
-      const entry = (c.chunk as IndexChunk).entry(i);
-      const m = c.manifest;
-      if (entry.segment >= m.segments.length || entry.row >= (m.segments[entry.segment]?.rows ?? 0)) {
-        throw new IntegrityError('SEGMENT_CORRUPT', `The delta index of snapshot ${m.id} points past its segments.`, {
-          details: { snapshot: m.id },
-        });
+      const c = this.#links[link] as LookupCursor;
+      for (;;) {
+        if (c.chunk !== undefined) {
+          c.pos = c.chunk.find(id, c.pos);
+          if (c.pos < c.chunk.count) break;
+        }
+        if (c.done) break;
+        c.chunk = await c.chunks.next();
+        c.pos = 0;
+        if (c.chunk === undefined) c.done = true;
       }
-      return { link, entry };
+      const chunk = c.chunk;
+      if (chunk === undefined || c.pos >= chunk.count || chunk.compareId(c.pos, id) !== 0) continue;
+      c.chunks.checkPointer(chunk, c.pos);
+      return { link, entry: chunk.entry(c.pos) };
     }
     return undefined;
-  }
-
-  /** Position of `id` in the link's current chunk, moving the cursor forward; undefined when the link has no entry for it. */
-  async #seek(c: LinkCursor, id: Uint8Array): Promise<number | undefined> {
-    const refs = c.manifest.deltaIndex ?? [];
-    for (;;) {
-      const chunk = c.chunk;
-      if (chunk !== undefined) {
-        const i = chunk.find(id, c.pos);
-        c.pos = i;
-        if (i < chunk.count) return chunk.compareId(i, id) === 0 ? i : undefined;
-      }
-      if (c.next >= refs.length) return undefined;
-      throwIfAborted(this.#signal);
-      const ref = refs[c.next++] as SegmentRef;
-      const next = parseIndexChunk(await this.#reader.getSegment(ref, this.#signal), ref.key, c.last);
-      if (next.count !== ref.rows) {
-        throw new IntegrityError(
-          'SEGMENT_CORRUPT',
-          `Delta index ${ref.key} of snapshot ${c.manifest.id} holds ${next.count} entries, the manifest says ${ref.rows}.`,
-          { details: { key: ref.key } },
-        );
-      }
-      c.chunk = next;
-      c.last = next.lastId() ?? c.last;
-      c.pos = 0;
-    }
   }
 }
 
@@ -362,20 +386,73 @@ export async function planFold(reader: SegmentReader, chain: readonly Manifest[]
   const digest = new BucketDigest(1);
   const superseded = new ExternalSorter({ dedupe: 'error' });
   let rows = 0;
+  // A k-way merge over the chunks' bytes (the same order as mergeIndexBatches, without an object
+  // per entry): a heap of one cursor per link; equal ids pop older link first.
+  interface Cursor {
+    chunks: IndexChunkReader;
+    chunk: IndexChunk;
+    pos: number;
+  }
+  const less = (a: Cursor, b: Cursor): boolean => {
+    const d = a.chunk.compareWith(a.pos, b.chunk, b.pos);
+    return d < 0 || (d === 0 && a.chunks.link < b.chunks.link);
+  };
+  const heap: Cursor[] = [];
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && less(heap[l] as Cursor, heap[m] as Cursor)) m = l;
+      if (r < heap.length && less(heap[r] as Cursor, heap[m] as Cursor)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m] as Cursor, heap[i] as Cursor];
+      i = m;
+    }
+  };
+  // The versions of the current id, oldest link first.
+  const group: { cursor: IndexChunkReader; chunk: IndexChunk; i: number }[] = [];
+  const settle = async (): Promise<void> => {
+    const newest = group[group.length - 1];
+    if (newest === undefined) return;
+    const live = newest.chunk.isUpsert(newest.i);
+    if (live) {
+      rows++;
+      digest.add(0, newest.chunk.digestAt(newest.i));
+    }
+    for (let k = 0; k < group.length - (live ? 1 : 0); k++) {
+      const v = group[k] as (typeof group)[number];
+      if (v.chunk.isUpsert(v.i)) await superseded.add(locationKey(v.cursor.link, v.chunk.segmentAt(v.i), v.chunk.rowAt(v.i)), EMPTY);
+    }
+    group.length = 0;
+  };
   try {
-    for await (const batch of mergeIndexBatches(reader, chain, signal)) {
-      for (const v of batch) {
-        const w = winner(v);
-        if (w) {
-          rows++;
-          digest.add(0, w.entry.digest);
-        }
-        if (v.versions.length === 1 && w) continue;
-        for (const x of v.versions) {
-          if (x !== w && x.entry.op === 'upsert') await superseded.add(locationKey(x.link, x.entry.segment, x.entry.row), EMPTY);
+    for (const [link, m] of chain.entries()) {
+      const chunks = new IndexChunkReader(reader, m, link, signal);
+      const chunk = await chunks.next();
+      if (chunk) heap.push({ chunks, chunk, pos: 0 });
+    }
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
+    while (heap.length > 0) {
+      const c = heap[0] as Cursor;
+      const first = group[0];
+      if (first !== undefined && c.chunk.compareWith(c.pos, first.chunk, first.i) !== 0) await settle();
+      c.chunks.checkPointer(c.chunk, c.pos);
+      group.push({ cursor: c.chunks, chunk: c.chunk, i: c.pos });
+      if (++c.pos === c.chunk.count) {
+        const next = await c.chunks.next();
+        if (next) {
+          c.chunk = next;
+          c.pos = 0;
+        } else {
+          const last = heap.pop() as Cursor;
+          if (heap.length === 0) break;
+          heap[0] = last;
         }
       }
+      siftDown(0);
     }
+    await settle();
   } catch (err) {
     await superseded.close();
     throw err;

@@ -104,6 +104,31 @@ export class IndexChunk {
     return lo;
   }
 
+  /** Sign of (id of entry `i`) − (id of entry `j` of `other`). */
+  compareWith(i: number, other: IndexChunk, j: number): number {
+    const [s, e] = this.#idRange(i);
+    const [os, oe] = other.#idRange(j);
+    return this.#b.compare(other.#b, os, oe, s, e);
+  }
+
+  isUpsert(i: number): boolean {
+    return this.#b[this.#idRange(i)[1]] === 0;
+  }
+
+  /** The record digest of entry `i` (a view: 32 zero bytes for a delete). */
+  digestAt(i: number): Uint8Array {
+    const e = this.#idRange(i)[1];
+    return this.#b.subarray(e + 1, e + 33);
+  }
+
+  segmentAt(i: number): number {
+    return this.#b.readUInt32BE(this.#idRange(i)[1] + 33);
+  }
+
+  rowAt(i: number): number {
+    return this.#b.readUInt32BE(this.#idRange(i)[1] + 37);
+  }
+
   entry(i: number): IndexEntry {
     const [s, e] = this.#idRange(i);
     return decodeIndexValue(this.#b.subarray(s, e), this.#b.subarray(e, e + VALUE_BYTES));

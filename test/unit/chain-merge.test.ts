@@ -81,6 +81,33 @@ describe('mergeIndexBatches', () => {
     );
   });
 
+  it('planFold: rows and superseded locations as the reference says, across chunk boundaries (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 80 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (links, chunk) => {
+          const { reader, chain } = await chainOf(links, chunk);
+          const plan = await planFold(reader, chain);
+          try {
+            const ref = reference(links);
+            expect(plan.rows).toBe(ref.filter(([, v]) => v[v.length - 1]?.[1] === 'upsert').length);
+            const got: string[] = [];
+            for await (const e of plan.superseded.sorted()) got.push(Buffer.from(e.key).toString('hex'));
+            const want = ref
+              .flatMap(([id, v]) => v.filter((x, i) => x[1] === 'upsert' && i !== v.length - 1).map(([link]) => locationKey(link, 0, id)))
+              .map((k) => Buffer.from(k).toString('hex'))
+              .sort();
+            expect(got).toEqual(want);
+          } finally {
+            await plan.superseded.close();
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it('yields batches of at most 4096 ids, and the same ids one by one through mergeIndexes', async () => {
     const links = [Array.from({ length: 10_000 }, (_, i) => i * 2), Array.from({ length: 3000 }, (_, i) => i * 3), []];
     const { reader, chain } = await chainOf(links, 1000);
