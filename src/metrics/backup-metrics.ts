@@ -158,6 +158,7 @@ interface OperationState {
   rows?: number;
   bytes?: number;
   segments?: { written: number; reused: number };
+  segmentBytes?: { written: number; reused: number };
 }
 
 /** Per collection, from snapshots recorded or read from the repository. */
@@ -243,6 +244,19 @@ class BackupFamilies {
           const labels = { collection: o.collection, engine: o.engine, op: o.op };
           set({ ...labels, state: 'written' }, o.segments.written);
           set({ ...labels, state: 'reused' }, o.segments.reused);
+        }
+      },
+    );
+    gauge(
+      'last_segment_bytes',
+      'Bytes of the segments of the last successful snapshot: written by it, or reused (already stored).',
+      [...opLabels, 'state'],
+      (set, s) => {
+        for (const o of s.ops.values()) {
+          if (o.segmentBytes === undefined) continue;
+          const labels = { collection: o.collection, engine: o.engine, op: o.op };
+          set({ ...labels, state: 'written' }, o.segmentBytes.written);
+          set({ ...labels, state: 'reused' }, o.segmentBytes.reused);
         }
       },
     );
@@ -352,6 +366,7 @@ class BackupMetricsHandle implements BackupMetrics {
     o.rows = m.rows.upserts;
     o.bytes = [...m.segments, ...(m.deltaIndex ?? [])].reduce((sum, s) => sum + s.bytes, 0);
     o.segments = { written: result.uploadedSegments, reused: result.reusedSegments };
+    o.segmentBytes = { written: result.uploadedBytes, reused: result.reusedBytes };
     const c = this.state.collections.get(m.collection);
     this.state.collections.set(m.collection, {
       engine: m.source.engine,

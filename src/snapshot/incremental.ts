@@ -433,7 +433,14 @@ async function commitLink(
     { snapshot: id, collection, parent: parent.id, upserts: written.upserts, deletes: written.deletes, mode: link.capture.mode },
     'incremental snapshot committed',
   );
-  return { manifest, kind: 'incremental', uploadedSegments: written.uploaded, reusedSegments: written.segments.length - written.uploaded };
+  return {
+    manifest,
+    kind: 'incremental',
+    uploadedSegments: written.uploaded,
+    reusedSegments: written.segments.length - written.uploaded,
+    uploadedBytes: written.uploadedBytes,
+    reusedBytes: written.segments.reduce((n, s) => n + s.bytes, 0) - written.uploadedBytes,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ describe('backup metrics on PGlite and a memory repository', () => {
         'last_bytes',
         'last_duration_seconds',
         'last_rows',
+        'last_segment_bytes',
         'last_segments',
         'last_status',
         'last_successful_timestamp',
@@ -79,6 +80,9 @@ describe('backup metrics on PGlite and a memory repository', () => {
     expect(m.segments.length).toBeGreaterThan(1);
     expect(await sample(registry, 'vectordr_backup_last_segments', { ...labels, state: 'written' })).toBe(m.segments.length);
     expect(await sample(registry, 'vectordr_backup_last_segments', { ...labels, state: 'reused' })).toBe(0);
+    const segmentBytes = m.segments.reduce((s, x) => s + x.bytes, 0);
+    expect(await sample(registry, 'vectordr_backup_last_segment_bytes', { ...labels, state: 'written' })).toBe(segmentBytes);
+    expect(await sample(registry, 'vectordr_backup_last_segment_bytes', { ...labels, state: 'reused' })).toBe(0);
     const duration = (await sample(registry, 'vectordr_backup_last_duration_seconds', labels)) as number;
     expect(duration).toBeGreaterThan(0);
     expect(duration).toBeLessThan(Date.now() / 1000 - before + 0.01);
@@ -98,6 +102,8 @@ describe('backup metrics on PGlite and a memory repository', () => {
     expect(await sample(registry, 'vectordr_backup_last_segments', { ...labels, state: 'written' })).toBe(0);
     expect(await sample(registry, 'vectordr_backup_last_segments', { ...labels, state: 'reused' })).toBe(again.reusedSegments);
     expect(again.reusedSegments).toBe(m.segments.length);
+    expect(await sample(registry, 'vectordr_backup_last_segment_bytes', { ...labels, state: 'written' })).toBe(0);
+    expect(await sample(registry, 'vectordr_backup_last_segment_bytes', { ...labels, state: 'reused' })).toBe(segmentBytes);
     expect(await sample(registry, 'vectordr_backup_newest_snapshot_timestamp', perCollection)).toBe(
       Date.parse(again.manifest.createdAt) / 1000,
     );
