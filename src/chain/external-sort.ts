@@ -12,6 +12,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '../errors.js';
+import { compareBytes } from '../format/compare-bytes.js';
 
 export interface SortEntry {
   key: Uint8Array;
@@ -84,8 +85,7 @@ class Arena {
       const bc = this.blocks[this.#block[c] as number] as Buffer;
       const oa = this.#offset[a] as number;
       const oc = this.#offset[c] as number;
-      // key a against key c (Buffer#compare(target, targetStart, targetEnd, sourceStart, sourceEnd)).
-      return ba.compare(bc, oc + 8, oc + 8 + bc.readUInt32BE(oc), oa + 8, oa + 8 + ba.readUInt32BE(oa)) || a - c;
+      return compareBytes(ba, oa + 8, oa + 8 + ba.readUInt32BE(oa), bc, oc + 8, oc + 8 + bc.readUInt32BE(oc)) || a - c;
     });
   }
 

@@ -13,6 +13,7 @@
  * within a chunk and across the chunks of one snapshot.
  */
 import { IntegrityError } from '../errors.js';
+import { compareBytes } from './compare-bytes.js';
 import type { SegmentRef } from './manifest.js';
 
 export const INDEX_MAGIC = Buffer.from('VDRDIX01', 'ascii');
@@ -89,7 +90,7 @@ export class IndexChunk {
   /** Sign of (id of entry `i`) − `id`, in id order (unsigned bytes, shorter first). */
   compareId(i: number, id: Uint8Array): number {
     const [s, e] = this.#idRange(i);
-    return this.#b.compare(id, 0, id.length, s, e);
+    return compareBytes(this.#b, s, e, id, 0, id.length);
   }
 
   /** The first entry at or after `from` whose id is not below `id` (`count` when none). */
@@ -108,7 +109,7 @@ export class IndexChunk {
   compareWith(i: number, other: IndexChunk, j: number): number {
     const [s, e] = this.#idRange(i);
     const [os, oe] = other.#idRange(j);
-    return this.#b.compare(other.#b, os, oe, s, e);
+    return compareBytes(this.#b, s, e, other.#b, os, oe);
   }
 
   isUpsert(i: number): boolean {
@@ -165,7 +166,8 @@ export function parseIndexChunk(bytes: Uint8Array, key: string, after?: Uint8Arr
     if (len === 0 || len > MAX_ID_BYTES || o + 4 + len + VALUE_BYTES > b.length) throw corrupt(`entry ${i} has a bad length`);
     const s = o + 4;
     const e = s + len;
-    const ascending = i === 0 ? after === undefined || b.compare(after, 0, after.length, s, e) > 0 : b.compare(b, prevStart, prevEnd, s, e) > 0;
+    const ascending =
+      i === 0 ? after === undefined || compareBytes(b, s, e, after, 0, after.length) > 0 : compareBytes(b, s, e, b, prevStart, prevEnd) > 0;
     if (!ascending) throw corrupt(`ids not strictly ascending at entry ${i}`);
     const op = b[e];
     if (op !== 0 && op !== 1) throw corrupt(`entry ${i} has op byte ${op}`);
