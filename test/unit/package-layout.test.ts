@@ -14,6 +14,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   exports: Record<string, string | Record<string, Record<string, string>>>;
   peerDependencies: Record<string, string>;
+  bin: Record<string, string>;
 };
 
 /** Node's resolution of a subpath through `exports` (exact key, else the `*` pattern), for one condition. */
@@ -81,5 +82,14 @@ describe('package layout: one folder under adapters/ is one subpath export, buil
 
   it('engine clients (optional peers) stay external to the build', () => {
     expect(externalPackages(root)).toEqual(expect.arrayContaining(Object.keys(pkg.peerDependencies)));
+  });
+
+  it('the vectordr bin is the CLI build (src/cli/main.ts to dist/cli.js, ESM with a shebang), beside the library', async () => {
+    const { default: configs } = (await import(join(root, 'tsup.config.ts'))) as { default: Record<string, unknown>[] };
+    const cli = configs.find((c) => JSON.stringify(c.entry) === JSON.stringify({ cli: 'src/cli/main.ts' }));
+    expect(pkg.bin).toEqual({ vectordr: './dist/cli.js' });
+    expect(cli).toMatchObject({ format: ['esm'], clean: false, banner: { js: '#!/usr/bin/env node' } });
+    // The library's build cleans dist/ but keeps the CLI's files, built at the same time.
+    expect(configs.find((c) => c !== cli)?.clean).toEqual(['!cli.js', '!cli.js.map']);
   });
 });
