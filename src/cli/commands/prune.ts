@@ -8,7 +8,7 @@ import { formatBytes } from '../progress-bar.js';
 export function pruneLines(p: PruneReport): string[] {
   const minutes = Math.round(p.graceMs / 60_000);
   return [
-    `${plural(p.snapshots, 'snapshot')} reference ${plural(p.referenced.segments, 'segment')} (${formatBytes(p.referenced.bytes)})`,
+    `${plural(p.snapshots, 'snapshot')} ${p.snapshots === 1 ? 'references' : 'reference'} ${plural(p.referenced.segments, 'segment')} (${formatBytes(p.referenced.bytes)})`,
     `${plural(p.unreferenced.segments, 'unreferenced segment')} (${formatBytes(p.unreferenced.bytes)}): ` +
       `${p.dryRun ? `would delete ${count(p.unreferenced.segments - p.spared)}` : `deleted ${count(p.deleted)}`}, ` +
       `spared ${count(p.spared)} younger than ${minutes} min`,
