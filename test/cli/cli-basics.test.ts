@@ -76,6 +76,18 @@ describe('vectordr (built CLI): usage', () => {
   });
 });
 
+describe('vectordr (built CLI): quickstart', () => {
+  it('runs the embedded PGlite demo end to end: snapshot, disaster, restore, verify', async () => {
+    const repo = path.join(dir, 'quickstart');
+    const r = await vectordr(['quickstart', '--rows', '300', '-r', repo]);
+    expect(r.code, shown(r)).toBe(0);
+    expect(r.stdout).toContain('disaster: DROP TABLE documents');
+    expect(r.stdout).toContain('quickstart OK: snapshot -> disaster -> restore -> verify');
+    const list = await vectordr(['snapshots', '-r', repo, '--json']);
+    expect(list.json).toEqual([expect.objectContaining({ collection: 'documents', records: 300, tags: { trigger: 'quickstart' } })]);
+  });
+});
+
 describe('vectordr (built CLI): repository, password, locks', () => {
   let repo: string;
 
