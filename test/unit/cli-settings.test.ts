@@ -13,6 +13,7 @@ import { Output } from '../../src/cli/output.js';
 import { formatBytes, formatDuration, progressLine } from '../../src/cli/progress-bar.js';
 import { Secrets } from '../../src/cli/secrets.js';
 import { engineSettings, parseRepositoryUrl, repositorySettings } from '../../src/cli/settings.js';
+import { handleInterrupts } from '../../src/cli/signals.js';
 import {
   AbortedError,
   ConflictError,
@@ -215,5 +216,28 @@ describe('progress line', () => {
     expect(progressLine(base, 200)).toBe('snapshot segment  25,000 rows  3.0 MiB  5,000 rows/s  0:05');
     expect(progressLine({ ...base, totalRows: 100_000 }, 30)).toHaveLength(29);
     expect([formatBytes(512), formatBytes(1536), formatDuration(3_725)]).toEqual(['512 B', '1.5 KiB', '1:02:05']);
+  });
+});
+
+describe('signals', () => {
+  it('the first SIGINT/SIGTERM aborts the operation; a second exits at once with 130', () => {
+    const exits: number[] = [];
+    const seen: string[] = [];
+    const interrupts = handleInterrupts(
+      (sig) => seen.push(sig),
+      (code) => exits.push(code),
+    );
+    try {
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(interrupts.signal.aborted).toBe(true);
+      expect(interrupts.received).toBe('SIGTERM');
+      expect(seen).toEqual(['SIGTERM']);
+      expect(exits).toEqual([]);
+      process.emit('SIGINT', 'SIGINT');
+      expect(exits).toEqual([130]);
+    } finally {
+      interrupts.dispose();
+    }
+    expect(process.listenerCount('SIGTERM')).toBe(0);
   });
 });
