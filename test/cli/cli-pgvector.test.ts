@@ -75,7 +75,11 @@ describe.skipIf(!available)('vectordr (built CLI) on PostgreSQL + pgvector', () 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('snapshot, snapshots, diff, restore, verify, stats, forget, prune, unlock: a round trip in JSON lines', async () => {
+  /** The round trip's two snapshots: before and after an edit, a delete and an insert. */
+  let a: string;
+  let b: string;
+
+  it('snapshot: JSON lines of status messages and one summary; a second snapshot after changes', async () => {
     const first = await vectordr(['snapshot', table, '-r', repo, '--tag', 'trigger=cron', '--tag', 'env=test', '--json']);
     expect(first.code, shown(first)).toBe(0);
     expect(first.json.length).toBeGreaterThan(1);
@@ -86,59 +90,67 @@ describe.skipIf(!available)('vectordr (built CLI) on PostgreSQL + pgvector', () 
       rows: 0,
       total_rows: 3000,
     });
-    const a = summaryOf(first) as { manifest: { id: string; rows: { upserts: number }; tags: Record<string, string> }; kind: string };
-    expect(a.kind).toBe('full');
-    expect(a.manifest.rows.upserts).toBe(3000);
-    expect(a.manifest.tags).toEqual({ trigger: 'cron', env: 'test' });
+    const summary = summaryOf(first) as { manifest: { id: string; rows: { upserts: number }; tags: Record<string, string> }; kind: string };
+    expect(summary).toMatchObject({ kind: 'full', manifest: { rows: { upserts: 3000 }, tags: { trigger: 'cron', env: 'test' } } });
+    a = summary.manifest.id;
 
     await pool.query(
       `UPDATE ${table} SET title = 'edited' WHERE id = 10; DELETE FROM ${table} WHERE id = 11; INSERT INTO ${table} VALUES (5000, array_fill(1, ARRAY[16])::vector, 'new', NULL)`,
     );
     const second = await vectordr(['snapshot', table, '-r', repo]);
     expect(second.code, shown(second)).toBe(0);
-    expect(second.stdout).toMatch(new RegExp(`^snapshot \\w+ of ${table} saved \\(full\\): 3,000 rows`, 'm'));
+    expect(second.stdout).toMatch(new RegExp(`^snapshot (\\w+) of ${table} saved \\(full\\): 3,000 rows`, 'm'));
+    b = (/^snapshot (\w+) /.exec(second.stdout) as RegExpExecArray)[1] as string;
+  });
 
+  it('snapshots lists them oldest first (a summary line each with --json), filtered by tag', async () => {
     const list = await vectordr(['snapshots', '-r', repo, '--json']);
     expect(list.code, shown(list)).toBe(0);
-    expect(list.json.map((s) => [s.message_type, s.collection, s.records])).toEqual([
-      ['summary', table, 3000],
-      ['summary', table, 3000],
+    expect(list.json.map((s) => [s.message_type, s.id, s.collection, s.records])).toEqual([
+      ['summary', a, table, 3000],
+      ['summary', b, table, 3000],
     ]);
-    const b = list.json[1]?.id as string;
     const tagged = await vectordr(['snapshots', '-r', repo, '--tag', 'trigger=cron']);
-    expect(tagged.stdout).toContain(a.manifest.id);
+    expect(tagged.stdout).toContain(a);
     expect(tagged.stdout).not.toContain(b);
     expect(tagged.stdout).toContain('1 snapshot\n');
+  });
 
-    const diff = await vectordr(['diff', a.manifest.id, b, '-r', repo, '--collection', table]);
+  it('diff names the ids added, removed and changed between them; against the live table, none', async () => {
+    const diff = await vectordr(['diff', a, b, '-r', repo, '--collection', table]);
     expect(diff.code, shown(diff)).toBe(0);
     expect(diff.stdout).toContain('+ 5000\n- 11\nM 10\n1 added, 1 removed, 1 changed');
-    const live = await vectordr(['diff', b, '--live', '-r', repo, '--collection', table, '--json']);
+    const live = await vectordr(['diff', 'latest', '--live', '-r', repo, '--collection', table, '--json']);
     expect(summaryOf(live)).toMatchObject({ ok: true, snapshot: b });
+  });
 
+  it('restore into another table; again into the same one fails (exit 1) saying which flag to pass', async () => {
     const target = `${table}_restored`;
     created.push(target);
-    const restore = await vectordr(['restore', table, '-r', repo, '--snapshot', a.manifest.id, '--target', target, '--json']);
+    const restore = await vectordr(['restore', table, '-r', repo, '--snapshot', a, '--target', target, '--json']);
     expect(restore.code, shown(restore)).toBe(0);
-    expect(summaryOf(restore)).toMatchObject({ snapshot: a.manifest.id, target, rows: 3000 });
+    expect(summaryOf(restore)).toMatchObject({ snapshot: a, target, rows: 3000 });
     expect((await pool.query(`SELECT count(*)::int AS n FROM ${target}`)).rows[0]).toEqual({ n: 3000 });
     const again = await vectordr(['restore', table, '-r', repo, '--target', target]);
     expect(again.code, shown(again)).toBe(1);
     expect(again.stderr).toContain('--if-exists replace');
+  });
 
+  it('verify: integrity, parity and recall@k, all OK (exit 0)', async () => {
     const verify = await vectordr(['verify', '-r', repo, '--collection', table, '--parity', '--recall', '--k', '5', '--json']);
     expect(verify.code, shown(verify)).toBe(0);
     expect(summaryOf(verify)).toMatchObject({ ok: true, integrity: { ok: true }, parity: [{ ok: true }], recall: [{ ok: true, k: 5 }] });
+  });
 
+  it('stats, forget (dry run, then with --prune), prune, unlock', async () => {
     const stats = await vectordr(['stats', '-r', repo, '--json']);
     expect(summaryOf(stats)).toMatchObject({
       snapshots: 2,
       collections: [{ collection: table, snapshots: 2, latest: { id: b, records: 3000 } }],
     });
-
     const dry = await vectordr(['forget', '-r', repo, '--keep-last', '1', '--dry-run']);
     expect(dry.code, shown(dry)).toBe(0);
-    expect(dry.stdout).toContain(`remove ${a.manifest.id}`);
+    expect(dry.stdout).toContain(`remove ${a}`);
     expect(dry.stdout).toContain('dry run: nothing removed');
     const forget = await vectordr(['forget', '-r', repo, '--keep-last', '1', '--prune', '--json']);
     expect(summaryOf(forget)).toMatchObject({ dryRun: false, removed: 1, prune: { dryRun: false, snapshots: 1 } });
