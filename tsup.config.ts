@@ -6,7 +6,7 @@ const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { versio
 
 export default defineConfig([
   {
-    // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3.
+    // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3, metrics.
     entry: buildEntries(),
     format: ['esm', 'cjs'],
     dts: true,

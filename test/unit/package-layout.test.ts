@@ -4,7 +4,7 @@
  * types; and nothing is exported that is not built. The build itself is loaded by
  * scripts/package-smoke.mjs (npm run test:all).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   exports: Record<string, string | Record<string, Record<string, string>>>;
   peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
   bin: Record<string, string>;
 };
 
@@ -91,5 +92,25 @@ describe('package layout: one folder under adapters/ is one subpath export, buil
     expect(cli).toMatchObject({ format: ['esm'], clean: false, banner: { js: '#!/usr/bin/env node' } });
     // The library's build cleans dist/ but keeps the CLI's files, built at the same time.
     expect(configs.find((c) => c !== cli)?.clean).toEqual(['!cli.js', '!cli.js.map']);
+  });
+
+  it('every optional peer is declared as a peer with a version range (a Meta entry alone declares nothing to npm)', () => {
+    expect(Object.keys(pkg.peerDependenciesMeta).sort()).toEqual(Object.keys(pkg.peerDependencies).sort());
+    for (const [name, meta] of Object.entries(pkg.peerDependenciesMeta)) expect(meta.optional, name).toBe(true);
+    expect(pkg.peerDependencies['prom-client']).toMatch(/^>=\d+/);
+  });
+
+  it('nothing in src/ loads prom-client: its module is passed in (registerRouterMetrics, registerBackupMetrics)', () => {
+    // The CLI (src/cli/) is an application of the library: it loads the peer when a metrics option asks for it.
+    const files = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts') && !f.startsWith('cli/'),
+    );
+    for (const file of files) {
+      // Code only: the JSDoc examples show the user's own `import * as prom from 'prom-client'`.
+      const text = readFileSync(join(root, 'src', file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+      expect(text, file).not.toMatch(
+        /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]prom-client['"]|\b(?:require|import)\s*\(\s*['"]prom-client['"]/m,
+      );
+    }
   });
 });
