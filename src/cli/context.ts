@@ -7,6 +7,8 @@ import { type Repository, type Storage, UnsupportedOperationError, type VectorAd
 import { type ConfigFile, loadConfigFile } from './config-file.js';
 import { openEngine } from './engines.js';
 import type { ExitCode } from './exit-codes.js';
+import type { MetricsHook } from './metrics-hook.js';
+import { type BackupOperation, type BackupTarget, locationLabel } from '../metrics/index.js';
 import type { Output } from './output.js';
 import type { Secrets } from './secrets.js';
 import {
@@ -19,12 +21,10 @@ import {
   repositorySettings,
 } from './settings.js';
 
-/** How a command ended (a thrown error is the other way): its exit code, and its report for metrics. */
+/** How a command ended (a thrown error is the other way): its exit code, and its report (`--json` shows it). */
 export interface CommandOutcome {
   exitCode: ExitCode;
   result?: unknown;
-  /** The collection the command was about, for metrics labels. */
-  collection?: string;
 }
 
 export class CommandContext {
@@ -32,6 +32,9 @@ export class CommandContext {
   #config: ConfigFile = {};
   #repository: RepositorySettings | undefined;
   #storage: Storage | undefined;
+  #opened: Repository | undefined;
+  /** Backup metrics of this run (`--metrics-textfile`, `--metrics-push`), when asked for. */
+  metrics: MetricsHook | undefined;
 
   constructor(
     readonly out: Output,
@@ -69,6 +72,21 @@ export class CommandContext {
         this.out.debug(`cleanup failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+  }
+
+  /** The repository this command opened, if it could. */
+  get openedRepository(): Repository | undefined {
+    return this.#opened;
+  }
+
+  /** The `repository` label of metrics: the storage's location without credentials, or what the settings say. */
+  get metricsLabel(): string {
+    return this.#storage !== undefined ? locationLabel(this.#storage.location) : (this.#repository?.label ?? 'repository');
+  }
+
+  /** Runs one operation of the command; with metrics asked for, records its duration and outcome. */
+  track<T>(op: BackupOperation, target: BackupTarget, run: () => Promise<T>): Promise<T> {
+    return this.metrics === undefined ? run() : this.metrics.track(op, target, run);
   }
 
   /** The repository as messages name it, once its settings were read. */
@@ -119,6 +137,7 @@ export class CommandContext {
       ...(s.password === undefined ? {} : { encryption: { passphrase: s.password } }),
     });
     this.out.debug(`repository ${s.label} (${repo.encrypted ? 'encrypted' : 'unencrypted'}, id ${repo.config.id})`);
+    this.#opened = repo;
     return repo;
   }
 

@@ -19,8 +19,8 @@ import { verifyCommand } from './commands/verify.js';
 import { ENGINES } from './config-file.js';
 import { CommandContext, type CommandOutcome } from './context.js';
 import { EXIT_CODES, exitCodeFor } from './exit-codes.js';
-import { type MetricsVerb, createMetricsHook } from './metrics-hook.js';
-import { Output, type OutputStream } from './output.js';
+import { METRICS_OPERATION, type MetricsVerb, createMetricsHook } from './metrics-hook.js';
+import { Output, type OutputStream, messageOf } from './output.js';
 import { Secrets } from './secrets.js';
 import type { Env, GlobalOptions } from './settings.js';
 import { handleInterrupts } from './signals.js';
@@ -144,11 +144,12 @@ async function execute(
     out.warn(`${sig} received: stopping (the lock is released, nothing half-done is committed); send it again to exit at once`),
   );
   const ctx = new CommandContext(out, secrets, io.env, g, interrupts.signal);
-  const started = performance.now();
+  const wantMetrics = metrics !== undefined && (g.metricsTextfile !== undefined || g.metricsPush !== undefined);
   let outcome: CommandOutcome | undefined;
   let failure: unknown;
   try {
     await ctx.loadConfig();
+    if (wantMetrics) ctx.metrics = await createMetricsHook(() => ctx.metricsLabel);
     outcome = await run(ctx);
   } catch (err) {
     failure = err;
@@ -161,26 +162,25 @@ async function execute(
     const { err, hint } = forCli(failure, ctx);
     out.error(err, hint);
   }
-  await ctx.close();
-  if (metrics !== undefined && (g.metricsTextfile !== undefined || g.metricsPush !== undefined)) {
+  if (ctx.metrics !== undefined && metrics !== undefined) {
+    // A failure no tracked operation recorded (the repository or the engine could not be opened) is the command's.
+    if (failure !== undefined)
+      ctx.metrics.recordFailure(METRICS_OPERATION[metrics.verb], { collection: metrics.collection ?? '' }, failure);
     try {
-      const hook = await createMetricsHook();
-      hook.recordOutcome({
-        verb: metrics.verb,
-        ...((outcome?.collection ?? metrics.collection) ? { collection: outcome?.collection ?? metrics.collection } : {}),
-        ...(outcome === undefined ? { error: failure } : { result: outcome.result }),
-        partial: exitCode === EXIT_CODES.PARTIAL,
-        durationMs: performance.now() - started,
-      });
-      await hook.flush({
+      const targets = {
         job: g.metricsJob,
         ...(g.metricsTextfile === undefined ? {} : { textfile: g.metricsTextfile }),
         ...(g.metricsPush === undefined ? {} : { push: g.metricsPush }),
-      });
+      };
+      // Before the storage closes: refresh() reads the repository.
+      const { refreshError } = await ctx.metrics.flush(targets, ctx.openedRepository);
+      if (refreshError !== undefined)
+        out.warn(`metrics: the repository could not be read (${messageOf(refreshError)}); the run's own metrics were written`);
     } catch (err) {
-      out.warn(`metrics not written: ${err instanceof Error ? err.message : String(err)}`);
+      out.warn(`metrics not written: ${messageOf(err)}`);
     }
   }
+  await ctx.close();
   interrupts.dispose();
   return exitCode;
 }

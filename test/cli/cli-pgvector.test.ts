@@ -5,7 +5,7 @@
  * released, nothing committed), and no secret in any output. Skips without PG_URL, fails in CI
  * (VECTORDR_REQUIRE_ENGINES).
  */
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { openRepository } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
 import { type CliOptions, type CliResult, runCli, shown } from '../helpers/cli.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
+import { deleteGroup, pushedGroups, pushgatewayAvailable, pushgatewayUrl } from '../helpers/metrics-servers.js';
 import { pgvectorPool } from '../helpers/pg.js';
 import { tempDir } from '../helpers/repository.js';
 import { s3Available, s3Config } from '../helpers/s3.js';
@@ -237,6 +238,41 @@ describe.skipIf(!available)('vectordr (built CLI) on PostgreSQL + pgvector', () 
     }
     const verbose = outputs.at(-2) as CliResult;
     expect(verbose.stderr).toContain('engine pgvector at postgres://postgres:***@127.0.0.1:1/postgres');
+  });
+
+  it('--metrics-textfile: a snapshot writes its status and rows; a failed one its error code, keeping the last success', async () => {
+    const file = path.join(dir, 'vectordr-docs.prom');
+    const ok = await vectordr(['snapshot', table, '-r', repo, '-q', '--metrics-textfile', file]);
+    expect(ok.code, shown(ok)).toBe(0);
+    const first = await readFile(file, 'utf8');
+    const labels = `collection="${table}",engine="pgvector",op="snapshot"`;
+    expect(first).toContain(`vectordr_backup_last_status{repository="file://${repo}",${labels}} 1`);
+    expect(first).toMatch(new RegExp(`vectordr_backup_last_rows\\{[^}]*${labels}\\} 3000`));
+    const success = /vectordr_backup_last_successful_timestamp\{[^}]*op="snapshot"\} (\S+)/.exec(first)?.[1];
+    expect(Number(success)).toBeGreaterThan(0);
+
+    const failed = await vectordr(['snapshot', `${table}_missing`, '-r', repo, '-q', '--metrics-textfile', file]);
+    expect(failed.code, shown(failed)).toBe(1);
+    const second = await readFile(file, 'utf8');
+    expect(second).toMatch(/vectordr_backup_failures_total\{[^}]*op="snapshot",code="COLLECTION_NOT_FOUND"\} 1/);
+    expect(second).toMatch(new RegExp(`vectordr_backup_last_status\\{[^}]*collection="${table}_missing"[^}]*\\} 0`));
+    // Read back from the repository (refresh()): the last success of the collection still stands.
+    expect(second).toContain(`vectordr_backup_last_successful_timestamp{repository="file://${repo}",${labels}} ${success}`);
+  });
+
+  describe.runIf(pushgatewayAvailable)('with a Pushgateway', () => {
+    it("--metrics-push: the run replaces its job's group with what it says", async () => {
+      const job = randomName('vectordr_cli');
+      try {
+        const r = await vectordr(['snapshot', table, '-r', repo, '-q', '--metrics-push', pushgatewayUrl as string, '--metrics-job', job]);
+        expect(r.code, shown(r)).toBe(0);
+        const group = (await pushedGroups()).find((g) => g.labels.job === job);
+        const status = group?.families.get('vectordr_backup_last_status')?.find((x) => x.labels.collection === table);
+        expect(status?.value).toBe('1');
+      } finally {
+        await deleteGroup(job);
+      }
+    });
   });
 
   describe.skipIf(!s3Available)('with a MinIO (S3) repository', () => {

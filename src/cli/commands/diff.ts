@@ -61,7 +61,7 @@ export async function diffCommand(
         mismatchedBuckets: p.mismatchedBuckets.length,
       }),
     );
-    return { exitCode: EXIT_CODES.OK, result: p, collection: o.collection };
+    return { exitCode: EXIT_CODES.OK, result: p };
   }
   const d = await repo.diff({ collection: o.collection, from, to: to ?? 'latest', ...progress });
   ctx.out.listing(d.toJSON(), () => [
@@ -76,5 +76,5 @@ export async function diffCommand(
     }),
     ...(d.schemaChanged ? ['the collection schema changed between the two'] : []),
   ]);
-  return { exitCode: EXIT_CODES.OK, result: d, collection: o.collection };
+  return { exitCode: EXIT_CODES.OK, result: d };
 }

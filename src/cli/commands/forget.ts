@@ -27,12 +27,12 @@ export async function forgetCommand(ctx: CommandContext, o: ForgetCommandOptions
   }
   const dryRun = o.dryRun === true;
   const repo = await ctx.repository();
-  const forget = await repo.forget(policy, {
-    ...(o.collection === undefined ? {} : { collection: o.collection }),
-    dryRun,
-    signal: ctx.signal,
-  });
-  const prune = o.prune === true ? await repo.prune({ dryRun, signal: ctx.signal, onProgress: ctx.onProgress }) : undefined;
+  const scope = o.collection === undefined ? {} : { collection: o.collection };
+  const forget = await ctx.track('forget', scope, () => repo.forget(policy, { ...scope, dryRun, signal: ctx.signal }));
+  const prune =
+    o.prune === true
+      ? await ctx.track('prune', {}, () => repo.prune({ dryRun, signal: ctx.signal, onProgress: ctx.onProgress }))
+      : undefined;
   const result = { ...forget.toJSON(), ...(prune === undefined ? {} : { prune: prune.toJSON() }) };
   ctx.out.summary(result, () => [
     ...forget.collections.flatMap((c) => [
@@ -43,5 +43,5 @@ export async function forgetCommand(ctx: CommandContext, o: ForgetCommandOptions
     dryRun ? 'dry run: nothing removed' : `${forget.removed} snapshot${forget.removed === 1 ? '' : 's'} removed`,
     ...(prune === undefined ? [] : pruneLines(prune)),
   ]);
-  return { exitCode: EXIT_CODES.OK, result, ...(o.collection === undefined ? {} : { collection: o.collection }) };
+  return { exitCode: EXIT_CODES.OK, result };
 }

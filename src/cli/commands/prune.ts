@@ -19,7 +19,9 @@ export function pruneLines(p: PruneReport): string[] {
 
 export async function pruneCommand(ctx: CommandContext, o: { dryRun?: boolean }): Promise<CommandOutcome> {
   const repo = await ctx.repository();
-  const result = await repo.prune({ dryRun: o.dryRun === true, signal: ctx.signal, onProgress: ctx.onProgress });
+  const result = await ctx.track('prune', {}, () =>
+    repo.prune({ dryRun: o.dryRun === true, signal: ctx.signal, onProgress: ctx.onProgress }),
+  );
   ctx.out.summary(result.toJSON(), () => pruneLines(result));
   return { exitCode: EXIT_CODES.OK, result };
 }

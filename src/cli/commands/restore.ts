@@ -27,17 +27,19 @@ export async function restoreCommand(ctx: CommandContext, collection: string, o:
   if (o.ifTargetMissing === true && (await adapter.exists(target))) {
     const result = { skipped: true, target, reason: 'the target exists (--if-target-missing)' };
     ctx.out.summary(result, () => `collection ${target} exists; nothing restored (--if-target-missing)`);
-    return { exitCode: EXIT_CODES.OK, result, collection };
+    return { exitCode: EXIT_CODES.OK, result };
   }
-  const result = await repo.restore(adapter, {
-    collection,
-    snapshot: o.snapshot ?? 'latest',
-    ...(o.at === undefined ? {} : { at: o.at }),
-    target,
-    ifExists: o.ifExists,
-    signal: ctx.signal,
-    onProgress: ctx.onProgress,
-  });
+  const result = await ctx.track('restore', { collection, engine: adapter.engine }, () =>
+    repo.restore(adapter, {
+      collection,
+      snapshot: o.snapshot ?? 'latest',
+      ...(o.at === undefined ? {} : { at: o.at }),
+      target,
+      ifExists: o.ifExists,
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    }),
+  );
   const t = result.timings;
   ctx.out.summary(result.toJSON(), () => [
     `restored snapshot ${result.snapshot} into ${result.target}: ${count(result.rows)} rows, ${plural(result.segments, 'segment')}` +
@@ -45,5 +47,5 @@ export async function restoreCommand(ctx: CommandContext, collection: string, o:
     ...result.indexes.built.map((i) => `  index built: ${i.kind} on ${i.field} (${seconds(i.ms)})`),
     ...result.notCarriedOver.map((n) => `  not carried over: ${n.what} ${n.name} ${n.action}: ${n.reason}`),
   ]);
-  return { exitCode: EXIT_CODES.OK, result, collection };
+  return { exitCode: EXIT_CODES.OK, result };
 }

@@ -14,13 +14,15 @@ export interface SnapshotCommandOptions extends EngineOptions {
 export async function snapshotCommand(ctx: CommandContext, collection: string, o: SnapshotCommandOptions): Promise<CommandOutcome> {
   const repo = await ctx.repository();
   const adapter = await ctx.engine(o);
-  const result = await repo.snapshot(adapter, collection, {
-    tags: o.tag ?? {},
-    incremental: o.incremental === true,
-    ...(o.onNoParent === undefined ? {} : { onNoParent: o.onNoParent }),
-    signal: ctx.signal,
-    onProgress: ctx.onProgress,
-  });
+  const result = await ctx.track('snapshot', { collection, engine: adapter.engine }, () =>
+    repo.snapshot(adapter, collection, {
+      tags: o.tag ?? {},
+      incremental: o.incremental === true,
+      ...(o.onNoParent === undefined ? {} : { onNoParent: o.onNoParent }),
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    }),
+  );
   const m = result.manifest;
   const bytes = m.segments.reduce((s, x) => s + x.bytes, 0);
   ctx.out.summary(result.toJSON(), () => [
@@ -31,5 +33,5 @@ export async function snapshotCommand(ctx: CommandContext, collection: string, o
       (Object.keys(m.tags).length > 0 ? `, tags ${formatTags(m.tags)}` : ''),
     ...(result.autoFull === undefined ? [] : [`a full snapshot was taken instead of an incremental: ${result.autoFull}`]),
   ]);
-  return { exitCode: EXIT_CODES.OK, result, collection };
+  return { exitCode: EXIT_CODES.OK, result };
 }

@@ -66,5 +66,5 @@ export async function statsCommand(ctx: CommandContext, o: { collection?: string
     ]),
     `${plural(result.snapshots, 'snapshot')}, ${plural(result.segments, 'segment')}, ${formatBytes(result.storedBytes)} stored`,
   ]);
-  return { exitCode: EXIT_CODES.OK, result, ...(o.collection === undefined ? {} : { collection: o.collection }) };
+  return { exitCode: EXIT_CODES.OK, result };
 }

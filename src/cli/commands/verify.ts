@@ -49,7 +49,9 @@ export async function verifyCommand(ctx: CommandContext, o: VerifyCommandOptions
     ...(o.collection === undefined ? {} : { collection: o.collection }),
     ...(o.snapshot === undefined ? {} : { snapshot: o.snapshot }),
   };
-  const integrity = await repo.verify({ ...scope, signal: ctx.signal, onProgress: ctx.onProgress });
+  const integrity = await ctx.track('verify-integrity', { collection: o.collection ?? '' }, () =>
+    repo.verify({ ...scope, signal: ctx.signal, onProgress: ctx.onProgress }),
+  );
   const parity: Report<ParityReport>[] = [];
   const recall: Report<RecallReport>[] = [];
   const failures: CheckFailure[] = [];
@@ -60,8 +62,10 @@ export async function verifyCommand(ctx: CommandContext, o: VerifyCommandOptions
     for (const collection of collections) {
       const which = { collection, snapshot: o.snapshot ?? 'latest', signal: ctx.signal, onProgress: ctx.onProgress };
       try {
-        if (o.parity === true) parity.push(await repo.verifyParity(adapter, which));
-        if (o.recall === true) recall.push(await repo.verifyRecall(adapter, { ...which, k: o.k }));
+        const target = { collection, engine: adapter.engine };
+        if (o.parity === true) parity.push(await ctx.track('verify-parity', target, () => repo.verifyParity(adapter, which)));
+        if (o.recall === true)
+          recall.push(await ctx.track('verify-recall', target, () => repo.verifyRecall(adapter, { ...which, k: o.k })));
       } catch (err) {
         // One collection that cannot be checked does not hide the others' results; alone, it is the command's error.
         if (collections.length === 1 || !isVectordrError(err) || err.category === 'aborted') throw err;
