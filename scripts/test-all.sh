@@ -87,8 +87,11 @@ npm run --silent lint
 npm run --silent format:check # formatting is Prettier's job: `npm run format` fixes it
 npm run --silent build
 
-step "package smoke: every subpath of the build (index, storage/s3, each folder of adapters/) loads as ESM and CJS, with types"
+step "package smoke: every subpath of the build (index, storage/s3, each folder of adapters/) loads as ESM and CJS, with types; vectordr --help runs"
 node scripts/package-smoke.mjs
+
+step "package smoke from the npm pack tarball, installed as npm would: the subpaths, the vectordr bin, vectordr quickstart"
+node scripts/package-smoke.mjs --packed
 
 # In CI a required engine suite that skips is a failure.
 export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy
@@ -100,6 +103,7 @@ start_server scripts/prometheus.sh VECTORDR_PROM
 VECTORDR_REQUIRE_ENGINES+=,pushgateway,prometheus
 
 mkdir -p .cache
+# The vitest project `cli` (test/cli/) spawns the dist/cli.js built above (its global setup rebuilds only a stale build).
 step "tests on $(node --version)"
 node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-node-default.json
 
