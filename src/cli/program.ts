@@ -307,7 +307,8 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   withMetricsOptions(
     program
       .command('forget')
-      .description('remove the snapshots a retention policy does not keep')
+      .description('remove the snapshots a retention policy does not keep, or exactly the snapshots named')
+      .argument('[snapshots...]', 'forget exactly these snapshots of --collection (instead of a --keep-* policy)')
       .option('--collection <name>', 'only this collection')
       .option('--keep-last <n>', 'keep the n newest snapshots', countArg)
       .option('--keep-hourly <n>', 'keep the newest snapshot of each of the last n hours that have one', countArg)
@@ -317,7 +318,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
       .option('--keep-yearly <n>', 'keep the newest of each of the last n years', countArg)
       .option('--dry-run', 'show what would be removed, change nothing')
       .option('--prune', 'then delete the data no snapshot references any more'),
-  ).action(action((ctx, o: Parameters<typeof forgetCommand>[1]) => forgetCommand(ctx, o), 'forget'));
+  ).action(action((ctx, ids: string[], o: Parameters<typeof forgetCommand>[2]) => forgetCommand(ctx, ids, o), 'forget'));
 
   withMetricsOptions(
     program

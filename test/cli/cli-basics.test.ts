@@ -180,6 +180,18 @@ describe('vectordr (built CLI): repository, password, locks', () => {
     expect(r.stderr).toContain('must keep something');
   });
 
+  it('forget <id>... needs --collection and no --keep-* (exit 2); an unknown id is exit 1 and removes nothing', async () => {
+    const env = { VECTORDR_PASSWORD: PASSWORD };
+    const noCollection = await vectordr(['forget', '-r', repo, '01ABC'], env);
+    expect(noCollection.code, shown(noCollection)).toBe(2);
+    expect(noCollection.stderr).toContain('give --collection');
+    const mixed = await vectordr(['forget', '-r', repo, '--collection', 'docs', '--keep-last', '1', '01ABC'], env);
+    expect(mixed.code, shown(mixed)).toBe(2);
+    const unknown = await vectordr(['forget', '-r', repo, '--collection', 'docs', '01NOSUCHSNAPSHOT', '--json'], env);
+    expect(unknown.code, shown(unknown)).not.toBe(0);
+    expect(unknown.json).toEqual([expect.objectContaining({ message_type: 'error', code: 'SNAPSHOT_NOT_FOUND' })]);
+  });
+
   it('the password never appears in any output, --verbose and --json included', async () => {
     const verbose = await vectordr(['stats', '-r', repo, '-v'], { VECTORDR_PASSWORD: PASSWORD });
     expect(verbose.code, shown(verbose)).toBe(0);

@@ -1,8 +1,10 @@
 /**
  * `vectordr forget`: removes the snapshots a retention policy does not keep (restic's rules and
- * flags), then with `--prune` frees their data. `--dry-run` shows the decision and changes nothing.
+ * flags), or exactly the snapshots named (`forget --collection c <id>...`, as restic's
+ * `forget <id>`), then with `--prune` frees their data. `--dry-run` shows the decision and changes
+ * nothing.
  */
-import type { RetentionPolicy } from '../../index.js';
+import { InvalidInputError, type RetentionPolicy } from '../../index.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { shortTime } from '../format.js';
@@ -20,15 +22,25 @@ export interface ForgetCommandOptions {
   prune?: boolean;
 }
 
-export async function forgetCommand(ctx: CommandContext, o: ForgetCommandOptions): Promise<CommandOutcome> {
+export async function forgetCommand(ctx: CommandContext, ids: string[], o: ForgetCommandOptions): Promise<CommandOutcome> {
   const policy: RetentionPolicy = {};
   for (const key of ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const) {
     if (o[key] !== undefined) policy[key] = o[key];
   }
+  if (ids.length > 0 && (o.collection === undefined || Object.keys(policy).length > 0)) {
+    throw new InvalidInputError(
+      'INVALID_ARGUMENT',
+      'forget <snapshot>... removes exactly the snapshots named: give --collection, and no --keep-* option.',
+    );
+  }
   const dryRun = o.dryRun === true;
   const repo = await ctx.repository();
   const scope = o.collection === undefined ? {} : { collection: o.collection };
-  const forget = await ctx.track('forget', scope, () => repo.forget(policy, { ...scope, dryRun, signal: ctx.signal }));
+  const forget = await ctx.track('forget', scope, () =>
+    ids.length > 0 && o.collection !== undefined
+      ? repo.forgetSnapshots(ids, { collection: o.collection, dryRun, signal: ctx.signal })
+      : repo.forget(policy, { ...scope, dryRun, signal: ctx.signal }),
+  );
   const prune =
     o.prune === true
       ? await ctx.track('prune', {}, () => repo.prune({ dryRun, signal: ctx.signal, onProgress: ctx.onProgress }))
