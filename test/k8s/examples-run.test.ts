@@ -80,10 +80,14 @@ async function createDatabase(): Promise<{ name: string; url: string }> {
   return { name, url: url.toString() };
 }
 
+function bucketAt(prefix: string): S3Storage {
+  const c = s3Config()!;
+  return new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix });
+}
+
 /** The snapshots of `collection` in the repository at `prefix` of the test bucket, read with the library. */
 async function snapshotIds(prefix: string, password: string, collection: string): Promise<string[]> {
-  const c = s3Config()!;
-  const storage = new S3Storage({ endpoint: c.endpoint, bucket: c.bucket, region: c.region, credentials: c.credentials, prefix });
+  const storage = bucketAt(prefix);
   try {
     const repo = await Repository.open({ storage, encryption: { passphrase: password } });
     return (await repo.list({ collection })).map((s) => s.id);
@@ -116,6 +120,8 @@ describe.skipIf(!available)('examples/kubernetes against PostgreSQL and MinIO, w
   let path: string;
   let kubeRender: string;
   const databases: string[] = [];
+  /** Key prefixes of the test bucket the runs wrote under, deleted after. */
+  const prefixes: string[] = [];
   const password = `pw-${randomName('k8s')}-secret`;
 
   beforeAll(() => {
@@ -126,6 +132,11 @@ describe.skipIf(!available)('examples/kubernetes against PostgreSQL and MinIO, w
 
   afterAll(async () => {
     for (const db of databases) await sql(process.env.PG_URL!, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    for (const prefix of prefixes) {
+      const storage = bucketAt(prefix);
+      for await (const o of storage.list('')) await storage.delete(o.key);
+      await storage.close();
+    }
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
@@ -133,6 +144,7 @@ describe.skipIf(!available)('examples/kubernetes against PostgreSQL and MinIO, w
     let bp: Blueprint;
     let db: { name: string; url: string };
     const prefix = `k8s-test/${randomName('kanister')}`;
+    prefixes.push(prefix);
     const s3 = s3Config()!;
     const profile: TemplateParams['Profile'] = {
       Location: { type: 's3Compliant', bucket: s3?.bucket, endpoint: s3?.endpoint, prefix, region: s3?.region },
@@ -219,6 +231,7 @@ describe.skipIf(!available)('examples/kubernetes against PostgreSQL and MinIO, w
     let secrets: Record<string, Record<string, string>>;
     let configMaps: Record<string, Record<string, string>>;
     const prefix = `k8s-test/${randomName('jobs')}`;
+    prefixes.push(prefix);
 
     const run = async (name: string, args?: string[]): Promise<ContainerRun> => {
       const r = await runContainer(pods[name]!, { secrets, configMaps, args, root: mkdtempSync(join(root, `${name}-`)), path });
