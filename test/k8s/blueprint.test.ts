@@ -168,7 +168,7 @@ describe.skipIf(!available)('examples/kubernetes/blueprint.yaml', () => {
     expect(env.get('VECTORDR_SNAPSHOT')!.value).toBe('0195f3c2a1b4');
     expect(env.get('VECTORDR_COLLECTION')!.value).toBe('docs');
     expect(env.get('VECTORDR_REPOSITORY')!.value).toBe(artifact.keyValue.repository);
-    expect(args.command.at(-1)).toContain('vectordr restore "$VECTORDR_COLLECTION" --snapshot "$VECTORDR_SNAPSHOT"');
+    expect(args.command.at(-1)).toContain('vectordr restore "$VECTORDR_COLLECTION" --engine pgvector --snapshot "$VECTORDR_SNAPSHOT"');
   });
 
   it('restore without the backup artifact fails to render', () => {

@@ -264,8 +264,17 @@ describe.skipIf(!available)('examples/kubernetes manifests', () => {
 
   it('the snapshot and forget CronJobs run snapshot and forget --prune; the restore Job restores only a missing collection', () => {
     const args = Object.fromEntries(jobs.map(({ name, job }) => [name, job.template.spec.containers[0]!.args]));
-    expect(args['vectordr-snapshot']).toEqual(['snapshot', 'docs', '--json']);
+    expect(args['vectordr-snapshot']).toEqual(['snapshot', 'docs', '--engine', 'pgvector', '--json']);
     expect(args['vectordr-forget']).toEqual(expect.arrayContaining(['forget', '--keep-daily', '--prune', '--json']));
-    expect(args['vectordr-restore-docs']).toEqual(['restore', 'docs', '--snapshot', 'latest', '--if-target-missing', '--json']);
+    expect(args['vectordr-restore-docs']).toEqual([
+      'restore',
+      'docs',
+      '--engine',
+      'pgvector',
+      '--snapshot',
+      'latest',
+      '--if-target-missing',
+      '--json',
+    ]);
   });
 });
