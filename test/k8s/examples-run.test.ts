@@ -7,6 +7,7 @@
  * - the CronJobs and the restore Job: their container run as the kubelet would run it (pod-runner.ts),
  *   with the ConfigMap and Secret of config.yaml holding the test servers' settings.
  * Without dist/cli.js (`npm run build`) the suite skips; in CI (CI=true) it fails instead.
+ * VECTORDR_CLI=<path to cli.js> runs another build (an installed package's, another checkout's).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,7 @@ import {
 } from './kanister.js';
 import { type ContainerRun, type PodSpecLike, runContainer } from './pod-runner.js';
 
-const CLI = join(REPO_ROOT, 'dist/cli.js');
+const CLI = process.env.VECTORDR_CLI ?? join(REPO_ROOT, 'dist/cli.js');
 const tools = k8sTools();
 const toolsAvailable = requiredInCi('k8s', typeof tools !== 'string', typeof tools === 'string' ? tools : '');
 const cliAvailable = requiredInCi('vectordr-cli', existsSync(CLI), `${CLI} does not exist: build the CLI first (npm run build)`);
