@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 import { buildEntries, externalPackages } from './scripts/package-entries.js';
 
 export default defineConfig({
-  // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3.
+  // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3, metrics.
   entry: buildEntries(),
   format: ['esm', 'cjs'],
   dts: true,

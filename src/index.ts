@@ -71,4 +71,5 @@ export type { Lease, LeaseGrant } from './router/lease.js';
 export { withRetry, RetryOptionsSchema } from './router/retry.js';
 export type { RetryOptions } from './router/retry.js';
 export { registerRouterMetrics } from './router/router-metrics.js';
-export type { PromClientLike, RouterMetricsOptions } from './router/router-metrics.js';
+export type { RouterMetricsOptions } from './router/router-metrics.js';
+export type { PromClientLike } from './metrics/prom-client-like.js';
