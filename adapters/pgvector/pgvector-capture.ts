@@ -355,13 +355,23 @@ export class PgvectorCapture {
  * end marker is written, it sees a state between the parent's checkpoint and the link's end: every
  * transaction it sees committed before the marker, and every transaction of earlier links committed
  * before it was taken. A field no change of the link sent kept one value over that whole span.
+ *
+ * One exception: a transaction whose commit is in the WAL (so an earlier link may hold it) but is
+ * not yet visible, as while it waits for a synchronous standby. A snapshot could then show an older
+ * value, and nothing in it says so (`pg_xact_status` reports such a transaction as in progress; other
+ * roles' waits are hidden in pg_stat_activity). So with synchronous replication configured
+ * (`synchronous_standby_names`) no snapshot is used (undefined): the core fills from the chain.
  */
-async function openView(q: PgDriver): Promise<PgSession> {
+async function openView(q: PgDriver): Promise<PgSession | undefined> {
   const view = await q.acquire();
   try {
     await view.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await view.query('SELECT 1'); // the transaction's snapshot is taken by its first statement
-    return view;
+    // The first statement takes the transaction's snapshot.
+    const r = await view.query(`SELECT current_setting('synchronous_standby_names') AS sync`);
+    if (String(r.rows[0]?.sync ?? '').trim() === '') return view;
+    await view.query('ROLLBACK');
+    view.release();
+    return undefined;
   } catch (err) {
     view.release(true);
     throw err;

@@ -443,6 +443,53 @@ function captureSuite(label: string, url: string | undefined, server: { ownServe
       }
     });
 
+    it.runIf(server.ownServer)(
+      'offers no snapshot fill under synchronous replication (a committed transaction may wait for a standby, invisible)',
+      async () => {
+        const t = await smallTable('cap_syncrep');
+        const id = newCaptureId();
+        const waiting = pgClient(url as string);
+        await waiting.connect();
+        let commit: Promise<unknown> | undefined;
+        try {
+          const start = await startChain(t, id);
+          try {
+            // No standby has this name: a commit is flushed and in the WAL, then waits, still invisible.
+            await pool.query(`ALTER SYSTEM SET synchronous_standby_names = 'vectordr_no_such_standby'`);
+            await pool.query('SELECT pg_reload_conf()');
+            await new Promise((r) => setTimeout(r, 300));
+            commit = waiting.query(`UPDATE "${t}" SET title = 'waits for a standby' WHERE id = 1`).catch(() => undefined);
+            let hidden = 0;
+            for (let i = 0; i < 50 && hidden === 0; i++) {
+              await new Promise((r) => setTimeout(r, 100));
+              const r = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep'`);
+              hidden = Number(r.rows[0]?.n);
+            }
+            expect(hidden).toBe(1);
+            const session = await adapter.captureChanges(t, start.checkpoint, { captureId: id });
+            try {
+              expect(session.fill, 'a snapshot that may hide a committed transaction is not used').toBeUndefined();
+            } finally {
+              await session.close();
+            }
+          } finally {
+            await pool.query('ALTER SYSTEM RESET synchronous_standby_names');
+            await pool.query('SELECT pg_reload_conf()');
+            await commit;
+          }
+          const after = await adapter.captureChanges(t, start.checkpoint, { captureId: id });
+          try {
+            expect(after.fill).toBeDefined();
+          } finally {
+            await after.close();
+          }
+        } finally {
+          await waiting.end();
+          await adapter.dropCapture(id);
+        }
+      },
+    );
+
     it.runIf(server.ownServer)('breaks the chain with capture-lost when max_slot_wal_keep_size invalidates the slot', async () => {
       const t = await smallTable('cap_lost');
       const id = newCaptureId();
