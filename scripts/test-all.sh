@@ -87,6 +87,9 @@ npm run --silent build
 step "package smoke: every subpath of the build (index, storage/s3, each folder of adapters/) loads as ESM and CJS, with types"
 node scripts/package-smoke.mjs
 
+step "docs: every TypeScript example of README.md and docs/ type-checks against the build (moduleResolution node16, nodenext, bundler)"
+node_modules/.bin/tsx scripts/check-snippets.ts
+
 # In CI a required engine suite that skips is a failure.
 export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy
 
