@@ -90,6 +90,9 @@ node scripts/package-smoke.mjs
 step "docs: every TypeScript example of README.md and docs/ type-checks against the build (moduleResolution node16, nodenext, bundler)"
 node_modules/.bin/tsx scripts/check-snippets.ts
 
+step "package as npm ships it: packed, installed with pg only into a scratch project (size), then the README quickstart run from it on PGlite"
+node_modules/.bin/tsx scripts/package-check.ts
+
 # In CI a required engine suite that skips is a failure.
 export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy
 
