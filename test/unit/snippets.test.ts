@@ -61,13 +61,14 @@ describe('doc snippets: extraction', () => {
     expect(() => extractSnippets('```ts\nx\n', 'x.md')).toThrow(/never closed/);
   });
 
-  it('README.md and docs/: every marker parses; the tree blocks are the adapter skeleton; no unchecked fragment', () => {
+  it('README.md and docs/: every marker parses; the tree blocks are the adapter skeleton; no unchecked fragment; one quickstart runs', () => {
     const snippets = readDocSnippets(root);
     expect(snippets.filter((s) => s.mode === 'module').length).toBeGreaterThanOrEqual(20);
     const tree = snippets.filter((s) => s.mode === 'tree');
     expect(tree.map((s) => s.file)).toEqual(Array(5).fill('docs/writing-an-adapter.md'));
     for (const s of tree) expect(s.code).toMatch(/^\/\/ (adapters|test)\/\S+\.ts/);
     expect(snippets.filter((s) => s.mode === 'fragment')).toEqual([]);
+    expect(snippets.filter((s) => s.runs).map((s) => s.file)).toEqual(['README.md']); // the quickstart scripts/package-check.ts runs
   });
 });
 
