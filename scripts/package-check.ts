@@ -5,7 +5,8 @@
  *   1. `npm pack`, then `npm install <tarball> pg`: the pgvector-only install, measured with `du`
  *      (total and the largest packages; docs/benchmarks.md#package-size records the figures);
  *   2. add PGlite + pgvector and run the README's quickstart (its block marked
- *      `<!-- snippet: runs -->`) from that project with tsx.
+ *      `<!-- snippet: runs -->`) from that project with tsx, and `npx vectordr quickstart` when the
+ *      package has its `vectordr` bin.
  *
  * Peers are installed at the versions the tests use (this clone's node_modules).
  *
@@ -75,6 +76,20 @@ try {
   const output = run(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'quickstart.ts'], project);
   for (const line of output.trim().split('\n')) say(`  ${snippet.file}:${snippet.line} quickstart> ${line}`);
   if (!/live table and snapshot match/.test(output)) throw new Error('the README quickstart did not end with a matching restore');
+
+  // CommonJS too: require() of the root and the adapter loads the vendored parquet-wasm through `#parquet-wasm`.
+  const cjs =
+    "const v = require('vectordr'), p = require('vectordr/adapters/pgvector'); console.log(typeof v.openRepository, typeof p.pgvectorAdapter)";
+  if (run(process.execPath, ['--input-type=commonjs', '-e', cjs], project).trim() !== 'function function')
+    throw new Error('require() of the install failed');
+  say('  require(): vectordr and vectordr/adapters/pgvector load as CommonJS');
+
+  // The README's other quickstart, `npx vectordr quickstart`, once the package has its `vectordr` bin.
+  const installed = JSON.parse(readFileSync(join(modules, 'vectordr', 'package.json'), 'utf8')) as { bin?: Record<string, string> };
+  if (installed.bin?.vectordr !== undefined) {
+    const cli = run('npx', ['--no-install', 'vectordr', 'quickstart'], project);
+    say(`  npx vectordr quickstart: OK (${cli.trim().split('\n').length} lines of output)`);
+  }
   say('package check: OK');
 } finally {
   if (keep) say(`kept ${scratch}`);
