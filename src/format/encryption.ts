@@ -55,7 +55,7 @@ export const ScryptParamsSchema = z.object({
 
 export const EncryptionOptionsSchema = z.union([
   z.object({ passphrase: z.string().min(1), scrypt: ScryptParamsSchema.optional() }).strict(),
-  // Any Uint8Array (a Buffer too): z.instanceof would type it Uint8Array<ArrayBuffer>, which a Buffer is not.
+  // Any Uint8Array: z.instanceof would type it Uint8Array<ArrayBuffer> (TypeScript 5.7+), which a plain `Uint8Array` is not.
   z
     .object({
       key: z
