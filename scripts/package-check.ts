@@ -58,7 +58,8 @@ try {
   const tarball = run('npm', ['pack', '--silent', '--pack-destination', scratch], root).trim().split('\n').at(-1) as string;
   const project = join(scratch, 'project');
   mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'package-check', private: true, type: 'module' }));
+  // As `npm init` writes it (npm 11: CommonJS): the README's quickstart is an .mts file so that it runs as ESM anyway.
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'package-check', private: true, type: 'commonjs' }));
 
   npmInstall(project, [join(scratch, tarball), `pg@${version('pg')}`]);
   const modules = join(project, 'node_modules');
@@ -72,8 +73,8 @@ try {
     `@electric-sql/pglite-pgvector@${version('@electric-sql/pglite-pgvector')}`,
   ]);
   const [snippet] = quickstart as [(typeof quickstart)[number]];
-  writeFileSync(join(project, 'quickstart.ts'), snippet.code);
-  const output = run(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'quickstart.ts'], project);
+  writeFileSync(join(project, 'quickstart.mts'), snippet.code);
+  const output = run(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'quickstart.mts'], project);
   for (const line of output.trim().split('\n')) say(`  ${snippet.file}:${snippet.line} quickstart> ${line}`);
   if (!/live table and snapshot match/.test(output)) throw new Error('the README quickstart did not end with a matching restore');
 
