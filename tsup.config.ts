@@ -3,7 +3,7 @@ import { buildEntries, externalPackages } from './scripts/package-entries.js';
 import { vendorPlugin } from './scripts/package-vendor.js';
 
 export default defineConfig({
-  // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3.
+  // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3, metrics.
   entry: buildEntries(),
   format: ['esm', 'cjs'],
   dts: true,

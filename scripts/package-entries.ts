@@ -23,6 +23,7 @@ export function buildEntries(root: string = process.cwd()): Record<string, strin
     index: 'src/index.ts',
     ...Object.fromEntries(adapterNames(root).map((name) => [`adapters/${name}/index`, `adapters/${name}/index.ts`])),
     'storage/s3/index': 'src/storage/s3-storage.ts',
+    'metrics/index': 'src/metrics/index.ts',
   };
 }
 

@@ -2,7 +2,7 @@
 // Package smoke test: every public subpath of the built package loads as ESM (import) and as
 // CommonJS (require), has the exports it promises, and resolves to its own type declarations the
 // way TypeScript finds them (moduleResolution NodeNext, `import` and `require` conditions).
-// Subpaths: `vectordr`, `vectordr/storage/s3`, and `vectordr/adapters/<folder>` for every folder of
+// Subpaths: `vectordr`, `vectordr/storage/s3`, `vectordr/metrics`, and `vectordr/adapters/<folder>` for every folder of
 // adapters/ (each exports its `<folder>Adapter` factory).
 //
 //   npm run build && node scripts/package-smoke.mjs          (the package resolves itself by name)
@@ -27,6 +27,7 @@ const adapters = readdirSync(join(repo, 'adapters'), { withFileTypes: true })
 const subpaths = {
   vectordr: { names: ['openRepository', 'FailoverRouter', 'memoryLease'], dist: 'index' },
   'vectordr/storage/s3': { names: ['s3Storage'], dist: 'storage/s3/index' },
+  'vectordr/metrics': { names: ['registerBackupMetrics', 'writeTextfile', 'pushMetrics'], dist: 'metrics/index' },
   ...Object.fromEntries(adapters.map((a) => [`vectordr/adapters/${a}`, { names: [`${camel(a)}Adapter`], dist: `adapters/${a}/index` }])),
 };
 subpaths['vectordr/adapters/pgvector']?.names.push('pgRouter', 'pgLease');

@@ -156,6 +156,33 @@ go_install_tool() {
   exec 9>&-
 }
 
+# Unpacks one Debian package without root into a cached folder, once: `deb_install <dir> <binary> <package> <version>`,
+# <binary> being a path inside the package (usr/bin/...) that must exist afterwards. For packages whose programs need
+# nothing beyond libc (Go programs: Prometheus, the Pushgateway); dependencies are not fetched. The pinned version
+# is fetched when the archive still serves it, else the current one (Debian replaces versions on security updates).
+# A lock serialises parallel callers; the package is unpacked to <dir>.tmp and moved into place once complete.
+deb_install() {
+  local dir=$1 binary=$2 package=$3 version=$4
+  [ -x "$dir/$binary" ] && return
+  command -v apt-get >/dev/null 2>&1 || die "needs apt-get (a Debian/Ubuntu machine) to fetch Debian's $package package"
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.$(basename "$dir").lock"
+  flock 9
+  if [ -x "$dir/$binary" ]; then exec 9>&-; return; fi
+  say "downloading Debian's $package $version into $dir (first run only)"
+  local tmp="$dir.tmp"
+  rm -rf "$tmp"
+  mkdir -p "$tmp/debs"
+  (cd "$tmp/debs" && { apt-get download -q "$package=$version" >/dev/null 2>&1 || apt-get download -q "$package" >/dev/null 2>&1; }) ||
+    die "apt-get download $package failed (run apt-get update?)"
+  for deb in "$tmp"/debs/*.deb; do dpkg -x "$deb" "$tmp"; done
+  rm -rf "$tmp/debs"
+  [ -x "$tmp/$binary" ] || die "unpacked $package but $tmp/$binary is missing"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  exec 9>&-
+}
+
 # True when GET $1 answers 200 within 2 s.
 http_ok() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)" = 200 ]; }
 

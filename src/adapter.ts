@@ -143,6 +143,14 @@ export interface ChangeSession {
    * read after `changes()` ended; the core deletes the chain's ids that are not among them.
    */
   ids?(): AsyncIterable<readonly Id[]>;
+  /**
+   * Optional, after `changes()` ended: the records of `ids` as the engine holds them in one state
+   * between the parent's checkpoint and the link's end (PostgreSQL: a snapshot taken before the
+   * link's end marker). The core asks only for ids whose final change left fields unsent
+   * (`Change.unchanged`), and takes only those fields, which no change of the link altered; ids
+   * missing from the answer are filled from the chain's segments instead (slower: whole segments).
+   */
+  fill?(ids: readonly Id[]): Promise<VectorRecord[]>;
   /** After `changes()` ended: where the next link starts, and the engine time this link is complete up to (ISO-8601). */
   end(): { checkpoint: Checkpoint; watermark: string };
   /** The link is durable: release what the engine keeps before `checkpoint` (advance the slot). Idempotent. */

@@ -4,6 +4,7 @@
  * that say "a retry may succeed" for every transport live here, once.
  */
 import { VectordrError } from './errors.js';
+import { retry } from './retry.js';
 
 /** One per engine: turns whatever its client threw into a typed `VectordrError`. */
 export interface EngineErrorClassifier {
@@ -27,6 +28,27 @@ export async function engineCall<T>(
     if (err instanceof VectordrError) throw err;
     throw classifier.classify(err, what, collection);
   }
+}
+
+/**
+ * `engineCall` for a read the engine may be asked again (a scroll page, a retrieve, a describe):
+ * an error classified `transient` (a dropped connection, 429/5xx, an overloaded engine) is retried
+ * up to `attempts` times with jittered back-off; anything else, or an abort, is thrown at once.
+ */
+export async function engineRead<T>(
+  classifier: EngineErrorClassifier,
+  what: string,
+  collection: string | undefined,
+  run: () => Promise<T>,
+  options: { signal?: AbortSignal | undefined; attempts?: number } = {},
+): Promise<T> {
+  return retry(() => engineCall(classifier, what, collection, run), {
+    attempts: options.attempts ?? 4,
+    baseDelayMs: 250,
+    maxDelayMs: 4000,
+    retryable: (err) => err instanceof VectordrError && err.category === 'transient',
+    signal: options.signal,
+  });
 }
 
 const NETWORK_CODES = new Set([

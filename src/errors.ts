@@ -66,6 +66,7 @@ export type ErrorCode =
   | 'CHAIN_BROKEN'
   | 'NO_PARENT'
   | 'CHAIN_INVALID'
+  | 'METRICS_EXPORT_FAILED'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {

@@ -9,8 +9,6 @@ import { InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from 
 import { parseOptions } from '../../src/options.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
-import { recordAt } from '../../src/model.js';
-import { BatchBuilder, type RawField } from './pgvector-batch.js';
 import { PgvectorCapture } from './pgvector-capture.js';
 import { PgvectorContext } from './pgvector-context.js';
 import { describeTable, findTableOid, requiredColumnsOutside } from './pgvector-describe.js';
@@ -20,7 +18,7 @@ import { buildIndexes, preflightCreate } from './pgvector-indexes.js';
 import { readMarker, writeMarker } from './pgvector-marker.js';
 import { deriveReplicationFactory } from './pgvector-replication.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema, PGVECTOR_RENAMED_OPTIONS } from './pgvector-options.js';
-import { openScan, selectList } from './pgvector-scan.js';
+import { openScan, selectByIds } from './pgvector-scan.js';
 import { search } from './pgvector-search.js';
 import { checkCollectionName, checkNativeType, qualified, quoteIdent } from './pgvector-sql.js';
 import { defaultNativeType } from './pgvector-types.js';
@@ -276,17 +274,7 @@ export class PgvectorAdapter implements api.VectorAdapter {
   fetch(collection: string, ids: Id[]): Promise<VectorRecord[]> {
     return this.ctx.run(`fetch from ${collection}`, async () => {
       const info = await describeTable(this.ctx.driver, ...this.ctx.ref(collection), collection);
-      if (ids.length === 0) return [];
-      const r = await this.ctx.driver.query(
-        `SELECT ${selectList(info, true)} FROM ${this.ctx.table(collection)} WHERE ` +
-          `${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[]) ` +
-          `ORDER BY 1`,
-        [ids.map(String)],
-      );
-      const builder = new BatchBuilder(info, Math.max(1, r.rows.length));
-      for (const row of r.rows) builder.add(Object.values(row) as RawField[]);
-      const batch = builder.take();
-      return Array.from({ length: batch.length }, (_, i) => recordAt(batch, i));
+      return selectByIds(this.ctx.driver, info, this.ctx.table(collection), ids);
     });
   }
 

@@ -64,8 +64,9 @@ function rowLiteral(values: readonly (string | null)[]): string {
 /**
  * The new tuple of an insert or update as table-ordered values. A value pgoutput left out as
  * unchanged TOAST is taken from the old tuple when the server sent the whole old row (REPLICA
- * IDENTITY FULL); otherwise it stays NULL and its field is named in `unchanged` (the core fills it
- * from the chain: reading it from the table now would give a value from after the link).
+ * IDENTITY FULL); otherwise it stays NULL and its field is named in `unchanged`: the core fills it
+ * through `fill()` (a snapshot taken before the link's end; the table now may hold a newer value)
+ * or from the chain.
  */
 export function rawUpsert(
   table: readonly TableColumn[],

@@ -8,7 +8,7 @@
 import type { CapturePlan, CaptureStatus, Change, ChangeSession, ScanOptions, ScanSession } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
 import { ConflictError, InvalidInputError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
-import type { Checkpoint, CollectionSchema, Id } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, VectorRecord } from '../../src/model.js';
 import { retry } from '../../src/retry.js';
 import {
   type RawUpsert,
@@ -22,12 +22,12 @@ import {
 } from './pgvector-capture-render.js';
 import type { PgvectorContext } from './pgvector-context.js';
 import { type TableInfo, describeTable } from './pgvector-describe.js';
-import type { PgQueryable } from './pgvector-driver.js';
+import type { PgDriver, PgQueryable, PgSession } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
 import { formatLsn, parseLsn } from './pgvector-lsn.js';
 import type { PgoutputMessage, RelationColumn, TupleValue } from './pgvector-pgoutput.js';
 import { type PgReplicationClientFactory, ReplicationConnection } from './pgvector-replication.js';
-import { openScan } from './pgvector-scan.js';
+import { openScan, selectByIds } from './pgvector-scan.js';
 import { quoteIdent } from './pgvector-sql.js';
 
 const PLUGIN = 'pgvector';
@@ -213,6 +213,7 @@ export class PgvectorCapture {
       throw chainBroken('schema-changed', `The columns of ${this.ctx.display(collection)} changed since the parent (ALTER TABLE).`);
 
     const repl = await this.ctx.run(what, () => ReplicationConnection.open(factory));
+    let view: PgSession | undefined;
     try {
       const systemId = await this.ctx.run(what, () => repl.systemId());
       if (systemId !== String(v.systemId))
@@ -220,11 +221,15 @@ export class PgvectorCapture {
           'other-cluster',
           `This PostgreSQL cluster (system ${systemId}) is not the one the chain started on (${String(v.systemId)}).`,
         );
+      // Before the marker: a snapshot in which every field the link leaves unsent has its value (fill()).
+      if (q.concurrent) view = await this.ctx.run(what, () => openView(q));
       const start = await this.ctx.run(what, () => this.prepareLink({ slot, publication, schemaName, tableName, fromLsn }, options.signal));
       repl.start(slot, publication, start.ack);
-      return new PgoutputSession(this.ctx, { info, columns, shape, slot, publication, systemId, collection }, repl, start, options.signal);
+      const table = { info, columns, shape, slot, publication, systemId, collection };
+      return new PgoutputSession(this.ctx, table, repl, start, view, options.signal);
     } catch (err) {
       await repl.close();
+      view?.release(true);
       throw pgvectorError(err, what);
     }
   }
@@ -345,6 +350,24 @@ export class PgvectorCapture {
   }
 }
 
+/**
+ * A REPEATABLE READ snapshot taken now, held for `PgoutputSession.fill`. Taken before the link's
+ * end marker is written, it sees a state between the parent's checkpoint and the link's end: every
+ * transaction it sees committed before the marker, and every transaction of earlier links committed
+ * before it was taken. A field no change of the link sent kept one value over that whole span.
+ */
+async function openView(q: PgDriver): Promise<PgSession> {
+  const view = await q.acquire();
+  try {
+    await view.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await view.query('SELECT 1'); // the transaction's snapshot is taken by its first statement
+    return view;
+  } catch (err) {
+    view.release(true);
+    throw err;
+  }
+}
+
 interface SessionTable {
   info: TableInfo;
   columns: TableColumn[];
@@ -371,10 +394,22 @@ class PgoutputSession implements ChangeSession {
     private readonly t: SessionTable,
     private repl: ReplicationConnection | undefined,
     private readonly start: { ack: bigint; target: bigint; watermark: string },
+    private view: PgSession | undefined,
     private readonly signal: AbortSignal | undefined,
   ) {
     this.schema = t.info.schema;
+    // Without a second connection (a single Client, a pool of one) the core fills from the chain.
+    if (view === undefined) this.fill = undefined;
   }
+
+  /** The records of `ids` in the snapshot taken before the link's end marker (`openView`). */
+  fill?: (ids: readonly Id[]) => Promise<VectorRecord[]> = async (ids) => {
+    const view = this.view;
+    if (view === undefined) throw new Error('fill() after close()');
+    return this.ctx.run(`capture changes of ${this.t.collection}`, () =>
+      selectByIds(view, this.t.info, this.ctx.table(this.t.collection), ids),
+    );
+  };
 
   async *changes(): AsyncIterable<readonly Change[]> {
     const repl = this.repl;
@@ -512,6 +547,15 @@ class PgoutputSession implements ChangeSession {
 
   async close(): Promise<void> {
     await this.closeLink();
+    const view = this.view;
+    this.view = undefined;
+    if (view !== undefined) {
+      const ok = await view.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      view.release(!ok);
+    }
   }
 
   private async closeLink(): Promise<void> {

@@ -44,6 +44,8 @@ export interface PgSession extends PgQueryable {
 
 export interface PgDriver {
   readonly kind: 'pg' | 'pglite';
+  /** Whether a session can be held while other statements run (a pool of two or more connections). */
+  readonly concurrent: boolean;
   query(text: string, values?: unknown[]): Promise<PgQueryResult>;
   acquire(): Promise<PgSession>;
 }
@@ -114,8 +116,11 @@ function pgSession(client: PgQueryable, release: (broken?: boolean) => void, dra
 }
 
 export function pgPoolDriver(pool: PgPoolLike, logger: Logger = silentLogger): PgDriver {
+  // pg.Pool's `options.max` (default 10); a pool of one connection queues a statement behind a held session.
+  const max = (pool as { options?: { max?: unknown } }).options?.max;
   return {
     kind: 'pg',
+    concurrent: typeof max !== 'number' || max >= 2,
     query: (t, v) => pool.query(t, v),
     async acquire() {
       const client = await pool.connect();
@@ -155,6 +160,7 @@ function serialised(kind: PgDriver['kind'], conn: PgQueryable, session: (release
   };
   return {
     kind,
+    concurrent: false,
     async acquire() {
       const release = await turn();
       try {

@@ -5,12 +5,12 @@
  */
 import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { throwIfAborted } from '../../src/errors.js';
-import type { Checkpoint, RecordBatch } from '../../src/model.js';
+import { type Checkpoint, type Id, type RecordBatch, type VectorRecord, recordAt } from '../../src/model.js';
 import { BatchBuilder, type RawField, rawText } from './pgvector-batch.js';
 import type { PgvectorContext } from './pgvector-context.js';
 import { CopyBinaryParser } from './pgvector-copy.js';
 import { type TableInfo, describeTable } from './pgvector-describe.js';
-import type { PgSession } from './pgvector-driver.js';
+import type { PgQueryable, PgSession } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
 import { checkNativeType, quoteIdent, quoteLiteral } from './pgvector-sql.js';
 import { selectExpr } from './pgvector-types.js';
@@ -22,6 +22,20 @@ export function selectList(info: TableInfo, vectorsAsBytea: boolean): string {
   for (const p of info.payload) parts.push(selectExpr(p.col, p.field));
   // Positional aliases: row objects keep every column even when expressions share a name.
   return parts.map((e, i) => `${e} AS c${i}`).join(', ');
+}
+
+/** The records of `ids` (those the table holds), read as a scan reads them, in key order. */
+export async function selectByIds(q: PgQueryable, info: TableInfo, tableSql: string, ids: readonly Id[]): Promise<VectorRecord[]> {
+  if (ids.length === 0) return [];
+  const r = await q.query(
+    `SELECT ${selectList(info, true)} FROM ${tableSql} WHERE ` +
+      `${quoteIdent(info.pk.name)} = ANY($1::text[]::${checkNativeType(info.pk.formatted)}[]) ORDER BY 1`,
+    [ids.map(String)],
+  );
+  const builder = new BatchBuilder(info, Math.max(1, r.rows.length));
+  for (const row of r.rows) builder.add(Object.values(row) as RawField[]);
+  const batch = builder.take();
+  return Array.from({ length: batch.length }, (_, i) => recordAt(batch, i));
 }
 
 /**

@@ -16,7 +16,7 @@
  * `qdrant-change-field.ts` (incremental links from the `changeField` option).
  */
 import * as api from '../../src/adapter.js';
-import { engineCall } from '../../src/engine-errors.js';
+import { engineCall, engineRead } from '../../src/engine-errors.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
@@ -86,7 +86,7 @@ export class QdrantAdapter implements api.VectorAdapter {
   }
 
   async count(collection: string): Promise<number> {
-    return (await engineCall(qdrantErrors, 'count', collection, () => this.ctx.client.count(collection, { exact: true }))).count;
+    return (await engineRead(qdrantErrors, 'count', collection, () => this.ctx.client.count(collection, { exact: true }))).count;
   }
 
   async scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {

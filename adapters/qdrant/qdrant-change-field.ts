@@ -20,7 +20,7 @@ import {
   noFeed,
   sinceOf,
 } from '../../src/change-field.js';
-import { engineCall } from '../../src/engine-errors.js';
+import { engineRead } from '../../src/engine-errors.js';
 import { throwIfAborted } from '../../src/errors.js';
 import { type Checkpoint, type Id, recordAt, type VectorRecord } from '../../src/model.js';
 import type { PointId, PointLike, QdrantContext } from './qdrant-client.js';
@@ -145,7 +145,7 @@ async function lookupChangeField(ctx: QdrantContext, r: ResolvedCollection, fiel
       };
   }
   const filter = { must: [{ is_empty: { key: field } }] };
-  const { count } = await engineCall(qdrantErrors, 'count', r.name, () => ctx.client.count(r.name, { exact: true, filter }));
+  const { count } = await engineRead(qdrantErrors, 'count', r.name, () => ctx.client.count(r.name, { exact: true, filter }));
   if (count > 0) {
     return {
       ok: false,
@@ -174,7 +174,7 @@ async function largestValue(
   const filter = rangeFilter(state, lower);
   const body: ScrollBody = { filter, with_payload: { include: [state.field] }, with_vector: false };
   if (state.indexed) {
-    const res = await engineCall(qdrantErrors, 'scroll', r.name, () =>
+    const res = await engineRead(qdrantErrors, 'scroll', r.name, () =>
       ctx.client.scroll(r.name, { ...body, limit: 1, order_by: { key: state.field, direction: 'desc' } }),
     );
     return fieldValue(state.type, valueAt(res.points[0], state.field)) ?? null;

@@ -3,7 +3,7 @@
  * one, and whether vectordr created it (`metadata.vectordr`) or its payload is kept whole. Also the
  * collection-name rule and the point id to look a record up by.
  */
-import { engineCall } from '../../src/engine-errors.js';
+import { engineCall, engineRead } from '../../src/engine-errors.js';
 import { UnsupportedOperationError } from '../../src/errors.js';
 import type { CollectionSchema, Id, IndexSpec, JsonValue, PayloadField, VectorField } from '../../src/model.js';
 import { invalidCollectionName } from '../../src/validate.js';
@@ -58,12 +58,12 @@ export function checkCollectionName(name: string, use: 'read' | 'create'): void 
 }
 
 export async function collectionExists(ctx: QdrantContext, collection: string): Promise<boolean> {
-  return (await engineCall(qdrantErrors, 'collectionExists', undefined, () => ctx.client.collectionExists(collection))).exists;
+  return (await engineRead(qdrantErrors, 'collectionExists', undefined, () => ctx.client.collectionExists(collection))).exists;
 }
 
 /** `GET /collections/{name}`: config, status and payload schema. */
 export async function collectionInfo(ctx: QdrantContext, collection: string): Promise<Record<string, unknown>> {
-  return engineCall(qdrantErrors, 'getCollection', collection, () => ctx.client.getCollection(collection));
+  return engineRead(qdrantErrors, 'getCollection', collection, () => ctx.client.getCollection(collection));
 }
 
 export async function resolveCollection(ctx: QdrantContext, collection: string): Promise<ResolvedCollection> {

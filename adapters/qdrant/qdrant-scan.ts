@@ -3,7 +3,7 @@
  * to be in Qdrant's id order; `fetch` retrieves by id. Both turn points into columnar batches.
  */
 import type { ScanOptions, ScanSession } from '../../src/adapter.js';
-import { engineCall } from '../../src/engine-errors.js';
+import { engineRead } from '../../src/engine-errors.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
 import type { Checkpoint, Id, JsonValue, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
@@ -73,7 +73,7 @@ export async function scrollPage(
   limit: number,
   body: ScrollBody = {},
 ): Promise<{ points: PointLike[]; next: PointId | undefined }> {
-  const res = await engineCall(qdrantErrors, 'scroll', r.name, () =>
+  const res = await engineRead(qdrantErrors, 'scroll', r.name, () =>
     ctx.client.scroll(r.name, {
       limit,
       ...(offset !== undefined ? { offset } : {}),
@@ -105,7 +105,7 @@ export async function fetchRecords(ctx: QdrantContext, r: ResolvedCollection, id
   for (let i = 0; i < ids.length; i += 1000) {
     const chunk = ids.slice(i, i + 1000).map((id) => lookupId(r, id));
     const body = { ids: chunk, with_payload: true, with_vector: withVector(r) };
-    const points = await engineCall(qdrantErrors, 'retrieve', r.name, () => ctx.client.retrieve(r.name, body));
+    const points = await engineRead(qdrantErrors, 'retrieve', r.name, () => ctx.client.retrieve(r.name, body));
     const batch = toRecordBatch(r, points);
     for (let k = 0; k < batch.length; k++) {
       const rec = recordAt(batch, k);

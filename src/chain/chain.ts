@@ -5,14 +5,14 @@
  * indexes that folding, restoring a point in time and the fingerprint diff are built on.
  */
 import { IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
-import { bucketOf, BucketDigest } from '../format/digest.js';
-import { type IndexEntry, decodeIndexChunk, encodeIndexValue, decodeIndexValue } from '../format/delta-index.js';
+import { BucketDigest } from '../format/digest.js';
+import { type IndexChunk, type IndexEntry, decodeIndexChunk, parseIndexChunk } from '../format/delta-index.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { filterBatch } from '../format/rows.js';
 import { type SegmentRows, decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { RecordOp } from '../model.js';
 import type { ManifestReader, SegmentReader } from '../repository/ports.js';
-import { ExternalSorter, mergeSorted, type SortEntry } from './external-sort.js';
+import { ExternalSorter, type SortEntry } from './external-sort.js';
 
 /** Most links a chain may have; resolveChain refuses a longer (or cyclic) one. */
 export const MAX_CHAIN_LINKS = 10_000;
@@ -75,8 +75,8 @@ function checkLink(parent: Manifest, link: Manifest, head: Manifest): void {
   }
 }
 
-/** One snapshot's delta index, entry by entry, in id order; each chunk checked (hash, size, order) as it is read. */
-export async function* readIndex(reader: SegmentReader, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<IndexEntry> {
+/** One snapshot's delta index, chunk by chunk in id order; each chunk checked (hash, size, order, pointers) as it is read. */
+export async function* readIndexChunks(reader: SegmentReader, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<IndexEntry[]> {
   let last: Uint8Array | undefined;
   for (const ref of manifest.deltaIndex ?? []) {
     throwIfAborted(signal);
@@ -85,9 +85,7 @@ export async function* readIndex(reader: SegmentReader, manifest: Manifest, sign
       throw new IntegrityError(
         'SEGMENT_CORRUPT',
         `Delta index ${ref.key} of snapshot ${manifest.id} holds ${entries.length} entries, the manifest says ${ref.rows}.`,
-        {
-          details: { key: ref.key },
-        },
+        { details: { key: ref.key } },
       );
     }
     for (const e of entries) {
@@ -96,10 +94,15 @@ export async function* readIndex(reader: SegmentReader, manifest: Manifest, sign
           details: { key: ref.key },
         });
       }
-      yield e;
     }
+    if (entries.length > 0) yield entries;
     last = entries[entries.length - 1]?.id ?? last;
   }
+}
+
+/** One snapshot's delta index, entry by entry, in id order (`readIndexChunks`). */
+export async function* readIndex(reader: SegmentReader, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<IndexEntry> {
+  for await (const chunk of readIndexChunks(reader, manifest, signal)) yield* chunk;
 }
 
 /** One id's entries across a chain, oldest link first (at most one per link). */
@@ -108,33 +111,182 @@ export interface IdVersions {
   versions: { link: number; entry: IndexEntry }[];
 }
 
-/** The k-way merge of the delta indexes of `chain` (full snapshot first): every id once, with its entry in each link that has one. */
-export async function* mergeIndexes(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): AsyncGenerator<IdVersions> {
-  const sources = chain.map((m, link) => tagged(readIndex(reader, m, signal), link));
-  let current: IdVersions | undefined;
-  // Equal ids come out lower source (older link) first.
-  for await (const e of mergeSorted(sources)) {
-    const value = Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength);
-    const link = value.readUInt32BE(value.length - 4);
-    const entry = decodeIndexValue(e.key, e.value.subarray(0, e.value.length - 4));
-    if (current && Buffer.compare(current.id, e.key) === 0) {
-      current.versions.push({ link, entry });
-      continue;
-    }
-    if (current) yield current;
-    current = { id: e.key, versions: [{ link, entry }] };
-  }
-  if (current) yield current;
+/** Ids per batch `mergeIndexBatches` yields. */
+const MERGE_BATCH = 4096;
+
+interface IndexCursor {
+  link: number;
+  chunks: AsyncGenerator<IndexEntry[]>;
+  chunk: IndexEntry[];
+  pos: number;
 }
 
-/** Index entries as sort entries whose value also carries the link (u32 after the entry's fixed part). */
-async function* tagged(entries: AsyncGenerator<IndexEntry>, link: number): AsyncGenerator<SortEntry> {
-  for await (const e of entries) {
-    const v = encodeIndexValue(e);
-    const out = Buffer.allocUnsafe(v.length + 4);
-    out.set(v, 0);
-    out.writeUInt32BE(link, v.length);
-    yield { key: e.id, value: out };
+/**
+ * The k-way merge of the delta indexes of `chain` (full snapshot first): every id once, with its
+ * entry in each link that has one, in batches of ascending ids. Synchronous between chunk reads (a
+ * heap of one cursor per link over its current chunk), so a fold costs a comparison or two per
+ * entry rather than a promise. Memory: one decoded chunk per link.
+ */
+export async function* mergeIndexBatches(
+  reader: SegmentReader,
+  chain: readonly Manifest[],
+  signal?: AbortSignal,
+): AsyncGenerator<IdVersions[]> {
+  const cursors: IndexCursor[] = chain.map((m, link) => ({ link, chunks: readIndexChunks(reader, m, signal), chunk: [], pos: 0 }));
+  const refill = async (c: IndexCursor): Promise<boolean> => {
+    const r = await c.chunks.next();
+    if (r.done) return false;
+    c.chunk = r.value;
+    c.pos = 0;
+    return true;
+  };
+  // Equal ids: the older link first, so versions come out oldest first.
+  const less = (a: IndexCursor, b: IndexCursor): boolean => {
+    const d = Buffer.compare((a.chunk[a.pos] as IndexEntry).id, (b.chunk[b.pos] as IndexEntry).id);
+    return d < 0 || (d === 0 && a.link < b.link);
+  };
+  const heap: IndexCursor[] = [];
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && less(heap[l] as IndexCursor, heap[m] as IndexCursor)) m = l;
+      if (r < heap.length && less(heap[r] as IndexCursor, heap[m] as IndexCursor)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m] as IndexCursor, heap[i] as IndexCursor];
+      i = m;
+    }
+  };
+  try {
+    for (const c of cursors) if (await refill(c)) heap.push(c);
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
+    let out: IdVersions[] = [];
+    let current: IdVersions | undefined;
+    while (heap.length > 0) {
+      const c = heap[0] as IndexCursor;
+      const entry = c.chunk[c.pos++] as IndexEntry;
+      if (current && Buffer.compare(current.id, entry.id) === 0) current.versions.push({ link: c.link, entry });
+      else {
+        if (current) out.push(current);
+        if (out.length >= MERGE_BATCH) {
+          yield out;
+          out = [];
+        }
+        current = { id: entry.id, versions: [{ link: c.link, entry }] };
+      }
+      if (c.pos === c.chunk.length && !(await refill(c))) {
+        const last = heap.pop() as IndexCursor;
+        if (heap.length === 0) break;
+        heap[0] = last;
+      }
+      siftDown(0);
+    }
+    if (current) out.push(current);
+    if (out.length > 0) yield out;
+  } finally {
+    await Promise.all(cursors.map((c) => c.chunks.return(undefined)));
+  }
+}
+
+/** `mergeIndexBatches`, id by id. */
+export async function* mergeIndexes(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): AsyncGenerator<IdVersions> {
+  for await (const batch of mergeIndexBatches(reader, chain, signal)) yield* batch;
+}
+
+/**
+ * One snapshot's delta index read forward as checked `IndexChunk`s (bytes, no object per entry):
+ * order across chunks, entry counts, and (`checkPointer`) that an entry points into the snapshot.
+ */
+class IndexChunkReader {
+  readonly manifest: Manifest;
+  readonly link: number;
+  #next = 0;
+  #last: Uint8Array | undefined;
+
+  constructor(
+    private readonly reader: SegmentReader,
+    manifest: Manifest,
+    link: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.manifest = manifest;
+    this.link = link;
+  }
+
+  async next(): Promise<IndexChunk | undefined> {
+    const ref = this.manifest.deltaIndex?.[this.#next];
+    if (ref === undefined) return undefined;
+    this.#next++;
+    throwIfAborted(this.signal);
+    const chunk = parseIndexChunk(await this.reader.getSegment(ref, this.signal), ref.key, this.#last);
+    if (chunk.count !== ref.rows) {
+      throw new IntegrityError(
+        'SEGMENT_CORRUPT',
+        `Delta index ${ref.key} of snapshot ${this.manifest.id} holds ${chunk.count} entries, the manifest says ${ref.rows}.`,
+        { details: { key: ref.key } },
+      );
+    }
+    this.#last = chunk.lastId() ?? this.#last;
+    return chunk.count > 0 ? chunk : this.next();
+  }
+
+  /** Throws SEGMENT_CORRUPT when entry `i` of `chunk` points past this snapshot's segments. */
+  checkPointer(chunk: IndexChunk, i: number): void {
+    const segment = chunk.segmentAt(i);
+    if (segment >= this.manifest.segments.length || chunk.rowAt(i) >= (this.manifest.segments[segment]?.rows ?? 0)) {
+      throw new IntegrityError('SEGMENT_CORRUPT', `The delta index of snapshot ${this.manifest.id} points past its segments.`, {
+        details: { snapshot: this.manifest.id },
+      });
+    }
+  }
+}
+
+/**
+ * Finds the newest version of ids in a chain, ids asked for in ascending order: per link a forward
+ * cursor over its index chunks with a binary search in the current chunk. For a link of a few
+ * thousand changes this reads every index chunk once but compares only O(log n) entries per id,
+ * where a full merge of the chain would decode all of them. Memory: one chunk per link.
+ */
+interface LookupCursor {
+  chunks: IndexChunkReader;
+  chunk: IndexChunk | undefined;
+  pos: number;
+  done: boolean;
+}
+
+export class ChainLookup {
+  readonly #links: LookupCursor[];
+
+  constructor(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal) {
+    this.#links = chain.map((m, link) => ({
+      chunks: new IndexChunkReader(reader, m, link, signal),
+      chunk: undefined,
+      pos: 0,
+      done: false,
+    }));
+  }
+
+  /** The newest version of `id` (its link and entry), or undefined when the chain has none. Ids must ascend. */
+  async newest(id: Uint8Array): Promise<{ link: number; entry: IndexEntry } | undefined> {
+    for (let link = this.#links.length - 1; link >= 0; link--) {
+      const c = this.#links[link] as LookupCursor;
+      for (;;) {
+        if (c.chunk !== undefined) {
+          c.pos = c.chunk.find(id, c.pos);
+          if (c.pos < c.chunk.count) break;
+        }
+        if (c.done) break;
+        c.chunk = await c.chunks.next();
+        c.pos = 0;
+        if (c.chunk === undefined) c.done = true;
+      }
+      const chunk = c.chunk;
+      if (chunk === undefined || c.pos >= chunk.count || chunk.compareId(c.pos, id) !== 0) continue;
+      c.chunks.checkPointer(chunk, c.pos);
+      return { link, entry: chunk.entry(c.pos) };
+    }
+    return undefined;
   }
 }
 
@@ -144,23 +296,24 @@ export function winner(v: IdVersions): { link: number; entry: IndexEntry } | und
   return newest && newest.entry.op === 'upsert' ? newest : undefined;
 }
 
-/** The digest of a chain's folded state, and how many records it holds, from the indexes alone. */
-export async function foldDigest(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): Promise<BucketDigest> {
-  const head = chain[chain.length - 1] as Manifest;
-  const acc = new BucketDigest(head.digest.buckets);
-  for await (const v of mergeIndexes(reader, chain, signal)) {
-    const w = winner(v);
-    if (w) acc.add(bucketOf(v.id, acc.buckets), w.entry.digest);
-  }
-  return acc;
-}
-
-/** Throws CHAIN_INVALID when a folded digest is not the one `head` records. */
+/**
+ * Throws CHAIN_INVALID when a folded state is not the one `head` records. The fold is summed
+ * without buckets (a bucket would cost a SHA-256 of every id): its record count and the sum of its
+ * record digests must equal those of the head's buckets, and the head's buckets must be the ones
+ * its collection digest names. A record digest covers the id, so the sum binds ids to values.
+ */
 export function checkFoldDigest(head: Manifest, folded: BucketDigest, what: string): void {
-  if (folded.collectionDigest() !== head.digest.collection) {
+  const recorded = BucketDigest.fromJSON(head.digest);
+  const whole = recorded.collapsed();
+  const fold = folded.collapsed();
+  if (
+    recorded.collectionDigest() !== head.digest.collection ||
+    whole.total() !== fold.total() ||
+    Buffer.compare(whole.sumBytes(0), fold.sumBytes(0)) !== 0
+  ) {
     throw new IntegrityError(
       'CHAIN_INVALID',
-      `${what}: the chain of snapshot ${head.id} folds to ${folded.total()} records whose digest is not the one the snapshot ` +
+      `${what}: the chain of snapshot ${head.id} folds to ${fold.total()} records whose digest is not the one the snapshot ` +
         `records (${head.rows.upserts} upserts in its last link). A link or its delta index is damaged or missing; run ` +
         `repo.verify() to name it, and restore an older snapshot meanwhile.`,
       { details: { snapshot: head.id } },
@@ -229,21 +382,77 @@ export function locationKey(link: number, segment: number, row: number): Uint8Ar
  * The caller checks the digest against the head (`checkFoldDigest`) and closes `superseded`.
  */
 export async function planFold(reader: SegmentReader, chain: readonly Manifest[], signal?: AbortSignal): Promise<FoldPlan> {
-  const head = chain[chain.length - 1] as Manifest;
-  const digest = new BucketDigest(head.digest.buckets);
+  // One bucket: checkFoldDigest compares sums, so no id is hashed for its bucket.
+  const digest = new BucketDigest(1);
   const superseded = new ExternalSorter({ dedupe: 'error' });
   let rows = 0;
-  try {
-    for await (const v of mergeIndexes(reader, chain, signal)) {
-      const w = winner(v);
-      if (w) {
-        rows++;
-        digest.add(bucketOf(v.id, digest.buckets), w.entry.digest);
-      }
-      for (const x of v.versions) {
-        if (x !== w && x.entry.op === 'upsert') await superseded.add(locationKey(x.link, x.entry.segment, x.entry.row), EMPTY);
-      }
+  // A k-way merge over the chunks' bytes (the same order as mergeIndexBatches, without an object
+  // per entry): a heap of one cursor per link; equal ids pop older link first.
+  interface Cursor {
+    chunks: IndexChunkReader;
+    chunk: IndexChunk;
+    pos: number;
+  }
+  const less = (a: Cursor, b: Cursor): boolean => {
+    const d = a.chunk.compareWith(a.pos, b.chunk, b.pos);
+    return d < 0 || (d === 0 && a.chunks.link < b.chunks.link);
+  };
+  const heap: Cursor[] = [];
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && less(heap[l] as Cursor, heap[m] as Cursor)) m = l;
+      if (r < heap.length && less(heap[r] as Cursor, heap[m] as Cursor)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m] as Cursor, heap[i] as Cursor];
+      i = m;
     }
+  };
+  // The versions of the current id, oldest link first.
+  const group: { cursor: IndexChunkReader; chunk: IndexChunk; i: number }[] = [];
+  const settle = async (): Promise<void> => {
+    const newest = group[group.length - 1];
+    if (newest === undefined) return;
+    const live = newest.chunk.isUpsert(newest.i);
+    if (live) {
+      rows++;
+      digest.add(0, newest.chunk.digestAt(newest.i));
+    }
+    for (let k = 0; k < group.length - (live ? 1 : 0); k++) {
+      const v = group[k] as (typeof group)[number];
+      if (v.chunk.isUpsert(v.i)) await superseded.add(locationKey(v.cursor.link, v.chunk.segmentAt(v.i), v.chunk.rowAt(v.i)), EMPTY);
+    }
+    group.length = 0;
+  };
+  try {
+    for (const [link, m] of chain.entries()) {
+      const chunks = new IndexChunkReader(reader, m, link, signal);
+      const chunk = await chunks.next();
+      if (chunk) heap.push({ chunks, chunk, pos: 0 });
+    }
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
+    while (heap.length > 0) {
+      const c = heap[0] as Cursor;
+      const first = group[0];
+      if (first !== undefined && c.chunk.compareWith(c.pos, first.chunk, first.i) !== 0) await settle();
+      c.chunks.checkPointer(c.chunk, c.pos);
+      group.push({ cursor: c.chunks, chunk: c.chunk, i: c.pos });
+      if (++c.pos === c.chunk.count) {
+        const next = await c.chunks.next();
+        if (next) {
+          c.chunk = next;
+          c.pos = 0;
+        } else {
+          const last = heap.pop() as Cursor;
+          if (heap.length === 0) break;
+          heap[0] = last;
+        }
+      }
+      siftDown(0);
+    }
+    await settle();
   } catch (err) {
     await superseded.close();
     throw err;

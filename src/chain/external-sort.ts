@@ -1,6 +1,6 @@
 /**
  * A bounded-memory sort of (key, value) byte pairs by key bytes (unsigned, shorter first on a common
- * prefix: `Buffer.compare`). Entries are kept in memory up to `memoryBytes`, then written as a sorted
+ * prefix: `Buffer.compare`). Entries are kept in memory (as bytes in an arena) up to `memoryBytes`, then written as a sorted
  * run to a temporary file; `sorted()` merges the runs with a heap, reading each through a small
  * buffer. Equal keys come out in the order they were added, so "the last change of an id wins" is
  * `dedupe: 'last'`. Used by chains: the delta index of a snapshot, the fingerprint diff, the fold.
@@ -12,6 +12,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '../errors.js';
+import { compareBytes } from '../format/compare-bytes.js';
 
 export interface SortEntry {
   key: Uint8Array;
@@ -19,7 +20,7 @@ export interface SortEntry {
 }
 
 export interface ExternalSortOptions {
-  /** Bytes of entries held in memory (with ~400 bytes of heap per entry) before a run is written. @default 32 MiB */
+  /** Bytes of entries held in memory (their bytes and 16 per entry, in an arena) before a run is written. @default 32 MiB */
   memoryBytes?: number;
   /**
    * Equal keys: `keep` yields all in insertion order, `last` only the last added, `error` throws
@@ -31,13 +32,86 @@ export interface ExternalSortOptions {
   tmpDir?: string;
 }
 
-/** Heap per in-memory entry beyond its bytes: two Uint8Array views, the entry object, the array slot (measured ~400 bytes with 8-byte keys, bench/incremental.ts). */
-const ENTRY_OVERHEAD = 400;
+/**
+ * Bytes counted per in-memory entry beyond its key and value: its record header and its place in
+ * the arena's position arrays (entries live in the arena as bytes, not as objects).
+ */
+const ENTRY_OVERHEAD = 16;
 const READ_BUFFER = 256 * 1024;
+/** Arena block size; an entry larger than a block gets a block of its own. */
+const BLOCK = 1024 * 1024;
+
+/**
+ * The in-memory entries as bytes: each one a run-file record (`u32 keyLength | u32 valueLength |
+ * key | value`) in 1 MiB blocks, found by (block, offset). An object and two views per entry cost
+ * about 400 bytes of heap (measured); here an entry costs its bytes and 8 bytes of position.
+ */
+class Arena {
+  readonly blocks: Buffer[] = [];
+  #used = 0;
+  #block: Uint32Array<ArrayBuffer> = new Uint32Array(1024);
+  #offset: Uint32Array<ArrayBuffer> = new Uint32Array(1024);
+  count = 0;
+
+  add(key: Uint8Array, value: Uint8Array): void {
+    const size = 8 + key.length + value.length;
+    let b = this.blocks[this.blocks.length - 1];
+    if (b === undefined || this.#used + size > b.length) {
+      b = Buffer.allocUnsafe(Math.max(BLOCK, size));
+      this.blocks.push(b);
+      this.#used = 0;
+    }
+    const o = this.#used;
+    b.writeUInt32BE(key.length, o);
+    b.writeUInt32BE(value.length, o + 4);
+    b.set(key, o + 8);
+    b.set(value, o + 8 + key.length);
+    this.#used += size;
+    if (this.count === this.#block.length) {
+      this.#block = grown(this.#block);
+      this.#offset = grown(this.#offset);
+    }
+    this.#block[this.count] = this.blocks.length - 1;
+    this.#offset[this.count] = o;
+    this.count++;
+  }
+
+  /** Entry numbers by key, stable (insertion order among equal keys). */
+  sortedOrder(): Uint32Array {
+    const order = new Uint32Array(this.count);
+    for (let i = 0; i < this.count; i++) order[i] = i;
+    return order.sort((a, c) => {
+      const ba = this.blocks[this.#block[a] as number] as Buffer;
+      const bc = this.blocks[this.#block[c] as number] as Buffer;
+      const oa = this.#offset[a] as number;
+      const oc = this.#offset[c] as number;
+      return compareBytes(ba, oa + 8, oa + 8 + ba.readUInt32BE(oa), bc, oc + 8, oc + 8 + bc.readUInt32BE(oc)) || a - c;
+    });
+  }
+
+  /** Entry `i` as its run-file record. */
+  record(i: number): Buffer {
+    const b = this.blocks[this.#block[i] as number] as Buffer;
+    const o = this.#offset[i] as number;
+    return b.subarray(o, o + 8 + b.readUInt32BE(o) + b.readUInt32BE(o + 4));
+  }
+
+  entry(i: number): SortEntry {
+    const r = this.record(i);
+    const kl = r.readUInt32BE(0);
+    return { key: r.subarray(8, 8 + kl), value: r.subarray(8 + kl) };
+  }
+}
+
+function grown(a: Uint32Array): Uint32Array<ArrayBuffer> {
+  const g = new Uint32Array(a.length * 2);
+  g.set(a);
+  return g;
+}
 
 export class ExternalSorter {
   readonly #o: Required<Omit<ExternalSortOptions, 'onDuplicate' | 'tmpDir'>> & Pick<ExternalSortOptions, 'onDuplicate' | 'tmpDir'>;
-  #mem: SortEntry[] = [];
+  #mem = new Arena();
   #memBytes = 0;
   #dir: string | undefined;
   #runs: string[] = [];
@@ -58,33 +132,29 @@ export class ExternalSorter {
     return this.#runs.length;
   }
 
+  /** Adds an entry; its bytes are copied, so the caller may reuse `key` and `value`. */
   async add(key: Uint8Array, value: Uint8Array): Promise<void> {
     if (this.#closed) throw new Error('ExternalSorter: add after close');
-    this.#mem.push({ key, value });
+    this.#mem.add(key, value);
     this.#count++;
     this.#memBytes += key.length + value.length + ENTRY_OVERHEAD;
     if (this.#memBytes >= this.#o.memoryBytes) await this.#spill();
   }
 
   async #spill(): Promise<void> {
-    if (this.#mem.length === 0) return;
-    const entries = this.#sortMemory();
+    const mem = this.#mem;
+    if (mem.count === 0) return;
+    const order = mem.sortedOrder();
     this.#dir ??= await mkdtemp(join(this.#o.tmpDir ?? tmpdir(), 'vectordr-sort-'));
     const path = join(this.#dir, `run-${this.#runs.length}`);
     const fh = await open(path, 'w');
     try {
       const chunks: Buffer[] = [];
       let size = 0;
-      for (const e of entries) {
-        const head = Buffer.allocUnsafe(8);
-        head.writeUInt32BE(e.key.length, 0);
-        head.writeUInt32BE(e.value.length, 4);
-        chunks.push(
-          head,
-          Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length),
-          Buffer.from(e.value.buffer, e.value.byteOffset, e.value.length),
-        );
-        size += 8 + e.key.length + e.value.length;
+      for (const i of order) {
+        const r = mem.record(i);
+        chunks.push(r);
+        size += r.length;
         if (size >= 1024 * 1024) {
           await fh.write(Buffer.concat(chunks, size));
           chunks.length = 0;
@@ -96,40 +166,33 @@ export class ExternalSorter {
       await fh.close();
     }
     this.#runs.push(path);
-    this.#mem = [];
+    this.#mem = new Arena();
     this.#memBytes = 0;
-  }
-
-  /** The in-memory entries sorted by key, stable (insertion order among equal keys). */
-  #sortMemory(): SortEntry[] {
-    const indexed = this.#mem.map((e, i) => ({ e, i }));
-    indexed.sort((a, b) => Buffer.compare(a.e.key, b.e.key) || a.i - b.i);
-    return indexed.map((x) => x.e);
   }
 
   /** Every entry, by key; equal keys as `dedupe` says. Call once, after the last `add`. */
   async *sorted(): AsyncIterable<SortEntry> {
     const sources: AsyncIterator<SortEntry>[] = [];
     if (this.#runs.length === 0) {
-      sources.push(arrayIterator(this.#sortMemory()));
+      sources.push(arenaEntries(this.#mem));
     } else {
       await this.#spill();
       for (const path of this.#runs) sources.push(readRun(path));
     }
-    this.#mem = [];
+    this.#mem = new Arena();
     yield* dedupe(mergeSorted(sources), this.#o.dedupe, this.#o.onDuplicate);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#mem = [];
+    this.#mem = new Arena();
     if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
     this.#dir = undefined;
   }
 }
 
-async function* arrayIterator(entries: SortEntry[]): AsyncGenerator<SortEntry> {
-  yield* entries;
+async function* arenaEntries(arena: Arena): AsyncGenerator<SortEntry> {
+  for (const i of arena.sortedOrder()) yield arena.entry(i);
 }
 
 async function* readRun(path: string): AsyncGenerator<SortEntry> {

@@ -41,6 +41,7 @@ export interface WrittenLink {
   upserts: number;
   deletes: number;
   uploaded: number;
+  uploadedBytes: number;
 }
 
 export class LinkWriter {
@@ -54,6 +55,7 @@ export class LinkWriter {
   #upserts = 0;
   #deletes = 0;
   #uploaded = 0;
+  #uploadedBytes = 0;
 
   constructor(repo: SegmentWriter, schema: CollectionSchema, parentDigest: BucketDigestJson, options: LinkWriterOptions) {
     this.#repo = repo;
@@ -127,7 +129,10 @@ export class LinkWriter {
     this.#segments.length++;
     const { ref, uploaded } = await this.#repo.putSegment(bytes, rows.length, this.#o.signal);
     this.#segments[segment] = ref;
-    if (uploaded) this.#uploaded++;
+    if (uploaded) {
+      this.#uploaded++;
+      this.#uploadedBytes += ref.bytes;
+    }
     this.#o.onSegment?.(ref, uploaded);
   }
 
@@ -141,6 +146,7 @@ export class LinkWriter {
       upserts: this.#upserts,
       deletes: this.#deletes,
       uploaded: this.#uploaded,
+      uploadedBytes: this.#uploadedBytes,
     };
   }
 }

@@ -10,7 +10,7 @@
  * The sums are order-independent, so two engines that scan in different orders still agree, and a
  * mismatch is localised to buckets. See docs/format.md.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Id, IdType } from '../model.js';
 
 export const DEFAULT_BUCKETS = 256;
@@ -40,7 +40,8 @@ export function idFromBytes(idType: IdType, b: Uint8Array): Id {
 }
 
 export function bucketOf(idB: Uint8Array, buckets: number): number {
-  const h = createHash('sha256').update(idB).digest();
+  // crypto.hash: a one-shot digest, about twice as fast as createHash for a short id.
+  const h = hash('sha256', idB, 'buffer');
   return h.readUInt32BE(0) % buckets;
 }
 
@@ -159,6 +160,16 @@ export class BucketDigest {
 
   sumHex(bucket: number): string {
     return Buffer.from(this.sumBytes(bucket)).toString('hex');
+  }
+
+  /** All buckets summed into one: the record count and the sum of every record digest (mod 2^256). */
+  collapsed(): BucketDigest {
+    const one = new BucketDigest(1);
+    for (let b = 0; b < this.buckets; b++) {
+      one.counts[0] = (one.counts[0] as number) + (this.counts[b] as number);
+      one.addSum(0, this.sumBytes(b));
+    }
+    return one;
   }
 
   total(): number {

@@ -8,7 +8,7 @@
  * stops (LOCK_LOST) if its own lock was lost, since a snapshot may then have started meanwhile.
  */
 import { z } from 'zod';
-import { IntegrityError, VectordrError, throwIfAborted } from '../errors.js';
+import { IntegrityError, InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from '../errors.js';
 import { manifestKey } from '../format/keys.js';
 import type { Manifest } from '../format/manifest.js';
 import { ProgressReporter } from '../progress.js';
@@ -25,6 +25,15 @@ export const ForgetOptionsSchema = z.strictObject({
   ...signalOption,
 });
 export type ForgetOptions = z.input<typeof ForgetOptionsSchema>;
+
+export const ForgetByIdOptionsSchema = z.strictObject({
+  /** The collection the snapshots belong to. */
+  collection: z.string().min(1),
+  /** Report what would be removed, change nothing (takes no lock). @default false */
+  dryRun: z.boolean().default(false),
+  ...signalOption,
+});
+export type ForgetByIdOptions = z.input<typeof ForgetByIdOptionsSchema>;
 
 export interface ForgetReport {
   dryRun: boolean;
@@ -116,6 +125,65 @@ export async function forgetSnapshots(repo: PruneStore, policy: RetentionPolicy,
       }
     }
     repo.logger.info({ dryRun: o.dryRun, removed: report.removed }, 'forget done');
+    return report;
+  } finally {
+    await lock?.release();
+  }
+}
+
+/**
+ * Removes exactly the snapshots `ids` of one collection (restic's `forget <id>...`). Refused, with
+ * nothing removed: an id the collection does not hold, and a snapshot that a link staying in the
+ * repository builds on (forget its links with it, or compact the chain first).
+ */
+export async function forgetSnapshotsById(repo: PruneStore, ids: readonly string[], options: ForgetByIdOptions): Promise<ForgetReport> {
+  const o = parseOptions(ForgetByIdOptionsSchema, options, 'forget');
+  const wanted = new Set(ids);
+  if (wanted.size === 0) throw new InvalidInputError('INVALID_ARGUMENT', 'Name at least one snapshot to forget.');
+  const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'forget', signal: o.signal });
+  try {
+    const manifests = await readAllManifests(repo, o.signal, o.collection);
+    if (manifests.length === 0) throw await repo.noSnapshotError(o.collection, o.signal);
+    const missing = [...wanted].filter((id) => !manifests.some((m) => m.id === id));
+    if (missing.length > 0) {
+      throw new NotFoundError(
+        'SNAPSHOT_NOT_FOUND',
+        `Collection ${JSON.stringify(o.collection)} has no snapshot ${missing.join(', ')}; nothing was forgotten. List them with repo.list({ collection }).`,
+        { details: { collection: o.collection, missing } },
+      );
+    }
+    const needed = manifests.filter((m) => !wanted.has(m.id) && m.parent != null && wanted.has(m.parent));
+    if (needed.length > 0) {
+      const pairs = needed.map((m) => `${String(m.parent)} (parent of ${m.id})`).join(', ');
+      throw new InvalidInputError(
+        'INVALID_ARGUMENT',
+        `Cannot forget ${pairs}: a link that stays builds on it. Forget the links too, or compact the chain first ` +
+          `(repo.compact); nothing was forgotten.`,
+        { details: { collection: o.collection } },
+      );
+    }
+    const remove = manifests.filter((m) => wanted.has(m.id));
+    const keep = manifests.filter((m) => !wanted.has(m.id));
+    const report: ForgetReport = {
+      dryRun: o.dryRun,
+      collections: [
+        {
+          collection: o.collection,
+          keep: keep.map((m) => ({ id: m.id, createdAt: m.createdAt, reasons: ['not named'] })),
+          remove: remove.map((m) => ({ id: m.id, createdAt: m.createdAt })),
+        },
+      ],
+      removed: 0,
+    };
+    if (!o.dryRun) {
+      // Newest first: a crash midway never leaves a link whose parent is gone.
+      for (const m of [...remove].sort((a, b) => (b.depth ?? 0) - (a.depth ?? 0))) {
+        throwIfAborted(o.signal);
+        await repo.deleteManifest({ collection: o.collection, id: m.id });
+        report.removed++;
+      }
+    }
+    repo.logger.info({ dryRun: o.dryRun, removed: report.removed, collection: o.collection }, 'forget by id done');
     return report;
   } finally {
     await lock?.release();

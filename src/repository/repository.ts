@@ -23,7 +23,16 @@ import { type IntegrityReport, type VerifyIntegrityOptions, verifyIntegrity } fr
 import { type ParityOptions, type ParityReport, verifyParity } from '../verify/verify-parity.js';
 import { type RecallOptions, type RecallReport, verifyRecall } from '../verify/verify-recall.js';
 import { type LockInfo, type LockOptions, type RepositoryLock, LockOptionsSchema } from './locks.js';
-import { type ForgetOptions, type ForgetReport, type PruneOptions, type PruneReport, forgetSnapshots, pruneRepository } from './prune.js';
+import {
+  type ForgetByIdOptions,
+  type ForgetOptions,
+  type ForgetReport,
+  type PruneOptions,
+  type PruneReport,
+  forgetSnapshots,
+  forgetSnapshotsById,
+  pruneRepository,
+} from './prune.js';
 import { RepositoryStore, type SnapshotInfo } from './repository-store.js';
 import type { RetentionPolicy } from './retention.js';
 import { parseOptions } from '../options.js';
@@ -167,6 +176,11 @@ export class Repository {
   /** Removes snapshots (manifests only) that a retention policy does not keep; run prune() to free their data. */
   async forget(policy: RetentionPolicy, options: ForgetOptions = {}): Promise<Report<ForgetReport>> {
     return withJsonForm(await forgetSnapshots(this.#store, policy, options));
+  }
+
+  /** Removes exactly the snapshots `ids` of `options.collection` (manifests only; run prune() to free their data). */
+  async forgetSnapshots(ids: readonly string[], options: ForgetByIdOptions): Promise<Report<ForgetReport>> {
+    return withJsonForm(await forgetSnapshotsById(this.#store, ids, options));
   }
 
   /** Deletes segments no snapshot references (orphans of crashed runs, data of forgotten snapshots) and stale locks. */

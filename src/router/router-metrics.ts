@@ -9,28 +9,10 @@
  * registerRouterMetrics(router, { prom, registry: prom.register });
  * ```
  */
+import type { GaugeLike, PromClientLike } from '../metrics/prom-client-like.js';
 import type { FailoverRouter, RouterEvent, RouterStatus } from './router.js';
 
-interface MetricConfig<R> {
-  name: string;
-  help: string;
-  labelNames?: readonly string[];
-  registers?: R[];
-  collect?: () => void;
-}
-interface GaugeLike {
-  set(labels: Record<string, string>, value: number): void;
-  reset(): void;
-}
-interface CounterLike {
-  inc(labels: Record<string, string>, value?: number): void;
-}
-/** The parts of prom-client used here. */
-export interface PromClientLike<R = unknown> {
-  Gauge: new (config: MetricConfig<R>) => GaugeLike;
-  Counter: new (config: MetricConfig<R>) => CounterLike;
-  register: R;
-}
+export type { PromClientLike } from '../metrics/prom-client-like.js';
 
 export interface RouterMetricsOptions<R = unknown> {
   prom: PromClientLike<R>;

@@ -16,10 +16,10 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Change, ChangeSession, VectorAdapter } from '../adapter.js';
 import { ExternalSorter, type SortEntry } from '../chain/external-sort.js';
-import { checkFoldDigest, locationKey, mergeIndexes, resolveChain, winner, type IdVersions } from '../chain/chain.js';
+import { ChainLookup, checkFoldDigest, locationKey, mergeIndexBatches, resolveChain, winner } from '../chain/chain.js';
 import { LinkWriter, type WrittenLink } from '../chain/link-writer.js';
 import { IntegrityError, InvalidInputError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
-import { BucketDigest, bucketOf, idBytes, idFromBytes } from '../format/digest.js';
+import { BucketDigest, idBytes, idFromBytes } from '../format/digest.js';
 import { FORMAT_VERSION, type Manifest } from '../format/manifest.js';
 import { newSnapshotId } from '../format/keys.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
@@ -243,7 +243,7 @@ async function fingerprintLink(
 
     // Pass 2: merge with the parent's folded state; fetch what is new or changed.
     const writer = newWriter(repo, adapter, schema, parent, opts, progress);
-    const parentFold = new BucketDigest(parent.digest.buckets);
+    const parentFold = new BucketDigest(1); // summed without buckets: checkFoldDigest
     const queue: Queued[] = [];
     let fetches = 0;
     const drain = async (): Promise<void> => {
@@ -297,12 +297,12 @@ async function fingerprintLink(
         a = await live.next();
       } else if (cmp > 0) {
         const w = b.value as ParentRow;
-        parentFold.add(bucketOf(w.id, parentFold.buckets), w.digest);
+        parentFold.add(0, w.digest);
         await enqueue({ fetch: false, idB: w.id, prev: w.digest });
         b = await folded.next();
       } else {
         const w = b.value as ParentRow;
-        parentFold.add(bucketOf(w.id, parentFold.buckets), w.digest);
+        parentFold.add(0, w.digest);
         if (Buffer.compare((a.value as SortEntry).value, w.digest) !== 0) await enqueue({ fetch: true, idB: w.id, prev: w.digest });
         a = await live.next();
         b = await folded.next();
@@ -335,12 +335,25 @@ interface ParentRow {
   row: number;
 }
 
-/** The parent chain's current records (newest upsert of each id, deleted ids left out), in id order. */
-async function* parentState(repo: SnapshotStore, chain: readonly Manifest[], signal: AbortSignal | undefined): AsyncGenerator<ParentRow> {
-  for await (const v of mergeIndexes(repo, chain, signal)) {
-    const w = winner(v as IdVersions);
-    if (w) yield { id: v.id, digest: w.entry.digest, link: w.link, segment: w.entry.segment, row: w.entry.row };
+/** The parent chain's current records (newest upsert of each id, deleted ids left out), in batches of ascending ids. */
+async function* parentStateBatches(
+  repo: SnapshotStore,
+  chain: readonly Manifest[],
+  signal: AbortSignal | undefined,
+): AsyncGenerator<ParentRow[]> {
+  for await (const batch of mergeIndexBatches(repo, chain, signal)) {
+    const rows: ParentRow[] = [];
+    for (const v of batch) {
+      const w = winner(v);
+      if (w) rows.push({ id: v.id, digest: w.entry.digest, link: w.link, segment: w.entry.segment, row: w.entry.row });
+    }
+    if (rows.length > 0) yield rows;
   }
+}
+
+/** `parentStateBatches`, row by row. */
+async function* parentState(repo: SnapshotStore, chain: readonly Manifest[], signal: AbortSignal | undefined): AsyncGenerator<ParentRow> {
+  for await (const rows of parentStateBatches(repo, chain, signal)) yield* rows;
 }
 
 function newWriter(
@@ -420,7 +433,14 @@ async function commitLink(
     { snapshot: id, collection, parent: parent.id, upserts: written.upserts, deletes: written.deletes, mode: link.capture.mode },
     'incremental snapshot committed',
   );
-  return { manifest, kind: 'incremental', uploadedSegments: written.uploaded, reusedSegments: written.segments.length - written.uploaded };
+  return {
+    manifest,
+    kind: 'incremental',
+    uploadedSegments: written.uploaded,
+    reusedSegments: written.segments.length - written.uploaded,
+    uploadedBytes: written.uploadedBytes,
+    reusedBytes: written.segments.reduce((n, s) => n + s.bytes, 0) - written.uploadedBytes,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -531,11 +551,33 @@ async function feedLink(
 
     // The last state of each id in this link, merged with the parent's state: the previous digest,
     // and for fields the feed did not send, where the chain holds their value.
-    const fold = parentState(repo, chain, signal)[Symbol.asyncIterator]();
-    let b = await fold.next();
+    const lookup = new ChainLookup(repo, chain, signal);
+    // Unsent fields read by the engine in a state within the link (ChangeSession.fill); what it does not return is filled from the chain.
+    let pendingFill: { idB: Uint8Array; w: ParentRow; value: Buffer; state: DecodedChange }[] = [];
+    const flushFill = async (): Promise<void> => {
+      const batch = pendingFill;
+      pendingFill = [];
+      if (batch.length === 0 || !session.fill) return;
+      const got = new Map<string, VectorRecord>();
+      for (const r of await session.fill(batch.map((p) => p.state.record.id)))
+        got.set(Buffer.from(idBytes(schema.idType, r.id)).toString('hex'), r);
+      for (const { idB, w, value, state } of batch) {
+        const held = got.get(Buffer.from(idB).toString('hex'));
+        if (!held) {
+          await toFill.add(locationKey(w.link, w.segment, w.row), Buffer.concat([u32(idB.length), idB, value]));
+          continue;
+        }
+        const filled = applyChange({ op: 'upsert', record: held, unchanged: new Set() }, state);
+        const prevLen = value.readUInt32BE(1);
+        await ready.add(idB, Buffer.concat([value.subarray(0, 5 + prevLen), encodeChange(schema, toChange(filled))]));
+      }
+    };
     const flushId = async (idB: Uint8Array, state: DecodedChange): Promise<void> => {
-      while (!b.done && Buffer.compare(b.value.id, idB) < 0) b = await fold.next();
-      const w = !b.done && Buffer.compare(b.value.id, idB) === 0 ? b.value : undefined;
+      const found = await lookup.newest(idB);
+      const w: ParentRow | undefined =
+        found?.entry.op === 'upsert'
+          ? { id: idB, digest: found.entry.digest, link: found.link, segment: found.entry.segment, row: found.entry.row }
+          : undefined;
       if (state.op === 'delete') {
         if (w) await ready.add(idB, Buffer.concat([Uint8Array.of(1), w.digest]));
         return;
@@ -550,6 +592,9 @@ async function feedLink(
           'CHAIN_INVALID',
           `The change feed sent an update of id ${String(state.record.id)} without the values of ${[...state.unchanged].join(', ')}, and the chain of ${parent.id} has no earlier value of it.`,
         );
+      } else if (session.fill) {
+        pendingFill.push({ idB, w, value, state });
+        if (pendingFill.length >= FETCH_IDS) await flushFill();
       } else await toFill.add(locationKey(w.link, w.segment, w.row), Buffer.concat([u32(idB.length), idB, value]));
     };
     let cur: { idB: Uint8Array; state: DecodedChange } | undefined;
@@ -562,7 +607,7 @@ async function feedLink(
       }
     }
     if (cur) await flushId(cur.idB, cur.state);
-    await fold.return?.(undefined);
+    await flushFill();
 
     // Fill unsent fields from the chain, each segment decoded once (fills sorted by location).
     let open: { link: number; segment: number; rows: ReturnType<typeof decodeSegment> } | undefined;

@@ -67,6 +67,9 @@ export interface SnapshotResult {
   /** Segments written by this run (the rest were already in the repository). */
   uploadedSegments: number;
   reusedSegments: number;
+  /** Bytes of the segments this run wrote, and of those it found already stored. */
+  uploadedBytes: number;
+  reusedBytes: number;
 }
 
 /** Rows per segment: fixed for a schema, so segment boundaries are reproducible. */

@@ -87,6 +87,7 @@ export async function snapshotUnderLock(
   let index: ExternalSorter | undefined =
     (opts.deltaIndex ?? opts.incremental) ? new ExternalSorter({ dedupe: 'error', onDuplicate: () => new DuplicateId() }) : undefined;
   let uploaded = 0;
+  let uploadedBytes = 0;
   let rows = 0;
   let encodeMs = 0;
   const acc = new BucketDigest(repo.buckets);
@@ -117,7 +118,10 @@ export async function snapshotUnderLock(
       const index = segments.length;
       segments.length++;
       const p = repo.putSegment(bytes, rowCount, signal).then(({ ref, uploaded: up }) => {
-        if (up) uploaded++;
+        if (up) {
+          uploaded++;
+          uploadedBytes += ref.bytes;
+        }
         segments[index] = ref;
         progress.segments++;
         progress.bytes += ref.bytes;
@@ -231,6 +235,8 @@ export async function snapshotUnderLock(
       ...(extras.autoFull ? { autoFull: extras.autoFull } : {}),
       uploadedSegments: uploaded,
       reusedSegments: segments.length - uploaded,
+      uploadedBytes,
+      reusedBytes: segments.reduce((n, s) => n + s.bytes, 0) - uploadedBytes,
     };
   } finally {
     // After a failure, let stores already started settle: nothing of this run outlives its lock.

@@ -557,6 +557,85 @@ function captureSuite(label: string, url: string | undefined, server: { ownServe
       }
     });
 
+    it('fills a TOASTed vector from a snapshot taken before the link ends: a vector update racing the fill is the next link\'s', async () => {
+      const t = tableName('cap_fill_race');
+      await pool.query(`CREATE TABLE "${t}" (id int8 PRIMARY KEY, embedding vector(768), title text)`);
+      await pool.query(
+        `INSERT INTO "${t}" SELECT g, (SELECT array_agg(g + i * 0.001)::real[]::vector FROM generate_series(1, 768) i), 'doc ' || g
+           FROM generate_series(1, 20) g`,
+      );
+      const rowsOf = async (table: string): Promise<string[]> =>
+        (await pool.query(`SELECT (id, embedding::text, title)::text AS r FROM "${table}" ORDER BY id`)).rows.map((r) => String(r.r));
+      const repo = await memoryRepository();
+      const full = await repo.snapshot(adapter, t, { incremental: true });
+      const captureId = String(full.manifest.checkpoint?.value.slot).replace(/^vectordr_/, '');
+      captures.push(captureId);
+      try {
+        await pool.query(`UPDATE "${t}" SET title = 'payload only' WHERE id IN (3, 4)`);
+        const atLink = await rowsOf(t);
+        // After the link's end marker, before the core asks for the unsent vectors: a new vector for id 3.
+        let filled: Id[] = [];
+        const racing = Object.create(adapter) as PgvectorAdapter;
+        racing.captureChanges = async (c, from, o) => {
+          const session = await adapter.captureChanges(c, from, o);
+          const fill = session.fill?.bind(session);
+          expect(fill, 'a pool adapter reads unsent fields from its snapshot').toBeDefined();
+          return Object.assign(Object.create(session) as ChangeSession, {
+            fill: async (ids: readonly Id[]) => {
+              await pool.query(`UPDATE "${t}" SET embedding = (SELECT array_agg(0.25)::real[]::vector FROM generate_series(1, 768)) WHERE id = 3`);
+              filled = [...ids];
+              return (fill as NonNullable<ChangeSession['fill']>)(ids);
+            },
+          });
+        };
+        const l1 = await repo.snapshot(racing, t, { incremental: true });
+        expect(l1.manifest.rows).toEqual({ upserts: 2, deletes: 0 });
+        expect(filled).toEqual([3n, 4n]);
+        const l2 = await repo.snapshot(adapter, t, { incremental: true });
+        expect(l2.manifest.rows).toEqual({ upserts: 1, deletes: 0 });
+        const [r1, r2] = [tableName('cap_fill_race_r1'), tableName('cap_fill_race_r2')];
+        await repo.restore(adapter, { collection: t, snapshot: l1.manifest.id, target: r1 });
+        expect(await rowsOf(r1)).toEqual(atLink);
+        await repo.restore(adapter, { collection: t, snapshot: l2.manifest.id, target: r2 });
+        expect(await rowsOf(r2)).toEqual(await rowsOf(t));
+      } finally {
+        await adapter.dropCapture(captureId);
+      }
+    });
+
+    it('without a second connection (one pg.Client) fills TOASTed vectors from the chain', async () => {
+      const t = tableName('cap_fill_client');
+      await pool.query(`CREATE TABLE "${t}" (id int8 PRIMARY KEY, embedding vector(768), title text)`);
+      await pool.query(
+        `INSERT INTO "${t}" SELECT g, (SELECT array_agg(g - i * 0.001)::real[]::vector FROM generate_series(1, 768) i), 'doc ' || g
+           FROM generate_series(1, 20) g`,
+      );
+      const rowsOf = async (table: string): Promise<string[]> =>
+        (await pool.query(`SELECT (id, embedding::text, title)::text AS r FROM "${table}" ORDER BY id`)).rows.map((r) => String(r.r));
+      const client = pgClient(url as string);
+      await client.connect();
+      const one = pgvectorAdapter({ client });
+      const repo = await memoryRepository();
+      let captureId: string | undefined;
+      try {
+        const full = await repo.snapshot(one, t, { incremental: true });
+        captureId = String(full.manifest.checkpoint?.value.slot).replace(/^vectordr_/, '');
+        captures.push(captureId);
+        await pool.query(`UPDATE "${t}" SET title = 'payload only' WHERE id IN (5, 6, 7)`);
+        const session = await one.captureChanges(t, full.manifest.checkpoint as Checkpoint, { captureId });
+        expect(session.fill).toBeUndefined();
+        await session.close();
+        const l1 = await repo.snapshot(one, t, { incremental: true });
+        expect(l1.manifest.rows).toEqual({ upserts: 3, deletes: 0 });
+        const restored = tableName('cap_fill_client_r');
+        await repo.restore(one, { collection: t, snapshot: l1.manifest.id, target: restored });
+        expect(await rowsOf(restored)).toEqual(await rowsOf(t));
+      } finally {
+        if (captureId) await one.dropCapture(captureId);
+        await client.end();
+      }
+    });
+
     // Only on the server of this file alone: restarting it cannot disturb another suite.
     it.runIf(server.ownServer)(
       'a PostgreSQL restart mid-chain (fast shutdown) loses nothing: the slot survives and the next link continues',

@@ -50,6 +50,26 @@ describe('delta index chunks', () => {
     expect(refs.map((r) => r.rows)).toEqual([3, 3, 1]);
     expect(decodeIndexChunk(stored[1] as Uint8Array, 'k2', idBytes('int64', 2n)).map((e) => e.row)).toEqual([3, 4, 5]);
   });
+
+  it('IndexWriter writes the bytes encodeIndexChunk gives, string ids and deletes included, past its first buffer', async () => {
+    const entries: IndexEntry[] = Array.from({ length: 3000 }, (_, i) => ({
+      id: idBytes('string', `doc-${String(i).padStart(6, '0')}-${'x'.repeat(i % 50)}`),
+      op: i % 9 === 0 ? 'delete' : 'upsert',
+      digest: i % 9 === 0 ? new Uint8Array(32) : randomBytes(32),
+      segment: i % 5,
+      row: i,
+    }));
+    const stored: Uint8Array[] = [];
+    const w = new IndexWriter(async (bytes, n) => {
+      stored.push(bytes);
+      return { key: `k${stored.length}`, sha256: '0'.repeat(64), bytes: bytes.length, rows: n } satisfies SegmentRef;
+    }, 2000);
+    for (const e of entries) await w.add(e);
+    await w.finish();
+    expect(stored.map((b) => Buffer.from(b))).toEqual(
+      [entries.slice(0, 2000), entries.slice(2000)].map((c) => Buffer.from(encodeIndexChunk(c))),
+    );
+  });
 });
 
 describe('BucketDigest.subtract and fromJSON', () => {

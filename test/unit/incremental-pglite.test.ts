@@ -143,6 +143,32 @@ describe('chain damage, retention and prune', () => {
   });
 });
 
+describe('forget by id', () => {
+  it('removes exactly the named snapshots, refuses one a staying link builds on and an unknown id, and writes nothing then', async () => {
+    const r3 = await memoryRepository();
+    await db.exec(`CREATE TABLE byid (id bigint PRIMARY KEY, embedding vector(4) NOT NULL, title text, meta jsonb);
+      INSERT INTO byid SELECT g, ARRAY[g, 2, 2, 2]::vector, 't' FROM generate_series(1, 20) g`);
+    const plain = (await r3.snapshot(adapter, 'byid')).manifest.id;
+    const chain: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await db.exec(`UPDATE byid SET title = 'w${i}' WHERE id = ${i + 1}`);
+      chain.push((await r3.snapshot(adapter, 'byid', { incremental: true })).manifest.id);
+    }
+    const count = async (): Promise<number> => (await r3.list({ collection: 'byid' })).length;
+    await expectError(r3.forgetSnapshots([chain[1] as string], { collection: 'byid' }), 'INVALID_ARGUMENT');
+    await expectError(r3.forgetSnapshots(['01NOPE', plain], { collection: 'byid' }), 'SNAPSHOT_NOT_FOUND');
+    expect(await count()).toBe(4);
+    const dry = await r3.forgetSnapshots([plain], { collection: 'byid', dryRun: true });
+    expect(dry.collections[0]?.remove.map((r) => r.id)).toEqual([plain]);
+    expect(await count()).toBe(4);
+    expect((await r3.forgetSnapshots([plain], { collection: 'byid' })).removed).toBe(1);
+    // A link and its descendants together: the head first, so no link is ever left without its parent.
+    expect((await r3.forgetSnapshots([chain[1] as string, chain[2] as string], { collection: 'byid' })).removed).toBe(2);
+    expect((await r3.list({ collection: 'byid' })).map((s) => s.id)).toEqual([chain[0]]);
+    expect((await r3.verify({ collection: 'byid' })).ok).toBe(true);
+  });
+});
+
 describe('compact', () => {
   it('folds a chain into a full snapshot of the same state without reading the engine; the next link continues from it', async () => {
     const head = await repo.readManifest('docs', 'latest');

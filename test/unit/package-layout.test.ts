@@ -4,7 +4,7 @@
  * types; and nothing is exported that is not built. The build itself is loaded by
  * scripts/package-smoke.mjs (npm run test:all).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   exports: Record<string, string | Record<string, Record<string, string>>>;
   peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
   imports: Record<string, string>;
@@ -86,6 +87,23 @@ describe('package layout: one folder under adapters/ is one subpath export, buil
 
   it('engine clients (optional peers) stay external to the build', () => {
     expect(externalPackages(root)).toEqual(expect.arrayContaining(Object.keys(pkg.peerDependencies)));
+  });
+
+  it('every optional peer is declared as a peer with a version range (a Meta entry alone declares nothing to npm)', () => {
+    expect(Object.keys(pkg.peerDependenciesMeta).sort()).toEqual(Object.keys(pkg.peerDependencies).sort());
+    for (const [name, meta] of Object.entries(pkg.peerDependenciesMeta)) expect(meta.optional, name).toBe(true);
+    expect(pkg.peerDependencies['prom-client']).toMatch(/^>=\d+/);
+  });
+
+  it('nothing in src/ loads prom-client: its module is passed in (registerRouterMetrics, registerBackupMetrics)', () => {
+    const files = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    for (const file of files) {
+      // Code only: the JSDoc examples show the user's own `import * as prom from 'prom-client'`.
+      const text = readFileSync(join(root, 'src', file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+      expect(text, file).not.toMatch(
+        /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]prom-client['"]|\b(?:require|import)\s*\(\s*['"]prom-client['"]/m,
+      );
+    }
   });
 });
 
