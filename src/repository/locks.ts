@@ -291,6 +291,33 @@ function samePidSpace(body: LockBody, me: ProcessIdentity): boolean {
   );
 }
 
+export interface UnlockOptions {
+  /** Remove live locks too, not only stale ones. @default false */
+  all?: boolean;
+}
+
+export interface UnlockReport {
+  /** The locks removed. */
+  removed: { key: string; operation: string; host: string; pid: number; exclusive: boolean; stale: boolean }[];
+  /** Live locks left in place (0 with `all`). */
+  kept: number;
+}
+
+/** Deletes the stale locks of `locks` (every one with `all`); a lock released meanwhile counts as removed. */
+export async function removeLocks(store: LockStore, locks: readonly LockInfo[], options: UnlockOptions): Promise<UnlockReport> {
+  const report: UnlockReport = { removed: [], kept: 0 };
+  for (const l of locks) {
+    if (!l.stale && options.all !== true) {
+      report.kept++;
+      continue;
+    }
+    store.logger.info({ lock: l.key, operation: l.operation, host: l.host, pid: l.pid, stale: l.stale }, 'removing lock');
+    await store.storage.delete(l.key);
+    report.removed.push({ key: l.key, operation: l.operation, host: l.host, pid: l.pid, exclusive: l.exclusive, stale: l.stale });
+  }
+  return report;
+}
+
 /** Every lock in the repository with its staleness judged against `now` (a storage timestamp). */
 export async function listLocks(store: LockStore, now: Date, staleAfterMs: number): Promise<LockInfo[]> {
   return (await readLocks(store, undefined, () => now, staleAfterMs)).locks;

@@ -22,7 +22,16 @@ import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from '../snap
 import { type IntegrityReport, type VerifyIntegrityOptions, verifyIntegrity } from '../verify/verify-integrity.js';
 import { type ParityOptions, type ParityReport, verifyParity } from '../verify/verify-parity.js';
 import { type RecallOptions, type RecallReport, verifyRecall } from '../verify/verify-recall.js';
-import { type LockInfo, type LockOptions, type RepositoryLock, LockOptionsSchema } from './locks.js';
+import { type DiffOptions, type DiffReport, diffSnapshots } from '../verify/snapshot-diff.js';
+import {
+  type LockInfo,
+  type LockOptions,
+  type RepositoryLock,
+  type UnlockOptions,
+  type UnlockReport,
+  LockOptionsSchema,
+  removeLocks,
+} from './locks.js';
 import {
   type ForgetByIdOptions,
   type ForgetOptions,
@@ -173,6 +182,15 @@ export class Repository {
     return this.#store.locks();
   }
 
+  /**
+   * Removes stale locks (restic's `unlock`): those of processes that stopped refreshing them or are
+   * gone. `{ all: true }` removes live locks too — only when no vectordr process uses the repository
+   * any more (a running snapshot whose lock vanished stops with LOCK_LOST rather than commit).
+   */
+  async unlock(options: UnlockOptions = {}): Promise<Report<UnlockReport>> {
+    return withJsonForm(await removeLocks(this.#store, await this.locks(), options));
+  }
+
   /** Removes snapshots (manifests only) that a retention policy does not keep; run prune() to free their data. */
   async forget(policy: RetentionPolicy, options: ForgetOptions = {}): Promise<Report<ForgetReport>> {
     return withJsonForm(await forgetSnapshots(this.#store, policy, options));
@@ -257,6 +275,19 @@ export class Repository {
   async verifyRecall(adapter: VectorAdapter, options: RecallOptions): Promise<Report<RecallReport>> {
     assertAdapter(adapter, 'verifyRecall', ['search']);
     return withJsonForm(await verifyRecall(this.#store, adapter, options));
+  }
+
+  /**
+   * What changed between two snapshots of a collection (`from` and `to`, ids or 'latest'), from the
+   * repository alone: equal bucket digests prove equal states; otherwise the ids added, removed and
+   * changed in the differing buckets. Compare a snapshot with a live collection with `verifyParity`.
+   *
+   * @example
+   * const d = await repo.diff({ collection: 'docs', from: older.id, to: 'latest' });
+   * if (!d.identical) console.log(`+${d.added.length} -${d.removed.length} ~${d.changed.length}`);
+   */
+  async diff(options: DiffOptions): Promise<Report<DiffReport>> {
+    return withJsonForm(await diffSnapshots(this.#store, options));
   }
 
   /** Snapshots in the repository, oldest first; only committed ones (a snapshot exists iff its manifest does). */
