@@ -95,8 +95,8 @@ describe('package layout: one folder under adapters/ is one subpath export, buil
     const cli = configs.find((c) => JSON.stringify(c.entry) === JSON.stringify({ cli: 'src/cli/main.ts' }));
     expect(pkg.bin).toEqual({ vectordr: './dist/cli.js' });
     expect(cli).toMatchObject({ format: ['esm'], clean: false, banner: { js: '#!/usr/bin/env node' } });
-    // The library's build cleans dist/ but keeps the CLI's files, built at the same time.
-    expect(configs.find((c) => c !== cli)?.clean).toEqual(['!cli.js', '!cli.js.map']);
+    // The library's build cleans dist/ but keeps the CLI's file, built at the same time (no source maps: docs/benchmarks.md#package-size).
+    expect(configs.find((c) => c !== cli)?.clean).toEqual(['!cli.js']);
   });
 
   it('every optional peer is declared as a peer with a version range (a Meta entry alone declares nothing to npm)', () => {
