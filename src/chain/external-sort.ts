@@ -20,7 +20,7 @@ export interface SortEntry {
 }
 
 export interface ExternalSortOptions {
-  /** Bytes of entries held in memory (their bytes and 16 per entry, in an arena) before a run is written. @default 32 MiB */
+  /** Bytes of entries held in memory (their bytes and 16 per entry, in an arena) before a run is written. @default 16 MiB (a link holds two sorts at once) */
   memoryBytes?: number;
   /**
    * Equal keys: `keep` yields all in insertion order, `last` only the last added, `error` throws
@@ -119,7 +119,7 @@ export class ExternalSorter {
   #closed = false;
 
   constructor(options: ExternalSortOptions) {
-    this.#o = { memoryBytes: 32 * 1024 * 1024, ...options };
+    this.#o = { memoryBytes: 16 * 1024 * 1024, ...options };
   }
 
   /** Entries added so far. */

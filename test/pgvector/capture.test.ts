@@ -557,7 +557,7 @@ function captureSuite(label: string, url: string | undefined, server: { ownServe
       }
     });
 
-    it('fills a TOASTed vector from a snapshot taken before the link ends: a vector update racing the fill is the next link\'s', async () => {
+    it("fills a TOASTed vector from a snapshot taken before the link ends: a vector update racing the fill is the next link's", async () => {
       const t = tableName('cap_fill_race');
       await pool.query(`CREATE TABLE "${t}" (id int8 PRIMARY KEY, embedding vector(768), title text)`);
       await pool.query(
@@ -582,7 +582,9 @@ function captureSuite(label: string, url: string | undefined, server: { ownServe
           expect(fill, 'a pool adapter reads unsent fields from its snapshot').toBeDefined();
           return Object.assign(Object.create(session) as ChangeSession, {
             fill: async (ids: readonly Id[]) => {
-              await pool.query(`UPDATE "${t}" SET embedding = (SELECT array_agg(0.25)::real[]::vector FROM generate_series(1, 768)) WHERE id = 3`);
+              await pool.query(
+                `UPDATE "${t}" SET embedding = (SELECT array_agg(0.25)::real[]::vector FROM generate_series(1, 768)) WHERE id = 3`,
+              );
               filled = [...ids];
               return (fill as NonNullable<ChangeSession['fill']>)(ids);
             },
