@@ -88,7 +88,8 @@ try {
   // The README's other quickstart, `npx vectordr quickstart`, once the package has its `vectordr` bin.
   const installed = JSON.parse(readFileSync(join(modules, 'vectordr', 'package.json'), 'utf8')) as { bin?: Record<string, string> };
   if (installed.bin?.vectordr !== undefined) {
-    const cli = run('npx', ['--no-install', 'vectordr', 'quickstart', '--rows', '1000'], project); // 1000: the same path, quicker
+    // 1000 rows: the same path, quicker; -r keeps its repository in the scratch directory (by default it stays in $TMPDIR).
+    const cli = run('npx', ['--no-install', 'vectordr', 'quickstart', '--rows', '1000', '-r', join(scratch, 'cli-quickstart')], project);
     say(`  npx vectordr quickstart: OK (${cli.trim().split('\n').length} lines of output)`);
   }
   say('package check: OK');
