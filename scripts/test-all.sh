@@ -93,6 +93,12 @@ node scripts/package-smoke.mjs
 step "package smoke from the npm pack tarball, installed as npm would: the subpaths, the vectordr bin, vectordr quickstart"
 node scripts/package-smoke.mjs --packed
 
+step "docs: every TypeScript example of README.md and docs/ type-checks against the build (moduleResolution node16, nodenext, bundler)"
+node_modules/.bin/tsx scripts/check-snippets.ts
+
+step "package as npm ships it: packed, installed with pg only into a scratch project (size), then the README quickstart run from it on PGlite"
+node_modules/.bin/tsx scripts/package-check.ts
+
 step "Kubernetes examples: the OpenAPI documents of k8s.io/kubernetes (Go module proxy) and test/k8s/kube-render (Go), once into the cache"
 # test/k8s runs this itself (a no-op once cached); here a first run's download and build get a step of their own.
 scripts/k8s-tools.sh env

@@ -55,7 +55,14 @@ export const ScryptParamsSchema = z.object({
 
 export const EncryptionOptionsSchema = z.union([
   z.object({ passphrase: z.string().min(1), scrypt: ScryptParamsSchema.optional() }).strict(),
-  z.object({ key: z.instanceof(Uint8Array).refine((k) => k.length === 32, 'key must be 32 bytes (AES-256)') }).strict(),
+  // Any Uint8Array: z.instanceof would type it Uint8Array<ArrayBuffer> (TypeScript 5.7+), which a plain `Uint8Array` is not.
+  z
+    .object({
+      key: z
+        .custom<Uint8Array>((k) => k instanceof Uint8Array, 'a Uint8Array')
+        .refine((k) => k.length === 32, 'key must be 32 bytes (AES-256)'),
+    })
+    .strict(),
   z
     .object({
       kms: z.custom<KeyWrapper>((v) => typeof v === 'object' && v !== null && 'wrap' in v && 'unwrap' in v && 'keyId' in v, 'a KeyWrapper'),

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { adapterNames, buildEntries, externalPackages } from '../../scripts/package-entries.js';
+import { PARQUET_WASM_IMPORT, PARQUET_WASM_VENDOR, packageOf } from '../../scripts/package-vendor.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -16,6 +17,10 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   peerDependencies: Record<string, string>;
   peerDependenciesMeta: Record<string, { optional?: boolean }>;
   bin: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  imports: Record<string, string>;
+  files: string[];
 };
 
 /** Node's resolution of a subpath through `exports` (exact key, else the `*` pattern), for one condition. */
@@ -90,8 +95,8 @@ describe('package layout: one folder under adapters/ is one subpath export, buil
     const cli = configs.find((c) => JSON.stringify(c.entry) === JSON.stringify({ cli: 'src/cli/main.ts' }));
     expect(pkg.bin).toEqual({ vectordr: './dist/cli.js' });
     expect(cli).toMatchObject({ format: ['esm'], clean: false, banner: { js: '#!/usr/bin/env node' } });
-    // The library's build cleans dist/ but keeps the CLI's files, built at the same time.
-    expect(configs.find((c) => c !== cli)?.clean).toEqual(['!cli.js', '!cli.js.map']);
+    // The library's build cleans dist/ but keeps the CLI's file, built at the same time (no source maps: docs/benchmarks.md#package-size).
+    expect(configs.find((c) => c !== cli)?.clean).toEqual(['!cli.js']);
   });
 
   it('every optional peer is declared as a peer with a version range (a Meta entry alone declares nothing to npm)', () => {
@@ -112,5 +117,30 @@ describe('package layout: one folder under adapters/ is one subpath export, buil
         /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]prom-client['"]|\b(?:require|import)\s*\(\s*['"]prom-client['"]/m,
       );
     }
+  });
+});
+
+describe('package size: what the build carries instead of installing (scripts/package-vendor.ts)', () => {
+  it('apache-arrow is bundled and parquet-wasm vendored: build tools, not dependencies of the package', () => {
+    expect(Object.keys(pkg.dependencies)).not.toContain('apache-arrow');
+    expect(Object.keys(pkg.dependencies)).not.toContain('parquet-wasm');
+    expect(externalPackages(root)).not.toEqual(expect.arrayContaining(['apache-arrow']));
+    expect(Object.keys(pkg.devDependencies)).toEqual(expect.arrayContaining(['apache-arrow', 'parquet-wasm']));
+  });
+
+  it('the subpath import the build rewrites parquet-wasm to points at the vendored Node build, inside the published files', () => {
+    expect(pkg.imports).toEqual({ [PARQUET_WASM_IMPORT]: `./${PARQUET_WASM_VENDOR}/parquet_wasm.js` });
+    expect(pkg.files).toContain(PARQUET_WASM_VENDOR.split('/')[0]);
+    expect(existsSync(join(root, 'node_modules', 'parquet-wasm', 'node', 'parquet_wasm_bg.wasm'))).toBe(true);
+  });
+
+  it('packageOf finds the package of a bundled input: scoped or not, nested or not', () => {
+    expect(packageOf('node_modules/apache-arrow/Arrow.node.mjs')).toEqual({ name: 'apache-arrow', dir: 'node_modules/apache-arrow' });
+    expect(packageOf('../node_modules/@scope/pkg/dist/x.js')).toEqual({ name: '@scope/pkg', dir: '../node_modules/@scope/pkg' });
+    expect(packageOf('node_modules/a/node_modules/tslib/tslib.es6.mjs')).toEqual({
+      name: 'tslib',
+      dir: 'node_modules/a/node_modules/tslib',
+    });
+    expect(packageOf('src/format/segment-codec.ts')).toBeUndefined();
   });
 });

@@ -117,10 +117,11 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
       await expectError(open(plain, { encryption: { passphrase: 'whatever123' } }), 'NOT_ENCRYPTED');
       await expectError(open(await newDir(), { encryption: { passphrase: 'short' } }), 'INVALID_OPTIONS');
       await expectError(open(await newDir(), { encryption: { key: new Uint8Array(16) } }), 'INVALID_OPTIONS');
+      await expectError(open(await newDir(), { encryption: { key: 'k'.repeat(32) as unknown as Uint8Array } }), 'INVALID_OPTIONS');
     });
 
     it('works with a raw 32-byte key and with a KMS hook', async () => {
-      const key = randomBytes(32);
+      const key: Uint8Array = randomBytes(32); // typed as a plain Uint8Array (ArrayBufferLike), as a user's key often is
       const d1 = await newDir();
       await (await open(d1, { encryption: { key } })).snapshot(adapter, 'docs');
       expect((await (await open(d1, { encryption: { key } })).verify()).ok).toBe(true);
