@@ -6,13 +6,14 @@
  */
 import { IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
-import { type IndexChunk, type IndexEntry, decodeIndexChunk, parseIndexChunk } from '../format/delta-index.js';
+import { type IndexChunk, type IndexEntry, parseIndexChunk } from '../format/delta-index.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { filterBatch } from '../format/rows.js';
 import { type SegmentRows, decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import type { RecordOp } from '../model.js';
 import type { ManifestReader, SegmentReader } from '../repository/ports.js';
 import { ExternalSorter, type SortEntry } from './external-sort.js';
+import { MinHeap } from './heap.js';
 
 /** Most links a chain may have; resolveChain refuses a longer (or cyclic) one. */
 export const MAX_CHAIN_LINKS = 10_000;
@@ -77,26 +78,10 @@ function checkLink(parent: Manifest, link: Manifest, head: Manifest): void {
 
 /** One snapshot's delta index, chunk by chunk in id order; each chunk checked (hash, size, order, pointers) as it is read. */
 export async function* readIndexChunks(reader: SegmentReader, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<IndexEntry[]> {
-  let last: Uint8Array | undefined;
-  for (const ref of manifest.deltaIndex ?? []) {
-    throwIfAborted(signal);
-    const entries = decodeIndexChunk(await reader.getSegment(ref, signal), ref.key, last);
-    if (entries.length !== ref.rows) {
-      throw new IntegrityError(
-        'SEGMENT_CORRUPT',
-        `Delta index ${ref.key} of snapshot ${manifest.id} holds ${entries.length} entries, the manifest says ${ref.rows}.`,
-        { details: { key: ref.key } },
-      );
-    }
-    for (const e of entries) {
-      if (e.segment >= manifest.segments.length || e.row >= (manifest.segments[e.segment]?.rows ?? 0)) {
-        throw new IntegrityError('SEGMENT_CORRUPT', `Delta index ${ref.key} of snapshot ${manifest.id} points past its segments.`, {
-          details: { key: ref.key },
-        });
-      }
-    }
-    if (entries.length > 0) yield entries;
-    last = entries[entries.length - 1]?.id ?? last;
+  const chunks = new IndexChunkReader(reader, manifest, 0, signal);
+  for (let chunk = await chunks.next(); chunk !== undefined; chunk = await chunks.next()) {
+    for (let i = 0; i < chunk.count; i++) chunks.checkPointer(chunk, i);
+    yield chunk.entries();
   }
 }
 
@@ -145,26 +130,12 @@ export async function* mergeIndexBatches(
     const d = Buffer.compare((a.chunk[a.pos] as IndexEntry).id, (b.chunk[b.pos] as IndexEntry).id);
     return d < 0 || (d === 0 && a.link < b.link);
   };
-  const heap: IndexCursor[] = [];
-  const siftDown = (i: number): void => {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && less(heap[l] as IndexCursor, heap[m] as IndexCursor)) m = l;
-      if (r < heap.length && less(heap[r] as IndexCursor, heap[m] as IndexCursor)) m = r;
-      if (m === i) return;
-      [heap[i], heap[m]] = [heap[m] as IndexCursor, heap[i] as IndexCursor];
-      i = m;
-    }
-  };
+  const heap = new MinHeap(less);
   try {
     for (const c of cursors) if (await refill(c)) heap.push(c);
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
     let out: IdVersions[] = [];
     let current: IdVersions | undefined;
-    while (heap.length > 0) {
-      const c = heap[0] as IndexCursor;
+    for (let c = heap.top(); c !== undefined; c = heap.top()) {
       const entry = c.chunk[c.pos++] as IndexEntry;
       if (current && Buffer.compare(current.id, entry.id) === 0) current.versions.push({ link: c.link, entry });
       else {
@@ -175,12 +146,8 @@ export async function* mergeIndexBatches(
         }
         current = { id: entry.id, versions: [{ link: c.link, entry }] };
       }
-      if (c.pos === c.chunk.length && !(await refill(c))) {
-        const last = heap.pop() as IndexCursor;
-        if (heap.length === 0) break;
-        heap[0] = last;
-      }
-      siftDown(0);
+      if (c.pos === c.chunk.length && !(await refill(c))) heap.pop();
+      else heap.fixTop();
     }
     if (current) out.push(current);
     if (out.length > 0) yield out;
@@ -203,6 +170,8 @@ class IndexChunkReader {
   readonly link: number;
   #next = 0;
   #last: Uint8Array | undefined;
+  /** Key of the chunk `next()` returned last. */
+  #key = '';
 
   constructor(
     private readonly reader: SegmentReader,
@@ -228,6 +197,7 @@ class IndexChunkReader {
       );
     }
     this.#last = chunk.lastId() ?? this.#last;
+    this.#key = ref.key;
     return chunk.count > 0 ? chunk : this.next();
   }
 
@@ -235,8 +205,8 @@ class IndexChunkReader {
   checkPointer(chunk: IndexChunk, i: number): void {
     const segment = chunk.segmentAt(i);
     if (segment >= this.manifest.segments.length || chunk.rowAt(i) >= (this.manifest.segments[segment]?.rows ?? 0)) {
-      throw new IntegrityError('SEGMENT_CORRUPT', `The delta index of snapshot ${this.manifest.id} points past its segments.`, {
-        details: { snapshot: this.manifest.id },
+      throw new IntegrityError('SEGMENT_CORRUPT', `Delta index ${this.#key} of snapshot ${this.manifest.id} points past its segments.`, {
+        details: { key: this.#key, snapshot: this.manifest.id },
       });
     }
   }
@@ -397,19 +367,7 @@ export async function planFold(reader: SegmentReader, chain: readonly Manifest[]
     const d = a.chunk.compareWith(a.pos, b.chunk, b.pos);
     return d < 0 || (d === 0 && a.chunks.link < b.chunks.link);
   };
-  const heap: Cursor[] = [];
-  const siftDown = (i: number): void => {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && less(heap[l] as Cursor, heap[m] as Cursor)) m = l;
-      if (r < heap.length && less(heap[r] as Cursor, heap[m] as Cursor)) m = r;
-      if (m === i) return;
-      [heap[i], heap[m]] = [heap[m] as Cursor, heap[i] as Cursor];
-      i = m;
-    }
-  };
+  const heap = new MinHeap(less);
   // The versions of the current id, oldest link first.
   const group: { cursor: IndexChunkReader; chunk: IndexChunk; i: number }[] = [];
   const settle = async (): Promise<void> => {
@@ -432,25 +390,21 @@ export async function planFold(reader: SegmentReader, chain: readonly Manifest[]
       const chunk = await chunks.next();
       if (chunk) heap.push({ chunks, chunk, pos: 0 });
     }
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
-    while (heap.length > 0) {
-      const c = heap[0] as Cursor;
+    for (let c = heap.top(); c !== undefined; c = heap.top()) {
       const first = group[0];
       if (first !== undefined && c.chunk.compareWith(c.pos, first.chunk, first.i) !== 0) await settle();
       c.chunks.checkPointer(c.chunk, c.pos);
       group.push({ cursor: c.chunks, chunk: c.chunk, i: c.pos });
       if (++c.pos === c.chunk.count) {
         const next = await c.chunks.next();
-        if (next) {
-          c.chunk = next;
-          c.pos = 0;
-        } else {
-          const last = heap.pop() as Cursor;
-          if (heap.length === 0) break;
-          heap[0] = last;
+        if (next === undefined) {
+          heap.pop();
+          continue;
         }
+        c.chunk = next;
+        c.pos = 0;
       }
-      siftDown(0);
+      heap.fixTop();
     }
     await settle();
   } catch (err) {

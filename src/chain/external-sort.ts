@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '../errors.js';
 import { compareBytes } from '../format/compare-bytes.js';
+import { MinHeap } from './heap.js';
 
 export interface SortEntry {
   key: Uint8Array;
@@ -231,50 +232,23 @@ async function* readRun(path: string): AsyncGenerator<SortEntry> {
 /** k-way merge of sorted sources; among equal keys, the lower source index first (runs are in insertion order). */
 export async function* mergeSorted(sources: AsyncIterator<SortEntry>[]): AsyncGenerator<SortEntry> {
   type Head = { entry: SortEntry; source: number };
-  const heap: Head[] = [];
-  const less = (a: Head, b: Head): boolean => {
+  const heap = new MinHeap<Head>((a, b) => {
     const c = Buffer.compare(a.entry.key, b.entry.key);
     return c < 0 || (c === 0 && a.source < b.source);
-  };
-  const push = (h: Head): void => {
-    heap.push(h);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(heap[i] as Head, heap[p] as Head)) break;
-      [heap[i], heap[p]] = [heap[p] as Head, heap[i] as Head];
-      i = p;
-    }
-  };
-  const pop = (): Head => {
-    const top = heap[0] as Head;
-    const last = heap.pop() as Head;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && less(heap[l] as Head, heap[m] as Head)) m = l;
-        if (r < heap.length && less(heap[r] as Head, heap[m] as Head)) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m] as Head, heap[i] as Head];
-        i = m;
-      }
-    }
-    return top;
-  };
+  });
   try {
     for (let s = 0; s < sources.length; s++) {
       const r = await (sources[s] as AsyncIterator<SortEntry>).next();
-      if (!r.done) push({ entry: r.value, source: s });
+      if (!r.done) heap.push({ entry: r.value, source: s });
     }
-    while (heap.length > 0) {
-      const h = pop();
+    for (let h = heap.top(); h !== undefined; h = heap.top()) {
       yield h.entry;
       const r = await (sources[h.source] as AsyncIterator<SortEntry>).next();
-      if (!r.done) push({ entry: r.value, source: h.source });
+      if (r.done) heap.pop();
+      else {
+        h.entry = r.value;
+        heap.fixTop();
+      }
     }
   } finally {
     await Promise.all(sources.map((s) => s.return?.()));
