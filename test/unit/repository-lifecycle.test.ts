@@ -1,23 +1,20 @@
 /**
  * Encryption, dedup, retention, prune and locks on a filesystem repository, with PGlite as the source.
  */
-import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
 import type { KeyWrapper } from '../../src/format/encryption.js';
-import { processIdentity } from '../../src/repository/locks.js';
 import { applyRetention } from '../../src/repository/retention.js';
 import { openRepository, type OpenRepositoryOptions } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { expectError } from '../helpers/errors.js';
 import { openPglite } from '../helpers/pglite.js';
-import { flipRandomBit, tempDir } from '../helpers/repository.js';
+import { flipRandomBit, tempDir, writeDeadProcessLock } from '../helpers/repository.js';
 
 const FAST_KDF = { N: 2 ** 14, r: 8, p: 1 };
 
@@ -302,21 +299,7 @@ describe('repository lifecycle: encryption, dedup, retention, prune, locks', () 
       expect((await waited.prune()).deleted).toBe(0);
 
       // A lock of a process on this host (same PID namespace, same boot) that is gone: stale at once.
-      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-      const { pidNamespace, bootId } = processIdentity();
-      await writeFile(
-        path.join(dir, 'locks', '01J00000000000000000000000.json'),
-        JSON.stringify({
-          formatVersion: 1,
-          exclusive: false,
-          operation: 'snapshot crashed',
-          host: hostname(),
-          pid: Number(dead),
-          createdAt: new Date().toISOString(),
-          pidNamespace,
-          bootId,
-        }),
-      );
+      await writeDeadProcessLock(dir);
       // A lock of another host: live until it has not been refreshed for staleAfterMs.
       const foreign = path.join(dir, 'locks', '01J00000000000000000000001.json');
       await writeFile(

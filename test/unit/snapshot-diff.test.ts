@@ -2,19 +2,15 @@
  * repo.diff (two snapshots of a collection, from the repository alone) and repo.unlock (stale locks,
  * or every lock with `all`), the library side of the CLI's `diff` and `unlock`; PGlite as the source.
  */
-import { spawnSync } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
-import { processIdentity } from '../../src/repository/locks.js';
 import { type Repository, openRepository } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
 import { expectError } from '../helpers/errors.js';
 import { openPglite } from '../helpers/pglite.js';
-import { memoryRepository, tempDir } from '../helpers/repository.js';
+import { memoryRepository, tempDir, writeDeadProcessLock } from '../helpers/repository.js';
 
 let db: PGlite;
 let adapter: PgvectorAdapter;
@@ -110,24 +106,10 @@ describe('repo.unlock: stale locks, or all of them', () => {
     try {
       const r = await openRepository({ storage: fsStorage({ path: dir }), create: true });
       const live = await r.lock({ exclusive: false, operation: 'snapshot live' });
-      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-      const { pidNamespace, bootId } = processIdentity();
-      await writeFile(
-        path.join(dir, 'locks', '01J00000000000000000000000.json'),
-        JSON.stringify({
-          formatVersion: 1,
-          exclusive: false,
-          operation: 'snapshot crashed',
-          host: hostname(),
-          pid: Number(dead),
-          createdAt: new Date().toISOString(),
-          pidNamespace,
-          bootId,
-        }),
-      );
+      const dead = await writeDeadProcessLock(dir);
       const stale = await r.unlock();
       expect(stale.kept).toBe(1);
-      expect(stale.removed).toEqual([expect.objectContaining({ operation: 'snapshot crashed', stale: true, pid: Number(dead) })]);
+      expect(stale.removed).toEqual([expect.objectContaining({ operation: 'snapshot crashed', stale: true, pid: dead })]);
       const all = await r.unlock({ all: true });
       expect(all).toMatchObject({ kept: 0, removed: [{ key: live.key, operation: 'snapshot live', stale: false }] });
       expect(await r.locks()).toEqual([]);
