@@ -13,9 +13,12 @@
  * writer's layout) is read through parquet-wasm and apache-arrow (parquet/generic-codec.ts). Flat
  * columns are zstd-compressed; vector values are PLAIN, uncompressed unless asked (EncodeOptions).
  */
+import { IntegrityError } from '../errors.js';
 import type { CollectionSchema } from '../model.js';
 import { decodeSegmentGeneric } from './parquet/generic-codec.js';
+import { Unsupported, readSegmentParquet } from './parquet/segment-reader.js';
 import { writeSegmentParquet } from './parquet/segment-writer.js';
+import { ZstdLoadError } from './parquet/zstd.js';
 import { type EncodeOptions, type SegmentLayout, type SegmentRows, VECTOR_COLUMN_PREFIX } from './parquet/segment-types.js';
 
 export { VECTOR_COLUMN_PREFIX } from './parquet/segment-types.js';
@@ -62,5 +65,18 @@ export function encodeSegment(
  * writer's layout (and parquet-wasm's) itself, anything else through parquet-wasm.
  */
 export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 'segment'): SegmentRows {
-  return decodeSegmentGeneric(layout, bytes, key);
+  try {
+    return readSegmentParquet(layout, bytes);
+  } catch (err) {
+    if (err instanceof Unsupported) return decodeSegmentGeneric(layout, bytes, key);
+    if (err instanceof ZstdLoadError) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new IntegrityError(
+      'SEGMENT_CORRUPT',
+      `Segment ${key} is damaged (${why}); restore it from another copy or take a new snapshot.`,
+      {
+        cause: err,
+      },
+    );
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * Parquet's RLE / bit-packed hybrid encoding of repetition and definition levels (bit width 1 or 2 in
- * segments, so every run value is one byte).
+ * segments, so every run value is one byte), and of dictionary indices (read only: older segments
+ * dictionary-encode `op`).
  *
  * The writer emits RLE runs only and merges equal neighbours, so an all-valid column is one run and a
  * vector row costs two runs of repetition levels whatever its dims. The reader yields runs, expanding a
@@ -75,9 +76,10 @@ export class LevelReader {
     private readonly width: number,
     total: number,
   ) {
+    if (width < 1 || width > 30) throw new LevelError(`levels: bit width ${width} out of range`);
     this.pos = start;
     this.remaining = total;
-    this.mask = (1 << width) - 1;
+    this.mask = 2 ** width - 1;
   }
 
   private byte(): number {
@@ -111,7 +113,8 @@ export class LevelReader {
     if (header % 2 === 0) {
       const n = header / 2;
       if (n === 0) throw new LevelError('levels: empty run');
-      const v = this.byte(); // width <= 8: one byte
+      let v = 0;
+      for (let k = 0, mul = 1; k < Math.ceil(this.width / 8); k++, mul *= 256) v += this.byte() * mul;
       if (v > this.mask) throw new LevelError(`levels: value ${v} above the maximum level`);
       this.value = v;
       this.count = Math.min(n, this.remaining);
@@ -125,10 +128,12 @@ export class LevelReader {
     const n = Math.min(groups * 8, this.remaining);
     const vals: number[] = new Array<number>(n);
     for (let i = 0; i < n; i++) {
+      // `width` bits from bit i*width on, least significant first; up to 5 bytes for width 30.
       const bit = i * this.width;
-      const lo = this.bytes[this.pos + (bit >> 3)] as number;
-      const hi = (bit & 7) + this.width > 8 ? (this.bytes[this.pos + (bit >> 3) + 1] as number) : 0;
-      vals[i] = (((hi << 8) | lo) >> (bit & 7)) & this.mask;
+      let acc = 0;
+      for (let k = 0, mul = 1; k <= Math.ceil(((bit & 7) + this.width) / 8) - 1; k++, mul *= 256)
+        acc += (this.bytes[this.pos + (bit >> 3) + k] as number) * mul;
+      vals[i] = Math.floor(acc / 2 ** (bit & 7)) % 2 ** this.width;
     }
     this.pos += nbytes;
     this.remaining -= n;

@@ -122,6 +122,8 @@ class Zstd {
 }
 
 export class ZstdError extends Error {}
+/** The zstd module could not be loaded: the installation, not the data, is at fault. */
+export class ZstdLoadError extends Error {}
 
 let instance: Zstd | undefined;
 
@@ -187,7 +189,14 @@ function load(): Zstd {
 }
 
 function zstd(): Zstd {
-  instance ??= load();
+  if (instance) return instance;
+  try {
+    instance = load();
+  } catch (err) {
+    throw new ZstdLoadError(`[vectordr] cannot load zstd from @bokuweb/zstd-wasm: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
+  }
   return instance;
 }
 
