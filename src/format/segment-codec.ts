@@ -65,18 +65,26 @@ export function encodeSegment(
  * writer's layout (and parquet-wasm's) itself, anything else through parquet-wasm.
  */
 export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 'segment'): SegmentRows {
+  let rows: SegmentRows;
   try {
-    return readSegmentParquet(layout, bytes);
+    rows = readSegmentParquet(layout, bytes);
   } catch (err) {
-    if (err instanceof Unsupported) return decodeSegmentGeneric(layout, bytes, key);
-    if (err instanceof ZstdLoadError) throw err;
-    const why = err instanceof Error ? err.message : String(err);
-    throw new IntegrityError(
-      'SEGMENT_CORRUPT',
-      `Segment ${key} is damaged (${why}); restore it from another copy or take a new snapshot.`,
-      {
-        cause: err,
-      },
-    );
+    if (err instanceof Unsupported) rows = decodeSegmentGeneric(layout, bytes, key);
+    else throw damaged(err, key);
   }
+  // zstd pages carry no checksum: a damaged `op` is caught here, damaged ids, payloads and vectors by
+  // the record digests (restore and verify recompute them).
+  for (const op of rows.ops) {
+    if (op !== 'upsert' && op !== 'delete') throw damaged(new Error(`op ${JSON.stringify(op).slice(0, 40)}`), key);
+  }
+  return rows;
+}
+
+/** `err` as the typed damage error naming `key` (a failure to load zstd is the installation's, passed on). */
+function damaged(err: unknown, key: string): Error {
+  if (err instanceof ZstdLoadError || err instanceof IntegrityError) return err;
+  const why = err instanceof Error ? err.message : String(err);
+  return new IntegrityError('SEGMENT_CORRUPT', `Segment ${key} is damaged (${why}); restore it from another copy or take a new snapshot.`, {
+    cause: err,
+  });
 }

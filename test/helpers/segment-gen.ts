@@ -58,7 +58,7 @@ export function makeSegment(shape: SegmentShape): GeneratedSegment {
       }
       for (let d = 0; d < v.dims; d++) data[i * v.dims + d] = Math.fround((r() - 0.5) * 10 ** Math.floor(r() * 8 - 4));
     }
-    if (n > 0 && r() < 0.1) data[0] = -0; // signed zero survives bytewise
+    if (n > 0 && valid[0] === 1 && r() < 0.1) data[0] = -0; // signed zero survives bytewise
     vectors[v.name] = nulls > 0 ? { dims: v.dims, data, valid } : { dims: v.dims, data };
   }
   let ids: BigInt64Array | string[];

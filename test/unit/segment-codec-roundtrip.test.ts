@@ -4,9 +4,10 @@
  * return the rows that were encoded.
  */
 import fc from 'fast-check';
+import * as parquet from 'parquet-wasm';
 import { describe, expect, it } from 'vitest';
 import { decodeSegmentGeneric, encodeSegmentGeneric } from '../../src/format/parquet/generic-codec.js';
-import { readSegmentParquet } from '../../src/format/parquet/segment-reader.js';
+import { Unsupported, readSegmentParquet } from '../../src/format/parquet/segment-reader.js';
 import { decodeSegment, encodeSegment, type SegmentRows } from '../../src/format/segment-codec.js';
 import { makeSegment, shapeArbitrary, type SegmentShape } from '../helpers/segment-gen.js';
 
@@ -81,5 +82,29 @@ describe('segment codec: direct writer and reader against parquet-wasm', () => {
   it('encodes deterministically: the same rows give the same bytes', () => {
     const { layout, rows } = makeSegment(FIXED[5]!);
     expect(Buffer.from(encodeSegment(layout, rows)).equals(Buffer.from(encodeSegment(layout, rows)))).toBe(true);
+  });
+
+  it('reads Parquet of other shapes (row groups, v2 pages, dictionaries, snappy, small pages) through parquet-wasm', () => {
+    const { layout, rows } = makeSegment({ idType: 'string', dims: [768, 2], rows: 300, nullVectors: true, prev: true, seed: 9 });
+    const old = encodeSegmentGeneric(layout, rows, { vectorCompression: 'none' });
+    const variants: [string, (b: parquet.WriterPropertiesBuilder) => parquet.WriterPropertiesBuilder, boolean][] = [
+      ['row groups of 7 rows', (b) => b.setMaxRowGroupSize(7), false],
+      ['v2 data pages', (b) => b.setWriterVersion(parquet.WriterVersion.V2), false],
+      ['dictionaries everywhere', (b) => b.setDictionaryEnabled(true), false],
+      ['snappy', (b) => b.setCompression(parquet.Compression.SNAPPY), false],
+      // Many small v1 pages, uncompressed, no dictionary: still the direct reader's shape.
+      [
+        '4 KiB pages',
+        (b) => b.setDataPageSizeLimit(4096).setDictionaryEnabled(false).setCompression(parquet.Compression.UNCOMPRESSED),
+        true,
+      ],
+    ];
+    for (const [, props, direct] of variants) {
+      const builder = props(new parquet.WriterPropertiesBuilder());
+      const bytes = parquet.writeParquet(parquet.readParquet(old), builder.build());
+      same(decodeSegment(layout, bytes, 'k'), rows);
+      if (direct) same(readSegmentParquet(layout, bytes), rows);
+      else expect(() => readSegmentParquet(layout, bytes)).toThrow(Unsupported);
+    }
   });
 });
