@@ -103,9 +103,13 @@ step "Kubernetes examples: the OpenAPI documents of k8s.io/kubernetes (Go module
 # test/k8s runs this itself (a no-op once cached); here a first run's download and build get a step of their own.
 scripts/k8s-tools.sh env
 
+step "segment readers: pyarrow and DuckDB (PyPI) into a cached venv, for test/format/foreign-readers.test.ts"
+eval "$(scripts/python-readers.sh env)"
+
 # In CI a required engine suite that skips is a failure. k8s: the Kubernetes example suites (test/k8s);
-# vectordr-cli: the suites that run the built CLI (dist/cli.js, from the build above).
-export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy,k8s,vectordr-cli
+# vectordr-cli: the suites that run the built CLI (dist/cli.js, from the build above); pyreaders: pyarrow
+# and DuckDB reading segments (scripts/python-readers.sh, above).
+export VECTORDR_REQUIRE_ENGINES=pglite,pgvector,pg-replica,milvus,milvus-standalone,weaviate,qdrant-real,s3,toxiproxy,k8s,vectordr-cli,pyreaders
 
 step "start a Pushgateway 1.5.1 and Prometheus 2.42.0 (Debian's packages, unpacked into the cache) on loopback, for test/metrics/"
 # They exercise the servers, not Node: up for this run only, stopped before Node 24's (below).
