@@ -16,6 +16,8 @@ export default defineConfig([
     // The CLI below is built beside the library, into the same folder, at the same time.
     clean: ['!cli.js'],
     target: 'node20',
+    // import.meta.url in the CJS build (src/format/parquet/zstd.ts finds zstd.wasm from it).
+    shims: true,
     splitting: true,
     // Engine clients are optional peers and dependencies are installed: never bundled. apache-arrow is
     // bundled and parquet-wasm's Node build vendored (scripts/package-vendor.ts says why).

@@ -1,27 +1,32 @@
 /**
  * Micro-benchmark of the CPU stages of one snapshot segment, in memory, no database:
- * digestBatch (sha256 per record + JCS payloads), encodeSegment (arrow -> IPC -> parquet-wasm) with
- * the library's writer settings and with alternatives, sha256 of the segment, and decodeSegment.
+ * digestBatch (sha256 per record + JCS payloads), encodeSegment (the direct Parquet writer) beside the
+ * previous apache-arrow -> IPC -> parquet-wasm encoder (encodeSegmentGeneric) and its settings
+ * variants, sha256 of the segment, and decodeSegment (the direct reader) beside decodeSegmentGeneric.
  *
- *   npx tsx bench/segment-encode-micro.ts [--rows 10082] [--dims 768] [--iterations 3]
+ *   npx tsx bench/segment-encode-micro.ts [--rows 1260] [--dims 768] [--iterations 5]
  *
- * The default row count is what snapshot.ts puts in one 32 MiB segment at 768 dims. Vectors are
- * uniform random float32 (like the pgvector benchmark); payloads are ~230-byte JSON objects.
+ * The default row count is what snapshot.ts puts in one 4 MiB segment (its default) at 768 dims.
+ * Vectors are uniform random float32 (like the pgvector benchmark); payloads are ~230-byte JSON
+ * objects. Each stage runs once to warm up, then `iterations` times; the median wall time and the median CPU time
+ * (process.cpuUsage, user + system) are reported.
  */
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { BucketDigest, sha256Hex } from '../src/format/digest.js';
 import { digestBatch } from '../src/format/rows.js';
+import { decodeSegmentGeneric, encodeSegmentGeneric } from '../src/format/parquet/generic-codec.js';
 import { decodeSegment, encodeSegment } from '../src/format/segment-codec.js';
 import { canonicalPayload } from '../src/format/canonical-json.js';
 import type { Payload, RecordBatch, RecordOp } from '../src/model.js';
 
 const { values } = parseArgs({
   options: {
-    rows: { type: 'string', default: '10082' },
+    rows: { type: 'string', default: '1260' },
     dims: { type: 'string', default: '768' },
-    iterations: { type: 'string', default: '3' },
+    iterations: { type: 'string', default: '5' },
   },
 });
 const n = Number(values.rows);
@@ -66,26 +71,35 @@ function arrowTable(batch: RecordBatch, payloadJson: string[], digests: Uint8Arr
   });
 }
 
-function time<T>(fn: () => T): { ms: number; out: T } {
-  let best = Number.POSITIVE_INFINITY;
-  let out!: T;
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number;
+
+function time<T>(fn: () => T): { ms: number; cpuMs: number; out: T } {
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  let out: T = fn(); // warm-up: JIT and first-use costs (zstd module load) are not counted
   for (let i = 0; i < iterations; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     out = fn();
-    best = Math.min(best, performance.now() - t0);
+    walls.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1000);
   }
-  return { ms: best, out };
+  return { ms: median(walls), cpuMs: median(cpus), out };
 }
 
 const batch = makeBatch();
 const rawBytes = n * dims * 4;
 const results: Record<string, unknown>[] = [];
+const r2 = (x: number): number => Math.round(x * 100) / 100;
 const row = (stage: string, ms: number, extra: Record<string, unknown> = {}): void => {
-  results.push({ stage, ms: Math.round(ms * 10) / 10, ...extra });
+  results.push({ stage, ms: Math.round(ms * 100) / 100, ...extra });
   process.stdout.write(`${stage.padEnd(62)} ${ms.toFixed(1).padStart(8)} ms ${Object.keys(extra).length ? JSON.stringify(extra) : ''}\n`);
 };
 
-process.stdout.write(`segment of ${n} rows x ${dims} dims (${(rawBytes / 2 ** 20).toFixed(1)} MiB of float32), best of ${iterations}\n\n`);
+process.stdout.write(
+  `segment of ${n} rows x ${dims} dims (${(rawBytes / 2 ** 20).toFixed(1)} MiB of float32), median of ${iterations}\n\n`,
+);
 
 const canon = time(() => batch.payloads.map(canonicalPayload));
 row('canonicalPayload (JCS) for all rows', canon.ms);
@@ -99,10 +113,34 @@ const { payloadJson, digests } = dig.out;
 
 const segRows = { batch, payloadJson, digests, ops: new Array<RecordOp>(n).fill('upsert') };
 const segLayout = { idType: 'int64' as const, vectors: [{ name: 'embedding', dims }] };
+const mbps = (bytes: number, ms: number): number => Math.round(bytes / 1e6 / (ms / 1000));
 const enc = time(() => encodeSegment(segLayout, segRows));
-row('encodeSegment, library default', enc.ms, { bytes: enc.out.length });
+row('encodeSegment (direct writer), library default', enc.ms, {
+  cpuMs: r2(enc.cpuMs),
+  bytes: enc.out.length,
+  MBps: mbps(enc.out.length, enc.ms),
+});
+const encOld = time(() => encodeSegmentGeneric(segLayout, segRows, { vectorCompression: 'none' }));
+row('encodeSegmentGeneric (arrow + parquet-wasm), library default', encOld.ms, {
+  cpuMs: r2(encOld.cpuMs),
+  bytes: encOld.out.length,
+  MBps: mbps(encOld.out.length, encOld.ms),
+  ratioToDirect: r2(encOld.ms / enc.ms),
+});
 const encZ = time(() => encodeSegment(segLayout, segRows, { vectorCompression: 'zstd' }));
-row("encodeSegment, vectorCompression: 'zstd'", encZ.ms, { bytes: encZ.out.length });
+row("encodeSegment (direct writer), vectorCompression: 'zstd'", encZ.ms, { cpuMs: r2(encZ.cpuMs), bytes: encZ.out.length });
+const encZOld = time(() => encodeSegmentGeneric(segLayout, segRows, { vectorCompression: 'zstd' }));
+row("encodeSegmentGeneric, vectorCompression: 'zstd'", encZOld.ms, { cpuMs: r2(encZOld.cpuMs), bytes: encZOld.out.length });
+const bare = { ...segRows, payloadJson: new Array<string>(n).fill('{}'), batch: { ...batch, payloads: new Array<Payload>(n).fill({}) } };
+const encBare = time(() => encodeSegment(segLayout, bare));
+row('encodeSegment (direct), {} payloads: the vector page alone', encBare.ms, {
+  cpuMs: r2(encBare.cpuMs),
+  vectorMBps: mbps(rawBytes, encBare.ms),
+});
+const memcpy = time(() =>
+  new Uint8Array(rawBytes + 1024).set(new Uint8Array((batch.vectors.embedding as { data: Float32Array }).data.buffer)),
+);
+row('  reference: allocate + memcpy of the float32 bytes', memcpy.ms, { MBps: mbps(rawBytes, memcpy.ms) });
 const sha = time(() => sha256Hex(enc.out));
 row('sha256Hex of the segment (putSegment)', sha.ms);
 
@@ -147,17 +185,31 @@ for (const [name, cfg] of variants) {
 
 const layout = { idType: 'int64' as const, vectors: [{ name: 'embedding', dims }] };
 const dec = time(() => decodeSegment(layout, enc.out));
-row('decodeSegment of the library default (readParquet + IPC + copy + JSON.parse)', dec.ms);
-const rp = time(() => parquet.readParquet(enc.out).intoIPCStream());
+row('decodeSegment (direct reader) of the direct writer', dec.ms, { cpuMs: r2(dec.cpuMs), MBps: mbps(enc.out.length, dec.ms) });
+const decOldFile = time(() => decodeSegment(layout, encOld.out));
+row('decodeSegment (direct reader) of a parquet-wasm segment', decOldFile.ms, { cpuMs: r2(decOldFile.cpuMs) });
+const decOld = time(() => decodeSegmentGeneric(layout, encOld.out));
+row('decodeSegmentGeneric (parquet-wasm + arrow) of a parquet-wasm segment', decOld.ms, {
+  cpuMs: r2(decOld.cpuMs),
+  MBps: mbps(encOld.out.length, decOld.ms),
+  ratioToDirect: r2(decOld.ms / dec.ms),
+});
+const bareBytes = encodeSegment(layout, bare);
+const decBare = time(() => decodeSegment(layout, bareBytes));
+row('decodeSegment (direct), {} payloads: the vector column alone', decBare.ms, {
+  cpuMs: r2(decBare.cpuMs),
+  vectorMBps: mbps(rawBytes, decBare.ms),
+});
+const rp = time(() => parquet.readParquet(encOld.out).intoIPCStream());
 row('  parquet-wasm readParquet + intoIPCStream', rp.ms);
 const dec2 = time(() => decodeSegment(layout, encZ.out));
-row("decodeSegment of vectorCompression: 'zstd'", dec2.ms);
+row("decodeSegment (direct) of vectorCompression: 'zstd'", dec2.ms, { cpuMs: r2(dec2.cpuMs) });
 const zAll = encoded.get('ZSTD, dictionary on, page statistics (parquet-wasm defaults)') as Uint8Array;
 const dec3 = time(() => decodeSegment(layout, zAll));
-row('decodeSegment of all-ZSTD + dictionary + page statistics', dec3.ms);
+row('decodeSegment of all-ZSTD + dictionary + page statistics (parquet-wasm fallback)', dec3.ms);
 const jp = time(() => payloadJson.map((p) => JSON.parse(p) as unknown));
 row('  JSON.parse of all payloads', jp.ms);
 
 process.stdout.write(
-  `\nBENCH_JSON ${JSON.stringify({ bench: 'segment-encode-micro', rows: n, dims, iterations, node: process.version, results })}\n`,
+  `\nBENCH_JSON ${JSON.stringify({ bench: 'segment-encode-micro', rows: n, dims, iterations, node: process.version, load: loadavg().map((l) => Math.round(l * 100) / 100), results })}\n`,
 );

@@ -54,8 +54,8 @@ const EXPORTS = {
 
 function wasmPath(): string {
   // The package's "exports" map exposes only its entry; zstd.wasm sits beside the CommonJS entry.
-  const here = typeof __filename === 'string' ? __filename : import.meta.url;
-  return join(dirname(createRequire(here).resolve('@bokuweb/zstd-wasm')), 'zstd.wasm');
+  // (tsup's shims give the CommonJS build an import.meta.url.)
+  return join(dirname(createRequire(import.meta.url).resolve('@bokuweb/zstd-wasm')), 'zstd.wasm');
 }
 
 class Zstd {
