@@ -7,9 +7,8 @@
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
 import { IntegrityError } from '../../errors.js';
-import type { RecordOp, VectorColumn } from '../../model.js';
+import type { Payload, RecordOp, VectorColumn } from '../../model.js';
 import { parsePayload } from '../canonical-json.js';
-import type { Payload } from '../../model.js';
 import { type EncodeOptions, type SegmentLayout, type SegmentRows, VECTOR_COLUMN_PREFIX } from './segment-types.js';
 
 function validityBitmap(valid: Uint8Array): { bitmap: Uint8Array; nullCount: number } {

@@ -99,8 +99,8 @@ class Zstd {
   }
 
   /**
-   * Compresses `parts` (concatenated) into one zstd frame. `write` may fill the source directly in wasm
-   * memory instead: it gets the view to write `size` bytes into.
+   * Compresses `size` bytes into one zstd frame; `write` puts them straight into wasm memory (the
+   * view it gets), so the source is never copied there.
    */
   compress(size: number, write: (into: Uint8Array) => void): Uint8Array {
     const bound = this.w.compressBound(size);
@@ -110,7 +110,7 @@ class Zstd {
     return this.heap().slice(base + size, base + size + n);
   }
 
-  /** Decompresses one frame that must yield exactly `size` bytes, into `out` (at `offset`) or a new array. */
+  /** Decompresses one frame that must yield exactly `size` bytes. */
   decompress(src: Uint8Array, size: number): Uint8Array {
     const base = this.reserve(src.length + size);
     this.heap().set(src, base);
