@@ -14,11 +14,12 @@ import { encodeSegment, type SegmentLayout, type SegmentRows } from '../../src/f
 import { engineAvailable } from '../helpers/engines.js';
 import { makeSegment, type SegmentShape } from '../helpers/segment-gen.js';
 
-const SHAPES: SegmentShape[] = [
+const SHAPES: (SegmentShape & { zstdVectors?: boolean })[] = [
   { idType: 'int64', dims: [768, 1], rows: 60, nullVectors: true, prev: true, seed: 21 },
   { idType: 'string', dims: [4096], rows: 5, nullVectors: false, prev: false, seed: 22 },
   { idType: 'uuid', dims: [3, 16, 2], rows: 33, nullVectors: true, prev: false, seed: 23 },
   { idType: 'int64', dims: [8], rows: 0, nullVectors: false, prev: false, seed: 24 },
+  { idType: 'int64', dims: [768, 2], rows: 40, nullVectors: true, prev: true, seed: 25, zstdVectors: true },
 ];
 
 const dir = mkdtempSync(join(tmpdir(), 'vdr-foreign-'));
@@ -26,7 +27,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const segments = SHAPES.map((shape, i) => {
   const { layout, rows } = makeSegment(shape);
-  const bytes = encodeSegment(layout, rows);
+  const bytes = encodeSegment(layout, rows, { vectorCompression: shape.zstdVectors ? 'zstd' : 'none' });
   const file = join(dir, `segment-${i}.parquet`);
   writeFileSync(file, bytes);
   return { shape, layout, rows, bytes, file };
