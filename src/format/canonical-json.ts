@@ -107,7 +107,12 @@ function exactNumber(token: string): number | JsonNumber {
  * Keys such as "__proto__" become own properties.
  */
 export function parseExactJson(text: string): PayloadValue {
-  if (!MAYBE_INEXACT.test(text) || !mayBeInexact(text)) return JSON.parse(text) as PayloadValue;
+  if (!MAYBE_INEXACT.test(text)) return JSON.parse(text) as PayloadValue;
+  const value = JSON.parse(text) as PayloadValue;
+  // Canonical text (every stored payload) that JSON.stringify writes back unchanged held only numbers in
+  // their shortest round-trip form: nothing was changed. Two native calls, where the token check below
+  // also fires on digits inside strings (timestamps, ids) and sends such payloads to the slower parser.
+  if (JSON.stringify(value) === text || !mayBeInexact(text)) return value;
   return losslessParse(text, null, exactNumber) as PayloadValue;
 }
 

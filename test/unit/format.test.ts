@@ -106,6 +106,23 @@ describe('exact payloads (format v2)', () => {
     );
   });
 
+  it('reads canonical text with digits inside strings exactly, and with inexact numbers beside them', () => {
+    const ts = '{"created":"2024-02-21T00:24:07.000000Z","score":0.8946277499198914,"title":"Doc 1.50 9007199254740993"}';
+    expect(canonicalPayload(parsePayload(ts))).toBe(ts);
+    expect(parsePayload(ts).score).toBe(0.8946277499198914);
+    const mixed = '{"created":"2024-02-21T00:24:07.000000Z","n":9007199254740993,"z":-0}';
+    const back = parsePayload(mixed);
+    expect(back.n).toEqual(new JsonNumber('9007199254740993'));
+    expect(canonicalPayload(back)).toBe(mixed);
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string(), (v, s) => {
+        const text = canonicalPayload({ s: `${s}T00:24:07.000000Z`, v } as Payload);
+        expect(canonicalPayload(parsePayload(text))).toBe(text);
+      }),
+      { seed: 9, numRuns: 500 },
+    );
+  });
+
   it('a JsonNumber serialises as the nearest float64 for engines without exact numbers', () => {
     expect(JSON.stringify({ n: new JsonNumber('9007199254740993'), m: new JsonNumber('1e400') })).toBe(
       '{"n":9007199254740992,"m":"1e400"}',
