@@ -93,7 +93,8 @@ export class BatchBuilder {
       vectors[name] = this.anyNull[v] ? { dims, data, valid: (this.valid[v] as Uint8Array).slice(0, n) } : { dims, data };
     });
     const ids = schema.idType === 'int64' ? BigInt64Array.from(this.ids as bigint[]) : (this.ids as string[]);
-    const batch: RecordBatch = { length: n, ids, vectors, payloads: this.payloads };
+    // Every buffer is this batch's own (fresh ids, vector buffers handed over whole): it may move to a worker.
+    const batch: RecordBatch = { length: n, ids, vectors, payloads: this.payloads, exclusive: true };
     this.n = 0;
     this.ids = [];
     this.payloads = [];
