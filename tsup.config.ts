@@ -8,7 +8,11 @@ const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { versio
 export default defineConfig([
   {
     // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3, metrics.
-    entry: buildEntries(),
+    // The segment worker (src/parallel/segment-pool.ts) is a file of its own, found beside the chunks.
+    entry: { ...buildEntries(), 'segment-worker': 'src/parallel/segment-worker.ts' },
+    // import.meta.url in the CommonJS build too: the segment pool finds its worker file from it, and
+    // src/format/parquet/zstd.ts its zstd.wasm.
+    shims: true,
     format: ['esm', 'cjs'],
     dts: true,
     // No source maps in the package: they were 2.4 MB of its 4.4 MB, for code that ships unminified.
@@ -16,8 +20,6 @@ export default defineConfig([
     // The CLI below is built beside the library, into the same folder, at the same time.
     clean: ['!cli.js'],
     target: 'node20',
-    // import.meta.url in the CJS build (src/format/parquet/zstd.ts finds zstd.wasm from it).
-    shims: true,
     splitting: true,
     // Engine clients are optional peers and dependencies are installed: never bundled. apache-arrow is
     // bundled and parquet-wasm's Node build vendored (scripts/package-vendor.ts says why).
