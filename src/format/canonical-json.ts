@@ -122,3 +122,37 @@ export function parsePayload(text: string): Payload {
   if (p === null || typeof p !== 'object' || Array.isArray(p) || p instanceof JsonNumber) return p as unknown as Payload;
   return Object.setPrototypeOf(p, null) as Payload;
 }
+
+/**
+ * True when every object of a parsed JSON value lists its keys in strictly increasing UTF-16
+ * code-unit order, and the value holds no JsonNumber and no -0: then JSON.stringify writes exactly
+ * its canonical text (JavaScript enumerates array-index keys first, but sorted keys put them first
+ * too only when that is their code-unit order, which this checks).
+ */
+function sortedPlain(v: PayloadValue): boolean {
+  if (typeof v !== 'object' || v === null) return !(v === 0 && 1 / v < 0);
+  if (v instanceof JsonNumber) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!sortedPlain(x)) return false;
+    return true;
+  }
+  let last: string | undefined;
+  for (const k in v) {
+    if (last !== undefined && !(last < k)) return false;
+    if (!sortedPlain(v[k] as PayloadValue)) return false;
+    last = k;
+  }
+  return true;
+}
+
+/**
+ * Whether `text` is the canonical JSON of `payload` (`parsePayload(text)`): what verify asks of every
+ * stored payload. Exactly `canonicalPayload(payload) === text`, but where the keys are already in
+ * order (every payload vectordr wrote) one JSON.stringify answers it, with no sorted copy made.
+ */
+export function isCanonicalPayload(payload: Payload | undefined, text: string): boolean {
+  if (typeof payload === 'object' && payload !== null && !Array.isArray(payload) && sortedPlain(payload)) {
+    return JSON.stringify(payload) === text;
+  }
+  return canonicalPayload(payload ?? {}) === text;
+}
