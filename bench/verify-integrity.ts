@@ -22,6 +22,7 @@ import { sha256Hex } from '../src/format/digest.js';
 import { decodeSegment, segmentLayout } from '../src/format/segment-codec.js';
 import type { CollectionSchema, RecordBatch } from '../src/model.js';
 import { isCanonicalPayload } from '../src/format/canonical-json.js';
+import { SegmentPool } from '../src/parallel/segment-pool.js';
 import { type Repository, openRepository } from '../src/repository/repository.js';
 import { fsStorage } from '../src/storage/fs-storage.js';
 import { MB, benchSize, codeVersion, fmtMs, log, machineInfo, median } from './bench-lib.js';
@@ -106,6 +107,15 @@ interface Run {
   cpuS: number;
 }
 
+/** What starting (and stopping) a pool of `workers` threads costs, part of every verify on workers. */
+async function poolStart(workers: number): Promise<Run> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await (await SegmentPool.open(workers)).close();
+  const c = process.cpuUsage(c0);
+  return { ms: performance.now() - t0, cpuS: (c.user + c.system) / 1e6 };
+}
+
 async function timedVerify(repo: Repository, workers: number): Promise<Run> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -161,7 +171,13 @@ async function main(): Promise<void> {
       if (kind === 'plaintext') result.split = await split(repo, dir);
       for (const w of workerCounts) {
         const runs: Run[] = [];
-        for (let r = 0; r < repeat; r++) runs.push(await timedVerify(repo, w));
+        const starts: Run[] = [];
+        for (let r = 0; r < repeat; r++) {
+          runs.push(await timedVerify(repo, w));
+          if (w > 0) starts.push(await poolStart(w));
+        }
+        const start =
+          starts.length > 0 ? { ms: median(starts.map((x) => x.ms)), cpuS: median(starts.map((x) => x.cpuS)) } : { ms: 0, cpuS: 0 };
         const ms = median(runs.map((x) => x.ms));
         const cpuS = median(runs.map((x) => x.cpuS));
         const row = {
@@ -173,10 +189,17 @@ async function main(): Promise<void> {
           medianCpuS: Math.round(cpuS * 100) / 100,
           mbPerS: Math.round(bytes / MB / (ms / 1000)),
           mbPerCpuS: Math.round(bytes / MB / cpuS),
+          /** The pool's start and stop alone (threads loading their modules), and the figures without it. */
+          poolStartMs: Math.round(start.ms),
+          poolStartCpuS: Math.round(start.cpuS * 100) / 100,
+          mbPerCpuSWithoutStart: Math.round(bytes / MB / (cpuS - start.cpuS)),
           runs,
         };
         table.push(row);
-        log(`${kind} workers=${w}: ${fmtMs(ms)} wall, ${cpuS.toFixed(2)} s CPU: ${row.mbPerS} MB/s, ${row.mbPerCpuS} MB/s per core`);
+        log(
+          `${kind} workers=${w}: ${fmtMs(ms)} wall, ${cpuS.toFixed(2)} s CPU: ${row.mbPerS} MB/s, ${row.mbPerCpuS} MB/s per core ` +
+            `(pool start ${start.cpuS.toFixed(2)} s CPU; without it ${row.mbPerCpuSWithoutStart} MB/s per core)`,
+        );
       }
     }
     result.verify = table;

@@ -92,7 +92,8 @@ function check(job: VerifyJob): VerifyOutcome {
     const digest = stored.subarray(at, at + 32);
     const b = recomputed.buckets[i] as number;
     if (rows.ops[i] === 'delete') {
-      if (digest.some((x) => x !== 0)) throw new Problem('DIGEST_MISMATCH', `Segment ${key} row ${i}: a delete row with a non-zero digest.`);
+      if (digest.some((x) => x !== 0))
+        throw new Problem('DIGEST_MISMATCH', `Segment ${key} row ${i}: a delete row with a non-zero digest.`);
     } else {
       for (let k = 0; k < 32; k++) {
         if (stored[at + k] !== recomputed.digests[at + k]) {

@@ -201,7 +201,12 @@ class SegmentChecker {
     const pool = this.#pool ? await this.#pool : undefined;
     const window = Math.max(pool?.workers ?? 0, 1) + 1;
     const link = manifest.kind === 'incremental';
-    const job = { layout: segmentLayout(manifest.schema), order: digestVectorOrder(manifest.schema), buckets: manifest.digest.buckets, link };
+    const job = {
+      layout: segmentLayout(manifest.schema),
+      order: digestVectorOrder(manifest.schema),
+      buckets: manifest.digest.buckets,
+      link,
+    };
     const outcomes: Promise<Checked>[] = [];
     const start = (ref: SegmentRef): Promise<Checked> => {
       const key = `${ref.key}${link ? ' link' : ''}`;
@@ -220,11 +225,17 @@ class SegmentChecker {
     }
   }
 
-  async #checkOne(ref: SegmentRef, shape: Omit<VerifyJob, 'key' | 'bytes' | 'sha256' | 'rows'>, pool: SegmentPool | undefined): Promise<Checked> {
+  async #checkOne(
+    ref: SegmentRef,
+    shape: Omit<VerifyJob, 'key' | 'bytes' | 'sha256' | 'rows'>,
+    pool: SegmentPool | undefined,
+  ): Promise<Checked> {
     const load = async (): Promise<VerifyJob | { problem: IntegrityProblem }> => {
       try {
         // loadSegment leaves the SHA-256 to the job (on a worker); getSegment checks it here.
-        const bytes = this.#repo.loadSegment ? await this.#repo.loadSegment(ref, this.#signal) : await this.#repo.getSegment(ref, this.#signal);
+        const bytes = this.#repo.loadSegment
+          ? await this.#repo.loadSegment(ref, this.#signal)
+          : await this.#repo.getSegment(ref, this.#signal);
         return { ...shape, key: ref.key, bytes, sha256: this.#repo.loadSegment ? ref.sha256 : undefined, rows: ref.rows };
       } catch (err) {
         if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
