@@ -21,7 +21,7 @@ import { digestVectorOrder, hashRecords } from '../src/format/rows.js';
 import { sha256Hex } from '../src/format/digest.js';
 import { decodeSegment, segmentLayout } from '../src/format/segment-codec.js';
 import type { CollectionSchema, RecordBatch } from '../src/model.js';
-import { isCanonicalPayload } from '../src/format/canonical-json.js';
+import { canonicalPayload } from '../src/format/canonical-json.js';
 import { SegmentPool } from '../src/parallel/segment-pool.js';
 import { type Repository, openRepository } from '../src/repository/repository.js';
 import { fsStorage } from '../src/storage/fs-storage.js';
@@ -145,7 +145,9 @@ async function split(repo: Repository, dir: string): Promise<Record<string, numb
     out.sha256 = (out.sha256 as number) - t + (t = cpu());
     const seg = decodeSegment(layout, bytes, ref.key);
     out.decode = (out.decode as number) - t + (t = cpu());
-    for (let i = 0; i < seg.payloadJson.length; i++) isCanonicalPayload(seg.batch.payloads[i], seg.payloadJson[i] as string);
+    for (let i = 0; i < seg.payloadJson.length; i++) {
+      if (canonicalPayload(seg.batch.payloads[i] ?? {}) !== seg.payloadJson[i]) throw new Error(`${ref.key} row ${i}: not canonical`);
+    }
     out.canonical = (out.canonical as number) - t + (t = cpu());
     hashRecords(layout.idType, order, seg.batch, seg.payloadJson, manifest.digest.buckets);
     out.digests = (out.digests as number) - t + cpu();

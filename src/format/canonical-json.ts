@@ -34,6 +34,40 @@ function sortedCopy(v: PayloadValue): PayloadValue | undefined {
   return out;
 }
 
+/**
+ * True when JSON.stringify writes `v` as JCS: object keys already in UTF-16 order and none
+ * array-index-like, no JsonNumber, no -0, nothing JSON.stringify would change (undefined members,
+ * functions, toJSON). A check without a copy; sortedCopy handles everything else.
+ */
+function inCanonicalOrder(v: PayloadValue): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return v !== 0 || 1 / v > 0;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!inCanonicalOrder(v[i] as PayloadValue)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== null && proto !== Object.prototype) return false; // JsonNumber, Date, ... (toJSON)
+  let prev: string | undefined;
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) return false;
+    if ((prev !== undefined && !(prev < k)) || ARRAY_INDEX.test(k)) return false;
+    if (!inCanonicalOrder((v as Record<string, PayloadValue>)[k] as PayloadValue)) return false;
+    prev = k;
+  }
+  return true;
+}
+
 /** The general writer: JCS, with a JsonNumber written as its text. Undefined members are skipped, as JSON.stringify does. */
 function write(v: PayloadValue | undefined): string | undefined {
   if (v === undefined) return undefined;
@@ -61,6 +95,9 @@ function write(v: PayloadValue | undefined): string | undefined {
  * JsonNumber take the general writer, because JavaScript enumerates those keys numerically first.
  */
 export function canonicalPayload(payload: Payload): string {
+  // Most payloads are built with their keys in order already (an adapter inserts columns sorted):
+  // then JSON.stringify writes them as they are, without a sorted copy.
+  if (inCanonicalOrder(payload)) return JSON.stringify(payload);
   const sorted = sortedCopy(payload);
   if (sorted !== undefined) return JSON.stringify(sorted);
   return write(payload) ?? '{}';
@@ -121,38 +158,4 @@ export function parsePayload(text: string): Payload {
   const p = parseExactJson(text);
   if (p === null || typeof p !== 'object' || Array.isArray(p) || p instanceof JsonNumber) return p as unknown as Payload;
   return Object.setPrototypeOf(p, null) as Payload;
-}
-
-/**
- * True when every object of a parsed JSON value lists its keys in strictly increasing UTF-16
- * code-unit order, and the value holds no JsonNumber and no -0: then JSON.stringify writes exactly
- * its canonical text (JavaScript enumerates array-index keys first, but sorted keys put them first
- * too only when that is their code-unit order, which this checks).
- */
-function sortedPlain(v: PayloadValue): boolean {
-  if (typeof v !== 'object' || v === null) return !(v === 0 && 1 / v < 0);
-  if (v instanceof JsonNumber) return false;
-  if (Array.isArray(v)) {
-    for (const x of v) if (!sortedPlain(x)) return false;
-    return true;
-  }
-  let last: string | undefined;
-  for (const k in v) {
-    if (last !== undefined && !(last < k)) return false;
-    if (!sortedPlain(v[k] as PayloadValue)) return false;
-    last = k;
-  }
-  return true;
-}
-
-/**
- * Whether `text` is the canonical JSON of `payload` (`parsePayload(text)`): what verify asks of every
- * stored payload. Exactly `canonicalPayload(payload) === text`, but where the keys are already in
- * order (every payload vectordr wrote) one JSON.stringify answers it, with no sorted copy made.
- */
-export function isCanonicalPayload(payload: Payload | undefined, text: string): boolean {
-  if (typeof payload === 'object' && payload !== null && !Array.isArray(payload) && sortedPlain(payload)) {
-    return JSON.stringify(payload) === text;
-  }
-  return canonicalPayload(payload ?? {}) === text;
 }

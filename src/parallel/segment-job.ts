@@ -4,7 +4,8 @@
  * needs nothing but its input, so it runs the same on the main thread or in a worker
  * (segment-pool.ts); a worker receives it by structured clone and sends the product back by transfer.
  */
-import type { RecordOp, VectorColumn } from '../model.js';
+import type { RecordOp, VectorColumn, VectorField } from '../model.js';
+import { validateBatchVectors } from '../validate.js';
 import { sha256Hex } from '../format/digest.js';
 import { hashRecords } from '../format/rows.js';
 import { type SegmentLayout, encodeSegment } from '../format/segment-codec.js';
@@ -22,6 +23,8 @@ export interface SegmentJob {
   payloadJson: string[];
   ops: RecordOp[];
   vectorCompression: 'none' | 'zstd';
+  /** Vectors are checked (dims, finite, nulls) before anything else; a failure is the job's InvalidInputError. */
+  check?: { fields: Pick<VectorField, 'name' | 'dims' | 'nullable'>[]; plugin: string };
 }
 
 export interface SegmentProduct {
@@ -36,6 +39,7 @@ export interface SegmentProduct {
 
 export function runSegmentJob(job: SegmentJob): SegmentProduct {
   const batch = { length: job.length, ids: job.ids, vectors: job.vectors, payloads: [] };
+  if (job.check) validateBatchVectors(batch, job.check.fields, job.check.plugin);
   const { digests, buckets } = hashRecords(job.layout.idType, job.order, batch, job.payloadJson, job.buckets);
   const bytes = encodeSegment(
     job.layout,

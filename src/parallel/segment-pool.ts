@@ -11,6 +11,16 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
+import {
+  ConflictError,
+  type ErrorCategory,
+  type ErrorCode,
+  IntegrityError,
+  InvalidInputError,
+  NotFoundError,
+  PermissionError,
+  VectordrError,
+} from '../errors.js';
 import { type SegmentJob, type SegmentProduct, runSegmentJob } from './segment-job.js';
 import { type VerifyJob, type VerifyOutcome, runVerifyJob } from './verify-job.js';
 
@@ -100,14 +110,14 @@ export class SegmentPool {
   }
 
   #listen(slot: Slot): void {
-    slot.worker.on('message', (m: { id?: number; product?: unknown; error?: { name: string; message: string } }) => {
+    slot.worker.on('message', (m: { id?: number; product?: unknown; error?: WorkerError }) => {
       if (m.id === undefined) return;
       const p = this.#pending.get(m.id);
       if (!p) return;
       this.#pending.delete(m.id);
       slot.busy--;
       if (m.product) p.resolve(m.product);
-      else p.reject(Object.assign(new Error(m.error?.message ?? 'segment worker failed'), { name: m.error?.name ?? 'Error' }));
+      else p.reject(rebuildError(m.error));
     });
     const fail = (err: Error): void => {
       slot.failed = err;
@@ -163,6 +173,29 @@ export class SegmentPool {
     this.#pending.clear();
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
+}
+
+/** An error as a worker sends it: a vectordr error keeps its class, code and details. */
+interface WorkerError {
+  name: string;
+  message: string;
+  vectordr?: { code: ErrorCode; category: ErrorCategory; reason: string; plugin: string; details: Record<string, unknown> };
+}
+
+const BY_CATEGORY: Partial<Record<ErrorCategory, typeof InvalidInputError>> = {
+  'invalid-input': InvalidInputError,
+  integrity: IntegrityError,
+  conflict: ConflictError,
+  'not-found': NotFoundError,
+  permission: PermissionError,
+};
+
+function rebuildError(e: WorkerError | undefined): Error {
+  if (!e) return new Error('segment worker failed');
+  const v = e.vectordr;
+  if (!v) return Object.assign(new Error(e.message), { name: e.name });
+  const Known = BY_CATEGORY[v.category];
+  return Known ? new Known(v.code, v.reason, { plugin: v.plugin, details: v.details }) : new VectordrError(v.code, v.category, v.reason, v);
 }
 
 function transferList(job: SegmentJob): ArrayBuffer[] {

@@ -3,6 +3,7 @@
  * transfers the products back. Built as its own file (dist/segment-worker.js, tsup.config.ts).
  */
 import { parentPort } from 'node:worker_threads';
+import { VectordrError } from '../errors.js';
 import { type SegmentJob, runSegmentJob } from './segment-job.js';
 import { type VerifyJob, runVerifyJob } from './verify-job.js';
 
@@ -27,7 +28,11 @@ if (port) {
       }
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
-      port.postMessage({ id, error: { name: e.name, message: e.message } });
+      const vectordr =
+        e instanceof VectordrError
+          ? { code: e.code, category: e.category, reason: e.reason, plugin: e.plugin, details: e.details }
+          : undefined;
+      port.postMessage({ id, error: { name: e.name, message: e.message, vectordr } });
     }
   });
   port.postMessage({ ready: true });

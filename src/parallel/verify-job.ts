@@ -8,7 +8,7 @@
  * It never throws because of what a segment holds: a segment failing any check is a `problem`.
  */
 import { VectordrError } from '../errors.js';
-import { isCanonicalPayload } from '../format/canonical-json.js';
+import { canonicalPayload } from '../format/canonical-json.js';
 import { BucketDigest, type BucketDigestJson, sha256Hex } from '../format/digest.js';
 import { hashRecords } from '../format/rows.js';
 import { type SegmentLayout, type SegmentRows, decodeSegment } from '../format/segment-codec.js';
@@ -73,7 +73,8 @@ function check(job: VerifyJob): VerifyOutcome {
   const n = rows.batch.length;
   if (n !== job.rows) throw new Problem('SEGMENT_CORRUPT', `Segment ${key} holds ${n} rows, the manifest says ${job.rows}.`);
   for (let i = 0; i < n; i++) {
-    if (!isCanonicalPayload(rows.batch.payloads[i], rows.payloadJson[i] as string)) {
+    // A payload already in key order (every one vectordr writes) is one JSON.stringify, no sorted copy.
+    if (canonicalPayload(rows.batch.payloads[i] ?? {}) !== rows.payloadJson[i]) {
       throw new Problem('DIGEST_MISMATCH', `Segment ${key} row ${i} has a payload that is not canonical JSON.`);
     }
   }

@@ -23,7 +23,6 @@ import type { RecordBatch, RecordOp } from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { SnapshotStore } from '../repository/ports.js';
-import { validateBatchVectors } from '../validate.js';
 import { ExternalSorter } from '../chain/external-sort.js';
 import { IndexWriter, decodeIndexValue, encodeIndexValue } from '../format/delta-index.js';
 import { idBytes } from '../format/digest.js';
@@ -126,8 +125,8 @@ export async function snapshotUnderLock(
 
     const flush = async (): Promise<void> => {
       if (pendingRows === 0) return;
-      // Batches assembled here are this run's own: their buffers can move to a worker without a copy.
-      const owned = pending.length > 1;
+      // A batch assembled here, or one the adapter says is its own: its buffers can move to a worker without a copy.
+      const owned = pending.length > 1 || pending[0]?.exclusive === true;
       const batch = concatBatches(schema.idType, layout.vectors, pending);
       pending = [];
       pendingRows = 0;
@@ -144,6 +143,7 @@ export async function snapshotUnderLock(
         payloadJson: batch.payloads.map(canonicalPayload),
         ops: new Array<RecordOp>(batch.length).fill('upsert'),
         vectorCompression: opts.vectorCompression,
+        check: { fields: schema.vectors, plugin: adapter.engine },
       };
       // Index keys are taken before the ids may move to a worker.
       const keys = index
@@ -181,7 +181,7 @@ export async function snapshotUnderLock(
     const loopStart = performance.now();
     for await (const batch of session.batches()) {
       throwIfAborted(signal);
-      validateBatchVectors(batch, schema.vectors, adapter.engine);
+      // Vectors are validated by the segment job (src/parallel/segment-job.ts), on a worker when there is one.
       rows += batch.length;
       progress.rows = rows;
       let offset = 0;

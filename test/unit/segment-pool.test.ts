@@ -12,6 +12,7 @@ import { fsStorage } from '../../src/storage/fs-storage.js';
 import { SegmentPool } from '../../src/parallel/segment-pool.js';
 import { type SegmentJob, runSegmentJob } from '../../src/parallel/segment-job.js';
 import { segmentLayout } from '../../src/format/segment-codec.js';
+import { InvalidInputError } from '../../src/errors.js';
 import { openPglite } from '../helpers/pglite.js';
 import { tempDir } from '../helpers/repository.js';
 
@@ -62,6 +63,28 @@ describe('segment pool', () => {
       const bad = { ...job(3, 1), order: ['missing'] };
       await expect(pool.run(bad)).rejects.toThrow(/./);
       expect((await pool.run(job(3, 1))).sha256).toBe(runSegmentJob(job(3, 1)).sha256);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a vector a worker refuses fails with the same typed error as on the main thread', async () => {
+    const pool = await SegmentPool.open(1);
+    try {
+      const bad = job(3, 1);
+      (bad.vectors.e?.data as Float32Array)[5] = Number.NaN;
+      const check = { fields: [{ name: 'e', dims: 4, nullable: true }], plugin: 'test' };
+      const inline = (() => {
+        try {
+          runSegmentJob({ ...bad, check });
+        } catch (err) {
+          return err;
+        }
+      })();
+      const err = await pool.run({ ...bad, check }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidInputError);
+      expect(err).toMatchObject({ code: 'INVALID_VECTOR', plugin: 'test', details: { field: 'e', row: 1 } });
+      expect((err as Error).message).toBe((inline as Error).message);
     } finally {
       await pool.close();
     }
