@@ -40,9 +40,11 @@ export function idFromBytes(idType: IdType, b: Uint8Array): Id {
 }
 
 export function bucketOf(idB: Uint8Array, buckets: number): number {
-  // crypto.hash: a one-shot digest, about twice as fast as createHash for a short id.
-  const h = hash('sha256', idB, 'buffer');
-  return h.readUInt32BE(0) % buckets;
+  // crypto.hash, a one-shot digest, as a 'binary' (latin1) string, one char per byte: 0.33 µs for an id where
+  // createHash takes ~2 µs and a 'buffer' result ~1.2 µs (allocating the Buffer is most of it).
+  const h = hash('sha256', idB, 'binary');
+  const top = ((h.charCodeAt(0) << 24) | (h.charCodeAt(1) << 16) | (h.charCodeAt(2) << 8) | h.charCodeAt(3)) >>> 0;
+  return top % buckets;
 }
 
 const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

@@ -22,9 +22,13 @@ import {
   VectordrError,
 } from '../errors.js';
 import { type SegmentJob, type SegmentProduct, runSegmentJob } from './segment-job.js';
+import { type VerifyJob, type VerifyOutcome, runVerifyJob } from './verify-job.js';
+
+/** What a worker runs: `encode` a segment (segment-job.ts) or `verify` one (verify-job.ts). */
+export type JobKind = 'encode' | 'verify';
 
 interface Pending {
-  resolve: (p: SegmentProduct) => void;
+  resolve: (p: unknown) => void;
   reject: (e: Error) => void;
   slot: Slot;
 }
@@ -106,7 +110,7 @@ export class SegmentPool {
   }
 
   #listen(slot: Slot): void {
-    slot.worker.on('message', (m: { id?: number; product?: SegmentProduct; error?: WorkerError }) => {
+    slot.worker.on('message', (m: { id?: number; product?: unknown; error?: WorkerError }) => {
       if (m.id === undefined) return;
       const p = this.#pending.get(m.id);
       if (!p) return;
@@ -136,20 +140,30 @@ export class SegmentPool {
    * detached here afterwards); otherwise they are copied.
    */
   run(job: SegmentJob, transfer = false): Promise<SegmentProduct> {
+    return this.#run('encode', job, transfer ? transferList(job) : [], runSegmentJob);
+  }
+
+  /** Verifies one segment (verify-job.ts); its bytes move to the thread (detached here afterwards). */
+  verify(job: VerifyJob): Promise<VerifyOutcome> {
+    const whole = job.bytes.buffer instanceof ArrayBuffer && job.bytes.buffer.byteLength === job.bytes.byteLength;
+    return this.#run('verify', job, whole ? [job.bytes.buffer as ArrayBuffer] : [], runVerifyJob);
+  }
+
+  #run<J, P>(kind: JobKind, job: J, transfer: ArrayBuffer[], inline: (job: J) => P): Promise<P> {
     const live = this.#slots.filter((s) => !s.failed);
     if (live.length === 0) {
       try {
-        return Promise.resolve(runSegmentJob(job));
+        return Promise.resolve(inline(job));
       } catch (err) {
         return Promise.reject(err as Error);
       }
     }
     const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.#next++;
-    return new Promise<SegmentProduct>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, slot });
+    return new Promise<P>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (p: unknown) => void, reject, slot });
       slot.busy++;
-      slot.worker.postMessage({ id, job }, transfer ? transferList(job) : []);
+      slot.worker.postMessage({ id, kind, job }, transfer);
     });
   }
 

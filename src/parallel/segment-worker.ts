@@ -5,17 +5,21 @@
 import { parentPort } from 'node:worker_threads';
 import { VectordrError } from '../errors.js';
 import { type SegmentJob, runSegmentJob } from './segment-job.js';
+import { type VerifyJob, runVerifyJob } from './verify-job.js';
 
-export interface JobMessage {
-  id: number;
-  job: SegmentJob;
-}
+/** A job of either kind (segment-pool.ts `JobKind`). */
+export type JobMessage = { id: number; kind: 'encode'; job: SegmentJob } | { id: number; kind: 'verify'; job: VerifyJob };
 
 const port = parentPort;
 if (port) {
-  port.on('message', ({ id, job }: JobMessage) => {
+  port.on('message', (m: JobMessage) => {
+    const { id } = m;
     try {
-      const product = runSegmentJob(job);
+      if (m.kind === 'verify') {
+        port.postMessage({ id, product: runVerifyJob(m.job) }); // a few KB of bucket sums: copied
+        return;
+      }
+      const product = runSegmentJob(m.job);
       const message = { id, product };
       try {
         port.postMessage(message, transferable(product.bytes, product.digests, product.buckets));

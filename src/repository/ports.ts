@@ -60,6 +60,12 @@ export interface SegmentReader {
   statSegment(ref: SegmentRef): Promise<number | undefined>;
   /** Reads a segment and checks its size and SHA-256 (and its address, when encrypted). */
   getSegment(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * `getSegment` without the SHA-256 check, which is left to the caller: verify runs it on a worker
+   * thread with the rest of the segment's checks (size, and when encrypted authentication and
+   * address, are checked here). Without it, verify reads with `getSegment`.
+   */
+  loadSegment?(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array>;
 }
 
 /** Segment writes (restic's `SaverUnpacked`). */

@@ -257,7 +257,7 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     return missing;
   }
 
-  async getSegment(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array> {
+  async loadSegment(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array> {
     if (
       this.#cipher
         ? !/^data\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(ref.key) || ref.key.slice(5, 7) !== ref.key.slice(8, 10)
@@ -295,6 +295,11 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
         { details: { key: ref.key } },
       );
     }
+    return bytes;
+  }
+
+  async getSegment(ref: SegmentRef, signal?: AbortSignal): Promise<Uint8Array> {
+    const bytes = await this.loadSegment(ref, signal);
     const actual = sha256Hex(bytes);
     if (actual !== ref.sha256) {
       throw new IntegrityError(

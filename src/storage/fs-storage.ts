@@ -60,7 +60,11 @@ export class FsStorage implements Storage {
     const file = this.resolve(key);
     throwIfAborted(options.signal);
     try {
-      if (!options.range) return new Uint8Array(await fs.readFile(file, { signal: options.signal }));
+      if (!options.range) {
+        // A view, not a copy: a segment's 4 MiB copied again cost verify a page-faulting copy per read.
+        const whole = await fs.readFile(file, { signal: options.signal });
+        return new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength);
+      }
       const fh = await fs.open(file, 'r');
       try {
         const buf = Buffer.alloc(options.range.length);
