@@ -102,6 +102,7 @@ export class PgvectorWriter {
     const columns = this.columnList(info, first.fields);
     let left: Checked | undefined;
     const next = (): Promise<Checked | undefined> => this.nextChecked(it, info, options);
+    const streams = this.ctx.driver.kind === 'pg';
     const fits = (c: Checked): boolean => this.columnList(info, c.fields) === columns && this.copyable(s, info, c.fields, c.batch);
     async function* chunks(): AsyncGenerator<Uint8Array> {
       const sink = new ByteSink();
@@ -110,8 +111,9 @@ export class PgvectorWriter {
       while (cur !== undefined) {
         yield* encodeRows(sink, info, cur.fields, cur.batch);
         cur = await next();
-        // A batch of other columns, or one that needs the INSERT path, ends this COPY.
-        if (cur !== undefined && cur.batch.length > 0 && !fits(cur)) {
+        // A batch of other columns, or one that needs the INSERT path, ends this COPY; so does every
+        // batch on PGlite, whose COPY is one in-memory blob (a group's would hold all its segments).
+        if (cur !== undefined && cur.batch.length > 0 && (!streams || !fits(cur))) {
           left = cur;
           break;
         }
