@@ -1,7 +1,7 @@
 /**
  * Benchmark: vectordr snapshot/restore of a pgvector table against raw binary COPY and pg_dump/pg_restore.
  *
- *   npx tsx bench/pgvector-snapshot-restore.ts [--rows 200000] [--dims 768]
+ *   npx tsx bench/pgvector-snapshot-restore.ts [--rows 200000] [--dims 768] [--table bench_docs]
  *   npx tsx bench/pgvector-snapshot-restore.ts --rss-scaling [--scaling-rows 100000,1000000] [--dims 768]
  *
  * Uses $PG_URL, or starts the local server with scripts/pg-server.sh. PostgreSQL client binaries
@@ -29,10 +29,6 @@ import { pgClient } from '../test/helpers/pg.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
-const TABLE = 'bench_docs';
-const COPY_TABLE = 'bench_docs2';
-const RESTORE_TABLE = 'bench_docs_restored';
-const RESTORE_DB = 'vectordr_bench_restore';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,6 +54,13 @@ const { values: args } = parseArgs({
   },
   strict: true,
 });
+
+// `--table NAME` (parent) names the bench's tables, so two runs can share one server; the child
+// steps get the table they work on as `--table` too.
+const TABLE = args.table ?? 'bench_docs';
+const COPY_TABLE = `${TABLE}2`;
+const RESTORE_TABLE = `${TABLE}_restored`;
+const RESTORE_DB = args.table ? `${TABLE}_restore_db` : 'vectordr_bench_restore';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

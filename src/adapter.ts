@@ -281,6 +281,13 @@ export interface VectorAdapter {
   buildIndexes(collection: string, schema: CollectionSchema, options?: { signal?: AbortSignal }): Promise<IndexBuildReport>;
   /** Writes a batch. Validates vectors (dims, finite) before sending anything. */
   write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void>;
+  /**
+   * Writes the batches in order as one atomic unit committed with `options.marker` (adapters with
+   * `atomicMarker`): all of them or none. Each batch is validated before any of its rows is sent. A
+   * restore passes several segments at once (fewer commits), pulling the next one while the engine
+   * ingests the rows already sent. Without it, the restore calls `write` once per segment.
+   */
+  writeBatches?(collection: string, batches: AsyncIterable<RecordBatch>, options: WriteOptions): Promise<void>;
   readMarker(collection: string): Promise<string | undefined>;
   writeMarker(collection: string, marker: string | undefined): Promise<void>;
   /**

@@ -212,6 +212,10 @@ export class PgvectorAdapter implements api.VectorAdapter {
     return this.writer.write(collection, batch, options);
   }
 
+  writeBatches(collection: string, batches: AsyncIterable<RecordBatch>, options: api.WriteOptions): Promise<void> {
+    return this.writer.writeBatches(collection, batches, options);
+  }
+
   readMarker(collection: string): Promise<string | undefined> {
     return readMarker(this.ctx, collection);
   }

@@ -35,8 +35,12 @@ export interface PgSession extends PgQueryable {
   broken: boolean;
   /** `COPY ... TO STDOUT (FORMAT binary)` as a byte stream; absent on PGlite. */
   copyOut?(sql: string): AsyncIterable<Uint8Array>;
-  /** `COPY ... FROM STDIN` from chunks (on PGlite through its /dev/blob device). */
-  copyIn?(sql: string, chunks: Iterable<Uint8Array>): Promise<void>;
+  /**
+   * `COPY ... FROM STDIN` from chunks (on PGlite through its /dev/blob device). Chunks are pulled as
+   * the connection takes them, so an async source encodes while the server parses; a source that
+   * throws ends the COPY with CopyFail (the statement fails, the connection stays usable).
+   */
+  copyIn?(sql: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void>;
   /** `COPY ... TO STDOUT` collected in memory (PGlite); callers page it to bound memory. */
   copyOutBuffered?(sql: string): Promise<Uint8Array>;
   release(broken?: boolean): void;
@@ -98,14 +102,22 @@ function pgSession(client: PgQueryable, release: (broken?: boolean) => void, dra
         }
       }
     },
-    async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
+    async copyIn(sql: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
       const { from } = await loadCopy();
       const stream = (client as unknown as PgSubmitter).query(from(sql)) as Writable;
       const done = finished(stream);
       done.catch(() => undefined); // awaited below; never an unhandled rejection while writing
-      for (const c of chunks) {
-        // events.once removes both of its listeners whichever fires, and rejects on 'error'.
-        if (!stream.write(c)) await once(stream, 'drain');
+      try {
+        for await (const c of chunks) {
+          // events.once removes both of its listeners whichever fires, and rejects on 'error'.
+          if (!stream.write(c)) await once(stream, 'drain');
+        }
+      } catch (err) {
+        // The source failed (a batch refused, an abort): CopyFail ends the statement, the server
+        // answers with an error and the connection is ready for the ROLLBACK.
+        stream.destroy(err instanceof Error ? err : new Error(String(err)));
+        await done.catch(() => undefined);
+        throw err;
       }
       stream.end();
       await done;
@@ -203,9 +215,11 @@ export function pgliteDriver(db: PgQueryable): PgDriver {
     return {
       broken: false,
       query: (t, v) => held.conn.query(t, v),
-      async copyIn(sql: string, chunks: Iterable<Uint8Array>): Promise<void> {
+      async copyIn(sql: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
+        const all: Uint8Array[] = [];
+        for await (const c of chunks) all.push(c);
         await blobDb.query(sql.replace(/ FROM STDIN \(FORMAT binary\)$/, " FROM '/dev/blob' (FORMAT binary)"), [], {
-          blob: new Blob(Array.from(chunks) as unknown as ArrayBuffer[]),
+          blob: new Blob(all as unknown as ArrayBuffer[]),
         });
       },
       async copyOutBuffered(sql: string): Promise<Uint8Array> {

@@ -1,8 +1,9 @@
 /**
- * Writes: one transaction per batch. Binary COPY where every column has a binary codec (straight
- * into the table for inserts; through a temporary staging table and INSERT ... ON CONFLICT for
- * upserts), else batched INSERT ... SELECT FROM unnest() of text parameters cast by the server.
- * A restore marker in the same batch is set in the same transaction.
+ * Writes: one transaction per call (one batch, or the batches of `writeBatches`). Binary COPY where
+ * every column has a binary codec (straight into the table for inserts, one COPY across consecutive
+ * batches, encoded while PostgreSQL ingests what was sent; through a temporary staging table and
+ * INSERT ... ON CONFLICT for upserts), else batched INSERT ... SELECT FROM unnest() of text
+ * parameters cast by the server. A restore marker is set in the same transaction.
  */
 import type { WriteOptions } from '../../src/adapter.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
@@ -10,6 +11,7 @@ import type { Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn } f
 import { validateBatchVectors } from '../../src/validate.js';
 import type { PgvectorContext } from './pgvector-context.js';
 import { ByteSink, binaryEncoder, copyHeader } from './pgvector-copy.js';
+import { type FieldWriter, idWriter, payloadWriter } from './pgvector-copy-encode.js';
 import { type TableInfo, describeTable, findTableOid } from './pgvector-describe.js';
 import type { PgSession } from './pgvector-driver.js';
 import { setMarker } from './pgvector-marker.js';
@@ -32,26 +34,98 @@ export class PgvectorWriter {
   async write(collection: string, batch: RecordBatch, options: WriteOptions): Promise<void> {
     throwIfAborted(options.signal);
     if (batch.length === 0 && options.marker === undefined) return;
+    await this.writeBatches(collection, oneBatch(batch), options);
+  }
+
+  /**
+   * Writes every batch of `batches` in one transaction, committed with the marker: all or nothing.
+   * Each batch is validated (vectors, payload fields) before any of its rows is sent. Consecutive
+   * batches that go in by binary COPY share one COPY statement, so PostgreSQL parses the rows sent
+   * while the next batch is read and encoded.
+   */
+  async writeBatches(collection: string, batches: AsyncIterable<RecordBatch>, options: WriteOptions): Promise<void> {
+    throwIfAborted(options.signal);
     await this.ctx.transaction(`write ${collection}`, async (s) => {
       const info = await this.describeForWrite(s, collection);
-      validateBatchVectors(
-        batch,
-        info.schema.vectors.filter((v) => v.name in batch.vectors),
-        PLUGIN,
-      );
-      const fields = this.writableFields(info, batch);
-      const copyable =
-        this.o.useCopy &&
-        s.copyIn !== undefined &&
-        [info.pk, ...fields.payload.map((p) => p.col)].every((c) => binaryEncoder(c.typname) !== undefined) &&
-        // Arrays held as their text form ('[0:2]={1,2,3}') are cast by the server, on the INSERT path.
-        !fields.payload.some((p) => batch.payloads.some((row) => isArrayLiteral(own(row, p.field.name), p.col, p.field)));
-      if (batch.length > 0) {
-        if (copyable) await this.writeCopy(s, info, fields, batch, options.mode);
-        else await this.writeInsert(s, info, fields, batch, options.mode);
+      const it = batches[Symbol.asyncIterator]();
+      let next = await this.nextChecked(it, info, options);
+      while (next !== undefined) {
+        const { batch, fields } = next;
+        if (batch.length === 0) next = await this.nextChecked(it, info, options);
+        else if (options.mode === 'insert' && this.copyable(s, info, fields, batch)) next = await this.copyRun(s, info, next, it, options);
+        else {
+          if (this.copyable(s, info, fields, batch)) await this.writeCopy(s, info, fields, batch, options.mode);
+          else await this.writeInsert(s, info, fields, batch, options.mode);
+          next = await this.nextChecked(it, info, options);
+        }
       }
       if (options.marker !== undefined) await setMarker(this.ctx, s, info.oid, info.schema.name, options.marker);
     });
+  }
+
+  /** The next batch with its target columns, checked (vectors, payload fields) before anything of it is sent. */
+  private async nextChecked(it: AsyncIterator<RecordBatch>, info: TableInfo, options: WriteOptions): Promise<Checked | undefined> {
+    const r = await it.next();
+    if (r.done === true) return undefined;
+    throwIfAborted(options.signal);
+    const batch = r.value;
+    validateBatchVectors(
+      batch,
+      info.schema.vectors.filter((v) => v.name in batch.vectors),
+      PLUGIN,
+    );
+    return { batch, fields: this.writableFields(info, batch) };
+  }
+
+  private copyable(s: PgSession, info: TableInfo, fields: WriteFields, batch: RecordBatch): boolean {
+    return (
+      this.o.useCopy &&
+      s.copyIn !== undefined &&
+      [info.pk, ...fields.payload.map((p) => p.col)].every((c) => binaryEncoder(c.typname) !== undefined) &&
+      // Arrays held as their text form ('[0:2]={1,2,3}') are cast by the server, on the INSERT path.
+      !fields.payload.some((p) => batch.payloads.some((row) => isArrayLiteral(own(row, p.field.name), p.col, p.field)))
+    );
+  }
+
+  /**
+   * One COPY of `first` and the batches after it that fill the same columns and can go by COPY;
+   * returns the first batch it did not take (or undefined at the end). The chunks are encoded as
+   * the driver sends them, so encoding overlaps PostgreSQL's parsing of what was already sent.
+   */
+  private async copyRun(
+    s: PgSession,
+    info: TableInfo,
+    first: Checked,
+    it: AsyncIterator<RecordBatch>,
+    options: WriteOptions,
+  ): Promise<Checked | undefined> {
+    const columns = this.columnList(info, first.fields);
+    let left: Checked | undefined;
+    const next = (): Promise<Checked | undefined> => this.nextChecked(it, info, options);
+    const streams = this.ctx.driver.kind === 'pg';
+    const fits = (c: Checked): boolean => this.columnList(info, c.fields) === columns && this.copyable(s, info, c.fields, c.batch);
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      const sink = new ByteSink();
+      copyHeader(sink);
+      let cur: Checked | undefined = first;
+      while (cur !== undefined) {
+        yield* encodeRows(sink, info, cur.fields, cur.batch);
+        cur = await next();
+        // A batch of other columns, or one that needs the INSERT path, ends this COPY; so does every
+        // batch on PGlite, whose COPY is one in-memory blob (a group's would hold all its segments).
+        if (cur !== undefined && cur.batch.length > 0 && (!streams || !fits(cur))) {
+          left = cur;
+          break;
+        }
+      }
+      sink.int16(-1);
+      yield* sink.finish();
+    }
+    await (s.copyIn as NonNullable<PgSession['copyIn']>)(
+      `COPY ${this.ctx.table(info.schema.name)} (${columns}) FROM STDIN (FORMAT binary)`,
+      chunks(),
+    );
+    return left;
   }
 
   /**
@@ -102,6 +176,7 @@ export class PgvectorWriter {
     return [info.pk.name, ...fields.vectors.map((v) => v.name), ...fields.payload.map((p) => p.col.name)].map(quoteIdent).join(', ');
   }
 
+  /** An upsert by COPY: into a temporary staging table, then INSERT ... ON CONFLICT. */
   private async writeCopy(
     s: PgSession,
     info: TableInfo,
@@ -111,37 +186,24 @@ export class PgvectorWriter {
   ): Promise<void> {
     const sink = new ByteSink();
     copyHeader(sink);
-    const nFields = 1 + fields.vectors.length + fields.payload.length;
-    const idEnc = binaryEncoder(info.pk.typname) as (t: string) => Uint8Array;
-    const encs = fields.payload.map((p) => binaryEncoder(p.col.typname) as (t: string) => Uint8Array);
-    const cols = fields.vectors.map((v) => batch.vectors[v.name] as VectorColumn);
-    for (let i = 0; i < batch.length; i++) {
-      sink.int16(nFields);
-      sink.field(idEnc(String(batch.ids[i])));
-      for (const col of cols) {
-        if (col.valid && col.valid[i] === 0) sink.int32(-1);
-        else sink.vector(col.data, i * col.dims, col.dims);
-      }
-      const payload = batch.payloads[i] ?? {};
-      fields.payload.forEach((p, k) => {
-        const t = toText(own(payload, p.field.name), p.col, p.field);
-        sink.field(t === null ? null : (encs[k] as (t: string) => Uint8Array)(t));
-      });
-    }
+    const chunks = [...encodeRows(sink, info, fields, batch)];
     sink.int16(-1);
+    chunks.push(...sink.finish());
     const columns = this.columnList(info, fields);
     const copyIn = s.copyIn as NonNullable<PgSession['copyIn']>;
     if (mode === 'insert') {
-      await copyIn(`COPY ${this.ctx.table(info.schema.name)} (${columns}) FROM STDIN (FORMAT binary)`, sink.finish());
+      await copyIn(`COPY ${this.ctx.table(info.schema.name)} (${columns}) FROM STDIN (FORMAT binary)`, chunks);
       return;
     }
     const tmp = quoteIdent(`vectordr_stage_${process.pid}`);
     await s.query(`CREATE TEMP TABLE ${tmp} (LIKE ${this.ctx.table(info.schema.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
-    await copyIn(`COPY ${tmp} (${columns}) FROM STDIN (FORMAT binary)`, sink.finish());
+    await copyIn(`COPY ${tmp} (${columns}) FROM STDIN (FORMAT binary)`, chunks);
     await s.query(
       `INSERT INTO ${this.ctx.table(info.schema.name)} (${columns}) SELECT ${columns} FROM ` +
         `${tmp}${this.conflictClause(info, fields, mode)}`,
     );
+    // The next batch of the same transaction creates it again.
+    await s.query(`DROP TABLE ${tmp}`);
   }
 
   private async writeInsert(
@@ -178,6 +240,48 @@ export class PgvectorWriter {
       await s.query(sql, params);
     }
   }
+}
+
+/** A batch and the columns it fills, checked. */
+interface Checked {
+  batch: RecordBatch;
+  fields: WriteFields;
+}
+
+async function* oneBatch(batch: RecordBatch): AsyncGenerator<RecordBatch> {
+  yield batch;
+}
+
+/** Rows ~256 KiB of COPY data at 768 dims: how often the encoder hands completed chunks over. */
+const ROWS_PER_STEP = 64;
+
+/**
+ * The binary COPY tuples of a batch into `sink`, yielding the chunks it completes as it goes. Each
+ * vector is copied and byte-swapped in place (faster than one swapped copy of the column, measured:
+ * bench/restore-encode-micro.ts); payload fields go through their column's FieldWriter.
+ */
+function* encodeRows(sink: ByteSink, info: TableInfo, fields: WriteFields, batch: RecordBatch): Generator<Buffer> {
+  const nFields = 1 + fields.vectors.length + fields.payload.length;
+  const idWrite = idWriter(info.pk);
+  const writers = fields.payload.map((p) => payloadWriter(p.col, p.field) as FieldWriter);
+  const names = fields.payload.map((p) => p.field.name);
+  const cols = fields.vectors.map((v) => batch.vectors[v.name] as VectorColumn);
+  const { ids, payloads } = batch;
+  for (let i = 0; i < batch.length; i++) {
+    sink.int16(nFields);
+    idWrite(sink, ids[i] as bigint | string);
+    for (let v = 0; v < cols.length; v++) {
+      const col = cols[v] as VectorColumn;
+      if (col.valid && col.valid[i] === 0) sink.int32(-1);
+      else sink.vector(col.data, i * col.dims, col.dims);
+    }
+    const payload = payloads[i];
+    for (let k = 0; k < writers.length; k++) {
+      (writers[k] as FieldWriter)(sink, payload === undefined ? undefined : own(payload, names[k] as string));
+    }
+    if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield* sink.take();
+  }
+  yield* sink.take();
 }
 
 /** A payload's own value for a field: never one inherited from Object.prototype (a column named "constructor"). */

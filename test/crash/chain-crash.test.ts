@@ -225,8 +225,12 @@ describe.runIf(pgAvailable)('crash safety of a chain restore', () => {
   beforeAll(async () => {
     ({ f, ids } = await chainFixture('crash_rst'));
     // A clean run tells the steps of a chain restore: create staging, marker, a write per segment
-    // (or a marker for a segment of superseded rows only), indexes, the loaded marker, swap, marker cleared.
-    const clean = await f.child({ kind: 'restore', collection: f.table, snapshot: ids[2] as string, target: `${f.table}_r` }, null);
+    // (commitBytes 0: one writeBatches per segment, its marker with it), indexes, the loaded marker,
+    // swap, marker cleared. The reruns commit the default groups of segments.
+    const clean = await f.child(
+      { kind: 'restore', collection: f.table, snapshot: ids[2] as string, target: `${f.table}_r`, commitBytes: 0 },
+      null,
+    );
     expect(clean.lines.filter((l) => / swap /.test(l)).length).toBe(1);
     points = crashPointsOf(clean.lines, ['adapter']);
   }, 180_000);
@@ -246,7 +250,7 @@ describe.runIf(pgAvailable)('crash safety of a chain restore', () => {
       await f.pool.query(`UPDATE ${target} SET t = 'before the kill' WHERE id % 5 = 0; DELETE FROM ${target} WHERE id % 7 = 0`);
       const previous = await f.rows(target);
       const at = JSON.stringify(point);
-      const child = await f.child({ kind: 'restore', collection: f.table, snapshot, target }, point);
+      const child = await f.child({ kind: 'restore', collection: f.table, snapshot, target, commitBytes: 0 }, point);
       expect(child.signal, `${at} should die`).toBe('SIGKILL');
 
       // Untouched until the swap, whole after it.

@@ -88,8 +88,16 @@ if (job.kind === 'snapshot') {
   const options = { segmentBytes: job.segmentBytes, ...(job.incremental ? { incremental: true } : {}) };
   id = (await repo.snapshot(adapter, job.table, options)).manifest.id;
 } else if (job.kind === 'restore') {
-  const { collection, snapshot, target } = job;
-  id = (await repo.restore(adapter, { collection, snapshot, target, ifExists: 'replace' })).snapshot;
+  const { collection, snapshot, target, commitBytes } = job;
+  id = (
+    await repo.restore(adapter, {
+      collection,
+      snapshot,
+      target,
+      ifExists: 'replace',
+      ...(commitBytes === undefined ? {} : { commitBytes }),
+    })
+  ).snapshot;
 } else {
   id = (await repo.compact(job.collection, { snapshot: job.snapshot })).manifest.id;
 }

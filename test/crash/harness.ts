@@ -24,7 +24,7 @@ export type StorageSpec =
     };
 
 /** Adapter methods that change the engine: the steps a restore can be killed at. */
-export const ADAPTER_STEPS = ['create', 'write', 'writeMarker', 'buildIndexes', 'swap', 'merge', 'drop', 'delete'] as const;
+export const ADAPTER_STEPS = ['create', 'write', 'writeBatches', 'writeMarker', 'buildIndexes', 'swap', 'merge', 'drop', 'delete'] as const;
 
 /** Where the child kills itself: before or after the nth storage put/delete, or the nth adapter step (any of ADAPTER_STEPS). */
 export type CrashPoint = { op: 'put' | 'delete' | 'adapter'; nth: number; when: 'before' | 'after' };
@@ -32,7 +32,7 @@ export type CrashPoint = { op: 'put' | 'delete' | 'adapter'; nth: number; when: 
 /** What the child does: a snapshot (full or incremental), a restore, or a compaction of a chain. */
 export type ChildJob =
   | { kind: 'snapshot'; table: string; segmentBytes: number; incremental?: boolean }
-  | { kind: 'restore'; collection: string; snapshot: string; target: string }
+  | { kind: 'restore'; collection: string; snapshot: string; target: string; commitBytes?: number }
   | { kind: 'compact'; collection: string; snapshot: string };
 
 export interface ChildConfig {

@@ -14,6 +14,8 @@ import { expectError } from '../helpers/errors.js';
 import { createdNames, engineAvailable } from '../helpers/engines.js';
 import { serializeManifest } from '../../src/format/manifest.js';
 import { pgClient, pgPool, pgvectorPool } from '../helpers/pg.js';
+import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
+import type { RecordBatch } from '../../src/model.js';
 
 const PG_URL = process.env.PG_URL;
 
@@ -137,6 +139,30 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       await repo.restore(spy, { collection: t, snapshot: manifest.id, target });
       expect(queries.some((q) => q.startsWith('COPY') && q.includes('FROM STDIN'))).toBe(true);
       expect((await repo.verifyParity(adapter, { collection: t, snapshot: manifest.id, live: target })).ok).toBe(true);
+    });
+
+    it('writeBatches: several batches in one transaction with the marker; a bad batch rolls back all of them', async () => {
+      const t = table('batches');
+      const schema = testSchema(t, 8);
+      await adapter.create(schema, { indexes: 'deferred' });
+      const records = makeRecords(400, 8);
+      const batches = async function* (...parts: RecordBatch[]): AsyncGenerator<RecordBatch> {
+        yield* parts;
+      };
+      const part = (from: number, to: number): RecordBatch => makeBatch(schema, records.slice(from, to));
+      await adapter.writeBatches(t, batches(part(0, 150), part(150, 150), part(150, 200)), { mode: 'insert', marker: 'm1' });
+      expect(await adapter.count(t)).toBe(200);
+      expect(await adapter.readMarker(t)).toBeUndefined(); // not a vectordr-restore line: set, but not read back as one
+      const bad = part(300, 400);
+      bad.vectors.embedding?.data.fill(Number.NaN, 8 * 50, 8 * 51);
+      await expectError(adapter.writeBatches(t, batches(part(200, 300), bad), { mode: 'insert', marker: 'm2' }), 'INVALID_VECTOR');
+      expect(await adapter.count(t)).toBe(200); // the batch sent before the bad one is rolled back with it
+      const comment = await pool.query(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [t]);
+      expect(comment.rows[0]?.c).toBe('m1');
+      // Upserts take the staging-table path per batch; the pool's connections are all usable again.
+      await adapter.writeBatches(t, batches(part(150, 300), part(300, 350)), { mode: 'upsert', marker: 'm3' });
+      expect(await adapter.count(t)).toBe(350);
+      expect((await adapter.fetch(t, [records[349]?.id as bigint]))[0]?.payload).toEqual(records[349]?.payload);
     });
 
     it('a swap that fails keeps the loaded staging table; the rerun only repeats the swap', async () => {
