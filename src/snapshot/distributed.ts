@@ -386,7 +386,7 @@ async function waitForPlan(
         { details: { plan: planId } },
       );
     }
-    await sleep(Math.min(1000, Math.max(50, deadline - Date.now())), signal);
+    await sleep(Math.min(250, Math.max(50, deadline - Date.now())), signal);
   }
 }
 

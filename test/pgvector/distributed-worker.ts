@@ -2,7 +2,8 @@
  * One worker of a distributed snapshot, as its own process (test/pgvector/distributed.test.ts and
  * bench/distributed-snapshot.ts fork it):
  *   node --import tsx test/pgvector/distributed-worker.ts <repository dir> <plan id> <index>
- * PG_URL names the server. Prints the part's summary as one JSON line; exits 1 with the error's code.
+ * PG_URL names the server. Prints `ready` once booted, then the part's summary as one JSON line;
+ * exits 1 with the error's code. Given the plan's id, it waits for the coordinator to write the plan.
  */
 import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { openRepository } from '../../src/repository/repository.js';
@@ -14,6 +15,8 @@ const pool = pgPool({ connectionString: process.env.PG_URL, max: 2 });
 try {
   const repo = await openRepository({ storage: fsStorage({ path: dir as string }) });
   const adapter = pgvectorAdapter({ pool });
+  // Booted: a benchmark starts its clock (and its plan) only when every worker is here.
+  process.stdout.write('ready\n');
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await repo.snapshotPart(adapter, planId as string, Number(index));
