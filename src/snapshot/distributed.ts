@@ -15,7 +15,7 @@
 import type { z } from 'zod';
 import type { ExportedView, KeyRange, ScanOptions, ScanSession, VectorAdapter } from '../adapter.js';
 import { sleep } from '../async.js';
-import { ConflictError, InvalidInputError, IntegrityError, UnsupportedOperationError, throwIfAborted } from '../errors.js';
+import { ConflictError, InvalidInputError, IntegrityError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId, planKey, assertPlanId } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
@@ -93,7 +93,17 @@ export async function planSnapshot(
       options: { segmentBytes: o.segmentBytes, vectorCompression: o.vectorCompression },
       tags: o.tags,
     };
-    await store.putPlanObject(planKey(id, 'plan'), plan, { create: true });
+    try {
+      await store.putPlanObject(planKey(id, 'plan'), plan, { create: true });
+    } catch (err) {
+      if (!isVectordrError(err, 'KEY_EXISTS')) throw err;
+      throw new ConflictError(
+        'PLAN_INVALID',
+        `Plan ${id} exists already in ${store.location}: a plan id is used once (its view died with its coordinator). ` +
+          `Start the run again under a new id; the segments already stored are reused.`,
+        { cause: err, details: { plan: id } },
+      );
+    }
     store.logger.info({ plan: id, collection, workers: o.workers, ranges: ranges.length, rows: view.estimatedRows }, 'snapshot planned');
     return new SnapshotCoordinator(store, a, plan, view, lock);
   } catch (err) {
