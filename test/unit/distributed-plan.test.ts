@@ -129,7 +129,9 @@ describe('distributed snapshot plans', () => {
   });
 
   it('refuses a damaged plan object, and a worker with a plan that does not exist, with typed errors', async () => {
-    const { adapter, db } = await openPglite('CREATE EXTENSION IF NOT EXISTS vector; CREATE TABLE docs (id bigint PRIMARY KEY, v vector(2))');
+    const { adapter, db } = await openPglite(
+      'CREATE EXTENSION IF NOT EXISTS vector; CREATE TABLE docs (id bigint PRIMARY KEY, v vector(2))',
+    );
     try {
       const repo = await memoryRepository();
       await repo.storage.put(planKey('broken', 'plan'), new TextEncoder().encode('{"type":"vectordr-snapshot-plan"'));
