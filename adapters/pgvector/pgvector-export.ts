@@ -32,7 +32,9 @@ export async function exportView(ctx: PgvectorContext, collection: string, signa
   };
   try {
     await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // The first statement fixes the transaction's snapshot: the one exported.
+    // The view sits idle in its transaction until the commit: a server-wide idle timeout must not end it.
+    await session.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+    // The first query fixes the transaction's snapshot: the one exported.
     const id = String((await session.query('SELECT pg_export_snapshot() AS id')).rows[0]?.id ?? '');
     const info = await describeTable(session, ...ctx.ref(collection), collection);
     const { checkpoint, estimate } = await readScanState(ctx, session, info);

@@ -156,5 +156,16 @@ describe.skipIf(!engineAvailable('pgvector', PG_URL !== undefined))('distributed
     await expectError(coordinator.commit({ pollMs: 20 }), 'PLAN_INVALID');
     await expectError(coordinator.commit(), 'PLAN_INVALID');
     expect(await repo.list({ collection: table })).toEqual([]);
+
+    // A worker that fails records it; the coordinator stops waiting and commits nothing.
+    const second = await repo.planSnapshot(adapter, table, { workers: 2 });
+    await repo.snapshotPart(adapter, second.plan.id, 0);
+    await expectError(repo.snapshotPart(adapter, second.plan.id, 1, { signal: AbortSignal.abort() }), 'ABORTED');
+    const failed = await expectError(second.commit({ pollMs: 20, timeoutMs: 30_000 }), 'PLAN_INVALID');
+    expect(failed.message).toMatch(/Part 1 .* failed \(ABORTED/);
+    expect(await repo.list({ collection: table })).toEqual([]);
+    expect(await repo.locks()).toEqual([]);
+    // A plan id is used once: its view died with its coordinator.
+    await expectError(repo.planSnapshot(adapter, table, { workers: 2, planId: second.plan.id }), 'PLAN_INVALID');
   }, 60_000);
 });
