@@ -4,7 +4,7 @@
  * and `--job-index I` is the form for a Kubernetes Indexed Job: index 0 coordinates, index I ≥ 1
  * runs part I − 1 (examples/kubernetes/distributed-snapshot-job.yaml).
  */
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError } from '../../index.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { count, plural, seconds } from '../format.js';
