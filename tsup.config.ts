@@ -8,7 +8,10 @@ const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { versio
 export default defineConfig([
   {
     // index, every folder of adapters/ (the `./adapters/*` export of package.json), storage/s3, metrics.
-    entry: buildEntries(),
+    // The segment worker (src/parallel/segment-pool.ts) is a file of its own, found beside the chunks.
+    entry: { ...buildEntries(), 'segment-worker': 'src/parallel/segment-worker.ts' },
+    // import.meta.url in the CommonJS build too: the segment pool finds its worker file from it.
+    shims: true,
     format: ['esm', 'cjs'],
     dts: true,
     // No source maps in the package: they were 2.4 MB of its 4.4 MB, for code that ships unminified.

@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     'segment-bytes': { type: 'string', default: 'library' },
     /** Passed to repo.snapshot as vectorCompression ('none' | 'zstd'); omitted = the library default. */
     'vector-compression': { type: 'string' },
+    /** Passed to repo.snapshot as encodeWorkers; omitted = the library default. */
+    'encode-workers': { type: 'string' },
     'cpu-prof': { type: 'string' },
     'skip-dump': { type: 'boolean', default: false },
     'skip-restore': { type: 'boolean', default: false },
@@ -77,8 +79,16 @@ async function runChild(step: string): Promise<void> {
   const fsync = args.fsync !== 'false';
 
   // Load everything the step needs before the clock starts.
-  const vdr = step === 'snapshot' || step === 'restore' ? await import('../src/index.js') : undefined;
-  const pgv = step === 'snapshot' || step === 'restore' ? await import('../adapters/pgvector/index.js') : undefined;
+  // BENCH_DIST=1: the built package (npm run build first), as users run it: plain JS, and the segment
+  // worker starts from dist/segment-worker.js instead of through tsx.
+  const lib = step === 'snapshot' || step === 'restore';
+  const dist = process.env.BENCH_DIST === '1';
+  const vdr = lib ? ((await import(dist ? '../dist/index.js' : '../src/index.js')) as typeof import('../src/index.js')) : undefined;
+  const pgv = lib
+    ? ((await import(
+        dist ? '../dist/adapters/pgvector/index.js' : '../adapters/pgvector/index.js'
+      )) as typeof import('../adapters/pgvector/index.js'))
+    : undefined;
   if (global.gc) global.gc();
 
   const window = await startStep(backendCpu, args['cpu-prof']);
@@ -129,6 +139,7 @@ async function runChild(step: string): Promise<void> {
     if (args['segment-bytes'] !== 'library') opts.segmentBytes = Number(args['segment-bytes']);
     if (args['batch-size'] !== 'library') opts.batchSize = Number(args['batch-size']);
     if (args['vector-compression']) opts.vectorCompression = args['vector-compression'];
+    if (args['encode-workers']) opts.encodeWorkers = Number(args['encode-workers']);
     const res = await repo.snapshot(adapter, table, opts as Parameters<typeof repo.snapshot>[2]);
     extra.snapshot = res.manifest.id;
     extra.rows = res.manifest.rows.upserts;
@@ -177,6 +188,7 @@ function child(ctx: Ctx, step: string, childArgs: Record<string, string>, profil
     String(args['segment-bytes']),
   ];
   if (args['vector-compression']) argv.push('--vector-compression', args['vector-compression']);
+  if (args['encode-workers']) argv.push('--encode-workers', args['encode-workers']);
   if (profile && ctx.cpuProfDir)
     argv.push(
       '--cpu-prof',
@@ -656,6 +668,8 @@ async function main(): Promise<void> {
         batchSize: args['batch-size'],
         segmentBytes: args['segment-bytes'],
         vectorCompression: args['vector-compression'] ?? 'library default',
+        encodeWorkers: args['encode-workers'] ?? 'library default',
+        dist: process.env.BENCH_DIST === '1',
       },
       ...result,
     };

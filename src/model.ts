@@ -151,6 +151,12 @@ export interface RecordBatch {
   readonly payloads: Payload[];
   /** Defaults to all upserts. */
   readonly ops?: RecordOp[];
+  /**
+   * The batch's typed arrays belong to it alone (the adapter allocated them for this batch and keeps
+   * no reference): the core may move them to a worker thread, which leaves them empty here. Leave
+   * unset when a buffer is shared (a view into a larger or reused buffer, or the caller's own data).
+   */
+  readonly exclusive?: boolean;
 }
 
 export interface VectorColumn {

@@ -26,6 +26,7 @@ export class BatchBuilder {
   private valid: Uint8Array[];
   private anyNull: boolean[];
   private payloads: Payload[] = [];
+  private readonly payloadOrder: number[];
 
   constructor(
     private readonly info: TableInfo,
@@ -34,6 +35,9 @@ export class BatchBuilder {
     this.dims = info.vectors.map((v) => info.schema.vectors.find((f) => f.name === v.name)!.dims);
     this.valid = info.vectors.map(() => new Uint8Array(capacity));
     this.anyNull = info.vectors.map(() => false);
+    // Fields in UTF-16 order, as canonical JSON writes them: the payload then needs no sorted copy.
+    const names = info.payload.map((p) => p.field.name);
+    this.payloadOrder = names.map((_, k) => k).sort((a, b) => ((names[a] as string) < (names[b] as string) ? -1 : 1));
   }
 
   get length(): number {
@@ -69,11 +73,12 @@ export class BatchBuilder {
     // Null prototype: a column may be named "__proto__" or "constructor".
     const payload = Object.create(null) as Payload;
     const base = 1 + this.dims.length;
-    this.info.payload.forEach((p, k) => {
+    for (const k of this.payloadOrder) {
+      const p = this.info.payload[k] as TableInfo['payload'][number];
       const raw = rawText(row[base + k] ?? null);
       // SQL NULL is an absent field (absent == null, in every engine); a jsonb 'null' is a present null.
       if (raw !== null) payload[p.field.name] = parseText(raw, p.col, p.field);
-    });
+    }
     this.payloads.push(payload);
     this.n++;
   }
@@ -93,7 +98,8 @@ export class BatchBuilder {
       vectors[name] = this.anyNull[v] ? { dims, data, valid: (this.valid[v] as Uint8Array).slice(0, n) } : { dims, data };
     });
     const ids = schema.idType === 'int64' ? BigInt64Array.from(this.ids as bigint[]) : (this.ids as string[]);
-    const batch: RecordBatch = { length: n, ids, vectors, payloads: this.payloads };
+    // Every buffer is this batch's own (fresh ids, vector buffers handed over whole): it may move to a worker.
+    const batch: RecordBatch = { length: n, ids, vectors, payloads: this.payloads, exclusive: true };
     this.n = 0;
     this.ids = [];
     this.payloads = [];

@@ -34,6 +34,40 @@ function sortedCopy(v: PayloadValue): PayloadValue | undefined {
   return out;
 }
 
+/**
+ * True when JSON.stringify writes `v` as JCS: object keys already in UTF-16 order and none
+ * array-index-like, no JsonNumber, no -0, nothing JSON.stringify would change (undefined members,
+ * functions, toJSON). A check without a copy; sortedCopy handles everything else.
+ */
+function inCanonicalOrder(v: PayloadValue): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return v !== 0 || 1 / v > 0;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!inCanonicalOrder(v[i] as PayloadValue)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== null && proto !== Object.prototype) return false; // JsonNumber, Date, ... (toJSON)
+  let prev: string | undefined;
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) return false;
+    if ((prev !== undefined && !(prev < k)) || ARRAY_INDEX.test(k)) return false;
+    if (!inCanonicalOrder((v as Record<string, PayloadValue>)[k] as PayloadValue)) return false;
+    prev = k;
+  }
+  return true;
+}
+
 /** The general writer: JCS, with a JsonNumber written as its text. Undefined members are skipped, as JSON.stringify does. */
 function write(v: PayloadValue | undefined): string | undefined {
   if (v === undefined) return undefined;
@@ -61,6 +95,9 @@ function write(v: PayloadValue | undefined): string | undefined {
  * JsonNumber take the general writer, because JavaScript enumerates those keys numerically first.
  */
 export function canonicalPayload(payload: Payload): string {
+  // Most payloads are built with their keys in order already (an adapter inserts columns sorted):
+  // then JSON.stringify writes them as they are, without a sorted copy.
+  if (inCanonicalOrder(payload)) return JSON.stringify(payload);
   const sorted = sortedCopy(payload);
   if (sorted !== undefined) return JSON.stringify(sorted);
   return write(payload) ?? '{}';
@@ -107,7 +144,12 @@ function exactNumber(token: string): number | JsonNumber {
  * Keys such as "__proto__" become own properties.
  */
 export function parseExactJson(text: string): PayloadValue {
-  if (!MAYBE_INEXACT.test(text) || !mayBeInexact(text)) return JSON.parse(text) as PayloadValue;
+  if (!MAYBE_INEXACT.test(text)) return JSON.parse(text) as PayloadValue;
+  const value = JSON.parse(text) as PayloadValue;
+  // Canonical text (every stored payload) that JSON.stringify writes back unchanged held only numbers in
+  // their shortest round-trip form: nothing was changed. Two native calls, where the token check below
+  // also fires on digits inside strings (timestamps, ids) and sends such payloads to the slower parser.
+  if (JSON.stringify(value) === text || !mayBeInexact(text)) return value;
   return losslessParse(text, null, exactNumber) as PayloadValue;
 }
 

@@ -26,8 +26,21 @@ export function digestBatch(
   acc: BucketDigest,
   payloadJson?: string[],
 ): DigestedRows {
-  const n = batch.length;
   const pj = payloadJson ?? batch.payloads.map(canonicalPayload);
+  const { digests, buckets } = hashRecords(idType, vectorOrder, batch, pj, acc.buckets);
+  addDigests(acc, digests, buckets);
+  return { payloadJson: pj, digests, buckets };
+}
+
+/** Record digests and buckets of a batch whose payloads are canonical JSON already (the part a worker thread runs). */
+export function hashRecords(
+  idType: IdType,
+  vectorOrder: string[],
+  batch: Pick<RecordBatch, 'length' | 'ids' | 'vectors'>,
+  payloadJson: string[],
+  bucketCount: number,
+): { digests: Uint8Array; buckets: Uint32Array } {
+  const n = batch.length;
   const digests = new Uint8Array(n * 32);
   const buckets = new Uint32Array(n);
   const cols = vectorOrder.map((name) => batch.vectors[name] as VectorColumn);
@@ -38,13 +51,16 @@ export function digestBatch(
       const col = cols[c] as VectorColumn;
       vecs[c] = col.valid && col.valid[i] === 0 ? null : col.data.subarray(i * col.dims, (i + 1) * col.dims);
     }
-    const d = recordDigest(ib, vecs, pj[i] as string);
-    digests.set(d, i * 32);
-    const b = acc.buckets === 1 ? 0 : bucketOf(ib, acc.buckets); // one bucket: a scratch accumulator, no id hash needed
-    buckets[i] = b;
-    acc.add(b, d);
+    digests.set(recordDigest(ib, vecs, payloadJson[i] as string), i * 32);
+    // One bucket: a scratch accumulator, no id hash needed.
+    buckets[i] = bucketCount === 1 ? 0 : bucketOf(ib, bucketCount);
   }
-  return { payloadJson: pj, digests, buckets };
+  return { digests, buckets };
+}
+
+/** Adds rows' record digests to their buckets. */
+export function addDigests(acc: BucketDigest, digests: Uint8Array, buckets: Uint32Array): void {
+  for (let i = 0; i < buckets.length; i++) acc.add(buckets[i] as number, digests.subarray(i * 32, i * 32 + 32));
 }
 
 export function sliceBatch(batch: RecordBatch, start: number, end: number): RecordBatch {

@@ -69,8 +69,11 @@ export interface SegmentWriter {
   readonly buckets: number;
   /** Segment stores a snapshot keeps in flight (the storage's preference; 0: one at a time). */
   readonly writeConcurrency: number;
-  /** Stores a segment under its content address unless it is already there (dedup, and resume after a crash). */
-  putSegment(bytes: Uint8Array, rows: number, signal?: AbortSignal): Promise<{ ref: SegmentRef; uploaded: boolean }>;
+  /**
+   * Stores a segment under its content address unless it is already there (dedup, and resume after a
+   * crash). `sha256`: the SHA-256 of `bytes` when the caller has computed it already (a segment worker).
+   */
+  putSegment(bytes: Uint8Array, rows: number, signal?: AbortSignal, sha256?: string): Promise<{ ref: SegmentRef; uploaded: boolean }>;
   /** The first segment not stored with its expected size (a `stat` each, not a re-hash); undefined when every one is. */
   missingSegment(refs: readonly SegmentRef[], signal?: AbortSignal): Promise<MissingSegment | undefined>;
 }

@@ -225,8 +225,12 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     return manifest;
   }
 
-  async putSegment(bytes: Uint8Array, rows: number, signal?: AbortSignal): Promise<{ ref: SegmentRef; uploaded: boolean }> {
-    const sha256 = sha256Hex(bytes);
+  async putSegment(
+    bytes: Uint8Array,
+    rows: number,
+    signal?: AbortSignal,
+    sha256 = sha256Hex(bytes),
+  ): Promise<{ ref: SegmentRef; uploaded: boolean }> {
     // Encrypted repositories address segments by a keyed hash, so equal content dedups without leaking.
     const key = segmentKey(this.#cipher ? this.#cipher.segmentId(bytes) : sha256);
     const ref: SegmentRef = { key, sha256, bytes: bytes.length, rows };

@@ -31,6 +31,12 @@ export const SnapshotOptionsSchema = z.strictObject({
    */
   batchSize: z.number().int().min(1).max(1_000_000).optional(),
   /**
+   * Worker threads that hash and encode segments while the main thread reads the next rows (0: all
+   * on the main thread). Output is identical either way. @default 1 when the machine has more than
+   * one core and the collection holds at least 4 segments, else 0
+   */
+  encodeWorkers: z.number().int().min(0).max(16).optional(),
+  /**
    * Take an incremental link on the latest snapshot of the collection (or `parent`): only what
    * changed since, captured the best way the adapter can (docs/format.md, "Chains"). When there is
    * no usable parent, `onNoParent` decides. @default false

@@ -13,13 +13,16 @@ import { confirmBeforeCommit } from './commit.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
-import { concatBatches, digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
-import { encodeSegment, segmentLayout } from '../format/segment-codec.js';
+import { canonicalPayload } from '../format/canonical-json.js';
+import { addDigests, concatBatches, digestVectorOrder, sliceBatch } from '../format/rows.js';
+import { segmentLayout } from '../format/segment-codec.js';
+import { SegmentPool } from '../parallel/segment-pool.js';
+import type { SegmentJob } from '../parallel/segment-job.js';
+import { availableParallelism } from 'node:os';
 import type { RecordBatch, RecordOp } from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { SnapshotStore } from '../repository/ports.js';
-import { validateBatchVectors } from '../validate.js';
 import { ExternalSorter } from '../chain/external-sort.js';
 import { IndexWriter, decodeIndexValue, encodeIndexValue } from '../format/delta-index.js';
 import { idBytes } from '../format/digest.js';
@@ -92,6 +95,7 @@ export async function snapshotUnderLock(
   let encodeMs = 0;
   const acc = new BucketDigest(repo.buckets);
   const inFlight: Promise<void>[] = [];
+  let pool: SegmentPool | undefined;
   try {
     const { schema } = session;
     progress.totalRows = session.estimatedRows;
@@ -103,68 +107,81 @@ export async function snapshotUnderLock(
     let pendingRows = 0;
 
     /**
-     * Segment stores in flight while the next segment is scanned and encoded: as many as the storage
-     * asks for (network stores gain; a local disk measured slower, see docs/benchmarks.md). Refs are
-     * recorded by position, so the manifest lists segments in scan order whatever finishes first.
+     * Segments in flight (hashed and encoded on a worker, then stored) while the next one is scanned:
+     * one per worker, plus as many stores as the storage asks for (network stores gain; a local disk
+     * measured slower when stores competed with encoding on one thread, see docs/benchmarks.md).
+     * Refs are recorded by position, so the manifest lists segments in scan order whatever finishes first.
      */
-    const depth = repo.writeConcurrency;
+    const segmentPool = await SegmentPool.open(encodeWorkersFor(opts.encodeWorkers, session.estimatedRows ?? 0, perSegment), repo.logger);
+    pool = segmentPool;
+    const depth = repo.writeConcurrency + segmentPool.workers;
+    let indexed = Promise.resolve();
     let waitedMs = 0;
     const awaitOldest = async (): Promise<void> => {
       const t0 = performance.now();
       await inFlight.shift();
       waitedMs += performance.now() - t0;
     };
-    const store = (bytes: Uint8Array, rowCount: number): Promise<void> => {
-      const index = segments.length;
-      segments.length++;
-      const p = repo.putSegment(bytes, rowCount, signal).then(({ ref, uploaded: up }) => {
-        if (up) {
-          uploaded++;
-          uploadedBytes += ref.bytes;
-        }
-        segments[index] = ref;
-        progress.segments++;
-        progress.bytes += ref.bytes;
-        progress.emit('segment');
-      });
-      p.catch(() => undefined); // observed in order by awaitOldest(); never unhandled meanwhile
-      return p;
-    };
 
     const flush = async (): Promise<void> => {
       if (pendingRows === 0) return;
+      // A batch assembled here, or one the adapter says is its own: its buffers can move to a worker without a copy.
+      const owned = pending.length > 1 || pending[0]?.exclusive === true;
       const batch = concatBatches(schema.idType, layout.vectors, pending);
       pending = [];
       pendingRows = 0;
       const t0 = performance.now();
-      const digested = digestBatch(schema.idType, order, batch, acc);
-      if (index) {
-        const segment = segments.length;
-        for (let i = 0; i < batch.length; i++) {
-          const digest = digested.digests.subarray(i * 32, i * 32 + 32);
-          await index.add(
-            idBytes(schema.idType, batch.ids[i] as bigint | string),
-            encodeIndexValue({ op: 'upsert', digest, segment, row: i }),
-          );
-        }
-      }
-      const ops = new Array<RecordOp>(batch.length).fill('upsert');
-      const bytes = encodeSegment(
+      const segment = segments.length;
+      segments.length++;
+      const job: SegmentJob = {
         layout,
-        { batch, payloadJson: digested.payloadJson, digests: digested.digests, ops },
-        { vectorCompression: opts.vectorCompression },
-      );
-      const t1 = performance.now();
-      encodeMs += t1 - t0;
-      inFlight.push(store(bytes, batch.length)); // hashes (and seals) synchronously, then uploads
-      waitedMs += performance.now() - t1;
+        order,
+        buckets: acc.buckets,
+        length: batch.length,
+        ids: batch.ids,
+        vectors: batch.vectors,
+        payloadJson: batch.payloads.map(canonicalPayload),
+        ops: new Array<RecordOp>(batch.length).fill('upsert'),
+        vectorCompression: opts.vectorCompression,
+        check: { fields: schema.vectors, plugin: adapter.engine },
+      };
+      // Index keys are taken before the ids may move to a worker.
+      const keys = index
+        ? Array.from({ length: batch.length }, (_, i) => idBytes(schema.idType, batch.ids[i] as bigint | string))
+        : undefined;
+      const work = segmentPool.run(job, owned).then(async (product) => {
+        addDigests(acc, product.digests, product.buckets);
+        if (index && keys) {
+          const sorter = index;
+          // One segment's entries at a time: the sorter is not re-entrant.
+          indexed = indexed.then(async () => {
+            for (let i = 0; i < keys.length; i++) {
+              const digest = product.digests.subarray(i * 32, i * 32 + 32);
+              await sorter.add(keys[i] as Uint8Array, encodeIndexValue({ op: 'upsert', digest, segment, row: i }));
+            }
+          });
+          await indexed;
+        }
+        const { ref, uploaded: up } = await repo.putSegment(product.bytes, job.length, signal, product.sha256);
+        if (up) {
+          uploaded++;
+          uploadedBytes += ref.bytes;
+        }
+        segments[segment] = ref;
+        progress.segments++;
+        progress.bytes += ref.bytes;
+        progress.emit('segment');
+      });
+      work.catch(() => undefined); // observed in order by awaitOldest(); never unhandled meanwhile
+      inFlight.push(work);
+      encodeMs += performance.now() - t0;
       while (inFlight.length > depth) await awaitOldest();
     };
 
     const loopStart = performance.now();
     for await (const batch of session.batches()) {
       throwIfAborted(signal);
-      validateBatchVectors(batch, schema.vectors, adapter.engine);
+      // Vectors are validated by the segment job (src/parallel/segment-job.ts), on a worker when there is one.
       rows += batch.length;
       progress.rows = rows;
       let offset = 0;
@@ -241,6 +258,7 @@ export async function snapshotUnderLock(
   } finally {
     // After a failure, let stores already started settle: nothing of this run outlives its lock.
     await Promise.allSettled(inFlight);
+    await pool?.close();
     await session.close();
     await index?.close();
     index = undefined;
@@ -248,6 +266,12 @@ export async function snapshotUnderLock(
 }
 
 class DuplicateId extends Error {}
+
+/** Worker threads for a snapshot: as asked, else one when a second core and enough segments make it pay (startup ~50 ms). */
+export function encodeWorkersFor(asked: number | undefined, estimatedRows: number, rowsPerSegment: number): number {
+  if (asked !== undefined) return asked;
+  return availableParallelism() > 1 && estimatedRows >= 4 * rowsPerSegment ? 1 : 0;
+}
 
 /** Writes the sorted delta index; undefined when the scan yielded an id twice. */
 async function writeIndex(repo: SnapshotStore, sorter: ExternalSorter, signal: AbortSignal | undefined): Promise<SegmentRef[] | undefined> {

@@ -106,6 +106,44 @@ describe('exact payloads (format v2)', () => {
     );
   });
 
+  it('reads canonical text with digits inside strings exactly, and with inexact numbers beside them', () => {
+    const ts = '{"created":"2024-02-21T00:24:07.000000Z","score":0.8946277499198914,"title":"Doc 1.50 9007199254740993"}';
+    expect(canonicalPayload(parsePayload(ts))).toBe(ts);
+    expect(parsePayload(ts).score).toBe(0.8946277499198914);
+    const mixed = '{"created":"2024-02-21T00:24:07.000000Z","n":9007199254740993,"z":-0}';
+    const back = parsePayload(mixed);
+    expect(back.n).toEqual(new JsonNumber('9007199254740993'));
+    expect(canonicalPayload(back)).toBe(mixed);
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string(), (v, s) => {
+        const text = canonicalPayload({ s: `${s}T00:24:07.000000Z`, v } as Payload);
+        expect(canonicalPayload(parsePayload(text))).toBe(text);
+      }),
+      { seed: 9, numRuns: 500 },
+    );
+  });
+
+  it('writes a payload built in key order as it writes the same payload built in any other order', () => {
+    const rebuild = (v: unknown, reverse: boolean): unknown => {
+      if (Array.isArray(v)) return v.map((x) => rebuild(x, reverse));
+      if (v === null || typeof v !== 'object' || v instanceof JsonNumber) return v;
+      const keys = Object.keys(v).sort();
+      if (reverse) keys.reverse();
+      const out = Object.create(null) as Record<string, unknown>;
+      for (const k of keys) out[k] = rebuild((v as Record<string, unknown>)[k], reverse);
+      return out;
+    };
+    const extras = [{ b: -0, a: 1 }, { 10: 'x', 9: 'y' }, { a: new JsonNumber('1.50') }, { a: undefined, b: 1 }, { a: [1, undefined, 3] }];
+    fc.assert(
+      fc.property(fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.constantFrom(...extras)), (v) => {
+        const ordered = canonicalPayload(rebuild(v, false) as Payload);
+        expect(ordered).toBe(canonicalPayload(rebuild(v, true) as Payload));
+        expect(ordered).toBe(canonicalPayload(v as Payload));
+      }),
+      { seed: 10, numRuns: 1000 },
+    );
+  });
+
   it('a JsonNumber serialises as the nearest float64 for engines without exact numbers', () => {
     expect(JSON.stringify({ n: new JsonNumber('9007199254740993'), m: new JsonNumber('1e400') })).toBe(
       '{"n":9007199254740992,"m":"1e400"}',
