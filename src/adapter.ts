@@ -186,6 +186,39 @@ export interface ScanSession {
   close(): Promise<void>;
 }
 
+/**
+ * A range of a collection's primary key in the engine's key order: `lo` inclusive, `hi` exclusive,
+ * `null` unbounded. Bounds are the key's text form, as the engine prints and parses it.
+ */
+export interface KeyRange {
+  lo: string | null;
+  hi: string | null;
+}
+
+/**
+ * One consistent engine view that other processes can join (PostgreSQL: a REPEATABLE READ
+ * transaction's `pg_export_snapshot()`), open until `close()`: every distributed snapshot worker
+ * scans its key range in it (`scanRange`), so the parts add up to one point in time.
+ */
+export interface ExportedView {
+  /** What a worker passes to `scanRange` (PostgreSQL: the snapshot id, `00000003-0000001B-1`). */
+  readonly id: string;
+  readonly schema: CollectionSchema;
+  readonly checkpoint: Checkpoint | undefined;
+  /** Rows in the view when cheap to get, else an estimate. */
+  readonly estimatedRows: number;
+  /** `parts` ranges that tile the key space in order, about equal in rows of this view (some may be empty). */
+  split(parts: number): Promise<KeyRange[]>;
+  /** Ends the view: a worker that has not started its scan by then fails with VIEW_EXPIRED. */
+  close(): Promise<void>;
+}
+
+export interface RangeScanOptions extends ScanOptions {
+  /** `ExportedView.id` of the view to read. */
+  view: string;
+  range: KeyRange;
+}
+
 export interface CreateOptions {
   /** Build secondary/vector indexes now, or leave them to `buildIndexes` after loading (faster restores). */
   indexes: 'now' | 'deferred';
@@ -331,6 +364,14 @@ export interface VectorAdapter {
   captureStatus?(captureId: string): Promise<CaptureStatus>;
   /** Drops the feed of `captureId` (slot, publication); nothing when there is none. */
   dropCapture?(captureId: string): Promise<void>;
+  /**
+   * Distributed snapshots (docs/architecture.md, "Distributed snapshot"): opens a view of
+   * `collection` other processes can join. With `scanRange`, its presence is the capability; an
+   * engine without it (no exported snapshot) cannot take a distributed snapshot.
+   */
+  exportView?(collection: string, options?: { signal?: AbortSignal }): Promise<ExportedView>;
+  /** A scan of the keys of `options.range`, in key order, inside the exported view `options.view` (VIEW_EXPIRED once it closed). */
+  scanRange?(collection: string, options: RangeScanOptions): Promise<ScanSession>;
   /** Human-readable endpoint without credentials (recorded in manifests). */
   describeEndpoint(): Promise<{ engineVersion: string; extensionVersion?: string; endpoint: string }>;
   close?(): Promise<void>;

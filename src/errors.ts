@@ -67,6 +67,8 @@ export type ErrorCode =
   | 'NO_PARENT'
   | 'CHAIN_INVALID'
   | 'METRICS_EXPORT_FAILED'
+  | 'VIEW_EXPIRED'
+  | 'PLAN_INVALID'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {

@@ -25,6 +25,14 @@ export { Repository, openRepository, OpenRepositoryOptionsSchema } from './repos
 export type { OpenRepositoryOptions, SnapshotInfo } from './repository/repository.js';
 export { SnapshotOptionsSchema } from './snapshot/snapshot.js';
 export type { SnapshotOptions, SnapshotResult } from './snapshot/snapshot.js';
+export { CommitSnapshotOptionsSchema, PlanSnapshotOptionsSchema, SnapshotPartOptionsSchema } from './snapshot/distributed-options.js';
+export type {
+  CommitSnapshotOptions,
+  PlanSnapshotOptions,
+  SnapshotPartOptions,
+  SnapshotPartResult,
+} from './snapshot/distributed-options.js';
+export type { SnapshotCoordinator, SnapshotPart, SnapshotPlan } from './snapshot/distributed.js';
 export { RestoreOptionsSchema } from './restore/restore.js';
 export type { NotCarriedOver, RestoreOptions, RestoreResult } from './restore/restore.js';
 export { CompactOptionsSchema } from './chain/compact.js';

@@ -5,7 +5,7 @@
  * that have no binary codec load through batched INSERT ... SELECT FROM unnest().
  */
 import * as api from '../../src/adapter.js';
-import { InvalidInputError, NotFoundError, VectordrError, throwIfAborted } from '../../src/errors.js';
+import { InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
@@ -18,6 +18,7 @@ import { buildIndexes, preflightCreate } from './pgvector-indexes.js';
 import { readMarker, writeMarker } from './pgvector-marker.js';
 import { deriveReplicationFactory } from './pgvector-replication.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema, PGVECTOR_RENAMED_OPTIONS } from './pgvector-options.js';
+import { exportView, openRangeScan } from './pgvector-export.js';
 import { openScan, selectByIds } from './pgvector-scan.js';
 import { search } from './pgvector-search.js';
 import { checkCollectionName, checkNativeType, qualified, quoteIdent } from './pgvector-sql.js';
@@ -78,6 +79,22 @@ export class PgvectorAdapter implements api.VectorAdapter {
     const { startCapture } = options;
     if (startCapture !== undefined) return this.capture.startScan(collection, { ...options, startCapture });
     return openScan(this.ctx, collection, options, this.useCopy);
+  }
+
+  /** A view other processes can join: a server's exported snapshot (PGlite, one in-process connection, has none). */
+  async exportView(collection: string, options: { signal?: AbortSignal } = {}): Promise<api.ExportedView> {
+    if (this.ctx.driver.kind !== 'pg' || !this.ctx.driver.concurrent) {
+      throw new UnsupportedOperationError(
+        `A distributed snapshot needs exportView on a PostgreSQL server through a pool (or a client per worker): ` +
+          `the coordinator holds one connection for the exported snapshot while workers scan on others. Take a plain snapshot instead.`,
+        { plugin: PLUGIN, details: { capability: 'exportView' } },
+      );
+    }
+    return exportView(this.ctx, collection, options.signal);
+  }
+
+  scanRange(collection: string, options: api.RangeScanOptions): Promise<api.ScanSession> {
+    return openRangeScan(this.ctx, collection, options, this.useCopy);
   }
 
   planCapture(collection: string): Promise<api.CapturePlan> {

@@ -3,7 +3,7 @@
  * snapshot), count and every row; rows come by binary COPY on pg, by keyset pages of buffered COPY
  * on PGlite, or by keyset SELECT pages with copy: 'never'.
  */
-import type { ScanOptions, ScanSession } from '../../src/adapter.js';
+import type { KeyRange, ScanOptions, ScanSession } from '../../src/adapter.js';
 import { throwIfAborted } from '../../src/errors.js';
 import { type Checkpoint, type Id, type RecordBatch, type VectorRecord, recordAt } from '../../src/model.js';
 import { BatchBuilder, type RawField, rawText } from './pgvector-batch.js';
@@ -39,8 +39,10 @@ export async function selectByIds(q: PgQueryable, info: TableInfo, tableSql: str
 }
 
 /**
- * @param importSnapshot an exported snapshot (`CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export')`)
- *   the scan's transaction runs under: it reads exactly the state a change feed starts after.
+ * @param importSnapshot an exported snapshot (`CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export')`,
+ *   or `pg_export_snapshot()` of a distributed snapshot's coordinator) the scan's transaction runs
+ *   under: it reads exactly the state a change feed starts after, or the coordinator's view.
+ * @param range only the keys of this range, in key order (a distributed snapshot's part).
  */
 export async function openScan(
   ctx: PgvectorContext,
@@ -48,6 +50,7 @@ export async function openScan(
   options: ScanOptions,
   useCopy: boolean,
   importSnapshot?: string,
+  range?: KeyRange,
 ): Promise<ScanSession> {
   const { batchSize, signal } = options;
   const session = await ctx.run(`scan ${collection}`, () => ctx.driver.acquire());
@@ -66,31 +69,13 @@ export async function openScan(
     // Must be the transaction's first statement.
     if (importSnapshot !== undefined) await session.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(importSnapshot)}`);
     const info = await describeTable(session, ...ctx.ref(collection), collection);
-    const cp = await session.query(
-      `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
-              txid_current_snapshot()::text AS snap, c.reltuples::int8::text AS estimate
-         FROM pg_catalog.pg_class c WHERE c.oid = $1::oid`,
-      [info.oid],
-    );
-    const row = cp.rows[0] ?? {};
-    const checkpoint: Checkpoint = {
-      engine: 'pgvector',
-      kind: 'pg-lsn',
-      value: { lsn: String(row.lsn ?? ''), snapshot: String(row.snap ?? '') },
-      takenAt: new Date().toISOString(),
-    };
-    let estimate = Number(row.estimate ?? -1);
-    // reltuples is -1 on a table never analyzed (always so on PGlite, which has no autovacuum) and
-    // 0 when it was empty at its last analyze: count it then, in the same snapshot. Autovacuum
-    // analyzes any table of real size, so on a server this extra pass is for small or fresh tables.
-    if (!(estimate > 0))
-      estimate = Number((await session.query(`SELECT count(*)::text AS n FROM ${ctx.table(info.schema.name)}`)).rows[0]?.n ?? 0);
+    const { checkpoint, estimate } = await readScanState(ctx, session, info);
     return {
       schema: info.schema,
       checkpoint,
       estimatedRows: estimate,
       close,
-      batches: () => scanBatches(ctx, session, info, { batchSize, signal, useCopy }),
+      batches: () => scanBatches(ctx, session, info, { batchSize, signal, useCopy, range }),
     };
   } catch (err) {
     await close();
@@ -98,22 +83,59 @@ export async function openScan(
   }
 }
 
+/**
+ * The checkpoint (LSN and txid snapshot) and row estimate of the transaction `session` holds: what a
+ * scan records, and what a distributed snapshot's coordinator records for its exported view.
+ */
+export async function readScanState(
+  ctx: PgvectorContext,
+  session: PgQueryable,
+  info: TableInfo,
+): Promise<{ checkpoint: Checkpoint; estimate: number }> {
+  const cp = await session.query(
+    `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
+            txid_current_snapshot()::text AS snap, c.reltuples::int8::text AS estimate
+       FROM pg_catalog.pg_class c WHERE c.oid = $1::oid`,
+    [info.oid],
+  );
+  const row = cp.rows[0] ?? {};
+  const checkpoint: Checkpoint = {
+    engine: 'pgvector',
+    kind: 'pg-lsn',
+    value: { lsn: String(row.lsn ?? ''), snapshot: String(row.snap ?? '') },
+    takenAt: new Date().toISOString(),
+  };
+  let estimate = Number(row.estimate ?? -1);
+  // reltuples is -1 on a table never analyzed (always so on PGlite, which has no autovacuum) and
+  // 0 when it was empty at its last analyze: count it then, in the same snapshot. Autovacuum
+  // analyzes any table of real size, so on a server this extra pass is for small or fresh tables.
+  if (!(estimate > 0))
+    estimate = Number((await session.query(`SELECT count(*)::text AS n FROM ${ctx.table(info.schema.name)}`)).rows[0]?.n ?? 0);
+  return { checkpoint, estimate };
+}
+
 /** Rows of an open scan session: binary COPY on pg, keyset pages on PGlite (or with copy: 'never'). */
 async function* scanBatches(
   ctx: PgvectorContext,
   session: PgSession,
   info: TableInfo,
-  o: { batchSize: number; signal: AbortSignal | undefined; useCopy: boolean },
+  o: { batchSize: number; signal: AbortSignal | undefined; useCopy: boolean; range?: KeyRange | undefined },
 ): AsyncIterable<RecordBatch> {
-  const { batchSize, signal, useCopy } = o;
+  const { batchSize, signal, useCopy, range } = o;
   const builder = new BatchBuilder(info, batchSize);
   const table = ctx.table(info.schema.name);
   const path = useCopy && session.copyOut ? 'copy-stream' : useCopy && session.copyOutBuffered ? 'copy-paged' : 'select-paged';
   ctx.logger.debug({ collection: info.schema.name, path, batchSize }, 'scan started');
   try {
+    const pk = quoteIdent(info.pk.name);
+    const pkType = checkNativeType(info.pk.formatted);
+    const inRange = rangeConditions(pk, pkType, range);
     if (useCopy && session.copyOut) {
       const parser = new CopyBinaryParser();
-      for await (const chunk of session.copyOut(`COPY (SELECT ${selectList(info, false)} FROM ${table}) TO STDOUT (FORMAT binary)`)) {
+      const where = inRange.length === 0 ? '' : `WHERE ${inRange.join(' AND ')} ORDER BY ${pk}`;
+      for await (const chunk of session.copyOut(
+        `COPY (SELECT ${selectList(info, false)} FROM ${table} ${where}) TO STDOUT (FORMAT binary)`,
+      )) {
         throwIfAborted(signal);
         for (const fields of parser.push(chunk)) {
           builder.add(fields);
@@ -123,13 +145,12 @@ async function* scanBatches(
     } else {
       // Keyset pages: by binary COPY into a buffer where only that exists (PGlite), else SELECT.
       let after: string | null = null;
-      const pk = quoteIdent(info.pk.name);
-      const pkType = checkNativeType(info.pk.formatted);
       for (;;) {
         throwIfAborted(signal);
         let rows = 0;
         if (useCopy && session.copyOutBuffered) {
-          const where = after === null ? '' : `WHERE ${pk} > ${quoteLiteral(after)}::${pkType}`;
+          const conds = after === null ? inRange : [...inRange, `${pk} > ${quoteLiteral(after)}::${pkType}`];
+          const where = conds.length === 0 ? '' : `WHERE ${conds.join(' AND ')}`;
           const bytes = await session.copyOutBuffered(
             `COPY (SELECT ${selectList(info, false)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ` +
               `${batchSize}) TO STDOUT (FORMAT binary)`,
@@ -140,7 +161,8 @@ async function* scanBatches(
             rows++;
           }
         } else {
-          const where = after === null ? '' : `WHERE ${pk} > $1::${pkType}`;
+          const conds = after === null ? inRange : [...inRange, `${pk} > $1::${pkType}`];
+          const where = conds.length === 0 ? '' : `WHERE ${conds.join(' AND ')}`;
           const r = await session.query(
             `SELECT ${selectList(info, true)} FROM ${table} ${where} ORDER BY ${pk} LIMIT ${batchSize}`,
             after === null ? [] : [after],
@@ -158,4 +180,12 @@ async function* scanBatches(
   } catch (err) {
     throw pgvectorError(err, `scan ${info.schema.name}`);
   }
+}
+
+/** The SQL conditions of a key range (none for the whole key space); bounds are literals of the key's type. */
+function rangeConditions(pk: string, pkType: string, range: KeyRange | undefined): string[] {
+  const out: string[] = [];
+  if (range?.lo != null) out.push(`${pk} >= ${quoteLiteral(range.lo)}::${pkType}`);
+  if (range?.hi != null) out.push(`${pk} < ${quoteLiteral(range.hi)}::${pkType}`);
+  return out;
 }

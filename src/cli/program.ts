@@ -12,6 +12,7 @@ import { pruneCommand } from './commands/prune.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { restoreCommand } from './commands/restore.js';
 import { snapshotCommand } from './commands/snapshot.js';
+import { type DistributedSnapshotOptions, distributedSnapshotCommand, isDistributed } from './commands/snapshot-distributed.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { statsCommand } from './commands/stats.js';
 import { unlockCommand } from './commands/unlock.js';
@@ -252,9 +253,19 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
             'full',
             'error',
           ]),
-        ),
+        )
+        .option('--workers <n>', 'distributed: coordinate n workers (plan, wait for their parts, commit)', positiveArg)
+        .option('--plan <id>', "distributed: the plan's id (a worker's plan; the coordinator's, instead of a new one)")
+        .option('--part <i>', 'distributed: run part i of --plan', countArg)
+        .option('--job-index <i>', 'distributed, Kubernetes Indexed Job: 0 coordinates, i >= 1 runs part i-1', countArg),
     ),
-  ).action(action((ctx, collection: string, o: Parameters<typeof snapshotCommand>[2]) => snapshotCommand(ctx, collection, o), 'snapshot'));
+  ).action(
+    action(
+      (ctx, collection: string, o: Parameters<typeof snapshotCommand>[2] & DistributedSnapshotOptions) =>
+        isDistributed(o) ? distributedSnapshotCommand(ctx, collection, o) : snapshotCommand(ctx, collection, o),
+      'snapshot',
+    ),
+  );
 
   program
     .command('snapshots')

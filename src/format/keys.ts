@@ -4,6 +4,7 @@
  *   vectordr.json
  *   snapshots/<collection-key>/<snapshot-id>.json
  *   data/<aa>/<sha256>
+ *   plans/<plan-id>/plan.json, part-<i>.json, failed-<i>.json   (a distributed snapshot until its commit)
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
@@ -11,6 +12,26 @@ import { InvalidInputError } from '../errors.js';
 export const CONFIG_KEY = 'vectordr.json';
 export const SNAPSHOTS_PREFIX = 'snapshots/';
 export const DATA_PREFIX = 'data/';
+export const PLANS_PREFIX = 'plans/';
+
+const PLAN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** A distributed snapshot's plan id: a ULID, or a name the caller gives (a Kubernetes Job's uid). */
+export function assertPlanId(id: string): void {
+  if (!PLAN_ID.test(id)) {
+    throw new InvalidInputError(
+      'INVALID_IDENTIFIER',
+      `Plan id ${JSON.stringify(id.slice(0, 80))} is not usable: 1..64 characters of [A-Za-z0-9_-], starting with a letter or digit.`,
+    );
+  }
+}
+
+/** The objects of a distributed snapshot's plan: the plan, each part's result, each part's last failure. */
+export function planKey(planId: string, object: 'plan' | { part: number } | { failed: number }): string {
+  assertPlanId(planId);
+  const name = object === 'plan' ? 'plan' : 'part' in object ? `part-${object.part}` : `failed-${object.failed}`;
+  return `${PLANS_PREFIX}${planId}/${name}.json`;
+}
 
 /**
  * Collection names become one key segment: [A-Za-z0-9_-] kept, everything else (including '.', '/')

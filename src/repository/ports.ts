@@ -13,6 +13,7 @@
  * | `SegmentReader` | restore, verify (integrity, parity, recall) |
  * | `SegmentWriter`, `ManifestWriter` | snapshot |
  * | `DataCollector` | prune, forget |
+ * | `PlanObjects` | distributed snapshot (plan, parts) |
  */
 import { IntegrityError, type NotFoundError } from '../errors.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
@@ -96,6 +97,17 @@ export interface ManifestWriter {
   commitManifest(manifest: Manifest): Promise<void>;
 }
 
+/**
+ * The small JSON objects of a distributed snapshot under `plans/` (sealed like manifests when the
+ * repository is encrypted). Nothing else reads them: list, prune and verify ignore the prefix.
+ */
+export interface PlanObjects {
+  putPlanObject(key: string, value: unknown, options?: { create?: boolean }): Promise<void>;
+  /** The parsed object; undefined when there is none. */
+  getPlanObject(key: string): Promise<unknown>;
+  deletePlanObject(key: string): Promise<void>;
+}
+
 /** What forget and prune delete, and how they size it. */
 export interface DataCollector {
   /** The staleness limit of this handle's locks (prune's grace period is at least this). */
@@ -107,6 +119,7 @@ export interface DataCollector {
   deleteManifest(ref: SnapshotRef): Promise<void>;
 }
 
+export type DistributedStore = SnapshotStore & PlanObjects;
 export type SnapshotStore = RepositoryContext & Locker & SegmentWriter & ManifestWriter & ManifestReader & SegmentReader & SnapshotLister;
 export type RestoreStore = RepositoryContext & Locker & ManifestReader & SegmentReader & SnapshotLister;
 /** What parity and recall read: a manifest and its segments. */

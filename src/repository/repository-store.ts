@@ -38,6 +38,7 @@ import {
   type RestoreStore,
   type SnapshotRef,
   type SnapshotStore,
+  type PlanObjects,
   segmentSizeError,
 } from './ports.js';
 
@@ -65,7 +66,7 @@ export interface SnapshotInfo {
   capture?: string;
 }
 
-export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, IntegrityStore, PruneStore {
+export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, IntegrityStore, PruneStore, PlanObjects {
   readonly storage: Storage;
   readonly config: RepositoryConfig;
   readonly logger: Logger;
@@ -320,6 +321,33 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
         throw new ConflictError('KEY_EXISTS', `Snapshot ${manifest.id} already exists; refusing to overwrite it.`, { cause: err });
       throw err;
     }
+  }
+
+  async putPlanObject(key: string, value: unknown, options: { create?: boolean } = {}): Promise<void> {
+    const bytes = new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
+    await this.storage.put(key, this.encodeObject(key, bytes), options.create ? { ifNoneMatch: '*' } : {});
+  }
+
+  async getPlanObject(key: string): Promise<unknown> {
+    let stored: Uint8Array;
+    try {
+      stored = await this.storage.get(key);
+    } catch (err) {
+      if (isVectordrError(err, 'KEY_NOT_FOUND')) return undefined;
+      throw err;
+    }
+    const plain = this.decodeObject(key, stored);
+    if (plain === undefined)
+      throw new IntegrityError('PLAN_INVALID', `${key} fails decryption (altered, or not written under this repository's key).`);
+    try {
+      return JSON.parse(new TextDecoder().decode(plain)) as unknown;
+    } catch (err) {
+      throw new IntegrityError('PLAN_INVALID', `${key} is not JSON; it was not written by vectordr or was damaged.`, { cause: err });
+    }
+  }
+
+  async deletePlanObject(key: string): Promise<void> {
+    await this.storage.delete(key);
   }
 
   dataObjects(signal?: AbortSignal): AsyncIterable<StorageObjectInfo> {

@@ -19,6 +19,8 @@ import { type Report, withJsonForm } from '../report.js';
 import type { Storage } from '../storage/storage.js';
 import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../restore/restore.js';
 import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from '../snapshot/snapshot.js';
+import { type SnapshotCoordinator, type SnapshotPlan, planSnapshot, snapshotPart } from '../snapshot/distributed.js';
+import type { PlanSnapshotOptions, SnapshotPartOptions, SnapshotPartResult } from '../snapshot/distributed-options.js';
 import { type IntegrityReport, type VerifyIntegrityOptions, verifyIntegrity } from '../verify/verify-integrity.js';
 import { type ParityOptions, type ParityReport, verifyParity } from '../verify/verify-parity.js';
 import { type RecallOptions, type RecallReport, verifyRecall } from '../verify/verify-recall.js';
@@ -216,6 +218,33 @@ export class Repository {
       );
     }
     return withJsonForm(await takeSnapshot(this.#store, adapter, collection, options));
+  }
+
+  /**
+   * Starts a distributed snapshot (docs/architecture.md, "Distributed snapshot"): opens one
+   * consistent view of `collection` (PostgreSQL: an exported snapshot), splits its keys into up to
+   * `workers` ranges and writes the plan. Keep the coordinator until `commit()`: it holds the view
+   * the workers join. Engines without an exported view refuse (UNSUPPORTED_OPERATION).
+   *
+   * @example
+   * const coordinator = await repo.planSnapshot(adapter, 'docs', { workers: 4 });
+   * // in each of 4 processes: await repo.snapshotPart(adapter, coordinator.plan.id, i)
+   * const { manifest } = await coordinator.commit();
+   */
+  async planSnapshot(adapter: VectorAdapter, collection: string, options: PlanSnapshotOptions): Promise<SnapshotCoordinator> {
+    assertAdapter(adapter, 'planSnapshot', ['describe', 'scan']);
+    return planSnapshot(this.#store, adapter, collection, options);
+  }
+
+  /** Runs part `index` of a distributed snapshot's plan (the plan, or its id: read from the repository). */
+  async snapshotPart(
+    adapter: VectorAdapter,
+    plan: SnapshotPlan | string,
+    index: number,
+    options: SnapshotPartOptions = {},
+  ): Promise<Report<SnapshotPartResult>> {
+    assertAdapter(adapter, 'snapshotPart', ['describe', 'scan']);
+    return withJsonForm(await snapshotPart(this.#store, adapter, plan, index, options));
   }
 
   /**

@@ -303,6 +303,27 @@ describe.skipIf(!available)('vectordr (built CLI) on PostgreSQL + pgvector', () 
     });
   });
 
+  it('snapshot split over workers: the Indexed Job form (--job-index 0 coordinates 1 and 2) commits one snapshot', async () => {
+    const job = (i: number): Promise<CliResult> =>
+      vectordr(['snapshot', table, '-r', repo, '--workers', '2', '--plan', 'cli-job-1', '--job-index', String(i), '--json']);
+    // Workers first: they wait for the plan their coordinator writes.
+    const [w1, w2, coordinator] = await Promise.all([job(1), job(2), job(0)]);
+    for (const r of [w1, w2, coordinator]) expect(r.code, shown(r)).toBe(0);
+    const parts = [w1, w2].map((r) => summaryOf(r) as { index: number; part: { rows: number } });
+    expect(parts.map((p) => p.index)).toEqual([0, 1]);
+    const summary = summaryOf(coordinator) as { plan: string; manifest: { rows: { upserts: number } } };
+    const live = Number((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n);
+    expect(summary.plan).toBe('cli-job-1');
+    expect(summary.manifest.rows.upserts).toBe(live);
+    expect(parts[0]!.part.rows + parts[1]!.part.rows).toBe(live);
+    const verify = await vectordr(['verify', '-r', repo, '--collection', table, '--parity', '--json']);
+    expect(verify.code, shown(verify)).toBe(0);
+    expect(summaryOf(verify)).toMatchObject({ ok: true, parity: [{ ok: true }] });
+    // A worker needs the plan's id; --part and --job-index exclude each other.
+    expect((await vectordr(['snapshot', table, '-r', repo, '--part', '0'])).code).toBe(2);
+    expect((await vectordr(['snapshot', table, '-r', repo, '--plan', 'x', '--part', '0', '--job-index', '1'])).code).toBe(2);
+  });
+
   it('no output of this file holds a secret: the repository password, the URL password', () => {
     expect(outputs.length).toBeGreaterThan(20);
     for (const r of outputs) {

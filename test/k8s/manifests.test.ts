@@ -15,7 +15,7 @@ const tools = k8sTools();
 const available = requiredInCi('k8s', typeof tools !== 'string', typeof tools === 'string' ? tools : '');
 
 /** The manifests Kubernetes itself validates (blueprint.yaml is a Kanister resource: blueprint.test.ts). */
-const FILES = ['config.yaml', 'cronjob.yaml', 'restore-job.yaml'];
+const FILES = ['config.yaml', 'cronjob.yaml', 'restore-job.yaml', 'distributed-snapshot-job.yaml'];
 
 // What the objects look like, as far as these checks read them.
 interface EnvVar {
@@ -91,12 +91,13 @@ describe.skipIf(!available)('examples/kubernetes manifests', () => {
     });
   });
 
-  it('holds a ServiceAccount, a ConfigMap, a Secret, the snapshot and forget CronJobs and a restore Job', () => {
+  it('holds a ServiceAccount, a ConfigMap, a Secret, the snapshot and forget CronJobs, a restore Job and a distributed snapshot Job', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       'ConfigMap/vectordr',
       'CronJob/vectordr-forget',
       'CronJob/vectordr-snapshot',
       'Job/vectordr-restore-docs',
+      'Job/vectordr-snapshot-distributed',
       'Secret/vectordr',
       'ServiceAccount/vectordr',
     ]);
@@ -266,6 +267,22 @@ describe.skipIf(!available)('examples/kubernetes manifests', () => {
     const args = Object.fromEntries(jobs.map(({ name, job }) => [name, job.template.spec.containers[0]!.args]));
     expect(args['vectordr-snapshot']).toEqual(['snapshot', 'docs', '--engine', 'pgvector', '--json']);
     expect(args['vectordr-forget']).toEqual(expect.arrayContaining(['forget', '--keep-daily', '--prune', '--json']));
+    // Indexed: index 0 coordinates the workers 1..4, all under the Job's uid as the plan id.
+    expect(args['vectordr-snapshot-distributed']).toEqual([
+      'snapshot',
+      'docs',
+      '--engine',
+      'pgvector',
+      '--workers',
+      '4',
+      '--plan',
+      '$(PLAN_ID)',
+      '--job-index',
+      '$(JOB_COMPLETION_INDEX)',
+      '--json',
+    ]);
+    const distributed = jobs.find((j) => j.name === 'vectordr-snapshot-distributed')!.spec;
+    expect(distributed).toMatchObject({ completionMode: 'Indexed', completions: 5, parallelism: 5 });
     expect(args['vectordr-restore-docs']).toEqual([
       'restore',
       'docs',

@@ -1,0 +1,122 @@
+/**
+ * The objects of a distributed snapshot under `plans/<plan-id>/` (docs/format.md, "Distributed
+ * snapshot objects"): the plan the coordinator writes, and each worker's part. They are read back
+ * from storage, so they are validated strictly like every other object, and the commit checks that
+ * the parts tile the plan exactly before one manifest names their segments.
+ */
+import { z } from 'zod';
+import type { KeyRange } from '../adapter.js';
+import { IntegrityError } from '../errors.js';
+import { SegmentRefSchema } from '../format/manifest.js';
+import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const KeyRangeSchema = z.strictObject({ lo: z.string().nullable(), hi: z.string().nullable() });
+
+export const SnapshotPlanSchema = z.strictObject({
+  type: z.literal('vectordr-snapshot-plan'),
+  version: z.literal(1),
+  id: z.string().min(1),
+  collection: z.string().min(1),
+  engine: EngineNameSchema,
+  /** The exported engine view every part scans in (PostgreSQL: the `pg_export_snapshot()` id). */
+  view: z.string().min(1),
+  createdAt: z.string(),
+  /** Workers asked for; `ranges` may be fewer (equal key quantiles merge): workers past them have nothing to do. */
+  workers: z.number().int().positive(),
+  ranges: z.array(KeyRangeSchema).min(1),
+  schema: CollectionSchemaSchema,
+  checkpoint: CheckpointSchema.nullable(),
+  buckets: z.number().int().positive(),
+  /** What fixes each part's segment cut (invariant 6). */
+  options: z.strictObject({ segmentBytes: z.number().int().positive(), vectorCompression: z.enum(['none', 'zstd']) }),
+  tags: z.record(z.string(), z.string()),
+});
+export type SnapshotPlan = z.infer<typeof SnapshotPlanSchema>;
+
+export const SnapshotPartSchema = z.strictObject({
+  type: z.literal('vectordr-snapshot-part'),
+  version: z.literal(1),
+  plan: z.string().min(1),
+  index: z.number().int().nonnegative(),
+  view: z.string().min(1),
+  range: KeyRangeSchema,
+  /** Segments of the range, in scan (key) order. */
+  segments: z.array(SegmentRefSchema),
+  rows: z.number().int().nonnegative(),
+  digest: z.strictObject({
+    buckets: z.number().int().positive(),
+    counts: z.array(z.number().int().nonnegative()),
+    sums: z.array(hex64),
+  }),
+  timings: z.strictObject({ scanMs: z.number(), encodeMs: z.number(), storeMs: z.number(), totalMs: z.number() }),
+  uploadedSegments: z.number().int().nonnegative(),
+  uploadedBytes: z.number().int().nonnegative(),
+  completedAt: z.string(),
+});
+export type SnapshotPart = z.infer<typeof SnapshotPartSchema>;
+
+/** A worker's last failure, so the coordinator can stop waiting for it (`onPartFailed: 'fail'`). */
+export const PartFailureSchema = z.strictObject({
+  type: z.literal('vectordr-snapshot-part-failure'),
+  index: z.number().int().nonnegative(),
+  code: z.string(),
+  message: z.string(),
+  at: z.string(),
+});
+export type PartFailure = z.infer<typeof PartFailureSchema>;
+
+export function parsePlanObject<T>(schema: z.ZodType<T>, value: unknown, key: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new IntegrityError(
+      'PLAN_INVALID',
+      `${key} is not a valid vectordr plan object (${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}); ` +
+        `it was damaged or written by another tool. Start a new plan.`,
+      { details: { key } },
+    );
+  }
+  return r.data;
+}
+
+/**
+ * Throws PLAN_INVALID unless `ranges` tile the whole key space in order: the first starts unbounded,
+ * each ends where the next starts, the last ends unbounded, and no inner bound is missing.
+ */
+export function assertTiling(ranges: readonly KeyRange[], where: string): void {
+  const bad = (why: string): never => {
+    throw new IntegrityError('PLAN_INVALID', `${where}: the key ranges do not tile the key space (${why}); nothing was committed.`);
+  };
+  if (ranges.length === 0) bad('no range');
+  if (ranges[0]?.lo !== null) bad('the first range has a lower bound');
+  if (ranges.at(-1)?.hi !== null) bad('the last range has an upper bound');
+  for (let i = 0; i + 1 < ranges.length; i++) {
+    const a = ranges[i] as KeyRange;
+    const b = ranges[i + 1] as KeyRange;
+    if (a.hi === null || b.lo === null) bad(`range ${i} or ${i + 1} is unbounded inside the key space`);
+    if (a.hi !== b.lo) bad(`range ${i} ends at ${JSON.stringify(a.hi)} but range ${i + 1} starts at ${JSON.stringify(b.lo)}`);
+  }
+}
+
+/** Throws PLAN_INVALID unless `part` is the result of part `index` of `plan`. */
+export function assertPartOf(plan: SnapshotPlan, part: SnapshotPart, index: number, key: string): void {
+  const mismatch = (what: string): never => {
+    throw new IntegrityError(
+      'PLAN_INVALID',
+      `${key} ${what}; it is not the result of part ${index} of plan ${plan.id}. Nothing was committed: rerun that part.`,
+      { details: { key, plan: plan.id, index } },
+    );
+  };
+  if (part.plan !== plan.id) mismatch(`belongs to plan ${part.plan}`);
+  if (part.index !== index) mismatch(`is part ${part.index}`);
+  if (part.view !== plan.view) mismatch(`was scanned in view ${part.view}, not the plan's ${plan.view}`);
+  const range = plan.ranges[index];
+  if (!range || part.range.lo !== range.lo || part.range.hi !== range.hi) mismatch('covers another key range');
+  if (part.digest.buckets !== plan.buckets || part.digest.counts.length !== plan.buckets || part.digest.sums.length !== plan.buckets)
+    mismatch(`has ${part.digest.buckets} digest buckets, not ${plan.buckets}`);
+  const segmentRows = part.segments.reduce((n, s) => n + s.rows, 0);
+  if (segmentRows !== part.rows) mismatch(`names segments of ${segmentRows} rows but records ${part.rows}`);
+  const counted = part.digest.counts.reduce((n, c) => n + c, 0);
+  if (counted !== part.rows) mismatch(`counts ${counted} records in its digest but ${part.rows} rows`);
+}
