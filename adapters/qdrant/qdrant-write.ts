@@ -61,8 +61,10 @@ export async function writePoints(ctx: QdrantContext, r: ResolvedCollection, bat
   const channel = await ctx.grpc?.channel();
   if (channel)
     return upsertAll(ctx, collection, grpcParts(ctx, r, batch, rows), options, (part, wait) => upsertGrpc(channel, collection, part, wait));
+  // number[] vectors are made per request, when it is sent: a segment's worth of them at once
+  // (8 bytes a float, plus the JSON text) was most of the REST restore's peak RSS.
   return upsertAll(ctx, collection, restParts(ctx, r, batch, rows), options, (part, wait) =>
-    ctx.client.upsert(collection, { wait, points: part }),
+    ctx.client.upsert(collection, { wait, points: part.map((i) => restPoint(r, batch, rows[i] as PointHead, i)) }),
   );
 }
 
@@ -72,30 +74,36 @@ interface PointHead {
   payload: Record<string, unknown>;
 }
 
-/** REST upserts: vectors as number[] (JSON text on the wire), cut by `writeBatchBytes`. */
-function restParts(ctx: QdrantContext, r: ResolvedCollection, batch: RecordBatch, rows: PointHead[]): PointStruct[][] {
-  const sizes: number[] = new Array<number>(batch.length);
-  const points = rows.map((head, i): PointStruct => {
+/** REST upserts: the rows of each request, cut by `writeBatchBytes` of estimated JSON text. */
+function restParts(ctx: QdrantContext, r: ResolvedCollection, batch: RecordBatch, rows: PointHead[]): number[][] {
+  const sizes = rows.map((head, i) => {
     let rowBytes = 64 + JSON.stringify(head.payload).length;
-    let vector: number[] | Record<string, number[]>;
-    if (r.unnamed) {
-      const col = batch.vectors[(r.vectors[0] as ResolvedCollection['vectors'][number]).field.name] as VectorColumn;
-      vector = Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
-      rowBytes += col.dims * 10;
-    } else {
-      const named: Record<string, number[]> = {};
-      for (const v of r.vectors) {
-        const col = batch.vectors[v.field.name] as VectorColumn;
-        if (col.valid && col.valid[i] === 0) continue;
-        named[v.q] = Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
-        rowBytes += col.dims * 10; // JSON text of a float32
-      }
-      vector = named;
+    for (const v of r.vectors) {
+      const col = batch.vectors[v.field.name] as VectorColumn;
+      if (!col.valid || col.valid[i] !== 0) rowBytes += col.dims * 10; // JSON text of a float32
     }
-    sizes[i] = rowBytes;
-    return { id: head.id, vector, payload: head.payload };
+    return rowBytes;
   });
-  return chunksByBytes(points, sizes, ctx.options.writeBatchBytes).map((c) => c.items);
+  return chunksByBytes(
+    rows.map((_, i) => i),
+    sizes,
+    ctx.options.writeBatchBytes,
+  ).map((c) => c.items);
+}
+
+/** Row `i` as a REST point: vectors as number[]. */
+function restPoint(r: ResolvedCollection, batch: RecordBatch, head: PointHead, i: number): PointStruct {
+  const vector = (v: ResolvedCollection['vectors'][number]): number[] => {
+    const col = batch.vectors[v.field.name] as VectorColumn;
+    return Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
+  };
+  if (r.unnamed) return { id: head.id, vector: vector(r.vectors[0] as ResolvedCollection['vectors'][number]), payload: head.payload };
+  const named: Record<string, number[]> = {};
+  for (const v of r.vectors) {
+    const col = batch.vectors[v.field.name] as VectorColumn;
+    if (!col.valid || col.valid[i] !== 0) named[v.q] = vector(v);
+  }
+  return { id: head.id, vector: named, payload: head.payload };
 }
 
 /** gRPC upserts: vectors as views of the batch's Float32Array columns (their bytes go on the wire), cut by `writeBatchBytes`. */
