@@ -98,8 +98,9 @@ async function handTunedLoop(
   client: QdrantClient,
   collection: string,
   points: ReturnType<typeof point>[],
-): Promise<{ loopMs: number; ms: number }> {
+): Promise<{ loopMs: number; ms: number; retries: number }> {
   const batch = Number(args['loop-batch']);
+  let retries = 0;
   const t0 = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -107,14 +108,24 @@ async function handTunedLoop(
       const start = next;
       next += batch;
       if (start >= points.length) return;
-      await client.upsert(collection, { wait: false, points: points.slice(start, start + batch) });
+      // A dropped connection on a loaded machine ("fetch failed") is retried, as a tuned loop would.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.upsert(collection, { wait: false, points: points.slice(start, start + batch) });
+          break;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+          retries++;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     }
   };
   await Promise.all(Array.from({ length: Number(args['loop-inflight']) }, worker));
   const loopMs = performance.now() - t0;
   // Qdrant applies a shard's updates in log order: once this one is applied, every point is.
   await client.upsert(collection, { wait: true, points: points.slice(0, 1) });
-  return { loopMs, ms: performance.now() - t0 };
+  return { loopMs, ms: performance.now() - t0, retries };
 }
 
 async function createTarget(client: QdrantClient, name: string): Promise<void> {
@@ -155,7 +166,12 @@ async function runChild(step: string): Promise<void> {
     await createTarget(client, target);
     window = await startStep(serverCpu);
     const t = await handTunedLoop(client, target, points);
-    Object.assign(extra, { loopMs: t.loopMs, batch: Number(args['loop-batch']), inflight: Number(args['loop-inflight']) });
+    Object.assign(extra, {
+      loopMs: t.loopMs,
+      retries: t.retries,
+      batch: Number(args['loop-batch']),
+      inflight: Number(args['loop-inflight']),
+    });
     const r = await window.stop(extra, t.ms);
     await client.deleteCollection(target);
     return reportChildResult(childStepResult(step, r, extra));
