@@ -80,7 +80,8 @@ function restParts(ctx: QdrantContext, r: ResolvedCollection, batch: RecordBatch
     let rowBytes = 64 + JSON.stringify(head.payload).length;
     for (const v of r.vectors) {
       const col = batch.vectors[v.field.name] as VectorColumn;
-      if (!col.valid || col.valid[i] !== 0) rowBytes += col.dims * 10; // JSON text of a float32
+      // JSON text of a float32 widened to a double: up to ~20 characters (-0.022320542484521866)
+      if (!col.valid || col.valid[i] !== 0) rowBytes += col.dims * 20;
     }
     return rowBytes;
   });
