@@ -23,7 +23,7 @@ export const QdrantAdapterOptionsSchema = z
       .optional(),
     /**
      * How scans and restores move points. `grpc`: Qdrant's gRPC API, vectors as binary floats (a
-     * snapshot of 100k x 768 read about 6x faster than over REST, docs/adapters/qdrant.md); `rest`:
+     * 100k x 768 snapshot: client CPU 17.8 -> 7.5 s, Qdrant's 10.2 -> 0.9 s; docs/adapters/qdrant.md); `rest`:
      * JSON over the REST URL; `auto`: gRPC when `grpcUrl` (or the REST URL's port + 1) answers
      * Qdrant's gRPC health check, else REST. Schema, markers, search and fetch always use REST.
      * @default 'auto'
