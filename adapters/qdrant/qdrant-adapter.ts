@@ -22,7 +22,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
 import { openFieldCapture, planQdrantCapture, startCheckpoint } from './qdrant-change-field.js';
-import { type QdrantContext, connectQdrant, probeQdrant } from './qdrant-client.js';
+import { type QdrantContext, connectQdrant, connectQdrantGrpc, probeQdrant } from './qdrant-client.js';
 import { createCollection, createPayloadIndexes, planCollection, waitForHnsw } from './qdrant-create.js';
 import { type ResolvedCollection, checkCollectionName, collectionExists, resolveCollection } from './qdrant-describe.js';
 import { qdrantErrors } from './qdrant-errors.js';
@@ -60,7 +60,8 @@ export class QdrantAdapter implements api.VectorAdapter {
       changeCapture: o.changeField === undefined ? 'digest' : 'timestamp',
     });
     const { client, endpoint } = connectQdrant(o);
-    this.ctx = { client, options: o, logger: o.logger ?? silentLogger };
+    const logger = o.logger ?? silentLogger;
+    this.ctx = { client, options: o, logger, grpc: connectQdrantGrpc(o, logger) };
     this.endpoint = endpoint;
   }
 
@@ -174,6 +175,11 @@ export class QdrantAdapter implements api.VectorAdapter {
 
   async probe(): Promise<api.ProbeResult> {
     return probeQdrant(this.ctx);
+  }
+
+  /** Closes the gRPC session (the REST client holds none). */
+  async close(): Promise<void> {
+    this.ctx.grpc?.close();
   }
 
   async describeEndpoint(): Promise<{ engineVersion: string; endpoint: string }> {

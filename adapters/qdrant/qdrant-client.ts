@@ -7,6 +7,7 @@ import type { ProbeResult } from '../../src/adapter.js';
 import { InvalidInputError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import type { QdrantAdapterConfig } from './qdrant-options.js';
+import { GrpcChannel, QdrantGrpcTransport, grpcUrlFor } from './qdrant-grpc-client.js';
 import { PLUGIN } from './qdrant-types.js';
 
 export type PointId = number | string | bigint;
@@ -52,6 +53,8 @@ export interface QdrantContext {
   readonly client: QdrantLike;
   readonly options: QdrantAdapterConfig;
   readonly logger: Logger;
+  /** Where scans and writes move points over gRPC; undefined: REST (`transport: 'rest'`, or a client without grpcUrl). */
+  readonly grpc?: QdrantGrpcTransport | undefined;
 }
 
 /** The client to use and the endpoint label recorded in manifests (never a credential). */
@@ -72,6 +75,15 @@ export function connectQdrant(o: QdrantAdapterConfig): { client: QdrantLike; end
     checkCompatibility: false,
   }) as unknown as QdrantLike;
   return { client, endpoint: o.endpointLabel ?? `${url.origin}${url.pathname.replace(/\/+$/, '')}` };
+}
+
+/** The gRPC transport the options ask for: `grpcUrl`, else the REST URL's port + 1; none for `rest` or a client alone. */
+export function connectQdrantGrpc(o: QdrantAdapterConfig, logger: Logger): QdrantGrpcTransport | undefined {
+  if (o.transport === 'rest') return undefined;
+  const url = o.grpcUrl ?? (o.url ? grpcUrlFor(o.url) : undefined);
+  if (url === undefined) return undefined;
+  const channel = new GrpcChannel({ url, apiKey: o.apiKey, timeoutMs: o.timeoutMs, logger });
+  return new QdrantGrpcTransport(channel, o.transport, url, logger);
 }
 
 /** `/readyz` (when the adapter has the URL), then the version. Never throws: an unreachable server is a result. */

@@ -21,6 +21,19 @@ export const QdrantAdapterOptionsSchema = z
         'a QdrantClient',
       )
       .optional(),
+    /**
+     * How scans and restores move points. `grpc`: Qdrant's gRPC API, vectors as binary floats (a
+     * 100k x 768 snapshot: client CPU 17.8 -> 7.5 s, Qdrant's 10.2 -> 0.9 s; docs/adapters/qdrant.md); `rest`:
+     * JSON over the REST URL; `auto`: gRPC when `grpcUrl` (or the REST URL's port + 1) answers
+     * Qdrant's gRPC health check, else REST. Schema, markers, search and fetch always use REST.
+     * @default 'auto'
+     */
+    transport: z.enum(['auto', 'grpc', 'rest']).default('auto'),
+    /**
+     * Qdrant's gRPC endpoint, `http://host:6334` (`https://` for TLS). The API key is sent as with
+     * REST. @default the REST `url` with its port + 1 (Qdrant's defaults: 6333 REST, 6334 gRPC)
+     */
+    grpcUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** Bytes of point data per upsert request (Qdrant's default request limit is 32 MiB). Formerly `upsertBatchBytes`. @default 4194304 */
     writeBatchBytes: z
       .number()
@@ -60,7 +73,10 @@ export const QdrantAdapterOptionsSchema = z
     endpointLabel: z.string().optional(),
     logger: z.custom<Logger>().optional(),
   })
-  .refine((o) => (o.client === undefined) !== (o.url === undefined), { message: 'pass exactly one of client or url' });
+  .refine((o) => (o.client === undefined) !== (o.url === undefined), { message: 'pass exactly one of client or url' })
+  .refine((o) => o.transport !== 'grpc' || o.url !== undefined || o.grpcUrl !== undefined, {
+    message: "transport 'grpc' with a client needs grpcUrl",
+  });
 /** Former option names, read until 0.5 (`parseOptions`). */
 export const QDRANT_RENAMED_OPTIONS = { upsertBatchBytes: 'writeBatchBytes' } as const;
 export type QdrantAdapterOptions = z.input<typeof QdrantAdapterOptionsSchema> & {

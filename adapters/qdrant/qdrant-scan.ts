@@ -7,8 +7,12 @@ import { engineRead } from '../../src/engine-errors.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
 import type { Checkpoint, Id, JsonValue, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
+import { sliceBatch } from '../../src/format/rows.js';
 import type { PointId, PointLike, QdrantContext } from './qdrant-client.js';
 import { type ResolvedCollection, lookupId } from './qdrant-describe.js';
+import { type GrpcPage, scrollPageGrpc } from './qdrant-grpc-scan.js';
+import type { GrpcChannel } from './qdrant-grpc-client.js';
+import type { WirePointId } from './qdrant-grpc-wire.js';
 import { qdrantErrors } from './qdrant-errors.js';
 import { ORIGINAL_ID_KEY, PLUGIN, WHOLE_PAYLOAD_FIELD, idFromPoint, pointIdLess } from './qdrant-types.js';
 
@@ -32,19 +36,17 @@ export function openScan(
     checkpoint,
     estimatedRows,
     async *batches(): AsyncIterable<RecordBatch> {
-      let offset: PointId | undefined;
       let seen = 0;
-      for (;;) {
-        throwIfAborted(options.signal);
-        if (closed) return;
-        const { points, next } = await scrollPage(ctx, r, offset, pageSize);
-        for (let start = 0; start < points.length; start += options.batchSize) {
-          const batch = toRecordBatch(r, points.slice(start, start + options.batchSize));
+      const channel = await ctx.grpc?.channel();
+      const stop = (): boolean => closed;
+      const pages = channel ? grpcPages(channel, r, pageSize, stop, options.signal) : restPages(ctx, r, pageSize, stop, options.signal);
+      for await (const page of pages) {
+        for (let start = 0; start < page.length; start += options.batchSize) {
+          const end = Math.min(page.length, start + options.batchSize);
+          const batch = start === 0 && end === page.length ? page : sliceBatch(page, start, end);
           seen += batch.length;
           yield batch;
         }
-        if (next === undefined || points.length === 0) break;
-        offset = next;
       }
       if (seen !== estimatedRows)
         logger.warn(
@@ -56,6 +58,48 @@ export function openScan(
       closed = true;
     },
   };
+}
+
+/** The pages of a REST scan (`scroll`, floats as JSON text). */
+async function* restPages(
+  ctx: QdrantContext,
+  r: ResolvedCollection,
+  pageSize: number,
+  stop: () => boolean,
+  signal: AbortSignal | undefined,
+): AsyncIterable<RecordBatch> {
+  let offset: PointId | undefined;
+  for (;;) {
+    throwIfAborted(signal);
+    if (stop()) return;
+    const { points, next } = await scrollPage(ctx, r, offset, pageSize);
+    yield toRecordBatch(r, points);
+    if (next === undefined || points.length === 0) return;
+    offset = next;
+  }
+}
+
+/** The pages of a gRPC scan, one asked for ahead: Qdrant reads page k+1 while the consumer encodes page k. */
+async function* grpcPages(
+  channel: GrpcChannel,
+  r: ResolvedCollection,
+  pageSize: number,
+  stop: () => boolean,
+  signal: AbortSignal | undefined,
+): AsyncIterable<RecordBatch> {
+  const ask = (after: WirePointId | undefined): Promise<GrpcPage> => {
+    const p = scrollPageGrpc(channel, r, after, pageSize, signal);
+    p.catch(() => undefined); // observed when awaited, never an unhandled rejection meanwhile
+    return p;
+  };
+  let pending: Promise<GrpcPage> | undefined = ask(undefined);
+  while (pending) {
+    throwIfAborted(signal);
+    if (stop()) return;
+    const { batch, next }: GrpcPage = await pending;
+    pending = next === undefined || batch.length === 0 ? undefined : ask(next);
+    yield batch;
+  }
 }
 
 /** What a scroll reads: `filter`, and less than whole points (`with_payload`, `with_vector`). @default whole points, no filter */
@@ -123,15 +167,10 @@ export function withVector(r: ResolvedCollection): true | string[] {
 /** Points as a columnar batch of `r`'s schema: what scan, fetch and change-field links all render records with. */
 export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): RecordBatch {
   const n = points.length;
-  const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
   const vectors: Record<string, VectorColumn> = {};
   const valids: Record<string, Uint8Array> = {};
   for (const v of r.vectors) vectors[v.field.name] = { dims: v.field.dims, data: new Float32Array(n * v.field.dims) };
-  const payloads: Payload[] = new Array<Payload>(n);
   points.forEach((p, i) => {
-    const id = idFromPoint(p.id, r.meta ? p.payload : undefined, r.schema.idType, r.name);
-    if (ids instanceof BigInt64Array) ids[i] = id as bigint;
-    else ids[i] = String(id);
     for (const v of r.vectors) {
       const raw = r.unnamed ? p.vector : (p.vector as Record<string, unknown> | null | undefined)?.[v.q];
       if (!Array.isArray(raw)) {
@@ -139,6 +178,7 @@ export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): Recor
         continue;
       }
       if (raw.length !== v.field.dims) {
+        const id = idFromPoint(p.id, r.meta ? p.payload : undefined, r.schema.idType, r.name);
         throw new EngineError(
           `Point ${String(id)} of ${JSON.stringify(r.name)}: vector ${v.field.name} has ` +
             `${raw.length} values, expected ${v.field.dims}.`,
@@ -148,7 +188,35 @@ export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): Recor
       }
       (vectors[v.field.name] as VectorColumn).data.set(raw as number[], i * v.field.dims);
     }
-    const src = { ...(p.payload ?? {}) };
+  });
+  for (const [name, valid] of Object.entries(valids)) vectors[name] = { ...(vectors[name] as VectorColumn), valid };
+  return pointsBatch(
+    r,
+    points.map((p) => p.id),
+    points.map((p) => p.payload),
+    vectors,
+  );
+}
+
+/**
+ * A batch of `r`'s schema from points' raw ids and payloads and their vector columns (already
+ * filled): ids mapped back (`vdr_id`), payloads kept whole or as the schema's fields.
+ */
+export function pointsBatch(
+  r: ResolvedCollection,
+  rawIds: readonly unknown[],
+  rawPayloads: readonly (Record<string, unknown> | null | undefined)[],
+  vectors: Record<string, VectorColumn>,
+): RecordBatch {
+  const n = rawIds.length;
+  const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
+  const payloads: Payload[] = new Array<Payload>(n);
+  for (let i = 0; i < n; i++) {
+    const raw = rawPayloads[i];
+    const id = idFromPoint(rawIds[i], r.meta ? raw : undefined, r.schema.idType, r.name);
+    if (ids instanceof BigInt64Array) ids[i] = id as bigint;
+    else ids[i] = String(id);
+    const src = { ...(raw ?? {}) };
     if (r.meta) delete src[ORIGINAL_ID_KEY];
     if (r.wholePayload) {
       payloads[i] = Object.keys(src).length > 0 ? { [WHOLE_PAYLOAD_FIELD]: src as Payload } : {};
@@ -157,7 +225,6 @@ export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): Recor
       for (const [k, v] of Object.entries(src)) if (v !== null && v !== undefined) payload[k] = v as JsonValue;
       payloads[i] = payload;
     }
-  });
-  for (const [name, valid] of Object.entries(valids)) vectors[name] = { ...(vectors[name] as VectorColumn), valid };
+  }
   return { length: n, ids, vectors, payloads };
 }

@@ -18,10 +18,12 @@ import { expectMetricRefusals, itRefusesUuidCaseCollision } from '../conformance
 import { makeBatch, makeRecords, rng, testSchema } from '../helpers/data.js';
 import { engineAvailable, randomName } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
+import { QdrantClient } from '@qdrant/js-client-rest';
 import { storedNumber } from './qdrant-json-numbers.js';
 import { type QdrantTestServer, startQdrantTestServer } from './qdrant-test-server.js';
 
 const realUrl = process.env.QDRANT_URL;
+const rawClient = (url: string): QdrantClient => new QdrantClient({ url, checkCompatibility: false });
 const real = engineAvailable('qdrant-real', realUrl !== undefined);
 
 describe('qdrant (test server validating against the OpenAPI v1.19 document)', () => {
@@ -45,13 +47,47 @@ describe('qdrant (test server validating against the OpenAPI v1.19 document)', (
 });
 
 describe.runIf(real)('qdrant (real server at QDRANT_URL)', () => {
+  // gRPC explicitly (no REST fallback): the transport a real server gets by default. REST is the
+  // test server's suite above, and the same-segments test below on this server.
   testAdapter({
-    name: 'qdrant (real server)',
+    name: 'qdrant (real server, gRPC)',
     rows: 1500,
     create: async () => {
-      const adapter = qdrantAdapter({ url: realUrl as string, apiKey: process.env.QDRANT_API_KEY });
-      return { adapter, cleanup: async () => undefined };
+      const adapter = qdrantAdapter({ url: realUrl as string, apiKey: process.env.QDRANT_API_KEY, transport: 'grpc' });
+      return { adapter, cleanup: async () => adapter.close() };
     },
+  });
+
+  it('REST and gRPC read the same records: byte-identical segments; a restore over either has parity', async () => {
+    const rest = qdrantAdapter({ url: realUrl as string, apiKey: process.env.QDRANT_API_KEY, transport: 'rest', scanPageRows: 64 });
+    const grpc = qdrantAdapter({ url: realUrl as string, apiKey: process.env.QDRANT_API_KEY, transport: 'grpc', scanPageRows: 64 });
+    const repo = await openRepository({ storage: memoryStorage(), create: true });
+    const n = randomName('transports');
+    const schema: CollectionSchema = {
+      ...testSchema(n, 24),
+      payload: [...testSchema(n, 24).payload, { name: 'extra', type: 'json', array: false, nullable: true }],
+    };
+    const records = makeRecords(300, 24, 7, 9_007_199_254_740_000n).map((r, i) => ({
+      ...r,
+      payload: { ...r.payload, extra: { list: [i, i / 3, null, 'ü'], deep: { ok: i % 2 === 0 } } },
+    }));
+    const targets = [randomName('transports_r'), randomName('transports_g')];
+    try {
+      await grpc.create(schema, { indexes: 'now' });
+      await grpc.write(n, makeBatch(schema, records), { mode: 'insert' });
+      expect(await rest.count(n)).toBe(300); // the write returned with every point applied
+      const viaRest = await repo.snapshot(rest, n);
+      const viaGrpc = await repo.snapshot(grpc, n);
+      expect(viaGrpc.manifest.segments.map((g) => g.key)).toEqual(viaRest.manifest.segments.map((g) => g.key));
+      for (const [k, a] of [rest, grpc].entries()) {
+        const target = targets[k] as string;
+        await repo.restore(a, { collection: n, snapshot: viaGrpc.manifest.id, target });
+        expect((await repo.verifyParity(rest, { collection: n, snapshot: viaGrpc.manifest.id, live: target })).ok).toBe(true);
+      }
+    } finally {
+      for (const c of [n, ...targets]) await rest.drop(c);
+      await grpc.close();
+    }
   });
 
   it(
@@ -110,6 +146,25 @@ describe('qdrant specifics and bad input (test server)', () => {
     const violations = [...server.violations];
     await server.close();
     expect(violations).toEqual([]);
+  });
+
+  it("transport: 'auto' moves points over REST when the gRPC port does not answer; bad transport options are refused", async () => {
+    // The test server speaks REST only: every test of this file ran on the REST fallback. An explicit
+    // 'grpc' with a caller's client and no grpcUrl cannot work, and an unknown transport is a typo.
+    await expectError(
+      Promise.resolve().then(() => qdrantAdapter({ client: rawClient(server.url), transport: 'grpc' })),
+      'INVALID_OPTIONS',
+    );
+    await expectError(
+      Promise.resolve().then(() => qdrantAdapter({ url: server.url, transport: 'http3' as 'grpc' })),
+      'INVALID_OPTIONS',
+    );
+    const n = randomName('fallback');
+    const schema = testSchema(n);
+    const auto = qdrantAdapter({ url: server.url, grpcUrl: 'http://127.0.0.1:1' });
+    await auto.create(schema, { indexes: 'now' });
+    await auto.write(n, makeBatch(schema, makeRecords(3)), { mode: 'insert' });
+    expect(await auto.count(n)).toBe(3);
   });
 
   it('int64 ids above 2^53 and negative ids become UUIDv5 points with the original kept; small ones stay integers', async () => {
