@@ -130,7 +130,11 @@ export function batchPropertyOf(name: string, dataType: string): BatchProperty |
   return { name, kind: kind as PropertyKind, array };
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The vector as little-endian float32 bytes: on little-endian hosts its own bytes (Writer.bytes copies them once). */
 function float32Bytes(v: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   const out = new Uint8Array(v.length * 4);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < v.length; i++) dv.setFloat32(i * 4, v[i] as number, true);
