@@ -437,7 +437,15 @@ async function sampleRows(ctx: Ctx, collection: string, rows: number): Promise<s
     } as never),
     'sample query',
   );
-  const data = (res as unknown as { data: Record<string, unknown>[] }).data.map((r) => ({ ...r, id: String(r.id), n: String(r.n) }));
+  // Milvus before 2.4 has no nullable fields: vectordr keeps nullable payload as dynamic keys, which
+  // such a server returns inside `$meta` instead of beside the fields.
+  const flat = (r: Record<string, unknown>): Record<string, unknown> => {
+    const { $meta, ...rest } = r;
+    return $meta && typeof $meta === 'object' ? { ...rest, ...($meta as Record<string, unknown>) } : r;
+  };
+  const data = (res as unknown as { data: Record<string, unknown>[] }).data
+    .map(flat)
+    .map((r) => ({ ...r, id: String(r.id), n: String(r.n) }));
   data.sort((a, b) => Number(a.id) - Number(b.id));
   if (data.length !== ids.length) throw new Error(`sample of ${collection}: ${data.length} of ${ids.length} rows found`);
   return JSON.stringify(canonical(data));

@@ -42,6 +42,13 @@ export const MilvusAdapterOptionsSchema = z
       .max(60 * 1024 * 1024)
       .default(1024 * 1024),
     /**
+     * Insert requests in flight within one `write` (insert mode; upserts go one at a time, so two
+     * writes of one id keep their order). Two overlap the client's encoding of one request with
+     * Milvus's ingest of the other. milvus-lite serialises writes to a collection: always 1 there.
+     * @default 2 (1 on milvus-lite)
+     */
+    writeConcurrency: z.number().int().min(1).max(16).optional(),
+    /**
      * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.5).
      * The restore option, when given, wins.
      */
