@@ -104,7 +104,7 @@ async function sendBatch(
   objects: BatchObjectInput[],
 ): Promise<[number, { message: string }][]> {
   if (r.batchProps) {
-    const body = encodeBatchObjects(r.className, objects, r.batchProps, r.legacy ? LEGACY_VECTOR : undefined);
+    const body = encodeBatchObjects(r.className, objects, r.batchProps, r.legacy ? LEGACY_VECTOR : undefined, conn.options.writeBatchBytes);
     const errors = await conn.grpcBatch().batchObjects(body);
     return errors.map((e) => [e.index, { message: e.error }]);
   }
