@@ -45,7 +45,8 @@ import { parentPool, ratio, reportChildResult, startStep, stepsForResult } from 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
 const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:54329/postgres';
-const INT64_MIN = '-9223372036854775808';
+// The keyset loop's start: one above -2^63, which Milvus 2.3.5 cannot parse (its ids here are 1..rows).
+const INT64_MIN = '-9223372036854775807';
 /** HNSW parameters of both the pgvector source index and the anchor's Milvus index. */
 const HNSW = { m: 16, efConstruction: 64 };
 

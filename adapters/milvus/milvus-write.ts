@@ -81,7 +81,7 @@ export class MilvusWriter {
     const parts = chunksByBytes(rows, sizes, this.ctx.options.writeBatchBytes);
     if (options.mode === 'insert') {
       // Every request is answered before write() returns: the core writes the marker after it.
-      const inFlight = server.serialWrites ? 1 : (this.ctx.options.writeConcurrency ?? 2);
+      const inFlight = server.serialWrites ? 1 : (this.ctx.options.writeConcurrency ?? 1);
       await forEachLimit(
         parts,
         inFlight,
