@@ -47,6 +47,8 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '1' },
     'hnsw-restore': { type: 'string', default: 'true' },
     prefix: { type: 'string', default: 'Bench' },
+    /** Vector index of the source: `hnsw` (the default), or `flat` for a quick load (N then restores no graph either). */
+    'source-index': { type: 'string', default: 'hnsw' },
     'cpu-prof': { type: 'string' },
     out: { type: 'string' },
     // child-process mode (internal)
@@ -221,11 +223,14 @@ async function main(): Promise<void> {
       { name: 'title', type: 'string', array: false, nullable: true },
       { name: 'n', type: 'int64', array: false, nullable: true },
     ],
-    indexes: [{ kind: 'hnsw', field: 'embedding', metric: 'cosine', params: { m: 16, ef_construction: 64 } }],
+    indexes:
+      args['source-index'] === 'flat'
+        ? [{ kind: 'flat', field: 'embedding', metric: 'cosine', params: {} }]
+        : [{ kind: 'hnsw', field: 'embedding', metric: 'cosine', params: { m: 16, ef_construction: 64 } }],
   };
   log(
     `Weaviate ${String(meta.version)} at ${url}; ${ROWS} x ${DIMS}; repeat ${repeat}; async indexing: ` +
-      `${process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING ?? 'unknown (server setting)'}`,
+      `${process.env.VECTORDR_WEAVIATE_ASYNC_INDEXING ?? 'unknown (server setting)'}; source index ${args['source-index'] as string}`,
   );
   try {
     await adapter.create(schema, { indexes: 'now' });
@@ -307,6 +312,7 @@ async function main(): Promise<void> {
       rows: ROWS,
       dims: DIMS,
       repeat,
+      sourceIndex: args['source-index'],
       steps: {
         load: { ms: Math.round(load.ms), queueMs: load.value.queueMs, serverCpuS: load.serverCpuS },
         snapshot: stepJson(snap),
