@@ -45,7 +45,8 @@ import { parentPool, ratio, reportChildResult, startStep, stepsForResult } from 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
 const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:54329/postgres';
-const INT64_MIN = '-9223372036854775808';
+// The keyset loop's start: one above -2^63, which Milvus 2.3.5 cannot parse (its ids here are 1..rows).
+const INT64_MIN = '-9223372036854775807';
 /** HNSW parameters of both the pgvector source index and the anchor's Milvus index. */
 const HNSW = { m: 16, efConstruction: 64 };
 
@@ -63,6 +64,8 @@ const { values: args } = parseArgs({
      * milvus-lite's synchronous createIndex then exceeds it; see docs/benchmarks.md).
      */
     'sdk-timeout-ms': { type: 'string', default: '600000' },
+    /** Prefix of the table and collection names (a random suffix follows). */
+    prefix: { type: 'string', default: 'bench_milvus' },
     /** Directory: CPU profiles (.cpuprofile) of the measured windows of the I, R, Q and M children. */
     'cpu-prof': { type: 'string' },
     // child-process mode (internal)
@@ -115,11 +118,16 @@ function milvusClient(): MilvusClient {
   return new MilvusClient({ address, logLevel: 'error', ...(timeout > 0 ? { timeout } : {}) });
 }
 
-/** The milvus-lite server started by scripts/milvus-server.sh, if that is the server in use: its pid, to read its CPU time. */
+/**
+ * The Milvus server in use, if its pid file is known: $MILVUS_PIDFILE, else the milvus-lite of
+ * scripts/milvus-server.sh (.cache/milvus/milvus.pid); its pid, to read its CPU time. A milvus-lite
+ * pid must be the one listening on $MILVUS_ADDRESS's port.
+ */
 function milvusPid(): number | undefined {
   try {
-    const pid = Number(readFileSync(path.join(ROOT, '.cache/milvus/milvus.pid'), 'utf8').trim());
+    const pid = Number(readFileSync(process.env.MILVUS_PIDFILE ?? path.join(ROOT, '.cache/milvus/milvus.pid'), 'utf8').trim());
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (process.env.MILVUS_PIDFILE && cmd.includes('milvus') && !cmd.includes('milvus_lite')) return pid;
     return cmd.includes('milvus_lite') &&
       cmd.includes(
         String(process.env.MILVUS_ADDRESS ?? '')
@@ -430,7 +438,15 @@ async function sampleRows(ctx: Ctx, collection: string, rows: number): Promise<s
     } as never),
     'sample query',
   );
-  const data = (res as unknown as { data: Record<string, unknown>[] }).data.map((r) => ({ ...r, id: String(r.id), n: String(r.n) }));
+  // Milvus before 2.4 has no nullable fields: vectordr keeps nullable payload as dynamic keys, which
+  // such a server returns inside `$meta` instead of beside the fields.
+  const flat = (r: Record<string, unknown>): Record<string, unknown> => {
+    const { $meta, ...rest } = r;
+    return $meta && typeof $meta === 'object' ? { ...rest, ...($meta as Record<string, unknown>) } : r;
+  };
+  const data = (res as unknown as { data: Record<string, unknown>[] }).data
+    .map(flat)
+    .map((r) => ({ ...r, id: String(r.id), n: String(r.n) }));
   data.sort((a, b) => Number(a.id) - Number(b.id));
   if (data.length !== ids.length) throw new Error(`sample of ${collection}: ${data.length} of ${ids.length} rows found`);
   return JSON.stringify(canonical(data));
@@ -765,7 +781,7 @@ async function main(): Promise<void> {
     milvus,
     work,
     dims,
-    table: `bench_milvus_${suffix}`,
+    table: `${args.prefix as string}_${suffix}`,
     data: path.join(work, 'rows'),
     milvusPid: milvusPid(),
     cpuProfDir,
@@ -776,7 +792,7 @@ async function main(): Promise<void> {
     const mv = await milvus.getVersion().catch(() => undefined);
     log(
       `Milvus ${process.env.MILVUS_ADDRESS as string} (version ` +
-        `${String(mv?.version)}${ctx.milvusPid === undefined ? '; server pid unknown: its CPU is not measured' : `; milvus-lite pid ${ctx.milvusPid}`}); ` +
+        `${String(mv?.version)}${ctx.milvusPid === undefined ? '; server pid unknown: its CPU is not measured' : `; server pid ${ctx.milvusPid}`}); ` +
         `PostgreSQL ${url} (${String(v?.pg)}, pgvector ${String(v?.pgvector)}); table/collections ` +
         `${ctx.table}*; work dir ${work}`,
     );
@@ -801,7 +817,7 @@ async function main(): Promise<void> {
       milvus: {
         address: process.env.MILVUS_ADDRESS,
         version: mv?.version ?? null,
-        server: ctx.milvusPid === undefined ? 'unknown' : 'milvus-lite (scripts/milvus-server.sh)',
+        server: ctx.milvusPid === undefined ? 'unknown' : (process.env.MILVUS_PIDFILE ?? 'milvus-lite (scripts/milvus-server.sh)'),
       },
       ...result,
     };

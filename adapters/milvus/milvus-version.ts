@@ -28,6 +28,8 @@ export interface MilvusServerInfo {
   readonly dropProperties: boolean;
   /** A row with Int64 primary key 2^63-1 can be read back (milvus-lite; not Milvus 2.3.5). */
   readonly readsMaxInt64Key: boolean;
+  /** milvus-lite: writes to one collection must not overlap (one request at a time). */
+  readonly serialWrites: boolean;
 }
 
 /**
@@ -37,9 +39,12 @@ export interface MilvusServerInfo {
  */
 export function milvusServerInfo(version: string): MilvusServerInfo {
   const lite = /^milvus[_-]lite-(\d+)\./i.exec(version);
-  if (lite) return { version, nullableFields: Number(lite[1]) >= 3, dropProperties: Number(lite[1]) >= 3, readsMaxInt64Key: true };
+  if (lite) {
+    const v3 = Number(lite[1]) >= 3;
+    return { version, nullableFields: v3, dropProperties: v3, readsMaxInt64Key: true, serialWrites: true };
+  }
   const m = /(?:^v?|milvus\s*v?)(\d+)\.(\d+)(?:\.(\d+))?/i.exec(version);
-  if (!m) return { version, nullableFields: true, dropProperties: true, readsMaxInt64Key: false };
+  if (!m) return { version, nullableFields: true, dropProperties: true, readsMaxInt64Key: false, serialWrites: false };
   const major = Number(m[1]);
   const minor = Number(m[2]);
   const [minMajor, minMinor] = MIN_MILVUS_VERSION.split('.').map(Number) as [number, number];
@@ -53,5 +58,6 @@ export function milvusServerInfo(version: string): MilvusServerInfo {
     );
   }
   const atLeast = (v: readonly [number, number]): boolean => major > v[0] || (major === v[0] && minor >= v[1]);
-  return { version, nullableFields: atLeast(NULLABLE_SINCE), dropProperties: atLeast(NULLABLE_SINCE), readsMaxInt64Key: false };
+  const nullable = atLeast(NULLABLE_SINCE);
+  return { version, nullableFields: nullable, dropProperties: nullable, readsMaxInt64Key: false, serialWrites: false };
 }

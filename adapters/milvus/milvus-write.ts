@@ -3,7 +3,7 @@
  * anything is sent), byte-budgeted insert/upsert requests, deletes, and the append preflight.
  */
 import type { WriteOptions } from '../../src/adapter.js';
-import { chunksByBytes } from '../../src/async.js';
+import { chunksByBytes, forEachLimit } from '../../src/async.js';
 import { InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import type { CollectionSchema, Id, PayloadField, PayloadValue, RecordBatch, VectorField } from '../../src/model.js';
 import { idAt } from '../../src/model.js';
@@ -78,11 +78,23 @@ export class MilvusWriter {
     const sizes: number[] = new Array<number>(batch.length);
     for (let i = 0; i < batch.length; i++) [rows[i], sizes[i]] = toRow(batch, i, rc);
     const { client } = this.ctx;
-    for (const { items: data } of chunksByBytes(rows, sizes, this.ctx.options.writeBatchBytes)) {
+    const parts = chunksByBytes(rows, sizes, this.ctx.options.writeBatchBytes);
+    if (options.mode === 'insert') {
+      // Every request is answered before write() returns: the core writes the marker after it.
+      const inFlight = server.serialWrites ? 1 : (this.ctx.options.writeConcurrency ?? 1);
+      await forEachLimit(
+        parts,
+        inFlight,
+        async ({ items: data }) => {
+          await milvusCall('insert', collection, () => client.insert({ collection_name: collection, data } as never));
+        },
+        options.signal,
+      );
+      return;
+    }
+    for (const { items: data } of parts) {
       throwIfAborted(options.signal);
-      if (options.mode === 'insert')
-        await milvusCall('insert', collection, () => client.insert({ collection_name: collection, data } as never));
-      else await milvusCall('upsert', collection, () => client.upsert({ collection_name: collection, data } as never));
+      await milvusCall('upsert', collection, () => client.upsert({ collection_name: collection, data } as never));
     }
   }
 

@@ -76,11 +76,13 @@ export class WeaviateAdapter implements api.VectorAdapter {
     return r;
   }
 
-  count(collection: string): Promise<number> {
+  async count(collection: string): Promise<number> {
+    await this.conn.settle(classNameOf(collection));
     return countObjects(this.conn, collection);
   }
 
   async scan(collection: string, options: api.ScanOptions): Promise<api.ScanSession> {
+    await this.conn.settle(classNameOf(collection));
     const r = await resolveClass(this.conn, collection);
     // Every scan records where a timestamp feed continues from, so `startCapture` needs nothing more.
     const checkpoint = await timeCheckpoint(this.conn, options.signal);
@@ -94,7 +96,12 @@ export class WeaviateAdapter implements api.VectorAdapter {
   }
 
   /** The objects updated since `from` (minus `captureSkewMs`) and every id the class holds (weaviate-capture.ts). */
-  captureChanges(collection: string, from: Checkpoint, options: { captureId: string; signal?: AbortSignal }): Promise<api.ChangeSession> {
+  async captureChanges(
+    collection: string,
+    from: Checkpoint,
+    options: { captureId: string; signal?: AbortSignal },
+  ): Promise<api.ChangeSession> {
+    await this.conn.settle(classNameOf(collection));
     return captureChanges(this.conn, collection, from, options.signal);
   }
 
@@ -121,6 +128,7 @@ export class WeaviateAdapter implements api.VectorAdapter {
 
   /** Waits until Weaviate has indexed what was written (weaviate-create.ts says why there is nothing to build). */
   async buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<api.IndexBuildReport> {
+    await this.conn.settle(classNameOf(collection));
     const ms = await waitForIndexing(this.conn, collection, options.signal);
     const r = await resolveClass(this.conn, collection);
     return indexReport(r, schema, ms, this.createNotes.get(r.className) ?? []);
@@ -131,17 +139,34 @@ export class WeaviateAdapter implements api.VectorAdapter {
     await writeRecords(this.conn, await this.resolveCached(collection), batch, options);
   }
 
-  readMarker(collection: string): Promise<string | undefined> {
+  async readMarker(collection: string): Promise<string | undefined> {
+    await this.conn.settle(classNameOf(collection));
     return readMarker(this.conn, collection);
   }
 
-  writeMarker(collection: string, marker: string | undefined): Promise<void> {
-    return writeMarker(this.conn, collection, marker);
+  /**
+   * While batch requests are in flight, the marker is queued behind them and written once they
+   * were answered (weaviate-pending-writes.ts): the pipeline does not drain at every segment, and
+   * the marker lags by at most the requests in flight. Otherwise, and for a removal, it is written now.
+   */
+  async writeMarker(collection: string, marker: string | undefined): Promise<void> {
+    const pending = this.conn.pending(classNameOf(collection));
+    if (marker !== undefined && pending.sending) {
+      pending.queueMarker(() => writeMarker(this.conn, collection, marker));
+      return;
+    }
+    if (marker === undefined) await pending.drain();
+    else await pending.settle();
+    await writeMarker(this.conn, collection, marker);
+    // A removal runs also after a failed restore: it removes the marker, then reports the failure.
+    await pending.settle();
   }
 
   async drop(collection: string): Promise<void> {
     this.cache.delete(collection);
     const className = classNameOf(collection);
+    // What is still in flight is dropped with the collection: wait for it, its failures no longer matter.
+    await this.conn.settle(className).catch(() => undefined);
     const { status, json } = await this.conn.rest.request('DELETE', `/v1/schema/${encodeURIComponent(className)}`);
     await this.conn.rest.request('DELETE', markerPath(className)).catch(() => undefined);
     if (status >= 300 && status !== 404)
@@ -155,6 +180,7 @@ export class WeaviateAdapter implements api.VectorAdapter {
 
   async fetch(collection: string, ids: Id[]): Promise<VectorRecord[]> {
     if (ids.length === 0) return [];
+    await this.conn.settle(classNameOf(collection));
     return fetchRecords(this.conn, await resolveClass(this.conn, collection), ids);
   }
 
@@ -165,6 +191,7 @@ export class WeaviateAdapter implements api.VectorAdapter {
   async search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
     // Cached like write(): verifyRecall searches once per query, and resolving reads the schema (and
     // for collections vectordr did not create, samples objects) every time.
+    await this.conn.settle(classNameOf(collection));
     return searchNearest(this.conn, await this.resolveCached(collection), vector, k, options);
   }
 

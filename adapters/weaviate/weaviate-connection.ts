@@ -12,6 +12,7 @@ import { type WeaviateClientLike, type WeaviateCollectionLike, WeaviateRest } fr
 import { unreachableError } from './weaviate-errors.js';
 import { WeaviateGrpcBatch } from './weaviate-grpc-batch.js';
 import { WeaviateAdapterOptionsSchema } from './weaviate-options.js';
+import { PendingWrites } from './weaviate-pending-writes.js';
 import { PLUGIN } from './weaviate-types.js';
 
 type ConnectionDetails = { bearerToken?: string; headers?: Record<string, string> };
@@ -26,6 +27,8 @@ export class WeaviateConnection {
   private readonly ownsClient: boolean;
   private modules: Promise<Set<string>> | undefined;
   private batcher: WeaviateGrpcBatch | undefined;
+  /** Unanswered batch requests and queued markers, by class (weaviate-pending-writes.ts). */
+  private readonly pendingByClass = new Map<string, PendingWrites>();
 
   constructor(o: z.output<typeof WeaviateAdapterOptionsSchema>) {
     this.options = o;
@@ -100,6 +103,24 @@ export class WeaviateConnection {
     return this.batcher;
   }
 
+  /** The writes of `className` in flight. */
+  pending(className: string): PendingWrites {
+    let p = this.pendingByClass.get(className);
+    if (!p) {
+      p = new PendingWrites(this.options.writeConcurrency);
+      this.pendingByClass.set(className, p);
+    }
+    return p;
+  }
+
+  /**
+   * Waits until every write of `className` sent so far was answered and its markers written; throws
+   * the first that failed. Everything that reads, deletes or depends on stored rows calls it first.
+   */
+  async settle(className: string): Promise<void> {
+    await this.pendingByClass.get(className)?.settle();
+  }
+
   /** The modules this Weaviate has enabled (vectorizers), read once; `none` always. */
   enabledModules(): Promise<Set<string>> {
     this.modules ??= this.rest
@@ -130,12 +151,22 @@ export class WeaviateConnection {
     return { engineVersion: meta?.version ?? 'unknown', endpoint: this.endpoint };
   }
 
-  /** Closes the BatchObjects session, and the client when the adapter connected it itself. */
+  /**
+   * Waits for the writes in flight, then closes the BatchObjects session, and the client when the
+   * adapter connected it itself; throws the first write that failed (after closing).
+   */
   async close(): Promise<void> {
+    let failure: { error: unknown } | undefined;
+    for (const className of [...this.pendingByClass.keys()]) {
+      await this.settle(className).catch((error: unknown) => {
+        failure ??= { error };
+      });
+    }
     this.batcher?.close();
     this.batcher = undefined;
     const p = this.clientPromise;
     this.clientPromise = undefined;
     if (this.ownsClient && p) await (await p.catch(() => undefined))?.close();
+    if (failure) throw failure.error;
   }
 }

@@ -1,11 +1,11 @@
 /**
  * Writes: neutral records as Weaviate objects (ids as UUIDs, values converted, vectors by Weaviate
- * name), sent as batch imports of about `insertBatchBytes` with `writeConcurrency` in flight; and
- * deletes by id.
+ * name), sent as batch imports of about `writeBatchBytes` with up to `writeConcurrency` in flight
+ * across calls (weaviate-pending-writes.ts); and deletes by id.
  */
 import type { WriteOptions } from '../../src/adapter.js';
-import { chunksByBytes, forEachLimit } from '../../src/async.js';
-import { InvalidInputError } from '../../src/errors.js';
+import { chunksByBytes } from '../../src/async.js';
+import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { idCollisionGuard, idToUuid, isUuid } from '../../src/id-mapping.js';
 import type { Id, RecordBatch, VectorColumn } from '../../src/model.js';
 import { idAt } from '../../src/model.js';
@@ -23,21 +23,25 @@ export async function writeRecords(conn: WeaviateConnection, r: Resolved, batch:
   const { objects, sizes } = toObjects(r, batch);
   const col = await conn.collection(r.className);
   const parts = chunksByBytes(objects, sizes, conn.options.writeBatchBytes);
-  // Up to writeConcurrency requests in flight: the client encodes the next batch while Weaviate
-  // ingests one. Objects of one restore have distinct UUIDs, so their order does not matter; the
-  // core writes the marker only after write() has returned, i.e. after every request succeeded.
-  // Weaviate's batch import is an upsert by UUID: insert and upsert are the same call.
-  await forEachLimit(
-    parts,
-    conn.options.writeConcurrency,
-    async (part) => {
-      const errors = await sendBatch(conn, r, col, part.items, options.signal);
-      if (errors.length === 0) return;
-      const refused = errors.map(([k, e]) => ({ id: String(batch.ids[part.offset + Number(k)]), message: e.message }));
-      throw refusedObjectsError(collection, refused, part.items.length);
-    },
-    options.signal,
-  );
+  // Up to writeConcurrency requests in flight, across write() calls: write() returns once its last
+  // request is sent, so the next segment is encoded while Weaviate ingests this one; markers, reads
+  // and deletes wait for the answers first (weaviate-pending-writes.ts). Weaviate's batch import is
+  // an upsert by UUID: insert and upsert are the same call.
+  const pending = conn.pending(r.className);
+  for (const part of parts) {
+    throwIfAborted(options.signal);
+    await pending.add(
+      part.items.map((o) => o.uuid),
+      async () => {
+        // No abort signal once sent: a request answered after an abort still lets the markers queued
+        // behind it be written, so a rerun resumes from the latest stored prefix.
+        const errors = await sendBatch(conn, r, col, part.items);
+        if (errors.length === 0) return;
+        const refused = errors.map(([k, e]) => ({ id: String(batch.ids[part.offset + Number(k)]), message: e.message }));
+        throw refusedObjectsError(collection, refused, part.items.length);
+      },
+    );
+  }
 }
 
 /** The batch as Weaviate objects, with a rough size of each (for request sizing). */
@@ -98,11 +102,10 @@ async function sendBatch(
   r: Resolved,
   col: WeaviateCollectionLike,
   objects: BatchObjectInput[],
-  signal?: AbortSignal,
 ): Promise<[number, { message: string }][]> {
   if (r.batchProps) {
-    const body = encodeBatchObjects(r.className, objects, r.batchProps, r.legacy ? LEGACY_VECTOR : undefined);
-    const errors = await conn.grpcBatch().batchObjects(body, signal);
+    const body = encodeBatchObjects(r.className, objects, r.batchProps, r.legacy ? LEGACY_VECTOR : undefined, conn.options.writeBatchBytes);
+    const errors = await conn.grpcBatch().batchObjects(body);
     return errors.map((e) => [e.index, { message: e.error }]);
   }
   const res = await grpcCall('insertMany', () =>
@@ -118,6 +121,7 @@ async function sendBatch(
 
 /** Deletes by id, 1000 ids per request. */
 export async function deleteRecords(conn: WeaviateConnection, r: Resolved, ids: Id[]): Promise<void> {
+  await conn.settle(r.className);
   const col = await conn.collection(r.className);
   for (let i = 0; i < ids.length; i += 1000) {
     const uuids = ids.slice(i, i + 1000).map((id) => idToUuid(id, r.schema.idType));

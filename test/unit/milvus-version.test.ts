@@ -24,6 +24,12 @@ describe('milvusServerInfo', () => {
     expect(milvusServerInfo('v2.3.5-lite').readsMaxInt64Key).toBe(false);
   });
 
+  it('serialises writes on milvus-lite only', () => {
+    expect(milvusServerInfo('milvus_lite-3.2.2').serialWrites).toBe(true);
+    expect(milvusServerInfo('v2.3.5-lite').serialWrites).toBe(false);
+    expect(milvusServerInfo('v2.5.4').serialWrites).toBe(false);
+  });
+
   it.each(['v2.2.16', 'v2.1.4', '1.1.0'])('refuses %s, naming it and the minimum', async (version) => {
     const err = await expectError(
       Promise.resolve().then(() => milvusServerInfo(version)),

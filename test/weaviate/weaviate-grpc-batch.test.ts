@@ -88,6 +88,27 @@ describe('Weaviate BatchObjects encoder', () => {
     expect(req.objects[1]?.properties?.nonRefProperties).toBeUndefined();
   });
 
+  it('writes lengths of one, two and three bytes (bodies of 127, 128 and 16384 bytes and more) and grows past its size hint', () => {
+    const big = Float32Array.from({ length: 5000 }, (_, i) => i / 7);
+    const titles = ['x'.repeat(117), 'é'.repeat(64), '✓'.repeat(6000), ''];
+    const bytes = encodeBatchObjects(
+      'Docs',
+      titles.map((title, i) => ({
+        uuid: `00000000-0000-0000-0000-00000000000${i}`,
+        properties: { title, tags: [title, 'b'] },
+        vectors: { content: i === 2 ? big : big.subarray(0, 3) },
+      })),
+      props,
+      undefined,
+      16,
+    );
+    const req = BatchObjectsRequest.decode(bytes);
+    expect(req.objects.map((o) => o.properties?.nonRefProperties?.title)).toEqual(titles);
+    expect(req.objects.map((o) => o.properties?.textArrayProperties[0]?.values[0])).toEqual(titles);
+    expect(Array.from(new Float32Array(Uint8Array.from(req.objects[2]?.vectors[0]?.vectorBytes ?? []).buffer))).toEqual(Array.from(big));
+    expect(req.objects[3]?.uuid).toBe('00000000-0000-0000-0000-000000000003');
+  });
+
   it('puts the unnamed vector in vector_bytes', () => {
     const v = Float32Array.from([1.5, 2.5]);
     const req = BatchObjectsRequest.decode(
