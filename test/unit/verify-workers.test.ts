@@ -116,7 +116,9 @@ describe('verify with workers', () => {
       const inline = await repo.verify({ workers: 0 });
       expect(inline.ok).toBe(false);
       const problems = inline.snapshots.map((s) => s.problems.map((p) => p.code));
-      expect(problems[1]).toEqual(['SEGMENT_CORRUPT', 'SEGMENT_MISSING', 'DIGEST_MISMATCH']);
+      // The re-addressed segment's flipped byte fails its record digests, or its decoding when it lands
+      // in a compressed column or the page structure (the direct codec of issue 18 checks both).
+      expect(problems[1]).toEqual(['SEGMENT_CORRUPT', 'SEGMENT_MISSING', expect.stringMatching(/^(DIGEST_MISMATCH|SEGMENT_CORRUPT)$/)]);
       expect(inline.snapshots.map((s) => s.snapshot)).toEqual([first.id, second.id]);
       for (const workers of [1, 2]) {
         const events: string[] = [];
