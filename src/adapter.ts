@@ -3,7 +3,7 @@
  * engine and the neutral model (src/model.ts); batching, digests, segments, resume and verification
  * live in the core. See docs/writing-an-adapter.md for the full table and checklist.
  */
-import type { Checkpoint, CollectionSchema, EngineName, Id, IdType, RecordBatch, VectorRecord } from './model.js';
+import type { Checkpoint, CollectionSchema, EngineName, Id, IdType, RecordBatch, VectorElement, VectorRecord } from './model.js';
 
 /**
  * What an engine can do; the core plans restores and chooses how to compare from these facts alone,
@@ -52,6 +52,20 @@ export interface AdapterCapabilities {
    * and recall reports the collection's setting instead. @default 'per-query'
    */
   readonly searchEffort: 'per-query' | 'collection';
+  /**
+   * The vector kinds and element types the engine stores exactly (docs/format.md, decision 3). A
+   * restore holds every source field to it: stored as is, widened exactly (e.g. float16 → float32),
+   * or refused before anything is written unless the caller names a conversion or leaves it out.
+   * @default { dense: ['float32'], sparse: false, multi: [] }
+   */
+  readonly vectorKinds: VectorKindCapability;
+}
+
+/** Which vector kinds an adapter stores exactly: dense and multi by element type, sparse as float32 values. */
+export interface VectorKindCapability {
+  readonly dense: readonly VectorElement[];
+  readonly sparse: boolean;
+  readonly multi: readonly VectorElement[];
 }
 
 /** What an adapter declares: `idTypes` and `maxDims` always (no default is safe), the rest when it differs from the default. */
@@ -69,6 +83,7 @@ export const DEFAULT_CAPABILITIES: Readonly<Omit<AdapterCapabilities, 'idTypes' 
   normalizesCosine: false,
   payloadFloatExact: true,
   searchEffort: 'per-query',
+  vectorKinds: Object.freeze({ dense: Object.freeze(['float32'] as const), sparse: false, multi: Object.freeze([] as const) }),
 });
 
 /**

@@ -222,3 +222,95 @@ export function int64ToJson(value: string | bigint): JsonValue {
   const b = typeof value === 'bigint' ? value : BigInt(value);
   return b <= MAX_SAFE && b >= -MAX_SAFE ? Number(b) : b.toString();
 }
+
+/**
+ * Vector kinds (docs/format.md, "Format v2 — decided once", 3; feature `vector-kinds`).
+ * `dense`: one vector of `dims` elements. `sparse`: index/value pairs, indices 0-based and strictly
+ * ascending (the canonical order digests rely on), `dims` the dimension count when the engine
+ * declares one. `multi`: a per-record list of float32 vectors of `dims` each (ColBERT-style).
+ */
+export const VectorKindSchema = z.enum(['dense', 'sparse', 'multi']);
+export type VectorKind = z.infer<typeof VectorKindSchema>;
+
+/**
+ * Element types of dense vectors. `binary`: bits, `ceil(dims / 8)` bytes per vector, most significant
+ * bit first (bit 0 of the vector is the high bit of byte 0), unused low bits of the last byte zero.
+ */
+export const VectorElementSchema = z.enum(['float32', 'float16', 'bfloat16', 'uint8', 'int8', 'binary']);
+export type VectorElement = z.infer<typeof VectorElementSchema>;
+
+/** Bytes per stored element, for the element types stored a whole number of bytes each. */
+export const ELEMENT_BYTES: Readonly<Record<Exclude<VectorElement, 'binary'>, number>> = Object.freeze({
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  uint8: 1,
+  int8: 1,
+});
+
+/**
+ * A dense vector of another element type than float32, as its raw elements: `float16`/`bfloat16` as
+ * `Uint16Array` bit patterns, `uint8` and `binary` (packed bits) as `Uint8Array`, `int8` as `Int8Array`.
+ */
+export interface ElementVector {
+  readonly kind: 'dense';
+  readonly element: Exclude<VectorElement, 'float32'>;
+  readonly data: Uint16Array | Uint8Array | Int8Array;
+}
+
+/** A sparse vector: `indices` strictly ascending, 0-based; `values[i]` belongs to `indices[i]`. */
+export interface SparseVector {
+  readonly kind: 'sparse';
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+}
+
+/** A multi-vector: `data.length / dims` float32 vectors of `dims` each, in order. */
+export interface MultiVector {
+  readonly kind: 'multi';
+  readonly dims: number;
+  readonly data: Float32Array;
+}
+
+/** One vector value of any kind. A dense float32 vector stays a plain `Float32Array`. */
+export type AnyVector = Float32Array | ElementVector | SparseVector | MultiVector;
+
+/** A column of dense vectors of another element type (see {@link ElementVector}); `dims` elements (bits for binary) per row. */
+export interface ElementColumn {
+  readonly kind: 'dense';
+  readonly element: Exclude<VectorElement, 'float32'>;
+  readonly dims: number;
+  /** `rows * dims` elements; binary: `rows * ceil(dims / 8)` bytes. */
+  readonly data: Uint16Array | Uint8Array | Int8Array;
+  readonly valid?: Uint8Array;
+}
+
+/** A column of sparse vectors: row i holds `indices`/`values` from `offsets[i]` to `offsets[i + 1]`. */
+export interface SparseColumn {
+  readonly kind: 'sparse';
+  /** The dimension count, when the field declares one. */
+  readonly dims?: number;
+  /** `rows + 1` entries, `offsets[0] === 0`. */
+  readonly offsets: Uint32Array;
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+  readonly valid?: Uint8Array;
+}
+
+/** A column of multi-vectors: row i holds vectors `offsets[i]` to `offsets[i + 1]` (in vectors, not floats) of `data`. */
+export interface MultiColumn {
+  readonly kind: 'multi';
+  readonly dims: number;
+  /** `rows + 1` entries, `offsets[0] === 0`. */
+  readonly offsets: Uint32Array;
+  /** `offsets[rows] * dims` floats. */
+  readonly data: Float32Array;
+  readonly valid?: Uint8Array;
+}
+
+/** A column of any kind; {@link VectorColumn} (dense float32) is v1's and stays the common case. */
+export type AnyVectorColumn = VectorColumn | ElementColumn | SparseColumn | MultiColumn;
+
+/** A search query of any kind (decision 3): recall checks and `search()` take this. */
+export type VectorQuery =
+  { readonly dense: Float32Array | ElementVector } | { readonly sparse: SparseVector } | { readonly multi: MultiVector };
