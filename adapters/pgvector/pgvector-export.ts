@@ -7,10 +7,9 @@
 import type { ExportedView, KeyRange, RangeScanOptions, ScanSession } from '../../src/adapter.js';
 import { ConflictError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import type { PgvectorContext } from './pgvector-context.js';
-import { type TableInfo, describeTable } from './pgvector-describe.js';
-import type { PgQueryable } from './pgvector-driver.js';
-import { pgvectorError } from './pgvector-errors.js';
-import { openScan, readScanState } from './pgvector-scan.js';
+import type { TableInfo } from './pgvector-describe.js';
+import type { PgQueryable, PgSession } from './pgvector-driver.js';
+import { openReadView, openScan } from './pgvector-scan.js';
 import { checkNativeType, quoteIdent } from './pgvector-sql.js';
 
 const PLUGIN = 'pgvector';
@@ -22,34 +21,21 @@ const SAMPLE_ROWS = 500_000;
 
 export async function exportView(ctx: PgvectorContext, collection: string, signal?: AbortSignal): Promise<ExportedView> {
   throwIfAborted(signal);
-  const session = await ctx.run(`export ${collection}`, () => ctx.driver.acquire());
-  let open = true;
-  const close = async (): Promise<void> => {
-    if (!open) return;
-    open = false;
-    if (!session.broken) await session.query('COMMIT').catch(() => undefined);
-    session.release(session.broken);
-  };
-  try {
-    await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  const begin = async (session: PgSession): Promise<string> => {
     // The view sits idle in its transaction until the commit: a server-wide idle timeout must not end it.
     await session.query('SET LOCAL idle_in_transaction_session_timeout = 0');
     // The first query fixes the transaction's snapshot: the one exported.
-    const id = String((await session.query('SELECT pg_export_snapshot() AS id')).rows[0]?.id ?? '');
-    const info = await describeTable(session, ...ctx.ref(collection), collection);
-    const { checkpoint, estimate } = await readScanState(ctx, session, info);
-    return {
-      id,
-      schema: info.schema,
-      checkpoint,
-      estimatedRows: estimate,
-      close,
-      split: (parts) => ctx.run(`split ${collection}`, () => splitKeys(ctx, session, info, estimate, parts)),
-    };
-  } catch (err) {
-    await close();
-    throw pgvectorError(err, `export ${collection}`);
-  }
+    return String((await session.query('SELECT pg_export_snapshot() AS id')).rows[0]?.id ?? '');
+  };
+  const view = await openReadView(ctx, collection, 'export', begin);
+  return {
+    id: view.begun,
+    schema: view.info.schema,
+    checkpoint: view.checkpoint,
+    estimatedRows: view.estimate,
+    close: view.close,
+    split: (parts) => ctx.run(`split ${collection}`, () => splitKeys(ctx, view.session, view.info, view.estimate, parts)),
+  };
 }
 
 /**

@@ -53,7 +53,44 @@ export async function openScan(
   range?: KeyRange,
 ): Promise<ScanSession> {
   const { batchSize, signal } = options;
-  const session = await ctx.run(`scan ${collection}`, () => ctx.driver.acquire());
+  // Must be the transaction's first statement.
+  const begin = async (session: PgSession): Promise<void> => {
+    if (importSnapshot !== undefined) await session.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(importSnapshot)}`);
+  };
+  const view = await openReadView(ctx, collection, 'scan', begin);
+  return {
+    schema: view.info.schema,
+    checkpoint: view.checkpoint,
+    estimatedRows: view.estimate,
+    close: view.close,
+    batches: () => scanBatches(ctx, view.session, view.info, { batchSize, signal, useCopy, range }),
+  };
+}
+
+/** An open read view: one REPEATABLE READ READ ONLY transaction on its own session, described and checkpointed. */
+export interface ReadView<T> {
+  session: PgSession;
+  info: TableInfo;
+  checkpoint: Checkpoint;
+  estimate: number;
+  /** What `begin` returned. */
+  begun: T;
+  /** Commits and releases the session; idempotent. */
+  close: () => Promise<void>;
+}
+
+/**
+ * One REPEATABLE READ snapshot for describe, checkpoint, count and every row: what a scan and a
+ * distributed snapshot's exported view both hold. `begin` runs first in the transaction (it imports
+ * or exports a snapshot). On failure the session is released and the error mapped.
+ */
+export async function openReadView<T>(
+  ctx: PgvectorContext,
+  collection: string,
+  op: 'scan' | 'export',
+  begin: (session: PgSession) => Promise<T>,
+): Promise<ReadView<T>> {
+  const session = await ctx.run(`${op} ${collection}`, () => ctx.driver.acquire());
   let open = true;
   const close = async (): Promise<void> => {
     if (!open) return;
@@ -64,22 +101,14 @@ export async function openScan(
     session.release(session.broken);
   };
   try {
-    // One REPEATABLE READ snapshot for describe, checkpoint, count and every row.
     await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // Must be the transaction's first statement.
-    if (importSnapshot !== undefined) await session.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(importSnapshot)}`);
+    const begun = await begin(session);
     const info = await describeTable(session, ...ctx.ref(collection), collection);
     const { checkpoint, estimate } = await readScanState(ctx, session, info);
-    return {
-      schema: info.schema,
-      checkpoint,
-      estimatedRows: estimate,
-      close,
-      batches: () => scanBatches(ctx, session, info, { batchSize, signal, useCopy, range }),
-    };
+    return { session, info, checkpoint, estimate, begun, close };
   } catch (err) {
     await close();
-    throw pgvectorError(err, `scan ${collection}`);
+    throw pgvectorError(err, `${op} ${collection}`);
   }
 }
 
