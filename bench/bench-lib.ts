@@ -441,3 +441,41 @@ export async function inTurn(repetition: number, a: () => Promise<void>, b: () =
     await a();
   }
 }
+
+/** Wall and CPU time (process.cpuUsage, user + system) of one synchronous call, and what it returned. */
+export function timed<T>(f: () => T): { out: T; ms: number; cpuMs: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const out = f();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { out, ms, cpuMs: (c.user + c.system) / 1000 };
+}
+
+/**
+ * The loop of an in-process micro-benchmark: every variant once to warm up, then `iterations`
+ * rounds in which each runs once, the first of a round moving one place each round so that none
+ * always runs first (on a loaded machine, compare CPU, not wall). `check` sees each round's outputs
+ * (e.g. that the variants wrote the same bytes). The wall and CPU milliseconds of every run, per variant.
+ */
+export function alternate(
+  variants: Record<string, () => unknown>,
+  iterations: number,
+  check?: (outs: Record<string, unknown>) => void,
+): Record<string, { ms: number[]; cpuMs: number[] }> {
+  const names = Object.keys(variants);
+  const runs = Object.fromEntries(names.map((n) => [n, { ms: [] as number[], cpuMs: [] as number[] }]));
+  for (const n of names) (variants[n] as () => unknown)();
+  for (let it = 0; it < iterations; it++) {
+    const outs: Record<string, unknown> = {};
+    for (let k = 0; k < names.length; k++) {
+      const n = names[(k + it) % names.length] as string;
+      const r = timed(variants[n] as () => unknown);
+      outs[n] = r.out;
+      runs[n]?.ms.push(r.ms);
+      runs[n]?.cpuMs.push(r.cpuMs);
+    }
+    check?.(outs);
+  }
+  return runs;
+}

@@ -8,13 +8,10 @@
  * test/qdrant/qdrant-grpc-wire.test.ts checks both directions against that generated code.
  */
 import { EngineError } from '../../src/errors.js';
+import { ProtobufWriter, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, lenFieldSize, varint64Size } from '../../src/wire/protobuf-writer.js';
 import { PLUGIN } from './qdrant-types.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
 
 /** A point id on the wire: `num` (uint64; a bigint above 2^53) or `uuid`. */
 export type WirePointId = number | bigint | string;
@@ -22,111 +19,6 @@ export type WirePointId = number | bigint | string;
 function corrupt(what: string): EngineError {
   return new EngineError(`Qdrant sent a gRPC answer vectordr cannot read (${what}).`, 'permanent', { plugin: PLUGIN });
 }
-
-/** A growing byte buffer with protobuf's primitive writes. */
-export class ProtoWriter {
-  buf: Uint8Array;
-  pos = 0;
-  private view: DataView;
-
-  constructor(initial = 64 * 1024) {
-    this.buf = new Uint8Array(initial);
-    this.view = new DataView(this.buf.buffer);
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-
-  varint(v: number): this {
-    this.ensure(10);
-    while (v > 0x7f) {
-      this.buf[this.pos++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
-    return this;
-  }
-
-  /** int64 / uint64 as a varint (negative numbers in ten bytes, two's complement). */
-  varint64(v: bigint): this {
-    let u = BigInt.asUintN(64, v);
-    this.ensure(10);
-    while (u > 0x7fn) {
-      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
-      u >>= 7n;
-    }
-    this.buf[this.pos++] = Number(u);
-    return this;
-  }
-
-  tag(field: number, wire: number): this {
-    return this.varint(field * 8 + wire);
-  }
-
-  double(v: number): this {
-    this.ensure(8);
-    this.view.setFloat64(this.pos, v, true);
-    this.pos += 8;
-    return this;
-  }
-
-  /** A length-delimited field of `len` bytes whose content the caller writes next. */
-  lenHeader(field: number, len: number): this {
-    return this.tag(field, WIRE_LEN).varint(len);
-  }
-
-  string(field: number, s: string): this {
-    const len = Buffer.byteLength(s, 'utf8');
-    this.lenHeader(field, len);
-    this.ensure(len);
-    Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.length).write(s, this.pos, len, 'utf8');
-    this.pos += len;
-    return this;
-  }
-
-  /** Floats as a packed field (the bytes of `floats`, little-endian on the wire). */
-  packedFloats(field: number, floats: Float32Array): this {
-    const len = floats.length * 4;
-    this.lenHeader(field, len);
-    this.ensure(len);
-    if (LITTLE_ENDIAN) this.buf.set(new Uint8Array(floats.buffer, floats.byteOffset, len), this.pos);
-    else for (let i = 0; i < floats.length; i++) this.view.setFloat32(this.pos + i * 4, floats[i] as number, true);
-    this.pos += len;
-    return this;
-  }
-
-  finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
-  }
-}
-
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v > 0x7f) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function varint64Size(v: bigint): number {
-  let u = BigInt.asUintN(64, v);
-  let n = 1;
-  while (u > 0x7fn) {
-    u >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-const lenFieldSize = (field: number, len: number): number => varintSize(field * 8) + varintSize(len) + len;
 
 // ---- qdrant.Value (json_with_int.proto): what a payload is on the wire -------------------------
 
@@ -168,7 +60,7 @@ export function mapSize(obj: Record<string, unknown>): number {
 
 const entrySize = (k: string, x: unknown): number => lenFieldSize(1, Buffer.byteLength(k, 'utf8')) + lenFieldSize(2, valueSize(x));
 
-export function writeValue(w: ProtoWriter, v: unknown): void {
+export function writeValue(w: ProtobufWriter, v: unknown): void {
   if (v === null || v === undefined) {
     w.tag(1, WIRE_VARINT).varint(0);
     return;
@@ -208,7 +100,7 @@ export function writeValue(w: ProtoWriter, v: unknown): void {
 }
 
 /** The entries of a `map<string, Value>` field `field`. */
-export function writeMap(w: ProtoWriter, field: number, obj: Record<string, unknown>): void {
+export function writeMap(w: ProtobufWriter, field: number, obj: Record<string, unknown>): void {
   for (const [k, x] of Object.entries(obj)) {
     if (x === undefined) continue;
     w.lenHeader(field, entrySize(k, x));
@@ -224,7 +116,7 @@ function pointIdSize(id: WirePointId): number {
   return typeof id === 'string' ? lenFieldSize(2, Buffer.byteLength(id, 'utf8')) : 1 + varint64Size(BigInt(id));
 }
 
-function writePointId(w: ProtoWriter, field: number, id: WirePointId): void {
+function writePointId(w: ProtobufWriter, field: number, id: WirePointId): void {
   w.lenHeader(field, pointIdSize(id));
   if (typeof id === 'string') w.string(2, id);
   else w.tag(1, WIRE_VARINT).varint64(BigInt(id));
@@ -237,7 +129,7 @@ export function encodeScrollRequest(
   limit: number,
   vectorNames: string[] | null,
 ): Uint8Array {
-  const w = new ProtoWriter(256);
+  const w = new ProtobufWriter(256);
   w.string(1, collection);
   if (offset !== undefined) writePointId(w, 3, offset);
   w.tag(4, WIRE_VARINT).varint(limit);
@@ -266,7 +158,7 @@ function denseVectorSize(dims: number): number {
   return lenFieldSize(101, lenFieldSize(1, dims * 4));
 }
 
-function writeDenseVector(w: ProtoWriter, field: number, data: Float32Array): void {
+function writeDenseVector(w: ProtobufWriter, field: number, data: Float32Array): void {
   const inner = lenFieldSize(1, data.length * 4);
   w.lenHeader(field, lenFieldSize(101, inner)).lenHeader(101, inner).packedFloats(1, data);
 }
@@ -286,7 +178,7 @@ function pointSize(p: WirePoint): number {
 /** `qdrant.UpsertPoints` of `points`; `wait`: answer only once they are applied. Bytes: about the points' own. */
 export function encodeUpsertRequest(collection: string, points: readonly WirePoint[], wait: boolean): Uint8Array {
   const sizes = points.map(pointSize);
-  const w = new ProtoWriter(sizes.reduce((a, b) => a + b + 6, 64 + collection.length * 3));
+  const w = new ProtobufWriter(sizes.reduce((a, b) => a + b + 6, 64 + collection.length * 3));
   w.string(1, collection);
   w.tag(2, WIRE_VARINT).varint(wait ? 1 : 0);
   points.forEach((p, i) => {

@@ -16,134 +16,19 @@
  */
 import http2 from 'node:http2';
 import { EngineError } from '../../src/errors.js';
+import { ProtobufWriter, WIRE_I64, WIRE_VARINT } from '../../src/wire/protobuf-writer.js';
 import { batchStatusError, unreachableError } from './weaviate-errors.js';
 import { PLUGIN } from './weaviate-types.js';
-
-/**
- * Protobuf writer: just what BatchObjectsRequest needs, into one growing buffer. A length-delimited
- * field is written in place (`begin` reserves one byte for its length, `end` fills it in and, for a
- * body of 128 bytes or more, moves the body up by the extra length bytes), so nested messages cost
- * no buffer of their own: the earlier writer allocated 1 KiB per nested message, about ten per
- * object, which was most of the client's CPU in a restore (measured at 100k × 768).
- */
-class Writer {
-  private buf: Uint8Array;
-  private view: DataView;
-  private pos = 0;
-
-  constructor(capacity = 1024) {
-    this.buf = new Uint8Array(capacity);
-    this.view = new DataView(this.buf.buffer);
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.pos + n, this.buf.length * 2));
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-
-  varint(v: number): this {
-    this.ensure(10);
-    while (v > 0x7f) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
-    return this;
-  }
-
-  /** Signed 64-bit varint (two's complement for negatives, as protobuf int64). */
-  int64(v: number): this {
-    if (v >= 0) return this.varint(v);
-    let b = BigInt.asUintN(64, BigInt(v));
-    this.ensure(10);
-    while (b > 0x7fn) {
-      this.buf[this.pos++] = Number(b & 0x7fn) | 0x80;
-      b >>= 7n;
-    }
-    this.buf[this.pos++] = Number(b);
-    return this;
-  }
-
-  tag(field: number, wire: number): this {
-    return this.varint(field * 8 + wire);
-  }
-
-  bytes(field: number, data: Uint8Array): this {
-    this.tag(field, 2).varint(data.length);
-    this.ensure(data.length);
-    this.buf.set(data, this.pos);
-    this.pos += data.length;
-    return this;
-  }
-
-  string(field: number, s: string): this {
-    const start = this.begin(field);
-    this.ensure(s.length * 3);
-    this.pos += utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
-    return this.end(start);
-  }
-
-  double(field: number, v: number): this {
-    this.tag(field, 1);
-    this.ensure(8);
-    this.view.setFloat64(this.pos, v, true);
-    this.pos += 8;
-    return this;
-  }
-
-  /** Starts length-delimited field `field`; returns where its length goes, for `end`. */
-  begin(field: number): number {
-    this.tag(field, 2);
-    this.ensure(1);
-    return this.pos++;
-  }
-
-  /** Ends the field `begin` started: writes its length, moving the body up if it takes more than one byte. */
-  end(at: number): this {
-    const len = this.pos - at - 1;
-    let extra = 0;
-    for (let v = len; v > 0x7f; v = Math.floor(v / 128)) extra++;
-    if (extra > 0) {
-      this.ensure(extra);
-      this.buf.copyWithin(at + 1 + extra, at + 1, this.pos);
-      this.pos += extra;
-    }
-    let p = at;
-    let v = len;
-    while (v > 0x7f) {
-      this.buf[p++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[p] = v;
-    return this;
-  }
-
-  /** Writes length-delimited field `field` with the body `body` writes. */
-  nested(field: number, body: (w: this) => void): this {
-    const at = this.begin(field);
-    body(this);
-    return this.end(at);
-  }
-
-  finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
-  }
-}
-
-const utf8 = new TextEncoder();
 
 type Scalar = string | number | boolean | null;
 
 /** google.protobuf.Value, as field `field`. */
-function value(w: Writer, field: number, v: Scalar): void {
+function value(w: ProtobufWriter, field: number, v: Scalar): void {
   w.nested(field, (x) => {
-    if (v === null) x.tag(1, 0).varint(0);
-    else if (typeof v === 'number') x.double(2, v);
+    if (v === null) x.tag(1, WIRE_VARINT).varint(0);
+    else if (typeof v === 'number') x.tag(2, WIRE_I64).double(v);
     else if (typeof v === 'string') x.string(3, v);
-    else x.tag(4, 0).varint(v ? 1 : 0);
+    else x.tag(4, WIRE_VARINT).varint(v ? 1 : 0);
   });
 }
 
@@ -174,17 +59,6 @@ export function batchPropertyOf(name: string, dataType: string): BatchProperty |
   return { name, kind: kind as PropertyKind, array };
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** The vector as little-endian float32 bytes: on little-endian hosts its own bytes (Writer.bytes copies them once). */
-function float32Bytes(v: Float32Array): Uint8Array {
-  if (LITTLE_ENDIAN) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  const out = new Uint8Array(v.length * 4);
-  const dv = new DataView(out.buffer);
-  for (let i = 0; i < v.length; i++) dv.setFloat32(i * 4, v[i] as number, true);
-  return out;
-}
-
 /**
  * weaviate.v1.BatchObjectsRequest for `collection`. `sizeHint` (bytes, e.g. the request's byte
  * budget) sizes the buffer up front.
@@ -196,7 +70,7 @@ export function encodeBatchObjects(
   legacy: string | undefined,
   sizeHint = 64 * 1024,
 ): Uint8Array {
-  const w = new Writer(sizeHint + sizeHint / 8);
+  const w = new ProtobufWriter(sizeHint + sizeHint / 8);
   for (const o of objects) {
     w.nested(1, (obj) => {
       obj.string(1, o.uuid);
@@ -204,10 +78,10 @@ export function encodeBatchObjects(
       obj.string(4, collection);
       if (legacy !== undefined) {
         const v = o.vectors[legacy];
-        if (v) obj.bytes(6, float32Bytes(v));
+        if (v) obj.packedFloats(6, v);
       } else {
         for (const [name, v] of Object.entries(o.vectors)) {
-          obj.nested(23, (x) => x.string(1, name).bytes(3, float32Bytes(v)).tag(4, 0).varint(1));
+          obj.nested(23, (x) => x.string(1, name).packedFloats(3, v).tag(4, WIRE_VARINT).varint(1));
         }
       }
     });
@@ -216,7 +90,7 @@ export function encodeBatchObjects(
 }
 
 /** weaviate.v1.BatchObject.Properties: scalars in one Struct (field 1), arrays in their typed fields. */
-function properties(p: Writer, collection: string, values: Record<string, unknown>, props: Map<string, BatchProperty>): void {
+function properties(p: ProtobufWriter, collection: string, values: Record<string, unknown>, props: Map<string, BatchProperty>): void {
   const scalars: [string, Scalar][] = [];
   const arrays: [BatchProperty, unknown[]][] = [];
   for (const [name, v] of Object.entries(values)) {
