@@ -1,9 +1,20 @@
 /** Options and results of a distributed snapshot (distributed.ts). */
 import { z } from 'zod';
-import { operationOptions, signalOption } from '../options.js';
+import { signalOption } from '../options.js';
 import type { SnapshotPart } from './distributed-plan.js';
+import { SnapshotOptionsSchema } from './snapshot-options.js';
 
-export const PlanSnapshotOptionsSchema = z.strictObject({
+/**
+ * The plan's own options (`workers`, `planId`) beside those of `repo.snapshot` it shares, taken
+ * from SnapshotOptionsSchema so both keep one definition: every part cuts its segments with the
+ * plan's `segmentBytes` and `vectorCompression`, and the manifest carries its `tags`.
+ */
+export const PlanSnapshotOptionsSchema = SnapshotOptionsSchema.pick({
+  tags: true,
+  segmentBytes: true,
+  vectorCompression: true,
+  signal: true,
+}).extend({
   /**
    * Workers to split the key space for: at most this many key ranges of about equal rows (fewer
    * when the collection has fewer distinct keys). More workers scan in parallel, each on its own
@@ -16,18 +27,6 @@ export const PlanSnapshotOptionsSchema = z.strictObject({
    * @default a new ULID
    */
   planId: z.string().min(1).max(64).optional(),
-  /** Free-form labels stored in the manifest. Never put secrets here. @default {} */
-  tags: z.record(z.string(), z.string()).default({}),
-  /** As for `repo.snapshot`: every part cuts its segments with it. @default 4194304 */
-  segmentBytes: z
-    .number()
-    .int()
-    .min(64 * 1024)
-    .max(1024 * 1024 * 1024)
-    .default(4 * 1024 * 1024),
-  /** As for `repo.snapshot`. @default 'none' */
-  vectorCompression: z.enum(['none', 'zstd']).default('none'),
-  ...signalOption,
 });
 export type PlanSnapshotOptions = z.input<typeof PlanSnapshotOptionsSchema>;
 
@@ -45,10 +44,9 @@ export const CommitSnapshotOptionsSchema = z.strictObject({
 });
 export type CommitSnapshotOptions = z.input<typeof CommitSnapshotOptionsSchema>;
 
-export const SnapshotPartOptionsSchema = z.strictObject({
+export const SnapshotPartOptionsSchema = SnapshotOptionsSchema.pick({ signal: true, onProgress: true }).extend({
   /** A worker given the plan's id waits this long for the coordinator to write it. @default 60000 */
   waitForPlanMs: z.number().int().min(0).default(60_000),
-  ...operationOptions,
 });
 export type SnapshotPartOptions = z.input<typeof SnapshotPartOptionsSchema>;
 
