@@ -4,35 +4,14 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
+import { describe, expect, it } from 'vitest';
 import { openRepository } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
 import { SegmentPool } from '../../src/parallel/segment-pool.js';
-import { type SegmentJob, runSegmentJob } from '../../src/parallel/segment-job.js';
-import { segmentLayout } from '../../src/format/segment-codec.js';
+import { runSegmentJob } from '../../src/parallel/segment-job.js';
 import { InvalidInputError } from '../../src/errors.js';
-import { openPglite } from '../helpers/pglite.js';
 import { tempDir } from '../helpers/repository.js';
-
-function job(rows: number, seed: number): SegmentJob {
-  const data = new Float32Array(rows * 4);
-  for (let i = 0; i < data.length; i++) data[i] = Math.sin(seed + i);
-  const valid = new Uint8Array(rows).fill(1);
-  if (rows > 2) valid[1] = 0;
-  return {
-    layout: segmentLayout({ idType: 'int64', vectors: [{ name: 'e', dims: 4 }] as never }),
-    order: ['e'],
-    buckets: 16,
-    length: rows,
-    ids: BigInt64Array.from({ length: rows }, (_, i) => BigInt(seed * 1000 + i)),
-    vectors: { e: { dims: 4, data, valid } },
-    payloadJson: Array.from({ length: rows }, (_, i) => `{"n":${i},"t":"row ${i}"}`),
-    ops: new Array(rows).fill('upsert'),
-    vectorCompression: 'none',
-  };
-}
+import { encodeJob, useDocsTable } from '../helpers/segment-fixtures.js';
 
 describe('segment pool', () => {
   it('a worker computes exactly what the main thread does, with and without transfer', async () => {
@@ -40,9 +19,9 @@ describe('segment pool', () => {
     try {
       expect(pool.workers).toBe(2);
       for (const rows of [0, 1, 3, 500]) {
-        const inline = runSegmentJob(job(rows, rows));
-        const copied = await pool.run(job(rows, rows));
-        const moved = job(rows, rows);
+        const inline = runSegmentJob(encodeJob(rows, rows));
+        const copied = await pool.run(encodeJob(rows, rows));
+        const moved = encodeJob(rows, rows);
         const transferred = await pool.run(moved, true);
         for (const out of [copied, transferred]) {
           expect(out.sha256).toBe(inline.sha256);
@@ -60,9 +39,9 @@ describe('segment pool', () => {
   it("a job that throws in a worker rejects with the worker's error, and the pool keeps working", async () => {
     const pool = await SegmentPool.open(1);
     try {
-      const bad = { ...job(3, 1), order: ['missing'] };
+      const bad = { ...encodeJob(3, 1), order: ['missing'] };
       await expect(pool.run(bad)).rejects.toThrow(/./);
-      expect((await pool.run(job(3, 1))).sha256).toBe(runSegmentJob(job(3, 1)).sha256);
+      expect((await pool.run(encodeJob(3, 1))).sha256).toBe(runSegmentJob(encodeJob(3, 1)).sha256);
     } finally {
       await pool.close();
     }
@@ -71,7 +50,7 @@ describe('segment pool', () => {
   it('a vector a worker refuses fails with the same typed error as on the main thread', async () => {
     const pool = await SegmentPool.open(1);
     try {
-      const bad = job(3, 1);
+      const bad = encodeJob(3, 1);
       (bad.vectors.e?.data as Float32Array)[5] = Number.NaN;
       const check = { fields: [{ name: 'e', dims: 4, nullable: true }], plugin: 'test' };
       const inline = (() => {
@@ -93,21 +72,13 @@ describe('segment pool', () => {
   it('with no worker, jobs run inline', async () => {
     const pool = await SegmentPool.open(0);
     expect(pool.workers).toBe(0);
-    expect((await pool.run(job(5, 2))).sha256).toBe(runSegmentJob(job(5, 2)).sha256);
+    expect((await pool.run(encodeJob(5, 2))).sha256).toBe(runSegmentJob(encodeJob(5, 2)).sha256);
     await pool.close();
   });
 });
 
 describe('snapshot with segment workers', () => {
-  let db: PGlite;
-  let adapter: PgvectorAdapter;
-  beforeAll(async () => {
-    ({ db, adapter } = await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
-      INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3, 4, 5, 6, g % 7]::real[]::vector, 'row ' || g FROM generate_series(1, 3000) g;`));
-  });
-  afterAll(async () => {
-    await db.close();
-  });
+  const docs = useDocsTable(3000);
 
   it('0, 1 and 2 workers write the same segments and the same manifest digest', async () => {
     const results = [];
@@ -115,7 +86,7 @@ describe('snapshot with segment workers', () => {
       const dir = await tempDir('vectordr-pool-');
       const repo = await openRepository({ storage: fsStorage({ path: dir }), create: true });
       // 64 KiB segments: 3000 rows make many segments, so several are in flight at once.
-      const r = await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024, encodeWorkers, deltaIndex: true });
+      const r = await repo.snapshot(docs.adapter, 'docs', { segmentBytes: 64 * 1024, encodeWorkers, deltaIndex: true });
       const files = (await readdir(path.join(dir, 'data'), { recursive: true })).filter((f) => f.includes('/')).sort();
       const verified = await repo.verify({ collection: 'docs' });
       expect(verified.ok).toBe(true);

@@ -6,21 +6,18 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
+import { describe, expect, it } from 'vitest';
 import { canonicalPayload } from '../../src/format/canonical-json.js';
 import { bucketOf, idBytes, recordDigest } from '../../src/format/digest.js';
 import { withChecksum } from '../../src/format/manifest.js';
 import { hashRecords } from '../../src/format/rows.js';
-import { segmentLayout } from '../../src/format/segment-codec.js';
 import type { IdType } from '../../src/model.js';
 import { SegmentPool } from '../../src/parallel/segment-pool.js';
 import { runVerifyJob } from '../../src/parallel/verify-job.js';
 import { openRepository } from '../../src/repository/repository.js';
 import { fsStorage } from '../../src/storage/fs-storage.js';
-import { openPglite } from '../helpers/pglite.js';
 import { tempDir } from '../helpers/repository.js';
+import { useDocsTable, verifyJob } from '../helpers/segment-fixtures.js';
 
 describe('record hashing', () => {
   it('hashRecords gives recordDigest and bucketOf of every row (nulls, string ids, long and non-ASCII payloads)', () => {
@@ -50,46 +47,26 @@ describe('record hashing', () => {
 });
 
 describe('verify job', () => {
-  const layout = segmentLayout({ idType: 'int64', vectors: [{ name: 'e', dims: 4 }] as never });
-  const job = (bytes: Uint8Array, sha256?: string) => ({
-    key: 'data/00/x',
-    bytes,
-    sha256,
-    rows: 3,
-    layout,
-    order: ['e'],
-    buckets: 16,
-    link: false,
-  });
-
   it('bad bytes are a problem, never an exception', () => {
     for (const bytes of [new Uint8Array(0), new Uint8Array(100), Buffer.from('PAR1 not a parquet file PAR1')]) {
-      const out = runVerifyJob(job(bytes));
+      const out = runVerifyJob(verifyJob(bytes));
       expect('problem' in out && out.problem.code).toBe('SEGMENT_CORRUPT');
     }
-    const wrongHash = runVerifyJob(job(new Uint8Array(10), '0'.repeat(64)));
+    const wrongHash = runVerifyJob(verifyJob(new Uint8Array(10), '0'.repeat(64)));
     expect('problem' in wrongHash && wrongHash.problem.message).toMatch(/SHA-256/);
   });
 });
 
 describe('verify with workers', () => {
-  let db: PGlite;
-  let adapter: PgvectorAdapter;
-  beforeAll(async () => {
-    ({ db, adapter } = await openPglite(`CREATE EXTENSION vector; CREATE TABLE docs (id int8 PRIMARY KEY, e vector(8), t text);
-      INSERT INTO docs SELECT g, ARRAY[g, 1, 2, 3, 4, 5, 6, g % 7]::real[]::vector, 'row ' || g FROM generate_series(1, 2000) g;`));
-  });
-  afterAll(async () => {
-    await db.close();
-  });
+  const docs = useDocsTable(2000);
 
   it('gives the same report as inline: a flipped byte, a missing segment, a re-addressed damaged one and good ones', async () => {
     const dir = await tempDir('vectordr-verify-workers-');
     try {
       const repo = await openRepository({ storage: fsStorage({ path: dir, fsync: false }), create: true });
-      const first = (await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024 })).manifest;
-      await db.query(`UPDATE docs SET t = 'changed' WHERE id = 1`);
-      const second = (await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024 })).manifest;
+      const first = (await repo.snapshot(docs.adapter, 'docs', { segmentBytes: 64 * 1024 })).manifest;
+      await docs.db.query(`UPDATE docs SET t = 'changed' WHERE id = 1`);
+      const second = (await repo.snapshot(docs.adapter, 'docs', { segmentBytes: 64 * 1024 })).manifest;
       const refs = second.segments;
       expect(refs.length).toBeGreaterThan(5);
       const file = (key: string): string => path.join(dir, key);
@@ -136,7 +113,7 @@ describe('verify with workers', () => {
     const dir = await tempDir('vectordr-verify-abort-');
     try {
       const repo = await openRepository({ storage: fsStorage({ path: dir, fsync: false }), create: true });
-      await repo.snapshot(adapter, 'docs', { segmentBytes: 64 * 1024 });
+      await repo.snapshot(docs.adapter, 'docs', { segmentBytes: 64 * 1024 });
       const ac = new AbortController();
       const run = repo.verify({ workers: 2, signal: ac.signal, onProgress: (e) => e.segments === 2 && ac.abort() });
       await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
@@ -148,16 +125,7 @@ describe('verify with workers', () => {
   it('a pool runs verify jobs beside encode jobs', async () => {
     const pool = await SegmentPool.open(1);
     try {
-      const out = await pool.verify({
-        key: 'k',
-        bytes: new Uint8Array(8),
-        sha256: undefined,
-        rows: 0,
-        layout: segmentLayout({ idType: 'int64', vectors: [{ name: 'e', dims: 4 }] as never }),
-        order: ['e'],
-        buckets: 4,
-        link: false,
-      });
+      const out = await pool.verify({ ...verifyJob(new Uint8Array(8)), key: 'k', rows: 0, buckets: 4 });
       expect('problem' in out && out.problem.code).toBe('SEGMENT_CORRUPT');
     } finally {
       await pool.close();
