@@ -72,6 +72,13 @@ export interface BenchStep<D> {
   detail: D[];
 }
 
+/** Adds one run of step `name` (its time and what it reported) to `steps`, creating the step on its first run. */
+export function addRun<D>(steps: Record<string, BenchStep<D>>, name: string, ms: number, detail: D): void {
+  const s = (steps[name] ??= { name, ms: [], detail: [] });
+  s.ms.push(ms);
+  s.detail.push(detail);
+}
+
 /** The steps for a result's JSON: each with its median time, and its runs' times rounded. */
 export function stepsForResult<D>(steps: Record<string, BenchStep<D>>): { name: string; medianMs: number; ms: number[]; detail: D[] }[] {
   return Object.values(steps).map((s) => ({
@@ -478,4 +485,18 @@ export function alternate(
     check?.(outs);
   }
   return runs;
+}
+
+/** `fn` once to warm up (JIT, first-use costs), then `iterations` times: the median wall and CPU milliseconds, and its last output. */
+export function medianTimed<T>(fn: () => T, iterations: number): { ms: number; cpuMs: number; out: T } {
+  let out = fn();
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const r = timed(fn);
+    out = r.out;
+    walls.push(r.ms);
+    cpus.push(r.cpuMs);
+  }
+  return { ms: median(walls), cpuMs: median(cpus), out };
 }

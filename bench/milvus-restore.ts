@@ -40,7 +40,7 @@ import { DataType, type FieldType, MilvusClient } from '@zilliz/milvus2-sdk-node
 import pg from 'pg';
 import { type BenchStep, type ChildMeasures, type ChildStepResult, backendCpuSeconds, benchOptions, benchRun } from './bench-lib.js';
 import { benchSize, childPool, childStepResult, fillTable, fmtMB, fmtMs, inTurn, log, MB, measuredChild, median } from './bench-lib.js';
-import { parentPool, ratio, reportChildResult, startStep, stepsForResult } from './bench-lib.js';
+import { addRun, parentPool, ratio, reportChildResult, startStep, stepsForResult } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -489,10 +489,8 @@ const STEP = {
 async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record<string, unknown>> {
   const steps: Record<string, Step> = {};
   const record = (name: string, c: ChildResult): void => {
-    const s = (steps[name] ??= { name, ms: [], detail: [] });
-    s.ms.push(c.ms);
     const milvusRss = procRssBytes(ctx.milvusPid);
-    s.detail.push({ ...c, extra: { ...c.extra, milvusServerRssBytes: milvusRss } });
+    addRun(steps, name, c.ms, { ...c, extra: { ...c.extra, milvusServerRssBytes: milvusRss } });
     const cpu =
       `client ${c.clientCpuS.toFixed(1)} s, milvus ${c.milvusCpuS?.toFixed(1) ?? '-'} s, pg ` +
       `${c.serverCpuS?.toFixed(1) ?? '-'} s, other ${c.foreignCpuS?.toFixed(1) ?? '-'} s`;

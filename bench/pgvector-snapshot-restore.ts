@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { type BenchStep, type ChildMeasures, type ChildStepResult, backendCpuSeconds } from './bench-lib.js';
+import { type BenchStep, type ChildMeasures, type ChildStepResult, addRun, backendCpuSeconds } from './bench-lib.js';
 import { benchOptions, benchRun, benchSize, childPool, childStepResult, diskBytes, fillTable } from './bench-lib.js';
 import { fmtMB, fmtMs, log, machineBusyCpuS, MB, measuredChild, median, parentPool } from './bench-lib.js';
 import { procCpuSeconds, ratio, reportChildResult, restoreStep, startStep, stepsForResult } from './bench-lib.js';
@@ -364,9 +364,7 @@ type Step = BenchStep<Record<string, unknown>>;
 async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record<string, unknown>> {
   const steps: Record<string, Step> = {};
   const record = (name: string, ms: number, detail: Record<string, unknown>): void => {
-    const s = (steps[name] ??= { name, ms: [], detail: [] });
-    s.ms.push(ms);
-    s.detail.push(detail);
+    addRun(steps, name, ms, detail);
     log(`${name}: ${fmtMs(ms)} ${JSON.stringify(detail)}`);
   };
 

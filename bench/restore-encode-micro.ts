@@ -11,6 +11,7 @@ import { ByteSink, binaryEncoder, copyHeader } from '../adapters/pgvector/pgvect
 import { type FieldWriter, idWriter, payloadWriter } from '../adapters/pgvector/pgvector-copy-encode.js';
 import { toText } from '../adapters/pgvector/pgvector-types.js';
 import type { Payload, PayloadField } from '../src/model.js';
+import { alternate, median } from './bench-lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -90,24 +91,12 @@ function after(): number {
   return bytes;
 }
 
-const cpu = (f: () => number): { ms: number; bytes: number } => {
-  const t0 = process.cpuUsage();
-  const bytes = f();
-  const d = process.cpuUsage(t0);
-  return { ms: (d.user + d.system) / 1000, bytes };
-};
-const runs: Record<string, number[]> = { before: [], after: [] };
-for (let it = 0; it < iterations; it++) {
-  const b = cpu(before);
-  const a = cpu(after);
-  if (a.bytes !== b.bytes) throw new Error(`sizes differ: ${a.bytes} vs ${b.bytes}`);
-  runs.before?.push(b.ms);
-  runs.after?.push(a.ms);
-}
-const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
-const B = med(runs.before as number[]);
-const A = med(runs.after as number[]);
+const runs = alternate({ before, after }, iterations, (outs) => {
+  if (outs.after !== outs.before) throw new Error(`sizes differ: ${String(outs.after)} vs ${String(outs.before)}`);
+});
+const B = median(runs.before?.cpuMs ?? []);
+const A = median(runs.after?.cpuMs ?? []);
 process.stdout.write(
-  `${n} rows x ${dims} dims, CPU ms per run (median of ${iterations}): before ${B.toFixed(0)}, after ${A.toFixed(0)} ` +
+  `${n} rows x ${dims} dims, CPU ms per run (median of ${iterations}, taking turns): before ${B.toFixed(0)}, after ${A.toFixed(0)} ` +
     `(${(B / A).toFixed(2)}x); per 200k rows: ${((B * 200_000) / n / 1000).toFixed(2)} s -> ${((A * 200_000) / n / 1000).toFixed(2)} s\n`,
 );

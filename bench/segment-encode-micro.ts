@@ -21,6 +21,7 @@ import { decodeSegmentGeneric, encodeSegmentGeneric } from '../src/format/parque
 import { decodeSegment, encodeSegment } from '../src/format/segment-codec.js';
 import { canonicalPayload } from '../src/format/canonical-json.js';
 import type { Payload, RecordBatch, RecordOp } from '../src/model.js';
+import { medianTimed } from './bench-lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,22 +72,7 @@ function arrowTable(batch: RecordBatch, payloadJson: string[], digests: Uint8Arr
   });
 }
 
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number;
-
-function time<T>(fn: () => T): { ms: number; cpuMs: number; out: T } {
-  const walls: number[] = [];
-  const cpus: number[] = [];
-  let out: T = fn(); // warm-up: JIT and first-use costs (zstd module load) are not counted
-  for (let i = 0; i < iterations; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    out = fn();
-    walls.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpus.push((c.user + c.system) / 1000);
-  }
-  return { ms: median(walls), cpuMs: median(cpus), out };
-}
+const time = <T>(fn: () => T): { ms: number; cpuMs: number; out: T } => medianTimed(fn, iterations);
 
 const batch = makeBatch();
 const rawBytes = n * dims * 4;

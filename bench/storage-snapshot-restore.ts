@@ -28,7 +28,7 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { type BenchStep, type ChildMeasures, type ChildStepResult, backendCpuSeconds, benchOptions, benchRun } from './bench-lib.js';
 import { benchSize, childPool, childStepResult, fillTable, fmtMB, fmtMs, log, MB, measuredChild, median, parentPool } from './bench-lib.js';
-import { ratio, reportChildResult, restoreStep, startStep, stepsForResult } from './bench-lib.js';
+import { addRun, ratio, reportChildResult, restoreStep, startStep, stepsForResult } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -385,9 +385,7 @@ const STEP = {
 async function mainBench(ctx: Ctx, rows: number, repeat: number): Promise<Record<string, unknown>> {
   const steps: Record<string, Step> = {};
   const record = (name: string, c: ChildResult, more: Record<string, unknown> = {}): void => {
-    const s = (steps[name] ??= { name, ms: [], detail: [] });
-    s.ms.push(c.ms);
-    s.detail.push({ ...c, ...more });
+    addRun(steps, name, c.ms, { ...c, ...more });
     const rss = `maxRSS ${fmtMB(c.maxRssBytes)}`;
     const cpu =
       `client ${c.clientCpuS.toFixed(1)} s, pg ${c.serverCpuS?.toFixed(1) ?? '-'} s, minio ` +

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { canonicalPayload, parsePayload } from '../src/format/canonical-json.js';
 import { idBytes, recordDigest } from '../src/format/digest.js';
 import { hashRecords } from '../src/format/rows.js';
-import { median } from './bench-lib.js';
+import { alternate, median } from './bench-lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,17 +48,7 @@ function oldHash(): void {
 const newHash = (): unknown => hashRecords('int64', ['e'], batch, payloadJson, 256);
 const canonical = (): unknown => payloads.every((p, i) => canonicalPayload(p) === payloadJson[i]);
 
-const cpuUs = (f: () => unknown): number => {
-  const c0 = process.cpuUsage();
-  f();
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / rows;
-};
-const results: Record<string, number[]> = { oldHash: [], newHash: [], canonical: [] };
-for (let r = 0; r < Number(args.repeat); r++) {
-  results.oldHash?.push(cpuUs(oldHash));
-  results.newHash?.push(cpuUs(newHash));
-  results.canonical?.push(cpuUs(canonical));
-}
+const runs = alternate({ oldHash, newHash, canonical }, Number(args.repeat));
+const results = Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, r.cpuMs.map((ms) => (ms * 1000) / rows)]));
 for (const [name, xs] of Object.entries(results))
   process.stdout.write(`${name.padEnd(14)} ${median(xs).toFixed(2)} µs CPU per record (median of ${xs.length})\n`);
