@@ -3,6 +3,7 @@ import type { CollectionSchema, IdType, RecordBatch, RecordOp, VectorColumn } fr
 import { canonicalPayload } from './canonical-json.js';
 import { hash } from 'node:crypto';
 import { type BucketDigest, bucketOf, float32LeBytes, idBytes } from './digest.js';
+import type { PackedText } from './packed-text.js';
 
 export interface DigestedRows {
   payloadJson: string[];
@@ -46,9 +47,10 @@ export function hashRecords(
   idType: IdType,
   vectorOrder: string[],
   batch: Pick<RecordBatch, 'length' | 'ids' | 'vectors'>,
-  payloadJson: string[],
+  payloadJson: string[] | PackedText,
   bucketCount: number,
 ): { digests: Uint8Array; buckets: Uint32Array } {
+  const packed = Array.isArray(payloadJson) ? undefined : payloadJson;
   const n = batch.length;
   const digests = new Uint8Array(n * 32);
   const buckets = new Uint32Array(n);
@@ -57,9 +59,11 @@ export function hashRecords(
   for (const col of cols) fixed += col.dims * 4;
   for (let i = 0; i < n; i++) {
     const ib = idBytes(idType, batch.ids[i] as bigint | string);
-    const payload = payloadJson[i] as string;
+    const payload = packed ? undefined : ((payloadJson as string[])[i] as string);
+    const at = packed ? (packed.offsets[i] as number) : 0;
+    const packedLen = packed ? (packed.offsets[i + 1] as number) - at : 0;
     // The layout of recordDigest (digest.ts): id bytes, per vector a presence byte and its float32 LE bytes, u32be length, payload.
-    const most = ib.length + fixed + 4 + payload.length * 3;
+    const most = ib.length + fixed + 4 + (payload === undefined ? packedLen : payload.length * 3);
     if (most > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(most, scratch.length * 2));
     scratch.set(ib, 0);
     let o = ib.length;
@@ -72,7 +76,9 @@ export function hashRecords(
         o += bytes.length;
       }
     }
-    const len = scratch.write(payload, o + 4, 'utf8');
+    let len = packedLen;
+    if (payload === undefined) scratch.set((packed as PackedText).bytes.subarray(at, at + len), o + 4);
+    else len = scratch.write(payload, o + 4, 'utf8');
     scratch.writeUInt32BE(len, o);
     const digest = hash('sha256', scratch.subarray(0, o + 4 + len), 'binary');
     for (let k = 0, at = i * 32; k < 32; k++) digests[at + k] = digest.charCodeAt(k);

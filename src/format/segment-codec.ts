@@ -19,6 +19,7 @@ import { decodeSegmentGeneric } from './parquet/generic-codec.js';
 import { Unsupported, readSegmentParquet } from './parquet/segment-reader.js';
 import { writeSegmentParquet } from './parquet/segment-writer.js';
 import { ZstdLoadError } from './parquet/zstd.js';
+import type { PackedText } from './packed-text.js';
 import { type EncodeOptions, type SegmentLayout, type SegmentRows, VECTOR_COLUMN_PREFIX } from './parquet/segment-types.js';
 
 export { VECTOR_COLUMN_PREFIX } from './parquet/segment-types.js';
@@ -32,7 +33,7 @@ export function segmentLayout(schema: Pick<CollectionSchema, 'idType' | 'vectors
 /** Encodes a segment (docs/format.md#segments); the same layout whatever `options` ask of vector compression. */
 export function encodeSegment(
   layout: SegmentLayout,
-  rows: SegmentRows,
+  rows: Omit<SegmentRows, 'payloadJson'> & { payloadJson: string[] | PackedText },
   options: EncodeOptions = { vectorCompression: 'none' },
 ): Uint8Array {
   const { batch } = rows;

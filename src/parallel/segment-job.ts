@@ -2,11 +2,13 @@
  * The CPU work of one segment, after its rows are scanned and their payloads canonical: record
  * digests and buckets, the Parquet encoding, and the segment's SHA-256 (its content address). It
  * needs nothing but its input, so it runs the same on the main thread or in a worker
- * (segment-pool.ts); a worker receives it by structured clone and sends the product back by transfer.
+ * (segment-pool.ts); a worker receives it by structured clone (its payloads, one UTF-8 buffer, and an
+ * owned batch's arrays by transfer) and sends the product back by transfer.
  */
 import type { RecordOp, VectorColumn, VectorField } from '../model.js';
 import { validateBatchVectors } from '../validate.js';
 import { sha256Hex } from '../format/digest.js';
+import type { PackedText } from '../format/packed-text.js';
 import { hashRecords } from '../format/rows.js';
 import { type SegmentLayout, encodeSegment } from '../format/segment-codec.js';
 
@@ -19,8 +21,11 @@ export interface SegmentJob {
   length: number;
   ids: BigInt64Array | string[];
   vectors: Record<string, VectorColumn>;
-  /** Canonical JSON per row: what is hashed and stored. */
-  payloadJson: string[];
+  /**
+   * Canonical JSON per row, UTF-8: what is hashed and stored. Its buffer belongs to the job (it
+   * moves to the worker, leaving it empty here).
+   */
+  payloadJson: PackedText;
   ops: RecordOp[];
   vectorCompression: 'none' | 'zstd';
   /** Vectors are checked (dims, finite, nulls) before anything else; a failure is the job's InvalidInputError. */

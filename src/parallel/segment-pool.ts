@@ -136,11 +136,11 @@ export class SegmentPool {
   }
 
   /**
-   * Runs one job. `transfer`: the job's buffers belong to it alone and move to the thread (they are
-   * detached here afterwards); otherwise they are copied.
+   * Runs one job. Its payload buffer moves to the thread (detached here afterwards). `transfer`: the
+   * batch's buffers (ids, vectors) belong to the job alone and move too; otherwise they are copied.
    */
   run(job: SegmentJob, transfer = false): Promise<SegmentProduct> {
-    return this.#run('encode', job, transfer ? transferList(job) : [], runSegmentJob);
+    return this.#run('encode', job, transferList(job, transfer), runSegmentJob);
   }
 
   /** Verifies one segment (verify-job.ts); its bytes move to the thread (detached here afterwards). */
@@ -198,11 +198,14 @@ function rebuildError(e: WorkerError | undefined): Error {
   return Known ? new Known(v.code, v.reason, { plugin: v.plugin, details: v.details }) : new VectordrError(v.code, v.category, v.reason, v);
 }
 
-function transferList(job: SegmentJob): ArrayBuffer[] {
+function transferList(job: SegmentJob, batch: boolean): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   const add = (v: ArrayBufferView | undefined): void => {
     if (v && v.buffer instanceof ArrayBuffer) out.add(v.buffer);
   };
+  add(job.payloadJson.bytes);
+  add(job.payloadJson.offsets);
+  if (!batch) return [...out];
   if (job.ids instanceof BigInt64Array) add(job.ids);
   for (const col of Object.values(job.vectors)) {
     add(col.data);

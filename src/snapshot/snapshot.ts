@@ -14,6 +14,7 @@ import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
 import { canonicalPayload } from '../format/canonical-json.js';
+import { packText } from '../format/packed-text.js';
 import { addDigests, concatBatches, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { segmentLayout } from '../format/segment-codec.js';
 import { SegmentPool } from '../parallel/segment-pool.js';
@@ -140,7 +141,7 @@ export async function snapshotUnderLock(
         length: batch.length,
         ids: batch.ids,
         vectors: batch.vectors,
-        payloadJson: batch.payloads.map(canonicalPayload),
+        payloadJson: packText(batch.payloads.map(canonicalPayload)),
         ops: new Array<RecordOp>(batch.length).fill('upsert'),
         vectorCompression: opts.vectorCompression,
         check: { fields: schema.vectors, plugin: adapter.engine },

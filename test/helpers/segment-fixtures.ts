@@ -5,6 +5,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll } from 'vitest';
 import type { PgvectorAdapter } from '../../adapters/pgvector/index.js';
+import { packText } from '../../src/format/packed-text.js';
 import { segmentLayout } from '../../src/format/segment-codec.js';
 import type { SegmentJob } from '../../src/parallel/segment-job.js';
 import type { VerifyJob } from '../../src/parallel/verify-job.js';
@@ -26,7 +27,7 @@ export function encodeJob(rows: number, seed: number): SegmentJob {
     length: rows,
     ids: BigInt64Array.from({ length: rows }, (_, i) => BigInt(seed * 1000 + i)),
     vectors: { e: { dims: 4, data, valid } },
-    payloadJson: Array.from({ length: rows }, (_, i) => `{"n":${i},"t":"row ${i}"}`),
+    payloadJson: packText(Array.from({ length: rows }, (_, i) => `{"n":${i},"t":"row ${i} é😀"}`)),
     ops: new Array(rows).fill('upsert'),
     vectorCompression: 'none',
   };

@@ -28,6 +28,7 @@ import {
   StatisticsField as ST,
   Type,
 } from './parquet-types.js';
+import { type PackedText, packedCount } from '../packed-text.js';
 import { T_STRUCT, ThriftWriter } from './thrift.js';
 import { zstdCompressWith } from './zstd.js';
 
@@ -41,7 +42,8 @@ export interface SegmentColumns {
   idType: 'int64' | 'string' | 'uuid';
   ops: string[];
   digests: Uint8Array;
-  payloadJson: string[];
+  /** Canonical payload JSON per row: strings, or already UTF-8 (packed-text.ts). */
+  payloadJson: string[] | PackedText;
   prev?: { digests: Uint8Array; valid: Uint8Array };
   vectors: { column: string; name: string; dims: number; data: Float32Array; valid?: Uint8Array }[];
   vectorCompression: 'none' | 'zstd';
@@ -114,6 +116,22 @@ function allValid(n: number, value: number): Uint8Array[] {
   const l = new LevelWriter();
   l.run(value, n);
   return [l.block()];
+}
+
+/** A BYTE_ARRAY column of the first `n` texts of `p`, already UTF-8: PLAIN is each text's u32le length, then its bytes. */
+function packedUtf8Column(path: string, p: PackedText, n: number, levels: Uint8Array[]): ColumnOut {
+  const end = p.offsets[n] as number;
+  return page([path], Type.BYTE_ARRAY, true, n, levels, 4 * n + end, (into) => {
+    const view = new DataView(into.buffer, into.byteOffset, into.length);
+    let o = 0;
+    for (let i = 0; i < n; i++) {
+      const a = p.offsets[i] as number;
+      const l = (p.offsets[i + 1] as number) - a;
+      view.setUint32(o, l, true);
+      into.set(p.bytes.subarray(a, a + l), o + 4);
+      o += 4 + l;
+    }
+  });
 }
 
 function utf8Column(
@@ -443,11 +461,14 @@ export function writeSegmentParquet(s: SegmentColumns): Uint8Array {
   const n = s.rows;
   const columns: ColumnOut[] = [];
   if (n > 0) {
-    if (s.ops.length < n || s.payloadJson.length < n) throw new RangeError(`segment has fewer ops or payloads than its ${n} rows`);
+    const payloads = Array.isArray(s.payloadJson) ? s.payloadJson.length : packedCount(s.payloadJson);
+    if (s.ops.length < n || payloads < n) throw new RangeError(`segment has fewer ops or payloads than its ${n} rows`);
     columns.push(idColumn(s));
     columns.push(utf8Column('op', s.ops.length === n ? s.ops : s.ops.slice(0, n), allValid(n, 1)));
     columns.push(fixedColumn('digest', n, s.digests));
-    columns.push(utf8Column('payload', s.payloadJson.length === n ? s.payloadJson : s.payloadJson.slice(0, n), allValid(n, 1)));
+    const payload = s.payloadJson;
+    if (Array.isArray(payload)) columns.push(utf8Column('payload', payload.length === n ? payload : payload.slice(0, n), allValid(n, 1)));
+    else columns.push(packedUtf8Column('payload', payload, n, allValid(n, 1)));
     if (s.prev) columns.push(fixedColumn('prev_digest', n, s.prev.digests, s.prev.valid));
     for (const v of s.vectors) columns.push(vectorColumn(v, n, s.vectorCompression === 'zstd'));
   }
