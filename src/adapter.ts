@@ -108,6 +108,12 @@ export interface ScanOptions {
    * incremental link continues. Any feed this `captureId` had before is replaced.
    */
   startCapture?: { captureId: string };
+  /**
+   * The caller reads payloads as canonical JSON (`RecordBatch.payloadJson`, what a snapshot stores):
+   * an adapter that can write that text straight from the engine's bytes may then leave
+   * `RecordBatch.payloads` empty. An adapter that cannot ignores it. @default false
+   */
+  payloadJson?: boolean;
   signal?: AbortSignal;
 }
 

@@ -3,6 +3,7 @@
  * back; the snapshot format stores them. Everything that crosses a process boundary has a zod schema.
  */
 import { z } from 'zod';
+import type { PackedText } from './format/packed-text.js';
 
 /**
  * An engine's name, as its adapter declares it (`VectorAdapter.engine`) and every manifest records
@@ -151,6 +152,12 @@ export interface RecordBatch {
   readonly payloads: Payload[];
   /** Defaults to all upserts. */
   readonly ops?: RecordOp[];
+  /**
+   * Each row's canonical payload JSON, UTF-8 (src/format/packed-text.ts), from a scan asked for it
+   * (`ScanOptions.payloadJson`); then `payloads` may be empty. Must equal `canonicalPayload` of the
+   * payload row for row: the record digests hash it.
+   */
+  readonly payloadJson?: PackedText;
   /**
    * The batch's typed arrays belong to it alone (the adapter allocated them for this batch and keeps
    * no reference): the core may move them to a worker thread, which leaves them empty here. Leave

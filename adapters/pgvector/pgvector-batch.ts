@@ -6,6 +6,7 @@
 import { EngineError } from '../../src/errors.js';
 import type { Payload, RecordBatch, VectorColumn } from '../../src/model.js';
 import type { TableInfo } from './pgvector-describe.js';
+import type { PayloadJsonWriter } from './pgvector-payload-json.js';
 import { parseText } from './pgvector-types.js';
 
 const PLUGIN = 'pgvector';
@@ -28,9 +29,14 @@ export class BatchBuilder {
   private payloads: Payload[] = [];
   private readonly payloadOrder: number[];
 
+  /**
+   * @param payloadJson when given, payloads are written as canonical JSON text by it
+   *   (pgvector-payload-json.ts) instead of built as objects: the batch's `payloadJson`, `payloads` empty.
+   */
   constructor(
     private readonly info: TableInfo,
     private readonly capacity: number,
+    private readonly payloadJson?: PayloadJsonWriter,
   ) {
     this.dims = info.vectors.map((v) => info.schema.vectors.find((f) => f.name === v.name)!.dims);
     this.valid = info.vectors.map(() => new Uint8Array(capacity));
@@ -70,6 +76,12 @@ export class BatchBuilder {
       (this.vecBytes[v] as Uint8Array).set(bytes.subarray(4), i * dims * 4);
       (this.valid[v] as Uint8Array)[i] = 1;
     }
+    if (this.payloadJson) this.payloadJson.add(row);
+    else this.payloads.push(this.payloadOf(row));
+    this.n++;
+  }
+
+  private payloadOf(row: RawField[]): Payload {
     // Null prototype: a column may be named "__proto__" or "constructor".
     const payload = Object.create(null) as Payload;
     const base = 1 + this.dims.length;
@@ -79,8 +91,7 @@ export class BatchBuilder {
       // SQL NULL is an absent field (absent == null, in every engine); a jsonb 'null' is a present null.
       if (raw !== null) payload[p.field.name] = parseText(raw, p.col, p.field);
     }
-    this.payloads.push(payload);
-    this.n++;
+    return payload;
   }
 
   take(): RecordBatch {
@@ -99,7 +110,15 @@ export class BatchBuilder {
     });
     const ids = schema.idType === 'int64' ? BigInt64Array.from(this.ids as bigint[]) : (this.ids as string[]);
     // Every buffer is this batch's own (fresh ids, vector buffers handed over whole): it may move to a worker.
-    const batch: RecordBatch = { length: n, ids, vectors, payloads: this.payloads, exclusive: true };
+    const payloadJson = this.payloadJson?.take();
+    const batch: RecordBatch = {
+      length: n,
+      ids,
+      vectors,
+      payloads: this.payloads,
+      exclusive: true,
+      ...(payloadJson ? { payloadJson } : {}),
+    };
     this.n = 0;
     this.ids = [];
     this.payloads = [];

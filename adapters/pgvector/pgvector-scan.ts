@@ -14,6 +14,7 @@ import type { PgQueryable, PgSession } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
 import { checkNativeType, quoteIdent, quoteLiteral } from './pgvector-sql.js';
 import { selectExpr } from './pgvector-types.js';
+import { payloadJsonWriter } from './pgvector-payload-json.js';
 
 /** The select list of a scan or fetch: id as text, vectors (as vector_send bytes, or as vectors for COPY), payload as canonical text. */
 export function selectList(info: TableInfo, vectorsAsBytea: boolean): string {
@@ -52,7 +53,7 @@ export async function openScan(
   importSnapshot?: string,
   range?: KeyRange,
 ): Promise<ScanSession> {
-  const { batchSize, signal } = options;
+  const { batchSize, signal, payloadJson } = options;
   // Must be the transaction's first statement.
   const begin = async (session: PgSession): Promise<void> => {
     if (importSnapshot !== undefined) await session.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(importSnapshot)}`);
@@ -63,7 +64,7 @@ export async function openScan(
     checkpoint: view.checkpoint,
     estimatedRows: view.estimate,
     close: view.close,
-    batches: () => scanBatches(ctx, view.session, view.info, { batchSize, signal, useCopy, range }),
+    batches: () => scanBatches(ctx, view.session, view.info, { batchSize, signal, useCopy, range, payloadJson }),
   };
 }
 
@@ -148,10 +149,16 @@ async function* scanBatches(
   ctx: PgvectorContext,
   session: PgSession,
   info: TableInfo,
-  o: { batchSize: number; signal: AbortSignal | undefined; useCopy: boolean; range?: KeyRange | undefined },
+  o: {
+    batchSize: number;
+    signal: AbortSignal | undefined;
+    useCopy: boolean;
+    range?: KeyRange | undefined;
+    payloadJson?: boolean | undefined;
+  },
 ): AsyncIterable<RecordBatch> {
   const { batchSize, signal, useCopy, range } = o;
-  const builder = new BatchBuilder(info, batchSize);
+  const builder = new BatchBuilder(info, batchSize, o.payloadJson ? payloadJsonWriter(info) : undefined);
   const table = ctx.table(info.schema.name);
   const path = useCopy && session.copyOut ? 'copy-stream' : useCopy && session.copyOutBuffered ? 'copy-paged' : 'select-paged';
   ctx.logger.debug({ collection: info.schema.name, path, batchSize }, 'scan started');

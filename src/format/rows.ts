@@ -3,7 +3,7 @@ import type { CollectionSchema, IdType, RecordBatch, RecordOp, VectorColumn } fr
 import { canonicalPayload } from './canonical-json.js';
 import { hash } from 'node:crypto';
 import { type BucketDigest, bucketOf, float32LeBytes, idBytes } from './digest.js';
-import type { PackedText } from './packed-text.js';
+import { type PackedText, concatPacked, packText, slicePacked } from './packed-text.js';
 
 export interface DigestedRows {
   payloadJson: string[];
@@ -106,6 +106,7 @@ export function sliceBatch(batch: RecordBatch, start: number, end: number): Reco
     vectors,
     payloads: batch.payloads.slice(start, end),
     ...(ops ? { ops } : {}),
+    ...(batch.payloadJson ? { payloadJson: slicePacked(batch.payloadJson, start, end) } : {}),
   };
 }
 
@@ -142,7 +143,18 @@ export function concatBatches(idType: IdType, vectorFields: { name: string; dims
   }
   const anyOps = batches.some((b) => b.ops);
   const ops: RecordOp[] | undefined = anyOps ? batches.flatMap((b) => b.ops ?? new Array<RecordOp>(b.length).fill('upsert')) : undefined;
-  return { length: n, ids, vectors, payloads: batches.flatMap((b) => b.payloads), ...(ops ? { ops } : {}) };
+  // Canonical payload text where a batch has it: for all rows then (the others' payloads canonicalised here).
+  const payloadJson = batches.some((b) => b.payloadJson)
+    ? concatPacked(batches.map((b) => b.payloadJson ?? packText(b.payloads.map(canonicalPayload))))
+    : undefined;
+  return {
+    length: n,
+    ids,
+    vectors,
+    payloads: batches.flatMap((b) => b.payloads),
+    ...(ops ? { ops } : {}),
+    ...(payloadJson ? { payloadJson } : {}),
+  };
 }
 
 /** The rows of `batch` where `keep[i]` is non-zero, in order (the batch itself when it keeps all). */

@@ -14,7 +14,7 @@ import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
 import { canonicalPayload } from '../format/canonical-json.js';
-import { packText } from '../format/packed-text.js';
+import { concatPacked, packText } from '../format/packed-text.js';
 import { addDigests, concatBatches, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { segmentLayout } from '../format/segment-codec.js';
 import { SegmentPool } from '../parallel/segment-pool.js';
@@ -83,6 +83,8 @@ export async function snapshotUnderLock(
   const session = await adapter.scan(collection, {
     batchSize,
     signal,
+    // Canonical payload text where the adapter can write it from the engine's bytes (no payload objects).
+    payloadJson: true,
     ...(extras.startCapture ? { startCapture: extras.startCapture } : {}),
   });
   const segments: SegmentRef[] = [];
@@ -141,7 +143,12 @@ export async function snapshotUnderLock(
         length: batch.length,
         ids: batch.ids,
         vectors: batch.vectors,
-        payloadJson: packText(batch.payloads.map(canonicalPayload)),
+        // The job's payload buffer moves to the worker: the batch's own only when the batch is.
+        payloadJson: batch.payloadJson
+          ? owned
+            ? batch.payloadJson
+            : concatPacked([batch.payloadJson])
+          : packText(batch.payloads.map(canonicalPayload)),
         ops: new Array<RecordOp>(batch.length).fill('upsert'),
         vectorCompression: opts.vectorCompression,
         check: { fields: schema.vectors, plugin: adapter.engine },
