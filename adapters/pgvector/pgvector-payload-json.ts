@@ -7,7 +7,8 @@
  *
  * A field is written directly only where its bytes are already what canonicalPayload would write
  * for the value parseText gives (pgvector-types.ts): text that needs only JSON escaping (valid UTF-8),
- * decimal integers, booleans, finite floats (written as JavaScript writes the number), and text
+ * decimal integers, booleans, finite floats (fixed notation as it is, exponent notation rewritten as
+ * JavaScript writes the number), and text
  * arrays whose to_json text is already in JSON.stringify's form. Anything else (json, jsonb, dates,
  * other arrays, NaN and -0, big integers, a field that arrives as a JS string) takes the object path
  * for that field alone: parseText, then stringifyPayloadValue. Keys are written in UTF-16 order, as
@@ -98,9 +99,13 @@ export class PayloadJsonWriter {
     this.pos += b.length;
   }
 
+  /** A short ASCII string (a number, true/false): a loop beats Buffer.write's call overhead at this size. */
   private ascii(s: string): void {
     this.ensure(s.length);
-    this.pos += this.buf.write(s, this.pos, 'latin1');
+    const buf = this.buf;
+    let o = this.pos;
+    for (let i = 0; i < s.length; i++) buf[o++] = s.charCodeAt(i);
+    this.pos = o;
   }
 
   private byte(b: number): void {
@@ -137,7 +142,12 @@ export class PayloadJsonWriter {
         this.ascii(isTrue(raw) ? 'true' : 'false');
         return true;
       case 'float': {
-        const n = Number(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1'));
+        if (isFixedFloat(raw)) {
+          this.bytes(raw);
+          return true;
+        }
+        // Exponent form (JavaScript places exponents elsewhere): through the number. float8 text is at most 24 ASCII bytes.
+        const n = Number(String.fromCharCode.apply(null, raw as unknown as number[]));
         // parseText keeps NaN, ±Infinity and -0 as their text (a JSON string): the object path writes those.
         if (!Number.isFinite(n) || Object.is(n, -0)) return false;
         this.ascii(String(n));
@@ -220,6 +230,23 @@ const SHORT_ESCAPES: Partial<Record<number, number>> = { 0x08: 0x62, 0x09: 0x74,
 function isTrue(raw: Uint8Array): boolean {
   if (raw.length === 1) return raw[0] === 0x74;
   return raw.length === 4 && raw[0] === 0x74 && raw[1] === 0x72 && raw[2] === 0x75 && raw[3] === 0x65;
+}
+
+/**
+ * float8 text in fixed notation (digits, `.`, a leading `-`), not `-0`. PostgreSQL writes the shortest
+ * round-trip digits (since 12, with extra_float_digits >= 1: the scan's `::float8::text`), in fixed
+ * notation only for decimal exponents -4..14; JavaScript writes the same shortest digits in fixed
+ * notation for -6..20. So the text is what String(Number(text)) gives, and canonical JSON writes that.
+ */
+function isFixedFloat(raw: Uint8Array): boolean {
+  const neg = raw[0] === 0x2d ? 1 : 0;
+  if (raw.length === neg) return false;
+  if (neg === 1 && raw.length === 2 && raw[1] === 0x30) return false; // -0: parseText keeps it as text
+  for (let i = neg; i < raw.length; i++) {
+    const b = raw[i] as number;
+    if ((b < 0x30 || b > 0x39) && b !== 0x2e) return false;
+  }
+  return true;
 }
 
 /**

@@ -219,6 +219,41 @@ describe.runIf(engineAvailable('pgvector', Boolean(PG_URL)))('payload JSON from 
   });
 });
 
+describe.runIf(engineAvailable('pgvector', Boolean(PG_URL)))('float8 text in fixed notation (PostgreSQL)', () => {
+  it('is what JavaScript writes for the same number, for doubles and floats across the fixed range', async () => {
+    const pool = await pgvectorPool(PG_URL);
+    try {
+      const doubles = fc.sample(
+        fc.oneof(
+          fc.double({ min: -1e15, max: 1e15, noNaN: true }),
+          fc.double({ min: -1e-3, max: 1e-3, noNaN: true }),
+          fc.float({ noNaN: true, noDefaultInfinity: true }).map(Math.fround),
+          fc.integer().map((i) => i / 1000),
+        ),
+        { numRuns: 20_000, seed: 18 },
+      );
+      // As the scan reads them: float8, and real through float8 (selectExpr's ::float8::text).
+      const texts: string[] = [];
+      for (const sql of [
+        'SELECT x::text AS t FROM unnest($1::float8[]) AS x',
+        'SELECT x::float8::text AS t FROM unnest($1::real[]) AS x',
+      ]) {
+        const values = sql.includes('real') ? doubles.map(Math.fround).filter((x) => x === 0 || Math.abs(x) > 1.2e-38) : doubles;
+        for (const row of (await pool.query(sql, [values.map(String)])).rows as { t: string }[]) texts.push(row.t);
+      }
+      let fixed = 0;
+      for (const text of texts) {
+        if (!/^-?[\d.]+$/.test(text) || text === '-0') continue;
+        fixed++;
+        expect(String(Number(text)), text).toBe(text);
+      }
+      expect(fixed).toBeGreaterThan(20_000);
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
 describe('isCanonicalStringArray', () => {
   it("accepts exactly JSON.stringify's form of a string array", () => {
     const yes = ['[]', '["a"]', '["a",null,""]', JSON.stringify(['\u0001\b\t\n\f\r\u001f"\\', 'é😀', '\u2028'])];
