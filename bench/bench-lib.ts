@@ -94,15 +94,20 @@ export const log = (msg: string): void => {
 };
 
 /** CPU seconds (user+system) a process has used so far, from /proc. */
-export function procCpuSeconds(pid: number): number | undefined {
+export function procCpuSeconds(pid: number, file = `/proc/${pid}/stat`): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime and stime, in clock ticks (USER_HZ, 100 on Linux).
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return undefined;
   }
+}
+
+/** CPU seconds (user+system) of this process's main thread (its task id is the pid), from /proc; undefined off Linux. */
+export function mainThreadCpuSeconds(): number | undefined {
+  return procCpuSeconds(process.pid, `/proc/${process.pid}/task/${process.pid}/stat`);
 }
 
 /** Busy CPU seconds of the whole machine (all processes, all cores) since boot, from /proc/stat. */
@@ -302,6 +307,8 @@ export interface ChildStepResult {
   baselineRssBytes: number;
   /** Node CPU seconds (user+system) spent during the step. */
   clientCpuS: number;
+  /** CPU seconds of the step's main thread alone (clientCpuS counts worker threads too); null off Linux. */
+  mainThreadCpuS: number | null;
   /** Node CPU seconds of the whole child process, start-up included. */
   childTotalCpuS: number;
   /** CPU seconds of the PostgreSQL backend(s) this child's connections used; null without a pool. */
@@ -310,7 +317,10 @@ export interface ChildStepResult {
 }
 
 /** What the measured window of a child step read. */
-export type StepReadings = Pick<ChildStepResult, 'ms' | 'sampledPeakRssBytes' | 'baselineRssBytes' | 'clientCpuS' | 'serverCpuS'>;
+export type StepReadings = Pick<
+  ChildStepResult,
+  'ms' | 'sampledPeakRssBytes' | 'baselineRssBytes' | 'clientCpuS' | 'mainThreadCpuS' | 'serverCpuS'
+>;
 
 /** The measured window of a child step, from `startStep()`. */
 export interface StepWindow {
@@ -341,6 +351,7 @@ export async function startStep(backendCpu: () => Promise<number | null>, profil
     await inspector.post('Profiler.start');
   }
   let cpu0 = process.cpuUsage();
+  let main0 = mainThreadCpuSeconds();
   const serverCpu0 = await backendCpu();
   let t0 = performance.now();
   return {
@@ -349,11 +360,13 @@ export async function startStep(backendCpu: () => Promise<number | null>, profil
     },
     restart() {
       cpu0 = process.cpuUsage();
+      main0 = mainThreadCpuSeconds();
       t0 = performance.now();
     },
     async stop(extra, stepMs) {
       const ms = stepMs ?? performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      const main1 = mainThreadCpuSeconds();
       const serverCpu1 = await backendCpu();
       const { baselineRssBytes, sampledPeakRssBytes } = rss.stop();
       if (inspector) {
@@ -363,7 +376,8 @@ export async function startStep(backendCpu: () => Promise<number | null>, profil
         extra.cpuProfile = profileFile;
       }
       const serverCpuS = serverCpu0 === null || serverCpu1 === null ? null : serverCpu1 - serverCpu0;
-      return { ms, sampledPeakRssBytes, baselineRssBytes, clientCpuS: (cpu.user + cpu.system) / 1e6, serverCpuS };
+      const mainThreadCpuS = main0 === undefined || main1 === undefined ? null : main1 - main0;
+      return { ms, sampledPeakRssBytes, baselineRssBytes, clientCpuS: (cpu.user + cpu.system) / 1e6, mainThreadCpuS, serverCpuS };
     },
   };
 }
@@ -377,6 +391,7 @@ export function childStepResult(step: string, r: StepReadings, extra: Record<str
     sampledPeakRssBytes: r.sampledPeakRssBytes,
     baselineRssBytes: r.baselineRssBytes,
     clientCpuS: r.clientCpuS,
+    mainThreadCpuS: r.mainThreadCpuS,
     childTotalCpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     serverCpuS: r.serverCpuS,
     extra,
