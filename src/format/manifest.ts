@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { createHash } from 'node:crypto';
 import { FormatVersionError, IntegrityError } from '../errors.js';
 import type { Payload } from '../model.js';
+import { JsonTooDeepError, MAX_DOCUMENT_DEPTH, parseBoundedJson } from './bounded-json.js';
 import { canonicalPayload } from './canonical-json.js';
 import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
 import { EncryptionConfigSchema } from './encryption.js';
@@ -196,9 +197,10 @@ function parseVersioned<T>(
 ): T {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    raw = parseBoundedJson(Buffer.from(bytes).toString('utf8'), MAX_DOCUMENT_DEPTH);
   } catch (err) {
-    throw new IntegrityError(code, `${what} is not valid JSON; it is damaged. Restore it from another copy of the repository.`, {
+    const why = err instanceof JsonTooDeepError ? `nested deeper than ${MAX_DOCUMENT_DEPTH} levels` : 'not valid JSON';
+    throw new IntegrityError(code, `${what} is ${why}; it is damaged. Restore it from another copy of the repository.`, {
       cause: err,
     });
   }
