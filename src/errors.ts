@@ -70,6 +70,10 @@ export type ErrorCode =
   | 'METRICS_EXPORT_FAILED'
   | 'VIEW_EXPIRED'
   | 'PLAN_INVALID'
+  | 'OBJECT_TOO_LARGE'
+  | 'LOCK_SUSPICIOUS'
+  | 'ROLLBACK_DETECTED'
+  | 'REPLAY_DETECTED'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {
