@@ -21,7 +21,7 @@ import {
 } from '../format/keys.js';
 import { type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, serializeManifest } from '../format/manifest.js';
 import type { Logger } from '../logger.js';
-import type { Storage, StorageObjectInfo } from '../storage/storage.js';
+import { type Storage, type StorageObjectInfo, getBounded } from '../storage/storage.js';
 import {
   type LockInfo,
   type LockOptions,
@@ -271,7 +271,8 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     }
     let stored: Uint8Array;
     try {
-      stored = await this.storage.get(ref.key, { signal });
+      // Never more than the manifest declares: a replaced object of gigabytes is refused by its size, unread.
+      stored = await getBounded(this.storage, ref.key, this.storedSize(ref), { signal });
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) {
         throw new IntegrityError(
