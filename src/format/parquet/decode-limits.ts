@@ -88,9 +88,25 @@ function int(s: ThriftStruct, id: number): number | undefined {
   return undefined;
 }
 
+/** Structural damage found while walking the file: decodeSegment reports it as SEGMENT_CORRUPT. */
+class Malformed extends Error {}
+
 function need(v: number | undefined, what: string): number {
-  if (v === undefined || v < 0) throw new LimitExceeded(`${what} missing or negative`);
+  if (v === undefined || v < 0) throw new Malformed(`${what} missing or negative`);
   return v;
+}
+
+const SNAPPY = 1;
+
+/** The uncompressed length a raw snappy block declares in its varint preamble (what parquet-rs allocates). */
+function snappyLength(raw: Uint8Array): number {
+  let n = 0;
+  for (let i = 0, shift = 0; i < 5 && i < raw.length; i++, shift += 7) {
+    const b = raw[i] as number;
+    n += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return n;
+  }
+  throw new Malformed('snappy page without a length preamble');
 }
 
 function structs(v: ThriftValue | undefined): ThriftStruct[] {
@@ -99,16 +115,16 @@ function structs(v: ThriftValue | undefined): ThriftStruct[] {
 
 /**
  * Proves, before parquet-wasm reads `bytes`, that decoding it stays within `limits`: the rows of all
- * row groups are the manifest's, every column chunk is UNCOMPRESSED or ZSTD (vectordr writes no other
- * codec, and only these can be expanded with a capped output here), and every zstd page expands to
- * exactly the size its header claims, within the segment's decoded-bytes budget. A file whose
- * structure cannot be walked is left to parquet-wasm's own checks only when it has no compressed page.
+ * row groups are the manifest's, every column chunk is UNCOMPRESSED, SNAPPY or ZSTD (vectordr writes
+ * only UNCOMPRESSED and ZSTD; gzip, brotli and lz4 give no bound on their output before it is made),
+ * every zstd page expands to exactly the size its header claims (decompressed here with a capped
+ * output) and every snappy page declares that size, within the segment's decoded-bytes budget.
  */
 export function boundForeignSegment(bytes: Uint8Array, limits: DecodeLimits = {}): void {
   const size = bytes.length;
   if (size < 12 || MAGIC.some((m, k) => bytes[k] !== m || bytes[size - 4 + k] !== m)) return; // parquet-wasm refuses it
   const footerLength = new DataView(bytes.buffer, bytes.byteOffset, size).getUint32(size - 8, true);
-  if (footerLength > size - 12) throw new LimitExceeded(`footer of ${footerLength} bytes in a file of ${size}`);
+  if (footerLength > size - 12) throw new Malformed(`footer of ${footerLength} bytes in a file of ${size}`);
   const footerStart = size - 8 - footerLength;
   const fm = readStruct(bytes, footerStart, size - 8).value;
   const groups = structs(fm.get(FM.rowGroups));
@@ -120,24 +136,22 @@ export function boundForeignSegment(bytes: Uint8Array, limits: DecodeLimits = {}
   for (const rg of groups) {
     for (const cc of structs(rg.get(RG.columns))) {
       const meta = cc.get(3);
-      if (!(meta instanceof Map)) throw new LimitExceeded('column chunk without metadata');
+      if (!(meta instanceof Map)) throw new Malformed('column chunk without metadata');
       const codec = need(int(meta, 4), 'codec');
-      if (codec !== Codec.UNCOMPRESSED && codec !== Codec.ZSTD) {
-        throw new LimitExceeded(
-          `codec ${codec}: vectordr writes only UNCOMPRESSED and ZSTD pages, the only ones whose expansion it can bound`,
-        );
+      if (codec !== Codec.UNCOMPRESSED && codec !== Codec.ZSTD && codec !== SNAPPY) {
+        throw new LimitExceeded(`codec ${codec}: only UNCOMPRESSED, SNAPPY and ZSTD pages can be read with a bounded expansion`);
       }
       const dataOffset = need(int(meta, 9), 'data_page_offset');
       const dictOffset = int(meta, 11);
       const start = dictOffset !== undefined && dictOffset > 0 && dictOffset < dataOffset ? dictOffset : dataOffset;
       const total = need(int(meta, 7), 'total_compressed_size');
-      if (start < 4 || total > footerStart - start) throw new LimitExceeded(`column chunk [${start}, +${total}) outside the file`);
+      if (start < 4 || total > footerStart - start) throw new Malformed(`column chunk [${start}, +${total}) outside the file`);
       const end = start + total;
       for (let pos = start; pos < end;) {
         const h = readStruct(bytes, pos, end);
         const usize = need(int(h.value, PH.uncompressedSize), 'uncompressed_page_size');
         const csize = need(int(h.value, PH.compressedSize), 'compressed_page_size');
-        if (csize > end - h.end) throw new LimitExceeded(`page of ${csize} bytes past its column chunk`);
+        if (csize > end - h.end) throw new Malformed(`page of ${csize} bytes past its column chunk`);
         const raw = bytes.subarray(h.end, h.end + csize);
         pos = h.end + csize;
         if (codec === Codec.UNCOMPRESSED) continue;
@@ -148,10 +162,16 @@ export function boundForeignSegment(bytes: Uint8Array, limits: DecodeLimits = {}
           if (v2.get(V2.isCompressed) === false) continue;
           levels =
             need(int(v2, V2.defLength), 'definition_levels_byte_length') + need(int(v2, V2.repLength), 'repetition_levels_byte_length');
-          if (levels > csize || levels > usize) throw new LimitExceeded('page levels larger than the page');
+          if (levels > csize || levels > usize) throw new Malformed('page levels larger than the page');
+        }
+        if (usize - levels === 0) continue;
+        // Snappy declares its output length up front (parquet-rs allocates that); it must be the header's.
+        if (codec === SNAPPY) {
+          if (snappyLength(raw.subarray(levels)) !== usize - levels) throw new Malformed('snappy length differs from the page header');
+          continue;
         }
         // Capped output: a frame yielding more than the header claims fails here, not in parquet-wasm.
-        if (usize - levels > 0) zstdDecompress(raw.subarray(levels), usize - levels);
+        zstdDecompress(raw.subarray(levels), usize - levels);
       }
     }
   }
