@@ -620,7 +620,11 @@ async function feedLink(
         const m = chain[link] as Manifest;
         const ref = m.segments[segment];
         if (!ref) throw new IntegrityError('CHAIN_INVALID', `Delta index of ${m.id} names segment ${segment}, which it does not have.`);
-        open = { link, segment, rows: decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key) };
+        open = {
+          link,
+          segment,
+          rows: decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key, { rows: ref.rows }),
+        };
       }
       const v = Buffer.from(e.value);
       const idLen = v.readUInt32BE(0);
