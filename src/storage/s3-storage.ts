@@ -238,7 +238,7 @@ export class S3Storage implements Storage {
 
   private async holds(key: string, data: Uint8Array): Promise<boolean> {
     try {
-      return Buffer.from(await this.get(key)).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      return Buffer.from(await this.get(key, { maxBytes: data.length })).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     } catch {
       return false;
     }
