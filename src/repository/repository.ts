@@ -49,6 +49,7 @@ import { RepositoryStore, type SnapshotInfo, type SnapshotListing } from './repo
 import type { HeadFinding } from './heads.js';
 import type { RetentionPolicy } from './retention.js';
 import { parseOptions, signalOption } from '../options.js';
+import { displayOnly } from '../display.js';
 
 export type { InvalidSnapshot, SnapshotInfo, SnapshotListing } from './repository-store.js';
 export type { HeadFinding } from './heads.js';
@@ -99,6 +100,7 @@ export class Repository {
     this.config = config;
     this.logger = logger;
     this.#store = new RepositoryStore(storage, config, logger, cipher, locks);
+    displayOnly(this, 'Repository', () => ({ location: storage.location, id: config.id, encrypted: this.encrypted }));
   }
 
   /** True when segments, manifests and locks are encrypted client-side. */
