@@ -6,13 +6,13 @@
  * linear scan, without recursion and without allocating, so the caller refuses such a text with its
  * own typed error naming the object.
  */
+import { MAX_JSON_DEPTH } from './limits.js';
 
 /**
  * Deepest nesting of a document vectordr writes itself (config, manifest, lock, plan object,
- * head): theirs is at most 8 levels (a manifest's `schema.native` or `checkpoint` values); 64 leaves
- * room for engine settings recorded as JSON and refuses what no writer produces.
+ * head): `MAX_JSON_DEPTH` of limits.ts (64; a manifest's deepest field is about 10 levels).
  */
-export const MAX_DOCUMENT_DEPTH = 64;
+export const MAX_DOCUMENT_DEPTH = MAX_JSON_DEPTH;
 
 /**
  * Deepest nesting of a stored payload (a record's JSON object, its top level counting as 1). Payloads

@@ -54,6 +54,7 @@ import {
   type StorageObjectInfo,
 } from './storage.js';
 import { parseOptions } from '../options.js';
+import { displayOnly } from '../display.js';
 
 const PLUGIN = 's3';
 const MiB = 1024 * 1024;
@@ -152,6 +153,7 @@ export class S3Storage implements Storage {
       this.client = new S3Client(config);
       this.ownsClient = true;
     }
+    displayOnly(this, 'S3Storage', () => ({ name: this.name, location: this.location }));
   }
 
   private objectKey(key: string): string {
@@ -238,7 +240,7 @@ export class S3Storage implements Storage {
 
   private async holds(key: string, data: Uint8Array): Promise<boolean> {
     try {
-      return Buffer.from(await this.get(key)).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      return Buffer.from(await this.get(key, { maxBytes: data.length })).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     } catch {
       return false;
     }

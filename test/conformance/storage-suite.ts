@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError } from '../helpers/errors.js';
+import type { VectordrError } from '../../src/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
 import type { Harness, SuiteOptions } from './harness.js';
 
@@ -97,7 +98,7 @@ export function testStorage(options: StorageSuiteOptions): void {
       const data = new Uint8Array(200_000).map((_, i) => (i * 13) & 255);
       await s.put('capped/obj', data);
       expect(Buffer.from(await s.get('capped/obj', { maxBytes: 200_000 })).equals(Buffer.from(data))).toBe(true);
-      const err = await expectError(s.get('capped/obj', { maxBytes: 199_999 }), 'OBJECT_TOO_LARGE');
+      const err = (await expectError(s.get('capped/obj', { maxBytes: 199_999 }), 'OBJECT_TOO_LARGE')) as VectordrError;
       expect(err.details).toMatchObject({ key: 'capped/obj', maxBytes: 199_999 });
       expect(err.message).toContain('capped/obj');
       expect(err.message).toContain('199999');
