@@ -45,7 +45,7 @@ describe('external names', () => {
         payload: [],
         indexes: ['constructor', '__proto__', 'toString'].map((kind) => ({ kind, field: 'e', params: {} })),
       });
-      await adapter.create(schema, {});
+      await adapter.create(schema, { indexes: 'deferred' });
       const report = await adapter.buildIndexes?.('h22store_kinds', schema);
       expect(report?.skipped.map((s) => s.reason).join(' ')).toContain('has no constructor index');
     } finally {

@@ -13,6 +13,7 @@ import { weaviateAdapter } from '../../adapters/weaviate/index.js';
 import { openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
+import { pgPool } from '../helpers/pg.js';
 
 const SECRET = 'S3CR3T-do-not-show';
 
@@ -48,7 +49,7 @@ describe('secrets never on display', () => {
     const milvus = milvusAdapter({ url: '127.0.0.1:1', apiKey: SECRET });
     // The SDK connects at once; nothing listens there, and that is not what this case is about.
     void (milvus as unknown as { client: { connectPromise?: Promise<void> } }).client.connectPromise?.catch(() => undefined);
-    const pool = new pg.Pool({ connectionString: `postgres://u:${SECRET}@127.0.0.1:1/db` });
+    const pool = pgPool({ connectionString: `postgres://u:${SECRET}@127.0.0.1:1/db` });
     for (const a of [qdrant, weaviate, milvus, pgvectorAdapter({ pool })]) expectHidden(a);
     await Promise.all([qdrant.close?.(), weaviate.close?.(), milvus.close?.(), pool.end()]);
   });
