@@ -40,6 +40,7 @@ export type ErrorCode =
   | 'MANIFEST_INVALID'
   | 'SEGMENT_MISSING'
   | 'SEGMENT_CORRUPT'
+  | 'SEGMENT_TOO_LARGE'
   | 'DIGEST_MISMATCH'
   | 'TARGET_NOT_EMPTY'
   | 'TARGET_EXISTS'
@@ -69,6 +70,10 @@ export type ErrorCode =
   | 'METRICS_EXPORT_FAILED'
   | 'VIEW_EXPIRED'
   | 'PLAN_INVALID'
+  | 'OBJECT_TOO_LARGE'
+  | 'LOCK_SUSPICIOUS'
+  | 'ROLLBACK_DETECTED'
+  | 'REPLAY_DETECTED'
   | 'ABORTED';
 
 export interface VectordrErrorOptions {

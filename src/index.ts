@@ -22,7 +22,7 @@ export { silentLogger } from './logger.js';
 export type { ProgressCallback, ProgressEvent } from './progress.js';
 export type { JsonForm, Report } from './report.js';
 export { Repository, openRepository, OpenRepositoryOptionsSchema } from './repository/repository.js';
-export type { OpenRepositoryOptions, SnapshotInfo } from './repository/repository.js';
+export type { HeadFinding, InvalidSnapshot, OpenRepositoryOptions, SnapshotInfo, SnapshotListing } from './repository/repository.js';
 export { SnapshotOptionsSchema } from './snapshot/snapshot.js';
 export type { SnapshotOptions, SnapshotResult } from './snapshot/snapshot.js';
 export { CommitSnapshotOptionsSchema, PlanSnapshotOptionsSchema, SnapshotPartOptionsSchema } from './snapshot/distributed-options.js';

@@ -13,6 +13,7 @@ import * as api from '../../src/adapter.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
+import { displayOnly } from '../../src/display.js';
 import { openFieldCapture, planMilvusCapture, startCheckpoint } from './milvus-change-field.js';
 import { type MilvusContext, openClient } from './milvus-client.js';
 import { buildIndexes, createCollection, preflightCreate } from './milvus-create.js';
@@ -66,6 +67,7 @@ export class MilvusAdapter implements api.VectorAdapter {
     this.address = endpoint;
     this.ctx = { client, options: o, logger, server: () => this.server() };
     this.writer = new MilvusWriter(this.ctx);
+    displayOnly(this, 'MilvusAdapter', () => ({ engine: this.engine, endpoint: this.address }));
   }
 
   /**

@@ -7,6 +7,7 @@
 import * as api from '../../src/adapter.js';
 import { InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
+import { displayOnly } from '../../src/display.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { PgvectorCapture } from './pgvector-capture.js';
@@ -38,6 +39,10 @@ export class PgvectorAdapter implements api.VectorAdapter {
   private readonly endpointLabel: string | undefined;
 
   constructor(options: PgvectorAdapterOptions) {
+    displayOnly(this, 'PgvectorAdapter', () => ({
+      engine: this.engine,
+      ...(this.endpointLabel === undefined ? {} : { endpoint: this.endpointLabel }),
+    }));
     const o = parseOptions(PgvectorAdapterOptionsSchema, options, 'pgvector adapter', PLUGIN, PGVECTOR_RENAMED_OPTIONS);
     const logger = o.logger ?? silentLogger;
     const driver = o.pool ? pgPoolDriver(o.pool, logger) : o.client ? pgClientDriver(o.client) : pgliteDriver(o.pglite as PgQueryable);

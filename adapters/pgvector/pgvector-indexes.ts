@@ -26,7 +26,7 @@ export async function preflightCreate(ctx: PgvectorContext, schema: CollectionSc
   for (const ix of schema.indexes) {
     const vector = schema.vectors.find((v) => v.name === ix.field);
     const opclass = vector ? METRIC_OPCLASS[ix.metric ?? vector.metric] : undefined;
-    if (!vector || !INDEX_PARAMS[ix.kind] || !opclass || ix.params.unsupported !== undefined) continue;
+    if (!vector || !Object.hasOwn(INDEX_PARAMS, ix.kind) || !opclass || ix.params.unsupported !== undefined) continue;
     const r = await ctx.run('check operator class', () =>
       ctx.driver.query(`SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'vector') AS ev,
           EXISTS (SELECT 1 FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod WHERE c.opcname = ${quoteLiteral(opclass)} AND a.amname = ${quoteLiteral(ix.kind)}) AS ok`),
@@ -74,7 +74,8 @@ export async function buildIndexes(
     let sql: string;
     let same: (d: IndexDefinition) => boolean;
     if (vector) {
-      const allowed = INDEX_PARAMS[ix.kind];
+      // An index kind is text from a manifest: `constructor` must not find Object.prototype's.
+      const allowed = Object.hasOwn(INDEX_PARAMS, ix.kind) ? INDEX_PARAMS[ix.kind] : undefined;
       if (!allowed) {
         skip(`pgvector has no ${ix.kind} index`);
         continue;

@@ -5,6 +5,7 @@
  * plus ending the other sessions.
  */
 import { InvalidInputError } from '../../src/errors.js';
+import { displayOnly } from '../../src/display.js';
 import type { Logger } from '../../src/logger.js';
 import { ProbeError } from '../../src/router/router.js';
 import type { EndpointObservation, RouterDriver } from '../../src/router/router.js';
@@ -35,7 +36,9 @@ export class PgRouterDriver implements RouterDriver {
     private readonly pg: PgModuleLike,
     private readonly urls: ReadonlyMap<string, string>,
     private readonly o: { requireVector: boolean; promoteWaitSeconds: number; logger: Logger },
-  ) {}
+  ) {
+    displayOnly(this, 'PgRouterDriver', () => ({ engine: this.engine, endpoints: [...urls.keys()] }));
+  }
 
   /** The endpoint's connection string (the one map of them: the router's pools use it too). */
   url(name: string): string {

@@ -24,6 +24,7 @@
  */
 import type { z } from 'zod';
 import { InvalidInputError } from '../../src/errors.js';
+import { displayOnly } from '../../src/display.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { FailoverRouter } from '../../src/router/router.js';
 import type { RouterEvent, RouterStatus } from '../../src/router/router.js';
@@ -47,6 +48,7 @@ export class PgRouter {
     this.pools = new EndpointPools(core, opts.pg, (endpoint) => driver.url(endpoint), opts);
     driver.onConnectionLost = (endpoint) => core.reportFailure(endpoint);
     core.on((e) => this.onEvent(e));
+    displayOnly(this, 'PgRouter', () => ({ endpoints: core.status().endpoints.map((e) => e.name), primary: core.primary }));
   }
 
   /** Probes every endpoint and waits for a primary (`startTimeoutMs`); fails with `NO_PRIMARY`. */

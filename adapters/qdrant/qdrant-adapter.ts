@@ -21,6 +21,7 @@ import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
+import { displayOnly } from '../../src/display.js';
 import { openFieldCapture, planQdrantCapture, startCheckpoint } from './qdrant-change-field.js';
 import { type QdrantContext, connectQdrant, connectQdrantGrpc, probeQdrant } from './qdrant-client.js';
 import { createCollection, createPayloadIndexes, planCollection, waitForHnsw } from './qdrant-create.js';
@@ -63,6 +64,7 @@ export class QdrantAdapter implements api.VectorAdapter {
     const logger = o.logger ?? silentLogger;
     this.ctx = { client, options: o, logger, grpc: connectQdrantGrpc(o, logger) };
     this.endpoint = endpoint;
+    displayOnly(this, 'QdrantAdapter', () => ({ engine: this.engine, endpoint: this.endpoint }));
   }
 
   async exists(collection: string): Promise<boolean> {

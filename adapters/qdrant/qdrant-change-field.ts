@@ -226,8 +226,9 @@ async function* pages(
 function valueAt(p: PointLike | undefined, field: string): unknown {
   const payload = p?.payload;
   if (!payload) return undefined;
-  if (field in payload) return payload[field];
+  if (Object.hasOwn(payload, field)) return payload[field];
   let v: unknown = payload;
-  for (const k of field.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  for (const k of field.split('.'))
+    v = typeof v === 'object' && v !== null && Object.hasOwn(v, k) ? (v as Record<string, unknown>)[k] : undefined;
   return v ?? undefined;
 }

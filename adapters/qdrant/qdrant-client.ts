@@ -58,8 +58,35 @@ export interface QdrantContext {
 }
 
 /** The client to use and the endpoint label recorded in manifests (never a credential). */
+/**
+ * The REST client puts a collection name into the URL path as it is, and a path normalises `.` and
+ * `..` away: `exists('.')` would ask about a collection named `collections`. Every call whose first
+ * argument (the collection, in every collection-scoped call) is one of them is refused here, at the
+ * one boundary all REST calls pass, with the INVALID_IDENTIFIER the name check gives.
+ */
+function refusePathNames(client: QdrantLike): QdrantLike {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (args[0] === '.' || args[0] === '..') {
+          throw new InvalidInputError(
+            'INVALID_IDENTIFIER',
+            `Qdrant collection name ${JSON.stringify(args[0])} is refused: a URL path normalises it away, so the request would ` +
+              `reach another resource. Use another name.`,
+            { plugin: PLUGIN },
+          );
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
 export function connectQdrant(o: QdrantAdapterConfig): { client: QdrantLike; endpoint: string } {
-  if (o.client) return { client: o.client as unknown as QdrantLike, endpoint: o.endpointLabel ?? 'qdrant (caller client)' };
+  if (o.client)
+    return { client: refusePathNames(o.client as unknown as QdrantLike), endpoint: o.endpointLabel ?? 'qdrant (caller client)' };
   const url = new URL(o.url as string);
   if (url.username || url.password) {
     throw new InvalidInputError(
@@ -74,7 +101,7 @@ export function connectQdrant(o: QdrantAdapterConfig): { client: QdrantLike; end
     timeout: o.timeoutMs,
     checkCompatibility: false,
   }) as unknown as QdrantLike;
-  return { client, endpoint: o.endpointLabel ?? `${url.origin}${url.pathname.replace(/\/+$/, '')}` };
+  return { client: refusePathNames(client), endpoint: o.endpointLabel ?? `${url.origin}${url.pathname.replace(/\/+$/, '')}` };
 }
 
 /** The gRPC transport the options ask for: `grpcUrl`, else the REST URL's port + 1; none for `rest` or a client alone. */

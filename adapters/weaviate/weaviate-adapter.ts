@@ -14,6 +14,7 @@
 import * as api from '../../src/adapter.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
+import { displayOnly } from '../../src/display.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
 import { captureChanges, planCapture, timeCheckpoint } from './weaviate-capture.js';
 import { WeaviateConnection } from './weaviate-connection.js';
@@ -53,6 +54,7 @@ export class WeaviateAdapter implements api.VectorAdapter {
     this.conn = new WeaviateConnection(
       parseOptions(WeaviateAdapterOptionsSchema, options, 'Weaviate adapter', PLUGIN, WEAVIATE_RENAMED_OPTIONS),
     );
+    displayOnly(this, 'WeaviateAdapter', () => ({ engine: this.engine }));
   }
 
   async exists(collection: string): Promise<boolean> {

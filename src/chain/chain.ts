@@ -441,7 +441,7 @@ export async function* foldedSegments(
     const layout = segmentLayout(manifest.schema);
     for (const ref of manifest.segments) {
       throwIfAborted(signal);
-      yield { ref, rows: decodeSegment(layout, await reader.getSegment(ref, signal), ref.key) };
+      yield { ref, rows: decodeSegment(layout, await reader.getSegment(ref, signal), ref.key, { rows: ref.rows }) };
     }
     return;
   }
@@ -454,7 +454,7 @@ export async function* foldedSegments(
       const layout = segmentLayout(m.schema);
       for (const [index, ref] of m.segments.entries()) {
         throwIfAborted(signal);
-        const rows = decodeSegment(layout, await reader.getSegment(ref, signal), ref.key);
+        const rows = decodeSegment(layout, await reader.getSegment(ref, signal), ref.key, { rows: ref.rows });
         const keep = await keptRows(link, index, rows.batch.length, rows.ops);
         yield { ref, rows: filterRows(rows, keep) };
       }

@@ -134,6 +134,7 @@ export class CommandContext {
       storage,
       create: options.create ?? false,
       logger: this.out.logger(),
+      signal: this.signal,
       ...(s.password === undefined ? {} : { encryption: { passphrase: s.password } }),
     });
     this.out.debug(`repository ${s.label} (${repo.encrypted ? 'encrypted' : 'unencrypted'}, id ${repo.config.id})`);

@@ -16,7 +16,7 @@ export const EXIT_CODES = {
   PARTIAL: 3,
   /** No repository at the location given (run `vectordr init`). */
   NO_REPOSITORY: 10,
-  /** The repository is locked by another process (LOCKED). */
+  /** The repository is locked by another process (LOCKED), or by a suspicious lock object (LOCK_SUSPICIOUS). */
   LOCKED: 11,
   /** The password does not open the repository (wrong, missing, or given for an unencrypted one). */
   WRONG_PASSWORD: 12,
@@ -33,6 +33,7 @@ const BY_ERROR_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   REPOSITORY_NOT_FOUND: EXIT_CODES.NO_REPOSITORY,
   BUCKET_NOT_FOUND: EXIT_CODES.NO_REPOSITORY,
   LOCKED: EXIT_CODES.LOCKED,
+  LOCK_SUSPICIOUS: EXIT_CODES.LOCKED,
   WRONG_KEY: EXIT_CODES.WRONG_PASSWORD,
   KEY_REQUIRED: EXIT_CODES.WRONG_PASSWORD,
   NOT_ENCRYPTED: EXIT_CODES.WRONG_PASSWORD,

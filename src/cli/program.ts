@@ -115,6 +115,8 @@ function forCli(err: unknown, ctx: CommandContext): { err: unknown; hint?: strin
       );
     case 'LOCKED':
       return { err, hint: '("vectordr unlock" removes stale locks.)' };
+    case 'LOCK_SUSPICIOUS':
+      return { err, hint: '("vectordr unlock --force" removes suspicious lock objects, once no vectordr process uses the repository.)' };
     case 'TARGET_NOT_EMPTY':
     case 'TARGET_EXISTS':
       return { err, hint: '(On the command line: --if-exists replace or append, or --target <another name>.)' };
@@ -347,8 +349,9 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   program
     .command('unlock')
     .description('remove stale locks')
+    .option('--force', 'remove suspicious lock objects too: oversized, unreadable, unauthenticated or future-dated (LOCK_SUSPICIOUS)')
     .option('--remove-all', 'remove live locks too (only when no vectordr process uses the repository)')
-    .action(action((ctx, o: { removeAll?: boolean }) => unlockCommand(ctx, o)));
+    .action(action((ctx, o: { removeAll?: boolean; force?: boolean }) => unlockCommand(ctx, o)));
 
   program
     .command('quickstart')

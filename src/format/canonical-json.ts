@@ -1,5 +1,6 @@
 import { parse as losslessParse } from 'lossless-json';
 import { JsonNumber, type Payload, type PayloadValue } from '../model.js';
+import { JsonTooDeepError, MAX_PAYLOAD_DEPTH, jsonDepthExceeds } from './bounded-json.js';
 
 // Keys that JavaScript engines enumerate first, in numeric order, whatever the insertion order.
 const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
@@ -153,8 +154,13 @@ export function parseExactJson(text: string): PayloadValue {
   return losslessParse(text, null, exactNumber) as PayloadValue;
 }
 
-/** A payload read back from canonical JSON: exact numbers, and a null-prototype top level so field names never meet Object.prototype. */
+/**
+ * A payload read back from canonical JSON: exact numbers, and a null-prototype top level so field names
+ * never meet Object.prototype. Stored text is untrusted: nesting deeper than MAX_PAYLOAD_DEPTH is a
+ * JsonTooDeepError before any recursive code sees it (the segment reader reports it as damage).
+ */
 export function parsePayload(text: string): Payload {
+  if (jsonDepthExceeds(text, MAX_PAYLOAD_DEPTH)) throw new JsonTooDeepError(MAX_PAYLOAD_DEPTH);
   const p = parseExactJson(text);
   if (p === null || typeof p !== 'object' || Array.isArray(p) || p instanceof JsonNumber) return p as unknown as Payload;
   return Object.setPrototypeOf(p, null) as Payload;

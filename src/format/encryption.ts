@@ -22,7 +22,7 @@ import {
   type ScryptOptions,
 } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidInputError } from '../errors.js';
+import { AbortedError, InvalidInputError, throwIfAborted } from '../errors.js';
 
 const MAGIC = Buffer.from('VDRE', 'ascii');
 const VERSION = 1;
@@ -40,18 +40,41 @@ export interface KeyWrapper {
   unwrap(wrappedKey: Uint8Array): Promise<Uint8Array>;
 }
 
-export const ScryptParamsSchema = z.object({
-  /** CPU/memory cost, a power of two. @default 131072 (2^17, ~128 MiB, OWASP's recommendation) */
-  N: z
-    .number()
-    .int()
-    .min(2 ** 14)
-    .max(2 ** 22)
-    .refine((n) => (n & (n - 1)) === 0, 'N must be a power of two')
-    .default(2 ** 17),
-  r: z.number().int().min(1).max(32).default(8),
-  p: z.number().int().min(1).max(16).default(1),
-});
+/**
+ * The bounds of scrypt's cost (docs/format.md, decision 8). The config is unauthenticated, so a
+ * reader checks them before it derives anything: N, r and p each, and together at most 1 GiB of
+ * memory (128·N·r) and 2^24 of N·r·p (16 times the default's work, a few seconds).
+ */
+export const SCRYPT_LIMITS = { minN: 2 ** 14, maxN: 2 ** 20, maxR: 32, maxP: 16, maxMemory: 2 ** 30, maxWork: 2 ** 24 } as const;
+
+const scryptN = z
+  .number()
+  .int()
+  .min(SCRYPT_LIMITS.minN, `scrypt N must be at least 2^14 (${SCRYPT_LIMITS.minN})`)
+  .max(SCRYPT_LIMITS.maxN, `scrypt N must be at most 2^20 (${SCRYPT_LIMITS.maxN})`)
+  .refine((n) => (n & (n - 1)) === 0, 'scrypt N must be a power of two');
+const scryptR = z.number().int().min(1).max(SCRYPT_LIMITS.maxR, `scrypt r must be at most ${SCRYPT_LIMITS.maxR}`);
+const scryptP = z.number().int().min(1).max(SCRYPT_LIMITS.maxP, `scrypt p must be at most ${SCRYPT_LIMITS.maxP}`);
+
+function scryptCostIssues(c: { N: number; r: number; p: number }, ctx: z.RefinementCtx): void {
+  if (128 * c.N * c.r > SCRYPT_LIMITS.maxMemory) {
+    ctx.addIssue({ code: 'custom', message: `scrypt memory 128·N·r must be at most 1 GiB (${SCRYPT_LIMITS.maxMemory} bytes)` });
+  }
+  if (c.N * c.r * c.p > SCRYPT_LIMITS.maxWork) {
+    ctx.addIssue({ code: 'custom', message: `scrypt work N·r·p must be at most 2^24 (${SCRYPT_LIMITS.maxWork})` });
+  }
+}
+
+export const ScryptParamsSchema = z
+  .object({
+    /** CPU/memory cost, a power of two, 2^14 to 2^20. @default 131072 (2^17, ~128 MiB, OWASP's recommendation) */
+    N: scryptN.default(2 ** 17),
+    /** Block size, 1 to 32. @default 8 */
+    r: scryptR.default(8),
+    /** Parallelism, 1 to 16. @default 1 */
+    p: scryptP.default(1),
+  })
+  .superRefine(scryptCostIssues);
 
 export const EncryptionOptionsSchema = z.union([
   z.object({ passphrase: z.string().min(1), scrypt: ScryptParamsSchema.optional() }).strict(),
@@ -80,7 +103,9 @@ export const EncryptionConfigSchema = z.strictObject({
   segmentIds: z.literal('hmac-sha256'),
   /** How the master key is wrapped. Never the key itself. */
   wrap: z.discriminatedUnion('kind', [
-    z.strictObject({ kind: z.literal('scrypt'), N: z.number().int(), r: z.number().int(), p: z.number().int(), salt: b64 }),
+    z
+      .strictObject({ kind: z.literal('scrypt'), N: scryptN, r: scryptR, p: scryptP, salt: b64.min(16).max(128) })
+      .superRefine(scryptCostIssues),
     z.strictObject({ kind: z.literal('key') }),
     z.strictObject({ kind: z.literal('kms'), keyId: z.string() }),
   ]),
@@ -118,6 +143,10 @@ export class RepositoryCipher {
   toJSON(): string {
     return '[RepositoryCipher]';
   }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'RepositoryCipher [keys hidden]';
+  }
 }
 
 function sealWith(key: Buffer, plaintext: Uint8Array, aad: string): Uint8Array {
@@ -154,11 +183,23 @@ export function looksSealed(bytes: Uint8Array): boolean {
   return bytes.length >= MAGIC.length && Buffer.from(bytes.subarray(0, MAGIC.length)).equals(MAGIC);
 }
 
-function scrypt(passphrase: string, salt: Buffer, p: { N: number; r: number; p: number }): Promise<Buffer> {
-  const options: ScryptOptions = { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + 16 * 1024 * 1024 };
-  return new Promise((resolve, reject) =>
-    scryptCb(passphrase.normalize('NFKC'), salt, 32, options, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+/**
+ * The async scrypt (thread pool, so the event loop and an AbortSignal keep working), with its
+ * memory limit set from the parameters, which the schemas have bounded before this is called. An
+ * abort stops the wait, not the thread-pool task: that one finishes within the bounded cost.
+ */
+function scrypt(passphrase: string, salt: Buffer, p: { N: number; r: number; p: number }, signal?: AbortSignal): Promise<Buffer> {
+  throwIfAborted(signal);
+  const options: ScryptOptions = { N: p.N, r: p.r, p: p.p, maxmem: 128 * p.r * (p.N + p.p + 2) + 1024 * 1024 };
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError('The key derivation was aborted.', { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    scryptCb(passphrase.normalize('NFKC'), salt, 32, options, (err, key) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(new InvalidInputError('CONFIG_INVALID', `scrypt refused its parameters: ${err.message}`, { cause: err }));
+      else resolve(key);
+    });
+  });
 }
 
 function keyCheck(master: Uint8Array, repositoryId: string): string {
@@ -184,6 +225,7 @@ function parseOptions(options: EncryptionOptions): z.output<typeof EncryptionOpt
 export async function createEncryption(
   repositoryId: string,
   options: EncryptionOptions,
+  signal?: AbortSignal,
 ): Promise<{ config: EncryptionConfig; cipher: RepositoryCipher }> {
   const o = parseOptions(options);
   const master = randomBytes(64);
@@ -194,7 +236,7 @@ export async function createEncryption(
     const params = ScryptParamsSchema.parse(o.scrypt ?? {});
     const salt = randomBytes(32);
     wrap = { kind: 'scrypt', ...params, salt: salt.toString('base64') };
-    wrapped = sealWith(await scrypt(o.passphrase, salt, params), master, wrapAad(repositoryId));
+    wrapped = sealWith(await scrypt(o.passphrase, salt, params, signal), master, wrapAad(repositoryId));
   } else if ('key' in o) {
     wrap = { kind: 'key' };
     wrapped = sealWith(Buffer.from(o.key), master, wrapAad(repositoryId));
@@ -218,6 +260,7 @@ export async function openEncryption(
   config: EncryptionConfig,
   options: EncryptionOptions | undefined,
   location: string,
+  signal?: AbortSignal,
 ): Promise<RepositoryCipher> {
   const how =
     config.wrap.kind === 'scrypt' ? 'a passphrase' : config.wrap.kind === 'key' ? 'a 32-byte key' : `the KMS key ${config.wrap.keyId}`;
@@ -243,7 +286,7 @@ export async function openEncryption(
   if (config.wrap.kind === 'scrypt') {
     if (!('passphrase' in o)) wrong();
     const w = config.wrap;
-    const kek = await scrypt((o as { passphrase: string }).passphrase, Buffer.from(w.salt, 'base64'), w);
+    const kek = await scrypt((o as { passphrase: string }).passphrase, Buffer.from(w.salt, 'base64'), w, signal);
     master = openWith(kek, wrapped, wrapAad(repositoryId));
   } else if (config.wrap.kind === 'key') {
     if (!('key' in o)) wrong();

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { createHash } from 'node:crypto';
 import { FormatVersionError, IntegrityError } from '../errors.js';
 import type { Payload } from '../model.js';
+import { JsonTooDeepError, MAX_DOCUMENT_DEPTH, parseBoundedJson } from './bounded-json.js';
 import { canonicalPayload } from './canonical-json.js';
 import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
 import { EncryptionConfigSchema } from './encryption.js';
@@ -19,7 +20,7 @@ export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
  * (`FORMAT_FEATURE`) before anything else of it is interpreted: later additions add a feature, not a
  * version.
  */
-export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>(['incremental']);
+export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>(['authenticated-head', 'incremental']);
 
 const checksumString = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 const featuresList = z
@@ -107,6 +108,66 @@ const ManifestV1Schema = z.strictObject({
   checksum: checksumString.optional(),
 });
 
+/**
+ * The exact shape 0.1.0 wrote, the only manifests without a checksum. A checksum-less v1 manifest must
+ * fit it, so deleting the checksum of a later manifest (with fields 0.1.0 never wrote) is damage, not age.
+ */
+const v010Payload = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(['bool', 'int32', 'int64', 'float32', 'float64', 'string', 'uuid', 'datetime', 'date', 'json', 'bytes']),
+  array: z.boolean().optional(),
+  nullable: z.boolean().optional(),
+  nativeType: z.string().optional(),
+});
+const v010Vector = z.strictObject({
+  name: z.string().min(1),
+  dims: z.number(),
+  metric: z.string(),
+  element: z.literal('float32').optional(),
+  nullable: z.boolean().optional(),
+  nativeType: z.string().optional(),
+});
+const v010Index = z.strictObject({
+  name: z.string().optional(),
+  kind: z.string(),
+  field: z.string(),
+  metric: z.string().optional(),
+  unique: z.boolean().optional(),
+  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+  native: z.string().optional(),
+});
+const Manifest010Schema = z
+  .object({
+    formatVersion: z.literal(1),
+    kind: z.literal('full'),
+    parent: z.null(),
+    source: z.strictObject({
+      engine: z.enum(['pgvector', 'milvus', 'qdrant', 'weaviate']),
+      engineVersion: z.string(),
+      extensionVersion: z.string().optional(),
+      endpoint: z.string(),
+    }),
+    schema: z.strictObject({
+      name: z.string(),
+      idField: z.string(),
+      idType: z.string(),
+      idNativeType: z.string().optional(),
+      vectors: z.array(v010Vector),
+      payload: z.array(v010Payload).optional(),
+      indexes: z.array(v010Index).optional(),
+    }),
+    rows: z.strictObject({ upserts: z.number(), deletes: z.literal(0) }),
+    checkpoint: z
+      .strictObject({
+        engine: z.string(),
+        kind: z.string(),
+        value: z.record(z.string(), z.union([z.string(), z.number(), z.null()])),
+        takenAt: z.string(),
+      })
+      .nullable(),
+  })
+  .loose();
+
 /** How a snapshot was captured (docs/format.md, "Chains"). */
 export const CaptureInfoSchema = z.strictObject({
   mode: z.enum(['scan', 'pgoutput', 'timestamp', 'fingerprint-diff']),
@@ -135,6 +196,11 @@ export const ManifestSchema = z
     formatVersion: z.literal(2),
     ...manifestShape,
     ...chainShape,
+    /**
+     * Feature `authenticated-head` (encrypted repositories): the counter of the collection's head this
+     * snapshot was committed under (docs/format.md, "Heads"); a head behind it was rolled back.
+     */
+    headCounter: z.number().int().positive().optional(),
     /** Features a reader must implement to read this snapshot; `[]` for a plain full snapshot. */
     features: featuresList,
     /** `sha256:<hex>` of the RFC 8785 canonical JSON of every other field (as parsed). Required. */
@@ -154,6 +220,8 @@ export const ManifestSchema = z
     if (incremental && m.kind === 'incremental' && (m.chain === m.id || m.depth === 0))
       issue('a link is at depth 1 or more of another chain');
     if (m.kind === 'full' && m.rows.deletes !== 0) issue('a full snapshot has no delete rows');
+    if (m.features.includes('authenticated-head') !== (m.headCounter !== undefined))
+      issue('"headCounter" is present exactly when the snapshot has feature "authenticated-head"');
   });
 /** The source of a manifest in memory: every fact known, whether the manifest recorded it or the reader derived it. */
 export type ManifestSource = z.infer<typeof ManifestSchema>['source'] & { normalizesCosine: boolean };
@@ -193,11 +261,20 @@ function parseVersioned<T>(
   code: 'MANIFEST_INVALID' | 'CONFIG_INVALID',
   schemas: Versioned<T>,
   checksumRequired: (version: number) => boolean,
+  checksumless?: z.ZodType,
 ): T {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    // Nesting is bounded before parsing: the checksum's canonical writer and zod recurse once per level.
+    raw = parseBoundedJson(Buffer.from(bytes).toString('utf8'), MAX_DOCUMENT_DEPTH);
   } catch (err) {
+    if (err instanceof JsonTooDeepError) {
+      throw new IntegrityError(
+        code,
+        `${what} is nested deeper than ${MAX_DOCUMENT_DEPTH} levels, which no vectordr document is; it was not written by vectordr.`,
+        { cause: err, details: { maxDepth: MAX_DOCUMENT_DEPTH } },
+      );
+    }
     throw new IntegrityError(code, `${what} is not valid JSON; it is damaged. Restore it from another copy of the repository.`, {
       cause: err,
     });
@@ -244,6 +321,12 @@ function parseVersioned<T>(
       `${what} has no checksum, which every formatVersion ${version} document carries; it was ` +
         `damaged or edited. Restore it from another copy of the repository.`,
     );
+  } else if (checksumless && !checksumless.safeParse(raw).success) {
+    throw new IntegrityError(
+      code,
+      `${what} has no checksum, but fields or values the only writer without one (0.1.0) never wrote: its checksum was ` +
+        `removed. Restore it from another copy of the repository.`,
+    );
   }
   const schema = schemas[version] as z.ZodType<T>;
   const parsed = schema.safeParse(raw);
@@ -260,6 +343,7 @@ export function parseManifest(bytes: Uint8Array, key: string): Manifest {
     'MANIFEST_INVALID',
     { 1: ManifestV1Schema.transform((m) => withSourceFacts({ ...m, features: [] })), 2: ManifestSchema.transform(withSourceFacts) },
     (v) => v >= 2,
+    Manifest010Schema,
   );
 }
 

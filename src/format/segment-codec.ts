@@ -18,12 +18,14 @@ import type { CollectionSchema } from '../model.js';
 import { decodeSegmentGeneric } from './parquet/generic-codec.js';
 import { Unsupported, readSegmentParquet } from './parquet/segment-reader.js';
 import { writeSegmentParquet } from './parquet/segment-writer.js';
+import { type DecodeLimits, LimitExceeded, boundForeignSegment, checkPayloadCells } from './parquet/decode-limits.js';
 import { ZstdLoadError } from './parquet/zstd.js';
 import type { PackedText } from './packed-text.js';
 import { type EncodeOptions, type SegmentLayout, type SegmentRows, VECTOR_COLUMN_PREFIX } from './parquet/segment-types.js';
 
 export { VECTOR_COLUMN_PREFIX } from './parquet/segment-types.js';
 export type { EncodeOptions, SegmentLayout, SegmentRows } from './parquet/segment-types.js';
+export type { DecodeLimits } from './parquet/decode-limits.js';
 
 /** The columns a schema's segments have. */
 export function segmentLayout(schema: Pick<CollectionSchema, 'idType' | 'vectors'>): SegmentLayout {
@@ -65,13 +67,20 @@ export function encodeSegment(
  * Decodes a segment; damage is `IntegrityError('SEGMENT_CORRUPT')` naming `key`. Reads the direct
  * writer's layout (and parquet-wasm's) itself, anything else through parquet-wasm.
  */
-export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 'segment'): SegmentRows {
+export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 'segment', limits?: DecodeLimits): SegmentRows {
   let rows: SegmentRows;
   try {
-    rows = readSegmentParquet(layout, bytes);
+    rows = readSegmentParquet(layout, bytes, limits);
   } catch (err) {
-    if (err instanceof Unsupported) rows = decodeSegmentGeneric(layout, bytes, key);
-    else throw damaged(err, key);
+    if (!(err instanceof Unsupported)) throw damaged(err, key);
+    try {
+      // parquet-wasm's zstd output is not capped: its pages are proven to expand as claimed first.
+      boundForeignSegment(bytes, limits);
+      rows = decodeSegmentGeneric(layout, bytes, key);
+      checkPayloadCells(rows.payloadJson, limits);
+    } catch (foreign) {
+      throw damaged(foreign, key);
+    }
   }
   // zstd pages carry no checksum: a damaged `op` is caught here, damaged ids, payloads and vectors by
   // the record digests (restore and verify recompute them).
@@ -85,6 +94,14 @@ export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 's
 function damaged(err: unknown, key: string): Error {
   if (err instanceof ZstdLoadError || err instanceof IntegrityError) return err;
   const why = err instanceof Error ? err.message : String(err);
+  if (err instanceof LimitExceeded) {
+    return new IntegrityError(
+      'SEGMENT_TOO_LARGE',
+      `Segment ${key} is refused before it is decoded: ${why}. Unless its records really are that large (the bounds ` +
+        `are in docs/security.md), the repository was tampered with or damaged: restore from another copy or use another snapshot.`,
+      { cause: err, details: { key } },
+    );
+  }
   return new IntegrityError('SEGMENT_CORRUPT', `Segment ${key} is damaged (${why}); restore it from another copy or take a new snapshot.`, {
     cause: err,
   });

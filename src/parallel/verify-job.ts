@@ -69,7 +69,8 @@ function check(job: VerifyJob): VerifyOutcome {
       throw new Problem('SEGMENT_CORRUPT', `Segment ${key} fails its SHA-256 check (found ${actual}); the stored bytes were altered.`);
     }
   }
-  const rows: SegmentRows = decodeSegment(job.layout, job.bytes, key);
+  // Bounded by the manifest's row count and the decode limits before anything is expanded.
+  const rows: SegmentRows = decodeSegment(job.layout, job.bytes, key, { rows: job.rows });
   const n = rows.batch.length;
   if (n !== job.rows) throw new Problem('SEGMENT_CORRUPT', `Segment ${key} holds ${n} rows, the manifest says ${job.rows}.`);
   for (let i = 0; i < n; i++) {

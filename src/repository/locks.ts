@@ -21,7 +21,8 @@ import { sleep } from '../async.js';
 import { newSnapshotId } from '../format/keys.js';
 import type { Logger } from '../logger.js';
 import { backoffDelay } from '../retry.js';
-import type { Storage, StorageObjectInfo } from '../storage/storage.js';
+import { type Storage, type StorageObjectInfo, getBounded } from '../storage/storage.js';
+import { MAX_LOCK_BYTES, storedCap } from '../format/limits.js';
 
 export const LOCKS_PREFIX = 'locks/';
 
@@ -41,9 +42,6 @@ export const LockOptionsSchema = z.strictObject({
   waitMs: z.number().int().min(0).default(0),
 });
 export type LockOptions = z.input<typeof LockOptionsSchema>;
-
-/** A lock body is a few hundred bytes; a bigger object under locks/ is not read (untrusted storage). */
-const MAX_LOCK_BYTES = 64 * 1024;
 
 const LockBodySchema = z.object({
   formatVersion: z.literal(1),
@@ -93,6 +91,8 @@ export function processIdentity(): ProcessIdentity {
 export interface LockStore {
   readonly storage: Storage;
   readonly logger: Logger;
+  /** Locks are sealed: one that fails authentication was not written by a holder of the key, and blocks nobody. */
+  readonly encrypted?: boolean;
   encodeObject(key: string, plain: Uint8Array): Uint8Array;
   decodeObject(key: string, stored: Uint8Array): Uint8Array | undefined;
 }
@@ -104,9 +104,23 @@ export interface LockInfo extends LockBody {
   /** The staleness limit this lock was judged by: the larger of the reader's and the one the lock declares. */
   staleLimitMs: number;
   stale: boolean;
-  /** Why it is stale: not refreshed within `staleLimitMs`, or its process is gone (same host, PID namespace and boot). */
-  staleReason?: 'expired' | 'process-gone';
+  /**
+   * Why it is stale: not refreshed within `staleLimitMs`; its process is gone (same host, PID
+   * namespace and boot); dated more than `staleLimitMs` ahead of the storage clock (no live holder
+   * can be: its refreshes stamp the storage's own time); or, in an encrypted repository, not sealed
+   * under the repository's key (no vectordr process wrote it).
+   */
+  staleReason?: 'expired' | 'process-gone' | 'future-dated' | 'unauthenticated';
+  /**
+   * Set when the object is not a lock vectordr wrote as it is: bigger than a lock can be (never
+   * read), not a lock body, not sealed under the key, or dated in the future. A suspicious lock that
+   * is not stale is honoured until it is, and named by LOCK_SUSPICIOUS; `unlock({ force: true })`
+   * removes it at once.
+   */
+  suspicious?: LockSuspicion;
 }
+
+export type LockSuspicion = 'oversized' | 'unreadable' | 'unauthenticated' | 'future-dated';
 
 export class RepositoryLock {
   readonly key: string;
@@ -224,9 +238,10 @@ export class RepositoryLock {
     if (!this.lostBecause) {
       let current: Uint8Array | undefined;
       try {
-        current = await this.store.storage.get(this.key);
+        current = await getBounded(this.store.storage, this.key, this.stored.length);
       } catch (err) {
-        if (!isVectordrError(err, 'KEY_NOT_FOUND')) throw err;
+        // Bigger than our own bytes: replaced.
+        if (!isVectordrError(err, 'KEY_NOT_FOUND') && !isVectordrError(err, 'OBJECT_TOO_LARGE')) throw err;
       }
       if (current === undefined || !Buffer.from(current).equals(this.stored)) this.markLost('removed');
     }
@@ -294,28 +309,69 @@ function samePidSpace(body: LockBody, me: ProcessIdentity): boolean {
 export interface UnlockOptions {
   /** Remove live locks too, not only stale ones. @default false */
   all?: boolean;
+  /**
+   * Remove suspicious locks too (`LockInfo.suspicious`: oversized, unreadable, unauthenticated or
+   * future-dated objects under `locks/`, which LOCK_SUSPICIOUS names), not only stale ones. Live
+   * locks of running vectordr processes stay. @default false
+   */
+  force?: boolean;
 }
 
 export interface UnlockReport {
   /** The locks removed. */
-  removed: { key: string; operation: string; host: string; pid: number; exclusive: boolean; stale: boolean }[];
+  removed: {
+    key: string;
+    operation: string;
+    host: string;
+    pid: number;
+    exclusive: boolean;
+    stale: boolean;
+    suspicious?: LockSuspicion;
+  }[];
   /** Live locks left in place (0 with `all`). */
   kept: number;
 }
 
-/** Deletes the stale locks of `locks` (every one with `all`); a lock released meanwhile counts as removed. */
+/** Deletes the stale locks of `locks` (suspicious ones too with `force`, every one with `all`); a lock released meanwhile counts as removed. */
 export async function removeLocks(store: LockStore, locks: readonly LockInfo[], options: UnlockOptions): Promise<UnlockReport> {
   const report: UnlockReport = { removed: [], kept: 0 };
   for (const l of locks) {
-    if (!l.stale && options.all !== true) {
+    if (!l.stale && options.all !== true && !(options.force === true && l.suspicious !== undefined)) {
       report.kept++;
       continue;
     }
-    store.logger.info({ lock: l.key, operation: l.operation, host: l.host, pid: l.pid, stale: l.stale }, 'removing lock');
+    const suspicious = l.suspicious === undefined ? {} : { suspicious: l.suspicious };
+    store.logger.info({ lock: l.key, operation: l.operation, host: l.host, pid: l.pid, stale: l.stale, ...suspicious }, 'removing lock');
     await store.storage.delete(l.key);
-    report.removed.push({ key: l.key, operation: l.operation, host: l.host, pid: l.pid, exclusive: l.exclusive, stale: l.stale });
+    report.removed.push({
+      key: l.key,
+      operation: l.operation,
+      host: l.host,
+      pid: l.pid,
+      exclusive: l.exclusive,
+      stale: l.stale,
+      ...suspicious,
+    });
   }
   return report;
+}
+
+/** What a lock object is, read with a cap: its body, or why it is suspicious; undefined when it is gone. */
+async function readLockObject(
+  store: LockStore,
+  o: StorageObjectInfo,
+): Promise<{ body?: LockBody; suspicious?: LockSuspicion } | undefined> {
+  const cap = storedCap(MAX_LOCK_BYTES, store.encrypted === true);
+  if (o.size > cap) return { suspicious: 'oversized' }; // never read, whatever its body
+  try {
+    const plain = store.decodeObject(o.key, await getBounded(store.storage, o.key, cap));
+    if (plain === undefined) return { suspicious: 'unauthenticated' };
+    const parsed = LockBodySchema.safeParse(JSON.parse(Buffer.from(plain).toString('utf8')));
+    return parsed.success ? { body: parsed.data } : { suspicious: 'unreadable' };
+  } catch (err) {
+    if (isVectordrError(err, 'KEY_NOT_FOUND')) return undefined; // released meanwhile
+    return { suspicious: isVectordrError(err, 'OBJECT_TOO_LARGE') ? 'oversized' : 'unreadable' };
+  }
 }
 
 /** Every lock in the repository with its staleness judged against `now` (a storage timestamp). */
@@ -340,15 +396,11 @@ async function readLocks(
   const me = processIdentity();
   for (const o of objects) {
     if (o.key === ownKey) continue;
-    let body: LockBody | undefined;
-    try {
-      // An oversized lock object is unreadable: honoured until stale by time, never read whole.
-      const plain = o.size > MAX_LOCK_BYTES ? undefined : store.decodeObject(o.key, await store.storage.get(o.key));
-      if (plain) body = LockBodySchema.parse(JSON.parse(Buffer.from(plain).toString('utf8')));
-    } catch (err) {
-      if (isVectordrError(err, 'KEY_NOT_FOUND')) continue; // released meanwhile
-    }
-    // An unreadable lock is honoured until it is stale by time.
+    const read = await readLockObject(store, o);
+    if (read === undefined) continue;
+    const { body } = read;
+    // An unreadable or oversized lock is honoured until it is stale by time (it may be a newer
+    // vectordr's); an unauthenticated one (encrypted repository) was written by no holder of the key.
     const b = body ?? {
       formatVersion: 1 as const,
       exclusive: true,
@@ -358,9 +410,23 @@ async function readLocks(
       createdAt: o.lastModified.toISOString(),
     };
     const staleLimitMs = Math.max(staleAfterMs, b.staleAfterMs ?? 0);
-    const expired = now.getTime() - o.lastModified.getTime() > staleLimitMs;
+    const age = now.getTime() - o.lastModified.getTime();
+    const expired = age > staleLimitMs;
+    // A date further ahead than the staleness limit is no clock skew: no refresh of a live holder stamps it.
+    const future = -age > staleLimitMs;
+    const suspicious = read.suspicious ?? (future ? ('future-dated' as const) : undefined);
     const gone = body !== undefined && samePidSpace(body, me) && body.pid !== me.pid && !processAlive(body.pid);
-    const staleReason = expired ? ('expired' as const) : gone ? ('process-gone' as const) : undefined;
+    const staleReason = expired
+      ? ('expired' as const)
+      : future
+        ? ('future-dated' as const)
+        : suspicious === 'unauthenticated'
+          ? ('unauthenticated' as const)
+          : gone
+            ? ('process-gone' as const)
+            : undefined;
+    if (suspicious !== undefined)
+      store.logger.warn({ lock: o.key, suspicious, stale: staleReason !== undefined }, 'suspicious lock object');
     out.push({
       ...b,
       key: o.key,
@@ -368,12 +434,33 @@ async function readLocks(
       staleLimitMs,
       stale: staleReason !== undefined,
       ...(staleReason ? { staleReason } : {}),
+      ...(suspicious ? { suspicious } : {}),
     });
   }
   return { locks: out, now };
 }
 
-/** Takes a shared or exclusive lock; LOCKED (with who holds it) when a live conflicting lock exists. */
+/** LOCK_SUSPICIOUS: what the object is, when it goes stale by itself, and how to remove it now. */
+function suspiciousLockError(store: LockStore, l: LockInfo, now: Date): ConflictError {
+  const what = {
+    oversized: `is larger than any lock (${MAX_LOCK_BYTES} bytes) and was not read`,
+    unreadable: 'is not a lock body vectordr writes',
+    unauthenticated: "is not sealed under the repository's key",
+    'future-dated': 'is dated in the future',
+  }[l.suspicious ?? 'unreadable'];
+  const left = Math.max(0, Math.round((l.staleLimitMs - (now.getTime() - l.refreshedAt.getTime())) / 1000));
+  return new ConflictError(
+    'LOCK_SUSPICIOUS',
+    `Repository ${store.storage.location} holds a suspicious lock object ${l.key}: it ${what}, so it was not written ` +
+      `as it is by a running vectordr (it was damaged, or written by someone else). It is honoured until it goes stale, ` +
+      `in ${left} s if nobody rewrites it. If no vectordr process uses the repository, remove it now with ` +
+      `"vectordr unlock --force" or repo.unlock({ force: true }), and find out who can write to the repository ` +
+      `(docs/security.md).`,
+    { details: { lock: l.key, suspicious: l.suspicious } },
+  );
+}
+
+/** Takes a shared or exclusive lock; LOCKED (with who holds it) when a live conflicting lock exists, LOCK_SUSPICIOUS when only suspicious objects block it. */
 export async function acquireLock(
   store: LockStore,
   request: { exclusive: boolean; operation: string; signal?: AbortSignal },
@@ -427,7 +514,9 @@ export async function acquireLock(
     }
     await store.storage.delete(key);
     if (Date.now() >= deadline) {
-      const h = conflicting[0] as LockInfo;
+      // A real holder is named first; only objects that are no lock of a running vectordr left: suspicious.
+      const h = conflicting.find((l) => l.suspicious === undefined) ?? (conflicting[0] as LockInfo);
+      if (h.suspicious !== undefined) throw suspiciousLockError(store, h, now);
       const ago = Math.round((now.getTime() - h.refreshedAt.getTime()) / 1000);
       throw new ConflictError(
         'LOCKED',

@@ -20,6 +20,7 @@ import type { Manifest, SegmentRef } from '../format/manifest.js';
 import type { Logger } from '../logger.js';
 import type { StorageObjectInfo } from '../storage/storage.js';
 import type { RepositoryLock } from './locks.js';
+import type { HeadFinding } from './heads.js';
 
 /** A committed snapshot, known by its manifest key alone. */
 export interface SnapshotRef {
@@ -119,21 +120,38 @@ export interface DataCollector {
   deleteManifest(ref: SnapshotRef): Promise<void>;
 }
 
+/**
+ * The authenticated heads of an encrypted repository (docs/format.md, "Heads"); in a plaintext one
+ * `headFindings` is [] and `recordForgotten` does nothing.
+ */
+export interface HeadKeeper {
+  /** Rollback and replay the heads show (verify reports them as findings; prune refuses on rollback). */
+  headFindings(options?: { collection?: string; signal?: AbortSignal }): Promise<HeadFinding[]>;
+  /** Forget and prune, under the exclusive lock, before they delete: `forget` forgotten, `present` live. */
+  recordForgotten(collection: string, present: readonly string[], forget: readonly string[]): Promise<void>;
+}
+
 export type DistributedStore = SnapshotStore & PlanObjects;
 export type SnapshotStore = RepositoryContext & Locker & SegmentWriter & ManifestWriter & ManifestReader & SegmentReader & SnapshotLister;
 export type RestoreStore = RepositoryContext & Locker & ManifestReader & SegmentReader & SnapshotLister;
 /** What parity and recall read: a manifest and its segments. */
 export type SnapshotReader = ManifestReader & SegmentReader;
-export type IntegrityStore = SnapshotReader & SnapshotLister;
-export type PruneStore = RepositoryContext & Locker & ManifestReader & SnapshotLister & DataCollector;
+export type IntegrityStore = SnapshotReader & SnapshotLister & Partial<Pick<HeadKeeper, 'headFindings'>>;
+export type PruneStore = RepositoryContext & Locker & ManifestReader & SnapshotLister & DataCollector & HeadKeeper;
 
 /** The error for a stored segment whose size is not the recorded one: truncated, or other content under its key. */
-export function segmentSizeError(ref: SegmentRef, expected: number, size: number, consequence: string): IntegrityError {
+export function segmentSizeError(
+  ref: SegmentRef,
+  expected: number,
+  size: number | undefined,
+  consequence: string,
+  cause?: unknown,
+): IntegrityError {
   return new IntegrityError(
     'SEGMENT_CORRUPT',
-    `Segment ${ref.key} has ${size} bytes where the manifest records ${expected}: the object ` +
+    `Segment ${ref.key} has ${size ?? 'more'} bytes where the manifest records ${expected}: the object ` +
       `was truncated or replaced by other content (another segment's, say)${consequence}. ` +
       `Restore it from another copy of the repository, or use another snapshot.`,
-    { details: { key: ref.key } },
+    { details: { key: ref.key }, ...(cause === undefined ? {} : { cause }) },
   );
 }

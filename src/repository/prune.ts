@@ -59,6 +59,13 @@ export const PruneOptionsSchema = z.strictObject({
    * and every lock's declared one (a live writer refreshes its lock within that time)
    */
   graceMs: z.number().int().min(0).optional(),
+  /**
+   * Encrypted repositories: prune refuses (ROLLBACK_DETECTED) while a collection's authenticated
+   * head records a snapshot whose manifest is missing, since that snapshot's data would be deleted.
+   * `true` accepts the repository as it is and resets the heads to it (after you restored what you
+   * could; docs/security.md). @default false
+   */
+  acceptRollback: z.boolean().default(false),
   ...operationOptions,
 });
 export type PruneOptions = z.input<typeof PruneOptionsSchema>;
@@ -78,6 +85,44 @@ export interface PruneReport {
   staleLocksRemoved: number;
   /** Objects under data/ that vectordr did not write; never deleted. */
   foreign: string[];
+  /** Encrypted: manifests of forgotten snapshots found again (replayed, or a forget interrupted) and removed. */
+  replayed: string[];
+}
+
+/**
+ * The manifests forget and prune act on: every one, with those the authenticated head says were
+ * forgotten (replayed) set apart; ROLLBACK_DETECTED when a head records a snapshot that is gone,
+ * unless `acceptRollback`.
+ */
+async function readLiveManifests(
+  repo: PruneStore,
+  signal: AbortSignal | undefined,
+  collection: string | undefined,
+  acceptRollback: boolean,
+): Promise<{ manifests: Manifest[]; replayed: Manifest[] }> {
+  const all = await readAllManifests(repo, signal, collection);
+  const findings = await repo.headFindings({ collection, signal });
+  const rollback = findings.find((f) => f.code === 'ROLLBACK_DETECTED');
+  if (rollback && !acceptRollback) {
+    throw new IntegrityError(
+      'ROLLBACK_DETECTED',
+      `${rollback.message} Deleting data now could delete what that snapshot needs, so nothing was deleted. Restore the ` +
+        `missing manifest from another copy of the repository, or accept the repository as it is with ` +
+        `prune({ acceptRollback: true }) (docs/security.md).`,
+      {
+        details: { collection: rollback.collection, key: rollback.key, ...(rollback.snapshotId ? { snapshot: rollback.snapshotId } : {}) },
+      },
+    );
+  }
+  const replayed = new Set(findings.filter((f) => f.code === 'REPLAY_DETECTED').map((f) => `${f.collection}\0${f.snapshotId}`));
+  const isReplayed = (m: Manifest): boolean => replayed.has(`${m.collection}\0${m.id}`);
+  return { manifests: all.filter((m) => !isReplayed(m)), replayed: all.filter(isReplayed) };
+}
+
+function idsByCollection(manifests: readonly Manifest[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const m of manifests) out.set(m.collection, [...(out.get(m.collection) ?? []), m.id]);
+  return out;
 }
 
 /** Every manifest, or PRUNE_UNSAFE naming the first that cannot be read. */
@@ -108,7 +153,7 @@ export async function forgetSnapshots(repo: PruneStore, policy: RetentionPolicy,
   applyRetention([], policy); // validates the policy before anything is read
   const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'forget', signal: o.signal });
   try {
-    const manifests = await readAllManifests(repo, o.signal, o.collection);
+    const { manifests } = await readLiveManifests(repo, o.signal, o.collection, false);
     // A misspelled collection would otherwise "keep everything" and remove nothing, silently.
     if (o.collection !== undefined && manifests.length === 0) throw await repo.noSnapshotError(o.collection, o.signal);
     const byCollection = new Map<string, Manifest[]>();
@@ -118,6 +163,13 @@ export async function forgetSnapshots(repo: PruneStore, policy: RetentionPolicy,
       const decision = applyRetention(list, policy);
       report.collections.push({ collection, ...decision });
       if (o.dryRun) continue;
+      // The head first: a snapshot that comes back after this is a replay, whether or not the deletes finish.
+      const removed = new Set(decision.remove.map((r) => r.id));
+      await repo.recordForgotten(
+        collection,
+        list.filter((m) => !removed.has(m.id)).map((m) => m.id),
+        [...removed],
+      );
       for (const r of decision.remove) {
         throwIfAborted(o.signal);
         await repo.deleteManifest({ collection, id: r.id });
@@ -142,7 +194,7 @@ export async function forgetSnapshotsById(repo: PruneStore, ids: readonly string
   if (wanted.size === 0) throw new InvalidInputError('INVALID_ARGUMENT', 'Name at least one snapshot to forget.');
   const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'forget', signal: o.signal });
   try {
-    const manifests = await readAllManifests(repo, o.signal, o.collection);
+    const { manifests } = await readLiveManifests(repo, o.signal, o.collection, false);
     if (manifests.length === 0) throw await repo.noSnapshotError(o.collection, o.signal);
     const missing = [...wanted].filter((id) => !manifests.some((m) => m.id === id));
     if (missing.length > 0) {
@@ -176,6 +228,11 @@ export async function forgetSnapshotsById(repo: PruneStore, ids: readonly string
       removed: 0,
     };
     if (!o.dryRun) {
+      await repo.recordForgotten(
+        o.collection,
+        keep.map((m) => m.id),
+        remove.map((m) => m.id),
+      );
       // Newest first: a crash midway never leaves a link whose parent is gone.
       for (const m of [...remove].sort((a, b) => (b.depth ?? 0) - (a.depth ?? 0))) {
         throwIfAborted(o.signal);
@@ -201,7 +258,7 @@ export async function pruneRepository(repo: PruneStore, options: PruneOptions): 
   const lock = o.dryRun ? undefined : await repo.lock({ exclusive: true, operation: 'prune', signal: o.signal });
   try {
     progress.emit('start');
-    const manifests = await readAllManifests(repo, o.signal);
+    const { manifests, replayed } = await readLiveManifests(repo, o.signal, undefined, o.acceptRollback);
     const referenced = new Set<string>();
     let referencedBytes = 0;
     for (const m of manifests) {
@@ -222,7 +279,18 @@ export async function pruneRepository(repo: PruneStore, options: PruneOptions): 
       deleted: 0,
       staleLocksRemoved: lock?.removedStale ?? 0,
       foreign: [],
+      replayed: replayed.map((m) => manifestKey(m.collection, m.id)),
     };
+    if (!o.dryRun) {
+      // Heads reconciled with what is there; replayed manifests go (their data may be gone already).
+      const live = idsByCollection(manifests);
+      const back = idsByCollection(replayed);
+      for (const c of new Set([...live.keys(), ...back.keys()])) await repo.recordForgotten(c, live.get(c) ?? [], back.get(c) ?? []);
+      for (const m of replayed) {
+        repo.logger.warn({ snapshot: m.id, collection: m.collection }, 'prune: removing a replayed manifest of a forgotten snapshot');
+        await repo.deleteManifest({ collection: m.collection, id: m.id });
+      }
+    }
     // Segment times are the storage's; so is the cutoff.
     const cutoff = (lock?.storageNow() ?? new Date()).getTime() - graceMs;
     for await (const obj of repo.dataObjects(o.signal)) {

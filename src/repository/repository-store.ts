@@ -7,7 +7,7 @@
  */
 import type { z } from 'zod';
 import { forEachLimit } from '../async.js';
-import { ConflictError, IntegrityError, NotFoundError, isVectordrError, throwIfAborted } from '../errors.js';
+import { ConflictError, type ErrorCode, IntegrityError, NotFoundError, VectordrError, isVectordrError, throwIfAborted } from '../errors.js';
 import { sha256Hex } from '../format/digest.js';
 import { type RepositoryCipher, SEAL_OVERHEAD, looksSealed } from '../format/encryption.js';
 import {
@@ -21,7 +21,9 @@ import {
 } from '../format/keys.js';
 import { type Manifest, type RepositoryConfig, type SegmentRef, parseManifest, serializeManifest } from '../format/manifest.js';
 import type { Logger } from '../logger.js';
-import type { Storage, StorageObjectInfo } from '../storage/storage.js';
+import { type Storage, type StorageObjectInfo, getBounded } from '../storage/storage.js';
+import { MAX_MANIFEST_BYTES, MAX_PLAN_BYTES, storedCap } from '../format/limits.js';
+import { parseBoundedJson } from '../format/bounded-json.js';
 import {
   type LockInfo,
   type LockOptions,
@@ -41,6 +43,18 @@ import {
   type PlanObjects,
   segmentSizeError,
 } from './ports.js';
+import {
+  HEAD_FEATURE,
+  HEADS_PREFIX,
+  type Head,
+  type HeadFinding,
+  compareHead,
+  headAfterCommit,
+  headKey,
+  headAfterReconcile,
+  readHead,
+  writeHead,
+} from './heads.js';
 
 /** Segment `stat`s in flight when a snapshot confirms its segments before committing. */
 const STAT_CONCURRENCY = 8;
@@ -64,6 +78,32 @@ export interface SnapshotInfo {
   watermark?: string;
   /** Chains: how it was captured (`scan`, `pgoutput`, `timestamp`, `fingerprint-diff`). */
   capture?: string;
+}
+
+/** A manifest under `snapshots/` that could not be read as one: skipped by list and `latest`, reported by verify. */
+export interface InvalidSnapshot {
+  key: string;
+  collection: string;
+  id: string;
+  code: ErrorCode;
+  reason: string;
+}
+
+/** `listSnapshots`: the valid snapshots, oldest first, and the manifests that are not valid. */
+export interface SnapshotListing {
+  snapshots: SnapshotInfo[];
+  invalid: InvalidSnapshot[];
+}
+
+/**
+ * A manifest that fails to read for what it is (damaged, hostile, oversized, of a newer format) is
+ * skipped by list and `latest`; one that fails for what the storage or the caller did is not.
+ */
+function skippable(err: unknown): err is VectordrError {
+  return (
+    err instanceof VectordrError &&
+    (err.category === 'integrity' || err.category === 'unsupported' || err.code === 'OBJECT_TOO_LARGE' || err.code === 'PATH_ESCAPE')
+  );
 }
 
 export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, IntegrityStore, PruneStore, PlanObjects {
@@ -140,11 +180,178 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     return (await this.storage.stat(ref.key))?.size;
   }
 
-  /** Snapshots, oldest first; only committed ones (a snapshot exists iff its manifest does). */
+  /** Snapshots, oldest first; only committed, valid ones (an invalid manifest is skipped with a warning: `listSnapshots`). */
   async list(options: { collection?: string; signal?: AbortSignal } = {}): Promise<SnapshotInfo[]> {
-    const out: SnapshotInfo[] = [];
-    for (const ref of await this.snapshotRefs(options)) out.push(summarize(await this.readManifest(ref.collection, ref.id)));
+    return (await this.listSnapshots(options)).snapshots;
+  }
+
+  /**
+   * Every snapshot, oldest first, and every manifest that is not valid (skipped with a warning, so one
+   * junk object never blocks a listing). In an encrypted repository, snapshots the collection's head
+   * says were forgotten (replayed) are left out too, as invalid with REPLAY_DETECTED.
+   */
+  async listSnapshots(options: { collection?: string; signal?: AbortSignal } = {}): Promise<SnapshotListing> {
+    const out: SnapshotListing = { snapshots: [], invalid: [] };
+    const forgotten = new Map<string, Set<string>>();
+    for (const ref of await this.snapshotRefs(options)) {
+      throwIfAborted(options.signal);
+      const key = manifestKey(ref.collection, ref.id);
+      try {
+        if (this.encrypted) {
+          if (!forgotten.has(ref.collection))
+            forgotten.set(ref.collection, new Set((await this.headOrUndefined(ref.collection))?.forgotten));
+          if (forgotten.get(ref.collection)?.has(ref.id)) {
+            throw new IntegrityError(
+              'REPLAY_DETECTED',
+              `Snapshot ${ref.id} was forgotten (the authenticated head says so); its manifest is there again.`,
+            );
+          }
+        }
+        out.snapshots.push(summarize(await this.readManifest(ref.collection, ref.id)));
+      } catch (err) {
+        if (isVectordrError(err, 'SNAPSHOT_NOT_FOUND')) continue; // forgotten meanwhile
+        if (!skippable(err)) throw err;
+        out.invalid.push({ key, collection: ref.collection, id: ref.id, code: err.code, reason: err.reason });
+        this.logger.warn({ key, code: err.code }, 'skipping a manifest that is not valid');
+      }
+    }
     return out;
+  }
+
+  /** The head, or undefined when there is none or it cannot be trusted (which verify and `latest` report). */
+  private async headOrUndefined(collection: string): Promise<Head | undefined> {
+    try {
+      return await readHead(this, collection);
+    } catch (err) {
+      if (!isVectordrError(err, 'ROLLBACK_DETECTED')) throw err;
+      return undefined;
+    }
+  }
+
+  /**
+   * The newest valid snapshot of `collection`: invalid manifests are skipped with a warning. In an
+   * encrypted repository the collection's head must agree (ROLLBACK_DETECTED when the newest
+   * snapshot it records is missing or the head was rolled back; forgotten snapshots are never picked).
+   */
+  async readLatest(collection: string, signal?: AbortSignal): Promise<Manifest> {
+    const refs = await this.snapshotRefs({ collection, signal });
+    if (refs.length === 0) throw await this.noSnapshotError(collection, signal);
+    const head = this.encrypted ? await readHead(this, collection) : undefined;
+    const forgotten = new Set(head?.forgotten);
+    const skipped: string[] = [];
+    let newestError: VectordrError | undefined;
+    for (const ref of refs.reverse()) {
+      throwIfAborted(signal);
+      if (forgotten.has(ref.id)) {
+        skipped.push(ref.id);
+        this.logger.warn(
+          { collection, snapshot: ref.id },
+          'latest: skipping a snapshot the authenticated head says was forgotten (replayed)',
+        );
+        continue;
+      }
+      let manifest: Manifest;
+      try {
+        manifest = await this.readManifest(collection, ref.id);
+      } catch (err) {
+        if (!skippable(err)) throw err;
+        skipped.push(ref.id);
+        newestError ??= err;
+        this.logger.warn({ collection, snapshot: ref.id, code: err.code }, 'latest: skipping a manifest that is not valid');
+        continue;
+      }
+      if (this.encrypted) this.assertHeadAgrees(head, collection, manifest);
+      if (skipped.length > 0) this.logger.warn({ collection, snapshot: manifest.id, skipped }, 'latest: newer manifests were skipped');
+      return manifest;
+    }
+    // None is valid: the newest one's own error says best what is wrong (a newer format, say).
+    if (newestError) throw newestError;
+    throw new IntegrityError(
+      'REPLAY_DETECTED',
+      `Every snapshot of collection ${JSON.stringify(collection)} was forgotten; they are replays.`,
+      {
+        details: { collection, skipped: skipped.slice(0, 20) },
+      },
+    );
+  }
+
+  /** ROLLBACK_DETECTED when `latest` is not the newest snapshot the head records, or the head is missing or behind it. */
+  private assertHeadAgrees(head: Head | undefined, collection: string, latest: Manifest): void {
+    const key = headKey(collection);
+    let why: string | undefined;
+    if (head === undefined && latest.headCounter !== undefined) {
+      why = `The authenticated head ${key} is missing although snapshot ${latest.id} was written with it: it was deleted.`;
+    } else if (head !== undefined && (latest.headCounter ?? 0) > head.counter) {
+      why = `The authenticated head ${key} is at counter ${head.counter}, behind snapshot ${latest.id} (counter ${latest.headCounter}): an older copy of the head was put back.`;
+    } else if (head?.latest != null && head.latest > latest.id) {
+      why = `The newest snapshot the authenticated head records, ${head.latest}, is missing or invalid: it was deleted or replaced.`;
+    }
+    if (why === undefined) return;
+    throw new IntegrityError(
+      'ROLLBACK_DETECTED',
+      `${why} restore('latest') would silently use the older snapshot ${latest.id}; refused. If that is what you want, ` +
+        `restore it by its id (repo.list() lists them), and check who can write to the repository (docs/security.md).`,
+      { details: { collection, key, found: latest.id, ...(head?.latest ? { recorded: head.latest } : {}) } },
+    );
+  }
+
+  /**
+   * What the authenticated heads show about every collection (encrypted repositories; [] for
+   * plaintext ones, which have none): rollback (a recorded snapshot missing, the head missing or
+   * behind) and replay (a forgotten snapshot back). Verify reports these as findings.
+   */
+  async headFindings(options: { collection?: string; signal?: AbortSignal } = {}): Promise<HeadFinding[]> {
+    if (!this.encrypted) return [];
+    const present = new Map<string, Map<string, number | undefined>>();
+    for (const ref of await this.snapshotRefs(options)) {
+      throwIfAborted(options.signal);
+      try {
+        const m = await this.readManifest(ref.collection, ref.id);
+        const byId = present.get(ref.collection) ?? new Map<string, number | undefined>();
+        byId.set(m.id, m.headCounter);
+        present.set(ref.collection, byId);
+      } catch (err) {
+        if (!skippable(err) && !isVectordrError(err, 'SNAPSHOT_NOT_FOUND')) throw err;
+        if (!present.has(ref.collection)) present.set(ref.collection, new Map());
+      }
+    }
+    for (const c of await this.headCollections(options.signal)) {
+      if ((options.collection === undefined || c === options.collection) && !present.has(c)) present.set(c, new Map());
+    }
+    const out: HeadFinding[] = [];
+    for (const [collection, byId] of present) {
+      let head: Head | undefined;
+      try {
+        head = await readHead(this, collection);
+      } catch (err) {
+        if (!isVectordrError(err, 'ROLLBACK_DETECTED')) throw err;
+        out.push({ code: 'ROLLBACK_DETECTED', collection, key: String(err.details.key), message: err.reason });
+        continue;
+      }
+      out.push(...compareHead(head, collection, byId));
+    }
+    return out;
+  }
+
+  /** Collections that have a head object. */
+  private async headCollections(signal?: AbortSignal): Promise<string[]> {
+    const out: string[] = [];
+    for await (const o of this.storage.list(HEADS_PREFIX, { signal })) {
+      const m = /^heads\/([^/]+)\.json$/.exec(o.key);
+      const c = m ? collectionFromKey(m[1] as string) : undefined;
+      if (c !== undefined) out.push(c);
+    }
+    return out;
+  }
+
+  /**
+   * Forget and prune (exclusive lock): records in the head of `collection` that `forget` are
+   * forgotten and `present` is what else is there, before the manifests are deleted. A no-op in a
+   * plaintext repository.
+   */
+  async recordForgotten(collection: string, present: readonly string[], forget: readonly string[]): Promise<void> {
+    if (!this.encrypted) return;
+    await writeHead(this, headAfterReconcile(await this.headOrUndefined(collection), collection, present, forget));
   }
 
   async snapshotRefs(options: { collection?: string; signal?: AbortSignal } = {}): Promise<SnapshotRef[]> {
@@ -181,16 +388,12 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
   }
 
   async readManifest(collection: string, snapshotId: string): Promise<Manifest> {
-    if (snapshotId === 'latest') {
-      const last = (await this.list({ collection })).at(-1);
-      if (!last) throw await this.noSnapshotError(collection);
-      snapshotId = last.id;
-    }
+    if (snapshotId === 'latest') return this.readLatest(collection);
     assertSnapshotId(snapshotId);
     const key = manifestKey(collection, snapshotId);
     let bytes: Uint8Array;
     try {
-      bytes = await this.storage.get(key);
+      bytes = await getBounded(this.storage, key, storedCap(MAX_MANIFEST_BYTES, this.encrypted));
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) {
         throw new NotFoundError(
@@ -271,8 +474,13 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     }
     let stored: Uint8Array;
     try {
-      stored = await this.storage.get(ref.key, { signal });
+      // Never more than the manifest declares: a replaced segment of any size costs nothing but a refusal.
+      stored = await getBounded(this.storage, ref.key, this.storedSize(ref), { signal });
     } catch (err) {
+      if (isVectordrError(err, 'OBJECT_TOO_LARGE')) {
+        const size = err.details.size;
+        throw segmentSizeError(ref, this.storedSize(ref), typeof size === 'number' ? size : undefined, '', err);
+      }
       if (isVectordrError(err, 'KEY_NOT_FOUND')) {
         throw new IntegrityError(
           'SEGMENT_MISSING',
@@ -312,14 +520,28 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     return bytes;
   }
 
+  /**
+   * Commits a manifest, create-only. Encrypted: under the next counter of the collection's head
+   * (feature `authenticated-head`), and the head then records it (docs/format.md, "Heads").
+   */
   async commitManifest(manifest: Manifest): Promise<void> {
     const key = manifestKey(manifest.collection, manifest.id);
+    let stored = manifest;
+    let counter = 0;
+    if (this.encrypted) {
+      counter = ((await this.headOrUndefined(manifest.collection))?.counter ?? 0) + 1;
+      stored = { ...manifest, features: [...new Set([...manifest.features, HEAD_FEATURE])].sort(), headCounter: counter };
+    }
     try {
-      await this.storage.put(key, this.encodeObject(key, serializeManifest(manifest)), { ifNoneMatch: '*' });
+      await this.storage.put(key, this.encodeObject(key, serializeManifest(stored)), { ifNoneMatch: '*' });
     } catch (err) {
       if (isVectordrError(err, 'KEY_EXISTS'))
         throw new ConflictError('KEY_EXISTS', `Snapshot ${manifest.id} already exists; refusing to overwrite it.`, { cause: err });
       throw err;
+    }
+    // Read again just before writing: a concurrent snapshot of the collection is lost only in the window between.
+    if (this.encrypted) {
+      await writeHead(this, headAfterCommit(await this.headOrUndefined(manifest.collection), manifest.collection, manifest.id, counter));
     }
   }
 
@@ -331,7 +553,7 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
   async getPlanObject(key: string): Promise<unknown> {
     let stored: Uint8Array;
     try {
-      stored = await this.storage.get(key);
+      stored = await getBounded(this.storage, key, storedCap(MAX_PLAN_BYTES, this.encrypted));
     } catch (err) {
       if (isVectordrError(err, 'KEY_NOT_FOUND')) return undefined;
       throw err;
@@ -340,7 +562,7 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     if (plain === undefined)
       throw new IntegrityError('PLAN_INVALID', `${key} fails decryption (altered, or not written under this repository's key).`);
     try {
-      return JSON.parse(new TextDecoder().decode(plain)) as unknown;
+      return parseBoundedJson(new TextDecoder().decode(plain));
     } catch (err) {
       throw new IntegrityError('PLAN_INVALID', `${key} is not JSON; it was not written by vectordr or was damaged.`, { cause: err });
     }

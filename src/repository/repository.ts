@@ -13,10 +13,11 @@ import { InvalidInputError, IntegrityError, NotFoundError, isVectordrError } fro
 import { DEFAULT_BUCKETS } from '../format/digest.js';
 import { type EncryptionOptions, type RepositoryCipher, createEncryption, looksSealed, openEncryption } from '../format/encryption.js';
 import { CONFIG_KEY } from '../format/keys.js';
+import { MAX_CONFIG_BYTES } from '../format/limits.js';
 import { FORMAT_VERSION, type Manifest, type RepositoryConfig, parseRepositoryConfig, withChecksum } from '../format/manifest.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type Report, withJsonForm } from '../report.js';
-import type { Storage } from '../storage/storage.js';
+import { type Storage, getBounded } from '../storage/storage.js';
 import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../restore/restore.js';
 import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from '../snapshot/snapshot.js';
 import { type SnapshotCoordinator, type SnapshotPlan, planSnapshot, snapshotPart } from '../snapshot/distributed.js';
@@ -44,11 +45,14 @@ import {
   forgetSnapshotsById,
   pruneRepository,
 } from './prune.js';
-import { RepositoryStore, type SnapshotInfo } from './repository-store.js';
+import { RepositoryStore, type SnapshotInfo, type SnapshotListing } from './repository-store.js';
+import type { HeadFinding } from './heads.js';
 import type { RetentionPolicy } from './retention.js';
-import { parseOptions } from '../options.js';
+import { parseOptions, signalOption } from '../options.js';
+import { displayOnly } from '../display.js';
 
-export type { SnapshotInfo } from './repository-store.js';
+export type { InvalidSnapshot, SnapshotInfo, SnapshotListing } from './repository-store.js';
+export type { HeadFinding } from './heads.js';
 
 export const OpenRepositoryOptionsSchema = z.strictObject({
   /** Where the repository lives (`fsStorage({ path })`, `memoryStorage()`, ...). */
@@ -70,6 +74,8 @@ export const OpenRepositoryOptionsSchema = z.strictObject({
   /** Lock timing for snapshots, restores, forget and prune. */
   locks: LockOptionsSchema.optional(),
   logger: z.custom<Logger>().optional(),
+  /** Aborts the open, the passphrase's key derivation included (ABORTED). */
+  ...signalOption,
 });
 export type OpenRepositoryOptions = z.input<typeof OpenRepositoryOptionsSchema>;
 
@@ -94,6 +100,7 @@ export class Repository {
     this.config = config;
     this.logger = logger;
     this.#store = new RepositoryStore(storage, config, logger, cipher, locks);
+    displayOnly(this, 'Repository', () => ({ location: storage.location, id: config.id, encrypted: this.encrypted }));
   }
 
   /** True when segments, manifests and locks are encrypted client-side. */
@@ -117,7 +124,7 @@ export class Repository {
     const config = parseRepositoryConfig(bytes);
     let cipher: RepositoryCipher | undefined;
     if (config.encryption) {
-      cipher = await openEncryption(config.id, config.encryption, options.encryption, storage.location);
+      cipher = await openEncryption(config.id, config.encryption, options.encryption, storage.location, options.signal);
     } else if (options.encryption !== undefined) {
       throw new InvalidInputError(
         'NOT_ENCRYPTED',
@@ -136,7 +143,7 @@ export class Repository {
     const logger = o.logger ?? silentLogger;
     let existing: Uint8Array | undefined;
     try {
-      existing = await storage.get(CONFIG_KEY);
+      existing = await getBounded(storage, CONFIG_KEY, MAX_CONFIG_BYTES);
     } catch (err) {
       if (!isVectordrError(err, 'KEY_NOT_FOUND')) throw err;
     }
@@ -148,7 +155,7 @@ export class Repository {
       );
     }
     const id = randomUUID();
-    const enc = o.encryption === undefined ? undefined : await createEncryption(id, o.encryption);
+    const enc = o.encryption === undefined ? undefined : await createEncryption(id, o.encryption, o.signal);
     const bytes = withChecksum({
       formatVersion: FORMAT_VERSION,
       id,
@@ -163,7 +170,7 @@ export class Repository {
     } catch (err) {
       // Another process initialised it first: use theirs (with the key check against it).
       if (!isVectordrError(err, 'KEY_EXISTS')) throw err;
-      return Repository.fromConfig(storage, await storage.get(CONFIG_KEY), o, logger);
+      return Repository.fromConfig(storage, await getBounded(storage, CONFIG_KEY, MAX_CONFIG_BYTES), o, logger);
     }
     logger.info({ location: storage.location, id: config.id, encrypted: enc !== undefined }, 'repository created');
     return new Repository(storage, config, logger, enc?.cipher, o.locks ?? {});
@@ -186,7 +193,7 @@ export class Repository {
 
   /**
    * Removes stale locks (restic's `unlock`): those of processes that stopped refreshing them or are
-   * gone. `{ all: true }` removes live locks too — only when no vectordr process uses the repository
+   * gone. `{ force: true }` removes suspicious lock objects too (LOCK_SUSPICIOUS names them); `{ all: true }` removes live locks too — only when no vectordr process uses the repository
    * any more (a running snapshot whose lock vanished stops with LOCK_LOST rather than commit).
    */
   async unlock(options: UnlockOptions = {}): Promise<Report<UnlockReport>> {
@@ -319,9 +326,27 @@ export class Repository {
     return withJsonForm(await diffSnapshots(this.#store, options));
   }
 
-  /** Snapshots in the repository, oldest first; only committed ones (a snapshot exists iff its manifest does). */
+  /**
+   * Snapshots in the repository, oldest first; only committed ones (a snapshot exists iff its
+   * manifest does). A manifest that is not valid is skipped with a warning on the logger;
+   * `listSnapshots` returns those too.
+   */
   list(options: { collection?: string; signal?: AbortSignal } = {}): Promise<SnapshotInfo[]> {
     return this.#store.list(options);
+  }
+
+  /** `list()` and, beside it, every manifest that is not valid (`invalid: [{ key, collection, id, code, reason }]`). */
+  listSnapshots(options: { collection?: string; signal?: AbortSignal } = {}): Promise<SnapshotListing> {
+    return this.#store.listSnapshots(options);
+  }
+
+  /**
+   * Encrypted repositories: what the authenticated heads show — ROLLBACK_DETECTED (a snapshot they
+   * record is missing, a head is missing or behind) and REPLAY_DETECTED (a forgotten snapshot is
+   * back). [] for a plaintext repository, which cannot tell (docs/security.md).
+   */
+  headFindings(options: { collection?: string; signal?: AbortSignal } = {}): Promise<HeadFinding[]> {
+    return this.#store.headFindings(options);
   }
 
   /** Loads and validates a manifest; `'latest'` picks the newest snapshot of the collection. */

@@ -31,6 +31,7 @@ import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import { type RestoreStore, segmentSizeError } from '../repository/ports.js';
 import { checkAppendable } from '../schema-compat.js';
+import { checkCollectionDigest, checkRecordDigests, collectionAccumulator } from './record-check.js';
 import { operationOptions, parseOptions } from '../options.js';
 
 /** Default of `commitBytes`: 16 segments of the default 4 MiB; each commit is a WAL flush and a marker update. */
@@ -447,16 +448,19 @@ async function restoreManifest(
       const ref = (flat[s] as FlatSegment).ref;
       return !resumeFrom || s + 1 > resumeFrom.segment ? 0 : s + 1 === resumeFrom.segment ? resumeFrom.rows : ref.rows;
     };
+    // Every row of a full snapshot read from the first segment on: its digests must add up to the manifest's.
+    const whole = !isChain && resumeFrom === undefined ? collectionAccumulator(manifest) : undefined;
     /** Reads, checks and decodes one segment. */
     const readSegment = async (s: number): Promise<RecordBatch & { ops?: RecordOp[] }> => {
       const { ref, manifest: m } = flat[s] as FlatSegment;
-      const decoded = decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key);
+      const decoded = decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key, { rows: ref.rows });
       if (m.kind === 'full' && decoded.ops.some((op) => op !== 'upsert')) {
         throw new IntegrityError(
           'SEGMENT_CORRUPT',
           `Segment ${ref.key} of full snapshot ${m.id} contains delete rows; the snapshot is ` + `inconsistent.`,
         );
       }
+      checkRecordDigests(m, decoded, ref.key, whole);
       // Vectors (dims, finite values) are validated by adapter.write before it sends anything.
       return decoded.batch;
     };
@@ -563,6 +567,7 @@ async function restoreManifest(
       segmentDone(s, batch.length);
     }
     throwIfAborted(signal);
+    if (whole) checkCollectionDigest(manifest, whole);
     rows = expectedRows;
     const loadMs = performance.now() - loadStart;
     // Into a collection this restore created, fewer rows than the snapshot holds means two ids

@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { AbortedError, InvalidInputError, RoutingError, VectordrError } from '../errors.js';
 import { silentLogger } from '../logger.js';
+import { displayOnly } from '../display.js';
 import type { Logger } from '../logger.js';
 import { initialHealth, nextHealth } from './endpoint-health.js';
 import type { EndpointHealth, HealthState } from './endpoint-health.js';
@@ -185,6 +186,7 @@ export class FailoverRouter {
       });
     this.options = parsed.data;
     this.driver = driver;
+    displayOnly(this, 'FailoverRouter', () => ({ engine: driver.engine, endpoints: [...endpoints], primary: this.primary }));
     this.logger = parsed.data.logger ?? silentLogger;
     this.instanceId = parsed.data.instanceId ?? randomUUID();
     this.eps = endpoints.map((name, order) => ({

@@ -509,8 +509,8 @@ function applyChange(prev: DecodedChange | undefined, next: DecodedChange): Deco
   if (next.op === 'delete' || next.unchanged.size === 0 || !prev || prev.op === 'delete') return next;
   const record: VectorRecord = { id: next.record.id, vectors: { ...next.record.vectors }, payload: { ...next.record.payload } };
   for (const f of next.unchanged) {
-    if (f in prev.record.vectors) record.vectors[f] = prev.record.vectors[f] ?? null;
-    else if (f in prev.record.payload) record.payload[f] = prev.record.payload[f] ?? null;
+    if (Object.hasOwn(prev.record.vectors, f)) record.vectors[f] = prev.record.vectors[f] ?? null;
+    else if (Object.hasOwn(prev.record.payload, f)) record.payload[f] = prev.record.payload[f] ?? null;
     else if (!prev.unchanged.has(f)) delete record.payload[f]; // absent (NULL) in prev
   }
   const unchanged = new Set([...next.unchanged].filter((f) => prev.unchanged.has(f)));
@@ -620,7 +620,11 @@ async function feedLink(
         const m = chain[link] as Manifest;
         const ref = m.segments[segment];
         if (!ref) throw new IntegrityError('CHAIN_INVALID', `Delta index of ${m.id} names segment ${segment}, which it does not have.`);
-        open = { link, segment, rows: decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key) };
+        open = {
+          link,
+          segment,
+          rows: decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key, { rows: ref.rows }),
+        };
       }
       const v = Buffer.from(e.value);
       const idLen = v.readUInt32BE(0);

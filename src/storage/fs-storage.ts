@@ -12,7 +12,16 @@ import {
   VectordrError,
   throwIfAborted,
 } from '../errors.js';
-import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
+import {
+  assertValidKey,
+  assertValidPrefix,
+  rangeLength,
+  tooLargeError,
+  type GetOptions,
+  type PutOptions,
+  type Storage,
+  type StorageObjectInfo,
+} from './storage.js';
 import { parseOptions } from '../options.js';
 
 export const FsStorageOptionsSchema = z.strictObject({
@@ -60,6 +69,7 @@ export class FsStorage implements Storage {
     const file = this.resolve(key);
     throwIfAborted(options.signal);
     try {
+      if (options.maxBytes !== undefined) return await this.readBounded(file, key, options.maxBytes, options);
       if (!options.range) {
         // A view, not a copy: a segment's 4 MiB copied again cost verify a page-faulting copy per read.
         const whole = await fs.readFile(file, { signal: options.signal });
@@ -75,6 +85,30 @@ export class FsStorage implements Storage {
       }
     } catch (err) {
       throw this.classify(err, key);
+    }
+  }
+
+  /** Size first (fstat of the open file), then at most that many bytes plus one, so a file that grows meanwhile is caught too. */
+  private async readBounded(file: string, key: string, maxBytes: number, options: GetOptions): Promise<Uint8Array> {
+    const fh = await fs.open(file, 'r');
+    try {
+      const { size } = await fh.stat();
+      const length = rangeLength(size, options.range);
+      if (length > maxBytes) throw tooLargeError(key, length, maxBytes, this.name);
+      const offset = options.range?.offset ?? 0;
+      const want = options.range ? length : length + 1;
+      const buf = Buffer.alloc(want);
+      let got = 0;
+      while (got < want) {
+        throwIfAborted(options.signal);
+        const { bytesRead } = await fh.read(buf, got, want - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got > maxBytes) throw tooLargeError(key, undefined, maxBytes, this.name);
+      return new Uint8Array(buf.buffer, buf.byteOffset, got);
+    } finally {
+      await fh.close();
     }
   }
 

@@ -1,5 +1,14 @@
 import { ConflictError, NotFoundError, throwIfAborted } from '../errors.js';
-import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
+import {
+  assertValidKey,
+  assertValidPrefix,
+  rangeLength,
+  tooLargeError,
+  type GetOptions,
+  type PutOptions,
+  type Storage,
+  type StorageObjectInfo,
+} from './storage.js';
 
 /** In-memory storage for unit tests and ephemeral use. Copies on put and get so callers cannot alias stored bytes. */
 export class MemoryStorage implements Storage {
@@ -13,6 +22,8 @@ export class MemoryStorage implements Storage {
     const obj = this.objects.get(key);
     if (!obj) throw new NotFoundError('KEY_NOT_FOUND', `Object ${key} does not exist.`, { plugin: this.name });
     const { range } = options;
+    const length = rangeLength(obj.data.length, range);
+    if (options.maxBytes !== undefined && length > options.maxBytes) throw tooLargeError(key, length, options.maxBytes, this.name);
     return range ? obj.data.slice(range.offset, range.offset + range.length) : obj.data.slice();
   }
 

@@ -44,8 +44,17 @@ import {
 import { isNetworkError } from '../engine-errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { retry } from '../retry.js';
-import { assertValidKey, assertValidPrefix, type GetOptions, type PutOptions, type Storage, type StorageObjectInfo } from './storage.js';
+import {
+  assertValidKey,
+  assertValidPrefix,
+  tooLargeError,
+  type GetOptions,
+  type PutOptions,
+  type Storage,
+  type StorageObjectInfo,
+} from './storage.js';
 import { parseOptions } from '../options.js';
+import { displayOnly } from '../display.js';
 
 const PLUGIN = 's3';
 const MiB = 1024 * 1024;
@@ -144,6 +153,7 @@ export class S3Storage implements Storage {
       this.client = new S3Client(config);
       this.ownsClient = true;
     }
+    displayOnly(this, 'S3Storage', () => ({ name: this.name, location: this.location }));
   }
 
   private objectKey(key: string): string {
@@ -158,7 +168,13 @@ export class S3Storage implements Storage {
     return this.call('get', key, options.signal, async (abortSignal) => {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
       if (!res.Body || res.ETag === undefined) throw notS3(`GetObject ${key} answered without an ETag`);
-      return await res.Body.transformToByteArray();
+      if (options.maxBytes === undefined) return await res.Body.transformToByteArray();
+      return await readCapped(
+        res.Body as unknown as AsyncIterable<Uint8Array> & { destroy?(): void },
+        key,
+        res.ContentLength,
+        options.maxBytes,
+      );
     });
   }
 
@@ -224,7 +240,7 @@ export class S3Storage implements Storage {
 
   private async holds(key: string, data: Uint8Array): Promise<boolean> {
     try {
-      return Buffer.from(await this.get(key)).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      return Buffer.from(await this.get(key, { maxBytes: data.length })).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     } catch {
       return false;
     }
@@ -474,6 +490,34 @@ export class S3Storage implements Storage {
     }
     return new StorageError('STORAGE_ERROR', `S3 ${op} of ${key} failed: ${name} (HTTP ${status}).`, 'permanent', opts);
   }
+}
+
+/**
+ * A response body of at most `maxBytes`: refused by its Content-Length before a byte is read, and cut
+ * off while it streams if the server sent more than it announced (or announced nothing).
+ */
+async function readCapped(
+  body: AsyncIterable<Uint8Array> & { destroy?(): void },
+  key: string,
+  contentLength: number | undefined,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  if (contentLength !== undefined && contentLength > maxBytes) {
+    body.destroy?.();
+    throw tooLargeError(key, contentLength, maxBytes, PLUGIN);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      body.destroy?.();
+      throw tooLargeError(key, undefined, maxBytes, PLUGIN);
+    }
+    chunks.push(chunk);
+  }
+  const out = Buffer.concat(chunks, total);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 function errorName(err: unknown): string {

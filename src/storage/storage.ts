@@ -3,7 +3,7 @@
  * (see src/repository). Keys are relative, '/'-separated, and validated by `assertValidKey` so no
  * backend can be made to write outside its root.
  */
-import { InvalidInputError } from '../errors.js';
+import { IntegrityError, InvalidInputError } from '../errors.js';
 
 export interface StorageObjectInfo {
   key: string;
@@ -20,6 +20,13 @@ export interface PutOptions {
 export interface GetOptions {
   range?: { offset: number; length: number };
   signal?: AbortSignal;
+  /**
+   * Refuse, with `OBJECT_TOO_LARGE`, an object (or range) of more bytes than this, judged by its
+   * size before the body is read and again while it streams: a hostile object costs at most
+   * `maxBytes` plus one network chunk of memory, never its own size. Every read of a repository
+   * object passes one (a repository is untrusted input; docs/security.md).
+   */
+  maxBytes?: number;
 }
 
 export interface Storage {
@@ -33,7 +40,11 @@ export interface Storage {
    * not (measured slower: its write and fsync callbacks queue behind the encoder). @default 0
    */
   readonly writeConcurrency?: number;
-  /** Whole object (or a byte range). Throws `NotFoundError` (`KEY_NOT_FOUND`) when absent. */
+  /**
+   * Whole object (or a byte range). Throws `NotFoundError` (`KEY_NOT_FOUND`) when absent, and
+   * `OBJECT_TOO_LARGE` (see `tooLargeError`) when it holds more than `options.maxBytes` — a store
+   * must check before it reads the body, not after.
+   */
   get(key: string, options?: GetOptions): Promise<Uint8Array>;
   /** Atomically replaces or creates the object: readers see the old bytes or the new, never a mix. */
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
@@ -84,4 +95,38 @@ export function assertValidPrefix(prefix: string, plugin = 'core'): void {
     throw new InvalidInputError('PATH_ESCAPE', `List prefix ${JSON.stringify(prefix)} must be '' or end with '/'.`, { plugin });
   }
   assertValidKey(prefix.slice(0, -1), plugin);
+}
+
+/**
+ * OBJECT_TOO_LARGE: `key` holds more than `maxBytes` (`size` when the store said how many before the
+ * body was read). Nothing vectordr writes is that large, so the object was replaced or damaged.
+ */
+export function tooLargeError(key: string, size: number | undefined, maxBytes: number, plugin = 'core'): IntegrityError {
+  return new IntegrityError(
+    'OBJECT_TOO_LARGE',
+    `Object ${key} holds ${size === undefined ? 'more than' : size} bytes, over the cap of ${maxBytes} bytes for it; it was ` +
+      `not read. vectordr never writes such an object there: it was replaced or damaged. Restore it from another copy of ` +
+      `the repository (or remove it).`,
+    { plugin, details: { key, maxBytes, ...(size === undefined ? {} : { size }) } },
+  );
+}
+
+/**
+ * `storage.get` with a cap, also for a third-party store that ignores `maxBytes` (then the bytes
+ * were read, but are refused all the same).
+ */
+export async function getBounded(
+  storage: Storage,
+  key: string,
+  maxBytes: number,
+  options: Omit<GetOptions, 'maxBytes'> = {},
+): Promise<Uint8Array> {
+  const bytes = await storage.get(key, { ...options, maxBytes });
+  if (bytes.length > maxBytes) throw tooLargeError(key, bytes.length, maxBytes, storage.name);
+  return bytes;
+}
+
+/** Bytes a `get` of `range` returns from an object of `size` bytes. */
+export function rangeLength(size: number, range: { offset: number; length: number } | undefined): number {
+  return range ? Math.max(0, Math.min(range.length, size - range.offset)) : size;
 }

@@ -92,80 +92,112 @@ async function verifyTargets(
     try {
       manifest = await repo.readManifest(t.collection, t.id);
     } catch (err) {
-      if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
       result.ok = false;
       report.ok = false;
-      result.problems.push({ code: err.code, message: err.message });
+      result.problems.push(problemOf(err, 'MANIFEST_INVALID', `Manifest of snapshot ${t.id} of ${JSON.stringify(t.collection)}`, signal));
       continue;
     }
-    const link = manifest.kind === 'incremental';
-    // A link's state is its parent's recorded digest, minus the previous digests, plus the new ones.
-    let acc = new BucketDigest(manifest.digest.buckets);
-    if (link) {
-      try {
-        const parent = await repo.readManifest(manifest.collection, manifest.parent as string);
-        acc = BucketDigest.fromJSON(parent.digest);
-      } catch (err) {
-        if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
-        result.ok = false;
-        result.problems.push({
-          code: 'CHAIN_INVALID',
-          message: `Link ${manifest.id} builds on ${String(manifest.parent)}, which cannot be read (${err.code}): the chain is broken there, and this link and every later one cannot be restored.`,
-        });
-      }
-    }
-    const added = new BucketDigest(manifest.digest.buckets);
-    for await (const { ref, outcome } of checker.check(manifest)) {
-      if ('problem' in outcome) {
-        result.ok = false;
-        result.problems.push(outcome.problem);
-      } else if (outcome.plus.buckets !== acc.buckets) {
-        result.ok = false;
-        result.problems.push({
-          code: 'DIGEST_MISMATCH',
-          message: `Segment ${ref.key} is shared by snapshots with different bucket counts.`,
-          segment: ref.key,
-        });
-      } else {
-        acc.merge(outcome.plus);
-        acc.unmerge(outcome.minus);
-        added.merge(outcome.plus);
-        result.rows += outcome.rows;
-      }
-      progress.segments++;
-      progress.bytes += ref.bytes;
-      progress.rows += ref.rows;
-      progress.emit('verify');
-    }
-    if (result.ok) {
-      const json = acc.toJSON();
-      if (json.collection !== manifest.digest.collection) {
-        const buckets = acc.diff(manifest.digest);
-        result.ok = false;
-        result.problems.push({
-          code: 'DIGEST_MISMATCH',
-          message: `Collection digest differs from the manifest in ${buckets.length} bucket(s): ` + `${buckets.slice(0, 16).join(', ')}.`,
-        });
-      }
-      if (result.rows !== manifest.rows.upserts + manifest.rows.deletes) {
-        result.ok = false;
-        result.problems.push({
-          code: 'DIGEST_MISMATCH',
-          message: `Segments hold ${result.rows} rows, the manifest says ` + `${manifest.rows.upserts + manifest.rows.deletes}.`,
-        });
-      }
-    }
-    if (manifest.deltaIndex) {
-      const problem = await verifyIndex(repo, manifest, added, signal);
-      if (problem) {
-        result.ok = false;
-        result.problems.push(problem);
-      }
+    try {
+      await verifySnapshot(repo, checker, manifest, result, progress, signal);
+    } catch (err) {
+      // Whatever a hostile object makes fail is this snapshot's finding; the next snapshot is still verified.
+      result.ok = false;
+      result.problems.push(problemOf(err, 'SEGMENT_CORRUPT', `Snapshot ${t.id} of ${JSON.stringify(t.collection)}`, signal));
     }
     if (!result.ok) report.ok = false;
   }
   progress.emit('done');
   return report;
+}
+
+/**
+ * A finding for `err`, which reading or checking an object threw: its own code when it is a typed
+ * error, `code` for anything else (a parser's RangeError or TypeError on hostile bytes). An abort is
+ * no finding: it is thrown on.
+ */
+function problemOf(err: unknown, code: string, what: string, signal: AbortSignal | undefined, segment?: string): IntegrityProblem {
+  throwIfAborted(signal);
+  if (err instanceof VectordrError) {
+    if (err.category === 'aborted') throw err;
+    return { code: err.code, message: err.message, ...(segment !== undefined ? { segment } : {}) };
+  }
+  const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { code, message: `${what} cannot be checked (${why.slice(0, 300)}).`, ...(segment !== undefined ? { segment } : {}) };
+}
+
+/** Checks one snapshot's segments, digests and delta index into `result`. */
+async function verifySnapshot(
+  repo: IntegrityStore,
+  checker: SegmentChecker,
+  manifest: Manifest,
+  result: SnapshotIntegrity,
+  progress: ProgressReporter,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const link = manifest.kind === 'incremental';
+  // A link's state is its parent's recorded digest, minus the previous digests, plus the new ones.
+  let acc = new BucketDigest(manifest.digest.buckets);
+  if (link) {
+    try {
+      const parent = await repo.readManifest(manifest.collection, manifest.parent as string);
+      acc = BucketDigest.fromJSON(parent.digest);
+    } catch (err) {
+      const cause = problemOf(err, 'MANIFEST_INVALID', `Manifest ${String(manifest.parent)}`, signal);
+      result.ok = false;
+      result.problems.push({
+        code: 'CHAIN_INVALID',
+        message: `Link ${manifest.id} builds on ${String(manifest.parent)}, which cannot be read (${cause.code}): the chain is broken there, and this link and every later one cannot be restored.`,
+      });
+    }
+  }
+  const added = new BucketDigest(manifest.digest.buckets);
+  for await (const { ref, outcome } of checker.check(manifest)) {
+    if ('problem' in outcome) {
+      result.ok = false;
+      result.problems.push(outcome.problem);
+    } else if (outcome.plus.buckets !== acc.buckets) {
+      result.ok = false;
+      result.problems.push({
+        code: 'DIGEST_MISMATCH',
+        message: `Segment ${ref.key} is shared by snapshots with different bucket counts.`,
+        segment: ref.key,
+      });
+    } else {
+      acc.merge(outcome.plus);
+      acc.unmerge(outcome.minus);
+      added.merge(outcome.plus);
+      result.rows += outcome.rows;
+    }
+    progress.segments++;
+    progress.bytes += ref.bytes;
+    progress.rows += ref.rows;
+    progress.emit('verify');
+  }
+  if (result.ok) {
+    const json = acc.toJSON();
+    if (json.collection !== manifest.digest.collection) {
+      const buckets = acc.diff(manifest.digest);
+      result.ok = false;
+      result.problems.push({
+        code: 'DIGEST_MISMATCH',
+        message: `Collection digest differs from the manifest in ${buckets.length} bucket(s): ` + `${buckets.slice(0, 16).join(', ')}.`,
+      });
+    }
+    if (result.rows !== manifest.rows.upserts + manifest.rows.deletes) {
+      result.ok = false;
+      result.problems.push({
+        code: 'DIGEST_MISMATCH',
+        message: `Segments hold ${result.rows} rows, the manifest says ` + `${manifest.rows.upserts + manifest.rows.deletes}.`,
+      });
+    }
+  }
+  if (manifest.deltaIndex) {
+    const problem = await verifyIndex(repo, manifest, added, signal);
+    if (problem) {
+      result.ok = false;
+      result.problems.push(problem);
+    }
+  }
 }
 
 type Checked = { problem: IntegrityProblem } | { plus: BucketDigest; minus: BucketDigest; rows: number };
@@ -238,8 +270,7 @@ class SegmentChecker {
           : await this.#repo.getSegment(ref, this.#signal);
         return { ...shape, key: ref.key, bytes, sha256: this.#repo.loadSegment ? ref.sha256 : undefined, rows: ref.rows };
       } catch (err) {
-        if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
-        return { problem: { code: err.code, message: err.message, segment: ref.key } };
+        return { problem: problemOf(err, 'SEGMENT_CORRUPT', `Segment ${ref.key}`, this.#signal, ref.key) };
       }
     };
     const job = await load();
@@ -249,8 +280,18 @@ class SegmentChecker {
     else {
       try {
         outcome = await pool.verify(job);
-      } catch {
-        // The thread failed (its bytes went with it): read the segment again and check it here.
+      } catch (err) {
+        // A segment whose check exhausted a thread's memory is not checked again on this one.
+        if ((err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+          return {
+            problem: {
+              code: 'SEGMENT_TOO_LARGE',
+              message: `Checking segment ${ref.key} exhausted a worker thread's memory.`,
+              segment: ref.key,
+            },
+          };
+        }
+        // The thread failed otherwise (its bytes went with it): read the segment again and check it here.
         throwIfAborted(this.#signal);
         const again = await load();
         if ('problem' in again) return again;
@@ -286,8 +327,7 @@ async function verifyIndex(
       if (e.op === 'upsert') fromIndex.add(bucketOf(e.id, fromIndex.buckets), e.digest);
     }
   } catch (err) {
-    if (!(err instanceof VectordrError) || err.category === 'aborted') throw err;
-    return { code: err.code, message: err.message };
+    return problemOf(err, 'SEGMENT_CORRUPT', `The delta index of ${manifest.id}`, signal);
   }
   const rows = manifest.segments.reduce((n, r) => n + r.rows, 0);
   if (entries !== rows || fromIndex.collectionDigest() !== added.collectionDigest()) {

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError } from '../helpers/errors.js';
+import type { VectordrError } from '../../src/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
 import type { Harness, SuiteOptions } from './harness.js';
 
@@ -91,6 +92,22 @@ export function testStorage(options: StorageSuiteOptions): void {
       await s.delete('del/obj');
       expect(await s.stat('del/obj')).toBeUndefined();
       await s.delete('del/obj');
+    });
+
+    it('get with maxBytes reads an object up to the cap and refuses a larger one with OBJECT_TOO_LARGE naming key and cap', async () => {
+      const data = new Uint8Array(200_000).map((_, i) => (i * 13) & 255);
+      await s.put('capped/obj', data);
+      expect(Buffer.from(await s.get('capped/obj', { maxBytes: 200_000 })).equals(Buffer.from(data))).toBe(true);
+      const err = (await expectError(s.get('capped/obj', { maxBytes: 199_999 }), 'OBJECT_TOO_LARGE')) as VectordrError;
+      expect(err.details).toMatchObject({ key: 'capped/obj', maxBytes: 199_999 });
+      expect(err.message).toContain('capped/obj');
+      expect(err.message).toContain('199999');
+      // A range is judged by what it returns, not by the whole object.
+      expect(Array.from(await s.get('capped/obj', { range: { offset: 10, length: 3 }, maxBytes: 3 }))).toEqual(
+        Array.from(data.subarray(10, 13)),
+      );
+      await expectError(s.get('capped/obj', { range: { offset: 10, length: 4 }, maxBytes: 3 }), 'OBJECT_TOO_LARGE');
+      await expectError(s.get('capped/missing', { maxBytes: 10 }), 'KEY_NOT_FOUND');
     });
 
     it('refuses keys that escape the root or are malformed', async () => {

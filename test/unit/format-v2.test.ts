@@ -93,8 +93,14 @@ describe('format v2 reading rules', () => {
     await repo.restore(adapter, { collection: 'docs', target: 'restored' });
     expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM restored')).rows[0]?.n).toBe(2000);
     await db.exec('DROP TABLE restored');
-    await writeFile(manifestFile, JSON.stringify({ ...rest, formatVersion: 1 }));
+    // 0.1.0 wrote no checksum and no source.normalizesCosine: that shape, and only that shape, is read without one.
+    const { normalizesCosine: _n, ...source010 } = rest.source as Record<string, unknown>;
+    await writeFile(manifestFile, JSON.stringify({ ...rest, source: source010, formatVersion: 1 }));
     expect((await repo.verify()).ok).toBe(true);
+    await writeFile(manifestFile, JSON.stringify({ ...rest, formatVersion: 1 }));
+    const report = await repo.verify();
+    expect(report.snapshots[0]?.problems.map((p) => p.code)).toEqual(['MANIFEST_INVALID']);
+    expect(report.snapshots[0]?.problems[0]?.message).toContain('0.1.0');
   });
 
   it('a damaged config is CONFIG_INVALID, and a flipped bit in an encrypted config id is not reported as a wrong passphrase', async () => {

@@ -18,8 +18,9 @@ describe('untrusted lock objects', () => {
       gets.push(key);
       return get(key, options);
     };
-    const err = await expectError(repo.prune(), 'LOCKED');
-    expect(err.message).toContain('unreadable');
+    const err = await expectError(repo.prune(), 'LOCK_SUSPICIOUS');
+    expect(err.message).toContain('locks/01J00000000000000000000000.json');
+    expect(err.message).toContain('vectordr unlock --force');
     expect(gets.filter((k) => k.startsWith('locks/'))).toEqual([]);
   });
 
@@ -35,7 +36,7 @@ describe('untrusted lock objects', () => {
       createdAt: new Date().toISOString(),
     };
     await storage.put('locks/01J00000000000000000000001.json', Buffer.from(JSON.stringify(body)));
-    const err = await expectError(repo.prune(), 'LOCKED');
+    const err = await expectError(repo.prune(), 'LOCK_SUSPICIOUS');
     expect(err.message.length).toBeLessThan(2_000);
   });
 });

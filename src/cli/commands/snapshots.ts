@@ -13,7 +13,7 @@ export async function snapshotsCommand(ctx: CommandContext, o: SnapshotsCommandO
   const repo = await ctx.repository();
   const all = await repo.list({ ...(o.collection === undefined ? {} : { collection: o.collection }), signal: ctx.signal });
   const wanted = Object.entries(o.tag ?? {});
-  const list = all.filter((s) => wanted.every(([k, v]) => s.tags[k] === v));
+  const list = all.filter((s) => wanted.every(([k, v]) => Object.hasOwn(s.tags, k) && s.tags[k] === v));
   if (ctx.out.json) {
     for (const s of list) ctx.out.listing(s, () => []);
   } else {

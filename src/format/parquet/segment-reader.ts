@@ -13,6 +13,7 @@
 import { endianness } from 'node:os';
 import type { RecordOp, VectorColumn } from '../../model.js';
 import { parsePayload } from '../canonical-json.js';
+import { type DecodeLimits, DecodeBudget, checkPayloadCells, checkRowCount } from './decode-limits.js';
 import { LevelReader } from './levels.js';
 import {
   Codec,
@@ -133,7 +134,7 @@ interface Chunk {
   pages: Page[];
 }
 
-function readChunk(bytes: Uint8Array, dataEnd: number, leaf: Leaf, meta: ThriftStruct): Chunk {
+function readChunk(bytes: Uint8Array, dataEnd: number, leaf: Leaf, meta: ThriftStruct, budget: DecodeBudget): Chunk {
   const name = leaf.path.join('.');
   const codec = num(meta, CM.codec, 'codec');
   if (codec !== Codec.UNCOMPRESSED && codec !== Codec.ZSTD) throw new Unsupported(`codec ${codec}`);
@@ -164,6 +165,7 @@ function readChunk(bytes: Uint8Array, dataEnd: number, leaf: Leaf, meta: ThriftS
       body = raw;
     } else {
       if (usize > csize * ZSTD_MAX_RATIO + 65_536) fail(`column ${name}: page claims ${usize} bytes from ${csize}`);
+      budget.take(usize, `column ${name}: a page of ${usize} bytes`);
       body = zstdDecompress(raw, usize);
     }
     if (type === PageType.DICTIONARY_PAGE) {
@@ -403,8 +405,8 @@ function vectorColumn(c: Chunk, n: number, dims: number, vectorName: string): Ve
   return valid ? { dims, data, valid } : { dims, data };
 }
 
-/** Decodes `bytes`, or throws Unsupported (read it another way) or a damage error. */
-export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array): SegmentRows {
+/** Decodes `bytes`, or throws Unsupported (read it another way), LimitExceeded (decode-limits.ts) or a damage error. */
+export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array, limits?: DecodeLimits): SegmentRows {
   const size = bytes.length;
   if (size < 12) fail(`${size} bytes is no Parquet file`);
   for (let k = 0; k < 4; k++) {
@@ -421,6 +423,8 @@ export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array): Se
   if (schema.length === 0) fail('empty schema');
   const allLeaves = leaves(schema);
   const n = num(fm, FM.numRows, 'num_rows');
+  checkRowCount(n, limits);
+  const budget = new DecodeBudget(limits);
   const rowGroups = list(fm.get(FM.rowGroups), 'row_groups');
 
   const top = new Set(allLeaves.map((l) => l.path[0] as string));
@@ -460,7 +464,7 @@ export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array): Se
     const wanted = need.includes(name) || name === 'prev_digest';
     if (wanted) {
       if (chunks.has(name)) throw new Unsupported(`column ${name} has several leaves`);
-      chunks.set(name, readChunk(bytes, footerStart, leaf, meta));
+      chunks.set(name, readChunk(bytes, footerStart, leaf, meta, budget));
     }
   });
   const chunk = (name: string): Chunk => chunks.get(name) ?? fail(`lacks column ${name}`);
@@ -490,6 +494,7 @@ export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array): Se
   const digests = new Uint8Array(n * 32);
   fixedColumn(digestChunk, n, 32, digests);
   const payloadJson = utf8Column(chunk('payload'), n);
+  checkPayloadCells(payloadJson, limits);
   let prev: SegmentRows['prev'];
   if (hasPrev) {
     const pc = chunk('prev_digest');
