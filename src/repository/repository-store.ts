@@ -224,6 +224,11 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
       return await readHead(this, collection);
     } catch (err) {
       if (!isVectordrError(err, 'ROLLBACK_DETECTED')) throw err;
+      // A write replaces it (a snapshot must not fail for it); verify and `latest` report it until then.
+      this.logger.warn(
+        { collection, key: err.details.key },
+        'the authenticated head cannot be trusted; it is ignored (and replaced by the next write)',
+      );
       return undefined;
     }
   }

@@ -174,6 +174,22 @@ describe('vectordr (built CLI): repository, password, locks', () => {
     }
   });
 
+  it('a suspicious (oversized) lock object exits 11 with LOCK_SUSPICIOUS naming it; unlock --force removes it', async () => {
+    const env = { VECTORDR_PASSWORD: PASSWORD };
+    const key = 'locks/01J00000000000000000000009.json';
+    await fsStorage({ path: repo }).put(key, new Uint8Array(100 * 1024));
+    const r = await vectordr(['prune', '-r', repo, '--json'], env);
+    expect(r.code, shown(r)).toBe(11);
+    expect(r.json).toEqual([expect.objectContaining({ message_type: 'error', code: 'LOCK_SUSPICIOUS' })]);
+    expect(r.stdout + r.stderr).toContain(key);
+    const kept = await vectordr(['unlock', '-r', repo], env);
+    expect(kept.code, shown(kept)).toBe(0);
+    const forced = await vectordr(['unlock', '-r', repo, '--force'], env);
+    expect(forced.code, shown(forced)).toBe(0);
+    expect(forced.stdout).toContain(`removed suspicious (oversized) lock object ${key}`);
+    expect((await vectordr(['prune', '-r', repo, '--dry-run'], env)).code).toBe(0);
+  });
+
   it('forget refuses an empty policy (it would remove every snapshot): exit 2', async () => {
     const r = await vectordr(['forget', '-r', repo], { VECTORDR_PASSWORD: PASSWORD });
     expect(r.code, shown(r)).toBe(2);
