@@ -162,8 +162,8 @@ export class PgvectorAdapter implements api.VectorAdapter {
    * a vector index whose operator class it lacks (vector_l1_ops for HNSW came with 0.7.0): without
    * the index the metric would be lost, and vectordr never drops a metric silently.
    */
-  async preflightCreate(schema: CollectionSchema): Promise<void> {
-    this.pgvectorVersion = (await preflightCreate(this.ctx, schema)) ?? this.pgvectorVersion;
+  preflightCreate(schema: CollectionSchema): Promise<void> {
+    return preflightCreate(this.ctx, schema, (version) => (this.pgvectorVersion = version));
   }
 
   buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<api.IndexBuildReport> {

@@ -44,8 +44,13 @@ export function checkVectorTypes(schema: CollectionSchema, version: string | und
     }
     const since = PG_VECTOR_TYPES[type].since;
     if (version !== undefined && !versionAtLeast(version, since)) {
+      // bit is PostgreSQL's own type; what 0.7.0 added are its distance operators and index classes.
+      const needs =
+        type === 'bit'
+          ? `pgvector's bit operators (Hamming, Jaccard), which came with ${since}`
+          : `a ${type} column, which pgvector has since ${since}`;
       throw new UnsupportedOperationError(
-        `Vector field ${JSON.stringify(v.name)} needs a ${type} column, which pgvector has since ${since}; ` +
+        `Vector field ${JSON.stringify(v.name)} needs ${needs}; ` +
           `this server has pgvector ${version}. Upgrade the extension (ALTER EXTENSION vector UPDATE, after ` +
           `installing pgvector >= ${since}), or restore with convertVectors / omitVectors naming the field. ` +
           `Nothing was created.`,
@@ -61,13 +66,14 @@ export function checkVectorTypes(schema: CollectionSchema, version: string | und
  * Refuses, before anything is created or dropped, a field whose column type this pgvector lacks and
  * a plain vector index whose operator class it lacks (vector_l1_ops for HNSW came with pgvector
  * 0.7): without the index the metric would be lost, and vectordr never drops a metric silently.
- * Returns the version it found.
+ * `seen` gets the version as soon as it is read (the adapter's capabilities follow it).
  */
-export async function preflightCreate(ctx: PgvectorContext, schema: CollectionSchema): Promise<string | undefined> {
+export async function preflightCreate(ctx: PgvectorContext, schema: CollectionSchema, seen: (version: string) => void): Promise<void> {
   const { version, installed } = await ctx.run('check pgvector version', () => probeVectorVersion(ctx.driver));
+  if (version !== undefined) seen(version);
   const types = checkVectorTypes(schema, version);
   // No extension yet (create() installs it): its operator classes cannot be listed; the version stood for them.
-  if (!installed) return version;
+  if (!installed) return;
   for (const ix of schema.indexes) {
     const vector = schema.vectors.find((v) => v.name === ix.field);
     if (!vector || !VECTOR_INDEX_METHODS.has(ix.kind) || ix.params.unsupported !== undefined || ix.params.expression !== undefined)
@@ -91,5 +97,4 @@ export async function preflightCreate(ctx: PgvectorContext, schema: CollectionSc
       { plugin: PLUGIN, details: { field: ix.field, opclass, method: ix.kind, pgvector: String(version) } },
     );
   }
-  return version;
 }

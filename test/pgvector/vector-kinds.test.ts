@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import type { PgQueryable } from '../../adapters/pgvector/pgvector-driver.js';
 import type { VectordrError } from '../../src/errors.js';
-import type { SparseVector } from '../../src/model.js';
+import type { Change } from '../../src/adapter.js';
+import type { Checkpoint, SparseVector } from '../../src/model.js';
 import { openRepository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { createdNames, engineAvailable } from '../helpers/engines.js';
@@ -237,6 +238,53 @@ for (const suite of SUITES) {
       const jaccard = await adapter.search(t, { dense: bits } as never, 5, { vector: 'b', exact: true });
       expect(jaccard.map((h) => h.score)).toEqual(await exact('b', '<%>', `B'10100101000011110011'`));
       await expectError(adapter.search(t, half, 5, { vector: 's' }), 'DIMENSION_MISMATCH');
+    });
+
+    it.runIf(suite.engine === 'pgvector' && suite.url === PG_URL)('change capture (pgoutput) renders every type as the scan does', async () => {
+      const t = name('h20pg_cap');
+      for (const s of tableDdl(t)) await target.sql(s);
+      const adapter = target.adapter('auto');
+      const captureId = `h20pg${Math.random().toString(36).slice(2, 10)}`;
+      const scan = await adapter.scan(t, { batchSize: 100, startCapture: { captureId } });
+      try {
+        for await (const _ of scan.batches());
+      } finally {
+        await scan.close();
+      }
+      try {
+        await target.sql(`UPDATE ${t} SET h = '[1,-0,2,3,4,5,6,65504]', s = '{1:2,1000:-1}/1000', b = B'10000000000000000001', e = NULL WHERE id = 3`);
+        await target.sql(`UPDATE ${t} SET s = NULL, b = NULL WHERE id = 4`);
+        await target.sql(`DELETE FROM ${t} WHERE id = 6`);
+        const session = await adapter.captureChanges(t, scan.checkpoint as Checkpoint, { captureId });
+        const changes: Change[] = [];
+        try {
+          for await (const batch of session.changes()) changes.push(...batch);
+          await session.commit(session.end().checkpoint);
+        } finally {
+          await session.close();
+        }
+        const upserts = changes.filter((c): c is Extract<Change, { op: 'upsert' }> => c.op === 'upsert');
+        expect(upserts.map((c) => c.record.id)).toEqual([3n, 4n]);
+        expect(changes.filter((c) => c.op === 'delete').map((c) => c.id)).toEqual([6n]);
+        expect(upserts.map((c) => c.record)).toEqual(await adapter.fetch(t, [3n, 4n]));
+      } finally {
+        await adapter.dropCapture(captureId);
+      }
+    });
+
+    it.runIf(suite.engine === 'pgvector')('preflightCreate names the pgvector version each type needs', async () => {
+      const t = name('h20pg_pre');
+      for (const s of tableDdl(t)) await target.sql(s);
+      const schema = await target.adapter('auto').describe(t);
+      const onlyBits = { ...schema, vectors: schema.vectors.filter((v) => v.name === 'b') };
+      for (const [version, ok] of [['0.5.1', false], ['0.6.2', false], ['0.7.0', true], ['0.8.5', true]] as const) {
+        const old = target.olderAdapter(version);
+        if (ok) await old.preflightCreate(schema);
+        else {
+          const err = await expectError(old.preflightCreate(onlyBits), 'UNSUPPORTED_OPERATION');
+          expect((err as VectordrError).details).toMatchObject({ field: 'b', type: 'bit', needs: '0.7.0', pgvector: version });
+        }
+      }
     });
 
     it.runIf(suite.engine === 'pgvector')(
