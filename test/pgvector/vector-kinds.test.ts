@@ -190,6 +190,35 @@ for (const suite of SUITES) {
     });
 
     for (const copy of ['auto', 'never'] as const) {
+      it(`the adapter alone: create from the described schema, write the scanned batches, build every index (copy: ${copy})`, async () => {
+        const t = name('h20pg_rt');
+        const into = name('h20pg_rtdst');
+        for (const s of [...tableDdl(t), ...indexDdl(t)]) await target.sql(s);
+        const adapter = target.adapter(copy);
+        const schema = await adapter.describe(t);
+        const scan = await adapter.scan(t, { batchSize: 50 });
+        const batches = [];
+        try {
+          for await (const batch of scan.batches()) batches.push(batch);
+        } finally {
+          await scan.close();
+        }
+        const copySchema = { ...schema, name: into };
+        await adapter.preflightCreate(copySchema);
+        await adapter.create(copySchema, { indexes: 'deferred' });
+        for (const batch of batches) await adapter.write(into, batch, { mode: 'insert' });
+        const built = await adapter.buildIndexes(into, copySchema);
+        expect(built.skipped).toEqual([]);
+        expect(built.built).toHaveLength(indexDdl(t).length);
+        expect(await rowsText(target, into)).toEqual(await rowsText(target, t));
+        expect(await indexShapes(target, into)).toEqual(await indexShapes(target, t));
+        // A resumed restore finds every index, plain or expression, and builds none again.
+        expect((await adapter.buildIndexes(into, copySchema)).built).toEqual([]);
+        // Upserts (a staging table on the COPY path) of the same rows change nothing.
+        for (const batch of batches) await adapter.write(into, batch, { mode: 'upsert' });
+        expect(await rowsText(target, into)).toEqual(await rowsText(target, t));
+      });
+
       it(`snapshot -> restore -> parity is exact, indexes recreated (copy: ${copy})`, async () => {
         const t = name('h20pg_src');
         const into = name('h20pg_dst');
@@ -240,44 +269,54 @@ for (const suite of SUITES) {
       await expectError(adapter.search(t, half, 5, { vector: 's' }), 'DIMENSION_MISMATCH');
     });
 
-    it.runIf(suite.engine === 'pgvector' && suite.url === PG_URL)('change capture (pgoutput) renders every type as the scan does', async () => {
-      const t = name('h20pg_cap');
-      for (const s of tableDdl(t)) await target.sql(s);
-      const adapter = target.adapter('auto');
-      const captureId = `h20pg${Math.random().toString(36).slice(2, 10)}`;
-      const scan = await adapter.scan(t, { batchSize: 100, startCapture: { captureId } });
-      try {
-        for await (const _ of scan.batches());
-      } finally {
-        await scan.close();
-      }
-      try {
-        await target.sql(`UPDATE ${t} SET h = '[1,-0,2,3,4,5,6,65504]', s = '{1:2,1000:-1}/1000', b = B'10000000000000000001', e = NULL WHERE id = 3`);
-        await target.sql(`UPDATE ${t} SET s = NULL, b = NULL WHERE id = 4`);
-        await target.sql(`DELETE FROM ${t} WHERE id = 6`);
-        const session = await adapter.captureChanges(t, scan.checkpoint as Checkpoint, { captureId });
-        const changes: Change[] = [];
+    it.runIf(suite.engine === 'pgvector' && suite.url === PG_URL)(
+      'change capture (pgoutput) renders every type as the scan does',
+      async () => {
+        const t = name('h20pg_cap');
+        for (const s of tableDdl(t)) await target.sql(s);
+        const adapter = target.adapter('auto');
+        const captureId = `h20pg${Math.random().toString(36).slice(2, 10)}`;
+        const scan = await adapter.scan(t, { batchSize: 100, startCapture: { captureId } });
         try {
-          for await (const batch of session.changes()) changes.push(...batch);
-          await session.commit(session.end().checkpoint);
+          for await (const _ of scan.batches());
         } finally {
-          await session.close();
+          await scan.close();
         }
-        const upserts = changes.filter((c): c is Extract<Change, { op: 'upsert' }> => c.op === 'upsert');
-        expect(upserts.map((c) => c.record.id)).toEqual([3n, 4n]);
-        expect(changes.filter((c) => c.op === 'delete').map((c) => c.id)).toEqual([6n]);
-        expect(upserts.map((c) => c.record)).toEqual(await adapter.fetch(t, [3n, 4n]));
-      } finally {
-        await adapter.dropCapture(captureId);
-      }
-    });
+        try {
+          await target.sql(
+            `UPDATE ${t} SET h = '[1,-0,2,3,4,5,6,65504]', s = '{1:2,1000:-1}/1000', b = B'10000000000000000001', e = NULL WHERE id = 3`,
+          );
+          await target.sql(`UPDATE ${t} SET s = NULL, b = NULL WHERE id = 4`);
+          await target.sql(`DELETE FROM ${t} WHERE id = 6`);
+          const session = await adapter.captureChanges(t, scan.checkpoint as Checkpoint, { captureId });
+          const changes: Change[] = [];
+          try {
+            for await (const batch of session.changes()) changes.push(...batch);
+            await session.commit(session.end().checkpoint);
+          } finally {
+            await session.close();
+          }
+          const upserts = changes.filter((c): c is Extract<Change, { op: 'upsert' }> => c.op === 'upsert');
+          expect(upserts.map((c) => c.record.id)).toEqual([3n, 4n]);
+          expect(changes.filter((c) => c.op === 'delete').map((c) => c.id)).toEqual([6n]);
+          expect(upserts.map((c) => c.record)).toEqual(await adapter.fetch(t, [3n, 4n]));
+        } finally {
+          await adapter.dropCapture(captureId);
+        }
+      },
+    );
 
     it.runIf(suite.engine === 'pgvector')('preflightCreate names the pgvector version each type needs', async () => {
       const t = name('h20pg_pre');
       for (const s of tableDdl(t)) await target.sql(s);
       const schema = await target.adapter('auto').describe(t);
       const onlyBits = { ...schema, vectors: schema.vectors.filter((v) => v.name === 'b') };
-      for (const [version, ok] of [['0.5.1', false], ['0.6.2', false], ['0.7.0', true], ['0.8.5', true]] as const) {
+      for (const [version, ok] of [
+        ['0.5.1', false],
+        ['0.6.2', false],
+        ['0.7.0', true],
+        ['0.8.5', true],
+      ] as const) {
         const old = target.olderAdapter(version);
         if (ok) await old.preflightCreate(schema);
         else {
