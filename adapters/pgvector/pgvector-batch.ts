@@ -4,7 +4,7 @@
  * byte-swapped once per batch.
  */
 import { EngineError } from '../../src/errors.js';
-import type { Payload, RecordBatch, VectorColumn } from '../../src/model.js';
+import { type Payload, type RecordBatch, type VectorColumn, requireDenseFloat32 } from '../../src/model.js';
 import type { TableInfo } from './pgvector-describe.js';
 import { parseText } from './pgvector-types.js';
 
@@ -32,7 +32,13 @@ export class BatchBuilder {
     private readonly info: TableInfo,
     private readonly capacity: number,
   ) {
-    this.dims = info.vectors.map((v) => info.schema.vectors.find((f) => f.name === v.name)!.dims);
+    this.dims = info.vectors.map((v) =>
+      requireDenseFloat32(
+        info.schema.vectors.find((f) => f.name === v.name)!,
+        'the pgvector scan',
+        'pgvector',
+      ),
+    );
     this.valid = info.vectors.map(() => new Uint8Array(capacity));
     this.anyNull = info.vectors.map(() => false);
     // Fields in UTF-16 order, as canonical JSON writes them: the payload then needs no sorted copy.
