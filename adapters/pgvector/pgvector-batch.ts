@@ -246,7 +246,7 @@ export class BatchBuilder {
     this.info.vectors.forEach((v, k) => (vectors[v.name] = (this.columns[k] as ColumnAccumulator).take(n)));
     const ids = this.info.schema.idType === 'int64' ? BigInt64Array.from(this.ids as bigint[]) : (this.ids as string[]);
     // Every buffer is this batch's own (fresh ids, vector buffers handed over whole): it may move to a worker.
-    const batch: RecordBatch = { length: n, ids, vectors: vectors as RecordBatch['vectors'], payloads: this.payloads, exclusive: true };
+    const batch: RecordBatch = { length: n, ids, vectors, payloads: this.payloads, exclusive: true };
     this.n = 0;
     this.ids = [];
     this.payloads = [];

@@ -5,11 +5,11 @@
  * cannot hold is refused here, naming the field, the type and the pgvector version it needs.
  */
 import { UnsupportedOperationError } from '../../src/errors.js';
-import type { CollectionSchema, Metric } from '../../src/model.js';
+import { type CollectionSchema, type Metric, describeKind } from '../../src/model.js';
 import type { PgvectorContext } from './pgvector-context.js';
 import type { PgQueryable } from './pgvector-driver.js';
 import { quoteLiteral } from './pgvector-sql.js';
-import { type KindElement, PG_VECTOR_TYPES, type PgVectorType, opclassFor, typeForField, versionAtLeast } from './pgvector-vectors.js';
+import { PG_VECTOR_TYPES, type PgVectorType, opclassFor, typeForField, versionAtLeast } from './pgvector-vectors.js';
 
 const PLUGIN = 'pgvector';
 /** Vector index methods (others are payload indexes or not pgvector's). */
@@ -33,8 +33,7 @@ export function checkVectorTypes(schema: CollectionSchema, version: string | und
   for (const v of schema.vectors) {
     const type = typeForField(v);
     if (type === undefined) {
-      const kind = (v as KindElement).kind ?? 'dense';
-      const what = kind === 'dense' ? `dense ${v.element}` : kind;
+      const what = describeKind(v);
       throw new UnsupportedOperationError(
         `Vector field ${JSON.stringify(v.name)} holds ${what} vectors, which pgvector has no column type for ` +
           `(it stores float32 vector, float16 halfvec, binary bit and sparse sparsevec). Restore with ` +

@@ -4,7 +4,14 @@
  * row, as a binary COPY field or as the type's text literal (the INSERT path).
  */
 import { InvalidInputError } from '../../src/errors.js';
-import type { AnyVectorColumn, ElementColumn, RecordBatch, SparseColumn, VectorColumn } from '../../src/model.js';
+import {
+  type AnyVectorColumn,
+  type ElementColumn,
+  type RecordBatch,
+  type SparseColumn,
+  type VectorColumn,
+  isFloat32Column,
+} from '../../src/model.js';
 import type { ByteSink } from './pgvector-copy.js';
 import type { VectorColumnInfo } from './pgvector-describe.js';
 import { vectorLiteral } from './pgvector-types.js';
@@ -20,7 +27,8 @@ export interface BoundVectorColumn {
 }
 
 function kindName(col: AnyVectorColumn): string {
-  return !('kind' in col) ? 'dense float32' : col.kind === 'dense' ? `dense ${col.element}` : col.kind;
+  if (isFloat32Column(col)) return 'dense float32';
+  return col.kind === 'dense' ? `dense ${col.element}` : col.kind;
 }
 
 function invalid(table: string, column: string, what: string, details: Record<string, unknown> = {}): InvalidInputError {

@@ -14,7 +14,7 @@
  * columns are zstd-compressed; vector values are PLAIN, uncompressed unless asked (EncodeOptions).
  */
 import { IntegrityError } from '../errors.js';
-import type { CollectionSchema } from '../model.js';
+import { type CollectionSchema, float32Column, requireDenseFloat32 } from '../model.js';
 import { decodeSegmentGeneric } from './parquet/generic-codec.js';
 import { Unsupported, readSegmentParquet } from './parquet/segment-reader.js';
 import { writeSegmentParquet } from './parquet/segment-writer.js';
@@ -26,7 +26,10 @@ export type { EncodeOptions, SegmentLayout, SegmentRows } from './parquet/segmen
 
 /** The columns a schema's segments have. */
 export function segmentLayout(schema: Pick<CollectionSchema, 'idType' | 'vectors'>): SegmentLayout {
-  return { idType: schema.idType, vectors: schema.vectors.map((v) => ({ name: v.name, dims: v.dims })) };
+  return {
+    idType: schema.idType,
+    vectors: schema.vectors.map((v) => ({ name: v.name, dims: requireDenseFloat32(v, 'the segment codec') })),
+  };
 }
 
 /** Encodes a segment (docs/format.md#segments); the same layout whatever `options` ask of vector compression. */
@@ -45,8 +48,9 @@ export function encodeSegment(
     payloadJson: rows.payloadJson,
     ...(rows.prev ? { prev: rows.prev } : {}),
     vectors: layout.vectors.map((v) => {
-      const col = batch.vectors[v.name];
-      if (!col) throw new RangeError(`batch has no vector column ${v.name}`);
+      const given = batch.vectors[v.name];
+      if (!given) throw new RangeError(`batch has no vector column ${v.name}`);
+      const col = float32Column(given, v.name, 'the segment codec');
       return {
         column: VECTOR_COLUMN_PREFIX + v.name,
         name: v.name,

@@ -4,7 +4,7 @@
  * needs nothing but its input, so it runs the same on the main thread or in a worker
  * (segment-pool.ts); a worker receives it by structured clone and sends the product back by transfer.
  */
-import type { RecordOp, VectorColumn, VectorField } from '../model.js';
+import type { AnyVectorColumn, RecordOp, VectorField } from '../model.js';
 import { validateBatchVectors } from '../validate.js';
 import { sha256Hex } from '../format/digest.js';
 import { hashRecords } from '../format/rows.js';
@@ -18,13 +18,13 @@ export interface SegmentJob {
   buckets: number;
   length: number;
   ids: BigInt64Array | string[];
-  vectors: Record<string, VectorColumn>;
+  vectors: Record<string, AnyVectorColumn>;
   /** Canonical JSON per row: what is hashed and stored. */
   payloadJson: string[];
   ops: RecordOp[];
   vectorCompression: 'none' | 'zstd';
   /** Vectors are checked (dims, finite, nulls) before anything else; a failure is the job's InvalidInputError. */
-  check?: { fields: Pick<VectorField, 'name' | 'dims' | 'nullable'>[]; plugin: string };
+  check?: { fields: Pick<VectorField, 'name' | 'kind' | 'dims' | 'nullable'>[]; plugin: string };
 }
 
 export interface SegmentProduct {

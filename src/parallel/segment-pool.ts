@@ -205,7 +205,14 @@ function transferList(job: SegmentJob): ArrayBuffer[] {
   };
   if (job.ids instanceof BigInt64Array) add(job.ids);
   for (const col of Object.values(job.vectors)) {
-    add(col.data);
+    if (col.kind === 'sparse') {
+      add(col.offsets);
+      add(col.indices);
+      add(col.values);
+    } else {
+      add(col.data);
+      if (col.kind === 'multi') add(col.offsets);
+    }
     add(col.valid);
   }
   return [...out];

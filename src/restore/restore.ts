@@ -209,7 +209,7 @@ export function checkTargetSupports(adapter: VectorAdapter, schema: CollectionSc
     });
   }
   for (const v of schema.vectors) {
-    if (v.dims > adapter.capabilities.maxDims) {
+    if (v.dims !== undefined && v.dims > adapter.capabilities.maxDims) {
       throw new InvalidInputError(
         'DIMENSION_MISMATCH',
         `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; ${adapter.engine} accepts at ` +

@@ -80,6 +80,6 @@ export interface SnapshotResult {
 
 /** Rows per segment: fixed for a schema, so segment boundaries are reproducible. */
 export function segmentRowsFor(schema: CollectionSchema, segmentBytes: number): number {
-  const rowBytes = schema.vectors.reduce((s, v) => s + v.dims * 4, 0) + 256;
+  const rowBytes = schema.vectors.reduce((s, v) => s + (v.dims ?? 0) * 4, 0) + 256;
   return Math.max(1, Math.floor(segmentBytes / rowBytes));
 }

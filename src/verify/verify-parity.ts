@@ -22,7 +22,7 @@ import type { VectorAdapter } from '../adapter.js';
 import { throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
 import { digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
-import type { Id, JsonValue, RecordBatch, VectorColumn } from '../model.js';
+import { type Id, type JsonValue, type RecordBatch, type VectorColumn, float32Column, float32Vector } from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { SnapshotReader } from '../repository/ports.js';
 import { checkCompatible } from '../schema-compat.js';
@@ -108,8 +108,10 @@ function withoutVectors(batch: RecordBatch, fields: string[]): RecordBatch {
   if (fields.length === 0) return batch;
   const vectors = { ...batch.vectors };
   for (const f of fields) {
-    const col = vectors[f];
-    if (col) vectors[f] = { ...col, data: new Float32Array(col.data.length) };
+    const given = vectors[f];
+    if (!given) continue;
+    const col = float32Column(given, f, 'loose vector parity');
+    vectors[f] = { ...col, data: new Float32Array(col.data.length) };
   }
   return { ...batch, vectors };
 }
@@ -192,9 +194,10 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
           if (!rec) continue; // missing: the digests say so
           let bad = false;
           for (const f of looseFields) {
-            const col = part.vectors[f] as VectorColumn;
+            const col = float32Column(part.vectors[f] as VectorColumn, f, 'loose vector parity');
             const want = col.valid && col.valid[i] === 0 ? null : col.data.subarray(i * col.dims, (i + 1) * col.dims);
-            const have = rec.vectors[f] ?? null;
+            const got = rec.vectors[f] ?? null;
+            const have = got === null ? null : float32Vector(got, f, 'loose vector parity');
             if (want === null || have === null) {
               bad ||= want !== have;
               continue;

@@ -13,6 +13,7 @@ import { zstdDecompress } from '../../src/format/parquet/zstd.js';
 import { encodeSegment, type SegmentLayout, type SegmentRows } from '../../src/format/segment-codec.js';
 import { engineAvailable } from '../helpers/engines.js';
 import { makeSegment, type SegmentShape } from '../helpers/segment-gen.js';
+import type { VectorColumn } from '../../src/model.js';
 
 const SHAPES: (SegmentShape & { zstdVectors?: boolean })[] = [
   { idType: 'int64', dims: [768, 1], rows: 60, nullVectors: true, prev: true, seed: 21 },
@@ -47,7 +48,7 @@ function expected(layout: SegmentLayout, rows: SegmentRows): Record<string, unkn
     };
     if (rows.prev) r.prev_digest = rows.prev.valid[i] ? hex(rows.prev.digests.subarray(i * 32, i * 32 + 32)) : null;
     for (const v of layout.vectors) {
-      const col = batch.vectors[v.name]!;
+      const col = batch.vectors[v.name] as VectorColumn;
       r[`vec_${v.name}`] = col.valid && !col.valid[i] ? null : Array.from(col.data.subarray(i * v.dims, (i + 1) * v.dims));
     }
     return r;

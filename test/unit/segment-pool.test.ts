@@ -15,6 +15,7 @@ import { segmentLayout } from '../../src/format/segment-codec.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { openPglite } from '../helpers/pglite.js';
 import { tempDir } from '../helpers/repository.js';
+import type { VectorColumn } from '../../src/model.js';
 
 function job(rows: number, seed: number): SegmentJob {
   const data = new Float32Array(rows * 4);
@@ -50,7 +51,7 @@ describe('segment pool', () => {
           expect(Buffer.from(out.digests).equals(Buffer.from(inline.digests))).toBe(true);
           expect([...out.buckets]).toEqual([...inline.buckets]);
         }
-        if (rows > 0) expect(moved.vectors.e?.data.length).toBe(0); // detached: it moved, not copied
+        if (rows > 0) expect((moved.vectors.e as VectorColumn | undefined)?.data.length).toBe(0); // detached: it moved, not copied
       }
     } finally {
       await pool.close();
@@ -72,7 +73,7 @@ describe('segment pool', () => {
     const pool = await SegmentPool.open(1);
     try {
       const bad = job(3, 1);
-      (bad.vectors.e?.data as Float32Array)[5] = Number.NaN;
+      ((bad.vectors.e as VectorColumn).data as Float32Array)[5] = Number.NaN;
       const check = { fields: [{ name: 'e', dims: 4, nullable: true }], plugin: 'test' };
       const inline = (() => {
         try {

@@ -7,7 +7,7 @@
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
 import { IntegrityError } from '../../errors.js';
-import type { Payload, RecordOp, VectorColumn } from '../../model.js';
+import { type Payload, type RecordOp, type VectorColumn, float32Column } from '../../model.js';
 import { parsePayload } from '../canonical-json.js';
 import { type EncodeOptions, type SegmentLayout, type SegmentRows, VECTOR_COLUMN_PREFIX } from './segment-types.js';
 
@@ -50,8 +50,9 @@ export function encodeSegmentGeneric(
     );
   }
   for (const v of layout.vectors) {
-    const col = batch.vectors[v.name];
-    if (!col) throw new RangeError(`batch has no vector column ${v.name}`);
+    const given = batch.vectors[v.name];
+    if (!given) throw new RangeError(`batch has no vector column ${v.name}`);
+    const col = float32Column(given, v.name, 'the segment codec');
     const child = arrow.makeData({ type: new arrow.Float32(), length: n * v.dims, nullCount: 0, data: col.data });
     const type = new arrow.FixedSizeList(v.dims, new arrow.Field('item', new arrow.Float32(), false));
     const nulls = col.valid ? validityBitmap(col.valid) : undefined;
