@@ -8,7 +8,7 @@ import * as api from '../../src/adapter.js';
 import { InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { silentLogger } from '../../src/logger.js';
-import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorQuery, VectorRecord } from '../../src/model.js';
 import { PgvectorCapture } from './pgvector-capture.js';
 import { PgvectorContext } from './pgvector-context.js';
 import { describeTable, findTableOid, requiredColumnsOutside } from './pgvector-describe.js';
@@ -318,8 +318,9 @@ export class PgvectorAdapter implements api.VectorAdapter {
     });
   }
 
-  search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
-    return search(this.ctx, collection, vector, k, options);
+  /** Nearest neighbours by the column's distance; a `Float32Array`, or a query of the column's kind (docs/adapters/pgvector.md, "Search"). */
+  search(collection: string, query: Float32Array | VectorQuery, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
+    return search(this.ctx, collection, query, k, options);
   }
 
   async probe(): Promise<api.ProbeResult> {

@@ -257,14 +257,14 @@ for (const suite of SUITES) {
       const hits = await adapter.search(t, half, 5, { vector: 'h', exact: true });
       expect(hits.map((h) => h.score)).toEqual(await exact('h', '<->', `'[0.5,-0.25,1,0,0.125,-1,0.75,2]'::halfvec`));
       const sparse: SparseVector = { kind: 'sparse', indices: new Uint32Array([0, 36, 500]), values: new Float32Array([1, -2, 0.5]) };
-      const sparseHits = await adapter.search(t, { sparse } as never, 5, { vector: 's', exact: true });
+      const sparseHits = await adapter.search(t, { sparse }, 5, { vector: 's', exact: true });
       expect(sparseHits.map((h) => h.score)).toEqual(await exact('s', '<#>', `'{1:1,37:-2,501:0.5}/1000'::sparsevec`));
       const bits = { kind: 'dense', element: 'binary', data: new Uint8Array([0xa5, 0x0f, 0x30]) } as const;
-      const bitHits = await adapter.search(t, { dense: bits } as never, 5, { vector: 'b', exact: true });
+      const bitHits = await adapter.search(t, { dense: bits }, 5, { vector: 'b', exact: true });
       expect(bitHits.map((h) => h.score)).toEqual(await exact('b', '<~>', `B'10100101000011110011'`));
       // With an index, the index's metric: jaccard on the bits, l1 and cosine on halfvec.
       for (const s of [`CREATE INDEX ON ${t} USING hnsw (b bit_jaccard_ops)`]) await target.sql(s);
-      const jaccard = await adapter.search(t, { dense: bits } as never, 5, { vector: 'b', exact: true });
+      const jaccard = await adapter.search(t, { dense: bits }, 5, { vector: 'b', exact: true });
       expect(jaccard.map((h) => h.score)).toEqual(await exact('b', '<%>', `B'10100101000011110011'`));
       await expectError(adapter.search(t, half, 5, { vector: 's' }), 'DIMENSION_MISMATCH');
     });
