@@ -49,7 +49,7 @@ function expected(layout: SegmentLayout, rows: SegmentRows): Record<string, unkn
     if (rows.prev) r.prev_digest = rows.prev.valid[i] ? hex(rows.prev.digests.subarray(i * 32, i * 32 + 32)) : null;
     for (const v of layout.vectors) {
       const col = batch.vectors[v.name] as VectorColumn;
-      r[`vec_${v.name}`] = col.valid && !col.valid[i] ? null : Array.from(col.data.subarray(i * v.dims, (i + 1) * v.dims));
+      r[`vec_${v.name}`] = col.valid && !col.valid[i] ? null : Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
     }
     return r;
   });
