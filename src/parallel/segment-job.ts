@@ -24,7 +24,7 @@ export interface SegmentJob {
   ops: RecordOp[];
   vectorCompression: 'none' | 'zstd';
   /** Vectors are checked (dims, finite, nulls) before anything else; a failure is the job's InvalidInputError. */
-  check?: { fields: Pick<VectorField, 'name' | 'kind' | 'dims' | 'nullable'>[]; plugin: string };
+  check?: { fields: (Pick<VectorField, 'name' | 'kind' | 'dims' | 'nullable'> & { element?: VectorField['element'] })[]; plugin: string };
 }
 
 export interface SegmentProduct {
