@@ -7,6 +7,9 @@
  */
 import type { VectorElement } from '../model.js';
 
+/** Element types whose every value is a float32 value: widened to float32 exactly, without being asked. */
+export const EXACT_WIDENINGS: ReadonlySet<VectorElement> = new Set<VectorElement>(['float16', 'bfloat16', 'uint8', 'int8']);
+
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
