@@ -352,3 +352,73 @@ for (const suite of SUITES) {
     );
   });
 }
+
+const QDRANT_URL = process.env.QDRANT_URL;
+
+describe.runIf(engineAvailable('pgvector', PG_URL !== undefined) && engineAvailable('qdrant-real', QDRANT_URL !== undefined))(
+  'vector kinds from pgvector into Qdrant (real server)',
+  () => {
+    let target: Target;
+    const { name, created } = createdNames();
+    beforeAll(async () => {
+      target = await pgTarget(PG_URL as string);
+    });
+    afterAll(async () => {
+      for (const t of created) await target.sql(`DROP TABLE IF EXISTS ${t}`).catch(() => undefined);
+      await target.close();
+    });
+
+    it('a halfvec field is widened to float32 exactly and reported; sparse and bit are refused unless left out; parity holds', async () => {
+      const { qdrantAdapter } = await import('../../adapters/qdrant/index.js');
+      const qdrant = qdrantAdapter({ url: QDRANT_URL as string });
+      const t = name('h20pg_xq');
+      const into = `h20pg_xq_${Math.random().toString(36).slice(2, 10)}`;
+      const denseInto = `${into}_dense`;
+      // Indexes give the two dense fields their metrics (Qdrant needs a distance per vector).
+      for (const s of [
+        ...tableDdl(t),
+        `CREATE INDEX ON ${t} USING hnsw (e vector_cosine_ops)`,
+        `CREATE INDEX ON ${t} USING hnsw (h halfvec_l2_ops)`,
+      ])
+        await target.sql(s);
+      const repo = await openRepository({ storage: memoryStorage(), create: true });
+      await repo.snapshot(target.adapter('auto'), t);
+      try {
+        // Qdrant stores dense float32 only (as its adapter declares): the sparse and bit fields are refused before anything is written.
+        await expectError(repo.restore(qdrant, { collection: t, target: into }), 'UNSUPPORTED_OPERATION');
+        expect(await qdrant.exists(into)).toBe(false);
+        const restored = await repo.restore(qdrant, { collection: t, target: into, omitVectors: ['s', 'b'] });
+        expect(restored.rows).toBe(ROWS);
+        const notes = restored.notCarriedOver.map(({ name: n, action }) => ({ name: n, action }));
+        expect(notes).toEqual(
+          expect.arrayContaining([
+            { name: expect.stringContaining('h'), action: 'converted' },
+            { name: expect.stringContaining('s'), action: 'dropped' },
+            { name: expect.stringContaining('b'), action: 'dropped' },
+          ]),
+        );
+        // Parity needs every field on both sides: a table of the vector and halfvec fields alone,
+        // restored without options. Widened exactly (each float32 is the float16 value), parity re-narrows and holds.
+        const dense = name('h20pg_xqd');
+        for (const s of [
+          `CREATE TABLE ${dense} AS SELECT id, e, h, note FROM ${t}`,
+          `ALTER TABLE ${dense} ADD PRIMARY KEY (id), ALTER COLUMN h SET NOT NULL`,
+          `CREATE INDEX ON ${dense} USING hnsw (e vector_cosine_ops)`,
+          `CREATE INDEX ON ${dense} USING hnsw (h halfvec_l2_ops)`,
+        ])
+          await target.sql(s);
+        await repo.snapshot(target.adapter('auto'), dense);
+        const widened = await repo.restore(qdrant, { collection: dense, target: denseInto });
+        expect(widened.notCarriedOver.map((n) => n.action)).toContain('converted');
+        const parity = await repo.verifyParity(qdrant, { collection: dense, live: denseInto });
+        expect(parity.ok).toBe(true);
+        const hits = await qdrant.search(denseInto, new Float32Array([0.5, -0.25, 1, 0, 0.125, -1, 0.75, 2]), 3, { vector: 'h' });
+        expect(hits).toHaveLength(3);
+      } finally {
+        await qdrant.drop(denseInto).catch(() => undefined);
+        await qdrant.drop(into).catch(() => undefined);
+        await qdrant.close?.();
+      }
+    });
+  },
+);
