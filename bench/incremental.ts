@@ -39,7 +39,7 @@ import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import type { ChangeSession, ScanSession, VectorAdapter } from '../src/adapter.js';
 import type { Manifest } from '../src/format/manifest.js';
-import { batchFromRecords, type CollectionSchema, type RecordBatch, type VectorRecord } from '../src/model.js';
+import { batchFromRecords, type CollectionSchema, type RecordBatch, type VectorColumn, type VectorRecord } from '../src/model.js';
 import { VectordrError } from '../src/errors.js';
 import { retry } from '../src/retry.js';
 import { type ChildMeasures, type ChildStepResult, backendCpuSeconds, benchEnvironment, benchOptions, benchSize } from './bench-lib.js';
@@ -128,7 +128,7 @@ interface ReadCount {
 function countBatch(c: ReadCount, batch: RecordBatch): void {
   c.rows += batch.length;
   c.bytes += batch.ids instanceof BigInt64Array ? batch.ids.byteLength : batch.ids.reduce((s, id) => s + id.length, 0);
-  for (const v of Object.values(batch.vectors)) c.bytes += v.data.byteLength;
+  for (const v of Object.values(batch.vectors)) c.bytes += (v as VectorColumn).data.byteLength;
   for (let i = 0; i < batch.length; i += 64) c.bytes += JSON.stringify(batch.payloads[i]).length * Math.min(64, batch.length - i);
 }
 
@@ -137,7 +137,7 @@ function countRecords(c: ReadCount, records: readonly VectorRecord[]): void {
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as VectorRecord;
     c.bytes += typeof r.id === 'bigint' ? 8 : r.id.length;
-    for (const v of Object.values(r.vectors)) c.bytes += v?.byteLength ?? 0;
+    for (const v of Object.values(r.vectors)) c.bytes += (v as Float32Array | null)?.byteLength ?? 0;
     if (i % 64 === 0) c.bytes += JSON.stringify(r.payload).length * Math.min(64, records.length - i);
   }
 }
@@ -425,7 +425,7 @@ function adapterSubject(engine: Engine, adapter: VectorAdapter, collection: stri
       const fresh = makeBatch(0, c.vector.length, dims, ++seed);
       let k = 0;
       await rewrite(c.vector, (r) => {
-        r.vectors.embedding = fresh.vectors.embedding?.data.slice(k * dims, (k + 1) * dims) as Float32Array;
+        r.vectors.embedding = (fresh.vectors.embedding as VectorColumn | undefined)?.data.slice(k * dims, (k + 1) * dims) as Float32Array;
         k++;
       });
       await rewrite(c.payload, (r) => {

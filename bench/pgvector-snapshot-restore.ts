@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/pgvector-snapshot-restore.ts [--rows 200000] [--dims 768] [--table bench_docs]
  *   npx tsx bench/pgvector-snapshot-restore.ts --rss-scaling [--scaling-rows 100000,1000000] [--dims 768]
+ *   npx tsx bench/pgvector-snapshot-restore.ts --vector-type halfvec   (the embedding as halfvec(dims): float16)
  *
  * Uses $PG_URL, or starts the local server with scripts/pg-server.sh. PostgreSQL client binaries
  * (pg_dump, pg_restore) come from $PG_BIN or `scripts/pg-server.sh bin`. See docs/benchmarks.md.
@@ -36,6 +37,8 @@ const { values: args } = parseArgs({
     'rss-scaling': { type: 'boolean', default: false },
     'scaling-rows': { type: 'string', default: '100000,1000000' },
     'tags-type': { type: 'string', default: 'text[]' },
+    /** The embedding column's type: `vector` (float32) or `halfvec` (float16, pgvector >= 0.7). */
+    'vector-type': { type: 'string', default: 'vector' },
     fsync: { type: 'string', default: 'true' },
     'batch-size': { type: 'string', default: 'library' },
     'segment-bytes': { type: 'string', default: 'library' },
@@ -58,6 +61,8 @@ const { values: args } = parseArgs({
 // `--table NAME` (parent) names the bench's tables, so two runs can share one server; the child
 // steps get the table they work on as `--table` too.
 const TABLE = args.table ?? 'bench_docs';
+const VECTOR_TYPE = String(args['vector-type']);
+if (!['vector', 'halfvec'].includes(VECTOR_TYPE)) throw new Error('--vector-type must be vector or halfvec');
 const COPY_TABLE = `${TABLE}2`;
 const RESTORE_TABLE = `${TABLE}_restored`;
 const RESTORE_DB = args.table ? `${TABLE}_restore_db` : 'vectordr_bench_restore';
@@ -301,7 +306,7 @@ async function resolveServer(): Promise<{ url: string; pgBin: string }> {
 }
 
 function tableDdl(name: string, dims: number, tagsType: string): string {
-  return `CREATE TABLE ${name} (id bigint PRIMARY KEY, embedding vector(${dims}) NOT NULL, title text, source text, lang text,
+  return `CREATE TABLE ${name} (id bigint PRIMARY KEY, embedding ${VECTOR_TYPE}(${dims}) NOT NULL, title text, source text, lang text,
     tags ${tagsType}, score real, created timestamptz)`;
 }
 
@@ -310,7 +315,7 @@ function fillSql(name: string, dims: number, tagsType: string, from: number, to:
   const tags = `ARRAY['tag' || (i % 17), 'topic-' || (i % 101), 'k' || (i % 7)]`;
   const tagsExpr = tagsType === 'text[]' ? tags : tagsType === 'jsonb' ? `to_jsonb(${tags})` : `array_to_string(${tags}, ',')`;
   return `INSERT INTO ${name}
-    SELECT i, ARRAY(SELECT random() FROM generate_series(1, ${dims}) WHERE i > 0)::vector(${dims}),
+    SELECT i, ARRAY(SELECT random() FROM generate_series(1, ${dims}) WHERE i > 0)::${VECTOR_TYPE}(${dims}),
       'Document ' || i || ' ' || md5(i::text),
       'https://example.com/docs/' || (i % 1000) || '/' || substr(md5((i * 7)::text), 1, 12),
       (ARRAY['en', 'de', 'fr', 'es', 'ja'])[1 + i % 5],
@@ -671,6 +676,7 @@ async function main(): Promise<void> {
         vectorCompression: args['vector-compression'] ?? 'library default',
         encodeWorkers: args['encode-workers'] ?? 'library default',
         dist: process.env.BENCH_DIST === '1',
+        vectorType: VECTOR_TYPE,
       },
       ...result,
     };

@@ -3,7 +3,19 @@
  * engine and the neutral model (src/model.ts); batching, digests, segments, resume and verification
  * live in the core. See docs/writing-an-adapter.md for the full table and checklist.
  */
-import type { Checkpoint, CollectionSchema, EngineName, Id, IdType, RecordBatch, VectorElement, VectorRecord } from './model.js';
+import { UnsupportedOperationError } from './errors.js';
+import type {
+  Checkpoint,
+  CollectionSchema,
+  ElementVector,
+  EngineName,
+  Id,
+  IdType,
+  RecordBatch,
+  VectorElement,
+  VectorQuery,
+  VectorRecord,
+} from './model.js';
 
 /**
  * What an engine can do; the core plans restores and chooses how to compare from these facts alone,
@@ -271,6 +283,23 @@ export interface SearchOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The dense float32 vector of a query, for an adapter that searches only those: a `Float32Array` or
+ * `{ dense: Float32Array }`; any other kind is `UNSUPPORTED_OPERATION` naming the engine.
+ *
+ * @example
+ * async search(collection: string, query: Float32Array | VectorQuery, k: number) {
+ *   const vector = denseQuery(query, 'qdrant');
+ *   // ...
+ * }
+ */
+export function denseQuery(query: Float32Array | VectorQuery, plugin: string): Float32Array {
+  if (query instanceof Float32Array) return query;
+  if ('dense' in query && query.dense instanceof Float32Array) return query.dense;
+  const kind = 'dense' in query ? `dense ${(query.dense as ElementVector).element}` : 'sparse' in query ? 'sparse' : 'multi';
+  throw new UnsupportedOperationError(`${plugin} searches dense float32 vectors only, not a ${kind} query.`, { plugin, details: { kind } });
+}
+
 /** The IVF lists to probe for a search effort (docs/architecture.md, "Verify search recall"). */
 export function probesForEffort(effort: number, lists: number): number {
   return Math.max(1, Math.min(lists, Math.ceil(effort / 10)));
@@ -371,7 +400,13 @@ export interface VectorAdapter {
   delete(collection: string, ids: Id[]): Promise<void>;
   count(collection: string): Promise<number>;
   fetch(collection: string, ids: Id[]): Promise<VectorRecord[]>;
-  search(collection: string, vector: Float32Array, k: number, options?: SearchOptions): Promise<SearchHit[]>;
+  /**
+   * The k nearest records to `query`: a dense float32 vector as a plain `Float32Array` (what every
+   * adapter takes), or a {@link VectorQuery} of any kind the adapter declares in
+   * `capabilities.vectorKinds` (`{ dense }` of another element, `{ sparse }`, `{ multi }`). An
+   * adapter given a kind it does not search throws `UNSUPPORTED_OPERATION` ({@link denseQuery}).
+   */
+  search(collection: string, query: Float32Array | VectorQuery, k: number, options?: SearchOptions): Promise<SearchHit[]>;
   probe(): Promise<ProbeResult>;
   /** What change capture `collection` gets (`capabilities.changeCapture` is the best case). */
   planCapture?(collection: string): Promise<CapturePlan>;

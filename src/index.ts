@@ -16,7 +16,7 @@
 export * from './errors.js';
 export * from './model.js';
 export type * from './adapter.js';
-export { DEFAULT_CAPABILITIES, defineCapabilities } from './adapter.js';
+export { DEFAULT_CAPABILITIES, defineCapabilities, denseQuery } from './adapter.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { ProgressCallback, ProgressEvent } from './progress.js';

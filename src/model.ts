@@ -3,6 +3,7 @@
  * back; the snapshot format stores them. Everything that crosses a process boundary has a zod schema.
  */
 import { z } from 'zod';
+import { InvalidInputError, UnsupportedOperationError } from './errors.js';
 import type { PackedText } from './format/packed-text.js';
 
 /**
@@ -56,16 +57,130 @@ export const PayloadFieldSchema = z.strictObject({
 });
 export type PayloadField = z.infer<typeof PayloadFieldSchema>;
 
-export const VectorFieldSchema = z.strictObject({
-  /** Name of the vector; for pgvector the column name. */
-  name: z.string().min(1),
-  dims: z.number().int().positive().max(65_535),
-  metric: MetricSchema,
-  element: z.literal('float32').default('float32'),
-  nullable: z.boolean().default(false),
-  nativeType: z.string().optional(),
-});
+/**
+ * Vector kinds (docs/format.md, "Format v2 — decided once", 3; feature `vector-kinds`).
+ * `dense`: one vector of `dims` elements. `sparse`: index/value pairs, indices 0-based and strictly
+ * ascending (the canonical order digests rely on), `dims` the dimension count when the engine
+ * declares one. `multi`: a per-record list of float32 vectors of `dims` each (ColBERT-style).
+ */
+export const VectorKindSchema = z.enum(['dense', 'sparse', 'multi']);
+export type VectorKind = z.infer<typeof VectorKindSchema>;
+
+/**
+ * Element types of dense vectors. `binary`: bits, `ceil(dims / 8)` bytes per vector, most significant
+ * bit first (bit 0 of the vector is the high bit of byte 0), unused low bits of the last byte zero.
+ */
+export const VectorElementSchema = z.enum(['float32', 'float16', 'bfloat16', 'uint8', 'int8', 'binary']);
+export type VectorElement = z.infer<typeof VectorElementSchema>;
+
+/** Most dimensions of a dense float/int or multi vector field. */
+export const MAX_DIMS = 65_535;
+/** Most bits of a dense `binary` vector field (2^24). */
+export const MAX_BINARY_DIMS = 16_777_216;
+/** Most dimensions a sparse field may declare: its indices are u32, so at most 2^32. */
+export const MAX_SPARSE_DIMS = 4_294_967_296;
+
+export const VectorFieldSchema = z
+  .strictObject({
+    /** Name of the vector; for pgvector the column name. */
+    name: z.string().min(1),
+    /** Absent: `dense` (writers omit it for dense, so a float32 manifest stays as 0.4.0 wrote it). */
+    kind: VectorKindSchema.optional(),
+    /** Elements per vector (bits for binary); required for dense and multi, optional for sparse (absent: the u32 index space). */
+    dims: z.number().int().positive().max(MAX_SPARSE_DIMS).optional(),
+    metric: MetricSchema,
+    /** Element type of dense vectors; sparse values and multi-vectors are float32. */
+    element: VectorElementSchema.default('float32'),
+    /** Sparse only: the engine weighs the sparse vector by inverse document frequency (Qdrant's `modifier: idf`). */
+    modifier: z.literal('idf').optional(),
+    nullable: z.boolean().default(false),
+    nativeType: z.string().optional(),
+  })
+  .superRefine((f, ctx) => {
+    const problem = vectorFieldProblem(f);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: ['dims'] });
+  });
 export type VectorField = z.infer<typeof VectorFieldSchema>;
+
+/**
+ * What code that moves a field's values needs of it: name, kind, element and dims. A field not parsed
+ * by the schema may lack the defaulted `element` (read as float32).
+ */
+export interface VectorShape {
+  readonly name: string;
+  readonly kind?: VectorKind | undefined;
+  readonly element?: VectorElement | undefined;
+  readonly dims?: number | undefined;
+}
+
+/** Why a vector field's kind, element, dims and modifier do not fit together, or undefined. */
+function vectorFieldProblem(f: {
+  kind?: VectorKind | undefined;
+  dims?: number | undefined;
+  element: VectorElement;
+  modifier?: 'idf' | undefined;
+}): string | undefined {
+  const kind = f.kind ?? 'dense';
+  if (kind !== 'sparse' && f.modifier !== undefined) return `modifier is for sparse vectors only, not ${kind}`;
+  if (kind !== 'dense' && f.element !== 'float32') return `a ${kind} vector holds float32 values, not ${f.element}`;
+  if (kind === 'sparse') return undefined;
+  if (f.dims === undefined) return `a ${kind} vector needs dims`;
+  const max = f.element === 'binary' ? MAX_BINARY_DIMS : MAX_DIMS;
+  return f.dims > max ? `${f.dims} dims is more than the ${max} a ${kind} ${f.element} vector may have` : undefined;
+}
+
+/** The kind of a vector field (`dense` when absent). */
+export function kindOf(field: Pick<VectorShape, 'kind'>): VectorKind {
+  return field.kind ?? 'dense';
+}
+
+/** True for a dense float32 field: v1's only kind, the one every engine stores. */
+export function isDenseFloat32(field: Pick<VectorShape, 'kind' | 'element'>): boolean {
+  // A field not parsed by the schema (a test's literal, an adapter's own) may lack the defaulted element.
+  return kindOf(field) === 'dense' && (field.element ?? 'float32') === 'float32';
+}
+
+/** A field's kind and element as one word: `float32`, `float16`, …, `binary`, `sparse`, `multi`. */
+export function describeKind(field: Pick<VectorShape, 'kind' | 'element'>): string {
+  const kind = kindOf(field);
+  return kind === 'dense'
+    ? (field.element ?? 'float32')
+    : kind === 'multi' && field.element !== 'float32'
+      ? `multi ${field.element}`
+      : kind;
+}
+
+/**
+ * The dims of a field whose kind needs them (dense, multi): what code that handles only those kinds
+ * reads. A sparse field without declared dims is `UNSUPPORTED_OPERATION` naming what asked.
+ */
+export function requireDims(field: Pick<VectorShape, 'name' | 'kind' | 'dims'>, plugin = 'core'): number {
+  if (field.dims !== undefined) return field.dims;
+  throw new UnsupportedOperationError(
+    `vector field "${field.name}" is a ${kindOf(field)} vector without dims, which this path does not handle yet.`,
+    {
+      plugin,
+      details: { field: field.name, kind: kindOf(field) },
+    },
+  );
+}
+
+/**
+ * Throws `UNSUPPORTED_OPERATION` for a field that is not dense float32, naming the field, its kind
+ * and what does not handle it yet: the guard for code paths built for v1's kind only.
+ */
+export function requireDenseFloat32(field: VectorShape, what: string, plugin = 'core'): number {
+  if (!isDenseFloat32(field)) {
+    throw new UnsupportedOperationError(
+      `vector field "${field.name}" is ${describeKind(field)}; ${what} handles dense float32 vectors only.`,
+      {
+        plugin,
+        details: { field: field.name, kind: kindOf(field), element: field.element },
+      },
+    );
+  }
+  return requireDims(field, plugin);
+}
 
 export const IndexSpecSchema = z.strictObject({
   /** Index name in the source engine, if it has one. */
@@ -132,7 +247,7 @@ export type Payload = Record<string, PayloadValue>;
 export interface VectorRecord {
   id: Id;
   /** One entry per vector field; `null` where the row has no value for a nullable vector. */
-  vectors: Record<string, Float32Array | null>;
+  vectors: Record<string, AnyVector | null>;
   payload: Payload;
 }
 
@@ -147,7 +262,7 @@ export interface RecordBatch {
   readonly length: number;
   /** `BigInt64Array` for int64 ids, string[] otherwise. */
   readonly ids: BigInt64Array | string[];
-  readonly vectors: Record<string, VectorColumn>;
+  readonly vectors: Record<string, AnyVectorColumn>;
   /** Payload per row. */
   readonly payloads: Payload[];
   /** Defaults to all upserts. */
@@ -167,6 +282,8 @@ export interface RecordBatch {
 }
 
 export interface VectorColumn {
+  /** Never set: the other kinds' columns carry a `kind`, this one (v1's) none. */
+  readonly kind?: undefined;
   readonly dims: number;
   readonly data: Float32Array;
   /** `valid[i] === 0` marks a null vector at row i (its slot in `data` is zeros). Absent: all valid. */
@@ -188,33 +305,166 @@ export function idAt(batch: RecordBatch, i: number): Id {
 }
 
 export function recordAt(batch: RecordBatch, i: number): VectorRecord {
-  const vectors: Record<string, Float32Array | null> = {};
-  for (const [name, col] of Object.entries(batch.vectors)) {
-    vectors[name] = col.valid && col.valid[i] === 0 ? null : col.data.slice(i * col.dims, (i + 1) * col.dims);
-  }
+  const vectors: Record<string, AnyVector | null> = {};
+  for (const [name, col] of Object.entries(batch.vectors)) vectors[name] = vectorAt(col, i);
   return { id: idAt(batch, i), vectors, payload: batch.payloads[i] ?? {} };
+}
+
+/** True for a dense float32 column (v1's {@link VectorColumn}): the only kind without a `kind` tag. */
+export function isFloat32Column(col: AnyVectorColumn): col is VectorColumn {
+  return !('kind' in col);
+}
+
+/**
+ * The column as dense float32, for code paths built for v1's kind only; any other kind is
+ * `UNSUPPORTED_OPERATION` naming the field and what does not handle it yet.
+ */
+export function float32Column(col: AnyVectorColumn, field: string, what: string, plugin = 'core'): VectorColumn {
+  if (isFloat32Column(col)) return col;
+  throw new UnsupportedOperationError(
+    `vector field "${field}" holds ${col.kind === 'dense' ? col.element : col.kind} vectors; ${what} handles dense float32 vectors only.`,
+    {
+      plugin,
+      details: { field, kind: col.kind },
+    },
+  );
+}
+
+/** The vector as dense float32 (see {@link float32Column}). */
+export function float32Vector(vec: AnyVector, field: string, what: string, plugin = 'core'): Float32Array {
+  if (isFloat32Vector(vec)) return vec;
+  throw new UnsupportedOperationError(
+    `vector field "${field}" holds a ${vec.kind === 'dense' ? vec.element : vec.kind} vector; ${what} handles dense float32 vectors only.`,
+    {
+      plugin,
+      details: { field, kind: vec.kind },
+    },
+  );
+}
+
+/** True for a dense float32 vector (a plain `Float32Array`). */
+export function isFloat32Vector(vec: AnyVector): vec is Float32Array {
+  return vec instanceof Float32Array;
+}
+
+/** Typed-array elements per row of a dense column of `element` (bytes for binary: `ceil(dims / 8)`). */
+export function elementRowWidth(element: VectorElement, dims: number): number {
+  return element === 'binary' ? Math.ceil(dims / 8) : dims;
+}
+
+/** A zeroed typed array of `length` raw elements of `element`, as {@link ElementVector} holds them. */
+export function newElementArray(element: VectorElement, length: number): Float32Array | Uint16Array | Uint8Array | Int8Array {
+  switch (element) {
+    case 'float32':
+      return new Float32Array(length);
+    case 'float16':
+    case 'bfloat16':
+      return new Uint16Array(length);
+    case 'int8':
+      return new Int8Array(length);
+    case 'uint8':
+    case 'binary':
+      return new Uint8Array(length);
+  }
+}
+
+/** The vector of row `i` of a column (a copy), or null where the row has none. */
+export function vectorAt(col: AnyVectorColumn, i: number): AnyVector | null {
+  if (col.valid && col.valid[i] === 0) return null;
+  if (isFloat32Column(col)) return col.data.slice(i * col.dims, (i + 1) * col.dims);
+  switch (col.kind) {
+    case 'dense': {
+      const w = elementRowWidth(col.element, col.dims);
+      return { kind: 'dense', element: col.element, data: col.data.slice(i * w, (i + 1) * w) };
+    }
+    case 'sparse': {
+      const from = col.offsets[i] as number;
+      const to = col.offsets[i + 1] as number;
+      return { kind: 'sparse', indices: col.indices.slice(from, to), values: col.values.slice(from, to) };
+    }
+    case 'multi':
+      return {
+        kind: 'multi',
+        dims: col.dims,
+        data: col.data.slice((col.offsets[i] as number) * col.dims, (col.offsets[i + 1] as number) * col.dims),
+      };
+  }
+}
+
+function wrongVector(field: VectorShape, row: number): InvalidInputError {
+  return new InvalidInputError(
+    'INVALID_VECTOR',
+    `record ${row}: vector "${field.name}" is not a ${describeKind(field)} vector, as the schema declares.`,
+    {
+      details: { field: field.name, row },
+    },
+  );
+}
+
+/** One column of `field` from the records' values (see {@link batchFromRecords}). */
+function columnFromRecords(field: VectorField, records: readonly VectorRecord[]): AnyVectorColumn {
+  const n = records.length;
+  const valid = new Uint8Array(n);
+  const values = records.map((r, i) => {
+    const vec = r.vectors[field.name];
+    if (vec != null) valid[i] = 1;
+    return vec ?? null;
+  });
+  const validity = valid.includes(0) ? { valid } : {};
+  const kind = kindOf(field);
+  if (kind === 'sparse') {
+    const offsets = new Uint32Array(n + 1);
+    values.forEach((v, i) => {
+      if (v !== null && (isFloat32Vector(v) || v.kind !== 'sparse')) throw wrongVector(field, i);
+      offsets[i + 1] = (offsets[i] as number) + (v === null ? 0 : v.indices.length);
+    });
+    const indices = new Uint32Array(offsets[n] as number);
+    const vals = new Float32Array(offsets[n] as number);
+    values.forEach((v, i) => {
+      if (v === null || isFloat32Vector(v) || v.kind !== 'sparse') return;
+      indices.set(v.indices, offsets[i]);
+      vals.set(v.values, offsets[i]);
+    });
+    return { kind: 'sparse', ...(field.dims === undefined ? {} : { dims: field.dims }), offsets, indices, values: vals, ...validity };
+  }
+  const dims = requireDims(field);
+  if (kind === 'multi') {
+    const offsets = new Uint32Array(n + 1);
+    values.forEach((v, i) => {
+      if (v !== null && (isFloat32Vector(v) || v.kind !== 'multi')) throw wrongVector(field, i);
+      offsets[i + 1] = (offsets[i] as number) + (v === null ? 0 : Math.floor(v.data.length / dims));
+    });
+    const data = new Float32Array((offsets[n] as number) * dims);
+    values.forEach((v, i) => {
+      if (v !== null && !isFloat32Vector(v) && v.kind === 'multi')
+        data.set(v.data.subarray(0, (offsets[i + 1]! - offsets[i]!) * dims), offsets[i]! * dims);
+    });
+    return { kind: 'multi', dims, offsets, data, ...validity };
+  }
+  const width = elementRowWidth(field.element, dims);
+  const data = newElementArray(field.element, n * width);
+  values.forEach((v, i) => {
+    if (v === null) return;
+    const raw = isFloat32Vector(v)
+      ? field.element === 'float32'
+        ? v
+        : undefined
+      : v.kind === 'dense' && v.element === field.element
+        ? v.data
+        : undefined;
+    if (raw === undefined) throw wrongVector(field, i);
+    (data as Uint8Array).set(raw as Uint8Array, i * width);
+  });
+  if (data instanceof Float32Array) return { dims, data, ...validity };
+  return { kind: 'dense', element: field.element as Exclude<VectorElement, 'float32'>, dims, data: data, ...validity };
 }
 
 /** Builds a columnar batch from row records (tests and small writes; hot paths build columns directly). */
 export function batchFromRecords(schema: Pick<CollectionSchema, 'idType' | 'vectors'>, records: VectorRecord[]): RecordBatch {
   const n = records.length;
   const ids: BigInt64Array | string[] = schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
-  const vectors: Record<string, VectorColumn> = {};
-  for (const v of schema.vectors) {
-    const data = new Float32Array(n * v.dims);
-    const valid = new Uint8Array(n);
-    let anyNull = false;
-    records.forEach((r, i) => {
-      const vec = r.vectors[v.name];
-      if (vec == null) {
-        anyNull = true;
-        return;
-      }
-      data.set(vec, i * v.dims);
-      valid[i] = 1;
-    });
-    vectors[v.name] = anyNull ? { dims: v.dims, data, valid } : { dims: v.dims, data };
-  }
+  const vectors: Record<string, AnyVectorColumn> = {};
+  for (const v of schema.vectors) vectors[v.name] = columnFromRecords(v, records);
   records.forEach((r, i) => {
     if (ids instanceof BigInt64Array) ids[i] = BigInt(r.id);
     else ids[i] = String(r.id);
@@ -229,22 +479,6 @@ export function int64ToJson(value: string | bigint): JsonValue {
   const b = typeof value === 'bigint' ? value : BigInt(value);
   return b <= MAX_SAFE && b >= -MAX_SAFE ? Number(b) : b.toString();
 }
-
-/**
- * Vector kinds (docs/format.md, "Format v2 — decided once", 3; feature `vector-kinds`).
- * `dense`: one vector of `dims` elements. `sparse`: index/value pairs, indices 0-based and strictly
- * ascending (the canonical order digests rely on), `dims` the dimension count when the engine
- * declares one. `multi`: a per-record list of float32 vectors of `dims` each (ColBERT-style).
- */
-export const VectorKindSchema = z.enum(['dense', 'sparse', 'multi']);
-export type VectorKind = z.infer<typeof VectorKindSchema>;
-
-/**
- * Element types of dense vectors. `binary`: bits, `ceil(dims / 8)` bytes per vector, most significant
- * bit first (bit 0 of the vector is the high bit of byte 0), unused low bits of the last byte zero.
- */
-export const VectorElementSchema = z.enum(['float32', 'float16', 'bfloat16', 'uint8', 'int8', 'binary']);
-export type VectorElement = z.infer<typeof VectorElementSchema>;
 
 /** Bytes per stored element, for the element types stored a whole number of bytes each. */
 export const ELEMENT_BYTES: Readonly<Record<Exclude<VectorElement, 'binary'>, number>> = Object.freeze({

@@ -4,7 +4,15 @@
  * says what differs and what to do, before anything is written or compared.
  */
 import { InvalidInputError } from './errors.js';
-import type { CollectionSchema } from './model.js';
+import { EXACT_WIDENINGS } from './format/vector-elements.js';
+import { type CollectionSchema, type VectorField, describeKind, kindOf } from './model.js';
+
+/** Whether an existing field holds the snapshot field's kind: the same kind and element, or (`widened`) float32 for an exact widening. */
+function sameKind(existing: VectorField, wanted: VectorField, widened: boolean): boolean {
+  if (kindOf(existing) !== kindOf(wanted)) return false;
+  if (existing.element === wanted.element) return true;
+  return widened && kindOf(wanted) === 'dense' && existing.element === 'float32' && EXACT_WIDENINGS.has(wanted.element);
+}
 
 const typeOf = (f: { type: string; array: boolean; nativeType?: string | undefined }): string =>
   f.nativeType ?? `${f.type}${f.array ? '[]' : ''}`;
@@ -44,7 +52,13 @@ export function checkAppendable(existing: CollectionSchema, wanted: CollectionSc
   for (const v of wanted.vectors) {
     const e = existing.vectors.find((x) => x.name === v.name);
     if (!e) refuse('SCHEMA_MISMATCH', `it has no vector field ${JSON.stringify(v.name)}`, { field: v.name });
-    else if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
+    else if (!sameKind(e, v, false)) {
+      refuse(
+        'SCHEMA_MISMATCH',
+        `it stores ${JSON.stringify(v.name)} as ${describeKind(e)}, the snapshot as ${describeKind(v)} (convertVectors names a conversion)`,
+        { field: v.name, target: describeKind(e), snapshot: describeKind(v) },
+      );
+    } else if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {
       refuse(
         'SCHEMA_MISMATCH',
         `it searches ${JSON.stringify(v.name)} by ${e.metric}, the snapshot by ${v.metric}, and ` +
@@ -105,6 +119,14 @@ export function checkCompatible(existing: CollectionSchema, wanted: CollectionSc
         'SCHEMA_MISMATCH',
         `Target ${JSON.stringify(existing.name)} has no vector field ${JSON.stringify(v.name)}; ` +
           `restore into a new name or use ifExists: 'replace'.`,
+      );
+    }
+    if (!sameKind(e, v, true)) {
+      throw new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `Target ${JSON.stringify(existing.name)} stores ${JSON.stringify(v.name)} as ${describeKind(e)}, the snapshot as ` +
+          `${describeKind(v)}; parity compares only the same kind (or an exact widening to float32).`,
+        { details: { field: v.name, target: describeKind(e), snapshot: describeKind(v) } },
       );
     }
     if (e.metric !== 'unspecified' && v.metric !== 'unspecified' && e.metric !== v.metric) {

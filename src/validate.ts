@@ -1,21 +1,37 @@
 import { InvalidInputError } from './errors.js';
-import type { RecordBatch, VectorField } from './model.js';
+import { checkKindColumn } from './format/vector-columns.js';
+import { type RecordBatch, type VectorField, float32Column, isDenseFloat32, requireDims } from './model.js';
 
 /**
- * Checks that every vector in the batch has the declared dims and only finite values. Run before
- * anything is written so a bad batch is refused whole.
+ * Checks that every vector in the batch has the declared kind, dims and only finite values (sparse:
+ * indices strictly ascending; invariant 8). Run before anything is written so a bad batch is refused whole.
  */
 export function validateBatchVectors(
   batch: RecordBatch,
-  fields: readonly Pick<VectorField, 'name' | 'dims' | 'nullable'>[],
+  fields: readonly (Pick<VectorField, 'name' | 'kind' | 'dims' | 'nullable'> & { element?: VectorField['element'] | undefined })[],
   plugin = 'core',
 ): void {
   for (const f of fields) {
-    const col = batch.vectors[f.name];
-    if (!col) {
+    const given = batch.vectors[f.name];
+    if (!given) {
       throw new InvalidInputError('SCHEMA_MISMATCH', `Batch has no values for vector field ${JSON.stringify(f.name)}.`, { plugin });
     }
-    if (col.dims !== f.dims || col.data.length !== batch.length * f.dims) {
+    if (!isDenseFloat32(f)) {
+      checkKindColumn(f, given, batch.length, batch.ids, plugin);
+      if (given.valid && !f.nullable && given.valid.subarray(0, batch.length).includes(0)) {
+        throw new InvalidInputError(
+          'INVALID_VECTOR',
+          `Vector field ${JSON.stringify(f.name)} is not nullable but the batch has null vectors.`,
+          {
+            plugin,
+          },
+        );
+      }
+      continue;
+    }
+    const col = float32Column(given, f.name, 'vector validation', plugin);
+    const dims = requireDims(f, plugin);
+    if (col.dims !== dims || col.data.length !== batch.length * dims) {
       throw new InvalidInputError(
         'DIMENSION_MISMATCH',
         `Vector field ${JSON.stringify(f.name)} has ${f.dims} dimensions but the data has ` +
@@ -31,7 +47,7 @@ export function validateBatchVectors(
       const x = d[i] as number;
       // x - x is NaN for NaN and ±Infinity: one comparison per value on the hot path.
       if (x - x !== 0) {
-        const row = Math.floor(i / f.dims);
+        const row = Math.floor(i / dims);
         throw new InvalidInputError(
           'INVALID_VECTOR',
           `Vector field ${JSON.stringify(f.name)} of row ${row} (id ${String(batch.ids[row])}) ` +

@@ -5,7 +5,7 @@
 import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
 import type { CreateOptions, IndexBuildReport } from '../../src/adapter.js';
 import { InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import type { CollectionSchema, IndexSpec, VectorField } from '../../src/model.js';
+import { type CollectionSchema, type IndexSpec, type VectorField, requireDenseFloat32 } from '../../src/model.js';
 import type { MilvusContext } from './milvus-client.js';
 import { collectionExists, vectorIndex } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
@@ -29,7 +29,7 @@ import {
 export async function preflightCreate(ctx: MilvusContext, schema: CollectionSchema): Promise<void> {
   await ctx.server();
   for (const v of schema.vectors) {
-    if (v.dims > MAX_DIMS) {
+    if (requireDenseFloat32(v, 'the Milvus adapter', 'milvus') > MAX_DIMS) {
       const message = `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Milvus accepts at most ${MAX_DIMS}. Nothing was created.`;
       throw new InvalidInputError('DIMENSION_MISMATCH', message, {
         plugin: PLUGIN,

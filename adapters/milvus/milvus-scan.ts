@@ -9,7 +9,17 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
-import type { Checkpoint, CollectionSchema, Id, Payload, PayloadValue, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import {
+  type Checkpoint,
+  type CollectionSchema,
+  type Id,
+  type Payload,
+  type PayloadValue,
+  type RecordBatch,
+  type VectorColumn,
+  type VectorRecord,
+  requireDenseFloat32,
+} from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
 import type { MilvusContext } from './milvus-client.js';
 import { describeRaw, describeSchema, ensureLoaded, idFilter, isLoaded } from './milvus-describe.js';
@@ -179,7 +189,10 @@ export function rowsToBatch(schema: CollectionSchema, rows: Row[]): RecordBatch 
   const n = rows.length;
   const ids: BigInt64Array | string[] = schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
   const vectors: Record<string, VectorColumn> = {};
-  for (const v of schema.vectors) vectors[v.name] = { dims: v.dims, data: new Float32Array(n * v.dims) };
+  for (const v of schema.vectors) {
+    const dims = requireDenseFloat32(v, 'the Milvus adapter', 'milvus');
+    vectors[v.name] = { dims, data: new Float32Array(n * dims) };
+  }
   const payloads: Payload[] = new Array<Payload>(n);
   const dynamicKeys = schema.payload.filter((p) => p.nativeType === DYNAMIC_KEY).map((p) => p.name);
   rows.forEach((r, i) => {

@@ -5,7 +5,15 @@
 import type { WriteOptions } from '../../src/adapter.js';
 import { chunksByBytes, forEachLimit } from '../../src/async.js';
 import { InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import type { CollectionSchema, Id, PayloadField, PayloadValue, RecordBatch, VectorField } from '../../src/model.js';
+import {
+  type CollectionSchema,
+  type Id,
+  type PayloadField,
+  type PayloadValue,
+  type RecordBatch,
+  type VectorField,
+  float32Column,
+} from '../../src/model.js';
 import { idAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import type { MilvusContext } from './milvus-client.js';
@@ -161,7 +169,8 @@ function toRow(batch: RecordBatch, i: number, rc: RowContext): [Record<string, u
   }
   let rowBytes = 64;
   // Null vectors never get here: validateBatchVectors refuses them (Milvus vectors are not nullable).
-  for (const [name, col] of Object.entries(batch.vectors)) {
+  for (const [name, given] of Object.entries(batch.vectors)) {
+    const col = float32Column(given, name, 'the Milvus adapter', 'milvus');
     row[name] = Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
     rowBytes += col.dims * 4;
   }

@@ -9,13 +9,14 @@ import { InvalidInputError, NotFoundError, UnsupportedOperationError, VectordrEr
 import { parseOptions } from '../../src/options.js';
 import { displayOnly } from '../../src/display.js';
 import { silentLogger } from '../../src/logger.js';
-import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorQuery, VectorRecord } from '../../src/model.js';
 import { PgvectorCapture } from './pgvector-capture.js';
 import { PgvectorContext } from './pgvector-context.js';
 import { describeTable, findTableOid, requiredColumnsOutside } from './pgvector-describe.js';
 import { type PgQueryable, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
-import { buildIndexes, preflightCreate } from './pgvector-indexes.js';
+import { buildIndexes } from './pgvector-indexes.js';
+import { checkVectorTypes, preflightCreate } from './pgvector-preflight.js';
 import { readMarker, writeMarker } from './pgvector-marker.js';
 import { deriveReplicationFactory } from './pgvector-replication.js';
 import { type PgvectorAdapterOptions, PgvectorAdapterOptionsSchema, PGVECTOR_RENAMED_OPTIONS } from './pgvector-options.js';
@@ -24,6 +25,7 @@ import { openScan, selectByIds } from './pgvector-scan.js';
 import { search } from './pgvector-search.js';
 import { checkCollectionName, checkNativeType, qualified, quoteIdent } from './pgvector-sql.js';
 import { defaultNativeType } from './pgvector-types.js';
+import { type PgVectorType, columnType, vectorKindsOf } from './pgvector-vectors.js';
 import { PgvectorWriter } from './pgvector-write.js';
 
 const PLUGIN = 'pgvector';
@@ -31,7 +33,9 @@ const ID_NATIVE_DEFAULT = { int64: 'bigint', string: 'text', uuid: 'uuid' } as c
 
 export class PgvectorAdapter implements api.VectorAdapter {
   readonly engine = 'pgvector' as const;
-  readonly capabilities: api.AdapterCapabilities;
+  private readonly declared: api.AdapterCapabilities;
+  /** The target's pgvector version, once a probe, preflight or endpoint description has read it. */
+  private pgvectorVersion: string | undefined;
   private readonly ctx: PgvectorContext;
   private readonly capture: PgvectorCapture;
   private readonly useCopy: boolean;
@@ -52,14 +56,27 @@ export class PgvectorAdapter implements api.VectorAdapter {
     this.writer = new PgvectorWriter(this.ctx, { useCopy: this.useCopy, writeBatchRows: o.writeBatchRows });
     this.endpointLabel = o.endpointLabel;
     this.capture = new PgvectorCapture(this.ctx, o.replicationClient ?? deriveReplicationFactory(o.pool ?? o.client), this.useCopy);
-    this.capabilities = api.defineCapabilities({
+    this.declared = api.defineCapabilities({
       idTypes: ['int64', 'string', 'uuid'],
       namedVectors: true,
       atomicMarker: true,
       maxDims: 16_000,
       // Logical decoding on a server; PGlite has none (per table, planCapture may say less).
       changeCapture: driver.kind === 'pg' ? 'native' : 'digest',
+      vectorKinds: vectorKindsOf(undefined),
     });
+  }
+
+  /**
+   * What this adapter stores. `vectorKinds` follows the target's pgvector version once it has been
+   * read (`probe`, `describeEndpoint`, or a restore's `preflightCreate`): halfvec, sparsevec and the
+   * bit operators came with 0.7.0, so an older pgvector stores dense float32 only. Before that every
+   * kind of 0.7+ is declared, and `preflightCreate` refuses a snapshot whose types the target lacks,
+   * naming the version needed, before anything is created.
+   */
+  get capabilities(): api.AdapterCapabilities {
+    if (this.pgvectorVersion === undefined) return this.declared;
+    return { ...this.declared, vectorKinds: vectorKindsOf(this.pgvectorVersion) };
   }
 
   checkCollectionName(name: string, use: 'read' | 'create'): void {
@@ -132,7 +149,8 @@ export class PgvectorAdapter implements api.VectorAdapter {
     const idType =
       schema.idNativeType !== undefined && isPgNative(schema.idNativeType) ? schema.idNativeType : ID_NATIVE_DEFAULT[schema.idType];
     const defs = [`${column(schema.idField, idType, true)} PRIMARY KEY`];
-    for (const v of schema.vectors) defs.push(column(v.name, `vector(${v.dims})`, !v.nullable));
+    const types = checkVectorTypes(schema, undefined);
+    for (const v of schema.vectors) defs.push(column(v.name, columnType(types.get(v.name) as PgVectorType, v.dims), !v.nullable));
     for (const p of schema.payload)
       defs.push(column(p.name, p.nativeType ? checkNativeType(p.nativeType) : defaultNativeType(p), !p.nullable));
     await this.ctx.transaction(`create ${schema.name}`, async (s) => {
@@ -144,12 +162,13 @@ export class PgvectorAdapter implements api.VectorAdapter {
   }
 
   /**
-   * Refuses, before anything is created or dropped, a vector index whose operator class this
-   * pgvector lacks (vector_l1_ops for HNSW came with pgvector 0.7): without the index the metric
-   * would be lost, and vectordr never drops a metric silently.
+   * Refuses, before anything is created or dropped, a vector field whose column type this pgvector
+   * lacks (halfvec, sparsevec and the bit operators came with 0.7.0; the error names the version) and
+   * a vector index whose operator class it lacks (vector_l1_ops for HNSW came with 0.7.0): without
+   * the index the metric would be lost, and vectordr never drops a metric silently.
    */
   preflightCreate(schema: CollectionSchema): Promise<void> {
-    return preflightCreate(this.ctx, schema);
+    return preflightCreate(this.ctx, schema, (version) => (this.pgvectorVersion = version));
   }
 
   buildIndexes(collection: string, schema: CollectionSchema, options: { signal?: AbortSignal } = {}): Promise<api.IndexBuildReport> {
@@ -304,8 +323,9 @@ export class PgvectorAdapter implements api.VectorAdapter {
     });
   }
 
-  search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
-    return search(this.ctx, collection, vector, k, options);
+  /** Nearest neighbours by the column's distance; a `Float32Array`, or a query of the column's kind (docs/adapters/pgvector.md, "Search"). */
+  search(collection: string, query: Float32Array | VectorQuery, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
+    return search(this.ctx, collection, query, k, options);
   }
 
   async probe(): Promise<api.ProbeResult> {
@@ -313,9 +333,11 @@ export class PgvectorAdapter implements api.VectorAdapter {
     try {
       const r = await this.ctx.driver.query(
         `SELECT pg_is_in_recovery()::text AS standby, COALESCE((EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000)::int8, 0)::text AS lag,
-                current_setting('server_version') AS version`,
+                current_setting('server_version') AS version,
+                (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'vector') AS ev`,
       );
       const row = r.rows[0] ?? {};
+      if (row.ev != null) this.pgvectorVersion = String(row.ev);
       const standby = row.standby === 'true';
       const result: api.ProbeResult = {
         reachable: true,
@@ -341,7 +363,10 @@ export class PgvectorAdapter implements api.VectorAdapter {
         this.endpointLabel ??
         (this.ctx.driver.kind === 'pglite' ? `pglite/${String(row.db)}` : `${String(row.host)}:${String(row.port)}/${String(row.db)}`);
       const out: { engineVersion: string; extensionVersion?: string; endpoint: string } = { engineVersion: String(row.v), endpoint };
-      if (row.ev != null) out.extensionVersion = String(row.ev);
+      if (row.ev != null) {
+        out.extensionVersion = String(row.ev);
+        this.pgvectorVersion = out.extensionVersion;
+      }
       return out;
     });
   }

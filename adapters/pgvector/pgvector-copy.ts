@@ -221,17 +221,52 @@ export class ByteSink {
     this.buf.writeInt32BE(this.pos - start - 4, start);
   }
 
-  /** A pgvector field: int32 length, int16 dims, int16 0, dims float4 big-endian. */
+  /** A vector field: int32 length, int16 dims, int16 0, dims float4 big-endian. */
   vector(data: Float32Array, offset: number, dims: number): void {
-    const n = dims * 4;
+    this.denseFloat(new Uint8Array(data.buffer, data.byteOffset + offset * 4, dims * 4), dims, 4);
+  }
+
+  /** A halfvec field: int32 length, int16 dims, int16 0, dims float16 big-endian (from float16 bit patterns). */
+  halfvec(data: Uint16Array, offset: number, dims: number): void {
+    this.denseFloat(new Uint8Array(data.buffer, data.byteOffset + offset * 2, dims * 2), dims, 2);
+  }
+
+  /** The elements copied as they are, then byte-swapped in place (faster than a swapped copy). */
+  private denseFloat(elements: Uint8Array, dims: number, width: 2 | 4): void {
+    const n = elements.length;
     this.ensure(8 + n);
     const b = this.buf;
     let p = b.writeInt32BE(4 + n, this.pos);
     p = b.writeInt16BE(dims, p);
     p = b.writeInt16BE(0, p);
-    b.set(new Uint8Array(data.buffer, data.byteOffset + offset * 4, n), p);
-    b.subarray(p, p + n).swap32();
+    b.set(elements, p);
+    if (width === 4) b.subarray(p, p + n).swap32();
+    else b.subarray(p, p + n).swap16();
     this.pos = p + n;
+  }
+
+  /** A bit field (varbit_send): int32 length, int32 bit count, the bytes, most significant bit first. */
+  bits(bytes: Uint8Array, bits: number): void {
+    this.ensure(8 + bytes.length);
+    let p = this.buf.writeInt32BE(4 + bytes.length, this.pos);
+    p = this.buf.writeInt32BE(bits, p);
+    this.buf.set(bytes, p);
+    this.pos = p + bytes.length;
+  }
+
+  /** A sparsevec field: int32 length, int32 dims, int32 nnz, int32 0, nnz int32 indices (0-based), nnz float4 values. */
+  sparsevec(indices: Uint32Array, values: Float32Array, dims: number): void {
+    const n = indices.length * 4;
+    this.ensure(16 + 2 * n);
+    const b = this.buf;
+    let p = b.writeInt32BE(12 + 2 * n, this.pos);
+    p = b.writeInt32BE(dims, p);
+    p = b.writeInt32BE(indices.length, p);
+    p = b.writeInt32BE(0, p);
+    b.set(new Uint8Array(indices.buffer, indices.byteOffset, n), p);
+    b.set(new Uint8Array(values.buffer, values.byteOffset, n), p + n);
+    b.subarray(p, p + 2 * n).swap32();
+    this.pos = p + 2 * n;
   }
 
   finish(): Buffer[] {

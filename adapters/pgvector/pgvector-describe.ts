@@ -2,31 +2,25 @@
 import { InvalidInputError, NotFoundError, UnsupportedOperationError } from '../../src/errors.js';
 import type { CollectionSchema, IdType, IndexSpec, Metric, PayloadField, VectorField } from '../../src/model.js';
 import type { PgQueryable } from './pgvector-driver.js';
+import { type IndexExpression, matchIndexExpression, parseIndexExpression } from './pgvector-expression-index.js';
 import { quoteIdent } from './pgvector-sql.js';
 import { type ColumnInfo, neutralType } from './pgvector-types.js';
+import { PG_VECTOR_TYPES, type PgVectorType, opclassMetric, pgVectorType } from './pgvector-vectors.js';
 
 export interface TableInfo {
   oid: string;
   schema: CollectionSchema;
   pk: ColumnInfo;
-  vectors: ColumnInfo[];
+  vectors: VectorColumnInfo[];
   payload: { col: ColumnInfo; field: PayloadField }[];
   comment: string | null;
 }
 
-const OPCLASS_METRIC: Record<string, Metric> = {
-  vector_l2_ops: 'l2',
-  vector_ip_ops: 'dot',
-  vector_cosine_ops: 'cosine',
-  vector_l1_ops: 'l1',
-};
-
-export const METRIC_OPCLASS: Partial<Record<Metric, string>> = {
-  l2: 'vector_l2_ops',
-  dot: 'vector_ip_ops',
-  cosine: 'vector_cosine_ops',
-  l1: 'vector_l1_ops',
-};
+/** A vector column: its pgvector type and dimensions (bits for bit, the declared dimension for sparsevec). */
+export interface VectorColumnInfo extends ColumnInfo {
+  type: PgVectorType;
+  dims: number;
+}
 
 const ID_TYPES: Record<string, IdType> = {
   int2: 'int64',
@@ -37,7 +31,6 @@ const ID_TYPES: Record<string, IdType> = {
   bpchar: 'string',
   uuid: 'uuid',
 };
-const UNSUPPORTED_VECTOR_TYPES = new Set(['halfvec', 'sparsevec', 'bit']);
 
 const s = (v: unknown): string => String(v);
 
@@ -74,8 +67,13 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
   const idx = await q.query(
     `SELECT ic.relname AS name, am.amname AS am, pg_get_indexdef(i.indexrelid) AS def,
             COALESCE(array_to_string(ic.reloptions, ','), '') AS options, i.indisprimary::text AS is_primary, i.indisunique::text AS is_unique,
-            i.indnatts::text AS natts, (i.indpred IS NOT NULL OR i.indexprs IS NOT NULL)::text AS complex,
-            (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0]) AS col,
+            i.indnatts::text AS natts, (i.indpred IS NOT NULL)::text AS partial, (i.indexprs IS NOT NULL)::text AS expr,
+            pg_get_indexdef(i.indexrelid, 1, false) AS first,
+            -- An expression index names the first column its expression reads (a manifest's index field is never empty).
+            COALESCE((SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0]),
+                     (SELECT a.attname FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = i.indexrelid AND d.refobjid = i.indrelid AND d.refobjsubid > 0
+                       ORDER BY d.refobjsubid LIMIT 1), ic.relname) AS col,
             (SELECT opc.opcname FROM pg_catalog.pg_opclass opc WHERE opc.oid = i.indclass[0]) AS opclass
        FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid JOIN pg_catalog.pg_am am ON am.oid = ic.relam
       WHERE i.indrelid = $1::oid ORDER BY ic.relname`,
@@ -108,28 +106,8 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
     generated: r.generated === 'true',
   }));
 
-  const indexes: IndexSpec[] = [];
-  const metricOf = new Map<string, Metric>();
-  for (const r of idx.rows) {
-    if (r.is_primary === 'true') continue;
-    const spec: IndexSpec = { name: s(r.name), kind: s(r.am), field: s(r.col ?? ''), params: {}, native: s(r.def) };
-    if (r.is_unique === 'true') spec.unique = true;
-    const metric = r.opclass ? OPCLASS_METRIC[s(r.opclass)] : undefined;
-    if (metric) {
-      spec.metric = metric;
-      if (!metricOf.has(spec.field)) metricOf.set(spec.field, metric);
-    }
-    for (const kv of s(r.options).split(',').filter(Boolean)) {
-      const [k, v] = kv.split('=');
-      if (k && v !== undefined) spec.params[k] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
-    }
-    if (r.complex === 'true' || r.natts !== '1') spec.params.unsupported = 'expression, partial or multi-column index';
-    indexes.push(spec);
-  }
-
   let pk: ColumnInfo | undefined;
-  const vectors: ColumnInfo[] = [];
-  const vectorFields: VectorField[] = [];
+  const vectors: VectorColumnInfo[] = [];
   const payload: TableInfo['payload'] = [];
   for (const c of columns) {
     if (c.name === pkName) {
@@ -137,36 +115,26 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
       continue;
     }
     if (c.generated) continue; // derived by the database; recreated only with the table's DDL
-    if (c.typname === 'vector') {
-      if (c.typmod <= 0) {
-        throw new UnsupportedOperationError(
-          `Column ${c.name} of ${schemaName}.${table} is vector without dimensions; declare it as ` +
-            `vector(n) (ALTER TABLE ... ALTER COLUMN ... TYPE vector(n)).`,
-          { plugin: 'pgvector' },
-        );
-      }
-      vectors.push(c);
-      vectorFields.push({
-        name: c.name,
-        dims: c.typmod,
-        metric: metricOf.get(c.name) ?? 'unspecified',
-        element: 'float32',
-        nullable: !c.notNull,
-        nativeType: c.formatted,
-      });
+    const type = pgVectorType(c.typname);
+    if (type === undefined) {
+      const nt = neutralType(c.typname);
+      const field: PayloadField = { name: c.name, type: nt.type, array: nt.array, nullable: !c.notNull, nativeType: c.formatted };
+      payload.push({ col: c, field });
       continue;
     }
-    if (UNSUPPORTED_VECTOR_TYPES.has(c.typname)) {
+    if (c.typmod <= 0 || c.typmod > PG_VECTOR_TYPES[type].maxDims) {
       throw new UnsupportedOperationError(
-        `Column ${c.name} of ${schemaName}.${table} has type ${c.formatted}, which vectordr does ` +
-          `not support yet; nothing was exported.`,
-        { plugin: 'pgvector', details: { column: c.name } },
+        `Column ${c.name} of ${schemaName}.${table} is ${c.formatted}: vectordr needs a ${type} column with declared ` +
+          `dimensions (1 to ${PG_VECTOR_TYPES[type].maxDims}); declare it as ${type}(n) (ALTER TABLE ... ALTER COLUMN ... ` +
+          `TYPE ${type}(n)). Nothing was exported.`,
+        { plugin: 'pgvector', details: { column: c.name, type: c.formatted } },
       );
     }
-    const nt = neutralType(c.typname);
-    const field: PayloadField = { name: c.name, type: nt.type, array: nt.array, nullable: !c.notNull, nativeType: c.formatted };
-    payload.push({ col: c, field });
+    vectors.push({ ...c, type, dims: c.typmod });
   }
+
+  const { indexes, metricOf } = readIndexes(idx.rows, new Map(vectors.map((v) => [v.name, v])));
+  const vectorFields: VectorField[] = vectors.map((v) => vectorField(v, metricOf.get(v.name) ?? 'unspecified'));
   if (!pk) throw new InvalidInputError('NO_PRIMARY_KEY', `Primary key column of ${schemaName}.${table} not found.`, { plugin: 'pgvector' });
   const idType = ID_TYPES[pk.typname];
   if (!idType) {
@@ -177,9 +145,13 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
     );
   }
   if (vectors.length === 0) {
-    throw new InvalidInputError('SCHEMA_MISMATCH', `Table ${schemaName}.${table} has no vector(n) column; it is not a vector collection.`, {
-      plugin: 'pgvector',
-    });
+    throw new InvalidInputError(
+      'SCHEMA_MISMATCH',
+      `Table ${schemaName}.${table} has no vector(n), halfvec(n), sparsevec(n) or bit(n) column; it is not a vector collection.`,
+      {
+        plugin: 'pgvector',
+      },
+    );
   }
   return {
     oid,
@@ -199,6 +171,60 @@ export async function describeTable(q: PgQueryable, schemaName: string, table: s
   };
 }
 
+/** The neutral field of a vector column; `kind` only for sparse (absent = dense, as 0.4.0 wrote it). */
+function vectorField(v: VectorColumnInfo, metric: Metric): VectorField {
+  const facts = PG_VECTOR_TYPES[v.type];
+  const base = { name: v.name, dims: v.dims, metric, element: facts.element, nullable: !v.notNull, nativeType: v.formatted };
+  return (facts.kind === 'sparse' ? { ...base, kind: 'sparse' } : base) as VectorField;
+}
+
+/**
+ * The index specs of a table's index rows (primary key excluded) and the metric of each vector
+ * column, from the operator class of its first plain index. The expression indexes pgvector
+ * documents are recorded structured (pgvector-expression-index.ts); any other expression, partial or
+ * multi-column index is recorded with `params.unsupported`. Plain indexes come first, then the
+ * expressions, then the unsupported: an engine that looks up "the index of field e" finds the plain one.
+ */
+function readIndexes(
+  rows: Record<string, unknown>[],
+  vectors: ReadonlyMap<string, VectorColumnInfo>,
+): { indexes: IndexSpec[]; metricOf: Map<string, Metric> } {
+  const plain: IndexSpec[] = [];
+  const expressions: IndexSpec[] = [];
+  const unsupported: IndexSpec[] = [];
+  const metricOf = new Map<string, Metric>();
+  for (const r of rows) {
+    if (r.is_primary === 'true') continue;
+    const spec: IndexSpec = { name: s(r.name), kind: s(r.am), field: s(r.col ?? ''), params: {}, native: s(r.def) };
+    if (r.is_unique === 'true') spec.unique = true;
+    for (const kv of s(r.options).split(',').filter(Boolean)) {
+      const [k, v] = kv.split('=');
+      if (k && v !== undefined) spec.params[k] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+    }
+    const opclass = r.opclass == null ? '' : s(r.opclass);
+    const simple = r.natts === '1' && r.partial !== 'true';
+    const parsed = simple && r.expr === 'true' && r.is_unique !== 'true' ? parseIndexExpression(s(r.first), opclass, vectors) : undefined;
+    if (parsed) {
+      const e: IndexExpression = parsed.expression;
+      spec.field = e.column;
+      spec.metric = parsed.metric;
+      Object.assign(spec.params, { expression: e.expression, dims: e.dims }, e.start === undefined ? {} : { start: e.start });
+      expressions.push(spec);
+      continue;
+    }
+    const om = opclassMetric(opclass);
+    if (om && vectors.get(spec.field)?.type === om.type) {
+      spec.metric = om.metric;
+      if (!metricOf.has(spec.field)) metricOf.set(spec.field, om.metric);
+    }
+    if (!simple || r.expr === 'true') {
+      spec.params.unsupported = 'expression, partial or multi-column index';
+      unsupported.push(spec);
+    } else plain.push(spec);
+  }
+  return { indexes: [...plain, ...expressions, ...unsupported], metricOf };
+}
+
 /** One single-column index as the catalog defines it, to tell whether a recorded index already exists. */
 export interface IndexDefinition {
   method: string;
@@ -209,27 +235,44 @@ export interface IndexDefinition {
   unique: boolean;
   /** reloptions, `k=v`, sorted. */
   options: string[];
+  /** An index on one of the expressions pgvector documents (`column` is the column inside it). */
+  expression?: IndexExpression;
 }
 
-/** The table's plain single-column indexes (no expression, no predicate), primary key excluded. */
+/**
+ * The table's single-column indexes without predicate, primary key excluded: on a column, or on one
+ * of the expressions pgvector documents (other expressions are left out).
+ */
 export async function indexDefinitions(q: PgQueryable, oid: string): Promise<IndexDefinition[]> {
   const r = await q.query(
     `SELECT am.amname AS method, a.attname AS col, opc.opcname AS opclass, opc.opcdefault::text AS opcdefault, i.indisunique::text AS is_unique,
-            COALESCE(array_to_string(ARRAY(SELECT o FROM unnest(ic.reloptions) o ORDER BY o), ','), '') AS options
+            COALESCE(array_to_string(ARRAY(SELECT o FROM unnest(ic.reloptions) o ORDER BY o), ','), '') AS options,
+            CASE WHEN i.indexprs IS NOT NULL THEN pg_get_indexdef(i.indexrelid, 1, false) END AS expr
        FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid JOIN pg_catalog.pg_am am ON am.oid = ic.relam
-       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+       LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
        JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[0]
-      WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND i.indnatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL`,
+      WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND i.indnatts = 1 AND i.indpred IS NULL`,
     [oid],
   );
-  return r.rows.map((row) => ({
-    method: s(row.method),
-    column: s(row.col),
-    opclass: s(row.opclass),
-    defaultOpclass: row.opcdefault === 'true',
-    unique: row.is_unique === 'true',
-    options: s(row.options).split(',').filter(Boolean),
-  }));
+  const out: IndexDefinition[] = [];
+  for (const row of r.rows) {
+    const matched = row.expr == null ? undefined : matchIndexExpression(s(row.expr));
+    if (row.expr != null && !matched) continue;
+    const d: IndexDefinition = {
+      method: s(row.method),
+      column: matched ? matched.column : s(row.col),
+      opclass: s(row.opclass),
+      defaultOpclass: row.opcdefault === 'true',
+      unique: row.is_unique === 'true',
+      options: s(row.options).split(',').filter(Boolean),
+    };
+    if (matched) {
+      const { castType: _cast, ...expression } = matched;
+      d.expression = expression;
+    }
+    out.push(d);
+  }
+  return out;
 }
 
 /**

@@ -1,14 +1,17 @@
 /**
  * Indexes: the vector index methods and parameters pgvector has (HNSW, IVFFlat), their operator
- * class per metric, payload indexes (btree, hash, gin, brin), and a resumed restore that finds an
- * index already built builds it not again.
+ * class per column type and metric, the expression indexes pgvector documents (from a fixed
+ * template), payload indexes (btree, hash, gin, brin), and a resumed restore that finds an index
+ * already built builds it not again.
  */
 import type { IndexBuildReport } from '../../src/adapter.js';
-import { NotFoundError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import type { CollectionSchema } from '../../src/model.js';
+import { NotFoundError, throwIfAborted } from '../../src/errors.js';
+import type { CollectionSchema, IndexSpec } from '../../src/model.js';
 import type { PgvectorContext } from './pgvector-context.js';
-import { type IndexDefinition, METRIC_OPCLASS, findTableOid, indexDefinitions } from './pgvector-describe.js';
-import { quoteIdent, quoteLiteral } from './pgvector-sql.js';
+import { type IndexDefinition, findTableOid, indexDefinitions } from './pgvector-describe.js';
+import { indexExpression, renderIndexExpression } from './pgvector-expression-index.js';
+import { quoteIdent } from './pgvector-sql.js';
+import { type PgVectorType, opclassFor, typeForField } from './pgvector-vectors.js';
 
 const PLUGIN = 'pgvector';
 /** Parameters each vector index method takes, with their valid ranges. */
@@ -16,36 +19,6 @@ const INDEX_PARAMS: Record<string, Record<string, [number, number]>> = {
   hnsw: { m: [2, 100], ef_construction: [4, 1000] },
   ivfflat: { lists: [1, 32768] },
 };
-
-/**
- * Refuses, before anything is created or dropped, a vector index whose operator class this
- * pgvector lacks (vector_l1_ops for HNSW came with pgvector 0.7): without the index the metric
- * would be lost, and vectordr never drops a metric silently.
- */
-export async function preflightCreate(ctx: PgvectorContext, schema: CollectionSchema): Promise<void> {
-  for (const ix of schema.indexes) {
-    const vector = schema.vectors.find((v) => v.name === ix.field);
-    const opclass = vector ? METRIC_OPCLASS[ix.metric ?? vector.metric] : undefined;
-    if (!vector || !Object.hasOwn(INDEX_PARAMS, ix.kind) || !opclass || ix.params.unsupported !== undefined) continue;
-    const r = await ctx.run('check operator class', () =>
-      ctx.driver.query(`SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'vector') AS ev,
-          EXISTS (SELECT 1 FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod WHERE c.opcname = ${quoteLiteral(opclass)} AND a.amname = ${quoteLiteral(ix.kind)}) AS ok`),
-    );
-    const row = r.rows[0] ?? {};
-    // No extension yet (create() installs it): nothing to check against.
-    if (row.ev == null || row.ok === true || row.ok === 't') continue;
-    throw new UnsupportedOperationError(
-      `pgvector ${String(row.ev)} has no ${opclass} for ${ix.kind} indexes, so ` +
-        `${JSON.stringify(ix.field)} could not be searched by ${ix.metric ?? vector.metric} ` +
-        `(pgvector added vector_l1_ops in 0.7.0). Upgrade pgvector, or restore into an engine that ` +
-        `has this metric. Nothing was created.`,
-      {
-        plugin: PLUGIN,
-        details: { field: ix.field, opclass, method: ix.kind, pgvector: String(row.ev) },
-      },
-    );
-  }
-}
 
 export async function buildIndexes(
   ctx: PgvectorContext,
@@ -71,44 +44,52 @@ export async function buildIndexes(
       continue;
     }
     const vector = schema.vectors.find((v) => v.name === ix.field);
+    const type = vector && typeForField(vector);
     let sql: string;
     let same: (d: IndexDefinition) => boolean;
-    if (vector) {
+    if (vector && type) {
       // An index kind is text from a manifest: `constructor` must not find Object.prototype's.
       const allowed = Object.hasOwn(INDEX_PARAMS, ix.kind) ? INDEX_PARAMS[ix.kind] : undefined;
       if (!allowed) {
         skip(`pgvector has no ${ix.kind} index`);
         continue;
       }
-      const opclass = METRIC_OPCLASS[ix.metric ?? vector.metric];
-      if (!opclass) {
-        skip(`pgvector has no operator class for metric ${ix.metric ?? vector.metric}`);
+      const metric = ix.metric ?? vector.metric;
+      const expression = indexExpression(ix);
+      let target: { sql: string; opclass: string } | { reason: string };
+      if (expression) {
+        const columns = new Map(schema.vectors.flatMap((v) => vectorColumn(v)));
+        target = renderIndexExpression(expression, metric, columns);
+      } else {
+        const opclass = opclassFor(type, metric);
+        target = opclass
+          ? { sql: `${quoteIdent(ix.field)} ${opclass}`, opclass }
+          : { reason: `pgvector has no operator class for metric ${metric} on ${type}` };
+      }
+      if ('reason' in target) {
+        skip(target.reason);
         continue;
       }
-      const withParams: string[] = [];
-      for (const [k, v] of Object.entries(ix.params)) {
-        const range = allowed[k];
-        if (!range || typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
-          report.skipped.push({
-            kind: ix.kind,
-            field: ix.field,
-            reason: `parameter ${k}=${String(v)} not applicable; default used`,
-            action: 'converted',
-          });
-          continue;
-        }
-        withParams.push(`${k} = ${v}`);
-      }
-      sql =
-        `CREATE INDEX ON ${ctx.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)} ` +
-        `${opclass})${withParams.length ? ` WITH (${withParams.join(', ')})` : ''}`;
+      const withParams = storageParams(ix, allowed, report);
+      sql = `CREATE INDEX ON ${ctx.table(collection)} USING ${ix.kind} (${target.sql})${withParams.length ? ` WITH (${withParams.join(', ')})` : ''}`;
       const options = withParams.map((w) => w.replace(' = ', '=')).sort();
+      const { opclass } = target;
       same = (d) =>
-        d.method === ix.kind && d.column === ix.field && d.opclass === opclass && !d.unique && d.options.join(',') === options.join(',');
+        d.method === ix.kind &&
+        d.column === ix.field &&
+        d.opclass === opclass &&
+        !d.unique &&
+        d.options.join(',') === options.join(',') &&
+        sameExpression(d.expression, expression);
     } else if (schema.payload.some((p) => p.name === ix.field) && ['btree', 'hash', 'gin', 'brin'].includes(ix.kind)) {
       sql = `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ON ${ctx.table(collection)} USING ${ix.kind} (${quoteIdent(ix.field)})`;
       same = (d) =>
-        d.method === ix.kind && d.column === ix.field && d.defaultOpclass && d.unique === (ix.unique === true) && d.options.length === 0;
+        d.method === ix.kind &&
+        d.column === ix.field &&
+        d.defaultOpclass &&
+        d.unique === (ix.unique === true) &&
+        d.options.length === 0 &&
+        d.expression === undefined;
     } else {
       skip(`no field ${ix.field} or index kind ${ix.kind} unsupported`);
       continue;
@@ -126,4 +107,35 @@ export async function buildIndexes(
     report.built.push({ kind: ix.kind, field: ix.field, ms });
   }
   return report;
+}
+
+/** The `WITH (…)` parameters of a recorded vector index that are valid here; the others are reported and left at their default. */
+function storageParams(ix: IndexSpec, allowed: Record<string, [number, number]>, report: IndexBuildReport): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(ix.params)) {
+    if (k === 'expression' || (indexExpression(ix) && (k === 'dims' || k === 'start'))) continue;
+    const range = allowed[k];
+    if (!range || typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
+      report.skipped.push({
+        kind: ix.kind,
+        field: ix.field,
+        reason: `parameter ${k}=${String(v)} not applicable; default used`,
+        action: 'converted',
+      });
+      continue;
+    }
+    out.push(`${k} = ${v}`);
+  }
+  return out;
+}
+
+/** A field's column type and dims, for checking an expression against it. */
+function vectorColumn(v: CollectionSchema['vectors'][number]): [string, { type: PgVectorType; dims: number }][] {
+  const type = typeForField(v);
+  return type && v.dims !== undefined ? [[v.name, { type, dims: v.dims }]] : [];
+}
+
+function sameExpression(a: IndexDefinition['expression'], b: ReturnType<typeof indexExpression>): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.expression === b.expression && a.column === b.column && a.dims === b.dims && a.start === b.start;
 }

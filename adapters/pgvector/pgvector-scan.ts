@@ -16,10 +16,10 @@ import { checkNativeType, quoteIdent, quoteLiteral } from './pgvector-sql.js';
 import { selectExpr } from './pgvector-types.js';
 import { payloadJsonWriter } from './pgvector-payload-json.js';
 
-/** The select list of a scan or fetch: id as text, vectors (as vector_send bytes, or as vectors for COPY), payload as canonical text. */
+/** The select list of a scan or fetch: id as text, vectors (as their type's send bytes, or as themselves for COPY), payload as canonical text. */
 export function selectList(info: TableInfo, vectorsAsBytea: boolean): string {
   const parts = [`${quoteIdent(info.pk.name)}::text`];
-  for (const v of info.vectors) parts.push(vectorsAsBytea ? `vector_send(${quoteIdent(v.name)})` : quoteIdent(v.name));
+  for (const v of info.vectors) parts.push(vectorsAsBytea ? `${v.type}_send(${quoteIdent(v.name)})` : quoteIdent(v.name));
   for (const p of info.payload) parts.push(selectExpr(p.col, p.field));
   // Positional aliases: row objects keep every column even when expressions share a name.
   return parts.map((e, i) => `${e} AS c${i}`).join(', ');

@@ -7,7 +7,7 @@
  */
 import type { WriteOptions } from '../../src/adapter.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
-import type { Payload, PayloadField, PayloadValue, RecordBatch, VectorColumn } from '../../src/model.js';
+import type { AnyVectorColumn, Payload, PayloadField, PayloadValue, RecordBatch } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import type { PgvectorContext } from './pgvector-context.js';
 import { ByteSink, binaryEncoder, copyHeader } from './pgvector-copy.js';
@@ -16,7 +16,9 @@ import { type TableInfo, describeTable, findTableOid } from './pgvector-describe
 import type { PgSession } from './pgvector-driver.js';
 import { setMarker } from './pgvector-marker.js';
 import { checkNativeType, quoteIdent } from './pgvector-sql.js';
-import { castExpr, isArrayLiteral, toText, vectorLiteral } from './pgvector-types.js';
+import { castExpr, isArrayLiteral, toText } from './pgvector-types.js';
+import { type BoundVectorColumn, bindVectorColumn } from './pgvector-vector-write.js';
+import { columnType } from './pgvector-vectors.js';
 
 const PLUGIN = 'pgvector';
 
@@ -54,8 +56,8 @@ export class PgvectorWriter {
         if (batch.length === 0) next = await this.nextChecked(it, info, options);
         else if (options.mode === 'insert' && this.copyable(s, info, fields, batch)) next = await this.copyRun(s, info, next, it, options);
         else {
-          if (this.copyable(s, info, fields, batch)) await this.writeCopy(s, info, fields, batch, options.mode);
-          else await this.writeInsert(s, info, fields, batch, options.mode);
+          if (this.copyable(s, info, fields, batch)) await this.writeCopy(s, info, next, options.mode);
+          else await this.writeInsert(s, info, next, options.mode);
           next = await this.nextChecked(it, info, options);
         }
       }
@@ -71,10 +73,13 @@ export class PgvectorWriter {
     const batch = r.value;
     validateBatchVectors(
       batch,
-      info.schema.vectors.filter((v) => v.name in batch.vectors),
+      info.schema.vectors.filter((v) => v.name in batch.vectors && info.vectors.some((c) => c.name === v.name && c.type === 'vector')),
       PLUGIN,
     );
-    return { batch, fields: this.writableFields(info, batch) };
+    const fields = this.writableFields(info, batch);
+    const table = this.ctx.display(info.schema.name);
+    const vectors = fields.vectors.map((v) => bindVectorColumn(v, batch.vectors[v.name] as AnyVectorColumn, batch, table));
+    return { batch, fields, vectors };
   }
 
   private copyable(s: PgSession, info: TableInfo, fields: WriteFields, batch: RecordBatch): boolean {
@@ -109,7 +114,7 @@ export class PgvectorWriter {
       copyHeader(sink);
       let cur: Checked | undefined = first;
       while (cur !== undefined) {
-        yield* encodeRows(sink, info, cur.fields, cur.batch);
+        yield* encodeRows(sink, info, cur);
         cur = await next();
         // A batch of other columns, or one that needs the INSERT path, ends this COPY; so does every
         // batch on PGlite, whose COPY is one in-memory blob (a group's would hold all its segments).
@@ -177,16 +182,11 @@ export class PgvectorWriter {
   }
 
   /** An upsert by COPY: into a temporary staging table, then INSERT ... ON CONFLICT. */
-  private async writeCopy(
-    s: PgSession,
-    info: TableInfo,
-    fields: WriteFields,
-    batch: RecordBatch,
-    mode: WriteOptions['mode'],
-  ): Promise<void> {
+  private async writeCopy(s: PgSession, info: TableInfo, checked: Checked, mode: WriteOptions['mode']): Promise<void> {
+    const { fields } = checked;
     const sink = new ByteSink();
     copyHeader(sink);
-    const chunks = [...encodeRows(sink, info, fields, batch)];
+    const chunks = [...encodeRows(sink, info, checked)];
     sink.int16(-1);
     chunks.push(...sink.finish());
     const columns = this.columnList(info, fields);
@@ -206,19 +206,15 @@ export class PgvectorWriter {
     await s.query(`DROP TABLE ${tmp}`);
   }
 
-  private async writeInsert(
-    s: PgSession,
-    info: TableInfo,
-    fields: WriteFields,
-    batch: RecordBatch,
-    mode: WriteOptions['mode'],
-  ): Promise<void> {
+  private async writeInsert(s: PgSession, info: TableInfo, checked: Checked, mode: WriteOptions['mode']): Promise<void> {
+    const { batch, fields, vectors } = checked;
     const all: { nativeType: string; field: Pick<PayloadField, 'type' | 'array'> }[] = [
-      { nativeType: info.pk.formatted, field: { type: 'string', array: false } },
-      ...fields.vectors.map((v) => ({ nativeType: v.formatted, field: { type: 'string' as const, array: false } })),
-      ...fields.payload.map((p) => ({ nativeType: p.col.formatted, field: p.field })),
+      { nativeType: checkNativeType(info.pk.formatted), field: { type: 'string', array: false } },
+      // Built from the column's type and dims: a sparsevec's dims can exceed what checkNativeType accepts.
+      ...fields.vectors.map((v) => ({ nativeType: columnType(v.type, v.dims), field: { type: 'string' as const, array: false } })),
+      ...fields.payload.map((p) => ({ nativeType: checkNativeType(p.col.formatted), field: p.field })),
     ];
-    const casts = all.map((c, k) => castExpr(`u.c${k}`, checkNativeType(c.nativeType), c.field));
+    const casts = all.map((c, k) => castExpr(`u.c${k}`, c.nativeType, c.field));
     const sql = `INSERT INTO ${this.ctx.table(info.schema.name)} (${this.columnList(info, fields)})
       SELECT ${casts.join(', ')} FROM unnest(${all.map((_, k) => `$${k + 1}::text[]`).join(', ')}) AS u(${all.map((_, k) => `c${k}`).join(', ')})${this.conflictClause(info, fields, mode)}`;
     for (let start = 0; start < batch.length; start += this.o.writeBatchRows) {
@@ -226,12 +222,7 @@ export class PgvectorWriter {
       const params: (string | null)[][] = all.map(() => []);
       for (let i = start; i < end; i++) {
         (params[0] as (string | null)[]).push(String(batch.ids[i]));
-        fields.vectors.forEach((v, k) => {
-          const col = batch.vectors[v.name] as VectorColumn;
-          (params[1 + k] as (string | null)[]).push(
-            col.valid && col.valid[i] === 0 ? null : vectorLiteral(col.data.subarray(i * col.dims, (i + 1) * col.dims)),
-          );
-        });
+        vectors.forEach((v, k) => (params[1 + k] as (string | null)[]).push(v.text(i)));
         const payload = batch.payloads[i] ?? {};
         fields.payload.forEach((p, k) => {
           (params[1 + fields.vectors.length + k] as (string | null)[]).push(toText(own(payload, p.field.name), p.col, p.field));
@@ -242,10 +233,11 @@ export class PgvectorWriter {
   }
 }
 
-/** A batch and the columns it fills, checked. */
+/** A batch and the columns it fills, checked; `vectors` in the order of `fields.vectors`. */
 interface Checked {
   batch: RecordBatch;
   fields: WriteFields;
+  vectors: BoundVectorColumn[];
 }
 
 async function* oneBatch(batch: RecordBatch): AsyncGenerator<RecordBatch> {
@@ -260,21 +252,17 @@ const ROWS_PER_STEP = 64;
  * vector is copied and byte-swapped in place (faster than one swapped copy of the column, measured:
  * bench/restore-encode-micro.ts); payload fields go through their column's FieldWriter.
  */
-function* encodeRows(sink: ByteSink, info: TableInfo, fields: WriteFields, batch: RecordBatch): Generator<Buffer> {
+function* encodeRows(sink: ByteSink, info: TableInfo, checked: Checked): Generator<Buffer> {
+  const { fields, batch, vectors } = checked;
   const nFields = 1 + fields.vectors.length + fields.payload.length;
   const idWrite = idWriter(info.pk);
   const writers = fields.payload.map((p) => payloadWriter(p.col, p.field) as FieldWriter);
   const names = fields.payload.map((p) => p.field.name);
-  const cols = fields.vectors.map((v) => batch.vectors[v.name] as VectorColumn);
   const { ids, payloads } = batch;
   for (let i = 0; i < batch.length; i++) {
     sink.int16(nFields);
     idWrite(sink, ids[i] as bigint | string);
-    for (let v = 0; v < cols.length; v++) {
-      const col = cols[v] as VectorColumn;
-      if (col.valid && col.valid[i] === 0) sink.int32(-1);
-      else sink.vector(col.data, i * col.dims, col.dims);
-    }
+    for (let v = 0; v < vectors.length; v++) (vectors[v] as BoundVectorColumn).copy(sink, i);
     const payload = payloads[i];
     for (let k = 0; k < writers.length; k++) {
       (writers[k] as FieldWriter)(sink, payload === undefined ? undefined : own(payload, names[k] as string));

@@ -7,7 +7,7 @@ import type { IndexBuildReport } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
 import { engineCall } from '../../src/engine-errors.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import type { CollectionSchema, VectorField } from '../../src/model.js';
+import { type CollectionSchema, type VectorField, requireDenseFloat32 } from '../../src/model.js';
 import type { QdrantContext } from './qdrant-client.js';
 import { collectionInfo } from './qdrant-describe.js';
 import { qdrantErrors } from './qdrant-errors.js';
@@ -40,7 +40,8 @@ export function planCollection(schema: CollectionSchema, metricForUnindexed: Qdr
   const unnamed = sameEngine && schema.vectors.length === 1 && schema.vectors[0]?.nativeType?.endsWith(':unnamed') === true;
   const vectors: Record<string, VectorParamsLike> = {};
   for (const v of schema.vectors) {
-    if (v.dims > MAX_DIMS) {
+    const dims = requireDenseFloat32(v, 'the Qdrant adapter', 'qdrant');
+    if (dims > MAX_DIMS) {
       throw new InvalidInputError(
         'DIMENSION_MISMATCH',
         `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Qdrant accepts at most ` + `${MAX_DIMS}. Nothing was created.`,
@@ -62,7 +63,7 @@ export function planCollection(schema: CollectionSchema, metricForUnindexed: Qdr
       );
     }
     const index = schema.indexes.find((i) => i.field === v.name && !i.kind.startsWith('payload:') && i.kind !== 'btree');
-    const planned = vectorParamsFor(v.dims, distanceToQdrant(metric, v.name), index, sameEngine);
+    const planned = vectorParamsFor(dims, distanceToQdrant(metric, v.name), index, sameEngine);
     if (planned.skipped) notes.push({ kind: index?.kind ?? 'hnsw', field: v.name, reason: planned.skipped, action: 'converted' });
     vectors[v.name] = planned.params;
   }

@@ -6,7 +6,7 @@
  */
 import { engineRead } from '../../src/engine-errors.js';
 import { EngineError } from '../../src/errors.js';
-import type { RecordBatch, VectorColumn } from '../../src/model.js';
+import { type RecordBatch, type VectorColumn, requireDims } from '../../src/model.js';
 import type { GrpcChannel } from './qdrant-grpc-client.js';
 import { type WirePointId, decodeScrollResponse, encodeScrollRequest } from './qdrant-grpc-wire.js';
 import type { ResolvedCollection } from './qdrant-describe.js';
@@ -31,7 +31,7 @@ export async function scrollPageGrpc(
   const names = r.vectors.map((v) => (r.unnamed ? '' : v.q));
   const request = encodeScrollRequest(r.name, offset, limit, r.unnamed ? null : names);
   const answer = await engineRead(qdrantErrors, 'scroll', r.name, () => channel.call('/qdrant.Points/Scroll', request, signal), { signal });
-  const page = decodeScrollResponse(answer, limit, { names, dims: r.vectors.map((v) => v.field.dims) }, r.name);
+  const page = decodeScrollResponse(answer, limit, { names, dims: r.vectors.map((v) => requireDims(v.field, 'qdrant')) }, r.name);
   for (let i = 1; i < page.ids.length; i++) {
     if (!pointIdLess(page.ids[i - 1], page.ids[i])) {
       throw new EngineError(
@@ -48,7 +48,8 @@ export async function scrollPageGrpc(
   r.vectors.forEach((v, k) => {
     const valid = page.valid[k];
     const data = page.columns[k] as Float32Array;
-    vectors[v.field.name] = valid ? { dims: v.field.dims, data, valid } : { dims: v.field.dims, data };
+    const dims = requireDims(v.field, 'qdrant');
+    vectors[v.field.name] = valid ? { dims, data, valid } : { dims, data };
   });
   return { batch: pointsBatch(r, page.ids, page.payloads, vectors), next };
 }

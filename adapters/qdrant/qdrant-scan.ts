@@ -5,7 +5,16 @@
 import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { engineRead } from '../../src/engine-errors.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
-import type { Checkpoint, Id, JsonValue, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import {
+  type Checkpoint,
+  type Id,
+  type JsonValue,
+  type Payload,
+  type RecordBatch,
+  type VectorColumn,
+  type VectorRecord,
+  requireDenseFloat32,
+} from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import { sliceBatch } from '../../src/format/rows.js';
 import type { PointId, PointLike, QdrantContext } from './qdrant-client.js';
@@ -169,7 +178,10 @@ export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): Recor
   const n = points.length;
   const vectors: Record<string, VectorColumn> = {};
   const valids: Record<string, Uint8Array> = {};
-  for (const v of r.vectors) vectors[v.field.name] = { dims: v.field.dims, data: new Float32Array(n * v.field.dims) };
+  for (const v of r.vectors) {
+    const dims = requireDenseFloat32(v.field, 'the Qdrant adapter', 'qdrant');
+    vectors[v.field.name] = { dims, data: new Float32Array(n * dims) };
+  }
   points.forEach((p, i) => {
     for (const v of r.vectors) {
       const raw = r.unnamed ? p.vector : (p.vector as Record<string, unknown> | null | undefined)?.[v.q];

@@ -7,7 +7,7 @@ import type { IndexBuildReport } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
-import type { CollectionSchema, JsonValue, Metric } from '../../src/model.js';
+import { type CollectionSchema, type JsonValue, type Metric, requireDenseFloat32 } from '../../src/model.js';
 import type { WeaviateConnection } from './weaviate-connection.js';
 import type { Resolved } from './weaviate-describe.js';
 import {
@@ -54,7 +54,8 @@ export function planClass(
   const className = classNameOf(schema.name);
   const notes: Notes = [];
   for (const v of schema.vectors) {
-    if (v.dims > MAX_DIMS) {
+    const dims = requireDenseFloat32(v, 'the Weaviate adapter', 'weaviate');
+    if (dims > MAX_DIMS) {
       throw new InvalidInputError(
         'DIMENSION_MISMATCH',
         `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; vectordr stores at most ${MAX_DIMS}. Nothing was created.`,
@@ -118,7 +119,11 @@ export function planClass(
         );
       } else if (module) vectorizer = native.vectorizer;
     }
-    meta.vectors[w] = { name: v.name, dims: v.dims, ...(v.nullable ? { nullable: true } : {}) };
+    meta.vectors[w] = {
+      name: v.name,
+      dims: requireDenseFloat32(v, 'the Weaviate adapter', 'weaviate'),
+      ...(v.nullable ? { nullable: true } : {}),
+    };
     if (native?.legacy && schema.vectors.length === 1 && v.name === LEGACY_VECTOR) {
       const [module = 'none'] = Object.keys(vectorizer);
       legacy = {

@@ -5,7 +5,15 @@
 import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
 import { idToUuid } from '../../src/id-mapping.js';
-import type { Checkpoint, Id, Payload, RecordBatch, VectorColumn, VectorRecord } from '../../src/model.js';
+import {
+  type Checkpoint,
+  type Id,
+  type Payload,
+  type RecordBatch,
+  type VectorColumn,
+  type VectorRecord,
+  requireDenseFloat32,
+} from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import type { WeaviateCollectionLike, WeaviateObjectLike } from './weaviate-client.js';
 import type { WeaviateConnection } from './weaviate-connection.js';
@@ -192,7 +200,10 @@ export function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBa
   const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
   const vectors: Record<string, VectorColumn> = {};
   const valids: Record<string, Uint8Array | undefined> = {};
-  for (const v of r.vectors) vectors[v.field.name] = { dims: v.field.dims, data: new Float32Array(n * v.field.dims) };
+  for (const v of r.vectors) {
+    const dims = requireDenseFloat32(v.field, 'the Weaviate adapter', 'weaviate');
+    vectors[v.field.name] = { dims, data: new Float32Array(n * dims) };
+  }
   const payloads: Payload[] = new Array<Payload>(n);
   objs.forEach((o, i) => {
     const id = idOf(r, o);

@@ -1,8 +1,8 @@
 /**
  * Record and collection digests.
  *
- * record digest  = SHA-256( idBytes || for each vector field (sorted by name): presence byte, float32 LE ||
- *                           u32be(len) || canonical payload JSON )
+ * record digest  = SHA-256( idBytes || for each vector field (sorted by name): 0x00 (null) or its tag byte
+ *                           and its bytes (dense float32: 0x01, float32 LE) || u32be(len) || canonical payload JSON )
  * bucket(id)     = u32be(SHA-256(idBytes)[0..4]) mod B
  * bucket sum     = Σ record digests in that bucket, as 256-bit big-endian integers, mod 2^256
  * collection     = SHA-256( "vectordr-collection-digest-v1" || u32be(B) || for each bucket: u64be(count) || sum )
@@ -11,7 +11,7 @@
  * mismatch is localised to buckets. See docs/format.md.
  */
 import { createHash, hash } from 'node:crypto';
-import type { Id, IdType } from '../model.js';
+import type { AnyVector, Id, IdType, VectorElement } from '../model.js';
 
 export const DEFAULT_BUCKETS = 256;
 const ID_TAG = { int64: 1, string: 2, uuid: 3 } as const;
@@ -59,15 +59,67 @@ export function float32LeBytes(v: Float32Array): Uint8Array {
   return out;
 }
 
-const PRESENT = Uint8Array.of(1);
+/** Little-endian bytes of typed-array elements (u16, u32 and float32 alike), without copying on little-endian hosts. */
+export function leBytes(v: Float32Array | Uint32Array | Uint16Array | Uint8Array | Int8Array): Uint8Array {
+  const view = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (LE || v.BYTES_PER_ELEMENT === 1) return view;
+  if (v instanceof Float32Array) return float32LeBytes(v);
+  const out = new Uint8Array(view.length);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < v.length; i++) {
+    if (v instanceof Uint32Array) dv.setUint32(i * 4, v[i] as number, true);
+    else dv.setUint16(i * 2, v[i] as number, true);
+  }
+  return out;
+}
+
+/**
+ * The tag byte before a present vector in the record digest (docs/format.md, "Vector kinds"): 0x01 is
+ * v1's presence byte, so dense float32 vectors keep their v1 digests; every other kind and element has
+ * its own, so two kinds never digest alike. 0x00 stays "no vector".
+ */
+export const VECTOR_TAG: Readonly<Record<VectorElement | 'sparse' | 'multi', number>> = Object.freeze({
+  float32: 0x01,
+  float16: 0x02,
+  bfloat16: 0x03,
+  uint8: 0x04,
+  int8: 0x05,
+  binary: 0x06,
+  sparse: 0x07,
+  multi: 0x08,
+});
+
 const ABSENT = Uint8Array.of(0);
 
+function u32be(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+/**
+ * The digest input of one present vector, tag first: dense vectors their elements little-endian; a
+ * sparse vector u32be(count), the indices (u32 LE), the values (float32 LE); a multi-vector
+ * u32be(count of vectors) and the floats of each vector in order.
+ */
+export function vectorDigestParts(v: AnyVector): Uint8Array[] {
+  if (v instanceof Float32Array) return [Uint8Array.of(VECTOR_TAG.float32), float32LeBytes(v)];
+  switch (v.kind) {
+    case 'dense':
+      return [Uint8Array.of(VECTOR_TAG[v.element]), leBytes(v.data)];
+    case 'sparse':
+      return [Uint8Array.of(VECTOR_TAG.sparse), u32be(v.indices.length), leBytes(v.indices), leBytes(v.values)];
+    case 'multi':
+      return [Uint8Array.of(VECTOR_TAG.multi), u32be(v.data.length / v.dims), float32LeBytes(v.data)];
+  }
+}
+
 /** Digest of one record. `vectors` sorted by field name; null for an absent (nullable) vector. */
-export function recordDigest(idB: Uint8Array, vectors: (Float32Array | null)[], canonicalPayloadJson: string): Buffer {
+export function recordDigest(idB: Uint8Array, vectors: (AnyVector | null)[], canonicalPayloadJson: string): Buffer {
   const h = createHash('sha256').update(idB);
   for (const v of vectors) {
     if (v === null) h.update(ABSENT);
-    else h.update(PRESENT).update(float32LeBytes(v));
+    else for (const part of vectorDigestParts(v)) h.update(part);
   }
   const p = Buffer.from(canonicalPayloadJson, 'utf8');
   const len = Buffer.allocUnsafe(4);

@@ -8,7 +8,7 @@ import { FormatVersionError, IntegrityError } from '../errors.js';
 import type { Payload } from '../model.js';
 import { JsonTooDeepError, MAX_DOCUMENT_DEPTH, parseBoundedJson } from './bounded-json.js';
 import { canonicalPayload } from './canonical-json.js';
-import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
+import { CheckpointSchema, type CollectionSchema, CollectionSchemaSchema, EngineNameSchema, isDenseFloat32 } from '../model.js';
 import { EncryptionConfigSchema } from './encryption.js';
 
 /** The version new configs and manifests are written in. */
@@ -20,7 +20,17 @@ export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
  * (`FORMAT_FEATURE`) before anything else of it is interpreted: later additions add a feature, not a
  * version.
  */
-export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>(['authenticated-head', 'incremental']);
+export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>(['authenticated-head', 'incremental', 'vector-kinds']);
+
+/** True when a schema has a vector field other than dense float32: its manifests carry feature `vector-kinds`. */
+export function needsVectorKinds(schema: Pick<CollectionSchema, 'vectors'>): boolean {
+  return schema.vectors.some((v) => !isDenseFloat32(v));
+}
+
+/** The features of a snapshot of `schema`, given those of its kind (`incremental`), sorted and unique. */
+export function snapshotFeatures(schema: Pick<CollectionSchema, 'vectors'>, base: readonly string[] = []): string[] {
+  return [...new Set([...base, ...(needsVectorKinds(schema) ? ['vector-kinds'] : [])])].sort();
+}
 
 const checksumString = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 const featuresList = z
@@ -222,6 +232,14 @@ export const ManifestSchema = z
     if (m.kind === 'full' && m.rows.deletes !== 0) issue('a full snapshot has no delete rows');
     if (m.features.includes('authenticated-head') !== (m.headCounter !== undefined))
       issue('"headCounter" is present exactly when the snapshot has feature "authenticated-head"');
+    const kinds = m.features.includes('vector-kinds');
+    if (kinds !== needsVectorKinds(m.schema)) {
+      issue(
+        kinds
+          ? 'feature "vector-kinds" on a snapshot of dense float32 vectors only'
+          : 'a vector field of another kind than dense float32 needs feature "vector-kinds"',
+      );
+    }
   });
 /** The source of a manifest in memory: every fact known, whether the manifest recorded it or the reader derived it. */
 export type ManifestSource = z.infer<typeof ManifestSchema>['source'] & { normalizesCosine: boolean };

@@ -1,9 +1,22 @@
 /** Row-level helpers shared by snapshot, restore and verify: digests per batch, slicing, concatenation. */
-import type { CollectionSchema, IdType, RecordBatch, RecordOp, VectorColumn } from '../model.js';
+import {
+  type AnyVectorColumn,
+  type CollectionSchema,
+  type IdType,
+  type MultiColumn,
+  type RecordBatch,
+  type RecordOp,
+  type SparseColumn,
+  type VectorColumn,
+  type VectorShape,
+  elementRowWidth,
+  isFloat32Column,
+} from '../model.js';
 import { canonicalPayload } from './canonical-json.js';
 import { hash } from 'node:crypto';
-import { type BucketDigest, bucketOf, float32LeBytes, idBytes } from './digest.js';
+import { type BucketDigest, VECTOR_TAG, bucketOf, float32LeBytes, idBytes, leBytes } from './digest.js';
 import { type PackedText, concatPacked, packText, slicePacked } from './packed-text.js';
+import { concatColumns, selectRows, sliceColumn } from './vector-columns.js';
 
 export interface DigestedRows {
   payloadJson: string[];
@@ -54,27 +67,34 @@ export function hashRecords(
   const n = batch.length;
   const digests = new Uint8Array(n * 32);
   const buckets = new Uint32Array(n);
-  const cols = vectorOrder.map((name) => batch.vectors[name] as VectorColumn);
+  const cols = vectorOrder.map((name) => batch.vectors[name] as AnyVectorColumn);
+  // Bytes per record that do not depend on the row: a tag byte per field, the dense vectors.
   let fixed = cols.length;
-  for (const col of cols) fixed += col.dims * 4;
+  const variable: (SparseColumn | MultiColumn)[] = [];
+  for (const col of cols) {
+    if (isFloat32Column(col)) fixed += col.dims * 4;
+    else if (col.kind === 'dense') fixed += elementRowWidth(col.element, col.dims) * col.data.BYTES_PER_ELEMENT;
+    else variable.push(col);
+  }
   for (let i = 0; i < n; i++) {
     const ib = idBytes(idType, batch.ids[i] as bigint | string);
     const payload = packed ? undefined : ((payloadJson as string[])[i] as string);
     const at = packed ? (packed.offsets[i] as number) : 0;
     const packedLen = packed ? (packed.offsets[i + 1] as number) - at : 0;
-    // The layout of recordDigest (digest.ts): id bytes, per vector a presence byte and its float32 LE bytes, u32be length, payload.
-    const most = ib.length + fixed + 4 + (payload === undefined ? packedLen : payload.length * 3);
+    // The layout of recordDigest (digest.ts): id bytes, per vector its tag byte and bytes (or 0x00), u32be length, payload.
+    let most = ib.length + fixed + 4 + (payload === undefined ? packedLen : payload.length * 3);
+    for (const col of variable) most += variableBytes(col, i);
     if (most > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(most, scratch.length * 2));
     scratch.set(ib, 0);
     let o = ib.length;
     for (const col of cols) {
       if (col.valid && col.valid[i] === 0) scratch[o++] = 0;
-      else {
+      else if (isFloat32Column(col)) {
         scratch[o++] = 1;
         const bytes = float32LeBytes(col.data.subarray(i * col.dims, (i + 1) * col.dims));
         scratch.set(bytes, o);
         o += bytes.length;
-      }
+      } else o = writeKindVector(col, i, o);
     }
     let len = packedLen;
     if (payload === undefined) scratch.set((packed as PackedText).bytes.subarray(at, at + len), o + 4);
@@ -88,17 +108,55 @@ export function hashRecords(
   return { digests, buckets };
 }
 
+/** Digest bytes of row i of a sparse or multi column after its tag: u32 count and the items. */
+function variableBytes(col: SparseColumn | MultiColumn, i: number): number {
+  const count = (col.offsets[i + 1] as number) - (col.offsets[i] as number);
+  return 4 + (col.kind === 'sparse' ? count * 8 : count * col.dims * 4);
+}
+
+/** Writes row i of a column of another kind than dense float32 into the scratch buffer at `o`: tag, then its bytes. */
+function writeKindVector(col: Exclude<AnyVectorColumn, VectorColumn>, i: number, o: number): number {
+  const put = (bytes: Uint8Array): void => {
+    scratch.set(bytes, o);
+    o += bytes.length;
+  };
+  switch (col.kind) {
+    case 'dense': {
+      const w = elementRowWidth(col.element, col.dims);
+      scratch[o++] = VECTOR_TAG[col.element];
+      put(leBytes(col.data.subarray(i * w, (i + 1) * w)));
+      return o;
+    }
+    case 'sparse': {
+      const from = col.offsets[i] as number;
+      const to = col.offsets[i + 1] as number;
+      scratch[o++] = VECTOR_TAG.sparse;
+      scratch.writeUInt32BE(to - from, o);
+      o += 4;
+      put(leBytes(col.indices.subarray(from, to)));
+      put(leBytes(col.values.subarray(from, to)));
+      return o;
+    }
+    case 'multi': {
+      const from = col.offsets[i] as number;
+      const to = col.offsets[i + 1] as number;
+      scratch[o++] = VECTOR_TAG.multi;
+      scratch.writeUInt32BE(to - from, o);
+      o += 4;
+      put(float32LeBytes(col.data.subarray(from * col.dims, to * col.dims)));
+      return o;
+    }
+  }
+}
+
 /** Adds rows' record digests to their buckets. */
 export function addDigests(acc: BucketDigest, digests: Uint8Array, buckets: Uint32Array): void {
   for (let i = 0; i < buckets.length; i++) acc.add(buckets[i] as number, digests.subarray(i * 32, i * 32 + 32));
 }
 
 export function sliceBatch(batch: RecordBatch, start: number, end: number): RecordBatch {
-  const vectors: Record<string, VectorColumn> = {};
-  for (const [name, col] of Object.entries(batch.vectors)) {
-    const data = col.data.subarray(start * col.dims, end * col.dims);
-    vectors[name] = col.valid ? { dims: col.dims, data, valid: col.valid.subarray(start, end) } : { dims: col.dims, data };
-  }
+  const vectors: Record<string, AnyVectorColumn> = {};
+  for (const [name, col] of Object.entries(batch.vectors)) vectors[name] = sliceColumn(col, start, end);
   const ops = batch.ops?.slice(start, end);
   return {
     length: end - start,
@@ -110,7 +168,7 @@ export function sliceBatch(batch: RecordBatch, start: number, end: number): Reco
   };
 }
 
-export function concatBatches(idType: IdType, vectorFields: { name: string; dims: number }[], batches: RecordBatch[]): RecordBatch {
+export function concatBatches(idType: IdType, vectorFields: readonly VectorShape[], batches: RecordBatch[]): RecordBatch {
   if (batches.length === 1) return batches[0] as RecordBatch;
   const n = batches.reduce((s, b) => s + b.length, 0);
   let ids: BigInt64Array | string[];
@@ -125,21 +183,14 @@ export function concatBatches(idType: IdType, vectorFields: { name: string; dims
   } else {
     ids = batches.flatMap((b) => b.ids as string[]);
   }
-  const vectors: Record<string, VectorColumn> = {};
+  const vectors: Record<string, AnyVectorColumn> = {};
+  const lengths = batches.map((b) => b.length);
   for (const f of vectorFields) {
-    const data = new Float32Array(n * f.dims);
-    let valid: Uint8Array | undefined;
-    let o = 0;
-    for (const b of batches) {
-      const col = b.vectors[f.name] as VectorColumn;
-      data.set(col.data, o * f.dims);
-      if (col.valid) {
-        valid ??= new Uint8Array(n).fill(1);
-        valid.set(col.valid, o);
-      }
-      o += b.length;
-    }
-    vectors[f.name] = valid ? { dims: f.dims, data, valid } : { dims: f.dims, data };
+    vectors[f.name] = concatColumns(
+      f,
+      batches.map((b) => b.vectors[f.name] as AnyVectorColumn),
+      lengths,
+    );
   }
   const anyOps = batches.some((b) => b.ops);
   const ops: RecordOp[] | undefined = anyOps ? batches.flatMap((b) => b.ops ?? new Array<RecordOp>(b.length).fill('upsert')) : undefined;
@@ -157,6 +208,18 @@ export function concatBatches(idType: IdType, vectorFields: { name: string; dims
   };
 }
 
+/** The given rows of a column; dense float32 keeps its fast copy. */
+function filterColumn(col: AnyVectorColumn, rows: readonly number[], kept: number): AnyVectorColumn {
+  if (!isFloat32Column(col)) return selectRows(col, rows);
+  const data = new Float32Array(kept * col.dims);
+  const valid = col.valid ? new Uint8Array(kept) : undefined;
+  rows.forEach((r, j) => {
+    data.set(col.data.subarray(r * col.dims, (r + 1) * col.dims), j * col.dims);
+    if (valid) valid[j] = col.valid?.[r] ?? 1;
+  });
+  return valid ? { dims: col.dims, data, valid } : { dims: col.dims, data };
+}
+
 /** The rows of `batch` where `keep[i]` is non-zero, in order (the batch itself when it keeps all). */
 export function filterBatch(batch: RecordBatch, keep: Uint8Array): RecordBatch {
   let kept = 0;
@@ -164,16 +227,8 @@ export function filterBatch(batch: RecordBatch, keep: Uint8Array): RecordBatch {
   if (kept === batch.length) return batch;
   const rows: number[] = [];
   for (let i = 0; i < batch.length; i++) if (keep[i]) rows.push(i);
-  const vectors: Record<string, VectorColumn> = {};
-  for (const [name, col] of Object.entries(batch.vectors)) {
-    const data = new Float32Array(kept * col.dims);
-    const valid = col.valid ? new Uint8Array(kept) : undefined;
-    rows.forEach((r, j) => {
-      data.set(col.data.subarray(r * col.dims, (r + 1) * col.dims), j * col.dims);
-      if (valid) valid[j] = col.valid?.[r] ?? 1;
-    });
-    vectors[name] = valid ? { dims: col.dims, data, valid } : { dims: col.dims, data };
-  }
+  const vectors: Record<string, AnyVectorColumn> = {};
+  for (const [name, col] of Object.entries(batch.vectors)) vectors[name] = filterColumn(col, rows, kept);
   const ids: BigInt64Array | string[] =
     batch.ids instanceof BigInt64Array
       ? BigInt64Array.from(rows, (r) => (batch.ids as BigInt64Array)[r] as bigint)

@@ -5,7 +5,7 @@
  * (segment-pool.ts); a worker receives it by structured clone (its payloads, one UTF-8 buffer, and an
  * owned batch's arrays by transfer) and sends the product back by transfer.
  */
-import type { RecordOp, VectorColumn, VectorField } from '../model.js';
+import type { AnyVectorColumn, RecordOp, VectorField } from '../model.js';
 import { validateBatchVectors } from '../validate.js';
 import { sha256Hex } from '../format/digest.js';
 import type { PackedText } from '../format/packed-text.js';
@@ -20,7 +20,7 @@ export interface SegmentJob {
   buckets: number;
   length: number;
   ids: BigInt64Array | string[];
-  vectors: Record<string, VectorColumn>;
+  vectors: Record<string, AnyVectorColumn>;
   /**
    * Canonical JSON per row, UTF-8: what is hashed and stored. Its buffer belongs to the job (it
    * moves to the worker, leaving it empty here).
@@ -29,7 +29,7 @@ export interface SegmentJob {
   ops: RecordOp[];
   vectorCompression: 'none' | 'zstd';
   /** Vectors are checked (dims, finite, nulls) before anything else; a failure is the job's InvalidInputError. */
-  check?: { fields: Pick<VectorField, 'name' | 'dims' | 'nullable'>[]; plugin: string };
+  check?: { fields: (Pick<VectorField, 'name' | 'kind' | 'dims' | 'nullable'> & { element?: VectorField['element'] })[]; plugin: string };
 }
 
 export interface SegmentProduct {

@@ -208,7 +208,14 @@ function transferList(job: SegmentJob, batch: boolean): ArrayBuffer[] {
   if (!batch) return [...out];
   if (job.ids instanceof BigInt64Array) add(job.ids);
   for (const col of Object.values(job.vectors)) {
-    add(col.data);
+    if (col.kind === 'sparse') {
+      add(col.offsets);
+      add(col.indices);
+      add(col.values);
+    } else {
+      add(col.data);
+      if (col.kind === 'multi') add(col.offsets);
+    }
     add(col.valid);
   }
   return [...out];

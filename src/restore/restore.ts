@@ -25,7 +25,8 @@ import {
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { filterBatch, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch, type RecordOp } from '../model.js';
+import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch, type RecordOp, VectorElementSchema } from '../model.js';
+import { planVectors } from './vector-plan.js';
 import { type FoldPlan, beforeFirstSnapshot, checkFoldDigest, keptRowsOf, planFold, resolveChain } from '../chain/chain.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
@@ -82,6 +83,15 @@ export const RestoreOptionsSchema = z.strictObject({
    * restore. Set false for read-only credentials (then do not prune while restoring). @default true
    */
   lock: z.boolean().default(true),
+  /**
+   * Vector fields to store as another element than the snapshot's (docs/format.md, "Vector kinds"):
+   * names a conversion the restore otherwise refuses, e.g. `{ embedding: 'float16' }` into an engine
+   * without float32, or a lossy narrowing. Exact widenings (float16, bfloat16, uint8, int8 → float32)
+   * need no option. Every conversion is listed in `notCarriedOver[]`. @default {}
+   */
+  convertVectors: z.record(z.string(), VectorElementSchema).optional(),
+  /** Vector fields to leave out, e.g. a sparse vector the target engine cannot store; listed in `notCarriedOver[]`. @default [] */
+  omitVectors: z.array(z.string().min(1)).optional(),
   ...operationOptions,
 });
 export type RestoreOptions = z.input<typeof RestoreOptionsSchema>;
@@ -210,7 +220,7 @@ export function checkTargetSupports(adapter: VectorAdapter, schema: CollectionSc
     });
   }
   for (const v of schema.vectors) {
-    if (v.dims > adapter.capabilities.maxDims) {
+    if (v.dims !== undefined && v.dims > adapter.capabilities.maxDims) {
       throw new InvalidInputError(
         'DIMENSION_MISMATCH',
         `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; ${adapter.engine} accepts at ` +
@@ -348,15 +358,18 @@ async function restoreManifest(
   // Native type declarations only mean something to the engine that wrote them.
   const sameEngine = manifest.source.engine === adapter.engine;
   const recorded = withMetricForUnindexed(manifest.schema, opts.metricForUnindexed);
+  // Each vector field against the kinds the target stores: as is, widened exactly, or as the caller named; else refused here.
+  const vectorPlan = planVectors({ ...recorded, name: target }, adapter.capabilities.vectorKinds, adapter.engine, opts);
+  const planned = vectorPlan.schema;
   const schema: CollectionSchema = sameEngine
-    ? { ...recorded, name: target }
+    ? { ...planned, name: target }
     : {
-        ...recorded,
+        ...planned,
         name: target,
         idNativeType: undefined,
         native: undefined,
-        payload: recorded.payload.map(({ nativeType: _n, ...p }) => p),
-        vectors: recorded.vectors.map(({ nativeType: _n, ...v }) => v),
+        payload: planned.payload.map(({ nativeType: _n, ...p }) => p),
+        vectors: planned.vectors.map(({ nativeType: _n, ...v }) => v),
       };
   adapter.checkCollectionName?.(target, 'create');
   checkTargetSupports(adapter, schema);
@@ -462,7 +475,7 @@ async function restoreManifest(
       }
       checkRecordDigests(m, decoded, ref.key, whole);
       // Vectors (dims, finite values) are validated by adapter.write before it sends anything.
-      return decoded.batch;
+      return vectorPlan.apply(decoded.batch);
     };
     const todo = flat.map((_, s) => s).filter((s) => skipRowsOf(s) < (flat[s] as FlatSegment).ref.rows);
     let uncertain = resumeFrom !== undefined && !adapter.capabilities.atomicMarker;
@@ -617,6 +630,7 @@ async function restoreManifest(
       timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
       indexes,
       notCarriedOver: [
+        ...vectorPlan.report(),
         ...skippedIndexes(indexes.skipped),
         ...notCarriedOver,
         ...(sameEngine ? [] : foreignSettings(manifest, adapter.engine)),

@@ -18,7 +18,7 @@ import { sleep } from '../async.js';
 import { ConflictError, InvalidInputError, IntegrityError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId, planKey, assertPlanId } from '../format/keys.js';
-import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, type SegmentRef, snapshotFeatures } from '../format/manifest.js';
 import { CollectionSchemaSchema } from '../model.js';
 import { parseOptions } from '../options.js';
 import type { RepositoryLock } from '../repository/locks.js';
@@ -226,7 +226,7 @@ export class SnapshotCoordinator {
     const endpoint = await this.adapter.describeEndpoint();
     const manifest: Manifest = {
       formatVersion: FORMAT_VERSION,
-      features: [],
+      features: snapshotFeatures(plan.schema),
       id: newSnapshotId(),
       kind: 'full',
       parent: null,

@@ -20,12 +20,22 @@ import { ChainLookup, checkFoldDigest, locationKey, mergeIndexBatches, resolveCh
 import { LinkWriter, type WrittenLink } from '../chain/link-writer.js';
 import { IntegrityError, InvalidInputError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest, idBytes, idFromBytes } from '../format/digest.js';
-import { FORMAT_VERSION, type Manifest } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, snapshotFeatures } from '../format/manifest.js';
 import { newSnapshotId } from '../format/keys.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
 import { canonicalPayload, parsePayload } from '../format/canonical-json.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import { batchFromRecords, recordAt, type CollectionSchema, type Id, type VectorRecord, type Checkpoint } from '../model.js';
+import {
+  batchFromRecords,
+  float32Vector,
+  recordAt,
+  requireDenseFloat32,
+  type AnyVector,
+  type CollectionSchema,
+  type Id,
+  type VectorRecord,
+  type Checkpoint,
+} from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { SnapshotStore } from '../repository/ports.js';
@@ -399,7 +409,7 @@ async function commitLink(
   const id = newSnapshotId();
   const manifest: Manifest = {
     formatVersion: FORMAT_VERSION,
-    features: ['incremental'],
+    features: snapshotFeatures(link.schema, ['incremental']),
     id,
     kind: 'incremental',
     parent: parent.id,
@@ -461,7 +471,10 @@ function encodeChange(schema: CollectionSchema, c: Change): Uint8Array {
     const vec = c.record.vectors[v.name];
     if (unchanged.has(v.name)) parts.push(Uint8Array.of(FIELD_UNCHANGED));
     else if (vec == null) parts.push(Uint8Array.of(FIELD_NULL));
-    else parts.push(Uint8Array.of(FIELD_PRESENT), new Uint8Array(vec.buffer, vec.byteOffset, vec.byteLength).slice());
+    else {
+      const f32 = float32Vector(vec, v.name, 'change capture');
+      parts.push(Uint8Array.of(FIELD_PRESENT), new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength).slice());
+    }
   }
   return Buffer.concat(parts);
 }
@@ -489,13 +502,14 @@ function decodeChange(schema: CollectionSchema, idB: Uint8Array, v: Uint8Array):
   const ul = b.readUInt32BE(o);
   const unchanged = new Set<string>(JSON.parse(b.subarray(o + 4, o + 4 + ul).toString('utf8')) as string[]);
   o += 4 + ul;
-  const vectors: Record<string, Float32Array | null> = {};
+  const vectors: Record<string, AnyVector | null> = {};
   for (const f of schema.vectors) {
     const tag = b[o++];
     if (tag === FIELD_PRESENT) {
-      const bytes = b.subarray(o, o + f.dims * 4);
+      const dims = requireDenseFloat32(f, 'change capture');
+      const bytes = b.subarray(o, o + dims * 4);
       vectors[f.name] = new Float32Array(Uint8Array.from(bytes).buffer);
-      o += f.dims * 4;
+      o += dims * 4;
     } else {
       vectors[f.name] = null;
       if (tag === FIELD_UNCHANGED) unchanged.add(f.name);

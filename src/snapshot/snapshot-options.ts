@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { Manifest } from '../format/manifest.js';
 import type { CollectionSchema } from '../model.js';
+import { fieldRowBytes } from '../format/vector-columns.js';
 import { operationOptions } from '../options.js';
 
 export const SnapshotOptionsSchema = z.strictObject({
@@ -80,6 +81,6 @@ export interface SnapshotResult {
 
 /** Rows per segment: fixed for a schema, so segment boundaries are reproducible. */
 export function segmentRowsFor(schema: CollectionSchema, segmentBytes: number): number {
-  const rowBytes = schema.vectors.reduce((s, v) => s + v.dims * 4, 0) + 256;
+  const rowBytes = schema.vectors.reduce((s, v) => s + fieldRowBytes(v), 0) + 256;
   return Math.max(1, Math.floor(segmentBytes / rowBytes));
 }

@@ -12,7 +12,7 @@ import { throwIfAborted } from '../errors.js';
 import { confirmBeforeCommit } from './commit.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
-import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, type SegmentRef, snapshotFeatures } from '../format/manifest.js';
 import { canonicalPayload } from '../format/canonical-json.js';
 import { concatPacked, packText } from '../format/packed-text.js';
 import { addDigests, concatBatches, digestVectorOrder, sliceBatch } from '../format/rows.js';
@@ -223,7 +223,7 @@ export async function snapshotUnderLock(
       : {};
     const manifest: Manifest = {
       formatVersion: FORMAT_VERSION,
-      features: deltaIndex ? ['incremental'] : [],
+      features: snapshotFeatures(schema, deltaIndex ? ['incremental'] : []),
       id,
       kind: 'full',
       parent: null,

@@ -21,8 +21,25 @@ import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
 import { throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
-import { digestBatch, digestVectorOrder, sliceBatch } from '../format/rows.js';
-import type { Id, JsonValue, RecordBatch, VectorColumn } from '../model.js';
+import { digestBatch, digestVectorOrder, filterBatch, sliceBatch } from '../format/rows.js';
+import { narrowFromFloat32 } from '../format/vector-elements.js';
+import {
+  type AnyVectorColumn,
+  type ElementColumn,
+  type Id,
+  type JsonValue,
+  type RecordBatch,
+  type VectorColumn,
+  type VectorElement,
+  type VectorField,
+  elementRowWidth,
+  float32Column,
+  float32Vector,
+  isDenseFloat32,
+  isFloat32Column,
+  kindOf,
+  newElementArray,
+} from '../model.js';
 import { ProgressReporter } from '../progress.js';
 import type { SnapshotReader } from '../repository/ports.js';
 import { checkCompatible } from '../schema-compat.js';
@@ -103,13 +120,54 @@ export interface ParityReport {
   payloadFloats: { mode: 'exact' | 'ulps'; toleranceUlps?: number; altered: number; maxUlps: number; ids: Id[] };
 }
 
+/**
+ * The live batch as the snapshot's element types (decision 3): a float16, bfloat16, uint8 or int8
+ * field the target holds widened to float32 is narrowed back, and digests as the source did, for the
+ * rows where that is exact. Rows where it is not (the value changed in the engine) keep their float32
+ * values, whose digest tag differs from the source's: they count as different, never as equal.
+ */
+function asSnapshotElements(batch: RecordBatch, fields: readonly VectorField[]): RecordBatch[] {
+  const widened = fields.filter((f) => {
+    const col = batch.vectors[f.name];
+    return !isDenseFloat32(f) && kindOf(f) === 'dense' && col !== undefined && isFloat32Column(col);
+  });
+  if (widened.length === 0) return [batch];
+  const exact = new Uint8Array(batch.length).fill(1);
+  const narrowed: Record<string, AnyVectorColumn> = { ...batch.vectors };
+  for (const f of widened) {
+    const col = batch.vectors[f.name] as VectorColumn;
+    const element = f.element as Exclude<VectorElement, 'float32'>;
+    const w = elementRowWidth(element, col.dims);
+    const data = newElementArray(element, batch.length * w) as ElementColumn['data'];
+    for (let i = 0; i < batch.length; i++) {
+      if (col.valid && col.valid[i] === 0) continue;
+      const back = narrowFromFloat32(element, col.data.subarray(i * col.dims, (i + 1) * col.dims));
+      if (!back.exact) exact[i] = 0;
+      (data as Uint8Array).set(back.data as Uint8Array, i * w);
+    }
+    narrowed[f.name] = { kind: 'dense', element, dims: col.dims, data, ...(col.valid ? { valid: col.valid } : {}) };
+  }
+  const all = exact.every((x) => x === 1);
+  const asSource = filterBatch({ ...batch, vectors: narrowed }, exact);
+  if (all) return [asSource];
+  return [
+    asSource,
+    filterBatch(
+      batch,
+      exact.map((x) => 1 - x),
+    ),
+  ];
+}
+
 /** A copy of the batch with the given vector fields zeroed (presence kept): they leave the digests. */
 function withoutVectors(batch: RecordBatch, fields: string[]): RecordBatch {
   if (fields.length === 0) return batch;
   const vectors = { ...batch.vectors };
   for (const f of fields) {
-    const col = vectors[f];
-    if (col) vectors[f] = { ...col, data: new Float32Array(col.data.length) };
+    const given = vectors[f];
+    if (!given) continue;
+    const col = float32Column(given, f, 'loose vector parity');
+    vectors[f] = { ...col, data: new Float32Array(col.data.length) };
   }
   return { ...batch, vectors };
 }
@@ -140,7 +198,8 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   const idType = manifest.schema.idType;
   progress.totalRows = recordsIn(manifest);
   progress.emit('start');
-  const cosineFields = manifest.schema.vectors.filter((v) => v.metric === 'cosine').map((v) => v.name);
+  // Normalised comparison is for dense float32 vectors: other kinds compare exactly.
+  const cosineFields = manifest.schema.vectors.filter((v) => v.metric === 'cosine' && isDenseFloat32(v)).map((v) => v.name);
   const normalized =
     cosineFields.length > 0 &&
     (opts.cosine === 'normalized' ||
@@ -161,8 +220,10 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
       for await (const batch of session.batches()) {
         throwIfAborted(signal);
         validateBatchVectors(batch, session.schema.vectors, adapter.engine);
-        const d = digestBatch(idType, order, withoutVectors(batch, looseFields), acc, payloadJson(batch));
-        onRows(batch.ids as ArrayLike<Id>, d.digests, d.buckets);
+        for (const part of asSnapshotElements(batch, manifest.schema.vectors)) {
+          const d = digestBatch(idType, order, withoutVectors(part, looseFields), acc, payloadJson(part));
+          onRows(part.ids as ArrayLike<Id>, d.digests, d.buckets);
+        }
         progress.rows += batch.length;
         progress.emit('scan');
       }
@@ -192,9 +253,10 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
           if (!rec) continue; // missing: the digests say so
           let bad = false;
           for (const f of looseFields) {
-            const col = part.vectors[f] as VectorColumn;
+            const col = float32Column(part.vectors[f] as VectorColumn, f, 'loose vector parity');
             const want = col.valid && col.valid[i] === 0 ? null : col.data.subarray(i * col.dims, (i + 1) * col.dims);
-            const have = rec.vectors[f] ?? null;
+            const got = rec.vectors[f] ?? null;
+            const have = got === null ? null : float32Vector(got, f, 'loose vector parity');
             if (want === null || have === null) {
               bad ||= want !== have;
               continue;

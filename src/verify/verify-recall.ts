@@ -9,9 +9,22 @@
 import { foldedSegments, recordsIn } from '../chain/chain.js';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
-import { InvalidInputError, throwIfAborted } from '../errors.js';
+import { InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../errors.js';
+import { EXACT_WIDENINGS, widenToFloat32 } from '../format/vector-elements.js';
 import { bucketOf, idBytes } from '../format/digest.js';
-import type { Id, Metric, VectorColumn } from '../model.js';
+import {
+  type AnyVector,
+  type AnyVectorColumn,
+  type Id,
+  type Metric,
+  type VectorField,
+  type VectorQuery,
+  describeKind,
+  isDenseFloat32,
+  isFloat32Column,
+  vectorAt,
+} from '../model.js';
+import { kindDistance, queryOf } from './similarity.js';
 import { ProgressReporter } from '../progress.js';
 import type { SnapshotReader } from '../repository/ports.js';
 import { operationOptions, parseOptions } from '../options.js';
@@ -141,6 +154,28 @@ class TopK {
   }
 }
 
+/**
+ * How a query of `field` is sent to the adapter: as its own kind when the adapter stores it, widened
+ * to float32 when the restore widened it (float16 → float32), else refused before any search.
+ */
+function searchFormFor(field: VectorField, adapter: VectorAdapter): (v: AnyVector) => Float32Array | VectorQuery {
+  const caps = adapter.capabilities.vectorKinds;
+  const kind = field.kind ?? 'dense';
+  const stored =
+    kind === 'sparse' ? caps.sparse : kind === 'multi' ? caps.multi.includes(field.element) : caps.dense.includes(field.element);
+  if (stored) return queryOf;
+  if (kind === 'dense' && EXACT_WIDENINGS.has(field.element) && caps.dense.includes('float32')) {
+    return (v) => (v instanceof Float32Array || v.kind !== 'dense' ? queryOf(v) : widenToFloat32(v.element, v.data, field.dims ?? 0));
+  }
+  throw new UnsupportedOperationError(
+    `${adapter.engine} does not store ${describeKind(field)} vectors, so it cannot search ${JSON.stringify(field.name)}.`,
+    {
+      plugin: adapter.engine,
+      details: { field: field.name },
+    },
+  );
+}
+
 export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter, options: RecallOptions): Promise<RecallReport> {
   const opts = parseOptions(RecallOptionsSchema, options, 'recall');
   const { signal } = opts;
@@ -150,7 +185,10 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
   adapter.checkCollectionName?.(live, 'read');
   const field = opts.vector ? manifest.schema.vectors.find((v) => v.name === opts.vector) : manifest.schema.vectors[0];
   if (!field) throw new InvalidInputError('INVALID_OPTIONS', `Snapshot ${manifest.id} has no vector ${JSON.stringify(opts.vector)}.`);
-  const dist = distanceFn(field.metric);
+  // Dense float32 keeps its fast path; every other kind is compared by its own similarity (similarity.ts).
+  const general = !isDenseFloat32(field);
+  const kindDist = general ? kindDistance(field) : undefined;
+  const dist = general ? undefined : distanceFn(field.metric);
   const idType = manifest.schema.idType;
   const total = recordsIn(manifest);
   progress.totalRows = total;
@@ -187,20 +225,22 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
   // bucket in a large space falls under the sampling rate, capped at `queries`.
   const space = 1 << 20;
   const threshold = Math.min(space, Math.ceil((space * Math.min(opts.queries * 2, total)) / Math.max(total, 1)));
-  const queries: { id: Id; v: Float32Array; norm: number; top: TopK }[] = [];
+  const queries: { id: Id; v: Float32Array; any: AnyVector; norm: number; top: TopK }[] = [];
+  const searchForm = searchFormFor(field, adapter);
   const t0 = performance.now();
   for await (const { rows } of foldedSegments(repo, manifest, signal)) {
     if (queries.length >= opts.queries) break;
     const { batch } = rows;
-    const col = batch.vectors[field.name] as VectorColumn;
+    const col = batch.vectors[field.name] as AnyVectorColumn;
     for (let i = 0; i < batch.length && queries.length < opts.queries; i++) {
       if (col.valid && col.valid[i] === 0) continue;
       const id = batch.ids[i] as Id;
       if (bucketOf(idBytes(idType, id), space) >= threshold) continue;
-      const v = col.data.slice(i * col.dims, (i + 1) * col.dims);
+      const any = vectorAt(col, i) as AnyVector;
+      const v = any instanceof Float32Array ? any : new Float32Array(0);
       let norm = 0;
       for (const x of v) norm += x * x;
-      queries.push({ id, v, norm, top: new TopK(2 * opts.k) });
+      queries.push({ id, v, any, norm, top: new TopK(2 * opts.k) });
     }
   }
   if (queries.length === 0)
@@ -209,11 +249,15 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
   // Pass 2: exact neighbours of every query over the whole snapshot.
   for await (const { rows } of foldedSegments(repo, manifest, signal)) {
     const { batch } = rows;
-    const col = batch.vectors[field.name] as VectorColumn;
+    const col = batch.vectors[field.name] as AnyVectorColumn;
     for (let i = 0; i < batch.length; i++) {
       if (col.valid && col.valid[i] === 0) continue;
       const id = batch.ids[i] as Id;
-      for (const q of queries) q.top.offer(id, dist(q.v, col.data, i * col.dims, col.dims, q.norm));
+      if (dist && isFloat32Column(col)) for (const q of queries) q.top.offer(id, dist(q.v, col.data, i * col.dims, col.dims, q.norm));
+      else if (kindDist) {
+        const v = vectorAt(col, i) as AnyVector;
+        for (const q of queries) q.top.offer(id, kindDist(q.any, v));
+      }
     }
     progress.rows += batch.length;
     progress.emit('scan');
@@ -230,7 +274,7 @@ export async function verifyRecall(repo: SnapshotReader, adapter: VectorAdapter,
   for (const q of queries) {
     throwIfAborted(signal);
     const hits = (
-      await adapter.search(live, q.v, opts.k, { vector: field.name, exact: opts.exact, effort: effort.requested, signal })
+      await adapter.search(live, searchForm(q.any), opts.k, { vector: field.name, exact: opts.exact, effort: effort.requested, signal })
     ).slice(0, opts.k);
     const want = new Set(q.top.ids.slice(0, opts.k).map(String));
     const k = Math.min(opts.k, want.size);

@@ -59,7 +59,8 @@ export async function dump(adapter: VectorAdapter, collection: string): Promise<
 
 function recordText(r: VectorRecord): string {
   const vectors = Object.entries(r.vectors).map(
-    ([k, v]) => `${k}=${v ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : 'null'}`,
+    ([k, v]) =>
+      `${k}=${v ? Buffer.from((v as Float32Array).buffer, (v as Float32Array).byteOffset, (v as Float32Array).byteLength).toString('hex') : 'null'}`,
   );
   return `${String(r.id).padStart(20, '0')} ${vectors.join(',')} ${canonicalPayload(r.payload)}`;
 }

@@ -12,7 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { zstdDecompress } from '../../src/format/parquet/zstd.js';
 import { encodeSegment, type SegmentLayout, type SegmentRows } from '../../src/format/segment-codec.js';
 import { engineAvailable } from '../helpers/engines.js';
-import { makeSegment, type SegmentShape } from '../helpers/segment-gen.js';
+import { makeKindsSegment, makeSegment, type SegmentShape } from '../helpers/segment-gen.js';
+import { type AnyVectorColumn, type VectorColumn, vectorAt } from '../../src/model.js';
+import { leBytes } from '../../src/format/digest.js';
 
 const SHAPES: (SegmentShape & { zstdVectors?: boolean })[] = [
   { idType: 'int64', dims: [768, 1], rows: 60, nullVectors: true, prev: true, seed: 21 },
@@ -47,8 +49,8 @@ function expected(layout: SegmentLayout, rows: SegmentRows): Record<string, unkn
     };
     if (rows.prev) r.prev_digest = rows.prev.valid[i] ? hex(rows.prev.digests.subarray(i * 32, i * 32 + 32)) : null;
     for (const v of layout.vectors) {
-      const col = batch.vectors[v.name]!;
-      r[`vec_${v.name}`] = col.valid && !col.valid[i] ? null : Array.from(col.data.subarray(i * v.dims, (i + 1) * v.dims));
+      const col = batch.vectors[v.name] as VectorColumn;
+      r[`vec_${v.name}`] = col.valid && !col.valid[i] ? null : Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
     }
     return r;
   });
@@ -137,6 +139,110 @@ describe.skipIf(!engineAvailable('pyreaders', PYTHON !== undefined))('foreign re
         expect(r.pyarrow.types[`vec_${v.name}`]).toBe(`fixed_size_list<item: float not null>[${v.dims}]`);
         expect(r.duckdb.types[`vec_${v.name}`]).toBe('FLOAT[]');
       }
+    });
+  });
+});
+
+/** A segment of every vector kind, with real record digests (docs/format.md, "Vector kinds"). */
+const kinds = (() => {
+  const seg = makeKindsSegment(31, 40);
+  const file = join(dir, 'segment-kinds.parquet');
+  writeFileSync(file, encodeSegment(seg.layout, seg.rows));
+  return { ...seg, file };
+})();
+
+/** The kinds segment's rows as plain JSON: element bytes as hex, sparse as {indices, values}, multi as lists of vectors. */
+function expectedKinds(): Record<string, unknown>[] {
+  const { batch } = kinds.rows;
+  return Array.from({ length: batch.length }, (_, i) => {
+    const r: Record<string, unknown> = { id: String(batch.ids[i]), digest: hex(kinds.rows.digests.subarray(i * 32, i * 32 + 32)) };
+    for (const f of kinds.schema.vectors) {
+      const v = vectorAt(batch.vectors[f.name] as AnyVectorColumn, i);
+      if (v === null) r[`vec_${f.name}`] = null;
+      else if (v instanceof Float32Array) r[`vec_${f.name}`] = Array.from(v);
+      else if (v.kind === 'dense') r[`vec_${f.name}`] = hex(leBytes(v.data));
+      else if (v.kind === 'sparse') r[`vec_${f.name}`] = { indices: Array.from(v.indices), values: Array.from(v.values) };
+      else
+        r[`vec_${f.name}`] = Array.from({ length: v.data.length / v.dims }, (_, k) =>
+          Array.from(v.data.subarray(k * v.dims, (k + 1) * v.dims)),
+        );
+    }
+    return r;
+  });
+}
+
+/**
+ * pyarrow and DuckDB read the kinds segment; the record digests are recomputed from pyarrow's values
+ * by the byte layout of docs/format.md alone (the reference implementation's `vector_bytes`).
+ */
+const KINDS_PY = String.raw`
+import hashlib, json, struct, sys
+import duckdb, pyarrow.parquet as pq
+path, fields = sys.argv[1], json.loads(sys.argv[2])
+TAG = {"float32": 1, "float16": 2, "bfloat16": 3, "uint8": 4, "int8": 5, "binary": 6, "sparse": 7, "multi": 8}
+def vector_bytes(f, v):
+    kind = f.get("kind", "dense")
+    if v is None:
+        return b"\x00"
+    if kind == "sparse":
+        n = len(v["indices"])
+        return bytes([TAG["sparse"]]) + struct.pack(">I", n) + struct.pack(f"<{n}I", *v["indices"]) + struct.pack(f"<{n}f", *v["values"])
+    if kind == "multi":
+        flat = [x for vec in v for x in vec]
+        return bytes([TAG["multi"]]) + struct.pack(">I", len(v)) + struct.pack(f"<{len(flat)}f", *flat)
+    if f["element"] == "float32":
+        return b"\x01" + struct.pack(f"<{len(v)}f", *v)
+    return bytes([TAG[f["element"]]]) + v   # fixed_size_binary: the elements' little-endian bytes
+t = pq.read_table(path)
+types = {fl.name: str(fl.type) for fl in t.schema}
+rows = t.to_pylist()
+bad = []
+for r in rows:
+    h = hashlib.sha256(b"\x01" + struct.pack(">q", r["id"]))
+    for f in sorted(fields, key=lambda f: f["name"]):
+        h.update(vector_bytes(f, r["vec_" + f["name"]]))
+    p = r["payload"].encode("utf-8")
+    h.update(struct.pack(">I", len(p)) + p)
+    if h.digest() != r["digest"]:
+        bad.append(r["id"])
+con = duckdb.connect()
+rel = con.sql(f"SELECT * FROM read_parquet('{path}')")
+ddb_types = dict(zip(rel.columns, [str(x) for x in rel.types]))
+ddb_rows = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+def plain(r):
+    return {k: (v.hex() if isinstance(v, (bytes, bytearray)) else str(v) if isinstance(v, int) else v)
+            for k, v in r.items() if k not in ("op", "payload")}
+print(json.dumps({"digestMismatches": bad, "pyarrow": {"types": types, "rows": [plain(r) for r in rows]},
+                  "duckdb": {"types": ddb_types, "rows": [plain(r) for r in ddb_rows]}}))
+`;
+
+describe.skipIf(!engineAvailable('pyreaders', PYTHON !== undefined))('foreign readers: every vector kind', () => {
+  it('pyarrow and DuckDB read every kind with the same values; the digests recompute from docs/format.md alone', () => {
+    const out = JSON.parse(
+      execFileSync(PYTHON as string, ['-c', KINDS_PY, kinds.file, JSON.stringify(kinds.schema.vectors)], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      }),
+    ) as {
+      digestMismatches: unknown[];
+      pyarrow: { types: Record<string, string>; rows: unknown[] };
+      duckdb: { types: Record<string, string>; rows: unknown[] };
+    };
+    expect(out.digestMismatches).toEqual([]);
+    const want = expectedKinds();
+    expect(out.pyarrow.rows).toEqual(want);
+    expect(out.duckdb.rows).toEqual(want);
+    expect(out.pyarrow.types).toMatchObject({
+      vec_dense: 'fixed_size_list<item: float not null>[4]',
+      vec_half: 'fixed_size_binary[10]',
+      vec_bits: 'fixed_size_binary[2]',
+      vec_sparse: 'struct<indices: list<item: uint32 not null> not null, values: list<item: float not null> not null>',
+      vec_multi: 'list<item: fixed_size_list<item: float not null>[3] not null>',
+    });
+    expect(out.duckdb.types).toMatchObject({
+      vec_half: 'BLOB',
+      vec_bits: 'BLOB',
+      vec_sparse: 'STRUCT(indices UINTEGER[], "values" FLOAT[])',
     });
   });
 });

@@ -4,8 +4,18 @@
  */
 import fc from 'fast-check';
 import { canonicalPayload, parsePayload } from '../../src/format/canonical-json.js';
-import type { SegmentLayout, SegmentRows } from '../../src/format/segment-codec.js';
-import type { Payload, RecordOp, VectorColumn } from '../../src/model.js';
+import { digestVectorOrder, hashRecords } from '../../src/format/rows.js';
+import { type SegmentLayout, type SegmentRows, segmentLayout } from '../../src/format/segment-codec.js';
+import {
+  type AnyVector,
+  type CollectionSchema,
+  type Payload,
+  type RecordOp,
+  type VectorColumn,
+  type VectorField,
+  type VectorRecord,
+  batchFromRecords,
+} from '../../src/model.js';
 
 export interface GeneratedSegment {
   layout: SegmentLayout;
@@ -103,3 +113,84 @@ export const shapeArbitrary: fc.Arbitrary<SegmentShape> = fc.record({
   prev: fc.boolean(),
   seed: fc.integer(),
 });
+
+/** The fields of {@link makeKindsSegment}: one of every kind and element (docs/format.md, "Vector kinds"). */
+export const KIND_FIELDS: readonly VectorField[] = [
+  { name: 'dense', dims: 4, metric: 'cosine', element: 'float32', nullable: true },
+  { name: 'half', dims: 5, metric: 'l2', element: 'float16', nullable: true },
+  { name: 'brain', dims: 3, metric: 'dot', element: 'bfloat16', nullable: true },
+  { name: 'bytes', dims: 6, metric: 'l2', element: 'uint8', nullable: true },
+  { name: 'signed', dims: 4, metric: 'dot', element: 'int8', nullable: true },
+  { name: 'bits', dims: 10, metric: 'hamming', element: 'binary', nullable: true },
+  { name: 'sparse', kind: 'sparse', dims: 1000, metric: 'dot', element: 'float32', nullable: true },
+  { name: 'multi', kind: 'multi', dims: 3, metric: 'cosine', element: 'float32', nullable: true },
+];
+
+/** A 16-bit float pattern made finite: an all-ones exponent (`mask`) loses its top bit. */
+const finite = (bits: number, mask: number): number => ((bits & mask) === mask ? bits & ~0x4000 : bits);
+
+/** One vector of `field` (finite, canonical: sparse indices ascending, binary padding zero). */
+export function randomVector(field: VectorField, r: () => number): AnyVector {
+  const dims = field.dims ?? 1 << 20;
+  const float = (): number => Math.fround((r() - 0.5) * 10 ** Math.floor(r() * 6 - 3));
+  if (field.kind === 'sparse') {
+    const set = new Set<number>();
+    const count = Math.floor(r() * 6);
+    while (set.size < count) set.add(Math.floor(r() * dims));
+    const indices = Uint32Array.from([...set].sort((a, b) => a - b));
+    return { kind: 'sparse', indices, values: Float32Array.from(indices, float) };
+  }
+  if (field.kind === 'multi') {
+    const count = Math.floor(r() * 4);
+    return { kind: 'multi', dims, data: Float32Array.from({ length: count * dims }, float) };
+  }
+  switch (field.element) {
+    case 'float32':
+      return Float32Array.from({ length: dims }, float);
+    case 'float16':
+      // Any pattern but the exponent 31 (Infinity, NaN).
+      return {
+        kind: 'dense',
+        element: 'float16',
+        data: Uint16Array.from({ length: dims }, () => finite(Math.floor(r() * 0x10000), 0x7c00)),
+      };
+    case 'bfloat16':
+      return {
+        kind: 'dense',
+        element: 'bfloat16',
+        data: Uint16Array.from({ length: dims }, () => finite(Math.floor(r() * 0x10000), 0x7f80)),
+      };
+    case 'uint8':
+      return { kind: 'dense', element: 'uint8', data: Uint8Array.from({ length: dims }, () => Math.floor(r() * 256)) };
+    case 'int8':
+      return { kind: 'dense', element: 'int8', data: Int8Array.from({ length: dims }, () => Math.floor(r() * 256) - 128) };
+    case 'binary': {
+      const data = Uint8Array.from({ length: Math.ceil(dims / 8) }, () => Math.floor(r() * 256));
+      if (dims % 8 !== 0) data[data.length - 1] = (data[data.length - 1] as number) & (0xff << (8 - (dims % 8)));
+      return { kind: 'dense', element: 'binary', data };
+    }
+  }
+}
+
+/**
+ * A segment of {@link KIND_FIELDS} (or `fields`) with real record digests, nulls in about a quarter
+ * of the rows, for the codec, digest and foreign-reader tests of every kind.
+ */
+export function makeKindsSegment(
+  seed: number,
+  n: number,
+  fields: readonly VectorField[] = KIND_FIELDS,
+): GeneratedSegment & { schema: Pick<CollectionSchema, 'idType' | 'vectors'> } {
+  const r = rng(seed);
+  const schema = { idType: 'int64' as const, vectors: [...fields] };
+  const records: VectorRecord[] = Array.from({ length: n }, (_, i) => ({
+    id: BigInt(i * 7 - 3),
+    vectors: Object.fromEntries(fields.map((f) => [f.name, r() < 0.25 ? null : randomVector(f, r)])),
+    payload: (r() < 0.5 ? {} : { title: `row ${i}` }) as Payload,
+  }));
+  const batch = batchFromRecords(schema, records);
+  const payloadJson = batch.payloads.map(canonicalPayload);
+  const { digests } = hashRecords('int64', digestVectorOrder(schema), batch, payloadJson, 1);
+  const ops: RecordOp[] = new Array<RecordOp>(n).fill('upsert');
+  return { schema, layout: segmentLayout(schema), rows: { batch: { ...batch, ops }, payloadJson, digests, ops } };
+}

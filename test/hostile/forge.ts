@@ -46,7 +46,13 @@ export function segmentWith(
   options: { stringIds?: boolean; digests?: Uint8Array } = {},
 ): Uint8Array {
   const n = payloadJson.length;
-  const vectors = Object.fromEntries(layout.vectors.map((v) => [v.name, { dims: v.dims, data: new Float32Array(n * v.dims).fill(0.5) }]));
+  // Dense float32 layouts only (what the hostile cases forge).
+  const vectors = Object.fromEntries(
+    layout.vectors.map((v) => {
+      const dims = v.dims ?? 0;
+      return [v.name, { dims, data: new Float32Array(n * dims).fill(0.5) }];
+    }),
+  );
   const stringIds = options.stringIds === true;
   const ids = stringIds ? Array.from({ length: n }, (_, i) => `id-${i}`) : BigInt64Array.from({ length: n }, (_, i) => BigInt(i + 1));
   return encodeSegment(

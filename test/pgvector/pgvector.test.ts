@@ -15,7 +15,7 @@ import { createdNames, engineAvailable } from '../helpers/engines.js';
 import { serializeManifest } from '../../src/format/manifest.js';
 import { pgClient, pgPool, pgvectorPool } from '../helpers/pg.js';
 import { makeBatch, makeRecords, testSchema } from '../helpers/data.js';
-import type { RecordBatch } from '../../src/model.js';
+import type { RecordBatch, VectorColumn } from '../../src/model.js';
 
 const PG_URL = process.env.PG_URL;
 
@@ -154,7 +154,7 @@ describe.runIf(hasPg)('real PostgreSQL', () => {
       expect(await adapter.count(t)).toBe(200);
       expect(await adapter.readMarker(t)).toBeUndefined(); // not a vectordr-restore line: set, but not read back as one
       const bad = part(300, 400);
-      bad.vectors.embedding?.data.fill(Number.NaN, 8 * 50, 8 * 51);
+      (bad.vectors.embedding as VectorColumn | undefined)?.data.fill(Number.NaN, 8 * 50, 8 * 51);
       await expectError(adapter.writeBatches(t, batches(part(200, 300), bad), { mode: 'insert', marker: 'm2' }), 'INVALID_VECTOR');
       expect(await adapter.count(t)).toBe(200); // the batch sent before the bad one is rolled back with it
       const comment = await pool.query(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [t]);

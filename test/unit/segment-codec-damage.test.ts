@@ -13,6 +13,7 @@ import { digestBatch } from '../../src/format/rows.js';
 import { decodeSegment, encodeSegment, type SegmentLayout, type SegmentRows } from '../../src/format/segment-codec.js';
 import { at, footerOf, withFooter } from '../helpers/parquet-edit.js';
 import { makeSegment, rng } from '../helpers/segment-gen.js';
+import type { VectorColumn } from '../../src/model.js';
 
 const KEY = 'data/ab/abcdef';
 
@@ -57,7 +58,9 @@ function judge(layout: SegmentLayout, rows: SegmentRows, bytes: Uint8Array): 'er
     Buffer.from(out.digests).equals(Buffer.from(rows.digests)) &&
     JSON.stringify(out.payloadJson) === JSON.stringify(rows.payloadJson) &&
     layout.vectors.every((v) =>
-      Buffer.from(out.batch.vectors[v.name]!.data.buffer).equals(Buffer.from(rows.batch.vectors[v.name]!.data.buffer)),
+      Buffer.from((out.batch.vectors[v.name] as VectorColumn).data.buffer).equals(
+        Buffer.from((rows.batch.vectors[v.name] as VectorColumn).data.buffer),
+      ),
     );
   if (equal) return 'intact';
   // Rows that differ from what was written must not pass the digest check.

@@ -10,6 +10,7 @@ import { decodeSegmentGeneric, encodeSegmentGeneric } from '../../src/format/par
 import { Unsupported, readSegmentParquet } from '../../src/format/parquet/segment-reader.js';
 import { decodeSegment, encodeSegment, type SegmentRows } from '../../src/format/segment-codec.js';
 import { makeSegment, shapeArbitrary, type SegmentShape } from '../helpers/segment-gen.js';
+import { type VectorColumn, isFloat32Column } from '../../src/model.js';
 
 function same(actual: SegmentRows, expected: SegmentRows): void {
   expect(actual.batch.length).toBe(expected.batch.length);
@@ -28,7 +29,8 @@ function same(actual: SegmentRows, expected: SegmentRows): void {
   }
   expect(Object.keys(actual.batch.vectors).sort()).toEqual(Object.keys(expected.batch.vectors).sort());
   for (const [name, col] of Object.entries(expected.batch.vectors)) {
-    const got = actual.batch.vectors[name]!;
+    const got = actual.batch.vectors[name] as VectorColumn;
+    if (!isFloat32Column(col)) throw new Error('dense float32 only here');
     expect(got.dims).toBe(col.dims);
     // Bytewise, so -0 and every NaN payload count.
     expect(

@@ -12,6 +12,7 @@ import { runSegmentJob } from '../../src/parallel/segment-job.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { tempDir } from '../helpers/repository.js';
 import { encodeJob, useDocsTable } from '../helpers/segment-fixtures.js';
+import type { VectorColumn } from '../../src/model.js';
 
 describe('segment pool', () => {
   it('a worker computes exactly what the main thread does, with and without transfer', async () => {
@@ -29,7 +30,7 @@ describe('segment pool', () => {
           expect(Buffer.from(out.digests).equals(Buffer.from(inline.digests))).toBe(true);
           expect([...out.buckets]).toEqual([...inline.buckets]);
         }
-        if (rows > 0) expect(moved.vectors.e?.data.length).toBe(0); // detached: it moved, not copied
+        if (rows > 0) expect((moved.vectors.e as VectorColumn | undefined)?.data.length).toBe(0); // detached: it moved, not copied
       }
     } finally {
       await pool.close();
@@ -51,7 +52,7 @@ describe('segment pool', () => {
     const pool = await SegmentPool.open(1);
     try {
       const bad = encodeJob(3, 1);
-      (bad.vectors.e?.data as Float32Array)[5] = Number.NaN;
+      ((bad.vectors.e as VectorColumn).data as Float32Array)[5] = Number.NaN;
       const check = { fields: [{ name: 'e', dims: 4, nullable: true }], plugin: 'test' };
       const inline = (() => {
         try {

@@ -42,7 +42,10 @@ async function stateOf(a: WeaviateAdapter, collection: string): Promise<VectorRe
 
 function vectorBytes(r: VectorRecord | undefined): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(r?.vectors ?? {}).map(([k, v]) => [k, v ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : 'null']),
+    Object.entries(r?.vectors ?? {}).map(([k, v]) => [
+      k,
+      v ? Buffer.from((v as Float32Array).buffer, (v as Float32Array).byteOffset, (v as Float32Array).byteLength).toString('hex') : 'null',
+    ]),
   );
 }
 

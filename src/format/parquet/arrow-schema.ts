@@ -8,7 +8,8 @@ import * as arrow from 'apache-arrow';
 
 export interface ArrowSchemaLayout {
   idType: 'int64' | 'string' | 'uuid';
-  vectors: { name: string; dims: number }[];
+  /** Dense float32 vectors by `dims` (a fixed-size list), dense vectors of other elements by `width` (fixed-size binary). */
+  vectors: ({ name: string; dims: number } | { name: string; width: number })[];
   prevDigest: boolean;
 }
 
@@ -25,9 +26,14 @@ export function arrowSchemaBase64(layout: ArrowSchemaLayout, vectorPrefix: strin
     new arrow.Field('digest', new arrow.FixedSizeBinary(32), true),
     new arrow.Field('payload', new arrow.Utf8(), true),
     ...(layout.prevDigest ? [new arrow.Field('prev_digest', new arrow.FixedSizeBinary(32), true)] : []),
-    ...layout.vectors.map(
-      (v) =>
-        new arrow.Field(vectorPrefix + v.name, new arrow.FixedSizeList(v.dims, new arrow.Field('item', new arrow.Float32(), false)), true),
+    ...layout.vectors.map((v) =>
+      'width' in v
+        ? new arrow.Field(vectorPrefix + v.name, new arrow.FixedSizeBinary(v.width), true)
+        : new arrow.Field(
+            vectorPrefix + v.name,
+            new arrow.FixedSizeList(v.dims, new arrow.Field('item', new arrow.Float32(), false)),
+            true,
+          ),
     ),
   ];
   const ipc = arrow.tableToIPC(new arrow.Table(new arrow.Schema(fields)), 'stream');

@@ -11,7 +11,16 @@
  * allocated from a count that the file's bytes cannot back.
  */
 import { endianness } from 'node:os';
-import type { RecordOp, VectorColumn } from '../../model.js';
+import {
+  type AnyVectorColumn,
+  type ElementColumn,
+  type RecordOp,
+  type VectorColumn,
+  type VectorShape,
+  elementRowWidth,
+  kindOf,
+  newElementArray,
+} from '../../model.js';
 import { parsePayload } from '../canonical-json.js';
 import { type DecodeLimits, DecodeBudget, checkPayloadCells, checkRowCount } from './decode-limits.js';
 import { LevelReader } from './levels.js';
@@ -31,6 +40,7 @@ import {
   Type,
 } from './parquet-types.js';
 import { type SegmentLayout, type SegmentRows, VECTOR_COLUMN_PREFIX } from './segment-types.js';
+import { emptyColumn } from '../vector-columns.js';
 import { type ThriftStruct, type ThriftValue, readStruct } from './thrift.js';
 import { zstdDecompress } from './zstd.js';
 
@@ -405,8 +415,43 @@ function vectorColumn(c: Chunk, n: number, dims: number, vectorName: string): Ve
   return valid ? { dims, data, valid } : { dims, data };
 }
 
+/**
+ * A dense column of another element than float32: FIXED_LEN_BYTE_ARRAY of the row's bytes (binary:
+ * ceil(dims / 8)), nulls taking no space; the bytes are the elements little-endian.
+ */
+function elementColumn(
+  c: Chunk,
+  n: number,
+  v: VectorShape & { element: Exclude<VectorShape['element'], 'float32' | undefined> },
+): ElementColumn {
+  const name = c.leaf.path.join('.');
+  const dims = v.dims ?? fail(`vector ${v.name} has no dims`);
+  const per = elementRowWidth(v.element, dims);
+  const data = newElementArray(v.element, n * per) as ElementColumn['data'];
+  const width = per * data.BYTES_PER_ELEMENT;
+  if (c.leaf.type !== Type.FIXED_LEN_BYTE_ARRAY || c.leaf.repetitions.length !== 1 || c.leaf.repetitions[0] === Repetition.REPEATED) {
+    throw new Unsupported(`vector column ${name} is not a FIXED_LEN_BYTE_ARRAY`);
+  }
+  if (c.leaf.typeLength !== width)
+    fail(`vector ${v.name} has ${String(c.leaf.typeLength)} bytes per row, ${dims} dims of ${v.element} need ${width}`);
+  if (n * width > MAX_VECTOR_VALUES * 4)
+    fail(`vector column ${name}: ${n} rows of ${width} bytes is over the 2 GiB a column may decode to`);
+  const nullable = c.leaf.maxDef > 0;
+  const valid = nullable ? new Uint8Array(n) : undefined;
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  fixedColumn(c, n, width, bytes, valid);
+  if (!LITTLE_ENDIAN && data instanceof Uint16Array) {
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    for (let i = 0; i < data.length; i++) data[i] = dv.getUint16(i * 2, true);
+  }
+  const base = { kind: 'dense' as const, element: v.element, dims, data };
+  return valid && valid.includes(0) ? { ...base, valid } : base;
+}
+
 /** Decodes `bytes`, or throws Unsupported (read it another way), LimitExceeded (decode-limits.ts) or a damage error. */
 export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array, limits?: DecodeLimits): SegmentRows {
+  // Sparse and multi columns are nested lists: the maintained library reads them (the writer wrote them with it).
+  if (layout.vectors.some((v) => kindOf(v) !== 'dense')) throw new Unsupported('nested vector kinds');
   const size = bytes.length;
   if (size < 12) fail(`${size} bytes is no Parquet file`);
   for (let k = 0; k < 4; k++) {
@@ -434,8 +479,8 @@ export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array, lim
 
   if (rowGroups.length === 0) {
     if (n !== 0) fail(`${n} rows without a row group`);
-    const vectors: Record<string, VectorColumn> = {};
-    for (const v of layout.vectors) vectors[v.name] = { dims: v.dims, data: new Float32Array(0) };
+    const vectors: Record<string, AnyVectorColumn> = {};
+    for (const v of layout.vectors) vectors[v.name] = emptyColumn(v);
     const ids = layout.idType === 'int64' ? new BigInt64Array(0) : [];
     return {
       batch: { length: 0, ids, vectors, payloads: [], ops: [] },
@@ -505,8 +550,15 @@ export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array, lim
     if (pc.leaf.maxDef === 0) valid.fill(1);
     prev = { digests: pd, valid };
   }
-  const vectors: Record<string, VectorColumn> = {};
-  for (const v of layout.vectors) vectors[v.name] = vectorColumn(chunk(VECTOR_COLUMN_PREFIX + v.name), n, v.dims, v.name);
+  const vectors: Record<string, AnyVectorColumn> = {};
+  for (const v of layout.vectors) {
+    const c = chunk(VECTOR_COLUMN_PREFIX + v.name);
+    const element = v.element ?? 'float32';
+    vectors[v.name] =
+      element === 'float32'
+        ? vectorColumn(c, n, v.dims ?? fail(`vector ${v.name} has no dims`), v.name)
+        : elementColumn(c, n, { ...v, element });
+  }
   const payloads = payloadJson.map(parsePayload);
   return { batch: { length: n, ids, vectors, payloads, ops }, payloadJson, digests, ops, ...(prev ? { prev } : {}) };
 }

@@ -1,5 +1,5 @@
 /** The types of the segment codec (segment-codec.ts re-exports them), apart so that its parts share them. */
-import type { IdType, RecordBatch, RecordOp } from '../../model.js';
+import type { IdType, RecordBatch, RecordOp, VectorShape } from '../../model.js';
 
 export const VECTOR_COLUMN_PREFIX = 'vec_';
 
@@ -21,7 +21,8 @@ export interface SegmentRows {
 
 export interface SegmentLayout {
   idType: IdType;
-  vectors: { name: string; dims: number }[];
+  /** The vector fields in schema order: a column `vec_<name>` each, typed by kind and element (docs/format.md, "Vector kinds"). */
+  vectors: VectorShape[];
 }
 
 export interface EncodeOptions {

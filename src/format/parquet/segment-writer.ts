@@ -45,7 +45,11 @@ export interface SegmentColumns {
   /** Canonical payload JSON per row: strings, or already UTF-8 (packed-text.ts). */
   payloadJson: string[] | PackedText;
   prev?: { digests: Uint8Array; valid: Uint8Array };
-  vectors: { column: string; name: string; dims: number; data: Float32Array; valid?: Uint8Array }[];
+  /** Dense float32 vectors (`data`, a LIST of FLOAT) or dense vectors of another element (`bytes`, FLBA of `width`). */
+  vectors: (
+    | { column: string; name: string; dims: number; data: Float32Array; valid?: Uint8Array }
+    | { column: string; name: string; dims: number; width: number; bytes: Uint8Array; valid?: Uint8Array }
+  )[];
   vectorCompression: 'none' | 'zstd';
   vectorPrefix: string;
 }
@@ -201,7 +205,9 @@ function copyFloats(src: Float32Array, from: number, count: number, into: Uint8A
   for (let i = 0; i < count; i++) dv.setFloat32(i * 4, src[from + i] as number, true);
 }
 
-function vectorColumn(c: SegmentColumns['vectors'][number], n: number, compress: boolean): ColumnOut {
+type FloatVectors = Extract<SegmentColumns['vectors'][number], { data: Float32Array }>;
+
+function vectorColumn(c: FloatVectors, n: number, compress: boolean): ColumnOut {
   const { dims, data, valid } = c;
   if (data.length < n * dims)
     throw new RangeError(`vector column ${c.name} holds ${data.length} values, ${n} rows of ${dims} need ${n * dims}`);
@@ -241,10 +247,14 @@ function vectorColumn(c: SegmentColumns['vectors'][number], n: number, compress:
   });
 }
 
-function fixedColumn(path: string, n: number, digests: Uint8Array, valid?: Uint8Array): ColumnOut {
-  if (digests.length < n * 32) throw new RangeError(`column ${path} holds ${digests.length} bytes, ${n} rows need ${n * 32}`);
-  if (valid === undefined)
-    return page([path], Type.FIXED_LEN_BYTE_ARRAY, true, n, allValid(n, 1), n * 32, (into) => into.set(digests.subarray(0, n * 32)));
+/** A nullable FIXED_LEN_BYTE_ARRAY(width) column: digests (32) and dense vectors of other elements than float32. */
+function fixedColumn(path: string, n: number, bytes: Uint8Array, valid?: Uint8Array, width = 32, compress = true): ColumnOut {
+  if (bytes.length < n * width) throw new RangeError(`column ${path} holds ${bytes.length} bytes, ${n} rows need ${n * width}`);
+  if (valid === undefined) {
+    return page([path], Type.FIXED_LEN_BYTE_ARRAY, compress, n, allValid(n, 1), n * width, (into) =>
+      into.set(bytes.subarray(0, n * width)),
+    );
+  }
   const def = new LevelWriter();
   let count = 0;
   for (let i = 0; i < n; i++) {
@@ -252,12 +262,12 @@ function fixedColumn(path: string, n: number, digests: Uint8Array, valid?: Uint8
     def.run(v, 1);
     count += v;
   }
-  return page([path], Type.FIXED_LEN_BYTE_ARRAY, true, n, [def.block()], count * 32, (into) => {
+  return page([path], Type.FIXED_LEN_BYTE_ARRAY, compress, n, [def.block()], count * width, (into) => {
     let o = 0;
     for (let i = 0; i < n; i++) {
       if (valid[i] === 0) continue;
-      into.set(digests.subarray(i * 32, i * 32 + 32), o);
-      o += 32;
+      into.set(bytes.subarray(i * width, i * width + width), o);
+      o += width;
     }
   });
 }
@@ -343,6 +353,10 @@ function schemaNodes(s: SegmentColumns): SchemaNode[] {
   );
   if (s.prev) nodes.push({ name: 'prev_digest', type: Type.FIXED_LEN_BYTE_ARRAY, typeLength: 32, repetition: Repetition.OPTIONAL });
   for (const v of s.vectors) {
+    if ('bytes' in v) {
+      nodes.push({ name: v.column, type: Type.FIXED_LEN_BYTE_ARRAY, typeLength: v.width, repetition: Repetition.OPTIONAL });
+      continue;
+    }
     nodes.push(
       {
         name: v.column,
@@ -437,7 +451,11 @@ function footer(s: SegmentColumns, columns: ColumnOut[], headers: Uint8Array[], 
     w.structEnd();
   });
   const arrowSchema = arrowSchemaBase64(
-    { idType: s.idType, vectors: s.vectors.map((v) => ({ name: v.name, dims: v.dims })), prevDigest: s.prev !== undefined },
+    {
+      idType: s.idType,
+      vectors: s.vectors.map((v) => ('bytes' in v ? { name: v.name, width: v.width } : { name: v.name, dims: v.dims })),
+      prevDigest: s.prev !== undefined,
+    },
     s.vectorPrefix,
   );
   w.list(FM.keyValueMetadata, T_STRUCT, 1, () => {
@@ -470,7 +488,10 @@ export function writeSegmentParquet(s: SegmentColumns): Uint8Array {
     if (Array.isArray(payload)) columns.push(utf8Column('payload', payload.length === n ? payload : payload.slice(0, n), allValid(n, 1)));
     else columns.push(packedUtf8Column('payload', payload, n, allValid(n, 1)));
     if (s.prev) columns.push(fixedColumn('prev_digest', n, s.prev.digests, s.prev.valid));
-    for (const v of s.vectors) columns.push(vectorColumn(v, n, s.vectorCompression === 'zstd'));
+    const compress = s.vectorCompression === 'zstd';
+    for (const v of s.vectors) {
+      columns.push('bytes' in v ? fixedColumn(v.column, n, v.bytes, v.valid, v.width, compress) : vectorColumn(v, n, compress));
+    }
   }
   const headers: Uint8Array[] = [];
   const offsets: number[] = [];
