@@ -19,7 +19,7 @@ export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
  * (`FORMAT_FEATURE`) before anything else of it is interpreted: later additions add a feature, not a
  * version.
  */
-export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>(['incremental']);
+export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>(['incremental', 'table-definition']);
 
 const checksumString = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 const featuresList = z
@@ -100,12 +100,16 @@ const manifestShape = {
   tags: z.record(z.string(), z.string()).default({}),
 };
 
-const ManifestV1Schema = z.strictObject({
-  formatVersion: z.literal(1),
-  ...manifestShape,
-  /** Written since 0.2.0; only 0.1.0 manifests lack it. A renamed key is an unknown key (strict), never "no checksum". */
-  checksum: checksumString.optional(),
-});
+const ManifestV1Schema = z
+  .strictObject({
+    formatVersion: z.literal(1),
+    ...manifestShape,
+    /** Written since 0.2.0; only 0.1.0 manifests lack it. A renamed key is an unknown key (strict), never "no checksum". */
+    checksum: checksumString.optional(),
+  })
+  .refine((m) => m.schema.definition === undefined, {
+    message: '"schema.definition" is only allowed in v2, with feature "table-definition"',
+  });
 
 /** How a snapshot was captured (docs/format.md, "Chains"). */
 export const CaptureInfoSchema = z.strictObject({
@@ -154,7 +158,14 @@ export const ManifestSchema = z
     if (incremental && m.kind === 'incremental' && (m.chain === m.id || m.depth === 0))
       issue('a link is at depth 1 or more of another chain');
     if (m.kind === 'full' && m.rows.deletes !== 0) issue('a full snapshot has no delete rows');
+    if (m.features.includes('table-definition') !== (m.schema.definition !== undefined))
+      issue('"schema.definition" is present exactly when the snapshot has feature "table-definition"');
   });
+
+/** The features a v2 manifest of `schema` names, with `incremental` when it takes part in a chain; sorted. */
+export function manifestFeatures(schema: { definition?: unknown }, incremental: boolean): string[] {
+  return [...(incremental ? ['incremental'] : []), ...(schema.definition !== undefined ? ['table-definition'] : [])];
+}
 /** The source of a manifest in memory: every fact known, whether the manifest recorded it or the reader derived it. */
 export type ManifestSource = z.infer<typeof ManifestSchema>['source'] & { normalizesCosine: boolean };
 

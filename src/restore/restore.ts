@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { IndexBuildReport, VectorAdapter } from '../adapter.js';
+import type { IndexBuildReport, NotCarriedOver, VectorAdapter } from '../adapter.js';
 import {
   ConflictError,
   IntegrityError,
@@ -23,6 +23,7 @@ import {
   throwIfAborted,
 } from '../errors.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
+import { definitionParts } from '../format/table-definition.js';
 import { filterBatch, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch, type RecordOp } from '../model.js';
@@ -32,6 +33,7 @@ import type { RepositoryLock } from '../repository/locks.js';
 import { type RestoreStore, segmentSizeError } from '../repository/ports.js';
 import { checkAppendable } from '../schema-compat.js';
 import { operationOptions, parseOptions } from '../options.js';
+import { definitionGate } from './trust.js';
 
 /** Default of `commitBytes`: 16 segments of the default 4 MiB; each commit is a WAL flush and a marker update. */
 const GROUP_BYTES = 64 * 1024 * 1024;
@@ -81,6 +83,14 @@ export const RestoreOptionsSchema = z.strictObject({
    * restore. Set false for read-only credentials (then do not prune while restoring). @default true
    */
   lock: z.boolean().default(true),
+  /**
+   * Apply the SQL text a plaintext repository's manifest records (column defaults, generated
+   * columns, CHECK constraints, partition bounds) and engine configuration (Weaviate modules).
+   * A manifest of an encrypted repository is authenticated and applied without it; a plaintext one
+   * is anyone's who can write to the storage, so by default its text is never executed and the
+   * result lists it in `notCarriedOver`. Set it for a repository only you can write. @default false
+   */
+  trustDefinitions: z.boolean().default(false),
   ...operationOptions,
 });
 export type RestoreOptions = z.input<typeof RestoreOptionsSchema>;
@@ -102,13 +112,18 @@ export interface RestoreResult {
   notCarriedOver: NotCarriedOver[];
 }
 
-/** One thing a restore converted, dropped or could not recreate (docs/format.md, decision 7). */
-export interface NotCarriedOver {
-  what: 'value' | 'column' | 'index' | 'definition' | 'setting';
-  /** What it is, e.g. `hnsw index on "embedding"`. */
-  name: string;
-  reason: string;
-  action: 'converted' | 'dropped' | 'not-recreated';
+export type { NotCarriedOver } from '../adapter.js';
+
+/** The parts of another engine's table definition, which a cross-engine restore does not carry over. */
+function foreignDefinition(manifest: Manifest, engine: string): NotCarriedOver[] {
+  const definition = manifest.schema.definition;
+  if (definition === undefined) return [];
+  return definitionParts(definition).map((part) => ({
+    what: 'definition',
+    name: part.name,
+    reason: `part of the ${manifest.source.engine} table definition, which ${engine} has no equivalent for`,
+    action: 'dropped',
+  }));
 }
 
 /** Collection-level settings of another engine (`schema.native`), which a cross-engine restore drops. */
@@ -354,6 +369,7 @@ async function restoreManifest(
         name: target,
         idNativeType: undefined,
         native: undefined,
+        definition: undefined,
         payload: recorded.payload.map(({ nativeType: _n, ...p }) => p),
         vectors: recorded.vectors.map(({ nativeType: _n, ...v }) => v),
       };
@@ -379,6 +395,7 @@ async function restoreManifest(
   const swapInto = swap ? { replace: targetExists } : undefined;
   let resumeFrom: Marker | undefined;
   let mode: Marker['mode'] = 'insert';
+  const gate = definitionGate({ authenticated: repo.manifestsAuthenticated === true, trustDefinitions: opts.trustDefinitions });
 
   if (await adapter.exists(writeInto)) {
     const marker = parseMarker(await adapter.readMarker(writeInto));
@@ -404,6 +421,8 @@ async function restoreManifest(
     // never again by an implicit cast between two engine types (timestamptz -> timestamp shifts by
     // the session's zone; text -> numeric is refused only after the whole load).
     if (merge) stagingSchema = withFieldTypesOf(existing, schema);
+    // An existing target keeps its own definition: staging holds rows, nothing else.
+    stagingSchema = { ...stagingSchema, definition: undefined };
     await adapter.preflightAppend?.(target, schema);
     if (opts.ifExists === 'fail' && (await adapter.count(target)) > 0) {
       throw new ConflictError(
@@ -419,7 +438,7 @@ async function restoreManifest(
     }
   }
   if (!(await adapter.exists(writeInto))) {
-    await adapter.create({ ...stagingSchema, name: writeInto }, { indexes: 'deferred', signal });
+    await adapter.create({ ...stagingSchema, name: writeInto }, { indexes: 'deferred', signal, definitions: gate });
     mode = 'insert';
     resumeFrom = undefined;
     await adapter.writeMarker(writeInto, formatMarker({ chain: isChain, snapshot: manifest.id, segment: 0, rows: 0, mode }));
@@ -585,6 +604,9 @@ async function restoreManifest(
     }
     loaded = true;
 
+    // The definition's parts that depend on the rows (sequences past every restored id), on a collection this restore made.
+    if (mode === 'insert' && !merge)
+      await adapter.finishCreate?.(writeInto, { ...stagingSchema, name: writeInto }, { indexes: 'deferred', signal, definitions: gate });
     const indexStart = performance.now();
     let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
     const alreadyIndexed = resumeFrom !== undefined && resumeFrom.segment > flat.length;
@@ -614,7 +636,8 @@ async function restoreManifest(
       notCarriedOver: [
         ...skippedIndexes(indexes.skipped),
         ...notCarriedOver,
-        ...(sameEngine ? [] : foreignSettings(manifest, adapter.engine)),
+        ...gate.reported,
+        ...(sameEngine ? [] : [...foreignSettings(manifest, adapter.engine), ...foreignDefinition(manifest, adapter.engine)]),
       ],
     };
   }

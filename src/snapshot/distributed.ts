@@ -18,7 +18,7 @@ import { sleep } from '../async.js';
 import { ConflictError, InvalidInputError, IntegrityError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId, planKey, assertPlanId } from '../format/keys.js';
-import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, manifestFeatures, type SegmentRef } from '../format/manifest.js';
 import { CollectionSchemaSchema } from '../model.js';
 import { parseOptions } from '../options.js';
 import type { RepositoryLock } from '../repository/locks.js';
@@ -226,7 +226,7 @@ export class SnapshotCoordinator {
     const endpoint = await this.adapter.describeEndpoint();
     const manifest: Manifest = {
       formatVersion: FORMAT_VERSION,
-      features: [],
+      features: manifestFeatures(plan.schema, false),
       id: newSnapshotId(),
       kind: 'full',
       parent: null,
@@ -418,8 +418,10 @@ function partStore(store: SnapshotStore, record: (m: Manifest) => void): Snapsho
 function rangedAdapter(adapter: DistributedAdapter, plan: SnapshotPlan, range: KeyRange): VectorAdapter {
   const scan = async (collection: string, options: ScanOptions): Promise<ScanSession> => {
     const session = await adapter.scanRange(collection, { ...options, view: plan.view, range });
-    // Both through the same schema parser, so equal schemas serialise alike.
-    if (JSON.stringify(CollectionSchemaSchema.parse(session.schema)) !== JSON.stringify(plan.schema)) {
+    // Both through the same schema parser, so equal schemas serialise alike. The table definition is
+    // the coordinator's alone (its sequence state is read once, in the view); a part records none.
+    const { definition: _definition, ...planShape } = plan.schema;
+    if (JSON.stringify(CollectionSchemaSchema.parse(session.schema)) !== JSON.stringify(planShape)) {
       await session.close();
       throw new IntegrityError(
         'PLAN_INVALID',

@@ -20,7 +20,7 @@ import { ChainLookup, checkFoldDigest, locationKey, mergeIndexBatches, resolveCh
 import { LinkWriter, type WrittenLink } from '../chain/link-writer.js';
 import { IntegrityError, InvalidInputError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest, idBytes, idFromBytes } from '../format/digest.js';
-import { FORMAT_VERSION, type Manifest } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, manifestFeatures } from '../format/manifest.js';
 import { newSnapshotId } from '../format/keys.js';
 import { digestBatch, digestVectorOrder } from '../format/rows.js';
 import { canonicalPayload, parsePayload } from '../format/canonical-json.js';
@@ -399,7 +399,7 @@ async function commitLink(
   const id = newSnapshotId();
   const manifest: Manifest = {
     formatVersion: FORMAT_VERSION,
-    features: ['incremental'],
+    features: manifestFeatures(link.schema, true),
     id,
     kind: 'incremental',
     parent: parent.id,

@@ -12,7 +12,7 @@ import { throwIfAborted } from '../errors.js';
 import { confirmBeforeCommit } from './commit.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId } from '../format/keys.js';
-import { FORMAT_VERSION, type Manifest, type SegmentRef } from '../format/manifest.js';
+import { FORMAT_VERSION, type Manifest, manifestFeatures, type SegmentRef } from '../format/manifest.js';
 import { canonicalPayload } from '../format/canonical-json.js';
 import { addDigests, concatBatches, digestVectorOrder, sliceBatch } from '../format/rows.js';
 import { segmentLayout } from '../format/segment-codec.js';
@@ -215,7 +215,7 @@ export async function snapshotUnderLock(
       : {};
     const manifest: Manifest = {
       formatVersion: FORMAT_VERSION,
-      features: deltaIndex ? ['incremental'] : [],
+      features: manifestFeatures(schema, deltaIndex !== undefined),
       id,
       kind: 'full',
       parent: null,
