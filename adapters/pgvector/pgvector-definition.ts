@@ -53,9 +53,9 @@ interface SequenceRow {
  * The definition of the table `oid` (in `schemaName`), read in the caller's transaction: a scan's
  * REPEATABLE READ snapshot, so it belongs to the same point in time as the rows. Sequence state is
  * the exception (sequences are not transactional): it is read at the same moment, and a restore sets
- * it past every restored id anyway.
+ * it past every restored id anyway. Undefined for a table whose definition adds nothing to the schema.
  */
-export async function readDefinition(q: PgQueryable, oid: string, schemaName: string, table: string): Promise<TableDefinition> {
+export async function readDefinition(q: PgQueryable, oid: string, schemaName: string, table: string): Promise<TableDefinition | undefined> {
   const cols = await jsonRows<ColumnRow>(
     q,
     `SELECT a.attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
@@ -181,7 +181,22 @@ export async function readDefinition(q: PgQueryable, oid: string, schemaName: st
     };
     for (const x of partitions) if (x.kind === 'p') omitted.push({ what: 'sub-partitioning', name: x.name });
   }
-  return definition;
+  return plain(definition) ? undefined : definition;
+}
+
+/** `schema` with `definition`, when there is one. */
+export function withDefinition(schema: CollectionSchema, definition: TableDefinition | undefined): CollectionSchema {
+  return definition === undefined ? schema : { ...schema, definition };
+}
+
+/**
+ * A definition that holds nothing the schema does not (no default, sequence, identity, generated
+ * column, collation, constraint, partitioning or omitted object): not recorded, so the snapshot
+ * needs no feature and every v2 reader reads it.
+ */
+function plain(d: TableDefinition): boolean {
+  const bare = d.columns.every((c) => !c.default && !c.sequence && !c.identity && !c.generated && c.collation === undefined);
+  return bare && d.constraints.length === 0 && d.partitioning === undefined && d.omitted.length === 0;
 }
 
 /** Why each kind of object a definition names is never recreated (docs/adapters/pgvector.md). */

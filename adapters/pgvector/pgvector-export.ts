@@ -7,7 +7,7 @@
 import type { ExportedView, KeyRange, RangeScanOptions, ScanSession } from '../../src/adapter.js';
 import { ConflictError, VectordrError, throwIfAborted } from '../../src/errors.js';
 import type { PgvectorContext } from './pgvector-context.js';
-import { readDefinition } from './pgvector-definition.js';
+import { readDefinition, withDefinition } from './pgvector-definition.js';
 import { type TableInfo, describeTable } from './pgvector-describe.js';
 import type { PgQueryable } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
@@ -41,7 +41,7 @@ export async function exportView(ctx: PgvectorContext, collection: string, signa
     const { checkpoint, estimate } = await readScanState(ctx, session, info);
     return {
       id,
-      schema: { ...info.schema, definition: await readDefinition(session, info.oid, ...ctx.ref(collection)) },
+      schema: withDefinition(info.schema, await readDefinition(session, info.oid, ...ctx.ref(collection))),
       checkpoint,
       estimatedRows: estimate,
       close,

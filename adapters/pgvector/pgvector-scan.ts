@@ -9,7 +9,7 @@ import { type Checkpoint, type Id, type RecordBatch, type VectorRecord, recordAt
 import { BatchBuilder, type RawField, rawText } from './pgvector-batch.js';
 import type { PgvectorContext } from './pgvector-context.js';
 import { CopyBinaryParser } from './pgvector-copy.js';
-import { readDefinition } from './pgvector-definition.js';
+import { readDefinition, withDefinition } from './pgvector-definition.js';
 import { type TableInfo, describeTable } from './pgvector-describe.js';
 import type { PgQueryable, PgSession } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
@@ -74,7 +74,7 @@ export async function openScan(
     return {
       // A part of a distributed snapshot records no definition: its coordinator's view does.
       schema:
-        range === undefined ? { ...info.schema, definition: await readDefinition(session, info.oid, ...ctx.ref(collection)) } : info.schema,
+        range === undefined ? withDefinition(info.schema, await readDefinition(session, info.oid, ...ctx.ref(collection))) : info.schema,
       checkpoint,
       estimatedRows: estimate,
       close,
