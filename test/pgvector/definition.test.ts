@@ -21,7 +21,7 @@ import { openRepository } from '../../src/repository/repository.js';
 import type { RestoreResult } from '../../src/restore/restore.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { engineAvailable, randomName } from '../helpers/engines.js';
+import { TEST_ENGINES, type TestEngine, engineAvailable, randomName } from '../helpers/engines.js';
 import { pgvectorPool } from '../helpers/pg.js';
 
 const SERVERS: [label: string, url: string | undefined][] = [
@@ -287,6 +287,46 @@ for (const [label, url] of SERVERS) {
       const r = await pool.query(`INSERT INTO ${t}_r (e, n) VALUES ('[1,1,1]', 1) RETURNING id::text AS id, tag`);
       expect(r.rows[0]).toEqual({ id: '6', tag: 'none' });
       await expect(pool.query(`INSERT INTO ${t}_r (e, n) VALUES ('[1,1,1]', 0)`)).rejects.toMatchObject({ code: '23514' });
+    });
+
+    it('into another engine the definition is listed as not carried over; back into PostgreSQL none is invented', async () => {
+      const t = name();
+      await pool.query(
+        `CREATE TABLE ${t} (id bigserial PRIMARY KEY, e vector(3) NOT NULL, tag text DEFAULT 'none', n int CHECK (n > 0) UNIQUE)`,
+      );
+      await pool.query(`CREATE INDEX ON ${t} USING hnsw (e vector_cosine_ops)`);
+      await pool.query(`INSERT INTO ${t} (e, n) SELECT ${VEC('i')}, i FROM generate_series(1, 5) i`);
+      const qdrant = await (TEST_ENGINES.find((e) => e.name === 'qdrant') as TestEngine).start();
+      try {
+        const repo = await openRepository({ storage: memoryStorage(), create: true });
+        await repo.snapshot(adapter, t);
+        const there = `${t}_q`;
+        const out = await repo.restore(qdrant.adapter, { collection: t, target: there, trustDefinitions: true });
+        const dropped = out.notCarriedOver.filter((n) => n.what === 'definition').map((n) => [n.name, n.action]);
+        expect(dropped).toEqual([
+          ['sequence "' + t + '_id_seq" (default of column "id")', 'dropped'],
+          ['default of column "tag"', 'dropped'],
+          [`check constraint "${t}_n_check"`, 'dropped'],
+          [`unique constraint "${t}_n_key"`, 'dropped'],
+        ]);
+        await repo.snapshot(qdrant.adapter, there);
+        const back = await repo.restore(adapter, { collection: there, target: `${t}_r` });
+        expect(back.notCarriedOver.filter((n) => n.what === 'definition')).toEqual([]);
+        const cols = await pool.query(
+          `SELECT count(*) FILTER (WHERE column_default IS NOT NULL OR is_identity = 'YES' OR is_generated <> 'NEVER')::int AS n
+             FROM information_schema.columns WHERE table_name = $1`,
+          [`${t}_r`],
+        );
+        expect(cols.rows[0].n).toBe(0);
+        const cons = await pool.query(
+          `SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = $1::regclass AND contype IN ('c', 'u')`,
+          [`${t}_r`],
+        );
+        expect(cons.rows[0].n).toBe(0);
+        await qdrant.adapter.drop(there);
+      } finally {
+        await qdrant.close();
+      }
     });
 
     it('lists foreign keys, triggers, policies, publications and grants as not recreated', async () => {
