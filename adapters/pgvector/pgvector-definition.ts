@@ -138,19 +138,24 @@ export async function readDefinition(q: PgQueryable, oid: string, schemaName: st
     else if (k.type === 'x') omitted.push({ what: 'exclusion', name: k.name });
   }
 
+  // Publications by catalog joins: pg_publication_tables looks each publication up by name in the
+  // current catalog, and fails the scan on one dropped after the scan's snapshot was taken.
   const others = await jsonRows<{ what: TableDefinition['omitted'][number]['what']; name: string }>(
     q,
     `SELECT 'trigger' AS what, tgname::text AS name FROM pg_catalog.pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal
      UNION ALL SELECT 'policy', polname::text FROM pg_catalog.pg_policy WHERE polrelid = $1::oid
      UNION ALL SELECT 'row-security', CASE WHEN relforcerowsecurity THEN 'enabled, forced' ELSE 'enabled' END
                 FROM pg_catalog.pg_class WHERE oid = $1::oid AND relrowsecurity
-     UNION ALL SELECT 'publication', pubname::text FROM pg_catalog.pg_publication_tables
-                WHERE schemaname = $2 AND tablename = $3 AND pubname NOT LIKE 'vectordr\\_%'
+     UNION ALL SELECT 'publication', p.pubname::text FROM pg_catalog.pg_publication p
+                WHERE p.pubname NOT LIKE 'vectordr\\_%' AND (p.puballtables
+                  OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = $1::oid)
+                  OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_class c ON c.relnamespace = pn.pnnspid
+                              WHERE pn.pnpubid = p.oid AND c.oid = $1::oid))
      UNION ALL SELECT 'grant', (CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END) || ': ' ||
                 string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
                 FROM pg_catalog.pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::oid AND a.grantee <> c.relowner GROUP BY a.grantee
      ORDER BY 1, 2`,
-    [oid, schemaName, table],
+    [oid],
   );
   omitted.push(...others);
 
