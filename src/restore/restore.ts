@@ -302,12 +302,17 @@ async function restoreUnderLock(
 ): Promise<RestoreResult> {
   const { signal } = opts;
   const progress = new ProgressReporter('restore', opts.onProgress);
-  const manifest =
+  const read =
     opts.at instanceof Date
       ? await manifestAt(repo, opts.collection, opts.at, signal)
       : await repo.readManifest(opts.collection, opts.at ?? opts.snapshot);
   // A link restores the state it records: its chain folded up to it, each id's newest row.
-  const chain = manifest.kind === 'incremental' ? await resolveChain(repo, manifest, signal) : [manifest];
+  const chain = read.kind === 'incremental' ? await resolveChain(repo, read, signal) : [read];
+  // Links record no table definition: the chain's full snapshot's is the table's (a schema change
+  // breaks a chain); its sequence state is older, and the restore sets sequences past every id anyway.
+  const first = chain[0]?.schema.definition;
+  const manifest =
+    read.schema.definition === undefined && first !== undefined ? { ...read, schema: { ...read.schema, definition: first } } : read;
   const isChain = chain.length > 1;
   const flat: FlatSegment[] = chain.flatMap((m, link) => m.segments.map((ref, index) => ({ link, index, ref, manifest: m })));
   let fold: FoldPlan | undefined;

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { planDefinition } from '../../adapters/pgvector/pgvector-definition.js';
 import { checkNativeType } from '../../adapters/pgvector/pgvector-sql.js';
 import { isVectordrError } from '../../src/errors.js';
+import { openPglite } from '../helpers/pglite.js';
+import { memoryRepository } from '../helpers/repository.js';
 import { manifestFeatures, parseManifest, withChecksum } from '../../src/format/manifest.js';
 import type { TableDefinition } from '../../src/format/table-definition.js';
 import type { CollectionSchema } from '../../src/model.js';
@@ -153,6 +155,36 @@ describe('feature table-definition', () => {
         err = e;
       }
       expect(isVectordrError(err, 'MANIFEST_INVALID')).toBe(true);
+    }
+  });
+});
+
+describe('a chain on PGlite', () => {
+  it("restores a link with the table's definition: the sequence continues past every id of the folded state", async () => {
+    const { db, adapter } = await openPglite(`
+      CREATE EXTENSION IF NOT EXISTS vector;
+      CREATE TABLE docs (id bigserial PRIMARY KEY, e vector(2) NOT NULL, tag text DEFAULT 'none', n int CHECK (n > 0));
+      INSERT INTO docs (e, n) SELECT ARRAY[g, 1]::vector, g FROM generate_series(1, 5) g;
+    `);
+    try {
+      const repo = await memoryRepository();
+      const full = await repo.snapshot(adapter, 'docs', { incremental: true });
+      expect(full.manifest.features).toEqual(['incremental', 'table-definition']);
+      await db.exec(`INSERT INTO docs (e, n) SELECT ARRAY[g, 2]::vector, g FROM generate_series(6, 8) g`);
+      const link = await repo.snapshot(adapter, 'docs', { incremental: true });
+      expect(link.manifest.kind).toBe('incremental');
+      const r = await repo.restore(adapter, { collection: 'docs', snapshot: link.manifest.id, target: 'docs_r', trustDefinitions: true });
+      expect(r.rows).toBe(8);
+      // A fingerprint-diff link scans the table, so it records the definition itself (a pgoutput link
+      // records none, and the restore takes its chain's full snapshot's, setting sequences past every id).
+      expect(r.notCarriedOver.filter((n) => n.action !== 'converted')).toEqual([]);
+      const ins = await db.query<{ id: string; tag: string }>(
+        `INSERT INTO docs_r (e, n) VALUES ('[1,1]', 1) RETURNING id::text AS id, tag`,
+      );
+      expect(ins.rows[0]).toEqual({ id: '9', tag: 'none' });
+      await expect(db.query(`INSERT INTO docs_r (e, n) VALUES ('[1,1]', 0)`)).rejects.toThrow(/check/);
+    } finally {
+      await db.close();
     }
   });
 });
