@@ -256,6 +256,35 @@ export interface CreateOptions {
   /** Build secondary/vector indexes now, or leave them to `buildIndexes` after loading (faster restores). */
   indexes: 'now' | 'deferred';
   signal?: AbortSignal;
+  /**
+   * Set by a restore: whether text recorded in the manifest that the engine would execute or
+   * interpret (SQL expressions of a table definition, Weaviate module configuration) may be applied,
+   * and where to list what was not. Absent outside a restore: the schema is the caller's own.
+   */
+  definitions?: DefinitionGate;
+}
+
+/** One thing a restore converted, dropped or could not recreate (docs/format.md, decision 7). */
+export interface NotCarriedOver {
+  what: 'value' | 'column' | 'index' | 'definition' | 'setting';
+  /** What it is, e.g. `hnsw index on "embedding"`. */
+  name: string;
+  reason: string;
+  action: 'converted' | 'dropped' | 'not-recreated';
+}
+
+/**
+ * The restore's one trust gate (docs/format.md, decision 6; `src/restore/trust.ts`): a manifest is
+ * untrusted input unless it is authenticated (an encrypted repository's seal) or the caller opted in
+ * (`trustDefinitions`). Adapters ask it before they apply recorded executable text.
+ */
+export interface DefinitionGate {
+  /** Executable text from the manifest may be applied. */
+  readonly trusted: boolean;
+  /** True when `name` may be applied; otherwise lists it as not recreated (the manifest is not authenticated) and returns false. */
+  allows(what: NotCarriedOver['what'], name: string): boolean;
+  /** Lists something the adapter did not recreate as recorded, or converted. */
+  report(entry: NotCarriedOver): void;
 }
 
 export interface WriteOptions {
@@ -396,6 +425,13 @@ export interface VectorAdapter {
    * directly, and `replace` means drop, then load.
    */
   swap?(source: string, target: string, options: { replace: boolean }): Promise<void>;
+  /**
+   * After the rows are in and before the swap, on a collection the restore created: what of the
+   * recorded definition depends on the rows (a sequence's next value past every restored id), and
+   * the list, through `options.definitions`, of what the definition has that was not recreated.
+   * Called by every run of a restore, a resumed one too.
+   */
+  finishCreate?(collection: string, schema: CollectionSchema, options: CreateOptions): Promise<void>;
   drop(collection: string): Promise<void>;
   delete(collection: string, ids: Id[]): Promise<void>;
   count(collection: string): Promise<number>;

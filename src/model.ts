@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { InvalidInputError, UnsupportedOperationError } from './errors.js';
 import type { PackedText } from './format/packed-text.js';
+import { TableDefinitionSchema } from './format/table-definition.js';
 
 /**
  * An engine's name, as its adapter declares it (`VectorAdapter.engine`) and every manifest records
@@ -214,6 +215,12 @@ export const CollectionSchemaSchema = z.strictObject({
    * restore core drops them across engines, as it drops `nativeType`.
    */
   native: z.record(z.string(), z.json()).optional(),
+  /**
+   * The table's definition (PostgreSQL: defaults, identity, generated columns, sequences,
+   * constraints, partitioning, collations) as structured data; feature `table-definition`. Only
+   * the same engine reads it; its SQL text passes the restore's trust gate.
+   */
+  definition: TableDefinitionSchema.optional(),
 });
 export type CollectionSchema = z.infer<typeof CollectionSchemaSchema>;
 

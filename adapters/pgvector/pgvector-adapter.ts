@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorQuery, VectorRecord } from '../../src/model.js';
 import { PgvectorCapture } from './pgvector-capture.js';
 import { PgvectorContext } from './pgvector-context.js';
+import { availableCollations, checkTypesOnTarget, finishSequences, planDefinition, renameStagedObjects } from './pgvector-definition.js';
 import { describeTable, findTableOid, requiredColumnsOutside } from './pgvector-describe.js';
 import { type PgQueryable, pgClientDriver, pgPoolDriver, pgliteDriver } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
@@ -26,7 +27,7 @@ import { search } from './pgvector-search.js';
 import { checkCollectionName, checkNativeType, qualified, quoteIdent } from './pgvector-sql.js';
 import { defaultNativeType } from './pgvector-types.js';
 import { type PgVectorType, columnType, vectorKindsOf } from './pgvector-vectors.js';
-import { PgvectorWriter } from './pgvector-write.js';
+import { OVERRIDING, PgvectorWriter } from './pgvector-write.js';
 
 const PLUGIN = 'pgvector';
 const ID_NATIVE_DEFAULT = { int64: 'bigint', string: 'text', uuid: 'uuid' } as const;
@@ -153,12 +154,41 @@ export class PgvectorAdapter implements api.VectorAdapter {
     for (const v of schema.vectors) defs.push(column(v.name, columnType(types.get(v.name) as PgVectorType, v.dims), !v.nullable));
     for (const p of schema.payload)
       defs.push(column(p.name, p.nativeType ? checkNativeType(p.nativeType) : defaultNativeType(p), !p.nullable));
+    // Types a manifest names, checked on this server before any DDL holds them.
+    const recordedTypes = [
+      ...(schema.idNativeType !== undefined && isPgNative(schema.idNativeType) ? [schema.idNativeType] : []),
+      ...schema.payload.flatMap((p) => (p.nativeType ? [p.nativeType] : [])),
+      ...(schema.definition?.columns.map((c) => c.type) ?? []),
+    ];
     await this.ctx.transaction(`create ${schema.name}`, async (s) => {
       const ext = await s.query(`SELECT 1 AS ok FROM pg_catalog.pg_extension WHERE extname = 'vector'`);
       if (ext.rows.length === 0) await s.query('CREATE EXTENSION IF NOT EXISTS vector');
-      await s.query(`CREATE TABLE ${this.ctx.table(schema.name)} (${defs.join(', ')})`);
+      await checkTypesOnTarget(s, recordedTypes);
+      if (schema.definition === undefined) {
+        await s.query(`CREATE TABLE ${this.ctx.table(schema.name)} (${defs.join(', ')})`);
+        return;
+      }
+      // What the definition leaves out is listed by finishCreate, which every run of a restore calls.
+      const trusted = options.definitions?.trusted ?? true; // outside a restore the schema is the caller's own
+      const quiet: api.DefinitionGate = { trusted, allows: () => trusted, report: () => undefined };
+      const [schemaName, table] = this.ctx.ref(schema.name);
+      const plan = planDefinition(schema, schema.definition, { schemaName, table }, quiet, await availableCollations(s, schema.definition));
+      await s.query(plan.createTable);
+      for (const sql of plan.after) await s.query(sql);
     });
     if (options.indexes === 'now') await this.buildIndexes(schema.name, schema, { signal: options.signal });
+  }
+
+  /** Sequences and identities past every restored id, and the list of what the definition left out. */
+  async finishCreate(collection: string, schema: CollectionSchema, options: api.CreateOptions): Promise<void> {
+    const definition = schema.definition;
+    if (definition === undefined) return;
+    const gate = options.definitions ?? { trusted: true, allows: () => true, report: () => undefined };
+    await this.ctx.transaction(`finish ${collection}`, async (s) => {
+      const [schemaName, table] = this.ctx.ref(collection);
+      planDefinition(schema, definition, { schemaName, table }, gate, await availableCollations(s, definition));
+      await finishSequences(s, this.ctx.table(collection), definition, gate);
+    });
   }
 
   /**
@@ -216,7 +246,7 @@ export class PgvectorAdapter implements api.VectorAdapter {
         const fields = [...from.vectors.map((v) => v.name), ...from.payload.map((p) => p.col.name)].map(quoteIdent);
         const sets = fields.map((n) => `${n} = EXCLUDED.${n}`);
         await s.query(
-          `INSERT INTO ${this.ctx.table(target)} (${[quoteIdent(into.pk.name), ...fields].join(', ')}) SELECT ${[quoteIdent(from.pk.name), ...fields].join(', ')} FROM ${this.ctx.table(source)}
+          `INSERT INTO ${this.ctx.table(target)} (${[quoteIdent(into.pk.name), ...fields].join(', ')}) ${OVERRIDING} SELECT ${[quoteIdent(from.pk.name), ...fields].join(', ')} FROM ${this.ctx.table(source)}
             ON CONFLICT (${quoteIdent(into.pk.name)}) DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`,
         );
         await s.query(`DROP TABLE ${this.ctx.table(source)}`);
@@ -272,25 +302,9 @@ export class PgvectorAdapter implements api.VectorAdapter {
       if (options.replace) await s.query(`DROP TABLE IF EXISTS ${this.ctx.table(target)}`);
       if (sourceSchema !== targetSchema) await s.query(`ALTER TABLE ${this.ctx.table(source)} SET SCHEMA ${quoteIdent(targetSchema)}`);
       await s.query(`ALTER TABLE ${qualified(targetSchema, sourceTable)} RENAME TO ${quoteIdent(targetTable)}`);
-      // Indexes (and the primary key constraint with its index) were named after the staging table.
+      // Indexes (and the constraints they back), partitions, sequences and NOT NULL constraints were named after the staging table.
       const oid = await findTableOid(s, ...this.ctx.ref(target));
-      const idx = await s.query(
-        `SELECT ic.relname AS name FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ` +
-          `ic.oid = i.indexrelid WHERE i.indrelid = $1::oid ORDER BY 1`,
-        [oid],
-      );
-      for (const row of idx.rows) {
-        const name = String(row.name);
-        if (!name.startsWith(sourceTable)) continue;
-        const renamed = targetTable + name.slice(sourceTable.length);
-        if (Buffer.byteLength(renamed, 'utf8') > 63) continue;
-        const taken = await s.query(
-          `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = ` +
-            `c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
-          [targetSchema, renamed],
-        );
-        if (taken.rows.length === 0) await s.query(`ALTER INDEX ${qualified(targetSchema, name)} RENAME TO ${quoteIdent(renamed)}`);
-      }
+      if (oid !== undefined) await renameStagedObjects(s, targetSchema, sourceTable, targetTable, oid);
     });
   }
 

@@ -27,10 +27,10 @@ export async function exportView(ctx: PgvectorContext, collection: string, signa
     // The first query fixes the transaction's snapshot: the one exported.
     return String((await session.query('SELECT pg_export_snapshot() AS id')).rows[0]?.id ?? '');
   };
-  const view = await openReadView(ctx, collection, 'export', begin);
+  const view = await openReadView(ctx, collection, 'export', begin, true);
   return {
     id: view.begun,
-    schema: view.info.schema,
+    schema: view.schema,
     checkpoint: view.checkpoint,
     estimatedRows: view.estimate,
     close: view.close,

@@ -5,10 +5,11 @@
  */
 import type { KeyRange, ScanOptions, ScanSession } from '../../src/adapter.js';
 import { throwIfAborted } from '../../src/errors.js';
-import { type Checkpoint, type Id, type RecordBatch, type VectorRecord, recordAt } from '../../src/model.js';
+import { type Checkpoint, type CollectionSchema, type Id, type RecordBatch, type VectorRecord, recordAt } from '../../src/model.js';
 import { BatchBuilder, type RawField, rawText } from './pgvector-batch.js';
 import type { PgvectorContext } from './pgvector-context.js';
 import { CopyBinaryParser } from './pgvector-copy.js';
+import { readDefinition, withDefinition } from './pgvector-definition.js';
 import { type TableInfo, describeTable } from './pgvector-describe.js';
 import type { PgQueryable, PgSession } from './pgvector-driver.js';
 import { pgvectorError } from './pgvector-errors.js';
@@ -58,9 +59,9 @@ export async function openScan(
   const begin = async (session: PgSession): Promise<void> => {
     if (importSnapshot !== undefined) await session.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(importSnapshot)}`);
   };
-  const view = await openReadView(ctx, collection, 'scan', begin);
+  const view = await openReadView(ctx, collection, 'scan', begin, range === undefined);
   return {
-    schema: view.info.schema,
+    schema: view.schema,
     checkpoint: view.checkpoint,
     estimatedRows: view.estimate,
     close: view.close,
@@ -72,6 +73,8 @@ export async function openScan(
 export interface ReadView<T> {
   session: PgSession;
   info: TableInfo;
+  /** The table's schema, with its definition (pgvector-definition.ts) when the view was opened with `definition`. */
+  schema: CollectionSchema;
   checkpoint: Checkpoint;
   estimate: number;
   /** What `begin` returned. */
@@ -83,13 +86,15 @@ export interface ReadView<T> {
 /**
  * One REPEATABLE READ snapshot for describe, checkpoint, count and every row: what a scan and a
  * distributed snapshot's exported view both hold. `begin` runs first in the transaction (it imports
- * or exports a snapshot). On failure the session is released and the error mapped.
+ * or exports a snapshot); with `definition` the table definition is read in it too. On failure the
+ * session is released and the error mapped.
  */
 export async function openReadView<T>(
   ctx: PgvectorContext,
   collection: string,
   op: 'scan' | 'export',
   begin: (session: PgSession) => Promise<T>,
+  definition: boolean,
 ): Promise<ReadView<T>> {
   const session = await ctx.run(`${op} ${collection}`, () => ctx.driver.acquire());
   let open = true;
@@ -106,7 +111,9 @@ export async function openReadView<T>(
     const begun = await begin(session);
     const info = await describeTable(session, ...ctx.ref(collection), collection);
     const { checkpoint, estimate } = await readScanState(ctx, session, info);
-    return { session, info, checkpoint, estimate, begun, close };
+    // A part of a distributed snapshot records no definition: its coordinator's view does.
+    const schema = definition ? withDefinition(info.schema, await readDefinition(session, info.oid, ...ctx.ref(collection))) : info.schema;
+    return { session, info, schema, checkpoint, estimate, begun, close };
   } catch (err) {
     await close();
     throw pgvectorError(err, `${op} ${collection}`);

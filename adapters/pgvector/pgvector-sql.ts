@@ -81,21 +81,33 @@ export function qualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
 
-// Type names as format_type() prints them: words, optional (n[,m]) modifier, optional [] suffixes.
-const NATIVE_TYPE = /^[a-z][a-z0-9_]*( [a-z][a-z0-9_]*)*( ?\(\d{1,5}(,\d{1,5})?\))?( [a-z][a-z0-9_]*)*(\[\])*$/;
-// The one-byte internal type "char", which format_type() prints quoted (unquoted, char is character(1)).
-const QUOTED_CHAR = /^"char"(\[\])*$/;
+// Type names as format_type() prints them, and nothing else: one identifier with an optional (n) or
+// (p,s) modifier, or one of the multi-word names SQL has, then optional [] suffixes. A free sequence
+// of words (`boolean default f()`, `text references t on delete cascade`) is never a type.
+const INTERVAL_FIELDS =
+  '(year|month|day|hour|minute|second|year to month|day to hour|day to minute|day to second|hour to minute|hour to second|minute to second)';
+const BASE_TYPES = [
+  '[a-z_][a-z0-9_]*(\\(\\d{1,5}(,-?\\d{1,5})?\\))?',
+  '(character|bit) varying(\\(\\d{1,5}\\))?',
+  'double precision',
+  '(timestamp|time)(\\(\\d\\))? with(out)? time zone',
+  `interval( ${INTERVAL_FIELDS})?(\\(\\d\\))?`,
+  // The one-byte internal type "char", which format_type() prints quoted (unquoted, char is character(1)).
+  '"char"',
+];
+const NATIVE_TYPE = new RegExp(`^(${BASE_TYPES.join('|')})(\\[\\])*$`);
 
 /**
  * A type declaration read from a manifest is untrusted input: accept only the shape format_type()
  * produces (e.g. `character varying(64)`, `timestamp(3) with time zone`, `numeric(10,2)`, `text[]`).
+ * A restore also checks it on the target (`to_regtype`, `checkTypesOnTarget`).
  */
 export function checkNativeType(type: string): string {
-  if (!(NATIVE_TYPE.test(type) || QUOTED_CHAR.test(type)) || type.length > 100) {
+  if (!NATIVE_TYPE.test(type) || type.length > 100) {
     throw new InvalidInputError(
       'INVALID_IDENTIFIER',
       `Refusing column type ${JSON.stringify(type)} from the snapshot: it is not a plain ` + `PostgreSQL type name.`,
-      { plugin: 'pgvector' },
+      { plugin: 'pgvector', details: { type: type.slice(0, 100) } },
     );
   }
   return type;

@@ -21,6 +21,8 @@ import { type BoundVectorColumn, bindVectorColumn } from './pgvector-vector-writ
 import { columnType } from './pgvector-vectors.js';
 
 const PLUGIN = 'pgvector';
+/** The recorded id goes in as it is, also into an identity column GENERATED ALWAYS (COPY always does so). */
+export const OVERRIDING = 'OVERRIDING SYSTEM VALUE';
 
 /** The columns of a table one write fills: every vector column and the payload columns the batch carries. */
 type WriteFields = { vectors: TableInfo['vectors']; payload: TableInfo['payload'] };
@@ -199,7 +201,7 @@ export class PgvectorWriter {
     await s.query(`CREATE TEMP TABLE ${tmp} (LIKE ${this.ctx.table(info.schema.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
     await copyIn(`COPY ${tmp} (${columns}) FROM STDIN (FORMAT binary)`, chunks);
     await s.query(
-      `INSERT INTO ${this.ctx.table(info.schema.name)} (${columns}) SELECT ${columns} FROM ` +
+      `INSERT INTO ${this.ctx.table(info.schema.name)} (${columns}) ${OVERRIDING} SELECT ${columns} FROM ` +
         `${tmp}${this.conflictClause(info, fields, mode)}`,
     );
     // The next batch of the same transaction creates it again.
@@ -215,7 +217,7 @@ export class PgvectorWriter {
       ...fields.payload.map((p) => ({ nativeType: checkNativeType(p.col.formatted), field: p.field })),
     ];
     const casts = all.map((c, k) => castExpr(`u.c${k}`, c.nativeType, c.field));
-    const sql = `INSERT INTO ${this.ctx.table(info.schema.name)} (${this.columnList(info, fields)})
+    const sql = `INSERT INTO ${this.ctx.table(info.schema.name)} (${this.columnList(info, fields)}) ${OVERRIDING}
       SELECT ${casts.join(', ')} FROM unnest(${all.map((_, k) => `$${k + 1}::text[]`).join(', ')}) AS u(${all.map((_, k) => `c${k}`).join(', ')})${this.conflictClause(info, fields, mode)}`;
     for (let start = 0; start < batch.length; start += this.o.writeBatchRows) {
       const end = Math.min(batch.length, start + this.o.writeBatchRows);

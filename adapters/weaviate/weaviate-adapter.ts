@@ -113,7 +113,14 @@ export class WeaviateAdapter implements api.VectorAdapter {
 
   async create(schema: CollectionSchema, options: api.CreateOptions): Promise<void> {
     throwIfAborted(options.signal);
-    const { cls, notes } = planClass(schema, await this.conn.enabledModules(), this.conn.options, this.conn.logger);
+    const { cls, notes } = planClass(
+      schema,
+      await this.conn.enabledModules(),
+      this.conn.options,
+      this.conn.logger,
+      false,
+      options.definitions,
+    );
     if (await this.conn.rest.getClass(cls.class)) {
       throw new InvalidInputError(
         'TARGET_EXISTS',

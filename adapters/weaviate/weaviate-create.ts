@@ -3,7 +3,7 @@
  * as recorded becomes a note of the index report), and waiting until Weaviate has indexed what was
  * written.
  */
-import type { IndexBuildReport } from '../../src/adapter.js';
+import type { DefinitionGate, IndexBuildReport } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
@@ -41,7 +41,8 @@ export interface CreateSettings {
 
 /**
  * The class definition for a neutral schema, with what could not be kept as recorded. `modules`:
- * the vectorizer modules the target has enabled; `dryRun` checks the schema without them.
+ * the vectorizer modules the target has enabled; `dryRun` checks the schema without them. `gate`:
+ * a restore's trust gate, which a recorded module configuration passes before it is applied.
  */
 export function planClass(
   schema: CollectionSchema,
@@ -49,6 +50,7 @@ export function planClass(
   settings: CreateSettings,
   logger: Logger,
   dryRun = false,
+  gate?: DefinitionGate,
 ): { cls: WeaviateClass; notes: Notes } {
   const { metricForUnindexed } = settings;
   const className = classNameOf(schema.name);
@@ -117,7 +119,8 @@ export function planClass(
           { collection: schema.name, vector: v.name, module },
           'vectorizer module not available: restoring stored vectors with vectorizer none',
         );
-      } else if (module) vectorizer = native.vectorizer;
+      } else if (module && (module === 'none' || gate?.allows('setting', `vectorizer ${module} of ${JSON.stringify(v.name)}`) !== false))
+        vectorizer = native.vectorizer;
     }
     meta.vectors[w] = {
       name: v.name,
@@ -150,6 +153,9 @@ export function planClass(
   for (const p of schema.payload) {
     const w = propNames.get(p.name) as string;
     const prop = propertyForField(p, w);
+    // A property's module configuration, like a vector's, passes the restore's trust gate.
+    if (prop.moduleConfig !== undefined && gate?.allows('setting', `module configuration of property ${JSON.stringify(p.name)}`) === false)
+      delete prop.moduleConfig;
     properties.push(prop);
     if (!p.nativeType?.startsWith('{'))
       meta.props[w] = { name: p.name, type: p.type, array: p.array, ...(p.nullable ? {} : { nullable: false }) };

@@ -290,7 +290,11 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
             .choices(['fail', 'replace', 'append'])
             .default('fail'),
         )
-        .option('--if-target-missing', 'do nothing and succeed when the target exists (idempotent pod start-up)'),
+        .option('--if-target-missing', 'do nothing and succeed when the target exists (idempotent pod start-up)')
+        .option(
+          '--trust-definitions',
+          "apply the SQL text (defaults, CHECK, generated columns, partition bounds) of a plaintext repository's manifest",
+        ),
     ),
   ).action(action((ctx, collection: string, o: Parameters<typeof restoreCommand>[2]) => restoreCommand(ctx, collection, o), 'restore'));
 

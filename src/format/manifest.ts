@@ -20,16 +20,25 @@ export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
  * (`FORMAT_FEATURE`) before anything else of it is interpreted: later additions add a feature, not a
  * version.
  */
-export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>(['authenticated-head', 'incremental', 'vector-kinds']);
+export const KNOWN_FEATURES: ReadonlySet<string> = new Set<string>([
+  'authenticated-head',
+  'incremental',
+  'table-definition',
+  'vector-kinds',
+]);
 
 /** True when a schema has a vector field other than dense float32: its manifests carry feature `vector-kinds`. */
 export function needsVectorKinds(schema: Pick<CollectionSchema, 'vectors'>): boolean {
   return schema.vectors.some((v) => !isDenseFloat32(v));
 }
 
-/** The features of a snapshot of `schema`, given those of its kind (`incremental`), sorted and unique. */
-export function snapshotFeatures(schema: Pick<CollectionSchema, 'vectors'>, base: readonly string[] = []): string[] {
-  return [...new Set([...base, ...(needsVectorKinds(schema) ? ['vector-kinds'] : [])])].sort();
+/**
+ * The features of a snapshot of `schema`, given those of its kind (`incremental`), sorted and unique:
+ * `vector-kinds` for a vector of another kind than dense float32, `table-definition` for a recorded definition.
+ */
+export function snapshotFeatures(schema: Pick<CollectionSchema, 'vectors' | 'definition'>, base: readonly string[] = []): string[] {
+  const own = [...(needsVectorKinds(schema) ? ['vector-kinds'] : []), ...(schema.definition !== undefined ? ['table-definition'] : [])];
+  return [...new Set([...base, ...own])].sort();
 }
 
 const checksumString = z.string().regex(/^sha256:[0-9a-f]{64}$/);
@@ -111,12 +120,16 @@ const manifestShape = {
   tags: z.record(z.string(), z.string()).default({}),
 };
 
-const ManifestV1Schema = z.strictObject({
-  formatVersion: z.literal(1),
-  ...manifestShape,
-  /** Written since 0.2.0; only 0.1.0 manifests lack it. A renamed key is an unknown key (strict), never "no checksum". */
-  checksum: checksumString.optional(),
-});
+const ManifestV1Schema = z
+  .strictObject({
+    formatVersion: z.literal(1),
+    ...manifestShape,
+    /** Written since 0.2.0; only 0.1.0 manifests lack it. A renamed key is an unknown key (strict), never "no checksum". */
+    checksum: checksumString.optional(),
+  })
+  .refine((m) => m.schema.definition === undefined, {
+    message: '"schema.definition" is only allowed in v2, with feature "table-definition"',
+  });
 
 /**
  * The exact shape 0.1.0 wrote, the only manifests without a checksum. A checksum-less v1 manifest must
@@ -240,7 +253,10 @@ export const ManifestSchema = z
           : 'a vector field of another kind than dense float32 needs feature "vector-kinds"',
       );
     }
+    if (m.features.includes('table-definition') !== (m.schema.definition !== undefined))
+      issue('"schema.definition" is present exactly when the snapshot has feature "table-definition"');
   });
+
 /** The source of a manifest in memory: every fact known, whether the manifest recorded it or the reader derived it. */
 export type ManifestSource = z.infer<typeof ManifestSchema>['source'] & { normalizesCosine: boolean };
 

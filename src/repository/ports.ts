@@ -45,6 +45,11 @@ export interface Locker {
 export interface ManifestReader {
   /** Loads and validates a manifest; `'latest'` picks the newest snapshot of the collection. */
   readManifest(collection: string, snapshotId: string): Promise<Manifest>;
+  /**
+   * Every manifest read is authenticated (an encrypted repository: its GCM seal), not only
+   * checksummed: what it records may be applied without the caller's opt-in (`trustDefinitions`).
+   */
+  readonly manifestsAuthenticated?: boolean;
 }
 
 export interface SnapshotLister {

@@ -125,6 +125,11 @@ export class RepositoryStore implements LockStore, SnapshotStore, RestoreStore, 
     return this.#cipher !== undefined;
   }
 
+  /** An encrypted repository opens every manifest with its key (GCM): no one without the key wrote it. */
+  get manifestsAuthenticated(): boolean {
+    return this.#cipher !== undefined;
+  }
+
   get repositoryId(): string {
     return this.config.id;
   }

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { IndexBuildReport, VectorAdapter } from '../adapter.js';
+import type { IndexBuildReport, NotCarriedOver, VectorAdapter } from '../adapter.js';
 import {
   ConflictError,
   IntegrityError,
@@ -23,6 +23,7 @@ import {
   throwIfAborted,
 } from '../errors.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
+import { definitionParts } from '../format/table-definition.js';
 import { filterBatch, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
 import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch, type RecordOp, VectorElementSchema } from '../model.js';
@@ -34,6 +35,7 @@ import { type RestoreStore, segmentSizeError } from '../repository/ports.js';
 import { checkAppendable } from '../schema-compat.js';
 import { checkCollectionDigest, checkRecordDigests, collectionAccumulator } from './record-check.js';
 import { operationOptions, parseOptions } from '../options.js';
+import { definitionGate } from './trust.js';
 
 /** Default of `commitBytes`: 16 segments of the default 4 MiB; each commit is a WAL flush and a marker update. */
 const GROUP_BYTES = 64 * 1024 * 1024;
@@ -92,6 +94,14 @@ export const RestoreOptionsSchema = z.strictObject({
   convertVectors: z.record(z.string(), VectorElementSchema).optional(),
   /** Vector fields to leave out, e.g. a sparse vector the target engine cannot store; listed in `notCarriedOver[]`. @default [] */
   omitVectors: z.array(z.string().min(1)).optional(),
+  /**
+   * Apply the SQL text a plaintext repository's manifest records (column defaults, generated
+   * columns, CHECK constraints, partition bounds) and engine configuration (Weaviate modules).
+   * A manifest of an encrypted repository is authenticated and applied without it; a plaintext one
+   * is anyone's who can write to the storage, so by default its text is never executed and the
+   * result lists it in `notCarriedOver`. Set it for a repository only you can write. @default false
+   */
+  trustDefinitions: z.boolean().default(false),
   ...operationOptions,
 });
 export type RestoreOptions = z.input<typeof RestoreOptionsSchema>;
@@ -113,13 +123,18 @@ export interface RestoreResult {
   notCarriedOver: NotCarriedOver[];
 }
 
-/** One thing a restore converted, dropped or could not recreate (docs/format.md, decision 7). */
-export interface NotCarriedOver {
-  what: 'value' | 'column' | 'index' | 'definition' | 'setting';
-  /** What it is, e.g. `hnsw index on "embedding"`. */
-  name: string;
-  reason: string;
-  action: 'converted' | 'dropped' | 'not-recreated';
+export type { NotCarriedOver } from '../adapter.js';
+
+/** The parts of another engine's table definition, which a cross-engine restore does not carry over. */
+function foreignDefinition(manifest: Manifest, engine: string): NotCarriedOver[] {
+  const definition = manifest.schema.definition;
+  if (definition === undefined) return [];
+  return definitionParts(definition).map((part) => ({
+    what: 'definition',
+    name: part.name,
+    reason: `part of the ${manifest.source.engine} table definition, which ${engine} has no equivalent for`,
+    action: 'dropped',
+  }));
 }
 
 /** Collection-level settings of another engine (`schema.native`), which a cross-engine restore drops. */
@@ -298,12 +313,17 @@ async function restoreUnderLock(
 ): Promise<RestoreResult> {
   const { signal } = opts;
   const progress = new ProgressReporter('restore', opts.onProgress);
-  const manifest =
+  const read =
     opts.at instanceof Date
       ? await manifestAt(repo, opts.collection, opts.at, signal)
       : await repo.readManifest(opts.collection, opts.at ?? opts.snapshot);
   // A link restores the state it records: its chain folded up to it, each id's newest row.
-  const chain = manifest.kind === 'incremental' ? await resolveChain(repo, manifest, signal) : [manifest];
+  const chain = read.kind === 'incremental' ? await resolveChain(repo, read, signal) : [read];
+  // Links record no table definition: the chain's full snapshot's is the table's (a schema change
+  // breaks a chain); its sequence state is older, and the restore sets sequences past every id anyway.
+  const first = chain[0]?.schema.definition;
+  const manifest =
+    read.schema.definition === undefined && first !== undefined ? { ...read, schema: { ...read.schema, definition: first } } : read;
   const isChain = chain.length > 1;
   const flat: FlatSegment[] = chain.flatMap((m, link) => m.segments.map((ref, index) => ({ link, index, ref, manifest: m })));
   let fold: FoldPlan | undefined;
@@ -368,6 +388,7 @@ async function restoreManifest(
         name: target,
         idNativeType: undefined,
         native: undefined,
+        definition: undefined,
         payload: planned.payload.map(({ nativeType: _n, ...p }) => p),
         vectors: planned.vectors.map(({ nativeType: _n, ...v }) => v),
       };
@@ -393,6 +414,7 @@ async function restoreManifest(
   const swapInto = swap ? { replace: targetExists } : undefined;
   let resumeFrom: Marker | undefined;
   let mode: Marker['mode'] = 'insert';
+  const gate = definitionGate({ authenticated: repo.manifestsAuthenticated === true, trustDefinitions: opts.trustDefinitions });
 
   if (await adapter.exists(writeInto)) {
     const marker = parseMarker(await adapter.readMarker(writeInto));
@@ -418,6 +440,8 @@ async function restoreManifest(
     // never again by an implicit cast between two engine types (timestamptz -> timestamp shifts by
     // the session's zone; text -> numeric is refused only after the whole load).
     if (merge) stagingSchema = withFieldTypesOf(existing, schema);
+    // An existing target keeps its own definition: staging holds rows, nothing else.
+    stagingSchema = { ...stagingSchema, definition: undefined };
     await adapter.preflightAppend?.(target, schema);
     if (opts.ifExists === 'fail' && (await adapter.count(target)) > 0) {
       throw new ConflictError(
@@ -433,7 +457,7 @@ async function restoreManifest(
     }
   }
   if (!(await adapter.exists(writeInto))) {
-    await adapter.create({ ...stagingSchema, name: writeInto }, { indexes: 'deferred', signal });
+    await adapter.create({ ...stagingSchema, name: writeInto }, { indexes: 'deferred', signal, definitions: gate });
     mode = 'insert';
     resumeFrom = undefined;
     await adapter.writeMarker(writeInto, formatMarker({ chain: isChain, snapshot: manifest.id, segment: 0, rows: 0, mode }));
@@ -603,6 +627,9 @@ async function restoreManifest(
     }
     loaded = true;
 
+    // The definition's parts that depend on the rows (sequences past every restored id), on a collection this restore made.
+    if (mode === 'insert' && !merge)
+      await adapter.finishCreate?.(writeInto, { ...stagingSchema, name: writeInto }, { indexes: 'deferred', signal, definitions: gate });
     const indexStart = performance.now();
     let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
     const alreadyIndexed = resumeFrom !== undefined && resumeFrom.segment > flat.length;
@@ -633,7 +660,8 @@ async function restoreManifest(
         ...vectorPlan.report(),
         ...skippedIndexes(indexes.skipped),
         ...notCarriedOver,
-        ...(sameEngine ? [] : foreignSettings(manifest, adapter.engine)),
+        ...gate.reported,
+        ...(sameEngine ? [] : [...foreignSettings(manifest, adapter.engine), ...foreignDefinition(manifest, adapter.engine)]),
       ],
     };
   }

@@ -418,8 +418,10 @@ function partStore(store: SnapshotStore, record: (m: Manifest) => void): Snapsho
 function rangedAdapter(adapter: DistributedAdapter, plan: SnapshotPlan, range: KeyRange): VectorAdapter {
   const scan = async (collection: string, options: ScanOptions): Promise<ScanSession> => {
     const session = await adapter.scanRange(collection, { ...options, view: plan.view, range });
-    // Both through the same schema parser, so equal schemas serialise alike.
-    if (JSON.stringify(CollectionSchemaSchema.parse(session.schema)) !== JSON.stringify(plan.schema)) {
+    // Both through the same schema parser, so equal schemas serialise alike. The table definition is
+    // the coordinator's alone (its sequence state is read once, in the view); a part records none.
+    const { definition: _definition, ...planShape } = plan.schema;
+    if (JSON.stringify(CollectionSchemaSchema.parse(session.schema)) !== JSON.stringify(planShape)) {
       await session.close();
       throw new IntegrityError(
         'PLAN_INVALID',

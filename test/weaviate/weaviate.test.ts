@@ -201,8 +201,16 @@ describe.runIf(hasWeaviate)('weaviate', () => {
         const { manifest } = await repo.snapshot(a, n, { segmentBytes: 65536 });
         expect(manifest.rows.upserts).toBe(30);
         const target = name('native_r');
-        const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target });
+        // The module configuration is applied from a plaintext repository only with the opt-in (docs/format.md, decision 6).
+        const r = await repo.restore(a, { collection: n, snapshot: manifest.id, target, trustDefinitions: true });
         expect(r.indexes.skipped).toEqual([]);
+        const untrusted = await repo.restore(a, { collection: n, snapshot: manifest.id, target: name('native_u') });
+        expect(untrusted.notCarriedOver).toContainEqual({
+          what: 'setting',
+          name: 'vectorizer text2vec-openai of "content"',
+          reason: expect.stringContaining('trustDefinitions'),
+          action: 'not-recreated',
+        });
         expect((await repo.verifyParity(a, { collection: n, snapshot: manifest.id, live: target })).ok).toBe(true);
         const [orig] = await a.fetch(n, [uuids[4] as string]);
         const [back] = await a.fetch(target, [uuids[4] as string]);

@@ -15,6 +15,7 @@ export interface RestoreCommandOptions extends EngineOptions {
   target?: string;
   ifExists: 'fail' | 'replace' | 'append';
   ifTargetMissing?: boolean;
+  trustDefinitions?: boolean;
 }
 
 export async function restoreCommand(ctx: CommandContext, collection: string, o: RestoreCommandOptions): Promise<CommandOutcome> {
@@ -36,6 +37,7 @@ export async function restoreCommand(ctx: CommandContext, collection: string, o:
       ...(o.at === undefined ? {} : { at: o.at }),
       target,
       ifExists: o.ifExists,
+      trustDefinitions: o.trustDefinitions === true,
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     }),
