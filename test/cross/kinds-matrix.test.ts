@@ -90,13 +90,14 @@ interface Engine {
 }
 const started: StartedTestEngine[] = [];
 const made: [VectorAdapter, string][] = [];
-const engines: Engine[] = [];
-for (const e of REAL) {
-  const s = await e.start();
-  started.push(s);
-  await s.adapter.probe();
-  engines.push({ name: e.name, adapter: s.adapter, lone: await twoFieldsRefused(s.adapter) });
-}
+const engines: Engine[] = await Promise.all(
+  REAL.map(async (e) => {
+    const s = await e.start();
+    started.push(s);
+    await s.adapter.probe();
+    return { name: e.name, adapter: s.adapter, lone: await twoFieldsRefused(s.adapter) };
+  }),
+);
 
 /** Why `adapter` cannot create a collection of two vector fields, or undefined when it can. */
 async function twoFieldsRefused(adapter: VectorAdapter): Promise<string | undefined> {
