@@ -157,7 +157,7 @@ describe.runIf(engines.length > 0)('kinds matrix: every kind from every engine t
       for (const target of engines.filter((t) => t !== source)) {
         const expected = kindOutcome(target.adapter.capabilities.vectorKinds, field);
         const lone = source.lone !== undefined || target.lone !== undefined;
-        it.concurrent(`${label}: ${source.name} -> ${target.name}: ${expected}${lone ? ' (the field alone)' : ''}`, async () => {
+        it.concurrent(`${label}: ${source.name} -> ${target.name}: ${expected}${lone ? ' (the field alone)' : ''}`, async ({ expect }) => {
           const { collection, snapshot } = await snapshotOf(field, source, lone);
           const to = target.adapter;
           const name = randomName(`h20mx_${label}_to`);
