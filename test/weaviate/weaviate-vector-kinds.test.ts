@@ -204,4 +204,25 @@ describe.runIf(hasWeaviate)('weaviate multi-vectors (ColBERT-style named vectors
     await expectError(a.write(coll, batchFromRecords(schema, records), { mode: 'upsert' }), 'INVALID_VECTOR');
     expect(await a.count(coll)).toBe(0);
   });
+
+  it('an incremental snapshot carries a changed multi-vector, and its restore holds it', async () => {
+    const chain = await memoryRepository();
+    expect((await chain.snapshot(a, source, { incremental: true })).kind).toBe('full');
+    const changed = tokens(9999);
+    const put = await rest('PUT', `/v1/objects/${source}/${uuidOf(5)}`, {
+      class: source,
+      id: uuidOf(5),
+      properties: { title: 'doc 5' },
+      vectors: { dense: dense(5), colbert: changed },
+    });
+    expect(put.status).toBe(200);
+    const link = await chain.snapshot(a, source, { incremental: true });
+    expect(link.kind).toBe('incremental');
+    expect(link.manifest.rows).toEqual({ upserts: 1, deletes: 0 });
+    const into = name('H20weaviate_link').replace(/^h/, 'H');
+    await chain.restore(a, { collection: source, target: into });
+    const [five] = await a.fetch(into, [uuidOf(5)]);
+    expect(five?.vectors.colbert).toEqual(multiOf(changed));
+    expect((await chain.verifyParity(a, { collection: source, live: into })).ok).toBe(true);
+  });
 });
