@@ -114,7 +114,8 @@ function toObjects(r: Resolved, batch: RecordBatch): { objects: BatchObjectInput
 
 /**
  * One batch import: over vectordr's own BatchObjects encoder when every property is a scalar or an
- * array of scalars (weaviate-grpc-batch.ts says why), else through the client's insertMany.
+ * array of scalars (weaviate-grpc-batch.ts says why), else through the client's insertMany (over
+ * REST when the batch holds a multi-vector: the client cannot send one).
  * Returns the refused objects by index in `objects`.
  */
 async function sendBatch(
@@ -128,6 +129,9 @@ async function sendBatch(
     const errors = await conn.grpcBatch().batchObjects(body);
     return errors.map((e) => [e.index, { message: e.error }]);
   }
+  // weaviate-client 3.12's insertMany sends each vector of a multi-vector as a vector of its own
+  // (Weaviate refuses them: "AddBatch called on multivector index"); such batches go over REST.
+  if (objects.some((o) => Object.values(o.vectors).some((v) => !(v instanceof Float32Array)))) return sendRestBatch(conn, r, objects);
   const res = await grpcCall('insertMany', () =>
     col.data.insertMany(
       objects.map((o) => {
@@ -141,6 +145,27 @@ async function sendBatch(
     ),
   );
   return res.hasErrors ? Object.entries(res.errors).map(([k, e]) => [Number(k), e]) : [];
+}
+
+/**
+ * One batch import over REST (`POST /v1/batch/objects`, named vectors only): vectors as JSON
+ * numbers (a float32 printed as its shortest float64 text reads back as the same float32), a
+ * multi-vector as `number[][]`. Returns the refused objects by index, as Weaviate answers them.
+ */
+async function sendRestBatch(conn: WeaviateConnection, r: Resolved, objects: BatchObjectInput[]): Promise<[number, { message: string }][]> {
+  const body = {
+    objects: objects.map((o) => ({
+      class: r.className,
+      id: o.uuid,
+      properties: o.properties,
+      vectors: Object.fromEntries(Object.entries(o.vectors).map(([k, v]) => [k, clientVector(v)])),
+    })),
+  };
+  const res = (await conn.rest.ok('POST', '/v1/batch/objects', body)) as { result?: { errors?: { error?: { message?: string }[] } } }[];
+  return res.flatMap((o, i): [number, { message: string }][] => {
+    const errors = o.result?.errors?.error ?? [];
+    return errors.length > 0 ? [[i, { message: errors.map((e) => e.message ?? '').join('; ') }]] : [];
+  });
 }
 
 /** A vector as weaviate-client takes it: `number[]`, or `number[][]` for a multi-vector. */

@@ -225,4 +225,32 @@ describe.runIf(hasWeaviate)('weaviate multi-vectors (ColBERT-style named vectors
     expect(five?.vectors.colbert).toEqual(multiOf(changed));
     expect((await chain.verifyParity(a, { collection: source, live: into })).ok).toBe(true);
   });
+
+  it('writes multi-vectors over REST into a class the own encoder does not cover (an object property): the client cannot send them', async () => {
+    const cls = name('H20weaviate_obj').replace(/^h/, 'H');
+    const def = {
+      class: cls,
+      properties: [{ name: 'meta', dataType: ['object'], nestedProperties: [{ name: 'lang', dataType: ['text'] }] }],
+      vectorConfig: {
+        colbert: {
+          vectorizer: { none: {} },
+          vectorIndexType: 'hnsw',
+          vectorIndexConfig: { distance: 'dot', multivector: { enabled: true } },
+        },
+      },
+    };
+    expect((await rest('POST', '/v1/schema', def)).status).toBe(200);
+    await rest('POST', '/v1/batch/objects', {
+      objects: [{ class: cls, id: uuidOf(1), properties: { meta: { lang: 'en' } }, vectors: { colbert: tokens(1) } }],
+    });
+    const schema = await a.describe(cls);
+    const records: VectorRecord[] = [2, 3].map((i) => ({
+      id: uuidOf(i),
+      vectors: { colbert: multiOf(tokens(i)) },
+      payload: { meta: { lang: 'de' } },
+    }));
+    await a.write(cls, batchFromRecords(schema, records), { mode: 'upsert' });
+    const back = await a.fetch(cls, [uuidOf(2), uuidOf(3)]);
+    expect(back.map((r) => r.vectors.colbert)).toEqual([multiOf(tokens(2)), multiOf(tokens(3))]);
+  });
 });
