@@ -3,7 +3,9 @@
  * Weaviate (WEAVIATE_URL, WEAVIATE_GRPC): a class with a dense and a multi-vector named vector, made
  * over REST as a Weaviate user would, read as kind `multi`; snapshot → restore into Weaviate with
  * parity and recall by MaxSim; into pgvector (PG_URL) refused before anything is written unless the
- * multi-vector is left out; and multi-vectors from another engine (the in-memory adapter) into Weaviate.
+ * multi-vector is left out; multi-vectors from another engine (the in-memory adapter) into Weaviate;
+ * an empty multi-vector refused; a changed multi-vector through an incremental link; and writes into a
+ * class the own gRPC encoder does not cover (over REST).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WeaviateAdapter, weaviateAdapter } from '../../adapters/weaviate/index.js';
