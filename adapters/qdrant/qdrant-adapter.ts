@@ -172,7 +172,12 @@ export class QdrantAdapter implements api.VectorAdapter {
     return fetchRecords(this.ctx, await resolveCollection(this.ctx, collection), ids);
   }
 
-  async search(collection: string, query: Float32Array | VectorQuery, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
+  async search(
+    collection: string,
+    query: Float32Array | VectorQuery,
+    k: number,
+    options: api.SearchOptions = {},
+  ): Promise<api.SearchHit[]> {
     // Cached like write(): verifyRecall searches once per query, and resolving reads the schema (and
     // for collections vectordr did not create, samples objects) every time.
     return searchPoints(this.ctx, await this.resolveCached(collection), query, k, options);

@@ -8,7 +8,16 @@
  * test/qdrant/qdrant-grpc-wire.test.ts checks both directions against that generated code.
  */
 import { EngineError } from '../../src/errors.js';
-import { ProtobufWriter, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, lenFieldSize, varint64Size, varintSize } from '../../src/wire/protobuf-writer.js';
+import {
+  ProtobufWriter,
+  WIRE_I32,
+  WIRE_I64,
+  WIRE_LEN,
+  WIRE_VARINT,
+  lenFieldSize,
+  varint64Size,
+  varintSize,
+} from '../../src/wire/protobuf-writer.js';
 import type { VectorKind } from '../../src/model.js';
 import { PLUGIN } from './qdrant-types.js';
 import { type KindRow, type KindRows, type ValueSource, canonicalSparse } from './qdrant-vectors.js';
@@ -167,7 +176,8 @@ function packedUint32Size(values: Uint32Array): number {
 /** Bytes of the `qdrant.Vector` oneof of `v`: `dense` 101 { data }, `sparse` 102 { values, indices }, `multi_dense` 103 { vectors }. */
 function vectorBodySize(v: WireVector): number {
   if (v instanceof Float32Array) return lenFieldSize(101, lenFieldSize(1, v.length * 4));
-  if ('sparse' in v) return lenFieldSize(102, lenFieldSize(1, v.sparse.values.length * 4) + lenFieldSize(2, packedUint32Size(v.sparse.indices)));
+  if ('sparse' in v)
+    return lenFieldSize(102, lenFieldSize(1, v.sparse.values.length * 4) + lenFieldSize(2, packedUint32Size(v.sparse.indices)));
   return lenFieldSize(103, (v.multi.length / v.dims) * lenFieldSize(1, lenFieldSize(1, v.dims * 4)));
 }
 
@@ -182,7 +192,8 @@ function writeVector(w: ProtobufWriter, field: number, v: WireVector): void {
     for (let i = 0; i < indices.length; i++) w.varint(indices[i] as number);
   } else {
     w.lenHeader(103, (v.multi.length / v.dims) * lenFieldSize(1, lenFieldSize(1, v.dims * 4)));
-    for (let k = 0; k < v.multi.length; k += v.dims) w.lenHeader(1, lenFieldSize(1, v.dims * 4)).packedFloats(1, v.multi.subarray(k, k + v.dims));
+    for (let k = 0; k < v.multi.length; k += v.dims)
+      w.lenHeader(1, lenFieldSize(1, v.dims * 4)).packedFloats(1, v.multi.subarray(k, k + v.dims));
   }
 }
 

@@ -179,7 +179,8 @@ export function withVector(r: ResolvedCollection): true | string[] {
 export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): RecordBatch {
   const n = points.length;
   const vectors: Record<string, AnyVectorColumn> = {};
-  const pointName = (i: number): string => String(idFromPoint(points[i]?.id, r.meta ? points[i]?.payload : undefined, r.schema.idType, r.name));
+  const pointName = (i: number): string =>
+    String(idFromPoint(points[i]?.id, r.meta ? points[i]?.payload : undefined, r.schema.idType, r.name));
   const rawOf = (p: PointLike, v: ResolvedCollection['vectors'][number]): unknown =>
     r.unnamed ? p.vector : (p.vector as Record<string, unknown> | null | undefined)?.[v.q];
   for (const v of r.vectors) {

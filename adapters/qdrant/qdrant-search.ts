@@ -20,11 +20,13 @@ function queryValue(field: VectorField, query: Float32Array | VectorQuery, colle
   if (kind === 'dense' && 'dense' in query) {
     const d = query.dense;
     if (d instanceof Float32Array) return { kind: 'dense', data: d };
-    if (d.element === 'float16' || d.element === 'uint8') return { kind: 'dense', data: widenToFloat32(d.element, d.data, field.dims ?? 0) };
+    if (d.element === 'float16' || d.element === 'uint8')
+      return { kind: 'dense', data: widenToFloat32(d.element, d.data, field.dims ?? 0) };
   }
   if (kind === 'sparse' && 'sparse' in query) return { kind: 'sparse', indices: query.sparse.indices, values: query.sparse.values };
   if (kind === 'multi' && 'multi' in query) return { kind: 'multi', dims: query.multi.dims, data: query.multi.data };
-  const given = 'dense' in query ? (query.dense instanceof Float32Array ? 'float32' : query.dense.element) : 'sparse' in query ? 'sparse' : 'multi';
+  const given =
+    'dense' in query ? (query.dense instanceof Float32Array ? 'float32' : query.dense.element) : 'sparse' in query ? 'sparse' : 'multi';
   throw new InvalidInputError(
     'SCHEMA_MISMATCH',
     `Vector ${JSON.stringify(field.name)} of Qdrant collection ${JSON.stringify(collection)} is ${describeKind(field)}; ` +
