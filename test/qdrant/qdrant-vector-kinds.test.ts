@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { type QdrantAdapter, qdrantAdapter } from '../../adapters/qdrant/index.js';
 import { float16ToFloat32, float32ToFloat16 } from '../../src/format/vector-elements.js';
-import type { AnyVector, SparseVector, VectorRecord } from '../../src/model.js';
+import { type AnyVector, type SparseVector, type VectorRecord, batchFromRecords } from '../../src/model.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { rng } from '../helpers/data.js';
@@ -134,7 +134,7 @@ describe.runIf(real)('qdrant vector kinds (real server at QDRANT_URL)', () => {
     expect(idf.recall).toBeGreaterThan(0);
   });
 
-  it('a write Qdrant cannot take is refused before any request: an empty multivector', async () => {
+  it('a write Qdrant cannot take is refused before any request: an empty multivector; over REST, a two-vector multivector of whole numbers', async () => {
     const target = name('h20qdrant_empty');
     const schema = { ...(await grpc.describe(source)), name: target, indexes: [] };
     await grpc.create(schema, { indexes: 'now' });
@@ -143,9 +143,22 @@ describe.runIf(real)('qdrant vector kinds (real server at QDRANT_URL)', () => {
       vectors: { dense: new Float32Array(8).fill(1), multi: { kind: 'multi', dims: 4, data: new Float32Array(0) } as AnyVector },
       payload: {},
     };
-    const { batchFromRecords } = await import('../../src/model.js');
     await expectError(grpc.write(target, batchFromRecords(schema, [rec]), { mode: 'upsert' }), 'INVALID_VECTOR');
+    // Two vectors, the first of whole numbers: Qdrant's REST parser takes it for a sparse vector; gRPC sends it.
+    const ints: VectorRecord = {
+      ...rec,
+      vectors: { ...rec.vectors, multi: { kind: 'multi', dims: 4, data: Float32Array.of(1, 2, 3, 4, 0.5, 6, 7, 8) } },
+    };
+    await expectError(rest.write(target, batchFromRecords(schema, [ints]), { mode: 'upsert' }), 'UNSUPPORTED_OPERATION');
     expect(await grpc.count(target)).toBe(0);
+    await grpc.write(target, batchFromRecords(schema, [ints]), { mode: 'upsert' });
+    expect((await rest.fetch(target, [1n]))[0]?.vectors.multi).toEqual(ints.vectors.multi);
+  });
+
+  it('restores over REST too, with parity', async () => {
+    const target = name('h20qdrant_rest');
+    await repo.restore(rest, { collection: source, target });
+    expect((await repo.verifyParity(grpc, { collection: source, live: target })).ok).toBe(true);
   });
 
   describe.runIf(engineAvailable('pgvector', PG_URL !== undefined))('across to pgvector (PG_URL)', () => {
