@@ -133,7 +133,8 @@ function asSnapshotElements(batch: RecordBatch, fields: readonly VectorField[]):
   });
   if (widened.length === 0) return [batch];
   const exact = new Uint8Array(batch.length).fill(1);
-  const narrowed: Record<string, AnyVectorColumn> = { ...batch.vectors };
+  // Field names are external text (a field may be named "__proto__"): a null-prototype copy.
+  const narrowed = Object.assign(Object.create(null) as Record<string, AnyVectorColumn>, batch.vectors);
   for (const f of widened) {
     const col = batch.vectors[f.name] as VectorColumn;
     const element = f.element as Exclude<VectorElement, 'float32'>;
@@ -162,7 +163,7 @@ function asSnapshotElements(batch: RecordBatch, fields: readonly VectorField[]):
 /** A copy of the batch with the given vector fields zeroed (presence kept): they leave the digests. */
 function withoutVectors(batch: RecordBatch, fields: string[]): RecordBatch {
   if (fields.length === 0) return batch;
-  const vectors = { ...batch.vectors };
+  const vectors = Object.assign(Object.create(null) as Record<string, AnyVectorColumn>, batch.vectors);
   for (const f of fields) {
     const given = vectors[f];
     if (!given) continue;
