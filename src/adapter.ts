@@ -13,6 +13,7 @@ import type {
   IdType,
   RecordBatch,
   VectorElement,
+  VectorField,
   VectorQuery,
   VectorRecord,
 } from './model.js';
@@ -42,8 +43,16 @@ export interface AdapterCapabilities {
    * writes the marker after each batch and, on resume, resends the one uncertain batch as an upsert.
    */
   readonly atomicMarker: boolean;
-  /** Largest vector dimension the engine accepts. */
+  /** Largest vector dimension the engine accepts (of a dense or multi-vector; see `maxDimsOf` for other limits). */
   readonly maxDims: number;
+  /**
+   * Limits that are not `maxDims`, by element type of dense and multi-vectors (`binary`: a count of
+   * bits, e.g. pgvector's `bit(n)`), and for sparse vectors (`sparse`: the largest dimension count a
+   * sparse field may declare; every index is below it). An element not named here has `maxDims`; a
+   * sparse field has no limit but the format's (2^32) unless `sparse` is named. Read it through
+   * {@link maxDimsFor}. @default {}
+   */
+  readonly maxDimsOf?: Readonly<Partial<Record<VectorElement | 'sparse', number>>>;
   /**
    * The engine stores cosine vectors normalised to unit length (Qdrant): what comes back is not
    * bit for bit what was written. Parity then compares cosine vectors after normalisation, within a
@@ -97,6 +106,20 @@ export const DEFAULT_CAPABILITIES: Readonly<Omit<AdapterCapabilities, 'idTypes' 
   searchEffort: 'per-query',
   vectorKinds: Object.freeze({ dense: Object.freeze(['float32'] as const), sparse: false, multi: Object.freeze([] as const) }),
 });
+
+/**
+ * The largest dimension count a target with `caps` accepts for `field` (dense and multi by element,
+ * binary in bits; sparse: the largest declared count, so indices stay below it), or undefined when
+ * the engine sets no limit of its own (sparse vectors of an engine that declares none).
+ */
+export function maxDimsFor(
+  caps: Pick<AdapterCapabilities, 'maxDims' | 'maxDimsOf'>,
+  field: Pick<VectorField, 'kind' | 'element'>,
+): number | undefined {
+  const limits = caps.maxDimsOf ?? {};
+  if ((field.kind ?? 'dense') === 'sparse') return Object.hasOwn(limits, 'sparse') ? limits.sparse : undefined;
+  return (Object.hasOwn(limits, field.element) ? limits[field.element] : undefined) ?? caps.maxDims;
+}
 
 /**
  * An adapter's capabilities: its declaration over `DEFAULT_CAPABILITIES` (a key given as

@@ -312,7 +312,7 @@ export function idAt(batch: RecordBatch, i: number): Id {
 }
 
 export function recordAt(batch: RecordBatch, i: number): VectorRecord {
-  const vectors: Record<string, AnyVector | null> = {};
+  const vectors = Object.create(null) as Record<string, AnyVector | null>;
   for (const [name, col] of Object.entries(batch.vectors)) vectors[name] = vectorAt(col, i);
   return { id: idAt(batch, i), vectors, payload: batch.payloads[i] ?? {} };
 }
@@ -470,7 +470,7 @@ function columnFromRecords(field: VectorField, records: readonly VectorRecord[])
 export function batchFromRecords(schema: Pick<CollectionSchema, 'idType' | 'vectors'>, records: VectorRecord[]): RecordBatch {
   const n = records.length;
   const ids: BigInt64Array | string[] = schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   for (const v of schema.vectors) vectors[v.name] = columnFromRecords(v, records);
   records.forEach((r, i) => {
     if (ids instanceof BigInt64Array) ids[i] = BigInt(r.id);

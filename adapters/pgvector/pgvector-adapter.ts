@@ -26,7 +26,7 @@ import { openScan, selectByIds } from './pgvector-scan.js';
 import { search } from './pgvector-search.js';
 import { checkCollectionName, checkNativeType, qualified, quoteIdent } from './pgvector-sql.js';
 import { defaultNativeType } from './pgvector-types.js';
-import { type PgVectorType, columnType, vectorKindsOf } from './pgvector-vectors.js';
+import { PG_VECTOR_TYPES, type PgVectorType, columnType, vectorKindsOf } from './pgvector-vectors.js';
 import { OVERRIDING, PgvectorWriter } from './pgvector-write.js';
 
 const PLUGIN = 'pgvector';
@@ -61,7 +61,13 @@ export class PgvectorAdapter implements api.VectorAdapter {
       idTypes: ['int64', 'string', 'uuid'],
       namedVectors: true,
       atomicMarker: true,
-      maxDims: 16_000,
+      maxDims: PG_VECTOR_TYPES.vector.maxDims,
+      // bit(n) counts bits, sparsevec(n) declares an index space: neither is vector(n)'s 16,000.
+      maxDimsOf: {
+        float16: PG_VECTOR_TYPES.halfvec.maxDims,
+        binary: PG_VECTOR_TYPES.bit.maxDims,
+        sparse: PG_VECTOR_TYPES.sparsevec.maxDims,
+      },
       // Logical decoding on a server; PGlite has none (per table, planCapture may say less).
       changeCapture: driver.kind === 'pg' ? 'native' : 'digest',
       vectorKinds: vectorKindsOf(undefined),

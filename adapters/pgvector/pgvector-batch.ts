@@ -253,7 +253,7 @@ export class BatchBuilder {
 
   take(): RecordBatch {
     const n = this.n;
-    const vectors: Record<string, AnyVectorColumn> = {};
+    const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
     this.info.vectors.forEach((v, k) => (vectors[v.name] = (this.columns[k] as ColumnAccumulator).take(n)));
     const ids = this.info.schema.idType === 'int64' ? BigInt64Array.from(this.ids as bigint[]) : (this.ids as string[]);
     // Every buffer is this batch's own (fresh ids, vector buffers handed over whole): it may move to a worker.

@@ -45,9 +45,11 @@ const FLOAT_OPS = (t: string): Partial<Record<Metric, string>> => ({
 export const PG_VECTOR_TYPES: Readonly<Record<PgVectorType, TypeFacts>> = {
   vector: { kind: 'dense', element: 'float32', since: '0.1.0', maxDims: 16_000, opclass: FLOAT_OPS('vector') },
   halfvec: { kind: 'dense', element: 'float16', since: '0.7.0', maxDims: 16_000, opclass: FLOAT_OPS('halfvec') },
-  // pgvector's limit on a sparsevec's declared dimensions (SPARSEVEC_MAX_DIM).
+  // pgvector's limit on a sparsevec's declared dimensions (SPARSEVEC_MAX_DIM, 1e9 in 0.7 to 0.8.5: "dimensions for type
+  // sparsevec cannot exceed 1000000000"); a field without a count gets it, and a restore checks every index against it first.
   sparsevec: { kind: 'sparse', element: 'float32', since: '0.7.0', maxDims: 1_000_000_000, opclass: FLOAT_OPS('sparsevec') },
-  // The neutral model's limit on binary vectors (2^24 bits); PostgreSQL's bit holds more.
+  // The neutral model's limit on binary vectors (2^24 bits); PostgreSQL's bit(n) holds up to 83,886,080 ("length for
+  // type bit cannot exceed 83886080"), far above vector(n)'s 16,000 (capabilities.maxDimsOf.binary).
   bit: {
     kind: 'dense',
     element: 'binary',
@@ -85,7 +87,8 @@ export function typeForField(field: KindElement): PgVectorType | undefined {
 
 /**
  * The declared dimension of a sparse field without one (a Qdrant or Milvus sparse vector): pgvector
- * needs one, and its largest lets every index below it through (an index beyond is refused at write).
+ * needs one, and its largest lets every index below it through (a restore reads every row first and refuses an index
+ * beyond it before anything is created: src/restore/sparse-rows.ts).
  */
 export const SPARSE_UNDECLARED_DIMS = PG_VECTOR_TYPES.sparsevec.maxDims;
 

@@ -155,7 +155,7 @@ export function addDigests(acc: BucketDigest, digests: Uint8Array, buckets: Uint
 }
 
 export function sliceBatch(batch: RecordBatch, start: number, end: number): RecordBatch {
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   for (const [name, col] of Object.entries(batch.vectors)) vectors[name] = sliceColumn(col, start, end);
   const ops = batch.ops?.slice(start, end);
   return {
@@ -183,7 +183,7 @@ export function concatBatches(idType: IdType, vectorFields: readonly VectorShape
   } else {
     ids = batches.flatMap((b) => b.ids as string[]);
   }
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   const lengths = batches.map((b) => b.length);
   for (const f of vectorFields) {
     vectors[f.name] = concatColumns(
@@ -227,7 +227,7 @@ export function filterBatch(batch: RecordBatch, keep: Uint8Array): RecordBatch {
   if (kept === batch.length) return batch;
   const rows: number[] = [];
   for (let i = 0; i < batch.length; i++) if (keep[i]) rows.push(i);
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   for (const [name, col] of Object.entries(batch.vectors)) vectors[name] = filterColumn(col, rows, kept);
   const ids: BigInt64Array | string[] =
     batch.ids instanceof BigInt64Array

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { IndexBuildReport, NotCarriedOver, VectorAdapter } from '../adapter.js';
+import { type IndexBuildReport, type NotCarriedOver, type VectorAdapter, maxDimsFor } from '../adapter.js';
 import {
   ConflictError,
   IntegrityError,
@@ -26,8 +26,17 @@ import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { definitionParts } from '../format/table-definition.js';
 import { filterBatch, sliceBatch } from '../format/rows.js';
 import { decodeSegment, segmentLayout } from '../format/segment-codec.js';
-import { type CollectionSchema, type Metric, MetricSchema, type RecordBatch, type RecordOp, VectorElementSchema } from '../model.js';
+import {
+  type CollectionSchema,
+  type Metric,
+  MetricSchema,
+  type RecordBatch,
+  type RecordOp,
+  VectorElementSchema,
+  describeKind,
+} from '../model.js';
 import { planVectors } from './vector-plan.js';
+import { checkSparseLimits, checkSparseRows, undecidedSparseFields } from './sparse-rows.js';
 import { type FoldPlan, beforeFirstSnapshot, checkFoldDigest, keptRowsOf, planFold, resolveChain } from '../chain/chain.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
@@ -235,12 +244,13 @@ export function checkTargetSupports(adapter: VectorAdapter, schema: CollectionSc
     });
   }
   for (const v of schema.vectors) {
-    if (v.dims !== undefined && v.dims > adapter.capabilities.maxDims) {
+    // By kind and element: pgvector's bit(n) holds far more bits than vector(n) floats; a sparse count is no dense limit.
+    const max = maxDimsFor(adapter.capabilities, v);
+    if (v.dims !== undefined && max !== undefined && v.dims > max) {
       throw new InvalidInputError(
         'DIMENSION_MISMATCH',
-        `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; ${adapter.engine} accepts at ` +
-          `most ${adapter.capabilities.maxDims}.`,
-        { plugin: adapter.engine },
+        `Vector ${JSON.stringify(v.name)} (${describeKind(v)}) has ${v.dims} dimensions; ${adapter.engine} accepts at most ${max} for it.`,
+        { plugin: adapter.engine, details: { field: v.name, dims: v.dims, max } },
       );
     }
   }
@@ -400,6 +410,8 @@ async function restoreManifest(
   progress.totalSegments = flat.length;
   progress.emit('start');
   await preflight(repo, manifest, flat, signal);
+  // Sparse fields without a declared count into an engine that limits it: only the rows can tell, read before anything is created.
+  await checkSparseLimits(repo, flat, undecidedSparseFields(schema, adapter.capabilities), adapter.engine, signal);
 
   // Decide where rows go, and whether an interrupted run of this same restore is to be resumed.
   // Into an existing target (append, or fail into an empty one) an engine with merge() loads a
@@ -498,6 +510,7 @@ async function restoreManifest(
         );
       }
       checkRecordDigests(m, decoded, ref.key, whole);
+      checkSparseRows(decoded.batch, m.schema.vectors, ref.key);
       // Vectors (dims, finite values) are validated by adapter.write before it sends anything.
       return vectorPlan.apply(decoded.batch);
     };

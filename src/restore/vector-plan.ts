@@ -102,7 +102,7 @@ export function planVectors(schema: CollectionSchema, caps: VectorKindCapability
   for (const f of schema.vectors) {
     if (omit.has(f.name)) continue;
     const kind = kindOf(f);
-    const named = convert[f.name];
+    const named = Object.hasOwn(convert, f.name) ? convert[f.name] : undefined; // a field may be named "constructor"
     const refuse = (why: string, option: string): never => {
       throw new UnsupportedOperationError(
         `Vector field ${JSON.stringify(f.name)} is ${describeKind(f)}; ${engine} stores ${storedDescription(caps)}${why}. ` +
@@ -157,7 +157,7 @@ export function planVectors(schema: CollectionSchema, caps: VectorKindCapability
     omitted,
     apply(batch) {
       if (conversions.length === 0 && omitted.length === 0) return batch;
-      const out: Record<string, AnyVectorColumn> = {};
+      const out = Object.create(null) as Record<string, AnyVectorColumn>;
       for (const [name, col] of Object.entries(batch.vectors)) {
         if (omit.has(name)) continue;
         const c = byField.get(name);

@@ -502,7 +502,7 @@ function decodeChange(schema: CollectionSchema, idB: Uint8Array, v: Uint8Array):
   const ul = b.readUInt32BE(o);
   const unchanged = new Set<string>(JSON.parse(b.subarray(o + 4, o + 4 + ul).toString('utf8')) as string[]);
   o += 4 + ul;
-  const vectors: Record<string, AnyVector | null> = {};
+  const vectors = Object.create(null) as Record<string, AnyVector | null>;
   for (const f of schema.vectors) {
     const tag = b[o++];
     if (tag === FIELD_PRESENT) {

@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import { SegmentPool } from '../parallel/segment-pool.js';
 import { type VerifyJob, type VerifyOutcome, runVerifyJob } from '../parallel/verify-job.js';
 import { ProgressReporter } from '../progress.js';
+import { headKey } from '../repository/heads.js';
 import type { IntegrityStore, SegmentReader } from '../repository/ports.js';
 import { operationOptions, parseOptions } from '../options.js';
 
@@ -38,6 +39,20 @@ export interface IntegrityProblem {
   code: string;
   message: string;
   segment?: string;
+  /** The repository object concerned, when it is not a segment (an authenticated head). */
+  key?: string;
+}
+
+/**
+ * What a collection's authenticated head shows (encrypted repositories; docs/format.md, "Heads"):
+ * ROLLBACK_DETECTED (a snapshot it records is missing or invalid, or the head itself was deleted,
+ * replaced or put back older) or REPLAY_DETECTED (a forgotten snapshot is back). `key` is the head's.
+ */
+export interface HeadProblem extends IntegrityProblem {
+  collection: string;
+  /** The snapshot concerned; absent when the finding is about the head itself. */
+  snapshot?: string;
+  key: string;
 }
 
 export interface SnapshotIntegrity {
@@ -51,6 +66,11 @@ export interface SnapshotIntegrity {
 export interface IntegrityReport {
   ok: boolean;
   snapshots: SnapshotIntegrity[];
+  /**
+   * Rollback and replay the authenticated heads show ([] in a plaintext repository, which has none).
+   * A replayed snapshot (it still verifies) is also not ok, with the same problem.
+   */
+  heads: HeadProblem[];
 }
 
 export async function verifyIntegrity(
@@ -76,7 +96,7 @@ async function verifyTargets(
     throw new InvalidInputError('INVALID_OPTIONS', 'verify({ snapshot }) also needs { collection }.');
   }
   const progress = new ProgressReporter('verify-integrity', opts.onProgress);
-  const report: IntegrityReport = { ok: true, snapshots: [] };
+  const report: IntegrityReport = { ok: true, snapshots: [], heads: [] };
   const targets: { collection: string; id: string }[] = [];
   if (snapshot !== undefined && collection !== undefined) targets.push({ collection, id: snapshot });
   else {
@@ -106,8 +126,63 @@ async function verifyTargets(
     }
     if (!result.ok) report.ok = false;
   }
+  report.heads = await headProblems(repo, collection, targets, signal);
+  for (const h of report.heads) {
+    report.ok = false;
+    // A replayed snapshot still verifies: it is marked here. A rolled-back one is missing, or listed with its own MANIFEST_INVALID.
+    const named = h.code === 'REPLAY_DETECTED' && report.snapshots.find((s) => s.collection === h.collection && s.snapshot === h.snapshot);
+    if (named) {
+      named.ok = false;
+      named.problems.push({ code: h.code, message: h.message, key: h.key });
+    }
+  }
   progress.emit('done');
   return report;
+}
+
+/**
+ * The heads' findings for `collection` (every collection when undefined). Reading them can fail
+ * (storage down, a manifest that cannot be read for another reason than being invalid): then each
+ * collection is asked alone, and one whose head cannot be compared is a finding itself, so that
+ * the others' findings still show.
+ */
+async function headProblems(
+  repo: IntegrityStore,
+  collection: string | undefined,
+  targets: readonly { collection: string }[],
+  signal: AbortSignal | undefined,
+): Promise<HeadProblem[]> {
+  if (!repo.headFindings) return [];
+  const find = repo.headFindings.bind(repo);
+  const asked = async (c: string | undefined): Promise<HeadProblem[]> =>
+    (await find({ signal, ...(c === undefined ? {} : { collection: c }) })).map((f) => ({
+      code: f.code,
+      message: f.message,
+      collection: f.collection,
+      key: f.key,
+      ...(f.snapshotId === undefined ? {} : { snapshot: f.snapshotId }),
+    }));
+  try {
+    return await asked(collection);
+  } catch (err) {
+    if (collection !== undefined) return [headFailure(err, collection, signal)];
+    throwIfAborted(signal);
+  }
+  const out: HeadProblem[] = [];
+  for (const c of [...new Set(targets.map((t) => t.collection))]) {
+    try {
+      out.push(...(await asked(c)));
+    } catch (err) {
+      out.push(headFailure(err, c, signal));
+    }
+  }
+  return out;
+}
+
+function headFailure(err: unknown, collection: string, signal: AbortSignal | undefined): HeadProblem {
+  const key = headKey(collection);
+  const p = problemOf(err, 'HEAD_UNCHECKED', `The authenticated head ${key}`, signal);
+  return { code: p.code, message: `Rollback and replay of ${JSON.stringify(collection)} were not checked: ${p.message}`, collection, key };
 }
 
 /**

@@ -19,7 +19,7 @@
 import { foldedSegments, recordsIn } from '../chain/chain.js';
 import { z } from 'zod';
 import type { VectorAdapter } from '../adapter.js';
-import { throwIfAborted } from '../errors.js';
+import { InvalidInputError, throwIfAborted } from '../errors.js';
 import { BucketDigest, bucketOf, idBytes } from '../format/digest.js';
 import { digestBatch, digestVectorOrder, filterBatch, sliceBatch } from '../format/rows.js';
 import { narrowFromFloat32 } from '../format/vector-elements.js';
@@ -85,6 +85,13 @@ export const ParityOptionsSchema = z.strictObject({
     .min(0)
     .max(2 ** 52)
     .default(DEFAULT_FLOAT_ULPS),
+  /**
+   * Vector fields of the snapshot to leave out of the comparison: those a restore left out with the
+   * same `omitVectors`. They are masked on both sides alike (the record digests are recomputed
+   * without them) and listed in `notCompared`; every other field, the ids and the payloads are still
+   * compared exactly. Without it, a snapshot field the live collection lacks is SCHEMA_MISMATCH.
+   */
+  omitVectors: z.array(z.string().min(1)).default([]),
   ...operationOptions,
 });
 export type ParityOptions = z.input<typeof ParityOptionsSchema>;
@@ -118,6 +125,8 @@ export interface ParityReport {
    * through as altered is listed here.
    */
   payloadFloats: { mode: 'exact' | 'ulps'; toleranceUlps?: number; altered: number; maxUlps: number; ids: Id[] };
+  /** Vector fields not compared (`omitVectors`), on either side; [] when every field was. */
+  notCompared: { field: string; reason: string }[];
 }
 
 /**
@@ -133,7 +142,8 @@ function asSnapshotElements(batch: RecordBatch, fields: readonly VectorField[]):
   });
   if (widened.length === 0) return [batch];
   const exact = new Uint8Array(batch.length).fill(1);
-  const narrowed: Record<string, AnyVectorColumn> = { ...batch.vectors };
+  // Field names are external text (a field may be named "__proto__"): a null-prototype copy.
+  const narrowed = Object.assign(Object.create(null) as Record<string, AnyVectorColumn>, batch.vectors);
   for (const f of widened) {
     const col = batch.vectors[f.name] as VectorColumn;
     const element = f.element as Exclude<VectorElement, 'float32'>;
@@ -162,7 +172,7 @@ function asSnapshotElements(batch: RecordBatch, fields: readonly VectorField[]):
 /** A copy of the batch with the given vector fields zeroed (presence kept): they leave the digests. */
 function withoutVectors(batch: RecordBatch, fields: string[]): RecordBatch {
   if (fields.length === 0) return batch;
-  const vectors = { ...batch.vectors };
+  const vectors = Object.assign(Object.create(null) as Record<string, AnyVectorColumn>, batch.vectors);
   for (const f of fields) {
     const given = vectors[f];
     if (!given) continue;
@@ -191,9 +201,23 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   const opts = parseOptions(ParityOptionsSchema, options, 'parity');
   const { signal } = opts;
   const progress = new ProgressReporter('verify-parity', opts.onProgress);
-  const manifest = await repo.readManifest(opts.collection, opts.snapshot);
-  const live = opts.live ?? manifest.collection;
+  const read = await repo.readManifest(opts.collection, opts.snapshot);
+  const live = opts.live ?? read.collection;
   adapter.checkCollectionName?.(live, 'read');
+  const omit = new Set(opts.omitVectors);
+  for (const f of omit) {
+    if (!read.schema.vectors.some((v) => v.name === f)) {
+      throw new InvalidInputError(
+        'INVALID_OPTIONS',
+        `omitVectors names ${JSON.stringify(f)}, which snapshot ${read.id} has no vector field of (it has ${read.schema.vectors.map((v) => v.name).join(', ')}).`,
+        { details: { field: f } },
+      );
+    }
+  }
+  // The omitted fields leave the comparison on both sides: the schema compared, the digest order, the loose fields.
+  const manifest =
+    omit.size === 0 ? read : { ...read, schema: { ...read.schema, vectors: read.schema.vectors.filter((v) => !omit.has(v.name)) } };
+  const notCompared = [...omit].map((field) => ({ field, reason: 'left out (omitVectors): masked on both sides' }));
   const order = digestVectorOrder(manifest.schema);
   const idType = manifest.schema.idType;
   progress.totalRows = recordsIn(manifest);
@@ -216,6 +240,15 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
     const acc = new BucketDigest(manifest.digest.buckets);
     const session = await adapter.scan(live, { batchSize: opts.batchSize, signal });
     try {
+      const lacking = manifest.schema.vectors.filter((v) => !session.schema.vectors.some((x) => x.name === v.name)).map((v) => v.name);
+      if (lacking.length > 0) {
+        throw new InvalidInputError(
+          'SCHEMA_MISMATCH',
+          `${JSON.stringify(live)} has no vector field ${lacking.map((f) => JSON.stringify(f)).join(', ')} of snapshot ${manifest.id}. ` +
+            `If a restore left it out (omitVectors), pass the same omitVectors to parity: it then compares everything else.`,
+          { details: { fields: lacking } },
+        );
+      }
       checkCompatible(session.schema, { ...manifest.schema, name: live });
       for await (const batch of session.batches()) {
         throwIfAborted(signal);
@@ -240,11 +273,14 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
     ? { mode: 'normalized', fields: looseFields, tolerance: opts.tolerance, maxDifference: 0 }
     : { mode: 'exact', fields: [] };
   const loose: Id[] = [];
-  if (normalized || floatsLoose) {
+  // The stored digests cover every field as stored: recomputed when some take no part, or are compared loosely.
+  const recompute = normalized || floatsLoose || omit.size > 0;
+  if (recompute) {
     const acc = new BucketDigest(manifest.digest.buckets);
-    for await (const { rows } of foldedSegments(repo, manifest, signal)) {
+    for await (const { rows } of foldedSegments(repo, read, signal)) {
       digestBatch(idType, order, withoutVectors(rows.batch, looseFields), acc, payloadJson(rows.batch));
-      for (let start = 0; start < rows.batch.length; start += opts.batchSize) {
+      // Record by record only for what the digests leave out loosely (an omitted field is not compared at all).
+      for (let start = 0; (normalized || floatsLoose) && start < rows.batch.length; start += opts.batchSize) {
         const part = sliceBatch(rows.batch, start, Math.min(rows.batch.length, start + opts.batchSize));
         const ids = Array.from({ length: part.length }, (_, i) => part.ids[i] as Id);
         const got = new Map((await adapter.fetch(live, ids)).map((r) => [String(r.id), r]));
@@ -295,6 +331,7 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
     changed: loose.slice(0, opts.maxIds),
     vectors: vectorReport,
     payloadFloats: floatReport,
+    notCompared,
   };
   if (mismatched.length === 0 || opts.maxIds === 0) {
     report.truncated ||= mismatched.length > 0;
@@ -314,18 +351,17 @@ export async function verifyParity(repo: SnapshotReader, adapter: VectorAdapter,
   const key = (id: Id): string => String(id);
   const hex = (d: Uint8Array, i: number): string => Buffer.from(d.subarray(i * 32, i * 32 + 32)).toString('hex');
   const snapSide = new Map<string, { id: Id; digest: string }>();
-  for await (const { rows } of foldedSegments(repo, manifest, signal)) {
+  for await (const { rows } of foldedSegments(repo, read, signal)) {
     // The segment stores each record's digest (checked by getSegment's hash); only buckets are needed.
-    const digests =
-      normalized || floatsLoose
-        ? digestBatch(
-            idType,
-            order,
-            withoutVectors(rows.batch, looseFields),
-            new BucketDigest(manifest.digest.buckets),
-            payloadJson(rows.batch),
-          ).digests
-        : rows.digests;
+    const digests = recompute
+      ? digestBatch(
+          idType,
+          order,
+          withoutVectors(rows.batch, looseFields),
+          new BucketDigest(manifest.digest.buckets),
+          payloadJson(rows.batch),
+        ).digests
+      : rows.digests;
     for (let i = 0; i < rows.batch.length; i++) {
       const id = rows.batch.ids[i] as Id;
       if (!examine.has(bucketOf(idBytes(idType, id), manifest.digest.buckets))) continue;

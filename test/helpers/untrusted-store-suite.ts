@@ -116,6 +116,19 @@ export function testUntrustedStore(options: UntrustedStoreOptions): void {
           }
         });
 
+        it('verify after the newest manifest was deleted: a head finding when encrypted; plaintext cannot tell (docs/security.md)', async () => {
+          const { h, repo, s1, s2 } = await twoSnapshots();
+          try {
+            await h.storage.delete(`snapshots/docs/${s2}.json`);
+            const report = await repo.verify();
+            expect(report.snapshots.map((s) => [s.snapshot, s.ok])).toEqual([[s1, true]]);
+            expect(report.heads.map((f) => [f.code, f.snapshot])).toEqual(encrypted ? [['ROLLBACK_DETECTED', s2]] : []);
+            expect(report.ok).toBe(!encrypted);
+          } finally {
+            await h.cleanup();
+          }
+        });
+
         it('a segment replaced by a larger object is refused by its declared size without being read whole', async () => {
           const { h, repo } = await twoSnapshots();
           try {
@@ -305,6 +318,51 @@ export function testUntrustedStore(options: UntrustedStoreOptions): void {
               expect(await h.storage.stat(key)).toBeUndefined();
               expect(await repo.headFindings()).toEqual([]);
             } finally {
+              await h.cleanup();
+            }
+          });
+
+          it('verify reports rollback and replay as findings with the head key, per collection, and never throws', async () => {
+            const { h, repo, s1, s2 } = await twoSnapshots();
+            try {
+              await db.exec(`CREATE TABLE IF NOT EXISTS docs_b (id int8 PRIMARY KEY, e vector(4));
+                INSERT INTO docs_b VALUES (1, '[1,2,3,4]') ON CONFLICT DO NOTHING`);
+              const b1 = (await repo.snapshot(adapter, 'docs_b')).manifest.id;
+              const b2 = (await repo.snapshot(adapter, 'docs_b')).manifest.id;
+              // docs: its newest manifest deleted (rollback); docs_b: a forgotten snapshot put back (replay).
+              await h.storage.delete(`snapshots/docs/${s2}.json`);
+              const saved = await h.storage.get(`snapshots/docs_b/${b1}.json`);
+              await repo.forgetSnapshots([b1], { collection: 'docs_b' });
+              await h.storage.put(`snapshots/docs_b/${b1}.json`, saved);
+              const report = await repo.verify();
+              expect(report.ok).toBe(false);
+              expect(report.heads.map((f) => [f.code, f.collection, f.snapshot, f.key])).toEqual([
+                ['ROLLBACK_DETECTED', 'docs', s2, 'heads/docs.json'],
+                ['REPLAY_DETECTED', 'docs_b', b1, 'heads/docs_b.json'],
+              ]);
+              const bySnapshot = Object.fromEntries(report.snapshots.map((s) => [s.snapshot, s]));
+              expect(bySnapshot[s1]?.ok).toBe(true);
+              expect(bySnapshot[b2]?.ok).toBe(true);
+              expect(bySnapshot[b1]?.problems).toEqual([expect.objectContaining({ code: 'REPLAY_DETECTED', key: 'heads/docs_b.json' })]);
+              expect(JSON.parse(JSON.stringify(report)).heads).toHaveLength(2);
+              // Restricted to one collection: only its findings.
+              expect((await repo.verify({ collection: 'docs_b' })).heads.map((f) => f.code)).toEqual(['REPLAY_DETECTED']);
+
+              // A head that cannot be read (storage failing on it) is a finding for its collection; the other's still shows.
+              const get = h.storage.get.bind(h.storage);
+              h.storage.get = async (key, o) => {
+                if (key === 'heads/docs_b.json') throw new Error('connection reset');
+                return get(key, o);
+              };
+              const partial = await repo.verify();
+              expect(partial.heads.map((f) => [f.code, f.collection])).toEqual([
+                ['ROLLBACK_DETECTED', 'docs'],
+                ['HEAD_UNCHECKED', 'docs_b'],
+              ]);
+              expect(partial.heads[1]?.message).toContain('connection reset');
+              expect(partial.snapshots).toHaveLength(3);
+            } finally {
+              await db.exec('DROP TABLE IF EXISTS docs_b');
               await h.cleanup();
             }
           });

@@ -89,6 +89,7 @@ export async function verifyCommand(ctx: CommandContext, o: VerifyCommandOptions
     ...checked
       .filter((s) => !s.ok)
       .flatMap((s) => [`  ${s.collection} ${s.snapshot}: FAILED`, ...s.problems.map((p) => `    ${p.code}: ${p.message}`)]),
+    ...integrity.heads.map((h) => `  ${h.collection} ${h.key}: ${h.code}: ${h.message}`),
     ...parity.flatMap(parityLines),
     ...recall.map(recallLine),
     ...failures.map((f) => `${f.collection}: not checked: ${f.error.message}`),

@@ -366,7 +366,7 @@ export function decodeSegmentGeneric(layout: SegmentLayout, bytes: Uint8Array, k
     }
     prev = { digests: pd, valid };
   }
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   for (const v of layout.vectors) vectors[v.name] = readVectorColumn(column(VECTOR_COLUMN_PREFIX + v.name), n, v, key);
   const payloads: Payload[] = payloadJson.map(parsePayload);
   return { batch: { length: n, ids, vectors, payloads, ops }, payloadJson, digests, ops, ...(prev ? { prev } : {}) };

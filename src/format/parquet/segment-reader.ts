@@ -479,7 +479,7 @@ export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array, lim
 
   if (rowGroups.length === 0) {
     if (n !== 0) fail(`${n} rows without a row group`);
-    const vectors: Record<string, AnyVectorColumn> = {};
+    const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
     for (const v of layout.vectors) vectors[v.name] = emptyColumn(v);
     const ids = layout.idType === 'int64' ? new BigInt64Array(0) : [];
     return {
@@ -550,7 +550,7 @@ export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array, lim
     if (pc.leaf.maxDef === 0) valid.fill(1);
     prev = { digests: pd, valid };
   }
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   for (const v of layout.vectors) {
     const c = chunk(VECTOR_COLUMN_PREFIX + v.name);
     const element = v.element ?? 'float32';
