@@ -50,7 +50,7 @@ export async function scrollPageGrpc(
   }
   const next = page.next;
   if (typeof next === 'bigint') idFromPoint(next, undefined, r.schema.idType, r.name); // above 2^63: refused as the REST scan does
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   const point = (row: number): string =>
     String(idFromPoint(page.ids[row], r.meta ? page.payloads[row] : undefined, r.schema.idType, r.name));
   r.vectors.forEach((v, k) => {

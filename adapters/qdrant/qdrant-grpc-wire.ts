@@ -370,7 +370,8 @@ export function readValue(r: ProtoReader, end: number): unknown {
     else if (f === 5 && wire === WIRE_VARINT) v = r.varint() !== 0;
     else if (f === 6 && wire === WIRE_LEN) {
       const [, e] = enter(r);
-      const obj: Record<string, unknown> = {};
+      // Null prototype: a key may be "__proto__".
+      const obj = Object.create(null) as Record<string, unknown>;
       readMapInto(r, e, 1, obj);
       v = obj;
     } else if (f === 7 && wire === WIRE_LEN) {
@@ -462,7 +463,7 @@ export function decodeScrollResponse(buf: Uint8Array, limit: number, sink: Vecto
       if (row >= limit) throw corrupt(`more than the ${limit} points asked for`);
       const [, e] = enter(r);
       let id: WirePointId | undefined;
-      const payload: Record<string, unknown> = {};
+      const payload = Object.create(null) as Record<string, unknown>;
       seen.fill(0);
       while (r.pos < e) {
         const [pf, pw] = r.tag();

@@ -178,7 +178,7 @@ export function withVector(r: ResolvedCollection): true | string[] {
 /** Points as a columnar batch of `r`'s schema: what scan, fetch and change-field links all render records with. */
 export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): RecordBatch {
   const n = points.length;
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   const pointName = (i: number): string =>
     String(idFromPoint(points[i]?.id, r.meta ? points[i]?.payload : undefined, r.schema.idType, r.name));
   const rawOf = (p: PointLike, v: ResolvedCollection['vectors'][number]): unknown =>
@@ -243,7 +243,8 @@ export function pointsBatch(
     if (r.wholePayload) {
       payloads[i] = Object.keys(src).length > 0 ? { [WHOLE_PAYLOAD_FIELD]: src as Payload } : {};
     } else {
-      const payload: Payload = {};
+      // Null prototype: a payload key may be "__proto__" (JSON.parse keeps it as an own key).
+      const payload = Object.create(null) as Payload;
       for (const [k, v] of Object.entries(src)) if (v !== null && v !== undefined) payload[k] = v as JsonValue;
       payloads[i] = payload;
     }

@@ -43,7 +43,7 @@ export async function writePoints(ctx: QdrantContext, r: ResolvedCollection, bat
       }
       payload = { ...((whole as Record<string, unknown> | undefined) ?? {}) };
     } else {
-      payload = {};
+      payload = Object.create(null) as Record<string, unknown>;
       for (const [k, v] of Object.entries(src)) {
         if (!known.has(k)) {
           throw new InvalidInputError(

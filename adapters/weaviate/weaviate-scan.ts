@@ -208,14 +208,15 @@ export function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBa
     if (ids instanceof BigInt64Array) ids[i] = id as bigint;
     else ids[i] = id as string;
     r.vectors.forEach((v, c) => (columns[c] as ColumnBuilder).add(i, id, vectorOf(o, v.w, r.legacy)));
-    const payload: Payload = {};
+    // Null prototype: a property may be named "__proto__" or "constructor".
+    const payload = Object.create(null) as Payload;
     for (const p of r.props) {
       const value = valueFromWeaviate(o.properties[p.w], p.field);
       if (value !== null) payload[p.field.name] = value;
     }
     payloads[i] = payload;
   });
-  const vectors: Record<string, AnyVectorColumn> = {};
+  const vectors = Object.create(null) as Record<string, AnyVectorColumn>;
   r.vectors.forEach((v, c) => (vectors[v.field.name] = (columns[c] as ColumnBuilder).finish()));
   return { length: n, ids, vectors, payloads };
 }

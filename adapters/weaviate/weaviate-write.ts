@@ -61,7 +61,9 @@ function toObjects(r: Resolved, batch: RecordBatch): { objects: BatchObjectInput
     }
     const uuid = idToUuid(id, r.schema.idType);
     claim(uuid, id);
-    const properties: Record<string, unknown> = r.originalIds ? { [ORIGINAL_ID_PROPERTY]: String(id) } : {};
+    // Null prototype: a property may be named "__proto__" (the client serialises own keys).
+    const properties = Object.create(null) as Record<string, unknown>;
+    if (r.originalIds) properties[ORIGINAL_ID_PROPERTY] = String(id);
     let rowBytes = 64;
     for (const [key, value] of Object.entries(batch.payloads[i] ?? {})) {
       const p = byName.get(key);
