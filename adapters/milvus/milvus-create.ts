@@ -33,13 +33,21 @@ import type { MilvusServerInfo } from './milvus-version.js';
 
 /**
  * Refuses, before anything is created or dropped, what Milvus cannot store: a server older than
- * 2.3, dims over 32768, metrics it lacks, and vector kinds this server lacks (naming the field and
- * the server's version; milvus-vectors.ts).
+ * 2.3, dims over 32768, metrics it lacks, vector kinds this server lacks (naming the field and the
+ * server's version; milvus-vectors.ts), bits not a multiple of 8, a sparse modifier (Qdrant's idf).
  */
 export async function preflightCreate(ctx: MilvusContext, schema: CollectionSchema): Promise<void> {
   const server = await ctx.server();
   for (const v of schema.vectors) {
     checkKind(v, server);
+    if (v.modifier !== undefined) {
+      throw new UnsupportedOperationError(
+        `Sparse vector ${JSON.stringify(v.name)} is weighed by ${v.modifier.toUpperCase()} (Qdrant's modifier); Milvus has no such ` +
+          `modifier, and vectordr never drops one silently. Nothing was created. Pass omitVectors: [${JSON.stringify(v.name)}] ` +
+          `to restore without it.`,
+        { plugin: PLUGIN, details: { field: v.name, modifier: v.modifier } },
+      );
+    }
     const dims = v.dims ?? 0;
     if (v.kind !== 'sparse' && dims > MAX_DIMS) {
       const message = `Vector ${JSON.stringify(v.name)} has ${dims} dimensions; Milvus accepts at most ${MAX_DIMS}. Nothing was created.`;
