@@ -1,7 +1,8 @@
 /**
  * Table definitions (issue 21): a restored table the application can use at once. For a catalogue of
  * definitions (bigserial, identity ALWAYS / BY DEFAULT with options, generated STORED, defaults,
- * CHECK, UNIQUE, collation "C", hash and range partitioning, each with a vector column), the source
+ * CHECK, UNIQUE, collation "C", hash and range partitioning, each with a vector column; halfvec,
+ * sparsevec and bit columns beside a definition), the source
  * and the restored table are compared with PostgreSQL's own pg_dump (schema and data, names
  * normalised), on PostgreSQL 18 (PG_URL) and 16 (PG16_URL). After each restore the application's
  * plain INSERT gets an id above every restored id, and a row a restored CHECK forbids is refused.
@@ -104,6 +105,17 @@ const CATALOGUE: Item[] = [
       `CREATE TABLE ${t}_hi PARTITION OF ${t} FOR VALUES FROM (20) TO (40); CREATE TABLE ${t}_rest PARTITION OF ${t} DEFAULT`,
     insert: (t) => `INSERT INTO ${t} (embedding) SELECT ${VEC('i')} FROM generate_series(1, 50) i`,
     appInsert: (t) => `INSERT INTO ${t} (embedding) VALUES ('[1,2,3]')`,
+  },
+  {
+    title: 'the vector kinds beside a definition: halfvec, sparsevec and bit columns, their HNSW indexes, a default and a CHECK',
+    ddl: () =>
+      `(id bigserial PRIMARY KEY, embedding halfvec(3) NOT NULL, sparse sparsevec(5), bits bit(8), label text DEFAULT 'none', n int CHECK (n > 0))`,
+    extra: (t) => `CREATE INDEX ON ${t} USING hnsw (embedding halfvec_l2_ops); CREATE INDEX ON ${t} USING hnsw (bits bit_hamming_ops)`,
+    insert: (t) =>
+      `INSERT INTO ${t} (embedding, sparse, bits, n) SELECT ARRAY[i::float4, 1, 0]::halfvec(3), ('{1:' || i || ',4:0.5}/5')::sparsevec,
+        (i % 256)::bit(8), i FROM generate_series(1, 30) i`,
+    appInsert: (t) => `INSERT INTO ${t} (embedding, n) VALUES ('[1,2,3]', 1)`,
+    violates: (t) => `INSERT INTO ${t} (embedding, n) VALUES ('[1,2,3]', 0)`,
   },
 ];
 
