@@ -7,7 +7,7 @@ import type { CreateOptions, IndexBuildReport } from '../../src/adapter.js';
 import { InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import { type CollectionSchema, type IndexSpec, type VectorField, describeKind, kindOf } from '../../src/model.js';
 import type { MilvusContext } from './milvus-client.js';
-import { collectionExists, vectorIndex } from './milvus-describe.js';
+import { collectionExists, loadCollection, vectorIndex } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
 import type { ParsedMilvusOptions } from './milvus-options.js';
 import {
@@ -160,7 +160,7 @@ export async function buildIndexes(
     if (schema.vectors.some((v) => v.name === i.field)) continue;
     report.skipped.push({ kind: i.kind, field: i.field, reason: 'scalar indexes are not translated to Milvus yet' });
   }
-  await milvusCall('loadCollection', collection, () => client.loadCollectionSync({ collection_name: collection }));
+  await loadCollection(ctx, { ...schema, name: collection });
   return report;
 }
 

@@ -114,10 +114,21 @@ export async function isLoaded(client: MilvusClient, collection: string): Promis
   }
 }
 
-/** Loads the collection unless it is loaded (queries need it). */
-export async function ensureLoaded(client: MilvusClient, collection: string): Promise<void> {
-  if (!(await isLoaded(client, collection)))
-    await milvusCall('loadCollection', collection, () => client.loadCollectionSync({ collection_name: collection }));
+/** Loads the collection of `schema` unless it is loaded (queries need it). */
+export async function ensureLoaded(ctx: MilvusContext, schema: CollectionSchema): Promise<void> {
+  if (!(await isLoaded(ctx.client, schema.name))) await loadCollection(ctx, schema);
+}
+
+/**
+ * Loads the collection of `schema`. On a server whose query node cannot take float16 inserts
+ * (Milvus 2.3: `float16WhileLoaded`), a collection with a float16 field is flushed first, so its
+ * rows load as sealed segments instead of being replayed as inserts, which crashed Milvus 2.3.5.
+ */
+export async function loadCollection(ctx: MilvusContext, schema: CollectionSchema): Promise<void> {
+  const collection = schema.name;
+  if (schema.vectors.some((v) => v.element === 'float16') && !(await ctx.server()).float16WhileLoaded)
+    await milvusCall('flush', collection, () => ctx.client.flushSync({ collection_names: [collection] }));
+  await milvusCall('loadCollection', collection, () => ctx.client.loadCollectionSync({ collection_name: collection }));
 }
 
 /** The filter expression that selects `ids` by primary key. */

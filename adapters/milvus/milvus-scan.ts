@@ -63,7 +63,7 @@ export async function scanCollection(
 ): Promise<ScanSession> {
   const { client, logger } = ctx;
   const schema = await describeSchema(ctx, collection);
-  await ensureLoaded(client, collection);
+  await ensureLoaded(ctx, schema);
   const checkpoint = startCheckpoint ? await startCheckpoint(schema) : undefined;
   const partitions = await client.listPartitions({ collection_name: collection }).catch(() => undefined);
   const named = (partitions?.partition_names ?? []).filter((p) => p !== '_default');
@@ -173,7 +173,7 @@ export async function keysetPage(
 export async function fetchRecords(ctx: MilvusContext, collection: string, ids: Id[]): Promise<VectorRecord[]> {
   const { client } = ctx;
   const schema = await describeSchema(ctx, collection);
-  await ensureLoaded(client, collection);
+  await ensureLoaded(ctx, schema);
   const filter = await idFilter(client, collection, ids);
   const res = await milvusCall('query', collection, () =>
     client.query({

@@ -58,6 +58,13 @@ export interface MilvusServerInfo {
    * milvus-vectors.ts), so the adapter refuses it there instead of answering wrongly.
    */
   readonly float16Search: boolean;
+  /**
+   * A loaded collection takes float16 rows: not Milvus 2.3 (2.3.5's query node panics, "unsupported
+   * data type: Float16Vector", when it merges two inserts of a float16 field, and the whole server
+   * stops). There the adapter writes float16 rows only into a collection that is not loaded, and
+   * flushes before it loads one.
+   */
+  readonly float16WhileLoaded: boolean;
   /** The vector kinds this server stores exactly (the adapter's `capabilities.vectorKinds` once it has asked). */
   readonly vectorKinds: VectorKindCapability;
 }
@@ -80,6 +87,7 @@ export function milvusServerInfo(version: string): MilvusServerInfo {
       serialWrites: true,
       vectorKinds,
       float16Search: true,
+      float16WhileLoaded: true,
     };
   }
   const m = /(?:^v?|milvus\s*v?)(\d+)\.(\d+)(?:\.(\d+))?/i.exec(version);
@@ -92,6 +100,7 @@ export function milvusServerInfo(version: string): MilvusServerInfo {
       serialWrites: false,
       vectorKinds: DECLARED_VECTOR_KINDS,
       float16Search: true,
+      float16WhileLoaded: true,
     };
   }
   const major = Number(m[1]);
@@ -118,5 +127,6 @@ export function milvusServerInfo(version: string): MilvusServerInfo {
     serialWrites: false,
     vectorKinds,
     float16Search: current,
+    float16WhileLoaded: current,
   };
 }

@@ -9,7 +9,7 @@ import { type CollectionSchema, type Id, type PayloadField, type PayloadValue, t
 import { idAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import type { MilvusContext } from './milvus-client.js';
-import { describeRaw, idFilter } from './milvus-describe.js';
+import { describeRaw, idFilter, isLoaded } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
 import { columnValueToMilvus, vectorShapeFromMilvus } from './milvus-vectors.js';
 import type { MilvusServerInfo } from './milvus-version.js';
@@ -78,6 +78,15 @@ export class MilvusWriter {
       return shape ? [{ name: f.name, kind: shape.kind, element: shape.element, dims, nullable: false }] : [];
     });
     validateBatchVectors(batch, schemaLike, PLUGIN);
+    if (!server.float16WhileLoaded && schemaLike.some((f) => f.element === 'float16') && (await isLoaded(this.ctx.client, collection))) {
+      throw new UnsupportedOperationError(
+        `Milvus collection ${JSON.stringify(collection)} has a float16 field and is loaded; Milvus ${server.version} ` +
+          `stops (its query node panics: "unsupported data type: Float16Vector") when a loaded collection takes ` +
+          `float16 rows. Nothing was written. Release the collection first, or restore into a new collection ` +
+          `(vectordr loads it after the rows are in and flushed).`,
+        { plugin: PLUGIN, details: { collection, version: server.version } },
+      );
+    }
     const pk = fields.find((f) => f.is_primary_key) as MilvusFieldInfo;
     const rc: RowContext = { collection, server, target, pk, columns: new Map(fields.map((f) => [f.name, f])) };
     const rows: Record<string, unknown>[] = new Array<Record<string, unknown>>(batch.length);

@@ -36,10 +36,11 @@ describe('milvusServerInfo', () => {
     ['v2.3.5-lite', ['float32', 'float16', 'binary'], false, false],
     ['v2.4.17', ['float32', 'float16', 'binary'], true, true],
     ['something else', ['float32', 'float16', 'binary'], true, true],
-  ])('%s stores dense %j, sparse %s; float16 search right: %s', (version, dense, sparse, float16Search) => {
+  ])('%s stores dense %j, sparse %s; float16 search and writes into a loaded collection: %s', (version, dense, sparse, float16Search) => {
     const info = milvusServerInfo(version);
     expect(info.vectorKinds).toEqual({ dense, sparse, multi: [] });
     expect(info.float16Search).toBe(float16Search);
+    expect(info.float16WhileLoaded).toBe(float16Search);
   });
 
   it.each(['v2.2.16', 'v2.1.4', '1.1.0'])('refuses %s, naming it and the minimum', async (version) => {
