@@ -15,7 +15,7 @@ import * as api from '../../src/adapter.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { parseOptions } from '../../src/options.js';
 import { displayOnly } from '../../src/display.js';
-import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorQuery, VectorRecord } from '../../src/model.js';
 import { captureChanges, planCapture, timeCheckpoint } from './weaviate-capture.js';
 import { WeaviateConnection } from './weaviate-connection.js';
 import { MAX_DIMS, indexReport, planClass, waitForIndexing } from './weaviate-create.js';
@@ -43,6 +43,8 @@ export class WeaviateAdapter implements api.VectorAdapter {
     searchEffort: 'collection',
     // _lastUpdateTimeUnix where the class indexes timestamps (planCapture), else a fingerprint diff.
     changeCapture: 'timestamp',
+    // Dense float32 vectors and float32 multi-vectors (named vectors with `multivector` on, Weaviate 1.29+); no sparse vectors.
+    vectorKinds: { dense: ['float32'], sparse: false, multi: ['float32'] },
   });
   private readonly conn: WeaviateConnection;
   /** Resolved collections for writes (a restore writes many batches); dropped on create/drop/marker changes. */
@@ -194,14 +196,19 @@ export class WeaviateAdapter implements api.VectorAdapter {
   }
 
   /**
-   * Nearest neighbours by the vector's distance; `exact` searches flat where Weaviate can
-   * (weaviate-search.ts says when).
+   * Nearest neighbours by the vector's distance (a multi-vector by MaxSim); `exact` searches flat
+   * where Weaviate can (weaviate-search.ts says when).
    */
-  async search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
+  async search(
+    collection: string,
+    query: Float32Array | VectorQuery,
+    k: number,
+    options: api.SearchOptions = {},
+  ): Promise<api.SearchHit[]> {
     // Cached like write(): verifyRecall searches once per query, and resolving reads the schema (and
     // for collections vectordr did not create, samples objects) every time.
     await this.conn.settle(classNameOf(collection));
-    return searchNearest(this.conn, await this.resolveCached(collection), vector, k, options);
+    return searchNearest(this.conn, await this.resolveCached(collection), query, k, options);
   }
 
   probe(): Promise<api.ProbeResult> {

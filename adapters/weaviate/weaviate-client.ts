@@ -43,12 +43,14 @@ export interface WeaviateCollectionLike {
       sort?: WeaviateSortLike;
     }): Promise<{ objects: WeaviateObjectLike[] }>;
     nearVector(
-      vector: number[],
+      vector: number[] | number[][],
       opts: { limit?: number; targetVector?: string; returnMetadata?: string[]; returnProperties?: string[]; filters?: WeaviateFilterLike },
     ): Promise<{ objects: WeaviateObjectLike[] }>;
   };
   data: {
-    insertMany(objects: { id: string; properties: Record<string, unknown>; vectors?: Record<string, number[]> | number[] }[]): Promise<{
+    insertMany(
+      objects: { id: string; properties: Record<string, unknown>; vectors?: Record<string, number[] | number[][]> | number[] }[],
+    ): Promise<{
       hasErrors: boolean;
       errors: Record<number, { message: string }>;
     }>;

@@ -7,7 +7,16 @@ import type { DefinitionGate, IndexBuildReport } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
-import { type CollectionSchema, type JsonValue, type Metric, requireDenseFloat32 } from '../../src/model.js';
+import {
+  type CollectionSchema,
+  type IndexSpec,
+  type JsonValue,
+  type Metric,
+  type VectorField,
+  kindOf,
+  requireDenseFloat32,
+  requireDims,
+} from '../../src/model.js';
 import type { WeaviateConnection } from './weaviate-connection.js';
 import type { Resolved } from './weaviate-describe.js';
 import {
@@ -56,7 +65,7 @@ export function planClass(
   const className = classNameOf(schema.name);
   const notes: Notes = [];
   for (const v of schema.vectors) {
-    const dims = requireDenseFloat32(v, 'the Weaviate adapter', 'weaviate');
+    const dims = storedDims(v);
     if (dims > MAX_DIMS) {
       throw new InvalidInputError(
         'DIMENSION_MISMATCH',
@@ -99,7 +108,8 @@ export function planClass(
     }
     const distance = distanceToWeaviate(metric, v.name);
     const recorded = schema.indexes.find((i) => i.field === v.name && i.kind !== 'btree');
-    const index = indexToWeaviate(recorded, distance);
+    const multi = kindOf(v) === 'multi';
+    const index = multi ? multiVectorIndex(recorded, distance) : indexToWeaviate(recorded, distance);
     if (index.skipped && recorded) notes.push({ kind: recorded.kind, field: v.name, reason: index.skipped, action: 'converted' });
     const native = parseVectorNative(v.nativeType);
     let vectorizer: Record<string, unknown> = { none: {} };
@@ -124,10 +134,10 @@ export function planClass(
     }
     meta.vectors[w] = {
       name: v.name,
-      dims: requireDenseFloat32(v, 'the Weaviate adapter', 'weaviate'),
+      dims: storedDims(v),
       ...(v.nullable ? { nullable: true } : {}),
     };
-    if (native?.legacy && schema.vectors.length === 1 && v.name === LEGACY_VECTOR) {
+    if (native?.legacy && !multi && schema.vectors.length === 1 && v.name === LEGACY_VECTOR) {
       const [module = 'none'] = Object.keys(vectorizer);
       legacy = {
         vectorizer: module,
@@ -175,6 +185,34 @@ export function planClass(
   };
   // Sharding and replication are recorded, not applied: the target's own topology decides them.
   return { cls, notes };
+}
+
+/**
+ * The dims of a vector Weaviate stores: dense float32, or a float32 multi-vector (dims of each of its
+ * vectors); any other kind is UNSUPPORTED_OPERATION (the restore refuses it earlier, by capabilities).
+ */
+function storedDims(v: VectorField): number {
+  if (kindOf(v) === 'multi' && v.element === 'float32') return requireDims(v, PLUGIN);
+  return requireDenseFloat32(v, 'the Weaviate adapter', PLUGIN);
+}
+
+/**
+ * The vector index of a multi-vector: HNSW with `multivector: { enabled: true }` (Weaviate searches
+ * multi-vectors only there, by MaxSim), with the recorded config when the snapshot came from
+ * Weaviate; a recorded flat or other index is built as hnsw and reported.
+ */
+function multiVectorIndex(
+  recorded: IndexSpec | undefined,
+  distance: string,
+): { vectorIndexType: string; vectorIndexConfig: Record<string, unknown>; skipped?: string } {
+  const index = indexToWeaviate(recorded, distance);
+  const multivector = { enabled: true, ...(index.vectorIndexConfig.multivector as Record<string, unknown> | undefined) };
+  if (index.vectorIndexType === 'hnsw') return { ...index, vectorIndexConfig: { ...index.vectorIndexConfig, multivector } };
+  return {
+    vectorIndexType: 'hnsw',
+    vectorIndexConfig: { distance, multivector },
+    skipped: `Weaviate keeps multi-vectors in an hnsw index only; built hnsw with Weaviate's defaults instead of ${index.vectorIndexType}`,
+  };
 }
 
 /**

@@ -64,12 +64,11 @@ export async function resolveClass(conn: WeaviateConnection, collection: string)
   };
   const entries: [string, VectorConfigEntry, boolean][] = legacy ? [[LEGACY_VECTOR, unnamed, true]] : named.map(([w, e]) => [w, e, false]);
   for (const [w, entry, isLegacy] of entries) {
-    const multi = (entry.vectorIndexConfig?.multivector as { enabled?: boolean } | undefined)?.enabled;
-    if (multi) {
+    const multi = isMultiVector(entry);
+    if (multi && isLegacy) {
       throw new UnsupportedOperationError(
-        `Vector ${JSON.stringify(w)} of Weaviate collection ${JSON.stringify(collection)} is a ` +
-          `multi-vector (ColBERT-style); vectordr captures single dense vectors only so far. Nothing ` +
-          `was read (no vector is ever dropped silently).`,
+        `The unnamed vector of Weaviate collection ${JSON.stringify(collection)} is a multi-vector; Weaviate ` +
+          `keeps multi-vectors in named vectors only, so vectordr does not read this class. Nothing was read.`,
         { plugin: PLUGIN, details: { collection, vector: w } },
       );
     }
@@ -80,7 +79,12 @@ export async function resolveClass(conn: WeaviateConnection, collection: string)
     indexes.push(index);
     const nativeType = JSON.stringify({ vectorizer: entry.vectorizer ?? { none: {} }, ...(isLegacy ? { legacy: true } : {}) });
     const metric = metricFromWeaviate(entry.vectorIndexConfig?.distance);
-    vectors.push({ w, field: { name, dims, metric, element: 'float32', nullable: m ? (m.nullable ?? false) : true, nativeType } });
+    const nullable = m ? (m.nullable ?? false) : true;
+    // A multi-vector (ColBERT-style, `multivector.enabled`): n float32 vectors of `dims` per object, searched by MaxSim.
+    vectors.push({
+      w,
+      field: { name, ...(multi ? { kind: 'multi' as const } : {}), dims, metric, element: 'float32', nullable, nativeType },
+    });
   }
   const originalIds = meta?.idType !== undefined && meta.idType !== 'uuid';
   const props: Resolved['props'] = [];
@@ -121,7 +125,8 @@ async function sampleDims(conn: WeaviateConnection, className: string, w: string
     col.query.fetchObjects({ limit: 1, includeVector: legacy ? true : [w], returnProperties: [] }),
   );
   const vec = vectorOf(res.objects[0], w, legacy);
-  if (!vec) {
+  const first = Array.isArray(vec?.[0]) ? (vec[0] as number[]) : vec;
+  if (!first?.length) {
     throw new UnsupportedOperationError(
       `Weaviate collection ${JSON.stringify(collection)} holds no ${w} vector yet, and Weaviate ` +
         `records a vector's dimensions only with its first object; there is nothing to snapshot. ` +
@@ -129,12 +134,21 @@ async function sampleDims(conn: WeaviateConnection, className: string, w: string
       { plugin: PLUGIN, details: { collection, vector: w } },
     );
   }
-  return vec.length;
+  // A multi-vector's dims are those of each of its vectors.
+  return first.length;
 }
 
-/** The stored vector `w` of an object (the unnamed one of a legacy class), or undefined when it has none. */
-export function vectorOf(o: WeaviateObjectLike | undefined, w: string, legacy: boolean): number[] | undefined {
+/**
+ * The stored vector `w` of an object (the unnamed one of a legacy class), or undefined when it has
+ * none: a dense vector as `number[]`, a multi-vector as `number[][]` (how weaviate-client returns it).
+ */
+export function vectorOf(o: WeaviateObjectLike | undefined, w: string, legacy: boolean): number[] | number[][] | undefined {
   if (!o) return undefined;
   const v = legacy ? (o.vectors[LEGACY_VECTOR] ?? o.vectors[w]) : o.vectors[w];
-  return Array.isArray(v) && v.length > 0 ? (v as number[]) : undefined;
+  return Array.isArray(v) && v.length > 0 ? (v as number[] | number[][]) : undefined;
+}
+
+/** True for a named vector configured as a multi-vector (`vectorIndexConfig.multivector.enabled`). */
+export function isMultiVector(entry: VectorConfigEntry): boolean {
+  return (entry.vectorIndexConfig?.multivector as { enabled?: boolean } | undefined)?.enabled === true;
 }

@@ -16,6 +16,7 @@
  */
 import http2 from 'node:http2';
 import { EngineError } from '../../src/errors.js';
+import type { MultiVector } from '../../src/model.js';
 import { ProtobufWriter, WIRE_I64, WIRE_VARINT } from '../../src/wire/protobuf-writer.js';
 import { batchStatusError, unreachableError } from './weaviate-errors.js';
 import { PLUGIN } from './weaviate-types.js';
@@ -45,8 +46,8 @@ export interface BatchObjectInput {
   uuid: string;
   /** Property values by Weaviate name, already converted for Weaviate (valueToWeaviate). */
   properties: Record<string, unknown>;
-  /** Named vectors, or one unnamed vector under `legacy`. */
-  vectors: Record<string, Float32Array>;
+  /** Named vectors (dense, or multi-vectors of named vectors with `multivector` on), or one unnamed dense vector under `legacy`. */
+  vectors: Record<string, Float32Array | MultiVector>;
 }
 
 const KINDS = new Set<string>(['text', 'int', 'number', 'boolean', 'date', 'uuid', 'blob']);
@@ -78,15 +79,30 @@ export function encodeBatchObjects(
       obj.string(4, collection);
       if (legacy !== undefined) {
         const v = o.vectors[legacy];
-        if (v) obj.packedFloats(6, v);
+        if (v instanceof Float32Array) obj.packedFloats(6, v);
       } else {
         for (const [name, v] of Object.entries(o.vectors)) {
-          obj.nested(23, (x) => x.string(1, name).packedFloats(3, v).tag(4, WIRE_VARINT).varint(1));
+          // weaviate.v1.Vectors: name 1, vector_bytes 3, type 4 (VECTOR_TYPE_SINGLE_FP32 1, VECTOR_TYPE_MULTI_FP32 2).
+          if (v instanceof Float32Array) obj.nested(23, (x) => x.string(1, name).packedFloats(3, v).tag(4, WIRE_VARINT).varint(1));
+          else obj.nested(23, (x) => x.string(1, name).bytes(3, multiVectorBytes(v)).tag(4, WIRE_VARINT).varint(2));
         }
       }
     });
   }
   return w.finish();
+}
+
+/**
+ * A multi-vector as Weaviate's gRPC `vector_bytes` of type MULTI_FP32: the per-vector dimension count
+ * as a little-endian uint16, then every vector's float32 values, little-endian, one after the other
+ * (the count of vectors follows from the length; weaviate-client's `vectorsToBytes`/`vectorsFromBytes`).
+ */
+export function multiVectorBytes(v: MultiVector): Uint8Array {
+  const out = new Uint8Array(2 + v.data.length * 4);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, v.dims, true);
+  for (let i = 0; i < v.data.length; i++) view.setFloat32(2 + i * 4, v.data[i] as number, true);
+  return out;
 }
 
 /** weaviate.v1.BatchObject.Properties: scalars in one Struct (field 1), arrays in their typed fields. */

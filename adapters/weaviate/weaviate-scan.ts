@@ -6,15 +6,18 @@ import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
 import { idToUuid } from '../../src/id-mapping.js';
 import {
+  type AnyVectorColumn,
   type Checkpoint,
   type Id,
   type Payload,
   type RecordBatch,
-  type VectorColumn,
+  type VectorField,
   type VectorRecord,
+  kindOf,
+  recordAt,
   requireDenseFloat32,
+  requireDims,
 } from '../../src/model.js';
-import { recordAt } from '../../src/model.js';
 import type { WeaviateCollectionLike, WeaviateObjectLike } from './weaviate-client.js';
 import type { WeaviateConnection } from './weaviate-connection.js';
 import { type Resolved, vectorOf } from './weaviate-describe.js';
@@ -198,33 +201,13 @@ export function idOf(r: Resolved, o: WeaviateObjectLike): Id {
 export function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBatch {
   const n = objs.length;
   const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
-  const vectors: Record<string, VectorColumn> = {};
-  const valids: Record<string, Uint8Array | undefined> = {};
-  for (const v of r.vectors) {
-    const dims = requireDenseFloat32(v.field, 'the Weaviate adapter', 'weaviate');
-    vectors[v.field.name] = { dims, data: new Float32Array(n * dims) };
-  }
+  const columns = r.vectors.map((v) => columnBuilder(r, v.field, n));
   const payloads: Payload[] = new Array<Payload>(n);
   objs.forEach((o, i) => {
     const id = idOf(r, o);
     if (ids instanceof BigInt64Array) ids[i] = id as bigint;
     else ids[i] = id as string;
-    for (const v of r.vectors) {
-      const vec = vectorOf(o, v.w, r.legacy);
-      if (!vec) {
-        const valid = (valids[v.field.name] ??= new Uint8Array(n).fill(1));
-        valid[i] = 0;
-        continue;
-      }
-      if (vec.length !== v.field.dims) {
-        throw new EngineError(
-          `Object ${String(id)} of ${JSON.stringify(r.schema.name)}: vector ${v.field.name} has ${vec.length} values, expected ${v.field.dims}.`,
-          'permanent',
-          { plugin: PLUGIN },
-        );
-      }
-      (vectors[v.field.name] as VectorColumn).data.set(vec, i * v.field.dims);
-    }
+    r.vectors.forEach((v, c) => (columns[c] as ColumnBuilder).add(i, id, vectorOf(o, v.w, r.legacy)));
     const payload: Payload = {};
     for (const p of r.props) {
       const value = valueFromWeaviate(o.properties[p.w], p.field);
@@ -232,6 +215,64 @@ export function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBa
     }
     payloads[i] = payload;
   });
-  for (const [name, valid] of Object.entries(valids)) if (valid) vectors[name] = { ...(vectors[name] as VectorColumn), valid };
+  const vectors: Record<string, AnyVectorColumn> = {};
+  r.vectors.forEach((v, c) => (vectors[v.field.name] = (columns[c] as ColumnBuilder).finish()));
   return { length: n, ids, vectors, payloads };
+}
+
+/** Collects one vector field's values, row by row, into its column. */
+interface ColumnBuilder {
+  /** Row `i`'s value as weaviate-client returned it (undefined: the object has none). */
+  add(i: number, id: Id, vec: number[] | number[][] | undefined): void;
+  finish(): AnyVectorColumn;
+}
+
+function columnBuilder(r: Resolved, field: VectorField, n: number): ColumnBuilder {
+  const dims = requireDims(field, PLUGIN);
+  let valid: Uint8Array | undefined;
+  const missing = (i: number): void => {
+    valid ??= new Uint8Array(n).fill(1);
+    valid[i] = 0;
+  };
+  const wrongDims = (id: Id, got: number): EngineError =>
+    new EngineError(
+      `Object ${String(id)} of ${JSON.stringify(r.schema.name)}: vector ${field.name} has ${got} values, expected ${dims}.`,
+      'permanent',
+      { plugin: PLUGIN },
+    );
+  if (kindOf(field) === 'multi') {
+    // Weaviate multi-vectors are float32 (MULTI_FP32); the rows' vectors are collected, then packed.
+    const offsets = new Uint32Array(n + 1);
+    const rows: number[][][] = [];
+    return {
+      add(i, id, vec) {
+        const vs = (vec ?? []) as number[][];
+        if (vs.length === 0) missing(i);
+        for (const x of vs) if (!Array.isArray(x) || x.length !== dims) throw wrongDims(id, Array.isArray(x) ? x.length : 1);
+        rows.push(vs);
+        offsets[i + 1] = (offsets[i] as number) + vs.length;
+      },
+      finish() {
+        const data = new Float32Array((offsets[n] as number) * dims);
+        let at = 0;
+        for (const vs of rows) {
+          for (const x of vs) {
+            data.set(x, at);
+            at += dims;
+          }
+        }
+        return { kind: 'multi', dims, offsets, data, ...(valid ? { valid } : {}) };
+      },
+    };
+  }
+  requireDenseFloat32(field, 'the Weaviate adapter', PLUGIN);
+  const data = new Float32Array(n * dims);
+  return {
+    add(i, id, vec) {
+      if (!vec) return missing(i);
+      if (vec.length !== dims || Array.isArray(vec[0])) throw wrongDims(id, vec.length);
+      data.set(vec as number[], i * dims);
+    },
+    finish: () => ({ dims, data, ...(valid ? { valid } : {}) }),
+  };
 }

@@ -5,10 +5,9 @@
  */
 import type { WriteOptions } from '../../src/adapter.js';
 import { chunksByBytes } from '../../src/async.js';
-import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
+import { InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
 import { idCollisionGuard, idToUuid, isUuid } from '../../src/id-mapping.js';
-import type { Id, RecordBatch, VectorColumn } from '../../src/model.js';
-import { idAt } from '../../src/model.js';
+import { type AnyVectorColumn, type Id, type MultiVector, type RecordBatch, idAt, isFloat32Column, vectorAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import type { WeaviateCollectionLike } from './weaviate-client.js';
 import type { WeaviateConnection } from './weaviate-connection.js';
@@ -79,12 +78,33 @@ function toObjects(r: Resolved, batch: RecordBatch): { objects: BatchObjectInput
       properties[p.w] = v;
       rowBytes += typeof v === 'string' ? v.length * 2 : 16;
     }
-    const vectors: Record<string, Float32Array> = {};
+    const vectors: BatchObjectInput['vectors'] = {};
     for (const v of r.vectors) {
-      const col = batch.vectors[v.field.name] as VectorColumn;
-      if (col.valid && col.valid[i] === 0) continue;
-      vectors[v.w] = col.data.subarray(i * col.dims, (i + 1) * col.dims);
-      rowBytes += col.dims * 4;
+      const col = batch.vectors[v.field.name] as AnyVectorColumn;
+      // Dense float32 (the common case) as a view, not a copy.
+      const vec = isFloat32Column(col)
+        ? col.valid?.[i] === 0
+          ? null
+          : col.data.subarray(i * col.dims, (i + 1) * col.dims)
+        : vectorAt(col, i);
+      if (vec === null) continue;
+      if (!(vec instanceof Float32Array) && vec.kind !== 'multi') {
+        throw new UnsupportedOperationError(
+          `Vector ${JSON.stringify(v.field.name)} holds ${vec.kind === 'dense' ? vec.element : vec.kind} vectors, which Weaviate ` +
+            `does not store (dense float32 and float32 multi-vectors only). Nothing of this batch was written.`,
+          { plugin: PLUGIN, details: { field: v.field.name } },
+        );
+      }
+      if (!(vec instanceof Float32Array) && vec.data.length === 0) {
+        throw new InvalidInputError(
+          'INVALID_VECTOR',
+          `Row ${String(id)}: multi-vector ${JSON.stringify(v.field.name)} holds no vectors, which Weaviate cannot store ` +
+            `(an object without the vector reads back as null, not as an empty multi-vector). Nothing of this batch was written.`,
+          { plugin: PLUGIN, details: { field: v.field.name } },
+        );
+      }
+      vectors[v.w] = vec;
+      rowBytes += (vec instanceof Float32Array ? vec.length : vec.data.length) * 4;
     }
     objects[i] = { uuid, properties, vectors };
     sizes[i] = rowBytes;
@@ -94,7 +114,8 @@ function toObjects(r: Resolved, batch: RecordBatch): { objects: BatchObjectInput
 
 /**
  * One batch import: over vectordr's own BatchObjects encoder when every property is a scalar or an
- * array of scalars (weaviate-grpc-batch.ts says why), else through the client's insertMany.
+ * array of scalars (weaviate-grpc-batch.ts says why), else through the client's insertMany (over
+ * REST when the batch holds a multi-vector: the client cannot send one).
  * Returns the refused objects by index in `objects`.
  */
 async function sendBatch(
@@ -108,15 +129,51 @@ async function sendBatch(
     const errors = await conn.grpcBatch().batchObjects(body);
     return errors.map((e) => [e.index, { message: e.error }]);
   }
+  // weaviate-client 3.12's insertMany sends each vector of a multi-vector as a vector of its own
+  // (Weaviate refuses them: "AddBatch called on multivector index"); such batches go over REST.
+  if (objects.some((o) => Object.values(o.vectors).some((v) => !(v instanceof Float32Array)))) return sendRestBatch(conn, r, objects);
   const res = await grpcCall('insertMany', () =>
     col.data.insertMany(
       objects.map((o) => {
-        const vectors = Object.fromEntries(Object.entries(o.vectors).map(([k, v]) => [k, Array.from(v)]));
-        return { id: o.uuid, properties: o.properties, vectors: r.legacy ? (vectors[LEGACY_VECTOR] ?? []) : vectors };
+        const vectors = Object.fromEntries(Object.entries(o.vectors).map(([k, v]) => [k, clientVector(v)]));
+        return {
+          id: o.uuid,
+          properties: o.properties,
+          vectors: r.legacy ? ((vectors[LEGACY_VECTOR] as number[] | undefined) ?? []) : vectors,
+        };
       }),
     ),
   );
   return res.hasErrors ? Object.entries(res.errors).map(([k, e]) => [Number(k), e]) : [];
+}
+
+/**
+ * One batch import over REST (`POST /v1/batch/objects`, named vectors only): vectors as JSON
+ * numbers (a float32 printed as its shortest float64 text reads back as the same float32), a
+ * multi-vector as `number[][]`. Returns the refused objects by index, as Weaviate answers them.
+ */
+async function sendRestBatch(conn: WeaviateConnection, r: Resolved, objects: BatchObjectInput[]): Promise<[number, { message: string }][]> {
+  const body = {
+    objects: objects.map((o) => ({
+      class: r.className,
+      id: o.uuid,
+      properties: o.properties,
+      vectors: Object.fromEntries(Object.entries(o.vectors).map(([k, v]) => [k, clientVector(v)])),
+    })),
+  };
+  const res = (await conn.rest.ok('POST', '/v1/batch/objects', body)) as { result?: { errors?: { error?: { message?: string }[] } } }[];
+  return res.flatMap((o, i): [number, { message: string }][] => {
+    const errors = o.result?.errors?.error ?? [];
+    return errors.length > 0 ? [[i, { message: errors.map((e) => e.message ?? '').join('; ') }]] : [];
+  });
+}
+
+/** A vector as weaviate-client takes it: `number[]`, or `number[][]` for a multi-vector. */
+function clientVector(v: Float32Array | MultiVector): number[] | number[][] {
+  if (v instanceof Float32Array) return Array.from(v);
+  const out: number[][] = [];
+  for (let at = 0; at < v.data.length; at += v.dims) out.push(Array.from(v.data.subarray(at, at + v.dims)));
+  return out;
 }
 
 /** Deletes by id, 1000 ids per request. */

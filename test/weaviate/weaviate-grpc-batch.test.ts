@@ -5,6 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBatchReply, encodeBatchObjects, batchPropertyOf, type BatchProperty } from '../../adapters/weaviate/weaviate-grpc-batch.js';
 import { BatchObjectsReply, BatchObjectsRequest } from '../../node_modules/weaviate-client/dist/node/esm/proto/v1/batch.js';
+import { Vectors_VectorType } from '../../node_modules/weaviate-client/dist/node/esm/proto/v1/base.js';
+import { Deserialize } from '../../node_modules/weaviate-client/dist/node/esm/collections/deserialize/index.js';
+import { Serialize } from '../../node_modules/weaviate-client/dist/node/esm/collections/serialize/index.js';
 
 const props = new Map<string, BatchProperty>(
   [
@@ -107,6 +110,36 @@ describe('Weaviate BatchObjects encoder', () => {
     expect(req.objects.map((o) => o.properties?.textArrayProperties[0]?.values[0])).toEqual(titles);
     expect(Array.from(new Float32Array(Uint8Array.from(req.objects[2]?.vectors[0]?.vectorBytes ?? []).buffer))).toEqual(Array.from(big));
     expect(req.objects[3]?.uuid).toBe('00000000-0000-0000-0000-000000000003');
+  });
+
+  it('sends a multi-vector as MULTI_FP32 in the form the client itself encodes and decodes', async () => {
+    const rows = [
+      [0.25, -1, 3],
+      [Math.fround(1 / 3), 0, -0.5],
+    ];
+    const req = BatchObjectsRequest.decode(
+      encodeBatchObjects(
+        'Docs',
+        [
+          {
+            uuid: '00000000-0000-0000-0000-000000000004',
+            properties: {},
+            vectors: { late: { kind: 'multi', dims: 3, data: Float32Array.from(rows.flat()) }, dense: Float32Array.of(1, 2) },
+          },
+        ],
+        props,
+        undefined,
+      ),
+    );
+    const [late, dense] = req.objects[0]?.vectors ?? [];
+    // The client's own (private) multi-vector byte codecs.
+    const client = {
+      decode: (Deserialize as unknown as { vectorsFromBytes(b: Uint8Array): Promise<number[][]> }).vectorsFromBytes,
+      encode: (Serialize as unknown as { vectorsToBytes(v: number[][]): Promise<Uint8Array> }).vectorsToBytes,
+    };
+    expect([late?.name, late?.type, dense?.name, dense?.type]).toEqual(['late', Vectors_VectorType.VECTOR_TYPE_MULTI_FP32, 'dense', 1]);
+    expect(await client.decode(late?.vectorBytes ?? new Uint8Array())).toEqual(rows);
+    expect(Array.from(late?.vectorBytes ?? [])).toEqual(Array.from(await client.encode(rows)));
   });
 
   it('puts the unnamed vector in vector_bytes', () => {
