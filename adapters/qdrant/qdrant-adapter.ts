@@ -19,7 +19,7 @@ import * as api from '../../src/adapter.js';
 import { engineCall, engineRead } from '../../src/engine-errors.js';
 import { InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
-import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorQuery, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
 import { displayOnly } from '../../src/display.js';
 import { openFieldCapture, planQdrantCapture, startCheckpoint } from './qdrant-change-field.js';
@@ -33,6 +33,7 @@ import { fetchRecords, openScan } from './qdrant-scan.js';
 import { searchPoints } from './qdrant-search.js';
 import { MAX_DIMS, PLUGIN } from './qdrant-types.js';
 import { deletePoints, writePoints } from './qdrant-write.js';
+import { QDRANT_ELEMENTS } from './qdrant-vectors.js';
 
 export class QdrantAdapter implements api.VectorAdapter {
   readonly engine = 'qdrant' as const;
@@ -59,6 +60,8 @@ export class QdrantAdapter implements api.VectorAdapter {
       normalizesCosine: true,
       payloadFloatExact: false,
       changeCapture: o.changeField === undefined ? 'digest' : 'timestamp',
+      // Qdrant's datatypes, sparse vectors and (float32 in the model) multivectors; no int8, bfloat16 or bits.
+      vectorKinds: { dense: QDRANT_ELEMENTS, sparse: true, multi: ['float32'] },
     });
     const { client, endpoint } = connectQdrant(o);
     const logger = o.logger ?? silentLogger;
@@ -169,10 +172,15 @@ export class QdrantAdapter implements api.VectorAdapter {
     return fetchRecords(this.ctx, await resolveCollection(this.ctx, collection), ids);
   }
 
-  async search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
+  async search(
+    collection: string,
+    query: Float32Array | VectorQuery,
+    k: number,
+    options: api.SearchOptions = {},
+  ): Promise<api.SearchHit[]> {
     // Cached like write(): verifyRecall searches once per query, and resolving reads the schema (and
     // for collections vectordr did not create, samples objects) every time.
-    return searchPoints(this.ctx, await this.resolveCached(collection), vector, k, options);
+    return searchPoints(this.ctx, await this.resolveCached(collection), query, k, options);
   }
 
   async probe(): Promise<api.ProbeResult> {

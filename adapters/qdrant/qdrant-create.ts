@@ -7,16 +7,18 @@ import type { IndexBuildReport } from '../../src/adapter.js';
 import { sleep } from '../../src/async.js';
 import { engineCall } from '../../src/engine-errors.js';
 import { EngineError, InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import { type CollectionSchema, type VectorField, requireDenseFloat32 } from '../../src/model.js';
+import { type CollectionSchema, type VectorField, kindOf, requireDims } from '../../src/model.js';
 import type { QdrantContext } from './qdrant-client.js';
 import { collectionInfo } from './qdrant-describe.js';
 import { qdrantErrors } from './qdrant-errors.js';
 import type { QdrantAdapterConfig } from './qdrant-options.js';
+import { QDRANT_ELEMENTS, unstorable } from './qdrant-vectors.js';
 import {
   type CollectionMeta,
   MAX_DIMS,
   META_KEY,
   PLUGIN,
+  type SparseParamsLike,
   type VectorParamsLike,
   checkPayloadNames,
   distanceToQdrant,
@@ -37,10 +39,18 @@ export function planCollection(schema: CollectionSchema, metricForUnindexed: Qdr
   const sameEngine = schema.vectors.some((v) => v.nativeType?.startsWith('qdrant:'));
   const notes: IndexBuildReport['skipped'] = [];
   checkPayloadNames(schema.payload, schema.idType !== 'uuid', schema.name);
-  const unnamed = sameEngine && schema.vectors.length === 1 && schema.vectors[0]?.nativeType?.endsWith(':unnamed') === true;
+  const dense = schema.vectors.filter((v) => kindOf(v) !== 'sparse');
+  const unnamed = sameEngine && schema.vectors.length === 1 && dense[0]?.nativeType?.endsWith(':unnamed') === true;
   const vectors: Record<string, VectorParamsLike> = {};
+  const sparse: Record<string, SparseParamsLike> = {};
   for (const v of schema.vectors) {
-    const dims = requireDenseFloat32(v, 'the Qdrant adapter', 'qdrant');
+    const kind = kindOf(v);
+    if (kind === 'sparse') {
+      sparse[v.name] = sparseParamsFor(v, schema, sameEngine);
+      continue;
+    }
+    if (!(kind === 'multi' ? v.element === 'float32' : QDRANT_ELEMENTS.includes(v.element))) throw unstorable(v);
+    const dims = requireDims(v, PLUGIN);
     if (dims > MAX_DIMS) {
       throw new InvalidInputError(
         'DIMENSION_MISMATCH',
@@ -63,27 +73,49 @@ export function planCollection(schema: CollectionSchema, metricForUnindexed: Qdr
       );
     }
     const index = schema.indexes.find((i) => i.field === v.name && !i.kind.startsWith('payload:') && i.kind !== 'btree');
-    const planned = vectorParamsFor(dims, distanceToQdrant(metric, v.name), index, sameEngine);
+    const planned = vectorParamsFor(v, dims, distanceToQdrant(metric, v.name), index, sameEngine);
     if (planned.skipped) notes.push({ kind: index?.kind ?? 'hnsw', field: v.name, reason: planned.skipped, action: 'converted' });
     vectors[v.name] = planned.params;
   }
+  const sparseDims = schema.vectors.flatMap((v) => (kindOf(v) === 'sparse' && v.dims !== undefined ? [[v.name, v.dims] as const] : []));
   const meta: CollectionMeta = {
     v: 1,
     idField: schema.idField,
     idType: schema.idType,
     ...(schema.idNativeType ? { idNativeType: schema.idNativeType } : {}),
     vectors: unnamed ? { '': (schema.vectors[0] as VectorField).name } : Object.fromEntries(schema.vectors.map((v) => [v.name, v.name])),
+    ...(sparseDims.length > 0 ? { sparseDims: Object.fromEntries(sparseDims) } : {}),
     payload: schema.payload,
   };
   const native = schema.native ?? {};
   const body: Record<string, unknown> = {
     vectors: unnamed ? Object.values(vectors)[0] : vectors,
+    ...(Object.keys(sparse).length > 0 ? { sparse_vectors: sparse } : {}),
     ...(sameEngine && native.hnsw_config ? { hnsw_config: native.hnsw_config } : {}),
     ...(sameEngine && typeof native.on_disk_payload === 'boolean' ? { on_disk_payload: native.on_disk_payload } : {}),
     // Shards and replication are the target cluster's business (restores go into any topology).
     metadata: { [META_KEY]: meta },
   };
   return { body, notes, meta };
+}
+
+/**
+ * A sparse vector's params: Qdrant scores sparse vectors by their inner product only, so another
+ * metric is refused (vectordr never changes a metric silently); the `idf` modifier and, on a
+ * same-engine restore, the recorded inverted-index params are kept.
+ */
+function sparseParamsFor(v: VectorField, schema: CollectionSchema, sameEngine: boolean): SparseParamsLike {
+  if (v.metric !== 'dot' && v.metric !== 'unspecified') {
+    throw new UnsupportedOperationError(
+      `Sparse vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} is searched by ${v.metric}; Qdrant ` +
+        `scores sparse vectors by their inner product (dot) only, and vectordr never changes a metric silently. ` +
+        `Restore with omitVectors: [${JSON.stringify(v.name)}], or into an engine with ${v.metric} for sparse vectors. Nothing was created.`,
+      { plugin: PLUGIN, details: { field: v.name, metric: v.metric, supported: ['dot'] } },
+    );
+  }
+  const recorded = schema.indexes.find((i) => i.field === v.name && i.kind === 'inverted' && i.native?.startsWith('{"qdrant"'));
+  const index = sameEngine && recorded ? (JSON.parse(recorded.native as string) as { qdrant: SparseParamsLike }).qdrant.index : undefined;
+  return { ...(index ? { index } : {}), ...(v.modifier === 'idf' ? { modifier: 'idf' } : {}) };
 }
 
 /** Creates the planned collection. */
@@ -151,5 +183,5 @@ export async function waitForHnsw(
     await sleep(200, signal);
   }
   const ms = Math.round(performance.now() - t0);
-  return schema.vectors.map((v) => ({ kind: 'hnsw', field: v.name, ms }));
+  return schema.vectors.map((v) => ({ kind: kindOf(v) === 'sparse' ? 'inverted' : 'hnsw', field: v.name, ms }));
 }

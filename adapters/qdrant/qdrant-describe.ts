@@ -5,10 +5,11 @@
  */
 import { engineCall, engineRead } from '../../src/engine-errors.js';
 import { UnsupportedOperationError } from '../../src/errors.js';
-import type { CollectionSchema, Id, IndexSpec, JsonValue, PayloadField, VectorField } from '../../src/model.js';
+import type { CollectionSchema, Id, IndexSpec, JsonValue, PayloadField, VectorElement, VectorField } from '../../src/model.js';
 import { invalidCollectionName } from '../../src/validate.js';
 import type { PointId, QdrantContext } from './qdrant-client.js';
 import { qdrantErrors } from './qdrant-errors.js';
+import { QDRANT_ELEMENTS } from './qdrant-vectors.js';
 import {
   type CollectionMeta,
   CollectionMetaSchema,
@@ -16,6 +17,7 @@ import {
   ORIGINAL_ID_KEY,
   PLUGIN,
   UNNAMED_VECTOR,
+  type SparseParamsLike,
   type VectorParamsLike,
   WHOLE_PAYLOAD_FIELD,
   WHOLE_PAYLOAD_NATIVE,
@@ -74,18 +76,6 @@ export async function resolveCollection(ctx: QdrantContext, collection: string):
     metadata?: Record<string, unknown> | null;
   };
   const params = config.params ?? {};
-  const sparse = params.sparse_vectors as Record<string, unknown> | null | undefined;
-  if (sparse && Object.keys(sparse).length > 0) {
-    throw new UnsupportedOperationError(
-      `Qdrant collection ${JSON.stringify(collection)} has sparse vectors ` +
-        `(${Object.keys(sparse).join(', ')}); vectordr captures dense vectors only so far. Nothing ` +
-        `was read (no vector is ever dropped silently).`,
-      {
-        plugin: PLUGIN,
-        details: { collection, sparse: Object.keys(sparse) },
-      },
-    );
-  }
   const metaParsed = CollectionMetaSchema.safeParse(config.metadata?.[META_KEY]);
   const meta = metaParsed.success ? metaParsed.data : undefined;
   const raw = (params.vectors ?? {}) as VectorParamsLike | Record<string, VectorParamsLike>;
@@ -93,8 +83,9 @@ export async function resolveCollection(ctx: QdrantContext, collection: string):
   const entries: [string, VectorParamsLike][] = unnamed
     ? [['', raw as VectorParamsLike]]
     : Object.entries(raw as Record<string, VectorParamsLike>);
-  if (entries.length === 0) {
-    throw new UnsupportedOperationError(`Qdrant collection ${JSON.stringify(collection)} has no dense vectors; nothing to snapshot.`, {
+  const sparse = Object.entries((params.sparse_vectors ?? {}) as Record<string, SparseParamsLike>);
+  if (entries.length === 0 && sparse.length === 0) {
+    throw new UnsupportedOperationError(`Qdrant collection ${JSON.stringify(collection)} has no vectors; nothing to snapshot.`, {
       plugin: PLUGIN,
       details: { collection },
     });
@@ -102,19 +93,8 @@ export async function resolveCollection(ctx: QdrantContext, collection: string):
   const vectors: ResolvedCollection['vectors'] = [];
   const indexes: IndexSpec[] = [];
   for (const [q, p] of entries) {
-    if (p.multivector_config) {
-      throw new UnsupportedOperationError(
-        `Vector ${JSON.stringify(q || UNNAMED_VECTOR)} of Qdrant collection ` +
-          `${JSON.stringify(collection)} is a multivector; vectordr captures single dense vectors ` +
-          `only so far. Nothing was read (no vector is ever dropped silently).`,
-        {
-          plugin: PLUGIN,
-          details: { collection, vector: q },
-        },
-      );
-    }
     const datatype = p.datatype ?? 'float32';
-    if (!['float32', 'float16', 'uint8'].includes(datatype)) {
+    if (!QDRANT_ELEMENTS.includes(datatype as VectorElement)) {
       throw new UnsupportedOperationError(
         `Vector ${JSON.stringify(q || UNNAMED_VECTOR)} of Qdrant collection ` +
           `${JSON.stringify(collection)} has datatype ${datatype}; vectordr reads float32, float16 ` +
@@ -123,16 +103,37 @@ export async function resolveCollection(ctx: QdrantContext, collection: string):
       );
     }
     const name = meta?.vectors[q] ?? (q || UNNAMED_VECTOR);
+    const multi = p.multivector_config !== undefined && p.multivector_config !== null;
     indexes.push(indexFromQdrant(name, p, config.hnsw_config ?? {}));
     vectors.push({
       q,
       field: {
         name,
+        ...(multi ? { kind: 'multi' as const } : {}),
         dims: p.size,
         metric: metricFromQdrant(p.distance),
-        element: 'float32',
+        // A multivector is float32 in the model: float16 and uint8 ones widen exactly, and the
+        // datatype (in nativeType and the index's native params) comes back on a Qdrant restore.
+        element: multi ? 'float32' : (datatype as VectorElement),
         nullable: !unnamed,
-        nativeType: `qdrant:${datatype}${q === '' ? ':unnamed' : ''}`,
+        nativeType: `qdrant:${datatype}${multi ? ':multi' : ''}${q === '' ? ':unnamed' : ''}`,
+      },
+    });
+  }
+  for (const [q, p] of sparse) {
+    const name = meta?.vectors[q] ?? q;
+    indexes.push({ kind: 'inverted', field: name, metric: 'dot', params: {}, native: JSON.stringify({ qdrant: p }) });
+    vectors.push({
+      q,
+      field: {
+        name,
+        kind: 'sparse',
+        ...(meta?.sparseDims?.[q] !== undefined ? { dims: meta.sparseDims[q] } : {}),
+        metric: 'dot',
+        element: 'float32',
+        nullable: true,
+        ...(p.modifier === 'idf' ? { modifier: 'idf' as const } : {}),
+        nativeType: 'qdrant:sparse',
       },
     });
   }

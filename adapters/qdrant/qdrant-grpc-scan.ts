@@ -6,13 +6,14 @@
  */
 import { engineRead } from '../../src/engine-errors.js';
 import { EngineError } from '../../src/errors.js';
-import { type RecordBatch, type VectorColumn, requireDims } from '../../src/model.js';
+import { type AnyVectorColumn, type RecordBatch, kindOf, requireDims } from '../../src/model.js';
 import type { GrpcChannel } from './qdrant-grpc-client.js';
 import { type WirePointId, decodeScrollResponse, encodeScrollRequest } from './qdrant-grpc-wire.js';
 import type { ResolvedCollection } from './qdrant-describe.js';
 import { qdrantErrors } from './qdrant-errors.js';
 import { pointsBatch } from './qdrant-scan.js';
 import { PLUGIN, idFromPoint, pointIdLess } from './qdrant-types.js';
+import { denseColumn, kindColumn } from './qdrant-vectors.js';
 
 /** One page as a batch of `r`'s schema, and where the next starts. */
 export interface GrpcPage {
@@ -31,7 +32,12 @@ export async function scrollPageGrpc(
   const names = r.vectors.map((v) => (r.unnamed ? '' : v.q));
   const request = encodeScrollRequest(r.name, offset, limit, r.unnamed ? null : names);
   const answer = await engineRead(qdrantErrors, 'scroll', r.name, () => channel.call('/qdrant.Points/Scroll', request, signal), { signal });
-  const page = decodeScrollResponse(answer, limit, { names, dims: r.vectors.map((v) => requireDims(v.field, 'qdrant')) }, r.name);
+  const sink = {
+    names,
+    dims: r.vectors.map((v) => (kindOf(v.field) === 'sparse' ? 0 : requireDims(v.field, PLUGIN))),
+    kinds: r.vectors.map((v) => kindOf(v.field)),
+  };
+  const page = decodeScrollResponse(answer, limit, sink, r.name);
   for (let i = 1; i < page.ids.length; i++) {
     if (!pointIdLess(page.ids[i - 1], page.ids[i])) {
       throw new EngineError(
@@ -44,12 +50,17 @@ export async function scrollPageGrpc(
   }
   const next = page.next;
   if (typeof next === 'bigint') idFromPoint(next, undefined, r.schema.idType, r.name); // above 2^63: refused as the REST scan does
-  const vectors: Record<string, VectorColumn> = {};
+  const vectors: Record<string, AnyVectorColumn> = {};
+  const point = (row: number): string =>
+    String(idFromPoint(page.ids[row], r.meta ? page.payloads[row] : undefined, r.schema.idType, r.name));
   r.vectors.forEach((v, k) => {
-    const valid = page.valid[k];
-    const data = page.columns[k] as Float32Array;
-    const dims = requireDims(v.field, 'qdrant');
-    vectors[v.field.name] = valid ? { dims, data, valid } : { dims, data };
+    const rows = page.rows[k];
+    if (rows) {
+      vectors[v.field.name] = kindColumn(v.field, rows);
+      return;
+    }
+    const src = { collection: r.name, vector: v.field.name, point };
+    vectors[v.field.name] = denseColumn(v.field.element, requireDims(v.field, PLUGIN), page.columns[k] as Float32Array, page.valid[k], src);
   });
   return { batch: pointsBatch(r, page.ids, page.payloads, vectors), next };
 }

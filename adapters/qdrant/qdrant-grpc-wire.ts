@@ -8,8 +8,19 @@
  * test/qdrant/qdrant-grpc-wire.test.ts checks both directions against that generated code.
  */
 import { EngineError } from '../../src/errors.js';
-import { ProtobufWriter, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, lenFieldSize, varint64Size } from '../../src/wire/protobuf-writer.js';
+import {
+  ProtobufWriter,
+  WIRE_I32,
+  WIRE_I64,
+  WIRE_LEN,
+  WIRE_VARINT,
+  lenFieldSize,
+  varint64Size,
+  varintSize,
+} from '../../src/wire/protobuf-writer.js';
+import type { VectorKind } from '../../src/model.js';
 import { PLUGIN } from './qdrant-types.js';
+import { type KindRow, type KindRows, type ValueSource, canonicalSparse } from './qdrant-vectors.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -145,29 +156,53 @@ export function encodeScrollRequest(
   return w.finish();
 }
 
-/** A point to upsert: its vectors as Float32Array views (the unnamed one under `null`). */
+/** One vector to upsert: dense floats (a Float32Array view), a sparse vector, or a multivector of `dims`-float vectors. */
+export type WireVector = Float32Array | { sparse: { indices: Uint32Array; values: Float32Array } } | { multi: Float32Array; dims: number };
+
+/** A point to upsert: its vectors (the unnamed one alone, or the named ones in a Map). */
 export interface WirePoint {
   id: WirePointId;
   payload: Record<string, unknown>;
   /** The unnamed vector, or the named ones (an absent name: no such vector for this point). */
-  vector: Float32Array | Map<string, Float32Array>;
+  vector: WireVector | Map<string, WireVector>;
 }
 
-/** Bytes of a `qdrant.Vector { dense { data } }` of `dims` floats. */
-function denseVectorSize(dims: number): number {
-  return lenFieldSize(101, lenFieldSize(1, dims * 4));
+function packedUint32Size(values: Uint32Array): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) n += varintSize(values[i] as number);
+  return n;
 }
 
-function writeDenseVector(w: ProtobufWriter, field: number, data: Float32Array): void {
-  const inner = lenFieldSize(1, data.length * 4);
-  w.lenHeader(field, lenFieldSize(101, inner)).lenHeader(101, inner).packedFloats(1, data);
+/** Bytes of the `qdrant.Vector` oneof of `v`: `dense` 101 { data }, `sparse` 102 { values, indices }, `multi_dense` 103 { vectors }. */
+function vectorBodySize(v: WireVector): number {
+  if (v instanceof Float32Array) return lenFieldSize(101, lenFieldSize(1, v.length * 4));
+  if ('sparse' in v)
+    return lenFieldSize(102, lenFieldSize(1, v.sparse.values.length * 4) + lenFieldSize(2, packedUint32Size(v.sparse.indices)));
+  return lenFieldSize(103, (v.multi.length / v.dims) * lenFieldSize(1, lenFieldSize(1, v.dims * 4)));
 }
+
+function writeVector(w: ProtobufWriter, field: number, v: WireVector): void {
+  w.lenHeader(field, vectorBodySize(v));
+  if (v instanceof Float32Array) {
+    w.lenHeader(101, lenFieldSize(1, v.length * 4)).packedFloats(1, v);
+  } else if ('sparse' in v) {
+    const { indices, values } = v.sparse;
+    w.lenHeader(102, lenFieldSize(1, values.length * 4) + lenFieldSize(2, packedUint32Size(indices))).packedFloats(1, values);
+    w.lenHeader(2, packedUint32Size(indices));
+    for (let i = 0; i < indices.length; i++) w.varint(indices[i] as number);
+  } else {
+    w.lenHeader(103, (v.multi.length / v.dims) * lenFieldSize(1, lenFieldSize(1, v.dims * 4)));
+    for (let k = 0; k < v.multi.length; k += v.dims)
+      w.lenHeader(1, lenFieldSize(1, v.dims * 4)).packedFloats(1, v.multi.subarray(k, k + v.dims));
+  }
+}
+
+const namedSize = (k: string, v: WireVector): number => lenFieldSize(1, Buffer.byteLength(k, 'utf8')) + lenFieldSize(2, vectorBodySize(v));
 
 function vectorsSize(p: WirePoint): number {
-  if (p.vector instanceof Float32Array) return lenFieldSize(1, denseVectorSize(p.vector.length));
+  if (!(p.vector instanceof Map)) return lenFieldSize(1, vectorBodySize(p.vector));
   let named = 0;
-  for (const [k, v] of p.vector)
-    named += lenFieldSize(1, lenFieldSize(1, Buffer.byteLength(k, 'utf8')) + lenFieldSize(2, denseVectorSize(v.length)));
+  for (const [k, v] of p.vector) named += lenFieldSize(1, namedSize(k, v));
   return lenFieldSize(2, named);
 }
 
@@ -186,17 +221,16 @@ export function encodeUpsertRequest(collection: string, points: readonly WirePoi
     writePointId(w, 1, p.id);
     writeMap(w, 3, p.payload);
     w.lenHeader(4, vectorsSize(p));
-    if (p.vector instanceof Float32Array) {
-      writeDenseVector(w, 1, p.vector);
+    if (!(p.vector instanceof Map)) {
+      writeVector(w, 1, p.vector);
     } else {
       let named = 0;
-      for (const [k, v] of p.vector)
-        named += lenFieldSize(1, lenFieldSize(1, Buffer.byteLength(k, 'utf8')) + lenFieldSize(2, denseVectorSize(v.length)));
+      for (const [k, v] of p.vector) named += lenFieldSize(1, namedSize(k, v));
       w.lenHeader(2, named);
       for (const [k, v] of p.vector) {
-        w.lenHeader(1, lenFieldSize(1, Buffer.byteLength(k, 'utf8')) + lenFieldSize(2, denseVectorSize(v.length)));
+        w.lenHeader(1, namedSize(k, v));
         w.string(1, k);
-        writeDenseVector(w, 2, v);
+        writeVector(w, 2, v);
       }
     }
   });
@@ -382,11 +416,13 @@ function readEntryInto(r: ProtoReader, out: Record<string, unknown>): void {
   out[key] = value;
 }
 
-/** Where a scroll page's vectors go: one Float32Array column (and validity) per wanted vector. */
+/** Where a scroll page's vectors go: one Float32Array column (and validity) per wanted dense vector, rows for the others. */
 export interface VectorSink {
-  /** Wire name of each wanted vector (`''`: the unnamed one) and its dims. */
+  /** Wire name of each wanted vector (`''`: the unnamed one) and its dims (0 for a sparse one). */
   readonly names: readonly string[];
   readonly dims: readonly number[];
+  /** Each wanted vector's kind. @default every one dense */
+  readonly kinds?: readonly VectorKind[];
 }
 
 /** A decoded scroll page: ids, payloads, and the vector columns (`valid[k]` set when some point lacks vector k). */
@@ -395,6 +431,8 @@ export interface ScrollPage {
   payloads: Record<string, unknown>[];
   columns: Float32Array[];
   valid: (Uint8Array | undefined)[];
+  /** The rows of each sparse or multi vector (undefined for a dense one), sparse ones in canonical order. */
+  rows: (KindRows | undefined)[];
   next: WirePointId | undefined;
 }
 
@@ -406,7 +444,9 @@ export interface ScrollPage {
 export function decodeScrollResponse(buf: Uint8Array, limit: number, sink: VectorSink, collection: string): ScrollPage {
   const r = new ProtoReader(buf);
   const k = sink.names.length;
-  const columns = sink.dims.map((d) => new Float32Array(limit * d));
+  const kinds = sink.kinds ?? sink.names.map((): VectorKind => 'dense');
+  const columns = sink.dims.map((d, j) => new Float32Array(kinds[j] === 'dense' ? limit * d : 0));
+  const rows = kinds.map((kind): KindRows | undefined => (kind === 'dense' ? undefined : []));
   const valid: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(k).fill(undefined);
   const ids: WirePointId[] = [];
   const payloads: Record<string, unknown>[] = [];
@@ -432,11 +472,15 @@ export function decodeScrollResponse(buf: Uint8Array, limit: number, sink: Vecto
         } else if (pf === 2 && pw === WIRE_LEN) readEntryInto(r, payload);
         else if (pf === 4 && pw === WIRE_LEN) {
           const [, ve] = enter(r);
-          readVectorsOutput(r, ve, sink, columns, row, seen, () => String(id), collection);
+          readVectorsOutput(r, ve, { sink, kinds, columns, rows }, row, seen, () => String(id), collection);
         } else r.skip(pw);
       }
       if (id === undefined) throw corrupt('a point without an id');
-      for (let j = 0; j < k; j++) if (seen[j] === 0) (valid[j] ??= new Uint8Array(limit).fill(1))[row] = 0;
+      for (let j = 0; j < k; j++) {
+        if (seen[j] !== 0) continue;
+        if (kinds[j] === 'dense') (valid[j] ??= new Uint8Array(limit).fill(1))[row] = 0;
+        else (rows[j] as KindRows)[row] = undefined;
+      }
       ids.push(id);
       payloads.push(payload);
     } else r.skip(wire);
@@ -447,16 +491,24 @@ export function decodeScrollResponse(buf: Uint8Array, limit: number, sink: Vecto
     payloads,
     columns: columns.map((c, j) => c.subarray(0, n * (sink.dims[j] as number))),
     valid: valid.map((v) => v?.subarray(0, n)),
+    rows,
     next,
   };
+}
+
+/** Where one point's vectors go while a page is decoded. */
+interface PageSink {
+  sink: VectorSink;
+  kinds: readonly VectorKind[];
+  columns: Float32Array[];
+  rows: (KindRows | undefined)[];
 }
 
 /** A `qdrant.VectorsOutput`: the unnamed vector (field 1) or the named ones (field 2). */
 function readVectorsOutput(
   r: ProtoReader,
   end: number,
-  sink: VectorSink,
-  columns: Float32Array[],
+  page: PageSink,
   row: number,
   seen: Uint8Array,
   id: () => string,
@@ -466,9 +518,9 @@ function readVectorsOutput(
     const [f, wire] = r.tag();
     if (f === 1 && wire === WIRE_LEN) {
       const [, e] = enter(r);
-      const j = sink.names.indexOf('');
+      const j = page.sink.names.indexOf('');
       if (j < 0) r.pos = e;
-      else readVectorOutput(r, e, sink, columns, j, row, seen, id, collection);
+      else readVectorOutput(r, e, page, j, row, seen, id, collection);
     } else if (f === 2 && wire === WIRE_LEN) {
       const [, e] = enter(r);
       while (r.pos < e) {
@@ -481,11 +533,11 @@ function readVectorsOutput(
         let j = -1;
         while (r.pos < me) {
           const [ef, ew] = r.tag();
-          if (ef === 1 && ew === WIRE_LEN) j = sink.names.indexOf(r.string());
+          if (ef === 1 && ew === WIRE_LEN) j = page.sink.names.indexOf(r.string());
           else if (ef === 2 && ew === WIRE_LEN) {
             const [, ve] = enter(r);
             if (j < 0) r.pos = ve;
-            else readVectorOutput(r, ve, sink, columns, j, row, seen, id, collection);
+            else readVectorOutput(r, ve, page, j, row, seen, id, collection);
           } else r.skip(ew);
         }
       }
@@ -497,16 +549,23 @@ function readVectorsOutput(
 function readVectorOutput(
   r: ProtoReader,
   end: number,
-  sink: VectorSink,
-  columns: Float32Array[],
+  page: PageSink,
   j: number,
   row: number,
   seen: Uint8Array,
   id: () => string,
   collection: string,
 ): void {
+  const { sink } = page;
+  const kind = page.kinds[j] as VectorKind;
+  if (kind !== 'dense') {
+    const src = { collection, point: id, vector: sink.names[j] || 'the unnamed vector' };
+    (page.rows[j] as KindRows)[row] = readKindOutput(r, end, kind, sink.dims[j] as number, src);
+    seen[j] = 1;
+    return;
+  }
   const dims = sink.dims[j] as number;
-  const col = columns[j] as Float32Array;
+  const col = page.columns[j] as Float32Array;
   let got = 0;
   let other = false;
   const take = (a: number, b: number): void => {
@@ -550,6 +609,93 @@ function readVectorOutput(
     );
   }
   seen[j] = 1;
+}
+
+/** Packed floats [a, b) as a new Float32Array. */
+function floatsOf(r: ProtoReader, a: number, b: number): Float32Array {
+  const out = new Float32Array((b - a) / 4);
+  r.floatsInto(a, b, out, 0);
+  return out;
+}
+
+/** Packed (or, in older encoders, repeated) uint32 varints of the field the reader is at, into `out`. */
+function readUint32s(r: ProtoReader, wire: number, out: number[]): void {
+  if (wire === WIRE_VARINT) {
+    out.push(r.varint());
+    return;
+  }
+  const [, e] = enter(r);
+  while (r.pos < e) out.push(r.varint());
+}
+
+/**
+ * A sparse (`sparse` 102: values 1, indices 2) or multi (`multi_dense` 103: one `DenseVector` per
+ * vector) `qdrant.VectorOutput`, or its older form (`data` 1 with `indices` 2 or `vectors_count` 3).
+ */
+function readKindOutput(r: ProtoReader, end: number, kind: VectorKind, dims: number, src: ValueSource): KindRow {
+  // The older form (data, indices) and the oneof, kept apart: the oneof wins when a server sends both.
+  const legacy = { parts: [] as Float32Array[], indices: [] as number[] };
+  let modern: typeof legacy | undefined;
+  let dense = false;
+  while (r.pos < end) {
+    const [f, wire] = r.tag();
+    if (f === 1 && wire === WIRE_LEN) {
+      const [a, b] = r.len();
+      legacy.parts.push(floatsOf(r, a, b));
+    } else if (f === 2 && wire === WIRE_LEN) {
+      const [, e] = enter(r);
+      while (r.pos < e) {
+        const [sf, sw] = r.tag();
+        if (sf === 1) readUint32s(r, sw, legacy.indices);
+        else r.skip(sw);
+      }
+    } else if (f === 101 && wire === WIRE_LEN) {
+      dense = true;
+      r.skip(wire);
+    } else if ((f === 102 || f === 103) && wire === WIRE_LEN) {
+      modern ??= { parts: [], indices: [] };
+      const { parts, indices } = modern;
+      const [, e] = enter(r);
+      while (r.pos < e) {
+        const [mf, mw] = r.tag();
+        if (f === 102 && mf === 1 && mw === WIRE_LEN) {
+          const [a, b] = r.len();
+          parts.push(floatsOf(r, a, b));
+        } else if (f === 102 && mf === 2) readUint32s(r, mw, indices);
+        else if (f === 103 && mf === 1 && mw === WIRE_LEN) {
+          const [, de] = enter(r);
+          while (r.pos < de) {
+            const [df, dw] = r.tag();
+            if (df === 1 && dw === WIRE_LEN) {
+              const [a, b] = r.len();
+              parts.push(floatsOf(r, a, b));
+            } else r.skip(dw);
+          }
+        } else r.skip(mw);
+      }
+    } else r.skip(wire);
+  }
+  const { parts, indices } = modern ?? legacy;
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const data = new Float32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  if (kind === 'sparse') {
+    if (dense && total === 0) throw corrupt(`a dense value for sparse vector ${src.vector}`);
+    return canonicalSparse(indices, data, src);
+  }
+  if (dims === 0 || total % dims !== 0 || total === 0) {
+    throw new EngineError(
+      `Point ${src.point()} of ${JSON.stringify(src.collection)}: multivector ${src.vector} has ${total} values, not a ` +
+        `whole number of ${dims}-dimensional vectors.`,
+      'permanent',
+      { plugin: PLUGIN },
+    );
+  }
+  return data;
 }
 
 /** The `status` of a `qdrant.PointsOperationResponse` (UpdateStatus: 1 Acknowledged, 2 Completed, 3 ClockRejected, 4 WaitTimeout). */

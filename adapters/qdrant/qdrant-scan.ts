@@ -6,14 +6,15 @@ import type { ScanOptions, ScanSession } from '../../src/adapter.js';
 import { engineRead } from '../../src/engine-errors.js';
 import { EngineError, throwIfAborted } from '../../src/errors.js';
 import {
+  type AnyVectorColumn,
   type Checkpoint,
   type Id,
   type JsonValue,
   type Payload,
   type RecordBatch,
-  type VectorColumn,
   type VectorRecord,
-  requireDenseFloat32,
+  kindOf,
+  requireDims,
 } from '../../src/model.js';
 import { recordAt } from '../../src/model.js';
 import { sliceBatch } from '../../src/format/rows.js';
@@ -23,6 +24,7 @@ import { type GrpcPage, scrollPageGrpc } from './qdrant-grpc-scan.js';
 import type { GrpcChannel } from './qdrant-grpc-client.js';
 import type { WirePointId } from './qdrant-grpc-wire.js';
 import { qdrantErrors } from './qdrant-errors.js';
+import { denseColumn, kindColumn, restRow } from './qdrant-vectors.js';
 import { ORIGINAL_ID_KEY, PLUGIN, WHOLE_PAYLOAD_FIELD, idFromPoint, pointIdLess } from './qdrant-types.js';
 
 /**
@@ -176,32 +178,40 @@ export function withVector(r: ResolvedCollection): true | string[] {
 /** Points as a columnar batch of `r`'s schema: what scan, fetch and change-field links all render records with. */
 export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): RecordBatch {
   const n = points.length;
-  const vectors: Record<string, VectorColumn> = {};
-  const valids: Record<string, Uint8Array> = {};
+  const vectors: Record<string, AnyVectorColumn> = {};
+  const pointName = (i: number): string =>
+    String(idFromPoint(points[i]?.id, r.meta ? points[i]?.payload : undefined, r.schema.idType, r.name));
+  const rawOf = (p: PointLike, v: ResolvedCollection['vectors'][number]): unknown =>
+    r.unnamed ? p.vector : (p.vector as Record<string, unknown> | null | undefined)?.[v.q];
   for (const v of r.vectors) {
-    const dims = requireDenseFloat32(v.field, 'the Qdrant adapter', 'qdrant');
-    vectors[v.field.name] = { dims, data: new Float32Array(n * dims) };
-  }
-  points.forEach((p, i) => {
-    for (const v of r.vectors) {
-      const raw = r.unnamed ? p.vector : (p.vector as Record<string, unknown> | null | undefined)?.[v.q];
+    const src = { collection: r.name, vector: v.field.name };
+    if (kindOf(v.field) !== 'dense') {
+      vectors[v.field.name] = kindColumn(
+        v.field,
+        points.map((p, i) => restRow(v.field, rawOf(p, v), { ...src, point: () => pointName(i) })),
+      );
+      continue;
+    }
+    const dims = requireDims(v.field, PLUGIN);
+    const data = new Float32Array(n * dims);
+    let valid: Uint8Array | undefined;
+    points.forEach((p, i) => {
+      const raw = rawOf(p, v);
       if (!Array.isArray(raw)) {
-        (valids[v.field.name] ??= new Uint8Array(n).fill(1))[i] = 0;
-        continue;
+        (valid ??= new Uint8Array(n).fill(1))[i] = 0;
+        return;
       }
-      if (raw.length !== v.field.dims) {
-        const id = idFromPoint(p.id, r.meta ? p.payload : undefined, r.schema.idType, r.name);
+      if (raw.length !== dims) {
         throw new EngineError(
-          `Point ${String(id)} of ${JSON.stringify(r.name)}: vector ${v.field.name} has ` +
-            `${raw.length} values, expected ${v.field.dims}.`,
+          `Point ${pointName(i)} of ${JSON.stringify(r.name)}: vector ${v.field.name} has ` + `${raw.length} values, expected ${dims}.`,
           'permanent',
           { plugin: PLUGIN },
         );
       }
-      (vectors[v.field.name] as VectorColumn).data.set(raw as number[], i * v.field.dims);
-    }
-  });
-  for (const [name, valid] of Object.entries(valids)) vectors[name] = { ...(vectors[name] as VectorColumn), valid };
+      data.set(raw as number[], i * dims);
+    });
+    vectors[v.field.name] = denseColumn(v.field.element, dims, data, valid, { ...src, point: pointName });
+  }
   return pointsBatch(
     r,
     points.map((p) => p.id),
@@ -218,7 +228,7 @@ export function pointsBatch(
   r: ResolvedCollection,
   rawIds: readonly unknown[],
   rawPayloads: readonly (Record<string, unknown> | null | undefined)[],
-  vectors: Record<string, VectorColumn>,
+  vectors: Record<string, AnyVectorColumn>,
 ): RecordBatch {
   const n = rawIds.length;
   const ids: BigInt64Array | string[] = r.schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);

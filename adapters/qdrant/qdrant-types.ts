@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { EngineError, InvalidInputError, UnsupportedOperationError } from '../../src/errors.js';
 import { idToUuid } from '../../src/id-mapping.js';
-import type { Id, IdType, IndexSpec, Metric, PayloadField, PayloadType } from '../../src/model.js';
+import type { Id, IdType, IndexSpec, Metric, PayloadField, PayloadType, VectorField } from '../../src/model.js';
 import { IdTypeSchema, PayloadFieldSchema } from '../../src/model.js';
 
 export const PLUGIN = 'qdrant';
@@ -32,6 +32,8 @@ export const CollectionMetaSchema = z.object({
   idNativeType: z.string().optional(),
   /** Qdrant vector name ('' for the unnamed vector) -> original name. */
   vectors: z.record(z.string(), z.string().min(1)),
+  /** Declared dims of sparse vectors (Qdrant keeps none), by Qdrant vector name. */
+  sparseDims: z.record(z.string(), z.number().int().positive()).optional(),
   payload: z.array(PayloadFieldSchema),
 });
 export type CollectionMeta = z.infer<typeof CollectionMetaSchema>;
@@ -129,6 +131,12 @@ export interface VectorParamsLike {
   multivector_config?: unknown;
 }
 
+/** A sparse vector's params (`sparse_vectors.<name>`): its inverted index and the `idf` modifier. */
+export interface SparseParamsLike {
+  index?: Record<string, unknown> | null;
+  modifier?: string | null;
+}
+
 /** The neutral HNSW index of a Qdrant vector; its full params (datatype, quantization, ...) as `native`. */
 export function indexFromQdrant(field: string, params: VectorParamsLike, collectionHnsw: Record<string, unknown>): IndexSpec {
   const hnsw = { ...collectionHnsw, ...(params.hnsw_config ?? {}) };
@@ -138,17 +146,32 @@ export function indexFromQdrant(field: string, params: VectorParamsLike, collect
   return { kind: 'hnsw', field, metric: metricFromQdrant(params.distance), params: out, native: JSON.stringify({ qdrant: params }) };
 }
 
-/** The Qdrant VectorParams to create for a neutral vector; `skipped` says what could not be kept. */
+/**
+ * The Qdrant VectorParams to create for a neutral dense or multi vector; `skipped` says what could
+ * not be kept. The datatype follows the field's element (a multivector's from its recorded params on
+ * a same-engine restore: its values were read from that datatype, so they fit it exactly).
+ */
 export function vectorParamsFor(
+  field: Pick<VectorField, 'kind' | 'element' | 'nativeType'>,
   dims: number,
   distance: string,
   index: IndexSpec | undefined,
   sameEngine: boolean,
 ): { params: VectorParamsLike; skipped?: string } {
+  const multi = field.kind === 'multi';
+  const typed = (p: VectorParamsLike): VectorParamsLike => {
+    const { datatype: _d, multivector_config: _m, ...rest } = p;
+    const recorded = /^qdrant:(float16|uint8):multi/.exec(field.nativeType ?? '')?.[1];
+    const datatype = multi ? recorded : field.element;
+    return {
+      ...rest,
+      ...(datatype && datatype !== 'float32' ? { datatype } : {}),
+      ...(multi ? { multivector_config: { comparator: 'max_sim' } } : {}),
+    };
+  };
   if (sameEngine && index?.native?.startsWith('{"qdrant"')) {
     const n = (JSON.parse(index.native) as { qdrant: VectorParamsLike }).qdrant;
-    const { multivector_config: _m, ...rest } = n;
-    return { params: { ...rest, size: dims, distance } };
+    return { params: typed({ ...n, size: dims, distance }) };
   }
   const params: VectorParamsLike = { size: dims, distance };
   if (!index || index.kind === 'hnsw') {
@@ -156,9 +179,12 @@ export function vectorParamsFor(
     if (index?.params.m !== undefined) hnsw.m = Number(index.params.m);
     if (index?.params.ef_construction !== undefined) hnsw.ef_construct = Number(index.params.ef_construction);
     if (Object.keys(hnsw).length > 0) params.hnsw_config = hnsw;
-    return { params };
+    return { params: typed(params) };
   }
-  return { params, skipped: `Qdrant indexes every vector with HNSW; the recorded ${index.kind} index became HNSW with Qdrant's defaults` };
+  return {
+    params: typed(params),
+    skipped: `Qdrant indexes every vector with HNSW; the recorded ${index.kind} index became HNSW with Qdrant's defaults`,
+  };
 }
 
 /** Payload index schema for a neutral payload type (Qdrant's payload index types). */

@@ -8,15 +8,16 @@ import { chunksByBytes, forEachLimit } from '../../src/async.js';
 import { engineCall } from '../../src/engine-errors.js';
 import { EngineError, InvalidInputError, throwIfAborted } from '../../src/errors.js';
 import { idCollisionGuard } from '../../src/id-mapping.js';
-import type { Id, RecordBatch, VectorColumn } from '../../src/model.js';
-import { idAt } from '../../src/model.js';
+import type { AnyVectorColumn, Id, RecordBatch } from '../../src/model.js';
+import { idAt, isFloat32Column, kindOf } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import type { PointStruct, QdrantContext } from './qdrant-client.js';
 import { type ResolvedCollection, lookupId } from './qdrant-describe.js';
 import type { GrpcChannel } from './qdrant-grpc-client.js';
-import { type WirePoint, decodeUpdateStatus, encodeUpsertRequest } from './qdrant-grpc-wire.js';
+import { type WirePoint, type WireVector, decodeUpdateStatus, encodeUpsertRequest } from './qdrant-grpc-wire.js';
 import { qdrantErrors } from './qdrant-errors.js';
 import { ORIGINAL_ID_KEY, PLUGIN, WHOLE_PAYLOAD_FIELD, pointId } from './qdrant-types.js';
+import { type RowValue, restValue, rowValue } from './qdrant-vectors.js';
 
 export async function writePoints(ctx: QdrantContext, r: ResolvedCollection, batch: RecordBatch, options: WriteOptions): Promise<void> {
   const collection = r.name;
@@ -62,7 +63,15 @@ export async function writePoints(ctx: QdrantContext, r: ResolvedCollection, bat
   if (channel)
     return upsertAll(ctx, collection, grpcParts(ctx, r, batch, rows), options, (part, wait) => upsertGrpc(channel, collection, part, wait));
   // number[] vectors are made per request, when it is sent: a segment's worth of them at once
-  // (8 bytes a float, plus the JSON text) was most of the REST restore's peak RSS.
+  // (8 bytes a float, plus the JSON text) was most of the REST restore's peak RSS. Multivectors are
+  // checked first, so a value REST cannot send is refused before any request.
+  for (const v of r.vectors) {
+    if (kindOf(v.field) !== 'multi') continue;
+    for (let i = 0; i < batch.length; i++) {
+      const value = valueOf(r, batch, v, i);
+      if (value !== undefined) restValue(value, v.field, () => String(idAt(batch, i)));
+    }
+  }
   return upsertAll(ctx, collection, restParts(ctx, r, batch, rows), options, (part, wait) =>
     ctx.client.upsert(collection, { wait, points: part.map((i) => restPoint(r, batch, rows[i] as PointHead, i)) }),
   );
@@ -74,17 +83,24 @@ interface PointHead {
   payload: Record<string, unknown>;
 }
 
+/** Estimated bytes of row `i`'s vectors on the wire: `perFloat` per float (binary or JSON text), indices alike. */
+function vectorBytes(r: ResolvedCollection, batch: RecordBatch, i: number, perFloat: number): number {
+  let bytes = 0;
+  for (const v of r.vectors) {
+    const col = batch.vectors[v.field.name] as AnyVectorColumn;
+    if (col.valid && col.valid[i] === 0) continue;
+    if (isFloat32Column(col) || col.kind === 'dense') bytes += col.dims * perFloat;
+    else if (col.kind === 'sparse') bytes += ((col.offsets[i + 1] as number) - (col.offsets[i] as number)) * 2 * perFloat;
+    else bytes += ((col.offsets[i + 1] as number) - (col.offsets[i] as number)) * col.dims * perFloat;
+    bytes += v.q.length + 8;
+  }
+  return bytes;
+}
+
 /** REST upserts: the rows of each request, cut by `writeBatchBytes` of estimated JSON text. */
 function restParts(ctx: QdrantContext, r: ResolvedCollection, batch: RecordBatch, rows: PointHead[]): number[][] {
-  const sizes = rows.map((head, i) => {
-    let rowBytes = 64 + JSON.stringify(head.payload).length;
-    for (const v of r.vectors) {
-      const col = batch.vectors[v.field.name] as VectorColumn;
-      // JSON text of a float32 widened to a double: up to ~20 characters (-0.022320542484521866)
-      if (!col.valid || col.valid[i] !== 0) rowBytes += col.dims * 20;
-    }
-    return rowBytes;
-  });
+  // JSON text of a float32 widened to a double: up to ~20 characters (-0.022320542484521866)
+  const sizes = rows.map((head, i) => 64 + JSON.stringify(head.payload).length + vectorBytes(r, batch, i, 20));
   return chunksByBytes(
     rows.map((_, i) => i),
     sizes,
@@ -92,41 +108,41 @@ function restParts(ctx: QdrantContext, r: ResolvedCollection, batch: RecordBatch
   ).map((c) => c.items);
 }
 
-/** Row `i` as a REST point: vectors as number[]. */
-function restPoint(r: ResolvedCollection, batch: RecordBatch, head: PointHead, i: number): PointStruct {
-  const vector = (v: ResolvedCollection['vectors'][number]): number[] => {
-    const col = batch.vectors[v.field.name] as VectorColumn;
-    return Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
-  };
-  if (r.unnamed) return { id: head.id, vector: vector(r.vectors[0] as ResolvedCollection['vectors'][number]), payload: head.payload };
-  const named: Record<string, number[]> = {};
-  for (const v of r.vectors) {
-    const col = batch.vectors[v.field.name] as VectorColumn;
-    if (!col.valid || col.valid[i] !== 0) named[v.q] = vector(v);
-  }
-  return { id: head.id, vector: named, payload: head.payload };
+/** Row `i`'s vector `v` as Qdrant takes it, or undefined for a null. */
+function valueOf(r: ResolvedCollection, batch: RecordBatch, v: ResolvedCollection['vectors'][number], i: number): RowValue | undefined {
+  return rowValue(v.field, batch.vectors[v.field.name] as AnyVectorColumn, i, () => String(idAt(batch, i)));
 }
 
-/** gRPC upserts: vectors as views of the batch's Float32Array columns (their bytes go on the wire), cut by `writeBatchBytes`. */
+/** Row `i` as a REST point: dense vectors as number[], sparse ones as { indices, values }, multivectors as number[][]. */
+function restPoint(r: ResolvedCollection, batch: RecordBatch, head: PointHead, i: number): PointStruct {
+  const id = (): string => String(idAt(batch, i));
+  const named: Record<string, unknown> = {};
+  for (const v of r.vectors) {
+    const value = valueOf(r, batch, v, i);
+    if (value === undefined) continue;
+    if (r.unnamed) return { id: head.id, vector: restValue(value, v.field, id) as number[], payload: head.payload };
+    named[v.q] = restValue(value, v.field, id);
+  }
+  return { id: head.id, vector: named as PointStruct['vector'], payload: head.payload };
+}
+
+/** gRPC upserts: dense float32 vectors as views of the batch's columns (their bytes go on the wire), cut by `writeBatchBytes`. */
 function grpcParts(ctx: QdrantContext, r: ResolvedCollection, batch: RecordBatch, rows: PointHead[]): WirePoint[][] {
+  const wire = (value: RowValue): WireVector =>
+    value.kind === 'dense' ? value.data : value.kind === 'sparse' ? { sparse: value } : { multi: value.data, dims: value.dims };
   const sizes: number[] = new Array<number>(batch.length);
   const points = rows.map((head, i): WirePoint => {
-    let rowBytes = 48 + JSON.stringify(head.payload).length;
-    let vector: Float32Array | Map<string, Float32Array>;
+    sizes[i] = 48 + JSON.stringify(head.payload).length + vectorBytes(r, batch, i, 4);
     if (r.unnamed) {
-      const col = batch.vectors[(r.vectors[0] as ResolvedCollection['vectors'][number]).field.name] as VectorColumn;
-      vector = col.data.subarray(i * col.dims, (i + 1) * col.dims);
-      rowBytes += col.dims * 4;
-    } else {
-      vector = new Map();
-      for (const v of r.vectors) {
-        const col = batch.vectors[v.field.name] as VectorColumn;
-        if (col.valid && col.valid[i] === 0) continue;
-        vector.set(v.q, col.data.subarray(i * col.dims, (i + 1) * col.dims));
-        rowBytes += col.dims * 4 + v.q.length + 8;
-      }
+      const value = valueOf(r, batch, r.vectors[0] as ResolvedCollection['vectors'][number], i);
+      // The unnamed vector is never null (the schema says so; validateBatchVectors checked it).
+      return { id: head.id, payload: head.payload, vector: wire(value as RowValue) };
     }
-    sizes[i] = rowBytes;
+    const vector = new Map<string, WireVector>();
+    for (const v of r.vectors) {
+      const value = valueOf(r, batch, v, i);
+      if (value !== undefined) vector.set(v.q, wire(value));
+    }
     return { id: head.id, payload: head.payload, vector };
   });
   return chunksByBytes(points, sizes, ctx.options.writeBatchBytes).map((c) => c.items);

@@ -9,7 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';
 import { EngineError } from '../../src/errors.js';
 import type { Manifest } from '../../src/format/manifest.js';
-import type { CollectionSchema, VectorRecord } from '../../src/model.js';
+import {
+  type AnyVector,
+  type CollectionSchema,
+  type MultiVector,
+  type VectorField,
+  type VectorRecord,
+  batchFromRecords,
+  describeKind,
+  kindOf,
+} from '../../src/model.js';
+import { EXACT_WIDENINGS } from '../../src/format/vector-elements.js';
+import { kindSchema, memoryAdapter } from '../helpers/memory-adapter.js';
+import { KIND_FIELDS, randomVector, rng } from '../helpers/segment-gen.js';
 import type { ProgressEvent } from '../../src/progress.js';
 import { type RestoreOptions, stagingName } from '../../src/restore/restore.js';
 import type { Repository } from '../../src/repository/repository.js';
@@ -194,6 +206,62 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       };
       await expectError(repo.restore(a, { ...options, signal: ac.signal, onProgress }), 'ABORTED');
     };
+
+    describe('vector kinds, by capabilities.vectorKinds', () => {
+      // The snapshots come from an in-memory engine that stores every kind; the adapter under test is
+      // the restore target. A kind it declares round trips exactly; an exact widening (float16,
+      // bfloat16, uint8, int8 into float32) is converted and reported, with parity; anything else is
+      // refused before the target exists.
+      const source = memoryAdapter();
+      // Multi-vectors by dot product and with at least one vector each: the engines that store them
+      // refuse an empty one, and Qdrant normalises cosine multi-vectors (parity compares normalised
+      // values for dense float32 only; docs/adapters/qdrant.md).
+      const fields = KIND_FIELDS.map((f): VectorField => (kindOf(f) === 'multi' ? { ...f, metric: 'dot' } : f));
+      const vectorOf = (field: VectorField, r: () => number): AnyVector => {
+        for (;;) {
+          const v = randomVector(field, r);
+          if (kindOf(field) !== 'multi' || (v as MultiVector).data.length > 0) return v;
+        }
+      };
+      for (const field of fields) {
+        it(`${describeKind(field)} vectors: stored exactly when declared, widened exactly, or refused before writing`, async () => {
+          const caps = a.capabilities.vectorKinds;
+          const kind = kindOf(field);
+          const declared =
+            kind === 'sparse' ? caps.sparse : kind === 'multi' ? caps.multi.includes(field.element) : caps.dense.includes(field.element);
+          const widened = !declared && kind === 'dense' && EXACT_WIDENINGS.has(field.element) && caps.dense.includes('float32');
+          const target = name(`conf_kind_${field.name}`);
+          const schema = kindSchema(target, [field]);
+          const r = rng(field.name.length * 31);
+          const recs: VectorRecord[] = Array.from({ length: 20 }, (_, i) => ({
+            id: BigInt(i + 1),
+            vectors: { [field.name]: i === 7 ? null : vectorOf(field, r) },
+            payload: { title: `kind ${i}` },
+          }));
+          await source.create(schema, { indexes: 'now' });
+          await source.write(target, batchFromRecords(schema, recs), { mode: 'upsert' });
+          await repo.snapshot(source, target);
+          await source.drop(target);
+          if (!declared && !widened) {
+            const err = await expectError(repo.restore(a, { collection: target }), 'UNSUPPORTED_OPERATION');
+            expect(err.message).toContain(`"${field.name}"`);
+            expect(await a.exists(target)).toBe(false);
+            return;
+          }
+          const result = await repo.restore(a, { collection: target });
+          expect(result.notCarriedOver.filter((n) => n.what === 'value').map((n) => n.action)).toEqual(widened ? ['converted'] : []);
+          if (declared) {
+            const back = await a.fetch(
+              target,
+              recs.map((x) => x.id),
+            );
+            back.sort((x, y) => Number(x.id) - Number(y.id));
+            expectSameRecords(back, recs, a.capabilities);
+          }
+          expect((await repo.verifyParity(a, { collection: target })).ok).toBe(true);
+        });
+      }
+    });
 
     describe('snapshot -> disaster -> restore -> verify', () => {
       let source: string;

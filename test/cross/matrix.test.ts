@@ -13,6 +13,8 @@
  * Chains cross too: for every source engine, a full snapshot and three incremental links; for every
  * pair, the source's link 2 is restored into the other engine (point in time: link 3's changes must
  * not show) and its records compared with the state kept aside when the link was taken.
+ *
+ * Vector kinds other than dense float32 cross in test/cross/kinds-matrix.test.ts (by capabilities).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorAdapter } from '../../src/adapter.js';

@@ -92,6 +92,8 @@ export interface TestEngine {
   readonly core?: boolean;
   /** A second server of this core engine (same adapter): paired with the core engines only, which keeps the matrix's run time. */
   readonly variantOf?: string;
+  /** An in-process stand-in for the engine (the OpenAPI-validating Qdrant test server), not a real server. @default false */
+  readonly inProcess?: boolean;
   /** Connects (or starts an in-process test server). Adapter modules load here, so suites that only import helpers stay light. */
   start(): Promise<StartedTestEngine>;
 }
@@ -148,6 +150,7 @@ export const TEST_ENGINES: readonly TestEngine[] = [
   {
     name: 'qdrant',
     core: true,
+    inProcess: true,
     configured: () => true,
     start: async () => {
       const { qdrantAdapter } = await import('../../adapters/qdrant/index.js');

@@ -13,11 +13,11 @@ import {
   type VectorRecord,
   batchFromRecords,
   describeKind,
-  kindOf,
   recordAt,
 } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import { kindDistance } from '../../src/verify/similarity.js';
+import { storesKind } from './vector-kinds.js';
 
 export const ALL_KINDS: VectorKindCapability = {
   dense: ['float32', 'float16', 'bfloat16', 'uint8', 'int8', 'binary'],
@@ -29,11 +29,6 @@ interface Stored {
   schema: CollectionSchema;
   rows: Map<string, VectorRecord>;
   marker?: string;
-}
-
-function stores(caps: VectorKindCapability, f: CollectionSchema['vectors'][number]): boolean {
-  const kind = kindOf(f);
-  return kind === 'sparse' ? caps.sparse : kind === 'multi' ? caps.multi.includes(f.element) : caps.dense.includes(f.element);
 }
 
 function queryVector(q: Float32Array | VectorQuery): AnyVector {
@@ -51,7 +46,7 @@ export function memoryAdapter(vectorKinds: VectorKindCapability = ALL_KINDS): Ve
   };
   const preflightCreate = (schema: CollectionSchema): void => {
     for (const f of schema.vectors) {
-      if (!stores(vectorKinds, f))
+      if (!storesKind(vectorKinds, f))
         throw new UnsupportedOperationError(`memory does not store ${describeKind(f)} vectors (${f.name})`, { plugin: 'memory' });
     }
   };

@@ -368,7 +368,7 @@ describe.runIf(engineAvailable('pgvector', PG_URL !== undefined) && engineAvaila
       await target.close();
     });
 
-    it('a halfvec field is widened to float32 exactly and reported; sparse and bit are refused unless left out; parity holds', async () => {
+    it('a halfvec field is stored as Qdrant float16 and sparsevec as a sparse vector; bit is refused unless left out; parity holds', async () => {
       const { qdrantAdapter } = await import('../../adapters/qdrant/index.js');
       const qdrant = qdrantAdapter({ url: QDRANT_URL as string });
       const t = name('h20pg_xq');
@@ -384,7 +384,7 @@ describe.runIf(engineAvailable('pgvector', PG_URL !== undefined) && engineAvaila
       const repo = await openRepository({ storage: memoryStorage(), create: true });
       await repo.snapshot(target.adapter('auto'), t);
       try {
-        // Qdrant stores dense float32 only (as its adapter declares): the sparse and bit fields are refused before anything is written.
+        // Qdrant has no bits (as its adapter declares): the bit field is refused before anything is written.
         await expectError(repo.restore(qdrant, { collection: t, target: into }), 'UNSUPPORTED_OPERATION');
         expect(await qdrant.exists(into)).toBe(false);
         const restored = await repo.restore(qdrant, { collection: t, target: into, omitVectors: ['s', 'b'] });
@@ -392,13 +392,12 @@ describe.runIf(engineAvailable('pgvector', PG_URL !== undefined) && engineAvaila
         const notes = restored.notCarriedOver.map(({ name: n, action }) => ({ name: n, action }));
         expect(notes).toEqual(
           expect.arrayContaining([
-            { name: expect.stringContaining('h'), action: 'converted' },
             { name: expect.stringContaining('s'), action: 'dropped' },
             { name: expect.stringContaining('b'), action: 'dropped' },
           ]),
         );
         // Parity needs every field on both sides: a table of the vector and halfvec fields alone,
-        // restored without options. Widened exactly (each float32 is the float16 value), parity re-narrows and holds.
+        // restored without options: float16 stays float16 (Qdrant's datatype), parity holds.
         const dense = name('h20pg_xqd');
         for (const s of [
           `CREATE TABLE ${dense} AS SELECT id, e, h, note FROM ${t}`,
@@ -409,7 +408,7 @@ describe.runIf(engineAvailable('pgvector', PG_URL !== undefined) && engineAvaila
           await target.sql(s);
         await repo.snapshot(target.adapter('auto'), dense);
         const widened = await repo.restore(qdrant, { collection: dense, target: denseInto });
-        expect(widened.notCarriedOver.map((n) => n.action)).toContain('converted');
+        expect(widened.notCarriedOver.map((n) => n.action)).not.toContain('converted');
         const parity = await repo.verifyParity(qdrant, { collection: dense, live: denseInto });
         expect(parity.ok).toBe(true);
         const hits = await qdrant.search(denseInto, new Float32Array([0.5, -0.25, 1, 0, 0.125, -1, 0.75, 2]), 3, { vector: 'h' });

@@ -21,6 +21,7 @@ import {
   encodeScrollRequest,
   encodeUpsertRequest,
   type WirePoint,
+  type WireVector,
 } from '../../adapters/qdrant/qdrant-grpc-wire.js';
 import { EngineError } from '../../src/errors.js';
 
@@ -209,6 +210,71 @@ describe('qdrant gRPC wire codec', () => {
         'c',
       ),
     ).toThrow(EngineError);
+  });
+
+  it('sparse vectors and multivectors: an upsert reads back with the generated decoder, an answer decodes (sparse sorted, duplicates refused)', () => {
+    const point: WirePoint = {
+      id: 4,
+      payload: {},
+      vector: new Map<string, WireVector>([
+        ['s', { sparse: { indices: Uint32Array.from([2, 300, 70_000]), values: floats(3, 11) } }],
+        ['empty', { sparse: { indices: new Uint32Array(0), values: new Float32Array(0) } }],
+        ['m', { multi: floats(6, 12), dims: 3 }],
+      ]),
+    };
+    const m = fromBinary(UpsertPointsSchema, encodeUpsertRequest('c', [point], true));
+    const o = m.points[0]?.vectors?.vectorsOptions;
+    const got = o?.case === 'vectors' ? o.value.vectors : {};
+    const s = got.s?.vector;
+    expect(s?.case).toBe('sparse');
+    expect(s?.case === 'sparse' ? [s.value.indices, Float32Array.from(s.value.values)] : []).toEqual([[2, 300, 70_000], floats(3, 11)]);
+    const e = got.empty?.vector;
+    expect(e?.case === 'sparse' ? [e.value.indices, e.value.values] : undefined).toEqual([[], []]);
+    const mv = got.m?.vector;
+    expect(mv?.case).toBe('multiDense');
+    const rows = mv?.case === 'multiDense' ? mv.value.vectors.map((d) => Float32Array.from(d.data)) : [];
+    expect(rows).toEqual([floats(6, 12).subarray(0, 3), floats(6, 12).subarray(3, 6)]);
+
+    const buf = answer([
+      {
+        id: { pointIdOptions: { case: 'num', value: 1n } },
+        vectors: {
+          vectorsOptions: {
+            case: 'vectors',
+            value: {
+              vectors: {
+                s: { vector: { case: 'sparse', value: { indices: [9, 2, 5], values: [0.5, 0.25, 1] } } },
+                m: { vector: { case: 'multiDense', value: { vectors: [{ data: [1, 2] }, { data: [3, 4] }] } } },
+              },
+            },
+          },
+        },
+      },
+      { id: { pointIdOptions: { case: 'num', value: 2n } }, vectors: { vectorsOptions: { case: 'vectors', value: { vectors: {} } } } },
+    ]);
+    const sink = { names: ['s', 'm'], dims: [0, 2], kinds: ['sparse', 'multi'] as const };
+    const page = decodeScrollResponse(buf, 2, sink, 'c');
+    const [sparse, multi] = page.rows;
+    expect(sparse).toEqual([{ indices: Uint32Array.from([2, 5, 9]), values: Float32Array.from([0.25, 1, 0.5]) }, undefined]);
+    expect(multi).toEqual([Float32Array.from([1, 2, 3, 4]), undefined]);
+    const dup = answer([
+      {
+        id: { pointIdOptions: { case: 'num', value: 1n } },
+        vectors: {
+          vectorsOptions: { case: 'vector', value: { vector: { case: 'sparse', value: { indices: [3, 1, 3], values: [1, 2, 3] } } } },
+        },
+      },
+    ]);
+    expect(() => decodeScrollResponse(dup, 1, { names: [''], dims: [0], kinds: ['sparse'] }, 'c')).toThrow(/repeats sparse index 3/);
+    const ragged = answer([
+      {
+        id: { pointIdOptions: { case: 'num', value: 1n } },
+        vectors: {
+          vectorsOptions: { case: 'vector', value: { vector: { case: 'multiDense', value: { vectors: [{ data: [1, 2, 3] }] } } } },
+        },
+      },
+    ]);
+    expect(() => decodeScrollResponse(ragged, 1, { names: [''], dims: [2], kinds: ['multi'] }, 'c')).toThrow(EngineError);
   });
 
   it('reads the update status of an upsert answer', () => {

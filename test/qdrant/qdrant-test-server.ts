@@ -24,6 +24,7 @@
  * CLI: `npx tsx test/qdrant/qdrant-test-server.ts --port 54370 [--host 127.0.0.1] [--api-key K]`
  * prints `QDRANT_URL=http://127.0.0.1:54370` and serves until SIGTERM.
  */
+import { float16ToFloat32, float32ToFloat16 } from '../../src/format/vector-elements.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -182,6 +183,7 @@ interface DenseConfig {
   readonly size: number;
   readonly distance: Distance;
   readonly multivector: boolean;
+  readonly datatype: 'float32' | 'float16' | 'uint8';
   params: JsonObject;
 }
 interface SparseConfig {
@@ -432,14 +434,16 @@ const WAL_DEFAULTS = { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_cl
 const isVectorParams = (v: unknown): v is JsonObject => isObject(v) && 'size' in v && 'distance' in v && !isObject(v.size);
 
 function denseConfig(name: string, raw: JsonObject): DenseConfig {
-  if (present(raw.datatype) && raw.datatype !== 'float32')
-    throw unsupported(`vector datatype ${String(raw.datatype)} (vector ${name || '""'})`);
+  const datatype = present(raw.datatype) ? String(raw.datatype) : 'float32';
+  if (datatype !== 'float32' && datatype !== 'float16' && datatype !== 'uint8')
+    throw unsupported(`vector datatype ${datatype} (vector ${name || '""'})`);
   // The schema pass already restricted `distance` to the four names.
   return {
     kind: 'dense',
     size: num(raw.size),
     distance: raw.distance as Distance,
     multivector: present(raw.multivector_config),
+    datatype,
     params: obj(compact(raw)),
   };
 }
@@ -546,7 +550,11 @@ const isInference = (v: unknown): boolean => isObject(v) && typeof v.model === '
 function denseValues(config: DenseConfig, values: unknown[]): Float32Array {
   if (values.length !== config.size) throw badInput(`Vector dimension error: expected dim: ${config.size}, got ${values.length}`);
   const v = Float32Array.from(values, num);
-  return config.distance === 'Cosine' ? cosinePreprocess(v) : v;
+  // As Qdrant 1.18 keeps them (measured): uint8 clamped and truncated, never normalised; float16
+  // normalised first (Cosine), then rounded to the nearest float16.
+  if (config.datatype === 'uint8') return v.map((x) => Math.min(255, Math.max(0, Math.trunc(x))));
+  const pre = config.distance === 'Cosine' ? cosinePreprocess(v) : v;
+  return config.datatype === 'float16' ? pre.map((x) => float16ToFloat32(float32ToFloat16(x))) : pre;
 }
 
 type SparseVector = Extract<StoredVector, { kind: 'sparse' }>;

@@ -10,7 +10,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgvectorAdapter } from '../../adapters/pgvector/index.js';
 import { qdrantAdapter, type QdrantAdapter } from '../../adapters/qdrant/index.js';
-import type { CollectionSchema, VectorRecord } from '../../src/model.js';
+import { type CollectionSchema, type VectorField, type VectorRecord, batchFromRecords, describeKind } from '../../src/model.js';
 import { openRepository, type Repository } from '../../src/repository/repository.js';
 import { memoryStorage } from '../../src/storage/memory-storage.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
@@ -211,22 +211,43 @@ describe('qdrant specifics and bad input (test server)', () => {
     }
   });
 
-  it('refuses sparse vectors, multivectors and unsupported datatypes, naming them', async () => {
-    const sparse = randomName('sparse');
-    expect(
-      (await raw('PUT', `/collections/${sparse}`, { vectors: { d: { size: 2, distance: 'Cosine' } }, sparse_vectors: { text: {} } }))
-        .status,
-    ).toBe(200);
-    expect((await expectError(a.describe(sparse), 'UNSUPPORTED_OPERATION')).message).toContain('sparse');
-    const multi = randomName('multi');
-    expect(
-      (
-        await raw('PUT', `/collections/${multi}`, {
-          vectors: { size: 2, distance: 'Cosine', multivector_config: { comparator: 'max_sim' } },
-        })
-      ).status,
-    ).toBe(200);
-    expect((await expectError(a.describe(multi), 'UNSUPPORTED_OPERATION')).message).toContain('multivector');
+  it('describes sparse vectors, multivectors and float16/uint8 datatypes as their kinds; writes and reads them back', async () => {
+    const n = randomName('kinds');
+    const body = {
+      vectors: {
+        d: { size: 2, distance: 'Cosine' },
+        h: { size: 2, distance: 'Dot', datatype: 'float16' },
+        u: { size: 2, distance: 'Euclid', datatype: 'uint8' },
+        m: { size: 2, distance: 'Dot', multivector_config: { comparator: 'max_sim' } },
+      },
+      sparse_vectors: { text: { modifier: 'idf' } },
+    };
+    expect((await raw('PUT', `/collections/${n}`, body)).status).toBe(200);
+    const schema = await a.describe(n);
+    expect(schema.vectors.map((v) => `${v.name} ${describeKind(v)}${v.modifier ? ` ${v.modifier}` : ''}`)).toEqual([
+      'd float32',
+      'h float16',
+      'u uint8',
+      'm multi',
+      'text sparse idf',
+    ]);
+    const id = '6f1e0b36-1c4f-4b8e-9d1a-0c3f3b1a2b4c'; // an empty collection of others: uuid ids
+    const rec: VectorRecord = {
+      id,
+      vectors: {
+        d: Float32Array.of(0.6, 0.8),
+        h: { kind: 'dense', element: 'float16', data: Uint16Array.of(0x3c00, 0xc000) },
+        u: { kind: 'dense', element: 'uint8', data: Uint8Array.of(7, 255) },
+        m: { kind: 'multi', dims: 2, data: Float32Array.of(0.5, 1.5, -2, 3, 1, 1) },
+        text: { kind: 'sparse', indices: Uint32Array.of(3, 17), values: Float32Array.of(0.25, 2) },
+      },
+      payload: {},
+    };
+    await a.write(n, batchFromRecords(schema, [rec]), { mode: 'upsert' });
+    expect((await a.fetch(n, [id]))[0]?.vectors).toEqual(rec.vectors);
+    const int8 = { ...testSchema(randomName('int8'), 4) };
+    int8.vectors = [{ ...(int8.vectors[0] as VectorField), element: 'int8' }];
+    await expectError(a.create(int8, { indexes: 'now' }), 'UNSUPPORTED_OPERATION');
   });
 
   it('refuses a metric Qdrant lacks (with the choices) and an unspecified one unless named', async () => {
