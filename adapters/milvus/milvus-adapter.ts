@@ -11,7 +11,7 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import * as api from '../../src/adapter.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
-import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorRecord } from '../../src/model.js';
+import type { Checkpoint, CollectionSchema, Id, RecordBatch, VectorQuery, VectorRecord } from '../../src/model.js';
 import { parseOptions } from '../../src/options.js';
 import { displayOnly } from '../../src/display.js';
 import { openFieldCapture, planMilvusCapture, startCheckpoint } from './milvus-change-field.js';
@@ -29,6 +29,7 @@ import {
 import { countRows, fetchRecords, scanCollection } from './milvus-scan.js';
 import { searchCollection } from './milvus-search.js';
 import { MAX_DIMS, PLUGIN } from './milvus-types.js';
+import { DECLARED_VECTOR_KINDS } from './milvus-vectors.js';
 import { type MilvusServerInfo, milvusServerInfo } from './milvus-version.js';
 import { MilvusWriter } from './milvus-write.js';
 
@@ -42,7 +43,7 @@ export class MilvusAdapter implements api.VectorAdapter {
    * collection `planCapture` may still say `digest`, e.g. where the field is missing or nullable),
    * else `digest` (Milvus has no change feed).
    */
-  readonly capabilities: api.AdapterCapabilities;
+  private readonly declared: api.AdapterCapabilities;
   private readonly client: MilvusClient;
   private readonly ownsClient: boolean;
   private readonly address: string;
@@ -50,16 +51,19 @@ export class MilvusAdapter implements api.VectorAdapter {
   private readonly ctx: MilvusContext;
   private readonly writer: MilvusWriter;
   private serverInfo: Promise<MilvusServerInfo> | undefined;
+  /** The answer of `serverInfo`, once it came. */
+  private known: MilvusServerInfo | undefined;
 
   constructor(options: MilvusAdapterOptions) {
     const o: ParsedMilvusOptions = parseOptions(MilvusAdapterOptionsSchema, options, 'Milvus adapter', PLUGIN, MILVUS_RENAMED_OPTIONS);
     const logger: Logger = o.logger ?? silentLogger;
-    this.capabilities = api.defineCapabilities({
+    this.declared = api.defineCapabilities({
       idTypes: ['int64', 'string', 'uuid'],
       namedVectors: true,
       atomicMarker: false,
       maxDims: MAX_DIMS,
       changeCapture: o.changeField === undefined ? 'digest' : 'timestamp',
+      vectorKinds: DECLARED_VECTOR_KINDS,
     });
     const { client, ownsClient, endpoint } = openClient(o);
     this.client = client;
@@ -71,6 +75,17 @@ export class MilvusAdapter implements api.VectorAdapter {
   }
 
   /**
+   * What this adapter stores. `vectorKinds` follows the server once it has been asked (`probe`,
+   * `describeEndpoint`, a write, or a restore's `preflightCreate`): Milvus 2.3
+   * stores dense float32, float16 and binary; milvus-lite 3 dense float32 and sparse (see
+   * milvus-version.ts). Before that every kind some Milvus stores is declared, and `preflightCreate`
+   * refuses a field the server lacks, naming it, before anything is created.
+   */
+  get capabilities(): api.AdapterCapabilities {
+    return this.known === undefined ? this.declared : { ...this.declared, vectorKinds: this.known.vectorKinds };
+  }
+
+  /**
    * The server's version and what it can store, asked once per adapter (`getVersion`); refuses a
    * Milvus older than 2.3 (UNSUPPORTED_OPERATION) before anything is read or written. A failed
    * call is not cached, so a server that was down is asked again.
@@ -78,7 +93,7 @@ export class MilvusAdapter implements api.VectorAdapter {
   async server(): Promise<MilvusServerInfo> {
     const getVersion = (): Promise<VersionResponse> => this.client.getVersion() as unknown as Promise<VersionResponse>;
     this.serverInfo ??= milvusCall('getVersion', undefined, getVersion).then(
-      (v) => milvusServerInfo(String(v.version)),
+      (v) => (this.known = milvusServerInfo(String(v.version))),
       (err: unknown) => {
         this.serverInfo = undefined;
         throw err;
@@ -130,7 +145,7 @@ export class MilvusAdapter implements api.VectorAdapter {
 
   /**
    * Refuses, before anything is created or dropped, what Milvus cannot store: a server older than
-   * 2.3, dims over 32768, metrics it lacks.
+   * 2.3, dims over 32768, metrics it lacks, vector kinds the server lacks.
    */
   preflightCreate(schema: CollectionSchema): Promise<void> {
     return preflightCreate(this.ctx, schema);
@@ -172,8 +187,9 @@ export class MilvusAdapter implements api.VectorAdapter {
     return fetchRecords(this.ctx, collection, ids);
   }
 
-  search(collection: string, vector: Float32Array, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
-    return searchCollection(this.ctx, collection, vector, k, options);
+  /** The k nearest records to `query`, of the field's kind: dense float32/float16/binary or sparse. */
+  search(collection: string, query: Float32Array | VectorQuery, k: number, options: api.SearchOptions = {}): Promise<api.SearchHit[]> {
+    return searchCollection(this.ctx, collection, query, k, options);
   }
 
   async probe(): Promise<api.ProbeResult> {
@@ -181,6 +197,7 @@ export class MilvusAdapter implements api.VectorAdapter {
     try {
       const h = await this.client.checkHealth();
       const v = await this.client.getVersion().catch(() => undefined);
+      await this.server().catch(() => undefined); // capabilities follow the server from here on
       const unhealthy = h.isHealthy ? {} : { error: (h.reasons ?? []).join('; ') || 'unhealthy' };
       return {
         reachable: Boolean(h.isHealthy),
@@ -196,6 +213,7 @@ export class MilvusAdapter implements api.VectorAdapter {
 
   async describeEndpoint(): Promise<{ engineVersion: string; endpoint: string }> {
     const v = await this.client.getVersion().catch(() => undefined);
+    await this.server().catch(() => undefined);
     return { engineVersion: v?.version ?? 'unknown', endpoint: this.address };
   }
 

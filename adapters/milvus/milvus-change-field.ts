@@ -84,7 +84,7 @@ export async function openFieldCapture(
   const { state } = found;
   const parentSince = sinceOf(PLUGIN, from, state);
   const schema = await describeSchema(ctx, collection);
-  await ensureLoaded(ctx.client, collection);
+  await ensureLoaded(ctx, schema);
   const watermark = new Date().toISOString();
   const lower = lowerBound(state.type, parentSince, ctx.options.changeFieldLagMs);
   // The next link starts at the largest value before this one reads: a value seen only during the

@@ -5,9 +5,9 @@
 import { DataType, type FieldType } from '@zilliz/milvus2-sdk-node';
 import type { CreateOptions, IndexBuildReport } from '../../src/adapter.js';
 import { InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import { type CollectionSchema, type IndexSpec, type VectorField, requireDenseFloat32 } from '../../src/model.js';
+import { type CollectionSchema, type IndexSpec, type VectorField, describeKind, kindOf } from '../../src/model.js';
 import type { MilvusContext } from './milvus-client.js';
-import { collectionExists, vectorIndex } from './milvus-describe.js';
+import { collectionExists, loadCollection, vectorIndex } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
 import type { ParsedMilvusOptions } from './milvus-options.js';
 import {
@@ -16,28 +16,71 @@ import {
   PLUGIN,
   TYPES_PROPERTY,
   indexToMilvus,
-  metricToMilvus,
   parseObject,
   payloadFieldToMilvus,
   typeHints,
 } from './milvus-types.js';
+import {
+  defaultMetric,
+  fallbackIndex,
+  familyOf,
+  isMilvusVectorNativeType,
+  kindIndexToMilvus,
+  metricToMilvus,
+  milvusVectorType,
+} from './milvus-vectors.js';
+import type { MilvusServerInfo } from './milvus-version.js';
 
 /**
  * Refuses, before anything is created or dropped, what Milvus cannot store: a server older than
- * 2.3, dims over 32768, metrics it lacks.
+ * 2.3, dims over 32768, metrics it lacks, vector kinds this server lacks (naming the field and the
+ * server's version; milvus-vectors.ts), bits not a multiple of 8, a sparse modifier (Qdrant's idf).
  */
 export async function preflightCreate(ctx: MilvusContext, schema: CollectionSchema): Promise<void> {
-  await ctx.server();
+  const server = await ctx.server();
   for (const v of schema.vectors) {
-    if (requireDenseFloat32(v, 'the Milvus adapter', 'milvus') > MAX_DIMS) {
-      const message = `Vector ${JSON.stringify(v.name)} has ${v.dims} dimensions; Milvus accepts at most ${MAX_DIMS}. Nothing was created.`;
+    checkKind(v, server);
+    if (v.modifier !== undefined) {
+      throw new UnsupportedOperationError(
+        `Sparse vector ${JSON.stringify(v.name)} is weighed by ${v.modifier.toUpperCase()} (Qdrant's modifier); Milvus has no such ` +
+          `modifier, and vectordr never drops one silently. Nothing was created. Pass omitVectors: [${JSON.stringify(v.name)}] ` +
+          `to restore without it.`,
+        { plugin: PLUGIN, details: { field: v.name, modifier: v.modifier } },
+      );
+    }
+    const dims = v.dims ?? 0;
+    if (v.kind !== 'sparse' && dims > MAX_DIMS) {
+      const message = `Vector ${JSON.stringify(v.name)} has ${dims} dimensions; Milvus accepts at most ${MAX_DIMS}. Nothing was created.`;
       throw new InvalidInputError('DIMENSION_MISMATCH', message, {
         plugin: PLUGIN,
-        details: { field: v.name, dims: v.dims, max: MAX_DIMS },
+        details: { field: v.name, dims, max: MAX_DIMS },
       });
+    }
+    if (v.element === 'binary' && dims % 8 !== 0) {
+      const message =
+        `Vector ${JSON.stringify(v.name)} has ${dims} bits; a Milvus BinaryVector holds a multiple of 8 bits. ` +
+        `Nothing was created; restore into an engine that keeps ${dims} bits (pgvector bit(${dims})).`;
+      throw new InvalidInputError('DIMENSION_MISMATCH', message, { plugin: PLUGIN, details: { field: v.name, dims } });
     }
     metricOf(ctx.options, schema, v);
   }
+}
+
+/** Refuses a field whose kind this server does not store (UNSUPPORTED_OPERATION naming the field and the server). */
+function checkKind(v: VectorField, server: MilvusServerInfo): void {
+  const caps = server.vectorKinds;
+  const kind = kindOf(v);
+  if (kind === 'sparse' ? caps.sparse : kind === 'dense' && caps.dense.includes(v.element)) return;
+  const stored = [...caps.dense.map((e) => `dense ${e}`), ...(caps.sparse ? ['sparse'] : [])].join(', ');
+  const hint =
+    kind === 'dense' && caps.dense.includes('float32') && v.element !== 'binary'
+      ? ` Pass convertVectors: { ${JSON.stringify(v.name)}: 'float32' } to widen it, or omitVectors: [${JSON.stringify(v.name)}].`
+      : ` Pass omitVectors: [${JSON.stringify(v.name)}] to restore without it, or restore into a server that stores it.`;
+  throw new UnsupportedOperationError(
+    `Vector field ${JSON.stringify(v.name)} is ${describeKind(v)}; Milvus ${server.version} stores ${stored}. ` +
+      `Nothing was created.${hint}`,
+    { plugin: PLUGIN, details: { field: v.name, kind, element: v.element, version: server.version } },
+  );
 }
 
 /** Creates the collection of `schema` (TARGET_EXISTS if there is one), with its indexes when `options.indexes` is 'now'. */
@@ -60,10 +103,12 @@ export async function createCollection(ctx: MilvusContext, schema: CollectionSch
     const max_length = schema.idType === 'uuid' ? 36 : bound ? Number(bound) : ctx.options.varcharMaxLength;
     fields.push({ name: schema.idField, data_type: DataType.VarChar, is_primary_key: true, autoID: false, max_length });
   }
-  for (const v of schema.vectors) fields.push({ name: v.name, data_type: DataType.FloatVector, dim: v.dims });
+  for (const v of schema.vectors)
+    fields.push({ name: v.name, data_type: milvusVectorType(v), ...(v.kind === 'sparse' ? {} : { dim: v.dims }) });
   for (const p of schema.payload) if (p.name !== DYNAMIC_FIELD && !asDynamic.has(p.name)) fields.push(payloadFieldToMilvus(p, ctx.options));
   const dynamic = asDynamic.size > 0 || schema.payload.some((p) => p.name === DYNAMIC_FIELD);
   const hints = typeHints(schema.idType, schema.payload, asDynamic);
+  for (const v of schema.vectors) if (v.kind === 'sparse' && v.dims !== undefined) (hints.sparseDims ??= {})[v.name] = v.dims;
   const properties: Record<string, string> = Object.keys(hints).length > 0 ? { [TYPES_PROPERTY]: JSON.stringify(hints) } : {};
   await milvusCall('createCollection', undefined, () =>
     ctx.client.createCollection({
@@ -86,17 +131,18 @@ export async function buildIndexes(
   const { client, logger } = ctx;
   const report: IndexBuildReport = { built: [], skipped: [] };
   // Native types survive only same-engine restores (the core drops them across engines).
-  const sameEngine = schema.vectors.every((v) => v.nativeType?.startsWith('FloatVector'));
+  const sameEngine = schema.vectors.every((v) => isMilvusVectorNativeType(v.nativeType));
   for (const v of schema.vectors) {
     throwIfAborted(options.signal);
     const metric_type = metricOf(ctx.options, schema, v);
     const recorded = schema.indexes.find((i) => i.field === v.name);
-    let spec = recorded ? indexToMilvus(recorded, sameEngine) : undefined;
+    const float = familyOf(v) === 'float';
+    let spec = recorded ? (float ? indexToMilvus(recorded, sameEngine) : kindIndexToMilvus(recorded, v)) : undefined;
     if (recorded && !spec) {
-      const reason = `Milvus has no ${recorded.kind} index; built FLAT (exact search) instead`;
+      const reason = `Milvus has no ${recorded.kind} index for ${describeKind(v)} vectors; built ${fallbackIndex(v).index_type} (exact search) instead`;
       report.skipped.push({ kind: recorded.kind, field: v.name, reason, action: 'converted' });
     }
-    spec ??= { index_type: 'FLAT', params: {} };
+    spec ??= fallbackIndex(v);
     // A resumed restore (interrupted between the build and the marker that records it) finds the
     // index in place: Milvus refuses a second one on the field, so keep the one of this definition.
     if (sameIndex(await vectorIndex(client, collection, v.name), spec, metric_type)) {
@@ -114,13 +160,16 @@ export async function buildIndexes(
     if (schema.vectors.some((v) => v.name === i.field)) continue;
     report.skipped.push({ kind: i.kind, field: i.field, reason: 'scalar indexes are not translated to Milvus yet' });
   }
-  await milvusCall('loadCollection', collection, () => client.loadCollectionSync({ collection_name: collection }));
+  await loadCollection(ctx, { ...schema, name: collection });
   return report;
 }
 
-/** The Milvus metric of a vector field: its own, or `metricForUnindexed`, or a clear refusal. */
+/**
+ * The Milvus metric of a vector field: its own, or its kind's natural one (sparse: inner product,
+ * bits: Hamming), or `metricForUnindexed`, or a clear refusal.
+ */
 function metricOf(options: ParsedMilvusOptions, schema: CollectionSchema, v: VectorField): string {
-  const metric = v.metric !== 'unspecified' ? v.metric : options.metricForUnindexed;
+  const metric = v.metric !== 'unspecified' ? v.metric : (defaultMetric(v) ?? options.metricForUnindexed);
   if (!metric) {
     throw new UnsupportedOperationError(
       `Vector ${JSON.stringify(v.name)} of ${JSON.stringify(schema.name)} has no metric in the ` +
@@ -131,7 +180,7 @@ function metricOf(options: ParsedMilvusOptions, schema: CollectionSchema, v: Vec
       { plugin: PLUGIN, details: { field: v.name, supported: ['cosine', 'l2', 'dot'] } },
     );
   }
-  return metricToMilvus(metric, v.name);
+  return metricToMilvus(metric, v);
 }
 
 /** Whether the index Milvus reports for a field is the one `spec` with `metric` would create. */

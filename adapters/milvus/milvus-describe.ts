@@ -3,11 +3,12 @@
  * read from them (`describeSchema`), its vector indexes and whether it is loaded.
  */
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
-import { EngineError, UnsupportedOperationError } from '../../src/errors.js';
+import { EngineError } from '../../src/errors.js';
 import type { CollectionSchema, Id, IndexSpec, PayloadField, VectorField } from '../../src/model.js';
 import { invalidCollectionName } from '../../src/validate.js';
 import type { MilvusContext } from './milvus-client.js';
 import { isOk, milvusCall } from './milvus-errors.js';
+import { vectorShapeFromMilvus } from './milvus-vectors.js';
 import {
   DYNAMIC_FIELD,
   DYNAMIC_KEY,
@@ -17,7 +18,6 @@ import {
   type TypeHints,
   exprString,
   indexFromMilvus,
-  isUnsupportedVector,
   parseObject,
   payloadFieldFromMilvus,
 } from './milvus-types.js';
@@ -52,7 +52,7 @@ export async function describeRaw(client: MilvusClient, collection: string): Pro
   return { fields: d.schema.fields as unknown as MilvusFieldInfo[], dynamic: Boolean(d.schema.enable_dynamic_field), properties };
 }
 
-/** The neutral schema of a collection: its key, FloatVector fields with their indexes, and payload fields. */
+/** The neutral schema of a collection: its key, vector fields (milvus-vectors.ts) with their indexes, and payload fields. */
 export async function describeSchema(ctx: MilvusContext, collection: string): Promise<CollectionSchema> {
   await ctx.server();
   const { fields, dynamic, properties } = await describeRaw(ctx.client, collection);
@@ -68,26 +68,13 @@ export async function describeSchema(ctx: MilvusContext, collection: string): Pr
   const indexes: IndexSpec[] = [];
   for (const f of fields) {
     if (f === pk || f.is_dynamic || f.name === DYNAMIC_FIELD) continue;
-    if (isUnsupportedVector(f)) {
-      throw new UnsupportedOperationError(
-        `Vector field ${JSON.stringify(f.name)} of Milvus collection ${JSON.stringify(collection)} ` +
-          `is a ${f.data_type}; vectordr captures FloatVector fields only so far. Nothing was read ` +
-          `(no field is ever dropped silently).`,
-        { plugin: PLUGIN, details: { collection, field: f.name, type: f.data_type } },
-      );
-    }
-    if (f.data_type === 'FloatVector') {
+    const shape = vectorShapeFromMilvus(f, collection);
+    if (shape) {
       const index = await vectorIndex(ctx.client, collection, f.name);
       if (index) indexes.push(index);
       const metric = index?.metric ?? 'unspecified';
-      vectors.push({
-        name: f.name,
-        dims: Number(f.dim),
-        metric,
-        element: 'float32',
-        nullable: false,
-        nativeType: `FloatVector(${String(f.dim)})`,
-      });
+      const sparseDims = shape.kind === 'sparse' ? hints.sparseDims?.[f.name] : undefined;
+      vectors.push({ name: f.name, ...shape, ...(sparseDims === undefined ? {} : { dims: sparseDims }), metric, nullable: false });
       continue;
     }
     payload.push(payloadFieldFromMilvus(f, hints, collection));
@@ -127,10 +114,21 @@ export async function isLoaded(client: MilvusClient, collection: string): Promis
   }
 }
 
-/** Loads the collection unless it is loaded (queries need it). */
-export async function ensureLoaded(client: MilvusClient, collection: string): Promise<void> {
-  if (!(await isLoaded(client, collection)))
-    await milvusCall('loadCollection', collection, () => client.loadCollectionSync({ collection_name: collection }));
+/** Loads the collection of `schema` unless it is loaded (queries need it). */
+export async function ensureLoaded(ctx: MilvusContext, schema: CollectionSchema): Promise<void> {
+  if (!(await isLoaded(ctx.client, schema.name))) await loadCollection(ctx, schema);
+}
+
+/**
+ * Loads the collection of `schema`. On a server whose query node cannot take float16 inserts
+ * (Milvus 2.3: `float16WhileLoaded`), a collection with a float16 field is flushed first, so its
+ * rows load as sealed segments instead of being replayed as inserts, which crashed Milvus 2.3.5.
+ */
+export async function loadCollection(ctx: MilvusContext, schema: CollectionSchema): Promise<void> {
+  const collection = schema.name;
+  if (schema.vectors.some((v) => v.element === 'float16') && !(await ctx.server()).float16WhileLoaded)
+    await milvusCall('flush', collection, () => ctx.client.flushSync({ collection_names: [collection] }));
+  await milvusCall('loadCollection', collection, () => ctx.client.loadCollectionSync({ collection_name: collection }));
 }
 
 /** The filter expression that selects `ids` by primary key. */

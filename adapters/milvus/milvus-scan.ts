@@ -16,15 +16,17 @@ import {
   type Payload,
   type PayloadValue,
   type RecordBatch,
-  type VectorColumn,
+  type AnyVectorColumn,
+  type VectorField,
   type VectorRecord,
-  requireDenseFloat32,
+  requireDims,
 } from '../../src/model.js';
 import { idAt, recordAt } from '../../src/model.js';
 import type { MilvusContext } from './milvus-client.js';
 import { describeRaw, describeSchema, ensureLoaded, idFilter, isLoaded } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
 import { DYNAMIC_FIELD, DYNAMIC_KEY, PLUGIN, exprString, fromDynamicValue, valueFromMilvus } from './milvus-types.js';
+import { RAW_OUTPUT, reverseBits, sparseFromMilvus } from './milvus-vectors.js';
 
 /** Milvus caps limit + offset of one query. */
 const MAX_QUERY_WINDOW = 16_384;
@@ -61,7 +63,7 @@ export async function scanCollection(
 ): Promise<ScanSession> {
   const { client, logger } = ctx;
   const schema = await describeSchema(ctx, collection);
-  await ensureLoaded(client, collection);
+  await ensureLoaded(ctx, schema);
   const checkpoint = startCheckpoint ? await startCheckpoint(schema) : undefined;
   const partitions = await client.listPartitions({ collection_name: collection }).catch(() => undefined);
   const named = (partitions?.partition_names ?? []).filter((p) => p !== '_default');
@@ -144,6 +146,7 @@ export async function keysetPage(
       output_fields: query.outputFields ?? ['*'],
       consistency_level: 'Strong' as never,
       params: { iterator: true, reduce_stop_for_best: true } as never,
+      transformers: RAW_OUTPUT,
     } as never),
   );
   const rows = (res as unknown as { data: Row[] }).data;
@@ -170,10 +173,16 @@ export async function keysetPage(
 export async function fetchRecords(ctx: MilvusContext, collection: string, ids: Id[]): Promise<VectorRecord[]> {
   const { client } = ctx;
   const schema = await describeSchema(ctx, collection);
-  await ensureLoaded(client, collection);
+  await ensureLoaded(ctx, schema);
   const filter = await idFilter(client, collection, ids);
   const res = await milvusCall('query', collection, () =>
-    client.query({ collection_name: collection, filter, output_fields: ['*'], consistency_level: 'Strong' as never } as never),
+    client.query({
+      collection_name: collection,
+      filter,
+      output_fields: ['*'],
+      consistency_level: 'Strong' as never,
+      transformers: RAW_OUTPUT,
+    } as never),
   );
   const batch = rowsToBatch(schema, (res as unknown as { data: Row[] }).data);
   const byId = new Map<string, VectorRecord>();
@@ -188,25 +197,14 @@ export async function fetchRecords(ctx: MilvusContext, collection: string, ids: 
 export function rowsToBatch(schema: CollectionSchema, rows: Row[]): RecordBatch {
   const n = rows.length;
   const ids: BigInt64Array | string[] = schema.idType === 'int64' ? new BigInt64Array(n) : new Array<string>(n);
-  const vectors: Record<string, VectorColumn> = {};
-  for (const v of schema.vectors) {
-    const dims = requireDenseFloat32(v, 'the Milvus adapter', 'milvus');
-    vectors[v.name] = { dims, data: new Float32Array(n * dims) };
-  }
+  const readers = schema.vectors.map((v) => columnReader(v, n));
   const payloads: Payload[] = new Array<Payload>(n);
   const dynamicKeys = schema.payload.filter((p) => p.nativeType === DYNAMIC_KEY).map((p) => p.name);
   rows.forEach((r, i) => {
     const id = r[schema.idField];
     if (ids instanceof BigInt64Array) ids[i] = BigInt(String(id));
     else ids[i] = String(id);
-    for (const v of schema.vectors) {
-      const vec = r[v.name] as number[] | undefined;
-      if (!vec || vec.length !== v.dims) {
-        const message = `Row ${String(id)} of ${schema.name}: vector ${v.name} has ${vec?.length ?? 0} values, expected ${v.dims}.`;
-        throw new EngineError(message, 'permanent', { plugin: PLUGIN });
-      }
-      (vectors[v.name] as VectorColumn).data.set(vec, i * v.dims);
-    }
+    for (const reader of readers) reader.read(r, i, String(id));
     const payload: Payload = {};
     const meta = r[DYNAMIC_FIELD] as Row | null | undefined;
     for (const p of schema.payload) {
@@ -220,7 +218,74 @@ export function rowsToBatch(schema: CollectionSchema, rows: Row[]): RecordBatch 
     }
     payloads[i] = payload;
   });
+  const vectors: Record<string, AnyVectorColumn> = {};
+  schema.vectors.forEach((v, j) => (vectors[v.name] = (readers[j] as ColumnReader).column()));
   return { length: n, ids, vectors, payloads };
+}
+
+/** Reads one vector field of every row into a column of its kind. */
+interface ColumnReader {
+  read(r: Row, i: number, id: string): void;
+  column(): AnyVectorColumn;
+}
+
+/** A reader of field `v` for `n` rows: dense float32, float16 (raw little-endian bytes), binary (bit-reversed bytes), sparse. */
+function columnReader(v: VectorField, n: number): ColumnReader {
+  const bad = (id: string, got: number, expected: number): EngineError =>
+    new EngineError(`Row ${id} of a Milvus collection: vector ${v.name} has ${got} values, expected ${expected}.`, 'permanent', {
+      plugin: PLUGIN,
+    });
+  if (v.kind === 'sparse') {
+    const rowsOf = new Array<{ indices: Uint32Array; values: Float32Array }>(n);
+    return {
+      read: (r, i) => (rowsOf[i] = sparseFromMilvus((r[v.name] ?? {}) as Record<string, number>)),
+      column: () => {
+        const offsets = new Uint32Array(n + 1);
+        rowsOf.forEach((x, i) => (offsets[i + 1] = (offsets[i] as number) + x.indices.length));
+        const indices = new Uint32Array(offsets[n] as number);
+        const values = new Float32Array(offsets[n] as number);
+        rowsOf.forEach((x, i) => {
+          indices.set(x.indices, offsets[i]);
+          values.set(x.values, offsets[i]);
+        });
+        return { kind: 'sparse', ...(v.dims === undefined ? {} : { dims: v.dims }), offsets, indices, values };
+      },
+    };
+  }
+  const dims = requireDims(v, PLUGIN);
+  if (v.element === 'float16') {
+    const data = new Uint16Array(n * dims);
+    return {
+      read: (r, i, id) => {
+        const raw = r[v.name] as Uint8Array | undefined;
+        if (raw?.length !== dims * 2) throw bad(id, (raw?.length ?? 0) / 2, dims);
+        // Milvus sends little-endian bytes: read them as such on any host.
+        for (let d = 0; d < dims; d++) data[i * dims + d] = (raw[2 * d] as number) | ((raw[2 * d + 1] as number) << 8);
+      },
+      column: () => ({ kind: 'dense', element: 'float16', dims, data }),
+    };
+  }
+  if (v.element === 'binary') {
+    const w = Math.ceil(dims / 8);
+    const data = new Uint8Array(n * w);
+    return {
+      read: (r, i, id) => {
+        const raw = r[v.name] as number[] | undefined;
+        if (raw?.length !== w) throw bad(id, (raw?.length ?? 0) * 8, dims);
+        data.set(reverseBits(raw), i * w);
+      },
+      column: () => ({ kind: 'dense', element: 'binary', dims, data }),
+    };
+  }
+  const data = new Float32Array(n * dims);
+  return {
+    read: (r, i, id) => {
+      const vec = r[v.name] as number[] | undefined;
+      if (vec?.length !== dims) throw bad(id, vec?.length ?? 0, dims);
+      data.set(vec, i * dims);
+    },
+    column: () => ({ dims, data }),
+  };
 }
 
 /** `meta` without the keys that stand for payload fields of their own. */

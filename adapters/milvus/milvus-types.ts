@@ -27,6 +27,8 @@ export const MAX_DIMS = 32_768;
 
 export interface TypeHints {
   id?: 'uuid';
+  /** Declared dims of sparse fields (Milvus declares none): `{ "s": 1000 }`. */
+  sparseDims?: Record<string, number>;
   payload?: Record<string, PayloadType>;
   /**
    * Nullable payload fields kept as keys of the dynamic field, on a server without nullable fields
@@ -40,24 +42,7 @@ export interface TypeHints {
 /** nativeType of a payload field kept as a dynamic key. */
 export const DYNAMIC_KEY = 'dynamic key';
 
-const METRIC_TO_MILVUS: Partial<Record<Metric, string>> = { cosine: 'COSINE', l2: 'L2', dot: 'IP' };
-const METRIC_FROM_MILVUS: Record<string, Metric> = { COSINE: 'cosine', L2: 'l2', IP: 'dot' };
-
-export function metricToMilvus(metric: Metric, field: string): string {
-  const m = METRIC_TO_MILVUS[metric];
-  if (!m) {
-    throw new UnsupportedOperationError(
-      `Vector ${JSON.stringify(field)} uses metric ${metric}; Milvus float vectors support ` +
-        `cosine, l2 and dot (COSINE, L2, IP). vectordr never changes a metric silently: restore ` +
-        `into an engine that has ${metric}.`,
-      {
-        plugin: PLUGIN,
-        details: { field, metric, supported: ['cosine', 'l2', 'dot'] },
-      },
-    );
-  }
-  return m;
-}
+const METRIC_FROM_MILVUS: Record<string, Metric> = { COSINE: 'cosine', L2: 'l2', IP: 'dot', HAMMING: 'hamming', JACCARD: 'jaccard' };
 
 export function metricFromMilvus(metric: string | undefined): Metric {
   return (metric && METRIC_FROM_MILVUS[metric.toUpperCase()]) || 'unspecified';
@@ -120,8 +105,6 @@ export interface MilvusFieldInfo {
   default_value?: unknown;
 }
 
-const VECTOR_TYPES_UNSUPPORTED = new Set(['BinaryVector', 'Float16Vector', 'BFloat16Vector', 'SparseFloatVector', 'Int8Vector']);
-
 /** A Milvus scalar field as a neutral payload field, or an UNSUPPORTED_OPERATION naming it. */
 export function payloadFieldFromMilvus(f: MilvusFieldInfo, hints: TypeHints, collection: string): PayloadField {
   const unsupported = (): never => {
@@ -146,10 +129,6 @@ export function payloadFieldFromMilvus(f: MilvusFieldInfo, hints: TypeHints, col
       ? `${f.data_type}(${String(f.max_length)})`
       : f.data_type;
   return { name: f.name, type, array, nullable: f.nullable ?? false, nativeType };
-}
-
-export function isUnsupportedVector(f: MilvusFieldInfo): boolean {
-  return VECTOR_TYPES_UNSUPPORTED.has(f.data_type);
 }
 
 /**

@@ -5,20 +5,13 @@
 import type { WriteOptions } from '../../src/adapter.js';
 import { chunksByBytes, forEachLimit } from '../../src/async.js';
 import { InvalidInputError, UnsupportedOperationError, throwIfAborted } from '../../src/errors.js';
-import {
-  type CollectionSchema,
-  type Id,
-  type PayloadField,
-  type PayloadValue,
-  type RecordBatch,
-  type VectorField,
-  float32Column,
-} from '../../src/model.js';
+import { type CollectionSchema, type Id, type PayloadField, type PayloadValue, type RecordBatch } from '../../src/model.js';
 import { idAt } from '../../src/model.js';
 import { validateBatchVectors } from '../../src/validate.js';
 import type { MilvusContext } from './milvus-client.js';
-import { describeRaw, idFilter } from './milvus-describe.js';
+import { describeRaw, idFilter, isLoaded } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
+import { columnValueToMilvus, vectorShapeFromMilvus } from './milvus-vectors.js';
 import type { MilvusServerInfo } from './milvus-version.js';
 import {
   DYNAMIC_FIELD,
@@ -36,6 +29,8 @@ const INT64_MAX = '9223372036854775807';
 interface WriteTarget {
   fields: MilvusFieldInfo[];
   dynamicKeys: Map<string, { type: PayloadField['type']; array: boolean }>;
+  /** Declared dims of sparse fields (`vectordr.types`). */
+  sparseDims: Record<string, number>;
 }
 
 /** What turning one record into a Milvus row needs to know of the write. */
@@ -65,7 +60,7 @@ export class MilvusWriter {
       await this.ctx.server();
       const { fields, properties } = await describeRaw(this.ctx.client, collection);
       const hints = parseObject(properties[TYPES_PROPERTY]) as TypeHints;
-      target = { fields, dynamicKeys: new Map(Object.entries(hints.dynamic ?? {})) };
+      target = { fields, dynamicKeys: new Map(Object.entries(hints.dynamic ?? {})), sparseDims: hints.sparseDims ?? {} };
       this.targets.set(collection, target);
     }
     return target;
@@ -76,10 +71,22 @@ export class MilvusWriter {
     const target = await this.targetOf(collection);
     const server = await this.ctx.server();
     const { fields } = target;
-    const schemaLike: Pick<VectorField, 'name' | 'dims' | 'nullable'>[] = fields
-      .filter((f) => f.data_type === 'FloatVector')
-      .map((f) => ({ name: f.name, dims: Number(f.dim), nullable: false }));
+    const schemaLike = fields.flatMap((f) => {
+      const shape = vectorShapeFromMilvus(f, collection);
+      // A sparse column may lack the dims its field declares (they are checked per index when written).
+      const dims = shape?.kind === 'sparse' ? batch.vectors[f.name]?.dims : shape?.dims;
+      return shape ? [{ name: f.name, kind: shape.kind, element: shape.element, dims, nullable: false }] : [];
+    });
     validateBatchVectors(batch, schemaLike, PLUGIN);
+    if (!server.float16WhileLoaded && schemaLike.some((f) => f.element === 'float16') && (await isLoaded(this.ctx.client, collection))) {
+      throw new UnsupportedOperationError(
+        `Milvus collection ${JSON.stringify(collection)} has a float16 field and is loaded; Milvus ${server.version} ` +
+          `stops (its query node panics: "unsupported data type: Float16Vector") when a loaded collection takes ` +
+          `float16 rows. Nothing was written. Release the collection first, or restore into a new collection ` +
+          `(vectordr loads it after the rows are in and flushed).`,
+        { plugin: PLUGIN, details: { collection, version: server.version } },
+      );
+    }
     const pk = fields.find((f) => f.is_primary_key) as MilvusFieldInfo;
     const rc: RowContext = { collection, server, target, pk, columns: new Map(fields.map((f) => [f.name, f])) };
     const rows: Record<string, unknown>[] = new Array<Record<string, unknown>>(batch.length);
@@ -170,9 +177,9 @@ function toRow(batch: RecordBatch, i: number, rc: RowContext): [Record<string, u
   let rowBytes = 64;
   // Null vectors never get here: validateBatchVectors refuses them (Milvus vectors are not nullable).
   for (const [name, given] of Object.entries(batch.vectors)) {
-    const col = float32Column(given, name, 'the Milvus adapter', 'milvus');
-    row[name] = Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims));
-    rowBytes += col.dims * 4;
+    const [value, bytes] = columnValueToMilvus(given, i, name, String(id), rc.target.sparseDims[name]);
+    row[name] = value;
+    rowBytes += bytes;
   }
   const payload = batch.payloads[i] ?? {};
   for (const [key, value] of Object.entries(payload)) {
