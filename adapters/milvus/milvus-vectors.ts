@@ -230,6 +230,9 @@ export function sparseFromMilvus(row: Record<string, number>): { indices: Uint32
   return { indices, values };
 }
 
+/** The SDK's input transformer for float16 rows: their IEEE half bit patterns (numbers) as little-endian bytes, exactly. */
+export const FLOAT16_INPUT = { [DataType.Float16Vector]: (bits: number[]): Buffer => float16Bytes(Uint16Array.from(bits)) };
+
 /** The SDK's output transformers: a Float16Vector comes back as its raw little-endian bytes, never numbers. */
 export const RAW_OUTPUT = { [DataType.Float16Vector]: (bytes: Uint8Array): Uint8Array => bytes };
 
@@ -237,7 +240,9 @@ export const RAW_OUTPUT = { [DataType.Float16Vector]: (bytes: Uint8Array): Uint8
 export function columnValueToMilvus(col: AnyVectorColumn, i: number, field: string, row: string, sparseDims?: number): [unknown, number] {
   if (!('kind' in col) || col.kind === undefined) return [Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims)), col.dims * 4];
   if (col.kind === 'dense') {
-    if (col.element === 'float16') return [float16Bytes(col.data.subarray(i * col.dims, (i + 1) * col.dims) as Uint16Array), col.dims * 2];
+    // The bit patterns as numbers, turned into bytes by FLOAT16_INPUT: the SDK copies rows through JSON when the
+    // collection has a dynamic field, which would turn a Buffer into an object.
+    if (col.element === 'float16') return [Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims)), col.dims * 2];
     if (col.element === 'binary') {
       const w = Math.ceil(col.dims / 8);
       return [reverseBits(col.data.subarray(i * w, (i + 1) * w)), w];

@@ -11,7 +11,7 @@ import { validateBatchVectors } from '../../src/validate.js';
 import type { MilvusContext } from './milvus-client.js';
 import { describeRaw, idFilter, isLoaded } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
-import { columnValueToMilvus, vectorShapeFromMilvus } from './milvus-vectors.js';
+import { FLOAT16_INPUT, columnValueToMilvus, vectorShapeFromMilvus } from './milvus-vectors.js';
 import type { MilvusServerInfo } from './milvus-version.js';
 import {
   DYNAMIC_FIELD,
@@ -101,7 +101,9 @@ export class MilvusWriter {
         parts,
         inFlight,
         async ({ items: data }) => {
-          await milvusCall('insert', collection, () => client.insert({ collection_name: collection, data } as never));
+          await milvusCall('insert', collection, () =>
+            client.insert({ collection_name: collection, data, transformers: FLOAT16_INPUT } as never),
+          );
         },
         options.signal,
       );
@@ -109,7 +111,9 @@ export class MilvusWriter {
     }
     for (const { items: data } of parts) {
       throwIfAborted(options.signal);
-      await milvusCall('upsert', collection, () => client.upsert({ collection_name: collection, data } as never));
+      await milvusCall('upsert', collection, () =>
+        client.upsert({ collection_name: collection, data, transformers: FLOAT16_INPUT } as never),
+      );
     }
   }
 

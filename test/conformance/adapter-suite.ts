@@ -13,6 +13,7 @@ import {
   type AnyVector,
   type CollectionSchema,
   type MultiVector,
+  type SparseVector,
   type VectorField,
   type VectorRecord,
   batchFromRecords,
@@ -216,11 +217,22 @@ export function testAdapter(options: AdapterSuiteOptions): void {
       // Multi-vectors by dot product and with at least one vector each: the engines that store them
       // refuse an empty one, and Qdrant normalises cosine multi-vectors (parity compares normalised
       // values for dense float32 only; docs/adapters/qdrant.md).
-      const fields = KIND_FIELDS.map((f): VectorField => (kindOf(f) === 'multi' ? { ...f, metric: 'dot' } : f));
+      // Binary dims a multiple of 8, sparse vectors not empty and their weights positive: Milvus stores no other. No null
+      // vectors either (Milvus has none): null vectors have cases of their own.
+      const fields = KIND_FIELDS.map((f): VectorField => {
+        if (kindOf(f) === 'multi') return { ...f, metric: 'dot' };
+        return f.element === 'binary' ? { ...f, dims: 16 } : f;
+      });
       const vectorOf = (field: VectorField, r: () => number): AnyVector => {
         for (;;) {
           const v = randomVector(field, r);
-          if (kindOf(field) !== 'multi' || (v as MultiVector).data.length > 0) return v;
+          if (kindOf(field) === 'multi' && (v as MultiVector).data.length === 0) continue;
+          if (kindOf(field) === 'sparse') {
+            const { values } = v as SparseVector;
+            if (values.length === 0) continue;
+            for (let k = 0; k < values.length; k++) values[k] = Math.abs(values[k] as number) || 0.5;
+          }
+          return v;
         }
       };
       for (const field of fields) {
@@ -235,7 +247,7 @@ export function testAdapter(options: AdapterSuiteOptions): void {
           const r = rng(field.name.length * 31);
           const recs: VectorRecord[] = Array.from({ length: 20 }, (_, i) => ({
             id: BigInt(i + 1),
-            vectors: { [field.name]: i === 7 ? null : vectorOf(field, r) },
+            vectors: { [field.name]: vectorOf(field, r) },
             payload: { title: `kind ${i}` },
           }));
           await source.create(schema, { indexes: 'now' });
