@@ -137,8 +137,10 @@ describe.runIf(engines.length > 0)('kinds matrix: every kind from every engine t
         const collection = randomName(`h20mx_${kindLabel(field)}`);
         made.push([source.adapter, collection]);
         const schema = schemaOf(collection, field, lone);
-        await source.adapter.create(schema, { indexes: 'now' });
+        // Rows first, then the indexes (as a restore does): Milvus 2.3 takes no float16 rows into a loaded collection.
+        await source.adapter.create(schema, { indexes: 'deferred' });
         await source.adapter.write(collection, batchFromRecords(schema, recordsOf(field, lone)), { mode: 'insert' });
+        await source.adapter.buildIndexes(collection, schema);
         return { collection, snapshot: (await repo.snapshot(source.adapter, collection)).manifest.id };
       })();
       snapshots.set(key, s);
