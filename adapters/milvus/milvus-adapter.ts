@@ -82,7 +82,12 @@ export class MilvusAdapter implements api.VectorAdapter {
    * refuses a field the server lacks, naming it, before anything is created.
    */
   get capabilities(): api.AdapterCapabilities {
-    return this.known === undefined ? this.declared : { ...this.declared, vectorKinds: this.known.vectorKinds };
+    if (this.known === undefined) return this.declared;
+    return {
+      ...this.declared,
+      namedVectors: this.declared.namedVectors && this.known.multipleVectorFields,
+      vectorKinds: this.known.vectorKinds,
+    };
   }
 
   /**

@@ -65,6 +65,8 @@ export interface MilvusServerInfo {
    * flushes before it loads one.
    */
   readonly float16WhileLoaded: boolean;
+  /** More than one vector field per collection (Milvus 2.4 and later, milvus-lite 3). */
+  readonly multipleVectorFields: boolean;
   /** The vector kinds this server stores exactly (the adapter's `capabilities.vectorKinds` once it has asked). */
   readonly vectorKinds: VectorKindCapability;
 }
@@ -88,6 +90,7 @@ export function milvusServerInfo(version: string): MilvusServerInfo {
       vectorKinds,
       float16Search: true,
       float16WhileLoaded: true,
+      multipleVectorFields: v3,
     };
   }
   const m = /(?:^v?|milvus\s*v?)(\d+)\.(\d+)(?:\.(\d+))?/i.exec(version);
@@ -101,6 +104,7 @@ export function milvusServerInfo(version: string): MilvusServerInfo {
       vectorKinds: DECLARED_VECTOR_KINDS,
       float16Search: true,
       float16WhileLoaded: true,
+      multipleVectorFields: true,
     };
   }
   const major = Number(m[1]);
@@ -128,5 +132,6 @@ export function milvusServerInfo(version: string): MilvusServerInfo {
     vectorKinds,
     float16Search: current,
     float16WhileLoaded: current,
+    multipleVectorFields: current,
   };
 }
