@@ -387,8 +387,6 @@ async function restoreManifest(
   const target = opts.target ?? manifest.collection;
   // Native type declarations only mean something to the engine that wrote them.
   const sameEngine = manifest.source.engine === adapter.engine;
-  // What a target stores can depend on its server (pgvector's version, a Milvus server's kinds): asked once, before planning.
-  await adapter.probe();
   const recorded = withMetricForUnindexed(manifest.schema, opts.metricForUnindexed);
   // Each vector field against the kinds the target stores: as is, widened exactly, or as the caller named; else refused here.
   const vectorPlan = planVectors({ ...recorded, name: target }, adapter.capabilities.vectorKinds, adapter.engine, opts);

@@ -374,10 +374,12 @@ describe('milvus vector kinds', () => {
       }
     });
 
-    it('a float16 snapshot into milvus-lite: widened to float32 and reported (the restore asks the server what it stores first)', async () => {
+    it('a float16 snapshot into milvus-lite: refused as is, widened to float32 once the adapter knows the server (reported)', async () => {
       const src = mv.created.find((c) => c.startsWith('h20milvus_half_')) as string;
-      // A fresh adapter declares every kind some Milvus stores; the restore's probe narrows it to this server's.
       const fresh = open(LITE as string);
+      const err = await expectError(repo.restore(fresh, { collection: src, target: mv.name('h20milvus_h_no') }), 'UNSUPPORTED_OPERATION');
+      expect(err.message).toContain('convertVectors');
+      await fresh.probe();
       const into = mv.name('h20milvus_h_wide');
       const restored = await repo.restore(fresh, { collection: src, target: into });
       expect(restored.notCarriedOver).toEqual(
