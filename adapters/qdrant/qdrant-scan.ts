@@ -24,7 +24,7 @@ import { type GrpcPage, scrollPageGrpc } from './qdrant-grpc-scan.js';
 import type { GrpcChannel } from './qdrant-grpc-client.js';
 import type { WirePointId } from './qdrant-grpc-wire.js';
 import { qdrantErrors } from './qdrant-errors.js';
-import { denseColumn, kindColumn, restRow } from './qdrant-vectors.js';
+import { denseColumn, kindColumn, restRow, setJsonFloats } from './qdrant-vectors.js';
 import { ORIGINAL_ID_KEY, PLUGIN, WHOLE_PAYLOAD_FIELD, idFromPoint, pointIdLess } from './qdrant-types.js';
 
 /**
@@ -208,7 +208,7 @@ export function toRecordBatch(r: ResolvedCollection, points: PointLike[]): Recor
           { plugin: PLUGIN },
         );
       }
-      data.set(raw as number[], i * dims);
+      setJsonFloats(data, raw, i * dims, { ...src, point: () => pointName(i) });
     });
     vectors[v.field.name] = denseColumn(v.field.element, dims, data, valid, { ...src, point: pointName });
   }

@@ -48,12 +48,12 @@ export function canonicalSparse(
   src: ValueSource,
 ): { indices: Uint32Array; values: Float32Array } {
   if (indices.length !== values.length) throw badValue(src, `has ${indices.length} sparse indices but ${values.length} values`);
-  const idx = Uint32Array.from(indices);
-  const val = Float32Array.from(values);
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k] as number;
     if (!Number.isInteger(i) || i < 0 || i > 0xff_ff_ff_ff) throw badValue(src, `has sparse index ${i}, not a u32`);
   }
+  const idx = Uint32Array.from(indices);
+  const val = Float32Array.from(values);
   let sorted = true;
   for (let k = 1; k < idx.length; k++) if ((idx[k] as number) <= (idx[k - 1] as number)) sorted = false;
   if (sorted) return { indices: idx, values: val };
@@ -185,6 +185,21 @@ export function unstorable(field: Pick<VectorField, 'name' | 'kind' | 'element'>
 }
 
 /**
+ * Copies a REST list of numbers into `target` at `offset`. On Node 22+ @qdrant/js-client-rest parses
+ * an integer-valued number above 2^53 (JSON.stringify writes 2^60 as digits) to a bigint; its
+ * Number() is the double JSON.parse would have given, so the value stays exact. Anything else that is
+ * not a number is a bad value, never a silent NaN.
+ */
+export function setJsonFloats(target: Float32Array, raw: readonly unknown[], offset: number, src: ValueSource): void {
+  for (let k = 0; k < raw.length; k++) {
+    const x = raw[k];
+    if (typeof x === 'number') target[offset + k] = x;
+    else if (typeof x === 'bigint') target[offset + k] = Number(x);
+    else throw badValue(src, `holds ${typeof x} at position ${k}, not a number`);
+  }
+}
+
+/**
  * A REST value: Qdrant's JSON parser reads `[[a, b], [c, d]]` as a sparse vector (indices, values)
  * when the first list holds only integers, and then refuses it for a multivector. JSON.stringify
  * writes an integer-valued float without a decimal point, so such a two-vector multivector cannot
@@ -218,13 +233,15 @@ export function restRow(field: VectorField, raw: unknown, src: ValueSource): Kin
   if (kindOf(field) === 'sparse') {
     const s = raw as { indices?: unknown; values?: unknown };
     if (typeof s !== 'object' || !Array.isArray(s.indices) || !Array.isArray(s.values)) throw badValue(src, 'is not a sparse vector');
-    return canonicalSparse(s.indices as number[], s.values as number[], src);
+    const values = new Float32Array(s.values.length);
+    setJsonFloats(values, s.values as unknown[], 0, src);
+    return canonicalSparse(s.indices as number[], values, src);
   }
   const dims = field.dims ?? 0;
   if (!Array.isArray(raw) || !raw.every((r) => Array.isArray(r) && r.length === dims)) {
     throw badValue(src, `is not a multivector of ${dims}-dimensional vectors`);
   }
   const data = new Float32Array(raw.length * dims);
-  (raw as number[][]).forEach((r, k) => data.set(r, k * dims));
+  (raw as unknown[][]).forEach((r, k) => setJsonFloats(data, r, k * dims, src));
   return data;
 }
