@@ -77,8 +77,8 @@ export function bindVectorColumn(info: VectorColumnInfo, col: AnyVectorColumn, b
     const data = (col as ElementColumn).data as Uint16Array;
     checkLength(data.length, batch.length * dims, table, info.name);
     // pgvector refuses NaN and infinity (exponent all ones) in a halfvec.
-    for (let k = 0; k < data.length; k++) {
-      if (((data[k] as number) & 0x7c00) === 0x7c00 && !isNull(Math.floor(k / dims)))
+    for (let k = nonFiniteHalf(data, 0); k !== -1; k = nonFiniteHalf(data, k + 1)) {
+      if (!isNull(Math.floor(k / dims)))
         throw invalid(table, info.name, `row ${Math.floor(k / dims)} holds NaN or infinity, which halfvec cannot store`);
     }
     return {
@@ -93,6 +93,31 @@ export function bindVectorColumn(info: VectorColumnInfo, col: AnyVectorColumn, b
     copy: (sink, i) => (isNull(i) ? sink.int32(-1) : sink.bits(data.subarray(i * rowBytes, (i + 1) * rowBytes), dims)),
     text: (i) => (isNull(i) ? null : bitLiteral(data.subarray(i * rowBytes, (i + 1) * rowBytes), dims)),
   };
+}
+
+/**
+ * The index of the first float16 bit pattern at or after `from` whose exponent is all ones (NaN or
+ * infinity), or -1. Two elements per step through a 32-bit view where the data is aligned: the whole
+ * column is checked before a restore sends a row, and one element per step took 0.6 s of 200k × 768.
+ */
+export function nonFiniteHalf(data: Uint16Array, from: number): number {
+  let k = from;
+  if (k >= data.length) return -1;
+  if ((data.byteOffset + k * 2) % 4 !== 0 && k < data.length) {
+    if (((data[k] as number) & 0x7c00) === 0x7c00) return k;
+    k++;
+  }
+  const pairs = (data.length - k) >>> 1;
+  const words = new Uint32Array(data.buffer, data.byteOffset + k * 2, pairs);
+  for (let w = 0; w < pairs; w++) {
+    const e = (words[w] as number) & 0x7c007c00;
+    if ((e & 0xffff) === 0x7c00 || e >>> 16 === 0x7c00) {
+      const at = k + 2 * w;
+      return ((data[at] as number) & 0x7c00) === 0x7c00 ? at : at + 1;
+    }
+  }
+  for (k += 2 * pairs; k < data.length; k++) if (((data[k] as number) & 0x7c00) === 0x7c00) return k;
+  return -1;
 }
 
 function checkLength(got: number, want: number, table: string, column: string): void {
