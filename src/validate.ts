@@ -1,5 +1,6 @@
 import { InvalidInputError } from './errors.js';
 import { checkKindColumn } from './format/vector-columns.js';
+import { firstNonFinite } from './format/vector-elements.js';
 import { type RecordBatch, type VectorField, float32Column, isDenseFloat32, requireDims } from './model.js';
 
 /**
@@ -42,22 +43,18 @@ export function validateBatchVectors(
         },
       );
     }
-    const d = col.data;
-    for (let i = 0; i < d.length; i++) {
-      const x = d[i] as number;
-      // x - x is NaN for NaN and ±Infinity: one comparison per value on the hot path.
-      if (x - x !== 0) {
-        const row = Math.floor(i / dims);
-        throw new InvalidInputError(
-          'INVALID_VECTOR',
-          `Vector field ${JSON.stringify(f.name)} of row ${row} (id ${String(batch.ids[row])}) ` +
-            `contains ${String(x)}; vectors must be finite. Fix the source data; nothing was written.`,
-          {
-            plugin,
-            details: { field: f.name, row },
-          },
-        );
-      }
+    const bad = firstNonFinite(col.data);
+    if (bad !== -1) {
+      const row = Math.floor(bad / dims);
+      throw new InvalidInputError(
+        'INVALID_VECTOR',
+        `Vector field ${JSON.stringify(f.name)} of row ${row} (id ${String(batch.ids[row])}) ` +
+          `contains ${String(col.data[bad])}; vectors must be finite. Fix the source data; nothing was written.`,
+        {
+          plugin,
+          details: { field: f.name, row },
+        },
+      );
     }
     if (col.valid && !f.nullable && col.valid.includes(0)) {
       throw new InvalidInputError(

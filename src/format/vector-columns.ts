@@ -4,6 +4,7 @@
  * A dense float32 column keeps v1's shape and fast paths; the other kinds follow {@link AnyVectorColumn}.
  */
 import { InvalidInputError } from '../errors.js';
+import { firstNonFinite } from './vector-elements.js';
 import {
   type AnyVectorColumn,
   type ElementColumn,
@@ -224,13 +225,10 @@ function checkOffsets(name: string, plugin: string, offsets: Uint32Array, n: num
 }
 
 function checkFinite(name: string, plugin: string, values: Float32Array, rowOf: (i: number) => number, ids: ArrayLike<unknown>): void {
-  for (let i = 0; i < values.length; i++) {
-    const x = values[i] as number;
-    // x - x is NaN for NaN and ±Infinity: one comparison per value on the hot path.
-    if (x - x !== 0) {
-      const row = rowOf(i);
-      throw invalid(name, plugin, `of row ${row} (id ${String(ids[row])}) contains ${String(x)}; vectors must be finite`, { row });
-    }
+  const i = firstNonFinite(values);
+  if (i !== -1) {
+    const row = rowOf(i);
+    throw invalid(name, plugin, `of row ${row} (id ${String(ids[row])}) contains ${String(values[i])}; vectors must be finite`, { row });
   }
 }
 

@@ -152,3 +152,31 @@ function roundHalfEven(x: number): number {
   // Math.round rounds halves up; a half with an odd result goes down to the even neighbour.
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
+
+/**
+ * The index of the first value of `values` that is NaN or ±Infinity, or -1. Eight values per step:
+ * `x * 0` is ±0 for every finite x and NaN otherwise, so a block's sum is 0 exactly when all eight
+ * are finite (−0 === 0), and only a block that is not is searched value by value. Every snapshot
+ * segment's vectors pass here (bench/finite-check-micro.ts: ~2× the one-comparison-per-value loop).
+ */
+export function firstNonFinite(values: Float32Array): number {
+  const n = values.length;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const s =
+      (values[i] as number) * 0 +
+      (values[i + 1] as number) * 0 +
+      (values[i + 2] as number) * 0 +
+      (values[i + 3] as number) * 0 +
+      (values[i + 4] as number) * 0 +
+      (values[i + 5] as number) * 0 +
+      (values[i + 6] as number) * 0 +
+      (values[i + 7] as number) * 0;
+    if (s !== 0) break;
+  }
+  for (; i < n; i++) {
+    const x = values[i] as number;
+    if (x - x !== 0) return i;
+  }
+  return -1;
+}

@@ -4,6 +4,7 @@ import {
   bfloat16ToFloat32,
   float16ToFloat32,
   float32ToBfloat16,
+  firstNonFinite,
   float32ToFloat16,
   narrowFromFloat32,
   widenToFloat32,
@@ -113,5 +114,37 @@ describe('vector element conversion', () => {
     expect(packed.exact).toBe(true);
     expect(Array.from(packed.data)).toEqual(Array.from(bits));
     expect(narrowFromFloat32('binary', Float32Array.of(0.3)).exact).toBe(false);
+  });
+});
+
+describe('firstNonFinite', () => {
+  const specials = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+
+  it('finds the first NaN or infinity at every position of a block and its tail', () => {
+    for (const length of [0, 1, 7, 8, 9, 16, 23]) {
+      const base = Float32Array.from({ length }, (_, i) => (i % 3 === 0 ? -0 : i * 1e30));
+      expect(firstNonFinite(base)).toBe(-1);
+      for (let at = 0; at < length; at++) {
+        for (const bad of specials) {
+          const v = base.slice();
+          v[at] = bad;
+          if (at + 3 < length) v[at + 3] = Number.NaN; // a later one must not win
+          expect(firstNonFinite(v)).toBe(at);
+        }
+      }
+    }
+  });
+
+  it('accepts every finite extreme: ±max, ±min subnormal, ±0', () => {
+    const v = new Float32Array([3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -1e-45, 0, -0, 1, -1, 2 ** -126]);
+    expect(firstNonFinite(v)).toBe(-1);
+  });
+
+  it('honours a view into a larger buffer', () => {
+    const whole = new Float32Array(20).fill(1);
+    whole[2] = Number.NaN;
+    expect(firstNonFinite(whole.subarray(3))).toBe(-1);
+    whole[13] = Number.POSITIVE_INFINITY;
+    expect(firstNonFinite(whole.subarray(3))).toBe(10);
   });
 });
