@@ -55,6 +55,12 @@ export function digestBatch(
  */
 let scratch = Buffer.allocUnsafeSlow(16 * 1024);
 
+const ID_TAG_INT64 = 1; // idBytes' tag of an int64 id (digest.ts)
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The bytes of a typed array as a Buffer over the same memory (no copy). */
+const asBuffer = (v: ArrayBufferView): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
 /** Record digests and buckets of a batch whose payloads are canonical JSON already (the part a worker thread runs). */
 export function hashRecords(
   idType: IdType,
@@ -76,34 +82,58 @@ export function hashRecords(
     else if (col.kind === 'dense') fixed += elementRowWidth(col.element, col.dims) * col.data.BYTES_PER_ELEMENT;
     else variable.push(col);
   }
+  // Byte views made once per batch, so each row's bytes are copied by offset (Buffer#copy) without a view per row.
+  const dense = cols.map((col) => (isFloat32Column(col) && LITTLE_ENDIAN ? asBuffer(col.data) : undefined));
+  const payloadBytes = packed ? asBuffer(packed.bytes) : undefined;
+  const int64 = idType === 'int64';
   for (let i = 0; i < n; i++) {
-    const ib = idBytes(idType, batch.ids[i] as bigint | string);
+    const id = batch.ids[i] as bigint | string;
+    // The id's bytes (idBytes in digest.ts): for int64 its tag and 8 bytes big-endian, written in place.
+    let o: number;
+    if (int64) {
+      scratch[0] = ID_TAG_INT64;
+      scratch.writeBigInt64BE(typeof id === 'bigint' ? id : BigInt(id), 1);
+      o = 9;
+    } else {
+      const ib = idBytes(idType, id);
+      if (ib.length + fixed + 4 > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(ib.length + fixed + 4, scratch.length * 2));
+      scratch.set(ib, 0);
+      o = ib.length;
+    }
     const payload = packed ? undefined : ((payloadJson as string[])[i] as string);
     const at = packed ? (packed.offsets[i] as number) : 0;
     const packedLen = packed ? (packed.offsets[i + 1] as number) - at : 0;
     // The layout of recordDigest (digest.ts): id bytes, per vector its tag byte and bytes (or 0x00), u32be length, payload.
-    let most = ib.length + fixed + 4 + (payload === undefined ? packedLen : payload.length * 3);
+    let most = o + fixed + 4 + (payload === undefined ? packedLen : payload.length * 3);
     for (const col of variable) most += variableBytes(col, i);
-    if (most > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(most, scratch.length * 2));
-    scratch.set(ib, 0);
-    let o = ib.length;
-    for (const col of cols) {
+    if (most > scratch.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(most, scratch.length * 2));
+      scratch.copy(grown, 0, 0, o);
+      scratch = grown;
+    }
+    for (let c = 0; c < cols.length; c++) {
+      const col = cols[c] as AnyVectorColumn;
+      const bytes = dense[c];
       if (col.valid && col.valid[i] === 0) scratch[o++] = 0;
-      else if (isFloat32Column(col)) {
+      else if (bytes !== undefined) {
+        const w = (col as VectorColumn).dims * 4;
         scratch[o++] = 1;
-        const bytes = float32LeBytes(col.data.subarray(i * col.dims, (i + 1) * col.dims));
-        scratch.set(bytes, o);
-        o += bytes.length;
+        o += bytes.copy(scratch, o, i * w, (i + 1) * w);
+      } else if (isFloat32Column(col)) {
+        scratch[o++] = 1;
+        const b = float32LeBytes(col.data.subarray(i * col.dims, (i + 1) * col.dims));
+        scratch.set(b, o);
+        o += b.length;
       } else o = writeKindVector(col, i, o);
     }
     let len = packedLen;
-    if (payload === undefined) scratch.set((packed as PackedText).bytes.subarray(at, at + len), o + 4);
-    else len = scratch.write(payload, o + 4, 'utf8');
+    if (payloadBytes !== undefined) payloadBytes.copy(scratch, o + 4, at, at + len);
+    else len = scratch.write(payload as string, o + 4, 'utf8');
     scratch.writeUInt32BE(len, o);
     const digest = hash('sha256', scratch.subarray(0, o + 4 + len), 'binary');
-    for (let k = 0, at = i * 32; k < 32; k++) digests[at + k] = digest.charCodeAt(k);
+    for (let k = 0, d = i * 32; k < 32; k++) digests[d + k] = digest.charCodeAt(k);
     // One bucket: a scratch accumulator, no id hash needed.
-    buckets[i] = bucketCount === 1 ? 0 : bucketOf(ib, bucketCount);
+    if (bucketCount !== 1) buckets[i] = int64 ? bucketOf(scratch.subarray(0, 9), bucketCount) : bucketOf(idBytes(idType, id), bucketCount);
   }
   return { digests, buckets };
 }

@@ -11,6 +11,7 @@ import { canonicalPayload } from '../../src/format/canonical-json.js';
 import { bucketOf, idBytes, recordDigest } from '../../src/format/digest.js';
 import { withChecksum } from '../../src/format/manifest.js';
 import { hashRecords } from '../../src/format/rows.js';
+import { packText } from '../../src/format/packed-text.js';
 import type { IdType } from '../../src/model.js';
 import { SegmentPool } from '../../src/parallel/segment-pool.js';
 import { runVerifyJob } from '../../src/parallel/verify-job.js';
@@ -20,7 +21,7 @@ import { tempDir } from '../helpers/repository.js';
 import { useDocsTable, verifyJob } from '../helpers/segment-fixtures.js';
 
 describe('record hashing', () => {
-  it('hashRecords gives recordDigest and bucketOf of every row (nulls, string ids, long and non-ASCII payloads)', () => {
+  it('hashRecords gives recordDigest and bucketOf of every row (nulls, string ids, a 40 KB id, long and non-ASCII payloads, packed or not)', () => {
     for (const idType of ['int64', 'string'] as IdType[]) {
       const n = 40;
       const a = {
@@ -32,9 +33,12 @@ describe('record hashing', () => {
       const ids =
         idType === 'int64'
           ? BigInt64Array.from({ length: n }, (_, i) => BigInt(i) - 3n)
-          : Array.from({ length: n }, (_, i) => `id-${i}-é😀`);
+          : Array.from({ length: n }, (_, i) => (i === 9 ? `long-${'é'.repeat(20_000)}` : `id-${i}-é😀`));
       const payloads = Array.from({ length: n }, (_, i) => canonicalPayload({ t: i === 7 ? 'x'.repeat(40_000) : `row ${i} ü 😀`, n: i }));
       const out = hashRecords(idType, ['a', 'b'], { length: n, ids, vectors: { a, b } }, payloads, 16);
+      const fromPacked = hashRecords(idType, ['a', 'b'], { length: n, ids, vectors: { a, b } }, packText(payloads), 16);
+      expect(Buffer.from(fromPacked.digests).equals(Buffer.from(out.digests))).toBe(true);
+      expect([...fromPacked.buckets]).toEqual([...out.buckets]);
       for (let i = 0; i < n; i++) {
         const ib = idBytes(idType, ids[i] as bigint | string);
         const vecs = [a.valid[i] ? a.data.subarray(i * 3, i * 3 + 3) : null, b.data.subarray(i * 2, i * 2 + 2)];
