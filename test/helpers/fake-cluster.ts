@@ -16,6 +16,13 @@ export class FakeCluster {
   fences: string[] = [];
   unfences: string[] = [];
   promoteFails = false;
+  /**
+   * When set, each promotion waits until this many have begun (or 5 s have passed) before it takes
+   * effect: racing routers then all decide before any sees another's promotion, whatever the timer skew.
+   */
+  promoteBarrier?: number;
+  #promoting = 0;
+  #released: (() => void)[] = [];
 
   /** The usual start: `a` the primary and `b` its standby, on one epoch, at the given positions. */
   static primaryAndStandby(epoch: number, primaryAt: bigint, standbyAt: bigint): FakeCluster {
@@ -43,6 +50,21 @@ export class FakeCluster {
     this.nodes.set(name, { fail: new ProbeError('misconfigured', reason) });
   }
 
+  async #barrier(count: number): Promise<void> {
+    this.#promoting++;
+    if (this.#promoting >= count) {
+      for (const release of this.#released.splice(0)) release();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      this.#released.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   driver(): RouterDriver {
     return {
       engine: 'fake',
@@ -58,6 +80,7 @@ export class FakeCluster {
       },
       promote: async (name) => {
         await new Promise((r) => setTimeout(r, 5));
+        if (this.promoteBarrier !== undefined) await this.#barrier(this.promoteBarrier);
         if (this.promoteFails) throw new Error('promote failed');
         const n = this.nodes.get(name);
         if (n?.obs?.role !== 'standby') throw new Error(`${name} is not in recovery`);

@@ -158,6 +158,9 @@ describe('FailoverRouter (scripted driver)', () => {
     c.set('a', 'primary', 1, 200n);
     c.set('b', 'standby', 1, 150n);
     c.set('c', 'standby', 1, 150n);
+    // Both promotions take effect only once both have begun: on a loaded machine one router could
+    // otherwise see the other's promotion first and follow it (one promotion, and nothing shown).
+    c.promoteBarrier = 2;
     // Each instance gets its own lease and sees a different candidate first (endpoint order).
     const r1 = new FailoverRouter(c.driver(), ['a', 'b', 'c'], { ...fast, mode: 'promote', lease: memoryLease() });
     const r2 = new FailoverRouter(c.driver(), ['a', 'c', 'b'], { ...fast, mode: 'promote', lease: memoryLease() });
