@@ -165,3 +165,19 @@ export function parsePayload(text: string): Payload {
   if (p === null || typeof p !== 'object' || Array.isArray(p) || p instanceof JsonNumber) return p as unknown as Payload;
   return Object.setPrototypeOf(p, null) as Payload;
 }
+
+/**
+ * True when `text` is the canonical JSON of the payload it holds: `canonicalPayload(parsePayload(text)) === text`,
+ * the check verify makes of every stored payload. A plain object that JSON.stringify writes back
+ * unchanged with its keys in order is canonical after two native calls and a walk; anything else
+ * (exact numbers, -0, array-index keys, a top level that is no object) takes the exact route. Deeper
+ * nesting than MAX_PAYLOAD_DEPTH is a JsonTooDeepError, text that is no JSON a SyntaxError.
+ */
+export function isCanonicalPayloadText(text: string): boolean {
+  if (jsonDepthExceeds(text, MAX_PAYLOAD_DEPTH)) throw new JsonTooDeepError(MAX_PAYLOAD_DEPTH);
+  const value = JSON.parse(text) as PayloadValue;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && inCanonicalOrder(value) && JSON.stringify(value) === text) {
+    return true;
+  }
+  return canonicalPayload(parsePayload(text)) === text;
+}

@@ -18,7 +18,7 @@ import { IntegrityError } from '../errors.js';
 import { type CollectionSchema, type ElementColumn, elementRowWidth, isFloat32Column, kindOf } from '../model.js';
 import { leBytes } from './digest.js';
 import { decodeSegmentGeneric, encodeSegmentGeneric } from './parquet/generic-codec.js';
-import { Unsupported, readSegmentParquet } from './parquet/segment-reader.js';
+import { type ReadOptions, Unsupported, readSegmentParquet } from './parquet/segment-reader.js';
 import { type SegmentColumns, writeSegmentParquet } from './parquet/segment-writer.js';
 import { type DecodeLimits, LimitExceeded, boundForeignSegment, checkPayloadCells } from './parquet/decode-limits.js';
 import { ZstdLoadError } from './parquet/zstd.js';
@@ -28,6 +28,7 @@ import { type EncodeOptions, type SegmentLayout, type SegmentRows, VECTOR_COLUMN
 export { VECTOR_COLUMN_PREFIX } from './parquet/segment-types.js';
 export type { EncodeOptions, SegmentLayout, SegmentRows } from './parquet/segment-types.js';
 export type { DecodeLimits } from './parquet/decode-limits.js';
+export type { ReadOptions } from './parquet/segment-reader.js';
 
 /** The columns a schema's segments have. */
 export function segmentLayout(schema: Pick<CollectionSchema, 'idType' | 'vectors'>): SegmentLayout {
@@ -96,12 +97,19 @@ function elementBytes(data: ElementColumn['data']): Uint8Array {
 
 /**
  * Decodes a segment; damage is `IntegrityError('SEGMENT_CORRUPT')` naming `key`. Reads the direct
- * writer's layout (and parquet-wasm's) itself, anything else through parquet-wasm.
+ * writer's layout (and parquet-wasm's) itself, anything else through parquet-wasm (which parses
+ * payloads whatever `options.payloadObjects` says).
  */
-export function decodeSegment(layout: SegmentLayout, bytes: Uint8Array, key = 'segment', limits?: DecodeLimits): SegmentRows {
+export function decodeSegment(
+  layout: SegmentLayout,
+  bytes: Uint8Array,
+  key = 'segment',
+  limits?: DecodeLimits,
+  options?: ReadOptions,
+): SegmentRows {
   let rows: SegmentRows;
   try {
-    rows = readSegmentParquet(layout, bytes, limits);
+    rows = readSegmentParquet(layout, bytes, limits, options);
   } catch (err) {
     if (!(err instanceof Unsupported)) throw damaged(err, key);
     // Segments with sparse or multi columns always come this way: damage in them is typed too.

@@ -8,7 +8,7 @@
  * It never throws because of what a segment holds: a segment failing any check is a `problem`.
  */
 import { VectordrError } from '../errors.js';
-import { canonicalPayload } from '../format/canonical-json.js';
+import { isCanonicalPayloadText } from '../format/canonical-json.js';
 import { BucketDigest, type BucketDigestJson, sha256Hex } from '../format/digest.js';
 import { hashRecords } from '../format/rows.js';
 import { type SegmentLayout, type SegmentRows, decodeSegment } from '../format/segment-codec.js';
@@ -70,12 +70,12 @@ function check(job: VerifyJob): VerifyOutcome {
     }
   }
   // Bounded by the manifest's row count and the decode limits before anything is expanded.
-  const rows: SegmentRows = decodeSegment(job.layout, job.bytes, key, { rows: job.rows });
+  // Payloads stay text: they are checked as text and hashed as stored.
+  const rows: SegmentRows = decodeSegment(job.layout, job.bytes, key, { rows: job.rows }, { payloadObjects: false });
   const n = rows.batch.length;
   if (n !== job.rows) throw new Problem('SEGMENT_CORRUPT', `Segment ${key} holds ${n} rows, the manifest says ${job.rows}.`);
   for (let i = 0; i < n; i++) {
-    // A payload already in key order (every one vectordr writes) is one JSON.stringify, no sorted copy.
-    if (canonicalPayload(rows.batch.payloads[i] ?? {}) !== rows.payloadJson[i]) {
+    if (!isCanonicalPayloadText(rows.payloadJson[i] as string)) {
       throw new Problem('DIGEST_MISMATCH', `Segment ${key} row ${i} has a payload that is not canonical JSON.`);
     }
   }

@@ -449,7 +449,21 @@ function elementColumn(
 }
 
 /** Decodes `bytes`, or throws Unsupported (read it another way), LimitExceeded (decode-limits.ts) or a damage error. */
-export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array, limits?: DecodeLimits): SegmentRows {
+/** What a reader may leave out. */
+export interface ReadOptions {
+  /**
+   * `false`: `batch.payloads` stays empty and only `payloadJson` is read (verify checks and hashes
+   * the stored text; parsing every payload to objects was half of its work). @default true
+   */
+  payloadObjects?: boolean;
+}
+
+export function readSegmentParquet(
+  layout: SegmentLayout,
+  bytes: Uint8Array,
+  limits?: DecodeLimits,
+  options: ReadOptions = {},
+): SegmentRows {
   // Sparse and multi columns are nested lists: the maintained library reads them (the writer wrote them with it).
   if (layout.vectors.some((v) => kindOf(v) !== 'dense')) throw new Unsupported('nested vector kinds');
   const size = bytes.length;
@@ -559,6 +573,6 @@ export function readSegmentParquet(layout: SegmentLayout, bytes: Uint8Array, lim
         ? vectorColumn(c, n, v.dims ?? fail(`vector ${v.name} has no dims`), v.name)
         : elementColumn(c, n, { ...v, element });
   }
-  const payloads = payloadJson.map(parsePayload);
+  const payloads = options.payloadObjects === false ? [] : payloadJson.map(parsePayload);
   return { batch: { length: n, ids, vectors, payloads, ops }, payloadJson, digests, ops, ...(prev ? { prev } : {}) };
 }
