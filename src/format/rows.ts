@@ -100,6 +100,7 @@ export function hashRecords(
       scratch.set(ib, 0);
       o = ib.length;
     }
+    const idLength = o;
     const payload = packed ? undefined : ((payloadJson as string[])[i] as string);
     const at = packed ? (packed.offsets[i] as number) : 0;
     const packedLen = packed ? (packed.offsets[i + 1] as number) - at : 0;
@@ -132,8 +133,8 @@ export function hashRecords(
     scratch.writeUInt32BE(len, o);
     const digest = hash('sha256', scratch.subarray(0, o + 4 + len), 'binary');
     for (let k = 0, d = i * 32; k < 32; k++) digests[d + k] = digest.charCodeAt(k);
-    // One bucket: a scratch accumulator, no id hash needed.
-    if (bucketCount !== 1) buckets[i] = int64 ? bucketOf(scratch.subarray(0, 9), bucketCount) : bucketOf(idBytes(idType, id), bucketCount);
+    // The bucket hashes the id's bytes, still at the start of the scratch buffer (one bucket: no hash needed).
+    if (bucketCount !== 1) buckets[i] = bucketOf(scratch.subarray(0, idLength), bucketCount);
   }
   return { digests, buckets };
 }
