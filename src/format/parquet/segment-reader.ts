@@ -448,7 +448,6 @@ function elementColumn(
   return valid && valid.includes(0) ? { ...base, valid } : base;
 }
 
-/** Decodes `bytes`, or throws Unsupported (read it another way), LimitExceeded (decode-limits.ts) or a damage error. */
 /** What a reader may leave out. */
 export interface ReadOptions {
   /**
@@ -458,6 +457,7 @@ export interface ReadOptions {
   payloadObjects?: boolean;
 }
 
+/** Decodes `bytes`, or throws Unsupported (read it another way), LimitExceeded (decode-limits.ts) or a damage error. */
 export function readSegmentParquet(
   layout: SegmentLayout,
   bytes: Uint8Array,
