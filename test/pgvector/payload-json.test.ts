@@ -2,7 +2,8 @@
  * Canonical payload JSON written straight from COPY bytes (adapters/pgvector/pgvector-payload-json.ts)
  * against the object path (parseText, then canonicalPayload), byte for byte, over a catalogue of
  * column types and values (unicode, escapes, NaN/-0, big ints, json/jsonb, arrays, NULLs, keys JS
- * orders first) and generated rows, on the real PostgreSQL (PG_URL): the record digests hash this text.
+ * orders first) and generated rows, on the real PostgreSQL 18 (PG_URL) and 16 (PG16_URL, when set): the
+ * record digests hash this text, and each version writes its own text forms.
  */
 import fc from 'fast-check';
 import type pg from 'pg';
@@ -16,6 +17,13 @@ import { engineAvailable, randomName } from '../helpers/engines.js';
 import { pgvectorPool } from '../helpers/pg.js';
 
 const PG_URL = process.env.PG_URL;
+const PG16_URL = process.env.PG16_URL;
+
+/** The servers the suites below run on: PostgreSQL 18 (required in CI) and 16 when test-all.sh started it. */
+const SERVERS: { label: string; url: string | undefined; run: boolean }[] = [
+  { label: 'PostgreSQL 18', url: PG_URL, run: engineAvailable('pgvector', Boolean(PG_URL)) },
+  { label: 'PostgreSQL 16', url: PG16_URL, run: Boolean(PG16_URL) },
+];
 
 /** Column name, type, and values as SQL literals (NULL included); names JS would enumerate first or out of order on purpose. */
 const COLUMNS: [string, string, string[]][] = [
@@ -110,12 +118,13 @@ const COLUMNS: [string, string, string[]][] = [
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
-describe.runIf(engineAvailable('pgvector', Boolean(PG_URL)))('payload JSON from COPY bytes (PostgreSQL)', () => {
+describe.each(SERVERS)('payload JSON from COPY bytes ($label)', ({ url, run }) => {
   let pool: pg.Pool;
   const table = randomName('h18clean_pj');
 
   beforeAll(async () => {
-    pool = await pgvectorPool(PG_URL);
+    if (!run) return;
+    pool = await pgvectorPool(url);
     await pool.query(`CREATE TABLE ${table} (id int8 PRIMARY KEY, e vector(2), ${COLUMNS.map(([n, t]) => `${quote(n)} ${t}`).join(', ')})`);
     // Row k takes value k of every column (its last value, NULL, once its list runs out), then an all-NULL row.
     const rows = Math.max(...COLUMNS.map(([, , v]) => v.length));
@@ -125,6 +134,7 @@ describe.runIf(engineAvailable('pgvector', Boolean(PG_URL)))('payload JSON from 
     }
   });
   afterAll(async () => {
+    if (!run) return;
     await pool?.query(`DROP TABLE IF EXISTS ${table}`);
     await pool?.end();
   });
@@ -152,7 +162,7 @@ describe.runIf(engineAvailable('pgvector', Boolean(PG_URL)))('payload JSON from 
     return { direct: await read(true), objects: await read(false) };
   }
 
-  it('writes every catalogue row byte for byte as the object path does (binary COPY and SELECT)', async () => {
+  it.runIf(run)('writes every catalogue row byte for byte as the object path does (binary COPY and SELECT)', async () => {
     for (const copy of ['auto', 'never'] as const) {
       const { direct, objects } = await bothPaths(copy);
       expect(direct.size).toBe(objects.size);
@@ -161,7 +171,7 @@ describe.runIf(engineAvailable('pgvector', Boolean(PG_URL)))('payload JSON from 
     }
   });
 
-  it('agrees on generated text, integers, floats and text arrays', async () => {
+  it.runIf(run)('agrees on generated text, integers, floats and text arrays', async () => {
     const gen = randomName('h18clean_pjg');
     await pool.query(`CREATE TABLE ${gen} (id int8 PRIMARY KEY, e vector(2), s text, n int8, x float8, r real, a text[])`);
     try {
@@ -219,9 +229,9 @@ describe.runIf(engineAvailable('pgvector', Boolean(PG_URL)))('payload JSON from 
   });
 });
 
-describe.runIf(engineAvailable('pgvector', Boolean(PG_URL)))('float8 text in fixed notation (PostgreSQL)', () => {
-  it('is what JavaScript writes for the same number, for doubles and floats across the fixed range', async () => {
-    const pool = await pgvectorPool(PG_URL);
+describe.each(SERVERS)('float8 text in fixed notation ($label)', ({ url, run }) => {
+  it.runIf(run)('is what JavaScript writes for the same number, for doubles and floats across the fixed range', async () => {
+    const pool = await pgvectorPool(url);
     try {
       const doubles = fc.sample(
         fc.oneof(
