@@ -14,7 +14,8 @@ import { createHash, hash } from 'node:crypto';
 import type { AnyVector, Id, IdType, VectorElement } from '../model.js';
 
 export const DEFAULT_BUCKETS = 256;
-const ID_TAG = { int64: 1, string: 2, uuid: 3 } as const;
+/** The type tag that starts an id's canonical bytes. */
+export const ID_TAG = { int64: 1, string: 2, uuid: 3 } as const;
 const encoder = new TextEncoder();
 
 /** Canonical bytes of an id: a type tag, then 8 bytes big-endian (int64) or UTF-8. */

@@ -14,7 +14,7 @@ import {
 } from '../model.js';
 import { canonicalPayload } from './canonical-json.js';
 import { hash } from 'node:crypto';
-import { type BucketDigest, VECTOR_TAG, bucketOf, float32LeBytes, idBytes, leBytes } from './digest.js';
+import { type BucketDigest, ID_TAG, VECTOR_TAG, bucketOf, float32LeBytes, idBytes, leBytes } from './digest.js';
 import { type PackedText, concatPacked, packText, slicePacked } from './packed-text.js';
 import { concatColumns, selectRows, sliceColumn } from './vector-columns.js';
 
@@ -55,9 +55,6 @@ export function digestBatch(
  */
 let scratch = Buffer.allocUnsafeSlow(16 * 1024);
 
-const ID_TAG_INT64 = 1; // idBytes' tag of an int64 id (digest.ts)
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
 /** The bytes of a typed array as a Buffer over the same memory (no copy). */
 const asBuffer = (v: ArrayBufferView): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
@@ -82,49 +79,36 @@ export function hashRecords(
     else if (col.kind === 'dense') fixed += elementRowWidth(col.element, col.dims) * col.data.BYTES_PER_ELEMENT;
     else variable.push(col);
   }
-  // Byte views made once per batch, so each row's bytes are copied by offset (Buffer#copy) without a view per row.
-  const dense = cols.map((col) => (isFloat32Column(col) && LITTLE_ENDIAN ? asBuffer(col.data) : undefined));
+  // Byte views made once per batch (little-endian float32 bytes: a view, or one copy on a big-endian
+  // host), so each row's bytes are copied by offset (Buffer#copy) without a view per row.
+  const dense = cols.map((col) => (isFloat32Column(col) ? asBuffer(float32LeBytes(col.data)) : undefined));
   const payloadBytes = packed ? asBuffer(packed.bytes) : undefined;
   const int64 = idType === 'int64';
   for (let i = 0; i < n; i++) {
     const id = batch.ids[i] as bigint | string;
-    // The id's bytes (idBytes in digest.ts): for int64 its tag and 8 bytes big-endian, written in place.
-    let o: number;
-    if (int64) {
-      scratch[0] = ID_TAG_INT64;
-      scratch.writeBigInt64BE(typeof id === 'bigint' ? id : BigInt(id), 1);
-      o = 9;
-    } else {
-      const ib = idBytes(idType, id);
-      if (ib.length + fixed + 4 > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(ib.length + fixed + 4, scratch.length * 2));
-      scratch.set(ib, 0);
-      o = ib.length;
-    }
-    const idLength = o;
+    // An int64 id's bytes (idBytes in digest.ts: its tag, 8 bytes big-endian) are written in place below.
+    const ib = int64 ? undefined : idBytes(idType, id);
+    const idLength = ib === undefined ? 9 : ib.length;
     const payload = packed ? undefined : ((payloadJson as string[])[i] as string);
     const at = packed ? (packed.offsets[i] as number) : 0;
     const packedLen = packed ? (packed.offsets[i + 1] as number) - at : 0;
     // The layout of recordDigest (digest.ts): id bytes, per vector its tag byte and bytes (or 0x00), u32be length, payload.
-    let most = o + fixed + 4 + (payload === undefined ? packedLen : payload.length * 3);
+    let most = idLength + fixed + 4 + (payload === undefined ? packedLen : payload.length * 3);
     for (const col of variable) most += variableBytes(col, i);
-    if (most > scratch.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(most, scratch.length * 2));
-      scratch.copy(grown, 0, 0, o);
-      scratch = grown;
-    }
+    if (most > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(most, scratch.length * 2));
+    if (ib === undefined) {
+      scratch[0] = ID_TAG.int64;
+      scratch.writeBigInt64BE(typeof id === 'bigint' ? id : BigInt(id), 1);
+    } else scratch.set(ib, 0);
+    let o = idLength;
     for (let c = 0; c < cols.length; c++) {
       const col = cols[c] as AnyVectorColumn;
       const bytes = dense[c];
       if (col.valid && col.valid[i] === 0) scratch[o++] = 0;
-      else if (bytes !== undefined) {
-        const w = (col as VectorColumn).dims * 4;
-        scratch[o++] = 1;
-        o += bytes.copy(scratch, o, i * w, (i + 1) * w);
-      } else if (isFloat32Column(col)) {
-        scratch[o++] = 1;
-        const b = float32LeBytes(col.data.subarray(i * col.dims, (i + 1) * col.dims));
-        scratch.set(b, o);
-        o += b.length;
+      else if (isFloat32Column(col)) {
+        const w = col.dims * 4;
+        scratch[o++] = VECTOR_TAG.float32;
+        o += (bytes as Buffer).copy(scratch, o, i * w, (i + 1) * w);
       } else o = writeKindVector(col, i, o);
     }
     let len = packedLen;
