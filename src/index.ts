@@ -33,6 +33,14 @@ export type {
   SnapshotPartResult,
 } from './snapshot/distributed-options.js';
 export type { SnapshotCoordinator, SnapshotPart, SnapshotPlan } from './snapshot/distributed.js';
+export { CommitRestoreOptionsSchema, PlanRestoreOptionsSchema, RestorePartOptionsSchema } from './restore/distributed-restore-plan.js';
+export type {
+  CommitRestoreOptions,
+  PlanRestoreOptions,
+  RestorePartOptions,
+  RestorePartResult,
+} from './restore/distributed-restore-plan.js';
+export type { RestoreCoordinator, RestorePart, RestorePlan } from './restore/distributed-restore.js';
 export { RestoreOptionsSchema } from './restore/restore.js';
 export type { NotCarriedOver, RestoreOptions, RestoreResult } from './restore/restore.js';
 export { CompactOptionsSchema } from './chain/compact.js';

@@ -5,6 +5,7 @@
  *   snapshots/<collection-key>/<snapshot-id>.json
  *   data/<aa>/<sha256>
  *   plans/<plan-id>/plan.json, part-<i>.json, failed-<i>.json   (a distributed snapshot until its commit)
+ *   plans/<plan-id>/restore.json, restored-<i>.json, restore-failed-<i>.json   (a distributed restore until its swap)
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
@@ -26,10 +27,18 @@ export function assertPlanId(id: string): void {
   }
 }
 
-/** The objects of a distributed snapshot's plan: the plan, each part's result, each part's last failure. */
-export function planKey(planId: string, object: 'plan' | { part: number } | { failed: number }): string {
+/** A plan's objects: a distributed snapshot's plan, parts and failures; a distributed restore's plan, part progress and failures. */
+export type PlanObject = 'plan' | { part: number } | { failed: number } | 'restore' | { restored: number } | { restoreFailed: number };
+
+/** The key of one object of a plan (`plans/<plan-id>/<name>.json`). */
+export function planKey(planId: string, object: PlanObject): string {
   assertPlanId(planId);
-  const name = object === 'plan' ? 'plan' : 'part' in object ? `part-${object.part}` : `failed-${object.failed}`;
+  let name: string;
+  if (object === 'plan' || object === 'restore') name = object;
+  else if ('part' in object) name = `part-${object.part}`;
+  else if ('failed' in object) name = `failed-${object.failed}`;
+  else if ('restored' in object) name = `restored-${object.restored}`;
+  else name = `restore-failed-${object.restoreFailed}`;
   return `${PLANS_PREFIX}${planId}/${name}.json`;
 }
 

@@ -19,6 +19,8 @@ import { type Logger, silentLogger } from '../logger.js';
 import { type Report, withJsonForm } from '../report.js';
 import { type Storage, getBounded } from '../storage/storage.js';
 import { type RestoreOptions, type RestoreResult, restoreSnapshot } from '../restore/restore.js';
+import { type RestoreCoordinator, type RestorePlan, planRestore, restorePart } from '../restore/distributed-restore.js';
+import type { PlanRestoreOptions, RestorePartOptions, RestorePartResult } from '../restore/distributed-restore-plan.js';
 import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from '../snapshot/snapshot.js';
 import { type SnapshotCoordinator, type SnapshotPlan, planSnapshot, snapshotPart } from '../snapshot/distributed.js';
 import type { PlanSnapshotOptions, SnapshotPartOptions, SnapshotPartResult } from '../snapshot/distributed-options.js';
@@ -287,6 +289,33 @@ export class Repository {
   async restore(adapter: VectorAdapter, options: RestoreOptions): Promise<Report<RestoreResult>> {
     assertAdapter(adapter, 'restore', ['create', 'write']);
     return withJsonForm(await restoreSnapshot(this.#store, adapter, options));
+  }
+
+  /**
+   * Starts a distributed restore (docs/architecture.md, "Distributed restore"): checks what a restore
+   * checks before writing, creates the staging collection and splits the snapshot's segments over
+   * up to `workers` parts. Keep the coordinator until `commit()`, which swaps the loaded collection
+   * in. A full snapshot, into an engine with an atomic swap (pgvector); others refuse.
+   *
+   * @example
+   * const coordinator = await repo.planRestore(adapter, { collection: 'docs', workers: 4, ifExists: 'replace' });
+   * // in each of 4 processes: await repo.restorePart(adapter, coordinator.plan.id, i)
+   * const result = await coordinator.commit();
+   */
+  async planRestore(adapter: VectorAdapter, options: PlanRestoreOptions): Promise<RestoreCoordinator> {
+    assertAdapter(adapter, 'planRestore', ['create', 'write']);
+    return planRestore(this.#store, adapter, options);
+  }
+
+  /** Runs part `index` of a distributed restore's plan (the plan, or its id: read from the repository). */
+  async restorePart(
+    adapter: VectorAdapter,
+    plan: RestorePlan | string,
+    index: number,
+    options: RestorePartOptions = {},
+  ): Promise<Report<RestorePartResult>> {
+    assertAdapter(adapter, 'restorePart', ['create', 'write']);
+    return withJsonForm(await restorePart(this.#store, adapter, plan, index, options));
   }
 
   /** Re-hashes every segment and recomputes every digest; needs no database. */

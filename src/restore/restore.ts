@@ -22,6 +22,7 @@ import {
   isVectordrError,
   throwIfAborted,
 } from '../errors.js';
+import type { BucketDigest } from '../format/digest.js';
 import type { Manifest, SegmentRef } from '../format/manifest.js';
 import { definitionParts } from '../format/table-definition.js';
 import { filterBatch, sliceBatch } from '../format/rows.js';
@@ -35,7 +36,7 @@ import {
   VectorElementSchema,
   describeKind,
 } from '../model.js';
-import { planVectors } from './vector-plan.js';
+import { type VectorPlan, planVectors } from './vector-plan.js';
 import { checkSparseLimits, checkSparseRows, undecidedSparseFields } from './sparse-rows.js';
 import { type FoldPlan, beforeFirstSnapshot, checkFoldDigest, keptRowsOf, planFold, resolveChain } from '../chain/chain.js';
 import { ProgressReporter } from '../progress.js';
@@ -196,7 +197,7 @@ const MARKER_PREFIX = 'vectordr-restore/v1';
 /** Restores of a chain: `<segment>` counts the segments of every link, full snapshot first (docs/format.md, "Restore marker v2"). */
 const MARKER_PREFIX_V2 = 'vectordr-restore/v2';
 
-interface Marker {
+export interface Marker {
   /** v2: a chain restore (segments numbered across the links). */
   chain: boolean;
   snapshot: string;
@@ -207,7 +208,7 @@ interface Marker {
   mode: 'insert' | 'upsert';
 }
 
-function formatMarker(m: Marker): string {
+export function formatMarker(m: Marker): string {
   return `${m.chain ? MARKER_PREFIX_V2 : MARKER_PREFIX} ${m.snapshot} ${m.segment} ${m.rows} ${m.mode === 'insert' ? 'i' : 'u'}`;
 }
 
@@ -275,7 +276,7 @@ function withFieldTypesOf(existing: CollectionSchema, schema: CollectionSchema):
 }
 
 /** Every segment exists with the recorded size: a missing or truncated one fails before any write. */
-async function preflight(repo: RestoreStore, manifest: Manifest, flat: readonly FlatSegment[], signal?: AbortSignal): Promise<void> {
+export async function preflight(repo: RestoreStore, manifest: Manifest, flat: readonly FlatSegment[], signal?: AbortSignal): Promise<void> {
   for (const { ref } of flat) {
     throwIfAborted(signal);
     const size = await repo.statSegment(ref);
@@ -289,6 +290,89 @@ async function preflight(repo: RestoreStore, manifest: Manifest, flat: readonly 
     if (size !== repo.storedSize(ref))
       throw segmentSizeError(ref, repo.storedSize(ref), size, `; nothing of snapshot ${manifest.id} was restored`);
   }
+}
+
+/** What a restore of `manifest` into `adapter` creates, decided before anything is written. */
+export interface TargetPlan {
+  target: string;
+  /** The target is of the snapshot's engine: native type declarations and the table definition apply. */
+  sameEngine: boolean;
+  vectorPlan: VectorPlan;
+  /** The target's schema: the vector plan applied, named `target`, native parts only for the same engine. */
+  schema: CollectionSchema;
+}
+
+/**
+ * Plans the target of a restore: each vector field against the kinds the target stores, and the
+ * checks of the target's name and limits. Throws before anything is created.
+ */
+export function planTarget(
+  manifest: Manifest,
+  adapter: VectorAdapter,
+  opts: Pick<z.output<typeof RestoreOptionsSchema>, 'target' | 'metricForUnindexed' | 'convertVectors' | 'omitVectors'>,
+): TargetPlan {
+  const target = opts.target ?? manifest.collection;
+  // Native type declarations only mean something to the engine that wrote them.
+  const sameEngine = manifest.source.engine === adapter.engine;
+  const recorded = withMetricForUnindexed(manifest.schema, opts.metricForUnindexed);
+  // Each vector field against the kinds the target stores: as is, widened exactly, or as the caller named; else refused here.
+  const vectorPlan = planVectors({ ...recorded, name: target }, adapter.capabilities.vectorKinds, adapter.engine, opts);
+  const planned = vectorPlan.schema;
+  const schema: CollectionSchema = sameEngine
+    ? { ...planned, name: target }
+    : {
+        ...planned,
+        name: target,
+        idNativeType: undefined,
+        native: undefined,
+        definition: undefined,
+        payload: planned.payload.map(({ nativeType: _n, ...p }) => p),
+        vectors: planned.vectors.map(({ nativeType: _n, ...v }) => v),
+      };
+  adapter.checkCollectionName?.(target, 'create');
+  checkTargetSupports(adapter, schema);
+  return { target, sameEngine, vectorPlan, schema };
+}
+
+/**
+ * Reads one segment of a restore: fetched (hash-checked by the store), decoded, every record digest
+ * recomputed against the stored one (added to `acc` when given), sparse rows checked, and the
+ * vector plan applied. Vectors (dims, finite values) are validated by the adapter's write.
+ */
+export async function readRestoreSegment(
+  repo: Pick<RestoreStore, 'getSegment'>,
+  m: Manifest,
+  ref: SegmentRef,
+  vectorPlan: VectorPlan,
+  acc: BucketDigest | undefined,
+  signal: AbortSignal | undefined,
+): Promise<RecordBatch & { ops?: RecordOp[] }> {
+  const decoded = decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key, { rows: ref.rows });
+  if (m.kind === 'full' && decoded.ops.some((op) => op !== 'upsert')) {
+    throw new IntegrityError(
+      'SEGMENT_CORRUPT',
+      `Segment ${ref.key} of full snapshot ${m.id} contains delete rows; the snapshot is inconsistent.`,
+    );
+  }
+  checkRecordDigests(m, decoded, ref.key, acc);
+  checkSparseRows(decoded.batch, m.schema.vectors, ref.key);
+  return vectorPlan.apply(decoded.batch);
+}
+
+/** The restore result's `notCarriedOver`: conversions, skipped indexes, the caller's `extra`, and another engine's settings. */
+export function restoreNotes(
+  manifest: Manifest,
+  engine: string,
+  plan: Pick<TargetPlan, 'sameEngine' | 'vectorPlan'>,
+  indexes: RestoreResult['indexes'],
+  extra: readonly NotCarriedOver[],
+): NotCarriedOver[] {
+  return [
+    ...plan.vectorPlan.report(),
+    ...skippedIndexes(indexes.skipped),
+    ...extra,
+    ...(plan.sameEngine ? [] : [...foreignSettings(manifest, engine), ...foreignDefinition(manifest, engine)]),
+  ];
 }
 
 export async function restoreSnapshot(repo: RestoreStore, adapter: VectorAdapter, options: RestoreOptions): Promise<RestoreResult> {
@@ -354,7 +438,7 @@ async function restoreUnderLock(
 }
 
 /** One segment of the snapshot or chain being restored, in load order (full snapshot first). */
-interface FlatSegment {
+export interface FlatSegment {
   link: number;
   index: number;
   ref: SegmentRef;
@@ -362,7 +446,7 @@ interface FlatSegment {
 }
 
 /** The newest snapshot of `collection` complete at `at` (its watermark, or for a plain full snapshot its start, is not after it). */
-async function manifestAt(repo: RestoreStore, collection: string, at: Date, signal?: AbortSignal): Promise<Manifest> {
+export async function manifestAt(repo: RestoreStore, collection: string, at: Date, signal?: AbortSignal): Promise<Manifest> {
   const refs = await repo.snapshotRefs({ collection, ...(signal ? { signal } : {}) });
   if (refs.length === 0) throw await repo.noSnapshotError(collection, signal);
   let first: string | undefined;
@@ -384,26 +468,7 @@ async function restoreManifest(
   const { signal } = opts;
   const { manifest, isChain, flat, fold, progress } = plan;
   const expectedRows = fold ? fold.rows : manifest.rows.upserts;
-  const target = opts.target ?? manifest.collection;
-  // Native type declarations only mean something to the engine that wrote them.
-  const sameEngine = manifest.source.engine === adapter.engine;
-  const recorded = withMetricForUnindexed(manifest.schema, opts.metricForUnindexed);
-  // Each vector field against the kinds the target stores: as is, widened exactly, or as the caller named; else refused here.
-  const vectorPlan = planVectors({ ...recorded, name: target }, adapter.capabilities.vectorKinds, adapter.engine, opts);
-  const planned = vectorPlan.schema;
-  const schema: CollectionSchema = sameEngine
-    ? { ...planned, name: target }
-    : {
-        ...planned,
-        name: target,
-        idNativeType: undefined,
-        native: undefined,
-        definition: undefined,
-        payload: planned.payload.map(({ nativeType: _n, ...p }) => p),
-        vectors: planned.vectors.map(({ nativeType: _n, ...v }) => v),
-      };
-  adapter.checkCollectionName?.(target, 'create');
-  checkTargetSupports(adapter, schema);
+  const { target, sameEngine, vectorPlan, schema } = planTarget(manifest, adapter, opts);
   // Everything the target engine can refuse about this schema, before anything is created or dropped.
   await adapter.preflightCreate?.(schema);
   progress.totalRows = expectedRows;
@@ -500,19 +565,9 @@ async function restoreManifest(
     // Every row of a full snapshot read from the first segment on: its digests must add up to the manifest's.
     const whole = !isChain && resumeFrom === undefined ? collectionAccumulator(manifest) : undefined;
     /** Reads, checks and decodes one segment. */
-    const readSegment = async (s: number): Promise<RecordBatch & { ops?: RecordOp[] }> => {
+    const readSegment = (s: number): Promise<RecordBatch & { ops?: RecordOp[] }> => {
       const { ref, manifest: m } = flat[s] as FlatSegment;
-      const decoded = decodeSegment(segmentLayout(m.schema), await repo.getSegment(ref, signal), ref.key, { rows: ref.rows });
-      if (m.kind === 'full' && decoded.ops.some((op) => op !== 'upsert')) {
-        throw new IntegrityError(
-          'SEGMENT_CORRUPT',
-          `Segment ${ref.key} of full snapshot ${m.id} contains delete rows; the snapshot is ` + `inconsistent.`,
-        );
-      }
-      checkRecordDigests(m, decoded, ref.key, whole);
-      checkSparseRows(decoded.batch, m.schema.vectors, ref.key);
-      // Vectors (dims, finite values) are validated by adapter.write before it sends anything.
-      return vectorPlan.apply(decoded.batch);
+      return readRestoreSegment(repo, m, ref, vectorPlan, whole, signal);
     };
     const todo = flat.map((_, s) => s).filter((s) => skipRowsOf(s) < (flat[s] as FlatSegment).ref.rows);
     let uncertain = resumeFrom !== undefined && !adapter.capabilities.atomicMarker;
@@ -669,13 +724,7 @@ async function restoreManifest(
       resumed: resumeFrom !== undefined,
       timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(progress.elapsedMs) },
       indexes,
-      notCarriedOver: [
-        ...vectorPlan.report(),
-        ...skippedIndexes(indexes.skipped),
-        ...notCarriedOver,
-        ...gate.reported,
-        ...(sameEngine ? [] : [...foreignSettings(manifest, adapter.engine), ...foreignDefinition(manifest, adapter.engine)]),
-      ],
+      notCarriedOver: restoreNotes(manifest, adapter.engine, { sameEngine, vectorPlan }, indexes, [...notCarriedOver, ...gate.reported]),
     };
   }
 }

@@ -6,11 +6,14 @@
  */
 import { z } from 'zod';
 import type { KeyRange } from '../adapter.js';
-import { IntegrityError } from '../errors.js';
+import { sleep } from '../async.js';
+import { ConflictError, IntegrityError, throwIfAborted } from '../errors.js';
+import type { RepositoryLock } from '../repository/locks.js';
+import type { PlanObjects } from '../repository/ports.js';
 import { SegmentRefSchema } from '../format/manifest.js';
 import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+export const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const KeyRangeSchema = z.strictObject({ lo: z.string().nullable(), hi: z.string().nullable() });
 
 export const SnapshotPlanSchema = z.strictObject({
@@ -58,7 +61,7 @@ export type SnapshotPart = z.infer<typeof SnapshotPartSchema>;
 
 /** A worker's last failure, so the coordinator can stop waiting for it (`onPartFailed: 'fail'`). */
 export const PartFailureSchema = z.strictObject({
-  type: z.literal('vectordr-snapshot-part-failure'),
+  type: z.enum(['vectordr-snapshot-part-failure', 'vectordr-restore-part-failure']),
   index: z.number().int().nonnegative(),
   code: z.string(),
   message: z.string(),
@@ -119,4 +122,65 @@ export function assertPartOf(plan: SnapshotPlan, part: SnapshotPart, index: numb
   if (segmentRows !== part.rows) mismatch(`names segments of ${segmentRows} rows but records ${part.rows}`);
   const counted = part.digest.counts.reduce((n, c) => n + c, 0);
   if (counted !== part.rows) mismatch(`counts ${counted} records in its digest but ${part.rows} rows`);
+}
+
+/** How a coordinator waits for its workers' parts (a distributed snapshot's or restore's commit). */
+export interface AwaitPartsOptions {
+  timeoutMs?: number | undefined;
+  pollMs: number;
+  onPartFailed: 'fail' | 'wait';
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Polls until `read(i)` gives a part for each of `n` indexes, holding `lock` (checked every round).
+ * A recorded failure (`failedKey(i)`) ends the wait at once with `onPartFailed: 'fail'`; `consequence`
+ * ends the error messages ("nothing was committed").
+ */
+export async function awaitParts<T>(
+  store: Pick<PlanObjects, 'getPlanObject'>,
+  lock: RepositoryLock,
+  planId: string,
+  n: number,
+  read: (i: number) => Promise<T | undefined>,
+  failedKey: (i: number) => string,
+  o: AwaitPartsOptions,
+  consequence: string,
+): Promise<T[]> {
+  const done = new Map<number, T>();
+  const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
+  for (;;) {
+    throwIfAborted(o.signal);
+    await lock.assertHeld();
+    for (let i = 0; i < n; i++) {
+      if (done.has(i)) continue;
+      const part = await read(i);
+      if (part !== undefined) {
+        done.set(i, part);
+        continue;
+      }
+      if (o.onPartFailed === 'fail') {
+        const failure = await store.getPlanObject(failedKey(i));
+        if (failure !== undefined) {
+          const f = parsePlanObject(PartFailureSchema, failure, failedKey(i));
+          throw new ConflictError(
+            'PLAN_INVALID',
+            `Part ${i} of plan ${planId} failed (${f.code}: ${f.message}); ${consequence}. Rerun that part ` +
+              `while this coordinator waits (onPartFailed: 'wait'), or start a new plan.`,
+            { details: { plan: planId, index: i, code: f.code } },
+          );
+        }
+      }
+    }
+    if (done.size === n) return Array.from({ length: n }, (_, i) => done.get(i) as T);
+    if (Date.now() > deadline) {
+      const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !done.has(i));
+      throw new ConflictError(
+        'PLAN_INVALID',
+        `Plan ${planId}: parts ${missing.join(', ')} were not recorded within ${o.timeoutMs} ms; ${consequence}.`,
+        { details: { plan: planId, missing } },
+      );
+    }
+    await sleep(o.pollMs, o.signal);
+  }
 }

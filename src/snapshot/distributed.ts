@@ -15,7 +15,7 @@
 import type { z } from 'zod';
 import type { ExportedView, KeyRange, ScanOptions, ScanSession, VectorAdapter } from '../adapter.js';
 import { sleep } from '../async.js';
-import { ConflictError, InvalidInputError, IntegrityError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
+import { ConflictError, InvalidInputError, IntegrityError, UnsupportedOperationError, isVectordrError } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId, planKey, assertPlanId } from '../format/keys.js';
 import { FORMAT_VERSION, type Manifest, type SegmentRef, snapshotFeatures } from '../format/manifest.js';
@@ -25,13 +25,13 @@ import type { RepositoryLock } from '../repository/locks.js';
 import type { DistributedStore, SnapshotStore } from '../repository/ports.js';
 import { confirmBeforeCommit } from './commit.js';
 import {
-  PartFailureSchema,
   type SnapshotPart,
   SnapshotPartSchema,
   type SnapshotPlan,
   SnapshotPlanSchema,
   assertPartOf,
   assertTiling,
+  awaitParts,
   parsePlanObject,
 } from './distributed-plan.js';
 import { CommitSnapshotOptionsSchema, PlanSnapshotOptionsSchema, SnapshotPartOptionsSchema } from './distributed-options.js';
@@ -171,44 +171,18 @@ export class SnapshotCoordinator {
     }
   }
 
-  async #waitForParts(o: z.output<typeof CommitSnapshotOptionsSchema>): Promise<SnapshotPart[]> {
-    const n = this.plan.ranges.length;
-    const done = new Map<number, SnapshotPart>();
-    const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
-    for (;;) {
-      throwIfAborted(o.signal);
-      await this.lock.assertHeld();
-      for (let i = 0; i < n; i++) {
-        if (done.has(i)) continue;
-        const part = await readPart(this.store, this.plan, i);
-        if (part) {
-          done.set(i, part);
-          continue;
-        }
-        if (o.onPartFailed === 'fail') {
-          const failure = await this.store.getPlanObject(planKey(this.plan.id, { failed: i }));
-          if (failure !== undefined) {
-            const f = parsePlanObject(PartFailureSchema, failure, planKey(this.plan.id, { failed: i }));
-            throw new ConflictError(
-              'PLAN_INVALID',
-              `Part ${i} of plan ${this.plan.id} failed (${f.code}: ${f.message}); nothing was committed. Rerun that part ` +
-                `while this coordinator waits (onPartFailed: 'wait'), or start a new plan.`,
-              { details: { plan: this.plan.id, index: i, code: f.code } },
-            );
-          }
-        }
-      }
-      if (done.size === n) return Array.from({ length: n }, (_, i) => done.get(i) as SnapshotPart);
-      if (Date.now() > deadline) {
-        const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !done.has(i));
-        throw new ConflictError(
-          'PLAN_INVALID',
-          `Plan ${this.plan.id}: parts ${missing.join(', ')} were not recorded within ${o.timeoutMs} ms; nothing was committed.`,
-          { details: { plan: this.plan.id, missing } },
-        );
-      }
-      await sleep(o.pollMs, o.signal);
-    }
+  #waitForParts(o: z.output<typeof CommitSnapshotOptionsSchema>): Promise<SnapshotPart[]> {
+    const { plan, store } = this;
+    return awaitParts(
+      store,
+      this.lock,
+      plan.id,
+      plan.ranges.length,
+      (i) => readPart(store, plan, i),
+      (i) => planKey(plan.id, { failed: i }),
+      o,
+      'nothing was committed',
+    );
   }
 
   async #commitParts(parts: readonly SnapshotPart[], signal: AbortSignal | undefined): Promise<SnapshotResult> {
