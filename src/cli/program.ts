@@ -294,7 +294,11 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
         .option(
           '--trust-definitions',
           "apply the SQL text (defaults, CHECK, generated columns, partition bounds) of a plaintext repository's manifest",
-        ),
+        )
+        .option('--workers <n>', 'distributed: coordinate n workers (plan, wait for their parts, swap in)', positiveArg)
+        .option('--plan <id>', "distributed: the plan's id (a worker's plan; the coordinator's, instead of a new one)")
+        .option('--part <i>', 'distributed: load part i of --plan', countArg)
+        .option('--job-index <i>', 'distributed, Kubernetes Indexed Job: 0 coordinates, i >= 1 loads part i-1', countArg),
     ),
   ).action(action((ctx, collection: string, o: Parameters<typeof restoreCommand>[2]) => restoreCommand(ctx, collection, o), 'restore'));
 

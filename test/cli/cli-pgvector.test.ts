@@ -324,6 +324,46 @@ describe.skipIf(!available)('vectordr (built CLI) on PostgreSQL + pgvector', () 
     expect((await vectordr(['snapshot', table, '-r', repo, '--plan', 'x', '--part', '0', '--job-index', '1'])).code).toBe(2);
   });
 
+  it('restore split over workers: the Indexed Job form swaps in the same rows; a rerun of the Job is a no-op', async () => {
+    const target = `${table}_job`;
+    created.push(target);
+    const job = (i: number): Promise<CliResult> =>
+      vectordr([
+        'restore',
+        table,
+        '-r',
+        repo,
+        '--target',
+        target,
+        '--if-target-missing',
+        '--workers',
+        '2',
+        '--plan',
+        'cli-restore-1',
+        '--job-index',
+        String(i),
+        '--json',
+      ]);
+    // Workers first: they wait for the plan their coordinator writes.
+    const [w1, w2, coordinator] = await Promise.all([job(1), job(2), job(0)]);
+    for (const r of [w1, w2, coordinator]) expect(r.code, shown(r)).toBe(0);
+    const parts = [w1, w2].map((r) => summaryOf(r) as { index: number; part: { rows: number; done: boolean } });
+    expect(parts.map((p) => [p.index, p.part.done])).toEqual([
+      [0, true],
+      [1, true],
+    ]);
+    const summary = summaryOf(coordinator) as { plan: string; target: string; rows: number };
+    expect(summary).toMatchObject({ plan: 'cli-restore-1', target });
+    expect(parts[0]!.part.rows + parts[1]!.part.rows).toBe(summary.rows);
+    expect((await pool.query(`SELECT count(*)::int AS n FROM ${target}`)).rows[0]).toEqual({ n: summary.rows });
+    // The Job run again (a pod rescheduled): every index finds the target and does nothing.
+    for (const r of await Promise.all([job(1), job(0)])) {
+      expect(r.code, shown(r)).toBe(0);
+      expect(summaryOf(r)).toMatchObject({ skipped: true, target });
+    }
+    expect((await vectordr(['restore', table, '-r', repo, '--part', '0'])).code).toBe(2);
+  });
+
   it('no output of this file holds a secret: the repository password, the URL password', () => {
     expect(outputs.length).toBeGreaterThan(20);
     for (const r of outputs) {
