@@ -15,7 +15,7 @@ const tools = k8sTools();
 const available = requiredInCi('k8s', typeof tools !== 'string', typeof tools === 'string' ? tools : '');
 
 /** The manifests Kubernetes itself validates (blueprint.yaml is a Kanister resource: blueprint.test.ts). */
-const FILES = ['config.yaml', 'cronjob.yaml', 'restore-job.yaml', 'distributed-snapshot-job.yaml'];
+const FILES = ['config.yaml', 'cronjob.yaml', 'restore-job.yaml', 'distributed-snapshot-job.yaml', 'distributed-restore-job.yaml'];
 
 // What the objects look like, as far as these checks read them.
 interface EnvVar {
@@ -91,11 +91,12 @@ describe.skipIf(!available)('examples/kubernetes manifests', () => {
     });
   });
 
-  it('holds a ServiceAccount, a ConfigMap, a Secret, the snapshot and forget CronJobs, a restore Job and a distributed snapshot Job', () => {
+  it('holds a ServiceAccount, a ConfigMap, a Secret, the snapshot and forget CronJobs, a restore Job and the distributed snapshot and restore Jobs', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       'ConfigMap/vectordr',
       'CronJob/vectordr-forget',
       'CronJob/vectordr-snapshot',
+      'Job/vectordr-restore-distributed',
       'Job/vectordr-restore-docs',
       'Job/vectordr-snapshot-distributed',
       'Secret/vectordr',
@@ -283,6 +284,26 @@ describe.skipIf(!available)('examples/kubernetes manifests', () => {
     ]);
     const distributed = jobs.find((j) => j.name === 'vectordr-snapshot-distributed')!.spec;
     expect(distributed).toMatchObject({ completionMode: 'Indexed', completions: 5, parallelism: 5 });
+    // The same form for a restore; every index does nothing once the collection exists.
+    expect(args['vectordr-restore-distributed']).toEqual([
+      'restore',
+      'docs',
+      '--engine',
+      'pgvector',
+      '--if-target-missing',
+      '--workers',
+      '4',
+      '--plan',
+      '$(PLAN_ID)',
+      '--job-index',
+      '$(JOB_COMPLETION_INDEX)',
+      '--json',
+    ]);
+    expect(jobs.find((j) => j.name === 'vectordr-restore-distributed')!.spec).toMatchObject({
+      completionMode: 'Indexed',
+      completions: 5,
+      parallelism: 5,
+    });
     expect(args['vectordr-restore-docs']).toEqual([
       'restore',
       'docs',
