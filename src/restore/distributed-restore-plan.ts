@@ -36,6 +36,15 @@ export const RestorePlanSchema = z.strictObject({
   workers: z.number().int().min(1).max(1024),
   /** Part i's segments; the spans tile the manifest's segments in order. */
   parts: z.array(SegmentSpanSchema),
+  /** What creating the staging collection did not carry over (the trust gate's entries), for the result of whichever coordinator swaps. */
+  created: z.array(
+    z.strictObject({
+      what: z.enum(['value', 'column', 'index', 'definition', 'setting']),
+      name: z.string(),
+      reason: z.string(),
+      action: z.enum(['converted', 'dropped', 'not-recreated']),
+    }),
+  ),
   /** What every worker must decide alike: the group size and the vector plan's inputs. */
   options: z.strictObject({
     commitBytes: z.number().int().nonnegative(),

@@ -17,7 +17,7 @@
  * The target is untouched until the swap. Only a full snapshot, into an engine with an atomic swap.
  */
 import type { z } from 'zod';
-import type { VectorAdapter } from '../adapter.js';
+import type { NotCarriedOver, VectorAdapter } from '../adapter.js';
 import { sleep } from '../async.js';
 import { ConflictError, IntegrityError, InvalidInputError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
@@ -90,6 +90,10 @@ async function readManifestOfPlan(store: DistributedRestoreStore, plan: RestoreP
   return m;
 }
 
+function recorded(list: readonly NotCarriedOver[], e: NotCarriedOver): boolean {
+  return list.some((x) => x.what === e.what && x.name === e.name && x.action === e.action);
+}
+
 /** What the workers and the coordinator decide alike from the plan: the same vector plan, the same schema. */
 function targetOfPlan(m: Manifest, adapter: VectorAdapter, plan: RestorePlan): TargetPlan {
   return planTarget(m, adapter, { ...plan.options, target: plan.target });
@@ -149,6 +153,7 @@ export async function planRestore(
     // Whatever is under the deterministic staging name (an interrupted restore, another plan) is not this plan's: start clean.
     if (await adapter.exists(staging)) await adapter.drop(staging);
     const gate = definitionGate({ authenticated: store.manifestsAuthenticated === true, trustDefinitions: o.trustDefinitions });
+    await adapter.create({ ...tp.schema, name: staging }, { indexes: 'deferred', signal, definitions: gate });
     const plan: RestorePlan = {
       type: 'vectordr-restore-plan',
       version: 1,
@@ -165,6 +170,7 @@ export async function planRestore(
         m.segments.map((s) => s.rows),
         o.workers,
       ),
+      created: [...gate.reported],
       options: {
         commitBytes: o.commitBytes,
         ...(o.metricForUnindexed === undefined ? {} : { metricForUnindexed: o.metricForUnindexed }),
@@ -172,7 +178,6 @@ export async function planRestore(
         ...(o.omitVectors === undefined ? {} : { omitVectors: o.omitVectors }),
       },
     };
-    await adapter.create({ ...tp.schema, name: staging }, { indexes: 'deferred', signal, definitions: gate });
     await adapter.writeMarker(staging, planMarker(plan));
     try {
       await store.putPlanObject(planKey(id, 'restore'), plan, { create: true });
@@ -273,8 +278,9 @@ export class RestoreCoordinator {
     try {
       const loadStart = performance.now();
       const indexed = (await adapter.readMarker(plan.staging)) === loadedMarker(m);
+      // Indexed already (a coordinator that died at its swap): the parts are done; read what is left of them for the report.
       const parts = indexed
-        ? []
+        ? [...(await this.parts()).values()]
         : await awaitParts(
             store,
             this.lock,
@@ -334,7 +340,10 @@ export class RestoreCoordinator {
         resumed: this.resumed,
         timings: { loadMs: Math.round(loadMs), indexMs: Math.round(indexMs), totalMs: Math.round(performance.now() - this.#started) },
         indexes,
-        notCarriedOver: restoreNotes(m, adapter.engine, tp, indexes, gate.reported),
+        notCarriedOver: restoreNotes(m, adapter.engine, tp, indexes, [
+          ...plan.created,
+          ...gate.reported.filter((e) => !recorded(plan.created, e)),
+        ]),
       };
     } catch (err) {
       await this.close();

@@ -61,7 +61,7 @@ describe('distributed restore without a server', () => {
 
   it('loads a PGlite table from two parts run here, resumes a plan by its id, and refuses what it does not do', async () => {
     const { adapter, db } = await openPglite(
-      'CREATE EXTENSION IF NOT EXISTS vector; CREATE TABLE docs (id bigint PRIMARY KEY, v vector(2), note text); ' +
+      "CREATE EXTENSION IF NOT EXISTS vector; CREATE TABLE docs (id bigint PRIMARY KEY, v vector(2), note text DEFAULT 'none'); " +
         "INSERT INTO docs SELECT g, ARRAY[g, -g]::real[]::vector, 'n' || g FROM generate_series(1, 2000) g",
     );
     try {
@@ -87,6 +87,10 @@ describe('distributed restore without a server', () => {
       expect(await repo.restorePart(adapter, 'p-1', 0)).toMatchObject({ resumed: true, part: { done: true } });
       const result = await again.commit({ pollMs: 10 });
       expect(result).toMatchObject({ snapshot: manifest.id, target: 'docs_copy', rows: 2000, resumed: true });
+      // The staging table was created by the first coordinator: what its trust gate held back is still reported.
+      expect(result.notCarriedOver).toEqual([
+        expect.objectContaining({ what: 'definition', action: 'not-recreated', reason: expect.stringMatching(/trustDefinitions/) }),
+      ]);
       const same = await db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM docs a JOIN docs_copy b USING (id) WHERE a.v = b.v AND a.note = b.note',
       );
