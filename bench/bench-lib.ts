@@ -453,6 +453,74 @@ export async function fillTable(
   return ms;
 }
 
+/**
+ * The table the distributed benchmarks (bench/distributed-snapshot.ts, distributed-restore.ts) work
+ * on: `id bigint` primary key, `vector(dims)`, a short title and a small `jsonb`; created if missing
+ * and filled up to `rows` (a kept table is reused).
+ */
+export async function distributedBenchTable(pool: pg.Pool, table: string, rows: number, dims: number): Promise<void> {
+  await pool.query(
+    `CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, embedding vector(${dims}) NOT NULL, title text, meta jsonb)`,
+  );
+  const have = Number((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n ?? 0);
+  if (have < rows) {
+    await fillTable(
+      pool,
+      table,
+      have,
+      rows,
+      25_000,
+      (from, to) =>
+        `INSERT INTO ${table} SELECT i, ARRAY(SELECT random() FROM generate_series(1, ${dims}) WHERE i > 0)::vector(${dims}), ` +
+        `'Document ' || i || ' ' || md5(i::text), jsonb_build_object('lang', (ARRAY['en','de','fr'])[1 + i % 3], 'n', i) ` +
+        `FROM generate_series(${from}, ${to}) AS i`,
+    );
+  }
+}
+
+/** A distributed worker process started by `startPartWorker`. */
+export interface PartWorker<T> {
+  /** Resolves once the worker has booted (it printed `ready`): start the clock, then plan. */
+  ready: Promise<void>;
+  /** The worker's summary line, and the performance.now() at which it arrived; rejects if the worker failed. */
+  done: Promise<T & { doneAt: number }>;
+}
+
+/**
+ * Starts worker `index` of plan `planId` on the filesystem repository `dir` as its own process
+ * (test/pgvector/distributed-worker.ts, PG_URL from the environment), for a `snapshot` or a `restore` part.
+ */
+export function startPartWorker<T>(dir: string, planId: string, index: number, kind: 'snapshot' | 'restore' = 'snapshot'): PartWorker<T> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'test/pgvector/distributed-worker.ts'), dir, planId, String(index), kind],
+    {
+      cwd: ROOT,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  let doneAt: number | undefined;
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.startsWith('ready\n')) onReady();
+    // The summary is the line after `ready`: when it arrives, the part is recorded as done.
+    if (doneAt === undefined && out.split('\n').length > 2) doneAt = performance.now();
+  });
+  const done = new Promise<T & { doneAt: number }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as T & { error?: string; message?: string };
+      if (code !== 0) reject(new Error(`worker ${index} exited ${code}: ${last.error} ${last.message}`));
+      else resolve({ ...last, doneAt: doneAt ?? performance.now() });
+    });
+  });
+  return { ready, done };
+}
+
 /** Runs `a` then `b` on even repetitions and `b` then `a` on odd ones, so that neither always goes first. */
 export async function inTurn(repetition: number, a: () => Promise<void>, b: () => Promise<void>): Promise<void> {
   if (repetition % 2 === 0) {

@@ -10,18 +10,15 @@
  * client CPU is each worker's own (process.cpuUsage); the machine's busy CPU over the same window
  * includes PostgreSQL and every other process (the machine is shared: see `loadavg`).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pgvectorAdapter } from '../adapters/pgvector/index.js';
 import { openRepository } from '../src/repository/repository.js';
 import { fsStorage } from '../src/storage/fs-storage.js';
-import { benchRun, fillTable, fmtMs, log, machineBusyCpuS, median, parentPool } from './bench-lib.js';
+import { benchRun, distributedBenchTable, fmtMs, log, machineBusyCpuS, median, parentPool, startPartWorker } from './bench-lib.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
   options: {
     rows: { type: 'string', default: '200000' },
@@ -50,55 +47,10 @@ interface WorkerOut {
   timings?: { scanMs: number; encodeMs: number; storeMs: number; totalMs: number };
 }
 
-/** Starts a worker; `ready` resolves once it has booted, `done` with its summary. */
-function startWorker(dir: string, planId: string, index: number): { ready: Promise<void>; done: Promise<WorkerOut> } {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'test/pgvector/distributed-worker.ts'), dir, planId, String(index)],
-    {
-      cwd: ROOT,
-      env: process.env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let out = '';
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    if (out.startsWith('ready\n')) onReady();
-  });
-  const done = new Promise<WorkerOut>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const last = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as WorkerOut & { error?: string; message?: string };
-      if (code !== 0) reject(new Error(`worker ${index} exited ${code}: ${last.error} ${last.message}`));
-      else resolve(last);
-    });
-  });
-  return { ready, done };
-}
-
 const pool = parentPool(url);
 try {
   const run = await benchRun(pool);
-  await pool.query(
-    `CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, embedding vector(${dims}) NOT NULL, title text, meta jsonb)`,
-  );
-  const have = Number((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n ?? 0);
-  if (have < rows) {
-    await fillTable(
-      pool,
-      table,
-      have,
-      rows,
-      25_000,
-      (from, to) =>
-        `INSERT INTO ${table} SELECT i, ARRAY(SELECT random() FROM generate_series(1, ${dims}) WHERE i > 0)::vector(${dims}), ` +
-        `'Document ' || i || ' ' || md5(i::text), jsonb_build_object('lang', (ARRAY['en','de','fr'])[1 + i % 3], 'n', i) ` +
-        `FROM generate_series(${from}, ${to}) AS i`,
-    );
-  }
+  await distributedBenchTable(pool, table, rows, dims);
   const adapter = pgvectorAdapter({ pool });
   const steps: Record<string, unknown>[] = [];
   for (let r = 0; r < repeat; r++) {
@@ -109,7 +61,7 @@ try {
       try {
         const repo = await openRepository({ storage: fsStorage({ path: dir }), create: true });
         const planId = `bench-${r}-${n}-${process.pid}`;
-        const workers = Array.from({ length: n }, (_, i) => startWorker(dir, planId, i));
+        const workers = Array.from({ length: n }, (_, i) => startPartWorker<WorkerOut>(dir, planId, i));
         await Promise.all(workers.map((w) => w.ready));
         const load = os.loadavg()[0];
         const busy0 = machineBusyCpuS();

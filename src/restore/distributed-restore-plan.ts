@@ -30,8 +30,8 @@ export const RestorePlanSchema = z.strictObject({
   target: z.string().min(1),
   /** The staging collection every worker loads into; the coordinator swaps it in. */
   staging: z.string().min(1),
-  /** The swap replaces an existing target. */
-  replace: z.boolean(),
+  /** `replace`: the swap replaces a target that exists then; `fail`: a target that exists then fails the swap (nothing is dropped). */
+  ifExists: z.enum(['fail', 'replace']),
   createdAt: z.string(),
   workers: z.number().int().min(1).max(1024),
   /** Part i's segments; the spans tile the manifest's segments in order. */
@@ -45,9 +45,11 @@ export const RestorePlanSchema = z.strictObject({
       action: z.enum(['converted', 'dropped', 'not-recreated']),
     }),
   ),
-  /** What every worker must decide alike: the group size and the vector plan's inputs. */
+  /** What every worker and every coordinator of the plan must decide alike: the group size, the vector plan's inputs, the trust gate, the indexes. */
   options: z.strictObject({
     commitBytes: z.number().int().nonnegative(),
+    trustDefinitions: z.boolean(),
+    buildIndexes: z.boolean(),
     metricForUnindexed: MetricSchema.exclude(['unspecified']).optional(),
     convertVectors: z.record(z.string(), VectorElementSchema).optional(),
     omitVectors: z.array(z.string().min(1)).optional(),
@@ -66,11 +68,13 @@ export const RestorePartSchema = z.strictObject({
   rows: z.number().int().nonnegative(),
   done: z.boolean(),
   /** Bucket sums of the record digests of the committed segments. */
-  digest: z.strictObject({
-    buckets: z.number().int().positive(),
-    counts: z.array(z.number().int().nonnegative()),
-    sums: z.array(hex64),
-  }),
+  digest: z
+    .strictObject({
+      buckets: z.number().int().positive(),
+      counts: z.array(z.number().int().nonnegative()),
+      sums: z.array(hex64),
+    })
+    .refine((d) => d.counts.length === d.buckets && d.sums.length === d.buckets, 'one count and one sum per bucket'),
   /** Vectors a named lossy conversion changed, per field (restore option `convertVectors`). */
   changedVectors: z.record(z.string(), z.number().int().nonnegative()),
   timings: z.strictObject({ loadMs: z.number().nonnegative() }),

@@ -149,9 +149,9 @@ export async function planRestore(
         { plugin: adapter.engine },
       );
     }
-    const staging = stagingName(tp.target, m.id);
-    // Whatever is under the deterministic staging name (an interrupted restore, another plan) is not this plan's: start clean.
-    if (await adapter.exists(staging)) await adapter.drop(staging);
+    // The plan's own staging collection: no other plan (or single-process restore) ever writes or drops it.
+    const staging = stagingName(tp.target, `${m.id} plan ${id}`);
+    if (await adapter.exists(staging)) await adapter.drop(staging); // ours by name, left by a run that died before its plan was written
     const gate = definitionGate({ authenticated: store.manifestsAuthenticated === true, trustDefinitions: o.trustDefinitions });
     await adapter.create({ ...tp.schema, name: staging }, { indexes: 'deferred', signal, definitions: gate });
     const plan: RestorePlan = {
@@ -163,7 +163,7 @@ export async function planRestore(
       engine: adapter.engine,
       target: tp.target,
       staging,
-      replace: targetExists,
+      ifExists: o.ifExists,
       createdAt: new Date().toISOString(),
       workers: o.workers,
       parts: splitSegments(
@@ -173,6 +173,8 @@ export async function planRestore(
       created: [...gate.reported],
       options: {
         commitBytes: o.commitBytes,
+        trustDefinitions: o.trustDefinitions,
+        buildIndexes: o.buildIndexes,
         ...(o.metricForUnindexed === undefined ? {} : { metricForUnindexed: o.metricForUnindexed }),
         ...(o.convertVectors === undefined ? {} : { convertVectors: o.convertVectors }),
         ...(o.omitVectors === undefined ? {} : { omitVectors: o.omitVectors }),
@@ -190,7 +192,7 @@ export async function planRestore(
       });
     }
     store.logger.info({ plan: id, snapshot: m.id, target: tp.target, parts: plan.parts.length, rows: m.rows.upserts }, 'restore planned');
-    return new RestoreCoordinator(store, adapter, plan, m, tp, lock, o, false);
+    return new RestoreCoordinator(store, adapter, plan, m, tp, lock, false, false);
   } catch (err) {
     await lock.release();
     throw err;
@@ -205,24 +207,36 @@ async function resumePlan(
   o: z.output<typeof PlanRestoreOptionsSchema>,
   lock: RepositoryLock,
 ): Promise<RestoreCoordinator> {
-  const asked = o.at ?? o.snapshot;
+  const asked =
+    o.at instanceof Date
+      ? plan.collection === o.collection
+        ? (await manifestAt(store, o.collection, o.at, o.signal)).id
+        : undefined
+      : (o.at ?? o.snapshot);
   const same =
     plan.collection === o.collection &&
     plan.target === (o.target ?? o.collection) &&
     plan.engine === adapter.engine &&
     plan.workers === o.workers &&
+    plan.ifExists === o.ifExists &&
+    plan.options.trustDefinitions === o.trustDefinitions &&
+    plan.options.buildIndexes === o.buildIndexes &&
     (asked === 'latest' || asked === plan.snapshot);
   if (!same) {
     throw new ConflictError(
       'PLAN_INVALID',
       `Plan ${plan.id} exists already for another restore (${plan.collection} ${plan.snapshot} into ${plan.target}, ` +
-        `${plan.workers} workers, ${plan.engine}); a plan id names one restore. Use another plan id.`,
+        `${plan.workers} workers, ifExists ${plan.ifExists}, trustDefinitions ${plan.options.trustDefinitions}, buildIndexes ` +
+        `${plan.options.buildIndexes}, ${plan.engine}); a plan id names one restore. Take it over with the same options, or use another plan id.`,
       { details: { plan: plan.id } },
     );
   }
   const m = await readManifestOfPlan(store, plan);
   const marker = await adapter.readMarker(plan.staging);
-  if (marker !== planMarker(plan) && marker !== loadedMarker(m)) {
+  // Swapped in, but the coordinator died before it cleared the target's marker and removed the plan: finish that.
+  const swapped =
+    marker === undefined && !(await adapter.exists(plan.staging)) && (await adapter.readMarker(plan.target)) === loadedMarker(m);
+  if (!swapped && marker !== planMarker(plan) && marker !== loadedMarker(m)) {
     throw new ConflictError(
       'PLAN_INVALID',
       `The staging collection ${JSON.stringify(plan.staging)} of plan ${plan.id} is gone or belongs to another restore ` +
@@ -231,7 +245,7 @@ async function resumePlan(
     );
   }
   store.logger.info({ plan: plan.id, snapshot: m.id, target: plan.target }, 'restore plan resumed');
-  return new RestoreCoordinator(store, adapter, plan, m, targetOfPlan(m, adapter, plan), lock, o, true);
+  return new RestoreCoordinator(store, adapter, plan, m, targetOfPlan(m, adapter, plan), lock, true, swapped);
 }
 
 /** Holds a plan's lock; `commit()` waits for the parts, builds the indexes and swaps the staging collection in. */
@@ -247,9 +261,10 @@ export class RestoreCoordinator {
     private readonly manifest: Manifest,
     private readonly target: TargetPlan,
     private readonly lock: RepositoryLock,
-    private readonly o: z.output<typeof PlanRestoreOptionsSchema>,
     /** True when this coordinator took over an existing plan. */
     readonly resumed: boolean,
+    /** The plan's staging collection is in place already; only the clean-up after the swap is left. */
+    private readonly swapped: boolean,
   ) {}
 
   /** Each part's recorded progress so far, by index. */
@@ -277,7 +292,7 @@ export class RestoreCoordinator {
     progress.emit('start');
     try {
       const loadStart = performance.now();
-      const indexed = (await adapter.readMarker(plan.staging)) === loadedMarker(m);
+      const indexed = this.swapped || (await adapter.readMarker(plan.staging)) === loadedMarker(m);
       // Indexed already (a coordinator that died at its swap): the parts are done; read what is left of them for the report.
       const parts = indexed
         ? [...(await this.parts()).values()]
@@ -299,10 +314,17 @@ export class RestoreCoordinator {
       progress.rows = m.rows.upserts;
       progress.segments = m.segments.length;
       progress.emit('segment');
-      const gate = definitionGate({ authenticated: store.manifestsAuthenticated === true, trustDefinitions: this.o.trustDefinitions });
+      const gate = definitionGate({
+        authenticated: store.manifestsAuthenticated === true,
+        trustDefinitions: plan.options.trustDefinitions,
+      });
       const stagingSchema = { ...tp.schema, name: plan.staging };
       const indexStart = performance.now();
       let indexes: RestoreResult['indexes'] = { built: [], skipped: [] };
+      // Every time, as a single-process restore does (idempotent): sequences past every id, and the definition's report.
+      if (!this.swapped) {
+        await adapter.finishCreate?.(plan.staging, stagingSchema, { indexes: 'deferred', signal: c.signal, definitions: gate });
+      }
       if (!indexed) {
         const stored = await adapter.count(plan.staging);
         if (stored !== m.rows.upserts) {
@@ -313,8 +335,7 @@ export class RestoreCoordinator {
             { plugin: adapter.engine, details: { stored, expected: m.rows.upserts } },
           );
         }
-        await adapter.finishCreate?.(plan.staging, stagingSchema, { indexes: 'deferred', signal: c.signal, definitions: gate });
-        if (this.o.buildIndexes) {
+        if (plan.options.buildIndexes) {
           progress.emit('index');
           indexes = await adapter.buildIndexes(plan.staging, stagingSchema, c.signal ? { signal: c.signal } : {});
         }
@@ -326,7 +347,18 @@ export class RestoreCoordinator {
       }
       progress.emit('commit');
       await this.lock.assertHeld();
-      await adapter.swap(plan.staging, plan.target, { replace: plan.replace || (await adapter.exists(plan.target)) });
+      if (!this.swapped) {
+        // The target as the plan found it: one that appeared since (an application's CREATE TABLE) is never dropped without ifExists: 'replace'.
+        if (plan.ifExists === 'fail' && (await adapter.exists(plan.target))) {
+          throw new ConflictError(
+            'TARGET_EXISTS',
+            `Target ${JSON.stringify(plan.target)} was created while plan ${plan.id} loaded; nothing was swapped in (the staging ` +
+              `collection ${JSON.stringify(plan.staging)} is kept). Drop or rename it and take the plan over, or plan again with ifExists: 'replace'.`,
+            { plugin: adapter.engine, details: { plan: plan.id } },
+          );
+        }
+        await adapter.swap(plan.staging, plan.target, { replace: plan.ifExists === 'replace' });
+      }
       await adapter.writeMarker(plan.target, undefined);
       await this.close();
       await deletePlan(store, plan);
@@ -372,6 +404,7 @@ export class RestoreCoordinator {
           { details: { plan: plan.id, index: i } },
         );
       }
+      if (p.digest.buckets !== m.digest.buckets) throw bucketMismatch(plan, i, p.digest.buckets, m.digest.buckets);
       acc.merge(BucketDigest.fromJSON(p.digest));
     });
     checkCollectionDigest(m, acc);
@@ -382,6 +415,15 @@ export class RestoreCoordinator {
 function digestOf(acc: BucketDigest): RestorePart['digest'] {
   const { buckets, counts, sums } = acc.toJSON();
   return { buckets, counts, sums };
+}
+
+function bucketMismatch(plan: RestorePlan, index: number, found: number, expected: number): IntegrityError {
+  return new IntegrityError(
+    'PLAN_INVALID',
+    `${planKey(plan.id, { restored: index })} sums ${found} digest buckets; snapshot ${plan.snapshot} has ${expected}. It was damaged ` +
+      `or written for another snapshot; nothing was swapped in. Start a new plan.`,
+    { details: { plan: plan.id, index } },
+  );
 }
 
 async function deletePlan(store: DistributedRestoreStore, plan: RestorePlan): Promise<void> {
@@ -507,6 +549,7 @@ async function loadPart(
   }
   const before = await readRestorePart(store, plan, index);
   if (before?.done === true) return { plan: plan.id, index, skipped: false, resumed: true, part: before };
+  if (before && before.digest.buckets !== m.digest.buckets) throw bucketMismatch(plan, index, before.digest.buckets, m.digest.buckets);
   const acc = before ? BucketDigest.fromJSON(before.digest) : new BucketDigest(m.digest.buckets);
   const changed: Record<string, number> = { ...before?.changedVectors };
   let done = before?.segments ?? 0;
@@ -542,12 +585,15 @@ async function loadPart(
 
   const todo = Array.from({ length: span.to - span.from - done }, (_, k) => span.from + done + k);
   // One segment read ahead, each with its own digest sums: a group's sums join the part's only once it is committed.
-  const read = (s: number): Promise<{ batch: RecordBatch; sums: BucketDigest }> | undefined => {
+  const read = (s: number): Promise<{ batch: RecordBatch; sums: BucketDigest; changed: number[] }> | undefined => {
     if (s >= span.to) return undefined;
     const sums = new BucketDigest(m.digest.buckets);
+    // One read in flight at a time, so the conversions' counters move by this segment's changes alone.
+    const counted = tp.vectorPlan.conversions.map((c) => c.changedVectors);
     const p = readRestoreSegment(store, m, m.segments[s] as Manifest['segments'][number], tp.vectorPlan, sums, signal).then((batch) => ({
       batch,
       sums,
+      changed: tp.vectorPlan.conversions.map((c, i) => c.changedVectors - (counted[i] as number)),
     }));
     p.catch(() => undefined);
     return p;
@@ -567,7 +613,7 @@ async function loadPart(
     const group = todo.slice(k, end);
     const groupSums = new BucketDigest(m.digest.buckets);
     let groupRows = 0;
-    const changedBefore = tp.vectorPlan.conversions.map((c) => c.changedVectors);
+    const groupChanged = tp.vectorPlan.conversions.map(() => 0);
     const groupStart = performance.now();
     async function* batches(): AsyncGenerator<RecordBatch> {
       for (const s of group) {
@@ -585,6 +631,7 @@ async function loadPart(
           );
         }
         groupSums.merge(got.sums);
+        got.changed.forEach((n, i) => (groupChanged[i] = (groupChanged[i] as number) + n));
         groupRows += got.batch.length;
         yield got.batch;
       }
@@ -596,7 +643,7 @@ async function loadPart(
     uncertain = false;
     acc.merge(groupSums);
     tp.vectorPlan.conversions.forEach((c, i) => {
-      changed[c.field] = (changed[c.field] ?? 0) + c.changedVectors - (changedBefore[i] as number);
+      changed[c.field] = (changed[c.field] ?? 0) + (groupChanged[i] as number);
     });
     done += group.length;
     rows += groupRows;

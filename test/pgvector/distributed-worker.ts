@@ -1,6 +1,6 @@
 /**
  * One worker of a distributed snapshot or restore, as its own process (test/pgvector/distributed.test.ts,
- * distributed-restore.test.ts and bench/distributed-snapshot.ts fork it):
+ * distributed-restore.test.ts and bench/bench-lib.ts fork it):
  *   node --import tsx test/pgvector/distributed-worker.ts <repository dir> <plan id> <index> [snapshot|restore]
  * PG_URL names the server. Prints `ready` once booted, then the part's summary as one JSON line;
  * exits 1 with the error's code. Given the plan's id, it waits for the coordinator to write the plan.

@@ -97,6 +97,23 @@ describe('distributed restore without a server', () => {
       expect(same.rows[0]?.n).toBe(2000);
       expect((await repo.verifyParity(adapter, { collection: 'docs', snapshot: manifest.id, live: 'docs_copy' })).ok).toBe(true);
       expect(await repo.storage.stat(planKey('p-1', 'restore'))).toBeUndefined();
+
+      // A target created while the parts load (an application's CREATE TABLE) is not dropped without ifExists: 'replace'.
+      const late = await repo.planRestore(adapter, { collection: 'docs', target: 'docs_late', workers: 2, planId: 'p-2' });
+      for (const i of [0, 1]) await repo.restorePart(adapter, 'p-2', i);
+      await db.exec('CREATE TABLE docs_late (id bigint PRIMARY KEY); INSERT INTO docs_late VALUES (42)');
+      await expectError(late.commit({ pollMs: 10 }), 'TARGET_EXISTS');
+      expect((await db.query('SELECT id FROM docs_late')).rows).toEqual([{ id: 42 }]);
+      expect(await adapter.exists(late.plan.staging)).toBe(true);
+      // Another option on takeover is another restore; the same options take the plan over and swap.
+      await expectError(
+        repo.planRestore(adapter, { collection: 'docs', target: 'docs_late', workers: 2, planId: 'p-2', ifExists: 'replace' }),
+        'PLAN_INVALID',
+      );
+      await db.exec('DROP TABLE docs_late');
+      const taken = await repo.planRestore(adapter, { collection: 'docs', target: 'docs_late', workers: 2, planId: 'p-2' });
+      expect(await taken.commit({ pollMs: 10 })).toMatchObject({ rows: 2000, resumed: true });
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM docs_late')).rows[0]?.n).toBe(2000);
     } finally {
       await db.close();
     }
