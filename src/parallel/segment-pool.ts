@@ -52,12 +52,13 @@ function workerEntry(): { file: string; ts: boolean } | undefined {
 }
 
 /** A worker for the TypeScript entry: registers tsx (a dev dependency, present wherever the sources run) first. */
-function startWorker(entry: { file: string; ts: boolean }): Worker {
-  if (!entry.ts) return new Worker(entry.file);
+function startWorker(entry: { file: string; ts: boolean }, youngGenerationMb: number | undefined): Worker {
+  const limits = youngGenerationMb === undefined ? {} : { resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } };
+  if (!entry.ts) return new Worker(entry.file, limits);
   const tsxDir = fileURLToPath(new URL('.', pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json'))));
   const api = pathToFileURL(`${tsxDir}dist/esm/api/index.mjs`).href;
   const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(entry.file).href)}); })`;
-  return new Worker(code, { eval: true });
+  return new Worker(code, { eval: true, ...limits });
 }
 
 export class SegmentPool {
@@ -77,15 +78,16 @@ export class SegmentPool {
 
   /**
    * Starts `workers` threads and waits until each has loaded its code; a thread that cannot start
-   * is logged and left out (its jobs run on the others, or inline).
+   * is logged and left out (its jobs run on the others, or inline). `youngGenerationMb` caps each
+   * thread's young generation (V8's default is sized for a whole process).
    */
-  static async open(workers: number, logger?: Logger): Promise<SegmentPool> {
+  static async open(workers: number, logger?: Logger, options: { youngGenerationMb?: number } = {}): Promise<SegmentPool> {
     const entry = workers > 0 ? workerEntry() : undefined;
     if (workers > 0 && !entry) logger?.debug({}, 'segment worker file not found: segments are encoded on the main thread');
     const started = await Promise.all(
       Array.from({ length: entry ? workers : 0 }, async () => {
         try {
-          const worker = startWorker(entry as { file: string; ts: boolean });
+          const worker = startWorker(entry as { file: string; ts: boolean }, options.youngGenerationMb);
           await new Promise<void>((resolve, reject) => {
             const onMessage = (m: { ready?: boolean }): void => {
               if (m.ready) {
