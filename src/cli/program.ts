@@ -11,6 +11,7 @@ import { initCommand } from './commands/init.js';
 import { pruneCommand } from './commands/prune.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { restoreCommand } from './commands/restore.js';
+import { type DistributedRestoreOptions, distributedRestoreCommand } from './commands/restore-distributed.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { type DistributedSnapshotOptions, distributedSnapshotCommand, isDistributed } from './commands/snapshot-distributed.js';
 import { snapshotsCommand } from './commands/snapshots.js';
@@ -300,7 +301,13 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
         .option('--part <i>', 'distributed: load part i of --plan', countArg)
         .option('--job-index <i>', 'distributed, Kubernetes Indexed Job: 0 coordinates, i >= 1 loads part i-1', countArg),
     ),
-  ).action(action((ctx, collection: string, o: Parameters<typeof restoreCommand>[2]) => restoreCommand(ctx, collection, o), 'restore'));
+  ).action(
+    action(
+      (ctx, collection: string, o: DistributedRestoreOptions) =>
+        isDistributed(o) ? distributedRestoreCommand(ctx, collection, o) : restoreCommand(ctx, collection, o),
+      'restore',
+    ),
+  );
 
   withMetricsOptions(
     withEngineOptions(

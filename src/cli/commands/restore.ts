@@ -8,8 +8,6 @@ import type { CommandContext, CommandOutcome } from '../context.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { count, plural, seconds } from '../format.js';
 import type { EngineOptions } from '../settings.js';
-import { distributedRestoreCommand } from './restore-distributed.js';
-import { type DistributedSnapshotOptions, isDistributed } from './snapshot-distributed.js';
 
 export interface RestoreCommandOptions extends EngineOptions {
   snapshot?: string;
@@ -20,12 +18,7 @@ export interface RestoreCommandOptions extends EngineOptions {
   trustDefinitions?: boolean;
 }
 
-export async function restoreCommand(
-  ctx: CommandContext,
-  collection: string,
-  o: RestoreCommandOptions & Partial<Pick<DistributedSnapshotOptions, 'workers' | 'plan' | 'part' | 'jobIndex'>>,
-): Promise<CommandOutcome> {
-  if (isDistributed(o)) return distributedRestoreCommand(ctx, collection, o);
+export async function restoreCommand(ctx: CommandContext, collection: string, o: RestoreCommandOptions): Promise<CommandOutcome> {
   if (o.snapshot !== undefined && o.at !== undefined) {
     throw new InvalidInputError('INVALID_ARGUMENT', 'pass --snapshot or --at, not both', { plugin: 'cli' });
   }
