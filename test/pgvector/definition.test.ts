@@ -152,7 +152,9 @@ for (const [label, url] of SERVERS) {
 
     /** pg_dump of a table (and its partitions), with the table names replaced by T and session noise removed. */
     const dump = (table: string, kind: '--schema-only' | '--data-only', source = table): string => {
-      const r = spawnSync(pgDump as string, ['-d', url as string, kind, '--no-owner', '--no-privileges', `--table-and-children=${table}`], {
+      if (pgDump === undefined)
+        throw new Error('no pg_dump for this server: set PG_REPLICA_BIN to `scripts/pg-server.sh bin` (test-all.sh does)');
+      const r = spawnSync(pgDump, ['-d', url as string, kind, '--no-owner', '--no-privileges', `--table-and-children=${table}`], {
         encoding: 'utf8',
       });
       if (r.status !== 0) throw new Error(r.stderr);
