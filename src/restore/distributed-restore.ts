@@ -18,7 +18,6 @@
  */
 import type { z } from 'zod';
 import type { NotCarriedOver, VectorAdapter } from '../adapter.js';
-import { sleep } from '../async.js';
 import { ConflictError, IntegrityError, InvalidInputError, UnsupportedOperationError, isVectordrError, throwIfAborted } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { assertPlanId, newSnapshotId, planKey } from '../format/keys.js';
@@ -28,7 +27,7 @@ import { parseOptions } from '../options.js';
 import { ProgressReporter } from '../progress.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { PlanObjects, RestoreStore } from '../repository/ports.js';
-import { awaitParts, parsePlanObject } from '../snapshot/distributed-plan.js';
+import { awaitParts, parsePlanObject, recordPartFailure, waitForPlanObject } from '../snapshot/distributed-plan.js';
 import {
   CommitRestoreOptionsSchema,
   PlanRestoreOptionsSchema,
@@ -46,6 +45,7 @@ import {
   type RestoreResult,
   type TargetPlan,
   formatMarker,
+  groupEnd,
   manifestAt,
   planTarget,
   preflight,
@@ -447,27 +447,21 @@ export async function readRestorePlan(store: DistributedRestoreStore, planId: st
   return value === undefined ? undefined : parsePlanObject(RestorePlanSchema, value, key);
 }
 
-async function waitForRestorePlan(
+function waitForRestorePlan(
   store: DistributedRestoreStore,
   planId: string,
   waitMs: number,
   signal: AbortSignal | undefined,
 ): Promise<RestorePlan> {
-  assertPlanId(planId);
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const plan = await readRestorePlan(store, planId);
-    if (plan) return plan;
-    if (Date.now() >= deadline) {
-      throw new IntegrityError(
-        'PLAN_INVALID',
-        `No restore plan ${planId} in ${store.location} (waited ${waitMs} ms): its coordinator has not written it, or swapped ` +
-          `the restore in and removed it already. Start the coordinator first (repo.planRestore), or pass its plan id.`,
-        { details: { plan: planId } },
-      );
-    }
-    await sleep(Math.min(250, Math.max(50, deadline - Date.now())), signal);
-  }
+  return waitForPlanObject(
+    planId,
+    () => readRestorePlan(store, planId),
+    waitMs,
+    signal,
+    (waited) =>
+      `No restore plan ${planId} in ${store.location} ${waited}: its coordinator has not written it, or swapped the ` +
+      `restore in and removed it already. Start the coordinator first (repo.planRestore), or pass its plan id.`,
+  );
 }
 
 /**
@@ -506,16 +500,7 @@ export async function restorePart(
       await lock.release();
     }
   } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    await store
-      .putPlanObject(failedKey, {
-        type: 'vectordr-restore-part-failure',
-        index,
-        code: typeof e.code === 'string' ? e.code : 'ERROR',
-        message: typeof e.message === 'string' ? e.message.slice(0, 2000) : String(err),
-        at: new Date().toISOString(),
-      })
-      .catch(() => undefined);
+    await recordPartFailure(store, failedKey, 'vectordr-restore-part-failure', index, err);
     throw err;
   }
 }
@@ -599,17 +584,10 @@ async function loadPart(
     return p;
   };
   let next = read(todo[0] ?? span.to);
+  const todoBytes = todo.map((s) => (m.segments[s] as Manifest['segments'][number]).bytes);
   for (let k = 0; k < todo.length;) {
     throwIfAborted(signal);
-    let end = k + 1;
-    let bytes = (m.segments[todo[k] as number] as Manifest['segments'][number]).bytes;
-    while (
-      end < todo.length &&
-      bytes + (m.segments[todo[end] as number] as Manifest['segments'][number]).bytes <= plan.options.commitBytes
-    ) {
-      bytes += (m.segments[todo[end] as number] as Manifest['segments'][number]).bytes;
-      end++;
-    }
+    const end = groupEnd(todoBytes, k, plan.options.commitBytes);
     const group = todo.slice(k, end);
     const groupSums = new BucketDigest(m.digest.buckets);
     let groupRows = 0;

@@ -335,6 +335,17 @@ export function planTarget(
 }
 
 /**
+ * The end (exclusive) of the commit group that starts at `k`: the segments after it join while the
+ * group's stored bytes stay within `limit`; a group holds at least one segment.
+ */
+export function groupEnd(bytes: readonly number[], k: number, limit: number): number {
+  let end = k + 1;
+  let total = bytes[k] as number;
+  while (end < bytes.length && total + (bytes[end] as number) <= limit) total += bytes[end++] as number;
+  return end;
+}
+
+/**
  * Reads one segment of a restore: fetched (hash-checked by the store), decoded, every record digest
  * recomputed against the stored one (added to `acc` when given), sparse rows checked, and the
  * vector plan applied. Vectors (dims, finite values) are validated by the adapter's write.
@@ -606,14 +617,10 @@ async function restoreManifest(
     // marker of its last segment (so the marker still describes a prefix), streamed: the engine
     // ingests segment N while N+1 is read, decoded and encoded. Needs a marker committed with the rows.
     const grouped = adapter.writeBatches !== undefined && adapter.capabilities.atomicMarker && opts.writeBatchRows === 0;
+    const todoBytes = todo.map((s) => (flat[s] as FlatSegment).ref.bytes);
     for (let k = 0; grouped && k < todo.length;) {
       throwIfAborted(signal);
-      let end = k + 1;
-      let bytes = (flat[todo[k] as number] as FlatSegment).ref.bytes;
-      while (end < todo.length && bytes + (flat[todo[end] as number] as FlatSegment).ref.bytes <= opts.commitBytes) {
-        bytes += (flat[todo[end] as number] as FlatSegment).ref.bytes;
-        end++;
-      }
+      const end = groupEnd(todoBytes, k, opts.commitBytes);
       const group = todo.slice(k, end);
       const first = k;
       const last = group.at(-1) as number;

@@ -10,6 +10,7 @@ import { sleep } from '../async.js';
 import { ConflictError, IntegrityError, throwIfAborted } from '../errors.js';
 import type { RepositoryLock } from '../repository/locks.js';
 import type { PlanObjects } from '../repository/ports.js';
+import { assertPlanId } from '../format/keys.js';
 import { SegmentRefSchema } from '../format/manifest.js';
 import { CheckpointSchema, CollectionSchemaSchema, EngineNameSchema } from '../model.js';
 
@@ -183,4 +184,47 @@ export async function awaitParts<T>(
     }
     await sleep(o.pollMs, o.signal);
   }
+}
+
+/**
+ * A worker given only its plan's id: polls `read` until the coordinator has written the plan, or
+ * throws PLAN_INVALID after `waitMs` with the message `missing` builds (given "(waited N ms)").
+ */
+export async function waitForPlanObject<T>(
+  planId: string,
+  read: () => Promise<T | undefined>,
+  waitMs: number,
+  signal: AbortSignal | undefined,
+  missing: (waited: string) => string,
+): Promise<T> {
+  assertPlanId(planId);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const plan = await read();
+    if (plan !== undefined) return plan;
+    if (Date.now() >= deadline) {
+      throw new IntegrityError('PLAN_INVALID', missing(`(waited ${waitMs} ms)`), { details: { plan: planId } });
+    }
+    await sleep(Math.min(250, Math.max(50, deadline - Date.now())), signal);
+  }
+}
+
+/** Records a worker's failure under `key` (best effort), so its coordinator can stop waiting (`onPartFailed: 'fail'`). */
+export async function recordPartFailure(
+  store: Pick<PlanObjects, 'putPlanObject'>,
+  key: string,
+  type: PartFailure['type'],
+  index: number,
+  err: unknown,
+): Promise<void> {
+  const e = err as { code?: unknown; message?: unknown };
+  await store
+    .putPlanObject(key, {
+      type,
+      index,
+      code: typeof e.code === 'string' ? e.code : 'ERROR',
+      message: typeof e.message === 'string' ? e.message.slice(0, 2000) : String(err),
+      at: new Date().toISOString(),
+    })
+    .catch(() => undefined);
 }

@@ -14,7 +14,6 @@
  */
 import type { z } from 'zod';
 import type { ExportedView, KeyRange, ScanOptions, ScanSession, VectorAdapter } from '../adapter.js';
-import { sleep } from '../async.js';
 import { ConflictError, InvalidInputError, IntegrityError, UnsupportedOperationError, isVectordrError } from '../errors.js';
 import { BucketDigest } from '../format/digest.js';
 import { newSnapshotId, planKey, assertPlanId } from '../format/keys.js';
@@ -32,6 +31,8 @@ import {
   assertPartOf,
   assertTiling,
   awaitParts,
+  recordPartFailure,
+  waitForPlanObject,
   parsePlanObject,
 } from './distributed-plan.js';
 import { CommitSnapshotOptionsSchema, PlanSnapshotOptionsSchema, SnapshotPartOptionsSchema } from './distributed-options.js';
@@ -337,41 +338,21 @@ export async function snapshotPart(
       await lock.release();
     }
   } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    await store
-      .putPlanObject(failedKey, {
-        type: 'vectordr-snapshot-part-failure',
-        index,
-        code: typeof e.code === 'string' ? e.code : 'ERROR',
-        message: typeof e.message === 'string' ? e.message.slice(0, 2000) : String(err),
-        at: new Date().toISOString(),
-      })
-      .catch(() => undefined);
+    await recordPartFailure(store, failedKey, 'vectordr-snapshot-part-failure', index, err);
     throw err;
   }
 }
 
-async function waitForPlan(
-  store: DistributedStore,
-  planId: string,
-  waitMs: number,
-  signal: AbortSignal | undefined,
-): Promise<SnapshotPlan> {
-  assertPlanId(planId);
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const plan = await readPlan(store, planId);
-    if (plan) return plan;
-    if (Date.now() >= deadline) {
-      throw new IntegrityError(
-        'PLAN_INVALID',
-        `No plan ${planId} in ${store.location} (waited ${waitMs} ms): its coordinator has not written it, or committed ` +
-          `and removed it already. Start the coordinator first (repo.planSnapshot), or pass its plan id.`,
-        { details: { plan: planId } },
-      );
-    }
-    await sleep(Math.min(250, Math.max(50, deadline - Date.now())), signal);
-  }
+function waitForPlan(store: DistributedStore, planId: string, waitMs: number, signal: AbortSignal | undefined): Promise<SnapshotPlan> {
+  return waitForPlanObject(
+    planId,
+    () => readPlan(store, planId),
+    waitMs,
+    signal,
+    (waited) =>
+      `No plan ${planId} in ${store.location} ${waited}: its coordinator has not written it, or committed and removed it ` +
+      `already. Start the coordinator first (repo.planSnapshot), or pass its plan id.`,
+  );
 }
 
 /**

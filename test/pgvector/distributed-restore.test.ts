@@ -4,10 +4,8 @@
  * row for row (parity exact) with its indexes; a part interrupted mid-way resumes under the same
  * plan (its uncertain group as upserts); parts that do not add up to the manifest swap nothing in.
  */
-import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
@@ -16,32 +14,12 @@ import { fsStorage } from '../../src/storage/fs-storage.js';
 import { createdNames, engineAvailable } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 import { pgvectorPool } from '../helpers/pg.js';
+import { runPartWorker, rowsOf } from '../helpers/distributed.js';
 import { tempDir } from '../helpers/repository.js';
 
 const PG_URL = process.env.PG_URL;
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ROWS = 6000;
 const DIMS = 16;
-
-/** Runs one restore worker process; resolves with its JSON line and exit code. */
-function runWorker(dir: string, planId: string, index: number): Promise<{ code: number | null; out: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'test/pgvector/distributed-worker.ts'), dir, planId, String(index), 'restore'],
-      { cwd: ROOT, env: { ...process.env, PG_URL }, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out: JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown> }));
-  });
-}
-
-async function rowsOf(q: pg.Pool, table: string): Promise<string[]> {
-  const r = await q.query(`SELECT id::text AS id, embedding::text AS v, note, meta::text AS meta FROM ${table} ORDER BY id`);
-  return r.rows.map((x: Record<string, unknown>) => `${String(x.id)}|${String(x.v)}|${String(x.note)}|${String(x.meta)}`);
-}
 
 async function indexesOf(q: pg.Pool, table: string): Promise<string[]> {
   const r = await q.query(`SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname`, [table]);
@@ -102,7 +80,7 @@ describe.skipIf(!engineAvailable('pgvector', PG_URL !== undefined))('distributed
     expect(plan.parts.map((p) => p.rows).reduce((a, b) => a + b, 0)).toBe(ROWS);
     for (const p of plan.parts) expect(Math.abs(p.rows - ROWS / 3)).toBeLessThan(ROWS / 6);
     // Until the swap the old table is untouched.
-    const workers = await Promise.all([0, 1, 2].map((i) => runWorker(dir, plan.id, i)));
+    const workers = await Promise.all([0, 1, 2].map((i) => runPartWorker(PG_URL, dir, plan.id, i, 'restore')));
     for (const w of workers) expect(w.code, JSON.stringify(w.out)).toBe(0);
     expect(workers.map((w) => w.out.rows as number)).toEqual(plan.parts.map((p) => p.rows));
     expect((await pool.query(`SELECT old FROM ${target}`)).rows).toEqual([{ old: 'before' }]);

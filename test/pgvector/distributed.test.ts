@@ -5,10 +5,7 @@
  * single-process snapshot of that state — and a worker that comes after the view ended must fail
  * with VIEW_EXPIRED instead of scanning another state.
  */
-import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PgvectorAdapter, pgvectorAdapter } from '../../adapters/pgvector/index.js';
@@ -17,37 +14,12 @@ import { fsStorage } from '../../src/storage/fs-storage.js';
 import { createdNames, engineAvailable } from '../helpers/engines.js';
 import { expectError } from '../helpers/errors.js';
 import { pgClient, pgvectorPool } from '../helpers/pg.js';
+import { runPartWorker, rowsOf } from '../helpers/distributed.js';
 import { tempDir } from '../helpers/repository.js';
 
 const PG_URL = process.env.PG_URL;
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ROWS = 3000;
 const DIMS = 16;
-
-/** Runs one worker process; resolves with its JSON line and exit code. */
-function runWorker(dir: string, planId: string, index: number): Promise<{ code: number | null; out: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'test/pgvector/distributed-worker.ts'), dir, planId, String(index)],
-      {
-        cwd: ROOT,
-        env: { ...process.env, PG_URL },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out: JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown> }));
-  });
-}
-
-/** The table's rows in key order as text, read in `q` (under whatever snapshot it holds). */
-async function rowsOf(q: pg.Pool | pg.Client, table: string): Promise<string[]> {
-  const r = await q.query(`SELECT id::text AS id, embedding::text AS v, note, meta::text AS meta FROM ${table} ORDER BY id`);
-  return r.rows.map((x: Record<string, unknown>) => `${String(x.id)}|${String(x.v)}|${String(x.note)}|${String(x.meta)}`);
-}
 
 describe.skipIf(!engineAvailable('pgvector', PG_URL !== undefined))('distributed snapshot (pgvector, 3 worker processes)', () => {
   let pool: pg.Pool;
@@ -105,7 +77,7 @@ describe.skipIf(!engineAvailable('pgvector', PG_URL !== undefined))('distributed
         writes += 3;
       }
     })();
-    const workers = await Promise.all([0, 1, 2].map((i) => runWorker(dir, plan.id, i)));
+    const workers = await Promise.all([0, 1, 2].map((i) => runPartWorker(PG_URL, dir, plan.id, i, 'snapshot')));
     writing = false;
     await writer;
     for (const w of workers) expect(w.code, JSON.stringify(w.out)).toBe(0);

@@ -9,7 +9,7 @@ import type { CommandContext, CommandOutcome } from '../context.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { count, plural, seconds } from '../format.js';
 import type { DistributedSnapshotOptions } from './snapshot-distributed.js';
-import type { RestoreCommandOptions } from './restore.js';
+import { type RestoreCommandOptions, restoreOptionsOf, restoredLines, skipExistingTarget } from './restore.js';
 
 /** A worker started before its coordinator waits this long for the plan (pods of one Job start in any order). */
 const WAIT_FOR_PLAN_MS = 10 * 60 * 1000;
@@ -27,25 +27,15 @@ export async function distributedRestoreCommand(
   const part = o.jobIndex !== undefined ? (o.jobIndex === 0 ? undefined : o.jobIndex - 1) : o.part;
   const repo = await ctx.repository();
   const adapter = await ctx.engine(o);
-  const target = o.target ?? collection;
   // Every pod of the Job decides alike: a target that exists means nothing to do, for the coordinator and each worker.
-  if (o.ifTargetMissing === true && (await adapter.exists(target))) {
-    const result = { skipped: true, target, reason: 'the target exists (--if-target-missing)' };
-    ctx.out.summary(result, () => `collection ${target} exists; nothing restored (--if-target-missing)`);
-    return { exitCode: EXIT_CODES.OK, result };
-  }
+  const skipped = await skipExistingTarget(ctx, adapter, collection, o);
+  if (skipped) return skipped;
   if (part === undefined) {
     if (o.workers === undefined) throw usage('the coordinator (no --part, or --job-index 0) needs --workers.');
     const coordinator = await repo.planRestore(adapter, {
-      collection,
-      snapshot: o.snapshot ?? 'latest',
-      ...(o.at === undefined ? {} : { at: o.at }),
-      target,
-      ifExists: o.ifExists,
-      trustDefinitions: o.trustDefinitions === true,
+      ...restoreOptionsOf(ctx, collection, o),
       workers: o.workers,
       ...(o.plan === undefined ? {} : { planId: o.plan }),
-      signal: ctx.signal,
     });
     const { plan } = coordinator;
     ctx.out.debug(`plan ${plan.id}: ${plural(plan.parts.length, 'part')} into ${plan.staging}, waiting for the workers`);
@@ -53,14 +43,9 @@ export async function distributedRestoreCommand(
     const result = await ctx.track('restore', { collection, engine: adapter.engine }, () =>
       coordinator.commit({ onPartFailed: o.jobIndex === undefined ? 'fail' : 'wait', signal: ctx.signal, onProgress: ctx.onProgress }),
     );
-    const t = result.timings;
-    ctx.out.summary({ ...result, plan: plan.id }, () => [
-      `restored snapshot ${result.snapshot} into ${result.target} with ${plural(plan.parts.length, 'worker')} (plan ${plan.id}): ` +
-        `${count(result.rows)} rows, ${plural(result.segments, 'segment')}${result.resumed ? ' (resumed)' : ''} in ${seconds(t.totalMs)} ` +
-        `(load ${seconds(t.loadMs)}, indexes ${seconds(t.indexMs)})`,
-      ...result.indexes.built.map((i) => `  index built: ${i.kind} on ${i.field} (${seconds(i.ms)})`),
-      ...result.notCarriedOver.map((n) => `  not carried over: ${n.what} ${n.name} ${n.action}: ${n.reason}`),
-    ]);
+    ctx.out.summary({ ...result, plan: plan.id }, () =>
+      restoredLines(result, ` with ${plural(plan.parts.length, 'worker')} (plan ${plan.id})`),
+    );
     return { exitCode: EXIT_CODES.OK, result };
   }
   if (o.plan === undefined) throw usage('a worker (--part, or --job-index 1 or more) needs --plan, the id its coordinator plans under.');
