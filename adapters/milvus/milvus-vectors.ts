@@ -230,23 +230,20 @@ export function sparseFromMilvus(row: Record<string, number>): { indices: Uint32
   return { indices, values };
 }
 
-/** The SDK's input transformer for float16 rows: their IEEE half bit patterns (numbers) as little-endian bytes, exactly. */
-export const FLOAT16_INPUT = { [DataType.Float16Vector]: (bits: number[]): Buffer => float16Bytes(Uint16Array.from(bits)) };
-
 /** The SDK's output transformers: a Float16Vector comes back as its raw little-endian bytes, never numbers. */
 export const RAW_OUTPUT = { [DataType.Float16Vector]: (bytes: Uint8Array): Uint8Array => bytes };
 
-/** The value of row `i` of a column as the SDK takes it for a field of that kind (`sparseDims`: the field's declared dims). */
-export function columnValueToMilvus(col: AnyVectorColumn, i: number, field: string, row: string, sparseDims?: number): [unknown, number] {
-  if (!('kind' in col) || col.kind === undefined) return [Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims)), col.dims * 4];
+/**
+ * Checks row `i` of a column for a Milvus field and gives its rough wire size. Only a sparse row
+ * comes back as a value (as the SDK takes it); dense rows go into the request column by column
+ * (`denseColumnToMilvus`). Refuses what Milvus would refuse or not give back (`sparseDims`: the
+ * field's declared dims).
+ */
+export function checkColumnRow(col: AnyVectorColumn, i: number, field: string, row: string, sparseDims?: number): [unknown, number] {
+  if (!('kind' in col) || col.kind === undefined) return [undefined, col.dims * 4];
   if (col.kind === 'dense') {
-    // The bit patterns as numbers, turned into bytes by FLOAT16_INPUT: the SDK copies rows through JSON when the
-    // collection has a dynamic field, which would turn a Buffer into an object.
-    if (col.element === 'float16') return [Array.from(col.data.subarray(i * col.dims, (i + 1) * col.dims)), col.dims * 2];
-    if (col.element === 'binary') {
-      const w = Math.ceil(col.dims / 8);
-      return [reverseBits(col.data.subarray(i * w, (i + 1) * w)), w];
-    }
+    if (col.element === 'float16') return [undefined, col.dims * 2];
+    if (col.element === 'binary') return [undefined, Math.ceil(col.dims / 8)];
     throw unsupportedElement(col.element, field);
   }
   if (col.kind === 'sparse') {
@@ -258,6 +255,27 @@ export function columnValueToMilvus(col: AnyVectorColumn, i: number, field: stri
   throw new UnsupportedOperationError(`Vector ${JSON.stringify(field)} is a multi-vector; Milvus stores no multi-vectors.`, {
     plugin: PLUGIN,
     details: { field, kind: 'multi' },
+  });
+}
+
+/**
+ * Rows `from ..< to` of a dense column as the request's `VectorField` (`{ dim, float_vector |
+ * float16_vector | binary_vector }`), the values the SDK's insert would send for the same rows:
+ * float32 as numbers (its proto serializer takes arrays), float16 as the little-endian bytes of
+ * the bit patterns, bits reversed into Milvus's order.
+ */
+export function denseColumnToMilvus(col: AnyVectorColumn, from: number, to: number, field: string): Record<string, unknown> {
+  if (!('kind' in col) || col.kind === undefined)
+    return { dim: col.dims, float_vector: { data: Array.from(col.data.subarray(from * col.dims, to * col.dims)) } };
+  if (col.kind === 'dense' && col.element === 'float16')
+    return { dim: col.dims, float16_vector: float16Bytes(col.data.subarray(from * col.dims, to * col.dims) as Uint16Array) };
+  if (col.kind === 'dense' && col.element === 'binary') {
+    const w = Math.ceil(col.dims / 8);
+    return { dim: col.dims, binary_vector: Buffer.from(reverseBits(col.data.subarray(from * w, to * w))) };
+  }
+  throw new UnsupportedOperationError(`Vector ${JSON.stringify(field)} is not a dense vector Milvus stores.`, {
+    plugin: PLUGIN,
+    details: { field },
   });
 }
 

@@ -11,7 +11,8 @@ import { validateBatchVectors } from '../../src/validate.js';
 import type { MilvusContext } from './milvus-client.js';
 import { describeRaw, idFilter, isLoaded } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
-import { FLOAT16_INPUT, columnValueToMilvus, vectorShapeFromMilvus } from './milvus-vectors.js';
+import { type MutationRequest, mutationRequest, sendMutation } from './milvus-insert.js';
+import { checkColumnRow, vectorShapeFromMilvus } from './milvus-vectors.js';
 import type { MilvusServerInfo } from './milvus-version.js';
 import {
   DYNAMIC_FIELD,
@@ -28,6 +29,8 @@ const INT64_MAX = '9223372036854775807';
 /** What `write` needs of a collection: its fields and the payload fields kept as dynamic keys. */
 interface WriteTarget {
   fields: MilvusFieldInfo[];
+  /** The collection has a dynamic field (`$meta`). */
+  dynamic: boolean;
   dynamicKeys: Map<string, { type: PayloadField['type']; array: boolean }>;
   /** Declared dims of sparse fields (`vectordr.types`). */
   sparseDims: Record<string, number>;
@@ -58,9 +61,9 @@ export class MilvusWriter {
     let target = this.targets.get(collection);
     if (!target) {
       await this.ctx.server();
-      const { fields, properties } = await describeRaw(this.ctx.client, collection);
+      const { fields, dynamic, properties } = await describeRaw(this.ctx.client, collection);
       const hints = parseObject(properties[TYPES_PROPERTY]) as TypeHints;
-      target = { fields, dynamicKeys: new Map(Object.entries(hints.dynamic ?? {})), sparseDims: hints.sparseDims ?? {} };
+      target = { fields, dynamic, dynamicKeys: new Map(Object.entries(hints.dynamic ?? {})), sparseDims: hints.sparseDims ?? {} };
       this.targets.set(collection, target);
     }
     return target;
@@ -88,32 +91,40 @@ export class MilvusWriter {
       );
     }
     const pk = fields.find((f) => f.is_primary_key) as MilvusFieldInfo;
+    if (pk.autoID && options.mode === 'insert') {
+      throw new UnsupportedOperationError(
+        `The primary key ${JSON.stringify(pk.name)} of Milvus collection ${JSON.stringify(collection)} is autoID: ` +
+          `Milvus would give every restored row a new id. Nothing was written. Restore into a new collection ` +
+          `(vectordr creates the key without autoID) or with ifExists: 'replace'.`,
+        { plugin: PLUGIN, details: { collection, field: pk.name } },
+      );
+    }
     const rc: RowContext = { collection, server, target, pk, columns: new Map(fields.map((f) => [f.name, f])) };
     const rows: Record<string, unknown>[] = new Array<Record<string, unknown>>(batch.length);
     const sizes: number[] = new Array<number>(batch.length);
     for (let i = 0; i < batch.length; i++) [rows[i], sizes[i]] = toRow(batch, i, rc);
     const { client } = this.ctx;
+    const upsert = options.mode !== 'insert';
+    // Every row is checked above, before the first request is built: nothing of a refused batch is sent.
+    const request = ({ offset, items }: { offset: number; items: Record<string, unknown>[] }): MutationRequest =>
+      mutationRequest(collection, target, items, offset, batch.vectors, upsert);
     const parts = chunksByBytes(rows, sizes, this.ctx.options.writeBatchBytes);
-    if (options.mode === 'insert') {
+    if (!upsert) {
       // Every request is answered before write() returns: the core writes the marker after it.
       const inFlight = server.serialWrites ? 1 : (this.ctx.options.writeConcurrency ?? 1);
       await forEachLimit(
         parts,
         inFlight,
-        async ({ items: data }) => {
-          await milvusCall('insert', collection, () =>
-            client.insert({ collection_name: collection, data, transformers: FLOAT16_INPUT } as never),
-          );
+        async (part) => {
+          await milvusCall('insert', collection, () => sendMutation(client, 'Insert', request(part)));
         },
         options.signal,
       );
       return;
     }
-    for (const { items: data } of parts) {
+    for (const part of parts) {
       throwIfAborted(options.signal);
-      await milvusCall('upsert', collection, () =>
-        client.upsert({ collection_name: collection, data, transformers: FLOAT16_INPUT } as never),
-      );
+      await milvusCall('upsert', collection, () => sendMutation(client, 'Upsert', request(part)));
     }
   }
 
@@ -181,8 +192,8 @@ function toRow(batch: RecordBatch, i: number, rc: RowContext): [Record<string, u
   let rowBytes = 64;
   // Null vectors never get here: validateBatchVectors refuses them (Milvus vectors are not nullable).
   for (const [name, given] of Object.entries(batch.vectors)) {
-    const [value, bytes] = columnValueToMilvus(given, i, name, String(id), rc.target.sparseDims[name]);
-    row[name] = value;
+    const [value, bytes] = checkColumnRow(given, i, name, String(id), rc.target.sparseDims[name]);
+    if (value !== undefined) row[name] = value;
     rowBytes += bytes;
   }
   const payload = batch.payloads[i] ?? {};

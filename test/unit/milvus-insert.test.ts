@@ -1,0 +1,161 @@
+/**
+ * The column-wise insert request (adapters/milvus/milvus-insert.ts) against the SDK's own `insert`:
+ * the SDK's `_insert` runs on a stand-in client whose channel pool captures the request it would
+ * send, and the request vectordr builds for the same rows must be the same, field by field.
+ */
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { describe, expect, it } from 'vitest';
+import { type ColumnTarget, mutationRequest, sendMutation } from '../../adapters/milvus/milvus-insert.js';
+import { float16Bytes, reverseBits } from '../../adapters/milvus/milvus-vectors.js';
+import type { MilvusFieldInfo } from '../../adapters/milvus/milvus-types.js';
+import type { AnyVectorColumn } from '../../src/model.js';
+
+const FIELDS: MilvusFieldInfo[] = [
+  { name: 'id', data_type: 'Int64', is_primary_key: true, autoID: false },
+  { name: 'v', data_type: 'FloatVector', dim: 4 },
+  { name: 'h', data_type: 'Float16Vector', dim: 2 },
+  { name: 'b', data_type: 'BinaryVector', dim: 16 },
+  { name: 'title', data_type: 'VarChar', max_length: 64 },
+  { name: 'ok', data_type: 'Bool' },
+  { name: 'n', data_type: 'Int32' },
+  { name: 'score', data_type: 'Double', nullable: true },
+  { name: 'tags', data_type: 'Array', element_type: 'Int64', max_capacity: 8 },
+  { name: 'doc', data_type: 'JSON', nullable: true },
+  { name: '$meta', data_type: 'JSON', is_dynamic: true },
+];
+
+interface Captured {
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** The request the SDK's own insert/upsert sends for `rows`, captured at its channel pool. */
+async function sdkRequest(
+  fields: MilvusFieldInfo[],
+  dynamic: boolean,
+  rows: Record<string, unknown>[],
+  upsert: boolean,
+): Promise<Captured> {
+  let captured: Captured | undefined;
+  // A real describe gives every field an element type ('None' but on arrays).
+  fields = fields.map((f) => ({ element_type: 'None', ...f }));
+  const grpc = new Proxy(
+    {},
+    {
+      // Not a thenable: the pool's promise resolves to it.
+      get: (_, method: string) =>
+        method === 'then'
+          ? undefined
+          : (params: Record<string, unknown>, ...rest: unknown[]) => {
+              captured = { method, params };
+              (rest.at(-1) as (e: unknown, r: unknown) => void)(null, { status: { error_code: 'Success', code: 0 } });
+            },
+    },
+  );
+  const stand = {
+    channelPool: { acquire: () => Promise.resolve(grpc), release: () => undefined },
+    describeCollection: () =>
+      Promise.resolve({
+        status: { error_code: 'Success', code: 0 },
+        properties: [],
+        schema: { fields, enable_dynamic_field: dynamic },
+      }),
+    normalizeFieldOps: () => [],
+  };
+  const transformers = { [DataType.Float16Vector]: (bits: number[]) => float16Bytes(Uint16Array.from(bits)) };
+  const insert = (MilvusClient.prototype as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)._insert;
+  await insert?.call(stand, { collection_name: 'c', data: rows, transformers }, upsert, false);
+  if (!captured) throw new Error('the SDK sent nothing');
+  return captured;
+}
+
+/** Column `i..` values per row as the old path gave them to the SDK (rows of numbers). */
+function sdkRows(rows: Record<string, unknown>[], cols: Record<string, AnyVectorColumn>, offset: number): Record<string, unknown>[] {
+  return rows.map((r, k) => {
+    const i = offset + k;
+    const v = cols.v as { data: Float32Array };
+    const h = cols.h as { data: Uint16Array };
+    const b = cols.b as { data: Uint8Array };
+    return {
+      ...r,
+      v: Array.from(v.data.subarray(i * 4, i * 4 + 4)),
+      h: Array.from(h.data.subarray(i * 2, i * 2 + 2)),
+      b: reverseBits(b.data.subarray(i * 2, i * 2 + 2)),
+    };
+  });
+}
+
+function columns(n: number): Record<string, AnyVectorColumn> {
+  return {
+    v: { dims: 4, data: Float32Array.from({ length: n * 4 }, (_, i) => Math.fround(Math.sin(i) * 1e3)) },
+    h: { kind: 'dense', element: 'float16', dims: 2, data: Uint16Array.from({ length: n * 2 }, (_, i) => (i * 7919) & 0x7bff) },
+    b: { kind: 'dense', element: 'binary', dims: 16, data: Uint8Array.from({ length: n * 2 }, (_, i) => (i * 37) & 0xff) },
+  };
+}
+
+function normalised(fieldsData: unknown): unknown {
+  const list = fieldsData as { field_name: string }[];
+  return JSON.parse(JSON.stringify([...list].sort((a, b) => a.field_name.localeCompare(b.field_name)))) as unknown;
+}
+
+describe('milvus column-wise insert request', () => {
+  const rows: Record<string, unknown>[] = [
+    { id: '1', title: 'a', ok: true, n: 3, score: 1.5, tags: ['1', '2'], doc: { x: [1, 'two'] }, extra: 'dyn', deep: { k: null } },
+    { id: '-9223372036854775807', title: 'é✓', ok: false, n: -2147483648, score: null, tags: [], doc: null },
+    { id: '9007199254740993', title: '', ok: true, n: 0, score: 1e-300, tags: ['9223372036854775807'], doc: { y: 1 }, z: 0.1 },
+  ];
+
+  it.each([false, true])('is what the SDK would send for the same rows (upsert %s), dynamic keys included', async (upsert) => {
+    const cols = columns(5);
+    const offset = 2;
+    const target: ColumnTarget = { fields: FIELDS, dynamic: true };
+    const ours = mutationRequest('c', target, rows, offset, cols, upsert);
+    const theirs = await sdkRequest(FIELDS, true, sdkRows(rows, cols, offset), upsert);
+    expect(theirs.method).toBe(upsert ? 'Upsert' : 'Insert');
+    expect(ours.num_rows).toBe(theirs.params.num_rows);
+    expect(normalised(ours.fields_data)).toEqual(normalised(theirs.params.fields_data));
+  });
+
+  it('without a dynamic field: the same request, and a key with no field is SCHEMA_MISMATCH', async () => {
+    const fields = FIELDS.filter((f) => !f.is_dynamic);
+    const plain = rows.map(({ extra: _e, deep: _d, z: _z, ...r }) => r);
+    const cols = columns(3);
+    const ours = mutationRequest('c', { fields, dynamic: false }, plain, 0, cols, false);
+    const theirs = await sdkRequest(fields, false, sdkRows(plain, cols, 0), false);
+    expect(normalised(ours.fields_data)).toEqual(normalised(theirs.params.fields_data));
+    expect(() => mutationRequest('c', { fields, dynamic: false }, rows, 0, cols, false)).toThrow(
+      expect.objectContaining({ code: 'SCHEMA_MISMATCH' }) as Error,
+    );
+  });
+
+  it('sparse rows as the SDK encodes them', async () => {
+    const fields: MilvusFieldInfo[] = [
+      { name: 'id', data_type: 'VarChar', is_primary_key: true, max_length: 16 },
+      { name: 's', data_type: 'SparseFloatVector' },
+    ];
+    const sparse = [
+      { id: 'a', s: { indices: [0, 7, 4294967294], values: [0.5, 1, 3e38] } },
+      { id: 'b', s: { indices: [3], values: [1e-45] } },
+    ];
+    const ours = mutationRequest('c', { fields, dynamic: false }, sparse, 0, {}, false);
+    const theirs = await sdkRequest(fields, false, sparse, false);
+    expect(normalised(ours.fields_data)).toEqual(normalised(theirs.params.fields_data));
+  });
+
+  it('sends through the channel pool with a request that logs as one short line', async () => {
+    let sent: unknown;
+    const grpc = {
+      Insert: (params: unknown, ...rest: unknown[]) => {
+        sent = params;
+        (rest.at(-1) as (e: unknown, r: unknown) => void)(null, { status: { error_code: 'Success', code: 0 }, insert_cnt: '3' });
+      },
+    };
+    const client = { channelPool: { acquire: () => Promise.resolve(grpc), release: () => undefined } } as unknown as MilvusClient;
+    const request = mutationRequest('c', { fields: FIELDS, dynamic: true }, rows, 0, columns(3), false);
+    const res = await sendMutation(client, 'Insert', request);
+    expect(res.insert_cnt).toBe('3');
+    expect(sent).toBe(request);
+    expect(JSON.stringify(sent)).toBe('"Insert c: 3 rows"');
+    expect(Object.keys(request)).toEqual(['collection_name', 'num_rows', 'fields_data']);
+  });
+});
