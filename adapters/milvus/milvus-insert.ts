@@ -9,8 +9,7 @@
  * module builds the request the SDK's `insert` builds (`grpc/Data.js`, `_insert`), field by field
  * and with the SDK's own value helpers (`buildFieldData`, `getValidDataArray`, `sparseRowsToBytes`).
  * Dense vectors go straight from the batch's typed arrays into one array per request, never a
- * `number[]` per row. The request carries a `toJSON` that names it, so the debug line costs nothing.
- * It goes through the SDK's `promisify`, so the SDK's metadata, retry and deadline handling stay.
+ * `number[]` per row. It is sent by `quietCall` (milvus-rpc.ts), on the SDK's own pooled clients.
  */
 import {
   DEFAULT_DYNAMIC_FIELD,
@@ -21,12 +20,12 @@ import {
   getDataKey,
   getSparseDim,
   getValidDataArray,
-  promisify,
   sparseRowsToBytes,
 } from '@zilliz/milvus2-sdk-node';
 import { InvalidInputError } from '../../src/errors.js';
 import type { AnyVectorColumn } from '../../src/model.js';
 import type { MilvusStatus } from './milvus-errors.js';
+import { quietCall } from './milvus-rpc.js';
 import { denseColumnToMilvus } from './milvus-vectors.js';
 import { DYNAMIC_FIELD, type MilvusFieldInfo, PLUGIN } from './milvus-types.js';
 
@@ -177,14 +176,8 @@ function noField(name: string, collection: string): InvalidInputError {
   );
 }
 
-/**
- * Sends an insert or upsert through the client's channel pool, as the SDK's `insert` does after it
- * has built the request. The SDK's retry interceptor logs each request through `JSON.stringify`:
- * the request names itself instead of being serialised whole.
- */
+/** Sends an insert or upsert through the client's channel pool (milvus-rpc.ts: without the interceptor's JSON of it). */
 export async function sendMutation(client: MilvusClient, method: 'Insert' | 'Upsert', request: MutationRequest): Promise<MutationResult> {
-  const label = `${method} ${request.collection_name}: ${request.num_rows} rows`;
-  Object.defineProperty(request, 'toJSON', { value: () => label, enumerable: false });
   // Timeout 0: no deadline of the call's own, as the SDK's insert without `timeout`.
-  return (await promisify(client.channelPool, method, request, 0)) as MutationResult;
+  return quietCall<MutationResult>(client, method, request, 0);
 }

@@ -25,6 +25,7 @@ import { idAt, recordAt } from '../../src/model.js';
 import type { MilvusContext } from './milvus-client.js';
 import { describeRaw, describeSchema, ensureLoaded, idFilter, isLoaded } from './milvus-describe.js';
 import { milvusCall } from './milvus-errors.js';
+import { queryRows } from './milvus-rpc.js';
 import { DYNAMIC_FIELD, DYNAMIC_KEY, PLUGIN, exprString, fromDynamicValue, valueFromMilvus } from './milvus-types.js';
 import { RAW_OUTPUT, reverseBits, sparseFromMilvus } from './milvus-vectors.js';
 
@@ -139,17 +140,17 @@ export async function keysetPage(
     .map((f, _, all) => (all.length > 1 ? `(${f})` : f))
     .join(' and ');
   const res = await milvusCall('query', schema.name, () =>
-    client.query({
+    queryRows(client, {
       collection_name: schema.name,
       filter,
       limit,
       output_fields: query.outputFields ?? ['*'],
-      consistency_level: 'Strong' as never,
-      params: { iterator: true, reduce_stop_for_best: true } as never,
+      consistency_level: 'Strong',
+      params: { iterator: true, reduce_stop_for_best: true },
       transformers: RAW_OUTPUT,
-    } as never),
+    }),
   );
-  const rows = (res as unknown as { data: Row[] }).data;
+  const rows = res.data;
   // Milvus orders VarChar keys by their UTF-8 bytes, which JavaScript string order is not.
   const ascending = (a: Row, b: Row): boolean =>
     schema.idType === 'int64'
@@ -176,15 +177,9 @@ export async function fetchRecords(ctx: MilvusContext, collection: string, ids: 
   await ensureLoaded(ctx, schema);
   const filter = await idFilter(client, collection, ids);
   const res = await milvusCall('query', collection, () =>
-    client.query({
-      collection_name: collection,
-      filter,
-      output_fields: ['*'],
-      consistency_level: 'Strong' as never,
-      transformers: RAW_OUTPUT,
-    } as never),
+    queryRows(client, { collection_name: collection, filter, output_fields: ['*'], consistency_level: 'Strong', transformers: RAW_OUTPUT }),
   );
-  const batch = rowsToBatch(schema, (res as unknown as { data: Row[] }).data);
+  const batch = rowsToBatch(schema, res.data);
   const byId = new Map<string, VectorRecord>();
   for (let i = 0; i < batch.length; i++) byId.set(String(idAt(batch, i)), recordAt(batch, i));
   return ids.flatMap((id) => byId.get(String(id)) ?? []);

@@ -6,6 +6,7 @@
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { describe, expect, it } from 'vitest';
 import { type ColumnTarget, mutationRequest, sendMutation } from '../../adapters/milvus/milvus-insert.js';
+import { queryRows } from '../../adapters/milvus/milvus-rpc.js';
 import { float16Bytes, reverseBits } from '../../adapters/milvus/milvus-vectors.js';
 import type { MilvusFieldInfo } from '../../adapters/milvus/milvus-types.js';
 import type { AnyVectorColumn } from '../../src/model.js';
@@ -142,20 +143,151 @@ describe('milvus column-wise insert request', () => {
     expect(normalised(ours.fields_data)).toEqual(normalised(theirs.params.fields_data));
   });
 
-  it('sends through the channel pool with a request that logs as one short line', async () => {
+  it('sends through a pooled client with a request that logs as one short line', async () => {
     let sent: unknown;
-    const grpc = {
-      Insert: (params: unknown, ...rest: unknown[]) => {
-        sent = params;
-        (rest.at(-1) as (e: unknown, r: unknown) => void)(null, { status: { error_code: 'Success', code: 0 }, insert_cnt: '3' });
+    const pool = poolOf({
+      Insert: (request) => {
+        sent = request;
+        return { status: { error_code: 'Success', code: 0 }, insert_cnt: '3' };
       },
-    };
-    const client = { channelPool: { acquire: () => Promise.resolve(grpc), release: () => undefined } } as unknown as MilvusClient;
+    });
+    const client = { channelPool: pool, timeout: 0 } as unknown as MilvusClient;
     const request = mutationRequest('c', { fields: FIELDS, dynamic: true }, rows, 0, columns(3), false);
     const res = await sendMutation(client, 'Insert', request);
     expect(res.insert_cnt).toBe('3');
     expect(sent).toBe(request);
-    expect(JSON.stringify(sent)).toBe('"Insert c: 3 rows"');
+    expect(JSON.stringify(sent)).toBe('"Insert c (request)"');
+    expect(JSON.stringify(res)).toMatch(/^"Insert c \(response/);
     expect(Object.keys(request)).toEqual(['collection_name', 'num_rows', 'fields_data']);
+    expect(pool.released).toBe(1);
+  });
+});
+
+/** A query's answer as the SDK's proto decoding gives it: ids, a float vector, a nullable double, JSON, dynamic keys. */
+function queryResults(): Record<string, unknown> {
+  const dim = 3;
+  return {
+    status: { error_code: 'Success', code: 0 },
+    fields_data: [
+      {
+        field_name: 'id',
+        type: 'Int64',
+        scalars: { data: 'long_data', long_data: { data: ['1', '-9223372036854775807', '7'] } },
+        valid_data: [],
+      },
+      {
+        field_name: 'v',
+        type: 'FloatVector',
+        vectors: {
+          data: 'float_vector',
+          dim: String(dim),
+          float_vector: { data: [0.5, -1, 3.4028234663852886e38, Math.fround(1e-45), -0, 2, 7, 8, 9] },
+        },
+        valid_data: [],
+      },
+      {
+        field_name: 'score',
+        type: 'Double',
+        scalars: { data: 'double_data', double_data: { data: [1.5, 2.5] } },
+        valid_data: [true, false, true],
+      },
+      {
+        field_name: 'tags',
+        type: 'Array',
+        scalars: {
+          data: 'array_data',
+          array_data: { data: [{ data: 'long_data', long_data: { data: ['1'] } }, {}, { data: 'long_data', long_data: { data: [] } }] },
+        },
+        valid_data: [],
+      },
+      {
+        field_name: '$meta',
+        type: 'JSON',
+        is_dynamic: true,
+        scalars: {
+          data: 'json_data',
+          json_data: { data: [Buffer.from('{"a":1}'), Buffer.from('{}'), Buffer.from('{"a":[2],"__proto__":3}')] },
+        },
+        valid_data: [],
+      },
+      { field_name: 'a', type: 'JSON', is_dynamic: true, scalars: { data: 'json_data', json_data: { data: [] } }, valid_data: [] },
+    ],
+  };
+}
+
+interface FakePool {
+  acquire(): Promise<unknown>;
+  release(): void;
+  released: number;
+}
+
+/** A channel pool of one gRPC client whose methods answer with `answers` (the request in, the decoded answer out). */
+function poolOf(answers: Record<string, (request: unknown) => unknown>): FakePool {
+  const service = Object.fromEntries(
+    Object.entries(answers).map(([name, answer]) => [
+      name,
+      { path: `/milvus/${name}`, requestSerialize: (r: unknown) => r, responseDeserialize: (r: unknown) => answer(r) },
+    ]),
+  );
+  class Grpc {
+    static service = service;
+    makeUnaryRequest(
+      path: string,
+      serialize: (r: unknown) => unknown,
+      deserialize: (b: unknown) => unknown,
+      request: unknown,
+      _o: unknown,
+      cb: (e: unknown, r: unknown) => void,
+    ): void {
+      expect(path).toMatch(/^\/milvus\//);
+      cb(null, deserialize(serialize(request)));
+    }
+  }
+  const pool: FakePool = {
+    acquire: () => Promise.resolve(new Grpc()),
+    release: () => void pool.released++,
+    released: 0,
+  };
+  return pool;
+}
+
+describe('milvus query without the SDK row copy', () => {
+  it("gives the rows the SDK's query gives for the same answer, float vectors as views (the values a float32 wire gives)", async () => {
+    let sdkSent: Record<string, unknown> | undefined;
+    const grpc = {
+      Query: (params: Record<string, unknown>, ...rest: unknown[]) => {
+        sdkSent = params;
+        (rest.at(-1) as (e: unknown, r: unknown) => void)(null, queryResults());
+      },
+    };
+    const stand = { channelPool: { acquire: () => Promise.resolve(grpc), release: () => undefined }, timeout: 1000 };
+    const q = {
+      collection_name: 'c',
+      filter: 'id > 5',
+      limit: 4096,
+      output_fields: ['*'],
+      consistency_level: 'Strong',
+      params: { iterator: true, reduce_stop_for_best: true },
+    };
+    const query = (MilvusClient.prototype as unknown as Record<string, (...a: unknown[]) => Promise<{ data: Record<string, unknown>[] }>>)
+      ._query;
+    const theirs = await query?.call(stand, { ...q });
+    let ourSent: Record<string, unknown> | undefined;
+    const client = {
+      channelPool: poolOf({
+        Query: (r) => {
+          ourSent = r as Record<string, unknown>;
+          return queryResults();
+        },
+      }),
+      timeout: 1000,
+    } as unknown as MilvusClient;
+    const ours = await queryRows(client, q);
+    const plain = (rows: Record<string, unknown>[] | undefined): unknown =>
+      rows?.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v instanceof Float32Array ? Array.from(v) : v])));
+    expect(plain(ours.data)).toEqual(plain(theirs?.data));
+    expect(ours.data[0]?.v).toBeInstanceOf(Float32Array);
+    for (const key of ['collection_name', 'expr', 'output_fields', 'consistency_level', 'query_params'])
+      expect(ourSent?.[key], key).toEqual(sdkSent?.[key]);
   });
 });
