@@ -26,7 +26,7 @@ import { InvalidInputError } from '../../src/errors.js';
 import type { AnyVectorColumn } from '../../src/model.js';
 import type { MilvusStatus } from './milvus-errors.js';
 import { quietCall } from './milvus-rpc.js';
-import { denseColumnToMilvus } from './milvus-vectors.js';
+import { VECTOR_FIELD_NUMBER, denseColumnBytes } from './milvus-vectors.js';
 import { DYNAMIC_FIELD, type MilvusFieldInfo, PLUGIN } from './milvus-types.js';
 
 /** What a request is built from: the collection's fields, whether it has a dynamic field. */
@@ -47,11 +47,13 @@ interface ColumnField {
   data: unknown[];
 }
 
-/** An InsertRequest / UpsertRequest as the SDK's proto serializer takes it. */
+/**
+ * An InsertRequest / UpsertRequest: what the SDK's proto serializer encodes, and the dense vector
+ * fields already encoded (`tail`: `fields_data` entries, appended to the serializer's bytes).
+ */
 export interface MutationRequest {
-  collection_name: string;
-  num_rows: number;
-  fields_data: Record<string, unknown>[];
+  request: { collection_name: string; num_rows: number; fields_data: Record<string, unknown>[] };
+  tail: Buffer;
 }
 
 /** The answer to an insert or upsert. */
@@ -120,20 +122,82 @@ export function mutationRequest(
     if (meta) meta.data[k] = Buffer.from(JSON.stringify(dynamic));
   }
   const fields_data: Record<string, unknown>[] = [];
+  const encoded: Buffer[] = [];
   for (const field of meta ? [...columns.values(), meta] : columns.values()) {
-    fields_data.push(fieldData(field, rows.length, offset, vectors, collection));
+    if (DENSE_TYPES.has(field.type)) {
+      const column = vectors[field.name];
+      if (!column) throw noField(field.name, collection);
+      encoded.push(denseFieldData(field, column, offset, rows.length));
+    } else fields_data.push(fieldData(field, rows.length));
   }
-  return { collection_name: collection, num_rows: rows.length, fields_data };
+  return { request: { collection_name: collection, num_rows: rows.length, fields_data }, tail: Buffer.concat(encoded) };
 }
 
-/** One column of the request, in the form the SDK's `_insert` gives it (`buildColumnData`). */
-function fieldData(
-  field: ColumnField,
-  n: number,
-  offset: number,
-  vectors: Readonly<Record<string, AnyVectorColumn>>,
-  collection: string,
-): Record<string, unknown> {
+/** Dense vector types, encoded here (`denseFieldData`) rather than by the proto serializer. */
+const DENSE_TYPES = new Set<DataType>([DataType.FloatVector, DataType.Float16Vector, DataType.BinaryVector]);
+
+// Protocol Buffers wire format: the field numbers of schema.proto and milvus.proto (SDK 3.0, Milvus 2.3-2.6).
+const LEN = 2;
+const VARINT = 0;
+const INSERT_FIELDS_DATA = 5; // InsertRequest and UpsertRequest: repeated schema.FieldData fields_data = 5
+const FIELD_TYPE = 1; // FieldData: DataType type = 1
+const FIELD_NAME = 2; // FieldData: string field_name = 2
+const FIELD_VECTORS = 4; // FieldData: VectorField vectors = 4
+const FIELD_VALID_DATA = 7; // FieldData: repeated bool valid_data = 7 (packed)
+const VECTOR_DIM = 1; // VectorField: int64 dim = 1
+const FLOAT_ARRAY_DATA = 1; // FloatArray: repeated float data = 1 (packed)
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let v = value;
+  while (v > 127) {
+    out.push((v % 128) | 128);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return out;
+}
+
+const key = (field: number, wire: number): number[] => varint(field * 8 + wire);
+
+/**
+ * One `fields_data` entry of a dense vector field, as the request's bytes carry it: the values are
+ * copied once into the message, with no JavaScript number (nor protobuf.js writer operation) per
+ * value. The same message the SDK's serializer writes for the same rows (test/unit/milvus-insert.test.ts
+ * decodes it with the SDK's own deserializer).
+ */
+function denseFieldData(field: ColumnField, column: AnyVectorColumn, offset: number, n: number): Buffer {
+  const { dim, key: dataKey, bytes } = denseColumnBytes(column, offset, offset + n, field.name);
+  // float32 values sit in a FloatArray message; binary and float16 bytes are VectorField fields themselves.
+  const data =
+    dataKey === 'float_vector'
+      ? [
+          ...key(VECTOR_FIELD_NUMBER.float_vector, LEN),
+          ...varint(key(FLOAT_ARRAY_DATA, LEN).length + varint(bytes.length).length + bytes.length),
+          ...key(FLOAT_ARRAY_DATA, LEN),
+          ...varint(bytes.length),
+        ]
+      : [...key(VECTOR_FIELD_NUMBER[dataKey], LEN), ...varint(bytes.length)];
+  const vectorField = [...key(VECTOR_DIM, VARINT), ...varint(dim), ...data];
+  const vectorFieldLength = vectorField.length + bytes.length;
+  const name = Buffer.from(field.name, 'utf8');
+  // A nullable vector field (Milvus 2.6) carries valid_data, as the SDK sends it: every row valid.
+  const valid = field.nullable === true ? [...key(FIELD_VALID_DATA, LEN), ...varint(n)] : [];
+  const head = [...key(FIELD_TYPE, VARINT), ...varint(field.type), ...key(FIELD_NAME, LEN), ...varint(name.length)];
+  const middle = [...key(FIELD_VECTORS, LEN), ...varint(vectorFieldLength), ...vectorField];
+  const fieldDataLength = head.length + name.length + middle.length + bytes.length + valid.length + (valid.length > 0 ? n : 0);
+  return Buffer.concat([
+    Buffer.from([...key(INSERT_FIELDS_DATA, LEN), ...varint(fieldDataLength), ...head]),
+    name,
+    Buffer.from(middle),
+    bytes,
+    Buffer.from(valid),
+    Buffer.alloc(valid.length > 0 ? n : 0, 1),
+  ]);
+}
+
+/** One scalar or sparse column of the request, in the form the SDK's `_insert` gives it (`buildColumnData`). */
+function fieldData(field: ColumnField, n: number): Record<string, unknown> {
   const isVector = VECTOR_TYPES.has(field.type);
   const dataKey = getDataKey(field.type);
   let keyValue: Record<string, unknown>;
@@ -142,9 +206,7 @@ function fieldData(
     const dim = field.dim || getSparseDim(rows as never);
     keyValue = { dim, [dataKey]: { dim, contents: sparseRowsToBytes(rows as never) } };
   } else if (isVector) {
-    const column = vectors[field.name];
-    if (!column) throw noField(field.name, collection);
-    keyValue = denseColumnToMilvus(column, offset, offset + n, field.name);
+    throw new Error(`vector type ${String(field.type)} of ${JSON.stringify(field.name)} is encoded as a dense column or refused before`);
   } else if (field.type === DataType.Array) {
     const elementTypeKey = getDataKey(field.elementType);
     keyValue = {
@@ -177,7 +239,7 @@ function noField(name: string, collection: string): InvalidInputError {
 }
 
 /** Sends an insert or upsert through the client's channel pool (milvus-rpc.ts: without the interceptor's JSON of it). */
-export async function sendMutation(client: MilvusClient, method: 'Insert' | 'Upsert', request: MutationRequest): Promise<MutationResult> {
+export async function sendMutation(client: MilvusClient, method: 'Insert' | 'Upsert', mutation: MutationRequest): Promise<MutationResult> {
   // Timeout 0: no deadline of the call's own, as the SDK's insert without `timeout`.
-  return quietCall<MutationResult>(client, method, request, 0);
+  return quietCall<MutationResult>(client, method, mutation.request, 0, mutation.tail);
 }

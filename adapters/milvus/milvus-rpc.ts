@@ -43,8 +43,18 @@ function named<T extends object>(message: T, label: string): T {
   return message;
 }
 
-/** One unary call of `method` on a client of the SDK's pool; `timeoutMs` 0: no deadline of its own. */
-export async function quietCall<T extends object>(client: MilvusClient, method: string, request: object, timeoutMs: number): Promise<T> {
+/**
+ * One unary call of `method` on a client of the SDK's pool; `timeoutMs` 0: no deadline of its own.
+ * `tail`: fields already encoded, appended to the serializer's bytes of `request` (a message's
+ * fields may come in any order, and repeated ones append).
+ */
+export async function quietCall<T extends object>(
+  client: MilvusClient,
+  method: string,
+  request: object,
+  timeoutMs: number,
+  tail?: Uint8Array,
+): Promise<T> {
   const pool = client.channelPool;
   const grpc = (await pool.acquire()) as unknown as PooledClient;
   try {
@@ -56,7 +66,10 @@ export async function quietCall<T extends object>(client: MilvusClient, method: 
       named(definition.responseDeserialize(bytes) as object, `${label} (response, ${bytes.length} bytes)`);
     return await new Promise<T>((resolve, reject) => {
       const deadline = new Date(Date.now() + (timeoutMs > 0 ? timeoutMs : NO_DEADLINE_MS));
-      grpc.makeUnaryRequest(definition.path, definition.requestSerialize, deserialize, request, { deadline }, (err, value) =>
+      const serialize = tail?.length
+        ? (r: unknown): Buffer => Buffer.concat([definition.requestSerialize(r), tail])
+        : definition.requestSerialize;
+      grpc.makeUnaryRequest(definition.path, serialize, deserialize, request, { deadline }, (err, value) =>
         err ? reject(err) : resolve(value as T),
       );
     });

@@ -258,25 +258,45 @@ export function checkColumnRow(col: AnyVectorColumn, i: number, field: string, r
   });
 }
 
+/** Where a dense column's values go in a `VectorField` (schema.proto): its field number there. */
+export const VECTOR_FIELD_NUMBER = { float_vector: 2, binary_vector: 3, float16_vector: 4 } as const;
+
 /**
- * Rows `from ..< to` of a dense column as the request's `VectorField` (`{ dim, float_vector |
- * float16_vector | binary_vector }`), the values the SDK's insert would send for the same rows:
- * float32 as numbers (its proto serializer takes arrays), float16 as the little-endian bytes of
- * the bit patterns, bits reversed into Milvus's order.
+ * Rows `from ..< to` of a dense column as the bytes Milvus takes for them, the bytes the SDK's insert
+ * sends for the same rows: float32 values little-endian (a packed `FloatArray`), float16 bit patterns
+ * little-endian, bits reversed into Milvus's order.
  */
-export function denseColumnToMilvus(col: AnyVectorColumn, from: number, to: number, field: string): Record<string, unknown> {
+export function denseColumnBytes(
+  col: AnyVectorColumn,
+  from: number,
+  to: number,
+  field: string,
+): { dim: number; key: keyof typeof VECTOR_FIELD_NUMBER; bytes: Buffer } {
   if (!('kind' in col) || col.kind === undefined)
-    return { dim: col.dims, float_vector: { data: Array.from(col.data.subarray(from * col.dims, to * col.dims)) } };
+    return { dim: col.dims, key: 'float_vector', bytes: float32Bytes(col.data.subarray(from * col.dims, to * col.dims)) };
   if (col.kind === 'dense' && col.element === 'float16')
-    return { dim: col.dims, float16_vector: float16Bytes(col.data.subarray(from * col.dims, to * col.dims) as Uint16Array) };
+    return { dim: col.dims, key: 'float16_vector', bytes: float16Bytes(col.data.subarray(from * col.dims, to * col.dims) as Uint16Array) };
   if (col.kind === 'dense' && col.element === 'binary') {
     const w = Math.ceil(col.dims / 8);
-    return { dim: col.dims, binary_vector: Buffer.from(reverseBits(col.data.subarray(from * w, to * w))) };
+    const bits = col.data.subarray(from * w, to * w);
+    const bytes = Buffer.allocUnsafe(bits.length);
+    for (let i = 0; i < bits.length; i++) bytes[i] = REVERSED[bits[i] as number] as number;
+    return { dim: col.dims, key: 'binary_vector', bytes };
   }
   throw new UnsupportedOperationError(`Vector ${JSON.stringify(field)} is not a dense vector Milvus stores.`, {
     plugin: PLUGIN,
     details: { field },
   });
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Little-endian bytes of float32 values (a copy: the request must not share the batch's memory). */
+function float32Bytes(values: Float32Array): Buffer {
+  const out = Buffer.allocUnsafe(values.length * 4);
+  if (LITTLE_ENDIAN) out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  else for (let i = 0; i < values.length; i++) out.writeFloatLE(values[i] as number, i * 4);
+  return out;
 }
 
 function unsupportedElement(element: VectorElement, field: string): UnsupportedOperationError {

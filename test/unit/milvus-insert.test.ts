@@ -3,9 +3,9 @@
  * the SDK's `_insert` runs on a stand-in client whose channel pool captures the request it would
  * send, and the request vectordr builds for the same rows must be the same, field by field.
  */
-import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { DataType, LOADER_OPTIONS, MilvusClient, getGRPCService } from '@zilliz/milvus2-sdk-node';
 import { describe, expect, it } from 'vitest';
-import { type ColumnTarget, mutationRequest, sendMutation } from '../../adapters/milvus/milvus-insert.js';
+import { type ColumnTarget, type MutationRequest, mutationRequest, sendMutation } from '../../adapters/milvus/milvus-insert.js';
 import { queryRows } from '../../adapters/milvus/milvus-rpc.js';
 import { float16Bytes, reverseBits } from '../../adapters/milvus/milvus-vectors.js';
 import type { MilvusFieldInfo } from '../../adapters/milvus/milvus-types.js';
@@ -94,10 +94,23 @@ function columns(n: number): Record<string, AnyVectorColumn> {
   };
 }
 
-function normalised(fieldsData: unknown): unknown {
-  const list = fieldsData as { field_name: string }[];
-  return JSON.parse(JSON.stringify([...list].sort((a, b) => a.field_name.localeCompare(b.field_name)))) as unknown;
+/** The SDK's own proto definitions of the Milvus service: how its client encodes and decodes each call. */
+const SERVICE = (
+  getGRPCService({ serviceName: 'milvus.proto.milvus.MilvusService' } as never, LOADER_OPTIONS as never) as unknown as {
+    service: Record<string, { requestSerialize: (r: unknown) => Buffer; requestDeserialize: (b: Buffer) => Record<string, unknown> }>;
+  }
+).service;
+
+/** A request as Milvus receives it: encoded the way it is sent, decoded by the SDK's deserializer, fields by name. */
+function onTheWire(method: 'Insert' | 'Upsert', request: unknown, tail: Buffer = Buffer.alloc(0)): unknown {
+  const m = SERVICE[method];
+  if (!m) throw new Error(`no ${method}`);
+  const decoded = m.requestDeserialize(Buffer.concat([m.requestSerialize(request), tail]));
+  const list = decoded.fields_data as { field_name: string }[];
+  return { ...decoded, fields_data: [...list].sort((a, b) => a.field_name.localeCompare(b.field_name)) };
 }
+
+const ours = (method: 'Insert' | 'Upsert', m: MutationRequest): unknown => onTheWire(method, m.request, m.tail);
 
 describe('milvus column-wise insert request', () => {
   const rows: Record<string, unknown>[] = [
@@ -110,23 +123,39 @@ describe('milvus column-wise insert request', () => {
     const cols = columns(5);
     const offset = 2;
     const target: ColumnTarget = { fields: FIELDS, dynamic: true };
-    const ours = mutationRequest('c', target, rows, offset, cols, upsert);
+    const method = upsert ? 'Upsert' : 'Insert';
+    const mine = mutationRequest('c', target, rows, offset, cols, upsert);
     const theirs = await sdkRequest(FIELDS, true, sdkRows(rows, cols, offset), upsert);
-    expect(theirs.method).toBe(upsert ? 'Upsert' : 'Insert');
-    expect(ours.num_rows).toBe(theirs.params.num_rows);
-    expect(normalised(ours.fields_data)).toEqual(normalised(theirs.params.fields_data));
+    expect(theirs.method).toBe(method);
+    const { schema_timestamp: _t, ...sdk } = onTheWire(method, theirs.params) as Record<string, unknown>;
+    expect(ours(method, mine)).toEqual({ ...sdk, schema_timestamp: '0' });
+    expect((sdk.fields_data as unknown[]).length).toBe(FIELDS.length);
   });
 
   it('without a dynamic field: the same request, and a key with no field is SCHEMA_MISMATCH', async () => {
     const fields = FIELDS.filter((f) => !f.is_dynamic);
     const plain = rows.map(({ extra: _e, deep: _d, z: _z, ...r }) => r);
     const cols = columns(3);
-    const ours = mutationRequest('c', { fields, dynamic: false }, plain, 0, cols, false);
+    const mine = mutationRequest('c', { fields, dynamic: false }, plain, 0, cols, false);
     const theirs = await sdkRequest(fields, false, sdkRows(plain, cols, 0), false);
-    expect(normalised(ours.fields_data)).toEqual(normalised(theirs.params.fields_data));
+    expect(ours('Insert', mine)).toEqual({ ...(onTheWire('Insert', theirs.params) as object), schema_timestamp: '0' });
     expect(() => mutationRequest('c', { fields, dynamic: false }, rows, 0, cols, false)).toThrow(
       expect.objectContaining({ code: 'SCHEMA_MISMATCH' }) as Error,
     );
+  });
+
+  it('a nullable vector field (Milvus 2.6) carries valid_data, every row valid, as the SDK sends it', async () => {
+    const fields: MilvusFieldInfo[] = [
+      { name: 'id', data_type: 'Int64', is_primary_key: true },
+      { name: 'v', data_type: 'FloatVector', dim: 4, nullable: true },
+      { name: 'h', data_type: 'Float16Vector', dim: 2 },
+      { name: 'b', data_type: 'BinaryVector', dim: 16 },
+    ];
+    const plain = [{ id: '1' }, { id: '2' }, { id: '3' }, { id: '4' }];
+    const cols = columns(4);
+    const mine = mutationRequest('c', { fields, dynamic: false }, plain, 0, cols, false);
+    const theirs = await sdkRequest(fields, false, sdkRows(plain, cols, 0), false);
+    expect(ours('Insert', mine)).toEqual({ ...(onTheWire('Insert', theirs.params) as object), schema_timestamp: '0' });
   });
 
   it('sparse rows as the SDK encodes them', async () => {
@@ -138,27 +167,32 @@ describe('milvus column-wise insert request', () => {
       { id: 'a', s: { indices: [0, 7, 4294967294], values: [0.5, 1, 3e38] } },
       { id: 'b', s: { indices: [3], values: [1e-45] } },
     ];
-    const ours = mutationRequest('c', { fields, dynamic: false }, sparse, 0, {}, false);
+    const mine = mutationRequest('c', { fields, dynamic: false }, sparse, 0, {}, false);
     const theirs = await sdkRequest(fields, false, sparse, false);
-    expect(normalised(ours.fields_data)).toEqual(normalised(theirs.params.fields_data));
+    expect(mine.tail.length).toBe(0);
+    expect(ours('Insert', mine)).toEqual({ ...(onTheWire('Insert', theirs.params) as object), schema_timestamp: '0' });
   });
 
-  it('sends through a pooled client with a request that logs as one short line', async () => {
-    let sent: unknown;
-    const pool = poolOf({
-      Insert: (request) => {
-        sent = request;
-        return { status: { error_code: 'Success', code: 0 }, insert_cnt: '3' };
+  it('sends through a pooled client: the request logs as one short line, its bytes carry every field', async () => {
+    let sent: Record<string, unknown> | undefined;
+    const pool = poolOf(
+      {
+        Insert: (bytes) => {
+          sent = SERVICE.Insert?.requestDeserialize(bytes as Buffer);
+          return { status: { error_code: 'Success', code: 0 }, insert_cnt: '3' };
+        },
       },
-    });
+      { Insert: SERVICE.Insert?.requestSerialize },
+    );
     const client = { channelPool: pool, timeout: 0 } as unknown as MilvusClient;
-    const request = mutationRequest('c', { fields: FIELDS, dynamic: true }, rows, 0, columns(3), false);
-    const res = await sendMutation(client, 'Insert', request);
+    const mutation = mutationRequest('c', { fields: FIELDS, dynamic: true }, rows, 0, columns(3), false);
+    const res = await sendMutation(client, 'Insert', mutation);
     expect(res.insert_cnt).toBe('3');
-    expect(sent).toBe(request);
-    expect(JSON.stringify(sent)).toBe('"Insert c (request)"');
+    expect(pool.requests[0]).toBe(mutation.request);
+    expect(JSON.stringify(pool.requests[0])).toBe('"Insert c (request)"');
     expect(JSON.stringify(res)).toMatch(/^"Insert c \(response/);
-    expect(Object.keys(request)).toEqual(['collection_name', 'num_rows', 'fields_data']);
+    expect(Object.keys(mutation.request)).toEqual(['collection_name', 'num_rows', 'fields_data']);
+    expect((sent?.fields_data as { field_name: string }[]).map((f) => f.field_name).sort()).toEqual(FIELDS.map((f) => f.name).sort());
     expect(pool.released).toBe(1);
   });
 });
@@ -219,16 +253,29 @@ interface FakePool {
   acquire(): Promise<unknown>;
   release(): void;
   released: number;
+  /** The request objects the calls were given. */
+  requests: unknown[];
 }
 
-/** A channel pool of one gRPC client whose methods answer with `answers` (the request in, the decoded answer out). */
-function poolOf(answers: Record<string, (request: unknown) => unknown>): FakePool {
+/**
+ * A channel pool of one gRPC client whose methods answer with `answers` (given what the request
+ * serialized to: the request itself, or its bytes with a serializer from `serializers`).
+ */
+function poolOf(
+  answers: Record<string, (request: unknown) => unknown>,
+  serializers: Record<string, ((r: unknown) => Buffer) | undefined> = {},
+): FakePool {
   const service = Object.fromEntries(
     Object.entries(answers).map(([name, answer]) => [
       name,
-      { path: `/milvus/${name}`, requestSerialize: (r: unknown) => r, responseDeserialize: (r: unknown) => answer(r) },
+      {
+        path: `/milvus/${name}`,
+        requestSerialize: serializers[name] ?? ((r: unknown) => r),
+        responseDeserialize: (r: unknown) => answer(r),
+      },
     ]),
   );
+  const requests: unknown[] = [];
   class Grpc {
     static service = service;
     makeUnaryRequest(
@@ -240,6 +287,7 @@ function poolOf(answers: Record<string, (request: unknown) => unknown>): FakePoo
       cb: (e: unknown, r: unknown) => void,
     ): void {
       expect(path).toMatch(/^\/milvus\//);
+      requests.push(request);
       cb(null, deserialize(serialize(request)));
     }
   }
@@ -247,6 +295,7 @@ function poolOf(answers: Record<string, (request: unknown) => unknown>): FakePoo
     acquire: () => Promise.resolve(new Grpc()),
     release: () => void pool.released++,
     released: 0,
+    requests,
   };
   return pool;
 }
