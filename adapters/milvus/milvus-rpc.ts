@@ -12,7 +12,9 @@
  */
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { buildFieldDataMap, DEFAULT_DYNAMIC_FIELD, parseToKeyValue } from '@zilliz/milvus2-sdk-node';
+import { EngineError } from '../../src/errors.js';
 import type { MilvusStatus } from './milvus-errors.js';
+import { PLUGIN } from './milvus-types.js';
 
 /** A method of the service, as the SDK's generated gRPC client describes it. */
 interface MethodDefinition {
@@ -54,6 +56,7 @@ export async function quietCall<T extends object>(
   request: object,
   timeoutMs: number,
   tail?: Uint8Array,
+  decode?: (bytes: Buffer, deserialize: (bytes: Buffer) => unknown) => unknown,
 ): Promise<T> {
   const pool = client.channelPool;
   const grpc = (await pool.acquire()) as unknown as PooledClient;
@@ -63,7 +66,10 @@ export async function quietCall<T extends object>(
     const label = `${method} ${String((request as { collection_name?: unknown }).collection_name ?? '')}`;
     named(request, `${label} (request)`);
     const deserialize = (bytes: Buffer): unknown =>
-      named(definition.responseDeserialize(bytes) as object, `${label} (response, ${bytes.length} bytes)`);
+      named(
+        (decode ? decode(bytes, definition.responseDeserialize) : definition.responseDeserialize(bytes)) as object,
+        `${label} (response, ${bytes.length} bytes)`,
+      );
     return await new Promise<T>((resolve, reject) => {
       const deadline = new Date(Date.now() + (timeoutMs > 0 ? timeoutMs : NO_DEADLINE_MS));
       const serialize = tail?.length
@@ -107,14 +113,25 @@ interface QueryResults {
   fields_data: FieldData[];
 }
 
-/** A float vector column without nulls as a view per row into one Float32Array; undefined for any other column. */
-function floatVectorRows(item: FieldData): Float32Array[] | undefined {
+/**
+ * A float vector column without nulls as a view per row into one Float32Array (`lifted`: its values,
+ * taken from the answer's bytes before decoding); undefined for any other column.
+ */
+function floatVectorRows(item: FieldData, lifted: Float32Array | undefined): Float32Array[] | undefined {
   const v = item.vectors;
   if (v?.data !== 'float_vector' || !v.float_vector) return undefined;
   if (item.valid_data?.length && !item.valid_data.every(Boolean)) return undefined;
   const dim = Number(v.dim);
-  const all = Float32Array.from(v.float_vector.data);
-  if (!(dim > 0) || all.length % dim !== 0) return undefined;
+  const all = lifted ?? Float32Array.from(v.float_vector.data);
+  if (!(dim > 0) || all.length % dim !== 0) {
+    if (lifted === undefined) return undefined;
+    throw new EngineError(
+      `Milvus answered ${all.length} values for float vector field ${JSON.stringify(item.field_name)} of dim ${String(v.dim)}: ` +
+        `not a whole number of vectors. Nothing was read from this answer.`,
+      'permanent',
+      { plugin: PLUGIN, details: { field: item.field_name } },
+    );
+  }
   return Array.from({ length: all.length / dim }, (_, i) => all.subarray(i * dim, (i + 1) * dim));
 }
 
@@ -132,13 +149,18 @@ export async function queryRows(client: MilvusClient, q: QueryRequest): Promise<
     ...(q.consistency_level === undefined ? {} : { consistency_level: q.consistency_level }),
     query_params: parseToKeyValue(queryParams as never),
   };
-  const res = await quietCall<QueryResults>(client, 'Query', request, client.timeout);
+  let lifted = new Map<string, Float32Array>();
+  const res = await quietCall<QueryResults>(client, 'Query', request, client.timeout, undefined, (bytes, deserialize) => {
+    const split = liftFloatVectors(bytes);
+    lifted = split.vectors;
+    return deserialize(split.rest);
+  });
   if (!Array.isArray(res.fields_data)) return { status: res.status, data: [] };
   // Float vectors: one Float32Array for the page, a view per row, instead of the SDK's number[] per
   // row built one push per value (the scan copies each row into its column: rowsToBatch).
   const views = new Map<string, unknown[]>();
   const others = res.fields_data.filter((item) => {
-    const rows = floatVectorRows(item);
+    const rows = floatVectorRows(item, lifted.get(item.field_name));
     if (rows) views.set(item.field_name, rows);
     return !rows;
   });
@@ -159,4 +181,134 @@ export async function queryRows(client: MilvusClient, q: QueryRequest): Promise<
     });
   }
   return { status: res.status, data: rows };
+}
+
+// --- float vectors lifted out of a QueryResults message before it is decoded ---
+// Protocol Buffers wire format; field numbers of milvus.proto / schema.proto (SDK 3.0, Milvus 2.3-2.6).
+const RESULTS_FIELDS_DATA = 2; // QueryResults: repeated schema.FieldData fields_data = 2
+const FIELD_NAME = 2; // FieldData: string field_name = 2
+const FIELD_VECTORS = 4; // FieldData: VectorField vectors = 4
+const FIELD_VALID_DATA = 7; // FieldData: repeated bool valid_data = 7
+const VECTOR_FLOAT = 2; // VectorField: FloatArray float_vector = 2
+const FLOAT_DATA = 1; // FloatArray: repeated float data = 1 (packed)
+
+/** One field of a message: its number, wire type, and where it (and, for LEN, its body) lies. */
+interface WireField {
+  no: number;
+  wire: number;
+  start: number;
+  end: number;
+  body: number;
+}
+
+/** The fields of `buf[from, to)`, or undefined when it is not a well-formed message (then nothing is lifted). */
+function fieldsOf(buf: Uint8Array, from: number, to: number): WireField[] | undefined {
+  const out: WireField[] = [];
+  let pos = from;
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 64; shift += 7) {
+      if (pos >= to) return undefined;
+      const b = buf[pos++] as number;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+    return undefined;
+  };
+  while (pos < to) {
+    const start = pos;
+    const key = varint();
+    if (key === undefined) return undefined;
+    const no = Math.floor(key / 8);
+    const wire = key % 8;
+    let body = pos;
+    if (wire === 0) {
+      if (varint() === undefined) return undefined;
+    } else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else if (wire === 2) {
+      const len = varint();
+      if (len === undefined) return undefined;
+      body = pos;
+      pos += len;
+    } else return undefined;
+    if (pos > to) return undefined;
+    out.push({ no, wire, start, end: pos, body });
+  }
+  return out;
+}
+
+function lengthDelimited(no: number, parts: Uint8Array[]): Buffer {
+  const len = parts.reduce((n, p) => n + p.length, 0);
+  const head: number[] = [];
+  for (let v = no * 8 + 2; ; v = Math.floor(v / 128)) {
+    if (v < 128) {
+      head.push(v);
+      break;
+    }
+    head.push((v % 128) | 128);
+  }
+  for (let v = len; ; v = Math.floor(v / 128)) {
+    if (v < 128) {
+      head.push(v);
+      break;
+    }
+    head.push((v % 128) | 128);
+  }
+  return Buffer.concat([Buffer.from(head), ...parts]);
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Takes each float vector column's values out of a QueryResults message, as one Float32Array per
+ * field, and gives the message back with those values emptied (the rest of it byte for byte), so
+ * the proto decoder never turns them into one JavaScript number each (twice: decode, then toObject).
+ * A column in any other shape than one packed run of floats is left in the message, decoded as before.
+ */
+export function liftFloatVectors(bytes: Buffer): { rest: Buffer; vectors: Map<string, Float32Array> } {
+  const vectors = new Map<string, Float32Array>();
+  const top = fieldsOf(bytes, 0, bytes.length);
+  if (!top) return { rest: bytes, vectors };
+  const parts: Uint8Array[] = [];
+  for (const f of top) {
+    const lifted = f.no === RESULTS_FIELDS_DATA && f.wire === 2 ? liftColumn(bytes, f) : undefined;
+    if (lifted && !vectors.has(lifted.name)) {
+      vectors.set(lifted.name, lifted.values);
+      parts.push(lifted.entry);
+    } else parts.push(bytes.subarray(f.start, f.end));
+  }
+  return vectors.size === 0 ? { rest: bytes, vectors } : { rest: Buffer.concat(parts), vectors };
+}
+
+/** One FieldData entry with its packed float vector values taken out, or undefined when it has none to take. */
+function liftColumn(bytes: Buffer, entry: WireField): { name: string; values: Float32Array; entry: Buffer } | undefined {
+  const fields = fieldsOf(bytes, entry.body, entry.end);
+  const vectorsField = fields?.filter((f) => f.no === FIELD_VECTORS);
+  const nameField = fields?.filter((f) => f.no === FIELD_NAME);
+  if (!fields || vectorsField?.length !== 1 || nameField?.length !== 1) return undefined;
+  // valid_data (a nullable vector field, Milvus 2.6): left to the decoder and the SDK's null handling.
+  if (fields.some((f) => f.no === FIELD_VALID_DATA && f.end > f.body)) return undefined;
+  const vf = vectorsField[0] as WireField;
+  const nf = nameField[0] as WireField;
+  if (vf.wire !== 2 || nf.wire !== 2) return undefined;
+  const inner = fieldsOf(bytes, vf.body, vf.end);
+  const floats = inner?.filter((f) => f.no === VECTOR_FLOAT);
+  if (!inner || floats?.length !== 1 || (floats[0] as WireField).wire !== 2) return undefined;
+  const fa = floats[0] as WireField;
+  const data = fieldsOf(bytes, fa.body, fa.end);
+  if (!data || data.length !== 1 || (data[0] as WireField).no !== FLOAT_DATA || (data[0] as WireField).wire !== 2) return undefined;
+  const packed = bytes.subarray((data[0] as WireField).body, (data[0] as WireField).end);
+  if (packed.length % 4 !== 0) return undefined;
+  const values = new Float32Array(packed.length / 4);
+  if (LITTLE_ENDIAN) new Uint8Array(values.buffer).set(packed);
+  else for (let i = 0; i < values.length; i++) values[i] = packed.readFloatLE(i * 4);
+  // The same VectorField without the values: an empty FloatArray keeps `float_vector` the set member of its oneof.
+  const vectorField = [...inner.filter((f) => f !== fa).map((f) => bytes.subarray(f.start, f.end)), lengthDelimited(VECTOR_FLOAT, [])];
+  const fieldData = [
+    ...fields.filter((f) => f !== vf).map((f) => bytes.subarray(f.start, f.end)),
+    lengthDelimited(FIELD_VECTORS, vectorField),
+  ];
+  const name = bytes.subarray(nf.body, nf.end).toString('utf8');
+  return { name, values, entry: lengthDelimited(RESULTS_FIELDS_DATA, fieldData) };
 }

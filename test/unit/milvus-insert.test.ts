@@ -6,7 +6,7 @@
 import { DataType, LOADER_OPTIONS, MilvusClient, getGRPCService } from '@zilliz/milvus2-sdk-node';
 import { describe, expect, it } from 'vitest';
 import { type ColumnTarget, type MutationRequest, mutationRequest, sendMutation } from '../../adapters/milvus/milvus-insert.js';
-import { queryRows } from '../../adapters/milvus/milvus-rpc.js';
+import { liftFloatVectors, queryRows } from '../../adapters/milvus/milvus-rpc.js';
 import { float16Bytes, reverseBits } from '../../adapters/milvus/milvus-vectors.js';
 import type { MilvusFieldInfo } from '../../adapters/milvus/milvus-types.js';
 import type { AnyVectorColumn } from '../../src/model.js';
@@ -97,7 +97,15 @@ function columns(n: number): Record<string, AnyVectorColumn> {
 /** The SDK's own proto definitions of the Milvus service: how its client encodes and decodes each call. */
 const SERVICE = (
   getGRPCService({ serviceName: 'milvus.proto.milvus.MilvusService' } as never, LOADER_OPTIONS as never) as unknown as {
-    service: Record<string, { requestSerialize: (r: unknown) => Buffer; requestDeserialize: (b: Buffer) => Record<string, unknown> }>;
+    service: Record<
+      string,
+      {
+        requestSerialize: (r: unknown) => Buffer;
+        requestDeserialize: (b: Buffer) => Record<string, unknown>;
+        responseSerialize: (r: unknown) => Buffer;
+        responseDeserialize: (b: Buffer) => Record<string, unknown>;
+      }
+    >;
   }
 ).service;
 
@@ -338,5 +346,82 @@ describe('milvus query without the SDK row copy', () => {
     expect(ours.data[0]?.v).toBeInstanceOf(Float32Array);
     for (const key of ['collection_name', 'expr', 'output_fields', 'consistency_level', 'query_params'])
       expect(ourSent?.[key], key).toEqual(sdkSent?.[key]);
+  });
+});
+
+describe('float vectors lifted out of a query answer', () => {
+  const query = SERVICE.Query as NonNullable<(typeof SERVICE)['Query']>;
+  /** The answer above, as Milvus sends it: with oneof names the decoder reads, encoded by the SDK's own serializer. */
+  const encoded = (): Buffer => {
+    const r = queryResults() as { fields_data: Record<string, unknown>[] };
+    const asSent = r.fields_data.map((f) => {
+      const { vectors, scalars, ...rest } = f as { vectors?: Record<string, unknown>; scalars?: Record<string, unknown> };
+      const strip = (o: Record<string, unknown> | undefined): Record<string, unknown> | undefined =>
+        o && Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'data' || typeof o.data !== 'string'));
+      return { ...rest, ...(vectors ? { vectors: strip(vectors) } : {}), ...(scalars ? { scalars: strip(scalars) } : {}) };
+    });
+    return query.responseSerialize({ ...r, fields_data: asSent, collection_name: 'c', output_fields: ['*'] });
+  };
+
+  it('takes out exactly the float values and leaves every other byte of the answer as it was', () => {
+    const bytes = encoded();
+    const { rest, vectors } = liftFloatVectors(bytes);
+    expect([...vectors.keys()]).toEqual(['v']);
+    const whole = query.responseDeserialize(bytes) as {
+      fields_data: { field_name: string; vectors?: { float_vector?: { data: number[] } } }[];
+    };
+    const lifted = query.responseDeserialize(rest) as typeof whole;
+    const v = whole.fields_data.find((f) => f.field_name === 'v');
+    expect(Array.from(vectors.get('v') ?? [])).toEqual(v?.vectors?.float_vector?.data);
+    expect(Object.is(vectors.get('v')?.[4], -0)).toBe(true);
+    (v?.vectors?.float_vector as { data: number[] }).data = [];
+    expect(lifted).toEqual(whole);
+    expect(rest.length).toBe(bytes.length - 9 * 4 - 2); // the values, their key and their length
+  });
+
+  it('queryRows over the encoded answer gives the rows the SDK gives', async () => {
+    const bytes = encoded();
+    class Grpc {
+      static service = {
+        Query: { path: '/milvus/Query', requestSerialize: (r: unknown) => r, responseDeserialize: query.responseDeserialize },
+      };
+      makeUnaryRequest(
+        _p: string,
+        _s: unknown,
+        deserialize: (b: Buffer) => unknown,
+        _r: unknown,
+        _o: unknown,
+        cb: (e: unknown, r: unknown) => void,
+      ): void {
+        cb(null, deserialize(bytes));
+      }
+    }
+    const client = {
+      channelPool: { acquire: () => Promise.resolve(new Grpc()), release: () => undefined },
+      timeout: 0,
+    } as unknown as MilvusClient;
+    const ours = await queryRows(client, { collection_name: 'c', filter: '', output_fields: ['*'] });
+    const grpc = {
+      Query: (_p: unknown, ...rest: unknown[]) => (rest.at(-1) as (e: unknown, r: unknown) => void)(null, query.responseDeserialize(bytes)),
+    };
+    const stand = { channelPool: { acquire: () => Promise.resolve(grpc), release: () => undefined }, timeout: 0 };
+    const sdkQuery = (
+      MilvusClient.prototype as unknown as Record<string, (...a: unknown[]) => Promise<{ data: Record<string, unknown>[] }>>
+    )._query;
+    const theirs = await sdkQuery?.call(stand, { collection_name: 'c', filter: '', output_fields: ['*'] });
+    const plain = (rows: Record<string, unknown>[] | undefined): unknown =>
+      rows?.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v instanceof Float32Array ? Array.from(v) : v])));
+    expect(plain(ours.data)).toEqual(plain(theirs?.data));
+    expect(ours.data[1]?.v).toBeInstanceOf(Float32Array);
+  });
+
+  it('leaves a malformed or truncated answer to the decoder, and never reads past it', () => {
+    const bytes = encoded();
+    for (const cut of [1, 7, 20, bytes.length - 3]) {
+      const { rest, vectors } = liftFloatVectors(bytes.subarray(0, cut));
+      if (vectors.size === 0) expect(rest.equals(bytes.subarray(0, cut))).toBe(true);
+    }
+    expect(liftFloatVectors(Buffer.from([0xff, 0xff, 0xff])).vectors.size).toBe(0);
+    expect(liftFloatVectors(Buffer.from([0x12, 0x7f, 0x01])).vectors.size).toBe(0);
   });
 });
