@@ -30,9 +30,6 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { qdrantAdapter } from '../adapters/qdrant/index.js';
-import { openRepository } from '../src/repository/repository.js';
-import { fsStorage } from '../src/storage/fs-storage.js';
 import {
   type ChildMeasures,
   type ChildStepResult,
@@ -177,6 +174,13 @@ async function runChild(step: string): Promise<void> {
     return reportChildResult(childStepResult(step, r, extra));
   }
   const transport = args.transport as 'rest' | 'grpc';
+  // BENCH_DIST=1: the built package (npm run build first), as users run it: plain JS, and the segment
+  // worker starts from dist/segment-worker.js instead of through tsx (its RSS and start-up CPU).
+  const dist = process.env.BENCH_DIST === '1';
+  const { qdrantAdapter } = (await import(
+    dist ? '../dist/adapters/qdrant/index.js' : '../adapters/qdrant/index.js'
+  )) as typeof import('../adapters/qdrant/index.js');
+  const { openRepository, fsStorage } = (await import(dist ? '../dist/index.js' : '../src/index.js')) as typeof import('../src/index.js');
   const adapter = qdrantAdapter({ url, transport });
   const repo = await openRepository({ storage: fsStorage({ path: args.repo as string }), create: true });
   if (step === 'S') {
