@@ -80,7 +80,8 @@ export async function quietCall<T extends object>(
       );
     });
   } finally {
-    await pool.release(grpc as never);
+    // Not awaited, as the SDK's own calls: a failed release must not replace the call's result.
+    void Promise.resolve(pool.release(grpc as never)).catch(() => undefined);
   }
 }
 
@@ -176,7 +177,7 @@ export async function queryRows(client: MilvusClient, q: QueryRequest): Promise<
   for (const { field_name, data } of columns) {
     data.forEach((d, i) => {
       const row = (rows[i] ??= {});
-      // defineProperty: a field named __proto__ stays a key, as the SDK's spread keeps it.
+      // defineProperty: a field named __proto__ stays an own key (never the row's prototype).
       Object.defineProperty(row, field_name, { value: d, enumerable: true, writable: true, configurable: true });
     });
   }
@@ -189,6 +190,9 @@ const RESULTS_FIELDS_DATA = 2; // QueryResults: repeated schema.FieldData fields
 const FIELD_NAME = 2; // FieldData: string field_name = 2
 const FIELD_VECTORS = 4; // FieldData: VectorField vectors = 4
 const FIELD_VALID_DATA = 7; // FieldData: repeated bool valid_data = 7
+const FIELD_SCALARS = 3; // FieldData: ScalarField scalars = 3 (oneof field, beside vectors)
+const FIELD_STRUCT_ARRAYS = 8; // FieldData: StructArrayField struct_arrays = 8 (oneof field)
+const VECTOR_DIM = 1; // VectorField: int64 dim = 1
 const VECTOR_FLOAT = 2; // VectorField: FloatArray float_vector = 2
 const FLOAT_DATA = 1; // FloatArray: repeated float data = 1 (packed)
 
@@ -273,7 +277,9 @@ export function liftFloatVectors(bytes: Buffer): { rest: Buffer; vectors: Map<st
   const parts: Uint8Array[] = [];
   for (const f of top) {
     const lifted = f.no === RESULTS_FIELDS_DATA && f.wire === 2 ? liftColumn(bytes, f) : undefined;
-    if (lifted && !vectors.has(lifted.name)) {
+    // Two columns of one name: not an answer Milvus gives; nothing is lifted, the decoder sees it all.
+    if (lifted && vectors.has(lifted.name)) return { rest: bytes, vectors: new Map() };
+    if (lifted) {
       vectors.set(lifted.name, lifted.values);
       parts.push(lifted.entry);
     } else parts.push(bytes.subarray(f.start, f.end));
@@ -287,14 +293,18 @@ function liftColumn(bytes: Buffer, entry: WireField): { name: string; values: Fl
   const vectorsField = fields?.filter((f) => f.no === FIELD_VECTORS);
   const nameField = fields?.filter((f) => f.no === FIELD_NAME);
   if (!fields || vectorsField?.length !== 1 || nameField?.length !== 1) return undefined;
-  // valid_data (a nullable vector field, Milvus 2.6): left to the decoder and the SDK's null handling.
-  if (fields.some((f) => f.no === FIELD_VALID_DATA && f.end > f.body)) return undefined;
+  // valid_data (a nullable vector field, Milvus 2.6): left to the decoder and the SDK's null handling;
+  // so is a column that also carries another member of the `field` oneof (scalars, struct arrays).
+  if (fields.some((f) => (f.no === FIELD_VALID_DATA && f.end > f.body) || f.no === FIELD_SCALARS || f.no === FIELD_STRUCT_ARRAYS))
+    return undefined;
   const vf = vectorsField[0] as WireField;
   const nf = nameField[0] as WireField;
   if (vf.wire !== 2 || nf.wire !== 2) return undefined;
   const inner = fieldsOf(bytes, vf.body, vf.end);
   const floats = inner?.filter((f) => f.no === VECTOR_FLOAT);
   if (!inner || floats?.length !== 1 || (floats[0] as WireField).wire !== 2) return undefined;
+  // Only dim beside the floats: another member of the VectorField oneof would change what decodes.
+  if (inner.some((f) => f.no !== VECTOR_DIM && f.no !== VECTOR_FLOAT)) return undefined;
   const fa = floats[0] as WireField;
   const data = fieldsOf(bytes, fa.body, fa.end);
   if (!data || data.length !== 1 || (data[0] as WireField).no !== FLOAT_DATA || (data[0] as WireField).wire !== 2) return undefined;

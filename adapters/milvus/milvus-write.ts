@@ -81,6 +81,15 @@ export class MilvusWriter {
       return shape ? [{ name: f.name, kind: shape.kind, element: shape.element, dims, nullable: false }] : [];
     });
     validateBatchVectors(batch, schemaLike, PLUGIN);
+    const unknown = Object.keys(batch.vectors).find((name) => !schemaLike.some((f) => f.name === name));
+    if (unknown !== undefined) {
+      throw new InvalidInputError(
+        'SCHEMA_MISMATCH',
+        `Vector ${JSON.stringify(unknown)} has no vector field in Milvus collection ${JSON.stringify(collection)}. ` +
+          `Nothing of this batch was written.`,
+        { plugin: PLUGIN, details: { collection, field: unknown } },
+      );
+    }
     if (!server.float16WhileLoaded && schemaLike.some((f) => f.element === 'float16') && (await isLoaded(this.ctx.client, collection))) {
       throw new UnsupportedOperationError(
         `Milvus collection ${JSON.stringify(collection)} has a float16 field and is loaded; Milvus ${server.version} ` +

@@ -9,6 +9,10 @@ import { type ColumnTarget, type MutationRequest, mutationRequest, sendMutation 
 import { liftFloatVectors, queryRows } from '../../adapters/milvus/milvus-rpc.js';
 import { float16Bytes, reverseBits } from '../../adapters/milvus/milvus-vectors.js';
 import type { MilvusFieldInfo } from '../../adapters/milvus/milvus-types.js';
+import { MilvusWriter } from '../../adapters/milvus/milvus-write.js';
+import { milvusServerInfo } from '../../adapters/milvus/milvus-version.js';
+import type { MilvusContext } from '../../adapters/milvus/milvus-client.js';
+import { expectError } from '../helpers/errors.js';
 import type { AnyVectorColumn } from '../../src/model.js';
 
 const FIELDS: MilvusFieldInfo[] = [
@@ -163,6 +167,32 @@ describe('milvus column-wise insert request', () => {
     const cols = columns(4);
     const mine = mutationRequest('c', { fields, dynamic: false }, plain, 0, cols, false);
     const theirs = await sdkRequest(fields, false, sdkRows(plain, cols, 0), false);
+    expect(ours('Insert', mine)).toEqual({ ...(onTheWire('Insert', theirs.params) as object), schema_timestamp: '0' });
+  });
+
+  it('rows of 768 dims (lengths of several varint bytes, beside a nullable field) as the SDK sends them', async () => {
+    const fields: MilvusFieldInfo[] = [
+      { name: 'id', data_type: 'Int64', is_primary_key: true },
+      { name: 'véctor', data_type: 'FloatVector', dim: 768, nullable: true },
+      { name: 'h', data_type: 'Float16Vector', dim: 768 },
+      { name: 'b', data_type: 'BinaryVector', dim: 768 },
+    ];
+    const n = 30;
+    const cols: Record<string, AnyVectorColumn> = {
+      véctor: { dims: 768, data: Float32Array.from({ length: n * 768 }, (_, i) => Math.fround(Math.cos(i) * 3)) },
+      h: { kind: 'dense', element: 'float16', dims: 768, data: Uint16Array.from({ length: n * 768 }, (_, i) => (i * 31) & 0x7bff) },
+      b: { kind: 'dense', element: 'binary', dims: 768, data: Uint8Array.from({ length: n * 96 }, (_, i) => (i * 13) & 0xff) },
+    };
+    const plain = Array.from({ length: n }, (_, i) => ({ id: String(i) }));
+    const given = plain.map((r, i) => ({
+      ...r,
+      véctor: Array.from((cols.véctor as { data: Float32Array }).data.subarray(i * 768, (i + 1) * 768)),
+      h: Array.from((cols.h as { data: Uint16Array }).data.subarray(i * 768, (i + 1) * 768)),
+      b: reverseBits((cols.b as { data: Uint8Array }).data.subarray(i * 96, (i + 1) * 96)),
+    }));
+    const mine = mutationRequest('c', { fields, dynamic: false }, plain, 0, cols, false);
+    expect(mine.tail.length).toBeGreaterThan(16_384 * 4);
+    const theirs = await sdkRequest(fields, false, given, false);
     expect(ours('Insert', mine)).toEqual({ ...(onTheWire('Insert', theirs.params) as object), schema_timestamp: '0' });
   });
 
@@ -415,13 +445,55 @@ describe('float vectors lifted out of a query answer', () => {
     expect(ours.data[1]?.v).toBeInstanceOf(Float32Array);
   });
 
-  it('leaves a malformed or truncated answer to the decoder, and never reads past it', () => {
+  it('a truncated, malformed or duplicated answer is left whole to the decoder; a cut that stays well formed decodes as before', () => {
     const bytes = encoded();
-    for (const cut of [1, 7, 20, bytes.length - 3]) {
-      const { rest, vectors } = liftFloatVectors(bytes.subarray(0, cut));
-      if (vectors.size === 0) expect(rest.equals(bytes.subarray(0, cut))).toBe(true);
+    // Each cut is a view of a longer buffer: reading past its end would see the bytes after it.
+    const longer = Buffer.concat([bytes, bytes]);
+    let lifted = 0;
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const input = longer.subarray(0, cut);
+      const { rest, vectors } = liftFloatVectors(input);
+      if (vectors.size === 0) {
+        expect(rest.equals(input)).toBe(true);
+        continue;
+      }
+      lifted++;
+      const whole = query.responseDeserialize(input) as {
+        fields_data: { field_name: string; vectors?: { float_vector?: { data: number[] } } }[];
+      };
+      const v = whole.fields_data.find((f) => f.field_name === 'v');
+      expect(Array.from(vectors.get('v') ?? [])).toEqual(v?.vectors?.float_vector?.data);
+      (v?.vectors?.float_vector as { data: number[] }).data = [];
+      expect(query.responseDeserialize(rest)).toEqual(whole);
     }
+    expect(lifted).toBeGreaterThan(0);
     expect(liftFloatVectors(Buffer.from([0xff, 0xff, 0xff])).vectors.size).toBe(0);
     expect(liftFloatVectors(Buffer.from([0x12, 0x7f, 0x01])).vectors.size).toBe(0);
+    const twice = Buffer.concat([bytes, bytes]); // every column twice: a name twice
+    expect(liftFloatVectors(twice).rest).toBe(twice);
+  });
+});
+
+describe('milvus write refusals', () => {
+  it('a vector column the collection has no field for is SCHEMA_MISMATCH before anything is sent', async () => {
+    const fields = FIELDS.map((f) => ({ element_type: 'None', ...f }));
+    let sent = 0;
+    const client = {
+      describeCollection: () =>
+        Promise.resolve({ status: { error_code: 'Success', code: 0 }, properties: [], schema: { fields, enable_dynamic_field: true } }),
+      channelPool: { acquire: () => ((sent += 1), Promise.reject(new Error('nothing may be sent'))), release: () => undefined },
+    };
+    const ctx = {
+      client,
+      options: { writeBatchBytes: 1 << 20 },
+      logger: console,
+      server: () => Promise.resolve(milvusServerInfo('v2.5.4')),
+    } as unknown as MilvusContext;
+    const writer = new MilvusWriter(ctx);
+    const cols = { ...columns(1), extra: { dims: 4, data: new Float32Array(4) } };
+    const batch = { length: 1, ids: BigInt64Array.from([1n]), vectors: cols, payloads: [{ title: 'a', ok: true, n: 1, tags: [] }] };
+    const err = await expectError(writer.write('c', batch, { mode: 'insert' }), 'SCHEMA_MISMATCH');
+    expect(err.message).toContain('"extra" has no vector field');
+    expect(sent).toBe(0);
   });
 });
