@@ -8,7 +8,7 @@
  * restore (docs/benchmarks.md, Milvus), and their garbage held the restore's RSS near 600 MB. This
  * module builds the request the SDK's `insert` builds (`grpc/Data.js`, `_insert`), field by field
  * and with the SDK's own value helpers (`buildFieldData`, `getValidDataArray`, `sparseRowsToBytes`).
- * Dense vectors go straight from the batch's typed arrays into one array per request, never a
+ * Dense vectors are encoded straight from the batch's typed arrays into the request's bytes, never a
  * `number[]` per row. It is sent by `quietCall` (milvus-rpc.ts), on the SDK's own pooled clients.
  */
 import {
@@ -23,10 +23,11 @@ import {
   sparseRowsToBytes,
 } from '@zilliz/milvus2-sdk-node';
 import { InvalidInputError } from '../../src/errors.js';
+import { ProtobufWriter, WIRE_VARINT, lenFieldSize, varintSize } from '../../src/wire/protobuf-writer.js';
 import type { AnyVectorColumn } from '../../src/model.js';
 import type { MilvusStatus } from './milvus-errors.js';
 import { quietCall } from './milvus-rpc.js';
-import { VECTOR_FIELD_NUMBER, denseColumnBytes } from './milvus-vectors.js';
+import { VECTOR_FIELD_NUMBER, denseColumnValues } from './milvus-vectors.js';
 import { DYNAMIC_FIELD, type MilvusFieldInfo, PLUGIN } from './milvus-types.js';
 
 /** What a request is built from: the collection's fields, whether it has a dynamic field. */
@@ -122,7 +123,7 @@ export function mutationRequest(
     if (meta) meta.data[k] = Buffer.from(JSON.stringify(dynamic));
   }
   const fields_data: Record<string, unknown>[] = [];
-  const encoded: Buffer[] = [];
+  const encoded: Uint8Array[] = [];
   for (const field of meta ? [...columns.values(), meta] : columns.values()) {
     if (DENSE_TYPES.has(field.type)) {
       const column = vectors[field.name];
@@ -136,9 +137,7 @@ export function mutationRequest(
 /** Dense vector types, encoded here (`denseFieldData`) rather than by the proto serializer. */
 const DENSE_TYPES = new Set<DataType>([DataType.FloatVector, DataType.Float16Vector, DataType.BinaryVector]);
 
-// Protocol Buffers wire format: the field numbers of schema.proto and milvus.proto (SDK 3.0, Milvus 2.3-2.6).
-const LEN = 2;
-const VARINT = 0;
+// Field numbers of schema.proto and milvus.proto (SDK 3.0, Milvus 2.3-2.6).
 const INSERT_FIELDS_DATA = 5; // InsertRequest and UpsertRequest: repeated schema.FieldData fields_data = 5
 const FIELD_TYPE = 1; // FieldData: DataType type = 1
 const FIELD_NAME = 2; // FieldData: string field_name = 2
@@ -147,53 +146,39 @@ const FIELD_VALID_DATA = 7; // FieldData: repeated bool valid_data = 7 (packed)
 const VECTOR_DIM = 1; // VectorField: int64 dim = 1
 const FLOAT_ARRAY_DATA = 1; // FloatArray: repeated float data = 1 (packed)
 
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v > 127) {
-    out.push((v % 128) | 128);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
-const key = (field: number, wire: number): number[] => varint(field * 8 + wire);
-
 /**
- * One `fields_data` entry of a dense vector field, as the request's bytes carry it: the values are
- * copied once into the message, with no JavaScript number (nor protobuf.js writer operation) per
- * value. The same message the SDK's serializer writes for the same rows (test/unit/milvus-insert.test.ts
- * decodes it with the SDK's own deserializer).
+ * One `fields_data` entry of a dense vector field, as the request's bytes carry it, written with the
+ * project's protobuf writer (src/wire/protobuf-writer.ts, as the Qdrant and Weaviate codecs): the
+ * values go into the message as whole buffers, with no JavaScript number (nor protobuf.js writer
+ * operation) per value. The same message the SDK's serializer writes for the same rows
+ * (test/unit/milvus-insert.test.ts decodes it with the SDK's own deserializer).
  */
-function denseFieldData(field: ColumnField, column: AnyVectorColumn, offset: number, n: number): Buffer {
-  const { dim, key: dataKey, bytes } = denseColumnBytes(column, offset, offset + n, field.name);
+function denseFieldData(field: ColumnField, column: AnyVectorColumn, offset: number, n: number): Uint8Array {
+  const dense = denseColumnValues(column, offset, offset + n, field.name);
   // float32 values sit in a FloatArray message; binary and float16 bytes are VectorField fields themselves.
-  const data =
-    dataKey === 'float_vector'
-      ? [
-          ...key(VECTOR_FIELD_NUMBER.float_vector, LEN),
-          ...varint(key(FLOAT_ARRAY_DATA, LEN).length + varint(bytes.length).length + bytes.length),
-          ...key(FLOAT_ARRAY_DATA, LEN),
-          ...varint(bytes.length),
-        ]
-      : [...key(VECTOR_FIELD_NUMBER[dataKey], LEN), ...varint(bytes.length)];
-  const vectorField = [...key(VECTOR_DIM, VARINT), ...varint(dim), ...data];
-  const vectorFieldLength = vectorField.length + bytes.length;
-  const name = Buffer.from(field.name, 'utf8');
+  const values =
+    dense.key === 'float_vector'
+      ? lenFieldSize(VECTOR_FIELD_NUMBER.float_vector, lenFieldSize(FLOAT_ARRAY_DATA, dense.values.byteLength))
+      : lenFieldSize(VECTOR_FIELD_NUMBER[dense.key], dense.values.byteLength);
+  const vectorField = varintSize(VECTOR_DIM * 8) + varintSize(dense.dim) + values;
+  const nameBytes = Buffer.byteLength(field.name, 'utf8');
   // A nullable vector field (Milvus 2.6) carries valid_data, as the SDK sends it: every row valid.
-  const valid = field.nullable === true ? [...key(FIELD_VALID_DATA, LEN), ...varint(n)] : [];
-  const head = [...key(FIELD_TYPE, VARINT), ...varint(field.type), ...key(FIELD_NAME, LEN), ...varint(name.length)];
-  const middle = [...key(FIELD_VECTORS, LEN), ...varint(vectorFieldLength), ...vectorField];
-  const fieldDataLength = head.length + name.length + middle.length + bytes.length + valid.length + (valid.length > 0 ? n : 0);
-  return Buffer.concat([
-    Buffer.from([...key(INSERT_FIELDS_DATA, LEN), ...varint(fieldDataLength), ...head]),
-    name,
-    Buffer.from(middle),
-    bytes,
-    Buffer.from(valid),
-    Buffer.alloc(valid.length > 0 ? n : 0, 1),
-  ]);
+  const nullable = field.nullable === true;
+  const fieldData =
+    varintSize(FIELD_TYPE * 8) +
+    varintSize(field.type) +
+    lenFieldSize(FIELD_NAME, nameBytes) +
+    lenFieldSize(FIELD_VECTORS, vectorField) +
+    (nullable ? lenFieldSize(FIELD_VALID_DATA, n) : 0);
+  const w = new ProtobufWriter(lenFieldSize(INSERT_FIELDS_DATA, fieldData));
+  w.lenHeader(INSERT_FIELDS_DATA, fieldData).tag(FIELD_TYPE, WIRE_VARINT).varint(field.type).string(FIELD_NAME, field.name);
+  w.lenHeader(FIELD_VECTORS, vectorField).tag(VECTOR_DIM, WIRE_VARINT).varint(dense.dim);
+  if (dense.key === 'float_vector') {
+    w.lenHeader(VECTOR_FIELD_NUMBER.float_vector, lenFieldSize(FLOAT_ARRAY_DATA, dense.values.byteLength));
+    w.packedFloats(FLOAT_ARRAY_DATA, dense.values);
+  } else w.bytes(VECTOR_FIELD_NUMBER[dense.key], dense.values);
+  if (nullable) w.bytes(FIELD_VALID_DATA, new Uint8Array(n).fill(1));
+  return w.finish();
 }
 
 /** One scalar or sparse column of the request, in the form the SDK's `_insert` gives it (`buildColumnData`). */

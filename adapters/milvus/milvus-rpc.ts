@@ -13,6 +13,7 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { buildFieldDataMap, DEFAULT_DYNAMIC_FIELD, parseToKeyValue } from '@zilliz/milvus2-sdk-node';
 import { EngineError } from '../../src/errors.js';
+import { ProtobufWriter } from '../../src/wire/protobuf-writer.js';
 import type { MilvusStatus } from './milvus-errors.js';
 import { PLUGIN } from './milvus-types.js';
 
@@ -242,24 +243,10 @@ function fieldsOf(buf: Uint8Array, from: number, to: number): WireField[] | unde
   return out;
 }
 
+/** Length-delimited field `no` holding `parts`, one after another. */
 function lengthDelimited(no: number, parts: Uint8Array[]): Buffer {
   const len = parts.reduce((n, p) => n + p.length, 0);
-  const head: number[] = [];
-  for (let v = no * 8 + 2; ; v = Math.floor(v / 128)) {
-    if (v < 128) {
-      head.push(v);
-      break;
-    }
-    head.push((v % 128) | 128);
-  }
-  for (let v = len; ; v = Math.floor(v / 128)) {
-    if (v < 128) {
-      head.push(v);
-      break;
-    }
-    head.push((v % 128) | 128);
-  }
-  return Buffer.concat([Buffer.from(head), ...parts]);
+  return Buffer.concat([new ProtobufWriter(16).lenHeader(no, len).finish(), ...parts]);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

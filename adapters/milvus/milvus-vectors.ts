@@ -236,7 +236,7 @@ export const RAW_OUTPUT = { [DataType.Float16Vector]: (bytes: Uint8Array): Uint8
 /**
  * Checks row `i` of a column for a Milvus field and gives its rough wire size. Only a sparse row
  * comes back as a value (as the SDK takes it); dense rows go into the request column by column
- * (`denseColumnToMilvus`). Refuses what Milvus would refuse or not give back (`sparseDims`: the
+ * (`denseColumnValues`). Refuses what Milvus would refuse or not give back (`sparseDims`: the
  * field's declared dims).
  */
 export function checkColumnRow(col: AnyVectorColumn, i: number, field: string, row: string, sparseDims?: number): [unknown, number] {
@@ -262,41 +262,33 @@ export function checkColumnRow(col: AnyVectorColumn, i: number, field: string, r
 export const VECTOR_FIELD_NUMBER = { float_vector: 2, binary_vector: 3, float16_vector: 4 } as const;
 
 /**
- * Rows `from ..< to` of a dense column as the bytes Milvus takes for them, the bytes the SDK's insert
- * sends for the same rows: float32 values little-endian (a packed `FloatArray`), float16 bit patterns
- * little-endian, bits reversed into Milvus's order.
+ * Rows `from ..< to` of a dense column as the values Milvus takes for them, those the SDK's insert
+ * sends for the same rows: float32 values (written little-endian by the encoder), float16 bit
+ * patterns as little-endian bytes, bits reversed into Milvus's order.
  */
-export function denseColumnBytes(
+export function denseColumnValues(
   col: AnyVectorColumn,
   from: number,
   to: number,
   field: string,
-): { dim: number; key: keyof typeof VECTOR_FIELD_NUMBER; bytes: Buffer } {
+):
+  | { dim: number; key: 'float_vector'; values: Float32Array }
+  | { dim: number; key: 'binary_vector' | 'float16_vector'; values: Uint8Array } {
   if (!('kind' in col) || col.kind === undefined)
-    return { dim: col.dims, key: 'float_vector', bytes: float32Bytes(col.data.subarray(from * col.dims, to * col.dims)) };
+    return { dim: col.dims, key: 'float_vector', values: col.data.subarray(from * col.dims, to * col.dims) };
   if (col.kind === 'dense' && col.element === 'float16')
-    return { dim: col.dims, key: 'float16_vector', bytes: float16Bytes(col.data.subarray(from * col.dims, to * col.dims) as Uint16Array) };
+    return { dim: col.dims, key: 'float16_vector', values: float16Bytes(col.data.subarray(from * col.dims, to * col.dims) as Uint16Array) };
   if (col.kind === 'dense' && col.element === 'binary') {
     const w = Math.ceil(col.dims / 8);
     const bits = col.data.subarray(from * w, to * w);
-    const bytes = Buffer.allocUnsafe(bits.length);
+    const bytes = new Uint8Array(bits.length);
     for (let i = 0; i < bits.length; i++) bytes[i] = REVERSED[bits[i] as number] as number;
-    return { dim: col.dims, key: 'binary_vector', bytes };
+    return { dim: col.dims, key: 'binary_vector', values: bytes };
   }
   throw new UnsupportedOperationError(`Vector ${JSON.stringify(field)} is not a dense vector Milvus stores.`, {
     plugin: PLUGIN,
     details: { field },
   });
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Little-endian bytes of float32 values (a copy: the request must not share the batch's memory). */
-function float32Bytes(values: Float32Array): Buffer {
-  const out = Buffer.allocUnsafe(values.length * 4);
-  if (LITTLE_ENDIAN) out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  else for (let i = 0; i < values.length; i++) out.writeFloatLE(values[i] as number, i * 4);
-  return out;
 }
 
 function unsupportedElement(element: VectorElement, field: string): UnsupportedOperationError {
