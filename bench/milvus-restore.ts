@@ -194,9 +194,22 @@ async function runChild(step: string): Promise<void> {
 
   // Load everything the step needs, and prepare its inputs, before the clock starts.
   const usesVdr = step === 'pg-snapshot' || step === 'restore' || step === 'mv-snapshot';
-  const vdr = usesVdr ? await import('../src/index.js') : undefined;
-  const mva = step === 'restore' || step === 'mv-snapshot' ? await import('../adapters/milvus/index.js') : undefined;
-  const pgv = step === 'pg-snapshot' ? await import('../adapters/pgvector/index.js') : undefined;
+  // BENCH_DIST=1: the built package (npm run build first), as users run it: plain JS, and the segment
+  // worker starts from dist/segment-worker.js instead of through tsx (its RSS and start-up CPU).
+  const dist = process.env.BENCH_DIST === '1';
+  const vdr = usesVdr ? ((await import(dist ? '../dist/index.js' : '../src/index.js')) as typeof import('../src/index.js')) : undefined;
+  const mva =
+    step === 'restore' || step === 'mv-snapshot'
+      ? ((await import(
+          dist ? '../dist/adapters/milvus/index.js' : '../adapters/milvus/index.js'
+        )) as typeof import('../adapters/milvus/index.js'))
+      : undefined;
+  const pgv =
+    step === 'pg-snapshot'
+      ? ((await import(
+          dist ? '../dist/adapters/pgvector/index.js' : '../adapters/pgvector/index.js'
+        )) as typeof import('../adapters/pgvector/index.js'))
+      : undefined;
   const client = step === 'insert' || step === 'index' || step === 'query' ? milvusClient() : undefined;
   // The adapter gets the same client configuration as the anchor (a caller's client, which it does not close).
   const adapterClient = mva && Number(args['sdk-timeout-ms']) > 0 ? milvusClient() : undefined;
@@ -806,6 +819,7 @@ async function main(): Promise<void> {
       pageSweepRows: Number(args['page-sweep-rows']),
       pageSizes: args['page-sizes'],
       cpuProfiled: cpuProfDir !== undefined,
+      dist: process.env.BENCH_DIST === '1',
     };
     const json = {
       bench: 'milvus-restore',

@@ -89,6 +89,12 @@ export async function quietCall<T extends object>(
 /** The query the SDK's `query` sends (`grpc/Data.js`, `_query`), for the fields vectordr sets. */
 export interface QueryRequest {
   collection_name: string;
+  /**
+   * Float vectors of the answer in Float32Arrays of this many rows each (the last one shorter), each
+   * its own buffer: a scan's batches of that size take them as their columns without a copy.
+   * @default one Float32Array for the answer
+   */
+  chunkRows?: number;
   filter: string;
   limit?: number;
   output_fields: string[];
@@ -116,25 +122,28 @@ interface QueryResults {
 }
 
 /**
- * A float vector column without nulls as a view per row into one Float32Array (`lifted`: its values,
- * taken from the answer's bytes before decoding); undefined for any other column.
+ * A float vector column without nulls as a view per row into its lifted values (`lifted`: taken from
+ * the answer's bytes before decoding, one Float32Array per chunk of rows); undefined for any other column.
  */
-function floatVectorRows(item: FieldData, lifted: Float32Array | undefined): Float32Array[] | undefined {
+function floatVectorRows(item: FieldData, lifted: Float32Array[] | undefined): Float32Array[] | undefined {
   const v = item.vectors;
   if (v?.data !== 'float_vector' || !v.float_vector) return undefined;
   if (item.valid_data?.length && !item.valid_data.every(Boolean)) return undefined;
   const dim = Number(v.dim);
-  const all = lifted ?? Float32Array.from(v.float_vector.data);
-  if (!(dim > 0) || all.length % dim !== 0) {
+  const chunks = lifted ?? [Float32Array.from(v.float_vector.data)];
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  if (!(dim > 0) || chunks.some((c) => c.length % dim !== 0)) {
     if (lifted === undefined) return undefined;
     throw new EngineError(
-      `Milvus answered ${all.length} values for float vector field ${JSON.stringify(item.field_name)} of dim ${String(v.dim)}: ` +
+      `Milvus answered ${total} values for float vector field ${JSON.stringify(item.field_name)} of dim ${String(v.dim)}: ` +
         `not a whole number of vectors. Nothing was read from this answer.`,
       'permanent',
       { plugin: PLUGIN, details: { field: item.field_name } },
     );
   }
-  return Array.from({ length: all.length / dim }, (_, i) => all.subarray(i * dim, (i + 1) * dim));
+  const rows: Float32Array[] = [];
+  for (const c of chunks) for (let o = 0; o < c.length; o += dim) rows.push(c.subarray(o, o + dim));
+  return rows;
 }
 
 /**
@@ -151,15 +160,15 @@ export async function queryRows(client: MilvusClient, q: QueryRequest): Promise<
     ...(q.consistency_level === undefined ? {} : { consistency_level: q.consistency_level }),
     query_params: parseToKeyValue(queryParams as never),
   };
-  let lifted = new Map<string, Float32Array>();
+  let lifted = new Map<string, Float32Array[]>();
   const res = await quietCall<QueryResults>(client, 'Query', request, client.timeout, undefined, (bytes, deserialize) => {
-    const split = liftFloatVectors(bytes);
+    const split = liftFloatVectors(bytes, q.chunkRows);
     lifted = split.vectors;
     return deserialize(split.rest);
   });
   if (!Array.isArray(res.fields_data)) return { status: res.status, data: [] };
-  // Float vectors: one Float32Array for the page, a view per row, instead of the SDK's number[] per
-  // row built one push per value (the scan copies each row into its column: rowsToBatch).
+  // Float vectors: a view per row into the lifted Float32Arrays, instead of the SDK's number[] per row
+  // built one push per value (rowsToBatch takes a chunk that is exactly a batch's rows as its column).
   const views = new Map<string, unknown[]>();
   const others = res.fields_data.filter((item) => {
     const rows = floatVectorRows(item, lifted.get(item.field_name));
@@ -243,6 +252,16 @@ function fieldsOf(buf: Uint8Array, from: number, to: number): WireField[] | unde
   return out;
 }
 
+/** The varint at `pos` (a field fieldsOf has already proven well formed), as a number. */
+function varintAt(buf: Uint8Array, pos: number): number {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    const b = buf[pos++] as number;
+    value += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return value;
+  }
+}
+
 /** Length-delimited field `no` holding `parts`, one after another. */
 function lengthDelimited(no: number, parts: Uint8Array[]): Buffer {
   const len = parts.reduce((n, p) => n + p.length, 0);
@@ -252,18 +271,19 @@ function lengthDelimited(no: number, parts: Uint8Array[]): Buffer {
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Takes each float vector column's values out of a QueryResults message, as one Float32Array per
- * field, and gives the message back with those values emptied (the rest of it byte for byte), so
+ * Takes each float vector column's values out of a QueryResults message, as Float32Arrays of
+ * `chunkRows` vectors each (one for the whole column when unset or when the column's dim is not
+ * known from its bytes), and gives the message back with those values emptied (the rest of it byte for byte), so
  * the proto decoder never turns them into one JavaScript number each (twice: decode, then toObject).
  * A column in any other shape than one packed run of floats is left in the message, decoded as before.
  */
-export function liftFloatVectors(bytes: Buffer): { rest: Buffer; vectors: Map<string, Float32Array> } {
-  const vectors = new Map<string, Float32Array>();
+export function liftFloatVectors(bytes: Buffer, chunkRows?: number): { rest: Buffer; vectors: Map<string, Float32Array[]> } {
+  const vectors = new Map<string, Float32Array[]>();
   const top = fieldsOf(bytes, 0, bytes.length);
   if (!top) return { rest: bytes, vectors };
   const parts: Uint8Array[] = [];
   for (const f of top) {
-    const lifted = f.no === RESULTS_FIELDS_DATA && f.wire === 2 ? liftColumn(bytes, f) : undefined;
+    const lifted = f.no === RESULTS_FIELDS_DATA && f.wire === 2 ? liftColumn(bytes, f, chunkRows) : undefined;
     // Two columns of one name: not an answer Milvus gives; nothing is lifted, the decoder sees it all.
     if (lifted && vectors.has(lifted.name)) return { rest: bytes, vectors: new Map() };
     if (lifted) {
@@ -275,7 +295,11 @@ export function liftFloatVectors(bytes: Buffer): { rest: Buffer; vectors: Map<st
 }
 
 /** One FieldData entry with its packed float vector values taken out, or undefined when it has none to take. */
-function liftColumn(bytes: Buffer, entry: WireField): { name: string; values: Float32Array; entry: Buffer } | undefined {
+function liftColumn(
+  bytes: Buffer,
+  entry: WireField,
+  chunkRows: number | undefined,
+): { name: string; values: Float32Array[]; entry: Buffer } | undefined {
   const fields = fieldsOf(bytes, entry.body, entry.end);
   const vectorsField = fields?.filter((f) => f.no === FIELD_VECTORS);
   const nameField = fields?.filter((f) => f.no === FIELD_NAME);
@@ -297,9 +321,19 @@ function liftColumn(bytes: Buffer, entry: WireField): { name: string; values: Fl
   if (!data || data.length !== 1 || (data[0] as WireField).no !== FLOAT_DATA || (data[0] as WireField).wire !== 2) return undefined;
   const packed = bytes.subarray((data[0] as WireField).body, (data[0] as WireField).end);
   if (packed.length % 4 !== 0) return undefined;
-  const values = new Float32Array(packed.length / 4);
-  if (LITTLE_ENDIAN) new Uint8Array(values.buffer).set(packed);
-  else for (let i = 0; i < values.length; i++) values[i] = packed.readFloatLE(i * 4);
+  // Chunks of whole vectors: the dim as the decoder reads it (the last one written).
+  const dimField = inner.filter((f) => f.no === VECTOR_DIM && f.wire === 0).at(-1);
+  const dim = dimField ? varintAt(bytes, dimField.body) : 0;
+  const count = packed.length / 4;
+  const step = chunkRows !== undefined && chunkRows > 0 && dim > 0 && count % dim === 0 ? chunkRows * dim : count;
+  const values: Float32Array[] = [];
+  for (let from = 0; from < count || values.length === 0; from += step) {
+    const chunk = new Float32Array(Math.min(step, count - from));
+    const src = packed.subarray(from * 4, (from + chunk.length) * 4);
+    if (LITTLE_ENDIAN) new Uint8Array(chunk.buffer).set(src);
+    else for (let i = 0; i < chunk.length; i++) chunk[i] = src.readFloatLE(i * 4);
+    values.push(chunk);
+  }
   // The same VectorField without the values: an empty FloatArray keeps `float_vector` the set member of its oneof.
   const vectorField = [...inner.filter((f) => f !== fa).map((f) => bytes.subarray(f.start, f.end)), lengthDelimited(VECTOR_FLOAT, [])];
   const fieldData = [

@@ -91,7 +91,7 @@ export async function scanCollection(
         // Only an empty page ends the scan: with reduce_stop_for_best, Milvus stops a page when
         // one segment's rows run out (the rows it returns are still the smallest keys, in order),
         // so a short page is not the last one (Milvus 2.3.5 returned 1 row of 3 in 2 segments).
-        const rows = await keysetPage(client, schema, last, pageSize);
+        const rows = await keysetPage(client, schema, last, pageSize, { chunkRows: options.batchSize });
         if (rows.length === 0) break;
         for (let start = 0; start < rows.length; start += options.batchSize) {
           const batch = rowsToBatch(schema, rows.slice(start, start + options.batchSize));
@@ -117,6 +117,8 @@ export async function scanCollection(
 export interface PageQuery {
   filter?: string;
   outputFields?: string[];
+  /** Float vectors in one buffer per this many rows (QueryRequest.chunkRows): the batch size the page is cut into. */
+  chunkRows?: number;
 }
 
 /**
@@ -145,6 +147,7 @@ export async function keysetPage(
       filter,
       limit,
       output_fields: query.outputFields ?? ['*'],
+      ...(query.chunkRows === undefined ? {} : { chunkRows: query.chunkRows }),
       consistency_level: 'Strong',
       params: { iterator: true, reduce_stop_for_best: true },
       transformers: RAW_OUTPUT,
@@ -215,7 +218,8 @@ export function rowsToBatch(schema: CollectionSchema, rows: Row[]): RecordBatch 
   });
   const vectors: Record<string, AnyVectorColumn> = {};
   schema.vectors.forEach((v, j) => (vectors[v.name] = (readers[j] as ColumnReader).column()));
-  return { length: n, ids, vectors, payloads };
+  // Every typed array above was allocated for this batch alone: the core may move them to its encoder.
+  return { length: n, ids, vectors, payloads, exclusive: true };
 }
 
 /** Reads one vector field of every row into a column of its kind. */
@@ -272,14 +276,29 @@ function columnReader(v: VectorField, n: number): ColumnReader {
       column: () => ({ kind: 'dense', element: 'binary', dims, data }),
     };
   }
-  const data = new Float32Array(n * dims);
+  // Rows whose vectors are, in order, the whole of one buffer (a page's chunk, QueryRequest.chunkRows)
+  // give that buffer as the column; any other row makes a copy of them all.
+  let adopted: Float32Array | undefined;
+  let data: Float32Array | undefined;
+  const width = dims * Float32Array.BYTES_PER_ELEMENT;
   return {
     read: (r, i, id) => {
-      const vec = r[v.name] as number[] | undefined;
+      const vec = r[v.name] as number[] | Float32Array | undefined;
       if (vec?.length !== dims) throw bad(id, vec?.length ?? 0, dims);
+      if (data === undefined) {
+        const view = vec instanceof Float32Array ? vec : undefined;
+        if (i === 0 && view && view.byteOffset === 0 && view.buffer.byteLength === n * width) {
+          adopted = new Float32Array(view.buffer, 0, n * dims);
+          return;
+        }
+        if (adopted && view?.buffer === adopted.buffer && view.byteOffset === i * width) return;
+        data = new Float32Array(n * dims);
+        if (adopted) data.set(adopted.subarray(0, i * dims));
+        adopted = undefined;
+      }
       data.set(vec, i * dims);
     },
-    column: () => ({ dims, data }),
+    column: () => ({ dims, data: data ?? adopted ?? new Float32Array(0) }),
   };
 }
 

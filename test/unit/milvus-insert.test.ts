@@ -385,6 +385,9 @@ describe('milvus query without the SDK row copy', () => {
   });
 });
 
+/** A lifted column's chunks as one list of numbers. */
+const flat = (chunks: Float32Array[] | undefined): number[] => (chunks ?? []).flatMap((c) => Array.from(c));
+
 describe('float vectors lifted out of a query answer', () => {
   const query = SERVICE.Query as NonNullable<(typeof SERVICE)['Query']>;
   /** The answer above, as Milvus sends it: with oneof names the decoder reads, encoded by the SDK's own serializer. */
@@ -408,11 +411,31 @@ describe('float vectors lifted out of a query answer', () => {
     };
     const lifted = query.responseDeserialize(rest) as typeof whole;
     const v = whole.fields_data.find((f) => f.field_name === 'v');
-    expect(Array.from(vectors.get('v') ?? [])).toEqual(v?.vectors?.float_vector?.data);
-    expect(Object.is(vectors.get('v')?.[4], -0)).toBe(true);
+    expect(flat(vectors.get('v'))).toEqual(v?.vectors?.float_vector?.data);
+    expect(Object.is(flat(vectors.get('v'))[4], -0)).toBe(true);
     (v?.vectors?.float_vector as { data: number[] }).data = [];
     expect(lifted).toEqual(whole);
     expect(rest.length).toBe(bytes.length - 9 * 4 - 2); // the values, their key and their length
+  });
+
+  it('cuts the values into buffers of chunkRows whole vectors, each its own, the last one shorter', () => {
+    const bytes = encoded();
+    const one = liftFloatVectors(bytes).vectors.get('v') ?? [];
+    expect(one.map((c) => c.length)).toEqual([9]);
+    for (const [rows, lengths] of [
+      [1, [3, 3, 3]],
+      [2, [6, 3]],
+      [3, [9]],
+      [4096, [9]],
+    ] as const) {
+      const { rest, vectors } = liftFloatVectors(bytes, rows);
+      const chunks = vectors.get('v') ?? [];
+      expect(chunks.map((c) => c.length)).toEqual(lengths);
+      for (const c of chunks) expect(c.byteOffset === 0 && c.buffer.byteLength === c.byteLength).toBe(true);
+      expect(flat(chunks)).toEqual(flat(one));
+      expect(Object.is(flat(chunks)[4], -0)).toBe(true);
+      expect(rest.equals(liftFloatVectors(bytes).rest)).toBe(true);
+    }
   });
 
   it('queryRows over the encoded answer gives the rows the SDK gives', async () => {
@@ -468,7 +491,7 @@ describe('float vectors lifted out of a query answer', () => {
         fields_data: { field_name: string; vectors?: { float_vector?: { data: number[] } } }[];
       };
       const v = whole.fields_data.find((f) => f.field_name === 'v');
-      expect(Array.from(vectors.get('v') ?? [])).toEqual(v?.vectors?.float_vector?.data);
+      expect(flat(vectors.get('v'))).toEqual(v?.vectors?.float_vector?.data);
       (v?.vectors?.float_vector as { data: number[] }).data = [];
       expect(query.responseDeserialize(rest)).toEqual(whole);
     }
