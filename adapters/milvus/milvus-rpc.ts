@@ -13,7 +13,8 @@
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { buildFieldDataMap, DEFAULT_DYNAMIC_FIELD, parseToKeyValue } from '@zilliz/milvus2-sdk-node';
 import { EngineError } from '../../src/errors.js';
-import { ProtobufWriter } from '../../src/wire/protobuf-writer.js';
+import { ProtobufReader } from '../../src/wire/protobuf-reader.js';
+import { ProtobufWriter, WIRE_LEN } from '../../src/wire/protobuf-writer.js';
 import type { MilvusStatus } from './milvus-errors.js';
 import { PLUGIN } from './milvus-types.js';
 
@@ -215,51 +216,27 @@ interface WireField {
   body: number;
 }
 
+/** What the reader throws on a malformed answer: caught by fieldsOf, which then lifts nothing. */
+const MALFORMED = new Error('malformed');
+
 /** The fields of `buf[from, to)`, or undefined when it is not a well-formed message (then nothing is lifted). */
 function fieldsOf(buf: Uint8Array, from: number, to: number): WireField[] | undefined {
+  const r = new ProtobufReader(buf, () => MALFORMED, from, to);
   const out: WireField[] = [];
-  let pos = from;
-  const varint = (): number | undefined => {
-    let value = 0;
-    for (let shift = 0; shift < 64; shift += 7) {
-      if (pos >= to) return undefined;
-      const b = buf[pos++] as number;
-      value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return value;
+  try {
+    while (r.more()) {
+      const start = r.pos;
+      const [no, wire] = r.tag();
+      let body = r.pos;
+      if (wire === WIRE_LEN) [body] = r.len();
+      else r.skip(wire);
+      out.push({ no, wire, start, end: r.pos, body });
     }
-    return undefined;
-  };
-  while (pos < to) {
-    const start = pos;
-    const key = varint();
-    if (key === undefined) return undefined;
-    const no = Math.floor(key / 8);
-    const wire = key % 8;
-    let body = pos;
-    if (wire === 0) {
-      if (varint() === undefined) return undefined;
-    } else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else if (wire === 2) {
-      const len = varint();
-      if (len === undefined) return undefined;
-      body = pos;
-      pos += len;
-    } else return undefined;
-    if (pos > to) return undefined;
-    out.push({ no, wire, start, end: pos, body });
+  } catch (err) {
+    if (err === MALFORMED) return undefined;
+    throw err;
   }
   return out;
-}
-
-/** The varint at `pos` (a field fieldsOf has already proven well formed), as a number. */
-function varintAt(buf: Uint8Array, pos: number): number {
-  let value = 0;
-  for (let shift = 0; ; shift += 7) {
-    const b = buf[pos++] as number;
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return value;
-  }
 }
 
 /** Length-delimited field `no` holding `parts`, one after another. */
@@ -323,7 +300,7 @@ function liftColumn(
   if (packed.length % 4 !== 0) return undefined;
   // Chunks of whole vectors: the dim as the decoder reads it (the last one written).
   const dimField = inner.filter((f) => f.no === VECTOR_DIM && f.wire === 0).at(-1);
-  const dim = dimField ? varintAt(bytes, dimField.body) : 0;
+  const dim = dimField ? new ProtobufReader(bytes, () => MALFORMED, dimField.body, dimField.end).varint() : 0;
   const count = packed.length / 4;
   const step = chunkRows !== undefined && chunkRows > 0 && dim > 0 && count % dim === 0 ? chunkRows * dim : count;
   const values: Float32Array[] = [];

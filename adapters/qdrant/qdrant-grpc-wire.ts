@@ -8,21 +8,11 @@
  * test/qdrant/qdrant-grpc-wire.test.ts checks both directions against that generated code.
  */
 import { EngineError } from '../../src/errors.js';
-import {
-  ProtobufWriter,
-  WIRE_I32,
-  WIRE_I64,
-  WIRE_LEN,
-  WIRE_VARINT,
-  lenFieldSize,
-  varint64Size,
-  varintSize,
-} from '../../src/wire/protobuf-writer.js';
+import { ProtobufWriter, WIRE_I64, WIRE_LEN, WIRE_VARINT, lenFieldSize, varint64Size, varintSize } from '../../src/wire/protobuf-writer.js';
 import type { VectorKind } from '../../src/model.js';
+import { ProtobufReader } from '../../src/wire/protobuf-reader.js';
 import { PLUGIN } from './qdrant-types.js';
 import { type KindRow, type KindRows, type ValueSource, canonicalSparse } from './qdrant-vectors.js';
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A point id on the wire: `num` (uint64; a bigint above 2^53) or `uuid`. */
 export type WirePointId = number | bigint | string;
@@ -239,100 +229,8 @@ export function encodeUpsertRequest(collection: string, points: readonly WirePoi
 
 // ---- answers ----------------------------------------------------------------------------------
 
-/** Reads protobuf fields from `buf[pos, end)`. */
-export class ProtoReader {
-  pos: number;
-  private view: DataView;
-
-  constructor(
-    readonly buf: Uint8Array,
-    pos = 0,
-    readonly end = buf.length,
-  ) {
-    this.pos = pos;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-
-  more(): boolean {
-    return this.pos < this.end;
-  }
-
-  varint(): number {
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw corrupt('truncated varint');
-      const b = this.buf[this.pos++] as number;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
-    throw corrupt('varint longer than 10 bytes');
-  }
-
-  /** A uint64 / int64 varint exactly. */
-  varint64(): bigint {
-    let v = 0n;
-    let shift = 0n;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw corrupt('truncated varint');
-      const b = this.buf[this.pos++] as number;
-      v |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return BigInt.asUintN(64, v);
-      shift += 7n;
-    }
-    throw corrupt('varint longer than 10 bytes');
-  }
-
-  /** The next field's number and wire type. */
-  tag(): [number, number] {
-    const t = this.varint();
-    return [Math.floor(t / 8), t % 8];
-  }
-
-  /** A length-delimited field's bounds, [start, end). */
-  len(): [number, number] {
-    const n = this.varint();
-    const start = this.pos;
-    if (start + n > this.end) throw corrupt('a field runs past its message');
-    this.pos = start + n;
-    return [start, start + n];
-  }
-
-  string(): string {
-    const [a, b] = this.len();
-    return Buffer.from(this.buf.buffer, this.buf.byteOffset + a, b - a).toString('utf8');
-  }
-
-  double(): number {
-    if (this.pos + 8 > this.end) throw corrupt('truncated double');
-    const v = this.view.getFloat64(this.pos, true);
-    this.pos += 8;
-    return v;
-  }
-
-  skip(wire: number): void {
-    if (wire === WIRE_VARINT) this.varint();
-    else if (wire === WIRE_I64) this.pos += 8;
-    else if (wire === WIRE_LEN) this.len();
-    else if (wire === WIRE_I32) this.pos += 4;
-    else throw corrupt(`wire type ${wire}`);
-    if (this.pos > this.end) throw corrupt('a field runs past its message');
-  }
-
-  /** Copies packed floats [a, b) into `out` at `at` (floats); returns how many were copied. */
-  floatsInto(a: number, b: number, out: Float32Array, at: number): number {
-    const n = (b - a) / 4;
-    if (!Number.isInteger(n)) throw corrupt('packed floats of a length not a multiple of 4');
-    if (at + n > out.length) return -1;
-    if (LITTLE_ENDIAN) new Uint8Array(out.buffer, out.byteOffset + at * 4, n * 4).set(this.buf.subarray(a, b));
-    else for (let i = 0; i < n; i++) out[at + i] = this.view.getFloat32(a + i * 4, true);
-    return n;
-  }
-}
-
 /** A `qdrant.PointId`. */
-export function readPointId(r: ProtoReader, end: number): WirePointId {
+export function readPointId(r: ProtobufReader, end: number): WirePointId {
   let id: WirePointId | undefined;
   while (r.pos < end) {
     const [f, wire] = r.tag();
@@ -347,7 +245,7 @@ export function readPointId(r: ProtoReader, end: number): WirePointId {
 }
 
 /** The bounds of a length-delimited field, the reader left at its first byte. */
-function enter(r: ProtoReader): [number, number] {
+function enter(r: ProtobufReader): [number, number] {
   const [a, b] = r.len();
   r.pos = a;
   return [a, b];
@@ -357,7 +255,7 @@ function enter(r: ProtoReader): [number, number] {
  * A `qdrant.Value` as JSON. Integers come back as numbers, as the REST client's JSON.parse gives
  * them (so both transports read the same payload); doubles as numbers.
  */
-export function readValue(r: ProtoReader, end: number): unknown {
+export function readValue(r: ProtobufReader, end: number): unknown {
   let v: unknown = null;
   while (r.pos < end) {
     const [f, wire] = r.tag();
@@ -391,7 +289,7 @@ export function readValue(r: ProtoReader, end: number): unknown {
 }
 
 /** The entries of `map<string, Value>` field `field` in [pos, end) into `out`; other fields skipped. */
-function readMapInto(r: ProtoReader, end: number, field: number, out: Record<string, unknown>): void {
+function readMapInto(r: ProtobufReader, end: number, field: number, out: Record<string, unknown>): void {
   while (r.pos < end) {
     const [f, wire] = r.tag();
     if (f !== field || wire !== WIRE_LEN) {
@@ -402,7 +300,7 @@ function readMapInto(r: ProtoReader, end: number, field: number, out: Record<str
   }
 }
 
-function readEntryInto(r: ProtoReader, out: Record<string, unknown>): void {
+function readEntryInto(r: ProtobufReader, out: Record<string, unknown>): void {
   const [, e] = enter(r);
   let key = '';
   let value: unknown = null;
@@ -443,7 +341,7 @@ export interface ScrollPage {
  * refused: the snapshot stops rather than keep a wrong value.
  */
 export function decodeScrollResponse(buf: Uint8Array, limit: number, sink: VectorSink, collection: string): ScrollPage {
-  const r = new ProtoReader(buf);
+  const r = new ProtobufReader(buf, corrupt);
   const k = sink.names.length;
   const kinds = sink.kinds ?? sink.names.map((): VectorKind => 'dense');
   const columns = sink.dims.map((d, j) => new Float32Array(kinds[j] === 'dense' ? limit * d : 0));
@@ -507,7 +405,7 @@ interface PageSink {
 
 /** A `qdrant.VectorsOutput`: the unnamed vector (field 1) or the named ones (field 2). */
 function readVectorsOutput(
-  r: ProtoReader,
+  r: ProtobufReader,
   end: number,
   page: PageSink,
   row: number,
@@ -548,7 +446,7 @@ function readVectorsOutput(
 
 /** A `qdrant.VectorOutput`: dense floats in `dense.data` (101) or, from older servers, in `data` (1). */
 function readVectorOutput(
-  r: ProtoReader,
+  r: ProtobufReader,
   end: number,
   page: PageSink,
   j: number,
@@ -613,14 +511,14 @@ function readVectorOutput(
 }
 
 /** Packed floats [a, b) as a new Float32Array. */
-function floatsOf(r: ProtoReader, a: number, b: number): Float32Array {
+function floatsOf(r: ProtobufReader, a: number, b: number): Float32Array {
   const out = new Float32Array((b - a) / 4);
   r.floatsInto(a, b, out, 0);
   return out;
 }
 
 /** Packed (or, in older encoders, repeated) uint32 varints of the field the reader is at, into `out`. */
-function readUint32s(r: ProtoReader, wire: number, out: number[]): void {
+function readUint32s(r: ProtobufReader, wire: number, out: number[]): void {
   if (wire === WIRE_VARINT) {
     out.push(r.varint());
     return;
@@ -633,7 +531,7 @@ function readUint32s(r: ProtoReader, wire: number, out: number[]): void {
  * A sparse (`sparse` 102: values 1, indices 2) or multi (`multi_dense` 103: one `DenseVector` per
  * vector) `qdrant.VectorOutput`, or its older form (`data` 1 with `indices` 2 or `vectors_count` 3).
  */
-function readKindOutput(r: ProtoReader, end: number, kind: VectorKind, dims: number, src: ValueSource): KindRow {
+function readKindOutput(r: ProtobufReader, end: number, kind: VectorKind, dims: number, src: ValueSource): KindRow {
   // The older form (data, indices) and the oneof, kept apart: the oneof wins when a server sends both.
   const legacy = { parts: [] as Float32Array[], indices: [] as number[] };
   let modern: typeof legacy | undefined;
@@ -701,7 +599,7 @@ function readKindOutput(r: ProtoReader, end: number, kind: VectorKind, dims: num
 
 /** The `status` of a `qdrant.PointsOperationResponse` (UpdateStatus: 1 Acknowledged, 2 Completed, 3 ClockRejected, 4 WaitTimeout). */
 export function decodeUpdateStatus(buf: Uint8Array): number {
-  const r = new ProtoReader(buf);
+  const r = new ProtobufReader(buf, corrupt);
   let status = 0;
   while (r.more()) {
     const [f, wire] = r.tag();
