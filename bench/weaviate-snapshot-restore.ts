@@ -148,8 +148,17 @@ type StepResult = ChildStepResult & { watchedCpuS: number | null; foreignCpuS: n
 /** S, R or F in this (child) process: one snapshot or restore, measured; prints its result line. */
 async function runChild(step: string): Promise<void> {
   const pid = serverPid();
-  const adapter = weaviateAdapter({ url, grpcAddress });
-  const repo = await openRepository({ storage: fsStorage({ path: args.repo as string }), create: false });
+  // BENCH_DIST=1: the measured step runs the built package (npm run build first), as users run it:
+  // plain JS, and the segment worker starts from dist/segment-worker.js instead of through tsx.
+  const dist = process.env.BENCH_DIST === '1';
+  const core = dist ? '../dist/index.js' : '../src/index.js';
+  const weaviate = dist ? '../dist/adapters/weaviate/index.js' : '../adapters/weaviate/index.js';
+  const lib = {
+    ...((await import(core)) as typeof import('../src/index.js')),
+    ...((await import(weaviate)) as typeof import('../adapters/weaviate/index.js')),
+  };
+  const adapter = lib.weaviateAdapter({ url, grpcAddress });
+  const repo = await lib.openRepository({ storage: lib.fsStorage({ path: args.repo as string }), create: false });
   await adapter.probe(); // connection up before the clock
   const window = await startStep(async () => (pid ? (procCpuSeconds(pid) ?? null) : null), args.profile);
   const extra: Record<string, unknown> = {};
@@ -313,6 +322,7 @@ async function main(): Promise<void> {
       dims: DIMS,
       repeat,
       sourceIndex: args['source-index'],
+      dist: process.env.BENCH_DIST === '1',
       steps: {
         load: { ms: Math.round(load.ms), queueMs: load.value.queueMs, serverCpuS: load.serverCpuS },
         snapshot: stepJson(snap),
