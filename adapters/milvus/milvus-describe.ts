@@ -7,7 +7,8 @@ import { EngineError } from '../../src/errors.js';
 import type { CollectionSchema, Id, IndexSpec, PayloadField, VectorField } from '../../src/model.js';
 import { invalidCollectionName } from '../../src/validate.js';
 import type { MilvusContext } from './milvus-client.js';
-import { isOk, milvusCall } from './milvus-errors.js';
+import { isNoQueryNode, isOk, milvusCall } from './milvus-errors.js';
+import { retry } from '../../src/retry.js';
 import { vectorShapeFromMilvus } from './milvus-vectors.js';
 import {
   DYNAMIC_FIELD,
@@ -128,8 +129,19 @@ export async function loadCollection(ctx: MilvusContext, schema: CollectionSchem
   const collection = schema.name;
   if (schema.vectors.some((v) => v.element === 'float16') && !(await ctx.server()).float16WhileLoaded)
     await milvusCall('flush', collection, () => ctx.client.flushSync({ collection_names: [collection] }));
-  await milvusCall('loadCollection', collection, () => ctx.client.loadCollectionSync({ collection_name: collection }));
+  await retry(() => milvusCall('loadCollection', collection, () => ctx.client.loadCollectionSync({ collection_name: collection })), {
+    ...LOAD_RETRY,
+    retryable: isNoQueryNode,
+    onRetry: (err, attempt, delayMs) =>
+      ctx.logger.warn(
+        { collection, attempt, delayMs, err: (err as Error).message },
+        'no query node could take the collection yet; loading again',
+      ),
+  });
 }
+
+/** A load waits this long for a query node (one restarting re-registers within seconds). */
+export const LOAD_RETRY = { attempts: 10, baseDelayMs: 500, maxDelayMs: 8000, deadlineMs: 60_000, jitter: 'equal' } as const;
 
 /** The filter expression that selects `ids` by primary key. */
 export async function idFilter(client: MilvusClient, collection: string, ids: Id[]): Promise<string> {

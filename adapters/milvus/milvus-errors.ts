@@ -26,6 +26,16 @@ export function isOk(status: MilvusStatus | undefined): boolean {
 const NOT_FOUND_REASON = /collection .* (does not exist|not found)|can't find collection/i;
 /** Milvus answers quota and memory limits (ForceDeny) with a status; a retry later may pass. */
 const LIMIT_REASON = /quota|memory/i;
+/**
+ * A load while no query node can take a replica: one restarting, or not yet registered after the
+ * server started (Milvus 2.3.5 standalone answered a load seconds after its health check passed).
+ */
+const NO_QUERY_NODE_REASON = /nodes not enough|not enough (query ?)?nodes/i;
+
+/** True for Milvus's answer that no query node could take a replica yet: transient, a later load may pass. */
+export function isNoQueryNode(err: unknown): boolean {
+  return err instanceof EngineError && NO_QUERY_NODE_REASON.test(err.message);
+}
 
 /** The typed error for a status that is not Success, or undefined when it is. */
 function statusError(status: MilvusStatus | undefined, what: string, collection: string | undefined): VectordrError | undefined {
@@ -37,7 +47,8 @@ function statusError(status: MilvusStatus | undefined, what: string, collection:
       details: { collection },
     });
   }
-  const transient = status?.error_code === 'RateLimit' || isOverloadMessage(reason) || LIMIT_REASON.test(reason);
+  const transient =
+    status?.error_code === 'RateLimit' || isOverloadMessage(reason) || LIMIT_REASON.test(reason) || NO_QUERY_NODE_REASON.test(reason);
   return new EngineError(`${what}: ${reason}`, transient ? 'transient' : 'permanent', {
     plugin: PLUGIN,
     details: { code: status?.code, errorCode: status?.error_code },
@@ -59,7 +70,7 @@ export class MilvusErrorClassifier implements EngineErrorClassifier {
       if (typed) return typed;
     }
     const message = err instanceof Error ? err.message : String(err);
-    const transient = isTransientGrpc(err) || isNetworkError(err) || isOverloadMessage(message);
+    const transient = isTransientGrpc(err) || isNetworkError(err) || isOverloadMessage(message) || NO_QUERY_NODE_REASON.test(message);
     return new EngineError(`${what}: ${message}`, transient ? 'transient' : 'permanent', { plugin: PLUGIN, cause: err });
   }
 
