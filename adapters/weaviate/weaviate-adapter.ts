@@ -30,7 +30,7 @@ import { deleteRecords, writeRecords } from './weaviate-write.js';
 
 /**
  * Composes the Weaviate concerns into a `VectorAdapter`: weaviate-connection (REST, gRPC client,
- * BatchObjects session), -describe, -create, -scan, -write, -marker, -search and -errors.
+ * gRPC session), -grpc, -grpc-batch, -grpc-search, -describe, -create, -scan, -write, -marker, -search and -errors.
  */
 export class WeaviateAdapter implements api.VectorAdapter {
   readonly engine = 'weaviate' as const;

@@ -1,7 +1,7 @@
 /**
  * How the adapter reaches one Weaviate: the REST helper (schema, markers, meta), the weaviate-client
  * gRPC client (reads, search, deletes; connected lazily unless the app gave one) and vectordr's own
- * BatchObjects session (writes). Holds the parsed options every concern reads.
+ * gRPC session of the calls it encodes itself (writes, scan pages). Holds the parsed options every concern reads.
  */
 import weaviate, { ApiKey } from 'weaviate-client';
 import { z } from 'zod';
@@ -10,7 +10,7 @@ import { InvalidInputError } from '../../src/errors.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { type WeaviateClientLike, type WeaviateCollectionLike, WeaviateRest } from './weaviate-client.js';
 import { unreachableError } from './weaviate-errors.js';
-import { WeaviateGrpcBatch } from './weaviate-grpc-batch.js';
+import { WeaviateGrpc } from './weaviate-grpc.js';
 import { WeaviateAdapterOptionsSchema } from './weaviate-options.js';
 import { PendingWrites } from './weaviate-pending-writes.js';
 import { PLUGIN } from './weaviate-types.js';
@@ -26,7 +26,7 @@ export class WeaviateConnection {
   private clientPromise: Promise<WeaviateClientLike> | undefined;
   private readonly ownsClient: boolean;
   private modules: Promise<Set<string>> | undefined;
-  private batcher: WeaviateGrpcBatch | undefined;
+  private grpcSession: WeaviateGrpc | undefined;
   /** Unanswered batch requests and queued markers, by class (weaviate-pending-writes.ts). */
   private readonly pendingByClass = new Map<string, PendingWrites>();
 
@@ -91,16 +91,16 @@ export class WeaviateConnection {
     return (await this.client()).collections.use(className);
   }
 
-  /** The BatchObjects session writes go through (see weaviate-grpc-batch.ts), opened on first use. */
-  grpcBatch(): WeaviateGrpcBatch {
-    if (!this.batcher) {
+  /** The gRPC session of the calls vectordr encodes itself (writes, scan pages; weaviate-grpc.ts), opened on first use. */
+  grpc(): WeaviateGrpc {
+    if (!this.grpcSession) {
       const o = this.options;
       const url = new URL(o.url);
       const secure = o.grpcSecure ?? url.protocol === 'https:';
       const address = o.grpcAddress ?? `${url.hostname}:50051`;
-      this.batcher = new WeaviateGrpcBatch(`${secure ? 'https' : 'http'}://${address}`, () => this.rest.headers(), o.timeoutMs);
+      this.grpcSession = new WeaviateGrpc(`${secure ? 'https' : 'http'}://${address}`, () => this.rest.headers(), o.timeoutMs);
     }
-    return this.batcher;
+    return this.grpcSession;
   }
 
   /** The writes of `className` in flight. */
@@ -152,7 +152,7 @@ export class WeaviateConnection {
   }
 
   /**
-   * Waits for the writes in flight, then closes the BatchObjects session, and the client when the
+   * Waits for the writes in flight, then closes the gRPC session, and the client when the
    * adapter connected it itself; throws the first write that failed (after closing).
    */
   async close(): Promise<void> {
@@ -162,8 +162,8 @@ export class WeaviateConnection {
         failure ??= { error };
       });
     }
-    this.batcher?.close();
-    this.batcher = undefined;
+    this.grpcSession?.close();
+    this.grpcSession = undefined;
     const p = this.clientPromise;
     this.clientPromise = undefined;
     if (this.ownsClient && p) await (await p.catch(() => undefined))?.close();

@@ -142,9 +142,10 @@ async function sampleDims(conn: WeaviateConnection, className: string, w: string
  * The stored vector `w` of an object (the unnamed one of a legacy class), or undefined when it has
  * none: a dense vector as `number[]`, a multi-vector as `number[][]` (how weaviate-client returns it).
  */
-export function vectorOf(o: WeaviateObjectLike | undefined, w: string, legacy: boolean): number[] | number[][] | undefined {
+export function vectorOf(o: WeaviateObjectLike | undefined, w: string, legacy: boolean): Float32Array | number[] | number[][] | undefined {
   if (!o) return undefined;
   const v = legacy ? (o.vectors[LEGACY_VECTOR] ?? o.vectors[w]) : o.vectors[w];
+  if (v instanceof Float32Array) return v.length > 0 ? v : undefined;
   return Array.isArray(v) && v.length > 0 ? (v as number[] | number[][]) : undefined;
 }
 

@@ -57,13 +57,14 @@ export function httpStatusError(message: string, status: number): EngineError {
 }
 
 /**
- * A BatchObjects call that ended with a gRPC status other than OK (`undefined`: the connection
- * closed without one). DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED and UNAVAILABLE are worth a retry.
+ * A gRPC call vectordr encodes itself (BatchObjects, Search) that ended with a status other than OK
+ * (`undefined`: the connection closed without one). DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED and
+ * UNAVAILABLE are worth a retry.
  */
-export function batchStatusError(status: string | undefined, statusMessage: string): EngineError {
+export function grpcStatusError(method: string, status: string | undefined, statusMessage: string): EngineError {
   const transient = status === undefined || isTransientGrpc({ code: Number(status) });
   return new EngineError(
-    `BatchObjects: gRPC status ${status ?? 'none (connection closed)'} ${statusMessage}`.trim(),
+    `${method}: gRPC status ${status ?? 'none (connection closed)'} ${statusMessage}`.trim(),
     transient ? 'transient' : 'permanent',
     {
       plugin: PLUGIN,

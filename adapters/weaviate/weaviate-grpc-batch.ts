@@ -9,16 +9,15 @@
  * vectors as little-endian float32 bytes, over one HTTP/2 session. The message layout is
  * weaviate.v1.BatchObjectsRequest (proto/v1/batch.proto, base.proto; google.protobuf.Struct for
  * scalar properties); test/weaviate/weaviate-grpc-batch.test.ts checks the bytes against the
- * client's own generated encoder.
+ * client's own generated encoder. The call itself goes through weaviate-grpc.ts.
  *
  * Scope: scalar properties and arrays of scalars. Objects, geo coordinates and phone numbers (only
  * in classes created outside vectordr) go through the client instead.
  */
-import http2 from 'node:http2';
 import { EngineError } from '../../src/errors.js';
 import type { MultiVector } from '../../src/model.js';
-import { ProtobufWriter, WIRE_I64, WIRE_VARINT } from '../../src/wire/protobuf-writer.js';
-import { batchStatusError, unreachableError } from './weaviate-errors.js';
+import { ProtobufReader } from '../../src/wire/protobuf-reader.js';
+import { ProtobufWriter, WIRE_I64, WIRE_LEN, WIRE_VARINT } from '../../src/wire/protobuf-writer.js';
 import { PLUGIN } from './weaviate-types.js';
 
 type Scalar = string | number | boolean | null;
@@ -152,126 +151,29 @@ function properties(p: ProtobufWriter, collection: string, values: Record<string
   }
 }
 
-/** Reads weaviate.v1.BatchObjectsReply: the per-object errors. */
+/** Reads weaviate.v1.BatchObjectsReply: the per-object errors (field 2: index 1, error 2). */
 export function decodeBatchReply(buf: Uint8Array): { index: number; error: string }[] {
+  const fail = (what: string): EngineError =>
+    new EngineError(`Unreadable BatchObjects reply from Weaviate (${what}).`, 'permanent', { plugin: PLUGIN });
   const errors: { index: number; error: string }[] = [];
-  let pos = 0;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const b = buf[pos++] as number;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
-  };
-  const skip = (wire: number): void => {
-    if (wire === 0) varint();
-    else if (wire === 1) pos += 8;
-    else if (wire === 2) pos += varint();
-    else if (wire === 5) pos += 4;
-    else throw new EngineError(`Unreadable BatchObjects reply (wire type ${wire}).`, 'permanent', { plugin: PLUGIN });
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    if (key >>> 3 !== 2 || (key & 7) !== 2) {
-      skip(key & 7);
+  const r = new ProtobufReader(buf, fail);
+  while (r.more()) {
+    const [field, wire] = r.tag();
+    if (field !== 2 || wire !== WIRE_LEN) {
+      r.skip(wire);
       continue;
     }
-    const end = pos + varint();
+    const [start, end] = r.len();
+    const e = new ProtobufReader(buf, fail, start, end);
     let index = 0;
     let error = '';
-    while (pos < end) {
-      const k = varint();
-      if (k === 8) index = varint();
-      else if (k === 18) {
-        const n = varint();
-        error = Buffer.from(buf.subarray(pos, pos + n)).toString('utf8');
-        pos += n;
-      } else skip(k & 7);
+    while (e.more()) {
+      const [f, w] = e.tag();
+      if (f === 1 && w === WIRE_VARINT) index = e.varint();
+      else if (f === 2 && w === WIRE_LEN) error = e.string();
+      else e.skip(w);
     }
     errors.push({ index, error });
   }
   return errors;
-}
-
-/** One HTTP/2 session to Weaviate's gRPC port; unary BatchObjects calls on it. */
-export class WeaviateGrpcBatch {
-  private session: http2.ClientHttp2Session | undefined;
-  /** Requests in flight: the session keeps the process alive only while there are some. */
-  private inFlight = 0;
-
-  constructor(
-    private readonly authority: string,
-    private readonly headers: () => Promise<Record<string, string>>,
-    private readonly timeoutMs: number,
-  ) {}
-
-  private connect(): http2.ClientHttp2Session {
-    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    const s = http2.connect(this.authority);
-    s.on('error', () => undefined); // surfaced per request
-    s.unref();
-    this.session = s;
-    return s;
-  }
-
-  async batchObjects(body: Uint8Array, signal?: AbortSignal): Promise<{ index: number; error: string }[]> {
-    const extra = await this.headers();
-    const frame = Buffer.allocUnsafe(5 + body.length);
-    frame.writeUInt8(0, 0);
-    frame.writeUInt32BE(body.length, 1);
-    frame.set(body, 5);
-    const session = this.connect();
-    if (this.inFlight++ === 0) session.ref();
-    const done = (): void => {
-      if (--this.inFlight === 0 && !session.destroyed) session.unref();
-    };
-    return new Promise<{ index: number; error: string }[]>((resolve, reject) => {
-      const req = session.request({
-        ':method': 'POST',
-        ':path': '/weaviate.v1.Weaviate/BatchObjects',
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v])),
-      });
-      req.setTimeout(this.timeoutMs, () => req.close(http2.constants.NGHTTP2_CANCEL));
-      const onAbort = (): void => {
-        req.close(http2.constants.NGHTTP2_CANCEL);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const chunks: Buffer[] = [];
-      let status: string | undefined;
-      let statusMessage = '';
-      req.on('response', (h) => {
-        if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
-        if (h['grpc-message'] !== undefined) statusMessage = decodeURIComponent(String(h['grpc-message']));
-      });
-      req.on('trailers', (h) => {
-        status = String(h['grpc-status'] ?? status ?? '');
-        if (h['grpc-message'] !== undefined) statusMessage = decodeURIComponent(String(h['grpc-message']));
-      });
-      req.on('data', (d: Buffer) => chunks.push(d));
-      req.on('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(unreachableError(`BatchObjects: ${err.message}`, err));
-      });
-      req.on('close', () => {
-        signal?.removeEventListener('abort', onAbort);
-        if (status !== '0') {
-          reject(batchStatusError(status, statusMessage));
-          return;
-        }
-        const all = Buffer.concat(chunks);
-        resolve(all.length >= 5 ? decodeBatchReply(all.subarray(5, 5 + all.readUInt32BE(1))) : []);
-      });
-      req.end(frame);
-    }).finally(done);
-  }
-
-  close(): void {
-    this.session?.close();
-    this.session = undefined;
-  }
 }

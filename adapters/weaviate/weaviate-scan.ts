@@ -22,6 +22,7 @@ import type { WeaviateCollectionLike, WeaviateObjectLike } from './weaviate-clie
 import type { WeaviateConnection } from './weaviate-connection.js';
 import { type Resolved, vectorOf } from './weaviate-describe.js';
 import { grpcCall } from './weaviate-errors.js';
+import { decodeScanPage, encodeScanPage } from './weaviate-grpc-search.js';
 import { ORIGINAL_ID_PROPERTY, PLUGIN, classNameOf, valueFromWeaviate } from './weaviate-types.js';
 
 export async function countObjects(conn: WeaviateConnection, collection: string): Promise<number> {
@@ -48,6 +49,7 @@ export async function scanSession(
   const pageSize = conn.options.scanPageRows;
   const col = await conn.collection(r.className);
   const logger = conn.logger;
+  const decoder: Decoder = { own: conn.options.scanDecoder === 'vectordr' };
   let closed = false;
   return {
     schema: r.schema,
@@ -61,7 +63,7 @@ export async function scanSession(
       for (;;) {
         throwIfAborted(options.signal);
         if (closed) return;
-        const objs = await page(conn, r, col, after, pageSize);
+        const objs = await page(conn, r, col, after, pageSize, decoder, options.signal);
         if (objs.length === 0) break;
         for (let start = 0; start < objs.length; start += options.batchSize) {
           const batch = toRecordBatch(r, objs.slice(start, start + options.batchSize));
@@ -89,6 +91,11 @@ export function grpcProps(r: Resolved): string[] {
   return [...(r.originalIds ? [ORIGINAL_ID_PROPERTY] : []), ...r.props.filter((p) => !p.rest).map((p) => p.w)];
 }
 
+/** Whether a scan's pages go through vectordr's own decoder (weaviate-grpc-search.ts): until one cannot read a page. */
+interface Decoder {
+  own: boolean;
+}
+
 /**
  * One cursor page (UUID order), checked to be strictly ascending. Dates, objects, geo
  * coordinates, phone numbers and blobs come from the REST listing of the same page: the client
@@ -101,17 +108,36 @@ async function page(
   col: WeaviateCollectionLike,
   after: string | undefined,
   limit: number,
+  decoder: Decoder,
+  signal: AbortSignal | undefined,
 ): Promise<WeaviateObjectLike[]> {
   const props = grpcProps(r);
-  const res = await grpcCall('fetchObjects', () =>
-    col.query.fetchObjects({
-      ...(after ? { after } : {}),
-      limit,
-      includeVector: r.legacy ? true : r.vectors.map((v) => v.w),
-      returnProperties: props,
-    }),
-  );
-  const objs = res.objects;
+  let objs: WeaviateObjectLike[] | undefined;
+  if (decoder.own) {
+    const vectors = r.legacy ? ('legacy' as const) : r.vectors.map((v) => v.w);
+    const reply = await conn
+      .grpc()
+      .unary('Search', encodeScanPage({ collection: r.className, after, limit, properties: props, vectors }), signal);
+    const decoded = decodeScanPage(reply);
+    if ('objects' in decoded) objs = decoded.objects;
+    else {
+      decoder.own = false;
+      conn.logger.info(
+        { collection: r.schema.name, reason: decoded.unsupported },
+        "this scan reads its pages through weaviate-client from here on: a page holds what vectordr's decoder does not read",
+      );
+    }
+  }
+  objs ??= (
+    await grpcCall('fetchObjects', () =>
+      col.query.fetchObjects({
+        ...(after ? { after } : {}),
+        limit,
+        includeVector: r.legacy ? true : r.vectors.map((v) => v.w),
+        returnProperties: props,
+      }),
+    )
+  ).objects;
   for (let i = 1; i < objs.length; i++) {
     if ((objs[i - 1] as WeaviateObjectLike).uuid >= (objs[i] as WeaviateObjectLike).uuid) {
       throw new EngineError(
@@ -223,8 +249,8 @@ export function toRecordBatch(r: Resolved, objs: WeaviateObjectLike[]): RecordBa
 
 /** Collects one vector field's values, row by row, into its column. */
 interface ColumnBuilder {
-  /** Row `i`'s value as weaviate-client returned it (undefined: the object has none). */
-  add(i: number, id: Id, vec: number[] | number[][] | undefined): void;
+  /** Row `i`'s value as weaviate-client or the scan's decoder returned it (undefined: the object has none). */
+  add(i: number, id: Id, vec: Float32Array | number[] | number[][] | undefined): void;
   finish(): AnyVectorColumn;
 }
 
@@ -272,7 +298,7 @@ function columnBuilder(r: Resolved, field: VectorField, n: number): ColumnBuilde
     add(i, id, vec) {
       if (!vec) return missing(i);
       if (vec.length !== dims || Array.isArray(vec[0])) throw wrongDims(id, vec.length);
-      data.set(vec as number[], i * dims);
+      data.set(vec as Float32Array | number[], i * dims);
     },
     finish: () => ({ dims, data, ...(valid ? { valid } : {}) }),
   };

@@ -13,7 +13,7 @@ import type { WeaviateCollectionLike } from './weaviate-client.js';
 import type { WeaviateConnection } from './weaviate-connection.js';
 import type { Resolved } from './weaviate-describe.js';
 import { grpcCall, refusedObjectsError } from './weaviate-errors.js';
-import { type BatchObjectInput, encodeBatchObjects } from './weaviate-grpc-batch.js';
+import { type BatchObjectInput, decodeBatchReply, encodeBatchObjects } from './weaviate-grpc-batch.js';
 import { LEGACY_VECTOR, ORIGINAL_ID_PROPERTY, PLUGIN, valueToWeaviate } from './weaviate-types.js';
 
 export async function writeRecords(conn: WeaviateConnection, r: Resolved, batch: RecordBatch, options: WriteOptions): Promise<void> {
@@ -128,7 +128,7 @@ async function sendBatch(
 ): Promise<[number, { message: string }][]> {
   if (r.batchProps) {
     const body = encodeBatchObjects(r.className, objects, r.batchProps, r.legacy ? LEGACY_VECTOR : undefined, conn.options.writeBatchBytes);
-    const errors = await conn.grpcBatch().batchObjects(body);
+    const errors = decodeBatchReply(await conn.grpc().unary('BatchObjects', body));
     return errors.map((e) => [e.index, { message: e.error }]);
   }
   // weaviate-client 3.12's insertMany sends each vector of a multi-vector as a vector of its own

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { type WeaviateAdapter, weaviateAdapter } from '../../adapters/weaviate/index.js';
 import { canonicalPayload, parseExactJson } from '../../src/format/canonical-json.js';
 import { idToUuid } from '../../src/id-mapping.js';
-import type { CollectionSchema, PayloadField, VectorRecord } from '../../src/model.js';
+import { type CollectionSchema, type PayloadField, type VectorRecord, recordAt } from '../../src/model.js';
 import type { Repository } from '../../src/repository/repository.js';
 import { testAdapter } from '../conformance/adapter-suite.js';
 import { expectMetricRefusals, itRefusesUuidCaseCollision } from '../conformance/shared-cases.js';
@@ -22,6 +22,18 @@ const grpcAddress = process.env.WEAVIATE_GRPC;
 const hasWeaviate = engineAvailable('weaviate', url !== undefined && grpcAddress !== undefined);
 
 const rest = weaviateRest;
+
+/** Every record of a scan, in scan order. */
+async function scanAll(adapter: WeaviateAdapter, collection: string): Promise<VectorRecord[]> {
+  const session = await adapter.scan(collection, { batchSize: 5 });
+  const out: VectorRecord[] = [];
+  try {
+    for await (const b of session.batches()) for (let i = 0; i < b.length; i++) out.push(recordAt(b, i));
+  } finally {
+    await session.close();
+  }
+  return out;
+}
 
 function vec(dims: number, seed: number): number[] {
   return Array.from({ length: dims }, (_, d) => Math.fround(Math.sin(seed * 31 + d)));
@@ -197,6 +209,24 @@ describe.runIf(hasWeaviate)('weaviate', () => {
           where: 'json',
           author: 'json',
         });
+
+        // The scan's own page decoder (the default) reads exactly what weaviate-client reads, over
+        // pages that end mid-collection and a REST merge per page.
+        const viaClient = weaviateAdapter({
+          url: url as string,
+          grpcAddress: grpcAddress as string,
+          scanDecoder: 'client',
+          scanPageRows: 7,
+        });
+        const own = weaviateAdapter({ url: url as string, grpcAddress: grpcAddress as string, scanPageRows: 7 });
+        onTestFinished(async () => {
+          await viaClient.close();
+          await own.close();
+        });
+        const ownRecords = await scanAll(own, n);
+        expect(ownRecords).toHaveLength(30);
+        expect(ownRecords).toEqual(await scanAll(viaClient, n));
+        expect(ownRecords[0]?.vectors.content).toBeInstanceOf(Float32Array);
 
         const { manifest } = await repo.snapshot(a, n, { segmentBytes: 65536 });
         expect(manifest.rows.upserts).toBe(30);
