@@ -77,7 +77,7 @@ export async function captureChanges(
   const opened = await timeCheckpoint(conn, signal);
   const skewMs = conn.options.captureSkewMs;
   const col = await conn.collection(r.className);
-  const pageSize = conn.options.scanPageRows;
+  const pageSize = conn.options.capturePageRows;
   return {
     schema: r.schema,
     capture: { mode: 'timestamp', exact: false },

@@ -58,20 +58,25 @@ export async function scanSession(
     checkpoint,
     estimatedRows,
     async *batches(): AsyncIterable<RecordBatch> {
-      let after: string | undefined;
       let seen = 0;
-      for (;;) {
+      // The next page is asked for as soon as this one is read, so Weaviate reads it while this one
+      // is converted and stored (one page ahead; its failure surfaces where it is awaited).
+      const ahead = (after: string | undefined): Promise<WeaviateObjectLike[]> => {
+        const p = page(conn, r, col, after, pageSize, decoder, options.signal);
+        p.catch(() => undefined);
+        return p;
+      };
+      let next: Promise<WeaviateObjectLike[]> | undefined = ahead(undefined);
+      while (next) {
         throwIfAborted(options.signal);
         if (closed) return;
-        const objs = await page(conn, r, col, after, pageSize, decoder, options.signal);
-        if (objs.length === 0) break;
+        const objs: WeaviateObjectLike[] = await next;
+        next = objs.length === pageSize ? ahead((objs[objs.length - 1] as WeaviateObjectLike).uuid) : undefined;
         for (let start = 0; start < objs.length; start += options.batchSize) {
           const batch = toRecordBatch(r, objs.slice(start, start + options.batchSize));
           seen += batch.length;
           yield batch;
         }
-        after = (objs[objs.length - 1] as WeaviateObjectLike).uuid;
-        if (objs.length < pageSize) break;
       }
       if (seen !== estimatedRows) {
         logger.warn(
