@@ -65,6 +65,34 @@ class Unsupported extends Error {}
 const unsupported = (what: string): Unsupported => new Unsupported(what);
 
 /**
+ * The reader of this decoder: field number 0 (where protobuf.js, under the client, stops reading a
+ * message) is not read, and a bool is only 0 or 1 (protobuf.js reads the low 32 bits).
+ */
+class Reader extends ProtobufReader {
+  constructor(buf: Uint8Array, pos?: number, end?: number) {
+    super(buf, unsupported, pos, end);
+  }
+
+  override tag(): [number, number] {
+    const t = super.tag();
+    if (t[0] === 0) throw unsupported('field number 0');
+    return t;
+  }
+
+  bool(): boolean {
+    const v = this.varint();
+    if (v > 1) throw unsupported(`a bool of ${v}`);
+    return v === 1;
+  }
+
+  /** A reader of the length-delimited field at the cursor. */
+  sub(): Reader {
+    const [a, b] = this.len();
+    return new Reader(this.buf, a, b);
+  }
+}
+
+/**
  * The objects of a weaviate.v1.SearchReply, or what is `unsupported` when the answer holds anything
  * this decoder does not read exactly as weaviate-client would — a value kind it does not read, or a
  * malformed message (read the page through the client then).
@@ -72,13 +100,11 @@ const unsupported = (what: string): Unsupported => new Unsupported(what);
 export function decodeScanPage(buf: Uint8Array): { objects: ScanPageObject[] } | { unsupported: string } {
   try {
     const objects: ScanPageObject[] = [];
-    const r = new ProtobufReader(buf, unsupported);
+    const r = new Reader(buf);
     while (r.more()) {
       const [field, wire] = r.tag();
-      if (field === 2 && wire === WIRE_LEN) {
-        const [a, b] = r.len();
-        objects.push(searchResult(new ProtobufReader(buf, unsupported, a, b)));
-      } else r.skip(wire);
+      if (field === 2 && wire === WIRE_LEN) objects.push(searchResult(r.sub()));
+      else r.skip(wire);
     }
     return { objects };
   } catch (err) {
@@ -87,27 +113,37 @@ export function decodeScanPage(buf: Uint8Array): { objects: ScanPageObject[] } |
   }
 }
 
-/** weaviate.v1.SearchResult: properties 1 (PropertiesResult), metadata 2 (MetadataResult). */
-function searchResult(r: ProtobufReader): ScanPageObject {
+/**
+ * weaviate.v1.SearchResult: properties 1 (PropertiesResult), metadata 2 (MetadataResult). A message
+ * field given twice (which protobuf merges, and the client's generated code replaces) is not read.
+ */
+function searchResult(r: Reader): ScanPageObject {
   let uuid = '';
-  let properties = Object.create(null) as Record<string, unknown>;
+  const properties = Object.create(null) as Record<string, unknown>;
   let legacy: Float32Array | undefined;
   const named: [string, Float32Array | number[][]][] = [];
+  const seen = new Set<number>();
+  const once = (what: number): void => {
+    if (seen.has(what)) throw unsupported('a message field given twice');
+    seen.add(what);
+  };
   while (r.more()) {
     const [field, wire] = r.tag();
     if (field === 1 && wire === WIRE_LEN) {
-      const [a, b] = r.len();
-      const p = new ProtobufReader(r.buf, unsupported, a, b);
+      once(1);
+      const p = r.sub();
       while (p.more()) {
         const [f, w] = p.tag();
         // non_ref_props 11 (Properties); ref_props 2 are never asked for.
-        if (f === 11 && w === WIRE_LEN) properties = propertiesMessage(p, properties);
-        else if (f === 2) throw unsupported('references');
+        if (f === 11 && w === WIRE_LEN) {
+          once(11);
+          propertiesMessage(p, properties);
+        } else if (f === 2) throw unsupported('references');
         else p.skip(w);
       }
     } else if (field === 2 && wire === WIRE_LEN) {
-      const [a, b] = r.len();
-      const m = new ProtobufReader(r.buf, unsupported, a, b);
+      once(2);
+      const m = r.sub();
       while (m.more()) {
         const [f, w] = m.tag();
         if (f === 1 && w === WIRE_LEN) uuid = m.string();
@@ -136,9 +172,9 @@ function floats(r: ProtobufReader, a: number, b: number): Float32Array {
 }
 
 /** weaviate.v1.Vectors: name 1, vector_bytes 3, type 4 (SINGLE_FP32 1, MULTI_FP32 2; 0 read as single). */
-function vectorsMessage(r: ProtobufReader): [string, Float32Array | number[][]] {
-  const [a, b] = r.len();
-  const v = new ProtobufReader(r.buf, unsupported, a, b);
+function vectorsMessage(r: Reader): [string, Float32Array | number[][]] {
+  const a = r.pos;
+  const v = r.sub();
   let name = '';
   let bytes: [number, number] = [a, a];
   let type = 0;
@@ -167,17 +203,15 @@ function multiVector(r: ProtobufReader, a: number, b: number): number[][] {
 }
 
 /** weaviate.v1.Properties: map<string, Value> fields = 1. */
-function propertiesMessage(r: ProtobufReader, into: Record<string, unknown>): Record<string, unknown> {
-  const [a, b] = r.len();
-  const p = new ProtobufReader(r.buf, unsupported, a, b);
+function propertiesMessage(r: Reader, into: Record<string, unknown>): Record<string, unknown> {
+  const p = r.sub();
   while (p.more()) {
     const [f, w] = p.tag();
     if (f !== 1 || w !== WIRE_LEN) {
       p.skip(w);
       continue;
     }
-    const [x, y] = p.len();
-    const e = new ProtobufReader(r.buf, unsupported, x, y);
+    const e = p.sub();
     let key = '';
     let value: unknown;
     let hasValue = false;
@@ -196,23 +230,22 @@ function propertiesMessage(r: ProtobufReader, into: Record<string, unknown>): Re
 }
 
 /** The int64 at the reader as a number, when it is one exactly. */
-function safeInt(r: ProtobufReader): number {
+function safeInt(r: Reader): number {
   const v = BigInt.asIntN(64, r.varint64());
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw unsupported('an int beyond 2^53');
   return Number(v);
 }
 
 /** weaviate.v1.Value, read as weaviate-client's parsePropertyValue (null_value: undefined). */
-function valueMessage(r: ProtobufReader): unknown {
-  const [a, b] = r.len();
-  const v = new ProtobufReader(r.buf, unsupported, a, b);
+function valueMessage(r: Reader): unknown {
+  const v = r.sub();
   let out: unknown;
   let kinds = 0;
   while (v.more()) {
     const [f, w] = v.tag();
     kinds++;
     if (f === 1 && w === WIRE_I64) out = v.double();
-    else if (f === 3 && w === WIRE_VARINT) out = v.varint() !== 0;
+    else if (f === 3 && w === WIRE_VARINT) out = v.bool();
     else if (f === 5 && w === WIRE_LEN) out = listValue(v);
     else if ((f === 7 || f === 13) && w === WIRE_LEN) out = v.string();
     else if (f === 8 && w === WIRE_VARINT) out = safeInt(v);
@@ -226,17 +259,15 @@ function valueMessage(r: ProtobufReader): unknown {
 }
 
 /** weaviate.v1.ListValue: number 2, bool 3, uuid 6, int 7, text 8 (objects 4 and dates 5 are not read here). */
-function listValue(r: ProtobufReader): unknown[] {
-  const [a, b] = r.len();
-  const l = new ProtobufReader(r.buf, unsupported, a, b);
+function listValue(r: Reader): unknown[] {
+  const l = r.sub();
   let out: unknown[] | undefined;
   let kinds = 0;
   while (l.more()) {
     const [f, w] = l.tag();
     if (w !== WIRE_LEN) throw unsupported(`list field ${f}`);
     kinds++;
-    const [x, y] = l.len();
-    const m = new ProtobufReader(r.buf, unsupported, x, y);
+    const m = l.sub();
     if (f === 2) out = packed(m, 8, (dv, at) => dv.getFloat64(at, true));
     else if (f === 7) {
       out = packed(m, 8, (dv, at) => {
@@ -253,7 +284,7 @@ function listValue(r: ProtobufReader): unknown[] {
 }
 
 /** Field 1 bytes of fixed-width little-endian values (NumberValues, IntValues); absent: empty. */
-function packed(m: ProtobufReader, width: number, at: (dv: DataView, offset: number) => number): number[] {
+function packed(m: Reader, width: number, at: (dv: DataView, offset: number) => number): number[] {
   let bytes: [number, number] | undefined;
   while (m.more()) {
     const [f, w] = m.tag();
@@ -270,22 +301,21 @@ function packed(m: ProtobufReader, width: number, at: (dv: DataView, offset: num
 }
 
 /** BoolValues: repeated bool 1, packed or not. */
-function bools(m: ProtobufReader): boolean[] {
+function bools(m: Reader): boolean[] {
   const out: boolean[] = [];
   while (m.more()) {
     const [f, w] = m.tag();
-    if (f === 1 && w === WIRE_VARINT) out.push(m.varint() !== 0);
+    if (f === 1 && w === WIRE_VARINT) out.push(m.bool());
     else if (f === 1 && w === WIRE_LEN) {
-      const [a, b] = m.len();
-      const p = new ProtobufReader(m.buf, unsupported, a, b);
-      while (p.more()) out.push(p.varint() !== 0);
+      const p = m.sub();
+      while (p.more()) out.push(p.bool());
     } else m.skip(w);
   }
   return out;
 }
 
 /** TextValues / UuidValues: repeated string 1. */
-function strings(m: ProtobufReader): string[] {
+function strings(m: Reader): string[] {
   const out: string[] = [];
   while (m.more()) {
     const [f, w] = m.tag();

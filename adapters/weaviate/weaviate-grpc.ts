@@ -6,17 +6,26 @@
  * it is collected, so a hostile or broken server cannot grow this process without limit.
  */
 import http2 from 'node:http2';
-import { AbortedError, EngineError } from '../../src/errors.js';
+import { AbortedError, EngineError, throwIfAborted } from '../../src/errors.js';
 import { grpcStatusError, unreachableError } from './weaviate-errors.js';
 import { PLUGIN } from './weaviate-types.js';
 
 /** The largest answer a call collects (a scan page of 10 000 objects of 4096 float32 dims is 160 MiB). */
 export const MAX_REPLY_BYTES = 256 * 1024 * 1024;
 
+/** gRPC's percent-encoded grpc-message, as sent (a bare `%` from a proxy is kept as it is). */
+function grpcMessage(v: unknown): string {
+  try {
+    return decodeURIComponent(String(v));
+  } catch {
+    return String(v);
+  }
+}
+
 export class WeaviateGrpc {
   private session: http2.ClientHttp2Session | undefined;
-  /** Requests in flight: the session keeps the process alive only while there are some. */
-  private inFlight = 0;
+  /** Requests in flight per session: a session keeps the process alive only while it has some. */
+  private readonly inFlight = new WeakMap<http2.ClientHttp2Session, number>();
 
   constructor(
     private readonly authority: string,
@@ -36,18 +45,24 @@ export class WeaviateGrpc {
 
   /**
    * Calls `weaviate.v1.Weaviate/<method>` with the encoded request `body`; resolves to the encoded
-   * reply (empty when the server sent no message).
+   * reply. A call answered OK without a whole message is refused (transient), as grpc-js does.
+   * `sizeAdvice` is what the error of an oversized answer tells the caller to do.
    */
-  async unary(method: string, body: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+  async unary(method: string, body: Uint8Array, signal?: AbortSignal, sizeAdvice = ''): Promise<Uint8Array> {
     const extra = await this.headers();
+    throwIfAborted(signal);
     const frame = Buffer.allocUnsafe(5 + body.length);
     frame.writeUInt8(0, 0);
     frame.writeUInt32BE(body.length, 1);
     frame.set(body, 5);
     const session = this.connect();
-    if (this.inFlight++ === 0) session.ref();
+    const inFlight = this.inFlight.get(session) ?? 0;
+    this.inFlight.set(session, inFlight + 1);
+    if (inFlight === 0) session.ref();
     const done = (): void => {
-      if (--this.inFlight === 0 && !session.destroyed) session.unref();
+      const left = (this.inFlight.get(session) ?? 1) - 1;
+      this.inFlight.set(session, left);
+      if (left === 0 && !session.destroyed) session.unref();
     };
     const limit = this.maxReplyBytes;
     return new Promise<Uint8Array>((resolve, reject) => {
@@ -58,7 +73,11 @@ export class WeaviateGrpc {
         te: 'trailers',
         ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v])),
       });
-      req.setTimeout(this.timeoutMs, () => req.close(http2.constants.NGHTTP2_CANCEL));
+      let timedOut = false;
+      req.setTimeout(this.timeoutMs, () => {
+        timedOut = true;
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      });
       const onAbort = (): void => {
         req.close(http2.constants.NGHTTP2_CANCEL);
       };
@@ -72,18 +91,17 @@ export class WeaviateGrpc {
       let statusMessage = '';
       const tooLarge = (n: number): EngineError =>
         new EngineError(
-          `${method}: Weaviate's answer is ${n} bytes, more than the ${limit} this client reads; ` + `lower the adapter's scanPageRows.`,
+          `${method}: Weaviate's answer is ${n} bytes, more than the ${limit} this client reads${sizeAdvice ? `; ${sizeAdvice}` : ''}.`,
           'permanent',
           { plugin: PLUGIN, details: { bytes: n, limit } },
         );
-      req.on('response', (h) => {
+      // A trailers-only answer (most gRPC errors) carries its status in the response headers.
+      const readStatus = (h: http2.IncomingHttpHeaders): void => {
         if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
-        if (h['grpc-message'] !== undefined) statusMessage = decodeURIComponent(String(h['grpc-message']));
-      });
-      req.on('trailers', (h) => {
-        status = String(h['grpc-status'] ?? status ?? '');
-        if (h['grpc-message'] !== undefined) statusMessage = decodeURIComponent(String(h['grpc-message']));
-      });
+        if (h['grpc-message'] !== undefined) statusMessage = grpcMessage(h['grpc-message']);
+      };
+      req.on('response', readStatus);
+      req.on('trailers', readStatus);
       req.on('data', (d: Buffer) => {
         if (failure) return;
         if (!reply) {
@@ -119,15 +137,21 @@ export class WeaviateGrpc {
         signal?.removeEventListener('abort', onAbort);
         if (signal?.aborted) return reject(new AbortedError(undefined, { cause: signal.reason }));
         if (failure) return reject(failure);
-        if (status !== '0') return reject(grpcStatusError(method, status, statusMessage));
-        if (reply && filled < reply.length) {
+        if (timedOut) {
           return reject(
-            new EngineError(`${method}: Weaviate's answer ended after ${filled} of ${reply.length} bytes.`, 'transient', {
+            new EngineError(`${method}: no answer from Weaviate within ${this.timeoutMs} ms (the adapter's timeoutMs).`, 'transient', {
               plugin: PLUGIN,
             }),
           );
         }
-        resolve(reply ?? new Uint8Array(0));
+        if (status !== '0') return reject(grpcStatusError(method, status, statusMessage));
+        if (!reply || filled < reply.length) {
+          const got = reply ? `${filled} of ${reply.length} bytes` : `${head.length} bytes, no whole message`;
+          return reject(
+            new EngineError(`${method}: Weaviate answered OK, but its answer ended after ${got}.`, 'transient', { plugin: PLUGIN }),
+          );
+        }
+        resolve(reply);
       });
       req.end(frame);
     }).finally(done);

@@ -61,10 +61,11 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
   capturePageRows: z.number().int().min(1).max(10_000).default(2000),
   /**
    * Who decodes a scan page: `vectordr` reads Weaviate's answer in place, vectors straight into
-   * float32 (weaviate-grpc-search.ts; a page holding anything it does not read goes through the
-   * client); `client` reads every page through weaviate-client's `fetchObjects`. @default 'vectordr'
+   * float32 (weaviate-grpc-search.ts, over `grpcAddress` or url's host:50051; a page holding anything
+   * it does not read goes through the client); `client` reads every page through weaviate-client's
+   * `fetchObjects`. @default 'vectordr', or 'client' when a `client` is given without `grpcAddress`
    */
-  scanDecoder: z.enum(['vectordr', 'client']).default('vectordr'),
+  scanDecoder: z.enum(['vectordr', 'client']).optional(),
   /**
    * @deprecated A restore decision: pass `metricForUnindexed` to `repo.restore` (this adapter-level default is read until 0.5).
    * The restore option, when given, wins.

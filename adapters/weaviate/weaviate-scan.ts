@@ -49,7 +49,14 @@ export async function scanSession(
   const pageSize = conn.options.scanPageRows;
   const col = await conn.collection(r.className);
   const logger = conn.logger;
-  const decoder: Decoder = { own: conn.options.scanDecoder === 'vectordr' };
+  // Without grpcAddress, a client the app gave may reach gRPC where url's host:50051 does not
+  // (Weaviate Cloud: grpc-<host>:443): its pages then go through it, unless scanDecoder says so.
+  const decoder: Decoder = {
+    own: (conn.options.scanDecoder ?? (conn.options.client && !conn.options.grpcAddress ? 'client' : 'vectordr')) === 'vectordr',
+  };
+  // Cancels the page read ahead when the scan ends early (closed, abandoned, failed, aborted).
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   let closed = false;
   return {
     schema: r.schema,
@@ -62,21 +69,25 @@ export async function scanSession(
       // The next page is asked for as soon as this one is read, so Weaviate reads it while this one
       // is converted and stored (one page ahead; its failure surfaces where it is awaited).
       const ahead = (after: string | undefined): Promise<WeaviateObjectLike[]> => {
-        const p = page(conn, r, col, after, pageSize, decoder, options.signal);
+        const p = page(conn, r, col, after, pageSize, decoder, signal);
         p.catch(() => undefined);
         return p;
       };
       let next: Promise<WeaviateObjectLike[]> | undefined = ahead(undefined);
-      while (next) {
-        throwIfAborted(options.signal);
-        if (closed) return;
-        const objs: WeaviateObjectLike[] = await next;
-        next = objs.length === pageSize ? ahead((objs[objs.length - 1] as WeaviateObjectLike).uuid) : undefined;
-        for (let start = 0; start < objs.length; start += options.batchSize) {
-          const batch = toRecordBatch(r, objs.slice(start, start + options.batchSize));
-          seen += batch.length;
-          yield batch;
+      try {
+        while (next) {
+          throwIfAborted(options.signal);
+          if (closed) return;
+          const objs: WeaviateObjectLike[] = await next;
+          next = objs.length >= pageSize ? ahead((objs[objs.length - 1] as WeaviateObjectLike).uuid) : undefined;
+          for (let start = 0; start < objs.length; start += options.batchSize) {
+            const batch = toRecordBatch(r, objs.slice(start, start + options.batchSize));
+            seen += batch.length;
+            yield batch;
+          }
         }
+      } finally {
+        stop.abort();
       }
       if (seen !== estimatedRows) {
         logger.warn(
@@ -87,6 +98,7 @@ export async function scanSession(
     },
     async close() {
       closed = true;
+      stop.abort();
     },
   };
 }

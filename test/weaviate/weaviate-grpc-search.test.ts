@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeScanPage, encodeScanPage, type ScanPageObject } from '../../adapters/weaviate/weaviate-grpc-search.js';
 import { decodeBatchReply } from '../../adapters/weaviate/weaviate-grpc-batch.js';
-import { SearchReply, SearchRequest } from '../../node_modules/weaviate-client/dist/node/esm/proto/v1/search_get.js';
+import { SearchReply, SearchRequest, SearchResult } from '../../node_modules/weaviate-client/dist/node/esm/proto/v1/search_get.js';
+import { ProtobufWriter } from '../../src/wire/protobuf-writer.js';
 import { BatchObjectsReply } from '../../node_modules/weaviate-client/dist/node/esm/proto/v1/batch.js';
 import { Vectors_VectorType } from '../../node_modules/weaviate-client/dist/node/esm/proto/v1/base.js';
 import { Deserialize } from '../../node_modules/weaviate-client/dist/node/esm/collections/deserialize/index.js';
@@ -168,6 +169,35 @@ describe('Weaviate scan page: answer', () => {
       result('', {}, {}),
     ];
     for (const b of bad) expect(decodeScanPage(encodeReply([b]))).toHaveProperty('unsupported');
+  });
+
+  it('leaves to the client what protobuf.js reads otherwise: a message field twice, a bool beyond 1, field number 0', () => {
+    const one = (fields: Fields, metadata: Record<string, unknown>): Uint8Array =>
+      SearchResult.encode(SearchResult.fromPartial(result(U1, fields, metadata) as never)).finish();
+    const reply = (...results: Uint8Array[]): Uint8Array => {
+      const w = new ProtobufWriter();
+      for (const r of results) w.bytes(2, r);
+      return w.finish();
+    };
+    const concat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap((p) => [...p]));
+    // Two metadata messages in one result: the client keeps the second alone, protobuf would merge.
+    const twice = concat(one({}, { vectors: [{ name: 'a', index: 0, vectorBytes: f32([1, 2]), type: 1 }] }), one({}, {}));
+    expect(decodeScanPage(reply(one({}, {})))).toHaveProperty('objects');
+    expect(decodeScanPage(reply(twice))).toHaveProperty('unsupported');
+    // A bool encoded as 2 (protobuf.js reads the low 32 bits of a bool varint).
+    const entry = new ProtobufWriter()
+      .string(1, 'ok')
+      .bytes(2, Uint8Array.from([0x18, 0x02]))
+      .finish();
+    const props = new ProtobufWriter().bytes(1, entry).finish();
+    const withBool = new ProtobufWriter()
+      .bytes(1, new ProtobufWriter().bytes(11, props).finish())
+      .bytes(2, new ProtobufWriter().string(1, U1).finish())
+      .finish();
+    expect(decodeScanPage(reply(withBool))).toHaveProperty('unsupported');
+    // Field number 0 inside the metadata (protobuf.js stops reading the message there).
+    const zero = new ProtobufWriter().bytes(2, concat(new ProtobufWriter().string(1, U1).finish(), Uint8Array.from([0x00, 0x00]))).finish();
+    expect(decodeScanPage(reply(zero))).toHaveProperty('unsupported');
   });
 
   it('never throws or returns a partial page on a truncated or corrupted answer', () => {
