@@ -21,9 +21,11 @@ export const WeaviateAdapterOptionsSchema = z.strictObject({
   /** Extra headers on every request (e.g. a vectorizer's API key header). Never logged or recorded. */
   headers: z.record(z.string(), z.string()).optional(),
   /**
-   * A connected weaviate-client v3 client you configured (auth, proxies, timeouts); used for gRPC
-   * data calls. The adapter never closes a client it was given. Without it, the adapter connects
-   * its own from `url`/`grpcAddress` and closes it in `close()`.
+   * A connected weaviate-client v3 client you configured (auth, proxies, timeouts); used for the gRPC
+   * calls vectordr does not encode itself (search, fetch, deletes; scan pages unless `grpcAddress` is
+   * given too). Batch writes go over vectordr's own gRPC session to `grpcAddress` (default: url's
+   * host, port 50051), with the client's token and headers. The adapter never closes a client it was
+   * given. Without it, the adapter connects its own from `url`/`grpcAddress` and closes it in `close()`.
    */
   client: z
     .custom<WeaviateClient>(
