@@ -54,9 +54,8 @@ export async function scanSession(
   const decoder: Decoder = {
     own: (conn.options.scanDecoder ?? (conn.options.client && !conn.options.grpcAddress ? 'client' : 'vectordr')) === 'vectordr',
   };
-  // Cancels the page read ahead when the scan ends early (closed, abandoned, failed, aborted).
-  const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  // Cancels the page read ahead when a pass ends early (closed, abandoned, failed, aborted).
+  let stop: AbortController | undefined;
   let closed = false;
   return {
     schema: r.schema,
@@ -66,6 +65,9 @@ export async function scanSession(
     estimatedRows,
     async *batches(): AsyncIterable<RecordBatch> {
       let seen = 0;
+      const pass = new AbortController();
+      stop = pass;
+      const signal = options.signal ? AbortSignal.any([options.signal, pass.signal]) : pass.signal;
       // The next page is asked for as soon as this one is read, so Weaviate reads it while this one
       // is converted and stored (one page ahead; its failure surfaces where it is awaited).
       const ahead = (after: string | undefined): Promise<WeaviateObjectLike[]> => {
@@ -87,7 +89,7 @@ export async function scanSession(
           }
         }
       } finally {
-        stop.abort();
+        pass.abort();
       }
       if (seen !== estimatedRows) {
         logger.warn(
@@ -98,7 +100,7 @@ export async function scanSession(
     },
     async close() {
       closed = true;
-      stop.abort();
+      stop?.abort();
     },
   };
 }
