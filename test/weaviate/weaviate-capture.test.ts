@@ -236,6 +236,9 @@ describe.runIf(hasWeaviate)('weaviate change capture by modification time', () =
       const schema = testSchema(n, DIMS);
       await plain.create(schema, { indexes: 'now' });
       await plain.write(n, makeBatch(schema, makeRecords(50, DIMS, 3)), { mode: 'upsert' });
+      // A write returns with its batches in flight; `a`, another connection, does not wait for
+      // them: count through `plain` settles them (else the full snapshot could miss some).
+      expect(await plain.count(n)).toBe(50);
       const cls = (await rest('GET', `/v1/schema/${className(n)}`)).json;
       expect((cls.invertedIndexConfig as Record<string, unknown>).indexTimestamps).toBeUndefined();
       const plan = await a.planCapture(n);
@@ -243,6 +246,7 @@ describe.runIf(hasWeaviate)('weaviate change capture by modification time', () =
       expect(plan.reason).toMatch(/does not index timestamps; create it with invertedIndexConfig\.indexTimestamps/);
       const full = await repo.snapshot(a, n, { incremental: true });
       await plain.write(n, makeBatch(schema, makeRecords(1, DIMS, 4, 1000n)), { mode: 'upsert' });
+      expect(await plain.count(n)).toBe(51);
       const link = await repo.snapshot(a, n, { incremental: true });
       expect(link.kind).toBe('incremental');
       expect(link.manifest.capture).toEqual({ mode: 'fingerprint-diff', exact: false, reason: plan.reason });
