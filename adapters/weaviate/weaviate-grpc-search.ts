@@ -229,11 +229,15 @@ function propertiesMessage(r: Reader, into: Record<string, unknown>): Record<str
   return into;
 }
 
-/** The int64 at the reader as a number, when it is one exactly. */
-function safeInt(r: Reader): number {
-  const v = BigInt.asIntN(64, r.varint64());
+/** An int64 as a number, when it is one exactly. */
+function exactNumber(v: bigint): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw unsupported('an int beyond 2^53');
   return Number(v);
+}
+
+/** The int64 at the reader as a number, when it is one exactly. */
+function safeInt(r: Reader): number {
+  return exactNumber(BigInt.asIntN(64, r.varint64()));
 }
 
 /** weaviate.v1.Value, read as weaviate-client's parsePropertyValue (null_value: undefined). */
@@ -271,9 +275,7 @@ function listValue(r: Reader): unknown[] {
     if (f === 2) out = packed(m, 8, (dv, at) => dv.getFloat64(at, true));
     else if (f === 7) {
       out = packed(m, 8, (dv, at) => {
-        const n = dv.getBigInt64(at, true);
-        if (n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER)) throw unsupported('an int beyond 2^53');
-        return Number(n);
+        return exactNumber(dv.getBigInt64(at, true));
       });
     } else if (f === 3) out = bools(m);
     else if (f === 6 || f === 8) out = strings(m);

@@ -136,7 +136,12 @@ async function page(
     const vectors = r.legacy ? ('legacy' as const) : r.vectors.map((v) => v.w);
     const reply = await conn
       .grpc()
-      .unary('Search', encodeScanPage({ collection: r.className, after, limit, properties: props, vectors }), signal);
+      .unary(
+        'Search',
+        encodeScanPage({ collection: r.className, after, limit, properties: props, vectors }),
+        signal,
+        "lower the adapter's scanPageRows",
+      );
     const decoded = decodeScanPage(reply);
     if ('objects' in decoded) objs = decoded.objects;
     else {
